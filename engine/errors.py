@@ -1,0 +1,77 @@
+"""Domain exceptions of the engine. Each carries a message a user can act on.
+
+The web, API and CLI layers map these to pages, status codes and exit codes in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LiaisonError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a file: where it is and what is wrong."""
+
+    path: str
+    line: int | None
+    element_id: str | None
+    message: str
+    severity: str = "error"  # "error" refuses the file; "warning" is reported only
+
+    def __str__(self) -> str:
+        line = self.line if self.line is not None else 0
+        element = self.element_id or "-"
+        return f"{self.path}:{line}: {element}: {self.message}"
+
+
+class UnreadableFileError(LiaisonError):
+    """The file cannot be read as XML at all (too large, malformed, hostile)."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = message
+
+
+class InvalidPackageError(LiaisonError):
+    """A process package or BPMN file was refused; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems) or "invalid package")
+
+
+class ExpressionError(LiaisonError):
+    """An expression or script was refused (unsafe or not valid Python) or failed to run."""
+
+
+class NotFoundError(LiaisonError):
+    """The named process, instance or task does not exist (or is not visible to the caller)."""
+
+
+class NotPermittedError(LiaisonError):
+    """The caller may not do this."""
+
+
+class TaskConflictError(LiaisonError):
+    """The task or instance changed since it was read: someone else completed or moved it."""
+
+
+class InvalidTaskDataError(LiaisonError):
+    """The submitted data was refused; nothing was saved."""
+
+
+class ProcessRuntimeError(LiaisonError):
+    """Running the process failed (a script raised, a service failed, a loop ran too deep).
+
+    The stored instance is left exactly as it was before the failing step.
+    """
+
+    def __init__(self, message: str, element_id: str | None = None, cause: BaseException | None = None):
+        super().__init__(message)
+        self.element_id = element_id
+        self.cause = cause
