@@ -1,0 +1,242 @@
+"""The `liaison` command: run the app, validate and deploy packages, drive instances.
+
+Every command prints readable text, or JSON with `--json`. Exit codes: 0 done, 1 refused
+(invalid input, conflict, not found, not permitted), 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+
+import click
+
+from engine import db, packages, queries, runtime
+from engine.config import load_settings
+from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
+
+
+@cache
+def _sessions(url: str):
+    if url.startswith("sqlite"):
+        db.upgrade(url)  # the embedded default needs no separate setup step
+    return db.make_session_factory(db.make_engine(url))
+
+
+def _url(ctx: click.Context) -> str:
+    return ctx.obj.get("database_url") or load_settings().database_url
+
+
+def _emit(as_json: bool, payload, text: str) -> None:
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str) if as_json else text)
+
+
+def _fail(exc: Exception, as_json: bool, code: int = 1):
+    if as_json:
+        click.echo(json.dumps({"error": type(exc).__name__, "message": str(exc)}, ensure_ascii=False))
+    else:
+        click.echo(f"error: {exc}", err=True)
+    sys.exit(code)
+
+
+def _parse_json(text: str | None, as_json: bool) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(ValueError(f"--data is not valid JSON: {exc}"), as_json, 2)
+    if not isinstance(value, dict):
+        _fail(ValueError("--data must be a JSON object"), as_json, 2)
+    return value
+
+
+@click.group()
+@click.option("--database-url", envvar="LIAISON_DATABASE_URL", default=None,
+              help="Database URL (default: SQLite under instance/).")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """Liaison: workflow and form engine."""
+    ctx.ensure_object(dict)
+    ctx.obj["database_url"] = database_url
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int) -> None:
+    """Start the web app (embedded defaults: SQLite, in-process jobs)."""
+    from web import create_app
+
+    url = _url(ctx)
+    _sessions(url)
+    app = create_app({"DATABASE_URL": url})
+    click.echo(f"Liaison on http://{host}:{port}/  (database: {url})")
+    app.run(host=host, port=port)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply the schema migrations."""
+    url = _url(ctx.find_root())
+    db.upgrade(url)
+    click.echo(f"database is up to date ({db.normalize_url(url).split('@')[-1]})")
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+def validate(path: str, as_json: bool) -> None:
+    """Check a .bpmn file or a package folder. Prints PATH:LINE: ELEMENT_ID: message."""
+    try:
+        if Path(path).is_dir():
+            packages.load_package(path)
+            problems = []
+        else:
+            if not Path(path).is_file():
+                raise UnreadableFileError(path, "no such file")
+            problems = packages.check_bpmn_file(path)
+    except UnreadableFileError as exc:
+        _emit(as_json, {"valid": False, "unreadable": str(exc)}, f"{exc.path}:0: -: {exc.reason}")
+        sys.exit(2)
+    except InvalidPackageError as exc:
+        problems = exc.problems
+    errors = [p for p in problems if p.severity == "error"]
+    payload = {"valid": not errors, "problems": [
+        {"path": p.path, "line": p.line, "element_id": p.element_id, "message": p.message,
+         "severity": p.severity} for p in problems]}
+    lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in problems]
+    _emit(as_json, payload, "\n".join(lines) if lines else f"{path}: valid")
+    sys.exit(1 if errors else 0)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--user", default=None)
+@click.option("--notes", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def deploy(ctx: click.Context, path: str, user: str | None, notes: str | None, as_json: bool) -> None:
+    """Validate a package folder and deploy it as the next version."""
+    try:
+        package = packages.load_package(path)
+        with _sessions(_url(ctx))() as session, session.begin():
+            result = packages.deploy(session, package, user, notes)
+    except InvalidPackageError as exc:
+        _fail(exc, as_json)
+    word = "deployed" if result.created else "unchanged, already deployed as"
+    _emit(as_json, vars(result), f"{word} {result.key} version {result.version}")
+
+
+@main.command()
+@click.argument("key")
+@click.option("--data", default=None, help="Start form data as a JSON object.")
+@click.option("--user", default=None)
+@click.option("--business-key", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def start(ctx, key, data, user, business_key, as_json) -> None:
+    """Start an instance of the latest version of process KEY."""
+    payload = _parse_json(data, as_json)
+    try:
+        result = runtime.start_instance(_sessions(_url(ctx)), key, payload, user, business_key)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, vars(result), _describe_step(result))
+
+
+@main.command()
+@click.option("--user", required=True)
+@click.option("--group", "groups", multiple=True, help="A group the user belongs to (repeatable).")
+@click.option("--status", default="open", type=click.Choice(["open", "completed", "cancelled"]))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def tasks(ctx, user, groups, status, as_json) -> None:
+    """List the tasks of a user (assigned, or offered to them or their groups)."""
+    with _sessions(_url(ctx))() as session:
+        items = queries.list_tasks(session, user, tuple(groups), status)
+    lines = [f"{t.id}  #{t.instance_id} {t.process_key}  {t.element_id} ({t.name or ''})  "
+             f"assignee={t.assignee or '-'}" for t in items]
+    _emit(as_json, [t.to_dict() for t in items], "\n".join(lines) if lines else "no tasks")
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--user", required=True)
+@click.option("--group", "groups", multiple=True)
+@click.option("--data", default=None, help="Form data as a JSON object.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def complete(ctx, task_id, user, groups, data, comment, as_json) -> None:
+    """Complete a task with form data."""
+    payload = _parse_json(data, as_json)
+    try:
+        result = runtime.complete_task(_sessions(_url(ctx)), task_id, user, payload, tuple(groups), comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, vars(result), _describe_step(result))
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--user", default=None)
+@click.option("--reason", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def cancel(ctx, instance_id, user, reason, as_json) -> None:
+    """Cancel a running instance."""
+    try:
+        result = runtime.cancel_instance(_sessions(_url(ctx)), instance_id, user, reason)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, vars(result), _describe_step(result))
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx, instance_id, as_json) -> None:
+    """Show an instance: state, data and history."""
+    try:
+        with _sessions(_url(ctx))() as session:
+            view = queries.instance_view(session, instance_id)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, view, _describe_instance(view))
+
+
+def _describe_step(result) -> str:
+    lines = [f"instance {result.instance_id}: {result.status}"
+             + (f" at {result.end_event}" if result.end_event else "")]
+    lines += [f"  waiting: {t['id']}  {t['element_id']} ({t['name'] or ''}) assignee={t['assignee'] or '-'}"
+              for t in result.open_tasks]
+    return "\n".join(lines)
+
+
+def _describe_instance(view: dict) -> str:
+    lines = [f"instance {view['id']}  {view['process']} v{view['version']}  {view['status']}"
+             + (f" at {view['end_event']}" if view["end_event"] else ""),
+             f"initiator: {view['initiator'] or '-'}  business key: {view['business_key'] or '-'}",
+             "data: " + json.dumps(view["data"], ensure_ascii=False, default=str)[:2000], "open tasks:"]
+    lines += [f"  {t['id']}  {t['element_id']}  assignee={t['assignee'] or '-'}"
+              for t in view["tasks"] if t["status"] == "open"] or ["  none"]
+    lines.append("history:")
+    for h in view["history"]:
+        detail = " ".join(x for x in (h["element_id"], h["comment"]) if x)
+        lines.append(f"  {h['at'][:19]}  {h['actor'] or '-':<10} {h['action']:<15} {detail}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Tables of the engine: definitions and versions, instances, inbox task rows, history.
+
+The schema itself is created by the Alembic migrations in `engine/migrations`; these models
+must stay in step with them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC; every stored time is UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Liaison table."""
+
+
+class ProcessDefinition(Base):
+    """A process package's identity (its key); its content lives in immutable versions."""
+
+    __tablename__ = "process_definition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[dict] = mapped_column(JSON, default=dict)  # {"zh": ..., "en": ...}
+    category: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list[ProcessVersion]] = relationship(
+        back_populates="definition", order_by="ProcessVersion.number")
+
+
+class ProcessVersion(Base):
+    """One deployed, immutable version of a package: its files, parsed spec and checksum."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("definition_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    process_id: Mapped[str] = mapped_column(String(200))  # BPMN id of the main process
+    checksum: Mapped[str] = mapped_column(String(64))
+    package: Mapped[dict] = mapped_column(JSON)  # package.yaml, forms, notifications, tests
+    bpmn: Mapped[dict] = mapped_column(JSON)  # file name -> BPMN XML text
+    spec_json: Mapped[str] = mapped_column(Text)  # parsed spec, stored once per version
+    notes: Mapped[str | None] = mapped_column(Text)
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    definition: Mapped[ProcessDefinition] = relationship(back_populates="versions")
+
+
+class ProcessInstance(Base):
+    """A running or finished instance; `state` is the serialized workflow without its spec."""
+
+    __tablename__ = "process_instance"
+    __table_args__ = (
+        Index("ix_instance_initiator_status", "initiator", "status"),
+        Index("ix_instance_business_key", "business_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    process_key: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | cancelled | error
+    initiator: Mapped[str | None] = mapped_column(String(100))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)  # snapshot of process data, for display
+    end_event: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock counter
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    version: Mapped[ProcessVersion] = relationship()
+
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class WorkTask(Base):
+    """A waiting user task, materialized so the inbox is one indexed query (no deserialization)."""
+
+    __tablename__ = "work_task"
+    __table_args__ = (
+        Index("ix_work_task_assignee_status", "assignee", "status", "created_at"),
+        Index("ix_work_task_instance_status", "instance_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine's task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    form: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    candidate_users: Mapped[list] = mapped_column(JSON, default=list)
+    candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | cancelled
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    candidates: Mapped[list[TaskCandidate]] = relationship(cascade="all, delete-orphan")
+
+
+class TaskCandidate(Base):
+    """One candidate (user or group) of an open task, indexed for the "offered to me" inbox query."""
+
+    __tablename__ = "task_candidate"
+    __table_args__ = (Index("ix_task_candidate_lookup", "kind", "value"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("work_task.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # user | group
+    value: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class HistoryEntry(Base):
+    """Append-only record of every step and action of an instance; never updated or deleted."""
+
+    __tablename__ = "history_entry"
+    __table_args__ = (Index("ix_history_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))  # started | step | task_completed | cancelled | ...
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_type: Mapped[str | None] = mapped_column(String(60))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSON)  # an own copy of submitted data

@@ -1,0 +1,237 @@
+"""Process packages: load a package folder, validate everything in it, deploy immutable versions.
+
+A package is `package.yaml`, one or more `.bpmn` files, `forms/*.yaml|json`,
+`notifications/*.yaml` and `tests/*.yaml` (see docs/architecture.md). Validation collects
+every problem, with file, line and element id, before refusing; nothing half-valid deploys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .bpmn_check import check_bpmn
+from .bpmn_parser import BPMN_NS, parse_documents, read_liaison_attributes
+from .errors import InvalidPackageError, NotFoundError, Problem, UnreadableFileError
+from .expressions import check_expression
+from .models import ProcessDefinition, ProcessVersion
+from .serialization import spec_to_json
+from .xmlsafe import read_xml_file
+
+MAX_YAML_BYTES = 1024 * 1024
+_FORM_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class Package:
+    """A validated package, ready to deploy."""
+
+    key: str
+    meta: dict
+    main_process: str
+    bpmn: dict[str, str]  # file name -> XML text
+    forms: dict[str, dict] = field(default_factory=dict)
+    notifications: dict[str, dict] = field(default_factory=dict)
+    tests: dict[str, dict] = field(default_factory=dict)
+    spec_json: str = ""
+
+    @property
+    def checksum(self) -> str:
+        """A digest of everything that defines behaviour; the same content never deploys twice."""
+        content = json.dumps([self.meta, self.bpmn, self.forms, self.notifications, self.tests],
+                             sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class DeployResult:
+    """What `deploy` did: a new version, or the existing one when nothing changed."""
+
+    key: str
+    version: int
+    version_id: int
+    created: bool
+
+
+def check_bpmn_file(path: str | Path) -> list[Problem]:
+    """Validate one BPMN file on its own (`liaison validate file.bpmn`).
+
+    Raises UnreadableFileError when it cannot be read as XML at all.
+    """
+    path = str(path)
+    tree = read_xml_file(path)
+    problems = check_bpmn(tree, path, check_expression)
+    if any(p.severity == "error" for p in problems):
+        return problems
+    _, parse_problems = parse_documents({path: tree.getroot()})
+    return problems + parse_problems
+
+
+def load_package(path: str | Path) -> Package:
+    """Read and validate a package folder; raise InvalidPackageError listing every problem."""
+    root = Path(path)
+    if not root.is_dir():
+        raise InvalidPackageError([Problem(str(root), None, None, "not a package folder")])
+    problems: list[Problem] = []
+    meta = _read_yaml(root / "package.yaml", problems, required=True) or {}
+    key = str(meta.get("id") or "").strip()
+    if not key:
+        problems.append(Problem(str(root / "package.yaml"), None, None, "`id` is required"))
+    documents, bpmn_text = {}, {}
+    for file in sorted(root.glob("*.bpmn")):
+        try:
+            tree = read_xml_file(str(file))
+        except UnreadableFileError as exc:
+            problems.append(Problem(str(file), None, None, exc.reason))
+            continue
+        problems.extend(check_bpmn(tree, str(file), check_expression))
+        documents[str(file)] = tree.getroot()
+        bpmn_text[file.name] = etree.tostring(tree, encoding="unicode")
+    if not documents and not any(p.path.endswith(".bpmn") for p in problems):
+        problems.append(Problem(str(root), None, None, "the package has no .bpmn file"))
+    forms = _read_folder(root / "forms", problems)
+    notifications = _read_folder(root / "notifications", problems)
+    tests = _read_folder(root / "tests", problems)
+    problems.extend(_check_liaison_attributes(documents, forms, root))
+    if _has_errors(problems):
+        raise InvalidPackageError(problems)
+    parsed, parse_problems = parse_documents(documents)
+    if parse_problems:
+        raise InvalidPackageError(problems + parse_problems)
+    main = str(meta.get("process") or key)
+    if main not in parsed.specs:
+        if len(parsed.specs) == 1 and not meta.get("process"):
+            main = next(iter(parsed.specs))
+        else:
+            raise InvalidPackageError(problems + [Problem(
+                str(root / "package.yaml"), None, main,
+                f"main process `{main}` is not defined (found: {', '.join(sorted(parsed.specs))})")])
+    package = Package(key, meta, main, bpmn_text, forms, notifications, tests)
+    package.spec_json = spec_to_json(parsed.specs[main], parsed.subprocess_specs[main])
+    return package
+
+
+def deploy(session: Session, package: Package, user: str | None = None, notes: str | None = None) -> DeployResult:
+    """Store a validated package as the next immutable version (or reuse an identical latest one)."""
+    definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == package.key))
+    if definition is None:
+        definition = ProcessDefinition(key=package.key)
+        session.add(definition)
+    definition.name = _names(package.meta)
+    definition.category = package.meta.get("category")
+    session.flush()
+    latest = _latest_version(session, definition.id)
+    checksum = package.checksum
+    if latest is not None and latest.checksum == checksum:
+        return DeployResult(package.key, latest.number, latest.id, created=False)
+    version = ProcessVersion(
+        definition_id=definition.id,
+        number=(latest.number + 1) if latest else 1,
+        process_id=package.main_process,
+        checksum=checksum,
+        package={"meta": package.meta, "forms": package.forms,
+                 "notifications": package.notifications, "tests": package.tests},
+        bpmn=package.bpmn,
+        spec_json=package.spec_json,
+        notes=notes or package.meta.get("notes"),
+        deployed_by=user,
+    )
+    session.add(version)
+    session.flush()
+    return DeployResult(package.key, version.number, version.id, created=True)
+
+
+def latest_version(session: Session, key: str) -> ProcessVersion:
+    """The newest deployed version of a process, or NotFoundError."""
+    definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key))
+    version = _latest_version(session, definition.id) if definition else None
+    if version is None:
+        raise NotFoundError(f"no process `{key}` is deployed")
+    return version
+
+
+def _latest_version(session: Session, definition_id: int) -> ProcessVersion | None:
+    number = session.scalar(select(func.max(ProcessVersion.number))
+                            .where(ProcessVersion.definition_id == definition_id))
+    if number is None:
+        return None
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.definition_id == definition_id,
+                                                       ProcessVersion.number == number))
+
+
+def _names(meta: dict) -> dict:
+    name = meta.get("name")
+    if isinstance(name, dict):
+        return {str(k): str(v) for k, v in name.items()}
+    return {"en": str(name or meta.get("id")), "zh": str(name or meta.get("id"))}
+
+
+def _has_errors(problems: list[Problem]) -> bool:
+    return any(p.severity == "error" for p in problems)
+
+
+def _read_yaml(path: Path, problems: list[Problem], required: bool = False):
+    if not path.is_file():
+        if required:
+            problems.append(Problem(str(path), None, None, "file is missing"))
+        return None
+    if path.stat().st_size > MAX_YAML_BYTES:
+        problems.append(Problem(str(path), None, None, f"file is larger than {MAX_YAML_BYTES} bytes"))
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+        value = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        line = line + 1 if line is not None else getattr(exc, "lineno", None)
+        problems.append(Problem(str(path), line, None, f"cannot read: {' '.join(str(exc).split())}"))
+        return None
+    if value is not None and not isinstance(value, dict):
+        problems.append(Problem(str(path), None, None, "must hold a mapping at the top level"))
+        return None
+    return value or {}
+
+
+def _read_folder(folder: Path, problems: list[Problem]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    if not folder.is_dir():
+        return found
+    for file in sorted(folder.iterdir()):
+        if file.suffix in _FORM_SUFFIXES:
+            value = _read_yaml(file, problems)
+            if value is not None:
+                found[file.stem] = value
+    return found
+
+
+_EXPRESSION_ATTRIBUTES = ("assignee", "candidateUsers", "candidateGroups", "dueDate")
+
+
+def _check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[Problem]:
+    """Form references must exist in the package; `${...}` attribute expressions must be safe."""
+    problems = []
+    for file, doc in documents.items():
+        for node in doc.iter():
+            if not isinstance(node.tag, str) or not node.tag.startswith(f"{{{BPMN_NS}}}"):
+                continue
+            attributes = read_liaison_attributes(node)
+            form = attributes.get("form")
+            if form and form not in forms:
+                problems.append(Problem(
+                    file, node.sourceline, node.get("id"),
+                    f"form `{form}` is not in {root / 'forms'} (expected {form}.yaml)"))
+            for name in _EXPRESSION_ATTRIBUTES:
+                value = attributes.get(name)
+                if isinstance(value, str) and value.strip().startswith("${"):
+                    message = check_expression(value.strip(), "condition")
+                    if message:
+                        problems.append(Problem(file, node.sourceline, node.get("id"),
+                                                f"{name} expression `{value}`: {message}"))
+    return problems

@@ -1,0 +1,129 @@
+"""Read side: inbox task lists and instance views, straight from the tables (no deserialization)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from .errors import NotFoundError
+from .models import HistoryEntry, ProcessDefinition, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
+
+
+@dataclass
+class TaskItem:
+    """One inbox row."""
+
+    id: str
+    instance_id: int
+    process_key: str
+    element_id: str
+    name: str | None
+    form: str | None
+    assignee: str | None
+    candidate_users: list[str]
+    candidate_groups: list[str]
+    status: str
+    due_at: datetime | None
+    created_at: datetime
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return _jsonable(asdict(self))
+
+
+def list_tasks(session: Session, user: str, groups: tuple[str, ...] = (), status: str = "open",
+               limit: int = 100, offset: int = 0) -> list[TaskItem]:
+    """Tasks assigned to `user` or offered to them or their groups, newest first."""
+    offered = select(TaskCandidate.task_id).where(or_(
+        (TaskCandidate.kind == "user") & (TaskCandidate.value == user),
+        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups) or [""]),
+    ))
+    visible = or_(WorkTask.assignee == user, WorkTask.id.in_(offered))
+    if status != "open":
+        visible = or_(visible, WorkTask.completed_by == user)
+    query = (select(WorkTask, ProcessInstance.process_key)
+             .join(ProcessInstance, ProcessInstance.id == WorkTask.instance_id)
+             .where(WorkTask.status == status, visible)
+             .order_by(WorkTask.created_at.desc(), WorkTask.id)
+             .limit(limit).offset(offset))
+    return [_task_item(row, key) for row, key in session.execute(query)]
+
+
+def get_task(session: Session, task_id: str) -> TaskItem:
+    """One task row, or NotFoundError."""
+    result = session.execute(select(WorkTask, ProcessInstance.process_key)
+                             .join(ProcessInstance, ProcessInstance.id == WorkTask.instance_id)
+                             .where(WorkTask.id == task_id)).first()
+    if result is None:
+        raise NotFoundError(f"no task {task_id}")
+    return _task_item(*result)
+
+
+def _task_item(row: WorkTask, key: str) -> TaskItem:
+    return TaskItem(row.id, row.instance_id, key, row.element_id, row.name, row.form, row.assignee,
+                    list(row.candidate_users or []), list(row.candidate_groups or []), row.status,
+                    row.due_at, row.created_at)
+
+
+def instance_view(session: Session, instance_id: int) -> dict:
+    """State, data, open tasks and full history of one instance, JSON-ready."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    version = session.get(ProcessVersion, instance.version_id)
+    tasks = session.scalars(select(WorkTask).where(WorkTask.instance_id == instance_id)
+                            .order_by(WorkTask.created_at, WorkTask.id))
+    history = session.scalars(select(HistoryEntry).where(HistoryEntry.instance_id == instance_id)
+                              .order_by(HistoryEntry.id))
+    return _jsonable({
+        "id": instance.id,
+        "process": instance.process_key,
+        "version": version.number,
+        "status": instance.status,
+        "initiator": instance.initiator,
+        "business_key": instance.business_key,
+        "end_event": instance.end_event,
+        "revision": instance.revision,
+        "created_at": instance.created_at,
+        "ended_at": instance.ended_at,
+        "data": instance.data,
+        "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "status": t.status,
+                   "assignee": t.assignee, "candidate_groups": t.candidate_groups,
+                   "completed_by": t.completed_by} for t in tasks],
+        "history": [{"at": h.at, "actor": h.actor, "action": h.action, "element_id": h.element_id,
+                     "element_type": h.element_type, "comment": h.comment, "data": h.data}
+                    for h in history],
+    })
+
+
+def path_taken(session: Session, instance_id: int) -> list[str]:
+    """Element ids the instance passed, in order (user tasks, gateways, events, scripts...)."""
+    return list(session.scalars(
+        select(HistoryEntry.element_id).where(HistoryEntry.instance_id == instance_id,
+                                              HistoryEntry.action.in_(["step", "task_completed"]))
+        .order_by(HistoryEntry.id)))
+
+
+def list_processes(session: Session) -> list[dict]:
+    """Deployed processes with their latest version number."""
+    rows = session.execute(select(ProcessDefinition, ProcessVersion)
+                           .join(ProcessVersion, ProcessVersion.definition_id == ProcessDefinition.id)
+                           .order_by(ProcessDefinition.key, ProcessVersion.number))
+    latest: dict[str, dict] = {}
+    for definition, version in rows:
+        latest[definition.key] = {"key": definition.key, "name": definition.name,
+                                  "category": definition.category, "version": version.number}
+    return list(latest.values())
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

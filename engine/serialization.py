@@ -1,0 +1,204 @@
+"""SpiffWorkflow persistence adapter: specs stored once per version, instance state without them.
+
+SpiffWorkflow's default serializer embeds the whole process definition in every instance
+(about twice the size, and slower). Liaison stores the parsed spec once per deployed version
+(`spec_to_json`), keeps restored specs in a per-process cache, and serializes instances with a
+converter that leaves the spec out (`dump_state` / `load_state`).
+
+`compact` keeps instance state small and step cost flat: it splices completed tasks out of
+the task tree once nothing can need them (Liaison keeps its own append-only history), which
+also keeps BPMN loops far from SpiffWorkflow's 1000-level tree-iteration limit.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import threading
+from collections import OrderedDict
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+STATE_FORMAT = 1  # bump with a migration function in _STATE_MIGRATIONS when the layout changes
+_SPEC_CONTEXT: contextvars.ContextVar[tuple] = contextvars.ContextVar("liaison_spec_context")
+
+
+class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
+    """Serializes a workflow without its spec; restores it with the spec from the context."""
+
+    def to_dict(self, workflow):
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = _SPEC_CONTEXT.get()
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpecFreeWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_SERIALIZER = _make_serializer()
+_SPEC_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+def spec_to_json(spec, subprocess_specs: dict) -> str:
+    """Serialize one process spec and the specs it calls, to be stored once per version."""
+    return json.dumps({
+        "format": STATE_FORMAT,
+        "spec": _SPEC_SERIALIZER.to_dict(spec),
+        "subprocess_specs": {name: _SPEC_SERIALIZER.to_dict(s) for name, s in subprocess_specs.items()},
+    })
+
+
+def spec_from_json(text: str) -> tuple:
+    """Restore `(spec, subprocess_specs)` from `spec_to_json` output."""
+    dct = json.loads(text)
+    spec = _SPEC_SERIALIZER.from_dict(dct["spec"])
+    subs = {name: _SPEC_SERIALIZER.from_dict(s) for name, s in dct["subprocess_specs"].items()}
+    return spec, subs
+
+
+class SpecCache:
+    """Restored specs by version id; specs are immutable, so entries never go stale."""
+
+    def __init__(self, capacity: int = 256):
+        self._items: OrderedDict[int, tuple] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int, load_json) -> tuple:
+        """Return `(spec, subprocess_specs)` for a version, calling `load_json()` on a miss."""
+        with self._lock:
+            if version_id in self._items:
+                self._items.move_to_end(version_id)
+                return self._items[version_id]
+        specs = spec_from_json(load_json())
+        with self._lock:
+            self._items[version_id] = specs
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return specs
+
+    def clear(self) -> None:
+        """Forget every cached spec (tests use this to prove state reloads from the database)."""
+        with self._lock:
+            self._items.clear()
+
+
+SPEC_CACHE = SpecCache()
+
+
+def new_workflow(spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
+    """Create a fresh workflow for a spec."""
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    """Serialize an instance's state (task tree, data, events), never its spec."""
+    registry = _SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        dct = _SERIALIZER.to_dict(workflow)
+    finally:
+        registry._encoder_mode = False
+    dct["liaison_state_format"] = STATE_FORMAT
+    return json.dumps(dct, separators=(",", ":"), cls=_SERIALIZER._encoder_cls)
+
+
+def load_state(text: str, spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
+    """Restore an instance from `dump_state` output, re-attaching the spec and the script engine."""
+    dct = json.loads(text, cls=_SERIALIZER.json_decoder_cls)
+    _migrate(dct)
+    token = _SPEC_CONTEXT.set((spec, subprocess_specs))
+    try:
+        workflow = _SERIALIZER.from_dict(dct)
+    finally:
+        _SPEC_CONTEXT.reset(token)
+    workflow.script_engine = script_engine
+    return workflow
+
+
+def _migrate(dct: dict) -> None:
+    version = dct.pop("liaison_state_format", STATE_FORMAT)
+    while version < STATE_FORMAT:
+        _STATE_MIGRATIONS[version](dct)
+        version += 1
+
+
+_STATE_MIGRATIONS: dict = {}  # format N -> function upgrading a state dict from N to N + 1
+
+
+def compact(workflow: BpmnWorkflow) -> int:
+    """Splice completed tasks that nothing can need out of every task tree; return how many.
+
+    A task is removed when it is COMPLETED, has exactly one child and that child is COMPLETED
+    too: its data has already flowed on and no join, boundary event or subprocess refers to it.
+    A join's input (the last task of a branch, whose child is a waiting or cancelled join task)
+    is never removed, so joins still merge every branch's data.
+    """
+    removed = 0
+    for wf in [workflow, *workflow.subprocesses.values()]:
+        removed += _compact_tree(workflow, wf)
+    return removed
+
+
+def _compact_tree(top: BpmnWorkflow, wf) -> int:
+    tasks = wf.tasks
+    root_id = wf.task_tree.id if wf.task_tree is not None else None
+    doomed = []
+    for task in tasks.values():
+        if (task.id != root_id and task._parent is not None and task.state == TaskState.COMPLETED
+                and len(task._children) == 1):
+            child = tasks.get(task._children[0])
+            if child is not None and child.state == TaskState.COMPLETED:
+                doomed.append(task)
+    for task in doomed:
+        parent = tasks.get(task._parent)
+        child_id = task._children[0]
+        if parent is None or child_id not in tasks:
+            continue
+        if isinstance(task.task_spec, SubWorkflowTask) and task.id in top.subprocesses:
+            top.delete_subprocess(task)
+        position = parent._children.index(task.id)
+        parent._children[position] = child_id
+        tasks[child_id]._parent = parent.id
+        del tasks[task.id]
+        if wf.last_task is task:
+            wf.last_task = tasks[child_id]
+    return len(doomed)
+
+
+def tree_depth(workflow: BpmnWorkflow) -> int:
+    """The deepest task's distance from its tree root, over the top workflow and its subprocesses."""
+    deepest = 0
+    for wf in [workflow, *workflow.subprocesses.values()]:
+        depths: dict = {}
+        for task in wf.tasks.values():
+            chain, node = [], task
+            while node is not None and node.id not in depths:
+                chain.append(node)
+                node = wf.tasks.get(node._parent) if node._parent is not None else None
+            base = depths[node.id] if node is not None else -1
+            for item in reversed(chain):
+                base += 1
+                depths[item.id] = base
+        deepest = max(deepest, max(depths.values(), default=0))
+    return deepest

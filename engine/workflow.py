@@ -1,0 +1,260 @@
+"""SpiffWorkflow runtime adapter: run engine steps, project user tasks, capture the path taken.
+
+Only this module, `bpmn_parser`, `serialization` and `expressions` touch SpiffWorkflow; the
+service layer (`runtime`) works with the plain values they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .errors import (
+    ExpressionError,
+    InvalidTaskDataError,
+    NotFoundError,
+    ProcessRuntimeError,
+    TaskConflictError,
+)
+from .serialization import compact, tree_depth
+
+# SpiffWorkflow's task iterator stops at depth 1000 and then reports a running process as
+# completed. Compaction keeps trees shallow; should a tree still grow this deep, stop loudly.
+DEPTH_LIMIT = 800
+COMPACT_EVERY = 25  # engine steps between compactions inside one long run
+
+_HIDDEN_SPECS = {"Root", "Start", "End"}
+
+
+@dataclass
+class StepRecord:
+    """One element the engine passed through, for the history."""
+
+    element_id: str
+    element_type: str
+    name: str | None
+    task_id: str
+
+
+@dataclass
+class UserTaskView:
+    """A waiting user task with what the inbox needs to know about it."""
+
+    id: str
+    element_id: str
+    name: str | None
+    form: str | None
+    assignee: str | None
+    candidate_users: list[str]
+    candidate_groups: list[str]
+    due_at: datetime | None
+    attributes: dict = field(default_factory=dict)
+
+
+def script_engine():
+    """The restricted script engine shared by every workflow (it holds no per-instance state)."""
+    global _SCRIPT_ENGINE
+    if _SCRIPT_ENGINE is None:
+        from .expressions import LiaisonScriptEngine
+
+        _SCRIPT_ENGINE = LiaisonScriptEngine()
+    return _SCRIPT_ENGINE
+
+
+_SCRIPT_ENGINE = None
+
+
+def run_engine(workflow) -> list[StepRecord]:
+    """Run every automatic task until the process waits or ends; return the elements passed.
+
+    Raises ProcessRuntimeError with the failing element and its own error message; the workflow
+    object is then half-run and must be discarded, never saved.
+    """
+    records: list[StepRecord] = []
+
+    def did_complete(task) -> None:
+        record = _record(task)
+        if record is not None:
+            records.append(record)
+        if len(records) % COMPACT_EVERY == 0:
+            compact(workflow)
+            _check_depth(workflow, task)
+
+    try:
+        workflow.do_engine_steps(did_complete_task=did_complete)
+    except ProcessRuntimeError:
+        raise
+    except (SpiffWorkflowException, WorkflowException) as exc:
+        raise _runtime_error(exc) from exc
+    except ExpressionError as exc:
+        raise ProcessRuntimeError(str(exc)) from exc
+    compact(workflow)
+    _check_depth(workflow, None)
+    return records
+
+
+def _check_depth(workflow, task) -> None:
+    depth = tree_depth(workflow)
+    if depth > DEPTH_LIMIT:
+        element = task.task_spec.bpmn_id if task is not None else None
+        raise ProcessRuntimeError(
+            f"the process tree grew {depth} levels deep (limit {DEPTH_LIMIT}); a loop or a chain of "
+            f"parallel branches runs too long: move the loop body into a call activity", element)
+
+
+def _runtime_error(exc: Exception) -> ProcessRuntimeError:
+    task = getattr(exc, "task", None)
+    element = None
+    if task is not None:
+        element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+    cause = getattr(exc, "exception", None) or exc.__cause__
+    message = str(exc).strip()
+    if cause is not None and type(cause).__name__ not in message:
+        message = f"{message}: {type(cause).__name__}: {cause}"
+    where = f"element `{element}`: " if element else ""
+    return ProcessRuntimeError(f"{where}{' '.join(message.split())}", element, cause)
+
+
+def _record(task) -> StepRecord | None:
+    spec = task.task_spec
+    bpmn_id = getattr(spec, "bpmn_id", None)
+    if bpmn_id is None or spec.name in _HIDDEN_SPECS:
+        return None
+    return StepRecord(bpmn_id, type(spec).__name__, getattr(spec, "bpmn_name", None), str(task.id))
+
+
+def ready_user_tasks(workflow) -> list:
+    """The READY manual tasks (user and manual tasks), in and below subprocesses."""
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def describe_user_task(task) -> UserTaskView:
+    """Project a READY user task to what the inbox row holds; expressions are evaluated here."""
+    attrs = dict(task.task_spec.extensions.get("liaison", {}))
+    return UserTaskView(
+        id=str(task.id),
+        element_id=task.task_spec.bpmn_id,
+        name=task.task_spec.bpmn_name,
+        form=attrs.get("form"),
+        assignee=_as_text(_resolve(task, attrs.get("assignee"))),
+        candidate_users=_as_list(_resolve(task, attrs.get("candidateUsers"))),
+        candidate_groups=_as_list(_resolve(task, attrs.get("candidateGroups"))),
+        due_at=_due(task, attrs.get("dueDate")),
+        attributes=attrs,
+    )
+
+
+def _resolve(task, value):
+    if isinstance(value, str) and value.strip().startswith("${"):
+        try:
+            return task.workflow.script_engine.evaluate(task, value.strip())
+        except Exception as exc:  # noqa: BLE001 - any failure is the diagram's, report it with the node
+            raise ProcessRuntimeError(
+                f"element `{task.task_spec.bpmn_id}`: cannot evaluate `{value}`: {exc}",
+                task.task_spec.bpmn_id, exc) from exc
+    return value
+
+
+def _as_text(value) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _as_list(value) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(v) for v in value]
+
+
+def _due(task, value) -> datetime | None:
+    value = _resolve(task, value)
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).strip()
+    try:
+        if text.upper().startswith("P"):
+            return datetime.now(UTC) + TimerEventDefinition.parse_iso_duration(text)
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, TypeError) as exc:
+        raise ProcessRuntimeError(
+            f"element `{task.task_spec.bpmn_id}`: due date `{text}` is not an ISO 8601 date or duration",
+            task.task_spec.bpmn_id, exc) from exc
+
+
+def find_task(workflow, task_id: str):
+    """The task with this id anywhere in the workflow, or NotFoundError."""
+    try:
+        task = workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, TypeError, WorkflowException):
+        task = None
+    if task is None:
+        raise NotFoundError(f"task {task_id} is not part of this instance any more")
+    return task
+
+
+def complete_user_task(workflow, task_id: str, data: dict) -> StepRecord:
+    """Merge submitted data into a READY user task and complete it (engine steps not yet run)."""
+    task = find_task(workflow, task_id)
+    if not task.task_spec.manual:
+        raise InvalidTaskDataError(f"task {task_id} is not a user task")
+    if task.state != TaskState.READY:
+        raise TaskConflictError(f"task {task_id} is {TaskState.get_name(task.state).lower()}, not waiting")
+    task.data.update(data)
+    try:
+        task.run()
+    except (SpiffWorkflowException, WorkflowException) as exc:
+        raise _runtime_error(exc) from exc
+    return _record(task)
+
+
+def set_start_data(workflow, data: dict) -> None:
+    """Put the start form's data where the first tasks will inherit it."""
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+
+
+def is_completed(workflow) -> bool:
+    """True when the process reached its end (every token consumed or a terminate end event)."""
+    return workflow.is_completed()
+
+
+def end_event(workflow) -> str | None:
+    """The BPMN id of the end event the process finished on, if it has finished."""
+    ends = [t for t in workflow.tasks.values()
+            if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"]
+    if not ends:
+        return None
+    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id
+
+
+def waiting_elements(workflow) -> list[str]:
+    """Elements the process waits on (user tasks, events); empty means nothing can move it on."""
+    waiting = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+    return [t.task_spec.bpmn_id for t in waiting if getattr(t.task_spec, "bpmn_id", None)]
+
+
+def current_data(workflow) -> dict:
+    """Process data as the people following the instance see it now."""
+    if workflow.is_completed():
+        data = dict(workflow.data)
+    else:
+        last = workflow.last_task
+        data = dict(last.data) if last is not None else {}
+        for task in ready_user_tasks(workflow):
+            data.update(task.data)
+    data.pop("data_objects", None) if not data.get("data_objects") else None
+    return data
+
+
+def cancel(workflow) -> None:
+    """Cancel every unfinished task."""
+    workflow.cancel()

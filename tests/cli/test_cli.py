@@ -1,0 +1,101 @@
+"""The `liaison` command, run as separate processes: every call starts cold and reads the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+LIAISON = str(Path(sys.executable).parent / "liaison")
+ORDER_REVIEW = str(FIXTURES / "packages" / "order_review")
+BPMN = FIXTURES / "bpmn"
+
+
+def liaison(*args, url=None, expect=0):
+    env = dict(os.environ)
+    if url:
+        env["LIAISON_DATABASE_URL"] = url
+    proc = subprocess.run([LIAISON, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return proc
+
+
+def as_json(*args, url, expect=0):
+    return json.loads(liaison(*args, "--json", url=url, expect=expect).stdout)
+
+
+def test_deploy_start_complete_show_as_separate_processes(database_url):
+    assert liaison("validate", ORDER_REVIEW).stdout.strip().endswith("valid")
+    deployed = as_json("deploy", ORDER_REVIEW, "--user", "admin", url=database_url)
+    assert deployed["version"] == 1 and deployed["created"] is True
+    started = as_json("start", "order_review", "--user", "zhang", "--business-key", "PO-7",
+                      "--data", json.dumps({"item": "desk", "amount": 2500, "manager": "li"}), url=database_url)
+    assert started["status"] == "running"
+
+    stock = as_json("tasks", "--user", "wang", url=database_url)
+    assert [t["element_id"] for t in stock] == ["stock_check"]
+    as_json("complete", stock[0]["id"], "--user", "wang", "--data", '{"in_stock": 2}', url=database_url)
+    finance = as_json("tasks", "--user", "qian", "--group", "finance", url=database_url)
+    as_json("complete", finance[0]["id"], "--user", "qian", "--group", "finance", "--data", "{}",
+            url=database_url)
+    manager = as_json("tasks", "--user", "li", url=database_url)
+    assert [t["element_id"] for t in manager] == ["manager_approve"]
+    done = as_json("complete", manager[0]["id"], "--user", "li", "--data", '{"approved": true}',
+                   "--comment", "ok", url=database_url)
+    assert done["status"] == "completed" and done["end_event"] == "end_signed"
+
+    view = as_json("show", str(started["instance_id"]), url=database_url)
+    assert view["status"] == "completed" and view["business_key"] == "PO-7"
+    assert view["data"]["in_stock"] == 2 and view["data"]["approved"] is True
+    assert [h["actor"] for h in view["history"] if h["action"] == "task_completed"] == ["wang", "qian", "li"]
+    text = liaison("show", str(started["instance_id"]), url=database_url).stdout
+    assert "completed at end_signed" in text and "task_completed" in text
+
+    again = liaison("complete", manager[0]["id"], "--user", "li", url=database_url, expect=1)
+    assert "already completed" in again.stderr
+
+
+def test_cli_reports_bad_json_and_unknown_process_without_traceback(database_url):
+    assert "not valid JSON" in liaison("start", "x", "--data", "{nope", url=database_url, expect=2).stderr
+    assert "no process `ghost`" in liaison("start", "ghost", url=database_url, expect=1).stderr
+    error = as_json("start", "ghost", url=database_url, expect=1)
+    assert error["error"] == "NotFoundError"
+
+
+@pytest.mark.parametrize("name", ["billion_laughs.bpmn", "xxe_file.bpmn", "xxe_network.bpmn",
+                                  "truncated.bpmn", "xhtml_page.xml"])
+def test_validate_hostile_or_broken_file_prints_one_line(name):
+    proc = liaison("validate", str(BPMN / name), expect=2 if name != "xhtml_page.xml" else 1)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(str(BPMN / name) + ":")
+    assert "root:" not in proc.stdout  # nothing of /etc/passwd
+
+
+def test_validate_large_file_is_refused_without_reading_it(tmp_path):
+    big = tmp_path / "big.bpmn"
+    with big.open("wb") as handle:
+        handle.write(b"<?xml version='1.0'?><definitions>")
+        handle.write(b"<!-- padding -->" * (50 * 1024 * 1024 // 16))
+        handle.write(b"</definitions>")
+    proc = liaison("validate", str(big), expect=2)
+    assert len(proc.stdout.strip().splitlines()) == 1
+
+
+def test_validate_reports_unsupported_element_with_line(tmp_path):
+    proc = liaison("validate", str(BPMN / "complex_gateway.bpmn"), expect=1)
+    first = proc.stdout.strip().splitlines()[0]
+    path, line, element, message = first.split(":", 3)
+    assert path == str(BPMN / "complex_gateway.bpmn") and int(line) > 0
+    assert "complexGateway" in message
+
+
+def test_validate_camunda_modeler_file_is_valid():
+    proc = liaison("validate", str(BPMN / "camunda_leave_request.bpmn"))
+    assert "valid" in proc.stdout

@@ -1,0 +1,93 @@
+"""Shared fixtures: a fresh database per test, on SQLite and on the PostgreSQL at 127.0.0.1.
+
+PostgreSQL tests use a database of their own (`liaison_test_<pid>`), created here and dropped
+at the end. When PostgreSQL is unreachable they skip locally, and fail in CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine import db
+from engine.models import Base
+from engine.serialization import SPEC_CACHE
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_SERVER = os.environ.get("LIAISON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+PG_DB = f"liaison_test_{os.getpid()}"
+
+
+def _pg_unavailable(reason: str):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"PostgreSQL is required in CI and is unreachable: {reason}")
+    pytest.skip(f"PostgreSQL unreachable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """URL of a migrated PostgreSQL database owned by this test run."""
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}"'))
+            conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "unreachable"
+        admin.dispose()
+        _pg_unavailable(" ".join(str(exc).split())[:200])
+    url = f"{PG_SERVER}/{PG_DB}"
+    db.upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{PG_DB}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, copied for each test (migrating once is faster)."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    db.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    engine = db.make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path, sqlite_template):
+    """A fresh, migrated database: each test runs once on SQLite and once on PostgreSQL."""
+    SPEC_CACHE.clear()
+    if request.param == "sqlite":
+        path = tmp_path / "liaison.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_url")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def postgres_url(pg_url):
+    """A fresh PostgreSQL database only (for tests about real concurrency)."""
+    SPEC_CACHE.clear()
+    _truncate_all(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def sessions(database_url):
+    """A session factory bound to the test's database."""
+    engine = db.make_engine(database_url)
+    yield db.make_session_factory(engine)
+    engine.dispose()

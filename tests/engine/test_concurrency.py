@@ -1,0 +1,104 @@
+"""Two people completing the same task at the same moment, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+from engine import db, packages, queries, runtime
+from engine.errors import TaskConflictError
+from engine.models import ProcessInstance
+from tests.conftest import FIXTURES
+
+ORDER_REVIEW = FIXTURES / "packages" / "order_review"
+
+
+def _hold_first_reads(monkeypatch, parties: int) -> None:
+    """Make each thread's first read of the instance wait until every thread has read it."""
+    barrier = threading.Barrier(parties, timeout=30)
+    local = threading.local()
+    real_restore = runtime._restore
+
+    def restore_then_wait(session, instance):
+        workflow = real_restore(session, instance)
+        if not getattr(local, "waited", False):
+            local.waited = True
+            barrier.wait()  # every thread holds the same revision before anyone saves
+        return workflow
+
+    monkeypatch.setattr(runtime, "_restore", restore_then_wait)
+
+
+def _race(url, task_id, payloads, monkeypatch):
+    """Complete one task from several threads that all read the instance before any writes."""
+    _hold_first_reads(monkeypatch, len(payloads))
+    results, conflicts, lock = [], [], threading.Lock()
+
+    def worker(payload):
+        sessions = db.make_session_factory(db.make_engine(url))
+        try:
+            result = runtime.complete_task(sessions, task_id, "wang", payload)
+            with lock:
+                results.append(result)
+        except TaskConflictError as exc:
+            with lock:
+                conflicts.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results, conflicts
+
+
+def test_two_threads_completing_the_same_task_exactly_one_wins(postgres_url, monkeypatch):
+    sessions = db.make_session_factory(db.make_engine(postgres_url))
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(ORDER_REVIEW))
+    started = runtime.start_instance(sessions, "order_review", {"item": "pen", "amount": 20})
+    stock = next(t for t in started.open_tasks if t["element_id"] == "stock_check")
+
+    results, conflicts = _race(postgres_url, stock["id"], [{"in_stock": 1}, {"in_stock": 2}], monkeypatch)
+
+    assert len(results) == 1 and len(conflicts) == 1
+    assert "already completed by wang" in str(conflicts[0])
+    with sessions() as session:
+        instance = session.get(ProcessInstance, started.instance_id)
+        view = queries.instance_view(session, started.instance_id)
+    assert instance.revision == results[0].revision
+    completions = [h for h in view["history"] if h["action"] == "task_completed"]
+    assert len(completions) == 1
+    assert view["data"]["in_stock"] == completions[0]["data"]["in_stock"]
+    stock_rows = [t for t in view["tasks"] if t["element_id"] == "stock_check"]
+    assert [t["status"] for t in stock_rows] == ["completed"]
+
+
+def test_two_tasks_of_one_instance_completed_at_once_both_apply(postgres_url, monkeypatch):
+    sessions = db.make_session_factory(db.make_engine(postgres_url))
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(ORDER_REVIEW))
+    started = runtime.start_instance(sessions, "order_review", {"item": "pen", "amount": 20})
+    by_element = {t["element_id"]: t["id"] for t in started.open_tasks}
+    _hold_first_reads(monkeypatch, 2)
+    outcomes = {}
+
+    def worker(element, user, groups):
+        s = db.make_session_factory(db.make_engine(postgres_url))
+        try:
+            outcomes[element] = runtime.complete_task(s, by_element[element], user, {element: True}, groups)
+        except TaskConflictError as exc:
+            outcomes[element] = exc
+
+    threads = [threading.Thread(target=worker, args=("stock_check", "wang", ())),
+               threading.Thread(target=worker, args=("finance_check", "qian", ("finance",)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    # one saved first; the other was re-applied on top of it, so neither update is lost
+    assert not any(isinstance(r, TaskConflictError) for r in outcomes.values()), outcomes
+    assert sorted(r.status for r in outcomes.values()) == ["completed", "running"]
+    with sessions() as session:
+        data = queries.instance_view(session, started.instance_id)["data"]
+    assert data["stock_check"] is True and data["finance_check"] is True

@@ -1,0 +1,89 @@
+"""Deploying packages: immutable numbered versions, and every kind of refusal with its reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import packages, runtime
+from engine.errors import InvalidPackageError
+from engine.models import ProcessInstance, ProcessVersion
+
+from .conftest import flow, write_package
+
+SIMPLE = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "fill"),
+                    '<bpmn:userTask id="fill" liaison:form="request"/>', flow("fill", "end"),
+                    '<bpmn:endEvent id="end"/>'])
+
+
+def _refusal(path) -> str:
+    with pytest.raises(InvalidPackageError) as caught:
+        packages.load_package(path)
+    return str(caught.value)
+
+
+def test_package_with_missing_form_is_refused_naming_form_and_element(tmp_path):
+    message = _refusal(write_package(tmp_path, "req", {"req": SIMPLE}))
+    assert "form `request`" in message and ": fill: " in message and "req.bpmn:" in message
+
+
+def test_package_calling_an_unknown_process_is_refused(tmp_path):
+    body = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "call"),
+                      '<bpmn:callActivity id="call" calledElement="nowhere"/>', flow("call", "end"),
+                      '<bpmn:endEvent id="end"/>'])
+    message = _refusal(write_package(tmp_path, "caller", {"caller": body}))
+    assert "nowhere" in message
+
+
+def test_package_with_duplicate_ids_is_refused(tmp_path):
+    body = SIMPLE.replace('<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end"/><bpmn:task id="fill"/>')
+    message = _refusal(write_package(tmp_path, "dup", {"dup": body}, forms=("request",)))
+    assert "fill" in message and "duplicate" in message.lower()
+
+
+@pytest.mark.parametrize("condition, expected", [
+    ("amount >", "amount >"),
+    ("().__class__.__bases__[0].__subclasses__()", "_"),
+    ("__import__('os').system('id')", "_"),
+])
+def test_package_with_broken_or_unsafe_condition_is_refused(tmp_path, condition, expected):
+    body = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "gw"),
+                      '<bpmn:exclusiveGateway id="gw" default="f_b"/>',
+                      flow("gw", "a", condition, flow_id="f_a"), flow("gw", "b", flow_id="f_b"),
+                      '<bpmn:endEvent id="a"/>', '<bpmn:endEvent id="b"/>'])
+    message = _refusal(write_package(tmp_path, "cond", {"cond": body}))
+    assert "f_a" in message and expected in message
+
+
+def test_unsafe_assignee_expression_is_refused_at_deploy(tmp_path):
+    body = SIMPLE.replace('liaison:form="request"', 'liaison:assignee="${().__class__}"')
+    message = _refusal(write_package(tmp_path, "who", {"who": body}))
+    assert ": fill: " in message
+
+
+def test_package_without_package_yaml_is_refused(tmp_path):
+    folder = write_package(tmp_path, "bare", {"bare": SIMPLE}, forms=("request",))
+    (folder / "package.yaml").unlink()
+    assert "package.yaml" in _refusal(folder)
+
+
+def test_redeploying_same_content_keeps_the_version_and_a_change_adds_one(sessions, tmp_path):
+    folder = write_package(tmp_path, "req", {"req": SIMPLE}, forms=("request",))
+    with sessions() as session, session.begin():
+        first = packages.deploy(session, packages.load_package(folder), "admin")
+    started = runtime.start_instance(sessions, "req", {})
+    with sessions() as session, session.begin():
+        again = packages.deploy(session, packages.load_package(folder), "admin")
+    (folder / "req.bpmn").write_text((folder / "req.bpmn").read_text().replace(
+        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end" name="Done"/>'))
+    with sessions() as session, session.begin():
+        changed = packages.deploy(session, packages.load_package(folder), "admin")
+    assert (first.version, first.created) == (1, True)
+    assert (again.version, again.created) == (1, False)
+    assert (changed.version, changed.created) == (2, True)
+    with sessions() as session:
+        instance = session.get(ProcessInstance, started.instance_id)
+        assert session.get(ProcessVersion, instance.version_id).number == 1  # stays on its version
+    newer = runtime.start_instance(sessions, "req", {})
+    with sessions() as session:
+        instance = session.get(ProcessInstance, newer.instance_id)
+        assert session.get(ProcessVersion, instance.version_id).number == 2
