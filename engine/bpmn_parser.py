@@ -185,6 +185,7 @@ def parse_documents(documents: dict[str, etree._Element]) -> tuple[ParsedProcess
     files: dict[str, str] = {}
     problems: list[Problem] = []
     for name, root in documents.items():
+        _mark_executable(root)
         try:
             parser.add_bpmn_xml(etree.ElementTree(root), filename=name)
         except ValidationException as exc:
@@ -214,8 +215,19 @@ def parse_documents(documents: dict[str, etree._Element]) -> tuple[ParsedProcess
     return ParsedProcesses(specs, subprocess_specs, files), []
 
 
+def _mark_executable(root: etree._Element) -> None:
+    """bpmn-js writes `isExecutable="false"` by default; a process with a start event is run anyway.
+
+    Pools that only draw an outside party (no start event) stay non-executable and are ignored.
+    """
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        if process.get("isExecutable") == "false" and process.find(f"{{{BPMN_NS}}}startEvent") is not None:
+            process.set("isExecutable", "true")
+
+
 def _process_ids(root: etree._Element) -> list[str]:
-    return [p.get("id") for p in root.iter(full_tag("process")) if p.get("id")]
+    return [p.get("id") for p in root.iter(full_tag("process"))
+            if p.get("id") and p.get("isExecutable") != "false"]
 
 
 def _problem_from_validation(exc: ValidationException, default_file: str) -> Problem:

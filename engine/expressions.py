@@ -9,28 +9,224 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import json
+import operator
 import re
 import sys
 import time
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from types import CodeType
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safe_builtins,
+    safer_getattr_raise,
+)
+from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import _sandbox_guards as guards
 from .errors import ExpressionError
 from .services import get_service
 
 SCRIPT_TIME_LIMIT_S = 2.0
 FILENAME = "<liaison-script>"
+MAX_SIZE = 10_000_000  # items or characters one operation may produce
+MAX_INT_BITS = 100_000  # about 30,000 decimal digits
+MAX_FORMAT_WIDTH = 10_000
+RANGE_LIMIT = 100_000
+_SEQUENCES = (str, bytes, list, tuple)
+
+
+def _too_big(size: int) -> None:
+    if size > MAX_SIZE:
+        raise ValueError(f"result too large ({size:,} items, limit {MAX_SIZE:,})")
+
+
+def _check_int_bits(bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise ValueError(f"integer result too large (about {bits:,} bits, limit {MAX_INT_BITS:,})")
+
+
+def _check_mul(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int):
+        _check_int_bits(a.bit_length() + b.bit_length())
+    elif isinstance(a, _SEQUENCES) and isinstance(b, int):
+        _too_big(len(a) * b)
+    elif isinstance(b, _SEQUENCES) and isinstance(a, int):
+        _too_big(len(b) * a)
+
+
+def _check_pow(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        _check_int_bits(a.bit_length() * b)
+
+
+def _check_lshift(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int) and a:
+        _check_int_bits(a.bit_length() + b)
+
+
+def _check_add(a: Any, b: Any) -> None:
+    if isinstance(a, _SEQUENCES) and hasattr(b, "__len__"):
+        _too_big(len(a) + len(b))
+
+
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _check_width(digits: str | None) -> None:
+    if digits == "*" or (digits and (len(digits) > 6 or int(digits) > MAX_FORMAT_WIDTH)):
+        raise ValueError(f"format width/precision `{digits[:8]}` not allowed (limit {MAX_FORMAT_WIDTH})")
+
+
+def _check_mod(a: Any, b: Any) -> None:
+    if isinstance(a, bytes):
+        a = a.decode("latin-1")
+    if isinstance(a, str) and "%" in a:
+        for match in _PERCENT.finditer(a):
+            _check_width(match.group(1))
+            _check_width(match.group(2))
+
+
+def _guarded(check: Any, op: Any) -> Any:
+    def run(a: Any, b: Any) -> Any:
+        check(a, b)
+        return op(a, b)
+    return run
+
+
+_BINOPS: dict[type, tuple[str, Any]] = {
+    ast.Add: ("_add_", _guarded(_check_add, operator.add)),
+    ast.Mult: ("_mul_", _guarded(_check_mul, operator.mul)),
+    ast.Pow: ("_pow_", _guarded(_check_pow, operator.pow)),
+    ast.LShift: ("_lshift_", _guarded(_check_lshift, operator.lshift)),
+    ast.Mod: ("_mod_", _guarded(_check_mod, operator.mod)),
+}
+_INPLACE = {"+=": (_check_add, operator.iadd), "-=": (None, operator.isub), "*=": (_check_mul, operator.imul),
+            "/=": (None, operator.itruediv), "//=": (None, operator.ifloordiv), "%=": (_check_mod, operator.imod),
+            "**=": (_check_pow, operator.ipow), "<<=": (_check_lshift, operator.ilshift),
+            ">>=": (None, operator.irshift), "&=": (None, operator.iand), "|=": (None, operator.ior),
+            "^=": (None, operator.ixor), "@=": (None, operator.imatmul)}
+
+
+def _inplacevar(op: str, a: Any, b: Any) -> Any:
+    check, run = _INPLACE[op]
+    if isinstance(a, list) and not hasattr(b, "__len__"):
+        b = list(b)  # `lst += map(f, lst)` would otherwise grow forever inside C
+    if check is not None:
+        check(a, b)
+    return run(a, b)
+
+
+def _format(value: Any, conversion: int, spec: str) -> str:
+    value = {115: str, 114: repr, 97: ascii}.get(conversion, lambda v: v)(value)
+    for digits in re.findall(r"\d+", spec):
+        _check_width(digits)
+    return format(value, spec)
+
+
+# Methods wrapped in Python frames: size-checked, and visible to the time limit's trace hook.
+def _pad(obj: Any, method: Any, width: int, *rest: Any) -> Any:
+    _too_big(width)
+    return method(width, *rest)
+
+
+def _expandtabs(obj: Any, method: Any, tabsize: int = 8) -> Any:
+    _too_big(len(obj) * max(tabsize, 1))
+    return method(tabsize)
+
+
+def _replace(obj: Any, method: Any, old: Any, new: Any, count: int = -1) -> Any:
+    hits = obj.count(old) if old else len(obj) + 1
+    _too_big(len(obj) + (min(hits, count) if count >= 0 else hits) * (len(new) - len(old)))
+    return method(old, new, count)
+
+
+def _join(obj: Any, method: Any, items: Any) -> Any:
+    items = list(items)
+    _too_big(sum(len(i) for i in items if isinstance(i, (str, bytes))) + len(obj) * max(len(items) - 1, 0))
+    return method(items)
+
+
+def _extend(obj: list, method: Any, items: Any) -> None:
+    items = list(items)
+    _too_big(len(obj) + len(items))
+    method(items)
+
+
+def _grow(obj: list, method: Any, *args: Any) -> None:
+    _too_big(len(obj) + 1)
+    method(*args)
+
+
+_STR_METHODS = {"ljust": _pad, "rjust": _pad, "center": _pad, "zfill": _pad, "expandtabs": _expandtabs,
+                "replace": _replace, "join": _join}
+_LIST_METHODS = {"extend": _extend, "append": _grow, "insert": _grow}
+_BLOCKED_ON_TYPES = frozenset(_STR_METHODS) | frozenset(_LIST_METHODS) | {"mro"}
+
+
+def _getattr(obj: Any, name: str) -> Any:
+    if name == "mro" or (isinstance(obj, type) and name in _BLOCKED_ON_TYPES):
+        raise AttributeError(f'attribute "{name}" is not allowed here')
+    value = safer_getattr_raise(obj, name)
+    if isinstance(obj, (str, bytes)):
+        wrapper = _STR_METHODS.get(name)
+    else:
+        wrapper = _LIST_METHODS.get(name) if isinstance(obj, list) else None
+    return value if wrapper is None else functools.partial(wrapper, obj, value)
+
+
+def _range(*args: int) -> range:
+    result = range(*args)
+    if len(result) > RANGE_LIMIT:
+        raise ValueError(f"range() is limited to {RANGE_LIMIT:,} items")
+    return result
+
+
+def _sum(iterable: Any, /, start: Any = 0) -> Any:
+    if isinstance(start, _SEQUENCES):
+        raise TypeError("sum() of sequences is not allowed; use a comprehension")
+    return sum(iterable, start)
+
+
+def _pow_builtin(base: Any, exp: Any, mod: Any = None) -> Any:
+    if mod is None:
+        _check_pow(base, exp)
+        return pow(base, exp)
+    return pow(base, exp, mod)
+
+
+def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+_UNSAFE_BUILTINS = {"__build_class__", "setattr", "delattr", "BaseException", "KeyboardInterrupt", "SystemExit",
+                    "GeneratorExit"}
+BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _UNSAFE_BUILTINS}
+BUILTINS.update(
+    len=len, min=min, max=max, sum=_sum, sorted=sorted, abs=abs, round=round, any=any, all=all, str=str,
+    int=int, float=float, bool=bool, list=list, dict=dict, set=set, tuple=tuple, range=_range,
+    enumerate=enumerate, zip=zip, isinstance=isinstance, filter=filter, map=map, reversed=reversed,
+    divmod=divmod, pow=_pow_builtin, datetime=datetime, date=date, timedelta=timedelta, Decimal=Decimal,
+)
+GUARDS: dict[str, Any] = {
+    "_getattr_": _getattr, "_getitem_": operator.getitem, "_getiter_": iter, "_apply_": _apply,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard, "_inplacevar_": _inplacevar, "_print_": PrintCollector, "_format_": _format,
+    "_deadline_check_": lambda: None, **{name: run for name, run in _BINOPS.values()},
+}
 
 _JUEL_WORDS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "div": "/", "mod": "%",
                "true": "True", "false": "False", "null": "None", "empty": "not"}
@@ -89,7 +285,7 @@ class _Policy(RestrictingNodeTransformer):
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)
-        name = guards.BINOP_GUARDS.get(type(node.op))
+        name = _BINOPS.get(type(node.op), (None,))[0]
         if name is None:
             return node
         return _call(name, [node.left, node.right], node)
@@ -101,10 +297,10 @@ class _Policy(RestrictingNodeTransformer):
             # `a[k] += v` (side-effect free target) becomes `a[k] = a[k] + v`, guarded like any other.
             load = copy.deepcopy(target)
             load.ctx = ast.Load()
-            value = copy_locations(ast.BinOp(load, node.op, node.value), node) or ast.BinOp()
+            value = ast.BinOp(load, node.op, node.value)
+            copy_locations(value, node)
             assign = ast.Assign(targets=[target], value=value)
             copy_locations(assign, node)
-            ast.fix_missing_locations(assign)
             return self.visit(assign)
         return super().visit_AugAssign(node)
 
@@ -120,13 +316,14 @@ class _Policy(RestrictingNodeTransformer):
         if node.format_spec is None:
             return node
         value = _call("_format_", [node.value, ast.Constant(node.conversion), node.format_spec], node)
-        return copy_locations(ast.FormattedValue(value=value, conversion=-1, format_spec=None), node) or node
+        new = ast.FormattedValue(value=value, conversion=-1, format_spec=None)
+        copy_locations(new, node)
+        return new
 
 
 def _call(name: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
     call = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
     copy_locations(call, where)
-    ast.fix_missing_locations(call)
     return call
 
 
@@ -217,14 +414,8 @@ class _Watch:
             raise _TimeLimit
 
 
-_NO_TRY_CHECK = {"_deadline_check_": lambda: None}
-
-
-def _namespace_helpers() -> dict[str, Any]:
-    return {**guards.GUARDS, **_NO_TRY_CHECK, "__builtins__": guards.BUILTINS}
-
-
-_HELPER_NAMES = frozenset(_namespace_helpers())
+_HELPERS: dict[str, Any] = {**GUARDS, "__builtins__": BUILTINS}
+_HELPER_NAMES = frozenset(_HELPERS)
 
 
 def _run(compiled: _Compiled, namespace: dict[str, Any], text: str, what: str) -> Any:
@@ -273,7 +464,7 @@ def evaluate(text: str, context: dict[str, Any], external_context: dict[str, Any
     """Evaluate a condition/expression against the data in context (not modified); ExpressionError on failure."""
     compiled = _compiled(text, "eval")
     namespace = {**external_context, **context} if external_context else dict(context)
-    namespace.update(_namespace_helpers())
+    namespace.update(_HELPERS)
     return _run(compiled, namespace, text, "expression")
 
 
@@ -282,7 +473,7 @@ def execute(text: str, context: dict[str, Any], external_context: dict[str, Any]
     compiled = _compiled(text, "exec")
     external = external_context or {}
     context.update(external)
-    context.update(_namespace_helpers())
+    context.update(_HELPERS)
     try:
         _run(compiled, context, text, "script")
     finally:

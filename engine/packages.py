@@ -23,9 +23,11 @@ from .errors import InvalidPackageError, NotFoundError, Problem, UnreadableFileE
 from .expressions import check_expression
 from .models import ProcessDefinition, ProcessVersion
 from .serialization import spec_to_json
+from .services import service_names
 from .xmlsafe import read_xml_file
 
 MAX_YAML_BYTES = 1024 * 1024
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _FORM_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -67,7 +69,7 @@ def check_bpmn_file(path: str | Path) -> list[Problem]:
     """
     path = str(path)
     tree = read_xml_file(path)
-    problems = check_bpmn(tree, path, check_expression)
+    problems = check_bpmn(tree, path, check_expression) + check_service_tasks(path, tree.getroot())
     if any(p.severity == "error" for p in problems):
         return problems
     _, parse_problems = parse_documents({path: tree.getroot()})
@@ -92,6 +94,7 @@ def load_package(path: str | Path) -> Package:
             problems.append(Problem(str(file), None, None, exc.reason))
             continue
         problems.extend(check_bpmn(tree, str(file), check_expression))
+        problems.extend(check_service_tasks(str(file), tree.getroot()))
         documents[str(file)] = tree.getroot()
         bpmn_text[file.name] = etree.tostring(tree, encoding="unicode")
     if not documents and not any(p.path.endswith(".bpmn") for p in problems):
@@ -209,6 +212,25 @@ def _read_folder(folder: Path, problems: list[Problem]) -> dict[str, dict]:
             if value is not None:
                 found[file.stem] = value
     return found
+
+
+def check_service_tasks(file: str, doc) -> list[Problem]:
+    """Every service task must name an operation of the service registry."""
+    problems = []
+    for node in doc.iter(f"{{{BPMN_NS}}}serviceTask"):
+        operation = read_liaison_attributes(node).get("operation")
+        if operation is None:
+            operator = node.find(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}serviceTaskOperator")
+            operation = operator.get("id") if operator is not None else None
+        if operation is None:
+            problems.append(Problem(file, node.sourceline, node.get("id"),
+                                    "service task needs liaison:operation naming a registered operation "
+                                    f"(known: {', '.join(service_names())})"))
+        elif operation not in service_names():
+            problems.append(Problem(file, node.sourceline, node.get("id"),
+                                    f"unknown service operation `{operation}` "
+                                    f"(known: {', '.join(service_names())})"))
+    return problems
 
 
 _EXPRESSION_ATTRIBUTES = ("assignee", "candidateUsers", "candidateGroups", "dueDate")

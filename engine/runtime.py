@@ -136,7 +136,7 @@ def _save(session: Session, instance: ProcessInstance, workflow, records, actor,
     open_views = _sync_tasks(session, instance, [] if status else wfa.ready_user_tasks(workflow), now)
     if status is None:
         if wfa.is_completed(workflow):
-            status, instance.end_event = "completed", wfa.end_event(workflow)
+            status, instance.end_event = "completed", wfa.end_event(records)
             session.add(HistoryEntry(instance_id=instance.id, action="completed", at=now,
                                      element_id=instance.end_event))
         elif not open_views and not wfa.waiting_elements(workflow):

@@ -39,6 +39,7 @@ class StepRecord:
     element_type: str
     name: str | None
     task_id: str
+    top_level: bool = True  # False inside a subprocess or call activity
 
 
 @dataclass
@@ -125,7 +126,8 @@ def _record(task) -> StepRecord | None:
     bpmn_id = getattr(spec, "bpmn_id", None)
     if bpmn_id is None or spec.name in _HIDDEN_SPECS:
         return None
-    return StepRecord(bpmn_id, type(spec).__name__, getattr(spec, "bpmn_name", None), str(task.id))
+    return StepRecord(bpmn_id, type(spec).__name__, getattr(spec, "bpmn_name", None), str(task.id),
+                      task.workflow is task.workflow.top_workflow)
 
 
 def ready_user_tasks(workflow) -> list:
@@ -181,7 +183,9 @@ def _due(task, value) -> datetime | None:
     text = str(value).strip()
     try:
         if text.upper().startswith("P"):
-            return datetime.now(UTC) + TimerEventDefinition.parse_iso_duration(text)
+            start = datetime.now(UTC)
+            return start + TimerEventDefinition.get_timedelta_from_start(
+                TimerEventDefinition.parse_iso_duration(text), start)
         parsed = datetime.fromisoformat(text)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, TypeError) as exc:
@@ -227,13 +231,10 @@ def is_completed(workflow) -> bool:
     return workflow.is_completed()
 
 
-def end_event(workflow) -> str | None:
-    """The BPMN id of the end event the process finished on, if it has finished."""
-    ends = [t for t in workflow.tasks.values()
-            if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"]
-    if not ends:
-        return None
-    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id
+def end_event(records: list[StepRecord]) -> str | None:
+    """The BPMN id of the top-level end event among the elements just passed, if any."""
+    ends = [r.element_id for r in records if r.top_level and r.element_type == "EndEvent"]
+    return ends[-1] if ends else None
 
 
 def waiting_elements(workflow) -> list[str]:

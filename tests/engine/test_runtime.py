@@ -120,7 +120,8 @@ def test_cancel_withdraws_open_tasks_and_records_who(sessions, deploy_package):
     assert {t["status"] for t in view["tasks"]} == {"cancelled"}
     assert view["history"][-1]["action"] == "cancelled" and view["history"][-1]["comment"] == "ordered twice"
     with pytest.raises(TaskConflictError):
-        runtime.complete_task(sessions, started.open_tasks[0]["id"], "wang", {})
+        stock = next(t for t in started.open_tasks if t["element_id"] == "stock_check")
+        runtime.complete_task(sessions, stock["id"], "wang", {})
 
 
 def test_script_error_leaves_stored_instance_exactly_as_before(sessions, deploy_package, tmp_path):
