@@ -86,13 +86,12 @@ class ProcessInstance(Base):
     end_event: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock counter
+    state_key: Mapped[str] = mapped_column(String(32), default="")  # new random value on every save
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     version: Mapped[ProcessVersion] = relationship()
-
-    __mapper_args__ = {"version_id_col": revision}
 
 
 class WorkTask(Base):

@@ -1,22 +1,28 @@
 """Instance service: start, complete a task, cancel. Every way in (CLI, web, REST, jobs) calls these.
 
-Each call is one transaction: load the instance row, restore the workflow, run the step, save
-the new state, the inbox rows and the history together. The instance row carries a revision
-counter (optimistic lock): if another completion saved first, this one fails with
-TaskConflictError and nothing of it is stored. A step that raises stores nothing either; the
-failure alone is appended to the history, in its own transaction.
+Each call is one transaction: read the instance's lock fields, restore the workflow, run the
+step, then save state, inbox rows and history together. The instance row carries a revision
+counter (optimistic lock): the save only applies if nobody saved since the read. A completion
+that loses that race is re-applied on the newer state if its task is still open, and refused
+with TaskConflictError if someone completed that very task. A step that raises saves nothing;
+the failure alone is appended to the history, in its own transaction.
+
+Restored workflows are kept in a small in-process cache keyed by the random `state_key` written
+with every save, so the next step of a busy instance skips deserialization; any other writer
+changes the key, and the cached object is then ignored.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
+from . import store
 from . import workflow as wfa
 from .errors import (
     InvalidTaskDataError,
@@ -25,7 +31,7 @@ from .errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
-from .models import HistoryEntry, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask, utcnow
+from .models import utcnow
 from .packages import latest_version
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
 
@@ -44,23 +50,52 @@ class StepResult:
     end_event: str | None = None
 
 
+class _LiveWorkflows:
+    """Workflows restored or run by this process, by (database, instance, state key)."""
+
+    def __init__(self, capacity: int = 512):
+        self._items: OrderedDict = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple):
+        """Remove and return the workflow for `key`, so a failing step can never put it back half-run."""
+        with self._lock:
+            return self._items.pop(key, None)
+
+    def put(self, key: tuple, workflow) -> None:
+        with self._lock:
+            self._items[key] = workflow
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+LIVE_WORKFLOWS = _LiveWorkflows()
+
+
 def start_instance(sessions: sessionmaker[Session], key: str, data: dict | None = None,
                    user: str | None = None, business_key: str | None = None) -> StepResult:
     """Start the latest version of process `key` with start-form `data`, run it until it waits."""
     data = _checked_data(data)
     with sessions() as session, session.begin():
         version = latest_version(session, key)
-        spec, subspecs = _specs(session, version)
+        conn = session.connection()
+        spec, subspecs = _specs(conn, version.id, version.checksum)
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
         wfa.set_start_data(workflow, data)
         records = wfa.run_engine(workflow)
-        instance = ProcessInstance(version_id=version.id, process_key=key, status="running",
-                                   initiator=user, business_key=business_key, state="")
-        session.add(instance)
-        session.flush()
-        session.add(HistoryEntry(instance_id=instance.id, actor=user, action="started",
-                                 data=json.loads(json.dumps(data))))
-        return _save(session, instance, workflow, records, actor=None)
+        now = utcnow()
+        instance_id = store.insert_instance(conn, version_id=version.id, process_key=key, initiator=user,
+                                            business_key=business_key, now=now)
+        store.append_history(conn, [{"instance_id": instance_id, "actor": user, "action": "started",
+                                     "at": now, "data": data}])
+        result, state_key = _save(conn, instance_id, 0, workflow, records, actor=None, now=now)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, state_key), workflow)
+    return result
 
 
 def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data: dict | None = None,
@@ -75,7 +110,7 @@ def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data
     for _attempt in range(MAX_ATTEMPTS):
         try:
             return _complete_once(sessions, task_id, user, data, groups, comment)
-        except StaleDataError:
+        except _Stale:
             continue  # the instance moved on under us: read it again and re-apply
         except OperationalError as exc:
             if "locked" not in str(exc).lower():
@@ -87,122 +122,134 @@ def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data
                             "nothing of this submission was saved, try again")
 
 
+class _Stale(Exception):
+    """Someone saved the instance between our read and our write."""
+
+
 def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult:
     with sessions() as session, session.begin():
-        row = session.get(WorkTask, task_id)
-        if row is None:
+        conn = session.connection()
+        handle = store.task_handle(conn, task_id)
+        if handle is None:
             raise NotFoundError(f"no task {task_id}")
-        _check_may_complete(row, user, groups)
-        instance = session.get(ProcessInstance, row.instance_id)
-        if row.status != "open" or instance.status != "running":
-            by = f" by {row.completed_by}" if row.completed_by else ""
-            raise TaskConflictError(f"task {task_id} is already {row.status}{by}; "
+        _check_may_complete(handle, user, groups)
+        if handle.status != "open" or handle.instance_status != "running":
+            by = f" by {handle.completed_by}" if handle.completed_by else ""
+            raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
                                     "nothing of this submission was saved")
-        workflow = _restore(session, instance)
+        workflow = _restore(sessions, conn, handle)
         completed = wfa.complete_user_task(workflow, task_id, data)
         records = wfa.run_engine(workflow)
-        session.add(HistoryEntry(instance_id=instance.id, actor=user, action="task_completed",
-                                 element_id=completed.element_id, element_type=completed.element_type,
-                                 task_id=task_id, comment=comment, data=json.loads(json.dumps(data))))
-        row.status, row.completed_by, row.completed_at = "completed", user, utcnow()
-        return _save(session, instance, workflow, records, actor=user)
+        now = utcnow()
+        if not store.mark_task_completed(conn, task_id, user, now):
+            raise _Stale()
+        store.append_history(conn, [{"instance_id": handle.instance_id, "actor": user, "at": now,
+                                     "action": "task_completed", "element_id": completed.element_id,
+                                     "element_type": completed.element_type, "task_id": task_id,
+                                     "comment": comment, "data": data}])
+        result, state_key = _save(conn, handle.instance_id, handle.revision, workflow, records, user, now)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
+    return result
 
 
 def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str | None,
                     reason: str | None = None) -> StepResult:
     """Cancel a running instance: every open task is withdrawn and the history says who and why."""
-    try:
-        with sessions() as session, session.begin():
-            instance = session.get(ProcessInstance, instance_id)
-            if instance is None:
-                raise NotFoundError(f"no instance {instance_id}")
-            if instance.status != "running":
-                raise TaskConflictError(f"instance {instance_id} is already {instance.status}")
-            workflow = _restore(session, instance)
-            wfa.cancel(workflow)
-            session.add(HistoryEntry(instance_id=instance.id, actor=user, action="cancelled", comment=reason))
-            instance.status = "cancelled"
-            return _save(session, instance, workflow, [], actor=user, status="cancelled")
-    except StaleDataError as exc:
-        raise TaskConflictError(f"instance {instance_id} changed meanwhile; nothing was saved") from exc
+    with sessions() as session, session.begin():
+        conn = session.connection()
+        handle = store.instance_handle(conn, instance_id)
+        if handle is None:
+            raise NotFoundError(f"no instance {instance_id}")
+        if handle.status != "running":
+            raise TaskConflictError(f"instance {instance_id} is already {handle.status}")
+        workflow = _restore(sessions, conn, handle)
+        wfa.cancel(workflow)
+        now = utcnow()
+        store.append_history(conn, [{"instance_id": instance_id, "actor": user, "action": "cancelled",
+                                     "comment": reason, "at": now}])
+        result, _ = _save(conn, instance_id, handle.revision, workflow, [], user, now, status="cancelled")
+    return result
 
 
-def _save(session: Session, instance: ProcessInstance, workflow, records, actor, status=None) -> StepResult:
-    now = utcnow()
-    for record in records:
-        session.add(HistoryEntry(instance_id=instance.id, actor=actor, action="step", at=now,
-                                 element_id=record.element_id, element_type=record.element_type,
-                                 task_id=record.task_id, comment=record.name))
-    open_views = _sync_tasks(session, instance, [] if status else wfa.ready_user_tasks(workflow), now)
+def _save(conn, instance_id: int, revision: int, workflow, records, actor, now, status=None):
+    store.append_history(conn, [
+        {"instance_id": instance_id, "actor": actor, "action": "step", "at": now, "element_id": r.element_id,
+         "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records])
+    open_views = _sync_tasks(conn, instance_id, [] if status else wfa.ready_user_tasks(workflow), now)
+    end_event = None
     if status is None:
         if wfa.is_completed(workflow):
-            status, instance.end_event = "completed", wfa.end_event(records)
-            session.add(HistoryEntry(instance_id=instance.id, action="completed", at=now,
-                                     element_id=instance.end_event))
+            status, end_event = "completed", wfa.end_event(records)
+            store.append_history(conn, [{"instance_id": instance_id, "action": "completed", "at": now,
+                                         "element_id": end_event}])
         elif not open_views and not wfa.waiting_elements(workflow):
             raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached")
         else:
             status = "running"
-    instance.status = status
-    if status != "running":
-        instance.ended_at = now
-    instance.state = dump_state(workflow)
-    instance.data = json.loads(json.dumps(wfa.current_data(workflow), default=str))
-    instance.updated_at = now
-    session.flush()
-    return StepResult(instance.id, status, instance.revision,
-                      [{"id": v.id, "element_id": v.element_id, "name": v.name, "assignee": v.assignee}
-                       for v in open_views], instance.end_event)
+    data = wfa.current_data(workflow)
+    state_key = store.new_state_key()
+    saved = store.save_instance(conn, instance_id, revision, state=dump_state(workflow, data), data=data,
+                                status=status, end_event=end_event, now=now, state_key=state_key)
+    if not saved:
+        raise _Stale()
+    tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name, "assignee": v.assignee}
+             for v in open_views]
+    return StepResult(instance_id, status, revision + 1, tasks, end_event), state_key
 
 
-def _sync_tasks(session: Session, instance: ProcessInstance, ready, now) -> list:
+def _sync_tasks(conn, instance_id: int, ready, now) -> list:
     """Make the open task rows match the workflow's READY user tasks; return the open ones.
 
     Only new tasks are described (assignee expressions evaluated, due date computed), so a
     task's assignment and due date are fixed when it becomes ready.
     """
-    existing = {t.id: t for t in session.scalars(
-        select(WorkTask).where(WorkTask.instance_id == instance.id, WorkTask.status == "open"))}
-    views = []
+    existing = store.open_tasks(conn, instance_id)
+    views, new_rows = [], []
     for task in ready:
         task_id = str(task.id)
         if task_id in existing:
-            row = existing[task_id]
-            views.append(wfa.UserTaskView(row.id, row.element_id, row.name, row.form, row.assignee,
-                                          row.candidate_users, row.candidate_groups, row.due_at))
+            views.append(wfa.UserTaskView(task_id, *existing[task_id]))
             continue
         view = wfa.describe_user_task(task)
         views.append(view)
-        row = WorkTask(id=view.id, instance_id=instance.id, element_id=view.element_id, name=view.name,
-                       form=view.form, assignee=view.assignee, candidate_users=view.candidate_users,
-                       candidate_groups=view.candidate_groups, due_at=view.due_at, created_at=now)
-        row.candidates = ([TaskCandidate(kind="user", value=u) for u in dict.fromkeys(view.candidate_users)]
-                          + [TaskCandidate(kind="group", value=g) for g in dict.fromkeys(view.candidate_groups)])
-        session.add(row)
+        new_rows.append({"id": view.id, "instance_id": instance_id, "element_id": view.element_id,
+                         "name": view.name, "form": view.form, "assignee": view.assignee,
+                         "candidate_users": view.candidate_users, "candidate_groups": view.candidate_groups,
+                         "due_at": view.due_at, "status": "open", "created_at": now})
+    store.insert_tasks(conn, new_rows)
     live = {v.id for v in views}
-    for task_id, row in existing.items():
-        if task_id not in live:
-            row.status, row.completed_at = "cancelled", now
+    store.cancel_tasks(conn, [task_id for task_id in existing if task_id not in live], now)
     return views
 
 
-def _restore(session: Session, instance: ProcessInstance):
-    spec, subspecs = _specs(session, session.get(ProcessVersion, instance.version_id))
-    return load_state(instance.state, spec, subspecs, wfa.script_engine())
+def _restore(sessions, conn, handle):
+    cached = LIVE_WORKFLOWS.take(_cache_key(sessions, handle.instance_id, handle.state_key))
+    if cached is not None:
+        return cached
+    spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
+    state = store.instance_state(conn, handle.instance_id)
+    data = getattr(handle, "data", None)
+    if data is None:
+        data = store.instance_handle(conn, handle.instance_id).data
+    return load_state(state, spec, subspecs, wfa.script_engine(), data)
 
 
-def _specs(session: Session, version: ProcessVersion) -> tuple:
-    return SPEC_CACHE.get(version.id, lambda: version.spec_json)
+def _specs(conn, version_id: int, checksum: str) -> tuple:
+    return SPEC_CACHE.get(checksum, lambda: store.version_spec_json(conn, version_id))
 
 
-def _check_may_complete(row: WorkTask, user: str, groups: tuple[str, ...]) -> None:
-    if not row.assignee and not row.candidate_users and not row.candidate_groups:
+def _cache_key(sessions, instance_id: int, state_key: str) -> tuple:
+    return (str(sessions.kw["bind"].url), instance_id, state_key)
+
+
+def _check_may_complete(handle, user: str, groups: tuple[str, ...]) -> None:
+    if not handle.assignee and not handle.candidate_users and not handle.candidate_groups:
         return  # unassigned tasks are open to any signed-in user
-    if user == row.assignee or user in (row.candidate_users or []):
+    if user == handle.assignee or user in (handle.candidate_users or []):
         return
-    if set(groups) & set(row.candidate_groups or []):
+    if set(groups) & set(handle.candidate_groups or []):
         return
-    raise NotPermittedError(f"task {row.id} is not assigned to {user}")
+    raise NotPermittedError(f"task {handle.task_id} is not assigned to {user}")
 
 
 def _checked_data(data) -> dict:
@@ -219,12 +266,14 @@ def _checked_data(data) -> dict:
     bad = [k for k in data if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")]
     if bad:
         raise InvalidTaskDataError(f"field names must be identifiers not starting with '_': {bad}")
-    return data
+    return json.loads(encoded)  # an own copy: later changes by the caller cannot reach the engine
 
 
 def _record_failure(sessions, task_id: str, user: str, exc: ProcessRuntimeError) -> None:
     with sessions() as session, session.begin():
-        row = session.get(WorkTask, task_id)
-        if row is not None:
-            session.add(HistoryEntry(instance_id=row.instance_id, actor=user, action="failed",
-                                     element_id=exc.element_id, task_id=task_id, comment=str(exc)))
+        conn = session.connection()
+        handle = store.task_handle(conn, task_id)
+        if handle is not None:
+            store.append_history(conn, [{"instance_id": handle.instance_id, "actor": user, "action": "failed",
+                                         "element_id": exc.element_id, "task_id": task_id, "comment": str(exc),
+                                         "at": utcnow()}])

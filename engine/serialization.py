@@ -13,6 +13,7 @@ also keeps BPMN loops far from SpiffWorkflow's 1000-level tree-iteration limit.
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -77,22 +78,22 @@ def spec_from_json(text: str) -> tuple:
 
 
 class SpecCache:
-    """Restored specs by version id; specs are immutable, so entries never go stale."""
+    """Restored specs by version checksum; versions are immutable, so entries never go stale."""
 
     def __init__(self, capacity: int = 256):
-        self._items: OrderedDict[int, tuple] = OrderedDict()
+        self._items: OrderedDict[str, tuple] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def get(self, version_id: int, load_json) -> tuple:
-        """Return `(spec, subprocess_specs)` for a version, calling `load_json()` on a miss."""
+    def get(self, checksum: str, load_json) -> tuple:
+        """Return `(spec, subprocess_specs)` for a version's checksum, calling `load_json()` on a miss."""
         with self._lock:
-            if version_id in self._items:
-                self._items.move_to_end(version_id)
-                return self._items[version_id]
+            if checksum in self._items:
+                self._items.move_to_end(checksum)
+                return self._items[checksum]
         specs = spec_from_json(load_json())
         with self._lock:
-            self._items[version_id] = specs
+            self._items[checksum] = specs
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
         return specs
@@ -111,22 +112,59 @@ def new_workflow(spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
     return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
 
-def dump_state(workflow: BpmnWorkflow) -> str:
-    """Serialize an instance's state (task tree, data, events), never its spec."""
+def dump_state(workflow: BpmnWorkflow, shared: dict | None = None) -> str:
+    """Serialize an instance's state (task tree, task data, events), never its spec.
+
+    Values equal to the same key in `shared` (the instance's process data, stored in its own
+    column) are written as references, so the process data is stored once, not twice.
+    """
     registry = _SERIALIZER.registry
     registry._encoder_mode = True
     try:
         dct = _SERIALIZER.to_dict(workflow)
     finally:
         registry._encoder_mode = False
+    if shared:
+        for tasks in _task_dicts(dct):
+            for task in tasks.values():
+                _share(task, shared)
     dct["liaison_state_format"] = STATE_FORMAT
     return json.dumps(dct, separators=(",", ":"), cls=_SERIALIZER._encoder_cls)
 
 
-def load_state(text: str, spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
+def _task_dicts(dct: dict):
+    yield dct["tasks"]
+    for sub in dct.get("subprocesses", {}).values():
+        yield sub["tasks"]
+
+
+def _share(task: dict, shared: dict) -> None:
+    values = task["delta"].get("updates") if task.get("delta") else task.get("data")
+    if not values:
+        return
+    refs = [key for key, value in values.items() if key in shared and shared[key] == value]
+    if refs:
+        task["shared"] = refs
+        for key in refs:
+            del values[key]
+
+
+def _unshare(task: dict, shared: dict) -> None:
+    refs = task.pop("shared", None)
+    if not refs:
+        return
+    values = task["delta"].setdefault("updates", {}) if task.get("delta") else task.setdefault("data", {})
+    for key in refs:
+        values[key] = copy.deepcopy(shared[key])
+
+
+def load_state(text: str, spec, subprocess_specs: dict, script_engine, shared: dict | None = None) -> BpmnWorkflow:
     """Restore an instance from `dump_state` output, re-attaching the spec and the script engine."""
     dct = json.loads(text, cls=_SERIALIZER.json_decoder_cls)
     _migrate(dct)
+    for tasks in _task_dicts(dct):
+        for task in tasks.values():
+            _unshare(task, shared or {})
     token = _SPEC_CONTEXT.set((spec, subprocess_specs))
     try:
         workflow = _SERIALIZER.from_dict(dct)

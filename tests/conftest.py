@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from engine import db
 from engine.models import Base
+from engine.runtime import LIVE_WORKFLOWS
 from engine.serialization import SPEC_CACHE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,6 +69,7 @@ def _truncate_all(url: str) -> None:
 def database_url(request, tmp_path, sqlite_template):
     """A fresh, migrated database: each test runs once on SQLite and once on PostgreSQL."""
     SPEC_CACHE.clear()
+    LIVE_WORKFLOWS.clear()
     if request.param == "sqlite":
         path = tmp_path / "liaison.db"
         shutil.copy(sqlite_template, path)
@@ -81,6 +83,7 @@ def database_url(request, tmp_path, sqlite_template):
 def postgres_url(pg_url):
     """A fresh PostgreSQL database only (for tests about real concurrency)."""
     SPEC_CACHE.clear()
+    LIVE_WORKFLOWS.clear()
     _truncate_all(pg_url)
     return pg_url
 

@@ -18,8 +18,8 @@ def _hold_first_reads(monkeypatch, parties: int) -> None:
     local = threading.local()
     real_restore = runtime._restore
 
-    def restore_then_wait(session, instance):
-        workflow = real_restore(session, instance)
+    def restore_then_wait(*args):
+        workflow = real_restore(*args)
         if not getattr(local, "waited", False):
             local.waited = True
             barrier.wait()  # every thread holds the same revision before anyone saves

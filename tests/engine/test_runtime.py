@@ -8,6 +8,7 @@ from sqlalchemy import select
 from engine import db, queries, runtime
 from engine.errors import NotPermittedError, ProcessRuntimeError, TaskConflictError
 from engine.models import ProcessInstance
+from engine.runtime import LIVE_WORKFLOWS
 from engine.serialization import SPEC_CACHE
 from tests.conftest import FIXTURES
 
@@ -19,6 +20,7 @@ ORDER_REVIEW = FIXTURES / "packages" / "order_review"
 def _restart(database_url):
     """What a new process sees: no cached specs, a new connection pool."""
     SPEC_CACHE.clear()
+    LIVE_WORKFLOWS.clear()
     return db.make_session_factory(db.make_engine(database_url))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 10:38:05.288869
+Create Date: 2026-11-25 10:51:34.175545
 """
 import sqlalchemy as sa
 from alembic import op
@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('end_event', sa.String(length=200), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('state_key', sa.String(length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
