@@ -308,7 +308,13 @@ class _Policy(RestrictingNodeTransformer):
         # A script must not swallow the time-limit exception: every handler and finally re-raises it.
         node = self.node_contents_visit(node)
         for body in [handler.body for handler in node.handlers] + ([node.finalbody] if node.finalbody else []):
-            body.insert(0, ast.Expr(_call("_deadline_check_", [], body[0])))
+            body.insert(0, _deadline_check(body[0]))
+        return node
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        # CPython emits no trace event for a loop jumping back onto its own line (`while True: pass`).
+        node = self.node_contents_visit(node)
+        node.body.insert(0, _deadline_check(node.body[0]))
         return node
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
@@ -325,6 +331,12 @@ def _call(name: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
     call = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
     copy_locations(call, where)
     return call
+
+
+def _deadline_check(where: ast.AST) -> ast.Expr:
+    statement = ast.Expr(_call("_deadline_check_", [], where))
+    copy_locations(statement, where)
+    return statement
 
 
 @dataclass(frozen=True)
@@ -356,7 +368,7 @@ def _compile_cached(text: str, kind: str) -> _Compiled | str:
     compiler = compile_restricted_eval if kind == "eval" else compile_restricted_exec
     try:
         result = compiler(source, FILENAME, policy=_Policy)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as err:
         return f"cannot compile: {type(err).__name__}: {err}"
     if result.errors or result.code is None:
         return _reason(list(result.errors) or ["cannot compile"])

@@ -32,7 +32,6 @@ from .errors import (
     TaskConflictError,
 )
 from .models import utcnow
-from .packages import latest_version
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
 
 MAX_DATA_BYTES = 1024 * 1024
@@ -81,19 +80,21 @@ def start_instance(sessions: sessionmaker[Session], key: str, data: dict | None 
                    user: str | None = None, business_key: str | None = None) -> StepResult:
     """Start the latest version of process `key` with start-form `data`, run it until it waits."""
     data = _checked_data(data)
-    with sessions() as session, session.begin():
-        version = latest_version(session, key)
-        conn = session.connection()
-        spec, subspecs = _specs(conn, version.id, version.checksum)
+    with _engine(sessions).begin() as conn:
+        version = store.latest_version(conn, key)
+        if version is None:
+            raise NotFoundError(f"no process `{key}` is deployed")
+        version_id, checksum = version
+        spec, subspecs = _specs(conn, version_id, checksum)
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
         wfa.set_start_data(workflow, data)
         records = wfa.run_engine(workflow)
         now = utcnow()
-        instance_id = store.insert_instance(conn, version_id=version.id, process_key=key, initiator=user,
+        instance_id = store.insert_instance(conn, version_id=version_id, process_key=key, initiator=user,
                                             business_key=business_key, now=now)
-        store.append_history(conn, [{"instance_id": instance_id, "actor": user, "action": "started",
-                                     "at": now, "data": data}])
-        result, state_key = _save(conn, instance_id, 0, workflow, records, actor=None, now=now)
+        started = {"instance_id": instance_id, "actor": user, "action": "started", "at": now, "data": data}
+        result, state_key = _save(conn, instance_id, 0, workflow, records, None, now, before=set(),
+                                  history=[started])
     LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, state_key), workflow)
     return result
 
@@ -127,8 +128,7 @@ class _Stale(Exception):
 
 
 def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult:
-    with sessions() as session, session.begin():
-        conn = session.connection()
+    with _engine(sessions).begin() as conn:
         handle = store.task_handle(conn, task_id)
         if handle is None:
             raise NotFoundError(f"no task {task_id}")
@@ -138,16 +138,17 @@ def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
                                     "nothing of this submission was saved")
         workflow = _restore(sessions, conn, handle)
+        before = wfa.ready_task_ids(workflow)
         completed = wfa.complete_user_task(workflow, task_id, data)
         records = wfa.run_engine(workflow)
         now = utcnow()
         if not store.mark_task_completed(conn, task_id, user, now):
             raise _Stale()
-        store.append_history(conn, [{"instance_id": handle.instance_id, "actor": user, "at": now,
-                                     "action": "task_completed", "element_id": completed.element_id,
-                                     "element_type": completed.element_type, "task_id": task_id,
-                                     "comment": comment, "data": data}])
-        result, state_key = _save(conn, handle.instance_id, handle.revision, workflow, records, user, now)
+        entry = {"instance_id": handle.instance_id, "actor": user, "at": now, "action": "task_completed",
+                 "element_id": completed.element_id, "element_type": completed.element_type,
+                 "task_id": task_id, "comment": comment, "data": data}
+        result, state_key = _save(conn, handle.instance_id, handle.revision, workflow, records, user, now,
+                                  before=before, history=[entry])
     LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
     return result
 
@@ -155,37 +156,40 @@ def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult
 def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str | None,
                     reason: str | None = None) -> StepResult:
     """Cancel a running instance: every open task is withdrawn and the history says who and why."""
-    with sessions() as session, session.begin():
-        conn = session.connection()
+    with _engine(sessions).begin() as conn:
         handle = store.instance_handle(conn, instance_id)
         if handle is None:
             raise NotFoundError(f"no instance {instance_id}")
         if handle.status != "running":
             raise TaskConflictError(f"instance {instance_id} is already {handle.status}")
         workflow = _restore(sessions, conn, handle)
+        before = wfa.ready_task_ids(workflow)
         wfa.cancel(workflow)
         now = utcnow()
-        store.append_history(conn, [{"instance_id": instance_id, "actor": user, "action": "cancelled",
-                                     "comment": reason, "at": now}])
-        result, _ = _save(conn, instance_id, handle.revision, workflow, [], user, now, status="cancelled")
+        entry = {"instance_id": instance_id, "actor": user, "action": "cancelled", "comment": reason, "at": now}
+        result, _ = _save(conn, instance_id, handle.revision, workflow, [], user, now, before=before,
+                          history=[entry], status="cancelled")
     return result
 
 
-def _save(conn, instance_id: int, revision: int, workflow, records, actor, now, status=None):
-    store.append_history(conn, [
+def _save(conn, instance_id: int, revision: int, workflow, records, actor, now, *, before: set[str],
+          history: list[dict], status=None):
+    """Write the step: task rows, history (the caller's entries first), then the instance row."""
+    history = history + [
         {"instance_id": instance_id, "actor": actor, "action": "step", "at": now, "element_id": r.element_id,
-         "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records])
-    open_views = _sync_tasks(conn, instance_id, [] if status else wfa.ready_user_tasks(workflow), now)
+         "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
+    open_views = _sync_tasks(conn, instance_id, before, [] if status else wfa.ready_user_tasks(workflow), now)
     end_event = None
     if status is None:
         if wfa.is_completed(workflow):
             status, end_event = "completed", wfa.end_event(records)
-            store.append_history(conn, [{"instance_id": instance_id, "action": "completed", "at": now,
-                                         "element_id": end_event}])
+            history.append({"instance_id": instance_id, "action": "completed", "at": now,
+                            "element_id": end_event})
         elif not open_views and not wfa.waiting_elements(workflow):
             raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached")
         else:
             status = "running"
+    store.append_history(conn, history)
     data = wfa.current_data(workflow)
     state_key = store.new_state_key()
     saved = store.save_instance(conn, instance_id, revision, state=dump_state(workflow, data), data=data,
@@ -197,28 +201,26 @@ def _save(conn, instance_id: int, revision: int, workflow, records, actor, now, 
     return StepResult(instance_id, status, revision + 1, tasks, end_event), state_key
 
 
-def _sync_tasks(conn, instance_id: int, ready, now) -> list:
+def _sync_tasks(conn, instance_id: int, before: set[str], ready, now) -> list:
     """Make the open task rows match the workflow's READY user tasks; return the open ones.
 
-    Only new tasks are described (assignee expressions evaluated, due date computed), so a
-    task's assignment and due date are fixed when it becomes ready.
+    `before` are the READY tasks when the step began, which are the open rows in the database
+    (a saved instance's open rows are always exactly its READY user tasks).
     """
-    existing = store.open_tasks(conn, instance_id)
     views, new_rows = [], []
     for task in ready:
-        task_id = str(task.id)
-        if task_id in existing:
-            views.append(wfa.UserTaskView(task_id, *existing[task_id]))
-            continue
-        view = wfa.describe_user_task(task)
+        view, is_new = wfa.describe_user_task(task)
         views.append(view)
-        new_rows.append({"id": view.id, "instance_id": instance_id, "element_id": view.element_id,
-                         "name": view.name, "form": view.form, "assignee": view.assignee,
-                         "candidate_users": view.candidate_users, "candidate_groups": view.candidate_groups,
-                         "due_at": view.due_at, "status": "open", "created_at": now})
+        if is_new or view.id not in before:
+            new_rows.append({"id": view.id, "instance_id": instance_id, "element_id": view.element_id,
+                             "name": view.name, "form": view.form, "assignee": view.assignee,
+                             "candidate_users": view.candidate_users,
+                             "candidate_groups": view.candidate_groups,
+                             "due_at": view.due_at, "status": "open", "completed_by": None,
+                             "completed_at": None, "created_at": now})
     store.insert_tasks(conn, new_rows)
     live = {v.id for v in views}
-    store.cancel_tasks(conn, [task_id for task_id in existing if task_id not in live], now)
+    store.cancel_tasks(conn, sorted(before - live), now)
     return views
 
 
@@ -238,8 +240,13 @@ def _specs(conn, version_id: int, checksum: str) -> tuple:
     return SPEC_CACHE.get(checksum, lambda: store.version_spec_json(conn, version_id))
 
 
+def _engine(sessions):
+    """The Engine behind a session factory: the hot path needs no ORM session."""
+    return sessions.kw["bind"]
+
+
 def _cache_key(sessions, instance_id: int, state_key: str) -> tuple:
-    return (str(sessions.kw["bind"].url), instance_id, state_key)
+    return (str(_engine(sessions).url), instance_id, state_key)
 
 
 def _check_may_complete(handle, user: str, groups: tuple[str, ...]) -> None:
@@ -270,8 +277,7 @@ def _checked_data(data) -> dict:
 
 
 def _record_failure(sessions, task_id: str, user: str, exc: ProcessRuntimeError) -> None:
-    with sessions() as session, session.begin():
-        conn = session.connection()
+    with _engine(sessions).begin() as conn:
         handle = store.task_handle(conn, task_id)
         if handle is not None:
             store.append_history(conn, [{"instance_id": handle.instance_id, "actor": user, "action": "failed",

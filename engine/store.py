@@ -12,15 +12,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
-from .models import HistoryEntry, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
+from .models import HistoryEntry, ProcessDefinition, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
 
 _instance = ProcessInstance.__table__
 _task = WorkTask.__table__
 _candidate = TaskCandidate.__table__
 _history = HistoryEntry.__table__
 _version = ProcessVersion.__table__
+_definition = ProcessDefinition.__table__
 
 
 @dataclass(frozen=True)
@@ -63,30 +64,62 @@ _TASK_HANDLE = (
 )
 
 
+# Statements are built once with bind parameters: building them per call cost 5x more than running them.
+_SELECT_TASK_HANDLE = _TASK_HANDLE.where(_task.c.id == bindparam("b_task"))
+_SELECT_INSTANCE_HANDLE = (
+    select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
+           _instance.c.version_id, _version.c.checksum, _instance.c.data)
+    .join(_version, _version.c.id == _instance.c.version_id)
+    .where(_instance.c.id == bindparam("b_instance")))
+_SELECT_STATE = select(_instance.c.state).where(_instance.c.id == bindparam("b_instance"))
+_SELECT_SPEC = select(_version.c.spec_json).where(_version.c.id == bindparam("b_version"))
+_SELECT_LATEST_VERSION = (
+    select(_version.c.id, _version.c.checksum)
+    .where(_version.c.definition_id == bindparam("b_definition"))
+    .order_by(_version.c.number.desc()).limit(1))
+_UPDATE_TASK_COMPLETED = (
+    update(_task).where(_task.c.id == bindparam("b_task"), _task.c.status == "open")
+    .values(status="completed", completed_by=bindparam("b_user"), completed_at=bindparam("b_now")))
+_INSERT_TASK = insert(_task)
+_INSERT_CANDIDATE = insert(_candidate)
+_INSERT_HISTORY = insert(_history)
+_SAVE_COLUMNS = ("state", "data", "status", "end_event", "updated_at", "revision", "state_key", "ended_at")
+_UPDATE_INSTANCE = (
+    update(_instance)
+    .where(_instance.c.id == bindparam("b_instance"), _instance.c.revision == bindparam("b_revision"))
+    .values({name: bindparam(f"v_{name}") for name in _SAVE_COLUMNS}))
+
+
 def task_handle(conn: Connection, task_id: str) -> TaskHandle | None:
     """The task and its instance's lock fields, in one query."""
-    row = conn.execute(_TASK_HANDLE.where(_task.c.id == task_id)).first()
+    row = conn.execute(_SELECT_TASK_HANDLE, {"b_task": task_id}).first()
     return None if row is None else TaskHandle(*row)
 
 
 def instance_handle(conn: Connection, instance_id: int) -> InstanceHandle | None:
     """The instance's lock fields and data, without its state."""
-    row = conn.execute(
-        select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
-               _instance.c.version_id, _version.c.checksum, _instance.c.data)
-        .join(_version, _version.c.id == _instance.c.version_id)
-        .where(_instance.c.id == instance_id)).first()
+    row = conn.execute(_SELECT_INSTANCE_HANDLE, {"b_instance": instance_id}).first()
     return None if row is None else InstanceHandle(*row)
 
 
 def instance_state(conn: Connection, instance_id: int) -> str:
     """The serialized engine state of an instance."""
-    return conn.execute(select(_instance.c.state).where(_instance.c.id == instance_id)).scalar_one()
+    return conn.execute(_SELECT_STATE, {"b_instance": instance_id}).scalar_one()
 
 
 def version_spec_json(conn: Connection, version_id: int) -> str:
     """The stored, parsed spec of a version."""
-    return conn.execute(select(_version.c.spec_json).where(_version.c.id == version_id)).scalar_one()
+    return conn.execute(_SELECT_SPEC, {"b_version": version_id}).scalar_one()
+
+
+def latest_version(conn: Connection, key: str) -> tuple[int, str] | None:
+    """`(version_id, checksum)` of the newest version of process `key`, or None."""
+    definition_id = conn.execute(
+        select(_definition.c.id).where(_definition.c.key == bindparam("b_key")), {"b_key": key}).scalar()
+    if definition_id is None:
+        return None
+    row = conn.execute(_SELECT_LATEST_VERSION, {"b_definition": definition_id}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def new_state_key() -> str:
@@ -106,42 +139,30 @@ def insert_instance(conn: Connection, *, version_id: int, process_key: str, init
 def save_instance(conn: Connection, instance_id: int, expected_revision: int, *, state: str, data: dict,
                   status: str, end_event: str | None, now: datetime, state_key: str) -> bool:
     """Write the new state if nobody saved since `expected_revision`; False means someone did."""
-    values = dict(state=state, data=data, status=status, end_event=end_event, updated_at=now,
-                  revision=expected_revision + 1, state_key=state_key)
-    if status != "running":
-        values["ended_at"] = now
-    result = conn.execute(update(_instance)
-                          .where(_instance.c.id == instance_id, _instance.c.revision == expected_revision)
-                          .values(**values))
-    return result.rowcount == 1
+    values = {"b_instance": instance_id, "b_revision": expected_revision, "v_state": state, "v_data": data,
+              "v_status": status, "v_end_event": end_event, "v_updated_at": now,
+              "v_revision": expected_revision + 1, "v_state_key": state_key,
+              "v_ended_at": None if status == "running" else now}
+    return conn.execute(_UPDATE_INSTANCE, values).rowcount == 1
 
 
 def mark_task_completed(conn: Connection, task_id: str, user: str, now: datetime) -> bool:
     """Close an open task row; False if it was not open any more."""
-    result = conn.execute(update(_task).where(_task.c.id == task_id, _task.c.status == "open")
-                          .values(status="completed", completed_by=user, completed_at=now))
-    return result.rowcount == 1
-
-
-def open_tasks(conn: Connection, instance_id: int) -> dict[str, tuple]:
-    """Open task rows of an instance: id -> (element_id, name, form, assignee, users, groups, due_at)."""
-    rows = conn.execute(select(_task.c.id, _task.c.element_id, _task.c.name, _task.c.form, _task.c.assignee,
-                               _task.c.candidate_users, _task.c.candidate_groups, _task.c.due_at)
-                        .where(_task.c.instance_id == instance_id, _task.c.status == "open"))
-    return {row[0]: tuple(row[1:]) for row in rows}
+    params = {"b_task": task_id, "b_user": user, "b_now": now}
+    return conn.execute(_UPDATE_TASK_COMPLETED, params).rowcount == 1
 
 
 def insert_tasks(conn: Connection, rows: list[dict]) -> None:
     """Create open task rows and their candidate index rows."""
     if not rows:
         return
-    conn.execute(insert(_task), rows)
+    conn.execute(_INSERT_TASK, rows)
     candidates = [{"task_id": r["id"], "kind": kind, "value": value}
                   for r in rows
                   for kind, values in (("user", r["candidate_users"]), ("group", r["candidate_groups"]))
                   for value in dict.fromkeys(values)]
     if candidates:
-        conn.execute(insert(_candidate), candidates)
+        conn.execute(_INSERT_CANDIDATE, candidates)
 
 
 def cancel_tasks(conn: Connection, task_ids: list[str], now: datetime) -> None:
@@ -154,6 +175,6 @@ def cancel_tasks(conn: Connection, task_ids: list[str], now: datetime) -> None:
 def append_history(conn: Connection, entries: list[dict]) -> None:
     """Append history rows (never updated or deleted)."""
     if entries:
-        conn.execute(insert(_history), [{"actor": None, "element_id": None, "element_type": None,
+        conn.execute(_INSERT_HISTORY, [{"actor": None, "element_id": None, "element_type": None,
                                          "task_id": None, "comment": None, "data": None, **e}
                                         for e in entries])

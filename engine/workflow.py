@@ -135,20 +135,35 @@ def ready_user_tasks(workflow) -> list:
     return workflow.get_tasks(state=TaskState.READY, manual=True)
 
 
-def describe_user_task(task) -> UserTaskView:
-    """Project a READY user task to what the inbox row holds; expressions are evaluated here."""
-    attrs = dict(task.task_spec.extensions.get("liaison", {}))
-    return UserTaskView(
-        id=str(task.id),
-        element_id=task.task_spec.bpmn_id,
-        name=task.task_spec.bpmn_name,
-        form=attrs.get("form"),
-        assignee=_as_text(_resolve(task, attrs.get("assignee"))),
-        candidate_users=_as_list(_resolve(task, attrs.get("candidateUsers"))),
-        candidate_groups=_as_list(_resolve(task, attrs.get("candidateGroups"))),
-        due_at=_due(task, attrs.get("dueDate")),
-        attributes=attrs,
-    )
+def describe_user_task(task) -> tuple[UserTaskView, bool]:
+    """Project a READY user task to what its inbox row holds; True if it was described just now.
+
+    Assignee and candidate expressions and the due date are evaluated once, when the task is
+    first described, and kept with the task's own state, so they never change afterwards.
+    """
+    attrs = task.task_spec.extensions.get("liaison", {})
+    kept = task.internal_data.get("liaison_assignment")
+    is_new = kept is None
+    if is_new:
+        due = _due(task, attrs.get("dueDate"))
+        kept = {
+            "assignee": _as_text(_resolve(task, attrs.get("assignee"))),
+            "candidate_users": _as_list(_resolve(task, attrs.get("candidateUsers"))),
+            "candidate_groups": _as_list(_resolve(task, attrs.get("candidateGroups"))),
+            "due_at": due.isoformat() if due else None,
+        }
+        task.internal_data["liaison_assignment"] = kept
+    view = UserTaskView(
+        id=str(task.id), element_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name,
+        form=attrs.get("form"), assignee=kept["assignee"], candidate_users=list(kept["candidate_users"]),
+        candidate_groups=list(kept["candidate_groups"]),
+        due_at=datetime.fromisoformat(kept["due_at"]) if kept["due_at"] else None, attributes=dict(attrs))
+    return view, is_new
+
+
+def ready_task_ids(workflow) -> set[str]:
+    """Ids of the READY user tasks: exactly the open inbox rows of a saved instance."""
+    return {str(t.id) for t in ready_user_tasks(workflow)}
 
 
 def _resolve(task, value):
