@@ -2,7 +2,8 @@
 
 Every text is compiled by RestrictedPython with Liaison's policy (no `_` names, no imports, no classes,
 no generator functions; size guards on `*`, `**`, `<<`, `%`, `+` and f-string format specs), cached per
-source text. Scripts, and expressions that call or loop, run under a per-thread `sys.settrace` time limit.
+source text. Scripts, and expressions that call or loop, run under a time limit checked by code the
+compiler inserts into every loop, function and handler.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import functools
 import json
 import operator
 import re
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -47,6 +48,7 @@ MAX_INT_BITS = 100_000  # about 30,000 decimal digits
 MAX_FORMAT_WIDTH = 10_000
 RANGE_LIMIT = 100_000
 _SEQUENCES = (str, bytes, list, tuple)
+_INT_OR_SEQUENCE = (int, *_SEQUENCES)
 
 
 def _too_big(size: int) -> None:
@@ -100,20 +102,41 @@ def _check_mod(a: Any, b: Any) -> None:
             _check_width(match.group(2))
 
 
-def _guarded(check: Any, op: Any) -> Any:
-    def run(a: Any, b: Any) -> Any:
-        check(a, b)
-        return op(a, b)
-    return run
+_SMALL = 1 << 31
+_NUMBERS = (int, float)
 
 
-_BINOPS: dict[type, tuple[str, Any]] = {
-    ast.Add: ("_add_", _guarded(_check_add, operator.add)),
-    ast.Mult: ("_mul_", _guarded(_check_mul, operator.mul)),
-    ast.Pow: ("_pow_", _guarded(_check_pow, operator.pow)),
-    ast.LShift: ("_lshift_", _guarded(_check_lshift, operator.lshift)),
-    ast.Mod: ("_mod_", _guarded(_check_mod, operator.mod)),
-}
+def _add(a: Any, b: Any) -> Any:
+    if type(a) not in _NUMBERS and isinstance(a, _SEQUENCES):
+        _check_add(a, b)
+    return a + b
+
+
+def _mul(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is float or tb is float or (ta is int and tb is int and -_SMALL < a < _SMALL and -_SMALL < b < _SMALL):
+        return a * b
+    _check_mul(a, b)
+    return a * b
+
+
+def _pow(a: Any, b: Any) -> Any:
+    _check_pow(a, b)
+    return a**b
+
+
+def _lshift(a: Any, b: Any) -> Any:
+    _check_lshift(a, b)
+    return a << b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if isinstance(a, (str, bytes)):
+        _check_mod(a, b)
+    return a % b
+
+
+_BINOPS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 _INPLACE = {"+=": (_check_add, operator.iadd), "-=": (None, operator.isub), "*=": (_check_mul, operator.imul),
             "/=": (None, operator.itruediv), "//=": (None, operator.ifloordiv), "%=": (_check_mod, operator.imod),
             "**=": (_check_pow, operator.ipow), "<<=": (_check_lshift, operator.ilshift),
@@ -123,7 +146,7 @@ _INPLACE = {"+=": (_check_add, operator.iadd), "-=": (None, operator.isub), "*="
 
 def _inplacevar(op: str, a: Any, b: Any) -> Any:
     check, run = _INPLACE[op]
-    if isinstance(a, list) and not hasattr(b, "__len__"):
+    if op == "+=" and isinstance(a, list) and not hasattr(b, "__len__"):
         b = list(b)  # `lst += map(f, lst)` would otherwise grow forever inside C
     if check is not None:
         check(a, b)
@@ -160,13 +183,16 @@ def _join(obj: Any, method: Any, items: Any) -> Any:
     return method(items)
 
 
-def _extend(obj: list, method: Any, items: Any) -> None:
+# List growth is the one way C code (`any(map(items.append, items))`) can loop forever: check the deadline.
+def _extend(check: Callable[[], bool], obj: list, method: Any, items: Any) -> None:
+    check()
     items = list(items)
     _too_big(len(obj) + len(items))
     method(items)
 
 
-def _grow(obj: list, method: Any, *args: Any) -> None:
+def _grow(check: Callable[[], bool], obj: list, method: Any, *args: Any) -> None:
+    check()
     _too_big(len(obj) + 1)
     method(*args)
 
@@ -177,15 +203,24 @@ _LIST_METHODS = {"extend": _extend, "append": _grow, "insert": _grow}
 _BLOCKED_ON_TYPES = frozenset(_STR_METHODS) | frozenset(_LIST_METHODS) | {"mro"}
 
 
-def _getattr(obj: Any, name: str) -> Any:
-    if name == "mro" or (isinstance(obj, type) and name in _BLOCKED_ON_TYPES):
-        raise AttributeError(f'attribute "{name}" is not allowed here')
-    value = safer_getattr_raise(obj, name)
-    if isinstance(obj, (str, bytes)):
-        wrapper = _STR_METHODS.get(name)
-    else:
-        wrapper = _LIST_METHODS.get(name) if isinstance(obj, list) else None
-    return value if wrapper is None else functools.partial(wrapper, obj, value)
+def _no_check() -> bool:
+    return True
+
+
+def _make_getattr(check: Callable[[], bool]) -> Callable[[Any, str], Any]:
+    """The `_getattr_` guard: RestrictedPython's safer_getattr, no `mro`, size-checked str/list methods."""
+
+    def guarded_getattr(obj: Any, name: str) -> Any:
+        if name == "mro" or (isinstance(obj, type) and name in _BLOCKED_ON_TYPES):
+            raise AttributeError(f'attribute "{name}" is not allowed here')
+        value = safer_getattr_raise(obj, name)
+        if isinstance(obj, (str, bytes)) and name in _STR_METHODS:
+            return functools.partial(_STR_METHODS[name], obj, value)
+        if isinstance(obj, list) and name in _LIST_METHODS:
+            return functools.partial(_LIST_METHODS[name], check, obj, value)
+        return value
+
+    return guarded_getattr
 
 
 def _range(*args: int) -> range:
@@ -222,10 +257,11 @@ BUILTINS.update(
     divmod=divmod, pow=_pow_builtin, datetime=datetime, date=date, timedelta=timedelta, Decimal=Decimal,
 )
 GUARDS: dict[str, Any] = {
-    "_getattr_": _getattr, "_getitem_": operator.getitem, "_getiter_": iter, "_apply_": _apply,
+    "_getattr_": _make_getattr(_no_check), "_getitem_": operator.getitem, "_getiter_": iter, "_apply_": _apply,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard, "_inplacevar_": _inplacevar, "_print_": PrintCollector, "_format_": _format,
-    "_deadline_check_": lambda: None, **{name: run for name, run in _BINOPS.values()},
+    "_deadline_check_": _no_check, "_add_": _add, "_mul_": _mul, "_pow_": _pow, "_lshift_": _lshift,
+    "_mod_": _mod,
 }
 
 _JUEL_WORDS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "div": "/", "mod": "%",
@@ -236,7 +272,7 @@ _JUEL_TOKEN = re.compile(
     re.DOTALL,
 )
 _ISO_TOKEN = re.compile(
-    r"(R\d*/)?P(\d+[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?|\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-]\d{2}:?\d{2})?"
+    r"(R\d*/)?P(?=\d|T\d)(\d+[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?|\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-]\d{2}:?\d{2})?"
 )
 _KIND_MODES = {"condition": "eval", "cardinality": "eval", "completion": "eval", "timer": "eval", "script": "exec"}
 
@@ -285,8 +321,8 @@ class _Policy(RestrictingNodeTransformer):
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)
-        name = _BINOPS.get(type(node.op), (None,))[0]
-        if name is None:
+        name = _BINOPS.get(type(node.op))
+        if name is None or _cannot_grow(node):
             return node
         return _call(name, [node.left, node.right], node)
 
@@ -312,9 +348,30 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     def visit_While(self, node: ast.While) -> ast.AST:
-        # CPython emits no trace event for a loop jumping back onto its own line (`while True: pass`).
+        # Loops, functions, lambdas and except/finally blocks check the deadline (see _watch).
         node = self.node_contents_visit(node)
         node.body.insert(0, _deadline_check(node.body[0]))
+        return node
+
+    def visit_For(self, node: ast.For) -> Any:
+        node = super().visit_For(node)
+        node.body.insert(0, _deadline_check(node.body[0]))
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, _deadline_check(node.body[0]))
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> Any:
+        node = super().visit_Lambda(node)
+        node.body = ast.BoolOp(ast.And(), [_call("_deadline_check_", [], node.body), node.body])
+        copy_locations(node.body, node)
+        return node
+
+    def visit_comprehension(self, node: ast.comprehension) -> Any:
+        node = super().visit_comprehension(node)
+        node.ifs.insert(0, _call("_deadline_check_", [], node.iter))
         return node
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
@@ -325,6 +382,16 @@ class _Policy(RestrictingNodeTransformer):
         new = ast.FormattedValue(value=value, conversion=-1, format_spec=None)
         copy_locations(new, node)
         return new
+
+
+def _cannot_grow(node: ast.BinOp) -> bool:
+    """True if a number literal operand rules out sequence growth (`i + 1`, `price * 1.2`)."""
+    operands = [n.value for n in (node.left, node.right) if isinstance(n, ast.Constant)]
+    if isinstance(node.op, ast.Add):
+        return any(isinstance(v, int | float | complex) for v in operands)
+    if isinstance(node.op, ast.Mult):
+        return any(isinstance(v, float | complex) for v in operands)
+    return False
 
 
 def _call(name: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
@@ -379,10 +446,7 @@ def _compile_cached(text: str, kind: str) -> _Compiled | str:
 
 def compile_expression(text: str, kind: str = "eval") -> CodeType:
     """Compile an expression ("eval", JUEL `${}` translated) or script ("exec"); ExpressionError if refused."""
-    result = _compile_cached(text, kind)
-    if isinstance(result, str):
-        raise ExpressionError(f"`{_label(text)}`: {result}")
-    return result.code
+    return _compiled(text, kind).code
 
 
 def check_expression(text: str, kind: str) -> str | None:
@@ -401,29 +465,22 @@ class _TimeLimit(BaseException):
     """Raised inside code that ran out of time; scripts cannot name it, handlers re-raise it."""
 
 
-class _Watch:
-    """A `sys.settrace` hook that stops the current thread's script once its deadline has passed."""
+def _watch(seconds: float) -> Callable[[], bool]:
+    """The `_deadline_check_` of one run: raises _TimeLimit once `seconds` have passed, and ever after.
 
-    __slots__ = ("deadline", "expired")
+    The compiler inserts a call at the top of every loop round, function and lambda body, comprehension
+    and except/finally block; list growth methods call it too. So no Python-level repetition escapes it,
+    nothing is traced, and it works in any thread.
+    """
+    deadline = time.monotonic() + seconds
+    monotonic = time.monotonic
 
-    def __init__(self, seconds: float):
-        self.deadline = time.monotonic() + seconds
-        self.expired = False
-
-    def on_call(self, frame: Any, event: str, arg: Any) -> Any:
-        # Every Python frame (guards included) is checked when it starts; only script frames get line events.
-        self.check()
-        return self.on_line if frame.f_code.co_filename == FILENAME else None
-
-    def on_line(self, frame: Any, event: str, arg: Any) -> Any:
-        self.check()
-        return self.on_line
-
-    def check(self) -> None:
-        """Raise _TimeLimit once the deadline has passed (also called first in every except/finally)."""
-        if self.expired or time.monotonic() > self.deadline:
-            self.expired = True
+    def check() -> bool:
+        if monotonic() > deadline:
             raise _TimeLimit
+        return True
+
+    return check
 
 
 _HELPERS: dict[str, Any] = {**GUARDS, "__builtins__": BUILTINS}
@@ -435,19 +492,15 @@ def _run(compiled: _Compiled, namespace: dict[str, Any], text: str, what: str) -
     try:
         if not compiled.traced:
             return eval(compiled.code, namespace)  # noqa: S307 - RestrictedPython-compiled code
-        watch = _Watch(SCRIPT_TIME_LIMIT_S)
-        namespace["_deadline_check_"] = watch.check
-        previous = sys.gettrace()
-        sys.settrace(watch.on_call)
-        try:
-            return eval(compiled.code, namespace)  # noqa: S307 - RestrictedPython-compiled code
-        finally:
-            sys.settrace(previous)
+        check = _watch(SCRIPT_TIME_LIMIT_S)
+        namespace["_deadline_check_"] = check
+        namespace["_getattr_"] = _make_getattr(check)
+        return eval(compiled.code, namespace)  # noqa: S307 - RestrictedPython-compiled code
     except _TimeLimit:
         raise ExpressionError(f"`{_label(text)}`: {what} exceeded {SCRIPT_TIME_LIMIT_S} s time limit") from None
     except ExpressionError:
         raise
-    except (Exception, RecursionError) as err:
+    except Exception as err:
         line = _script_line(err)
         where = f" (line {line})" if line and what == "script" else ""
         error = ExpressionError(f"`{_label(text)}`{where}: {type(err).__name__}: {err}")

@@ -138,7 +138,7 @@ def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
                                     "nothing of this submission was saved")
         workflow = _restore(sessions, conn, handle)
-        before = wfa.ready_task_ids(workflow)
+        before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed below, not cancelled
         completed = wfa.complete_user_task(workflow, task_id, data)
         records = wfa.run_engine(workflow)
         now = utcnow()
