@@ -115,7 +115,7 @@ def _runtime_error(exc: Exception) -> ProcessRuntimeError:
         element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
     cause = getattr(exc, "exception", None) or exc.__cause__
     message = str(exc).strip()
-    if cause is not None and type(cause).__name__ not in message:
+    if cause is not None and cause is not exc and str(cause) not in message:
         message = f"{message}: {type(cause).__name__}: {cause}"
     where = f"element `{element}`: " if element else ""
     return ProcessRuntimeError(f"{where}{' '.join(message.split())}", element, cause)

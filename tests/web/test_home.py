@@ -1,0 +1,21 @@
+"""The minimal start page lists what is deployed, in Chinese and English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine import packages
+from web import create_app
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+
+
+def test_home_lists_deployed_processes(database_url, sessions):
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(PROCESSES / "leave_request"), "admin")
+    client = create_app({"DATABASE_URL": database_url, "TESTING": True}).test_client()
+    page = client.get("/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "请假申请" in text and "Leave request" in text and "leave_request" in text
+    assert client.get("/healthz").get_json() == {"status": "ok"}
