@@ -27,14 +27,14 @@ def flow(source: str, target: str, condition: str | None = None, flow_id: str | 
 
 
 def write_package(root: Path, key: str, processes: dict[str, str], forms: tuple[str, ...] = (),
-                  meta: dict | None = None) -> Path:
+                  meta: dict | None = None, definitions: str = "") -> Path:
     """Write a package folder: one BPMN file per process id, given the process's inner XML."""
     folder = root / key
     (folder / "forms").mkdir(parents=True, exist_ok=True)
     (folder / "package.yaml").write_text(yaml.safe_dump({"id": key, "name": {"en": key, "zh": key},
                                                          **(meta or {})}))
     for process_id, body in processes.items():
-        xml = HEADER.format(key=process_id) + (
+        xml = HEADER.format(key=process_id) + definitions + (
             f'<bpmn:process id="{process_id}" isExecutable="true">\n{body}\n</bpmn:process>\n'
             "</bpmn:definitions>\n")
         (folder / f"{process_id}.bpmn").write_text(xml)
