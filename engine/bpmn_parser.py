@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
@@ -165,6 +165,32 @@ class LiaisonParser(SpiffBpmnParser):
         full_tag("sendTask"): (_liaison(SpiffSendTaskParser), SendTask),
         full_tag("receiveTask"): (_liaison(SpiffReceiveTaskParser), ReceiveTask),
     }
+
+
+_VALIDATOR: BpmnValidator | None = None
+
+
+def schema_problems(root: etree._Element, path: str) -> list[Problem]:
+    """Check a document against the BPMN 2.0 XML schema (SpiffWorkflow's copy); every error, with its line.
+
+    SpiffWorkflow itself skips this unless given a validator, and then reports only the last error.
+    """
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = BpmnValidator()  # loads the XSD shipped inside SpiffWorkflow, never the network
+    _VALIDATOR.preprocess(root)
+    schema = _VALIDATOR.validator
+    if schema.validate(root):
+        return []
+    return [Problem(path, error.line, _element_id_at(root, error.line),
+                    f"not valid BPMN 2.0: {_one_line(error.message)}") for error in schema.error_log]
+
+
+def _element_id_at(root: etree._Element, line: int) -> str | None:
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.sourceline == line and node.get("id"):
+            return node.get("id")
+    return None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .bpmn_check import check_bpmn
-from .bpmn_parser import BPMN_NS, parse_documents, read_liaison_attributes
+from .bpmn_parser import BPMN_NS, parse_documents, read_liaison_attributes, schema_problems
 from .errors import InvalidPackageError, NotFoundError, Problem, UnreadableFileError
 from .expressions import check_expression
 from .models import ProcessDefinition, ProcessVersion
@@ -72,6 +72,9 @@ def check_bpmn_file(path: str | Path) -> list[Problem]:
     problems = check_bpmn(tree, path, check_expression) + check_service_tasks(path, tree.getroot())
     if any(p.severity == "error" for p in problems):
         return problems
+    problems += schema_problems(tree.getroot(), path)
+    if any(p.severity == "error" for p in problems):
+        return problems
     _, parse_problems = parse_documents({path: tree.getroot()})
     return problems + parse_problems
 
@@ -93,8 +96,10 @@ def load_package(path: str | Path) -> Package:
         except UnreadableFileError as exc:
             problems.append(Problem(str(file), None, None, exc.reason))
             continue
-        problems.extend(check_bpmn(tree, str(file), check_expression))
-        problems.extend(check_service_tasks(str(file), tree.getroot()))
+        file_problems = check_bpmn(tree, str(file), check_expression) + check_service_tasks(str(file), tree.getroot())
+        if not _has_errors(file_problems):
+            file_problems += schema_problems(tree.getroot(), str(file))
+        problems.extend(file_problems)
         documents[str(file)] = tree.getroot()
         bpmn_text[file.name] = etree.tostring(tree, encoding="unicode")
     if not documents and not any(p.path.endswith(".bpmn") for p in problems):

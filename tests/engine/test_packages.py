@@ -87,3 +87,10 @@ def test_redeploying_same_content_keeps_the_version_and_a_change_adds_one(sessio
     with sessions() as session:
         instance = session.get(ProcessInstance, newer.instance_id)
         assert session.get(ProcessVersion, instance.version_id).number == 2
+
+
+def test_file_that_breaks_the_bpmn_schema_is_refused_with_line(tmp_path):
+    body = SIMPLE.replace('<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end" isInterrupting="maybe"/>')
+    body = body.replace('<bpmn:startEvent id="start"/>', '<bpmn:startEvent id="start" isInterrupting="maybe"/>')
+    message = _refusal(write_package(tmp_path, "xsd", {"xsd": body}, forms=("request",)))
+    assert "not valid BPMN 2.0" in message and "isInterrupting" in message
