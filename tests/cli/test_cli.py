@@ -99,3 +99,28 @@ def test_validate_reports_unsupported_element_with_line(tmp_path):
 def test_validate_camunda_modeler_file_is_valid():
     proc = liaison("validate", str(BPMN / "camunda_leave_request.bpmn"))
     assert "valid" in proc.stdout
+
+
+def test_several_instances_by_cli_keep_their_own_paths_and_data(database_url):
+    as_json("deploy", ORDER_REVIEW, url=database_url)
+    small = as_json("start", "order_review", "--user", "a", "--data", '{"item": "pen", "amount": 5}',
+                    url=database_url)
+    large = as_json("start", "order_review", "--user", "b", "--data",
+                    '{"item": "car", "amount": 90000, "manager": "li"}', url=database_url)
+    dropped = as_json("start", "order_review", "--user", "c", "--data", '{"item": "x", "amount": 1}',
+                      url=database_url)
+    assert as_json("cancel", str(dropped["instance_id"]), "--user", "c", "--reason", "typo",
+                   url=database_url)["status"] == "cancelled"
+    for task in as_json("tasks", "--user", "wang", url=database_url):
+        as_json("complete", task["id"], "--user", "wang", url=database_url)
+    for task in as_json("tasks", "--user", "qian", "--group", "finance", url=database_url):
+        as_json("complete", task["id"], "--user", "qian", "--group", "finance", url=database_url)
+    small_view = as_json("show", str(small["instance_id"]), url=database_url)
+    large_view = as_json("show", str(large["instance_id"]), url=database_url)
+    dropped_view = as_json("show", str(dropped["instance_id"]), url=database_url)
+    assert (small_view["status"], small_view["end_event"]) == ("completed", "end_auto")
+    assert small_view["data"]["approval_note"] == "under limit: 5"
+    assert large_view["status"] == "running" and large_view["data"]["item"] == "car"
+    assert [t["element_id"] for t in large_view["tasks"] if t["status"] == "open"] == ["manager_approve"]
+    assert dropped_view["status"] == "cancelled" and dropped_view["history"][-1]["comment"] == "typo"
+    assert [t["element_id"] for t in as_json("tasks", "--user", "li", url=database_url)] == ["manager_approve"]
