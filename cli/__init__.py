@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from engine import db, packages, queries, runtime
+from engine import db, packages, queries, runtime, scenarios
 from engine.config import load_settings
 from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
 
@@ -117,6 +117,29 @@ def validate(path: str, as_json: bool) -> None:
     lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in problems]
     _emit(as_json, payload, "\n".join(lines) if lines else f"{path}: valid")
     sys.exit(1 if errors else 0)
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def test_packages(paths: tuple[str, ...], as_json: bool) -> None:
+    """Run the scenario tests (tests/*.yaml) of package folders against a scratch database."""
+    results = []
+    for path in paths:
+        try:
+            results.extend(scenarios.run_package_scenarios(path))
+        except InvalidPackageError as exc:
+            _fail(exc, as_json)
+    lines = []
+    for r in results:
+        lines.append(f"{'PASS' if r.passed else 'FAIL'}  {r.package}/tests/{r.file}: {r.name}")
+        lines += [f"      {failure}" for failure in r.failures]
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(results) - failed} passed, {failed} failed")
+    payload = [{"package": r.package, "file": r.file, "name": r.name, "passed": r.passed,
+                "failures": r.failures} for r in results]
+    _emit(as_json, payload, "\n".join(lines))
+    sys.exit(1 if failed else 0)
 
 
 @main.command()

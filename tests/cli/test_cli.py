@@ -124,3 +124,8 @@ def test_several_instances_by_cli_keep_their_own_paths_and_data(database_url):
     assert [t["element_id"] for t in large_view["tasks"] if t["status"] == "open"] == ["manager_approve"]
     assert dropped_view["status"] == "cancelled" and dropped_view["history"][-1]["comment"] == "typo"
     assert [t["element_id"] for t in as_json("tasks", "--user", "li", url=database_url)] == ["manager_approve"]
+
+
+def test_liaison_test_runs_package_scenarios():
+    proc = liaison("test", ORDER_REVIEW, str(Path(__file__).resolve().parents[2] / "processes" / "leave_request"))
+    assert "4 passed, 0 failed" in proc.stdout
