@@ -10,14 +10,14 @@ from decimal import Decimal
 
 import pytest
 
-from engine import expressions
+from engine import expressions, sandbox
 from engine.errors import ExpressionError
 from engine.expressions import check_expression, compile_expression, evaluate, execute, translate_juel
 
 
 @pytest.fixture
 def short_time_limit(monkeypatch: pytest.MonkeyPatch) -> float:
-    monkeypatch.setattr(expressions, "SCRIPT_TIME_LIMIT_S", 0.3)
+    monkeypatch.setattr(sandbox, "SCRIPT_TIME_LIMIT_S", 0.3)  # read by sandbox._run at run time
     return 0.3
 
 

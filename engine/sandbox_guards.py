@@ -1,0 +1,245 @@
+"""Size limits and runtime guards of the restricted sandbox: guarded operators, methods and builtins.
+
+`sandbox` compiles every text so that `+`, `*`, `**`, `<<`, `%`, augmented assignment, f-string format
+specs and attribute access go through the helpers here (`GUARDS`), and runs it with `BUILTINS`. Each
+helper refuses results beyond the limits below. Knows nothing of SpiffWorkflow (see `expressions`).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safe_builtins,
+    safer_getattr_raise,
+)
+from RestrictedPython.PrintCollector import PrintCollector
+
+MAX_SIZE = 10_000_000  # items or characters one operation may produce
+MAX_INT_BITS = 100_000  # about 30,000 decimal digits
+MAX_FORMAT_WIDTH = 10_000
+RANGE_LIMIT = 100_000
+_SEQUENCES = (str, bytes, list, tuple)
+_INT_OR_SEQUENCE = (int, *_SEQUENCES)
+
+
+def _too_big(size: int) -> None:
+    if size > MAX_SIZE:
+        raise ValueError(f"result too large ({size:,} items, limit {MAX_SIZE:,})")
+
+
+def _check_int_bits(bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise ValueError(f"integer result too large (about {bits:,} bits, limit {MAX_INT_BITS:,})")
+
+
+def _check_mul(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int):
+        _check_int_bits(a.bit_length() + b.bit_length())
+    elif isinstance(a, _SEQUENCES) and isinstance(b, int):
+        _too_big(len(a) * b)
+    elif isinstance(b, _SEQUENCES) and isinstance(a, int):
+        _too_big(len(b) * a)
+
+
+def _check_pow(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        _check_int_bits(a.bit_length() * b)
+
+
+def _check_lshift(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int) and a:
+        _check_int_bits(a.bit_length() + b)
+
+
+def _check_add(a: Any, b: Any) -> None:
+    if isinstance(a, _SEQUENCES) and hasattr(b, "__len__"):
+        _too_big(len(a) + len(b))
+
+
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _check_width(digits: str | None) -> None:
+    if digits == "*" or (digits and (len(digits) > 6 or int(digits) > MAX_FORMAT_WIDTH)):
+        raise ValueError(f"format width/precision `{digits[:8]}` not allowed (limit {MAX_FORMAT_WIDTH})")
+
+
+def _check_mod(a: Any, b: Any) -> None:
+    if isinstance(a, bytes):
+        a = a.decode("latin-1")
+    if isinstance(a, str) and "%" in a:
+        for match in _PERCENT.finditer(a):
+            _check_width(match.group(1))
+            _check_width(match.group(2))
+
+
+_SMALL = 1 << 31
+_NUMBERS = (int, float)
+
+
+def _add(a: Any, b: Any) -> Any:
+    if type(a) not in _NUMBERS and isinstance(a, _SEQUENCES):
+        _check_add(a, b)
+    return a + b
+
+
+def _mul(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is float or tb is float or (ta is int and tb is int and -_SMALL < a < _SMALL and -_SMALL < b < _SMALL):
+        return a * b
+    _check_mul(a, b)
+    return a * b
+
+
+def _pow(a: Any, b: Any) -> Any:
+    _check_pow(a, b)
+    return a**b
+
+
+def _lshift(a: Any, b: Any) -> Any:
+    _check_lshift(a, b)
+    return a << b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if isinstance(a, (str, bytes)):
+        _check_mod(a, b)
+    return a % b
+
+
+_INPLACE = {"+=": (_check_add, operator.iadd), "-=": (None, operator.isub), "*=": (_check_mul, operator.imul),
+            "/=": (None, operator.itruediv), "//=": (None, operator.ifloordiv), "%=": (_check_mod, operator.imod),
+            "**=": (_check_pow, operator.ipow), "<<=": (_check_lshift, operator.ilshift),
+            ">>=": (None, operator.irshift), "&=": (None, operator.iand), "|=": (None, operator.ior),
+            "^=": (None, operator.ixor), "@=": (None, operator.imatmul)}
+
+
+def _inplacevar(op: str, a: Any, b: Any) -> Any:
+    check, run = _INPLACE[op]
+    if op == "+=" and isinstance(a, list) and not hasattr(b, "__len__"):
+        b = list(b)  # `lst += map(f, lst)` would otherwise grow forever inside C
+    if check is not None:
+        check(a, b)
+    return run(a, b)
+
+
+def _format(value: Any, conversion: int, spec: str) -> str:
+    value = {115: str, 114: repr, 97: ascii}.get(conversion, lambda v: v)(value)
+    for digits in re.findall(r"\d+", spec):
+        _check_width(digits)
+    return format(value, spec)
+
+
+# Methods wrapped in Python frames: size-checked, and visible to the time limit's trace hook.
+def _pad(obj: Any, method: Any, width: int, *rest: Any) -> Any:
+    _too_big(width)
+    return method(width, *rest)
+
+
+def _expandtabs(obj: Any, method: Any, tabsize: int = 8) -> Any:
+    _too_big(len(obj) * max(tabsize, 1))
+    return method(tabsize)
+
+
+def _replace(obj: Any, method: Any, old: Any, new: Any, count: int = -1) -> Any:
+    hits = obj.count(old) if old else len(obj) + 1
+    _too_big(len(obj) + (min(hits, count) if count >= 0 else hits) * (len(new) - len(old)))
+    return method(old, new, count)
+
+
+def _join(obj: Any, method: Any, items: Any) -> Any:
+    items = list(items)
+    _too_big(sum(len(i) for i in items if isinstance(i, (str, bytes))) + len(obj) * max(len(items) - 1, 0))
+    return method(items)
+
+
+# List growth is the one way C code (`any(map(items.append, items))`) can loop forever: check the deadline.
+def _extend(check: Callable[[], bool], obj: list, method: Any, items: Any) -> None:
+    check()
+    items = list(items)
+    _too_big(len(obj) + len(items))
+    method(items)
+
+
+def _grow(check: Callable[[], bool], obj: list, method: Any, *args: Any) -> None:
+    check()
+    _too_big(len(obj) + 1)
+    method(*args)
+
+
+_STR_METHODS = {"ljust": _pad, "rjust": _pad, "center": _pad, "zfill": _pad, "expandtabs": _expandtabs,
+                "replace": _replace, "join": _join}
+_LIST_METHODS = {"extend": _extend, "append": _grow, "insert": _grow}
+_BLOCKED_ON_TYPES = frozenset(_STR_METHODS) | frozenset(_LIST_METHODS) | {"mro"}
+
+
+def _no_check() -> bool:
+    return True
+
+
+def _make_getattr(check: Callable[[], bool]) -> Callable[[Any, str], Any]:
+    """The `_getattr_` guard: RestrictedPython's safer_getattr, no `mro`, size-checked str/list methods."""
+
+    def guarded_getattr(obj: Any, name: str) -> Any:
+        if name == "mro" or (isinstance(obj, type) and name in _BLOCKED_ON_TYPES):
+            raise AttributeError(f'attribute "{name}" is not allowed here')
+        value = safer_getattr_raise(obj, name)
+        if isinstance(obj, (str, bytes)) and name in _STR_METHODS:
+            return functools.partial(_STR_METHODS[name], obj, value)
+        if isinstance(obj, list) and name in _LIST_METHODS:
+            return functools.partial(_LIST_METHODS[name], check, obj, value)
+        return value
+
+    return guarded_getattr
+
+
+def _range(*args: int) -> range:
+    result = range(*args)
+    if len(result) > RANGE_LIMIT:
+        raise ValueError(f"range() is limited to {RANGE_LIMIT:,} items")
+    return result
+
+
+def _sum(iterable: Any, /, start: Any = 0) -> Any:
+    if isinstance(start, _SEQUENCES):
+        raise TypeError("sum() of sequences is not allowed; use a comprehension")
+    return sum(iterable, start)
+
+
+def _pow_builtin(base: Any, exp: Any, mod: Any = None) -> Any:
+    if mod is None:
+        _check_pow(base, exp)
+        return pow(base, exp)
+    return pow(base, exp, mod)
+
+
+def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+_UNSAFE_BUILTINS = {"__build_class__", "setattr", "delattr", "BaseException", "KeyboardInterrupt", "SystemExit",
+                    "GeneratorExit"}
+BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _UNSAFE_BUILTINS}
+BUILTINS.update(
+    len=len, min=min, max=max, sum=_sum, sorted=sorted, abs=abs, round=round, any=any, all=all, str=str,
+    int=int, float=float, bool=bool, list=list, dict=dict, set=set, tuple=tuple, range=_range,
+    enumerate=enumerate, zip=zip, isinstance=isinstance, filter=filter, map=map, reversed=reversed,
+    divmod=divmod, pow=_pow_builtin, datetime=datetime, date=date, timedelta=timedelta, Decimal=Decimal,
+)
+GUARDS: dict[str, Any] = {
+    "_getattr_": _make_getattr(_no_check), "_getitem_": operator.getitem, "_getiter_": iter, "_apply_": _apply,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard, "_inplacevar_": _inplacevar, "_print_": PrintCollector, "_format_": _format,
+    "_deadline_check_": _no_check, "_add_": _add, "_mul_": _mul, "_pow_": _pow, "_lshift_": _lshift,
+    "_mod_": _mod,
+}
