@@ -37,10 +37,10 @@ class TaskItem:
 def list_tasks(session: Session, user: str, groups: tuple[str, ...] = (), status: str = "open",
                limit: int = 100, offset: int = 0) -> list[TaskItem]:
     """Tasks assigned to `user` or offered to them or their groups, newest first."""
-    offered = select(TaskCandidate.task_id).where(or_(
-        (TaskCandidate.kind == "user") & (TaskCandidate.value == user),
-        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups) or [""]),
-    ))
+    candidate = (TaskCandidate.kind == "user") & (TaskCandidate.value == user)
+    if groups:
+        candidate = candidate | ((TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups)))
+    offered = select(TaskCandidate.task_id).where(candidate)
     visible = or_(WorkTask.assignee == user, WorkTask.id.in_(offered))
     if status != "open":
         visible = or_(visible, WorkTask.completed_by == user)

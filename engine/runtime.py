@@ -80,6 +80,11 @@ def start_instance(sessions: sessionmaker[Session], key: str, data: dict | None 
                    user: str | None = None, business_key: str | None = None) -> StepResult:
     """Start the latest version of process `key` with start-form `data`, run it until it waits."""
     data = _checked_data(data)
+    return _retry_when_locked(lambda: _start_once(sessions, key, data, user, business_key),
+                              f"starting `{key}`")
+
+
+def _start_once(sessions, key, data, user, business_key) -> StepResult:
     with _engine(sessions).begin() as conn:
         version = store.latest_version(conn, key)
         if version is None:
@@ -108,19 +113,25 @@ def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data
     nothing of this submission is stored.
     """
     data = _checked_data(data)
+    try:
+        return _retry_when_locked(lambda: _complete_once(sessions, task_id, user, data, groups, comment),
+                                  f"completing task {task_id}")
+    except ProcessRuntimeError as exc:
+        _record_failure(sessions, task_id, user, exc)
+        raise
+
+
+def _retry_when_locked(step, what: str):
+    """Run `step`, again when the instance moved on under it (`_Stale`) or SQLite was busy."""
     for _attempt in range(MAX_ATTEMPTS):
         try:
-            return _complete_once(sessions, task_id, user, data, groups, comment)
+            return step()
         except _Stale:
-            continue  # the instance moved on under us: read it again and re-apply
+            continue  # re-read the newer state and re-apply
         except OperationalError as exc:
-            if "locked" not in str(exc).lower():
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
                 raise
-        except ProcessRuntimeError as exc:
-            _record_failure(sessions, task_id, user, exc)
-            raise
-    raise TaskConflictError(f"the instance of task {task_id} kept changing while saving; "
-                            "nothing of this submission was saved, try again")
+    raise TaskConflictError(f"{what}: the instance kept changing while saving; nothing was saved, try again")
 
 
 class _Stale(Exception):
@@ -156,6 +167,11 @@ def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult
 def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str | None,
                     reason: str | None = None) -> StepResult:
     """Cancel a running instance: every open task is withdrawn and the history says who and why."""
+    return _retry_when_locked(lambda: _cancel_once(sessions, instance_id, user, reason),
+                              f"cancelling instance {instance_id}")
+
+
+def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | None) -> StepResult:
     with _engine(sessions).begin() as conn:
         handle = store.instance_handle(conn, instance_id)
         if handle is None:

@@ -51,7 +51,8 @@ def _race(url, task_id, payloads, monkeypatch):
     return results, conflicts
 
 
-def test_two_threads_completing_the_same_task_exactly_one_wins(postgres_url, monkeypatch):
+def test_two_threads_completing_the_same_task_exactly_one_wins(database_url, monkeypatch):
+    postgres_url = database_url  # PostgreSQL is the case that matters; SQLite must hold too
     sessions = db.make_session_factory(db.make_engine(postgres_url))
     with sessions() as session, session.begin():
         packages.deploy(session, packages.load_package(ORDER_REVIEW))
@@ -73,7 +74,8 @@ def test_two_threads_completing_the_same_task_exactly_one_wins(postgres_url, mon
     assert [t["status"] for t in stock_rows] == ["completed"]
 
 
-def test_two_tasks_of_one_instance_completed_at_once_both_apply(postgres_url, monkeypatch):
+def test_two_tasks_of_one_instance_completed_at_once_both_apply(database_url, monkeypatch):
+    postgres_url = database_url
     sessions = db.make_session_factory(db.make_engine(postgres_url))
     with sessions() as session, session.begin():
         packages.deploy(session, packages.load_package(ORDER_REVIEW))
@@ -102,3 +104,43 @@ def test_two_tasks_of_one_instance_completed_at_once_both_apply(postgres_url, mo
     with sessions() as session:
         data = queries.instance_view(session, started.instance_id)["data"]
     assert data["stock_check"] is True and data["finance_check"] is True
+
+
+def test_cancel_racing_a_completion_never_loses_either(postgres_url, monkeypatch):
+    sessions = db.make_session_factory(db.make_engine(postgres_url))
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(ORDER_REVIEW))
+    started = runtime.start_instance(sessions, "order_review", {"item": "pen", "amount": 20})
+    stock = next(t for t in started.open_tasks if t["element_id"] == "stock_check")
+    _hold_first_reads(monkeypatch, 2)
+    outcomes = {}
+
+    def complete():
+        s = db.make_session_factory(db.make_engine(postgres_url))
+        try:
+            outcomes["complete"] = runtime.complete_task(s, stock["id"], "wang", {"in_stock": 1})
+        except TaskConflictError as exc:
+            outcomes["complete"] = exc
+
+    def cancel():
+        s = db.make_session_factory(db.make_engine(postgres_url))
+        try:
+            outcomes["cancel"] = runtime.cancel_instance(s, started.instance_id, "boss", "stop")
+        except TaskConflictError as exc:
+            outcomes["cancel"] = exc
+
+    threads = [threading.Thread(target=complete), threading.Thread(target=cancel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not isinstance(outcomes["cancel"], TaskConflictError)  # cancel re-applies on the newer state
+    with sessions() as session:
+        view = queries.instance_view(session, started.instance_id)
+    assert view["status"] == "cancelled"
+    stock_row = next(t for t in view["tasks"] if t["element_id"] == "stock_check")
+    if isinstance(outcomes["complete"], TaskConflictError):
+        assert stock_row["status"] == "cancelled"  # cancel won: the completion was refused, not lost silently
+    else:
+        assert stock_row["status"] == "completed"  # completion won, then the cancel applied on top
+        assert any(h["action"] == "task_completed" for h in view["history"])
