@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,16 @@ def test_several_instances_by_cli_keep_their_own_paths_and_data(database_url):
 def test_liaison_test_runs_package_scenarios():
     proc = liaison("test", ORDER_REVIEW, str(Path(__file__).resolve().parents[2] / "processes" / "leave_request"))
     assert "4 passed, 0 failed" in proc.stdout
+
+
+def test_validate_package_folder_lists_every_problem(tmp_path):
+    folder = tmp_path / "broken"
+    shutil.copytree(ORDER_REVIEW, folder)
+    (folder / "forms" / "signoff.yaml").unlink()
+    text = (folder / "order_review.bpmn").read_text().replace("amount &gt; 1000", "amount &gt;")
+    (folder / "order_review.bpmn").write_text(text)
+    proc = liaison("validate", str(folder), expect=1)
+    lines = proc.stdout.strip().splitlines()
+    assert any(": f_large: " in line and "amount >" in line for line in lines)
+    assert any(": manager_approve: " in line and "form `signoff`" in line for line in lines)
+    assert all(line.split(":")[1].isdigit() for line in lines)

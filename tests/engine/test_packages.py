@@ -94,3 +94,12 @@ def test_file_that_breaks_the_bpmn_schema_is_refused_with_line(tmp_path):
     body = body.replace('<bpmn:startEvent id="start"/>', '<bpmn:startEvent id="start" isInterrupting="maybe"/>')
     message = _refusal(write_package(tmp_path, "xsd", {"xsd": body}, forms=("request",)))
     assert "not valid BPMN 2.0" in message and "isInterrupting" in message
+
+
+def test_package_with_hostile_bpmn_file_is_refused_in_one_line(tmp_path):
+    folder = write_package(tmp_path, "evil", {"evil": SIMPLE}, forms=("request",))
+    (folder / "evil.bpmn").write_text(
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+        "<definitions>&lol2;</definitions>")
+    message = _refusal(folder)
+    assert len(message.splitlines()) == 1 and "DOCTYPE" in message and "evil.bpmn" in message
