@@ -21,6 +21,7 @@ from .errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
+from .expressions import LiaisonScriptEngine
 from .serialization import compact, tree_depth
 
 # SpiffWorkflow's task iterator stops at depth 1000 and then reports a running process as
@@ -57,17 +58,12 @@ class UserTaskView:
     attributes: dict = field(default_factory=dict)
 
 
-def script_engine():
+_SCRIPT_ENGINE = LiaisonScriptEngine()
+
+
+def script_engine() -> LiaisonScriptEngine:
     """The restricted script engine shared by every workflow (it holds no per-instance state)."""
-    global _SCRIPT_ENGINE
-    if _SCRIPT_ENGINE is None:
-        from .expressions import LiaisonScriptEngine
-
-        _SCRIPT_ENGINE = LiaisonScriptEngine()
     return _SCRIPT_ENGINE
-
-
-_SCRIPT_ENGINE = None
 
 
 def run_engine(workflow) -> list[StepRecord]:
@@ -267,7 +263,8 @@ def current_data(workflow) -> dict:
         data = dict(last.data) if last is not None else {}
         for task in ready_user_tasks(workflow):
             data.update(task.data)
-    data.pop("data_objects", None) if not data.get("data_objects") else None
+    if not data.get("data_objects"):
+        data.pop("data_objects", None)  # SpiffWorkflow's bookkeeping, not process data
     return data
 
 
