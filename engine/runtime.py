@@ -14,6 +14,7 @@ changes the key, and the cached object is then ignored.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -92,7 +93,7 @@ def _start_once(sessions, key, data, user, business_key) -> StepResult:
         version_id, checksum = version
         spec, subspecs = _specs(conn, version_id, checksum)
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
-        wfa.set_start_data(workflow, data)
+        wfa.set_start_data(workflow, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
         now = utcnow()
         instance_id = store.insert_instance(conn, version_id=version_id, process_key=key, initiator=user,
@@ -150,7 +151,8 @@ def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult
                                     "nothing of this submission was saved")
         workflow = _restore(sessions, conn, handle)
         before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed below, not cancelled
-        completed = wfa.complete_user_task(workflow, task_id, data)
+        # the engine gets its own copy: scripts may change nested values in place, the history must not see it
+        completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
         now = utcnow()
         if not store.mark_task_completed(conn, task_id, user, now):

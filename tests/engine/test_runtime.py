@@ -193,3 +193,19 @@ def test_instances_are_listed_by_initiator(sessions, deploy_package):
     with sessions() as session:
         rows = session.scalars(select(ProcessInstance).where(ProcessInstance.initiator == "zhang")).all()
     assert len(rows) == 3 and {r.status for r in rows} == {"running"}
+
+
+def test_history_keeps_submitted_data_even_if_a_script_changes_it_in_place(sessions, deploy_package, tmp_path):
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>', flow("start", "fill"),
+        '<bpmn:userTask id="fill"/>', flow("fill", "adjust"),
+        "<bpmn:scriptTask id=\"adjust\"><bpmn:script>order['qty'] = order['qty'] * 10</bpmn:script></bpmn:scriptTask>",
+        flow("adjust", "end"), '<bpmn:endEvent id="end"/>'])
+    deploy_package(write_package(tmp_path, "adjust", {"adjust": body}))
+    started = runtime.start_instance(sessions, "adjust", {})
+    runtime.complete_task(sessions, started.open_tasks[0]["id"], "u", {"order": {"qty": 2}})
+    with sessions() as session:
+        view = queries.instance_view(session, started.instance_id)
+    assert view["data"]["order"] == {"qty": 20}
+    submitted = [h["data"] for h in view["history"] if h["action"] == "task_completed"]
+    assert submitted == [{"order": {"qty": 2}}]
