@@ -201,8 +201,8 @@ def test_history_keeps_submitted_data_even_if_a_script_changes_it_in_place(sessi
         '<bpmn:userTask id="fill"/>', flow("fill", "adjust"),
         "<bpmn:scriptTask id=\"adjust\"><bpmn:script>order['qty'] = order['qty'] * 10</bpmn:script></bpmn:scriptTask>",
         flow("adjust", "end"), '<bpmn:endEvent id="end"/>'])
-    deploy_package(write_package(tmp_path, "adjust", {"adjust": body}))
-    started = runtime.start_instance(sessions, "adjust", {})
+    deploy_package(write_package(tmp_path, "orders", {"orders": body}))
+    started = runtime.start_instance(sessions, "orders", {})
     runtime.complete_task(sessions, started.open_tasks[0]["id"], "u", {"order": {"qty": 2}})
     with sessions() as session:
         view = queries.instance_view(session, started.instance_id)
