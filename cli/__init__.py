@@ -152,9 +152,8 @@ def deploy(ctx: click.Context, path: str, user: str | None, notes: str | None, a
     """Validate a package folder and deploy it as the next version."""
     try:
         package = packages.load_package(path)
-        with _sessions(_url(ctx))() as session, session.begin():
-            result = packages.deploy(session, package, user, notes)
-    except InvalidPackageError as exc:
+        result = packages.deploy_package(_sessions(_url(ctx)), package, user, notes)
+    except LiaisonError as exc:
         _fail(exc, as_json)
     word = "deployed" if result.created else "unchanged, already deployed as"
     _emit(as_json, vars(result), f"{word} {result.key} version {result.version}")

@@ -15,11 +15,12 @@ from pathlib import Path
 import yaml
 from lxml import etree
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from .bpmn_check import check_bpmn
 from .bpmn_parser import BPMN_NS, parse_documents, read_liaison_attributes, schema_problems
-from .errors import InvalidPackageError, NotFoundError, Problem, UnreadableFileError
+from .errors import InvalidPackageError, NotFoundError, Problem, TaskConflictError, UnreadableFileError
 from .expressions import check_expression
 from .models import ProcessDefinition, ProcessVersion
 from .serialization import spec_to_json
@@ -50,6 +51,10 @@ class Package:
         content = json.dumps([self.meta, self.bpmn, self.forms, self.notifications, self.tests],
                              sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+class ConflictingDeployError(TaskConflictError):
+    """Another deployment of the same package kept winning the race."""
 
 
 @dataclass
@@ -124,6 +129,22 @@ def load_package(path: str | Path) -> Package:
     package = Package(key, meta, main, bpmn_text, forms, notifications, tests)
     package.spec_json = spec_to_json(parsed.specs[main], parsed.subprocess_specs[main])
     return package
+
+
+def deploy_package(sessions: sessionmaker[Session], package: Package, user: str | None = None,
+                   notes: str | None = None) -> DeployResult:
+    """Deploy in a transaction of its own; two deployments of one package at once both get an answer.
+
+    The loser of a race on the version number (or on creating the definition) tries again and
+    finds the winner's version: unchanged content reports it, changed content becomes the next one.
+    """
+    for _attempt in range(3):
+        try:
+            with sessions() as session, session.begin():
+                return deploy(session, package, user, notes)
+        except IntegrityError:
+            continue
+    raise ConflictingDeployError(f"`{package.key}` is being deployed by someone else right now; try again")
 
 
 def deploy(session: Session, package: Package, user: str | None = None, notes: str | None = None) -> DeployResult:

@@ -144,3 +144,26 @@ def test_cancel_racing_a_completion_never_loses_either(postgres_url, monkeypatch
     else:
         assert stock_row["status"] == "completed"  # completion won, then the cancel applied on top
         assert any(h["action"] == "task_completed" for h in view["history"])
+
+
+def test_same_package_deployed_twice_at_once_gives_one_version(postgres_url, tmp_path):
+    package = packages.load_package(ORDER_REVIEW)
+    barrier = threading.Barrier(4, timeout=30)
+    results, errors = [], []
+
+    def deploy():
+        sessions = db.make_session_factory(db.make_engine(postgres_url))
+        barrier.wait()
+        try:
+            results.append(packages.deploy_package(sessions, package, "admin"))
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deploy) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert {r.version for r in results} == {1}
+    assert sum(r.created for r in results) == 1
