@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from engine import db, packages, queries, runtime, scenarios
+from engine import db, package_zip, packages, queries, runtime, scenarios
 from engine.config import load_settings
 from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
 
@@ -143,20 +143,40 @@ def test_packages(paths: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.argument("path", type=click.Path(exists=True))
 @click.option("--user", default=None)
 @click.option("--notes", default=None)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def deploy(ctx: click.Context, path: str, user: str | None, notes: str | None, as_json: bool) -> None:
-    """Validate a package folder and deploy it as the next version."""
+    """Validate a package (folder or .zip) and deploy it as the next version."""
     try:
-        package = packages.load_package(path)
+        if Path(path).is_file():
+            with package_zip.unpacked(path) as folder:
+                package = packages.load_package(folder)
+        else:
+            package = packages.load_package(path)
         result = packages.deploy_package(_sessions(_url(ctx)), package, user, notes)
     except LiaisonError as exc:
         _fail(exc, as_json)
     word = "deployed" if result.created else "unchanged, already deployed as"
     _emit(as_json, vars(result), f"{word} {result.key} version {result.version}")
+
+
+@main.command()
+@click.argument("key")
+@click.option("--version", "number", type=int, default=None, help="Version number (default: newest).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@click.pass_context
+def export(ctx: click.Context, key: str, number: int | None, output: str) -> None:
+    """Write a deployed version of a package to a zip file."""
+    try:
+        with _sessions(_url(ctx))() as session:
+            content = package_zip.export_version(session, key, number)
+    except LiaisonError as exc:
+        _fail(exc, False)
+    Path(output).write_bytes(content)
+    click.echo(f"wrote {output} ({len(content)} bytes)")
 
 
 @main.command()

@@ -143,3 +143,11 @@ def test_validate_package_folder_lists_every_problem(tmp_path):
     assert any(": f_large: " in line and "amount >" in line for line in lines)
     assert any(": manager_approve: " in line and "form `signoff`" in line for line in lines)
     assert all(line.split(":")[1].isdigit() for line in lines)
+
+
+def test_export_and_deploy_zip_by_cli(database_url, tmp_path):
+    as_json("deploy", ORDER_REVIEW, url=database_url)
+    target = tmp_path / "order_review.zip"
+    assert "wrote" in liaison("export", "order_review", "-o", str(target), url=database_url).stdout
+    again = as_json("deploy", str(target), url=database_url)
+    assert (again["version"], again["created"]) == (1, False)
