@@ -46,8 +46,7 @@ def main() -> None:
     parser.add_argument("backend", nargs="?", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("--instances", type=int, default=100)
     args = parser.parse_args()
-    for name in ("task_handle", "mark_task_completed", "insert_tasks", "append_history", "save_instance",
-                 "cancel_tasks", "latest_version", "insert_instance"):
+    for name in ("task_handle", "write_step", "latest_version", "instance_state"):
         _timed(store, name, f"sql {name}")
     _timed(runtime, "dump_state", "serialize state")
     _timed(runtime, "_restore", "restore (cache hit)")

@@ -18,6 +18,7 @@ import copy
 import json
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.exc import OperationalError
@@ -86,7 +87,7 @@ def start_instance(sessions: sessionmaker[Session], key: str, data: dict | None 
 
 
 def _start_once(sessions, key, data, user, business_key) -> StepResult:
-    with _engine(sessions).begin() as conn:
+    with _step_connection(sessions) as conn:
         version = store.latest_version(conn, key)
         if version is None:
             raise NotFoundError(f"no process `{key}` is deployed")
@@ -95,13 +96,12 @@ def _start_once(sessions, key, data, user, business_key) -> StepResult:
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
         wfa.set_start_data(workflow, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
-        now = utcnow()
-        instance_id = store.insert_instance(conn, version_id=version_id, process_key=key, initiator=user,
-                                            business_key=business_key, now=now)
-        started = {"instance_id": instance_id, "actor": user, "action": "started", "at": now, "data": data}
-        result, state_key = _save(conn, instance_id, 0, workflow, records, None, now, before=set(),
-                                  history=[started])
-    LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, state_key), workflow)
+        step = store.StepWrite(instance_id=None, revision=0, now=utcnow(), state="", data={}, status="",
+                               state_key="", version_id=version_id, process_key=key, initiator=user,
+                               business_key=business_key,
+                               history=[{"actor": user, "action": "started", "data": data}])
+        result = _save(conn, step, workflow, records, None, before=set())
+    LIVE_WORKFLOWS.put(_cache_key(sessions, result.instance_id, step.state_key), workflow)
     return result
 
 
@@ -140,7 +140,7 @@ class _Stale(Exception):
 
 
 def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult:
-    with _engine(sessions).begin() as conn:
+    with _step_connection(sessions) as conn:
         handle = store.task_handle(conn, task_id)
         if handle is None:
             raise NotFoundError(f"no task {task_id}")
@@ -150,19 +150,17 @@ def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
                                     "nothing of this submission was saved")
         workflow = _restore(sessions, conn, handle)
-        before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed below, not cancelled
+        before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
         # the engine gets its own copy: scripts may change nested values in place, the history must not see it
         completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
-        now = utcnow()
-        if not store.mark_task_completed(conn, task_id, user, now):
-            raise _Stale()
-        entry = {"instance_id": handle.instance_id, "actor": user, "at": now, "action": "task_completed",
-                 "element_id": completed.element_id, "element_type": completed.element_type,
-                 "task_id": task_id, "comment": comment, "data": data}
-        result, state_key = _save(conn, handle.instance_id, handle.revision, workflow, records, user, now,
-                                  before=before, history=[entry])
-    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
+        entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
+                 "element_type": completed.element_type, "task_id": task_id, "comment": comment, "data": data}
+        step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
+                               data={}, status="", state_key="", complete_task=task_id, user=user,
+                               history=[entry])
+        result = _save(conn, step, workflow, records, user, before=before)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, step.state_key), workflow)
     return result
 
 
@@ -174,7 +172,7 @@ def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str
 
 
 def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | None) -> StepResult:
-    with _engine(sessions).begin() as conn:
+    with _step_connection(sessions) as conn:
         handle = store.instance_handle(conn, instance_id)
         if handle is None:
             raise NotFoundError(f"no instance {instance_id}")
@@ -183,63 +181,62 @@ def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | Non
         workflow = _restore(sessions, conn, handle)
         before = wfa.ready_task_ids(workflow)
         wfa.cancel(workflow)
-        now = utcnow()
-        entry = {"instance_id": instance_id, "actor": user, "action": "cancelled", "comment": reason, "at": now}
-        result, _ = _save(conn, instance_id, handle.revision, workflow, [], user, now, before=before,
-                          history=[entry], status="cancelled")
-    return result
+        step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
+                               data={}, status="cancelled", state_key="",
+                               history=[{"actor": user, "action": "cancelled", "comment": reason}])
+        return _save(conn, step, workflow, [], user, before=before)
 
 
-def _save(conn, instance_id: int, revision: int, workflow, records, actor, now, *, before: set[str],
-          history: list[dict], status=None):
-    """Write the step: task rows, history (the caller's entries first), then the instance row."""
-    history = history + [
-        {"instance_id": instance_id, "actor": actor, "action": "step", "at": now, "element_id": r.element_id,
-         "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
-    open_views = _sync_tasks(conn, instance_id, before, [] if status else wfa.ready_user_tasks(workflow), now)
-    end_event = None
-    if status is None:
+def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[str]) -> StepResult:
+    """Fill in the step's writes from the workflow (tasks, history, status, state) and write them."""
+    step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
+                      "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
+    ready = [] if step.status == "cancelled" else wfa.ready_user_tasks(workflow)
+    open_views = []
+    for task in ready:
+        view, is_new = wfa.describe_user_task(task)
+        open_views.append(view)
+        if is_new or view.id not in before:
+            step.new_tasks.append({"id": view.id, "element_id": view.element_id, "name": view.name,
+                                   "form": view.form, "assignee": view.assignee,
+                                   "candidate_users": view.candidate_users,
+                                   "candidate_groups": view.candidate_groups, "due_at": view.due_at})
+    step.cancel = sorted(before - {v.id for v in open_views})
+    if not step.status:
         if wfa.is_completed(workflow):
-            status, end_event = "completed", wfa.end_event(records)
-            history.append({"instance_id": instance_id, "action": "completed", "at": now,
-                            "element_id": end_event})
+            step.status, step.end_event = "completed", wfa.end_event(records)
+            step.history.append({"action": "completed", "element_id": step.end_event})
         elif not open_views and not wfa.waiting_elements(workflow):
             raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached")
         else:
-            status = "running"
-    store.append_history(conn, history)
-    data = wfa.current_data(workflow)
-    state_key = store.new_state_key()
-    saved = store.save_instance(conn, instance_id, revision, state=dump_state(workflow, data), data=data,
-                                status=status, end_event=end_event, now=now, state_key=state_key)
-    if not saved:
-        raise _Stale()
+            step.status = "running"
+    step.data = wfa.current_data(workflow)
+    step.state = dump_state(workflow, step.data)
+    step.state_key = store.new_state_key()
+    try:
+        instance_id = store.write_step(conn, step)
+    except store.StaleInstance as exc:
+        raise _Stale() from exc
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name, "assignee": v.assignee}
              for v in open_views]
-    return StepResult(instance_id, status, revision + 1, tasks, end_event), state_key
+    return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event)
 
 
-def _sync_tasks(conn, instance_id: int, before: set[str], ready, now) -> list:
-    """Make the open task rows match the workflow's READY user tasks; return the open ones.
+@contextmanager
+def _step_connection(sessions):
+    """The connection one step runs on.
 
-    `before` are the READY tasks when the step began, which are the open rows in the database
-    (a saved instance's open rows are always exactly its READY user tasks).
+    PostgreSQL: autocommit, since the step's reads need no transaction (the revision check makes
+    the single write call safe) and the write is one atomic function call: two round trips a step.
+    Other databases: one transaction around the reads and the writes.
     """
-    views, new_rows = [], []
-    for task in ready:
-        view, is_new = wfa.describe_user_task(task)
-        views.append(view)
-        if is_new or view.id not in before:
-            new_rows.append({"id": view.id, "instance_id": instance_id, "element_id": view.element_id,
-                             "name": view.name, "form": view.form, "assignee": view.assignee,
-                             "candidate_users": view.candidate_users,
-                             "candidate_groups": view.candidate_groups,
-                             "due_at": view.due_at, "status": "open", "completed_by": None,
-                             "completed_at": None, "created_at": now})
-    store.insert_tasks(conn, new_rows)
-    live = {v.id for v in views}
-    store.cancel_tasks(conn, sorted(before - live), now)
-    return views
+    engine = _engine(sessions)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        with engine.begin() as conn:
+            yield conn
 
 
 def _restore(sessions, conn, handle):

@@ -8,11 +8,13 @@ The read side (`queries`) and deployments keep using the ORM.
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from .models import HistoryEntry, ProcessDefinition, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
 
@@ -90,6 +92,91 @@ _UPDATE_INSTANCE = (
     .values({name: bindparam(f"v_{name}") for name in _SAVE_COLUMNS}))
 
 
+class StaleInstance(Exception):
+    """The instance was saved by someone else since it was read; nothing of this step was written."""
+
+
+@dataclass
+class StepWrite:
+    """Everything one engine step writes. `instance_id` None creates the instance."""
+
+    instance_id: int | None
+    revision: int
+    now: datetime
+    state: str
+    data: dict
+    status: str
+    state_key: str
+    end_event: str | None = None
+    complete_task: str | None = None
+    user: str | None = None
+    cancel: list = field(default_factory=list)
+    new_tasks: list = field(default_factory=list)  # dicts: id, element_id, name, form, assignee, candidate_*, due_at
+    history: list = field(default_factory=list)  # dicts: actor, action, element_id, ... (no instance_id)
+    version_id: int | None = None  # for a new instance
+    process_key: str | None = None
+    initiator: str | None = None
+    business_key: str | None = None
+
+
+def write_step(conn: Connection, step: StepWrite) -> int:
+    """Write one step atomically and return the instance id; StaleInstance if the revision moved.
+
+    PostgreSQL: one call of `liaison_save_step` (migration 0003), one round trip, atomic on its
+    own, so the caller may run it in autocommit mode. Other databases: the same writes as Core
+    statements, inside the caller's transaction (which must be rolled back on StaleInstance).
+    """
+    if conn.dialect.name == "postgresql":
+        return _write_step_postgres(conn, step)
+    instance_id = step.instance_id
+    if instance_id is None:
+        instance_id = insert_instance(conn, version_id=step.version_id, process_key=step.process_key,
+                                      initiator=step.initiator, business_key=step.business_key, now=step.now)
+    if step.complete_task:
+        mark_task_completed(conn, step.complete_task, step.user, step.now)  # the revision check covers races
+    cancel_tasks(conn, step.cancel, step.now)
+    insert_tasks(conn, [{**t, "instance_id": instance_id, "status": "open", "completed_by": None,
+                         "completed_at": None, "created_at": step.now} for t in step.new_tasks])
+    append_history(conn, [{**h, "instance_id": instance_id, "at": step.now} for h in step.history])
+    if not save_instance(conn, instance_id, step.revision, state=step.state, data=step.data,
+                         status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
+        raise StaleInstance()
+    return instance_id
+
+
+_SAVE_STEP = text("SELECT liaison_save_step(CAST(:payload AS jsonb))")
+
+
+def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
+    payload = {
+        "instance_id": step.instance_id, "revision": step.revision, "now": step.now.isoformat(),
+        "state": step.state, "data": _json(step.data), "status": step.status, "state_key": step.state_key,
+        "end_event": step.end_event, "complete_task": step.complete_task, "user": step.user,
+        "cancel": step.cancel, "new_tasks": step.new_tasks,
+        "candidates": _candidates(step.new_tasks),
+        "history": [{**h, "data": _json(h["data"]) if h.get("data") is not None else None} for h in step.history],
+        "version_id": step.version_id, "process_key": step.process_key, "initiator": step.initiator,
+        "business_key": step.business_key,
+    }
+    try:
+        return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "LI409":
+            raise StaleInstance() from exc
+        raise
+
+
+def _json(value) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _candidates(rows: list[dict]) -> list[dict]:
+    return [{"task_id": r["id"], "kind": kind, "value": value}
+            for r in rows
+            for kind, values in (("user", r["candidate_users"]), ("group", r["candidate_groups"]))
+            for value in dict.fromkeys(values)]
+
+
 def task_handle(conn: Connection, task_id: str) -> TaskHandle | None:
     """The task and its instance's lock fields, in one query."""
     row = conn.execute(_SELECT_TASK_HANDLE, {"b_task": task_id}).first()
@@ -157,10 +244,7 @@ def insert_tasks(conn: Connection, rows: list[dict]) -> None:
     if not rows:
         return
     conn.execute(_INSERT_TASK, rows)
-    candidates = [{"task_id": r["id"], "kind": kind, "value": value}
-                  for r in rows
-                  for kind, values in (("user", r["candidate_users"]), ("group", r["candidate_groups"]))
-                  for value in dict.fromkeys(values)]
+    candidates = _candidates(rows)
     if candidates:
         conn.execute(_INSERT_CANDIDATE, candidates)
 
