@@ -37,7 +37,10 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip per step. A connection the server dropped fails the
+    # step's first statement instead, SQLAlchemy invalidates it, and the engine's retry loop
+    # (runtime._retry_when_locked) runs the step again on a fresh connection.
+    kwargs.setdefault("pool_recycle", 3600)
     return create_engine(url, **kwargs)
 
 

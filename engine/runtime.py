@@ -21,7 +21,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import store
@@ -123,14 +123,17 @@ def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data
 
 
 def _retry_when_locked(step, what: str):
-    """Run `step`, again when the instance moved on under it (`_Stale`) or SQLite was busy."""
+    """Run `step` again when the instance moved on under it, SQLite was busy or a pooled connection died."""
     for _attempt in range(MAX_ATTEMPTS):
         try:
             return step()
         except _Stale:
             continue  # re-read the newer state and re-apply
-        except OperationalError as exc:
-            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                continue  # the server dropped a pooled connection (restart, failover): use a fresh one
+            message = str(exc).lower()
+            if not isinstance(exc, OperationalError) or ("locked" not in message and "busy" not in message):
                 raise
     raise TaskConflictError(f"{what}: the instance kept changing while saving; nothing was saved, try again")
 

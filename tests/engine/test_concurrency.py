@@ -167,3 +167,23 @@ def test_same_package_deployed_twice_at_once_gives_one_version(postgres_url, tmp
     assert errors == []
     assert {r.version for r in results} == {1}
     assert sum(r.created for r in results) == 1
+
+
+def test_step_survives_the_server_dropping_pooled_connections(postgres_url):
+    from sqlalchemy import text
+
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(ORDER_REVIEW))
+    started = runtime.start_instance(sessions, "order_review", {"item": "pen", "amount": 20})
+    admin = db.make_engine(postgres_url)
+    with admin.connect() as conn:  # what a server restart or a failover does to the pool
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.commit()
+    admin.dispose()
+    stock = next(t for t in started.open_tasks if t["element_id"] == "stock_check")
+    result = runtime.complete_task(sessions, stock["id"], "wang", {"in_stock": 1})
+    assert result.status == "running"
+    engine.dispose()
