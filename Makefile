@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(BIN)/liaison db upgrade
+	$(BIN)/liaison demo
 	$(BIN)/liaison run --host 127.0.0.1 --port 5000
 
 lint: setup

@@ -17,6 +17,8 @@ from engine import db, package_zip, packages, queries, runtime, scenarios
 from engine.config import load_settings
 from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
 
+SHIPPED_PROCESSES = Path(__file__).resolve().parent.parent / "processes"
+
 
 @cache
 def _sessions(url: str):
@@ -117,6 +119,27 @@ def validate(path: str, as_json: bool) -> None:
     lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in problems]
     _emit(as_json, payload, "\n".join(lines) if lines else f"{path}: valid")
     sys.exit(1 if errors else 0)
+
+
+@main.command()
+@click.option("--path", "root", default=None, type=click.Path(file_okay=False),
+              help="Folder of packages (default: the shipped processes/).")
+@click.pass_context
+def demo(ctx: click.Context, root: str | None) -> None:
+    """Deploy every shipped process package (unchanged ones are left as they are)."""
+    folder = Path(root) if root else SHIPPED_PROCESSES
+    sessions = _sessions(_url(ctx))
+    failed = False
+    for path in sorted(p for p in folder.iterdir() if (p / "package.yaml").is_file()):
+        try:
+            result = packages.deploy_package(sessions, packages.load_package(path), "demo")
+        except LiaisonError as exc:
+            click.echo(f"{path.name}: not deployed:\n{exc}", err=True)
+            failed = True
+            continue
+        word = "deployed" if result.created else "already deployed"
+        click.echo(f"{word}: {result.key} version {result.version}")
+    sys.exit(1 if failed else 0)
 
 
 @main.command("test")

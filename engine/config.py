@@ -32,7 +32,7 @@ class Settings:
 
     database_url: str
     redis_url: str | None
-    secret_key: str
+    secret_key: str | None  # None: the web app generates one under instance/ (see instance_secret)
     smtp_url: str | None
     base_url: str
     locale: str
@@ -49,7 +49,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=env.get("LIAISON_REDIS_URL") or None,
-        secret_key=env.get("LIAISON_SECRET_KEY") or _instance_secret(instance_dir),
+        secret_key=env.get("LIAISON_SECRET_KEY") or None,
         smtp_url=env.get("LIAISON_SMTP_URL") or None,
         base_url=env.get("LIAISON_BASE_URL", "http://127.0.0.1:5000"),
         locale=env.get("LIAISON_LOCALE", "zh"),
@@ -58,7 +58,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     )
 
 
-def _instance_secret(instance_dir: Path) -> str:
+def instance_secret(instance_dir: Path) -> str:
     """A generated secret kept under the instance folder, so sessions survive restarts."""
     path = instance_dir / "secret_key"
     if path.is_file():

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -26,8 +27,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator):
+    """A point in time, stored in UTC and always returned timezone-aware.
+
+    SQLite keeps no zone: without this, an aware time would be stored as its wall-clock reading
+    and come back naive. Naive values given to it are taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     """Declarative base of every Liaison table."""
+
+    type_annotation_map = {datetime: UTCDateTime}
 
 
 class ProcessDefinition(Base):
@@ -39,7 +63,7 @@ class ProcessDefinition(Base):
     key: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[dict] = mapped_column(JSON, default=dict)  # {"zh": ..., "en": ...}
     category: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     versions: Mapped[list[ProcessVersion]] = relationship(
         back_populates="definition", order_by="ProcessVersion.number")
@@ -61,7 +85,7 @@ class ProcessVersion(Base):
     spec_json: Mapped[str] = mapped_column(Text)  # parsed spec, stored once per version
     notes: Mapped[str | None] = mapped_column(Text)
     deployed_by: Mapped[str | None] = mapped_column(String(100))
-    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     definition: Mapped[ProcessDefinition] = relationship(back_populates="versions")
 
@@ -87,9 +111,9 @@ class ProcessInstance(Base):
     error: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock counter
     state_key: Mapped[str] = mapped_column(String(32), default="")  # new random value on every save
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
 
     version: Mapped[ProcessVersion] = relationship()
 
@@ -111,11 +135,11 @@ class WorkTask(Base):
     assignee: Mapped[str | None] = mapped_column(String(100))
     candidate_users: Mapped[list] = mapped_column(JSON, default=list)
     candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | cancelled
     completed_by: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column()
 
     candidates: Mapped[list[TaskCandidate]] = relationship(cascade="all, delete-orphan")
 
@@ -139,7 +163,7 @@ class HistoryEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str | None] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))  # started | step | task_completed | cancelled | ...
     element_id: Mapped[str | None] = mapped_column(String(200))

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from .config import load_settings
 from .errors import (
     ExpressionError,
     InvalidTaskDataError,
@@ -190,7 +193,7 @@ def _due(task, value) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value if value.tzinfo else value.replace(tzinfo=company_zone())
     text = str(value).strip()
     try:
         if text.upper().startswith("P"):
@@ -198,11 +201,18 @@ def _due(task, value) -> datetime | None:
             return start + TimerEventDefinition.get_timedelta_from_start(
                 TimerEventDefinition.parse_iso_duration(text), start)
         parsed = datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        # a date without a zone means the company's local time, not the server's or UTC
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=company_zone())
     except (ValueError, TypeError) as exc:
         raise ProcessRuntimeError(
             f"element `{task.task_spec.bpmn_id}`: due date `{text}` is not an ISO 8601 date or duration",
             task.task_spec.bpmn_id, exc) from exc
+
+
+@cache
+def company_zone() -> ZoneInfo:
+    """The company's time zone (`LIAISON_TIMEZONE`), in which dates written without a zone are read."""
+    return ZoneInfo(load_settings().timezone)
 
 
 def find_task(workflow, task_id: str):

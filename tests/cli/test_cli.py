@@ -151,3 +151,9 @@ def test_export_and_deploy_zip_by_cli(database_url, tmp_path):
     assert "wrote" in liaison("export", "order_review", "-o", str(target), url=database_url).stdout
     again = as_json("deploy", str(target), url=database_url)
     assert (again["version"], again["created"]) == (1, False)
+
+
+def test_demo_deploys_the_shipped_packages_once(database_url):
+    first = liaison("demo", url=database_url).stdout
+    assert "deployed: leave_request version 1" in first
+    assert "already deployed: leave_request version 1" in liaison("demo", url=database_url).stdout

@@ -209,3 +209,19 @@ def test_history_keeps_submitted_data_even_if_a_script_changes_it_in_place(sessi
     assert view["data"]["order"] == {"qty": 20}
     submitted = [h["data"] for h in view["history"] if h["action"] == "task_completed"]
     assert submitted == [{"order": {"qty": 2}}]
+
+
+def test_due_date_without_zone_is_read_in_the_company_zone(sessions, deploy_package, tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>', flow("start", "sign"),
+        '<bpmn:userTask id="sign" liaison:assignee="ann" liaison:dueDate="${deadline}"/>',
+        flow("sign", "end"), '<bpmn:endEvent id="end"/>'])
+    deploy_package(write_package(tmp_path, "deadline", {"deadline": body}))
+    started = runtime.start_instance(sessions, "deadline", {"deadline": "2026-12-01T18:00:00"})
+    with sessions() as session:
+        due = queries.get_task(session, started.open_tasks[0]["id"]).due_at
+    expected = datetime(2026, 12, 1, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # the default company zone
+    assert due == expected and due.utcoffset() is not None

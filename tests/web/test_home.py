@@ -13,7 +13,7 @@ PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 def test_home_lists_deployed_processes(database_url, sessions):
     with sessions() as session, session.begin():
         packages.deploy(session, packages.load_package(PROCESSES / "leave_request"), "admin")
-    client = create_app({"DATABASE_URL": database_url, "TESTING": True}).test_client()
+    client = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"}).test_client()
     page = client.get("/")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
