@@ -66,3 +66,13 @@ def test_camunda_juel_negation_takes_the_reject_path(sessions, deploy_package, t
     started = runtime.start_instance(sessions, "camunda_leave", {"manager": "li"}, user="zhang")
     done = runtime.complete_task(sessions, started.open_tasks[0]["id"], "li", {"approved": False})
     assert (done.status, done.end_event) == ("completed", "rejected_end")
+
+
+def test_bpmn_js_default_non_executable_process_still_runs(sessions, deploy_package, tmp_path):
+    folder = tmp_path / "leave_request"
+    shutil.copytree(PROCESSES / "leave_request", folder)
+    bpmn = folder / "leave_request.bpmn"
+    bpmn.write_text(bpmn.read_text().replace('isExecutable="true"', 'isExecutable="false"'))
+    deploy_package(folder)
+    started = runtime.start_instance(sessions, "leave_request", {"manager": "li"})
+    assert started.open_tasks[0]["element_id"] == "manager_approval"
