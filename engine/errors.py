@@ -65,6 +65,17 @@ class InvalidTaskDataError(LiaisonError):
     """The submitted data was refused; nothing was saved."""
 
 
+class FormInvalidError(InvalidTaskDataError):
+    """The submission does not satisfy its form; `errors` maps field paths to messages."""
+
+    def __init__(self, form: str, errors: dict[str, list[str]]):
+        self.form = form
+        self.errors = errors
+        listed = "; ".join(f"`{path}`: {' '.join(messages)}" if path else " ".join(messages)
+                           for path, messages in errors.items())
+        super().__init__(f"form `{form}` refused the submission: {listed}")
+
+
 class ProcessRuntimeError(LiaisonError):
     """Running the process failed (a script raised, a service failed, a loop ran too deep).
 

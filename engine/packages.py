@@ -25,6 +25,7 @@ from .expressions import check_expression
 from .models import ProcessDefinition, ProcessVersion
 from .serialization import spec_to_json
 from .services import service_names
+from .submissions import form_problems
 from .xmlsafe import read_xml_file
 
 MAX_YAML_BYTES = 1024 * 1024
@@ -113,6 +114,7 @@ def load_package(path: str | Path) -> Package:
     notifications = _read_folder(root / "notifications", problems)
     tests = _read_folder(root / "tests", problems)
     problems.extend(_check_liaison_attributes(documents, forms, root))
+    problems.extend(form_problems(forms, str(root / "forms")))
     if _has_errors(problems):
         raise InvalidPackageError(problems)
     parsed, parse_problems = parse_documents(documents)

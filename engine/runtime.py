@@ -35,6 +35,7 @@ from .errors import (
 )
 from .models import utcnow
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
+from .submissions import FORM_CACHE, checked_submission
 
 MAX_DATA_BYTES = 1024 * 1024
 MAX_ATTEMPTS = 5
@@ -79,20 +80,29 @@ LIVE_WORKFLOWS = _LiveWorkflows()
 
 
 def start_instance(sessions: sessionmaker[Session], key: str, data: dict | None = None,
-                   user: str | None = None, business_key: str | None = None) -> StepResult:
-    """Start the latest version of process `key` with start-form `data`, run it until it waits."""
+                   user: str | None = None, business_key: str | None = None, lang: str = "en") -> StepResult:
+    """Start the latest version of process `key` with start-form `data`, run it until it waits.
+
+    When the start event names a form, `data` must satisfy it (FormInvalidError lists each field's
+    messages in `lang`) and the form's cleaned data is what the process receives.
+    """
     data = _checked_data(data)
-    return _retry_when_locked(lambda: _start_once(sessions, key, data, user, business_key),
+    return _retry_when_locked(lambda: _start_once(sessions, key, data, user, business_key, lang),
                               f"starting `{key}`")
 
 
-def _start_once(sessions, key, data, user, business_key) -> StepResult:
+def _forms(conn, version_id: int, checksum: str) -> dict:
+    return FORM_CACHE.get(checksum, lambda: store.version_package(conn, version_id))
+
+
+def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResult:
     with _step_connection(sessions) as conn:
         version = store.latest_version(conn, key)
         if version is None:
             raise NotFoundError(f"no process `{key}` is deployed")
         version_id, checksum = version
         spec, subspecs = _specs(conn, version_id, checksum)
+        data = checked_submission(_forms(conn, version_id, checksum), wfa.start_form(spec), None, data, {}, lang)
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
         wfa.set_start_data(workflow, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
@@ -106,16 +116,17 @@ def _start_once(sessions, key, data, user, business_key) -> StepResult:
 
 
 def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data: dict | None = None,
-                  groups: tuple[str, ...] = (), comment: str | None = None) -> StepResult:
+                  groups: tuple[str, ...] = (), comment: str | None = None, lang: str = "en") -> StepResult:
     """Complete an open user task as `user` with form `data`, then run until the process waits.
 
     If another task of the same instance was saved meanwhile, the completion is re-applied on
     top of it; if this very task was completed by someone else, TaskConflictError says so and
-    nothing of this submission is stored.
+    nothing of this submission is stored. When the task names a form, `data` must satisfy it at
+    this node (read-only and hidden fields per the form's `access`); the cleaned data is stored.
     """
     data = _checked_data(data)
     try:
-        return _retry_when_locked(lambda: _complete_once(sessions, task_id, user, data, groups, comment),
+        return _retry_when_locked(lambda: _complete_once(sessions, task_id, user, data, groups, comment, lang),
                                   f"completing task {task_id}")
     except ProcessRuntimeError as exc:
         _record_failure(sessions, task_id, user, exc)
@@ -142,7 +153,7 @@ class _Stale(Exception):
     """Someone saved the instance between our read and our write."""
 
 
-def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult:
+def _complete_once(sessions, task_id, user, data, groups, comment, lang="en") -> StepResult:
     with _step_connection(sessions) as conn:
         handle = store.task_handle(conn, task_id)
         if handle is None:
@@ -153,6 +164,9 @@ def _complete_once(sessions, task_id, user, data, groups, comment) -> StepResult
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
                                     "nothing of this submission was saved")
         workflow = _restore(sessions, conn, handle)
+        if handle.form:
+            data = checked_submission(_forms(conn, handle.version_id, handle.checksum), handle.form,
+                                      handle.element_id, data, wfa.current_data(workflow), lang)
         before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
         # the engine gets its own copy: scripts may change nested values in place, the history must not see it
         completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))

@@ -42,6 +42,8 @@ class TaskHandle:
     state_key: str
     version_id: int
     checksum: str
+    form: str | None = None
+    element_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class InstanceHandle:
 _TASK_HANDLE = (
     select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.candidate_users, _task.c.candidate_groups,
            _task.c.completed_by, _instance.c.id, _instance.c.status, _instance.c.revision,
-           _instance.c.state_key, _instance.c.version_id, _version.c.checksum)
+           _instance.c.state_key, _instance.c.version_id, _version.c.checksum, _task.c.form,
+           _task.c.element_id)
     .join(_instance, _instance.c.id == _task.c.instance_id)
     .join(_version, _version.c.id == _instance.c.version_id)
 )
@@ -75,6 +78,7 @@ _SELECT_INSTANCE_HANDLE = (
     .where(_instance.c.id == bindparam("b_instance")))
 _SELECT_STATE = select(_instance.c.state).where(_instance.c.id == bindparam("b_instance"))
 _SELECT_SPEC = select(_version.c.spec_json).where(_version.c.id == bindparam("b_version"))
+_SELECT_PACKAGE = select(_version.c.package).where(_version.c.id == bindparam("b_version"))
 _SELECT_LATEST_VERSION = (
     select(_version.c.id, _version.c.checksum)
     .where(_version.c.definition_id == bindparam("b_definition"))
@@ -197,6 +201,11 @@ def instance_state(conn: Connection, instance_id: int) -> str:
 def version_spec_json(conn: Connection, version_id: int) -> str:
     """The stored, parsed spec of a version."""
     return conn.execute(_SELECT_SPEC, {"b_version": version_id}).scalar_one()
+
+
+def version_package(conn: Connection, version_id: int) -> dict:
+    """The stored package content of a version (meta, forms, notifications, tests)."""
+    return conn.execute(_SELECT_PACKAGE, {"b_version": version_id}).scalar_one()
 
 
 def latest_version(conn: Connection, key: str) -> tuple[int, str] | None:

@@ -241,6 +241,17 @@ def complete_user_task(workflow, task_id: str, data: dict) -> StepRecord:
     return _record(task)
 
 
+def start_form(spec) -> str | None:
+    """The form key of the process's (first) none start event, if it declares one."""
+    for spec_task in spec.task_specs.values():
+        if type(spec_task).__name__ == "StartEvent" and getattr(spec_task, "event_definition", None) is not None \
+                and type(spec_task.event_definition).__name__ == "NoneEventDefinition":
+            form = getattr(spec_task, "extensions", {}).get("liaison", {}).get("form")
+            if form:
+                return form
+    return None
+
+
 def set_start_data(workflow, data: dict) -> None:
     """Put the start form's data where the first tasks will inherit it."""
     for task in workflow.get_tasks(state=TaskState.READY):

@@ -34,12 +34,12 @@ def test_wrong_expectations_are_reported_one_by_one(tmp_path):
     (folder / "tests").mkdir()
     (folder / "tests" / "wrong.yaml").write_text(yaml.safe_dump({
         "name": "wrong on purpose",
-        "start": {"user": "zhang", "data": {"manager": "li"}},
+        "start": {"user": "zhang", "data": {"leave_type": "annual", "days": 2, "manager": "li"}},
         "steps": [{"task": "manager_approval", "user": "li", "expect_assignee": "wu", "data": {"approved": True}},
                   {"task": "nope", "user": "x"}],
     }))
     (folder / "tests" / "wrong_end.yaml").write_text(yaml.safe_dump({
-        "start": {"data": {"manager": "li"}},
+        "start": {"data": {"leave_type": "sick", "days": 1, "manager": "li"}},
         "steps": [{"task": "manager_approval", "user": "li", "data": {"approved": False}}],
         "expect": {"end_event": "approved_end", "path": ["hr_record"], "data": {"approved": True}},
     }))

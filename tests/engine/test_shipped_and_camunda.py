@@ -41,8 +41,11 @@ def _camunda_package(tmp_path) -> Path:
     (folder / "forms").mkdir(parents=True)
     shutil.copy(FIXTURES / "bpmn" / "camunda_leave_request.bpmn", folder / "leave_request.bpmn")
     (folder / "package.yaml").write_text(yaml.safe_dump({"id": "camunda_leave", "process": "leave_request"}))
-    for form in ("leave_start", "manager_approval", "hr_record"):
-        (folder / "forms" / f"{form}.yaml").write_text("fields: []\n")
+    forms = {"leave_start": "fields: [{name: manager, type: user}, {name: days, type: number}]\n",
+             "manager_approval": "fields: [{name: approved, type: radio, options: [true, false]}]\n",
+             "hr_record": "fields: []\n"}
+    for form, text in forms.items():
+        (folder / "forms" / f"{form}.yaml").write_text(text)
     return folder
 
 
@@ -74,5 +77,6 @@ def test_bpmn_js_default_non_executable_process_still_runs(sessions, deploy_pack
     bpmn = folder / "leave_request.bpmn"
     bpmn.write_text(bpmn.read_text().replace('isExecutable="true"', 'isExecutable="false"'))
     deploy_package(folder)
-    started = runtime.start_instance(sessions, "leave_request", {"manager": "li"})
+    started = runtime.start_instance(sessions, "leave_request",
+                                     {"leave_type": "annual", "days": 1, "manager": "li"})
     assert started.open_tasks[0]["element_id"] == "manager_approval"
