@@ -171,3 +171,14 @@ class HistoryEntry(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     comment: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSON)  # an own copy of submitted data
+
+
+class SerialCounter(Base):
+    """The last serial number (流水号) handed out per process, form field and reset scope."""
+
+    __tablename__ = "serial_counter"
+
+    process_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)  # "2026-11" for a monthly pattern
+    value: Mapped[int] = mapped_column(Integer)

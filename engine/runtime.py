@@ -35,6 +35,7 @@ from .errors import (
 )
 from .models import utcnow
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
+from .serials import assign_serials
 from .submissions import FORM_CACHE, checked_submission
 
 MAX_DATA_BYTES = 1024 * 1024
@@ -102,7 +103,10 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
             raise NotFoundError(f"no process `{key}` is deployed")
         version_id, checksum = version
         spec, subspecs = _specs(conn, version_id, checksum)
-        data = checked_submission(_forms(conn, version_id, checksum), wfa.start_form(spec), None, data, {}, lang)
+        forms, start_form = _forms(conn, version_id, checksum), wfa.start_form(spec)
+        now = wfa.company_now()
+        data = checked_submission(forms, start_form, None, data, {}, lang, now.date())
+        data = assign_serials(conn, forms.get(start_form), key, data, {}, now)
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
         wfa.set_start_data(workflow, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
@@ -165,8 +169,10 @@ def _complete_once(sessions, task_id, user, data, groups, comment, lang="en") ->
                                     "nothing of this submission was saved")
         workflow = _restore(sessions, conn, handle)
         if handle.form:
-            data = checked_submission(_forms(conn, handle.version_id, handle.checksum), handle.form,
-                                      handle.element_id, data, wfa.current_data(workflow), lang)
+            forms, current = _forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
+            now = wfa.company_now()
+            data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date())
+            data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
         before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
         # the engine gets its own copy: scripts may change nested values in place, the history must not see it
         completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))

@@ -44,6 +44,7 @@ class TaskHandle:
     checksum: str
     form: str | None = None
     element_id: str | None = None
+    process_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ _TASK_HANDLE = (
     select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.candidate_users, _task.c.candidate_groups,
            _task.c.completed_by, _instance.c.id, _instance.c.status, _instance.c.revision,
            _instance.c.state_key, _instance.c.version_id, _version.c.checksum, _task.c.form,
-           _task.c.element_id)
+           _task.c.element_id, _instance.c.process_key)
     .join(_instance, _instance.c.id == _task.c.instance_id)
     .join(_version, _version.c.id == _instance.c.version_id)
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import date
 
 from engine.errors import FormInvalidError, Problem
 from forms.build import FormContext, validate_data
@@ -53,7 +54,7 @@ def form_problems(forms: dict[str, dict], folder: str) -> list[Problem]:
 
 
 def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: str | None, data: dict,
-                       current: dict, lang: str = "en") -> dict:
+                       current: dict, lang: str = "en", today: date | None = None) -> dict:
     """The cleaned data of a submission to `form` at `node`; FormInvalidError lists what is wrong.
 
     Without a form the data passes as it is (a task may collect nothing, or be driven by an API).
@@ -63,7 +64,10 @@ def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: s
     schema = schemas.get(form)
     if schema is None:
         raise FormInvalidError(form, {"": [f"the package has no form `{form}`"]})
-    result = validate_data(schema, data, FormContext(lang=lang, node=node, values=current))
+    context = FormContext(lang=lang, node=node, values=current)
+    if today is not None:
+        context.today = today
+    result = validate_data(schema, data, context)
     if result.errors:
         raise FormInvalidError(form, result.errors)
     return result.data

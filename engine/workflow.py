@@ -215,6 +215,11 @@ def company_zone() -> ZoneInfo:
     return ZoneInfo(load_settings().timezone)
 
 
+def company_now() -> datetime:
+    """Now on the company's wall clock (serial numbers, "today" in forms)."""
+    return datetime.now(company_zone())
+
+
 def find_task(workflow, task_id: str):
     """The task with this id anywhere in the workflow, or NotFoundError."""
     try:
