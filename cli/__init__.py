@@ -37,7 +37,14 @@ def _emit(as_json: bool, payload, text: str) -> None:
 
 def _fail(exc: Exception, as_json: bool, code: int = 1):
     if as_json:
-        click.echo(json.dumps({"error": type(exc).__name__, "message": str(exc)}, ensure_ascii=False))
+        payload = {"error": type(exc).__name__, "message": str(exc)}
+        if getattr(exc, "errors", None):
+            payload["errors"] = exc.errors  # a refused form: messages per field
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    elif getattr(exc, "errors", None):
+        click.echo(f"error: form `{exc.form}` refused the submission:", err=True)
+        for path, messages in exc.errors.items():
+            click.echo(f"  {path or '-'}: {' '.join(messages)}", err=True)
     else:
         click.echo(f"error: {exc}", err=True)
     sys.exit(code)

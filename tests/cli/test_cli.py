@@ -157,3 +157,15 @@ def test_demo_deploys_the_shipped_packages_once(database_url):
     first = liaison("demo", url=database_url).stdout
     assert "deployed: leave_request version 1" in first
     assert "already deployed: leave_request version 1" in liaison("demo", url=database_url).stdout
+
+
+def test_refused_form_submission_lists_each_field(database_url):
+    url = database_url
+    as_json("deploy", ORDER_REVIEW, url=url)
+    refused = as_json("start", "order_review", "--data", json.dumps({"amount": "-3", "color": "red"}),
+                      url=url, expect=1)
+    assert refused["error"] == "FormInvalidError"
+    assert refused["errors"] == {"color": ["Unknown field."], "item": ["This field is required."],
+                                 "amount": ["Must not be negative."]}
+    text = liaison("start", "order_review", "--data", '{"item": "pen"}', url=url, expect=1).stderr
+    assert "form `order_start` refused the submission" in text and "amount: This field is required." in text
