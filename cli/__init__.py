@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import click
+import yaml
 
 from engine import db, package_zip, packages, queries, runtime, scenarios
 from engine.config import load_settings
@@ -147,6 +148,37 @@ def demo(ctx: click.Context, root: str | None) -> None:
         word = "deployed" if result.created else "already deployed"
         click.echo(f"{word}: {result.key} version {result.version}")
     sys.exit(1 if failed else 0)
+
+
+@main.command("import-formjs")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the Liaison form here (YAML).")
+def import_formjs_command(source: str, output: str | None) -> None:
+    """Convert a form-js schema (Camunda Modeler's .form file) into a Liaison form.
+
+    Prints the form as YAML (or writes it to --output) and, on stderr, one line for every
+    component that could not be mapped exactly. Exit 0 when converted, 1 when the result does
+    not load as a form, 2 when the file is not a form-js document.
+    """
+    from forms.formjs import import_formjs
+    from forms.schema import SchemaError, load_schema
+    try:
+        result = import_formjs(Path(source).read_bytes())
+    except ValueError as exc:
+        click.echo(f"{source}: {exc}", err=True)
+        sys.exit(2)
+    for problem in result.problems:
+        click.echo(f"{source}: {problem}", err=True)
+    text = yaml.safe_dump(result.schema, allow_unicode=True, sort_keys=False)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    try:
+        load_schema(result.schema, name=output or source)
+    except SchemaError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
 
 
 @main.command("test")

@@ -2,7 +2,7 @@
 
 `import_formjs(data)` takes the form-js document (a dict, or its JSON text) and returns an
 `ImportResult`: `schema` is a Liaison schema dict (`{"title": ..., "fields": [...]}`, see
-docs/forms-spec-draft.md) and `problems` holds one message per component that could not be
+docs/forms.md) and `problems` holds one message per component that could not be
 mapped, or was mapped with a loss. Every message starts with
 ``component N (`key-or-id`, type `t`)``; N is the 1-based position of the component in the
 document, dotted for components inside a container (`4.2` = second child of the fourth).

@@ -169,3 +169,13 @@ def test_refused_form_submission_lists_each_field(database_url):
                                  "amount": ["Must not be negative."]}
     text = liaison("start", "order_review", "--data", '{"item": "pen"}', url=url, expect=1).stderr
     assert "form `order_start` refused the submission" in text and "amount: This field is required." in text
+
+
+def test_import_formjs_writes_a_form_that_loads_and_lists_what_it_dropped(tmp_path):
+    out = tmp_path / "invoice.yaml"
+    proc = liaison("import-formjs", str(FIXTURES / "formjs" / "invoice.form"), "-o", str(out))
+    assert "type `image`): images are not supported; skipped" in proc.stderr
+    from forms.schema import load_schema
+    assert load_schema(out).field("invoice_number")["type"] == "text"
+    (tmp_path / "bad.form").write_text('{"type": "default"}')
+    assert "no `components` list" in liaison("import-formjs", str(tmp_path / "bad.form"), expect=2).stderr
