@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run test lint clean bench
+.PHONY: setup chromium run test lint clean bench
 
 setup: $(STAMP)
 
@@ -13,6 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# The browser tests (tests/forms/test_browser.py) drive this Chromium; Playwright downloads no browser.
+# Only a test -x when it is there; otherwise apt-get, and a note (not a failure) when that cannot work:
+# the tests then skip locally and fail in CI, saying why.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "Chromium is missing: installing the chromium package for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		if ! { DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium \
+			|| { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }; }; then \
+			echo "NOTE: could not install chromium with apt-get: tests/forms/test_browser.py will be skipped here and fail in CI"; \
+		fi; \
+	fi
 
 run: setup
 	$(BIN)/liaison db upgrade
@@ -23,7 +37,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: setup lint
+test: setup chromium lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -8,6 +8,7 @@ the same form class, returning a `ValidationResult` whose `errors` map field pat
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -190,8 +191,8 @@ class LiaisonForm(Form):
             if spec["type"] == "serial":
                 continue  # assigned by the engine when the instance starts
             if isinstance(fld, TableField):
-                data[name] = fld.value
-                sums = _sums(fld)
+                data[name] = fld.cleaned_value()
+                sums = _sums(fld, data[name])
                 if sums:
                     extras[name] = {"sums": sums}
             else:
@@ -224,19 +225,17 @@ def _formula(tree: list, env: dict, spec: dict):
     return value
 
 
-def _sums(table: TableField) -> dict:
+def _sums(table: TableField, rows: list[dict]) -> dict:
     sums = {}
     kinds = {c["name"]: c["type"] for c in table.spec["columns"]}
     for column in table.spec["sums"]:
         total = Decimal(0)
-        for row in table.value:
+        for row in rows:
             value = row.get(column)
-            if value in (None, "") or isinstance(value, bool):
-                continue
-            try:
-                total += Decimal(str(value))
-            except InvalidOperation:
-                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    (isinstance(value, float) and not math.isfinite(value)):
+                continue  # empty cells, and formula results that are not numbers ("inf", lists)
+            total += Decimal(value) if isinstance(value, int) else Decimal(repr(value))
         sums[column] = f"{total:.2f}" if kinds[column] == "money" else (
             int(total) if total == total.to_integral_value() else float(total))
     return sums
@@ -331,7 +330,7 @@ def validate_data(schema: FormSchema | dict, data: Any, context: FormContext | N
     schema = schema if isinstance(schema, FormSchema) else load_schema(schema)
     context = context or FormContext()
     if not isinstance(data, dict):
-        return ValidationResult({}, {"": [message(context.lang, "not_rows").replace("rows", "fields")]})
+        return ValidationResult({}, {"": [message(context.lang, "not_fields")]})
     cls = form_class(schema, context.node, context.lang)
     flat, problems = _flatten(schema, data, cls.access)
     errors = {path: [message(context.lang, key) for key in keys] for path, keys in problems.items()}

@@ -11,6 +11,7 @@ import ast
 import functools
 import json
 import math
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +63,8 @@ def _compile(source: str) -> list:
         parsed = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"invalid expression `{source}`: {exc.msg}") from None
+    except (ValueError, MemoryError, RecursionError):  # lone surrogates; the parser's stack overflowing
+        raise ExpressionError("expression cannot be parsed (invalid text or nested too deeply)") from None
     return _node(parsed.body, 0)
 
 
@@ -242,6 +245,8 @@ def _binary(op: str, left, right):
             raise ExpressionError("string too long")
         return left + right
     if op == "+" and isinstance(left, list) and isinstance(right, list):
+        if len(left) + len(right) > MAX_SEQUENCE:
+            raise ExpressionError("list too long")
         return left + right
     a, b = _num(left), _num(right)
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
@@ -250,7 +255,13 @@ def _binary(op: str, left, right):
         raise ExpressionError("division by zero")
     result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
               "//": lambda: a // b, "%": lambda: a % b}[op]()
-    if isinstance(result, float) and not math.isfinite(result):
+    return _finite(result)
+
+
+def _finite(result):
+    """Refuse inf/nan, and ints beyond the float range (Python ints grow without bound: digit bombs)."""
+    if (isinstance(result, float) and not math.isfinite(result)) or \
+            (isinstance(result, int) and abs(result) > sys.float_info.max):
         raise ExpressionError("result is not a finite number")
     return result
 
@@ -292,16 +303,17 @@ def _call(name: str, args: list):
     if name == "len":
         return len(args[0]) if args and isinstance(args[0], (str, list, dict)) else 0
     if name == "abs":
-        return abs(_num(args[0]))
-    if name == "round":
-        digits = int(_num(args[1])) if len(args) > 1 else 0
-        return round(_num(args[0]), max(0, min(digits, 10)))
+        return _finite(abs(_num(args[0])))
+    if name == "round":  # like Python: round(x) is an int; round(inf, 2) would be inf, so is checked
+        if len(args) == 1:
+            return round(_num(args[0]))
+        return _finite(round(_num(args[0]), max(0, min(int(_num(args[1])), 10))))
     if name == "sum" and len(args) == 2 and isinstance(args[0], list) and isinstance(args[1], str):
         args = [[row.get(args[1]) if isinstance(row, dict) else None for row in args[0]]]  # a table column
     values = args[0] if len(args) == 1 and isinstance(args[0], list) else args
     numbers = [_num(v) for v in values if v not in (None, "")]
     if name == "sum":
-        return sum(numbers)
+        return _finite(sum(numbers))
     if not numbers:
         return None
     return min(numbers) if name == "min" else max(numbers)

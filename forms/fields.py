@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 from wtforms import Field, FieldList, Form, FormField
@@ -18,6 +20,7 @@ from wtforms import Field, FieldList, Form, FormField
 from forms.messages import message
 
 EMPTY = (None, "", [], {})
+MAX_EXPONENT = 60   # of a submitted number, so "1e999999999" cannot become a huge int
 
 
 class Invalid(ValueError):
@@ -100,6 +103,8 @@ def _decimal(value, field: ValueField, key: str = "not_number") -> Decimal | Non
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise Invalid(field.msg(key))
+    if isinstance(value, int) and abs(value) >= 10 ** 40:
+        raise Invalid(field.msg(key))  # repr() of a huge int is slow, or raises past 4300 digits
     text = value.strip().replace(",", "") if isinstance(value, str) else repr(value)
     if len(text) > 40:
         raise Invalid(field.msg(key))
@@ -107,8 +112,8 @@ def _decimal(value, field: ValueField, key: str = "not_number") -> Decimal | Non
         number = Decimal(text)
     except InvalidOperation:
         raise Invalid(field.msg(key)) from None
-    if not number.is_finite():
-        raise Invalid(field.msg(key))
+    if not number.is_finite() or not -MAX_EXPONENT <= number.as_tuple().exponent <= MAX_EXPONENT:
+        raise Invalid(field.msg(key))  # "1e999999999" would become an int of a billion digits
     return number
 
 
@@ -133,9 +138,9 @@ class NumberField(ValueField):
             self.errors.append(self.msg("min", n=s["min"]))
         if "max" in s and number > Decimal(str(s["max"])):
             self.errors.append(self.msg("max", n=s["max"]))
-        if "step" in s:
-            base = Decimal(str(s.get("min", 0)))
-            if (number - base) % Decimal(str(s["step"])) != 0:
+        if "step" in s:  # exact: Decimal arithmetic would round, or fail past 28 digits
+            base = Fraction(Decimal(str(s.get("min", 0))))
+            if (Fraction(number) - base) % Fraction(Decimal(str(s["step"]))) != 0:
                 self.errors.append(self.msg("step", n=s["step"]))
 
 
@@ -150,6 +155,8 @@ class MoneyField(ValueField):
             amount = parse_money(value)
         except ValueError:
             raise Invalid(self.msg("not_money")) from None
+        if amount.adjusted() >= 40:  # like numbers; a 5000-digit amount cannot even be written as JSON
+            raise Invalid(self.msg("not_money"))
         self.amount = amount
         return _plain(amount)  # a JSON number, so gateway conditions can compare it; exact to 2 decimals
 
@@ -318,23 +325,54 @@ class ChoiceField(ValueField):
         cleaned = []
         for value in values:
             if isinstance(value, (list, dict)):
-                self.errors.append(self.msg("choice", value=json.dumps(value, ensure_ascii=False)[:40]))
+                self.errors.append(self.msg("choice", value=_shown(value, 40)))
                 continue
             if open_choice:
+                if not _json_scalar(value):  # NaN, Infinity: not JSON, so not a value anyone could list
+                    self.errors.append(self.msg("choice", value=_shown(value)))
                 cleaned.append(value)
                 continue
             found, canonical = self.resolve(value, options)
             if not found:
-                self.errors.append(self.msg("choice", value=str(value)[:60]))
+                self.errors.append(self.msg("choice", value=_shown(value)))
             cleaned.append(canonical)
         if self.errors:
             return
-        self.data = cleaned if self.multiple else cleaned[0]
+        self.data = _unique(cleaned) if self.multiple else cleaned[0]
         if self.multiple:
+            cleaned = self.data  # ["a", "a"] is one choice, not two toward `min_choices`
             if "min_choices" in self.spec and len(cleaned) < self.spec["min_choices"]:
                 self.errors.append(self.msg("choices_min", n=self.spec["min_choices"]))
             if "max_choices" in self.spec and len(cleaned) > self.spec["max_choices"]:
                 self.errors.append(self.msg("choices_max", n=self.spec["max_choices"]))
+
+
+def _shown(value, limit: int = 60) -> str:
+    """A submitted value in a message, cut short; never fails (an int past 4300 digits has no str())."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (list, dict)) else str(value)
+    except (ValueError, TypeError, RecursionError):
+        text = "..."
+    return text[:limit]
+
+
+def _json_scalar(value) -> bool:
+    """A string, a bool, or a finite number within the float range (what JSON and JavaScript can hold)."""
+    if isinstance(value, (str, bool)):
+        return True
+    return isinstance(value, (int, float)) and abs(value) <= sys.float_info.max
+
+
+def _unique(values: list) -> list:
+    """`values` without repeats, in order; 1, 1.0 and True are told apart as JSON does."""
+    seen: set[str] = set()
+    unique = []
+    for value in values:
+        key = json.dumps(value, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            unique.append(value)
+    return unique
 
 
 class ReferenceField(ValueField):
@@ -345,9 +383,9 @@ class ReferenceField(ValueField):
         if len(values) == 1 and isinstance(values[0], list):
             values = [v for v in values[0] if v not in EMPTY]
         for v in values:
-            if isinstance(v, bool) or not isinstance(v, (str, int)):
-                raise Invalid(self.msg("not_text"))
-        values = [str(v).strip() for v in values]
+            if isinstance(v, bool) or not isinstance(v, (str, int)) or (isinstance(v, int) and abs(v) >= 10 ** 40):
+                raise Invalid(self.msg("not_text"))  # (an int past 4300 digits has no str())
+        values = [text for text in (str(v).strip() for v in values) if text]  # "  " is no id
         if self.spec.get("multiple"):
             return values
         if len(values) > 1:
@@ -364,7 +402,10 @@ class ReferenceField(ValueField):
 
 class RatingField(ValueField):
     def parse_one(self, value):
-        number = _decimal(value, self, "rating") if value is not None else None
+        try:
+            number = _decimal(value, self)
+        except Invalid:
+            raise Invalid(self.msg("rating", n=self.spec["max"])) from None
         if number is None:
             return None
         if number != number.to_integral_value():
@@ -392,7 +433,8 @@ class FileField(ValueField):
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
-                        or not isinstance(item.get("size"), int) or not isinstance(item.get("sha256"), str):
+                        or not isinstance(item.get("size"), int) or isinstance(item.get("size"), bool) \
+                        or not isinstance(item.get("sha256"), str):
                     raise Invalid(self.msg("file_bad"))
                 refs.append({k: item.get(k) for k in ("id", "name", "size", "sha256", "content_type")})
         return refs
@@ -454,9 +496,13 @@ class TableField(FieldList):
     def process(self, formdata, data=None, extra_filters=None):
         self.process_errors = []
         whole = formdata.getlist(self.name) if formdata is not None else []
-        if whole and not (len(whole) == 1 and isinstance(whole[0], list) and not whole[0]):
+        if any(value not in EMPTY for value in whole):  # null, "" and [] are an empty table
             self.process_errors.append(message(self.lang, "not_rows"))
-        super().process(formdata, data)
+        if formdata is not None or not isinstance(data, list):
+            # A submission's rows come from the submission alone (WTForms would take the initial rows when
+            # the submission is empty, and then read their cells from it as blanks); a non-list is no rows.
+            data = []
+        super().process(formdata, [row if isinstance(row, dict) else {} for row in data])
 
     def rows(self) -> list[RowForm]:
         return [entry.form for entry in self.entries]
@@ -474,11 +520,13 @@ class TableField(FieldList):
         if count > spec["max_rows"]:
             self.errors.append(message(self.lang, "rows_max", n=spec["max_rows"]))
         self.row_errors: dict[str, list[str]] = {}
+        self.hidden_cells: set[tuple[int, str]] = set()
         for index, row in enumerate(self.rows()):
             row._table_form = form
             form.compute_row(self, row)
             for column in row:
                 if not form.row_field_visible(self, row, column):
+                    self.hidden_cells.add((index, column.short_name))
                     continue
                 if not column.validate(row):
                     self.row_errors[f"{index}.{column.short_name}"] = column.errors
@@ -487,6 +535,12 @@ class TableField(FieldList):
     @property
     def value(self) -> list[dict]:
         return [{c.short_name: c.data for c in row} for row in self.rows()]
+
+    def cleaned_value(self) -> list[dict]:
+        """The rows without the cells that `visible_if` hid when the table was validated."""
+        hidden = getattr(self, "hidden_cells", set())
+        return [{name: cell for name, cell in row.items() if (index, name) not in hidden}
+                for index, row in enumerate(self.value)]
 
 
 class ComputedField(ValueField):

@@ -62,8 +62,8 @@ def accepts(accept: list[str], name: str, content_type: str | None) -> bool:
 def safe_name(name: str) -> str:
     """A display name without directories or control characters."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip() or "file"
-    return name[:200]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] if name not in ("", ".", "..") else "file"
 
 
 class FileStore:
@@ -73,7 +73,7 @@ class FileStore:
         self.root = Path(root)
 
     def _path(self, file_id: str) -> Path:
-        if not _ID.match(file_id):
+        if not isinstance(file_id, str) or not _ID.fullmatch(file_id):
             raise KeyError(file_id)
         return self.root / file_id[:2] / file_id
 

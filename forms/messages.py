@@ -37,6 +37,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rows_min": ("Needs at least {n} rows.", "至少需要 {n} 行。"),
     "rows_max": ("Allows at most {n} rows.", "最多 {n} 行。"),
     "not_rows": ("Must be a list of rows.", "必须是行的列表。"),
+    "not_fields": ("Must be a list of fields.", "必须是字段的列表。"),
     "files_max": ("Attach at most {n} files.", "最多上传 {n} 个文件。"),
     "file_bad": ("Not an uploaded file.", "不是已上传的文件。"),
     "file_size": ("`{name}` is larger than {n}.", "文件“{name}”超过 {n}。"),

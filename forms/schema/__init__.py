@@ -103,8 +103,8 @@ def read_document(text: str | bytes, *, json_only: bool = False) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SchemaError([f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
-    if len(text) > MAX_BYTES:
-        raise SchemaError([f"file is larger than {MAX_BYTES} bytes"])
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise SchemaError([f"file is larger than {MAX_BYTES} bytes"])  # bytes, not characters
     try:
         if json_only:
             return json.loads(text)
@@ -115,6 +115,10 @@ def read_document(text: str | bytes, *, json_only: bool = False) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         raise SchemaError([f"{where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    except RecursionError:
+        raise SchemaError(["the document is nested too deeply"]) from None
+    except ValueError as exc:  # what the parsers let through, e.g. an integer of more than 4300 digits
+        raise SchemaError([f"invalid value: {exc}"]) from None
 
 
 def load_schema(source: dict | str | bytes | Path, *, name: str = "form") -> FormSchema:
@@ -141,6 +145,11 @@ def load_schema(source: dict | str | bytes | Path, *, name: str = "form") -> For
 
 @lru_cache(maxsize=512)
 def _checked(canonical: str, name: str) -> FormSchema:
+    try:
+        canonical.encode("utf-8")
+    except UnicodeEncodeError:  # "\ud800" escapes in JSON/YAML: not text, and the checksum could not be taken
+        raise SchemaError(["the schema contains a lone surrogate (such as \\ud800), which is not valid text"],
+                          name) from None
     data = json.loads(canonical)
     if not isinstance(data, dict):
         raise SchemaError(["a form schema must be a mapping with a `fields` list"], name)
