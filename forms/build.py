@@ -160,7 +160,11 @@ class LiaisonForm(Form):
             if isinstance(fld, TableField):
                 for row in fld.rows():
                     row._table_form = self
+                    for column in row:
+                        column.prepare(row)
                     self.compute_row(fld, row)
+            else:
+                fld.prepare(self)
         self._env = self.compute()
         self.hidden_now = {name for name in self._fields if not self.visible(name, self._env)}
         ok = True
@@ -286,7 +290,8 @@ def _cached_class(schema_json: str, checksum: str, node: str | None, lang: str) 
             row_class = type(f"Row_{spec['name']}", (RowForm,), {
                 c["name"]: field_class(c)(label_text(c.get("label"), lang), spec=c, lang=lang)
                 for c in spec["columns"]})
-            attributes[spec["name"]] = TableField(FormField(row_class), label, spec=spec, lang=lang)
+            attributes[spec["name"]] = TableField(FormField(row_class), label, spec=spec, lang=lang,
+                                                  readonly=mode != "editable")
         elif mode == "readonly" and spec["type"] not in COMPUTED_TYPES + DISPLAY_TYPES:
             attributes[spec["name"]] = ComputedField(label, spec=spec, lang=lang)
         else:
@@ -332,6 +337,11 @@ def validate_data(schema: FormSchema | dict, data: Any, context: FormContext | N
     if not isinstance(data, dict):
         return ValidationResult({}, {"": [message(context.lang, "not_fields")]})
     cls = form_class(schema, context.node, context.lang)
+    if context.node is not None:  # completing a task: a field left out keeps its current value
+        kept = {name: context.values[name] for name, mode in cls.access.items()
+                if mode == "editable" and name not in data and name in context.values
+                and schema.field(name)["type"] not in COMPUTED_TYPES + DISPLAY_TYPES}
+        data = {**kept, **data}
     flat, problems = _flatten(schema, data, cls.access)
     errors = {path: [message(context.lang, key) for key in keys] for path, keys in problems.items()}
     for name, mode in cls.access.items():
@@ -343,8 +353,7 @@ def validate_data(schema: FormSchema | dict, data: Any, context: FormContext | N
     form = cls(_DictData(flat), context)
     form.validate()
     errors.update(form.errors_by_path())
-    cleaned, extras = form.cleaned()
-    return ValidationResult(cleaned if not errors else {}, errors, extras)
+    return _result(schema, form, errors)
 
 
 def validate_formdata(schema: FormSchema, formdata, context: FormContext | None = None) -> ValidationResult:
@@ -352,6 +361,20 @@ def validate_formdata(schema: FormSchema, formdata, context: FormContext | None 
     context = context or FormContext()
     form = form_class(schema, context.node, context.lang)(formdata, context)
     form.validate()
-    errors = form.errors_by_path()
+    return _result(schema, form, form.errors_by_path())
+
+
+def _result(schema: FormSchema, form: LiaisonForm, errors: dict) -> ValidationResult:
     cleaned, extras = form.cleaned()
-    return ValidationResult(cleaned if not errors else {}, errors, extras)
+    if errors:
+        return ValidationResult({}, errors, extras)
+    quiz = [f for f in schema.fields if f["type"] == "quiz" and form.access.get(f["name"]) == "editable"]
+    if quiz:
+        from forms.quiz import score
+        scoring = {k: v for k, v in schema.data["scoring"].items() if k != "result_field"}
+        graded = score(quiz, cleaned, scoring)
+        extras["quiz"] = graded.to_dict()  # per question, with the answer key: for the reviewer, not the taker
+        cleaned[schema.data["scoring"]["result_field"]] = {
+            "total": float(graded.total), "maximum": float(graded.maximum),
+            "percent": float(graded.percent), "passed": graded.passed}
+    return ValidationResult(cleaned, errors, extras)

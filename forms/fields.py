@@ -7,6 +7,7 @@ from `forms.messages` in the form's language. Conditions and requiredness are de
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -16,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from wtforms import Field, FieldList, Form, FormField
+from wtforms.utils import unset_value
 
 from forms.messages import message
 
@@ -72,6 +74,9 @@ class ValueField(Field):
 
     def check(self, form) -> None:
         """Append messages for a non-empty value to self.errors."""
+
+    def prepare(self, form) -> None:
+        """Before conditions and formulas run: give `data` its typed value where that needs the form."""
 
 
 def _as_text(value, field: ValueField) -> str | None:
@@ -221,6 +226,7 @@ class DateRangeField(ValueField):
         self.process_errors = []
         self.data = None
         if formdata is None:
+            self.data = data if isinstance(data, dict) else None  # an earlier answer or the default
             return
         start = formdata.getlist(f"{self.name}-start")
         end = formdata.getlist(f"{self.name}-end")
@@ -254,6 +260,19 @@ class DateRangeField(ValueField):
         if self.end < self.start:
             raise Invalid(self.msg("range_order"))
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "duration": None}
+
+    def prepare(self, form):
+        """The duration is known before conditions run, so `trip['duration'] > 3` can be used."""
+        if isinstance(self.data, dict) and hasattr(self, "start") and not self.process_errors:
+            with contextlib.suppress(ValueError, ArithmeticError):
+                self.data["duration"] = _plain(Decimal(str(self._duration(form))))
+
+    def _duration(self, form):
+        from forms.dates import range_duration
+        calendar = form.context.calendar or {}
+        return range_duration(self.start, self.end, unit=self.spec["unit"], workdays=self.spec["workdays"],
+                              holidays=calendar.get("holidays", ()),
+                              extra_workdays=calendar.get("extra_workdays", ()))
 
     def check(self, form):
         from forms.dates import range_duration
@@ -305,6 +324,18 @@ class ChoiceField(ValueField):
                 raise Invalid(self.msg("one_value"))
             return values[0] if values else None
         return values
+
+    def prepare(self, form):
+        """Posted strings become the option values ("3" -> 3, "true" -> True) before conditions see them."""
+        if self.data in EMPTY or self.process_errors:
+            return
+        options = self.options(form)
+        if not options:
+            return
+        if self.multiple and isinstance(self.data, list):
+            self.data = [self.resolve(v, options)[1] if _json_scalar(v) else v for v in self.data]
+        elif _json_scalar(self.data):
+            self.data = self.resolve(self.data, options)[1]
 
     def resolve(self, value, options):
         for option in options:
@@ -488,13 +519,18 @@ class RowForm(Form):
 class TableField(FieldList):
     """A detail table: rows posted as NAME-0-COLUMN, NAME-1-COLUMN...; cleaned to a list of dicts."""
 
-    def __init__(self, unbound_field, label=None, *, spec: dict, lang: str, **kwargs):
+    def __init__(self, unbound_field, label=None, *, spec: dict, lang: str, readonly: bool = False, **kwargs):
         super().__init__(unbound_field, label, min_entries=0, max_entries=spec["max_rows"] + 1, **kwargs)
         self.spec = spec
         self.lang = lang
+        self.readonly = readonly
 
     def process(self, formdata, data=None, extra_filters=None):
         self.process_errors = []
+        if self.readonly:  # shown from the stored rows whatever was posted
+            rows = data if isinstance(data, list) else []
+            super().process(None, [row if isinstance(row, dict) else {} for row in rows])
+            return
         whole = formdata.getlist(self.name) if formdata is not None else []
         if any(value not in EMPTY for value in whole):  # null, "" and [] are an empty table
             self.process_errors.append(message(self.lang, "not_rows"))
@@ -522,8 +558,6 @@ class TableField(FieldList):
         self.row_errors: dict[str, list[str]] = {}
         self.hidden_cells: set[tuple[int, str]] = set()
         for index, row in enumerate(self.rows()):
-            row._table_form = form
-            form.compute_row(self, row)
             for column in row:
                 if not form.row_field_visible(self, row, column):
                     self.hidden_cells.add((index, column.short_name))
@@ -544,11 +578,11 @@ class TableField(FieldList):
 
 
 class ComputedField(ValueField):
-    """serial and formula: shown, never read from the submission."""
+    """serial and formula, and read-only fields: shown, never read from the submission."""
 
     def process(self, formdata, data=None, extra_filters=None):
         self.process_errors = []
-        self.data = data
+        self.data = None if data is unset_value else data
 
     def validate(self, form, extra_validators=()):
         self.errors = []

@@ -360,6 +360,7 @@ def _normalized(data: dict) -> dict:
         scoring = dict(data.get("scoring") or {})
         scoring.setdefault("pass_mark", 80)
         scoring.setdefault("multiple", "all_or_nothing")
+        scoring.setdefault("result_field", "quiz_result")
         data["scoring"] = scoring
     return data
 
@@ -380,6 +381,10 @@ def _rule_problems(data: dict, exprs: dict) -> list[str]:
         if f["type"] == "table":
             problems.extend(_table_problems(f, exprs))
     problems.extend(_formula_cycles(data["fields"], exprs))
+    result_field = (data.get("scoring") or {}).get("result_field")
+    if result_field in seen:
+        problems.append(f"scoring: `result_field` `{result_field}` is also the name of a field; "
+                        "the quiz result would overwrite it")
     for node, rules in (data.get("access") or {}).items():
         listed: dict[str, str] = {}
         for mode in ("editable", "readonly", "hidden"):

@@ -80,7 +80,7 @@ def test_defaults_are_filled_in():
     assert f("select")["options"] == [{"value": "a", "label": "a"}, {"value": "b", "label": "b"}]
     assert f("related")["multiple"] is False
     assert f("quiz")["points"] == 1
-    assert schema.data["scoring"] == {"pass_mark": 80, "multiple": "all_or_nothing"}
+    assert schema.data["scoring"] == {"pass_mark": 80, "multiple": "all_or_nothing", "result_field": "quiz_result"}
 
 
 def test_true_false_quiz_gets_true_false_options_and_hours_range_gets_time():
