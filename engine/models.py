@@ -182,3 +182,102 @@ class SerialCounter(Base):
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
     scope: Mapped[str] = mapped_column(String(20), primary_key=True)  # "2026-11" for a monthly pattern
     value: Mapped[int] = mapped_column(Integer)
+
+
+# -- people and the org chart ------------------------------------------------------------------------
+
+class Department(Base):
+    """A node of the department tree; `path` is the chain of ids from the root ("/1/4/9/")."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)  # the key imports match on
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    path: Mapped[str] = mapped_column(String(1000), index=True)
+    head_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", use_alter=True, name="fk_department_head"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Position(Base):
+    """A job title (岗位)."""
+
+    __tablename__ = "position"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+
+
+class Person(Base):
+    """Somebody who signs in: an employee from the org chart, or an administrator-made account.
+
+    `username` is what the engine's assignee and candidate columns hold. `session_version` is
+    part of every session: raising it signs the person out everywhere.
+    """
+
+    __tablename__ = "person"
+    __table_args__ = (Index("ix_person_manager", "manager_id"), Index("ix_person_department", "department_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    employee_no: Mapped[str | None] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("position.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(String(10))  # zh / en; None: the browser's
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    password_changed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Role(Base):
+    """A named role (HR, finance, reception...) used by assignment rules and candidate groups."""
+
+    __tablename__ = "role"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+
+
+class PersonRole(Base):
+    __tablename__ = "person_role"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AdminGrant(Base):
+    """An admin tier: `department_id` NULL is a super admin; otherwise admin of that department's subtree."""
+
+    __tablename__ = "admin_grant"
+    __table_args__ = (UniqueConstraint("person_id", "department_id", name="uq_admin_grant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+
+
+class OutOfOffice(Base):
+    """A window in which `deputy_id` receives the person's new tasks."""
+
+    __tablename__ = "out_of_office"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
