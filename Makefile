@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup chromium run test lint clean bench
 
-setup: $(STAMP)
+setup: $(STAMP) node_modules/.stamp
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ chromium:
 			|| { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }; }; then \
 			echo "NOTE: could not install chromium with apt-get: tests/forms/test_browser.py will be skipped here and fail in CI"; \
 		fi; \
+	fi
+
+# Browser libraries (bpmn-js for the diagram viewer) from npm; a note, not a failure, without npm.
+node_modules/.stamp: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "NOTE: npm not found: task pages will show no BPMN diagram until 'npm ci' runs"; \
 	fi
 
 run: setup
