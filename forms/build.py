@@ -308,7 +308,10 @@ def _flatten(schema: FormSchema, data: dict, access: dict) -> tuple[dict[str, li
     flat: dict[str, list] = {}
     problems: dict[str, list[str]] = {}
     specs = {f["name"]: f for f in schema.fields}
+    result_field = (schema.data.get("scoring") or {}).get("result_field")
     for key, value in data.items():
+        if key == result_field:
+            continue  # a quiz result is computed from the answers, never taken from a submission
         spec = specs.get(key)
         if spec is None or access.get(key) == "hidden":
             problems[key] = ["unknown"]
