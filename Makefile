@@ -5,9 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup chromium run test lint clean bench
+.PHONY: setup chromium run test lint clean bench messages
 
-setup: $(STAMP) node_modules/.stamp
+# Compiled message catalogs (*.mo) are build products, never committed: made from the .po files here.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+
+setup: $(STAMP) node_modules/.stamp $(MO_FILES)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +38,15 @@ node_modules/.stamp: package.json package-lock.json
 	else \
 		echo "NOTE: npm not found: task pages will show no BPMN diagram until 'npm ci' runs"; \
 	fi
+
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel -q compile -d web/translations -l $*
+
+# After adding or changing UI text: refresh the template and the catalogs, then translate the new entries.
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --no-location --sort-output --project Liaison \
+		-o web/translations/messages.pot .
+	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-wrap
 
 run: setup
 	$(BIN)/liaison db upgrade

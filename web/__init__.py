@@ -1,18 +1,54 @@
-"""The Flask app factory: loads settings, opens the database, registers the blueprints."""
+"""The Flask app factory: loads settings, opens the database, installs security and languages,
+registers the blueprints."""
 
 from __future__ import annotations
 
-from flask import Flask
+import importlib
+import os
+from datetime import timedelta
+
+from flask import Flask, current_app, render_template, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import InternalServerError
 
 from engine import db
 from engine.config import instance_secret, load_settings
+from engine.errors import NotFoundError, NotPermittedError
+
+# One line per blueprint: a module of this package with a `bp`. Order matters only for `auth`,
+# whose guard must come before the others' own request hooks.
+BLUEPRINTS = (
+    "auth",
+    "home",
+)
+
+# Scripts from this site only: no inline script, no eval. Styles may be inline (diagram
+# libraries set style attributes); nothing may frame the app.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+csrf = CSRFProtect()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the web app; `test_config` overrides settings (tests pass their own database)."""
     settings = load_settings()
     app = Flask(__name__)
-    app.config.update(DATABASE_URL=settings.database_url, LIAISON_LOCALE=settings.locale)
+    app.config.update(
+        DATABASE_URL=settings.database_url,
+        LIAISON_LOCALE=settings.locale,
+        SESSION_COOKIE_NAME="liaison_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("LIAISON_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        # A session ends 8 hours after signing in, or after 2 hours without a request.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=_env_number("LIAISON_SESSION_HOURS", 8)),
+        LIAISON_IDLE_TIMEOUT=timedelta(minutes=_env_number("LIAISON_IDLE_MINUTES", 120)),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires itself
+    )
     if test_config:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
@@ -20,7 +56,58 @@ def create_app(test_config: dict | None = None) -> Flask:
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["liaison_sessions"] = db.make_session_factory(engine)
 
-    from . import home
+    from . import auth, i18n
 
-    app.register_blueprint(home.bp)
+    csrf.init_app(app)
+    i18n.init_app(app, app.config["LIAISON_LOCALE"], settings.timezone)
+    auth.init_app(app)
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
+    app.after_request(_security_headers)
+    app.jinja_env.globals["has_endpoint"] = has_endpoint
+    _register_error_pages(app)
     return app
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def has_endpoint(endpoint: str) -> bool:
+    """True when a blueprint serving `endpoint` is registered (navigation shows only those)."""
+    return endpoint in current_app.view_functions
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if request.endpoint != "static" and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"  # pages show personal data: no shared or back-button copies
+    return response
+
+
+def _error_page(code: int):
+    return render_template(f"errors/{code}.html"), code
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Map HTTP errors and the engine's permission and lookup errors to pages, in one place."""
+    for code in (400, 403, 404):  # 400 includes a missing or stale CSRF token
+        app.register_error_handler(code, lambda _exc, code=code: _error_page(code))
+    app.register_error_handler(NotPermittedError, lambda _exc: _error_page(403))
+    app.register_error_handler(NotFoundError, lambda _exc: _error_page(404))
+    app.register_error_handler(InternalServerError, _internal_error)
+
+
+def _internal_error(_exc):
+    try:
+        return _error_page(500)
+    except Exception:  # noqa: BLE001 - the page itself failed (database down): plain text then
+        return "500 Internal Server Error", 500, {"Content-Type": "text/plain; charset=utf-8"}

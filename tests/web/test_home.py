@@ -7,13 +7,17 @@ from pathlib import Path
 from engine import packages
 from web import create_app
 
+from .conftest import sign_in
+
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 
-def test_home_lists_deployed_processes(database_url, sessions):
+def test_home_lists_deployed_processes(database_url, sessions, people):
     with sessions() as session, session.begin():
         packages.deploy(session, packages.load_package(PROCESSES / "leave_request"), "admin")
     client = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"}).test_client()
+    assert client.get("/").status_code == 302  # signing in comes first
+    sign_in(client, "zhang")
     page = client.get("/")
     assert page.status_code == 200
     text = page.get_data(as_text=True)

@@ -1,0 +1,48 @@
+"""`liaison create-admin`: a super admin from the command line, weak passwords and taken names refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+
+from engine import accounts
+from engine.models import Person
+
+from .test_cli import LIAISON
+
+
+def create_admin(url, *args, stdin):
+    env = {**os.environ, "LIAISON_DATABASE_URL": url}
+    return subprocess.run([LIAISON, "create-admin", *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_create_admin_reads_the_password_from_stdin(database_url, sessions):
+    done = create_admin(database_url, "--username", "root", "--name", "管理员", "--password-stdin",
+                        stdin="correct horse battery\n")
+    assert done.returncode == 0, done.stderr
+    assert "root" in done.stdout
+    with sessions() as session:
+        person = session.query(Person).filter_by(username="root").one()
+        assert accounts.load_session_user(session, person.id).is_super_admin
+        assert accounts.authenticate(session, "root", "correct horse battery", datetime.now(UTC)).id == person.id
+
+
+def test_create_admin_prompts_twice_for_the_password(database_url):
+    done = create_admin(database_url, "--username", "root", "--name", "Root",
+                        stdin="correct horse battery\ncorrect horse battery\n")
+    assert done.returncode == 0, done.stderr
+    assert "Repeat for confirmation" in done.stdout + done.stderr
+
+
+def test_create_admin_refuses_a_weak_password_and_a_taken_username(database_url):
+    weak = create_admin(database_url, "--username", "root", "--name", "Root", "--password-stdin",
+                        stdin="123456\n")
+    assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
+    assert "Traceback" not in weak.stderr
+    create_admin(database_url, "--username", "root", "--name", "Root", "--password-stdin",
+                 stdin="correct horse battery\n")
+    taken = create_admin(database_url, "--username", "root", "--name", "Root", "--password-stdin",
+                         stdin="another long password\n")
+    assert taken.returncode == 1 and "`root` is taken" in taken.stderr

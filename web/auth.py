@@ -1,0 +1,347 @@
+"""Signing in and out, password changes, and the guards every other blueprint relies on.
+
+Every page needs a signed-in person unless its view is marked `@public` (or its blueprint
+`public_blueprint(bp)`). A view reads the person with `current_account()` (a
+`engine.accounts.SessionUser`: `username`, `groups`, `is_super_admin`...); templates use
+`current_user`, which has the same attributes.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from engine import accounts
+from engine.accounts import SessionUser
+
+from .i18n import LANGUAGES
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+
+# Reachable without signing in, besides views marked @public and every static endpoint.
+PUBLIC_ENDPOINTS = {"home.healthz"}
+
+
+def _now() -> float:
+    return time.time()  # tests move this clock
+
+
+def _sessions():
+    return current_app.extensions["liaison_sessions"]()
+
+
+# -- the signed-in person --------------------------------------------------------------------------
+
+class CurrentUser(UserMixin):
+    """Flask-Login's view of a `SessionUser`; its attributes read through to the account."""
+
+    def __init__(self, account: SessionUser):
+        self.account = account
+
+    def get_id(self) -> str:
+        # The session keeps the version too: a raised version (password changed, signed out
+        # everywhere) makes every older session unloadable.
+        return f"{self.account.person_id}:{self.account.session_version}"
+
+    def __getattr__(self, name: str):
+        if name == "account":
+            raise AttributeError(name)
+        return getattr(self.account, name)
+
+
+class AnonymousUser(AnonymousUserMixin):
+    """Nobody signed in: no groups, no admin rights, no language of their own."""
+
+    username = None
+    name = None
+    locale = None
+    groups: tuple[str, ...] = ()
+    is_super_admin = False
+    is_admin = False
+    admin_department_ids: tuple[int, ...] = ()
+
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> CurrentUser | None:
+    person_id, _sep, version = session_id.partition(":")
+    if not (person_id.isdigit() and version.isdigit()):
+        return None
+    with _sessions() as db_session:
+        account = accounts.load_session_user(db_session, int(person_id))
+    if account is None or account.session_version != int(version):
+        return None
+    return CurrentUser(account)
+
+
+@login_manager.unauthorized_handler
+def _send_to_login():
+    return redirect(url_for("auth.login", next=_local_target()))
+
+
+def current_account() -> SessionUser | None:
+    """The signed-in person of this request, or None."""
+    return current_user.account if current_user.is_authenticated else None
+
+
+# -- guards ----------------------------------------------------------------------------------------
+
+def public(view):
+    """Mark a view as reachable without signing in."""
+    view.liaison_public = True
+    return view
+
+
+def public_blueprint(blueprint: Blueprint) -> Blueprint:
+    """Mark a whole blueprint (the portal, the token-authenticated API) as not needing a session."""
+    blueprint.liaison_public = True
+    return blueprint
+
+
+def _is_public() -> bool:
+    endpoint = request.endpoint
+    if endpoint is None:
+        return False  # unknown paths: anonymous visitors learn nothing about which exist
+    if endpoint in PUBLIC_ENDPOINTS or endpoint == "static" or endpoint.endswith(".static"):
+        return True
+    if getattr(current_app.view_functions.get(endpoint), "liaison_public", False):
+        return True
+    return getattr(current_app.blueprints.get(request.blueprint or ""), "liaison_public", False)
+
+
+def _end_stale_session() -> None:
+    """Sign out a session older than PERMANENT_SESSION_LIFETIME or idle past LIAISON_IDLE_TIMEOUT."""
+    if "_user_id" not in session:
+        return
+    now = _now()
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    idle = current_app.config["LIAISON_IDLE_TIMEOUT"].total_seconds()
+    signed_in_at = session.get("signed_in_at", 0)
+    seen_at = session.get("seen_at", signed_in_at)
+    if now - signed_in_at > lifetime or now - seen_at > idle:
+        _clear_session()
+        flash(_("Your session has expired. Please sign in again."), "info")
+    elif now - seen_at > min(60.0, idle / 4):  # not on every request: each write re-signs the cookie
+        session["seen_at"] = now
+
+
+@bp.before_app_request
+def _require_login():
+    _end_stale_session()
+    if not _is_public() and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def require_super_admin(view):
+    """Decorator: 403 unless the signed-in person is a super admin."""
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not current_user.is_super_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return guarded
+
+
+def require_admin(view):
+    """Decorator: 403 unless the signed-in person is a super admin or a department admin."""
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return guarded
+
+
+def require_department_admin(department_id: int) -> None:
+    """Abort with 403 unless the signed-in person administers the department (or is super admin)."""
+    account = current_account()
+    if account is None:
+        abort(403)
+    if account.is_super_admin:
+        return
+    with _sessions() as db_session:
+        allowed = accounts.administers_department(db_session, account, department_id)
+    if not allowed:
+        abort(403)
+
+
+# -- forms -----------------------------------------------------------------------------------------
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=100)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(_l("New password"),
+                                 validators=[DataRequired(), Length(max=1000)])
+    confirm = PasswordField(_l("New password again"), validators=[
+        DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
+
+
+class LanguageForm(FlaskForm):
+    lang = HiddenField()
+    next = HiddenField()
+
+
+def _weak_password_message(exc: accounts.WeakPasswordError) -> str:
+    messages = {
+        "too_short": _("The password must have at least %(count)d characters.",
+                       count=accounts.MIN_PASSWORD_LENGTH),
+        "too_common": _("This password is too common. Choose another one."),
+        "is_username": _("The password must not be the username."),
+        "unchanged": _("The new password must differ from the current one."),
+    }
+    return messages.get(exc.reason, str(exc))
+
+
+def _sign_in_error(exc: accounts.AccountError) -> str:
+    if isinstance(exc, accounts.AccountLockedError):
+        return _("Too many failed sign-ins. The account is locked until %(time)s.",
+                 time=format_datetime(exc.locked_until, "short"))
+    if isinstance(exc, accounts.AccountInactiveError):
+        return _("This account is deactivated. Ask an administrator.")
+    return _("Wrong username or password.")
+
+
+# -- redirects -------------------------------------------------------------------------------------
+
+def safe_next(target: str | None, fallback: str | None = None) -> str:
+    """`target` when it is a path on this site, else `fallback` (the start page)."""
+    fallback = fallback or url_for("home.index")
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return fallback
+    if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
+
+
+def _local_target() -> str:
+    path = request.full_path if request.query_string else request.path
+    return path if request.method == "GET" else "/"
+
+
+def _clear_session() -> None:
+    """Forget everything of the session except its language."""
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+# -- views -----------------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    """Sign in with username and password."""
+    target = safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(target)
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            with _sessions() as db_session:
+                person = accounts.authenticate(db_session, form.username.data, form.password.data,
+                                               datetime.now(UTC))
+                account = accounts.load_session_user(db_session, person.id)
+        except accounts.AccountError as exc:
+            error = _sign_in_error(exc)
+        else:
+            _clear_session()  # nothing from before signing in survives, except the language
+            login_user(CurrentUser(account))
+            session.permanent = True
+            session["signed_in_at"] = session["seen_at"] = _now()
+            return redirect(target)
+    return render_template("auth/login.html", form=form, error=error)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out this browser."""
+    _clear_session()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout-everywhere")
+def logout_everywhere():
+    """Sign out every browser and device of the person, this one included."""
+    with _sessions() as db_session, db_session.begin():
+        accounts.sign_out_everywhere(db_session, current_user.person_id)
+    _clear_session()
+    flash(_("You are signed out on every device."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    """Change one's own password; other sessions end, this one stays."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            with _sessions() as db_session, db_session.begin():
+                accounts.change_password(db_session, current_user.person_id, form.current_password.data,
+                                         form.new_password.data, datetime.now(UTC))
+            with _sessions() as db_session:
+                account = accounts.load_session_user(db_session, current_user.person_id)
+        except accounts.InvalidCredentialsError:
+            form.current_password.errors.append(_("The current password is wrong."))
+        except accounts.WeakPasswordError as exc:
+            form.new_password.errors.append(_weak_password_message(exc))
+        else:
+            login_user(CurrentUser(account))  # this session moves to the new version
+            flash(_("Your password is changed. Other sessions are signed out."), "success")
+            return redirect(url_for("home.index"))
+    return render_template("auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH)
+
+
+@bp.post("/language")
+@public
+def language():
+    """Switch the interface language; a signed-in person keeps it as their preference."""
+    form = LanguageForm()
+    lang = form.lang.data
+    if form.validate_on_submit() and lang in LANGUAGES:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            with _sessions() as db_session, db_session.begin():
+                accounts.set_locale(db_session, current_user.person_id, lang)
+    return redirect(safe_next(form.next.data))
+
+
+def init_app(app: Flask) -> None:
+    """Install the login manager; the app's config holds PERMANENT_SESSION_LIFETIME and LIAISON_IDLE_TIMEOUT."""
+    app.config.setdefault("LIAISON_IDLE_TIMEOUT", timedelta(hours=2))
+    login_manager.anonymous_user = AnonymousUser
+    login_manager.init_app(app)
+    app.jinja_env.globals.update(LanguageForm=LanguageForm, safe_next=safe_next)
