@@ -147,7 +147,41 @@ def demo(ctx: click.Context, root: str | None) -> None:
             continue
         word = "deployed" if result.created else "already deployed"
         click.echo(f"{word}: {result.key} version {result.version}")
+    if root is None:
+        _demo_accounts(sessions)
     sys.exit(1 if failed else 0)
+
+
+def _demo_accounts(sessions) -> None:
+    """The demo people (processes/_demo/org.csv) and an admin, each with a random password, once."""
+    import os
+    import secrets
+
+    from sqlalchemy import select
+
+    from engine import accounts, org_import
+    from engine.config import load_settings
+    from engine.models import Person, utcnow
+
+    target = load_settings().instance_dir / "demo-accounts.txt"
+    with sessions() as session, session.begin():
+        if session.scalar(select(Person.id).where(Person.username == "admin")) is not None:
+            click.echo(f"demo accounts exist: see {target}")
+            return
+        plan = org_import.plan_import(session, org_import.read_org_file(SHIPPED_PROCESSES / "_demo" / "org.csv"))
+        org_import.apply_import(session, plan)
+        passwords = {"admin": secrets.token_urlsafe(12)}
+        accounts.create_admin(session, "admin", passwords["admin"], "Administrator", utcnow())
+        for person in session.scalars(select(Person).where(Person.username != "admin")):
+            passwords[person.username] = secrets.token_urlsafe(12)
+            accounts.set_password(session, person.id, passwords[person.username], utcnow())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{user}\t{password}\n" for user, password in passwords.items()))
+    click.echo("demo accounts (username, password; also in " + str(target) + "):")
+    for user, password in passwords.items():
+        click.echo(f"  {user:8s} {password}")
 
 
 @main.command("import-org")

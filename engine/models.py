@@ -97,6 +97,7 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_instance_initiator_status", "initiator", "status"),
         Index("ix_instance_business_key", "business_key"),
+        Index("ix_instance_initiator_created", "initiator", "created_at", "id"),  # my requests, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,6 +126,9 @@ class WorkTask(Base):
     __table_args__ = (
         Index("ix_work_task_assignee_status", "assignee", "status", "created_at"),
         Index("ix_work_task_instance_status", "instance_id", "status"),
+        # the to-do page and counts from the index alone: assigned to me, and the pool (assignee NULL)
+        Index("ix_work_task_inbox", "assignee", "status", "created_at", "id", "due_at"),
+        Index("ix_work_task_done", "completed_by", "status", "completed_at", "id"),  # the done list
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine's task id
@@ -148,7 +152,10 @@ class TaskCandidate(Base):
     """One candidate (user or group) of an open task, indexed for the "offered to me" inbox query."""
 
     __tablename__ = "task_candidate"
-    __table_args__ = (Index("ix_task_candidate_lookup", "kind", "value"),)
+    __table_args__ = (
+        Index("ix_task_candidate_lookup", "kind", "value"),
+        Index("ix_task_candidate_member", "kind", "value", "task_id"),  # "offered to me" from the index alone
+    )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("work_task.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # user | group

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +34,7 @@ from .errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
-from .models import utcnow
+from .models import HistoryEntry, WorkTask, utcnow
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
 from .serials import assign_serials
 from .submissions import FORM_CACHE, checked_submission
@@ -290,7 +291,11 @@ def _cache_key(sessions, instance_id: int, state_key: str) -> tuple:
 def _check_may_complete(handle, user: str, groups: tuple[str, ...]) -> None:
     if not handle.assignee and not handle.candidate_users and not handle.candidate_groups:
         return  # unassigned tasks are open to any signed-in user
-    if user == handle.assignee or user in (handle.candidate_users or []):
+    if handle.assignee:  # assigned (by the diagram or a claim): the assignee alone completes it
+        if user == handle.assignee:
+            return
+        raise NotPermittedError(f"task {handle.task_id} is assigned to {handle.assignee}, not {user}")
+    if user in (handle.candidate_users or []):
         return
     if set(groups) & set(handle.candidate_groups or []):
         return
@@ -321,3 +326,87 @@ def _record_failure(sessions, task_id: str, user: str, exc: ProcessRuntimeError)
             store.append_history(conn, [{"instance_id": handle.instance_id, "actor": user, "action": "failed",
                                          "element_id": exc.element_id, "task_id": task_id, "comment": str(exc),
                                          "at": utcnow()}])
+
+
+# -- claiming a task offered to a pool ---------------------------------------------------------------
+
+_task_table = WorkTask.__table__
+_history_table = HistoryEntry.__table__
+# The WHERE clause is the lock: of two claimers the second finds `assignee` set and updates nothing.
+_CLAIM = (update(_task_table)
+          .where(_task_table.c.id == bindparam("b_task"), _task_table.c.assignee.is_(None),
+                 _task_table.c.status == "open")
+          .values(assignee=bindparam("b_user")))
+_UNCLAIM = (update(_task_table)
+            .where(_task_table.c.id == bindparam("b_task"), _task_table.c.assignee == bindparam("b_user"),
+                   _task_table.c.status == "open")
+            .values(assignee=None))
+_ASSIGNEE = select(_task_table.c.assignee).where(_task_table.c.id == bindparam("b_task"))
+_LAST_CLAIM = (select(_history_table.c.actor, _history_table.c.action)
+               .where(_history_table.c.instance_id == bindparam("b_instance"),
+                      _history_table.c.task_id == bindparam("b_task"),
+                      _history_table.c.action.in_(["claimed", "unclaimed"]))
+               .order_by(_history_table.c.id.desc()).limit(1))
+
+
+def claim_task(sessions: sessionmaker[Session], task_id: str, user: str,
+               groups: tuple[str, ...] = ()) -> None:
+    """Take a task offered to `user` or one of their `groups`: it becomes assigned to them alone.
+
+    Claiming a task one already holds does nothing; if someone else claimed it first,
+    TaskConflictError names them. The history records who claimed it.
+    """
+    _retry_when_locked(lambda: _claim_once(sessions, task_id, user, tuple(groups)),
+                       f"claiming task {task_id}")
+
+
+def _claim_once(sessions, task_id: str, user: str, groups: tuple[str, ...]) -> None:
+    with _engine(sessions).begin() as conn:  # a transaction on PostgreSQL too: update and history together
+        handle = _open_task(conn, task_id)
+        offered = (user in (handle.candidate_users or [])
+                   or bool(set(groups) & set(handle.candidate_groups or [])))
+        if handle.assignee == user:
+            return
+        if not offered:
+            raise NotPermittedError(f"task {task_id} is not offered to {user} or their groups")
+        holder = handle.assignee
+        if holder is None and conn.execute(_CLAIM, {"b_task": task_id, "b_user": user}).rowcount != 1:
+            holder = conn.execute(_ASSIGNEE, {"b_task": task_id}).scalar()  # the winner of the race
+        if holder is not None:
+            raise TaskConflictError(f"task {task_id} is already claimed by {holder}")
+        _append_claim_history(conn, handle, user, "claimed")
+
+
+def unclaim_task(sessions: sessionmaker[Session], task_id: str, user: str) -> None:
+    """Give a claimed task back to its pool; only the person who claimed it may."""
+    _retry_when_locked(lambda: _unclaim_once(sessions, task_id, user), f"giving back task {task_id}")
+
+
+def _unclaim_once(sessions, task_id: str, user: str) -> None:
+    with _engine(sessions).begin() as conn:
+        handle = _open_task(conn, task_id)
+        if handle.assignee != user:
+            raise NotPermittedError(f"task {task_id} is not claimed by {user}")
+        last = conn.execute(_LAST_CLAIM, {"b_instance": handle.instance_id, "b_task": task_id}).first()
+        if last is None or tuple(last) != (user, "claimed"):
+            raise NotPermittedError(f"task {task_id} was assigned to {user}, not claimed from a pool: "
+                                    "it has no pool to go back to")
+        if conn.execute(_UNCLAIM, {"b_task": task_id, "b_user": user}).rowcount != 1:
+            raise TaskConflictError(f"task {task_id} changed while giving it back; nothing was changed")
+        _append_claim_history(conn, handle, user, "unclaimed")
+
+
+def _open_task(conn, task_id: str) -> store.TaskHandle:
+    handle = store.task_handle(conn, task_id)
+    if handle is None:
+        raise NotFoundError(f"no task {task_id}")
+    if handle.status != "open" or handle.instance_status != "running":
+        by = f" by {handle.completed_by}" if handle.completed_by else ""
+        raise TaskConflictError(f"task {task_id} is already {handle.status}{by}")
+    return handle
+
+
+def _append_claim_history(conn, handle: store.TaskHandle, user: str, action: str) -> None:
+    store.append_history(conn, [{"instance_id": handle.instance_id, "at": utcnow(), "actor": user,
+                                 "action": action, "element_id": handle.element_id,
+                                 "task_id": handle.task_id}])

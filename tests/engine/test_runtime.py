@@ -225,3 +225,15 @@ def test_due_date_without_zone_is_read_in_the_company_zone(sessions, deploy_pack
         due = queries.get_task(session, started.open_tasks[0]["id"]).due_at
     expected = datetime(2026, 12, 1, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # the default company zone
     assert due == expected and due.utcoffset() is not None
+
+
+def test_a_claimed_task_is_completed_by_its_claimer_only(sessions, deploy_package):
+    deploy_package(ORDER_REVIEW)
+    started = runtime.start_instance(sessions, "order_review", {"item": "pen", "amount": 20})
+    finance = next(t for t in started.open_tasks if t["element_id"] == "finance_check")
+    runtime.claim_task(sessions, finance["id"], "qian", ("finance",))
+    with pytest.raises(NotPermittedError, match="assigned to qian, not zhou"):
+        runtime.complete_task(sessions, finance["id"], "zhou", {"finance_ok": True}, groups=("finance",))
+    with pytest.raises(TaskConflictError, match="already claimed by qian"):
+        runtime.claim_task(sessions, finance["id"], "zhou", ("finance",))
+    runtime.complete_task(sessions, finance["id"], "qian", {"finance_ok": True}, groups=("finance",))

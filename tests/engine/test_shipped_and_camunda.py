@@ -14,7 +14,8 @@ from tests.conftest import FIXTURES
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 
-@pytest.mark.parametrize("folder", sorted(p for p in PROCESSES.iterdir() if p.is_dir()), ids=lambda p: p.name)
+@pytest.mark.parametrize("folder", sorted(p for p in PROCESSES.iterdir() if (p / "package.yaml").is_file()),
+                         ids=lambda p: p.name)
 def test_every_shipped_package_is_valid(folder):
     package = packages.load_package(folder)
     assert package.key == folder.name
