@@ -20,6 +20,8 @@ from engine.errors import NotFoundError, NotPermittedError
 BLUEPRINTS = (
     "auth",
     "home",
+    "inbox",
+    "my_requests",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

@@ -6,6 +6,8 @@ from flask import Blueprint, current_app, render_template
 
 from engine import queries
 
+from .i18n import current_language
+
 bp = Blueprint("home", __name__)
 
 
@@ -14,7 +16,7 @@ def index():
     """List deployed processes."""
     with current_app.extensions["liaison_sessions"]() as session:
         processes = queries.list_processes(session)
-    return render_template("home.html", processes=processes)
+    return render_template("home.html", processes=processes, lang=current_language())
 
 
 @bp.get("/healthz")

@@ -1,0 +1,56 @@
+"""The inbox and my-requests pages: the user's own items only, filters, claim, CSV."""
+
+from __future__ import annotations
+
+from engine import packages, runtime
+from tests.conftest import FIXTURES
+
+from .conftest import post, sign_in
+
+ORDER_REVIEW = FIXTURES / "packages" / "order_review"
+
+
+def _orders(sessions):
+    packages.deploy_package(sessions, packages.load_package(ORDER_REVIEW), "admin")
+    mine = runtime.start_instance(sessions, "order_review", {"item": "desk", "amount": 20}, user="zhang")
+    other = runtime.start_instance(sessions, "order_review", {"item": "lamp", "amount": 30}, user="li")
+    return mine, other
+
+
+def test_inbox_lists_offered_tasks_and_claiming_takes_one(app, people, sessions):
+    _orders(sessions)
+    client = app.test_client()
+    sign_in(client, "zhang")                                  # zhang holds the finance role
+    page = client.get("/inbox/").get_data(as_text=True)
+    assert page.count('data-task="') == 2   # both orders' finance checks, offered to the finance role
+    task_id = page.split('data-task="')[1].split('"')[0]
+    response = post(client, f"/inbox/tasks/{task_id}/claim", token_from="/inbox/")
+    assert response.status_code == 302
+    again = client.get("/inbox/").get_data(as_text=True)
+    assert f'action="/inbox/tasks/{task_id}/claim"' not in again   # claimed: no longer offered
+
+
+def test_a_user_sees_only_their_own_requests_and_tasks(app, people, sessions):
+    mine, other = _orders(sessions)
+    client = app.test_client()
+    sign_in(client, "zhang")
+    requests_page = client.get("/requests/").get_data(as_text=True)
+    assert f'data-instance="{mine.instance_id}"' in requests_page
+    assert f'data-instance="{other.instance_id}"' not in requests_page
+    sign_in(other_client := app.test_client(), "li")          # li: no role, nothing offered
+    assert 'data-task="' not in other_client.get("/inbox/").get_data(as_text=True)
+
+
+def test_csv_export_has_a_bom_and_the_users_rows(app, people, sessions):
+    _orders(sessions)
+    client = app.test_client()
+    sign_in(client, "zhang")
+    response = client.get("/requests/?format=csv")
+    assert response.mimetype == "text/csv"
+    body = response.get_data(as_text=True)
+    assert body.startswith("\ufeff") and body.count("\n") == 2   # header and zhang's one request
+
+
+def test_inbox_needs_signing_in(app):
+    response = app.test_client().get("/inbox/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -1,0 +1,106 @@
+"""The inbox (to-do, done) and my requests: filters, search, paging, CSV export, claim.
+
+Every list is the signed-in user's own (engine.inbox scopes each query); a task page is the work
+blueprint's. Counts for the navigation come from `engine.inbox.counts` (one query).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine import inbox, runtime
+from engine.config import load_settings
+from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
+
+from .auth import current_account
+from .i18n import current_language
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+PER_PAGE = 20
+EXPORT_ROWS = 1000
+
+
+def sessions():
+    return current_app.extensions["liaison_sessions"]
+
+
+def day_filter(name: str, end: bool = False) -> datetime | None:
+    """A yyyy-mm-dd filter as an instant (the start of that day, or of the next one for `end`)."""
+    try:
+        day = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d")
+    except ValueError:
+        return None
+    zone = ZoneInfo(load_settings().timezone)  # days begin at midnight in the company's zone
+    return datetime.combine(day.date() + timedelta(days=1 if end else 0), time.min, tzinfo=zone)
+
+
+def list_filters() -> dict:
+    return {"process": request.args.get("process") or None, "search": request.args.get("q") or None}
+
+
+def page_number() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+@bp.get("/")
+def index():
+    """To-do (default) or done, with filters; ?format=csv exports the filtered list."""
+    user = current_account()
+    view = "done" if request.args.get("view") == "done" else "todo"
+    export = request.args.get("format") == "csv"
+    page, per_page = (1, EXPORT_ROWS) if export else (page_number(), PER_PAGE)
+    with sessions()() as session:
+        if view == "done":
+            result = inbox.done(session, user.username, **list_filters(), completed_from=day_filter("from"),
+                                completed_to=day_filter("to", end=True), page=page, per_page=per_page)
+        else:
+            overdue = True if request.args.get("overdue") == "1" else None
+            result = inbox.todo(session, user.username, user.groups, **list_filters(),
+                                initiator=request.args.get("initiator") or None, overdue=overdue,
+                                created_from=day_filter("from"), created_to=day_filter("to", end=True),
+                                page=page, per_page=per_page)
+        counts = inbox.counts(session, user.username, user.groups)
+    if export:
+        return csv_response(result.items, f"inbox-{view}.csv")
+    return render_template("inbox/index.html", page=result, view=view, counts=counts,
+                           lang=current_language(), args=request.args)
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str):
+    user = current_account()
+    try:
+        runtime.claim_task(sessions(), task_id, user.username, user.groups)
+        flash(_("The task is yours now."), "ok")
+    except (TaskConflictError, NotPermittedError, NotFoundError) as exc:
+        flash(str(exc), "error")
+    return redirect(request.form.get("next") or url_for("inbox.index"))
+
+
+def csv_response(items, filename: str) -> Response:
+    text = inbox.export_csv(items, lang=current_language())
+    return Response(text, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def page_url(number: int) -> str:
+    """The current list with another page number."""
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return url_for(request.endpoint, page=number, **args)
+
+
+@bp.app_context_processor
+def _navigation_counts():
+    """`inbox_counts` for the top bar (to-do and overdue), only for signed-in pages."""
+    def inbox_counts():
+        user = current_account()
+        if user is None:
+            return {}
+        with sessions()() as session:
+            return inbox.counts(session, user.username, user.groups)
+    return {"inbox_counts": inbox_counts, "page_url": page_url}
