@@ -22,6 +22,9 @@ BLUEPRINTS = (
     "home",
     "inbox",
     "my_requests",
+    "vendor",
+    "work",
+    "catalog",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

@@ -1,0 +1,91 @@
+"""Starting a process: the catalog of what the person may start, and each process's start form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine import queries, runtime, work
+from engine.errors import FormInvalidError, ProcessRuntimeError
+from forms.build import FormContext, validate_formdata
+
+from .auth import current_account
+from .i18n import current_language
+from .work import editable_form, failed_message, sessions
+
+bp = Blueprint("catalog", __name__)
+
+CATEGORY_LABELS = {
+    "hr": lambda: _("Human resources"),
+    "finance": lambda: _("Finance"),
+    "admin": lambda: _("Administration"),
+    "it": lambda: _("IT"),
+    "sales": lambda: _("Sales"),
+    "purchasing": lambda: _("Purchasing"),
+    "general": lambda: _("General"),
+}
+
+
+def _name(names: dict | None, lang: str, key: str) -> str:
+    names = names or {}
+    return names.get(lang) or names.get("zh") or names.get("en") or key
+
+
+def _category(category: str | None) -> str:
+    label = CATEGORY_LABELS.get((category or "").lower())
+    return label() if label else (category or _("Other"))
+
+
+def _grouped(processes: list[dict], query: str, lang: str) -> list[tuple[str, list[dict]]]:
+    """Processes by category label, each sorted by name; `query` matches either name or the key."""
+    needle = query.casefold()
+    groups: dict[str, list[dict]] = {}
+    for process in processes:
+        names = process.get("name") or {}
+        haystack = " ".join([process["key"], *names.values()]).casefold()
+        if needle and needle not in haystack:
+            continue
+        entry = {**process, "title": _name(names, lang, process["key"])}
+        groups.setdefault(_category(process.get("category")), []).append(entry)
+    return [(label, sorted(items, key=lambda p: p["title"])) for label, items in sorted(groups.items())]
+
+
+@bp.get("/start")
+def index():
+    """Every process the person may start (for now: every deployed one), by category; `?q=` filters."""
+    query = request.args.get("q", "").strip()[:100]
+    with sessions()() as session:
+        processes = queries.list_processes(session)
+    return render_template("catalog/index.html", groups=_grouped(processes, query, current_language()),
+                           query=query, total=len(processes))
+
+
+def _start_page(key: str, schema, names: dict, formdata=None, errors=None, problem: str = "",
+                status: int = 200):
+    lang = current_language()
+    form = editable_form(schema, FormContext(lang=lang), formdata, errors) if schema is not None else None
+    return render_template("catalog/start.html", key=key, name=_name(names, lang, key), form=form,
+                           problem=problem), status
+
+
+@bp.route("/start/<key>", methods=["GET", "POST"])
+def start(key: str):
+    """The start form of process `key`; a valid post starts an instance and shows it."""
+    schema, names = work.start_form(sessions(), key)  # NotFoundError: 404
+    if request.method == "GET":
+        return _start_page(key, schema, names)
+    lang = current_language()
+    data = {}
+    if schema is not None:
+        result = validate_formdata(schema, request.form, FormContext(lang=lang))
+        if not result.ok:
+            return _start_page(key, schema, names, request.form, result.errors, status=422)
+        data = result.data
+    try:
+        step = runtime.start_instance(sessions(), key, data=data, user=current_account().username, lang=lang)
+    except FormInvalidError as exc:
+        return _start_page(key, schema, names, request.form, exc.errors, status=422)
+    except ProcessRuntimeError as exc:
+        return _start_page(key, schema, names, request.form, problem=failed_message(exc), status=500)
+    flash(_("Your request “%(name)s” was started.", name=_name(names, lang, key)), "success")
+    return redirect(url_for("work.instance", instance_id=step.instance_id))

@@ -1,0 +1,399 @@
+"""Doing the work: a task's page (its form, the instance's timeline and diagram), claiming an offered
+task, an instance's page, and the diagram XML the pages draw.
+
+Scoping: a task or instance the person may not see is a 404, never a 403, so nobody learns which
+ids exist. The rules themselves live in `engine.work` (`may_act_on_task`, `may_view_instance`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from engine import org, queries, runtime, work
+from engine.errors import FormInvalidError, ProcessRuntimeError, TaskConflictError
+from forms.build import FormContext, form_class, validate_formdata
+from forms.render import environment as forms_environment
+from forms.render import static_path
+from forms.schema import FormSchema, load_schema
+
+from . import vendor
+from .auth import current_account
+from .i18n import current_language
+
+bp = Blueprint("work", __name__)
+
+COMMENT_FIELD = "task-comment"  # a hyphen: no form field can have this name
+MAX_COMMENT = 2000
+VIEW_NODE = "__view__"          # an access rule of our own: every field read-only
+FORMS_FILES = {"liaison-forms.js"}
+CLOSED = "closed"               # the task page's conflict: the task was no longer open when posted
+
+
+def sessions():
+    return current_app.extensions["liaison_sessions"]
+
+
+# -- forms -----------------------------------------------------------------------------------------
+
+def _macros():
+    return forms_environment().get_template("forms/macros.html").module
+
+
+def editable_form(schema: FormSchema, context: FormContext, formdata=None, errors: dict | None = None):
+    """The built form for `context.node` (None: a start form), with posted values and `errors` shown."""
+    form = form_class(schema, context.node, context.lang)(formdata, context)
+    leftover = []
+    for path, messages in (errors or {}).items():
+        name, _dot, rest = path.partition(".")
+        fld = form._fields.get(name) if name else None
+        if fld is None:
+            leftover.extend(messages)
+        elif rest and hasattr(fld, "rows"):
+            _cell_errors(fld, rest, messages)
+        else:
+            fld.errors = [*(fld.errors or ()), *messages]
+    form.general_errors = leftover
+    return form
+
+
+def _cell_errors(table, path: str, messages: list[str]) -> None:
+    """Errors of a detail-table cell ("2.price"): in the summary and next to the cell itself."""
+    table.row_errors = {**getattr(table, "row_errors", {}), path: list(messages)}
+    index, _dot, column = path.partition(".")
+    rows = table.rows()
+    if index.isdigit() and int(index) < len(rows) and column in rows[int(index)]:
+        rows[int(index)][column].errors = list(messages)
+
+
+@bp.app_template_filter("with_actions")
+def with_actions(form, actions: str) -> Markup:
+    """The form's markup without its own submit button, `actions` (buttons, a comment box) inside it."""
+    csrf = ("csrf_token", generate_csrf())
+    html = str(_macros().render_form(form, form.context.lang, None, csrf, submit=False))
+    head, end, tail = html.rpartition("</form>")
+    return Markup(head) + Markup(actions) + Markup(end + tail)
+
+
+@lru_cache(maxsize=128)
+def _view_schema(schema_json: str, hidden: tuple[str, ...]) -> FormSchema:
+    data = json.loads(schema_json)
+    data["access"] = {**(data.get("access") or {}), VIEW_NODE: {"editable": [], "hidden": list(hidden)}}
+    return load_schema(data)
+
+
+def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -> Markup:
+    """Every field of `schema` shown read-only with `values` (option labels, money in words...)."""
+    if schema is None:
+        return Markup("")
+    names = {f["name"] for f in schema.fields}
+    view = _view_schema(schema.to_json(), tuple(sorted(names & set(hide))))
+    form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values))
+    macros = _macros()
+    return Markup("").join(macros.render_field(fld, form, lang) for fld in form)
+
+
+def _restricted_fields(schema: FormSchema | None) -> set[str]:
+    """Fields some step must not see: shown on overview pages only to the initiator and super admins."""
+    rules = (schema.data.get("access") or {}) if schema is not None else {}
+    return {name for rule in rules.values() for name in rule.get("hidden", [])}
+
+
+# -- the instance: timeline, diagram, details --------------------------------------------------------
+
+ACTION_LABELS = {
+    "started": lambda: _("Started the request"),
+    "task_completed": lambda: _("Completed"),
+    "completed": lambda: _("Finished"),
+    "cancelled": lambda: _("Cancelled"),
+    "failed": lambda: _("Failed"),
+    "claimed": lambda: _("Claimed"),
+    "unclaimed": lambda: _("Gave back"),
+    "step": lambda: _("Passed"),
+}
+
+STATUS_LABELS = {
+    "running": lambda: _("In progress"),
+    "completed": lambda: _("Finished"),
+    "cancelled": lambda: _("Cancelled"),
+    "failed": lambda: _("Failed"),
+    "open": lambda: _("Open"),
+}
+
+
+@bp.app_template_global()
+def status_label(status: str | None) -> str:
+    """An instance's or task's status in the page's language."""
+    label = STATUS_LABELS.get(status or "")
+    return label() if label else (status or "")
+
+
+def when(value: str | datetime | None) -> str:
+    """A stored time as local, short text."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return format_datetime(moment, "short")
+
+
+def _people(session, usernames, lang: str) -> dict[str, str]:
+    """Display names by username, in the page's language when the person has one in it."""
+    found = {}
+    for username in {u for u in usernames if u}:
+        person = org.person_by_username(session, username)
+        if person is None:
+            found[username] = username
+        else:
+            found[username] = (person.name_en if lang == "en" and person.name_en else person.name) or username
+    return found
+
+
+@dataclass
+class TimelineRow:
+    at: str
+    who: str
+    action: str
+    what: str
+    comment: str
+    automatic: bool
+
+
+def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
+    """The history as people read it; a `step` through an automatic element is a compact row."""
+    names = {t["element_id"]: t["name"] for t in view["tasks"] if t.get("name")}
+    names.update({h["element_id"]: h["comment"] for h in view["history"]
+                  if h["action"] == "step" and h.get("element_id") and h.get("comment")})
+    rows = []
+    for entry in view["history"]:
+        action = entry["action"]
+        step = action == "step"
+        if step and entry.get("element_type") == "UserTask":
+            continue  # its task_completed row says it already
+        label = ACTION_LABELS.get(action)
+        element = entry.get("element_id")
+        rows.append(TimelineRow(
+            at=when(entry["at"]), who="" if step else people.get(entry.get("actor"), entry.get("actor") or ""),
+            action=label() if label else action, what=names.get(element) or element or "",
+            comment="" if step else (entry.get("comment") or ""), automatic=step))
+    return rows
+
+
+def open_tasks(view: dict, people: dict[str, str]) -> list[dict]:
+    """The tasks waiting now, with who holds them (or the groups they are offered to)."""
+    waiting = []
+    for task in view["tasks"]:
+        if task["status"] != "open":
+            continue
+        holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ""
+        waiting.append({"id": task["id"], "name": task.get("name") or task["element_id"], "holder": holder,
+                        "groups": ", ".join(task.get("candidate_groups") or [])})
+    return waiting
+
+
+def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
+    """What the task and instance pages show about an instance (the caller checked the scoping)."""
+    account = current_account()
+    view = queries.instance_view(session, instance_id)
+    diagram = work.diagram(session, instance_id)
+    schema, names = work.start_form(sessions(), view["process"])
+    people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
+                               *(t["assignee"] for t in view["tasks"])], lang)
+    if account.username != view["initiator"] and not account.is_super_admin:
+        hide = {*hide, *_restricted_fields(schema)}
+    return {
+        "instance": view,
+        "people": people,
+        "process_name": names.get(lang) or names.get("zh") or names.get("en") or view["process"],
+        "initiator": people.get(view["initiator"], view["initiator"] or ""),
+        "timeline": timeline(view, people),
+        "waiting": open_tasks(view, people),
+        "details": readonly_form(schema, view["data"] or {}, lang, hide),
+        "done": sorted({*diagram["done"], *([diagram["end_event"]] if diagram["end_event"] else [])}),
+        "current": diagram["current"],
+        "diagram_available": vendor.available(),
+    }
+
+
+def _may_view(session, instance_id: int) -> bool:
+    account = current_account()
+    return work.may_view_instance(session, instance_id, account.username, account.groups,
+                                  account.is_super_admin)
+
+
+# -- the task page ---------------------------------------------------------------------------------
+
+def _visible_task(session, task_id: str) -> tuple[work.TaskForm, bool]:
+    """The task and whether the person may complete it now; 404 when they may not even see it."""
+    account = current_account()
+    task_form = work.task_form(session, task_id)  # NotFoundError: 404
+    task = task_form.task
+    may_act = task.status == "open" and work.may_act_on_task(task, account.username, account.groups)
+    if not may_act and not _may_view(session, task.instance_id):
+        abort(404)
+    return task_form, may_act
+
+
+def _task_context(task_form: work.TaskForm, lang: str) -> FormContext:
+    return FormContext(lang=lang, node=task_form.node, values=task_form.values)
+
+
+def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comment_error: str = "",
+               conflict: str | None = None, status: int = 200):
+    lang = current_language()
+    account = current_account()
+    with sessions()() as session:
+        task_form, may_act = _visible_task(session, task_id)
+        task = task_form.task
+        hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
+        parts = instance_parts(session, task.instance_id, lang, hide)
+    schema = task_form.schema
+    form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
+        if may_act and schema is not None else None
+    may_claim = may_act and task.assignee is None and hasattr(runtime, "claim_task")
+    answers = readonly_form(schema, task_form.values, lang) if task.status == "completed" else Markup("")
+    title = _form_title(schema, lang) or task.name or task.element_id
+    if conflict == CLOSED:
+        conflict = _closed_message(task, parts)
+    return render_template(
+        "work/task.html", task=task, title=title, form=form, may_act=may_act, may_claim=may_claim,
+        answers=answers, comment=comment, comment_error=comment_error, comment_field=COMMENT_FIELD,
+        max_comment=MAX_COMMENT, conflict=conflict, mine=task.assignee == account.username,
+        due=when(task.due_at), **parts), status
+
+
+def _closed_message(task, parts: dict) -> str:
+    row = next((t for t in parts["instance"]["tasks"] if t["id"] == task.id), {})
+    by = row.get("completed_by")
+    if task.status == "completed" and by:
+        return _("%(name)s already completed this task. Nothing of your submission was saved.",
+                 name=parts["people"].get(by, by))
+    return _("This task is closed. Nothing of your submission was saved.")
+
+
+def _form_title(schema: FormSchema | None, lang: str) -> str:
+    title = schema.title if schema is not None else None
+    if isinstance(title, dict):
+        return title.get(lang) or next(iter(title.values()), "")
+    return title or ""
+
+
+def failed_message(exc: ProcessRuntimeError) -> str:
+    """What a person is told when a step of the process failed: nothing was saved."""
+    return _("A step of the process failed, so nothing was saved. Try again later or tell the process "
+             "owner.") + " " + str(exc)
+
+
+def _after_submit() -> str:
+    if "inbox.index" in current_app.view_functions:
+        return url_for("inbox.index")
+    return url_for("home.index")
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id: str):
+    """A task: its form when the person may complete it (read-only otherwise), timeline and diagram."""
+    return _task_page(task_id)
+
+
+@bp.post("/tasks/<task_id>")
+def complete(task_id: str):
+    """Complete the task with the posted form and comment; then back to the inbox."""
+    account = current_account()
+    lang = current_language()
+    with sessions()() as session:
+        task_form, may_act = _visible_task(session, task_id)
+    task = task_form.task
+    comment = request.form.get(COMMENT_FIELD, "").strip()
+    if task.status != "open":
+        return _task_page(task_id, conflict=CLOSED, status=409)
+    if not may_act:
+        abort(403)
+    errors, data = {}, {}
+    if task_form.schema is not None:
+        result = validate_formdata(task_form.schema, request.form, _task_context(task_form, lang))
+        errors, data = result.errors, result.data
+    comment_error = _("The comment is too long (at most %(count)d characters).", count=MAX_COMMENT) \
+        if len(comment) > MAX_COMMENT else ""
+    if errors or comment_error:
+        return _task_page(task_id, request.form, errors, comment, comment_error, status=422)
+    try:
+        runtime.complete_task(sessions(), task_id, account.username, data, groups=account.groups,
+                              comment=comment or None, lang=lang)
+    except FormInvalidError as exc:
+        return _task_page(task_id, request.form, exc.errors, comment, status=422)
+    except TaskConflictError as exc:
+        return _task_page(task_id, conflict=_("Someone else changed this task first. Nothing of your "
+                                              "submission was saved.") + " " + str(exc), status=409)
+    except ProcessRuntimeError as exc:
+        return _task_page(task_id, request.form, None, comment, conflict=failed_message(exc), status=500)
+    flash(_("Submitted."), "success")
+    return redirect(_after_submit())
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str):
+    """Take a task offered to the person or their group, so that it is theirs alone."""
+    account = current_account()
+    claim_task = getattr(runtime, "claim_task", None)
+    with sessions()() as session:
+        _visible_task(session, task_id)
+    if claim_task is None:
+        abort(404)
+    try:
+        claim_task(sessions(), task_id, account.username, account.groups)
+    except TaskConflictError as exc:
+        flash(_("Someone else took this task first.") + " " + str(exc), "error")
+    else:
+        flash(_("The task is yours now."), "success")
+    return redirect(url_for("work.task", task_id=task_id))
+
+
+# -- the instance page and its diagram ---------------------------------------------------------------
+
+@bp.get("/instances/<int:instance_id>")
+def instance(instance_id: int):
+    """An instance: state, who holds what now, its data read-only, the timeline and the diagram."""
+    lang = current_language()
+    with sessions()() as session:
+        if not _may_view(session, instance_id):
+            abort(404)
+        parts = instance_parts(session, instance_id, lang)
+    view = parts["instance"]
+    return render_template("work/instance.html", status=status_label(view["status"]),
+                           started=when(view["created_at"]), ended=when(view["ended_at"]), **parts)
+
+
+@bp.get("/instances/<int:instance_id>/diagram.xml")
+def diagram_xml(instance_id: int):
+    """The BPMN XML of the instance's version, for the diagram viewer."""
+    with sessions()() as session:
+        if not _may_view(session, instance_id):
+            abort(404)
+        xml = work.diagram(session, instance_id)["xml"]
+    return xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
+
+
+@bp.get("/forms-static/<name>")
+def forms_static(name: str):
+    """The forms package's browser script (conditions, formulas, table rows); nothing else of it."""
+    if name not in FORMS_FILES:
+        abort(404)
+    return send_from_directory(static_path(), name, max_age=3600)
