@@ -30,6 +30,12 @@ chromium:
 			echo "NOTE: could not install chromium with apt-get: tests/forms/test_browser.py will be skipped here and fail in CI"; \
 		fi; \
 	fi
+	@# Chinese glyphs for the screenshots (docs/screenshots); without them the pages still work.
+	@if [ -x $(CHROMIUM) ] && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q fonts-noto-cjk >/dev/null 2>&1 \
+			|| echo "NOTE: fonts-noto-cjk not installed: Chinese text in screenshots shows as boxes"; \
+	fi
 
 # Browser libraries (bpmn-js for the diagram viewer) from npm; a note, not a failure, without npm.
 node_modules/.stamp: package.json package-lock.json
