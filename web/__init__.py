@@ -25,6 +25,7 @@ BLUEPRINTS = (
     "vendor",
     "work",
     "catalog",
+    "admin",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

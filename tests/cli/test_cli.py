@@ -18,8 +18,10 @@ ORDER_REVIEW = str(FIXTURES / "packages" / "order_review")
 BPMN = FIXTURES / "bpmn"
 
 
-def liaison(*args, url=None, expect=0):
+def liaison(*args, url=None, expect=0, instance=None):
     env = dict(os.environ)
+    if instance:
+        env["LIAISON_INSTANCE_DIR"] = str(instance)
     if url:
         env["LIAISON_DATABASE_URL"] = url
     proc = subprocess.run([LIAISON, *args], capture_output=True, text=True, env=env, timeout=120)
@@ -153,10 +155,13 @@ def test_export_and_deploy_zip_by_cli(database_url, tmp_path):
     assert (again["version"], again["created"]) == (1, False)
 
 
-def test_demo_deploys_the_shipped_packages_once(database_url):
-    first = liaison("demo", url=database_url).stdout
+def test_demo_deploys_the_shipped_packages_once(database_url, tmp_path):
+    first = liaison("demo", url=database_url, instance=tmp_path).stdout
     assert "deployed: leave_request version 1" in first
-    assert "already deployed: leave_request version 1" in liaison("demo", url=database_url).stdout
+    accounts = dict(line.split("\t") for line in (tmp_path / "demo-accounts.txt").read_text().splitlines())
+    assert set(accounts) == {"admin", "li", "zhang", "wang", "hu"} and (tmp_path / "demo-accounts.txt").stat().st_mode & 0o077 == 0
+    second = liaison("demo", url=database_url, instance=tmp_path).stdout
+    assert "already deployed: leave_request version 1" in second and "demo accounts exist" in second
 
 
 def test_refused_form_submission_lists_each_field(database_url):

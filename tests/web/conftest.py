@@ -71,10 +71,11 @@ def boom():
 
 
 @pytest.fixture
-def make_app(database_url):
+def make_app(database_url, tmp_path):
     """Build an app on the test database; keyword arguments go into test_config."""
     def build(**config):
-        app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test", **config})
+        app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test",
+                          "LIAISON_UPLOAD_DIR": str(tmp_path / "uploads"), **config})
         app.register_blueprint(test_routes)
         return app
     return build

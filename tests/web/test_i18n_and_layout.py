@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
-
 from engine.models import Person
 
 from .conftest import post, sign_in
@@ -66,15 +64,7 @@ def test_the_language_switch_works_before_signing_in(app):
     assert "Sign in" in client.get("/login").get_data(as_text=True)
 
 
-def _with_admin_blueprint(app):
-    admin = Blueprint("admin", __name__, url_prefix="/admin")
-    admin.add_url_rule("/", "index", lambda: "admin")
-    app.register_blueprint(admin)
-    return app
-
-
 def test_navigation_shows_only_registered_pages_and_admin_only_to_admins(app, people):
-    _with_admin_blueprint(app)
     employee = app.test_client()
     sign_in(employee, "zhang")
     page = employee.get("/password").get_data(as_text=True)

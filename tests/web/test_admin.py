@@ -1,0 +1,74 @@
+"""Admin pages: who may see them, people scoped to an admin's departments, org import preview then apply."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import func, select
+
+from engine.models import Person
+
+from .conftest import csrf_token, sign_in
+
+GOOD = "用户名,姓名,部门,直属上级\nchen,陈一,公司/销售部,\nzhou,周二,公司/销售部,chen\n"
+BAD = "用户名,姓名,直属上级\nchen,陈一,nobody\n"
+
+
+def _upload(client, text: str, name: str = "org.csv"):
+    return client.post("/admin/org-import", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(client, "/admin/org-import"), "file": (io.BytesIO(text.encode()), name)})
+
+
+def _people(sessions) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Person))
+
+
+def test_an_employee_gets_403_on_every_admin_page(app, people):
+    client = app.test_client()
+    sign_in(client, "zhang")
+    assert client.get("/admin/").status_code == 403
+    assert client.get("/admin/org-import").status_code == 403
+    assert client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/password")}
+                       ).status_code == 403
+
+
+def test_a_department_admin_sees_their_departments_people_only(app, people, sessions):
+    with sessions() as session, session.begin():
+        session.get(Person, people["zhang"]).department_id = people["east"]   # inside li's sales subtree
+    client = app.test_client()
+    sign_in(client, "li")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'data-person="zhang"' in page and 'data-person="root"' not in page
+    assert client.get("/admin/org-import").status_code == 403              # import: super admins only
+
+
+def test_org_import_shows_row_errors_and_writes_nothing(app, people, sessions):
+    client = app.test_client()
+    sign_in(client, "root")
+    before = _people(sessions)
+    response = _upload(client, BAD)
+    assert response.status_code == 422
+    assert "nobody" in response.get_data(as_text=True)
+    assert _people(sessions) == before
+
+
+def test_org_import_preview_then_apply(app, people, sessions):
+    client = app.test_client()
+    sign_in(client, "root")
+    before = _people(sessions)
+    preview = _upload(client, GOOD)
+    assert preview.status_code == 200 and _people(sessions) == before     # a dry run writes nothing
+    applied = client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert applied.status_code == 302
+    assert _people(sessions) == before + 2
+    again = client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert again.status_code == 400                                        # nothing pending any more
+
+
+def test_upload_without_csrf_token_is_refused(app, people):
+    client = app.test_client()
+    sign_in(client, "root")
+    response = client.post("/admin/org-import", content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(GOOD.encode()), "org.csv")})
+    assert response.status_code == 400
