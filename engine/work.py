@@ -57,6 +57,19 @@ def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | 
         return schema, dict(definition.name or {})
 
 
+def instance_start_form(session: Session, instance_id: int) -> tuple[FormSchema | None, dict]:
+    """The start form of the version the instance runs on (not the newest), and the process names."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    version = session.get(ProcessVersion, instance.version_id)
+    definition = session.get(ProcessDefinition, version.definition_id)
+    spec, _subspecs = SPEC_CACHE.get(version.checksum, lambda: version.spec_json)
+    form = wfa.start_form(spec)
+    schema = _forms_of_version(session, version).get(form) if form else None
+    return schema, dict(definition.name or {})
+
+
 def diagram(session: Session, instance_id: int) -> dict:
     """The main BPMN file of the instance's version, the elements passed and the ones waiting now."""
     instance = session.get(ProcessInstance, instance_id)

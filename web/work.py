@@ -213,7 +213,7 @@ def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
     account = current_account()
     view = queries.instance_view(session, instance_id)
     diagram = work.diagram(session, instance_id)
-    schema, names = work.start_form(sessions(), view["process"])
+    schema, names = work.instance_start_form(session, instance_id)  # the form of the instance's own version
     people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
                                *(t["assignee"] for t in view["tasks"])], lang)
     if account.username != view["initiator"] and not account.is_super_admin:
