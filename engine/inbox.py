@@ -77,6 +77,7 @@ class InboxItem:
     overdue: bool = False
     due_soon: bool = False
     completed_at: datetime | None = None
+    on_behalf_of: str | None = None  # assigned to the user as the deputy of this person, who is away
 
     def process_label(self, lang: str) -> str:
         """The process name in `lang`, else in the other language, else its key."""
@@ -156,7 +157,7 @@ def _details(listed, order_column, page: int, per_page: int, *extra):
     chosen = (select(listed.c.id, order_column.label("sort_key"), *extra, func.count().over().label("total"))
               .order_by(order_column.desc(), listed.c.id.desc())
               .limit(per_page).offset((page - 1) * per_page).subquery("chosen"))
-    return (select(*_TASK_COLUMNS, _task.c.completed_at, chosen.c.total, *(chosen.c[c.name] for c in extra))
+    return (select(*_TASK_COLUMNS, _task.c.completed_at, _task.c.on_behalf_of, chosen.c.total, *(chosen.c[c.name] for c in extra))
             .select_from(chosen.join(_task, _task.c.id == chosen.c.id)
                          .join(_instance, _instance.c.id == _task.c.instance_id)
                          .outerjoin(_definition, _definition.c.key == _instance.c.process_key))
@@ -390,7 +391,7 @@ def _inbox_item(row, offered: bool, now: datetime | None) -> InboxItem:
         due_soon = bool(due and not overdue and due - now <= DUE_SOON)
     return InboxItem(row.id, row.instance_id, row.process_key, row.process_name or {},
                      row.task_name or row.element_id, row.initiator, row.business_key, row.created_at, due,
-                     offered, overdue, due_soon, completed_at)
+                     offered, overdue, due_soon, completed_at, row.on_behalf_of)
 
 
 def _jsonable(value):

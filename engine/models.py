@@ -137,6 +137,7 @@ class WorkTask(Base):
     name: Mapped[str | None] = mapped_column(String(300))
     form: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(100))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(100))  # the assignee away; `assignee` is the deputy
     candidate_users: Mapped[list] = mapped_column(JSON, default=list)
     candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
     due_at: Mapped[datetime | None] = mapped_column()
@@ -288,3 +289,17 @@ class OutOfOffice(Base):
     deputy_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     starts_at: Mapped[datetime] = mapped_column()
     ends_at: Mapped[datetime] = mapped_column()
+
+
+class Draft(Base):
+    """A start form saved unfinished, for its owner to resume later (the raw post, never validated)."""
+
+    __tablename__ = "draft"
+    __table_args__ = (Index("ix_draft_owner_updated", "username", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    process_key: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)  # field name -> list of posted strings
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

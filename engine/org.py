@@ -10,9 +10,10 @@ whose `path` starts with its own ("/1/4/" covers "/1/4/9/").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, exists, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from .errors import LiaisonError, NotFoundError
@@ -143,13 +144,45 @@ def deputy_for(session: Session, username: str, at: datetime | None = None) -> P
              .where(OutOfOffice.starts_at <= at, OutOfOffice.ends_at > at, deputy.active)
              .order_by(OutOfOffice.starts_at, OutOfOffice.id))
     away = {name: person for name, person in session.execute(query)}  # the latest window wins
+    return _follow_deputies(away, username, lambda person: person.username)
+
+
+def _follow_deputies(away: dict, username: str, name_of):
+    """The end of `username`'s deputy chain in `away` (who -> deputy), stopping before a repeat."""
     seen, current = {username}, None
-    while (following := away.get(current.username if current else username)) is not None:
-        if following.username in seen:
+    while (following := away.get(name_of(current) if current else username)) is not None:
+        if name_of(following) in seen:
             break
-        seen.add(following.username)
+        seen.add(name_of(following))
         current = following
     return current
+
+
+def deputies_of(conn: Connection | Session, usernames: Iterable[str], at: datetime) -> dict[str, str]:
+    """`{username: deputy username}` for those of `usernames` away at `at` (chains followed as
+    `deputy_for` does); the engine calls it for the assignees of the tasks a step creates.
+
+    Works on a Core connection (the engine step has no ORM session). One indexed EXISTS query
+    when nobody of them is away, which is nearly always; otherwise a second query reads every
+    window open at `at` to follow the chains.
+    """
+    names = sorted(set(usernames))
+    if not names:
+        return {}
+    window_open = and_(OutOfOffice.starts_at <= at, OutOfOffice.ends_at > at)
+    any_away = exists(select(OutOfOffice.id).join(Person, Person.id == OutOfOffice.person_id)
+                      .where(Person.username.in_(names), window_open))
+    if not conn.execute(select(any_away)).scalar():
+        return {}
+    owner, deputy = aliased(Person), aliased(Person)
+    query = (select(owner.username, deputy.username)
+             .join(OutOfOffice, OutOfOffice.person_id == owner.id)
+             .join(deputy, deputy.id == OutOfOffice.deputy_id)
+             .where(window_open, deputy.active)
+             .order_by(OutOfOffice.starts_at, OutOfOffice.id))
+    away = {name: deputy_name for name, deputy_name in conn.execute(query)}  # the latest window wins
+    found = {name: _follow_deputies(away, name, lambda person: person) for name in names}
+    return {name: deputy_name for name, deputy_name in found.items() if deputy_name is not None}
 
 
 def set_out_of_office(session: Session, username: str, deputy_username: str, starts_at: datetime,
@@ -177,3 +210,24 @@ def set_out_of_office(session: Session, username: str, deputy_username: str, sta
     session.add(window)
     session.flush()
     return window
+
+
+def out_of_office_windows(session: Session, username: str, at: datetime | None = None) -> list[tuple]:
+    """The person's current and planned windows (not those already over), soonest first:
+    `(window, deputy)` pairs."""
+    at = at or utcnow()
+    owner, deputy = aliased(Person), aliased(Person)
+    query = (select(OutOfOffice, deputy)
+             .join(owner, owner.id == OutOfOffice.person_id)
+             .join(deputy, deputy.id == OutOfOffice.deputy_id)
+             .where(owner.username == username, OutOfOffice.ends_at > at)
+             .order_by(OutOfOffice.starts_at, OutOfOffice.id))
+    return [tuple(row) for row in session.execute(query)]
+
+
+def delete_out_of_office(session: Session, username: str, window_id: int) -> bool:
+    """Remove one of the person's own windows; False when they have no window with that id."""
+    owner = select(Person.id).where(Person.username == username).scalar_subquery()
+    result = session.execute(delete(OutOfOffice).where(OutOfOffice.id == window_id,
+                                                       OutOfOffice.person_id == owner))
+    return result.rowcount == 1

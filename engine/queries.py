@@ -28,6 +28,7 @@ class TaskItem:
     status: str
     due_at: datetime | None
     created_at: datetime
+    on_behalf_of: str | None = None  # the assignee away when it was created; `assignee` is their deputy
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -65,7 +66,7 @@ def get_task(session: Session, task_id: str) -> TaskItem:
 def _task_item(row: WorkTask, key: str) -> TaskItem:
     return TaskItem(row.id, row.instance_id, key, row.element_id, row.name, row.form, row.assignee,
                     list(row.candidate_users or []), list(row.candidate_groups or []), row.status,
-                    row.due_at, row.created_at)
+                    row.due_at, row.created_at, row.on_behalf_of)
 
 
 def instance_view(session: Session, instance_id: int) -> dict:
@@ -91,12 +92,24 @@ def instance_view(session: Session, instance_id: int) -> dict:
         "ended_at": instance.ended_at,
         "data": instance.data,
         "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "status": t.status,
-                   "assignee": t.assignee, "candidate_groups": t.candidate_groups,
-                   "completed_by": t.completed_by} for t in tasks],
-        "history": [{"at": h.at, "actor": h.actor, "action": h.action, "element_id": h.element_id,
-                     "element_type": h.element_type, "comment": h.comment, "data": h.data}
-                    for h in history],
+                   "assignee": t.assignee, "on_behalf_of": t.on_behalf_of,
+                   "candidate_groups": t.candidate_groups, "completed_by": t.completed_by} for t in tasks],
+        "history": [_history_item(h) for h in history],
     })
+
+
+ON_BEHALF_OF_KEY = "_on_behalf_of"  # runtime.HISTORY_ON_BEHALF_OF: whom a deputy completed a task for
+
+
+def _history_item(entry: HistoryEntry) -> dict:
+    """One history row; a deputy's completion names whom they acted for in `on_behalf_of`."""
+    data, on_behalf_of = entry.data, None
+    if isinstance(data, dict) and ON_BEHALF_OF_KEY in data:
+        data = dict(data)
+        on_behalf_of = data.pop(ON_BEHALF_OF_KEY)
+    return {"at": entry.at, "actor": entry.actor, "action": entry.action, "element_id": entry.element_id,
+            "element_type": entry.element_type, "comment": entry.comment, "data": data,
+            "on_behalf_of": on_behalf_of}
 
 
 def path_taken(session: Session, instance_id: int) -> list[str]:

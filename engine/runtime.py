@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import store
+from . import org, store
 from . import workflow as wfa
 from .errors import (
     InvalidTaskDataError,
@@ -35,6 +35,7 @@ from .errors import (
     TaskConflictError,
 )
 from .models import HistoryEntry, WorkTask, utcnow
+from .queries import ON_BEHALF_OF_KEY
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
 from .serials import assign_serials
 from .submissions import FORM_CACHE, checked_submission
@@ -179,7 +180,8 @@ def _complete_once(sessions, task_id, user, data, groups, comment, lang="en") ->
         completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
         entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
-                 "element_type": completed.element_type, "task_id": task_id, "comment": comment, "data": data}
+                 "element_type": completed.element_type, "task_id": task_id, "comment": comment,
+                 "data": _with_on_behalf_of(data, handle.on_behalf_of)}
         step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
                                data={}, status="", state_key="", complete_task=task_id, user=user,
                                history=[entry])
@@ -222,9 +224,10 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
         open_views.append(view)
         if is_new or view.id not in before:
             step.new_tasks.append({"id": view.id, "element_id": view.element_id, "name": view.name,
-                                   "form": view.form, "assignee": view.assignee,
+                                   "form": view.form, "assignee": view.assignee, "on_behalf_of": None,
                                    "candidate_users": view.candidate_users,
                                    "candidate_groups": view.candidate_groups, "due_at": view.due_at})
+    deputies = _redirect_to_deputies(conn, step)
     step.cancel = sorted(before - {v.id for v in open_views})
     if not step.status:
         if wfa.is_completed(workflow):
@@ -241,9 +244,33 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
         instance_id = store.write_step(conn, step)
     except store.StaleInstance as exc:
         raise _Stale() from exc
-    tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name, "assignee": v.assignee}
-             for v in open_views]
+    tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
+              "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event)
+
+
+def _with_on_behalf_of(data: dict, on_behalf_of: str | None) -> dict:
+    """The completion's history data: the submission, plus whom the deputy acted for."""
+    return {**data, ON_BEHALF_OF_KEY: on_behalf_of} if on_behalf_of else data
+
+
+def _redirect_to_deputies(conn, step: store.StepWrite) -> dict[str, str]:
+    """New tasks assigned to someone out of office go to their deputy (`on_behalf_of` keeps who was
+    meant); returns `{task id: deputy}`. Tasks already open when a window starts stay where they are.
+
+    No query when the step creates no assigned task; one indexed EXISTS query when nobody is away.
+    """
+    assigned = [t for t in step.new_tasks if t["assignee"]]
+    if not assigned:
+        return {}
+    deputies = org.deputies_of(conn, (t["assignee"] for t in assigned), step.now)
+    moved = {}
+    for task in assigned:
+        deputy = deputies.get(task["assignee"])
+        if deputy is not None:
+            task["on_behalf_of"], task["assignee"] = task["assignee"], deputy
+            moved[task["id"]] = deputy
+    return moved
 
 
 @contextmanager

@@ -45,6 +45,7 @@ class TaskHandle:
     form: str | None = None
     element_id: str | None = None
     process_key: str | None = None
+    on_behalf_of: str | None = None  # the assignee away when the task was created (`assignee` is the deputy)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ _TASK_HANDLE = (
     select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.candidate_users, _task.c.candidate_groups,
            _task.c.completed_by, _instance.c.id, _instance.c.status, _instance.c.revision,
            _instance.c.state_key, _instance.c.version_id, _version.c.checksum, _task.c.form,
-           _task.c.element_id, _instance.c.process_key)
+           _task.c.element_id, _instance.c.process_key, _task.c.on_behalf_of)
     .join(_instance, _instance.c.id == _task.c.instance_id)
     .join(_version, _version.c.id == _instance.c.version_id)
 )
@@ -116,7 +117,8 @@ class StepWrite:
     complete_task: str | None = None
     user: str | None = None
     cancel: list = field(default_factory=list)
-    new_tasks: list = field(default_factory=list)  # dicts: id, element_id, name, form, assignee, candidate_*, due_at
+    new_tasks: list = field(default_factory=list)  # dicts: id, element_id, name, form, assignee, on_behalf_of,
+    #                                                  candidate_*, due_at
     history: list = field(default_factory=list)  # dicts: actor, action, element_id, ... (no instance_id)
     version_id: int | None = None  # for a new instance
     process_key: str | None = None

@@ -26,6 +26,7 @@ BLUEPRINTS = (
     "work",
     "catalog",
     "admin",
+    "me",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

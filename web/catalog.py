@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
-from engine import queries, runtime, work
-from engine.errors import FormInvalidError, ProcessRuntimeError
+from engine import drafts, queries, runtime, work
+from engine.errors import FormInvalidError, NotFoundError, ProcessRuntimeError
 from forms.build import FormContext, validate_formdata
 
 from .auth import current_account
@@ -65,15 +66,58 @@ def _start_page(key: str, schema, names: dict, formdata=None, errors=None, probl
     lang = current_language()
     form = editable_form(schema, FormContext(lang=lang), formdata, errors) if schema is not None else None
     return render_template("catalog/start.html", key=key, name=_name(names, lang, key), form=form,
-                           problem=problem), status
+                           problem=problem, draft_id=_draft_id()), status
+
+
+def _draft_id() -> int | None:
+    """The draft being resumed (`?draft=<id>`), if any."""
+    return request.args.get("draft", type=int)
+
+
+def _draft_formdata(key: str, draft_id: int) -> MultiDict:
+    """The owner's draft of process `key` as a post to prefill the form with; 404 otherwise."""
+    with sessions()() as session:
+        draft = drafts.get_draft(session, current_account().username, draft_id)  # NotFoundError: 404
+    if draft.process_key != key:
+        abort(404)
+    return MultiDict([(name, value) for name, values in draft.data.items() for value in values])
+
+
+def _save_draft(key: str, schema, names: dict):
+    """Store the post as it is, unvalidated, and come back to it."""
+    try:
+        with sessions()() as session, session.begin():
+            draft = drafts.save_draft(session, current_account().username, key,
+                                      request.form.to_dict(flat=False), _draft_id())
+    except drafts.DraftTooLargeError:
+        return _start_page(key, schema, names, request.form, status=413,
+                           problem=_("The draft is too large to save."))
+    flash(_("Draft saved. Find it under Inbox, Drafts."), "success")
+    return redirect(url_for("catalog.start", key=key, draft=draft.id))
+
+
+def _forget_draft() -> None:
+    draft_id = _draft_id()
+    if draft_id is None:
+        return
+    try:
+        with sessions()() as session, session.begin():
+            drafts.delete_draft(session, current_account().username, draft_id)
+    except NotFoundError:
+        pass  # deleted meanwhile, or never this person's: nothing to forget
 
 
 @bp.route("/start/<key>", methods=["GET", "POST"])
 def start(key: str):
-    """The start form of process `key`; a valid post starts an instance and shows it."""
+    """The start form of process `key` (`?draft=` resumes a draft); a valid post starts an instance and
+    shows it, a post with action=draft saves the form unvalidated as a draft."""
     schema, names = work.start_form(sessions(), key)  # NotFoundError: 404
     if request.method == "GET":
-        return _start_page(key, schema, names)
+        draft_id = _draft_id()
+        formdata = _draft_formdata(key, draft_id) if draft_id is not None and schema is not None else None
+        return _start_page(key, schema, names, formdata)
+    if request.form.get("action") == "draft" and schema is not None:
+        return _save_draft(key, schema, names)
     lang = current_language()
     data = {}
     if schema is not None:
@@ -87,5 +131,6 @@ def start(key: str):
         return _start_page(key, schema, names, request.form, exc.errors, status=422)
     except ProcessRuntimeError as exc:
         return _start_page(key, schema, names, request.form, problem=failed_message(exc), status=500)
+    _forget_draft()
     flash(_("Your request “%(name)s” was started.", name=_name(names, lang, key)), "success")
     return redirect(url_for("work.instance", instance_id=step.instance_id))

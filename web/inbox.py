@@ -1,4 +1,5 @@
-"""The inbox (to-do, done) and my requests: filters, search, paging, CSV export, claim.
+"""The inbox (to-do, done, drafts) and my requests: filters, search, paging, CSV export, claim,
+batch approval.
 
 Every list is the signed-in user's own (engine.inbox scopes each query); a task page is the work
 blueprint's. Counts for the navigation come from `engine.inbox.counts` (one query).
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import inbox, runtime
+from engine import batch, drafts, inbox, queries, runtime
 from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 
@@ -51,6 +52,8 @@ def page_number() -> int:
 def index():
     """To-do (default) or done, with filters; ?format=csv exports the filtered list."""
     user = current_account()
+    if request.args.get("view") == "drafts":
+        return drafts_page()
     view = "done" if request.args.get("view") == "done" else "todo"
     export = request.args.get("format") == "csv"
     page, per_page = (1, EXPORT_ROWS) if export else (page_number(), PER_PAGE)
@@ -69,6 +72,59 @@ def index():
         return csv_response(result.items, f"inbox-{view}.csv")
     return render_template("inbox/index.html", page=result, view=view, counts=counts,
                            lang=current_language(), args=request.args)
+
+
+def drafts_page():
+    """The person's saved start forms, newest first, each to resume or delete."""
+    user = current_account()
+    lang = current_language()
+    with sessions()() as session:
+        items = drafts.list_drafts(session, user.username)
+        names = {p["key"]: p["name"] or {} for p in queries.list_processes(session)}
+        counts = inbox.counts(session, user.username, user.groups)
+    rows = [{"draft": item, "process": names.get(item.process_key, {}).get(lang)
+             or next(iter(names.get(item.process_key, {}).values()), item.process_key)} for item in items]
+    return render_template("inbox/index.html", view="drafts", drafts=rows, counts=counts, lang=lang,
+                           args=request.args, page=None)
+
+
+@bp.post("/drafts/<int:draft_id>/delete")
+def delete_draft(draft_id: int):
+    with sessions()() as session, session.begin():
+        drafts.delete_draft(session, current_account().username, draft_id)  # NotFoundError: 404
+    flash(_("Draft deleted."), "success")
+    return redirect(url_for("inbox.index", view="drafts"))
+
+
+BATCH_REASONS = {
+    "not_found": lambda: _("not found, or not yours to complete"),
+    "no_approval": lambda: _("its form has no approve choice; open it to decide"),
+    "invalid": lambda: _("its form needs more than an approval; open it to complete it"),
+    "conflict": lambda: _("someone else completed it first"),
+    "failed": lambda: _("a step of the process failed, nothing was saved"),
+    "too_many": lambda: _("too many tasks selected at once"),
+}
+
+
+@bp.post("/batch")
+def batch_approve():
+    """Approve every selected task the person may act on whose form offers "approved: yes"."""
+    user = current_account()
+    selected = request.form.getlist("task")
+    if not selected:
+        flash(_("Select the tasks to approve first."), "error")
+        return redirect(url_for("inbox.index"))
+    outcomes = batch.approve_tasks(sessions(), selected, user.username, user.groups, lang=current_language())
+    approved = [o for o in outcomes if o.ok]
+    if approved:
+        flash(_("Approved %(count)d task(s): %(names)s", count=len(approved),
+                names=", ".join(o.name for o in approved)), "success")
+    for outcome in outcomes:
+        if not outcome.ok:
+            reason = BATCH_REASONS.get(outcome.reason)
+            flash(_("Not approved: %(task)s — %(reason)s", task=outcome.name or outcome.task_id,
+                    reason=reason() if reason else outcome.reason), "error")
+    return redirect(url_for("inbox.index"))
 
 
 @bp.post("/tasks/<task_id>/claim")

@@ -174,6 +174,7 @@ class TimelineRow:
     what: str
     comment: str
     automatic: bool
+    on_behalf_of: str = ""  # the deputy `who` acted for this person, who was away
 
 
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
@@ -192,7 +193,8 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
         rows.append(TimelineRow(
             at=when(entry["at"]), who="" if step else people.get(entry.get("actor"), entry.get("actor") or ""),
             action=label() if label else action, what=names.get(element) or element or "",
-            comment="" if step else (entry.get("comment") or ""), automatic=step))
+            comment="" if step else (entry.get("comment") or ""), automatic=step,
+            on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or "")))
     return rows
 
 
@@ -215,7 +217,9 @@ def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
     diagram = work.diagram(session, instance_id)
     schema, names = work.instance_start_form(session, instance_id)  # the form of the instance's own version
     people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
-                               *(t["assignee"] for t in view["tasks"])], lang)
+                               *(h.get("on_behalf_of") for h in view["history"]),
+                               *(t["assignee"] for t in view["tasks"]),
+                               *(t.get("on_behalf_of") for t in view["tasks"])], lang)
     if account.username != view["initiator"] and not account.is_super_admin:
         hide = {*hide, *_restricted_fields(schema)}
     return {

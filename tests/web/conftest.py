@@ -89,6 +89,11 @@ def app(make_app):
 @pytest.fixture
 def people(sessions):
     """root: super admin; zhang: employee in finance; li: admin of the sales department (id in result)."""
+    return create_people(sessions)
+
+
+def create_people(sessions) -> dict:
+    """The `people` fixture's rows, for module-scoped setups too."""
     now = datetime.now(UTC)
     with sessions() as session, session.begin():
         root = accounts.create_admin(session, "root", PASSWORD, "管理员", now)

@@ -1,0 +1,107 @@
+"""Who may open what: every role against every page, and every form post refused without a CSRF token.
+
+One app and one SQLite database for the whole module (authorization does not depend on the database;
+the other web tests run on both): zhang starts a leave request naming li as manager. wang is an
+employee involved in nothing; li is the manager and the sales department's admin; root a super admin.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from flask import url_for
+
+from engine import accounts, db, packages, queries
+from engine.runtime import LIVE_WORKFLOWS
+from engine.serialization import SPEC_CACHE
+from web import create_app
+
+from .conftest import PASSWORD, create_people, csrf_token, post, sign_in
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+ROLES = ("anonymous", "employee", "other employee", "department admin", "super admin")
+USERS = {"employee": "zhang", "other employee": "wang", "department admin": "li", "super admin": "root"}
+LOGIN = "login"
+
+# endpoint -> expected status per role, in ROLES order; LOGIN: a redirect to the sign-in page
+MATRIX = {
+    "/inbox/": (LOGIN, 200, 200, 200, 200),
+    "/inbox/?view=drafts": (LOGIN, 200, 200, 200, 200),
+    "/requests/": (LOGIN, 200, 200, 200, 200),
+    "/start": (LOGIN, 200, 200, 200, 200),
+    "/start/leave_request": (LOGIN, 200, 200, 200, 200),
+    "/tasks/{task}": (LOGIN, 200, 404, 200, 200),
+    "/instances/{instance}": (LOGIN, 200, 404, 200, 200),
+    "/instances/{instance}/diagram.xml": (LOGIN, 200, 404, 200, 200),
+    "/admin/": (LOGIN, 403, 403, 200, 200),
+    "/admin/org-import": (LOGIN, 403, 403, 403, 200),
+    "/me/out-of-office": (LOGIN, 200, 200, 200, 200),
+}
+DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "key": "leave_request",
+              "department_id": 1, "name": "x", "filename": "x"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, sqlite_template):
+    """The app, the ids of zhang's request and its manager task, and a signed-in client per role."""
+    SPEC_CACHE.clear()
+    LIVE_WORKFLOWS.clear()
+    folder = tmp_path_factory.mktemp("matrix")
+    shutil.copy(sqlite_template, folder / "liaison.db")
+    url = f"sqlite:///{folder / 'liaison.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        accounts._dummy_hash.cache_clear()
+        engine = db.make_engine(url)
+        sessions = db.make_session_factory(engine)
+        create_people(sessions)
+        with sessions() as session, session.begin():
+            accounts.create_person_account(session, "wang", "王五", PASSWORD)
+        packages.deploy_package(sessions, packages.load_package(PROCESSES / "leave_request"), "admin")
+        app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test",
+                          "LIAISON_UPLOAD_DIR": str(folder / "uploads")})
+        clients = {"anonymous": app.test_client()}
+        for role, username in USERS.items():
+            clients[role] = app.test_client()
+            assert sign_in(clients[role], username).status_code == 302
+        started = post(clients["employee"], "/start/leave_request",
+                       {"leave_type": "annual", "days": "2", "manager": "li", "reason": "事假"})
+        instance = int(started.headers["Location"].rsplit("/", 1)[1])
+        with sessions() as session:
+            task = next(t["id"] for t in queries.instance_view(session, instance)["tasks"] if t["status"] == "open")
+        yield {"app": app, "clients": clients, "instance": instance, "task": task}
+        accounts._dummy_hash.cache_clear()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("path", MATRIX)
+@pytest.mark.parametrize("role", ROLES)
+def test_role_sees_only_what_it_may(world, role, path):
+    if path.startswith("/me/") and "me.out_of_office" not in world["app"].view_functions:
+        pytest.skip("out of office is not built")
+    expected = MATRIX[path][ROLES.index(role)]
+    response = world["clients"][role].get(path.format(task=world["task"], instance=world["instance"]))
+    if expected == LOGIN:
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    else:
+        assert response.status_code == expected
+
+
+def _post_rules():
+    app = create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "test"})
+    return sorted({(rule.rule, rule.endpoint) for rule in app.url_map.iter_rules() if "POST" in rule.methods})
+
+
+@pytest.mark.parametrize(("rule", "endpoint"), _post_rules())
+def test_every_post_is_refused_without_csrf_token(world, rule, endpoint):
+    app = world["app"]
+    client = app.test_client()
+    assert sign_in(client, "root").status_code == 302
+    with app.test_request_context():
+        path = url_for(endpoint, **{k: v for k, v in DUMMY_ARGS.items() if f"<{k}>" in rule or f":{k}>" in rule})
+    assert client.post(path, data={"task": "x"}).status_code == 400
+    assert client.post(path, data={"csrf_token": "forged"}).status_code == 400
+    assert csrf_token(client, "/password")  # still signed in: nothing was done
