@@ -146,8 +146,11 @@ class LiaisonForm(Form):
             column.data = _formula(self.schema.exprs[f"{table.short_name}.{name}:expression"], env, column.spec)
             env[name] = column.data
 
-    def compute(self) -> dict:
+    def compute(self, hidden: frozenset[str] = frozenset()) -> dict:
+        """Formulas over the current values; fields in `hidden` read as None, as in the browser,
+        where a hidden field's inputs are disabled and not posted."""
         env = self.env()
+        env.update({name: None for name in hidden})
         for name in formula_order(list(self.schema.fields), self.schema.exprs):
             fld = self._fields[name]
             fld.data = _formula(self.schema.exprs[f"{name}:expression"], env, fld.spec)
@@ -167,6 +170,14 @@ class LiaisonForm(Form):
                 fld.prepare(self)
         self._env = self.compute()
         self.hidden_now = {name for name in self._fields if not self.visible(name, self._env)}
+        for _round in range(3):  # hidden fields no longer feed formulas; settle what that changes
+            if not self.hidden_now:
+                break
+            self._env = self.compute(frozenset(self.hidden_now))
+            settled = {name for name in self._fields if not self.visible(name, self._env)}
+            if settled == self.hidden_now:
+                break
+            self.hidden_now = settled
         ok = True
         for name, fld in self._fields.items():
             if name in self.hidden_now or self.access.get(name) != "editable":

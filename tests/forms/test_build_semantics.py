@@ -100,3 +100,14 @@ def test_a_quiz_result_field_may_not_shadow_a_field():
         assert "`result_field` `q1` is also the name of a field" in str(exc)
     else:
         raise AssertionError("a result field shadowing a field was accepted")
+
+
+def test_a_field_hidden_by_its_condition_does_not_feed_formulas():
+    schema = load_schema({"fields": [
+        {"name": "travel", "type": "radio", "options": [True, False]},
+        {"name": "hotel", "type": "money", "visible_if": "travel == True"},
+        {"name": "meals", "type": "money"},
+        {"name": "total", "type": "formula", "expression": "(hotel or 0) + (meals or 0)", "decimals": 2}]})
+    shown = validate_data(schema, {"travel": True, "hotel": 300, "meals": 50}, FormContext(lang="en"))
+    hidden = validate_data(schema, {"travel": False, "hotel": 300, "meals": 50}, FormContext(lang="en"))
+    assert shown.data["total"] == 350 and hidden.data["total"] == 50 and "hotel" not in hidden.data
