@@ -303,3 +303,19 @@ class Draft(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # field name -> list of posted strings
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProcessPermission(Base):
+    """A department admin's setting for one process: allowed or forbidden for the department's subtree.
+
+    The nearest department up a person's path with a row decides; without one the package's
+    `starters` do (`engine.starting`).
+    """
+
+    __tablename__ = "process_permission"
+    __table_args__ = (UniqueConstraint("process_key", "department_id", name="uq_process_permission"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"), index=True)
+    allowed: Mapped[bool] = mapped_column()

@@ -25,6 +25,7 @@ from .expressions import check_expression
 from .models import ProcessDefinition, ProcessVersion
 from .serialization import spec_to_json
 from .services import service_names
+from .starting import starters_problems
 from .submissions import form_problems
 from .xmlsafe import read_xml_file
 
@@ -95,6 +96,8 @@ def load_package(path: str | Path) -> Package:
     key = str(meta.get("id") or "").strip()
     if not key:
         problems.append(Problem(str(root / "package.yaml"), None, None, "`id` is required"))
+    problems.extend(Problem(str(root / "package.yaml"), None, None, message)
+                    for message in starters_problems(meta.get("starters")))
     documents, bpmn_text = {}, {}
     for file in sorted(root.glob("*.bpmn")):
         try:

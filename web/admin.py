@@ -1,4 +1,5 @@
-"""Administration: people (scoped to the departments an admin holds) and the org chart import.
+"""Administration: people (scoped to the departments an admin holds), who may start which process in
+those departments, and the org chart import.
 
 Import is two steps: the upload is planned as a dry run and shown (counts, each row's error);
 only "apply" writes, re-planning the same file inside the write transaction. Super admins only.
@@ -14,12 +15,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from engine import org_import
+from engine import org_import, queries, starting
 from engine.config import load_settings
-from engine.errors import UnreadableFileError
+from engine.errors import NotFoundError, UnreadableFileError
 from engine.models import Department, Person
 
 from .auth import current_account, require_admin, require_super_admin
+from .i18n import current_language
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -111,3 +113,39 @@ def org_import_apply():
     flash(_("Imported: %(created)s new, %(updated)s updated.", created=counts.get("create", 0),
             updated=counts.get("update", 0)), "ok")
     return redirect(url_for("admin.index"))
+
+
+_SETTINGS = {"allow": True, "forbid": False, "inherit": None}
+
+
+@bp.get("/processes")
+@require_admin
+def processes():
+    """Per department the admin holds (`?department=<id>`): each process allowed, forbidden or inherited."""
+    user = current_account()
+    with _sessions()() as db:
+        departments = starting.managed_departments(db, user.username)
+        chosen = request.args.get("department", type=int)
+        department = next((d for d in departments if d.id == chosen), departments[0] if departments else None)
+        settings = starting.permissions_of(db, department.id) if department else {}
+        rows = queries.list_processes(db) if department else []
+    return render_template("admin/processes.html", departments=departments, department=department,
+                           rows=rows, settings=settings, lang=current_language())
+
+
+@bp.post("/processes")
+@require_admin
+def process_permission():
+    """Set one process's setting for one department; the engine refuses departments the admin does not hold."""
+    setting = request.form.get("setting", "")
+    department_id = request.form.get("department_id", type=int)
+    if setting not in _SETTINGS or department_id is None:
+        abort(400)
+    try:
+        with _sessions()() as db, db.begin():
+            starting.set_permission(db, current_account().username, request.form.get("process_key", ""),
+                                    department_id, _SETTINGS[setting])  # NotPermittedError: 403
+    except NotFoundError:
+        abort(400)
+    flash(_("Saved"), "ok")
+    return redirect(url_for("admin.processes", department=department_id))

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from engine import drafts, queries, runtime, work
+from engine import drafts, queries, runtime, starting, work
 from engine.errors import FormInvalidError, NotFoundError, ProcessRuntimeError
 from forms.build import FormContext, validate_formdata
 
@@ -53,10 +53,11 @@ def _grouped(processes: list[dict], query: str, lang: str) -> list[tuple[str, li
 
 @bp.get("/start")
 def index():
-    """Every process the person may start (for now: every deployed one), by category; `?q=` filters."""
+    """Every process the person may start, by category; `?q=` filters."""
     query = request.args.get("q", "").strip()[:100]
     with sessions()() as session:
-        processes = queries.list_processes(session)
+        allowed = set(starting.startable(session, current_account().username))
+        processes = [p for p in queries.list_processes(session) if p["key"] in allowed]
     return render_template("catalog/index.html", groups=_grouped(processes, query, current_language()),
                            query=query, total=len(processes))
 
@@ -112,6 +113,9 @@ def start(key: str):
     """The start form of process `key` (`?draft=` resumes a draft); a valid post starts an instance and
     shows it, a post with action=draft saves the form unvalidated as a draft."""
     schema, names = work.start_form(sessions(), key)  # NotFoundError: 404
+    with sessions()() as session:
+        if not starting.may_start(session, current_account().username, key):
+            abort(403)
     if request.method == "GET":
         draft_id = _draft_id()
         formdata = _draft_formdata(key, draft_id) if draft_id is not None and schema is not None else None

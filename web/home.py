@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from engine import queries
+from engine import queries, starting
 
+from .auth import current_account
 from .i18n import current_language
 
 bp = Blueprint("home", __name__)
@@ -13,9 +14,10 @@ bp = Blueprint("home", __name__)
 
 @bp.get("/")
 def index():
-    """List deployed processes."""
+    """List the deployed processes the person may start."""
     with current_app.extensions["liaison_sessions"]() as session:
-        processes = queries.list_processes(session)
+        allowed = set(starting.startable(session, current_account().username))
+        processes = [p for p in queries.list_processes(session) if p["key"] in allowed]
     return render_template("home.html", processes=processes, lang=current_language())
 
 

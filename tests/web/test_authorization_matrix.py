@@ -38,6 +38,7 @@ MATRIX = {
     "/instances/{instance}/diagram.xml": (LOGIN, 200, 404, 200, 200),
     "/admin/": (LOGIN, 403, 403, 200, 200),
     "/admin/org-import": (LOGIN, 403, 403, 403, 200),
+    "/admin/processes": (LOGIN, 403, 403, 200, 200),
     "/me/out-of-office": (LOGIN, 200, 200, 200, 200),
 }
 DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "key": "leave_request",
