@@ -231,3 +231,16 @@ def delete_out_of_office(session: Session, username: str, window_id: int) -> boo
     result = session.execute(delete(OutOfOffice).where(OutOfOffice.id == window_id,
                                                        OutOfOffice.person_id == owner))
     return result.rowcount == 1
+
+
+def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, str]:
+    """Display names by username in one query: the English name on English pages when there is one;
+    a username nobody has is shown as it is."""
+    wanted = {u for u in usernames if u}
+    found = {u: u for u in wanted}
+    if wanted:
+        rows = session.execute(select(Person.username, Person.name, Person.name_en)
+                               .where(Person.username.in_(sorted(wanted))))
+        for username, name, name_en in rows:
+            found[username] = (name_en if lang == "en" and name_en else name) or username
+    return found

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import batch, drafts, inbox, queries, runtime
+from engine import batch, drafts, inbox, org, queries, runtime
 from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 
@@ -68,9 +68,11 @@ def index():
                                 created_from=day_filter("from"), created_to=day_filter("to", end=True),
                                 page=page, per_page=per_page)
         counts = inbox.counts(session, user.username, user.groups)
+        names = org.display_names(session, [u for item in result.items
+                                            for u in (item.initiator, item.on_behalf_of)], current_language())
     if export:
         return csv_response(result.items, f"inbox-{view}.csv")
-    return render_template("inbox/index.html", page=result, view=view, counts=counts,
+    return render_template("inbox/index.html", page=result, view=view, counts=counts, names=names,
                            lang=current_language(), args=request.args)
 
 

@@ -156,14 +156,7 @@ def when(value: str | datetime | None) -> str:
 
 def _people(session, usernames, lang: str) -> dict[str, str]:
     """Display names by username, in the page's language when the person has one in it."""
-    found = {}
-    for username in {u for u in usernames if u}:
-        person = org.person_by_username(session, username)
-        if person is None:
-            found[username] = username
-        else:
-            found[username] = (person.name_en if lang == "en" and person.name_en else person.name) or username
-    return found
+    return org.display_names(session, usernames, lang)
 
 
 @dataclass

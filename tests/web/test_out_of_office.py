@@ -91,7 +91,7 @@ def test_the_deputy_sees_on_whose_behalf_and_the_timeline_says_it(app, people, s
     assert (task["assignee"], task["on_behalf_of"]) == ("li", "wang")
 
     deputy = _client(app, "li")
-    assert "代wang" in deputy.get("/inbox/").get_data(as_text=True)
+    assert "代王五" in deputy.get("/inbox/").get_data(as_text=True)
     assert "代王五" in deputy.get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert post(deputy, f"/tasks/{task['id']}", {"approved": "true"}).status_code == 302
     page = _client(app, "zhang").get(f"/instances/{instance_id}").get_data(as_text=True)
