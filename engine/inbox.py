@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from .config import load_settings
 from .models import ProcessDefinition, ProcessInstance, TaskCandidate, WorkTask, utcnow
+from .queries import jsonable
 
 DUE_SOON = timedelta(hours=24)
 MAX_PER_PAGE = 1000
@@ -85,7 +86,7 @@ class InboxItem:
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 @dataclass
@@ -108,7 +109,7 @@ class RequestItem:
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def localized(names: dict | None, lang: str, fallback: str) -> str:
@@ -393,12 +394,3 @@ def _inbox_item(row, offered: bool, now: datetime | None) -> InboxItem:
                      row.task_name or row.element_id, row.initiator, row.business_key, row.created_at, due,
                      offered, overdue, due_soon, completed_at, row.on_behalf_of)
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value

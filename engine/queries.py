@@ -32,7 +32,7 @@ class TaskItem:
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def list_tasks(session: Session, user: str, groups: tuple[str, ...] = (), status: str = "open",
@@ -79,7 +79,7 @@ def instance_view(session: Session, instance_id: int) -> dict:
                             .order_by(WorkTask.created_at, WorkTask.id))
     history = session.scalars(select(HistoryEntry).where(HistoryEntry.instance_id == instance_id)
                               .order_by(HistoryEntry.id))
-    return _jsonable({
+    return jsonable({
         "id": instance.id,
         "process": instance.process_key,
         "version": version.number,
@@ -132,11 +132,12 @@ def list_processes(session: Session) -> list[dict]:
     return list(latest.values())
 
 
-def _jsonable(value):
+def jsonable(value):
+    """Dicts and lists with datetimes as ISO strings, ready for JSON."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value
