@@ -51,10 +51,7 @@ def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | 
             raise NotFoundError(f"no process `{key}` is deployed")
         version = session.scalar(select(ProcessVersion).where(ProcessVersion.definition_id == definition.id)
                                  .order_by(ProcessVersion.number.desc()).limit(1))
-        spec, _subspecs = SPEC_CACHE.get(version.checksum, lambda: version.spec_json)
-        form = wfa.start_form(spec)
-        schema = _forms_of_version(session, version).get(form) if form else None
-        return schema, dict(definition.name or {})
+        return _start_form_of_version(session, version), dict(definition.name or {})
 
 
 def instance_start_form(session: Session, instance_id: int) -> tuple[FormSchema | None, dict]:
@@ -64,10 +61,13 @@ def instance_start_form(session: Session, instance_id: int) -> tuple[FormSchema 
         raise NotFoundError(f"no instance {instance_id}")
     version = session.get(ProcessVersion, instance.version_id)
     definition = session.get(ProcessDefinition, version.definition_id)
+    return _start_form_of_version(session, version), dict(definition.name or {})
+
+
+def _start_form_of_version(session: Session, version: ProcessVersion) -> FormSchema | None:
     spec, _subspecs = SPEC_CACHE.get(version.checksum, lambda: version.spec_json)
     form = wfa.start_form(spec)
-    schema = _forms_of_version(session, version).get(form) if form else None
-    return schema, dict(definition.name or {})
+    return _forms_of_version(session, version).get(form) if form else None
 
 
 def diagram(session: Session, instance_id: int) -> dict:
