@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine import batch, drafts, inbox, org, queries, runtime
@@ -67,7 +67,7 @@ def index():
                                 initiator=request.args.get("initiator") or None, overdue=overdue,
                                 created_from=day_filter("from"), created_to=day_filter("to", end=True),
                                 page=page, per_page=per_page)
-        counts = inbox.counts(session, user.username, user.groups)
+        counts = navigation_counts(session)
         names = org.display_names(session, [u for item in result.items
                                             for u in (item.initiator, item.on_behalf_of)], current_language())
     if export:
@@ -83,7 +83,7 @@ def drafts_page():
     with sessions()() as session:
         items = drafts.list_drafts(session, user.username)
         names = {p["key"]: p["name"] or {} for p in queries.list_processes(session)}
-        counts = inbox.counts(session, user.username, user.groups)
+        counts = navigation_counts(session)
     rows = [{"draft": item, "process": names.get(item.process_key, {}).get(lang)
              or next(iter(names.get(item.process_key, {}).values()), item.process_key)} for item in items]
     return render_template("inbox/index.html", view="drafts", drafts=rows, counts=counts, lang=lang,
@@ -155,10 +155,18 @@ def page_url(number: int) -> str:
 @bp.app_context_processor
 def _navigation_counts():
     """`inbox_counts` for the top bar (to-do and overdue), only for signed-in pages."""
-    def inbox_counts():
+    return {"inbox_counts": navigation_counts, "page_url": page_url}
+
+
+def navigation_counts(session=None) -> dict:
+    """The signed-in user's inbox counts, queried once per request however many places show them."""
+    if "inbox_counts" not in g:
         user = current_account()
         if user is None:
             return {}
-        with sessions()() as session:
-            return inbox.counts(session, user.username, user.groups)
-    return {"inbox_counts": inbox_counts, "page_url": page_url}
+        if session is None:
+            with sessions()() as own:
+                g.inbox_counts = inbox.counts(own, user.username, user.groups)
+        else:
+            g.inbox_counts = inbox.counts(session, user.username, user.groups)
+    return g.inbox_counts
