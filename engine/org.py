@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, exists, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exists, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from .errors import LiaisonError, NotFoundError
@@ -158,6 +158,18 @@ def _follow_deputies(away: dict, username: str, name_of):
     return current
 
 
+# Built once: the engine asks on every step that creates an assigned task (a hot path).
+_WINDOW_OPEN = and_(OutOfOffice.starts_at <= bindparam("b_at"), OutOfOffice.ends_at > bindparam("b_at"))
+_ANY_AWAY = select(exists(select(OutOfOffice.id).join(Person, Person.id == OutOfOffice.person_id)
+                          .where(Person.username.in_(bindparam("b_names", expanding=True)), _WINDOW_OPEN)))
+_OWNER, _DEPUTY = aliased(Person), aliased(Person)
+_AWAY_NOW = (select(_OWNER.username, _DEPUTY.username)
+             .join(OutOfOffice, OutOfOffice.person_id == _OWNER.id)
+             .join(_DEPUTY, _DEPUTY.id == OutOfOffice.deputy_id)
+             .where(_WINDOW_OPEN, _DEPUTY.active)
+             .order_by(OutOfOffice.starts_at, OutOfOffice.id))
+
+
 def deputies_of(conn: Connection | Session, usernames: Iterable[str], at: datetime) -> dict[str, str]:
     """`{username: deputy username}` for those of `usernames` away at `at` (chains followed as
     `deputy_for` does); the engine calls it for the assignees of the tasks a step creates.
@@ -169,18 +181,9 @@ def deputies_of(conn: Connection | Session, usernames: Iterable[str], at: dateti
     names = sorted(set(usernames))
     if not names:
         return {}
-    window_open = and_(OutOfOffice.starts_at <= at, OutOfOffice.ends_at > at)
-    any_away = exists(select(OutOfOffice.id).join(Person, Person.id == OutOfOffice.person_id)
-                      .where(Person.username.in_(names), window_open))
-    if not conn.execute(select(any_away)).scalar():
+    if not conn.execute(_ANY_AWAY, {"b_names": names, "b_at": at}).scalar():
         return {}
-    owner, deputy = aliased(Person), aliased(Person)
-    query = (select(owner.username, deputy.username)
-             .join(OutOfOffice, OutOfOffice.person_id == owner.id)
-             .join(deputy, deputy.id == OutOfOffice.deputy_id)
-             .where(window_open, deputy.active)
-             .order_by(OutOfOffice.starts_at, OutOfOffice.id))
-    away = {name: deputy_name for name, deputy_name in conn.execute(query)}  # the latest window wins
+    away = {name: deputy_name for name, deputy_name in conn.execute(_AWAY_NOW, {"b_at": at})}  # latest wins
     found = {name: _follow_deputies(away, name, lambda person: person) for name in names}
     return {name: deputy_name for name, deputy_name in found.items() if deputy_name is not None}
 
