@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,11 @@ class FormSchema:
         return result
 
     def to_json(self) -> str:
+        return self._json
+
+    @cached_property
+    def _json(self) -> str:
+        """Serialized once: the form class cache is keyed by it on every validation."""
         return json.dumps(self.data, ensure_ascii=False, sort_keys=True)
 
 
