@@ -319,3 +319,152 @@ class ProcessPermission(Base):
     process_key: Mapped[str] = mapped_column(String(100))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"), index=True)
     allowed: Mapped[bool] = mapped_column()
+
+
+class Timer(Base):
+    """A due time the scheduler must act on (issue 4).
+
+    `kind` "event": a waiting BPMN timer event (`task_id` is its engine task); firing it runs the
+    engine. "remind" / "escalate" / "timeout": a user task's reminder, escalation to the
+    assignee's manager, or automatic decision (`work_task_id` is the inbox row; `task_id` too).
+    `status` pending -> fired | cancelled; `claimed_until` is the scheduler's lease, so a dead
+    worker's claim expires and another picks the row up; firing marks the row `fired` in the
+    same transaction as the step it causes, only if it is still pending (never twice).
+    """
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        Index("ix_timer_due", "status", "due_at"),
+        Index("ix_timer_instance", "instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # event | remind | escalate | timeout
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | fired | cancelled | failed
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)  # e.g. {"action": "approve"} for a timeout
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column()
+
+
+class MessageSubscription(Base):
+    """A waiting message catch event or receive task: what `message_name` + `correlation_key` it takes.
+
+    Liaison routes messages by this index with exact keys before SpiffWorkflow sees them
+    (SpiffWorkflow alone lets the first message with any key in). Rows go when the event fires
+    or its task goes away.
+    """
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (
+        Index("ix_subscription_lookup", "message_name", "correlation_key"),
+        Index("ix_subscription_instance", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    message_name: Mapped[str] = mapped_column(String(200))
+    correlation_key: Mapped[str | None] = mapped_column(String(200))
+    early: Mapped[str] = mapped_column(String(10), default="keep")  # a message sent before: keep | refuse
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BufferedMessage(Base):
+    """A message that matched no waiting instance, kept until `expires_at` for one to reach its event."""
+
+    __tablename__ = "buffered_message"
+    __table_args__ = (Index("ix_buffered_lookup", "message_name", "correlation_key", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_name: Mapped[str] = mapped_column(String(200))
+    correlation_key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    sender: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | consumed | expired
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # who consumed it
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    consumed_at: Mapped[datetime | None] = mapped_column()
+
+
+class OutboxMessage(Base):
+    """One e-mail or webhook call to make, written in the transaction of the step that caused it.
+
+    A delivery job claims it (`status` sending with a lease in `claimed_until`), sends it and
+    marks it sent; a failure schedules a retry at `next_attempt_at` with exponential backoff,
+    and after the last attempt the row stays `failed` with `last_error`.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_instance", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(40))  # task_assigned, approved, ... (see engine.notifications)
+    channel: Mapped[str] = mapped_column(String(20))  # email | webhook
+    recipient: Mapped[str] = mapped_column(String(500))  # an e-mail address, or a webhook endpoint name
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)  # rendered content, ready to send
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Notification(Base):
+    """The in-app channel: a notification the web app's notification center lists (read / unread)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_recipient", "recipient", "read_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(100))  # a username
+    event: Mapped[str] = mapped_column(String(40))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+
+
+class NotificationPreference(Base):
+    """A person's choice for one channel (inapp, email, webhook) and event (`*`: every event)."""
+
+    __tablename__ = "notification_preference"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    event: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enabled: Mapped[bool] = mapped_column()
+
+
+class WebhookEndpoint(Base):
+    """A named webhook target that packages refer to by name (the secret never lives in a package).
+
+    `format`: generic (JSON POST signed with HMAC-SHA256), dingtalk, feishu or wecom (group robots).
+    """
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    format: Mapped[str] = mapped_column(String(20), default="generic")
+    secret: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,10 +23,12 @@ from .bpmn_parser import BPMN_NS, parse_documents, read_liaison_attributes, sche
 from .errors import InvalidPackageError, NotFoundError, Problem, TaskConflictError, UnreadableFileError
 from .expressions import check_expression
 from .models import ProcessDefinition, ProcessVersion
+from .notifications import notification_problems
 from .serialization import spec_to_json
 from .services import service_names
 from .starting import starters_problems
 from .submissions import form_problems
+from .workflow import duration
 from .xmlsafe import read_xml_file
 
 MAX_YAML_BYTES = 1024 * 1024
@@ -98,6 +100,8 @@ def load_package(path: str | Path) -> Package:
         problems.append(Problem(str(root / "package.yaml"), None, None, "`id` is required"))
     problems.extend(Problem(str(root / "package.yaml"), None, None, message)
                     for message in starters_problems(meta.get("starters")))
+    problems.extend(Problem(str(root / "package.yaml"), None, None, message)
+                    for message in messages_problems(meta.get("messages")))
     documents, bpmn_text = {}, {}
     for file in sorted(root.glob("*.bpmn")):
         try:
@@ -118,6 +122,8 @@ def load_package(path: str | Path) -> Package:
     tests = _read_folder(root / "tests", problems)
     problems.extend(_check_liaison_attributes(documents, forms, root))
     problems.extend(form_problems(forms, str(root / "forms")))
+    problems.extend(Problem(str(root / "notifications"), None, None, message)
+                    for message in notification_problems(notifications))
     if _has_errors(problems):
         raise InvalidPackageError(problems)
     parsed, parse_problems = parse_documents(documents)
@@ -287,4 +293,59 @@ def _check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[
                     if message:
                         problems.append(Problem(file, node.sourceline, node.get("id"),
                                                 f"{name} expression `{value}`: {message}"))
+            problems.extend(Problem(file, node.sourceline, node.get("id"), message)
+                            for message in _timer_attribute_problems(attributes))
+    return problems
+
+
+_DURATION_ATTRIBUTES = ("remindAfter", "escalateAfter", "timeoutAfter")
+
+
+def _timer_attribute_problems(attributes: dict) -> list[str]:
+    """A user task's reminder / escalation / timeout settings: ISO 8601 durations and a known action;
+    a correlation key expression must be safe."""
+    problems = []
+    for name in _DURATION_ATTRIBUTES:
+        value = attributes.get(name)
+        if value is not None and _bad_duration(value):
+            problems.append(f"liaison:{name} `{value}` is not an ISO 8601 duration such as PT4H or P2D")
+    action = attributes.get("timeoutAction")
+    if action is not None and action not in ("approve", "reject"):
+        problems.append(f"liaison:timeoutAction `{action}` must be approve or reject")
+    if action is not None and attributes.get("timeoutAfter") is None:
+        problems.append("liaison:timeoutAction needs liaison:timeoutAfter (when to decide)")
+    key = attributes.get("correlationKey")
+    if key is not None:
+        message = check_expression(key.strip(), "condition")
+        if message:
+            problems.append(f"liaison:correlationKey `{key}`: {message}")
+    return problems
+
+
+def _bad_duration(value: str) -> bool:
+    try:
+        duration(value)
+    except ValueError:
+        return True
+    return False
+
+
+def messages_problems(messages) -> list[str]:
+    """package.yaml `messages`: `{name: {early: keep|refuse, keep_for: ISO duration}}`."""
+    if messages is None:
+        return []
+    if not isinstance(messages, dict):
+        return ["`messages` must map message names to {early: keep|refuse, keep_for: duration}"]
+    problems = []
+    for name, rule in messages.items():
+        if not isinstance(rule, dict):
+            problems.append(f"messages.{name}: must be a mapping with `early` and/or `keep_for`")
+            continue
+        unknown = sorted(set(rule) - {"early", "keep_for"})
+        if unknown:
+            problems.append(f"messages.{name}: unknown key(s) {', '.join(unknown)} (known: early, keep_for)")
+        if rule.get("early", "keep") not in ("keep", "refuse"):
+            problems.append(f"messages.{name}.early: `{rule.get('early')}` must be keep or refuse")
+        if rule.get("keep_for") is not None and _bad_duration(rule["keep_for"]):
+            problems.append(f"messages.{name}.keep_for: `{rule['keep_for']}` is not an ISO 8601 duration")
     return problems

@@ -19,7 +19,8 @@ import json
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -53,6 +54,7 @@ class StepResult:
     revision: int
     open_tasks: list[dict]
     end_event: str | None = None
+    subscribed: list[str] = field(default_factory=list)  # message events this step started waiting on
 
 
 class _LiveWorkflows:
@@ -116,8 +118,9 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
                                state_key="", version_id=version_id, process_key=key, initiator=user,
                                business_key=business_key,
                                history=[{"actor": user, "action": "started", "data": data}])
-        result = _save(conn, step, workflow, records, None, before=set())
+        result = _save(conn, step, workflow, records, None, before=set(), waits=_NO_WAITS)
     LIVE_WORKFLOWS.put(_cache_key(sessions, result.instance_id, step.state_key), workflow)
+    _take_buffered_messages(sessions, result)
     return result
 
 
@@ -159,12 +162,13 @@ class _Stale(Exception):
     """Someone saved the instance between our read and our write."""
 
 
-def _complete_once(sessions, task_id, user, data, groups, comment, lang="en") -> StepResult:
+def _complete_once(sessions, task_id, user, data, groups, comment, lang="en", fire_timer=None) -> StepResult:
     with _step_connection(sessions) as conn:
         handle = store.task_handle(conn, task_id)
         if handle is None:
             raise NotFoundError(f"no task {task_id}")
-        _check_may_complete(handle, user, groups)
+        if fire_timer is None:  # a timeout decision is the system's, not a person's
+            _check_may_complete(handle, user, groups)
         if handle.status != "open" or handle.instance_status != "running":
             by = f" by {handle.completed_by}" if handle.completed_by else ""
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
@@ -176,6 +180,7 @@ def _complete_once(sessions, task_id, user, data, groups, comment, lang="en") ->
             data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date())
             data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
         before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
+        waits = _waits(workflow)
         # the engine gets its own copy: scripts may change nested values in place, the history must not see it
         completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
         records = wfa.run_engine(workflow)
@@ -184,9 +189,12 @@ def _complete_once(sessions, task_id, user, data, groups, comment, lang="en") ->
                  "data": _with_on_behalf_of(data, handle.on_behalf_of)}
         step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
                                data={}, status="", state_key="", complete_task=task_id, user=user,
-                               history=[entry])
-        result = _save(conn, step, workflow, records, user, before=before)
+                               history=[entry], initiator=handle.initiator, business_key=handle.business_key,
+                               process_key=handle.process_key, fire_timer=fire_timer)
+        step.timers_cancel.append(task_id)  # its reminders end with it
+        result = _save(conn, step, workflow, records, user, before=before, waits=waits)
     LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, step.state_key), workflow)
+    _take_buffered_messages(sessions, result)
     return result
 
 
@@ -209,12 +217,15 @@ def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | Non
         wfa.cancel(workflow)
         step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
                                data={}, status="cancelled", state_key="",
-                               history=[{"actor": user, "action": "cancelled", "comment": reason}])
-        return _save(conn, step, workflow, [], user, before=before)
+                               history=[{"actor": user, "action": "cancelled", "comment": reason}],
+                               initiator=handle.initiator, business_key=handle.business_key,
+                               process_key=handle.process_key)
+        return _save(conn, step, workflow, [], user, before=before, waits=_NO_WAITS)
 
 
-def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[str]) -> StepResult:
-    """Fill in the step's writes from the workflow (tasks, history, status, state) and write them."""
+def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[str], waits) -> StepResult:
+    """Fill in the step's writes from the workflow (tasks, history, status, state, what waits on the
+    clock or a message) and write them."""
     step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
                       "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
     ready = [] if step.status == "cancelled" else wfa.ready_user_tasks(workflow)
@@ -229,6 +240,7 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
                                    "candidate_groups": view.candidate_groups, "due_at": view.due_at})
     deputies = _redirect_to_deputies(conn, step)
     step.cancel = sorted(before - {v.id for v in open_views})
+    step.timers_cancel += step.cancel
     if not step.status:
         if wfa.is_completed(workflow):
             step.status, step.end_event = "completed", wfa.end_event(records)
@@ -238,6 +250,8 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
         else:
             step.status = "running"
     step.data = wfa.current_data(workflow)
+    if step.status == "running":
+        _record_waits(step, workflow, waits, open_views)
     step.state = dump_state(workflow, step.data)
     step.state_key = store.new_state_key()
     try:
@@ -246,7 +260,8 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
         raise _Stale() from exc
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
-    return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event)
+    return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
+                      subscribed=[s["task_id"] for s in step.subs_new])
 
 
 def _with_on_behalf_of(data: dict, on_behalf_of: str | None) -> dict:
@@ -295,10 +310,9 @@ def _restore(sessions, conn, handle):
     if cached is not None:
         return cached
     spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
-    state = store.instance_state(conn, handle.instance_id)
-    data = getattr(handle, "data", None)
-    if data is None:
-        data = store.instance_handle(conn, handle.instance_id).data
+    state, data, revision = store.instance_state(conn, handle.instance_id)
+    if revision != handle.revision:
+        raise _Stale()  # saved since the handle was read (PostgreSQL reads run in autocommit): read again
     return load_state(state, spec, subspecs, wfa.script_engine(), data)
 
 
@@ -437,3 +451,192 @@ def _append_claim_history(conn, handle: store.TaskHandle, user: str, action: str
     store.append_history(conn, [{"instance_id": handle.instance_id, "at": utcnow(), "actor": user,
                                  "action": action, "element_id": handle.element_id,
                                  "task_id": handle.task_id}])
+
+
+# -- timers and messages (issue 4) -------------------------------------------------------------------
+
+_NO_WAITS: tuple[dict, dict] = ({}, {})
+# user-task attributes that put a timer on the task: kind -> attribute (an ISO 8601 duration after creation)
+TASK_TIMER_ATTRIBUTES = {"remind": "remindAfter", "escalate": "escalateAfter", "timeout": "timeoutAfter"}
+TIMEOUT_ACTIONS = ("approve", "reject")
+
+
+def _waits(workflow) -> tuple[dict, dict]:
+    """What the workflow waits on now: `({(task id, due iso): TimerWait}, {task id: MessageWait})`."""
+    return ({(w.task_id, w.due_at.isoformat()): w for w in wfa.waiting_timers(workflow)},
+            {w.task_id: w for w in wfa.waiting_messages(workflow)})
+
+
+def _record_waits(step: store.StepWrite, workflow, before: tuple[dict, dict], open_views) -> None:
+    """Timer rows and message subscriptions to add and end, by comparing before and after the step."""
+    timers_before, messages_before = before
+    timers_after, messages_after = _waits(workflow)
+    waiting_timer_tasks = {task_id for task_id, _ in timers_after}
+    step.timers_cancel += sorted({task_id for task_id, _ in timers_before} - waiting_timer_tasks)
+    step.timers_new += [{"task_id": w.task_id, "element_id": w.element_id, "kind": "event", "due_at": w.due_at,
+                         "detail": None}
+                        for key, w in timers_after.items() if key not in timers_before]
+    step.subs_cancel += sorted(set(messages_before) - set(messages_after))
+    step.subs_new += [{"task_id": w.task_id, "element_id": w.element_id, "message_name": w.message_name,
+                       "correlation_key": wfa.correlation_value(workflow, w.task_id, w.correlation,
+                                                                step.business_key),
+                       "early": "keep"}
+                      for task_id, w in messages_after.items() if task_id not in messages_before]
+    new_ids = {t["id"] for t in step.new_tasks}
+    for view in open_views:
+        if view.id in new_ids:
+            step.timers_new += _task_timers(view, step.now)
+
+
+def _task_timers(view, now: datetime) -> list[dict]:
+    """Reminder, escalation, overdue and timeout timers of a user task that just became ready."""
+    rows = []
+    for kind, attribute in TASK_TIMER_ATTRIBUTES.items():
+        after = view.attributes.get(attribute)
+        if after:
+            detail = {"action": view.attributes.get("timeoutAction", "reject")} if kind == "timeout" else None
+            rows.append({"task_id": view.id, "element_id": view.element_id, "kind": kind,
+                         "due_at": now + wfa.duration(after), "detail": detail})
+    if view.due_at is not None:
+        rows.append({"task_id": view.id, "element_id": view.element_id, "kind": "overdue", "due_at": view.due_at,
+                     "detail": None})
+    return rows
+
+
+def fire_event_timer(sessions: sessionmaker[Session], timer_id: int, instance_id: int, task_id: str) -> StepResult:
+    """Fire a waiting timer event and run the process on; the timer row is marked fired in the
+    same write, only if it is still pending (store.AlreadyTaken otherwise: nothing written)."""
+    return _retry_when_locked(lambda: _fire_once(sessions, timer_id, instance_id, task_id),
+                              f"firing timer {timer_id}")
+
+
+def _fire_once(sessions, timer_id: int, instance_id: int, task_id: str) -> StepResult:
+    with _step_connection(sessions) as conn:
+        handle = store.instance_handle(conn, instance_id)
+        if handle is None or handle.status != "running":
+            raise TaskConflictError(f"instance {instance_id} is not running")
+        workflow = _restore(sessions, conn, handle)
+        before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
+        element = wfa.fire_timer_task(workflow, task_id)
+        records = wfa.run_engine(workflow)
+        step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
+                               data={}, status="", state_key="", fire_timer=timer_id,
+                               initiator=handle.initiator, business_key=handle.business_key,
+                               process_key=handle.process_key,
+                               history=[{"actor": None, "action": "timer_fired", "element_id": element,
+                                         "task_id": task_id}])
+        result = _save(conn, step, workflow, records, None, before=before, waits=waits)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, step.state_key), workflow)
+    _take_buffered_messages(sessions, result)
+    return result
+
+
+def decide_on_timeout(sessions: sessionmaker[Session], timer_id: int, task_id: str, action: str) -> StepResult:
+    """Complete a user task whose time ran out with `{"approved": action == "approve"}`, as the system."""
+    if action not in TIMEOUT_ACTIONS:
+        raise InvalidTaskDataError(f"timeout action `{action}` is not one of {', '.join(TIMEOUT_ACTIONS)}")
+    data = {"approved": action == "approve"}
+    return _retry_when_locked(
+        lambda: _complete_once(sessions, task_id, "system", data, (), f"timed out: {action}", "en", timer_id),
+        f"deciding task {task_id} on timeout")
+
+
+def deliver_message(sessions: sessionmaker[Session], instance_id: int, task_id: str, name: str, payload: dict,
+                    sender: str | None = None, buffered_id: int | None = None) -> StepResult:
+    """Hand a message to the waiting event `task_id` of an instance and run on (one step).
+
+    `buffered_id`: the kept message this delivers, marked taken in the same write (only once).
+    """
+    payload = _checked_data(payload)
+    return _retry_when_locked(
+        lambda: _deliver_once(sessions, instance_id, task_id, name, payload, sender, buffered_id),
+        f"delivering message `{name}` to instance {instance_id}")
+
+
+def _deliver_once(sessions, instance_id, task_id, name, payload, sender, buffered_id) -> StepResult:
+    with _step_connection(sessions) as conn:
+        handle = store.instance_handle(conn, instance_id)
+        if handle is None or handle.status != "running":
+            raise TaskConflictError(f"instance {instance_id} is not running")
+        workflow = _restore(sessions, conn, handle)
+        before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
+        records = wfa.deliver_message(workflow, task_id, name, copy.deepcopy(payload))
+        step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
+                               data={}, status="", state_key="", consume_message=buffered_id,
+                               initiator=handle.initiator, business_key=handle.business_key,
+                               process_key=handle.process_key,
+                               history=[{"actor": sender, "action": "message_received", "task_id": task_id,
+                                         "element_id": find_element(workflow, task_id, records),
+                                         "comment": name, "data": payload}])
+        result = _save(conn, step, workflow, records, sender, before=before, waits=waits)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, step.state_key), workflow)
+    _take_buffered_messages(sessions, result)
+    return result
+
+
+def find_element(workflow, task_id: str, records) -> str | None:
+    """The BPMN id of the message event that took a message (it may have been compacted away)."""
+    for record in records:
+        if record.task_id == task_id:
+            return record.element_id
+    return None
+
+
+def start_by_message(sessions: sessionmaker[Session], key: str, name: str, payload: dict,
+                     business_key: str | None, sender: str | None = None,
+                     buffered_id: int | None = None) -> StepResult:
+    """Start process `key` at its message start event `name`, the payload as its first data."""
+    payload = _checked_data(payload)
+    return _retry_when_locked(
+        lambda: _start_by_message_once(sessions, key, name, payload, business_key, sender, buffered_id),
+        f"starting `{key}` by message `{name}`")
+
+
+def _start_by_message_once(sessions, key, name, payload, business_key, sender, buffered_id) -> StepResult:
+    with _step_connection(sessions) as conn:
+        version = store.latest_version(conn, key)
+        if version is None:
+            raise NotFoundError(f"no process `{key}` is deployed")
+        version_id, checksum = version
+        spec, subspecs = _specs(conn, version_id, checksum)
+        workflow = new_workflow(spec, subspecs, wfa.script_engine())
+        records = wfa.start_by_message(workflow, name, copy.deepcopy(payload))
+        step = store.StepWrite(instance_id=None, revision=0, now=utcnow(), state="", data={}, status="",
+                               state_key="", version_id=version_id, process_key=key, initiator=sender,
+                               business_key=business_key, consume_message=buffered_id,
+                               history=[{"actor": sender, "action": "started", "comment": f"message {name}",
+                                         "data": payload}])
+        result = _save(conn, step, workflow, records, sender, before=set(), waits=_NO_WAITS)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, result.instance_id, step.state_key), workflow)
+    _take_buffered_messages(sessions, result)
+    return result
+
+
+def message_starts(sessions: sessionmaker[Session], name: str) -> list[str]:
+    """Keys of the deployed processes whose latest version starts on message `name`."""
+    keys = []
+    with _engine(sessions).connect() as conn:
+        for key, version_id, checksum in store.latest_versions(conn):
+            spec, _subspecs = _specs(conn, version_id, checksum)
+            if name in wfa.message_start_names(spec):
+                keys.append(key)
+    return keys
+
+
+def _take_buffered_messages(sessions, result: StepResult) -> None:
+    """A step that started waiting for messages takes those already kept for it, oldest first.
+
+    Runs after the step's commit; if this process dies in between, the periodic sweep
+    (`engine.messages.sweep`) does the same. Taking a kept message is marked in the delivering
+    step's own write, so a message is taken once whoever gets there first.
+    """
+    if not result.subscribed or result.status != "running":
+        return
+    with _engine(sessions).connect() as conn:
+        matches = store.buffered_for_instance(conn, result.instance_id, utcnow())
+    for buffered_id, task_id, name, payload, sender in matches:
+        try:
+            deliver_message(sessions, result.instance_id, task_id, name, payload, sender, buffered_id)
+        except (store.AlreadyTaken, TaskConflictError):
+            continue  # someone else took it, or the event stopped waiting
+        return  # the delivering step takes any further kept messages itself

@@ -13,10 +13,22 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from .models import HistoryEntry, ProcessDefinition, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
+from .models import (
+    BufferedMessage,
+    HistoryEntry,
+    MessageSubscription,
+    Notification,
+    OutboxMessage,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    TaskCandidate,
+    Timer,
+    WorkTask,
+)
 
 _instance = ProcessInstance.__table__
 _task = WorkTask.__table__
@@ -24,6 +36,10 @@ _candidate = TaskCandidate.__table__
 _history = HistoryEntry.__table__
 _version = ProcessVersion.__table__
 _definition = ProcessDefinition.__table__
+_timer = Timer.__table__
+_subscription = MessageSubscription.__table__
+_outbox = OutboxMessage.__table__
+_notification = Notification.__table__
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,8 @@ class TaskHandle:
     element_id: str | None = None
     process_key: str | None = None
     on_behalf_of: str | None = None  # the assignee away when the task was created (`assignee` is the deputy)
+    initiator: str | None = None
+    business_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,13 +77,17 @@ class InstanceHandle:
     version_id: int
     checksum: str
     data: dict
+    process_key: str | None = None
+    initiator: str | None = None
+    business_key: str | None = None
 
 
 _TASK_HANDLE = (
     select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.candidate_users, _task.c.candidate_groups,
            _task.c.completed_by, _instance.c.id, _instance.c.status, _instance.c.revision,
            _instance.c.state_key, _instance.c.version_id, _version.c.checksum, _task.c.form,
-           _task.c.element_id, _instance.c.process_key, _task.c.on_behalf_of)
+           _task.c.element_id, _instance.c.process_key, _task.c.on_behalf_of, _instance.c.initiator,
+           _instance.c.business_key)
     .join(_instance, _instance.c.id == _task.c.instance_id)
     .join(_version, _version.c.id == _instance.c.version_id)
 )
@@ -75,10 +97,12 @@ _TASK_HANDLE = (
 _SELECT_TASK_HANDLE = _TASK_HANDLE.where(_task.c.id == bindparam("b_task"))
 _SELECT_INSTANCE_HANDLE = (
     select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
-           _instance.c.version_id, _version.c.checksum, _instance.c.data)
+           _instance.c.version_id, _version.c.checksum, _instance.c.data, _instance.c.process_key,
+           _instance.c.initiator, _instance.c.business_key)
     .join(_version, _version.c.id == _instance.c.version_id)
     .where(_instance.c.id == bindparam("b_instance")))
-_SELECT_STATE = select(_instance.c.state).where(_instance.c.id == bindparam("b_instance"))
+_SELECT_STATE = (select(_instance.c.state, _instance.c.data, _instance.c.revision)
+                 .where(_instance.c.id == bindparam("b_instance")))
 _SELECT_SPEC = select(_version.c.spec_json).where(_version.c.id == bindparam("b_version"))
 _SELECT_PACKAGE = select(_version.c.package).where(_version.c.id == bindparam("b_version"))
 _SELECT_LATEST_VERSION = (
@@ -100,6 +124,10 @@ _UPDATE_INSTANCE = (
 
 class StaleInstance(Exception):
     """The instance was saved by someone else since it was read; nothing of this step was written."""
+
+
+class AlreadyTaken(Exception):
+    """The timer this step fires, or the buffered message it takes, was handled already: nothing written."""
 
 
 @dataclass
@@ -124,6 +152,15 @@ class StepWrite:
     process_key: str | None = None
     initiator: str | None = None
     business_key: str | None = None
+    # issue 4: what waits on the clock or a message, and the side effects of the step
+    timers_new: list = field(default_factory=list)  # dicts: task_id, element_id, kind, due_at, detail
+    timers_cancel: list = field(default_factory=list)  # engine task ids whose pending timers end
+    subs_new: list = field(default_factory=list)  # dicts: task_id, element_id, message_name, correlation_key, early
+    subs_cancel: list = field(default_factory=list)  # engine task ids that stopped waiting for a message
+    fire_timer: int | None = None  # the timer row this step fires: marked fired only if still pending
+    consume_message: int | None = None  # the buffered message this step takes: only if still waiting
+    outbox: list = field(default_factory=list)  # dicts: event, channel, recipient, payload
+    notifications: list = field(default_factory=list)  # dicts: recipient, event, task_id, title, body, link
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
@@ -139,9 +176,11 @@ def write_step(conn: Connection, step: StepWrite) -> int:
     if instance_id is None:
         instance_id = insert_instance(conn, version_id=step.version_id, process_key=step.process_key,
                                       initiator=step.initiator, business_key=step.business_key, now=step.now)
+    _claim_trigger(conn, step, instance_id)
     if step.complete_task:
         mark_task_completed(conn, step.complete_task, step.user, step.now)  # the revision check covers races
     cancel_tasks(conn, step.cancel, step.now)
+    _write_waits_and_effects(conn, step, instance_id)
     insert_tasks(conn, [{**t, "instance_id": instance_id, "status": "open", "completed_by": None,
                          "completed_at": None, "created_at": step.now} for t in step.new_tasks])
     append_history(conn, [{**h, "instance_id": instance_id, "at": step.now} for h in step.history])
@@ -149,6 +188,58 @@ def write_step(conn: Connection, step: StepWrite) -> int:
                          status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
         raise StaleInstance()
     return instance_id
+
+
+_FIRE_TIMER = (update(_timer).where(_timer.c.id == bindparam("b_timer"), _timer.c.status == "pending")
+               .values(status="fired", fired_at=bindparam("b_now"), claimed_until=None))
+_CONSUME_MESSAGE = (
+    update(BufferedMessage.__table__)
+    .where(BufferedMessage.__table__.c.id == bindparam("b_message"), BufferedMessage.__table__.c.status == "waiting")
+    .values(status="consumed", instance_id=bindparam("b_instance"), consumed_at=bindparam("b_now")))
+
+
+def _claim_trigger(conn: Connection, step: StepWrite, instance_id: int) -> None:
+    """Mark the timer fired / the buffered message taken by this step, or AlreadyTaken."""
+    if step.fire_timer is not None and conn.execute(
+            _FIRE_TIMER, {"b_timer": step.fire_timer, "b_now": step.now}).rowcount != 1:
+        raise AlreadyTaken(f"timer {step.fire_timer} is no longer pending")
+    if step.consume_message is not None and conn.execute(
+            _CONSUME_MESSAGE, {"b_message": step.consume_message, "b_instance": instance_id,
+                               "b_now": step.now}).rowcount != 1:
+        raise AlreadyTaken(f"message {step.consume_message} was already taken")
+
+
+def _write_waits_and_effects(conn: Connection, step: StepWrite, instance_id: int) -> None:
+    """Timers and message subscriptions of the step (all dropped when the instance ends), outbox, in-app."""
+    if step.status != "running":
+        conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending")
+                     .values(status="cancelled"))
+        conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id))
+    else:
+        if step.timers_cancel:
+            conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending",
+                                              _timer.c.task_id.in_(step.timers_cancel)).values(status="cancelled"))
+        if step.subs_cancel:
+            conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id,
+                                                     _subscription.c.task_id.in_(step.subs_cancel)))
+        if step.timers_new:
+            conn.execute(insert(_timer), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
+                                           "created_at": step.now, "detail": None, **t} for t in step.timers_new])
+        if step.subs_new:
+            conn.execute(insert(_subscription), [{"instance_id": instance_id, "created_at": step.now, **s}
+                                                 for s in step.subs_new])
+    write_effects(conn, instance_id, step.now, step.outbox, step.notifications)
+
+
+def write_effects(conn: Connection, instance_id: int | None, now: datetime, outbox: list[dict],
+                  notifications: list[dict]) -> None:
+    """Outbox rows and in-app notifications outside an engine step (reminders, escalations, operations)."""
+    if outbox:
+        conn.execute(insert(_outbox), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
+                                        "next_attempt_at": now, "created_at": now, **o} for o in outbox])
+    if notifications:
+        conn.execute(insert(_notification), [{"instance_id": instance_id, "created_at": now, "task_id": None,
+                                              "body": None, "link": None, **n} for n in notifications])
 
 
 _SAVE_STEP = text("SELECT liaison_save_step(CAST(:payload AS jsonb))")
@@ -164,12 +255,19 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
         "history": [{**h, "data": _json(h["data"]) if h.get("data") is not None else None} for h in step.history],
         "version_id": step.version_id, "process_key": step.process_key, "initiator": step.initiator,
         "business_key": step.business_key,
+        "fire_timer": step.fire_timer, "consume_message": step.consume_message,
+        "timers_new": step.timers_new,
+        "timers_cancel": step.timers_cancel, "subs_new": step.subs_new, "subs_cancel": step.subs_cancel,
+        "outbox": step.outbox,
+        "notifications": step.notifications,
     }
     try:
         return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == "LI409":
             raise StaleInstance() from exc
+        if getattr(exc.orig, "sqlstate", None) == "LI410":
+            raise AlreadyTaken(str(exc.orig).splitlines()[0]) from exc
         raise
 
 
@@ -196,9 +294,10 @@ def instance_handle(conn: Connection, instance_id: int) -> InstanceHandle | None
     return None if row is None else InstanceHandle(*row)
 
 
-def instance_state(conn: Connection, instance_id: int) -> str:
-    """The serialized engine state of an instance."""
-    return conn.execute(_SELECT_STATE, {"b_instance": instance_id}).scalar_one()
+def instance_state(conn: Connection, instance_id: int) -> tuple[str, dict, int]:
+    """`(serialized engine state, process data, revision)` of an instance, read together: the state
+    refers to values of that very data."""
+    return tuple(conn.execute(_SELECT_STATE, {"b_instance": instance_id}).one())
 
 
 def version_spec_json(conn: Connection, version_id: int) -> str:
@@ -274,3 +373,34 @@ def append_history(conn: Connection, entries: list[dict]) -> None:
         conn.execute(_INSERT_HISTORY, [{"actor": None, "element_id": None, "element_type": None,
                                          "task_id": None, "comment": None, "data": None, **e}
                                         for e in entries])
+
+
+_buffered = BufferedMessage.__table__
+_SELECT_BUFFERED_FOR_INSTANCE = (
+    select(_buffered.c.id, _subscription.c.task_id, _buffered.c.message_name, _buffered.c.payload,
+           _buffered.c.sender)
+    .join(_subscription, and_(
+        _subscription.c.message_name == _buffered.c.message_name,
+        or_(_subscription.c.correlation_key == _buffered.c.correlation_key,
+            and_(_subscription.c.correlation_key.is_(None), _buffered.c.correlation_key.is_(None)))))
+    .where(_subscription.c.instance_id == bindparam("b_instance"), _buffered.c.status == "waiting",
+           _buffered.c.expires_at > bindparam("b_now"))
+    .order_by(_buffered.c.received_at, _buffered.c.id))
+
+
+def buffered_for_instance(conn: Connection, instance_id: int, now: datetime) -> list[tuple]:
+    """Kept messages that one of the instance's message subscriptions takes, oldest first:
+    `(buffered id, subscription task id, message name, payload, sender)`."""
+    return [tuple(r) for r in conn.execute(_SELECT_BUFFERED_FOR_INSTANCE, {"b_instance": instance_id, "b_now": now})]
+
+
+_SELECT_LATEST_VERSIONS = (
+    select(_definition.c.key, _version.c.id, _version.c.checksum)
+    .join(_version, _version.c.definition_id == _definition.c.id)
+    .where(_version.c.number == select(func.max(_version.c.number))
+           .where(_version.c.definition_id == _definition.c.id).correlate(_definition).scalar_subquery()))
+
+
+def latest_versions(conn: Connection) -> list[tuple[str, int, str]]:
+    """`(process key, version id, checksum)` of the newest version of every deployed process."""
+    return [tuple(r) for r in conn.execute(_SELECT_LATEST_VERSIONS)]

@@ -12,7 +12,12 @@ from functools import cache
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -297,3 +302,172 @@ def current_data(workflow) -> dict:
 def cancel(workflow) -> None:
     """Cancel every unfinished task."""
     workflow.cancel()
+
+
+# --- timers and messages (issue 4) -------------------------------------------------------------
+
+def _company_datetime(expression):
+    """SpiffWorkflow's reading of a timer date, with a date written without a zone taken in the
+    company's zone (SpiffWorkflow itself uses the server's zone)."""
+    value = datetime.fromisoformat(expression)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=company_zone())
+    return value.astimezone(UTC)
+
+
+# Every timer date, cycle start and due date in a diagram goes through this one function.
+TimerEventDefinition.get_datetime = staticmethod(_company_datetime)
+
+
+@dataclass
+class TimerWait:
+    """A timer event the process waits on: fire it at `due_at` (UTC)."""
+
+    task_id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass
+class MessageWait:
+    """A message catch event or receive task the process waits on."""
+
+    task_id: str
+    element_id: str
+    message_name: str
+    correlation: str | None  # the element's `liaison:correlationKey` expression, if any
+
+
+def _event_tasks(workflow) -> list:
+    return list(workflow.top_workflow.event_manager.tasks.values())
+
+
+def waiting_timers(workflow) -> list[TimerWait]:
+    """The timer events waiting now, each with its next due time."""
+    waits = []
+    for task in _event_tasks(workflow):
+        definition = task.task_spec.event_definition
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(definition, CycleTimerEventDefinition):
+            value = value.get("next") if isinstance(value, dict) and value.get("cycles") != 0 else None
+        if not value:
+            continue
+        try:
+            due = TimerEventDefinition.parse_time_or_duration(str(value))
+        except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare exceptions here
+            raise ProcessRuntimeError(f"element `{task.task_spec.bpmn_id}`: timer value `{value}` is not an "
+                                      "ISO 8601 date", task.task_spec.bpmn_id, exc) from exc
+        if not isinstance(due, datetime):
+            raise ProcessRuntimeError(f"element `{task.task_spec.bpmn_id}`: timer date `{value}` is a duration",
+                                      task.task_spec.bpmn_id)
+        waits.append(TimerWait(str(task.id), task.task_spec.bpmn_id, due))
+    return waits
+
+
+def waiting_messages(workflow) -> list[MessageWait]:
+    """The message catch events and receive tasks waiting now (not message start events)."""
+    waits = []
+    for task in _event_tasks(workflow):
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MessageEventDefinition) and type(task.task_spec).__name__ != "StartEvent":
+            attrs = getattr(task.task_spec, "extensions", {}).get("liaison", {})
+            waits.append(MessageWait(str(task.id), task.task_spec.bpmn_id, definition.name,
+                                     attrs.get("correlationKey")))
+    return waits
+
+
+def correlation_value(workflow, task_id: str, expression: str | None, business_key: str | None) -> str | None:
+    """The key a waiting message event takes: its `correlationKey` expression over the process
+    data, or else the instance's business key."""
+    if not expression:
+        return business_key
+    task = find_task(workflow, task_id)
+    try:
+        value = workflow.script_engine.environment.evaluate(expression, dict(task.data))
+    except Exception as exc:  # noqa: BLE001 - report with the element
+        raise ProcessRuntimeError(
+            f"element `{task.task_spec.bpmn_id}`: correlation key `{expression}` cannot be evaluated: {exc}",
+            task.task_spec.bpmn_id, exc) from exc
+    return None if value is None else str(value)
+
+
+def fire_timers(workflow) -> list[StepRecord]:
+    """Let every due timer fire, then run until the process waits (what a scheduler tick does)."""
+    try:
+        workflow.refresh_timers()
+    except (SpiffWorkflowException, WorkflowException) as exc:
+        raise _runtime_error(exc) from exc
+    return run_engine(workflow)
+
+
+def deliver_message(workflow, task_id: str, name: str, payload: dict) -> list[StepRecord]:
+    """Hand a message to exactly the waiting event `task_id` (Liaison already matched its key),
+    bypassing SpiffWorkflow's own correlation, then run until the process waits."""
+    task = find_task(workflow, task_id)
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, MessageEventDefinition) or definition.name != name \
+            or task.state != TaskState.WAITING:
+        raise TaskConflictError(f"element `{task.task_spec.bpmn_id}` no longer waits for message `{name}`")
+    event = BpmnEvent(definition, payload=payload)
+    if getattr(definition, "message_var", None) is None and isinstance(payload, dict):
+        task.data.update(payload)  # no message variable named: the payload's fields join the process data
+    try:
+        task.task_spec.catch(task, event)
+        task.task_spec._update(task)
+    except (SpiffWorkflowException, WorkflowException) as exc:
+        raise _runtime_error(exc) from exc
+    return run_engine(workflow)
+
+
+def message_start_names(spec) -> dict[str, str]:
+    """`{message name: start event id}` for the process's message start events."""
+    names = {}
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if type(task_spec).__name__ == "StartEvent" and isinstance(definition, MessageEventDefinition):
+            names[definition.name] = task_spec.bpmn_id
+    return names
+
+
+def start_by_message(workflow, name: str, payload: dict) -> list[StepRecord]:
+    """Start a new workflow at its message start event `name` with the message's payload."""
+    run_engine(workflow)  # reach the waiting start event
+    for task in _event_tasks(workflow):
+        definition = task.task_spec.event_definition
+        if type(task.task_spec).__name__ == "StartEvent" and isinstance(definition, MessageEventDefinition) \
+                and definition.name == name:
+            return deliver_message(workflow, str(task.id), name, payload)
+    raise NotFoundError(f"the process has no message start event for `{name}`")
+
+
+def fire_timer_task(workflow, task_id: str) -> str:
+    """Fire the waiting timer event `task_id` now (its row came due); returns its BPMN id.
+
+    A duration or date timer is marked fired; a cycle fires when its next time has passed on the
+    clock (the scheduler only hands it over then) and re-arms for the next one.
+    """
+    task = find_task(workflow, task_id)
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
+        raise TaskConflictError(f"element `{task.task_spec.bpmn_id}` no longer waits on a timer")
+    if not isinstance(definition, CycleTimerEventDefinition):
+        task._set_internal_data(event_fired=True)
+    try:
+        task.task_spec._update(task)
+    except (SpiffWorkflowException, WorkflowException) as exc:
+        raise _runtime_error(exc) from exc
+    return task.task_spec.bpmn_id
+
+
+def duration(text: str):
+    """An ISO 8601 duration (`PT4H`, `P2D`) as a timedelta from now; ValueError when it is not one."""
+    text = str(text).strip().strip('"').strip("'")
+    if not text.upper().startswith("P"):
+        raise ValueError(f"`{text}` is not an ISO 8601 duration such as PT4H or P2D")
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception
+        raise ValueError(f"`{text}` is not an ISO 8601 duration such as PT4H or P2D") from exc
+    return TimerEventDefinition.get_timedelta_from_start(parsed, datetime.now(UTC))

@@ -1,0 +1,209 @@
+"""Messages from outside (another system, a supplier's confirmation, a REST call) to processes.
+
+A message has a name, a correlation key and a payload. Liaison routes it with its own index of
+waiting message events (`message_subscription`: message name + exact key, the key being the
+event's `liaison:correlationKey` expression over the process data, or else the instance's
+business key), never with SpiffWorkflow's own matching, which lets the first message with any
+key in. Then:
+
+- one instance waits for it: the message is delivered to exactly that event (one step);
+- two or more instances wait with the same name and key: refused with their ids (`AmbiguousMessageError`);
+- none waits, and a deployed process starts on that message: a new instance starts (business key = the key);
+- none waits and nothing starts: the message is kept for a while (package.yaml
+  `messages: {name: {keep_for: P1D}}`, default `DEFAULT_KEEP`) and taken by the first instance
+  that reaches a matching event; a package may declare `early: refuse` instead, and the sender
+  gets `MessageNotCorrelatedError` saying so.
+
+A kept message is taken in the same write as the step that delivers it (once only); `sweep`
+(run by the job scheduler about once a minute) expires old ones and delivers any a waiting
+instance could take (the instance's own step normally does this right after it commits).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import runtime, store
+from .errors import LiaisonError, TaskConflictError
+from .models import BufferedMessage, MessageSubscription, utcnow
+from .workflow import duration
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEEP = timedelta(days=1)
+MAX_KEY_LENGTH = 200
+
+_buffered = BufferedMessage.__table__
+_subscription = MessageSubscription.__table__
+
+
+class MessageNotCorrelatedError(LiaisonError):
+    """No instance waits for the message and its process refuses early messages."""
+
+
+class AmbiguousMessageError(LiaisonError):
+    """More than one instance waits for the same message name and key."""
+
+    def __init__(self, message: str, instance_ids: list[int]):
+        super().__init__(message)
+        self.instance_ids = instance_ids
+
+
+@dataclass
+class MessageResult:
+    """What became of a message: delivered to / started an instance, or kept until `expires_at`."""
+
+    status: str  # delivered | started | kept
+    instance_id: int | None = None
+    buffered_id: int | None = None
+    expires_at: datetime | None = None
+
+    def describe(self, name: str, key: str | None) -> str:
+        """One line for the sender."""
+        what = f"message `{name}`" + (f" for key `{key}`" if key is not None else "")
+        if self.status == "delivered":
+            return f"{what} delivered to instance {self.instance_id}"
+        if self.status == "started":
+            return f"{what} started instance {self.instance_id}"
+        return (f"{what}: no instance waits for it yet; kept until {self.expires_at:%Y-%m-%d %H:%M} UTC "
+                f"for one that reaches its message event (id {self.buffered_id})")
+
+
+def _key_is(column, key):
+    return column.is_(None) if key is None else column == key
+
+
+def _waiting(conn, name: str, key: str | None) -> list[tuple[int, str]]:
+    query = (select(_subscription.c.instance_id, _subscription.c.task_id)
+             .where(_subscription.c.message_name == name, _key_is(_subscription.c.correlation_key, key))
+             .order_by(_subscription.c.id))
+    return [tuple(r) for r in conn.execute(query)]
+
+
+def send_message(sessions: sessionmaker[Session], name: str, correlation_key: str | None = None,
+                 payload: dict | None = None, sender: str | None = None,
+                 now: datetime | None = None) -> MessageResult:
+    """Correlate and deliver one message (see the module doc for what happens when)."""
+    name = str(name or "").strip()
+    if not name:
+        raise LiaisonError("a message needs a name")
+    key = None if correlation_key is None else str(correlation_key)
+    if key is not None and len(key) > MAX_KEY_LENGTH:
+        raise LiaisonError(f"correlation key longer than {MAX_KEY_LENGTH} characters")
+    payload = dict(payload or {})
+    for _attempt in range(3):
+        with sessions.kw["bind"].connect() as conn:
+            waiting = _waiting(conn, name, key)
+        instances = sorted({instance_id for instance_id, _ in waiting})
+        if len(instances) > 1:
+            raise AmbiguousMessageError(
+                f"message `{name}` for key `{key}` matches {len(instances)} waiting instances "
+                f"({', '.join(map(str, instances))}); nothing was delivered — make the key unique", instances)
+        if not waiting:
+            break
+        instance_id, task_id = waiting[0]
+        try:
+            runtime.deliver_message(sessions, instance_id, task_id, name, payload, sender)
+        except TaskConflictError:
+            continue  # the event stopped waiting between the lookup and the step: look again
+        return MessageResult("delivered", instance_id)
+    return _start_or_keep(sessions, name, key, payload, sender, now or utcnow())
+
+
+def _start_or_keep(sessions, name: str, key: str | None, payload: dict, sender, now: datetime) -> MessageResult:
+    starts = runtime.message_starts(sessions, name)
+    if len(starts) > 1:
+        raise AmbiguousMessageError(f"message `{name}` starts {len(starts)} processes ({', '.join(starts)}); "
+                                    "nothing was started", [])
+    if starts:
+        result = runtime.start_by_message(sessions, starts[0], name, payload, key, sender)
+        return MessageResult("started", result.instance_id)
+    rule = _declared_rule(sessions, name)
+    if rule.get("early") == "refuse":
+        raise MessageNotCorrelatedError(
+            f"no instance waits for message `{name}`" + (f" with key `{key}`" if key is not None else "")
+            + f"; refused, as process `{rule['_process']}` declares (messages.{name}.early: refuse)")
+    keep = duration(rule["keep_for"]) if rule.get("keep_for") else DEFAULT_KEEP
+    with sessions.kw["bind"].begin() as conn:
+        buffered_id = conn.execute(insert(_buffered).values(
+            message_name=name, correlation_key=key, payload=payload, sender=sender, status="waiting",
+            received_at=now, expires_at=now + keep).returning(_buffered.c.id)).scalar_one()
+    result = MessageResult("kept", buffered_id=buffered_id, expires_at=now + keep)
+    # an instance may have started waiting between our lookup and the insert: let it take the message
+    _deliver_kept(sessions, now, only=buffered_id)
+    with sessions.kw["bind"].connect() as conn:
+        row = conn.execute(select(_buffered.c.status, _buffered.c.instance_id)
+                           .where(_buffered.c.id == buffered_id)).first()
+    if row.status == "consumed":
+        return MessageResult("delivered", row.instance_id, buffered_id)
+    return result
+
+
+def _declared_rule(sessions, name: str) -> dict:
+    """The `messages.<name>` rule of the deployed processes that catch this message (first one found)."""
+    with sessions.kw["bind"].connect() as conn:
+        for key, version_id, _checksum in store.latest_versions(conn):
+            meta = (store.version_package(conn, version_id) or {}).get("meta") or {}
+            rule = (meta.get("messages") or {}).get(name)
+            if isinstance(rule, dict):
+                return {**rule, "_process": key}
+    return {}
+
+
+_MATCHES = (
+    select(_buffered.c.id, _subscription.c.instance_id, _subscription.c.task_id, _buffered.c.message_name,
+           _buffered.c.payload, _buffered.c.sender)
+    .join(_subscription, and_(
+        _subscription.c.message_name == _buffered.c.message_name,
+        or_(_subscription.c.correlation_key == _buffered.c.correlation_key,
+            and_(_subscription.c.correlation_key.is_(None), _buffered.c.correlation_key.is_(None)))))
+    .where(_buffered.c.status == "waiting", _buffered.c.expires_at > bindparam("b_now"))
+    .order_by(_buffered.c.received_at, _buffered.c.id))
+
+
+def _deliver_kept(sessions, now: datetime, only: int | None = None) -> int:
+    query = _MATCHES if only is None else _MATCHES.where(_buffered.c.id == only)
+    with sessions.kw["bind"].connect() as conn:
+        matches = [tuple(r) for r in conn.execute(query, {"b_now": now})]
+    delivered, taken = 0, set()
+    for buffered_id, instance_id, task_id, name, payload, sender in matches:
+        if buffered_id in taken:
+            continue
+        try:
+            runtime.deliver_message(sessions, instance_id, task_id, name, payload, sender, buffered_id)
+        except (store.AlreadyTaken, TaskConflictError):
+            continue
+        taken.add(buffered_id)
+        delivered += 1
+    return delivered
+
+
+def sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    """Expire kept messages past their time and deliver those a waiting instance can take."""
+    now = now or utcnow()
+    expired = expire(sessions, now)
+    delivered = _deliver_kept(sessions, now)
+    if expired or delivered:
+        log.info("messages: %s expired, %s delivered from the buffer", expired, delivered)
+    return expired + delivered
+
+
+def expire(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    """Mark kept messages whose time is up as expired; returns how many."""
+    now = now or utcnow()
+    with sessions.kw["bind"].begin() as conn:
+        return conn.execute(update(_buffered).where(_buffered.c.status == "waiting", _buffered.c.expires_at <= now)
+                            .values(status="expired")).rowcount
+
+
+def kept_messages(sessions: sessionmaker[Session], status: str = "waiting", limit: int = 100) -> list[dict]:
+    """Kept messages for an operator (`liaison message list`)."""
+    with sessions.kw["bind"].connect() as conn:
+        rows = conn.execute(select(_buffered).where(_buffered.c.status == status)
+                            .order_by(_buffered.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
