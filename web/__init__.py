@@ -27,6 +27,7 @@ BLUEPRINTS = (
     "catalog",
     "admin",
     "me",
+    "notifications",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

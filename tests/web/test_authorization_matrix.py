@@ -40,9 +40,11 @@ MATRIX = {
     "/admin/org-import": (LOGIN, 403, 403, 403, 200),
     "/admin/processes": (LOGIN, 403, 403, 200, 200),
     "/me/out-of-office": (LOGIN, 200, 200, 200, 200),
+    "/notifications": (LOGIN, 200, 200, 200, 200),
+    "/me/notifications": (LOGIN, 200, 200, 200, 200),
 }
 DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "key": "leave_request",
-              "department_id": 1, "name": "x", "filename": "x"}
+              "department_id": 1, "name": "x", "filename": "x", "notification_id": 1}
 
 
 @pytest.fixture(scope="module")
