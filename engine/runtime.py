@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import org, store
+from . import notifications, org, store
 from . import workflow as wfa
 from .errors import (
     InvalidTaskDataError,
@@ -118,7 +118,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
                                state_key="", version_id=version_id, process_key=key, initiator=user,
                                business_key=business_key,
                                history=[{"actor": user, "action": "started", "data": data}])
-        result = _save(conn, step, workflow, records, None, before=set(), waits=_NO_WAITS)
+        result = _save(conn, step, workflow, records, None, before=set(), waits=_NO_WAITS, version=(version_id, checksum))
     LIVE_WORKFLOWS.put(_cache_key(sessions, result.instance_id, step.state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result
@@ -192,7 +192,7 @@ def _complete_once(sessions, task_id, user, data, groups, comment, lang="en", fi
                                history=[entry], initiator=handle.initiator, business_key=handle.business_key,
                                process_key=handle.process_key, fire_timer=fire_timer)
         step.timers_cancel.append(task_id)  # its reminders end with it
-        result = _save(conn, step, workflow, records, user, before=before, waits=waits)
+        result = _save(conn, step, workflow, records, user, before=before, waits=waits, version=(handle.version_id, handle.checksum))
     LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, step.state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result
@@ -220,10 +220,11 @@ def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | Non
                                history=[{"actor": user, "action": "cancelled", "comment": reason}],
                                initiator=handle.initiator, business_key=handle.business_key,
                                process_key=handle.process_key)
-        return _save(conn, step, workflow, [], user, before=before, waits=_NO_WAITS)
+        return _save(conn, step, workflow, [], user, before=before, waits=_NO_WAITS, version=(handle.version_id, handle.checksum))
 
 
-def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[str], waits) -> StepResult:
+def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[str], waits,
+          version: tuple[int, str]) -> StepResult:
     """Fill in the step's writes from the workflow (tasks, history, status, state, what waits on the
     clock or a message) and write them."""
     step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
@@ -252,6 +253,7 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
     step.data = wfa.current_data(workflow)
     if step.status == "running":
         _record_waits(step, workflow, waits, open_views)
+    _notify(conn, step, version, actor)
     step.state = dump_state(workflow, step.data)
     step.state_key = store.new_state_key()
     try:
@@ -262,6 +264,64 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+def _notify(conn, step: store.StepWrite, version: tuple[int, str], actor: str | None) -> None:
+    """The step's notifications (task assigned, approved / rejected, finished), rendered into the
+    step's own write: the outbox and in-app rows commit with it or not at all."""
+    events = []
+    for task in step.new_tasks:
+        assigned = [task["assignee"]] if task["assignee"] else list(task["candidate_users"])
+        events.append(notifications.Event(
+            "task_assigned", recipients=assigned, groups=[] if task["assignee"] else list(task["candidate_groups"]),
+            task={"id": task["id"], "element_id": task["element_id"], "name": task["name"],
+                  "due_at": task["due_at"]}))
+    completed = next((h for h in step.history if h.get("action") == "task_completed"), None)
+    if completed is not None and step.initiator:
+        decision = (completed.get("data") or {}).get("approved")
+        if decision is True or decision is False:
+            events.append(notifications.Event(
+                "approved" if decision else "rejected", recipients=[step.initiator], actor=actor,
+                comment=completed.get("comment"),
+                task={"id": completed.get("task_id"), "element_id": completed.get("element_id"), "name": None,
+                      "due_at": None}))
+    if step.status == "completed" and step.initiator:
+        events.append(notifications.Event("instance_finished", recipients=[step.initiator]))
+    if not events:
+        return
+    facts = notifications.StepFacts(
+        process_key=step.process_key, package=_package(conn, *version), instance_id=step.instance_id,
+        initiator=step.initiator, business_key=step.business_key, data=step.data, events=events)
+    outbox, inapp = notifications.render_step(conn, facts, step.now)
+    step.outbox += outbox
+    step.notifications += inapp
+
+
+class _PackageCache:
+    """Stored packages (templates, meta) by version checksum: versions never change."""
+
+    def __init__(self, capacity: int = 128):
+        self._items: OrderedDict = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, conn, version_id: int, checksum: str) -> dict:
+        with self._lock:
+            found = self._items.get(checksum)
+        if found is None:
+            found = store.version_package(conn, version_id) or {}
+            with self._lock:
+                self._items[checksum] = found
+                while len(self._items) > self._capacity:
+                    self._items.popitem(last=False)
+        return found
+
+
+PACKAGE_CACHE = _PackageCache()
+
+
+def _package(conn, version_id: int, checksum: str) -> dict:
+    return PACKAGE_CACHE.get(conn, version_id, checksum)
 
 
 def _with_on_behalf_of(data: dict, on_behalf_of: str | None) -> dict:
@@ -525,7 +585,7 @@ def _fire_once(sessions, timer_id: int, instance_id: int, task_id: str) -> StepR
                                process_key=handle.process_key,
                                history=[{"actor": None, "action": "timer_fired", "element_id": element,
                                          "task_id": task_id}])
-        result = _save(conn, step, workflow, records, None, before=before, waits=waits)
+        result = _save(conn, step, workflow, records, None, before=before, waits=waits, version=(handle.version_id, handle.checksum))
     LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, step.state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result
@@ -568,7 +628,7 @@ def _deliver_once(sessions, instance_id, task_id, name, payload, sender, buffere
                                history=[{"actor": sender, "action": "message_received", "task_id": task_id,
                                          "element_id": find_element(workflow, task_id, records),
                                          "comment": name, "data": payload}])
-        result = _save(conn, step, workflow, records, sender, before=before, waits=waits)
+        result = _save(conn, step, workflow, records, sender, before=before, waits=waits, version=(handle.version_id, handle.checksum))
     LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, step.state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result
@@ -606,7 +666,7 @@ def _start_by_message_once(sessions, key, name, payload, business_key, sender, b
                                business_key=business_key, consume_message=buffered_id,
                                history=[{"actor": sender, "action": "started", "comment": f"message {name}",
                                          "data": payload}])
-        result = _save(conn, step, workflow, records, sender, before=set(), waits=_NO_WAITS)
+        result = _save(conn, step, workflow, records, sender, before=set(), waits=_NO_WAITS, version=(version_id, checksum))
     LIVE_WORKFLOWS.put(_cache_key(sessions, result.instance_id, step.state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result

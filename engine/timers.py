@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import runtime, store
+from . import notifications, runtime, store
 from .errors import InvalidTaskDataError, LiaisonError, ProcessRuntimeError, TaskConflictError
 from .models import HistoryEntry, Person, Timer, WorkTask, utcnow
 
@@ -137,8 +137,6 @@ _KIND_EVENTS = {"remind": "task_due_soon", "overdue": "task_overdue", "escalate"
 def _notify(sessions, row, now: datetime) -> str:
     """A reminder, overdue notice or escalation: notifications and a history entry, in the same
     transaction that marks the timer fired (so they are written once)."""
-    from . import notifications  # noqa: PLC0415 - TEMPORARY until engine.notifications lands
-
     with sessions.kw["bind"].begin() as conn:
         task = conn.execute(_OPEN_TASK, {"b_task": row.task_id}).first()
         status = "cancelled" if task is None or task.status != "open" else "fired"
