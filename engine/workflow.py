@@ -7,7 +7,7 @@ service layer (`runtime`) works with the plain values they return.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -452,13 +452,27 @@ def fire_timer_task(workflow, task_id: str) -> str:
     definition = getattr(task.task_spec, "event_definition", None)
     if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
         raise TaskConflictError(f"element `{task.task_spec.bpmn_id}` no longer waits on a timer")
-    if not isinstance(definition, CycleTimerEventDefinition):
+    planned = None
+    if isinstance(definition, CycleTimerEventDefinition):
+        # SpiffWorkflow fires a cycle when its next time is past on the server's clock; the scheduler
+        # already decided it is due, so make it due, then re-arm from the planned time, not from now
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict) and value.get("cycles") != 0:
+            planned = datetime.fromisoformat(value["next"])
+            value["next"] = _LONG_AGO
+    else:
         task._set_internal_data(event_fired=True)
     try:
         task.task_spec._update(task)
     except (SpiffWorkflowException, WorkflowException) as exc:
         raise _runtime_error(exc) from exc
+    value = task.internal_data.get("event_value")
+    if planned is not None and isinstance(value, dict) and "next" in value:
+        value["next"] = (planned + timedelta(seconds=value["duration"])).isoformat()
     return task.task_spec.bpmn_id
+
+
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC).isoformat()
 
 
 def duration(text: str):

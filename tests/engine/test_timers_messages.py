@@ -343,3 +343,33 @@ def test_package_messages_rules_are_checked(tmp_path):
     assert "messages.contract_signed: unknown key(s) ttl" in text
     assert "messages.contract_signed.early: `drop` must be keep or refuse" in text
     assert "messages.contract_signed.keep_for: `forever` is not an ISO 8601 duration" in text
+
+
+def test_cycle_timer_fires_each_cycle_then_stops(sessions, deploy_package, tmp_path):
+    body = f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="approve" liaison:assignee="boss"/>
+    <bpmn:boundaryEvent id="nag" attachedToRef="approve" cancelActivity="false">
+      <bpmn:timerEventDefinition><bpmn:timeCycle>"R3/2030-01-01T08:00:00/PT1H"</bpmn:timeCycle>
+      </bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="nagged"/>
+    <bpmn:endEvent id="done"/>
+    {flow("start", "approve")}{flow("approve", "done")}{flow("nag", "nagged")}
+    """
+    _deploy(deploy_package, tmp_path, "cycle", body)
+    started = runtime.start_instance(sessions, "cycle", {}, user="ann")
+    fired = []
+    for _round in range(5):
+        outcome = _fire_all(sessions, datetime(2030, 1, 1, 3, tzinfo=UTC))
+        if not outcome:
+            break
+        fired += outcome
+    assert fired == ["fired", "fired", "fired"]
+    # 08:00 company time (UTC+8) is 00:00 UTC, then every hour, three times
+    rows = _rows(sessions, Timer, instance_id=started.instance_id)
+    assert [t.due_at for t in rows] == [datetime(2030, 1, 1, h, tzinfo=UTC) for h in range(3)]
+    assert [t.status for t in rows] == ["fired"] * 3
+    assert _path(sessions, started.instance_id).count("nagged") == 3
+    [task] = _rows(sessions, WorkTask, instance_id=started.instance_id)
+    assert task.status == "open"
