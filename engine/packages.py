@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .assignment import APPROVAL_ATTRIBUTES, admins_problems, rule_problems, start_fields_for
 from .bpmn_check import check_bpmn
 from .bpmn_parser import BPMN_NS, parse_documents, read_liaison_attributes, schema_problems
 from .errors import InvalidPackageError, NotFoundError, Problem, TaskConflictError, UnreadableFileError
@@ -102,6 +103,8 @@ def load_package(path: str | Path) -> Package:
                     for message in starters_problems(meta.get("starters")))
     problems.extend(Problem(str(root / "package.yaml"), None, None, message)
                     for message in messages_problems(meta.get("messages")))
+    problems.extend(Problem(str(root / "package.yaml"), None, None, message)
+                    for message in admins_problems(meta.get("admins")))
     documents, bpmn_text = {}, {}
     for file in sorted(root.glob("*.bpmn")):
         try:
@@ -295,6 +298,10 @@ def _check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[
                                                 f"{name} expression `{value}`: {message}"))
             problems.extend(Problem(file, node.sourceline, node.get("id"), message)
                             for message in _timer_attribute_problems(attributes))
+            if APPROVAL_ATTRIBUTES & attributes.keys():  # approver rules: syntax and start-form fields
+                fields = start_fields_for(node, forms, lambda start: read_liaison_attributes(start).get("form"))
+                problems.extend(Problem(file, node.sourceline, node.get("id"), message, severity)
+                                for severity, message in rule_problems(None, attributes, start_fields=fields))
     return problems
 
 

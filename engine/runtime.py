@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import notifications, org, store
+from . import assignment, notifications, org, sandbox, store
 from . import workflow as wfa
 from .errors import (
     InvalidTaskDataError,
@@ -227,6 +227,8 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
           version: tuple[int, str]) -> StepResult:
     """Fill in the step's writes from the workflow (tasks, history, status, state, what waits on the
     clock or a message) and write them."""
+    if step.status != "cancelled":
+        records = list(records) + _assign(conn, step, workflow, version)
     step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
                       "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
     ready = [] if step.status == "cancelled" else wfa.ready_user_tasks(workflow)
@@ -264,6 +266,45 @@ def _save(conn, step: store.StepWrite, workflow, records, actor, *, before: set[
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+MAX_SKIPPED_NODES = 100
+
+
+def _assign(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> list:
+    """Resolve the `liaison:approvers` rule of every user task that just became ready (once per task,
+    kept with it). A node whose rule says skip is completed without a person and the process runs on;
+    returns the elements passed meanwhile. A rule that must fail raises ProcessRuntimeError (nothing
+    of the step is saved; the history says why)."""
+    records: list = []
+    for _round in range(MAX_SKIPPED_NODES):
+        pending = [t for t in wfa.ready_user_tasks(workflow) if wfa.needs_assignment(t)]
+        if not pending:
+            return records
+        meta = _package(conn, *version).get("meta") or {}
+        data = wfa.current_data(workflow)
+        skipped = False
+        for task in pending:
+            element = wfa.element_of(task)
+            resolution = assignment.resolve_task(
+                conn, wfa.task_attributes(task), initiator=step.initiator, data=data, evaluate=sandbox.evaluate,
+                process_admins=assignment.process_admins_of(meta), element_id=element)
+            if resolution.skipped:
+                record = wfa.complete_user_task(workflow, str(task.id), {})
+                step.history.append({"actor": None, "action": "skipped", "element_id": element,
+                                     "task_id": str(task.id), "comment": resolution.note})
+                records.append(record)
+                records += wfa.run_engine(workflow)
+                skipped = True
+                break  # the process moved on: look at the ready tasks again
+            wfa.set_assignment(task, resolution.users, resolution.groups)
+            if resolution.note:
+                step.history.append({"actor": None, "action": "assigned", "element_id": element,
+                                     "task_id": str(task.id), "comment": resolution.note})
+        if not skipped:
+            return records
+    raise ProcessRuntimeError(f"more than {MAX_SKIPPED_NODES} approval nodes in a row were skipped: "
+                              "check the approvers rules")
 
 
 def _notify(conn, step: store.StepWrite, version: tuple[int, str], actor: str | None) -> None:

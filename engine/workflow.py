@@ -485,3 +485,29 @@ def duration(text: str):
     except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception
         raise ValueError(f"`{text}` is not an ISO 8601 duration such as PT4H or P2D") from exc
     return TimerEventDefinition.get_timedelta_from_start(parsed, datetime.now(UTC))
+
+
+def needs_assignment(task) -> bool:
+    """A READY user task with a `liaison:approvers` rule that has not been resolved yet."""
+    attrs = task.task_spec.extensions.get("liaison", {})
+    return "approvers" in attrs and "liaison_assignment" not in task.internal_data
+
+
+def task_attributes(task) -> dict:
+    """The task's Liaison attributes."""
+    return dict(task.task_spec.extensions.get("liaison", {}))
+
+
+def element_of(task) -> str:
+    """The BPMN id of a task's element."""
+    return task.task_spec.bpmn_id
+
+
+def set_assignment(task, users: list[str], groups: list[str]) -> None:
+    """Give a task the people an assignment rule resolved (kept with the task, never re-resolved):
+    one person is the assignee, several are candidates (first to claim), groups are candidate groups."""
+    describe_user_task(task)  # evaluates and keeps the due date
+    kept = task.internal_data["liaison_assignment"]
+    kept["assignee"] = users[0] if len(users) == 1 and not groups else None
+    kept["candidate_users"] = [] if kept["assignee"] else list(users)
+    kept["candidate_groups"] = list(groups)
