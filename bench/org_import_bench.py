@@ -1,6 +1,8 @@
 """Org chart import: a 5,000-person XLSX (6-level department tree, every person with a manager
 but the top) read, planned and applied on SQLite and on PostgreSQL; then the same file again
-(all unchanged) and once more with 10% of the managers moved.
+(all unchanged) and once more with 10% of the managers moved. Then the first import again on a
+fresh database through the web's path: a background job (`engine.org_import_jobs`: preview stored
+in the job row, planned again and applied in one transaction with progress on the job row).
 
     .venv/bin/python bench/org_import_bench.py [--people N] [--postgres SERVER_URL]
 
@@ -24,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openpyxl  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from engine import db, org  # noqa: E402
+from engine import accounts, db, org, org_import_jobs  # noqa: E402
 from engine.org_import import apply_import, plan_import, read_org_file  # noqa: E402
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -95,6 +97,28 @@ def run(url: str, files: dict[str, Path]) -> dict[str, float]:
     return timings
 
 
+def run_job(url: str, path: Path) -> dict:
+    """Seconds for the preview (read, plan, store the job) and the job (plan again, apply, commit)."""
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        admin = accounts.create_admin(session, "bench-admin", "bench password 1", "Bench")
+    with sessions() as session:
+        user = accounts.load_session_user(session, admin.id)
+    started = time.perf_counter()
+    table = read_org_file(path)
+    with sessions() as session:
+        plan = plan_import(session, table)
+    job_id = org_import_jobs.start_job(sessions, plan, table, user)
+    previewed = time.perf_counter()
+    assert org_import_jobs.run_job(sessions, job_id) == "done"
+    done = time.perf_counter()
+    status = org_import_jobs.job_status(sessions, job_id, user)
+    engine.dispose()
+    return {"preview": round(previewed - started, 3), "job": round(done - previewed, 3),
+            "counts": status["summary"], "progress": [status["done"], status["total"]]}
+
+
 def fresh_pg(server: str) -> str:
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -130,15 +154,22 @@ def main() -> None:
         sqlite_url = f"sqlite:///{folder / 'bench.db'}"
         db.upgrade(sqlite_url)
         results["sqlite"] = run(sqlite_url, files)
+        job_url = f"sqlite:///{folder / 'job.db'}"
+        db.upgrade(job_url)
+        jobs = {"sqlite": run_job(job_url, files["first"])}
         try:
             results["postgres"] = run(fresh_pg(args.postgres), files)
+            jobs["postgres"] = run_job(fresh_pg(args.postgres), files["first"])
         finally:
             drop_pg(args.postgres)
     for database, timings in results.items():
         for label, t in timings.items():
             print(f"{database:<9} {label:<6} read {t['read']:6.2f}s  plan {t['plan']:6.2f}s  "
                   f"apply {t['apply']:6.2f}s  plan+apply {t['plan_apply']:6.2f}s  {t['counts']}")
-    print(json.dumps(results))
+    for database, t in jobs.items():
+        print(f"{database:<9} job    preview {t['preview']:6.2f}s  job {t['job']:6.2f}s  "
+              f"progress {t['progress']}  {t['counts']}")
+    print(json.dumps({**results, "jobs": jobs}))
 
 
 if __name__ == "__main__":

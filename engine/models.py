@@ -468,3 +468,69 @@ class WebhookEndpoint(Base):
     secret: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrgImportJob(Base):
+    """An org chart import run in the background (`engine.org_import_jobs`).
+
+    `rows` holds the uploaded file's parsed rows between the preview and the run (cleared when
+    the job ends). `status` queued -> running -> done | failed; `done` of `total` people written;
+    `updated_at` is the heartbeat of a running job. The data and `status` done are committed
+    together, so a job that is not done has applied nothing.
+    """
+
+    __tablename__ = "org_import_job"
+    __table_args__ = (Index("ix_org_import_job_starter", "started_by", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_by: Mapped[str] = mapped_column(String(100))  # a username
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | done | failed
+    file_name: Mapped[str] = mapped_column(String(300))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[dict | None] = mapped_column(JSON)  # the parsed file (engine.org_import_jobs.table_to_json)
+    summary: Mapped[dict | None] = mapped_column(JSON)  # {"created": n, "updated": n, "deactivated": n, ...}
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CcRecord(Base):
+    """An instance copied (抄送) to a person, once per person and instance (`engine.operations.cc`).
+
+    `read_at` is set the first time the person opens the instance's page.
+    """
+
+    __tablename__ = "cc_record"
+    __table_args__ = (UniqueConstraint("instance_id", "username", name="uq_cc_record"),
+                      Index("ix_cc_record_recipient", "username", "read_at", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    username: Mapped[str] = mapped_column(String(100))  # the person it was copied to
+    cc_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApprovalItem(Base):
+    """One signer of an approval node with a mode (issue 6): sequential (依次), all (会签), any (或签),
+    vote (票签). `task_id` is the node's `work_task` row. `status`: waiting (a later signer of a
+    sequential node), open, approved, rejected, cancelled (the node was decided or went away)."""
+
+    __tablename__ = "approval_item"
+    __table_args__ = (
+        Index("ix_approval_item_task", "task_id", "position"),
+        Index("ix_approval_item_signer", "signer", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    signer: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()

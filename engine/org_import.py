@@ -741,16 +741,21 @@ def apply_import(session: Session, plan: ImportPlan, *, on_progress: Progress | 
             ids.people[person.node] = new_id
         done += len(chunk)
         _report(on_progress, done, total)
-    updates = [_update_values(p, plan, ids) for p in work]
-    for chunk in _chunks([u for u in updates if len(u) > 1]):
+    updates = [u for u in (_update_values(p, plan, ids) for p in work) if len(u) > 1]
+    created = done
+    for written, chunk in enumerate(_chunks(updates), 1):
         session.execute(update(Person), chunk)
+        # the updates stand for the rest of `work` (new people's managers are among them)
+        _report(on_progress, created + (len(work) - created) * min(written * _CHUNK, len(updates)) // len(updates),
+                total)
     _write_roles(session, plan, work, ids, role_ids)
     _write_heads(session, plan, ids)
     deactivate = [directory.index["username"][u] for u in plan.deactivate]
-    for chunk in _chunks(deactivate):
+    for written, chunk in enumerate(_chunks(deactivate), 1):
         session.execute(update(Person).where(Person.id.in_(chunk))
                         .values(active=False, session_version=Person.session_version + 1, updated_at=utcnow())
                         .execution_options(synchronize_session=False))
+        _report(on_progress, len(work) + min(written * _CHUNK, len(deactivate)), total)
     session.flush()
     _report(on_progress, total, total)
     return plan.counts()

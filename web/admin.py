@@ -1,22 +1,25 @@
 """Administration: people (scoped to the departments an admin holds), who may start which process in
 those departments, and the org chart import.
 
-Import is two steps: the upload is planned as a dry run and shown (counts, each row's error);
-only "apply" writes, re-planning the same file inside the write transaction. Super admins only.
+Import is two steps: the upload is planned as a dry run and shown (counts, each row's error), and
+its parsed rows are kept in a queued `org_import_job` row; "apply" runs that job in a background
+thread of this process (`engine.org_import_jobs.run_job`: planned again and written in one
+transaction) and sends the admin to a progress page polled by `static/org-import-progress.js`.
+Roles (`/admin/roles`) and admin tiers (`/admin/admins`). Super admins only, except people and
+process permissions, which department admins see for their departments.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import logging
+import threading
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from engine import org_import, queries, starting
-from engine.config import load_settings
+from engine import org_import, org_import_jobs, queries, roles, starting
 from engine.errors import NotFoundError, UnreadableFileError
 from engine.models import Department, Person
 
@@ -24,17 +27,12 @@ from .auth import current_account, require_admin, require_super_admin
 from .i18n import current_language
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+log = logging.getLogger("liaison.web.admin")
 PER_PAGE = 50
 
 
 def _sessions():
     return current_app.extensions["liaison_sessions"]
-
-
-def _upload_dir() -> Path:
-    folder = Path(current_app.config.get("LIAISON_UPLOAD_DIR") or load_settings().instance_dir / "uploads")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @bp.get("/")
@@ -80,39 +78,46 @@ def org_import_page():
     with _sessions()() as db:
         plan = org_import.plan_import(db, table, deactivate_missing=deactivate)
     if not plan.ok:
-        session.pop("org_import", None)
         return render_template("admin/org_import.html", plan=plan, name=name), 422
-    token = secrets.token_hex(16)
-    (_upload_dir() / f"org-{token}").write_bytes(data)
-    session["org_import"] = {"token": token, "name": name, "deactivate": deactivate,
-                             "sha256": hashlib.sha256(data).hexdigest()}
-    return render_template("admin/org_import.html", plan=plan, name=name)
+    job_id = org_import_jobs.start_job(_sessions(), plan, table, current_account(), deactivate_missing=deactivate)
+    return render_template("admin/org_import.html", plan=plan, name=name, job_id=job_id)
+
+
+def _run_import(sessions, job_id: int) -> None:
+    """The body of an import's background thread (run_job records every failure in the job row)."""
+    try:
+        org_import_jobs.run_job(sessions, job_id)
+    except Exception:  # noqa: BLE001 - recording the failure itself failed (database down): log it
+        log.exception("org import job %s could not run", job_id)
 
 
 @bp.post("/org-import/apply")
 @require_super_admin
 def org_import_apply():
-    pending = session.pop("org_import", None)
-    if not pending:
+    """Start the previewed job in a background thread; the progress page follows it."""
+    job_id = request.form.get("job_id", type=int)
+    if job_id is None:
         abort(400)
-    path = _upload_dir() / f"org-{pending['token']}"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        abort(400)
-    finally:
-        path.unlink(missing_ok=True)
-    if hashlib.sha256(data).hexdigest() != pending["sha256"]:
-        abort(400)
-    table = org_import.read_org_bytes(data, pending["name"])
-    with _sessions()() as db, db.begin():
-        plan = org_import.plan_import(db, table, deactivate_missing=pending["deactivate"])
-        if not plan.ok:  # the org chart changed since the preview: show the new problems
-            return render_template("admin/org_import.html", plan=plan, name=pending["name"]), 409
-        counts = org_import.apply_import(db, plan)
-    flash(_("Imported: %(created)s new, %(updated)s updated.", created=counts.get("create", 0),
-            updated=counts.get("update", 0)), "ok")
-    return redirect(url_for("admin.index"))
+    job = org_import_jobs.job_status(_sessions(), job_id, current_account())  # someone else's: 404
+    if job["status"] == org_import_jobs.QUEUED:
+        threading.Thread(target=_run_import, args=(_sessions(), job_id), daemon=True,
+                         name=f"org-import-{job_id}").start()
+    return redirect(url_for("admin.org_import_progress", job_id=job_id), 303)
+
+
+@bp.get("/org-import/progress/<int:job_id>")
+@require_super_admin
+def org_import_progress(job_id: int):
+    """The job's progress bar (polled by a script; without one the page refreshes itself)."""
+    job = org_import_jobs.job_status(_sessions(), job_id, current_account())
+    return render_template("admin/org_import_progress.html", job=job)
+
+
+@bp.get("/org-import/jobs/<int:job_id>")
+@require_super_admin
+def org_import_job(job_id: int):
+    """The job as JSON: status, done, total, summary, error."""
+    return jsonify(org_import_jobs.job_status(_sessions(), job_id, current_account()))
 
 
 _SETTINGS = {"allow": True, "forbid": False, "inherit": None}
@@ -149,3 +154,131 @@ def process_permission():
         abort(400)
     flash(_("Saved"), "ok")
     return redirect(url_for("admin.processes", department=department_id))
+
+
+# -- roles and admin tiers (super admins only; the engine checks again) -------------------------------
+
+def _role_error(exc: roles.RoleError) -> str:
+    """The refusal in the reader's language."""
+    p = exc.params
+    messages = {
+        "no_person": lambda: _("Nobody has the username %(username)s.", username=p.get("username", "")),
+        "no_name": lambda: _("The role needs a name."),
+        "long_name": lambda: _("A role name has at most %(n)s characters.", n=p.get("limit")),
+        "bad_key": lambda: _("A role key has 1 to %(n)s characters.", n=p.get("limit")),
+        "bad_key_chars": lambda: _("A role key may not contain spaces, commas, 、 or semicolons."),
+        "key_taken": lambda: _("The role key %(key)s is taken.", key=p.get("key")),
+        "in_use": lambda: _("The role %(key)s has %(n)s members: remove them first.", key=p.get("key"),
+                            n=p.get("count")),
+        "already_member": lambda: _("%(username)s already has the role %(key)s.", username=p.get("username"),
+                                    key=p.get("key")),
+        "not_member": lambda: _("%(username)s does not have the role %(key)s.", username=p.get("username"),
+                                key=p.get("key")),
+        "no_department": lambda: _("No department %(department)s.", department=p.get("department")),
+        "already_admin": lambda: _("%(username)s already holds this admin grant.", username=p.get("username")),
+        "last_super_admin": lambda: _("This is the last super admin: make someone else a super admin first."),
+    }
+    return messages[exc.code]() if exc.code in messages else str(exc)
+
+
+def _change(action, done_message: str, back: str):
+    """Run an engine change in a transaction; flash its outcome and go back to `back` (303)."""
+    try:
+        with _sessions()() as db, db.begin():
+            action(db, current_account())
+    except roles.RoleError as exc:
+        flash(_role_error(exc), "error")
+    else:
+        flash(done_message, "ok")
+    return redirect(back, 303)
+
+
+@bp.get("/roles")
+@require_super_admin
+def roles_page():
+    """Every role with its member count, and a form to create one."""
+    with _sessions()() as db:
+        rows = roles.list_roles(db, current_account())
+    return render_template("admin/roles.html", rows=rows, lang=current_language())
+
+
+@bp.post("/roles")
+@require_super_admin
+def role_create():
+    form = request.form
+    return _change(lambda db, user: roles.create_role(db, user, form.get("key", ""), form.get("name", ""),
+                                                      form.get("name_en")),
+                   _("Role created."), url_for("admin.roles_page"))
+
+
+@bp.get("/roles/<int:role_id>")
+@require_super_admin
+def role_page(role_id: int):
+    """A role: its names, its members (add, remove), and deleting it when nobody holds it."""
+    with _sessions()() as db:
+        role, members = roles.get_role(db, current_account(), role_id)  # NotFoundError: 404
+    return render_template("admin/role.html", role=role, members=members)
+
+
+@bp.post("/roles/<int:role_id>/rename")
+@require_super_admin
+def role_rename(role_id: int):
+    form = request.form
+    return _change(lambda db, user: roles.rename_role(db, user, role_id, form.get("name", ""), form.get("name_en")),
+                   _("Saved"), url_for("admin.role_page", role_id=role_id))
+
+
+@bp.post("/roles/<int:role_id>/delete")
+@require_super_admin
+def role_delete(role_id: int):
+    return _change(lambda db, user: roles.delete_role(db, user, role_id), _("Role deleted."),
+                   url_for("admin.roles_page"))
+
+
+@bp.post("/roles/<int:role_id>/members")
+@require_super_admin
+def role_add_member(role_id: int):
+    username = request.form.get("username", "")
+    return _change(lambda db, user: roles.add_member(db, user, role_id, username),
+                   _("%(username)s added.", username=username.strip()), url_for("admin.role_page", role_id=role_id))
+
+
+@bp.post("/roles/<int:role_id>/members/remove")
+@require_super_admin
+def role_remove_member(role_id: int):
+    username = request.form.get("username", "")
+    return _change(lambda db, user: roles.remove_member(db, user, role_id, username),
+                   _("%(username)s removed.", username=username.strip()),
+                   url_for("admin.role_page", role_id=role_id))
+
+
+@bp.get("/admins")
+@require_super_admin
+def admins_page():
+    """Super admins and department admins, with forms to grant and revoke."""
+    with _sessions()() as db:
+        tiers = roles.list_admins(db, current_account())
+    return render_template("admin/admins.html", tiers=tiers)
+
+
+@bp.post("/admins")
+@require_super_admin
+def admin_grant():
+    """Grant `tier` super (every department) or department (`department`: its code) to `username`."""
+    form = request.form
+    tier = form.get("tier", "")
+    if tier not in ("super", "department"):
+        abort(400)
+    department = form.get("department", "").strip() if tier == "department" else None
+    if tier == "department" and not department:
+        flash(_("Give the department's code."), "error")
+        return redirect(url_for("admin.admins_page"), 303)
+    return _change(lambda db, user: roles.grant_admin(db, user, form.get("username", ""), department),
+                   _("Admin granted."), url_for("admin.admins_page"))
+
+
+@bp.post("/admins/<int:grant_id>/revoke")
+@require_super_admin
+def admin_revoke(grant_id: int):
+    return _change(lambda db, user: roles.revoke_admin(db, user, grant_id), _("Admin revoked."),
+                   url_for("admin.admins_page"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import time
 
 from sqlalchemy import func, select
 
@@ -59,11 +61,21 @@ def test_org_import_preview_then_apply(app, people, sessions):
     before = _people(sessions)
     preview = _upload(client, GOOD)
     assert preview.status_code == 200 and _people(sessions) == before     # a dry run writes nothing
-    applied = client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/admin/")})
-    assert applied.status_code == 302
+    job_id = re.search(r'name="job_id" value="(\d+)"', preview.get_data(as_text=True)).group(1)
+    applied = client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/admin/"),
+                                                           "job_id": job_id})
+    assert applied.status_code == 303 and f"/admin/org-import/progress/{job_id}" in applied.headers["Location"]
+    deadline = time.monotonic() + 30                                       # applied in a background thread
+    while client.get(f"/admin/org-import/jobs/{job_id}").get_json()["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the import job did not finish"
+        time.sleep(0.05)
+    assert client.get(f"/admin/org-import/jobs/{job_id}").get_json()["status"] == "done"
     assert _people(sessions) == before + 2
-    again = client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/admin/")})
-    assert again.status_code == 400                                        # nothing pending any more
+    again = client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/admin/"),
+                                                         "job_id": job_id})
+    assert again.status_code == 303 and _people(sessions) == before + 2  # a job runs once
+    assert client.post("/admin/org-import/apply", data={"csrf_token": csrf_token(client, "/admin/")}
+                       ).status_code == 400                                # no job named
 
 
 def test_upload_without_csrf_token_is_refused(app, people):

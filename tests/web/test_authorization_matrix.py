@@ -39,12 +39,18 @@ MATRIX = {
     "/admin/": (LOGIN, 403, 403, 200, 200),
     "/admin/org-import": (LOGIN, 403, 403, 403, 200),
     "/admin/processes": (LOGIN, 403, 403, 200, 200),
+    "/admin/roles": (LOGIN, 403, 403, 403, 200),
+    "/admin/roles/1": (LOGIN, 403, 403, 403, 200),
+    "/admin/admins": (LOGIN, 403, 403, 403, 200),
+    "/admin/org-import/jobs/999999": (LOGIN, 403, 403, 403, 404),
+    "/admin/org-import/progress/999999": (LOGIN, 403, 403, 403, 404),
     "/me/out-of-office": (LOGIN, 200, 200, 200, 200),
     "/notifications": (LOGIN, 200, 200, 200, 200),
     "/me/notifications": (LOGIN, 200, 200, 200, 200),
 }
 DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "key": "leave_request",
-              "department_id": 1, "name": "x", "filename": "x", "notification_id": 1}
+              "department_id": 1, "name": "x", "filename": "x", "notification_id": 1,
+              "role_id": 1, "grant_id": 1, "job_id": 1}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +95,35 @@ def test_role_sees_only_what_it_may(world, role, path):
     response = world["clients"][role].get(path.format(task=world["task"], instance=world["instance"]))
     if expected == LOGIN:
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+    else:
+        assert response.status_code == expected
+
+
+# approval operations (engine.operations) posted by every role, with data that changes nothing where the
+# post is allowed (an empty target or reason is refused with a flash and a redirect, 302); None: not posted
+# (it would end the shared request). zhang is the initiator, li the manager holding the task.
+POST_MATRIX = {
+    "/tasks/{task}/transfer": ({"to": ""}, (LOGIN, 403, 404, 302, 302)),
+    "/instances/{instance}/urge": ({}, (LOGIN, 302, 404, 403, 302)),
+    "/instances/{instance}/cc": ({"to": ""}, (LOGIN, 302, 404, 403, 302)),
+    "/instances/{instance}/withdraw": ({}, (LOGIN, None, 404, 403, 403)),
+    "/instances/{instance}/terminate": ({"reason": ""}, (LOGIN, 403, 404, 403, 302)),
+}
+
+
+@pytest.mark.parametrize("path", POST_MATRIX)
+@pytest.mark.parametrize("role", ROLES)
+def test_role_may_post_only_the_operations_it_may(world, role, path):
+    data, statuses = POST_MATRIX[path]
+    expected = statuses[ROLES.index(role)]
+    if expected is None:
+        pytest.skip("would end the shared request")
+    url = path.format(task=world["task"], instance=world["instance"])
+    response = post(world["clients"][role], url, data, token_from="/login" if role == "anonymous" else "/password")
+    if expected == LOGIN:
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    elif expected == 302:
+        assert response.status_code == 302 and "/login" not in response.headers["Location"]
     else:
         assert response.status_code == expected
 
