@@ -15,7 +15,7 @@ from forms.schema import FormSchema
 
 from . import workflow as wfa
 from .errors import NotFoundError
-from .models import ProcessDefinition, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
+from .models import CcRecord, ProcessDefinition, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
 from .queries import TaskItem, get_task, path_taken
 from .serialization import SPEC_CACHE
 from .submissions import FORM_CACHE
@@ -94,7 +94,8 @@ def may_act_on_task(task: TaskItem, username: str, groups: tuple[str, ...]) -> b
 
 def may_view_instance(session: Session, instance_id: int, username: str, groups: tuple[str, ...] = (),
                       is_super_admin: bool = False) -> bool:
-    """The initiator, anyone who holds, held, completed or is offered one of its tasks, a super admin."""
+    """The initiator, anyone who holds, held, completed or is offered one of its tasks, anyone it was
+    copied to (`cc_record`), a super admin."""
     if is_super_admin:
         return True
     instance = session.get(ProcessInstance, instance_id)
@@ -107,4 +108,5 @@ def may_view_instance(session: Session, instance_id: int, username: str, groups:
         (TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups) or [""])))
     involved = select(WorkTask.id).where(WorkTask.instance_id == instance_id, or_(
         WorkTask.assignee == username, WorkTask.completed_by == username, WorkTask.id.in_(offered)))
-    return session.scalar(involved.limit(1)) is not None
+    copied = select(CcRecord.id).where(CcRecord.instance_id == instance_id, CcRecord.username == username)
+    return bool(session.scalar(select(or_(involved.exists(), copied.exists()))))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import batch, drafts, inbox, org, queries, runtime
+from engine import batch, drafts, inbox, operations, org, queries, runtime
 from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 
@@ -54,6 +54,8 @@ def index():
     user = current_account()
     if request.args.get("view") == "drafts":
         return drafts_page()
+    if request.args.get("view") == "cc":
+        return cc_page()
     view = "done" if request.args.get("view") == "done" else "todo"
     export = request.args.get("format") == "csv"
     page, per_page = (1, EXPORT_ROWS) if export else (page_number(), PER_PAGE)
@@ -88,6 +90,19 @@ def drafts_page():
              or next(iter(names.get(item.process_key, {}).values()), item.process_key)} for item in items]
     return render_template("inbox/index.html", view="drafts", drafts=rows, counts=counts, lang=lang,
                            args=request.args, page=None)
+
+
+def cc_page():
+    """Requests copied to the person (抄送), newest first; `?unread=1` keeps the unread ones."""
+    user = current_account()
+    lang = current_language()
+    unread = request.args.get("unread") == "1"
+    with sessions()() as session:
+        result = operations.cc_for(session, user.username, unread_only=unread, page=page_number(), per_page=PER_PAGE)
+        counts = navigation_counts(session)
+        names = org.display_names(session, [u for item in result.items for u in (item.initiator, item.cc_by)], lang)
+    return render_template("inbox/index.html", view="cc", page=result, counts=counts, names=names, lang=lang,
+                           args=request.args, unread=unread)
 
 
 @bp.post("/drafts/<int:draft_id>/delete")

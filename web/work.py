@@ -28,8 +28,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from engine import org, queries, runtime, work
-from engine.errors import FormInvalidError, ProcessRuntimeError, TaskConflictError
+from engine import operations, org, queries, runtime, work
+from engine.errors import FormInvalidError, LiaisonError, ProcessRuntimeError, TaskConflictError
 from forms.build import FormContext, form_class, validate_formdata
 from forms.render import environment as forms_environment
 from forms.render import static_path
@@ -128,6 +128,12 @@ ACTION_LABELS = {
     "claimed": lambda: _("Claimed"),
     "unclaimed": lambda: _("Gave back"),
     "step": lambda: _("Passed"),
+    "transferred": lambda: _("Transferred"),
+    "urged": lambda: _("Urged"),
+    "cc": lambda: _("Copied to others"),
+    "cc_read": lambda: _("Read the copy"),
+    "withdrawn": lambda: _("Withdrew the request"),
+    "terminated": lambda: _("Terminated"),
 }
 
 STATUS_LABELS = {
@@ -261,6 +267,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         task = task_form.task
         hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
         parts = instance_parts(session, task.instance_id, lang, hide)
+        may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
     schema = task_form.schema
     form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
         if may_act and schema is not None else None
@@ -273,7 +280,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         "work/task.html", task=task, title=title, form=form, may_act=may_act, may_claim=may_claim,
         answers=answers, comment=comment, comment_error=comment_error, comment_field=COMMENT_FIELD,
         max_comment=MAX_COMMENT, conflict=conflict, mine=task.assignee == account.username,
-        due=when(task.due_at), **parts), status
+        due=when(task.due_at), may_transfer=may_transfer, **parts), status
 
 
 def _closed_message(task, parts: dict) -> str:
@@ -369,13 +376,17 @@ def claim(task_id: str):
 def instance(instance_id: int):
     """An instance: state, who holds what now, its data read-only, the timeline and the diagram."""
     lang = current_language()
+    username = current_account().username
     with sessions()() as session:
         if not _may_view(session, instance_id):
             abort(404)
+        operations.mark_cc_read(sessions(), instance_id, username)  # a copy to this person is read now
         parts = instance_parts(session, instance_id, lang)
+        allowed = operations.available(session, instance_id, username)
     view = parts["instance"]
     return render_template("work/instance.html", status=status_label(view["status"]),
-                           started=when(view["created_at"]), ended=when(view["ended_at"]), **parts)
+                           started=when(view["created_at"]), ended=when(view["ended_at"]), operations=allowed,
+                           max_comment=MAX_COMMENT, **parts)
 
 
 @bp.get("/instances/<int:instance_id>/diagram.xml")
@@ -394,3 +405,87 @@ def forms_static(name: str):
     if name not in FORMS_FILES:
         abort(404)
     return send_from_directory(static_path(), name, max_age=3600)
+
+
+# -- approval operations (engine.operations; rules in docs/approvals.md) --------------------------------
+
+def _run_operation(run, success: str | None) -> None:
+    """Run an operation the person may start; its refusal (a rate limit, a target) is flashed."""
+    try:
+        run()
+    except operations.UrgedTooSoonError as exc:
+        flash(_("You urged this request less than 10 minutes ago. You can urge it again from %(time)s.",
+                time=when(exc.allowed_at)), "error")
+    except LiaisonError as exc:
+        flash(_("Not done: %(reason)s", reason=str(exc)), "error")
+    else:
+        if success:
+            flash(success, "success")
+
+
+def _instance_operation(instance_id: int, operation: str, run, success: str | None):
+    """404 when the person may not see the instance, 403 when the rule table does not give them
+    `operation`; else run it and go back to the instance page."""
+    username = current_account().username
+    with sessions()() as session:
+        if not _may_view(session, instance_id):
+            abort(404)
+        if operation not in operations.available(session, instance_id, username):
+            abort(403)
+    _run_operation(lambda: run(username), success)
+    return redirect(url_for("work.instance", instance_id=instance_id))
+
+
+def _posted(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+@bp.post("/tasks/<task_id>/transfer")
+def transfer(task_id: str):
+    """Give the task to another person (its assignee or a super admin)."""
+    username = current_account().username
+    with sessions()() as session:
+        _visible_task(session, task_id)
+        if not operations.may_transfer(session, task_id, username):
+            abort(403)
+    to = _posted("to")
+    _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
+                                               comment=_posted("comment")),
+                   _("The task was transferred to %(name)s.", name=to))
+    return redirect(url_for("work.task", task_id=task_id))
+
+
+@bp.post("/instances/<int:instance_id>/urge")
+def urge(instance_id: int):
+    """Remind the people the request waits for (its initiator or a super admin)."""
+    return _instance_operation(instance_id, "urge", lambda user: operations.urge(
+        sessions(), instance_id, actor=user, comment=_posted("comment")), _("A reminder was sent."))
+
+
+@bp.post("/instances/<int:instance_id>/cc")
+def cc(instance_id: int):
+    """Copy the request to people (usernames separated by commas or spaces)."""
+    names = [n for n in _posted("to").replace("，", ",").replace(",", " ").split() if n]
+
+    def run(user: str) -> None:
+        copied = operations.cc(sessions(), instance_id, names, actor=user, comment=_posted("comment"))
+        if copied.added:
+            flash(_("Copied to %(names)s.", names=", ".join(copied.added)), "success")
+        if copied.skipped:
+            flash(_("Already copied before, skipped: %(names)s", names=", ".join(copied.skipped)), "error")
+
+    return _instance_operation(instance_id, "cc", run, None)
+
+
+@bp.post("/instances/<int:instance_id>/withdraw")
+def withdraw(instance_id: int):
+    """The initiator withdraws their running request."""
+    return _instance_operation(instance_id, "withdraw", lambda user: operations.withdraw(
+        sessions(), instance_id, actor=user, comment=_posted("comment")), _("The request was withdrawn."))
+
+
+@bp.post("/instances/<int:instance_id>/terminate")
+def terminate(instance_id: int):
+    """A super admin ends a running instance, with a reason."""
+    return _instance_operation(instance_id, "terminate", lambda user: operations.terminate(
+        sessions(), instance_id, actor=user, reason=_posted("reason")), _("The instance was terminated."))

@@ -1,0 +1,71 @@
+"""`liaison task transfer` and `liaison instance urge|cc|withdraw|terminate`, as separate processes."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from engine import db
+from engine.models import AdminGrant, Person
+from tests.engine.conftest import flow, write_package
+
+from .test_cli import as_json, liaison
+
+BODY = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="approve" name="Approve" liaison:assignee="boss"/>
+<bpmn:endEvent id="done"/>
+{flow("start", "approve")}{flow("approve", "done")}
+"""
+
+
+def _people(url: str) -> None:
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        for name in ("ann", "boss", "carl", "eve", "root"):
+            session.add(Person(username=name, name=name.title()))
+        session.flush()
+        root = session.scalar(select(Person.id).where(Person.username == "root"))
+        session.add(AdminGrant(person_id=root, department_id=None))
+    engine.dispose()
+
+
+def test_operations_from_the_command_line(database_url, tmp_path):
+    _people(database_url)
+    liaison("deploy", str(write_package(tmp_path, "purchase", {"purchase": BODY})), url=database_url)
+    started = as_json("start", "purchase", "--user", "ann", url=database_url)
+    iid, task = str(started["instance_id"]), started["open_tasks"][0]["id"]
+
+    refused = liaison("task", "transfer", task, "--to", "carl", "--as", "eve", url=database_url, expect=1)
+    assert refused.stderr.strip() == f"error: only the assignee of task {task} or a super admin may transfer it"
+    moved = as_json("task", "transfer", task, "--to", "carl", "--as", "boss", "--comment", "away", url=database_url)
+    assert (moved["from_user"], moved["to_user"]) == ("boss", "carl")
+    assert liaison("task", "transfer", task, "--to", "boss", "--as", "carl",
+                   url=database_url).stdout.strip() == f"task {task}: transferred from carl to boss"
+
+    urged = as_json("instance", "urge", iid, "--as", "ann", url=database_url)
+    assert urged["tasks"][0]["recipients"] == ["boss"]
+    again = as_json("instance", "urge", iid, "--as", "ann", url=database_url, expect=1)
+    assert again["error"] == "UrgedTooSoonError" and "you may urge it again from" in again["message"]
+
+    copied = as_json("instance", "cc", iid, "--to", "eve", "--to", "carl", "--as", "ann", url=database_url)
+    assert (copied["added"], copied["skipped"]) == (["eve", "carl"], [])
+    text = liaison("instance", "cc", iid, "--to", "eve", "--as", "ann", url=database_url).stdout
+    assert text.strip() == f"instance {iid}: copied to nobody new (already copied before: eve)"
+
+    refused = liaison("instance", "terminate", iid, "--as", "ann", "--reason", "x", url=database_url, expect=1)
+    assert refused.stderr.strip() == f"error: only a super admin may terminate instance {iid}"
+    withdrawn = as_json("instance", "withdraw", iid, "--as", "ann", "--comment", "not needed", url=database_url)
+    assert withdrawn["status"] == "cancelled"
+
+    second = str(as_json("start", "purchase", "--user", "ann", url=database_url)["instance_id"])
+    ended = liaison("instance", "terminate", second, "--as", "root", "--reason", "duplicate", url=database_url)
+    assert ended.stdout.startswith(f"instance {second}: cancelled")
+    view = as_json("show", second, url=database_url)
+    assert [(h["action"], h["actor"], h["comment"]) for h in view["history"]][-1] == (
+        "terminated", "root", "duplicate")
+    history = json.loads(liaison("show", iid, "--json", url=database_url).stdout)["history"]
+    assert [h["action"] for h in history if h["action"] in ("transferred", "urged", "cc", "withdrawn")] == [
+        "transferred", "transferred", "urged", "cc", "withdrawn"]
