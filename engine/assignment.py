@@ -561,3 +561,12 @@ def start_fields_for(node, forms: Mapping[str, Any], form_of: Callable[[Any], st
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     found[item["name"]] = item.get("type")
     return found
+
+
+def role_members(conn: Conn, roles: Iterable[str]) -> list[str]:
+    """Active holders of any of these role keys, by username (an approval node with a mode names
+    each of them as a signer)."""
+    roles = list(roles)
+    if not roles:
+        return []
+    return list(conn.execute(_ROLE_MEMBERS, {"b_roles": roles}).scalars())

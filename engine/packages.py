@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .approvals import mode_problems
 from .assignment import APPROVAL_ATTRIBUTES, admins_problems, rule_problems, start_fields_for
 from .bpmn_check import check_bpmn
 from .bpmn_parser import BPMN_NS, parse_documents, read_liaison_attributes, schema_problems
@@ -297,7 +298,7 @@ def _check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[
                         problems.append(Problem(file, node.sourceline, node.get("id"),
                                                 f"{name} expression `{value}`: {message}"))
             problems.extend(Problem(file, node.sourceline, node.get("id"), message)
-                            for message in _timer_attribute_problems(attributes))
+                            for message in _timer_attribute_problems(attributes) + mode_problems(attributes))
             if APPROVAL_ATTRIBUTES & attributes.keys():  # approver rules: syntax and start-form fields
                 fields = start_fields_for(node, forms, lambda start: read_liaison_attributes(start).get("form"))
                 problems.extend(Problem(file, node.sourceline, node.get("id"), message, severity)

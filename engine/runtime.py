@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import assignment, notifications, org, sandbox, store
+from . import approvals, assignment, notifications, org, sandbox, store
 from . import workflow as wfa
 from .errors import (
     InvalidTaskDataError,
@@ -35,7 +35,7 @@ from .errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
-from .models import HistoryEntry, WorkTask, utcnow
+from .models import ApprovalItem, HistoryEntry, TaskCandidate, WorkTask, utcnow
 from .queries import ON_BEHALF_OF_KEY
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
 from .serials import assign_serials
@@ -167,59 +167,78 @@ def _complete_once(sessions, task_id, user, data, groups, comment, lang="en", fi
         handle = store.task_handle(conn, task_id)
         if handle is None:
             raise NotFoundError(f"no task {task_id}")
+        if fire_timer is None and _mode(conn, handle):  # an approval node with several signers
+            return _decide_once(sessions, task_id, user, data, comment, lang)
         if fire_timer is None:  # a timeout decision is the system's, not a person's
             _check_may_complete(handle, user, groups)
         if handle.status != "open" or handle.instance_status != "running":
             by = f" by {handle.completed_by}" if handle.completed_by else ""
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
                                     "nothing of this submission was saved")
-        workflow = _restore(sessions, conn, handle)
-        if handle.form:
-            forms, current = _forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
-            now = wfa.company_now()
-            data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date())
-            data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
-        before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
-        waits = _waits(workflow)
-        # the engine gets its own copy: scripts may change nested values in place, the history must not see it
-        completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
-        records = wfa.run_engine(workflow)
-        entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
-                 "element_type": completed.element_type, "task_id": task_id, "comment": comment,
-                 "data": _with_on_behalf_of(data, handle.on_behalf_of)}
-        step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
-                               data={}, status="", state_key="", complete_task=task_id, user=user,
-                               history=[entry], initiator=handle.initiator, business_key=handle.business_key,
-                               process_key=handle.process_key, fire_timer=fire_timer)
-        step.timers_cancel.append(task_id)  # its reminders end with it
-        result = _save(conn, step, workflow, records, user, before=before, waits=waits, version=(handle.version_id, handle.checksum))
-    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, step.state_key), workflow)
+        result, workflow, state_key = _completion(sessions, conn, handle, user, data, comment, lang, fire_timer)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result
 
 
+def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=None, extra=None):
+    """Complete the node's engine task with `data` (checked against its form) and run on; returns
+    `(StepResult, workflow, state key)`. `extra`: values added to what the process receives."""
+    task_id = handle.task_id
+    workflow = _restore(sessions, conn, handle)
+    if handle.form:
+        forms, current = _forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
+        now = wfa.company_now()
+        data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date())
+        data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
+    if extra:
+        data = {**data, **extra}
+    before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
+    waits = _waits(workflow)
+    # the engine gets its own copy: scripts may change nested values in place, the history must not see it
+    completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
+    records = wfa.run_engine(workflow)
+    entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
+             "element_type": completed.element_type, "task_id": task_id, "comment": comment,
+             "data": _with_on_behalf_of(data, handle.on_behalf_of)}
+    step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
+                           data={}, status="", state_key="", complete_task=task_id, user=user,
+                           history=[entry], initiator=handle.initiator, business_key=handle.business_key,
+                           process_key=handle.process_key, fire_timer=fire_timer)
+    step.timers_cancel.append(task_id)  # its reminders end with it
+    result = _save(conn, step, workflow, records, user, before=before, waits=waits,
+                   version=(handle.version_id, handle.checksum))
+    return result, workflow, step.state_key
+
+
 def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str | None,
-                    reason: str | None = None) -> StepResult:
-    """Cancel a running instance: every open task is withdrawn and the history says who and why."""
-    return _retry_when_locked(lambda: _cancel_once(sessions, instance_id, user, reason),
+                    reason: str | None = None, *, action: str = "cancelled", effects=None) -> StepResult:
+    """Cancel a running instance: every open task is withdrawn and the history says who and why.
+
+    `action` names the history entry (`engine.operations`: withdrawn, terminated); `effects(conn, handle)`
+    returns `(outbox rows, in-app rows)` written in the cancelling step's own write.
+    """
+    return _retry_when_locked(lambda: _cancel_once(sessions, instance_id, user, reason, action, effects),
                               f"cancelling instance {instance_id}")
 
 
-def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | None) -> StepResult:
+def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | None, action: str = "cancelled",
+                 effects=None) -> StepResult:
     with _step_connection(sessions) as conn:
         handle = store.instance_handle(conn, instance_id)
         if handle is None:
             raise NotFoundError(f"no instance {instance_id}")
         if handle.status != "running":
             raise TaskConflictError(f"instance {instance_id} is already {handle.status}")
+        outbox, inapp = effects(conn, handle) if effects is not None else ([], [])
         workflow = _restore(sessions, conn, handle)
         before = wfa.ready_task_ids(workflow)
         wfa.cancel(workflow)
         step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
                                data={}, status="cancelled", state_key="",
-                               history=[{"actor": user, "action": "cancelled", "comment": reason}],
+                               history=[{"actor": user, "action": action, "comment": reason}],
                                initiator=handle.initiator, business_key=handle.business_key,
-                               process_key=handle.process_key)
+                               process_key=handle.process_key, outbox=list(outbox), notifications=list(inapp))
         return _save(conn, step, workflow, [], user, before=before, waits=_NO_WAITS, version=(handle.version_id, handle.checksum))
 
 
@@ -289,7 +308,7 @@ def _assign(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> 
             resolution = assignment.resolve_task(
                 conn, wfa.task_attributes(task), initiator=step.initiator, data=data, evaluate=sandbox.evaluate,
                 process_admins=assignment.process_admins_of(meta), element_id=element)
-            if resolution.skipped:
+            if resolution is not None and resolution.skipped:
                 record = wfa.complete_user_task(workflow, str(task.id), {})
                 step.history.append({"actor": None, "action": "skipped", "element_id": element,
                                      "task_id": str(task.id), "comment": resolution.note})
@@ -297,14 +316,34 @@ def _assign(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> 
                 records += wfa.run_engine(workflow)
                 skipped = True
                 break  # the process moved on: look at the ready tasks again
-            wfa.set_assignment(task, resolution.users, resolution.groups)
-            if resolution.note:
+            _plan_signers(conn, step, task, element, resolution)
+            if resolution is not None and resolution.note:
                 step.history.append({"actor": None, "action": "assigned", "element_id": element,
                                      "task_id": str(task.id), "comment": resolution.note})
         if not skipped:
             return records
     raise ProcessRuntimeError(f"more than {MAX_SKIPPED_NODES} approval nodes in a row were skipped: "
                               "check the approvers rules")
+
+
+def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -> None:
+    """Give a node that just became ready its people: the resolved approvers, or, with an approval
+    mode, one `approval_item` per signer (roles expanded to their members)."""
+    attributes = wfa.task_attributes(task)
+    mode = attributes.get("mode")
+    if not mode:
+        wfa.set_assignment(task, resolution.users, resolution.groups)
+        return
+    if resolution is None:
+        signers = wfa.describe_user_task(task)[0].candidate_users
+    else:
+        signers = resolution.users + assignment.role_members(conn, resolution.groups)
+    signers = list(dict.fromkeys(signers))
+    if not signers:
+        raise ProcessRuntimeError(f"element `{element}`: the approval node ({mode}) has no signers", element)
+    items = approvals.new_items(str(task.id), mode, signers, attributes)
+    step.approval_items += items
+    wfa.set_assignment(task, [signers[0]] if mode == "sequential" else signers, [])
 
 
 def _notify(conn, step: store.StepWrite, version: tuple[int, str], actor: str | None) -> None:
@@ -507,6 +546,9 @@ def _claim_once(sessions, task_id: str, user: str, groups: tuple[str, ...]) -> N
         handle = _open_task(conn, task_id)
         offered = (user in (handle.candidate_users or [])
                    or bool(set(groups) & set(handle.candidate_groups or [])))
+        if _mode(conn, handle):
+            raise NotPermittedError(f"task {task_id} is an approval node with several signers: each signs it, "
+                                    "nobody claims it")
         if handle.assignee == user:
             return
         if not offered:
@@ -741,3 +783,105 @@ def _take_buffered_messages(sessions, result: StepResult) -> None:
         except (store.AlreadyTaken, TaskConflictError):
             continue  # someone else took it, or the event stopped waiting
         return  # the delivering step takes any further kept messages itself
+
+
+# -- approval nodes with several signers (issue 6: 依次 / 会签 / 或签 / 票签) ------------------------------
+
+_item_table = ApprovalItem.__table__
+_LOCK_TASK = select(_task_table.c.id).where(_task_table.c.id == bindparam("b_task")).with_for_update()
+_ITEMS = (select(_item_table.c.id, _item_table.c.signer, _item_table.c.status, _item_table.c.weight,
+                 _item_table.c.position)
+          .where(_item_table.c.task_id == bindparam("b_task")).order_by(_item_table.c.position))
+
+
+def _mode(conn, handle) -> str | None:
+    """The approval mode of the task's node (from the cached spec: no query), or None."""
+    spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
+    return wfa.element_attributes(spec, handle.element_id).get("mode")
+
+
+def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang) -> StepResult:
+    """One signer's decision on an approval node with a mode, in one transaction on both databases.
+
+    The node's row is locked first (FOR UPDATE on PostgreSQL; SQLite has one writer at a time), so
+    decisions on one node are applied one after another: none is lost, and the decision that
+    settles the node is the one that completes it, in the same transaction (an engine step with
+    `approved` and the tally). Later deciders get TaskConflictError: "already decided".
+    """
+    decision = data.get("approved")
+    if decision is not True and decision is not False:
+        raise InvalidTaskDataError("an approval node needs a decision: `approved` true or false")
+    with _engine(sessions).begin() as conn:
+        conn.execute(_LOCK_TASK, {"b_task": task_id})
+        handle = store.task_handle(conn, task_id)  # read again under the lock
+        if handle.status != "open" or handle.instance_status != "running":
+            raise TaskConflictError(f"approval node {task_id} is already decided; your decision was not recorded")
+        items = [tuple(r) for r in conn.execute(_ITEMS, {"b_task": task_id})]
+        mine = _own_item(items, user, handle)
+        now = utcnow()
+        conn.execute(update(_item_table).where(_item_table.c.id == mine[0], _item_table.c.status == "open")
+                     .values(status="approved" if decision else "rejected", decided_at=now, comment=comment))
+        mine_now = "approved" if decision else "rejected"
+        decided = [approvals.Item(signer, mine_now if item_id == mine[0] else status, weight)
+                   for item_id, signer, status, weight, _position in items]
+        mode = _mode(conn, handle)
+        spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
+        attributes = wfa.element_attributes(spec, handle.element_id)
+        outcome = approvals.outcome(mode, decided, attributes)
+        if outcome is None:
+            return _continue_node(conn, handle, mode, items, mine, user, decision, comment, now)
+        conn.execute(update(_item_table).where(_item_table.c.task_id == task_id,
+                                               _item_table.c.status.in_(["open", "waiting"]))
+                     .values(status="cancelled", decided_at=now))
+        extra = {"approved": outcome, "votes": approvals.tally(decided)}
+        result, workflow, state_key = _completion(sessions, conn, handle, user, data, comment, lang, extra=extra)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
+    _take_buffered_messages(sessions, result)
+    return result
+
+
+def _own_item(items: list[tuple], user: str, handle) -> tuple:
+    """The caller's open item (a deputy acts on the item of the person they stand in for)."""
+    for item in items:
+        item_id, signer, status, _weight, _position = item
+        if status == "open" and (signer == user or (signer == handle.on_behalf_of and handle.assignee == user)):
+            return item
+    if any(signer == user and status in ("approved", "rejected") for _i, signer, status, _w, _p in items):
+        raise TaskConflictError(f"you already decided on approval node {handle.task_id}")
+    if any(signer == user and status == "waiting" for _i, signer, status, _w, _p in items):
+        raise NotPermittedError(f"approval node {handle.task_id}: it is not your turn yet (sequential approval)")
+    raise NotPermittedError(f"approval node {handle.task_id} has no open signature for {user}")
+
+
+def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bool, comment, now) -> StepResult:
+    """A decision that does not settle the node yet: recorded, the node's row updated (the next
+    signer of a sequential node gets it; others lose it from their inbox), the history says so."""
+    task_id = handle.task_id
+    events = []
+    if mode == "sequential":
+        later = [i for i in items if i[2] == "waiting"]
+        following = later[0]
+        conn.execute(update(_item_table).where(_item_table.c.id == following[0]).values(status="open"))
+        conn.execute(update(_task_table).where(_task_table.c.id == task_id)
+                     .values(assignee=following[1], on_behalf_of=None))
+        events.append(notifications.Event("task_assigned", recipients=[following[1]],
+                                          task={"id": task_id, "element_id": handle.element_id, "name": None,
+                                                "due_at": None}))
+    else:
+        remaining = [c for c in (handle.candidate_users or []) if c != mine[1]]
+        conn.execute(update(_task_table).where(_task_table.c.id == task_id).values(candidate_users=remaining))
+        conn.execute(TaskCandidate.__table__.delete().where(
+            TaskCandidate.__table__.c.task_id == task_id, TaskCandidate.__table__.c.kind == "user",
+            TaskCandidate.__table__.c.value == mine[1]))
+    store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": user, "action": "signed",
+                                 "element_id": handle.element_id, "task_id": task_id, "comment": comment,
+                                 "data": {"approved": decision, "mode": mode}}])
+    if events:
+        instance = store.instance_handle(conn, handle.instance_id)
+        facts = notifications.StepFacts(process_key=handle.process_key,
+                                        package=_package(conn, handle.version_id, handle.checksum),
+                                        instance_id=handle.instance_id, initiator=handle.initiator,
+                                        business_key=handle.business_key, data=instance.data, events=events)
+        store.write_effects(conn, handle.instance_id, now, *notifications.render_step(conn, facts, now))
+    return StepResult(handle.instance_id, "running", handle.revision, [{"id": task_id, "element_id": handle.element_id,
+                                                                        "name": None, "assignee": None}])

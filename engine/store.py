@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 from sqlalchemy.exc import DBAPIError
 
 from .models import (
+    ApprovalItem,
     BufferedMessage,
     HistoryEntry,
     MessageSubscription,
@@ -40,6 +41,7 @@ _timer = Timer.__table__
 _subscription = MessageSubscription.__table__
 _outbox = OutboxMessage.__table__
 _notification = Notification.__table__
+_item = ApprovalItem.__table__
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ class StepWrite:
     consume_message: int | None = None  # the buffered message this step takes: only if still waiting
     outbox: list = field(default_factory=list)  # dicts: event, channel, recipient, payload
     notifications: list = field(default_factory=list)  # dicts: recipient, event, task_id, title, body, link
+    approval_items: list = field(default_factory=list)  # dicts: id, task_id, signer, position, weight, status
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
@@ -180,6 +183,12 @@ def write_step(conn: Connection, step: StepWrite) -> int:
     if step.complete_task:
         mark_task_completed(conn, step.complete_task, step.user, step.now)  # the revision check covers races
     cancel_tasks(conn, step.cancel, step.now)
+    if step.approval_items:
+        conn.execute(insert(_item), [{"instance_id": instance_id, "created_at": step.now, **i}
+                                     for i in step.approval_items])
+    if step.cancel:
+        conn.execute(update(_item).where(_item.c.task_id.in_(step.cancel), _item.c.status.in_(["open", "waiting"]))
+                     .values(status="cancelled", decided_at=step.now))
     _write_waits_and_effects(conn, step, instance_id)
     insert_tasks(conn, [{**t, "instance_id": instance_id, "status": "open", "completed_by": None,
                          "completed_at": None, "created_at": step.now} for t in step.new_tasks])
@@ -259,7 +268,7 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
         "timers_new": step.timers_new,
         "timers_cancel": step.timers_cancel, "subs_new": step.subs_new, "subs_cancel": step.subs_cancel,
         "outbox": step.outbox,
-        "notifications": step.notifications,
+        "notifications": step.notifications, "approval_items": step.approval_items,
     }
     try:
         return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()

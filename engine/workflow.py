@@ -490,7 +490,15 @@ def duration(text: str):
 def needs_assignment(task) -> bool:
     """A READY user task with a `liaison:approvers` rule that has not been resolved yet."""
     attrs = task.task_spec.extensions.get("liaison", {})
-    return "approvers" in attrs and "liaison_assignment" not in task.internal_data
+    return ("approvers" in attrs or "mode" in attrs) and "liaison_assignment" not in task.internal_data
+
+
+def element_attributes(spec, element_id: str) -> dict:
+    """The Liaison attributes of an element of a process spec (or of its subprocesses' specs)."""
+    for task_spec in spec.task_specs.values():
+        if getattr(task_spec, "bpmn_id", None) == element_id:
+            return dict(getattr(task_spec, "extensions", {}).get("liaison", {}))
+    return {}
 
 
 def task_attributes(task) -> dict:
