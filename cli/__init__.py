@@ -82,10 +82,63 @@ def run(ctx: click.Context, host: str, port: int) -> None:
     from web import create_app
 
     url = _url(ctx)
-    _sessions(url)
+    sessions = _sessions(url)
     app = create_app({"DATABASE_URL": url})
+    redis_url = load_settings().redis_url
+    if redis_url:
+        click.echo("jobs: on Redis; run `liaison worker` (as many as needed) to fire timers and send notifications")
+    else:
+        from engine.jobs import InProcessRunner
+
+        InProcessRunner(sessions).start()
+        click.echo("jobs: in process (no LIAISON_REDIS_URL)")
     click.echo(f"Liaison on http://{host}:{port}/  (database: {url})")
     app.run(host=host, port=port)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Do what is due now, then exit.")
+@click.option("--name", default=None, help="Worker name shown by RQ (default: random).")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool, name: str | None) -> None:
+    """Run a background worker: fire timers and deliver notifications (needs LIAISON_REDIS_URL).
+
+    Run any number of them. It waits and retries while Redis is down; SIGTERM stops it.
+    """
+    import dataclasses
+    import logging
+
+    settings = load_settings()
+    if not settings.redis_url:
+        click.echo("error: LIAISON_REDIS_URL is not set. A worker takes its jobs from Redis; without "
+                   "Redis, `liaison run` runs timers and notifications in process.", err=True)
+        sys.exit(2)
+    from engine import queue
+
+    url = _url(ctx)
+    _sessions(url)  # an SQLite file is upgraded as for every command
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        sys.exit(queue.run_worker(dataclasses.replace(settings, database_url=url), name=name, burst=burst))
+    except LiaisonError as exc:  # --burst with Redis unreachable
+        _fail(exc, False)
+
+
+@main.group("jobs")
+def jobs_group() -> None:
+    """Background jobs (timers, notifications)."""
+
+
+@jobs_group.command("run-due")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def jobs_run_due(ctx: click.Context, as_json: bool) -> None:
+    """Fire the due timers and deliver the due notifications once, here (no Redis, for debugging)."""
+    from engine import jobs
+
+    counts = jobs.run_due(_sessions(_url(ctx.find_root())))
+    lines = [f"{key}: {count}" for key, count in sorted(counts.items())]
+    _emit(as_json, counts, "\n".join(lines) if lines else "nothing due")
 
 
 @main.group("db")
@@ -428,6 +481,234 @@ def _describe_instance(view: dict) -> str:
         detail = " ".join(x for x in (h["element_id"], h["comment"]) if x)
         lines.append(f"  {h['at'][:19]}  {h['actor'] or '-':<10} {h['action']:<15} {detail}")
     return "\n".join(lines)
+
+
+@main.group("webhook")
+def webhook_group() -> None:
+    """Named webhook endpoints that packages' notifications refer to (the secret stays here)."""
+
+
+@webhook_group.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["generic", "dingtalk", "feishu", "wecom"]), default="generic")
+@click.option("--secret", default=None, help="Signing secret (generic: HMAC key; dingtalk/feishu: robot secret).")
+@click.option("--secret-stdin", is_flag=True, help="Read the secret from one line of standard input.")
+@click.pass_context
+def webhook_add(ctx: click.Context, name: str, url: str, fmt: str, secret: str | None, secret_stdin: bool) -> None:
+    """Add endpoint NAME posting to URL."""
+    from engine import delivery
+
+    if secret_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with _sessions(_url(ctx.find_root()))() as session, session.begin():
+            delivery.add_endpoint(session, name, url, fmt, secret)
+    except LiaisonError as exc:
+        _fail(exc, False)
+    click.echo(f"added webhook `{name.strip()}` ({fmt})")
+
+
+@webhook_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def webhook_list(ctx: click.Context, as_json: bool) -> None:
+    """List endpoints (URL query strings, which hold robot tokens, are hidden)."""
+    from engine import delivery
+
+    with _sessions(_url(ctx.find_root()))() as session:
+        rows = delivery.list_endpoints(session)
+    lines = [f"{r['name']:<20} {r['format']:<9} {'active' if r['active'] else 'inactive':<9} "
+             f"{'signed' if r['has_secret'] else 'unsigned':<9} {r['url']}" for r in rows]
+    _emit(as_json, rows, "\n".join(lines) or "no webhook endpoints")
+
+
+@webhook_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def webhook_remove(ctx: click.Context, name: str) -> None:
+    """Remove endpoint NAME (outbox rows still addressed to it fail)."""
+    from engine import delivery
+
+    try:
+        with _sessions(_url(ctx.find_root()))() as session, session.begin():
+            delivery.remove_endpoint(session, name)
+    except LiaisonError as exc:
+        _fail(exc, False)
+    click.echo(f"removed webhook `{name}`")
+
+
+@main.command("outbox")
+@click.option("--retry-failed", is_flag=True, help="Give every failed row a fresh set of attempts first.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def outbox_command(ctx: click.Context, retry_failed: bool, as_json: bool) -> None:
+    """Outbox rows per status, and the last 20 failed ones with their errors."""
+    from engine import delivery
+
+    if retry_failed:
+        with _sessions(_url(ctx))() as session, session.begin():
+            count = delivery.retry_failed(session)
+        if not as_json:
+            click.echo(f"{count} failed row(s) will be sent again")
+    with _sessions(_url(ctx))() as session:
+        summary = delivery.outbox_summary(session)
+    lines = ["  ".join(f"{status}: {count}" for status, count in summary["counts"].items())]
+    if summary["failed"]:
+        lines.append("last failed:")
+        lines += [f"  #{r['id']}  {r['channel']:<7} {r['event']:<17} {r['recipient']}  "
+                  f"({r['attempts']} attempts): {r['last_error'] or '-'}" for r in summary["failed"]]
+    _emit(as_json, summary, "\n".join(lines))
+
+
+@main.group("message")
+def message_group() -> None:
+    """Send messages to waiting processes; list kept ones."""
+
+
+@message_group.command("send")
+@click.argument("name")
+@click.option("--key", "correlation_key", default=None, help="Correlation key (business key or the event's key).")
+@click.option("--data", default=None, help="Payload as a JSON object.")
+@click.option("--sender", default=None, help="Who sends it (shown in the history).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def message_send(ctx: click.Context, name: str, correlation_key: str | None, data: str | None,
+                 sender: str | None, as_json: bool) -> None:
+    """Send message NAME: delivered to the one instance waiting for it, starts a process, or is kept.
+
+    Exit 1 when it matches two instances or the process refuses early messages.
+    """
+    from engine import messages
+
+    payload = _parse_json(data, as_json)
+    try:
+        result = messages.send_message(_sessions(_url(ctx.find_root())), name, correlation_key, payload, sender)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, {"status": result.status, "instance_id": result.instance_id, "kept_id": result.buffered_id,
+                    "expires_at": result.expires_at}, result.describe(name, correlation_key))
+
+
+@message_group.command("list")
+@click.option("--status", default="waiting", type=click.Choice(["waiting", "consumed", "expired"]))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def message_list(ctx: click.Context, status: str, as_json: bool) -> None:
+    """Kept messages (newest first)."""
+    from engine import messages
+
+    rows = messages.kept_messages(_sessions(_url(ctx.find_root())), status)
+    lines = [f"#{r['id']}  {r['message_name']}  key={r['correlation_key']}  received {r['received_at']:%Y-%m-%d %H:%M}"
+             f"  expires {r['expires_at']:%Y-%m-%d %H:%M}" + (f"  -> instance {r['instance_id']}" if r['instance_id'] else "")
+             for r in rows]
+    _emit(as_json, rows, "\n".join(lines) or f"no {status} messages")
+
+
+# -- approval operations (engine.operations; rules in docs/approvals.md) --------------------------------
+
+@main.group("task")
+def task_group() -> None:
+    """Operations on one task (transfer)."""
+
+
+@task_group.command("transfer")
+@click.argument("task_id")
+@click.option("--to", "to", required=True, help="Username of the person who takes the task over.")
+@click.option("--as", "actor", required=True, help="Who transfers it: the assignee or a super admin.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def task_transfer(ctx: click.Context, task_id: str, to: str, actor: str, comment: str | None, as_json: bool) -> None:
+    """Give task TASK_ID to another person (转办)."""
+    from engine import operations
+
+    try:
+        result = operations.transfer(_sessions(_url(ctx.find_root())), task_id, to, actor=actor, comment=comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, result.to_dict(),
+          f"task {task_id}: transferred from {result.from_user or '-'} to {result.to_user}")
+
+
+@main.group("instance")
+def instance_group() -> None:
+    """Operations on a running instance: urge, cc, withdraw, terminate."""
+
+
+@instance_group.command("urge")
+@click.argument("instance_id", type=int)
+@click.option("--as", "actor", required=True, help="Who urges: the initiator or a super admin.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def instance_urge(ctx: click.Context, instance_id: int, actor: str, comment: str | None, as_json: bool) -> None:
+    """Remind the people instance INSTANCE_ID waits for (催办; once per 10 minutes and person)."""
+    from engine import operations
+
+    try:
+        result = operations.urge(_sessions(_url(ctx.find_root())), instance_id, actor=actor, comment=comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    lines = [f"instance {instance_id}: urged"]
+    lines += [f"  {t['id']}  {t['name']}: {', '.join(t['recipients'] + t['groups']) or '-'}" for t in result.tasks]
+    _emit(as_json, result.to_dict(), "\n".join(lines))
+
+
+@instance_group.command("cc")
+@click.argument("instance_id", type=int)
+@click.option("--to", "to", multiple=True, required=True, help="A username to copy to (repeatable).")
+@click.option("--as", "actor", required=True, help="Who copies: the initiator, a participant or a super admin.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def instance_cc(ctx: click.Context, instance_id: int, to: tuple[str, ...], actor: str, comment: str | None,
+                as_json: bool) -> None:
+    """Copy instance INSTANCE_ID to people (抄送), each once."""
+    from engine import operations
+
+    try:
+        result = operations.cc(_sessions(_url(ctx.find_root())), instance_id, to, actor=actor, comment=comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    text = f"instance {instance_id}: copied to {', '.join(result.added) or 'nobody new'}"
+    if result.skipped:
+        text += f" (already copied before: {', '.join(result.skipped)})"
+    _emit(as_json, result.to_dict(), text)
+
+
+@instance_group.command("withdraw")
+@click.argument("instance_id", type=int)
+@click.option("--as", "actor", required=True, help="The initiator.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def instance_withdraw(ctx: click.Context, instance_id: int, actor: str, comment: str | None, as_json: bool) -> None:
+    """The initiator withdraws running instance INSTANCE_ID (撤回)."""
+    from engine import operations
+
+    try:
+        result = operations.withdraw(_sessions(_url(ctx.find_root())), instance_id, actor=actor, comment=comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, vars(result), _describe_step(result))
+
+
+@instance_group.command("terminate")
+@click.argument("instance_id", type=int)
+@click.option("--as", "actor", required=True, help="A super admin.")
+@click.option("--reason", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def instance_terminate(ctx: click.Context, instance_id: int, actor: str, reason: str, as_json: bool) -> None:
+    """A super admin ends running instance INSTANCE_ID (终止) with a reason."""
+    from engine import operations
+
+    try:
+        result = operations.terminate(_sessions(_url(ctx.find_root())), instance_id, actor=actor, reason=reason)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, vars(result), _describe_step(result))
 
 
 if __name__ == "__main__":

@@ -117,15 +117,18 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def deliver(sessions: sessionmaker[Session], outbox_id: int, now: datetime | None = None,
-            settings: Settings | None = None) -> str:
+            settings: Settings | None = None, lease: timedelta | None = None) -> str:
     """Send one outbox row: "sent", "retry" (rescheduled), "failed" (given up) or "skipped".
 
     "skipped": the row is sent, failed, not due yet, or another worker holds it (its lease is live).
+    `lease`: how long the row stays ours while sending (default LEASE); a dead worker's row is
+    given out again after it.
     """
     now = now or utcnow()
+    lease = lease or LEASE
     with sessions() as session, session.begin():
         conn = session.connection()
-        if conn.execute(_START, {"b_id": outbox_id, "b_now": now, "b_until": now + LEASE}).rowcount != 1:
+        if conn.execute(_START, {"b_id": outbox_id, "b_now": now, "b_until": now + lease}).rowcount != 1:
             return "skipped"
         row = conn.execute(_READ, {"b_id": outbox_id}).mappings().one()
         endpoint = (conn.execute(_ENDPOINT, {"b_name": row["recipient"]}).mappings().first()

@@ -76,6 +76,10 @@ class FormInvalidError(InvalidTaskDataError):
         super().__init__(f"form `{form}` refused the submission: {listed}")
 
 
+class QueueUnavailableError(LiaisonError):
+    """The job queue (Redis) cannot be reached; the work stays in the database and is retried."""
+
+
 class ProcessRuntimeError(LiaisonError):
     """Running the process failed (a script raised, a service failed, a loop ran too deep).
 
