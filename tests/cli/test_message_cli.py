@@ -14,7 +14,9 @@ BODY = f"""
 """
 
 
-def test_message_send_delivers_keeps_and_refuses(database_url, tmp_path):
+def test_message_send_delivers_keeps_and_refuses(tmp_path):
+    # the CLI's wiring, once: the engine tests run the operations on both databases
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     folder = write_package(tmp_path, "contract", {"contract": BODY},
                            definitions='<bpmn:message id="m" name="contract_signed"/>')
     liaison("deploy", str(folder), url=database_url)

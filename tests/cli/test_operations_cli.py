@@ -21,6 +21,7 @@ BODY = f"""
 
 
 def _people(url: str) -> None:
+    db.upgrade(url)
     engine = db.make_engine(url)
     sessions = db.make_session_factory(engine)
     with sessions() as session, session.begin():
@@ -32,7 +33,9 @@ def _people(url: str) -> None:
     engine.dispose()
 
 
-def test_operations_from_the_command_line(database_url, tmp_path):
+def test_operations_from_the_command_line(tmp_path):
+    # the CLI's wiring, once: the engine tests run the operations on both databases
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     _people(database_url)
     liaison("deploy", str(write_package(tmp_path, "purchase", {"purchase": BODY})), url=database_url)
     started = as_json("start", "purchase", "--user", "ann", url=database_url)
