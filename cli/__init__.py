@@ -631,6 +631,45 @@ def task_transfer(ctx: click.Context, task_id: str, to: str, actor: str, comment
           f"task {task_id}: transferred from {result.from_user or '-'} to {result.to_user}")
 
 
+@task_group.command("add-signer")
+@click.argument("task_id")
+@click.option("--signer", required=True, help="Username of the person to add.")
+@click.option("--place", required=True, type=click.Choice(["before", "after", "alongside"]),
+              help="before / after me (sequential nodes), alongside (all, any, vote).")
+@click.option("--as", "actor", required=True, help="The signer whose turn it is.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def task_add_signer(ctx: click.Context, task_id: str, signer: str, place: str, actor: str, comment: str | None,
+                    as_json: bool) -> None:
+    """Add a signer to approval node TASK_ID (加签)."""
+    try:
+        runtime.add_signer(_sessions(_url(ctx.find_root())), task_id, actor, signer, place, comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, {"task_id": task_id, "signer": signer, "place": place},
+          f"task {task_id}: {signer} added {place} {actor}")
+
+
+@task_group.command("remove-signer")
+@click.argument("task_id")
+@click.option("--signer", required=True, help="Username of the undecided signer to take off.")
+@click.option("--as", "actor", required=True, help="Who added them, or a super admin.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def task_remove_signer(ctx: click.Context, task_id: str, signer: str, actor: str, comment: str | None,
+                       as_json: bool) -> None:
+    """Take an undecided signer off approval node TASK_ID (减签); the node completes if that settles it."""
+    try:
+        result = runtime.remove_signer(_sessions(_url(ctx.find_root())), task_id, actor, signer, comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    settled = result is not None
+    _emit(as_json, {"task_id": task_id, "signer": signer, "node_completed": settled},
+          f"task {task_id}: {signer} removed" + ("; the node is decided" if settled else ""))
+
+
 @main.group("instance")
 def instance_group() -> None:
     """Operations on a running instance: urge, cc, withdraw, terminate."""

@@ -104,6 +104,10 @@ def load_package(path: str | Path) -> Package:
                     for message in starters_problems(meta.get("starters")))
     problems.extend(Problem(str(root / "package.yaml"), None, None, message)
                     for message in messages_problems(meta.get("messages")))
+    if "auto_approve" in meta and not isinstance(meta["auto_approve"], bool):
+        problems.append(Problem(str(root / "package.yaml"), None, None,
+                                "`auto_approve` must be true or false (approve a node automatically when the "
+                                "person who just approved is its approver again)"))
     problems.extend(Problem(str(root / "package.yaml"), None, None, message)
                     for message in admins_problems(meta.get("admins")))
     documents, bpmn_text = {}, {}

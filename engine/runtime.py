@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import uuid
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from .errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
-from .models import ApprovalItem, HistoryEntry, TaskCandidate, WorkTask, utcnow
+from .models import ApprovalItem, HistoryEntry, Person, TaskCandidate, WorkTask, utcnow
 from .queries import ON_BEHALF_OF_KEY
 from .serialization import SPEC_CACHE, dump_state, load_state, new_workflow
 from .serials import assign_serials
@@ -296,11 +297,13 @@ def _assign(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> 
     returns the elements passed meanwhile. A rule that must fail raises ProcessRuntimeError (nothing
     of the step is saved; the history says why)."""
     records: list = []
+    meta = _package(conn, *version).get("meta") or {}
+    repeat_approver = _approver_who_may_repeat(step, meta)
     for _round in range(MAX_SKIPPED_NODES):
-        pending = [t for t in wfa.ready_user_tasks(workflow) if wfa.needs_assignment(t)]
+        pending = [t for t in wfa.ready_user_tasks(workflow)
+                   if wfa.needs_assignment(t) or (repeat_approver and wfa.is_undescribed(t))]
         if not pending:
             return records
-        meta = _package(conn, *version).get("meta") or {}
         data = wfa.current_data(workflow)
         skipped = False
         for task in pending:
@@ -320,10 +323,31 @@ def _assign(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> 
             if resolution is not None and resolution.note:
                 step.history.append({"actor": None, "action": "assigned", "element_id": element,
                                      "task_id": str(task.id), "comment": resolution.note})
+            view = wfa.describe_user_task(task)[0]
+            if repeat_approver and view.assignee == repeat_approver and not view.attributes.get("mode"):
+                # the same person approved the node just before: approved again without asking (configured)
+                records.append(wfa.complete_user_task(workflow, str(task.id), {"approved": True}))
+                step.history.append({"actor": repeat_approver, "action": "auto_approved", "element_id": element,
+                                     "task_id": str(task.id), "data": {"approved": True},
+                                     "comment": "approved before by the same person"})
+                records += wfa.run_engine(workflow)
+                skipped = True
+                break
         if not skipped:
             return records
     raise ProcessRuntimeError(f"more than {MAX_SKIPPED_NODES} approval nodes in a row were skipped: "
                               "check the approvers rules")
+
+
+def _approver_who_may_repeat(step: store.StepWrite, meta: dict) -> str | None:
+    """With package.yaml `auto_approve: true`, the person whose approval this step records: a next
+    node assigned to them alone is approved automatically (DingTalk's "same approver in a row")."""
+    if meta.get("auto_approve") is not True or not step.user:
+        return None
+    completed = next((h for h in step.history if h.get("action") == "task_completed"), None)
+    if completed is None or (completed.get("data") or {}).get("approved") is not True:
+        return None
+    return step.user
 
 
 def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -> None:
@@ -332,7 +356,8 @@ def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -
     attributes = wfa.task_attributes(task)
     mode = attributes.get("mode")
     if not mode:
-        wfa.set_assignment(task, resolution.users, resolution.groups)
+        if resolution is not None:
+            wfa.set_assignment(task, resolution.users, resolution.groups)
         return
     if resolution is None:
         signers = wfa.describe_user_task(task)[0].candidate_users
@@ -857,16 +882,12 @@ def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bo
     """A decision that does not settle the node yet: recorded, the node's row updated (the next
     signer of a sequential node gets it; others lose it from their inbox), the history says so."""
     task_id = handle.task_id
-    events = []
+    following = None
     if mode == "sequential":
-        later = [i for i in items if i[2] == "waiting"]
-        following = later[0]
+        following = next(i for i in items if i[2] == "waiting")
         conn.execute(update(_item_table).where(_item_table.c.id == following[0]).values(status="open"))
         conn.execute(update(_task_table).where(_task_table.c.id == task_id)
                      .values(assignee=following[1], on_behalf_of=None))
-        events.append(notifications.Event("task_assigned", recipients=[following[1]],
-                                          task={"id": task_id, "element_id": handle.element_id, "name": None,
-                                                "due_at": None}))
     else:
         remaining = [c for c in (handle.candidate_users or []) if c != mine[1]]
         conn.execute(update(_task_table).where(_task_table.c.id == task_id).values(candidate_users=remaining))
@@ -876,12 +897,153 @@ def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bo
     store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": user, "action": "signed",
                                  "element_id": handle.element_id, "task_id": task_id, "comment": comment,
                                  "data": {"approved": decision, "mode": mode}}])
-    if events:
-        instance = store.instance_handle(conn, handle.instance_id)
-        facts = notifications.StepFacts(process_key=handle.process_key,
-                                        package=_package(conn, handle.version_id, handle.checksum),
-                                        instance_id=handle.instance_id, initiator=handle.initiator,
-                                        business_key=handle.business_key, data=instance.data, events=events)
-        store.write_effects(conn, handle.instance_id, now, *notifications.render_step(conn, facts, now))
+    if following is not None:
+        _notify_signers(conn, handle, [following[1]], now)
     return StepResult(handle.instance_id, "running", handle.revision, [{"id": task_id, "element_id": handle.element_id,
                                                                         "name": None, "assignee": None}])
+
+
+# -- changing the signers of a running approval node (加签 / 减签) -------------------------------------
+
+SIGNER_PLACES = ("before", "after", "alongside")
+_person_table = Person.__table__
+_ACTIVE_PERSON = select(_person_table.c.username).where(_person_table.c.username == bindparam("b_user"),
+                                                        _person_table.c.active)
+_ADDED_BY = (select(_history_table.c.actor, _history_table.c.data)
+             .where(_history_table.c.instance_id == bindparam("b_instance"),
+                    _history_table.c.task_id == bindparam("b_task"),
+                    _history_table.c.action == "signer_added"))
+
+
+def add_signer(sessions: sessionmaker[Session], task_id: str, actor: str, signer: str, place: str,
+               comment: str | None = None) -> None:
+    """A signer of an approval node adds someone: before me / after me (前加签 / 后加签: sequential
+    nodes) or alongside (并加签: all, any, vote). Only a signer whose turn it is may; the added
+    person must be active and not a signer of the node already."""
+    if place not in SIGNER_PLACES:
+        raise InvalidTaskDataError(f"where to add a signer: one of {', '.join(SIGNER_PLACES)}, not `{place}`")
+    _retry_when_locked(lambda: _add_signer_once(sessions, task_id, actor, signer, place, comment),
+                       f"adding a signer to task {task_id}")
+
+
+def _locked_node(conn, task_id: str):
+    conn.execute(_LOCK_TASK, {"b_task": task_id})
+    handle = store.task_handle(conn, task_id)
+    if handle is None:
+        raise NotFoundError(f"no task {task_id}")
+    if handle.status != "open" or handle.instance_status != "running":
+        raise TaskConflictError(f"approval node {task_id} is already decided")
+    mode = _mode(conn, handle)
+    if not mode:
+        raise NotPermittedError(f"task {task_id} has one approver; signers are added to approval nodes with a "
+                                "mode (liaison:mode sequential, all, any or vote)")
+    return handle, mode, [tuple(r) for r in conn.execute(_ITEMS, {"b_task": task_id})]
+
+
+def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
+    with _engine(sessions).begin() as conn:
+        handle, mode, items = _locked_node(conn, task_id)
+        mine = _own_item(items, actor, handle)
+        if (place == "alongside") == (mode == "sequential"):
+            allowed = "alongside" if mode != "sequential" else "before or after"
+            raise NotPermittedError(f"a {mode} node takes signers {allowed} you, not {place}")
+        if conn.execute(_ACTIVE_PERSON, {"b_user": signer}).first() is None:
+            raise NotFoundError(f"no active person `{signer}`")
+        if any(s == signer and st != "cancelled" for _i, s, st, _w, _p in items):
+            raise TaskConflictError(f"{signer} already signs approval node {task_id}")
+        now = utcnow()
+        position = {"before": mine[4], "after": mine[4] + 1, "alongside": max(p for *_r, p in items) + 1}[place]
+        conn.execute(update(_item_table).where(_item_table.c.task_id == task_id, _item_table.c.position >= position)
+                     .values(position=_item_table.c.position + 1))
+        status = "waiting" if place == "after" else "open"
+        conn.execute(_item_table.insert().values(
+            id=str(uuid.uuid4()), task_id=task_id, instance_id=handle.instance_id, signer=signer, position=position,
+            weight=1, status=status, created_at=now))
+        if place == "before":  # the added person signs first; the node comes back to me after them
+            conn.execute(update(_item_table).where(_item_table.c.id == mine[0]).values(status="waiting"))
+            conn.execute(update(_task_table).where(_task_table.c.id == task_id)
+                         .values(assignee=signer, on_behalf_of=None))
+        elif place == "alongside":
+            conn.execute(update(_task_table).where(_task_table.c.id == task_id)
+                         .values(candidate_users=[*(handle.candidate_users or []), signer]))
+            conn.execute(TaskCandidate.__table__.insert().values(task_id=task_id, kind="user", value=signer))
+        store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": actor,
+                                     "action": "signer_added", "element_id": handle.element_id,
+                                     "task_id": task_id, "comment": comment,
+                                     "data": {"signer": signer, "place": place}}])
+        if status == "open":
+            _notify_signers(conn, handle, [signer], now)
+
+
+def remove_signer(sessions: sessionmaker[Session], task_id: str, actor: str, signer: str,
+                  comment: str | None = None) -> StepResult | None:
+    """Take an undecided signer off an approval node (减签): whoever added them, or a super admin.
+    When the remaining decisions settle the node, it completes (the StepResult is returned)."""
+    return _retry_when_locked(lambda: _remove_signer_once(sessions, task_id, actor, signer, comment),
+                              f"removing a signer from task {task_id}")
+
+
+def _remove_signer_once(sessions, task_id, actor, signer, comment):
+    with _engine(sessions).begin() as conn:
+        handle, mode, items = _locked_node(conn, task_id)
+        target = next((i for i in items if i[1] == signer and i[2] in ("open", "waiting")), None)
+        if target is None:
+            raise NotFoundError(f"{signer} has no undecided signature on approval node {task_id}")
+        added_by = [actor_ for actor_, data in conn.execute(_ADDED_BY, {"b_instance": handle.instance_id,
+                                                                         "b_task": task_id})
+                    if (data or {}).get("signer") == signer]
+        if actor not in added_by and not org.is_super_admin(conn, actor):
+            raise NotPermittedError(f"only whoever added {signer}, or a super admin, may remove them")
+        undecided = [i for i in items if i[2] in ("open", "waiting") and i[0] != target[0]]
+        decided = [i for i in items if i[2] in ("approved", "rejected")]
+        if not undecided and not decided:
+            raise NotPermittedError(f"{signer} is the node's last signer: it needs at least one")
+        now = utcnow()
+        conn.execute(update(_item_table).where(_item_table.c.id == target[0])
+                     .values(status="cancelled", decided_at=now, comment=comment))
+        store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": actor,
+                                     "action": "signer_removed", "element_id": handle.element_id,
+                                     "task_id": task_id, "comment": comment, "data": {"signer": signer}}])
+        remaining = [approvals.Item(s, "cancelled" if i == target[0] else st, w) for i, s, st, w, _p in items]
+        spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
+        outcome = approvals.outcome(mode, remaining, wfa.element_attributes(spec, handle.element_id))
+        if outcome is None:
+            _after_removal(conn, handle, mode, items, target, now)
+            return None
+        conn.execute(update(_item_table).where(_item_table.c.task_id == task_id,
+                                               _item_table.c.status.in_(["open", "waiting"]))
+                     .values(status="cancelled", decided_at=now))
+        extra = {"approved": outcome, "votes": approvals.tally(remaining)}
+        result, workflow, state_key = _completion(sessions, conn, handle, actor, {}, comment, "en", extra=extra)
+    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
+    return result
+
+
+def _after_removal(conn, handle, mode, items, target, now) -> None:
+    """The node's row after a signer left: the next signer's turn, or one candidate less."""
+    task_id = handle.task_id
+    if mode == "sequential":
+        if target[2] == "open":
+            following = next(i for i in items if i[2] == "waiting" and i[0] != target[0])
+            conn.execute(update(_item_table).where(_item_table.c.id == following[0]).values(status="open"))
+            conn.execute(update(_task_table).where(_task_table.c.id == task_id)
+                         .values(assignee=following[1], on_behalf_of=None))
+            _notify_signers(conn, handle, [following[1]], now)
+        return
+    conn.execute(update(_task_table).where(_task_table.c.id == task_id)
+                 .values(candidate_users=[c for c in (handle.candidate_users or []) if c != target[1]]))
+    conn.execute(TaskCandidate.__table__.delete().where(
+        TaskCandidate.__table__.c.task_id == task_id, TaskCandidate.__table__.c.kind == "user",
+        TaskCandidate.__table__.c.value == target[1]))
+
+
+def _notify_signers(conn, handle, signers: list[str], now) -> None:
+    event = notifications.Event("task_assigned", recipients=signers,
+                                task={"id": handle.task_id, "element_id": handle.element_id, "name": None,
+                                      "due_at": None})
+    instance = store.instance_handle(conn, handle.instance_id)
+    facts = notifications.StepFacts(process_key=handle.process_key,
+                                    package=_package(conn, handle.version_id, handle.checksum),
+                                    instance_id=handle.instance_id, initiator=handle.initiator,
+                                    business_key=handle.business_key, data=instance.data, events=[event])
+    store.write_effects(conn, handle.instance_id, now, *notifications.render_step(conn, facts, now))

@@ -493,6 +493,11 @@ def needs_assignment(task) -> bool:
     return ("approvers" in attrs or "mode" in attrs) and "liaison_assignment" not in task.internal_data
 
 
+def is_undescribed(task) -> bool:
+    """A READY user task whose people have not been worked out yet (it just became ready)."""
+    return "liaison_assignment" not in task.internal_data
+
+
 def element_attributes(spec, element_id: str) -> dict:
     """The Liaison attributes of an element of a process spec (or of its subprocesses' specs)."""
     for task_spec in spec.task_specs.values():

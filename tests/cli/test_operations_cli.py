@@ -72,3 +72,19 @@ def test_operations_from_the_command_line(tmp_path):
     history = json.loads(liaison("show", iid, "--json", url=database_url).stdout)["history"]
     assert [h["action"] for h in history if h["action"] in ("transferred", "urged", "cc", "withdrawn")] == [
         "transferred", "transferred", "urged", "cc", "withdrawn"]
+
+
+def test_add_and_remove_signer_from_the_command_line(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    _people(database_url)
+    body = BODY.replace('liaison:assignee="boss"', 'liaison:mode="all" liaison:candidateUsers="boss,carl"')
+    liaison("deploy", str(write_package(tmp_path, "countersign", {"countersign": body})), url=database_url)
+    task = as_json("start", "countersign", "--user", "ann", url=database_url)["open_tasks"][0]["id"]
+    added = liaison("task", "add-signer", task, "--signer", "eve", "--place", "alongside", "--as", "boss",
+                    url=database_url).stdout
+    assert f"task {task}: eve added alongside boss" in added
+    refused = liaison("task", "add-signer", task, "--signer", "eve", "--place", "before", "--as", "boss",
+                      url=database_url, expect=1)
+    assert "takes signers alongside you, not before" in refused.stderr
+    removed = as_json("task", "remove-signer", task, "--signer", "eve", "--as", "boss", url=database_url)
+    assert removed == {"task_id": task, "signer": "eve", "node_completed": False}

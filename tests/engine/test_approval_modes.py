@@ -202,3 +202,103 @@ def test_two_simultaneous_approvals_of_an_any_node(postgres_url, tmp_path):
     assert sorted(outcomes.values())[0].endswith("already decided; your decision was not recorded")
     assert sorted(outcomes.values())[1] == "ok"
     assert [a for _u, a, _d in _actions(sessions, started.instance_id)] == ["task_completed"]
+
+
+# -- 加签 / 减签 -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def signers(sessions):
+    from engine.models import AdminGrant, Person
+
+    with sessions() as session, session.begin():
+        for name in ("a", "b", "c", "d", "root"):
+            session.add(Person(username=name, name=name.upper()))
+        session.flush()
+        root = session.scalar(select(Person.id).where(Person.username == "root"))
+        session.add(AdminGrant(person_id=root, department_id=None))
+    return sessions
+
+
+def test_add_signer_before_me_signs_first_then_it_comes_back(signers, deploy_package, tmp_path):
+    sessions = signers
+    instance, task = _start(sessions, deploy_package, tmp_path, "sequential", "a,b")
+    runtime.add_signer(sessions, task, "a", "d", "before", comment="please check first")
+    assert _items(sessions, task) == [("d", "open"), ("a", "waiting"), ("b", "waiting")]
+    assert _task(sessions, task).assignee == "d"
+    _approve(sessions, task, "d")
+    assert _task(sessions, task).assignee == "a"
+    _approve(sessions, task, "a")
+    _approve(sessions, task, "b")
+    assert _end(sessions, instance)[1]["votes"]["approved"] == ["d", "a", "b"]
+
+
+def test_add_signer_after_me_and_alongside(signers, deploy_package, tmp_path):
+    sessions = signers
+    _instance, task = _start(sessions, deploy_package, tmp_path, "sequential", "a,b")
+    runtime.add_signer(sessions, task, "a", "d", "after")
+    assert _items(sessions, task) == [("a", "open"), ("d", "waiting"), ("b", "waiting")]
+    with pytest.raises(NotPermittedError, match="a sequential node takes signers before or after you"):
+        runtime.add_signer(sessions, task, "a", "c", "alongside")
+    with pytest.raises(NotPermittedError, match="not your turn yet"):
+        runtime.add_signer(sessions, task, "b", "c", "after")
+    with pytest.raises(TaskConflictError, match="b already signs"):
+        runtime.add_signer(sessions, task, "a", "b", "after")
+
+
+def test_add_alongside_then_remove_settles_an_all_node(signers, deploy_package, tmp_path):
+    sessions = signers
+    instance, task = _start(sessions, deploy_package, tmp_path, "all", "a,b")
+    runtime.add_signer(sessions, task, "a", "c", "alongside")
+    assert _task(sessions, task).candidate_users == ["a", "b", "c"]
+    _approve(sessions, task, "a")
+    _approve(sessions, task, "b")
+    assert _end(sessions, instance)[0] == "running"  # c has not signed
+    with pytest.raises(NotPermittedError, match="only whoever added c, or a super admin, may remove them"):
+        runtime.remove_signer(sessions, task, "b", "c")
+    result = runtime.remove_signer(sessions, task, "a", "c", comment="not needed")
+    assert result.status == "completed"
+    status, data = _end(sessions, instance)
+    assert (status, data["approved"]) == ("completed", True)
+    assert _items(sessions, task) == [("a", "approved"), ("b", "approved"), ("c", "cancelled")]
+
+
+def test_super_admin_removes_a_signer_and_the_turn_moves_on(signers, deploy_package, tmp_path):
+    sessions = signers
+    _instance, task = _start(sessions, deploy_package, tmp_path, "sequential", "a,b,c")
+    assert runtime.remove_signer(sessions, task, "root", "a") is None
+    assert _items(sessions, task) == [("a", "cancelled"), ("b", "open"), ("c", "waiting")]
+    assert _task(sessions, task).assignee == "b"
+    plain = _plain_task(sessions, deploy_package, tmp_path)
+    with pytest.raises(NotPermittedError, match="has one approver"):
+        runtime.add_signer(sessions, plain, "a", "d", "before")
+
+
+def _plain_task(sessions, deploy_package, tmp_path):
+    body = f"""
+    <bpmn:startEvent id="start"/><bpmn:userTask id="one" liaison:assignee="a"/><bpmn:endEvent id="done"/>
+    {flow("start", "one")}{flow("one", "done")}
+    """
+    deploy_package(write_package(tmp_path, "plain", {"plain": body}))
+    return runtime.start_instance(sessions, "plain", {}, user="ann").open_tasks[0]["id"]
+
+
+def test_same_approver_in_a_row_is_approved_automatically(sessions, deploy_package, tmp_path):
+    body = f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="first" liaison:assignee="boss"/>
+    <bpmn:userTask id="second" liaison:assignee="boss"/>
+    <bpmn:userTask id="third" liaison:assignee="hr"/>
+    <bpmn:endEvent id="done"/>
+    {flow("start", "first")}{flow("first", "second")}{flow("second", "third")}{flow("third", "done")}
+    """
+    deploy_package(write_package(tmp_path, "twice", {"twice": body}, meta={"auto_approve": True}))
+    started = runtime.start_instance(sessions, "twice", {}, user="ann")
+    result = runtime.complete_task(sessions, started.open_tasks[0]["id"], "boss", {"approved": True})
+    assert [t["element_id"] for t in result.open_tasks] == ["third"]
+    with sessions() as session:
+        auto = session.scalars(select(HistoryEntry).where(HistoryEntry.action == "auto_approved")).all()
+    assert [(h.actor, h.element_id) for h in auto] == [("boss", "second")]
+    # a rejection is never repeated automatically
+    started = runtime.start_instance(sessions, "twice", {}, user="ann")
+    result = runtime.complete_task(sessions, started.open_tasks[0]["id"], "boss", {"approved": False})
+    assert [t["element_id"] for t in result.open_tasks] == ["second"]
