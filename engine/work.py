@@ -15,7 +15,15 @@ from forms.schema import FormSchema
 
 from . import workflow as wfa
 from .errors import NotFoundError
-from .models import CcRecord, ProcessDefinition, ProcessInstance, ProcessVersion, TaskCandidate, WorkTask
+from .models import (
+    ApprovalItem,
+    CcRecord,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    TaskCandidate,
+    WorkTask,
+)
 from .queries import TaskItem, get_task, path_taken
 from .serialization import SPEC_CACHE
 from .submissions import FORM_CACHE
@@ -110,3 +118,12 @@ def may_view_instance(session: Session, instance_id: int, username: str, groups:
         WorkTask.assignee == username, WorkTask.completed_by == username, WorkTask.id.in_(offered)))
     copied = select(CcRecord.id).where(CcRecord.instance_id == instance_id, CcRecord.username == username)
     return bool(session.scalar(select(or_(involved.exists(), copied.exists()))))
+
+
+def node_signers(session: Session, task_id: str) -> list[dict]:
+    """The signers of an approval node with a mode, in order, with their decisions (empty for a
+    plain one-person task): `{signer, status, weight, comment, decided_at}`."""
+    rows = session.execute(select(ApprovalItem.signer, ApprovalItem.status, ApprovalItem.weight,
+                                  ApprovalItem.comment, ApprovalItem.decided_at)
+                           .where(ApprovalItem.task_id == task_id).order_by(ApprovalItem.position))
+    return [dict(r._mapping) for r in rows]

@@ -29,7 +29,14 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from engine import operations, org, queries, runtime, work
-from engine.errors import FormInvalidError, LiaisonError, ProcessRuntimeError, TaskConflictError
+from engine.errors import (
+    FormInvalidError,
+    InvalidTaskDataError,
+    LiaisonError,
+    NotPermittedError,
+    ProcessRuntimeError,
+    TaskConflictError,
+)
 from forms.build import FormContext, form_class, validate_formdata
 from forms.render import environment as forms_environment
 from forms.render import static_path
@@ -134,6 +141,17 @@ ACTION_LABELS = {
     "cc_read": lambda: _("Read the copy"),
     "withdrawn": lambda: _("Withdrew the request"),
     "terminated": lambda: _("Terminated"),
+    "signed": lambda: _("Signed"),
+    "signer_added": lambda: _("Added a signer"),
+    "signer_removed": lambda: _("Removed a signer"),
+    "auto_approved": lambda: _("Approved automatically"),
+    "skipped": lambda: _("Skipped"),
+    "assigned": lambda: _("Assigned"),
+    "timer_fired": lambda: _("Time ran out"),
+    "message_received": lambda: _("Message received"),
+    "reminded": lambda: _("Reminded"),
+    "overdue": lambda: _("Overdue"),
+    "escalated": lambda: _("Escalated"),
 }
 
 STATUS_LABELS = {
@@ -142,6 +160,9 @@ STATUS_LABELS = {
     "cancelled": lambda: _("Cancelled"),
     "failed": lambda: _("Failed"),
     "open": lambda: _("Open"),
+    "waiting": lambda: _("Waiting"),
+    "approved": lambda: _("Approved"),
+    "rejected": lambda: _("Rejected"),
 }
 
 
@@ -268,10 +289,11 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
         parts = instance_parts(session, task.instance_id, lang, hide)
         may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
+        signers = work.node_signers(session, task_id)
     schema = task_form.schema
     form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
         if may_act and schema is not None else None
-    may_claim = may_act and task.assignee is None and hasattr(runtime, "claim_task")
+    may_claim = may_act and task.assignee is None and not signers and hasattr(runtime, "claim_task")
     answers = readonly_form(schema, task_form.values, lang) if task.status == "completed" else Markup("")
     title = _form_title(schema, lang) or task.name or task.element_id
     if conflict == CLOSED:
@@ -280,7 +302,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         "work/task.html", task=task, title=title, form=form, may_act=may_act, may_claim=may_claim,
         answers=answers, comment=comment, comment_error=comment_error, comment_field=COMMENT_FIELD,
         max_comment=MAX_COMMENT, conflict=conflict, mine=task.assignee == account.username,
-        due=when(task.due_at), may_transfer=may_transfer, **parts), status
+        due=when(task.due_at), may_transfer=may_transfer, signers=signers, **parts), status
 
 
 def _closed_message(task, parts: dict) -> str:
@@ -346,6 +368,10 @@ def complete(task_id: str):
     except TaskConflictError as exc:
         return _task_page(task_id, conflict=_("Someone else changed this task first. Nothing of your "
                                               "submission was saved.") + " " + str(exc), status=409)
+    except NotPermittedError as exc:  # e.g. not this signer's turn yet on a sequential approval node
+        return _task_page(task_id, request.form, None, comment, conflict=str(exc), status=403)
+    except InvalidTaskDataError as exc:  # e.g. an approval node's form without an approve / reject choice
+        return _task_page(task_id, request.form, None, comment, conflict=str(exc), status=422)
     except ProcessRuntimeError as exc:
         return _task_page(task_id, request.form, None, comment, conflict=failed_message(exc), status=500)
     flash(_("Submitted."), "success")

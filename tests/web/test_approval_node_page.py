@@ -1,0 +1,61 @@
+"""An approval node with several signers on the task page: signers and their decisions shown, the
+turn respected, decisions recorded one by one."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from engine import accounts, packages, runtime
+from engine.models import ApprovalItem
+from tests.engine.conftest import flow, write_package
+
+from .conftest import PASSWORD, post, sign_in
+
+BODY = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="countersign" name="Countersign" liaison:mode="{{mode}}" liaison:candidateUsers="wang,zhao"
+               liaison:form="decision"/>
+<bpmn:endEvent id="done"/>
+{flow("start", "countersign")}{flow("countersign", "done")}
+"""
+DECISION = """
+fields:
+  - {name: approved, type: radio, label: {en: Decision, zh: 审批意见}, required: true,
+     options: [{value: true, label: {en: Approve, zh: 同意}}, {value: false, label: {en: Reject, zh: 拒绝}}]}
+"""
+
+
+@pytest.fixture
+def node(sessions, people, tmp_path):
+    def start(mode):
+        with sessions() as session, session.begin():
+            for name in ("wang", "zhao"):
+                accounts.create_person_account(session, name, name.title(), PASSWORD)
+        folder = write_package(tmp_path / mode, "sign", {"sign": BODY.replace("{mode}", mode)})
+        (folder / "forms" / "decision.yaml").write_text(DECISION)
+        packages.deploy_package(sessions, packages.load_package(folder), "admin")
+        return runtime.start_instance(sessions, "sign", {}, user="zhang").open_tasks[0]["id"]
+    return start
+
+
+def _items(sessions, task_id):
+    with sessions() as session:
+        return [(i.signer, i.status) for i in session.scalars(
+            select(ApprovalItem).where(ApprovalItem.task_id == task_id).order_by(ApprovalItem.position))]
+
+
+def test_sequential_node_page_shows_signers_and_keeps_the_turn(app, sessions, node):
+    task = node("sequential")
+    wang, zhao = app.test_client(), app.test_client()
+    assert sign_in(wang, "wang").status_code == 302 and sign_in(zhao, "zhao").status_code == 302
+    page = wang.get(f"/tasks/{task}").get_data(as_text=True)
+    assert 'class="signers"' in page, page[:3000]
+    assert "wang" in page.lower() and "zhao" in page.lower()
+    assert "/claim" not in page  # a node with signers is never claimed
+    # zhao does not see the node before his turn (it is in nobody else's inbox but the current signer's)
+    assert post(zhao, f"/tasks/{task}", {"approved": "true"}).status_code == 404
+    assert post(wang, f"/tasks/{task}", {"approved": "true"}).status_code == 302
+    assert _items(sessions, task) == [("wang", "approved"), ("zhao", "open")]
+    assert post(zhao, f"/tasks/{task}", {"approved": "false"}).status_code == 302
+    assert _items(sessions, task) == [("wang", "approved"), ("zhao", "rejected")]
