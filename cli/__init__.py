@@ -631,6 +631,23 @@ def task_transfer(ctx: click.Context, task_id: str, to: str, actor: str, comment
           f"task {task_id}: transferred from {result.from_user or '-'} to {result.to_user}")
 
 
+@task_group.command("delegate")
+@click.argument("task_id")
+@click.option("--to", "to", required=True, help="Username of the person who handles it for you.")
+@click.option("--as", "actor", required=True, help="The task's assignee.")
+@click.option("--comment", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def task_delegate(ctx: click.Context, task_id: str, to: str, actor: str, comment: str | None, as_json: bool) -> None:
+    """Have someone handle TASK_ID for you (委派); it comes back to you when they submit."""
+    try:
+        runtime.delegate_task(_sessions(_url(ctx.find_root())), task_id, actor, to, comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, {"task_id": task_id, "delegated_to": to, "delegated_by": actor},
+          f"task {task_id}: delegated by {actor} to {to}")
+
+
 @task_group.command("add-signer")
 @click.argument("task_id")
 @click.option("--signer", required=True, help="Username of the person to add.")

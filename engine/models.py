@@ -138,6 +138,7 @@ class WorkTask(Base):
     form: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(100))
     on_behalf_of: Mapped[str | None] = mapped_column(String(100))  # the assignee away; `assignee` is the deputy
+    delegated_by: Mapped[str | None] = mapped_column(String(100))  # 委派: the task goes back to them afterwards
     candidate_users: Mapped[list] = mapped_column(JSON, default=list)
     candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
     due_at: Mapped[datetime | None] = mapped_column()

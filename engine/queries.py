@@ -29,6 +29,7 @@ class TaskItem:
     due_at: datetime | None
     created_at: datetime
     on_behalf_of: str | None = None  # the assignee away when it was created; `assignee` is their deputy
+    delegated_by: str | None = None  # 委派: the task goes back to them when the assignee (the delegate) submits
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -66,7 +67,7 @@ def get_task(session: Session, task_id: str) -> TaskItem:
 def _task_item(row: WorkTask, key: str) -> TaskItem:
     return TaskItem(row.id, row.instance_id, key, row.element_id, row.name, row.form, row.assignee,
                     list(row.candidate_users or []), list(row.candidate_groups or []), row.status,
-                    row.due_at, row.created_at, row.on_behalf_of)
+                    row.due_at, row.created_at, row.on_behalf_of, row.delegated_by)
 
 
 def instance_view(session: Session, instance_id: int) -> dict:

@@ -172,6 +172,8 @@ def _complete_once(sessions, task_id, user, data, groups, comment, lang="en", fi
             return _decide_once(sessions, task_id, user, data, comment, lang)
         if fire_timer is None:  # a timeout decision is the system's, not a person's
             _check_may_complete(handle, user, groups)
+        if handle.delegated_by and fire_timer is None and handle.status == "open":
+            return _hand_back(sessions, conn, handle, user, data, comment, lang)
         if handle.status != "open" or handle.instance_status != "running":
             by = f" by {handle.completed_by}" if handle.completed_by else ""
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
@@ -1047,3 +1049,69 @@ def _notify_signers(conn, handle, signers: list[str], now) -> None:
                                     instance_id=handle.instance_id, initiator=handle.initiator,
                                     business_key=handle.business_key, data=instance.data, events=[event])
     store.write_effects(conn, handle.instance_id, now, *notifications.render_step(conn, facts, now))
+
+
+
+# -- delegation (委派): someone else handles the task, then it comes back ---------------------------------
+
+_DELEGATE = (update(_task_table)
+             .where(_task_table.c.id == bindparam("b_task"), _task_table.c.assignee == bindparam("b_actor"),
+                    _task_table.c.status == "open", _task_table.c.delegated_by.is_(None))
+             .values(assignee=bindparam("b_to"), delegated_by=bindparam("b_actor"), on_behalf_of=None))
+_HAND_BACK = (update(_task_table)
+              .where(_task_table.c.id == bindparam("b_task"), _task_table.c.assignee == bindparam("b_user"),
+                     _task_table.c.status == "open", _task_table.c.delegated_by == bindparam("b_back"))
+              .values(assignee=bindparam("b_back"), delegated_by=None))
+
+
+def delegate_task(sessions: sessionmaker[Session], task_id: str, actor: str, to: str,
+                  comment: str | None = None) -> None:
+    """The assignee of a task has `to` handle it (委派); when `to` submits, the task comes back to
+    the assignee, who decides. Approval nodes with several signers are not delegated (transfer or add
+    a signer instead); a delegated task is not delegated again."""
+    with _engine(sessions).begin() as conn:
+        handle = _open_task(conn, task_id)
+        if handle.delegated_by:
+            raise TaskConflictError(f"task {task_id} is already delegated by {handle.delegated_by} to "
+                                    f"{handle.assignee}")
+        if handle.assignee != actor:
+            raise NotPermittedError(f"only the task's assignee delegates it; task {task_id} is "
+                                    f"{'assigned to ' + handle.assignee if handle.assignee else 'not assigned'}")
+        if _mode(conn, handle):
+            raise NotPermittedError(f"task {task_id} is an approval node with several signers: add a signer "
+                                    "or transfer it instead")
+        if to == actor:
+            raise InvalidTaskDataError("a task is delegated to someone else")
+        if conn.execute(_ACTIVE_PERSON, {"b_user": to}).first() is None:
+            raise NotFoundError(f"no active person `{to}`")
+        if conn.execute(_DELEGATE, {"b_task": task_id, "b_actor": actor, "b_to": to}).rowcount != 1:
+            raise TaskConflictError(f"task {task_id} changed meanwhile; nothing was delegated")
+        now = utcnow()
+        conn.execute(TaskCandidate.__table__.delete().where(TaskCandidate.__table__.c.task_id == task_id))
+        store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": actor,
+                                     "action": "delegated", "element_id": handle.element_id, "task_id": task_id,
+                                     "comment": comment, "data": {"to": to}}])
+        _notify_signers(conn, handle, [to], now)
+
+
+def _hand_back(sessions, conn, handle, user: str, data: dict, comment, lang) -> StepResult:
+    """The delegate submits: their answers and comment go to the history and the task goes back to
+    the person who delegated it (no engine step: the delegator decides)."""
+    if handle.form:
+        workflow = _restore(sessions, conn, handle)
+        forms, current = _forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
+        data = checked_submission(forms, handle.form, handle.element_id, data, current, lang,
+                                  wfa.company_now().date())
+        LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, handle.state_key), workflow)
+    now = utcnow()
+    with _engine(sessions).begin() as tx:
+        if tx.execute(_HAND_BACK, {"b_task": handle.task_id, "b_user": user,
+                                   "b_back": handle.delegated_by}).rowcount != 1:
+            raise TaskConflictError(f"task {handle.task_id} changed meanwhile; nothing of your answer was saved")
+        store.append_history(tx, [{"instance_id": handle.instance_id, "at": now, "actor": user,
+                                   "action": "delegation_done", "element_id": handle.element_id,
+                                   "task_id": handle.task_id, "comment": comment, "data": data}])
+        _notify_signers(tx, handle, [handle.delegated_by], now)
+    return StepResult(handle.instance_id, "running", handle.revision,
+                      [{"id": handle.task_id, "element_id": handle.element_id, "name": None,
+                        "assignee": handle.delegated_by}])

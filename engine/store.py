@@ -66,6 +66,7 @@ class TaskHandle:
     on_behalf_of: str | None = None  # the assignee away when the task was created (`assignee` is the deputy)
     initiator: str | None = None
     business_key: str | None = None
+    delegated_by: str | None = None  # 委派: the assignee is the delegate; completing hands it back
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ _TASK_HANDLE = (
            _task.c.completed_by, _instance.c.id, _instance.c.status, _instance.c.revision,
            _instance.c.state_key, _instance.c.version_id, _version.c.checksum, _task.c.form,
            _task.c.element_id, _instance.c.process_key, _task.c.on_behalf_of, _instance.c.initiator,
-           _instance.c.business_key)
+           _instance.c.business_key, _task.c.delegated_by)
     .join(_instance, _instance.c.id == _task.c.instance_id)
     .join(_version, _version.c.id == _instance.c.version_id)
 )

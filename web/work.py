@@ -145,6 +145,8 @@ ACTION_LABELS = {
     "signer_added": lambda: _("Added a signer"),
     "signer_removed": lambda: _("Removed a signer"),
     "auto_approved": lambda: _("Approved automatically"),
+    "delegated": lambda: _("Delegated"),
+    "delegation_done": lambda: _("Handled and handed back"),
     "skipped": lambda: _("Skipped"),
     "assigned": lambda: _("Assigned"),
     "timer_fired": lambda: _("Time ran out"),
@@ -302,7 +304,9 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         "work/task.html", task=task, title=title, form=form, may_act=may_act, may_claim=may_claim,
         answers=answers, comment=comment, comment_error=comment_error, comment_field=COMMENT_FIELD,
         max_comment=MAX_COMMENT, conflict=conflict, mine=task.assignee == account.username,
-        due=when(task.due_at), may_transfer=may_transfer, signers=signers, **parts), status
+        due=when(task.due_at), may_transfer=may_transfer, signers=signers,
+        may_delegate=task.status == "open" and task.assignee == account.username and not signers
+        and not getattr(task, "delegated_by", None), **parts), status
 
 
 def _closed_message(task, parts: dict) -> str:
@@ -478,6 +482,20 @@ def transfer(task_id: str):
     _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
                                                comment=_posted("comment")),
                    _("The task was transferred to %(name)s.", name=to))
+    return redirect(url_for("work.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/delegate")
+def delegate(task_id: str):
+    """Have someone else handle the task; it comes back to its assignee afterwards (委派)."""
+    username = current_account().username
+    with sessions()() as session:
+        task_form, _may_act = _visible_task(session, task_id)
+        if task_form.task.assignee != username:
+            abort(403)
+    to = _posted("to")
+    _run_operation(lambda: runtime.delegate_task(sessions(), task_id, username, to, comment=_posted("comment")),
+                   _("%(name)s handles the task now; it comes back to you afterwards.", name=to))
     return redirect(url_for("work.task", task_id=task_id))
 
 

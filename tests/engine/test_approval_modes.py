@@ -302,3 +302,32 @@ def test_same_approver_in_a_row_is_approved_automatically(sessions, deploy_packa
     started = runtime.start_instance(sessions, "twice", {}, user="ann")
     result = runtime.complete_task(sessions, started.open_tasks[0]["id"], "boss", {"approved": False})
     assert [t["element_id"] for t in result.open_tasks] == ["second"]
+
+
+# -- 委派 ------------------------------------------------------------------------------------------------------
+
+def test_delegated_task_comes_back_to_the_delegator(signers, deploy_package, tmp_path):
+    sessions = signers
+    task = _plain_task(sessions, deploy_package, tmp_path)  # assigned to a
+    with pytest.raises(NotPermittedError, match="only the task's assignee delegates it"):
+        runtime.delegate_task(sessions, task, "b", "c")
+    runtime.delegate_task(sessions, task, "a", "d", comment="please look at the numbers")
+    assert (_task(sessions, task).assignee, _task(sessions, task).delegated_by) == ("d", "a")
+    with pytest.raises(NotPermittedError):
+        _approve(sessions, task, "a")  # the delegator waits for the delegate
+    with pytest.raises(TaskConflictError, match="already delegated by a to d"):
+        runtime.delegate_task(sessions, task, "d", "b")
+    result = runtime.complete_task(sessions, task, "d", {"approved": True}, comment="looks fine")
+    assert result.status == "running"
+    assert (_task(sessions, task).assignee, _task(sessions, task).delegated_by, _task(sessions, task).status) \
+        == ("a", None, "open")
+    with sessions() as session:
+        done = session.scalars(select(HistoryEntry).where(HistoryEntry.action == "delegation_done")).one()
+    assert (done.actor, done.comment, done.data) == ("d", "looks fine", {"approved": True})
+    assert _approve(sessions, task, "a").status == "completed"
+
+
+def test_a_mode_node_is_not_delegated(signers, deploy_package, tmp_path):
+    _instance, task = _start(signers, deploy_package, tmp_path, "sequential", "a,b")
+    with pytest.raises(NotPermittedError, match="add a signer or transfer it instead"):
+        runtime.delegate_task(signers, task, "a", "d")

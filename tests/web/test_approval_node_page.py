@@ -59,3 +59,27 @@ def test_sequential_node_page_shows_signers_and_keeps_the_turn(app, sessions, no
     assert _items(sessions, task) == [("wang", "approved"), ("zhao", "open")]
     assert post(zhao, f"/tasks/{task}", {"approved": "false"}).status_code == 302
     assert _items(sessions, task) == [("wang", "approved"), ("zhao", "rejected")]
+
+
+def test_delegate_from_the_task_page_and_back(app, sessions, people, tmp_path):
+    body = BODY.replace('liaison:mode="{mode}" liaison:candidateUsers="wang,zhao"', 'liaison:assignee="wang"')
+    with sessions() as session, session.begin():
+        for name in ("wang", "zhao"):
+            accounts.create_person_account(session, name, name.title(), PASSWORD)
+    folder = write_package(tmp_path, "plain", {"plain": body})
+    (folder / "forms" / "decision.yaml").write_text(DECISION)
+    packages.deploy_package(sessions, packages.load_package(folder), "admin")
+    task = runtime.start_instance(sessions, "plain", {}, user="zhang").open_tasks[0]["id"]
+    wang, zhao = app.test_client(), app.test_client()
+    assert sign_in(wang, "wang").status_code == 302 and sign_in(zhao, "zhao").status_code == 302
+    assert 'id="delegate-form"' in wang.get(f"/tasks/{task}").get_data(as_text=True)
+    assert post(zhao, f"/tasks/{task}/delegate", {"to": "wang"}).status_code in (403, 404)
+    assert post(wang, f"/tasks/{task}/delegate", {"to": "zhao", "comment": "看一下"}).status_code == 302
+    page = zhao.get(f"/tasks/{task}").get_data(as_text=True)
+    assert 'id="delegate-form"' not in page  # a delegated task is not delegated again
+    assert post(zhao, f"/tasks/{task}", {"approved": "true", "comment": "ok"}).status_code == 302
+    with sessions() as session:
+        from engine.models import WorkTask
+        row = session.get(WorkTask, task)
+        assert (row.assignee, row.delegated_by, row.status) == ("wang", None, "open")
+    assert post(wang, f"/tasks/{task}", {"approved": "true"}).status_code == 302
