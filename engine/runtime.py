@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import approvals, assignment, notifications, org, sandbox, store
+from . import approvals, assignment, notifications, org, sandbox, store, token_moves
 from . import workflow as wfa
 from .errors import (
     InvalidTaskDataError,
@@ -198,12 +198,21 @@ def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=No
         data = {**data, **extra}
     before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
     waits = _waits(workflow)
-    # the engine gets its own copy: scripts may change nested values in place, the history must not see it
-    completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
-    records = wfa.run_engine(workflow)
-    entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
-             "element_type": completed.element_type, "task_id": task_id, "comment": comment,
-             "data": _with_on_behalf_of(data, handle.on_behalf_of)}
+    moved = token_moves.moved_from(workflow, task_id)
+    if moved and moved.get("reason") == "return" \
+            and token_moves.return_settings(workflow, task_id)["after_return"] == "direct":
+        # resubmitted after a return, and the process says: straight back to the node that returned it
+        token_moves.move_token(workflow, task_id, moved["element"], data=copy.deepcopy(data), reason="resubmit")
+        records = wfa.run_engine(workflow)
+        entry = {"actor": user, "action": "resubmitted", "element_id": handle.element_id, "task_id": task_id,
+                 "comment": comment, "data": _with_on_behalf_of(data, handle.on_behalf_of)}
+    else:
+        # the engine gets its own copy: scripts may change nested values in place, the history must not see it
+        completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
+        records = wfa.run_engine(workflow)
+        entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
+                 "element_type": completed.element_type, "task_id": task_id, "comment": comment,
+                 "data": _with_on_behalf_of(data, handle.on_behalf_of)}
     step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
                            data={}, status="", state_key="", complete_task=task_id, user=user,
                            history=[entry], initiator=handle.initiator, business_key=handle.business_key,
@@ -394,6 +403,10 @@ def _notify(conn, step: store.StepWrite, version: tuple[int, str], actor: str | 
                       "due_at": None}))
     if step.status == "completed" and step.initiator:
         events.append(notifications.Event("instance_finished", recipients=[step.initiator]))
+    returned = next((h for h in step.history if h.get("action") == "returned"), None)
+    if returned is not None and step.initiator:
+        events.append(notifications.Event("returned", recipients=[step.initiator], actor=actor,
+                                          comment=returned.get("comment")))
     if not events:
         return
     facts = notifications.StepFacts(
@@ -1115,3 +1128,114 @@ def _hand_back(sessions, conn, handle, user: str, data: dict, comment, lang) -> 
     return StepResult(handle.instance_id, "running", handle.revision,
                       [{"id": handle.task_id, "element_id": handle.element_id, "name": None,
                         "assignee": handle.delegated_by}])
+
+
+# -- moving the token: return (退回), jump (跳转), take back (拿回) -------------------------------------------
+
+MOVE_ACTIONS = {"return": "returned", "jump": "jumped", "take_back": "taken_back"}
+_TASK_HISTORY = (select(_history_table.c.actor, _history_table.c.action, _history_table.c.element_id,
+                        _history_table.c.task_id)
+                 .where(_history_table.c.instance_id == bindparam("b_instance"))
+                 .order_by(_history_table.c.id))
+
+
+def move_task(sessions: sessionmaker[Session], task_id: str, actor: str, kind: str, target: str | None = None,
+              comment: str | None = None, groups: tuple[str, ...] = ()) -> StepResult:
+    """Move the token of an open task (one engine step, like a completion):
+
+    - `return`: the task's holder sends it back to `target`: "previous" (the last person's node),
+      "initiator" (the process's `liaison:resubmit` node) or the id of a node already passed; a
+      comment is required;
+    - `jump`: a super admin or one of the package's `admins` moves it to any node (a reason is required);
+    - `take_back`: whoever completed the previous node pulls it back while nobody acted on this one.
+
+    The task's row is cancelled, the target's new row is assigned like any new task, the history
+    says who moved what where; a return notifies the initiator.
+    """
+    if kind not in MOVE_ACTIONS:
+        raise InvalidTaskDataError(f"a token move is one of {', '.join(MOVE_ACTIONS)}, not `{kind}`")
+    if kind in ("return", "jump") and not (comment or "").strip():
+        raise InvalidTaskDataError(f"a {kind} needs a comment saying why")
+    return _retry_when_locked(lambda: _move_once(sessions, task_id, actor, kind, target, comment, tuple(groups)),
+                              f"moving task {task_id}")
+
+
+def _move_once(sessions, task_id, actor, kind, target, comment, groups) -> StepResult:
+    with _step_connection(sessions) as conn:
+        handle = _open_task(conn, task_id)
+        history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": handle.instance_id})]
+        workflow = _restore(sessions, conn, handle)
+        path = [element for _actor, action, element, _task in history if action in ("step", "task_completed")]
+        targets = {t["id"]: t for t in token_moves.movable_targets(workflow, task_id, path)}
+        element = _move_target(conn, handle, kind, target, targets, actor, groups, history, workflow)
+        before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
+        token_moves.move_token(workflow, task_id, element, reason=kind)
+        records = wfa.run_engine(workflow)
+        step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
+                               data={}, status="", state_key="", initiator=handle.initiator,
+                               business_key=handle.business_key, process_key=handle.process_key,
+                               history=[{"actor": actor, "action": MOVE_ACTIONS[kind],
+                                         "element_id": handle.element_id, "task_id": task_id, "comment": comment,
+                                         "data": {"from": handle.element_id, "to": element}}])
+        result = _save(conn, step, workflow, records, actor, before=before, waits=waits,
+                       version=(handle.version_id, handle.checksum))
+    LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, step.state_key), workflow)
+    return result
+
+
+def _move_target(conn, handle, kind, target, targets: dict, actor, groups, history, workflow) -> str:
+    """Check who may move the token where; the target element's id."""
+    previous = next((t for t in targets.values() if t.get("previous")), None)
+    if kind == "jump":
+        return _jump_target(conn, handle, target, actor)
+    if kind == "take_back":
+        return _take_back_target(conn, handle, previous, actor, history)
+    return _return_target(conn, handle, target, targets, previous, actor, groups, workflow)
+
+
+def _jump_target(conn, handle, target, actor) -> str:
+    meta = _package(conn, handle.version_id, handle.checksum).get("meta") or {}
+    if not org.is_super_admin(conn, actor) and actor not in assignment.process_admins_of(meta):
+        raise NotPermittedError("only a super admin or the process's admins move a request to any node")
+    if not target:
+        raise InvalidTaskDataError("a jump needs the node to go to")
+    return target
+
+
+_ACTED = ("claimed", "signed", "delegated", "transferred", "signer_added", "signer_removed")
+
+
+def _take_back_target(conn, handle, previous, actor, history) -> str:
+    task_id = handle.task_id
+    if previous is None:
+        raise NotPermittedError(f"task {task_id} has no previous node to take back")
+    last = next((a for a, action, element, _t in reversed(history)
+                 if action == "task_completed" and element == previous["id"]), None)
+    if last != actor:
+        raise NotPermittedError(f"only {last or 'whoever completed the previous node'} may take it back")
+    if any(t == task_id and action in _ACTED for _a, action, _e, t in history):
+        raise TaskConflictError(f"someone already acted on task {task_id}: it cannot be taken back")
+    return previous["id"]
+
+
+def _return_target(conn, handle, target, targets, previous, actor, groups, workflow) -> str:
+    task_id = handle.task_id
+    if _mode(conn, handle):
+        _own_item([tuple(r) for r in conn.execute(_ITEMS, {"b_task": task_id})], actor, handle)
+    else:
+        _check_may_complete(handle, actor, groups)
+    if target in (None, "previous"):
+        if previous is None:
+            raise NotPermittedError(f"task {task_id} has no previous node to return to")
+        return previous["id"]
+    if target == "initiator":
+        resubmit = token_moves.return_settings(workflow, task_id)["resubmit"]
+        if not resubmit:
+            raise NotPermittedError("the process names no node for the initiator's rework "
+                                    "(liaison:resubmit on its start event)")
+        return resubmit
+    found = targets.get(target)
+    if found is None or not (found.get("passed") or found.get("resubmit")):
+        allowed = ", ".join(t for t, v in targets.items() if v.get("passed") or v.get("resubmit")) or "none"
+        raise NotPermittedError(f"`{target}` is not a node this request already passed (possible: {allowed})")
+    return target
