@@ -648,6 +648,51 @@ def task_delegate(ctx: click.Context, task_id: str, to: str, actor: str, comment
           f"task {task_id}: delegated by {actor} to {to}")
 
 
+@task_group.command("return")
+@click.argument("task_id")
+@click.option("--to", "target", default="previous", show_default=True,
+              help="previous, initiator (the process's rework node), or the id of a node already passed.")
+@click.option("--as", "actor", required=True, help="The task's holder.")
+@click.option("--comment", required=True, help="Why (required).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def task_return(ctx: click.Context, task_id: str, target: str, actor: str, comment: str, as_json: bool) -> None:
+    """Send TASK_ID back (退回)."""
+    _move(ctx, task_id, actor, "return", target, comment, as_json)
+
+
+@task_group.command("take-back")
+@click.argument("task_id")
+@click.option("--as", "actor", required=True, help="Who completed the node before it.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def task_take_back(ctx: click.Context, task_id: str, actor: str, as_json: bool) -> None:
+    """Pull the request back from TASK_ID while nobody acted on it (拿回)."""
+    _move(ctx, task_id, actor, "take_back", None, None, as_json)
+
+
+@task_group.command("jump")
+@click.argument("task_id")
+@click.option("--to", "target", required=True, help="The id of the node to move the request to.")
+@click.option("--as", "actor", required=True, help="A super admin or one of the process's admins.")
+@click.option("--comment", required=True, help="Why (required).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def task_jump(ctx: click.Context, task_id: str, target: str, actor: str, comment: str, as_json: bool) -> None:
+    """Move the request waiting at TASK_ID to another node (跳转, administrators)."""
+    _move(ctx, task_id, actor, "jump", target, comment, as_json)
+
+
+def _move(ctx, task_id, actor, kind, target, comment, as_json) -> None:
+    try:
+        result = runtime.move_task(_sessions(_url(ctx.find_root())), task_id, actor, kind, target, comment)
+    except LiaisonError as exc:
+        _fail(exc, as_json)
+    _emit(as_json, {"instance_id": result.instance_id, "open_tasks": result.open_tasks},
+          f"instance {result.instance_id} now waits at: "
+          + ", ".join(f"{t['element_id']} ({t['assignee'] or 'unassigned'}) {t['id']}" for t in result.open_tasks))
+
+
 @task_group.command("add-signer")
 @click.argument("task_id")
 @click.option("--signer", required=True, help="Username of the person to add.")

@@ -281,10 +281,30 @@ def check_service_tasks(file: str, doc) -> list[Problem]:
 _EXPRESSION_ATTRIBUTES = ("assignee", "candidateUsers", "candidateGroups", "dueDate")
 
 
+def _return_problems(file: str, doc) -> list[Problem]:
+    """A start event's `liaison:resubmit` names a user task of its process; `afterReturn` is rerun or direct."""
+    problems = []
+    for start in doc.iter(f"{{{BPMN_NS}}}startEvent"):
+        attributes = read_liaison_attributes(start)
+        after = attributes.get("afterReturn")
+        if after is not None and after not in ("rerun", "direct"):
+            problems.append(Problem(file, start.sourceline, start.get("id"),
+                                    f"liaison:afterReturn `{after}` must be rerun or direct"))
+        resubmit = attributes.get("resubmit")
+        if resubmit is not None:
+            process = start.getparent()
+            tasks = {t.get("id") for t in process.iter(f"{{{BPMN_NS}}}userTask")}
+            if resubmit not in tasks:
+                problems.append(Problem(file, start.sourceline, start.get("id"),
+                                        f"liaison:resubmit `{resubmit}` is not a user task of this process"))
+    return problems
+
+
 def _check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[Problem]:
     """Form references must exist in the package; `${...}` attribute expressions must be safe."""
     problems = []
     for file, doc in documents.items():
+        problems.extend(_return_problems(file, doc))
         for node in doc.iter():
             if not isinstance(node.tag, str) or not node.tag.startswith(f"{{{BPMN_NS}}}"):
                 continue

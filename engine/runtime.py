@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import approvals, assignment, notifications, org, sandbox, store, token_moves
+from . import approvals, assignment, notifications, org, sandbox, store, token_moves, uploads
 from . import workflow as wfa
 from .errors import (
     InvalidTaskDataError,
@@ -126,17 +126,22 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
 
 
 def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data: dict | None = None,
-                  groups: tuple[str, ...] = (), comment: str | None = None, lang: str = "en") -> StepResult:
+                  groups: tuple[str, ...] = (), comment: str | None = None, lang: str = "en",
+                  attachments: list[str] | None = None) -> StepResult:
     """Complete an open user task as `user` with form `data`, then run until the process waits.
 
     If another task of the same instance was saved meanwhile, the completion is re-applied on
     top of it; if this very task was completed by someone else, TaskConflictError says so and
     nothing of this submission is stored. When the task names a form, `data` must satisfy it at
     this node (read-only and hidden fields per the form's `access`); the cleaned data is stored.
+    `attachments`: ids of the user's own uploads, attached to the instance and listed in the history
+    entry's data (`uploads.HISTORY_KEY`).
     """
     data = _checked_data(data)
+    attachments = uploads.clean_ids(attachments)
     try:
-        return _retry_when_locked(lambda: _complete_once(sessions, task_id, user, data, groups, comment, lang),
+        return _retry_when_locked(lambda: _complete_once(sessions, task_id, user, data, groups, comment, lang,
+                                                         attachments=attachments),
                                   f"completing task {task_id}")
     except ProcessRuntimeError as exc:
         _record_failure(sessions, task_id, user, exc)
@@ -163,28 +168,30 @@ class _Stale(Exception):
     """Someone saved the instance between our read and our write."""
 
 
-def _complete_once(sessions, task_id, user, data, groups, comment, lang="en", fire_timer=None) -> StepResult:
+def _complete_once(sessions, task_id, user, data, groups, comment, lang="en", fire_timer=None,
+                   attachments=None) -> StepResult:
     with _step_connection(sessions) as conn:
         handle = store.task_handle(conn, task_id)
         if handle is None:
             raise NotFoundError(f"no task {task_id}")
         if fire_timer is None and _mode(conn, handle):  # an approval node with several signers
-            return _decide_once(sessions, task_id, user, data, comment, lang)
+            return _decide_once(sessions, task_id, user, data, comment, lang, attachments)
         if fire_timer is None:  # a timeout decision is the system's, not a person's
             _check_may_complete(handle, user, groups)
         if handle.delegated_by and fire_timer is None and handle.status == "open":
-            return _hand_back(sessions, conn, handle, user, data, comment, lang)
+            return _hand_back(sessions, conn, handle, user, data, comment, lang, attachments)
         if handle.status != "open" or handle.instance_status != "running":
             by = f" by {handle.completed_by}" if handle.completed_by else ""
             raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
                                     "nothing of this submission was saved")
-        result, workflow, state_key = _completion(sessions, conn, handle, user, data, comment, lang, fire_timer)
+        result, workflow, state_key = _completion(sessions, conn, handle, user, data, comment, lang, fire_timer,
+                                                  attachments=attachments)
     LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result
 
 
-def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=None, extra=None):
+def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=None, extra=None, attachments=None):
     """Complete the node's engine task with `data` (checked against its form) and run on; returns
     `(StepResult, workflow, state key)`. `extra`: values added to what the process receives."""
     task_id = handle.task_id
@@ -213,6 +220,7 @@ def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=No
         entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
                  "element_type": completed.element_type, "task_id": task_id, "comment": comment,
                  "data": _with_on_behalf_of(data, handle.on_behalf_of)}
+    entry["data"] = uploads.with_attachments(entry["data"], uploads.claim(conn, attachments, user, handle.instance_id))
     step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
                            data={}, status="", state_key="", complete_task=task_id, user=user,
                            history=[entry], initiator=handle.initiator, business_key=handle.business_key,
@@ -224,18 +232,22 @@ def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=No
 
 
 def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str | None,
-                    reason: str | None = None, *, action: str = "cancelled", effects=None) -> StepResult:
+                    reason: str | None = None, *, action: str = "cancelled", effects=None,
+                    attachments: list[str] | None = None) -> StepResult:
     """Cancel a running instance: every open task is withdrawn and the history says who and why.
 
     `action` names the history entry (`engine.operations`: withdrawn, terminated); `effects(conn, handle)`
-    returns `(outbox rows, in-app rows)` written in the cancelling step's own write.
+    returns `(outbox rows, in-app rows)` written in the cancelling step's own write. `attachments`:
+    the user's upload ids, as for `complete_task`.
     """
-    return _retry_when_locked(lambda: _cancel_once(sessions, instance_id, user, reason, action, effects),
+    attachments = uploads.clean_ids(attachments)
+    return _retry_when_locked(lambda: _cancel_once(sessions, instance_id, user, reason, action, effects,
+                                                   attachments),
                               f"cancelling instance {instance_id}")
 
 
 def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | None, action: str = "cancelled",
-                 effects=None) -> StepResult:
+                 effects=None, attachments=None) -> StepResult:
     with _step_connection(sessions) as conn:
         handle = store.instance_handle(conn, instance_id)
         if handle is None:
@@ -243,12 +255,14 @@ def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | Non
         if handle.status != "running":
             raise TaskConflictError(f"instance {instance_id} is already {handle.status}")
         outbox, inapp = effects(conn, handle) if effects is not None else ([], [])
+        attached = uploads.claim(conn, attachments, user, instance_id) if attachments else []
         workflow = _restore(sessions, conn, handle)
         before = wfa.ready_task_ids(workflow)
         wfa.cancel(workflow)
         step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
                                data={}, status="cancelled", state_key="",
-                               history=[{"actor": user, "action": action, "comment": reason}],
+                               history=[{"actor": user, "action": action, "comment": reason,
+                                         "data": uploads.with_attachments(None, attached)}],
                                initiator=handle.initiator, business_key=handle.business_key,
                                process_key=handle.process_key, outbox=list(outbox), notifications=list(inapp))
         return _save(conn, step, workflow, [], user, before=before, waits=_NO_WAITS, version=(handle.version_id, handle.checksum))
@@ -840,7 +854,7 @@ def _mode(conn, handle) -> str | None:
     return wfa.element_attributes(spec, handle.element_id).get("mode")
 
 
-def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang) -> StepResult:
+def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, attachments=None) -> StepResult:
     """One signer's decision on an approval node with a mode, in one transaction on both databases.
 
     The node's row is locked first (FOR UPDATE on PostgreSQL; SQLite has one writer at a time), so
@@ -869,12 +883,13 @@ def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang) -
         attributes = wfa.element_attributes(spec, handle.element_id)
         outcome = approvals.outcome(mode, decided, attributes)
         if outcome is None:
-            return _continue_node(conn, handle, mode, items, mine, user, decision, comment, now)
+            return _continue_node(conn, handle, mode, items, mine, user, decision, comment, now, attachments)
         conn.execute(update(_item_table).where(_item_table.c.task_id == task_id,
                                                _item_table.c.status.in_(["open", "waiting"]))
                      .values(status="cancelled", decided_at=now))
         extra = {"approved": outcome, "votes": approvals.tally(decided)}
-        result, workflow, state_key = _completion(sessions, conn, handle, user, data, comment, lang, extra=extra)
+        result, workflow, state_key = _completion(sessions, conn, handle, user, data, comment, lang, extra=extra,
+                                                  attachments=attachments)
     LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, state_key), workflow)
     _take_buffered_messages(sessions, result)
     return result
@@ -893,7 +908,8 @@ def _own_item(items: list[tuple], user: str, handle) -> tuple:
     raise NotPermittedError(f"approval node {handle.task_id} has no open signature for {user}")
 
 
-def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bool, comment, now) -> StepResult:
+def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bool, comment, now,
+                   attachments=None) -> StepResult:
     """A decision that does not settle the node yet: recorded, the node's row updated (the next
     signer of a sequential node gets it; others lose it from their inbox), the history says so."""
     task_id = handle.task_id
@@ -911,7 +927,9 @@ def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bo
             TaskCandidate.__table__.c.value == mine[1]))
     store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": user, "action": "signed",
                                  "element_id": handle.element_id, "task_id": task_id, "comment": comment,
-                                 "data": {"approved": decision, "mode": mode}}])
+                                 "data": uploads.with_attachments(
+                                     {"approved": decision, "mode": mode},
+                                     uploads.claim(conn, attachments, user, handle.instance_id))}])
     if following is not None:
         _notify_signers(conn, handle, [following[1]], now)
     return StepResult(handle.instance_id, "running", handle.revision, [{"id": task_id, "element_id": handle.element_id,
@@ -1078,10 +1096,12 @@ _HAND_BACK = (update(_task_table)
 
 
 def delegate_task(sessions: sessionmaker[Session], task_id: str, actor: str, to: str,
-                  comment: str | None = None) -> None:
+                  comment: str | None = None, attachments: list[str] | None = None) -> None:
     """The assignee of a task has `to` handle it (委派); when `to` submits, the task comes back to
     the assignee, who decides. Approval nodes with several signers are not delegated (transfer or add
-    a signer instead); a delegated task is not delegated again."""
+    a signer instead); a delegated task is not delegated again. `attachments`: the actor's upload ids
+    (see `complete_task`)."""
+    attachments = uploads.clean_ids(attachments)
     with _engine(sessions).begin() as conn:
         handle = _open_task(conn, task_id)
         if handle.delegated_by:
@@ -1103,11 +1123,12 @@ def delegate_task(sessions: sessionmaker[Session], task_id: str, actor: str, to:
         conn.execute(TaskCandidate.__table__.delete().where(TaskCandidate.__table__.c.task_id == task_id))
         store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": actor,
                                      "action": "delegated", "element_id": handle.element_id, "task_id": task_id,
-                                     "comment": comment, "data": {"to": to}}])
+                                     "comment": comment, "data": uploads.with_attachments(
+                                         {"to": to}, uploads.claim(conn, attachments, actor, handle.instance_id))}])
         _notify_signers(conn, handle, [to], now)
 
 
-def _hand_back(sessions, conn, handle, user: str, data: dict, comment, lang) -> StepResult:
+def _hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, attachments=None) -> StepResult:
     """The delegate submits: their answers and comment go to the history and the task goes back to
     the person who delegated it (no engine step: the delegator decides)."""
     if handle.form:
@@ -1123,7 +1144,9 @@ def _hand_back(sessions, conn, handle, user: str, data: dict, comment, lang) -> 
             raise TaskConflictError(f"task {handle.task_id} changed meanwhile; nothing of your answer was saved")
         store.append_history(tx, [{"instance_id": handle.instance_id, "at": now, "actor": user,
                                    "action": "delegation_done", "element_id": handle.element_id,
-                                   "task_id": handle.task_id, "comment": comment, "data": data}])
+                                   "task_id": handle.task_id, "comment": comment,
+                                   "data": uploads.with_attachments(
+                                       data, uploads.claim(tx, attachments, user, handle.instance_id))}])
         _notify_signers(tx, handle, [handle.delegated_by], now)
     return StepResult(handle.instance_id, "running", handle.revision,
                       [{"id": handle.task_id, "element_id": handle.element_id, "name": None,
@@ -1239,3 +1262,39 @@ def _return_target(conn, handle, target, targets, previous, actor, groups, workf
         allowed = ", ".join(t for t, v in targets.items() if v.get("passed") or v.get("resubmit")) or "none"
         raise NotPermittedError(f"`{target}` is not a node this request already passed (possible: {allowed})")
     return target
+
+
+def move_options(sessions: sessionmaker[Session], task_id: str) -> dict:
+    """Where an open task can be returned to, for the task page: `{"previous": {id, name} | None,
+    "initiator": bool, "passed": [{id, name}], "all": [{id, name}] (where an admin may jump)}`
+    (nothing is changed)."""
+    with _engine(sessions).connect() as conn:
+        handle = _open_task(conn, task_id)
+        history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": handle.instance_id})]
+        workflow = _restore(sessions, conn, handle)
+        try:
+            path = [element for _a, action, element, _t in history if action in ("step", "task_completed")]
+            targets = token_moves.movable_targets(workflow, task_id, path)
+            resubmit = token_moves.return_settings(workflow, task_id)["resubmit"]
+        finally:
+            LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, handle.state_key), workflow)
+    previous = next(({"id": t["id"], "name": t["name"]} for t in targets if t.get("previous")), None)
+    return {"previous": previous, "initiator": bool(resubmit),
+            "passed": [{"id": t["id"], "name": t["name"]} for t in targets
+                       if t.get("passed") and not t.get("current") and t["id"] != resubmit],
+            "all": [{"id": t["id"], "name": t["name"]} for t in targets if not t.get("current")]}
+
+
+def take_back_candidate(sessions: sessionmaker[Session], instance_id: int, user: str) -> str | None:
+    """The open task `user` may take back now (they completed the node before it and nobody acted
+    on it), or None: for showing the button; `move_task` checks again."""
+    with _engine(sessions).connect() as conn:
+        open_tasks = conn.execute(select(_task_table.c.id).where(_task_table.c.instance_id == instance_id,
+                                                                 _task_table.c.status == "open")).scalars().all()
+        history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": instance_id})]
+    if len(open_tasks) != 1:
+        return None
+    last = next(((a, element) for a, action, element, _t in reversed(history) if action == "task_completed"), None)
+    if last is None or last[0] != user or any(t == open_tasks[0] and action in _ACTED for _a, action, _e, t in history):
+        return None
+    return open_tasks[0]

@@ -146,6 +146,10 @@ ACTION_LABELS = {
     "signer_removed": lambda: _("Removed a signer"),
     "auto_approved": lambda: _("Approved automatically"),
     "delegated": lambda: _("Delegated"),
+    "returned": lambda: _("Sent back"),
+    "resubmitted": lambda: _("Resubmitted"),
+    "taken_back": lambda: _("Took back"),
+    "jumped": lambda: _("Moved by an administrator"),
     "delegation_done": lambda: _("Handled and handed back"),
     "skipped": lambda: _("Skipped"),
     "assigned": lambda: _("Assigned"),
@@ -292,6 +296,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         parts = instance_parts(session, task.instance_id, lang, hide)
         may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
         signers = work.node_signers(session, task_id)
+        is_admin = org.is_super_admin(session, account.username)
+    moves = _move_options(task_id) if task.status == "open" and (may_act or is_admin) else None
     schema = task_form.schema
     form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
         if may_act and schema is not None else None
@@ -306,7 +312,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         max_comment=MAX_COMMENT, conflict=conflict, mine=task.assignee == account.username,
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
         may_delegate=task.status == "open" and task.assignee == account.username and not signers
-        and not getattr(task, "delegated_by", None), **parts), status
+        and not getattr(task, "delegated_by", None), moves=moves, may_return=may_act and bool(moves),
+        may_jump=is_admin and bool(moves), **parts), status
 
 
 def _closed_message(task, parts: dict) -> str:
@@ -414,9 +421,11 @@ def instance(instance_id: int):
         parts = instance_parts(session, instance_id, lang)
         allowed = operations.available(session, instance_id, username)
     view = parts["instance"]
+    take_back_task = runtime.take_back_candidate(sessions(), instance_id, username) \
+        if view["status"] == "running" else None
     return render_template("work/instance.html", status=status_label(view["status"]),
                            started=when(view["created_at"]), ended=when(view["ended_at"]), operations=allowed,
-                           max_comment=MAX_COMMENT, **parts)
+                           max_comment=MAX_COMMENT, take_back_task=take_back_task, **parts)
 
 
 @bp.get("/instances/<int:instance_id>/diagram.xml")
@@ -497,6 +506,52 @@ def delegate(task_id: str):
     _run_operation(lambda: runtime.delegate_task(sessions(), task_id, username, to, comment=_posted("comment")),
                    _("%(name)s handles the task now; it comes back to you afterwards.", name=to))
     return redirect(url_for("work.task", task_id=task_id))
+
+
+def _move_options(task_id: str) -> dict | None:
+    try:
+        options = runtime.move_options(sessions(), task_id)
+    except LiaisonError:
+        return None
+    return options if options["previous"] or options["initiator"] or options["passed"] or options["all"] else None
+
+
+@bp.post("/tasks/<task_id>/return")
+def return_task(task_id: str):
+    """Send the task back (退回) to the previous node, a node already passed, or the initiator."""
+    account = current_account()
+    with sessions()() as session:
+        _task_form, may_act = _visible_task(session, task_id)
+    if not may_act:
+        abort(403)
+    _run_operation(lambda: runtime.move_task(sessions(), task_id, account.username, "return", _posted("to"),
+                                             comment=_posted("comment"), groups=account.groups),
+                   _("The request was sent back."))
+    return redirect(_after_submit())
+
+
+@bp.post("/tasks/<task_id>/jump")
+def jump(task_id: str):
+    """A super admin moves the request to another node (跳转)."""
+    account = current_account()
+    with sessions()() as session:
+        _visible_task(session, task_id)
+        if not org.is_super_admin(session, account.username):
+            abort(403)
+    _run_operation(lambda: runtime.move_task(sessions(), task_id, account.username, "jump", _posted("to"),
+                                             comment=_posted("comment")), _("The request was moved."))
+    return redirect(url_for("work.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/take-back")
+def take_back(task_id: str):
+    """Whoever completed the node before pulls the request back while nobody acted on it (拿回)."""
+    account = current_account()
+    with sessions()() as session:
+        task_form, _may_act = _visible_task(session, task_id)
+    _run_operation(lambda: runtime.move_task(sessions(), task_id, account.username, "take_back"),
+                   _("You took the request back."))
+    return redirect(url_for("work.instance", instance_id=task_form.task.instance_id))
 
 
 @bp.post("/instances/<int:instance_id>/urge")

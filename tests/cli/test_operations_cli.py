@@ -88,3 +88,19 @@ def test_add_and_remove_signer_from_the_command_line(tmp_path):
     assert "takes signers alongside you, not before" in refused.stderr
     removed = as_json("task", "remove-signer", task, "--signer", "eve", "--as", "boss", url=database_url)
     assert removed == {"task_id": task, "signer": "eve", "node_completed": False}
+
+
+def test_return_and_take_back_from_the_command_line(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    _people(database_url)
+    body = BODY.replace('<bpmn:endEvent id="done"/>', '<bpmn:userTask id="check" liaison:assignee="carl"/>'
+                        '<bpmn:endEvent id="done"/>').replace(
+        flow("approve", "done"), flow("approve", "check") + flow("check", "done"))
+    liaison("deploy", str(write_package(tmp_path, "twostep", {"twostep": body})), url=database_url)
+    task = as_json("start", "twostep", "--user", "ann", url=database_url)["open_tasks"][0]["id"]
+    liaison("complete", task, "--user", "boss", url=database_url)
+    check = as_json("tasks", "--user", "carl", url=database_url)[0]["id"]
+    refused = liaison("task", "return", check, "--as", "carl", url=database_url, expect=2)
+    assert "--comment" in refused.stderr
+    moved = as_json("task", "return", check, "--as", "carl", "--comment", "redo", url=database_url)
+    assert [t["element_id"] for t in moved["open_tasks"]] == ["approve"]

@@ -125,3 +125,15 @@ def test_jump_by_a_super_admin_only(sessions, request_at_director):
     runtime.move_task(sessions, director, "root", "jump", "hr", comment="director is on leave")
     assert _open(sessions, instance) == [("hr", "hr")]
     assert _actions(sessions, instance, "jumped")[0][3] == {"from": "director", "to": "hr"}
+
+
+def test_return_settings_are_checked_at_deploy(tmp_path):
+    from engine import packages
+    from engine.errors import InvalidPackageError
+
+    body = _body("sometimes").replace('liaison:resubmit="rework"', 'liaison:resubmit="nowhere"')
+    with pytest.raises(InvalidPackageError) as caught:
+        packages.load_package(write_package(tmp_path, "bad", {"bad": body}))
+    text = str(caught.value)
+    assert "start: liaison:afterReturn `sometimes` must be rerun or direct" in text
+    assert "start: liaison:resubmit `nowhere` is not a user task of this process" in text
