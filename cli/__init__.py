@@ -339,6 +339,9 @@ def deploy(ctx: click.Context, path: str, user: str | None, notes: str | None, a
     except LiaisonError as exc:
         _fail(exc, as_json)
     word = "deployed" if result.created else "unchanged, already deployed as"
+    if not as_json:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
     _emit(as_json, vars(result), f"{word} {result.key} version {result.version}")
 
 

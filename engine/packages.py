@@ -31,7 +31,7 @@ from .services import service_names
 from .starting import starters_problems
 from .submissions import form_problems
 from .workflow import duration
-from .xmlsafe import read_xml_file
+from .xmlsafe import parse_xml_bytes, read_xml_file
 
 MAX_YAML_BYTES = 1024 * 1024
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -71,6 +71,7 @@ class DeployResult:
     version: int
     version_id: int
     created: bool
+    warnings: list = field(default_factory=list)  # "FILE: ELEMENT: message" the org chart raised (not refusals)
 
 
 def check_bpmn_file(path: str | Path) -> list[Problem]:
@@ -177,8 +178,9 @@ def deploy(session: Session, package: Package, user: str | None = None, notes: s
     session.flush()
     latest = _latest_version(session, definition.id)
     checksum = package.checksum
+    warnings = org_chart_warnings(session, package)
     if latest is not None and latest.checksum == checksum:
-        return DeployResult(package.key, latest.number, latest.id, created=False)
+        return DeployResult(package.key, latest.number, latest.id, created=False, warnings=warnings)
     version = ProcessVersion(
         definition_id=definition.id,
         number=(latest.number + 1) if latest else 1,
@@ -193,7 +195,24 @@ def deploy(session: Session, package: Package, user: str | None = None, notes: s
     )
     session.add(version)
     session.flush()
-    return DeployResult(package.key, version.number, version.id, created=True)
+    return DeployResult(package.key, version.number, version.id, created=True, warnings=warnings)
+
+
+def org_chart_warnings(session: Session, package: Package) -> list[str]:
+    """What the org chart says about the package's approver rules, as warnings naming the node: an
+    unknown user, role or department, a manager level deeper than any reporting line. Not refusals:
+    the org chart may be imported after the deploy."""
+    warnings = []
+    conn = session.connection()
+    for name, xml in sorted(package.bpmn.items()):
+        root = parse_xml_bytes(xml.encode("utf-8"), name).getroot()
+        for node in root.iter(f"{{{BPMN_NS}}}userTask"):
+            attributes = read_liaison_attributes(node)
+            if "approvers" not in attributes:
+                continue
+            warnings += [f"{name}: {node.get('id')}: {message}"
+                         for severity, message in rule_problems(conn, attributes) if severity == "warning"]
+    return warnings
 
 
 def latest_version(session: Session, key: str) -> ProcessVersion:

@@ -80,3 +80,20 @@ def test_resolved_approver_out_of_office_goes_to_the_deputy(chart, deploy_packag
     started = runtime.start_instance(chart, "req", {}, user="dev")
     [task] = _tasks(chart, started.instance_id)
     assert (task.assignee, task.on_behalf_of) == ("acct", "lead")
+
+
+def test_deploy_warns_about_names_the_org_chart_does_not_know(chart, tmp_path):  # noqa: F811
+    from engine import packages
+
+    body = f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="approve" liaison:approvers="role:no_such_role"/>
+    <bpmn:userTask id="boss" liaison:approvers="manager:7"/>
+    <bpmn:endEvent id="done"/>
+    {flow("start", "approve")}{flow("approve", "boss")}{flow("boss", "done")}
+    """
+    package = packages.load_package(write_package(tmp_path, "warned", {"warned": body}))
+    result = packages.deploy_package(chart, package, "admin")
+    assert result.created
+    assert any(w.startswith("warned.bpmn: approve: ") and "no_such_role" in w for w in result.warnings)
+    assert any(w.startswith("warned.bpmn: boss: ") and "manager:7" in w for w in result.warnings)
