@@ -39,6 +39,9 @@ from forms.schema import formula_order, label_text
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 SCRIPT = "liaison-forms.js"
+# user and department fields typed as text carry data-picker="<kind>"; the page's picker script knows where
+# to look the kind up (forms knows no URL).
+PICKERS = {"user": "people", "department": "departments"}
 
 # Words of the widgets themselves (validation messages are in forms.messages): (English, Chinese).
 WORDS: dict[str, tuple[str, str]] = {
@@ -366,6 +369,11 @@ def _input_attrs(spec: dict, lang: str) -> dict:
     return attrs
 
 
+def _picker_attrs(kind: str) -> dict:
+    """Typed ids of user and department fields: the web app's picker suggests them (forms names only the kind)."""
+    return {"data-picker": PICKERS[kind], "autocomplete": "off"} if kind in PICKERS else {}
+
+
 def describe(fld, form, lang: str = "zh", state: FormState | None = None, *, row=None, table=None) -> FieldView:
     """The view of one field (or, with `row` and `table`, of one table cell) of a built form."""
     spec = fld.spec
@@ -389,7 +397,7 @@ def describe(fld, form, lang: str = "zh", state: FormState | None = None, *, row
         label=label_text(spec.get("label"), lang), help=label_text(spec.get("help"), lang),
         placeholder=label_text(spec.get("placeholder"), lang), required=required,
         required_if=exprs.get(f"{prefix}{key}:required_if"), visible_if=exprs.get(f"{prefix}{key}:visible_if"),
-        visible=visible, errors=[str(e) for e in (fld.errors or [])], attrs=_input_attrs(spec, lang),
+        visible=visible, errors=[str(e) for e in (fld.errors or [])], attrs=_input_attrs(spec, lang) | _picker_attrs(kind),
         cell=table is not None,
         multiple=bool(spec.get("multiple")) or kind == "checkboxes" or spec.get("kind") == "multiple")
     view.off = not visible
