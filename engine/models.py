@@ -535,3 +535,25 @@ class ApprovalItem(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class Upload(Base):
+    """A file uploaded through the web app (`POST /files`; the bytes are in the FileStore under `id`).
+
+    `owner` uploaded it; until `instance_id` is set (the file was attached to a form submission or
+    a decision / operation of that instance) only the owner may reference or download it; afterwards
+    whoever may view the instance downloads it (`engine.uploads`).
+    """
+
+    __tablename__ = "upload"
+    __table_args__ = (Index("ix_upload_owner", "owner", "created_at"),
+                      Index("ix_upload_instance", "instance_id"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the FileStore id (32 hex digits)
+    owner: Mapped[str] = mapped_column(String(100))  # a username
+    name: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import notifications, runtime, store
+from . import notifications, runtime, store, uploads
 from .errors import NotFoundError, NotPermittedError, TaskConflictError
 from .inbox import Page, localized
 from .models import (
@@ -191,20 +191,23 @@ def _task_row(conn: Connection, task_id: str):
 
 
 def transfer(sessions: sessionmaker[Session], task_id: str, to: str, *, actor: str, comment: str | None = None,
-             now: datetime | None = None) -> Transferred:
+             now: datetime | None = None, attachments: list[str] | None = None) -> Transferred:
     """Give an open task to another active person (转办): they become its only holder.
 
     Allowed to the task's assignee and to a super admin. The task's candidates are cleared (it is
     nobody's pool task any more) and `on_behalf_of` too; history `transferred` with `{"from", "to"}`;
     the new assignee is notified (`task_assigned`). Of two concurrent transfers one wins, the other
-    gets TaskConflictError and changes nothing.
+    gets TaskConflictError and changes nothing. `attachments`: the actor's own unattached upload ids
+    (every operation takes them): attached to the instance, listed in the entry's data (`uploads`).
     """
     to = (to or "").strip()
     comment = _comment(comment)
-    return _retry(lambda: _transfer_once(sessions, task_id, to, actor, comment, now or utcnow()))
+    attachments = uploads.clean_ids(attachments)
+    return _retry(lambda: _transfer_once(sessions, task_id, to, actor, comment, now or utcnow(), attachments))
 
 
-def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | None, now: datetime) -> Transferred:
+def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | None, now: datetime,
+                   attachments: list[str] = ()) -> Transferred:
     with _engine(sessions).begin() as conn:
         task = _task_row(conn, task_id)
         if task.status != "open":
@@ -232,7 +235,9 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
         conn.execute(_DROP_CANDIDATES, {"b_task": task_id})
         store.append_history(conn, [{"instance_id": task.instance_id, "at": now, "actor": actor,
                                      "action": "transferred", "element_id": task.element_id, "task_id": task_id,
-                                     "comment": comment, "data": {"from": task.assignee, "to": to}}])
+                                     "comment": comment, "data": uploads.with_attachments(
+                                         {"from": task.assignee, "to": to},
+                                         uploads.claim(conn, attachments, actor, task.instance_id))}])
         event = notifications.Event("task_assigned", recipients=[to], actor=actor, comment=comment,
                                     task=_task_info(task))
         _write_notifications(conn, found, [event], now)
@@ -263,7 +268,7 @@ _LAST_URGE = (select(func.max(_history.c.at))
 
 
 def urge(sessions: sessionmaker[Session], instance_id: int, *, actor: str, comment: str | None = None,
-         now: datetime | None = None) -> Urged:
+         now: datetime | None = None, attachments: list[str] | None = None) -> Urged:
     """Remind the holders of the instance's open tasks (催办): the assignee, or the candidates and
     groups of a task nobody holds yet (event `urged`, one per task).
 
@@ -271,10 +276,12 @@ def urge(sessions: sessionmaker[Session], instance_id: int, *, actor: str, comme
     person and instance every `URGE_INTERVAL` (`UrgedTooSoonError` says from when on).
     """
     comment = _comment(comment)
-    return _retry(lambda: _urge_once(sessions, instance_id, actor, comment, now or utcnow()))
+    attachments = uploads.clean_ids(attachments)
+    return _retry(lambda: _urge_once(sessions, instance_id, actor, comment, now or utcnow(), attachments))
 
 
-def _urge_once(sessions, instance_id: int, actor: str, comment: str | None, now: datetime) -> Urged:
+def _urge_once(sessions, instance_id: int, actor: str, comment: str | None, now: datetime,
+               attachments: list[str] = ()) -> Urged:
     with _engine(sessions).begin() as conn:
         found = facts(conn, instance_id, actor, lock=True)
         _refuse(refusal("urge", found, actor))
@@ -297,7 +304,8 @@ def _urge_once(sessions, instance_id: int, actor: str, comment: str | None, now:
             urged.append({"id": task.id, "name": task.name or task.element_id, "recipients": users,
                           "groups": groups})
         store.append_history(conn, [{"instance_id": instance_id, "at": now, "actor": actor, "action": "urged",
-                                     "comment": comment, "data": {"tasks": urged}}])
+                                     "comment": comment, "data": uploads.with_attachments(
+                                         {"tasks": urged}, uploads.claim(conn, attachments, actor, instance_id))}])
         _write_notifications(conn, found, events, now)
     return Urged(instance_id, urged)
 
@@ -322,7 +330,7 @@ class Copied:
 
 
 def cc(sessions: sessionmaker[Session], instance_id: int, usernames: Iterable[str], *, actor: str,
-       comment: str | None = None, now: datetime | None = None) -> Copied:
+       comment: str | None = None, now: datetime | None = None, attachments: list[str] | None = None) -> Copied:
     """Copy the instance to people (抄送), each at most once per instance; they may view it from then on.
 
     Allowed to the initiator, anyone who completed one of its tasks, and a super admin, in any state
@@ -332,11 +340,12 @@ def cc(sessions: sessionmaker[Session], instance_id: int, usernames: Iterable[st
     """
     names = list(dict.fromkeys(n.strip() for n in usernames if n and n.strip()))
     comment = _comment(comment)
-    return _retry(lambda: _cc_once(sessions, instance_id, names, actor, comment, now or utcnow()))
+    attachments = uploads.clean_ids(attachments)
+    return _retry(lambda: _cc_once(sessions, instance_id, names, actor, comment, now or utcnow(), attachments))
 
 
 def _cc_once(sessions, instance_id: int, names: list[str], actor: str, comment: str | None,
-             now: datetime) -> Copied:
+             now: datetime, attachments: list[str] = ()) -> Copied:
     with _engine(sessions).begin() as conn:
         found = facts(conn, instance_id, actor)
         _refuse(refusal("cc", found, actor))
@@ -362,7 +371,9 @@ def _cc_once(sessions, instance_id: int, names: list[str], actor: str, comment: 
         skipped = [n for n in names if n not in added]
         if added:
             store.append_history(conn, [{"instance_id": instance_id, "at": now, "actor": actor, "action": "cc",
-                                         "comment": comment, "data": {"to": added, "skipped": skipped}}])
+                                         "comment": comment, "data": uploads.with_attachments(
+                                             {"to": added, "skipped": skipped},
+                                             uploads.claim(conn, attachments, actor, instance_id))}])
             _write_notifications(conn, found, [notifications.Event("cc", recipients=added, actor=actor,
                                                                    comment=comment)], now)
     return Copied(instance_id, added, skipped)
@@ -451,15 +462,17 @@ def cc_unread_count(session: Session, username: str) -> int:
 # -- withdraw (撤回) and terminate (终止) ------------------------------------------------------------------
 
 def withdraw(sessions: sessionmaker[Session], instance_id: int, *, actor: str,
-             comment: str | None = None) -> runtime.StepResult:
+             comment: str | None = None, attachments: list[str] | None = None) -> runtime.StepResult:
     """The initiator cancels their own running request (撤回); history `withdrawn`.
 
     The holders of its open tasks are told it ended (`instance_finished`, `extra.ended` = withdrawn).
     """
-    return _end(sessions, instance_id, actor, _comment(comment), "withdraw", "withdrawn", notify_initiator=False)
+    return _end(sessions, instance_id, actor, _comment(comment), "withdraw", "withdrawn", notify_initiator=False,
+                attachments=attachments)
 
 
-def terminate(sessions: sessionmaker[Session], instance_id: int, *, actor: str, reason: str) -> runtime.StepResult:
+def terminate(sessions: sessionmaker[Session], instance_id: int, *, actor: str, reason: str,
+              attachments: list[str] | None = None) -> runtime.StepResult:
     """A super admin ends any running instance (终止) with a reason; history `terminated`.
 
     The initiator and the holders of its open tasks are told it ended (`instance_finished`,
@@ -468,11 +481,12 @@ def terminate(sessions: sessionmaker[Session], instance_id: int, *, actor: str, 
     reason = _comment(reason)
     if not reason:
         raise NotPermittedError(f"a reason is required to terminate instance {instance_id}")
-    return _end(sessions, instance_id, actor, reason, "terminate", "terminated", notify_initiator=True)
+    return _end(sessions, instance_id, actor, reason, "terminate", "terminated", notify_initiator=True,
+                attachments=attachments)
 
 
 def _end(sessions, instance_id: int, actor: str, comment: str | None, operation: str, action: str,
-         notify_initiator: bool) -> runtime.StepResult:
+         notify_initiator: bool, attachments: list[str] | None = None) -> runtime.StepResult:
     with _engine(sessions).connect() as conn:
         _refuse(refusal(operation, facts(conn, instance_id, actor), actor))
 
@@ -490,7 +504,8 @@ def _end(sessions, instance_id: int, actor: str, comment: str | None, operation:
                                               comment=comment, extra={"ended": action}))
         return _render(conn, found, events, utcnow())
 
-    return runtime.cancel_instance(sessions, instance_id, actor, comment, action=action, effects=effects)
+    return runtime.cancel_instance(sessions, instance_id, actor, comment, action=action, effects=effects,
+                                   attachments=attachments)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ BLUEPRINTS = (
     "admin",
     "me",
     "notifications",
+    "directory",
+    "files",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram
@@ -56,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=_env_number("LIAISON_SESSION_HOURS", 8)),
         LIAISON_IDLE_TIMEOUT=timedelta(minutes=_env_number("LIAISON_IDLE_MINUTES", 120)),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires itself
+        LIAISON_UPLOAD_DIR=str(settings.instance_dir / "files"),  # the FileStore of uploads (web/files.py)
     )
     if test_config:
         app.config.update(test_config)

@@ -10,6 +10,7 @@ from engine import drafts, queries, runtime, starting, work
 from engine.errors import FormInvalidError, NotFoundError, ProcessRuntimeError
 from forms.build import FormContext, validate_formdata
 
+from . import files
 from .auth import current_account
 from .i18n import current_language
 from .work import editable_form, failed_message, sessions
@@ -123,18 +124,21 @@ def start(key: str):
     if request.form.get("action") == "draft" and schema is not None:
         return _save_draft(key, schema, names)
     lang = current_language()
-    data = {}
+    username = current_account().username
+    data, new_files = {}, []
     if schema is not None:
-        result = validate_formdata(schema, request.form, FormContext(lang=lang))
-        if not result.ok:
-            return _start_page(key, schema, names, request.form, result.errors, status=422)
+        formdata, refused, new_files = files.resolve_file_fields(schema, request.form, username)
+        result = validate_formdata(schema, formdata, FormContext(lang=lang, files=files.file_store()))
+        if not result.ok or refused:
+            return _start_page(key, schema, names, request.form, {**result.errors, **refused}, status=422)
         data = result.data
     try:
-        step = runtime.start_instance(sessions(), key, data=data, user=current_account().username, lang=lang)
+        step = runtime.start_instance(sessions(), key, data=data, user=username, lang=lang)
     except FormInvalidError as exc:
         return _start_page(key, schema, names, request.form, exc.errors, status=422)
     except ProcessRuntimeError as exc:
         return _start_page(key, schema, names, request.form, problem=failed_message(exc), status=500)
+    files.attach(new_files, username, step.instance_id)
     _forget_draft()
     flash(_("Your request “%(name)s” was started.", name=_name(names, lang, key)), "success")
     return redirect(url_for("work.instance", instance_id=step.instance_id))

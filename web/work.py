@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from engine import operations, org, queries, runtime, work
+from engine import operations, org, queries, runtime, uploads, work
 from engine.errors import (
     FormInvalidError,
     InvalidTaskDataError,
@@ -42,13 +42,14 @@ from forms.render import environment as forms_environment
 from forms.render import static_path
 from forms.schema import FormSchema, load_schema
 
-from . import vendor
+from . import files, vendor
 from .auth import current_account
 from .i18n import current_language
 
 bp = Blueprint("work", __name__)
 
 COMMENT_FIELD = "task-comment"  # a hyphen: no form field can have this name
+ATTACHMENTS_FIELD = "task-attachments"  # the decision's attachments: a JSON list of upload references
 MAX_COMMENT = 2000
 VIEW_NODE = "__view__"          # an access rule of our own: every field read-only
 FORMS_FILES = {"liaison-forms.js"}
@@ -115,7 +116,8 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -
     view = _view_schema(schema.to_json(), tuple(sorted(names & set(hide))))
     form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values))
     macros = _macros()
-    return Markup("").join(macros.render_field(fld, form, lang) for fld in form)
+    return Markup("").join(files.with_download_links(macros.render_field(fld, form, lang), fld, values)
+                           for fld in form)
 
 
 def _restricted_fields(schema: FormSchema | None) -> set[str]:
@@ -201,6 +203,7 @@ class TimelineRow:
     comment: str
     automatic: bool
     on_behalf_of: str = ""  # the deputy `who` acted for this person, who was away
+    attachments: tuple = ()  # {id, name, size} of the files attached to the entry (engine.uploads)
 
 
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
@@ -220,7 +223,8 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
             at=when(entry["at"]), who="" if step else people.get(entry.get("actor"), entry.get("actor") or ""),
             action=label() if label else action, what=names.get(element) or element or "",
             comment="" if step else (entry.get("comment") or ""), automatic=step,
-            on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or "")))
+            on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
+            attachments=tuple(uploads.attachments_of(entry.get("data")))))
     return rows
 
 
@@ -286,7 +290,7 @@ def _task_context(task_form: work.TaskForm, lang: str) -> FormContext:
 
 
 def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comment_error: str = "",
-               conflict: str | None = None, status: int = 200):
+               conflict: str | None = None, status: int = 200, attachments_error: str = ""):
     lang = current_language()
     account = current_account()
     with sessions()() as session:
@@ -310,6 +314,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         "work/task.html", task=task, title=title, form=form, may_act=may_act, may_claim=may_claim,
         answers=answers, comment=comment, comment_error=comment_error, comment_field=COMMENT_FIELD,
         max_comment=MAX_COMMENT, conflict=conflict, mine=task.assignee == account.username,
+        attachments_field=ATTACHMENTS_FIELD, attachments_error=attachments_error,
+        attachments=(formdata.get(ATTACHMENTS_FIELD, "[]") if formdata is not None else "[]"),
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
         may_delegate=task.status == "open" and task.assignee == account.username and not signers
         and not getattr(task, "delegated_by", None), moves=moves, may_return=may_act and bool(moves),
@@ -363,17 +369,24 @@ def complete(task_id: str):
         return _task_page(task_id, conflict=CLOSED, status=409)
     if not may_act:
         abort(403)
-    errors, data = {}, {}
+    errors, data, new_files = {}, {}, []
+    attachments, attachments_error = files.posted_attachments(request.form.get(ATTACHMENTS_FIELD),
+                                                              account.username)
     if task_form.schema is not None:
-        result = validate_formdata(task_form.schema, request.form, _task_context(task_form, lang))
-        errors, data = result.errors, result.data
+        formdata, errors, new_files = files.resolve_file_fields(task_form.schema, request.form, account.username,
+                                                                task_form.node, task_form.values)
+        context = _task_context(task_form, lang)
+        context.files = files.file_store()
+        result = validate_formdata(task_form.schema, formdata, context)
+        errors, data = {**result.errors, **errors}, result.data
     comment_error = _("The comment is too long (at most %(count)d characters).", count=MAX_COMMENT) \
         if len(comment) > MAX_COMMENT else ""
-    if errors or comment_error:
-        return _task_page(task_id, request.form, errors, comment, comment_error, status=422)
+    if errors or comment_error or attachments_error:
+        return _task_page(task_id, request.form, errors, comment, comment_error, status=422,
+                          attachments_error=attachments_error)
     try:
         runtime.complete_task(sessions(), task_id, account.username, data, groups=account.groups,
-                              comment=comment or None, lang=lang)
+                              comment=comment or None, lang=lang, attachments=attachments)
     except FormInvalidError as exc:
         return _task_page(task_id, request.form, exc.errors, comment, status=422)
     except TaskConflictError as exc:
@@ -385,6 +398,7 @@ def complete(task_id: str):
         return _task_page(task_id, request.form, None, comment, conflict=str(exc), status=422)
     except ProcessRuntimeError as exc:
         return _task_page(task_id, request.form, None, comment, conflict=failed_message(exc), status=500)
+    files.attach(new_files, account.username, task.instance_id)
     flash(_("Submitted."), "success")
     return redirect(_after_submit())
 
@@ -464,19 +478,31 @@ def _run_operation(run, success: str | None) -> None:
 
 def _instance_operation(instance_id: int, operation: str, run, success: str | None):
     """404 when the person may not see the instance, 403 when the rule table does not give them
-    `operation`; else run it and go back to the instance page."""
+    `operation`; else run it (`run(username, attachment ids)`) and go back to the instance page."""
     username = current_account().username
     with sessions()() as session:
         if not _may_view(session, instance_id):
             abort(404)
         if operation not in operations.available(session, instance_id, username):
             abort(403)
-    _run_operation(lambda: run(username), success)
+    attached = _posted_attachments(username)
+    if attached is not None:
+        _run_operation(lambda: run(username, attached), success)
     return redirect(url_for("work.instance", instance_id=instance_id))
 
 
 def _posted(name: str) -> str:
     return request.form.get(name, "").strip()
+
+
+def _posted_attachments(username: str) -> list[str] | None:
+    """The operation form's attachments (upload ids); None, with the reason flashed, when some are not
+    the person's own unattached uploads."""
+    ids, error = files.posted_attachments(request.form.get("attachments"), username)
+    if error:
+        flash(_("Not done: %(reason)s", reason=error), "error")
+        return None
+    return ids
 
 
 @bp.post("/tasks/<task_id>/transfer")
@@ -488,9 +514,11 @@ def transfer(task_id: str):
         if not operations.may_transfer(session, task_id, username):
             abort(403)
     to = _posted("to")
-    _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
-                                               comment=_posted("comment")),
-                   _("The task was transferred to %(name)s.", name=to))
+    attached = _posted_attachments(username)
+    if attached is not None:
+        _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
+                                                   comment=_posted("comment"), attachments=attached),
+                       _("The task was transferred to %(name)s.", name=to))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -503,8 +531,11 @@ def delegate(task_id: str):
         if task_form.task.assignee != username:
             abort(403)
     to = _posted("to")
-    _run_operation(lambda: runtime.delegate_task(sessions(), task_id, username, to, comment=_posted("comment")),
-                   _("%(name)s handles the task now; it comes back to you afterwards.", name=to))
+    attached = _posted_attachments(username)
+    if attached is not None:
+        _run_operation(lambda: runtime.delegate_task(sessions(), task_id, username, to, comment=_posted("comment"),
+                                                     attachments=attached),
+                       _("%(name)s handles the task now; it comes back to you afterwards.", name=to))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -557,8 +588,9 @@ def take_back(task_id: str):
 @bp.post("/instances/<int:instance_id>/urge")
 def urge(instance_id: int):
     """Remind the people the request waits for (its initiator or a super admin)."""
-    return _instance_operation(instance_id, "urge", lambda user: operations.urge(
-        sessions(), instance_id, actor=user, comment=_posted("comment")), _("A reminder was sent."))
+    return _instance_operation(instance_id, "urge", lambda user, attached: operations.urge(
+        sessions(), instance_id, actor=user, comment=_posted("comment"), attachments=attached),
+        _("A reminder was sent."))
 
 
 @bp.post("/instances/<int:instance_id>/cc")
@@ -566,8 +598,9 @@ def cc(instance_id: int):
     """Copy the request to people (usernames separated by commas or spaces)."""
     names = [n for n in _posted("to").replace("，", ",").replace(",", " ").split() if n]
 
-    def run(user: str) -> None:
-        copied = operations.cc(sessions(), instance_id, names, actor=user, comment=_posted("comment"))
+    def run(user: str, attached: list[str]) -> None:
+        copied = operations.cc(sessions(), instance_id, names, actor=user, comment=_posted("comment"),
+                               attachments=attached)
         if copied.added:
             flash(_("Copied to %(names)s.", names=", ".join(copied.added)), "success")
         if copied.skipped:
@@ -579,12 +612,14 @@ def cc(instance_id: int):
 @bp.post("/instances/<int:instance_id>/withdraw")
 def withdraw(instance_id: int):
     """The initiator withdraws their running request."""
-    return _instance_operation(instance_id, "withdraw", lambda user: operations.withdraw(
-        sessions(), instance_id, actor=user, comment=_posted("comment")), _("The request was withdrawn."))
+    return _instance_operation(instance_id, "withdraw", lambda user, attached: operations.withdraw(
+        sessions(), instance_id, actor=user, comment=_posted("comment"), attachments=attached),
+        _("The request was withdrawn."))
 
 
 @bp.post("/instances/<int:instance_id>/terminate")
 def terminate(instance_id: int):
     """A super admin ends a running instance, with a reason."""
-    return _instance_operation(instance_id, "terminate", lambda user: operations.terminate(
-        sessions(), instance_id, actor=user, reason=_posted("reason")), _("The instance was terminated."))
+    return _instance_operation(instance_id, "terminate", lambda user, attached: operations.terminate(
+        sessions(), instance_id, actor=user, reason=_posted("reason"), attachments=attached),
+        _("The instance was terminated."))

@@ -47,6 +47,9 @@ MATRIX = {
     "/me/out-of-office": (LOGIN, 200, 200, 200, 200),
     "/notifications": (LOGIN, 200, 200, 200, 200),
     "/me/notifications": (LOGIN, 200, 200, 200, 200),
+    "/directory/people?q=z": (LOGIN, 200, 200, 200, 200),
+    "/directory/departments?q=s": (LOGIN, 200, 200, 200, 200),
+    "/files/" + "0" * 32: (LOGIN, 404, 404, 404, 404),  # no such upload; others' uploads: tests/web/test_files.py
 }
 DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "key": "leave_request",
               "department_id": 1, "name": "x", "filename": "x", "notification_id": 1,
