@@ -1298,3 +1298,10 @@ def take_back_candidate(sessions: sessionmaker[Session], instance_id: int, user:
     if last is None or last[0] != user or any(t == open_tasks[0] and action in _ACTED for _a, action, _e, t in history):
         return None
     return open_tasks[0]
+
+
+def node_mode(sessions: sessionmaker[Session], task_id: str) -> str | None:
+    """The approval mode of a task's node (sequential, all, any, vote), or None for a one-person task."""
+    with _engine(sessions).connect() as conn:
+        handle = store.task_handle(conn, task_id)
+        return None if handle is None else _mode(conn, handle)

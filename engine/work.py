@@ -18,6 +18,7 @@ from .errors import NotFoundError
 from .models import (
     ApprovalItem,
     CcRecord,
+    HistoryEntry,
     ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
@@ -127,3 +128,11 @@ def node_signers(session: Session, task_id: str) -> list[dict]:
                                   ApprovalItem.comment, ApprovalItem.decided_at)
                            .where(ApprovalItem.task_id == task_id).order_by(ApprovalItem.position))
     return [dict(r._mapping) for r in rows]
+
+
+def signers_added_by(session: Session, task_id: str, username: str) -> set[str]:
+    """The signers of an approval node whom `username` added (they may remove them again)."""
+    rows = session.execute(select(HistoryEntry.data).where(HistoryEntry.task_id == task_id,
+                                                           HistoryEntry.action == "signer_added",
+                                                           HistoryEntry.actor == username))
+    return {(data or {}).get("signer") for (data,) in rows} - {None}

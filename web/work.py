@@ -301,6 +301,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
         signers = work.node_signers(session, task_id)
         is_admin = org.is_super_admin(session, account.username)
+        removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
     moves = _move_options(task_id) if task.status == "open" and (may_act or is_admin) else None
     schema = task_form.schema
     form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
@@ -319,7 +320,17 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
         may_delegate=task.status == "open" and task.assignee == account.username and not signers
         and not getattr(task, "delegated_by", None), moves=moves, may_return=may_act and bool(moves),
-        may_jump=is_admin and bool(moves), **parts), status
+        may_jump=is_admin and bool(moves), signer_places=_signer_places(task, signers, account.username),
+        removable={s["signer"] for s in signers if s["status"] in ("open", "waiting")
+                   and (is_admin or s["signer"] in removable)} if task.status == "open" else set(), **parts), status
+
+
+def _signer_places(task, signers: list[dict], username: str) -> list[str]:
+    """Where the viewer may add a signer: before/after on a sequential node whose turn is theirs,
+    alongside on the other modes, nothing otherwise."""
+    if task.status != "open" or not any(s["signer"] == username and s["status"] == "open" for s in signers):
+        return []
+    return ["before", "after"] if runtime.node_mode(sessions(), task.id) == "sequential" else ["alongside"]
 
 
 def _closed_message(task, parts: dict) -> str:
@@ -571,6 +582,32 @@ def jump(task_id: str):
             abort(403)
     _run_operation(lambda: runtime.move_task(sessions(), task_id, account.username, "jump", _posted("to"),
                                              comment=_posted("comment")), _("The request was moved."))
+    return redirect(url_for("work.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/signers/add")
+def add_signer(task_id: str):
+    """Add a signer to an approval node (加签): before or after me, or alongside."""
+    account = current_account()
+    with sessions()() as session:
+        _visible_task(session, task_id)
+    signer = _posted("signer")
+    _run_operation(lambda: runtime.add_signer(sessions(), task_id, account.username, signer, _posted("place"),
+                                              comment=_posted("comment")),
+                   _("%(name)s was added as a signer.", name=signer))
+    return redirect(url_for("work.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/signers/remove")
+def remove_signer(task_id: str):
+    """Take an undecided signer off an approval node (减签): whoever added them, or a super admin."""
+    account = current_account()
+    with sessions()() as session:
+        _visible_task(session, task_id)
+    signer = _posted("signer")
+    _run_operation(lambda: runtime.remove_signer(sessions(), task_id, account.username, signer,
+                                                 comment=_posted("comment")),
+                   _("%(name)s no longer signs this step.", name=signer))
     return redirect(url_for("work.task", task_id=task_id))
 
 

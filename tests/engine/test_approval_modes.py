@@ -331,3 +331,23 @@ def test_a_mode_node_is_not_delegated(signers, deploy_package, tmp_path):
     _instance, task = _start(signers, deploy_package, tmp_path, "sequential", "a,b")
     with pytest.raises(NotPermittedError, match="add a signer or transfer it instead"):
         runtime.delegate_task(signers, task, "a", "d")
+
+
+def test_mode_and_operations_write_their_notifications_to_the_outbox(sessions, deploy_package, tmp_path):
+    from engine.models import OutboxMessage, Person
+
+    with sessions() as session, session.begin():
+        for name in ("a", "b", "c", "ann"):
+            session.add(Person(username=name, name=name.upper(), email=f"{name}@example.com", locale="en"))
+    instance, task = _start(sessions, deploy_package, tmp_path, "sequential", "a,b")
+    runtime.add_signer(sessions, task, "a", "c", "after")
+    _approve(sessions, task, "a")      # c's turn: c is told
+    _approve(sessions, task, "c")      # b's turn: b is told
+    _approve(sessions, task, "b")      # settled: the initiator hears the outcome and the end
+    with sessions() as session:
+        mails = [(o.recipient, o.event) for o in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert mails == [("a@example.com", "task_assigned"), ("c@example.com", "task_assigned"),
+                     ("b@example.com", "task_assigned"), ("ann@example.com", "approved"),
+                     ("ann@example.com", "instance_finished")]
+    assert _actions(sessions, instance) == [("a", "signed", True), ("c", "signed", True),
+                                            ("b", "task_completed", True)]

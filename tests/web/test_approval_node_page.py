@@ -83,3 +83,22 @@ def test_delegate_from_the_task_page_and_back(app, sessions, people, tmp_path):
         row = session.get(WorkTask, task)
         assert (row.assignee, row.delegated_by, row.status) == ("wang", None, "open")
     assert post(wang, f"/tasks/{task}", {"approved": "true"}).status_code == 302
+
+
+def test_add_and_remove_a_signer_from_the_task_page(app, sessions, node):
+    task = node("all")
+    with sessions() as session, session.begin():
+        accounts.create_person_account(session, "qian", "Qian", PASSWORD)
+    wang, zhao = app.test_client(), app.test_client()
+    assert sign_in(wang, "wang").status_code == 302 and sign_in(zhao, "zhao").status_code == 302
+    page = wang.get(f"/tasks/{task}").get_data(as_text=True)
+    assert 'id="add-signer-form"' in page and 'value="alongside"' in page and 'value="before"' not in page
+    assert post(wang, f"/tasks/{task}/signers/add", {"signer": "qian", "place": "alongside"}).status_code == 302
+    assert _items(sessions, task) == [("wang", "open"), ("zhao", "open"), ("qian", "open")]
+    # zhao did not add qian: no remove button for him, and his post is refused
+    assert 'signers/remove' not in zhao.get(f"/tasks/{task}").get_data(as_text=True)
+    post(zhao, f"/tasks/{task}/signers/remove", {"signer": "qian"})
+    assert ("qian", "open") in _items(sessions, task)
+    assert 'signers/remove' in wang.get(f"/tasks/{task}").get_data(as_text=True)
+    assert post(wang, f"/tasks/{task}/signers/remove", {"signer": "qian"}).status_code == 302
+    assert ("qian", "cancelled") in _items(sessions, task)
