@@ -225,10 +225,19 @@ def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=No
                            data={}, status="", state_key="", complete_task=task_id, user=user,
                            history=[entry], initiator=handle.initiator, business_key=handle.business_key,
                            process_key=handle.process_key, fire_timer=fire_timer)
-    step.timers_cancel.append(task_id)  # its reminders end with it
+    if _has_task_timers(conn, handle):
+        step.timers_cancel.append(task_id)  # its reminders end with it
     result = _save(conn, step, workflow, records, user, before=before, waits=waits,
                    version=(handle.version_id, handle.checksum))
     return result, workflow, step.state_key
+
+
+def _has_task_timers(conn, handle) -> bool:
+    """Whether the task's node puts timers on its tasks (reminders, escalation, timeout, due date):
+    read from the cached spec, so a step without them costs no timer query."""
+    spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
+    keys = wfa.element_attributes(spec, handle.element_id).keys()
+    return "dueDate" in keys or any(name in keys for name in TASK_TIMER_ATTRIBUTES.values())
 
 
 def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str | None,

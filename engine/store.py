@@ -219,6 +219,15 @@ def _claim_trigger(conn: Connection, step: StepWrite, instance_id: int) -> None:
         raise AlreadyTaken(f"message {step.consume_message} was already taken")
 
 
+_CANCEL_TIMERS = (update(_timer)
+                  .where(_timer.c.instance_id == bindparam("b_instance"), _timer.c.status == "pending",
+                         _timer.c.task_id.in_(bindparam("b_tasks", expanding=True)))
+                  .values(status="cancelled"))
+_DROP_SUBSCRIPTIONS = delete(_subscription).where(
+    _subscription.c.instance_id == bindparam("b_instance"),
+    _subscription.c.task_id.in_(bindparam("b_tasks", expanding=True)))
+
+
 def _write_waits_and_effects(conn: Connection, step: StepWrite, instance_id: int) -> None:
     """Timers and message subscriptions of the step (all dropped when the instance ends), outbox, in-app."""
     if step.status != "running":
@@ -227,11 +236,9 @@ def _write_waits_and_effects(conn: Connection, step: StepWrite, instance_id: int
         conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id))
     else:
         if step.timers_cancel:
-            conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending",
-                                              _timer.c.task_id.in_(step.timers_cancel)).values(status="cancelled"))
+            conn.execute(_CANCEL_TIMERS, {"b_instance": instance_id, "b_tasks": step.timers_cancel})
         if step.subs_cancel:
-            conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id,
-                                                     _subscription.c.task_id.in_(step.subs_cancel)))
+            conn.execute(_DROP_SUBSCRIPTIONS, {"b_instance": instance_id, "b_tasks": step.subs_cancel})
         if step.timers_new:
             conn.execute(insert(_timer), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
                                            "created_at": step.now, "detail": None, **t} for t in step.timers_new])
