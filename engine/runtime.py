@@ -235,8 +235,8 @@ def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=No
 def _has_task_timers(conn, handle) -> bool:
     """Whether the task's node puts timers on its tasks (reminders, escalation, timeout, due date):
     read from the cached spec, so a step without them costs no timer query."""
-    spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
-    keys = wfa.element_attributes(spec, handle.element_id).keys()
+    spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
+    keys = wfa.element_attributes(spec, handle.element_id, subspecs).keys()
     return "dueDate" in keys or any(name in keys for name in TASK_TIMER_ATTRIBUTES.values())
 
 
@@ -859,8 +859,8 @@ _ITEMS = (select(_item_table.c.id, _item_table.c.signer, _item_table.c.status, _
 
 def _mode(conn, handle) -> str | None:
     """The approval mode of the task's node (from the cached spec: no query), or None."""
-    spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
-    return wfa.element_attributes(spec, handle.element_id).get("mode")
+    spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
+    return wfa.element_attributes(spec, handle.element_id, subspecs).get("mode")
 
 
 def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, attachments=None) -> StepResult:
@@ -888,8 +888,8 @@ def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, a
         decided = [approvals.Item(signer, mine_now if item_id == mine[0] else status, weight)
                    for item_id, signer, status, weight, _position in items]
         mode = _mode(conn, handle)
-        spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
-        attributes = wfa.element_attributes(spec, handle.element_id)
+        spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
+        attributes = wfa.element_attributes(spec, handle.element_id, subspecs)
         outcome = approvals.outcome(mode, decided, attributes)
         if outcome is None:
             return _continue_node(conn, handle, mode, items, mine, user, decision, comment, now, attachments)
@@ -1047,8 +1047,8 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
                                      "action": "signer_removed", "element_id": handle.element_id,
                                      "task_id": task_id, "comment": comment, "data": {"signer": signer}}])
         remaining = [approvals.Item(s, "cancelled" if i == target[0] else st, w) for i, s, st, w, _p in items]
-        spec, _subspecs = _specs(conn, handle.version_id, handle.checksum)
-        outcome = approvals.outcome(mode, remaining, wfa.element_attributes(spec, handle.element_id))
+        spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
+        outcome = approvals.outcome(mode, remaining, wfa.element_attributes(spec, handle.element_id, subspecs))
         if outcome is None:
             _after_removal(conn, handle, mode, items, target, now)
             return None

@@ -498,11 +498,12 @@ def is_undescribed(task) -> bool:
     return "liaison_assignment" not in task.internal_data
 
 
-def element_attributes(spec, element_id: str) -> dict:
-    """The Liaison attributes of an element of a process spec (or of its subprocesses' specs)."""
-    for task_spec in spec.task_specs.values():
-        if getattr(task_spec, "bpmn_id", None) == element_id:
-            return dict(getattr(task_spec, "extensions", {}).get("liaison", {}))
+def element_attributes(spec, element_id: str, subspecs: dict | None = None) -> dict:
+    """The Liaison attributes of an element of a process spec or of its subprocess / called specs."""
+    for candidate in [spec, *(subspecs or {}).values()]:
+        for task_spec in candidate.task_specs.values():
+            if getattr(task_spec, "bpmn_id", None) == element_id:
+                return dict(getattr(task_spec, "extensions", {}).get("liaison", {}))
     return {}
 
 

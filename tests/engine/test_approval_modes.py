@@ -351,3 +351,24 @@ def test_mode_and_operations_write_their_notifications_to_the_outbox(sessions, d
                      ("ann@example.com", "instance_finished")]
     assert _actions(sessions, instance) == [("a", "signed", True), ("c", "signed", True),
                                             ("b", "task_completed", True)]
+
+
+def test_a_mode_node_inside_a_subprocess(sessions, deploy_package, tmp_path):
+    body = f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:subProcess id="review">
+      <bpmn:startEvent id="inner_start"/>
+      <bpmn:userTask id="node" liaison:mode="all" liaison:candidateUsers="a,b"/>
+      <bpmn:endEvent id="inner_end"/>
+      {flow("inner_start", "node")}{flow("node", "inner_end")}
+    </bpmn:subProcess>
+    <bpmn:endEvent id="done"/>
+    {flow("start", "review")}{flow("review", "done")}
+    """
+    deploy_package(write_package(tmp_path, "nested", {"nested": body}))
+    started = runtime.start_instance(sessions, "nested", {}, user="ann")
+    task = started.open_tasks[0]["id"]
+    _approve(sessions, task, "a")
+    assert _end(sessions, started.instance_id)[0] == "running"  # b has not signed
+    _approve(sessions, task, "b")
+    assert _end(sessions, started.instance_id)[0] == "completed"
