@@ -467,6 +467,20 @@ def _package(conn, version_id: int, checksum: str) -> dict:
     return PACKAGE_CACHE.get(conn, version_id, checksum)
 
 
+def _step_on(handle, **fields) -> store.StepWrite:
+    """A step on an existing instance (an instance or task handle): its lock fields and identity."""
+    return store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
+                           data={}, status="", state_key="", initiator=handle.initiator,
+                           business_key=handle.business_key, process_key=handle.process_key, **fields)
+
+
+def _after_commit(sessions, result: StepResult, step: store.StepWrite, workflow) -> StepResult:
+    """Keep the saved workflow for the next step and let it take the messages kept for it."""
+    LIVE_WORKFLOWS.put(_cache_key(sessions, result.instance_id, step.state_key), workflow)
+    _take_buffered_messages(sessions, result)
+    return result
+
+
 def _with_on_behalf_of(data: dict, on_behalf_of: str | None) -> dict:
     """The completion's history data: the submission, plus whom the deputy acted for."""
     return {**data, ON_BEHALF_OF_KEY: on_behalf_of} if on_behalf_of else data
@@ -725,16 +739,11 @@ def _fire_once(sessions, timer_id: int, instance_id: int, task_id: str) -> StepR
         before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
         element = wfa.fire_timer_task(workflow, task_id)
         records = wfa.run_engine(workflow)
-        step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
-                               data={}, status="", state_key="", fire_timer=timer_id,
-                               initiator=handle.initiator, business_key=handle.business_key,
-                               process_key=handle.process_key,
-                               history=[{"actor": None, "action": "timer_fired", "element_id": element,
-                                         "task_id": task_id}])
-        result = _save(conn, step, workflow, records, None, before=before, waits=waits, version=(handle.version_id, handle.checksum))
-    LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, step.state_key), workflow)
-    _take_buffered_messages(sessions, result)
-    return result
+        step = _step_on(handle, fire_timer=timer_id,
+                        history=[{"actor": None, "action": "timer_fired", "element_id": element, "task_id": task_id}])
+        result = _save(conn, step, workflow, records, None, before=before, waits=waits,
+                       version=(handle.version_id, handle.checksum))
+    return _after_commit(sessions, result, step, workflow)
 
 
 def decide_on_timeout(sessions: sessionmaker[Session], timer_id: int, task_id: str, action: str) -> StepResult:
@@ -767,17 +776,13 @@ def _deliver_once(sessions, instance_id, task_id, name, payload, sender, buffere
         workflow = _restore(sessions, conn, handle)
         before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
         records = wfa.deliver_message(workflow, task_id, name, copy.deepcopy(payload))
-        step = store.StepWrite(instance_id=instance_id, revision=handle.revision, now=utcnow(), state="",
-                               data={}, status="", state_key="", consume_message=buffered_id,
-                               initiator=handle.initiator, business_key=handle.business_key,
-                               process_key=handle.process_key,
-                               history=[{"actor": sender, "action": "message_received", "task_id": task_id,
-                                         "element_id": find_element(workflow, task_id, records),
-                                         "comment": name, "data": payload}])
-        result = _save(conn, step, workflow, records, sender, before=before, waits=waits, version=(handle.version_id, handle.checksum))
-    LIVE_WORKFLOWS.put(_cache_key(sessions, instance_id, step.state_key), workflow)
-    _take_buffered_messages(sessions, result)
-    return result
+        step = _step_on(handle, consume_message=buffered_id,
+                        history=[{"actor": sender, "action": "message_received", "task_id": task_id,
+                                  "element_id": find_element(workflow, task_id, records),
+                                  "comment": name, "data": payload}])
+        result = _save(conn, step, workflow, records, sender, before=before, waits=waits,
+                       version=(handle.version_id, handle.checksum))
+    return _after_commit(sessions, result, step, workflow)
 
 
 def find_element(workflow, task_id: str, records) -> str | None:
@@ -1203,12 +1208,9 @@ def _move_once(sessions, task_id, actor, kind, target, comment, groups) -> StepR
         before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
         token_moves.move_token(workflow, task_id, element, reason=kind)
         records = wfa.run_engine(workflow)
-        step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
-                               data={}, status="", state_key="", initiator=handle.initiator,
-                               business_key=handle.business_key, process_key=handle.process_key,
-                               history=[{"actor": actor, "action": MOVE_ACTIONS[kind],
-                                         "element_id": handle.element_id, "task_id": task_id, "comment": comment,
-                                         "data": {"from": handle.element_id, "to": element}}])
+        step = _step_on(handle, history=[{"actor": actor, "action": MOVE_ACTIONS[kind],
+                                          "element_id": handle.element_id, "task_id": task_id, "comment": comment,
+                                          "data": {"from": handle.element_id, "to": element}}])
         result = _save(conn, step, workflow, records, actor, before=before, waits=waits,
                        version=(handle.version_id, handle.checksum))
     LIVE_WORKFLOWS.put(_cache_key(sessions, handle.instance_id, step.state_key), workflow)

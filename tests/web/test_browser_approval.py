@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from engine import accounts, db, packages, queries
 from engine.models import PersonRole, Role
 from web import create_app, vendor
 
+from .browser_support import chromium, serving, unavailable
 from .conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
@@ -33,10 +31,6 @@ WORDS = {
 }
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        pytest.fail(f"the browser tests need {reason} in CI (`make setup` installs it)")
-    pytest.skip(f"no browser test: {reason}")
 
 
 @pytest.fixture(scope="module")
@@ -56,29 +50,16 @@ def site(tmp_path_factory):
         session.add(PersonRole(person_id=created["zhao"].id, role_id=hr.id))
     packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / "leave_request"), "admin")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", sessions
-    server.shutdown()
-    server.server_close()
+    with serving(app) as base:
+        yield base, sessions
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium at {CHROMIUM}")
     if not vendor.available():
-        _unavailable("the bpmn-js viewer in node_modules (npm ci)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        _unavailable(f"playwright ({exc})")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+        unavailable("the bpmn-js viewer in node_modules (npm ci)")
+    yield from chromium()
 
 
 class Person:

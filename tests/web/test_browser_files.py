@@ -7,29 +7,22 @@ Chromium the test skips locally and fails in CI (CI=true).
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from engine import accounts, db, packages, queries
 from web import create_app
 
+from .browser_support import chromium, serving
 from .conftest import PASSWORD
 from .test_files import with_file_field
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        pytest.fail(f"the browser tests need {reason} in CI (`make setup` installs it)")
-    pytest.skip(f"no browser test: {reason}")
 
 
 @pytest.fixture(scope="module")
@@ -46,27 +39,14 @@ def site(tmp_path_factory):
     packages.deploy_package(sessions, packages.load_package(with_file_field(folder / "packages")), "admin")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test",
                       "LIAISON_UPLOAD_DIR": str(folder / "uploads")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", sessions
-    server.shutdown()
-    server.server_close()
+    with serving(app) as base:
+        yield base, sessions
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        _unavailable(f"playwright ({exc})")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 def test_a_file_picked_in_the_start_form_is_uploaded_and_submitted(browser, site):
