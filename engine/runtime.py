@@ -234,10 +234,23 @@ def _completion(sessions, conn, handle, user, data, comment, lang, fire_timer=No
 
 def _has_task_timers(conn, handle) -> bool:
     """Whether the task's node puts timers on its tasks (reminders, escalation, timeout, due date):
-    read from the cached spec, so a step without them costs no timer query."""
-    spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
-    keys = wfa.element_attributes(spec, handle.element_id, subspecs).keys()
+    read from the spec, so a step without them costs no timer query."""
+    keys = _node_attributes(conn, handle).keys()
     return "dueDate" in keys or any(name in keys for name in TASK_TIMER_ATTRIBUTES.values())
+
+
+_NODE_ATTRIBUTES: dict[tuple[str, str], dict] = {}  # (version checksum, element id) -> liaison attributes
+
+
+def _node_attributes(conn, handle) -> dict:
+    """The Liaison attributes of a task's node; versions never change, so each is looked up once
+    (a completion asks for the mode and the timers: without this, two scans of the spec a step)."""
+    key = (handle.checksum, handle.element_id)
+    found = _NODE_ATTRIBUTES.get(key)
+    if found is None:
+        spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
+        found = _NODE_ATTRIBUTES[key] = wfa.element_attributes(spec, handle.element_id, subspecs)
+    return found
 
 
 def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str | None,
@@ -730,11 +743,16 @@ def fire_event_timer(sessions: sessionmaker[Session], timer_id: int, instance_id
                               f"firing timer {timer_id}")
 
 
+def _running_instance(conn, instance_id: int) -> store.InstanceHandle:
+    handle = store.instance_handle(conn, instance_id)
+    if handle is None or handle.status != "running":
+        raise TaskConflictError(f"instance {instance_id} is not running")
+    return handle
+
+
 def _fire_once(sessions, timer_id: int, instance_id: int, task_id: str) -> StepResult:
     with _step_connection(sessions) as conn:
-        handle = store.instance_handle(conn, instance_id)
-        if handle is None or handle.status != "running":
-            raise TaskConflictError(f"instance {instance_id} is not running")
+        handle = _running_instance(conn, instance_id)
         workflow = _restore(sessions, conn, handle)
         before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
         element = wfa.fire_timer_task(workflow, task_id)
@@ -770,9 +788,7 @@ def deliver_message(sessions: sessionmaker[Session], instance_id: int, task_id: 
 
 def _deliver_once(sessions, instance_id, task_id, name, payload, sender, buffered_id) -> StepResult:
     with _step_connection(sessions) as conn:
-        handle = store.instance_handle(conn, instance_id)
-        if handle is None or handle.status != "running":
-            raise TaskConflictError(f"instance {instance_id} is not running")
+        handle = _running_instance(conn, instance_id)
         workflow = _restore(sessions, conn, handle)
         before, waits = wfa.ready_task_ids(workflow), _waits(workflow)
         records = wfa.deliver_message(workflow, task_id, name, copy.deepcopy(payload))
@@ -863,9 +879,8 @@ _ITEMS = (select(_item_table.c.id, _item_table.c.signer, _item_table.c.status, _
 
 
 def _mode(conn, handle) -> str | None:
-    """The approval mode of the task's node (from the cached spec: no query), or None."""
-    spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
-    return wfa.element_attributes(spec, handle.element_id, subspecs).get("mode")
+    """The approval mode of the task's node (from the spec: no query), or None."""
+    return _node_attributes(conn, handle).get("mode")
 
 
 def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, attachments=None) -> StepResult:
@@ -892,9 +907,8 @@ def _decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, a
         mine_now = "approved" if decision else "rejected"
         decided = [approvals.Item(signer, mine_now if item_id == mine[0] else status, weight)
                    for item_id, signer, status, weight, _position in items]
-        mode = _mode(conn, handle)
-        spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
-        attributes = wfa.element_attributes(spec, handle.element_id, subspecs)
+        attributes = _node_attributes(conn, handle)
+        mode = attributes.get("mode")
         outcome = approvals.outcome(mode, decided, attributes)
         if outcome is None:
             return _continue_node(conn, handle, mode, items, mine, user, decision, comment, now, attachments)
@@ -927,25 +941,15 @@ def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bo
     """A decision that does not settle the node yet: recorded, the node's row updated (the next
     signer of a sequential node gets it; others lose it from their inbox), the history says so."""
     task_id = handle.task_id
-    following = None
     if mode == "sequential":
-        following = next(i for i in items if i[2] == "waiting")
-        conn.execute(update(_item_table).where(_item_table.c.id == following[0]).values(status="open"))
-        conn.execute(update(_task_table).where(_task_table.c.id == task_id)
-                     .values(assignee=following[1], on_behalf_of=None))
+        _hand_to_next(conn, handle, next(i for i in items if i[2] == "waiting"), now)
     else:
-        remaining = [c for c in (handle.candidate_users or []) if c != mine[1]]
-        conn.execute(update(_task_table).where(_task_table.c.id == task_id).values(candidate_users=remaining))
-        conn.execute(TaskCandidate.__table__.delete().where(
-            TaskCandidate.__table__.c.task_id == task_id, TaskCandidate.__table__.c.kind == "user",
-            TaskCandidate.__table__.c.value == mine[1]))
+        _drop_candidate(conn, handle, mine[1])
     store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": user, "action": "signed",
                                  "element_id": handle.element_id, "task_id": task_id, "comment": comment,
                                  "data": uploads.with_attachments(
                                      {"approved": decision, "mode": mode},
                                      uploads.claim(conn, attachments, user, handle.instance_id))}])
-    if following is not None:
-        _notify_signers(conn, handle, [following[1]], now)
     return StepResult(handle.instance_id, "running", handle.revision, [{"id": task_id, "element_id": handle.element_id,
                                                                         "name": None, "assignee": None}])
 
@@ -1052,8 +1056,7 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
                                      "action": "signer_removed", "element_id": handle.element_id,
                                      "task_id": task_id, "comment": comment, "data": {"signer": signer}}])
         remaining = [approvals.Item(s, "cancelled" if i == target[0] else st, w) for i, s, st, w, _p in items]
-        spec, subspecs = _specs(conn, handle.version_id, handle.checksum)
-        outcome = approvals.outcome(mode, remaining, wfa.element_attributes(spec, handle.element_id, subspecs))
+        outcome = approvals.outcome(mode, remaining, _node_attributes(conn, handle))
         if outcome is None:
             _after_removal(conn, handle, mode, items, target, now)
             return None
@@ -1068,20 +1071,27 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
 
 def _after_removal(conn, handle, mode, items, target, now) -> None:
     """The node's row after a signer left: the next signer's turn, or one candidate less."""
-    task_id = handle.task_id
-    if mode == "sequential":
-        if target[2] == "open":
-            following = next(i for i in items if i[2] == "waiting" and i[0] != target[0])
-            conn.execute(update(_item_table).where(_item_table.c.id == following[0]).values(status="open"))
-            conn.execute(update(_task_table).where(_task_table.c.id == task_id)
-                         .values(assignee=following[1], on_behalf_of=None))
-            _notify_signers(conn, handle, [following[1]], now)
-        return
-    conn.execute(update(_task_table).where(_task_table.c.id == task_id)
-                 .values(candidate_users=[c for c in (handle.candidate_users or []) if c != target[1]]))
+    if mode != "sequential":
+        _drop_candidate(conn, handle, target[1])
+    elif target[2] == "open":
+        _hand_to_next(conn, handle, next(i for i in items if i[2] == "waiting" and i[0] != target[0]), now)
+
+
+def _hand_to_next(conn, handle, following: tuple, now) -> None:
+    """A sequential node's turn passes to the `following` item's signer, who is told."""
+    conn.execute(update(_item_table).where(_item_table.c.id == following[0]).values(status="open"))
+    conn.execute(update(_task_table).where(_task_table.c.id == handle.task_id)
+                 .values(assignee=following[1], on_behalf_of=None))
+    _notify_signers(conn, handle, [following[1]], now)
+
+
+def _drop_candidate(conn, handle, signer: str) -> None:
+    """A signer of an all / any / vote node leaves the node's candidates (their inbox) after signing or removal."""
+    conn.execute(update(_task_table).where(_task_table.c.id == handle.task_id)
+                 .values(candidate_users=[c for c in (handle.candidate_users or []) if c != signer]))
     conn.execute(TaskCandidate.__table__.delete().where(
-        TaskCandidate.__table__.c.task_id == task_id, TaskCandidate.__table__.c.kind == "user",
-        TaskCandidate.__table__.c.value == target[1]))
+        TaskCandidate.__table__.c.task_id == handle.task_id, TaskCandidate.__table__.c.kind == "user",
+        TaskCandidate.__table__.c.value == signer))
 
 
 def _notify_signers(conn, handle, signers: list[str], now) -> None:

@@ -9,10 +9,8 @@ sums, capital numerals, durations, and the JavaScript expression walker against 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from datetime import date
-from pathlib import Path
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -24,10 +22,10 @@ from forms.expr import ExpressionError, compile_expression, evaluate
 from forms.money import to_capital
 from forms.render import render, static_path
 from forms.schema import load_schema
+from tests.browser_support import chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 
 SCHEMA = load_schema({
     "title": {"zh": "报销", "en": "Expense claim"},
@@ -125,24 +123,9 @@ def server():
     httpd.server_close()
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} in CI: {reason} (`make setup` installs it)")
-    pytest.skip(f"no browser: {reason}")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        _unavailable(f"playwright is not installed ({exc})")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import pytest
 
 from engine import accounts, db, packages, queries
 from engine.models import PersonRole, Role
+from tests.browser_support import chromium, serving, unavailable
 from web import create_app, vendor
 
-from .browser_support import chromium, serving, unavailable
 from .conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

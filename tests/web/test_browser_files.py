@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from engine import accounts, db, packages, queries
+from tests.browser_support import chromium, serving
 from web import create_app
 
-from .browser_support import chromium, serving
 from .conftest import PASSWORD
 from .test_files import with_file_field
 

@@ -14,9 +14,9 @@ import pytest
 
 from engine import accounts, db, org
 from engine.models import Department
+from tests.browser_support import chromium, serving
 from web import create_app
 
-from .browser_support import chromium, serving
 from .conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
