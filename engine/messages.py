@@ -147,8 +147,8 @@ def _start_or_keep(sessions, name: str, key: str | None, payload: dict, sender, 
 def _declared_rule(sessions, name: str) -> dict:
     """The `messages.<name>` rule of the deployed processes that catch this message (first one found)."""
     with sessions.kw["bind"].connect() as conn:
-        for key, version_id, _checksum in store.latest_versions(conn):
-            meta = (store.version_package(conn, version_id) or {}).get("meta") or {}
+        for key, version_id, checksum in store.latest_versions(conn):
+            meta = runtime.PACKAGE_CACHE.get(conn, version_id, checksum).get("meta") or {}
             rule = (meta.get("messages") or {}).get(name)
             if isinstance(rule, dict):
                 return {**rule, "_process": key}

@@ -153,7 +153,7 @@ def _notify(sessions, row, now: datetime) -> str:
             kind=_KIND_EVENTS[row.kind], recipients=recipients, groups=groups,
             task={"id": row.task_id, "element_id": task.element_id, "name": task.name, "due_at": task.due_at},
             extra={"escalation": row.kind == "escalate"})
-        package = store.version_package(conn, handle.version_id)
+        package = runtime.PACKAGE_CACHE.get(conn, handle.version_id, handle.checksum)
         facts = notifications.StepFacts(process_key=handle.process_key, package=package,
                                         instance_id=row.instance_id, initiator=handle.initiator,
                                         business_key=handle.business_key, data=handle.data, events=[event])
