@@ -31,9 +31,11 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from engine import db, packages, runtime  # noqa: E402
-from engine.models import ProcessInstance  # noqa: E402
-from engine.serialization import SPEC_CACHE  # noqa: E402
+from engine import runtime  # noqa: E402
+from engine.bpmn.serialization import SPEC_CACHE  # noqa: E402
+from engine.data import db
+from engine.data.models import ProcessInstance  # noqa: E402
+from engine.packages import deployment as packages
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 

@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg  # noqa: E402
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
-from engine import db, inbox  # noqa: E402
+from engine.data import db
+from engine.work import inbox  # noqa: E402
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DB_NAME = "liaison_bench_inbox"

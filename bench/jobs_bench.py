@@ -38,8 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
-from engine import db, jobs, packages, runtime  # noqa: E402
-from engine.models import OutboxMessage, Timer, utcnow  # noqa: E402
+from engine import runtime  # noqa: E402
+from engine.data import db
+from engine.data.models import OutboxMessage, Timer, utcnow  # noqa: E402
+from engine.jobs import dispatch as jobs
+from engine.packages import deployment as packages
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DB_NAME = "liaison_bench_jobs"

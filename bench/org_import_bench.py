@@ -26,8 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openpyxl  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from engine import accounts, db, org, org_import_jobs  # noqa: E402
-from engine.org_import import apply_import, plan_import, read_org_file  # noqa: E402
+from engine.data import db
+from engine.people import (
+    accounts,
+    org,
+    org_import_jobs,  # noqa: E402
+)
+from engine.people.org_import import apply_import, plan_import, read_org_file  # noqa: E402
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_DB = "liaison_bench_org"

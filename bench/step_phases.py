@@ -22,8 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import engine_throughput as bench  # noqa: E402
 
-from engine import db, runtime, store  # noqa: E402
-from engine import workflow as wfa  # noqa: E402
+from engine import runtime
+from engine.bpmn import workflow as wfa  # noqa: E402
+from engine.data import (
+    db,
+    store,  # noqa: E402
+)
 
 TIMES: dict[str, float] = collections.defaultdict(float)
 

@@ -14,9 +14,14 @@ from pathlib import Path
 import click
 import yaml
 
-from engine import db, package_zip, packages, queries, runtime, scenarios
+from engine import runtime
 from engine.config import load_settings
+from engine.data import db
 from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
+from engine.packages import archive as package_zip
+from engine.packages import deployment as packages
+from engine.packages import scenarios
+from engine.work import queries
 
 SHIPPED_PROCESSES = Path(__file__).resolve().parent.parent / "processes"
 
@@ -88,7 +93,7 @@ def run(ctx: click.Context, host: str, port: int) -> None:
     if redis_url:
         click.echo("jobs: on Redis; run `liaison worker` (as many as needed) to fire timers and send notifications")
     else:
-        from engine.jobs import InProcessRunner
+        from engine.jobs.dispatch import InProcessRunner
 
         InProcessRunner(sessions).start()
         click.echo("jobs: in process (no LIAISON_REDIS_URL)")
@@ -113,7 +118,7 @@ def worker(ctx: click.Context, burst: bool, name: str | None) -> None:
         click.echo("error: LIAISON_REDIS_URL is not set. A worker takes its jobs from Redis; without "
                    "Redis, `liaison run` runs timers and notifications in process.", err=True)
         sys.exit(2)
-    from engine import queue
+    from engine.jobs import queue
 
     url = _url(ctx)
     _sessions(url)  # an SQLite file is upgraded as for every command
@@ -134,7 +139,7 @@ def jobs_group() -> None:
 @click.pass_context
 def jobs_run_due(ctx: click.Context, as_json: bool) -> None:
     """Fire the due timers and deliver the due notifications once, here (no Redis, for debugging)."""
-    from engine import jobs
+    from engine.jobs import dispatch as jobs
 
     counts = jobs.run_due(_sessions(_url(ctx.find_root())))
     lines = [f"{key}: {count}" for key, count in sorted(counts.items())]
@@ -212,9 +217,9 @@ def _demo_accounts(sessions) -> None:
 
     from sqlalchemy import select
 
-    from engine import accounts, org_import
     from engine.config import load_settings
-    from engine.models import Person, utcnow
+    from engine.data.models import Person, utcnow
+    from engine.people import accounts, org_import
 
     target = load_settings().instance_dir / "demo-accounts.txt"
     with sessions() as session, session.begin():
@@ -251,7 +256,7 @@ def import_org_command(ctx: click.Context, file: str, dry_run: bool, deactivate_
     Prints the counts and every problem as FILE:ROW: message. Exit 0 when applied (or a clean
     dry run), 1 when the file has errors (nothing is applied), 2 when it cannot be read.
     """
-    from engine import org_import
+    from engine.people import org_import
 
     try:
         table = org_import.read_org_file(file)
@@ -449,7 +454,7 @@ def create_admin_command(ctx: click.Context, username: str, name: str, password_
     """Create a super admin account (the password is prompted twice unless --password-stdin)."""
     from datetime import UTC, datetime
 
-    from engine import accounts
+    from engine.people import accounts
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -500,7 +505,7 @@ def webhook_group() -> None:
 @click.pass_context
 def webhook_add(ctx: click.Context, name: str, url: str, fmt: str, secret: str | None, secret_stdin: bool) -> None:
     """Add endpoint NAME posting to URL."""
-    from engine import delivery
+    from engine.notify import delivery
 
     if secret_stdin:
         secret = sys.stdin.readline().rstrip("\r\n")
@@ -517,7 +522,7 @@ def webhook_add(ctx: click.Context, name: str, url: str, fmt: str, secret: str |
 @click.pass_context
 def webhook_list(ctx: click.Context, as_json: bool) -> None:
     """List endpoints (URL query strings, which hold robot tokens, are hidden)."""
-    from engine import delivery
+    from engine.notify import delivery
 
     with _sessions(_url(ctx.find_root()))() as session:
         rows = delivery.list_endpoints(session)
@@ -531,7 +536,7 @@ def webhook_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def webhook_remove(ctx: click.Context, name: str) -> None:
     """Remove endpoint NAME (outbox rows still addressed to it fail)."""
-    from engine import delivery
+    from engine.notify import delivery
 
     try:
         with _sessions(_url(ctx.find_root()))() as session, session.begin():
@@ -547,7 +552,7 @@ def webhook_remove(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def outbox_command(ctx: click.Context, retry_failed: bool, as_json: bool) -> None:
     """Outbox rows per status, and the last 20 failed ones with their errors."""
-    from engine import delivery
+    from engine.notify import delivery
 
     if retry_failed:
         with _sessions(_url(ctx))() as session, session.begin():
@@ -582,7 +587,7 @@ def message_send(ctx: click.Context, name: str, correlation_key: str | None, dat
 
     Exit 1 when it matches two instances or the process refuses early messages.
     """
-    from engine import messages
+    from engine.runtime import messages
 
     payload = _parse_json(data, as_json)
     try:
@@ -599,7 +604,7 @@ def message_send(ctx: click.Context, name: str, correlation_key: str | None, dat
 @click.pass_context
 def message_list(ctx: click.Context, status: str, as_json: bool) -> None:
     """Kept messages (newest first)."""
-    from engine import messages
+    from engine.runtime import messages
 
     rows = messages.kept_messages(_sessions(_url(ctx.find_root())), status)
     lines = [f"#{r['id']}  {r['message_name']}  key={r['correlation_key']}  received {r['received_at']:%Y-%m-%d %H:%M}"
@@ -624,7 +629,7 @@ def task_group() -> None:
 @click.pass_context
 def task_transfer(ctx: click.Context, task_id: str, to: str, actor: str, comment: str | None, as_json: bool) -> None:
     """Give task TASK_ID to another person (转办)."""
-    from engine import operations
+    from engine.runtime import operations
 
     try:
         result = operations.transfer(_sessions(_url(ctx.find_root())), task_id, to, actor=actor, comment=comment)
@@ -748,7 +753,7 @@ def instance_group() -> None:
 @click.pass_context
 def instance_urge(ctx: click.Context, instance_id: int, actor: str, comment: str | None, as_json: bool) -> None:
     """Remind the people instance INSTANCE_ID waits for (催办; once per 10 minutes and person)."""
-    from engine import operations
+    from engine.runtime import operations
 
     try:
         result = operations.urge(_sessions(_url(ctx.find_root())), instance_id, actor=actor, comment=comment)
@@ -769,7 +774,7 @@ def instance_urge(ctx: click.Context, instance_id: int, actor: str, comment: str
 def instance_cc(ctx: click.Context, instance_id: int, to: tuple[str, ...], actor: str, comment: str | None,
                 as_json: bool) -> None:
     """Copy instance INSTANCE_ID to people (抄送), each once."""
-    from engine import operations
+    from engine.runtime import operations
 
     try:
         result = operations.cc(_sessions(_url(ctx.find_root())), instance_id, to, actor=actor, comment=comment)
@@ -789,7 +794,7 @@ def instance_cc(ctx: click.Context, instance_id: int, to: tuple[str, ...], actor
 @click.pass_context
 def instance_withdraw(ctx: click.Context, instance_id: int, actor: str, comment: str | None, as_json: bool) -> None:
     """The initiator withdraws running instance INSTANCE_ID (撤回)."""
-    from engine import operations
+    from engine.runtime import operations
 
     try:
         result = operations.withdraw(_sessions(_url(ctx.find_root())), instance_id, actor=actor, comment=comment)
@@ -806,7 +811,7 @@ def instance_withdraw(ctx: click.Context, instance_id: int, actor: str, comment:
 @click.pass_context
 def instance_terminate(ctx: click.Context, instance_id: int, actor: str, reason: str, as_json: bool) -> None:
     """A super admin ends running instance INSTANCE_ID (终止) with a reason."""
-    from engine import operations
+    from engine.runtime import operations
 
     try:
         result = operations.terminate(_sessions(_url(ctx.find_root())), instance_id, actor=actor, reason=reason)

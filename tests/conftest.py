@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine import db
-from engine.models import Base
+from engine.bpmn.serialization import SPEC_CACHE
+from engine.data import db
+from engine.data.models import Base
 from engine.runtime import LIVE_WORKFLOWS
-from engine.serialization import SPEC_CACHE
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_SERVER = os.environ.get("LIAISON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")

@@ -11,8 +11,8 @@ from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import InternalServerError
 
-from engine import db
 from engine.config import instance_secret, load_settings
+from engine.data import db
 from engine.errors import NotFoundError, NotPermittedError
 
 # One line per blueprint: a module of this package with a `bp`. Order matters only for `auth`,

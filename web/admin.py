@@ -19,9 +19,10 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from engine import org_import, org_import_jobs, queries, roles, starting
+from engine.data.models import Department, Person
 from engine.errors import NotFoundError, UnreadableFileError
-from engine.models import Department, Person
+from engine.people import org_import, org_import_jobs, roles, starting
+from engine.work import queries
 
 from .auth import current_account, require_admin, require_super_admin
 from .i18n import current_language

@@ -33,8 +33,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from engine import accounts
-from engine.accounts import SessionUser
+from engine.people import accounts
+from engine.people.accounts import SessionUser
 
 from .i18n import LANGUAGES
 

@@ -6,8 +6,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from engine import drafts, queries, runtime, starting, work
+from engine import runtime
 from engine.errors import FormInvalidError, NotFoundError, ProcessRuntimeError
+from engine.people import starting
+from engine.work import drafts, queries
+from engine.work import pages as work
 from forms.build import FormContext, validate_formdata
 
 from . import files

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from engine import directory
+from engine.people import directory
 
 from .i18n import current_language
 

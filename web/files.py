@@ -28,7 +28,8 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine import uploads, work
+from engine.runtime import uploads
+from engine.work import pages as work
 from forms.files import FileStore, UploadRefused, accepts, human_size, safe_name
 from forms.schema import FormSchema
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from engine import queries, starting
+from engine.people import starting
+from engine.work import queries
 
 from .auth import current_account
 from .i18n import current_language

@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import batch, drafts, inbox, operations, org, queries, runtime
+from engine import runtime
 from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
+from engine.people import org
+from engine.runtime import operations
+from engine.work import batch, drafts, inbox, queries
 
 from .auth import current_account
 from .i18n import current_language

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length
 
-from engine import org
+from engine.people import org
 
 from .auth import current_account
 

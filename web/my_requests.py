@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from engine import inbox
+from engine.work import inbox
 
 from .auth import current_account
 from .i18n import current_language

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import notification_center as center
+from engine.notify import center
 
 from .auth import current_account
 from .i18n import current_language

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from engine import operations, org, queries, runtime, uploads, work
+from engine import runtime
 from engine.errors import (
     FormInvalidError,
     InvalidTaskDataError,
@@ -37,6 +37,10 @@ from engine.errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
+from engine.people import org
+from engine.runtime import operations, uploads
+from engine.work import pages as work
+from engine.work import queries
 from forms.build import FormContext, form_class, validate_formdata
 from forms.render import environment as forms_environment
 from forms.render import static_path

@@ -6,8 +6,8 @@ import os
 import subprocess
 from datetime import UTC, datetime
 
-from engine import accounts
-from engine.models import Person
+from engine.data.models import Person
+from engine.people import accounts
 
 from .test_cli import LIAISON
 

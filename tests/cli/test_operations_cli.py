@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import select
 
-from engine import db
-from engine.models import AdminGrant, Person
+from engine.data import db
+from engine.data.models import AdminGrant, Person
 from tests.engine.conftest import flow, write_package
 
 from .test_cli import as_json, liaison

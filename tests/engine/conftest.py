@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import packages
+from engine.packages import deployment as packages
 
 HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

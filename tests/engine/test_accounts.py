@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from engine import accounts
-from engine.models import AdminGrant, Person, PersonRole, Role
+from engine.data.models import AdminGrant, Person, PersonRole, Role
+from engine.people import accounts
 
 PASSWORD = "correct horse battery"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -137,7 +137,7 @@ def test_sign_out_everywhere_raises_the_session_version(sessions, zhang):
 
 
 def test_the_session_user_knows_groups_and_admin_departments(sessions, zhang):
-    from engine.models import Department
+    from engine.data.models import Department
     with sessions() as session, session.begin():
         sales = Department(code="sales", name="销售部", path="/")
         session.add_all([sales, Role(key="finance", name="财务"), Role(key="hr", name="人事")])

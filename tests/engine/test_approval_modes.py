@@ -7,9 +7,12 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from engine import db, packages, queries, runtime
+from engine import runtime
+from engine.data import db
+from engine.data.models import ApprovalItem, HistoryEntry, Notification, WorkTask
 from engine.errors import InvalidPackageError, NotPermittedError, TaskConflictError
-from engine.models import ApprovalItem, HistoryEntry, Notification, WorkTask
+from engine.packages import deployment as packages
+from engine.work import queries
 
 from .conftest import flow, write_package
 
@@ -208,7 +211,7 @@ def test_two_simultaneous_approvals_of_an_any_node(postgres_url, tmp_path):
 
 @pytest.fixture
 def signers(sessions):
-    from engine.models import AdminGrant, Person
+    from engine.data.models import AdminGrant, Person
 
     with sessions() as session, session.begin():
         for name in ("a", "b", "c", "d", "root"):
@@ -334,7 +337,7 @@ def test_a_mode_node_is_not_delegated(signers, deploy_package, tmp_path):
 
 
 def test_mode_and_operations_write_their_notifications_to_the_outbox(sessions, deploy_package, tmp_path):
-    from engine.models import OutboxMessage, Person
+    from engine.data.models import OutboxMessage, Person
 
     with sessions() as session, session.begin():
         for name in ("a", "b", "c", "ann"):

@@ -6,10 +6,12 @@ import pytest
 import yaml
 from sqlalchemy import event
 
-from engine import assignment, packages, sandbox
-from engine.assignment import Resolution, parse_rule, resolve, resolve_task, rule_problems
+from engine.bpmn import sandbox
+from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.errors import InvalidPackageError, ProcessRuntimeError
-from engine.models import AdminGrant, Department, Person, PersonRole, Role
+from engine.packages import deployment as packages
+from engine.runtime import assignment
+from engine.runtime.assignment import Resolution, parse_rule, resolve, resolve_task, rule_problems
 from tests.engine.conftest import write_package
 
 # id, code, path: EMPTY has nobody and no head

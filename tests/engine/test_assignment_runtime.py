@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from engine import org, runtime
+from engine import runtime
+from engine.data.models import HistoryEntry, ProcessInstance, WorkTask
 from engine.errors import ProcessRuntimeError
-from engine.models import HistoryEntry, ProcessInstance, WorkTask
+from engine.people import org
 
 from .conftest import flow, write_package
 from .test_assignment import chart  # noqa: F401 - the org chart fixture
@@ -83,7 +84,7 @@ def test_resolved_approver_out_of_office_goes_to_the_deputy(chart, deploy_packag
 
 
 def test_deploy_warns_about_names_the_org_chart_does_not_know(chart, tmp_path):  # noqa: F811
-    from engine import packages
+    from engine.packages import deployment as packages
 
     body = f"""
     <bpmn:startEvent id="start"/>

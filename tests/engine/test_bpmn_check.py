@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine.bpmn_check import check_bpmn
+from engine.bpmn.check import check_bpmn
+from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.errors import Problem
-from engine.xmlsafe import parse_xml_bytes, read_xml_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine import queries, runtime
+from engine import runtime
+from engine.bpmn.services import register_service, unregister_service
 from engine.errors import ProcessRuntimeError
-from engine.services import register_service, unregister_service
+from engine.work import queries
 
 from .conftest import flow, write_package
 
@@ -224,7 +225,7 @@ def test_failing_service_task_shows_its_own_error_and_can_be_retried(sessions, d
 
 
 def test_unsafe_expression_that_bypassed_deploy_is_refused_at_run_time(sessions, deploy_package, tmp_path):
-    from engine import packages
+    from engine.packages import deployment as packages
 
     body = "\n".join([
         '<bpmn:startEvent id="start"/>', flow("start", "gw"), '<bpmn:exclusiveGateway id="gw" default="f_b"/>',

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 
-from engine import db, packages, queries, runtime
+from engine import runtime
+from engine.data import db
+from engine.data.models import ProcessInstance
 from engine.errors import TaskConflictError
-from engine.models import ProcessInstance
+from engine.packages import deployment as packages
+from engine.runtime import delegation, instances, messages, moves, step, timers
+from engine.work import queries
 from tests.conftest import FIXTURES
 
 ORDER_REVIEW = FIXTURES / "packages" / "order_review"
@@ -17,7 +21,7 @@ def _hold_first_reads(monkeypatch, parties: int) -> None:
     """Make each thread's first read of the instance wait until every thread has read it."""
     barrier = threading.Barrier(parties, timeout=30)
     local = threading.local()
-    real_restore = runtime._restore
+    real_restore = step.restore
 
     def restore_then_wait(*args):
         workflow = real_restore(*args)
@@ -26,7 +30,8 @@ def _hold_first_reads(monkeypatch, parties: int) -> None:
             barrier.wait()  # every thread holds the same revision before anyone saves
         return workflow
 
-    monkeypatch.setattr(runtime, "_restore", restore_then_wait)
+    for module in (step, instances, moves, timers, messages, delegation):  # each calls it by its own name
+        monkeypatch.setattr(module, "restore", restore_then_wait)
 
 
 def _race(url, task_id, payloads, monkeypatch):

@@ -22,11 +22,12 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from cli import main as cli_main
-from engine import db, delivery, store
 from engine.config import Settings
+from engine.data import db, store
+from engine.data.models import OutboxMessage, WebhookEndpoint
 from engine.errors import NotFoundError
-from engine.models import OutboxMessage, WebhookEndpoint
-from engine.notifications import Event, StepFacts, render_step
+from engine.notify import delivery
+from engine.notify.render import Event, StepFacts, render_step
 
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 SECRET = "s3cr3t-长"
@@ -132,7 +133,7 @@ def hook():
 
 def rendered_rows(sessions, instance_id=7):
     """E-mail rows made by engine.notifications for a zh and an en reader."""
-    from engine.models import Person
+    from engine.data.models import Person
 
     with sessions() as session, session.begin():
         session.add_all([Person(username="alice", name="张丽", email="alice@example.com", locale="zh"),

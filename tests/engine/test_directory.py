@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import directory
-from engine.models import Department, Person
+from engine.data.models import Department, Person
+from engine.people import directory
 
 # id, code, name, name_en, parent, path
 DEPARTMENTS = [(1, "HQ", "总部", "Head office", None, "/1/"), (2, "SALES", "销售部", "Sales", 1, "/1/2/"),

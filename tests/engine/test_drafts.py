@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import drafts
 from engine.errors import NotFoundError
+from engine.work import drafts
 
 
 def _save(sessions, username="zhang", key="leave_request", data=None, draft_id=None):

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from engine import expressions, sandbox
+from engine.bpmn import expressions, sandbox
+from engine.bpmn.expressions import check_expression, compile_expression, evaluate, execute, translate_juel
 from engine.errors import ExpressionError
-from engine.expressions import check_expression, compile_expression, evaluate, execute, translate_juel
 
 
 @pytest.fixture

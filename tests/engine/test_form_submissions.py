@@ -8,9 +8,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from engine import db, packages, queries, runtime
+from engine import runtime
+from engine.data import db
+from engine.data.models import HistoryEntry, ProcessInstance
 from engine.errors import FormInvalidError, InvalidPackageError
-from engine.models import HistoryEntry, ProcessInstance
+from engine.packages import deployment as packages
+from engine.work import queries
 
 from .conftest import flow, write_package
 

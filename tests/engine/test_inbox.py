@@ -10,9 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import db, inbox, runtime, store
+from engine import runtime
+from engine.data import db, store
+from engine.data.models import HistoryEntry, utcnow
 from engine.errors import NotPermittedError, TaskConflictError
-from engine.models import HistoryEntry, utcnow
+from engine.work import inbox
 
 from .conftest import flow, write_package
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import notification_center as center
+from engine.data.models import Notification, NotificationPreference
 from engine.errors import NotFoundError
-from engine.models import Notification, NotificationPreference
+from engine.notify import center
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

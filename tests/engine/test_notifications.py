@@ -11,11 +11,13 @@ import pytest
 import yaml
 from sqlalchemy import event, select
 
-from engine import notifications, packages, store
 from engine.config import Settings
+from engine.data import store
+from engine.data.models import Notification, NotificationPreference, OutboxMessage, Person, PersonRole, Role
 from engine.errors import InvalidPackageError
-from engine.models import Notification, NotificationPreference, OutboxMessage, Person, PersonRole, Role
-from engine.notifications import Event, StepFacts, notification_problems, render_step
+from engine.notify import render as notifications
+from engine.notify.render import Event, StepFacts, notification_problems, render_step
+from engine.packages import deployment as packages
 
 from .conftest import write_package
 
@@ -172,7 +174,7 @@ def test_groups_expand_to_active_members(sessions, caplog, monkeypatch):
     assert [o["recipient"] for o in outbox] == ["carol@example.com"]  # dave has no address
 
     monkeypatch.setattr(notifications, "GROUP_CAP", 2)
-    with caplog.at_level(logging.WARNING, logger="engine.notifications"):
+    with caplog.at_level(logging.WARNING, logger="engine.notify.render"):
         _, inapp = render(sessions, facts(Event("cc", groups=["hr"])))
     assert [n["recipient"] for n in inapp] == ["carol", "dave"]
     assert "only the first 2 are notified" in caplog.text
@@ -240,7 +242,7 @@ def test_webhook_only_event_without_recipients(sessions):
 def test_failing_template_falls_back_to_the_default(sessions, caplog, title):
     add_people(sessions, *STANDARD)
     notes = {"n": {"approved": {"zh": {"title": title, "text": "x"}, "en": {"title": "ok", "text": "fine"}}}}
-    with caplog.at_level(logging.ERROR, logger="engine.notifications"):
+    with caplog.at_level(logging.ERROR, logger="engine.notify.render"):
         _, inapp = render(sessions, facts(Event("approved", recipients=["alice", "bob"], actor="carol"),
                                           notifications_files=notes))
     assert by_recipient(inapp)["alice"]["title"] == "已通过：请假申请"

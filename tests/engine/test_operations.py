@@ -13,10 +13,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import db, operations, runtime
+from engine import runtime
+from engine.data import db
+from engine.data.models import (
+    AdminGrant,
+    CcRecord,
+    HistoryEntry,
+    Notification,
+    OutboxMessage,
+    Person,
+    WorkTask,
+)
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
-from engine.models import AdminGrant, CcRecord, HistoryEntry, Notification, OutboxMessage, Person, WorkTask
-from engine.work import may_view_instance
+from engine.runtime import operations
+from engine.work.pages import may_view_instance
 
 from .conftest import flow, write_package
 
@@ -133,7 +143,7 @@ def test_closed_and_unknown_tasks_cannot_be_transferred(sessions, world):
 def test_two_concurrent_transfers_one_wins(postgres_url, tmp_path, monkeypatch):
     engine = db.make_engine(postgres_url)
     sessions = db.make_session_factory(engine)
-    from engine import packages
+    from engine.packages import deployment as packages
 
     with sessions() as session, session.begin():
         for name in PEOPLE:

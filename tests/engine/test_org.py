@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import org
+from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role
 from engine.errors import NotFoundError
-from engine.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role
+from engine.people import org
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

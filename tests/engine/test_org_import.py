@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cli import main as cli_main
-from engine import org, org_import
-from engine.models import AdminGrant, Department, Person, Position, Role
-from engine.org_import import ImportRefusedError, OrgTable, UnreadableOrgFileError, plan_import
+from engine.data.models import AdminGrant, Department, Person, Position, Role
+from engine.people import org, org_import
+from engine.people.org_import import ImportRefusedError, OrgTable, UnreadableOrgFileError, plan_import
 from tests.conftest import FIXTURES
 
 SAMPLE = FIXTURES / "org" / "sample.csv"

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import accounts, org_import, org_import_jobs
+from engine.data.models import Department, OrgImportJob, Person, utcnow
 from engine.errors import NotFoundError, NotPermittedError
-from engine.models import Department, OrgImportJob, Person, utcnow
-from engine.org_import import ImportRefusedError, OrgTable, plan_import
+from engine.people import accounts, org_import, org_import_jobs
+from engine.people.org_import import ImportRefusedError, OrgTable, plan_import
 
 PASSWORD = "correct horse battery"
 HEADER = ["username", "name", "email", "department", "manager"]

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import org, queries, runtime
-from engine.accounts import create_person_account
+from engine import runtime
+from engine.data.models import WorkTask, utcnow
 from engine.errors import NotPermittedError
-from engine.models import WorkTask, utcnow
+from engine.people import org
+from engine.people.accounts import create_person_account
+from engine.work import queries
 
 from .conftest import flow, write_package
 

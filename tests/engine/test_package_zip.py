@@ -7,8 +7,9 @@ import zipfile
 
 import pytest
 
-from engine import package_zip, packages
 from engine.errors import InvalidPackageError
+from engine.packages import archive as package_zip
+from engine.packages import deployment as packages
 from tests.conftest import FIXTURES
 
 ORDER_REVIEW = FIXTURES / "packages" / "order_review"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine import packages, runtime
+from engine import runtime
+from engine.data.models import ProcessInstance, ProcessVersion
 from engine.errors import InvalidPackageError
-from engine.models import ProcessInstance, ProcessVersion
+from engine.packages import deployment as packages
 
 from .conftest import flow, write_package
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import queries, runtime
+from engine import runtime
+from engine.data.models import AdminGrant, HistoryEntry, Notification, Person, WorkTask
 from engine.errors import InvalidTaskDataError, NotPermittedError, TaskConflictError
-from engine.models import AdminGrant, HistoryEntry, Notification, Person, WorkTask
+from engine.work import queries
 
 from .conftest import flow, write_package
 
@@ -128,8 +129,8 @@ def test_jump_by_a_super_admin_only(sessions, request_at_director):
 
 
 def test_return_settings_are_checked_at_deploy(tmp_path):
-    from engine import packages
     from engine.errors import InvalidPackageError
+    from engine.packages import deployment as packages
 
     body = _body("sometimes").replace('liaison:resubmit="rework"', 'liaison:resubmit="nowhere"')
     with pytest.raises(InvalidPackageError) as caught:

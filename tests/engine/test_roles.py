@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from engine import accounts, org, roles
+from engine.data.models import AdminGrant, Department, Person, Role
 from engine.errors import NotFoundError, NotPermittedError
-from engine.models import AdminGrant, Department, Person, Role
-from engine.roles import RoleError
+from engine.people import accounts, org, roles
+from engine.people.roles import RoleError
 
 PASSWORD = "correct horse battery"
 
@@ -173,7 +173,7 @@ def test_two_super_admins_revoking_each_other_at_once_leave_one(postgres_url):
     """PostgreSQL, READ COMMITTED: the FOR UPDATE on the super admin grants makes the second wait and count again."""
     import threading
 
-    from engine import db
+    from engine.data import db
 
     engine = db.make_engine(postgres_url)
     sessions = db.make_session_factory(engine)

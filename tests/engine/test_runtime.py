@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import db, queries, runtime
+from engine import runtime
+from engine.bpmn.serialization import SPEC_CACHE
+from engine.data import db
+from engine.data.models import ProcessInstance
 from engine.errors import NotPermittedError, ProcessRuntimeError, TaskConflictError
-from engine.models import ProcessInstance
 from engine.runtime import LIVE_WORKFLOWS
-from engine.serialization import SPEC_CACHE
+from engine.work import queries
 from tests.conftest import FIXTURES
 
 from .conftest import flow, write_package

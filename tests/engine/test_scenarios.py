@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.scenarios import run_package_scenarios
+from engine.packages.scenarios import run_package_scenarios
 from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from engine import db, runtime
-from engine.models import Base
+from engine import runtime
+from engine.data import db
+from engine.data.models import Base
 from tests.conftest import FIXTURES
 
 ORDER_REVIEW = FIXTURES / "packages" / "order_review"

@@ -11,10 +11,10 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import services
+from engine.bpmn import services
+from engine.bpmn.expressions import LiaisonScriptEngine, RestrictedEnvironment
+from engine.bpmn.services import get_service, register_service, service, service_names, unregister_service
 from engine.errors import ExpressionError
-from engine.expressions import LiaisonScriptEngine, RestrictedEnvironment
-from engine.services import get_service, register_service, service, service_names, unregister_service
 
 
 @pytest.fixture

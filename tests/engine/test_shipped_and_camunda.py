@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import packages, queries, runtime
+from engine import runtime
+from engine.packages import deployment as packages
+from engine.work import queries
 from tests.conftest import FIXTURES
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine import accounts, packages, starting
+from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.errors import InvalidPackageError, NotPermittedError
-from engine.models import AdminGrant, Department, Person, PersonRole, Role
+from engine.packages import deployment as packages
+from engine.people import accounts, starting
 
 from .conftest import flow, write_package
 

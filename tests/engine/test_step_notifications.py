@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import runtime, timers
+from engine import runtime
+from engine.data.models import Notification, OutboxMessage, Person, Timer
 from engine.errors import ProcessRuntimeError
-from engine.models import Notification, OutboxMessage, Person, Timer
+from engine.runtime import timers
 
 from .conftest import flow, write_package
 

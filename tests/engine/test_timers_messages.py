@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import messages, packages, queries, runtime, timers
+from engine import runtime
+from engine.data.models import BufferedMessage, HistoryEntry, MessageSubscription, Timer, WorkTask
 from engine.errors import InvalidPackageError
-from engine.models import BufferedMessage, HistoryEntry, MessageSubscription, Timer, WorkTask
+from engine.packages import deployment as packages
+from engine.runtime import messages, timers
+from engine.work import queries
 
 from .conftest import flow, write_package
 

@@ -11,12 +11,12 @@ from uuid import UUID
 import pytest
 from lxml import etree
 
-from engine import token_moves
-from engine import workflow as wfa
-from engine.bpmn_parser import parse_documents
+from engine.bpmn import token_moves
+from engine.bpmn import workflow as wfa
+from engine.bpmn.parser import parse_documents
+from engine.bpmn.serialization import compact, dump_state, load_state, new_workflow, tree_depth
+from engine.bpmn.token_moves import TokenMoveError
 from engine.errors import NotFoundError, TaskConflictError
-from engine.serialization import compact, dump_state, load_state, new_workflow, tree_depth
-from engine.token_moves import TokenMoveError
 
 from .conftest import HEADER, flow
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine import xmlsafe
+from engine.bpmn import xmlsafe
+from engine.bpmn.xmlsafe import MAX_XML_BYTES, parse_xml_bytes, read_xml_file
 from engine.errors import UnreadableFileError
-from engine.xmlsafe import MAX_XML_BYTES, parse_xml_bytes, read_xml_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn"
 

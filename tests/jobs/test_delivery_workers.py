@@ -6,8 +6,10 @@ import signal
 
 from sqlalchemy import func, insert, select
 
-from engine import db, packages, runtime
-from engine.models import OutboxMessage, Person, utcnow
+from engine import runtime
+from engine.data import db
+from engine.data.models import OutboxMessage, Person, utcnow
+from engine.packages import deployment as packages
 from tests.engine.conftest import flow, write_package
 from tests.jobs.conftest import wait_for
 

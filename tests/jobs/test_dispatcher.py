@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine import jobs
+from engine.jobs import dispatch as jobs
 
 
 class FakeRows:

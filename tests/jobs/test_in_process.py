@@ -7,8 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from engine import db, jobs, packages, runtime
-from engine.models import HistoryEntry, OutboxMessage, ProcessInstance, Timer, WorkTask, utcnow
+from engine import runtime
+from engine.data import db
+from engine.data.models import HistoryEntry, OutboxMessage, ProcessInstance, Timer, WorkTask, utcnow
+from engine.jobs import dispatch as jobs
+from engine.packages import deployment as packages
 from tests.jobs.conftest import wait_for
 from tests.jobs.test_delivery_workers import add_people
 from tests.jobs.test_timer_workers import timer_package

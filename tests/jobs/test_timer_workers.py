@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine import db, packages, runtime
-from engine.models import HistoryEntry, ProcessInstance, Timer, WorkTask
+from engine import runtime
+from engine.data import db
+from engine.data.models import HistoryEntry, ProcessInstance, Timer, WorkTask
+from engine.packages import deployment as packages
 from tests.engine.conftest import flow, write_package
 from tests.jobs.conftest import wait_for
 

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from sqlalchemy import insert, select
 
-from engine import db
-from engine.models import OutboxMessage
+from engine.data import db
+from engine.data.models import OutboxMessage
 from tests.jobs.conftest import IN_CI, LIAISON, REDIS_SERVER, RedisServer, free_port, wait_for
 from tests.jobs.test_delivery_workers import email_rows
 

@@ -15,9 +15,9 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Blueprint
 
-from engine import accounts
+from engine.data.models import AdminGrant, Department, PersonRole, Role
 from engine.errors import NotPermittedError
-from engine.models import AdminGrant, Department, PersonRole, Role
+from engine.people import accounts
 from web import create_app
 from web.auth import require_department_admin, require_super_admin
 

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import func, select
 
-from engine.models import Person
+from engine.data.models import Person
 
 from .conftest import csrf_token, sign_in
 

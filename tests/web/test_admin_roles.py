@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import org
-from engine.models import AdminGrant, Role
+from engine.data.models import AdminGrant, Role
+from engine.people import org
 
 from .conftest import csrf_token, post, sign_in
 

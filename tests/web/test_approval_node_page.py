@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import accounts, packages, runtime
-from engine.models import ApprovalItem
+from engine import runtime
+from engine.data.models import ApprovalItem
+from engine.packages import deployment as packages
+from engine.people import accounts
 from tests.engine.conftest import flow, write_package
 
 from .conftest import PASSWORD, post, sign_in
@@ -79,7 +81,7 @@ def test_delegate_from_the_task_page_and_back(app, sessions, people, tmp_path):
     assert 'id="delegate-form"' not in page  # a delegated task is not delegated again
     assert post(zhao, f"/tasks/{task}", {"approved": "true", "comment": "ok"}).status_code == 302
     with sessions() as session:
-        from engine.models import WorkTask
+        from engine.data.models import WorkTask
         row = session.get(WorkTask, task)
         assert (row.assignee, row.delegated_by, row.status) == ("wang", None, "open")
     assert post(wang, f"/tasks/{task}", {"approved": "true"}).status_code == 302

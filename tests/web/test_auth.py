@@ -9,7 +9,7 @@ import pytest
 from babel.dates import format_datetime
 
 from engine.config import load_settings
-from engine.models import Person
+from engine.data.models import Person
 
 from .conftest import PASSWORD, post, sign_in
 

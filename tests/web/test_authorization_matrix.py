@@ -14,9 +14,12 @@ import pytest
 from argon2 import PasswordHasher
 from flask import url_for
 
-from engine import accounts, db, packages, queries
+from engine.bpmn.serialization import SPEC_CACHE
+from engine.data import db
+from engine.packages import deployment as packages
+from engine.people import accounts
 from engine.runtime import LIVE_WORKFLOWS
-from engine.serialization import SPEC_CACHE
+from engine.work import queries
 from web import create_app
 
 from .conftest import PASSWORD, create_people, csrf_token, post, sign_in

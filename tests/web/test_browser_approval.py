@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import accounts, db, packages, queries
-from engine.models import PersonRole, Role
+from engine.data import db
+from engine.data.models import PersonRole, Role
+from engine.packages import deployment as packages
+from engine.people import accounts
+from engine.work import queries
 from tests.browser_support import chromium, serving, unavailable
 from web import create_app, vendor
 

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import accounts, db, packages, queries
+from engine.data import db
+from engine.packages import deployment as packages
+from engine.people import accounts
+from engine.work import queries
 from tests.browser_support import chromium, serving
 from web import create_app
 

@@ -6,8 +6,9 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine import accounts, packages
-from engine.models import Person
+from engine.data.models import Person
+from engine.packages import deployment as packages
+from engine.people import accounts
 
 from .conftest import PASSWORD, post, sign_in
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import packages, queries
-from engine.models import PersonRole, Role
+from engine.data.models import PersonRole, Role
+from engine.packages import deployment as packages
+from engine.work import queries
 
 from .conftest import post, sign_in
 

@@ -17,8 +17,11 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from engine import accounts, packages, queries, uploads
-from engine.models import Upload
+from engine.data.models import Upload
+from engine.packages import deployment as packages
+from engine.people import accounts
+from engine.runtime import uploads
+from engine.work import queries
 
 from .conftest import PASSWORD, csrf_token, post, sign_in
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import packages
+from engine.packages import deployment as packages
 from web import create_app
 
 from .conftest import sign_in

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.models import Person
+from engine.data.models import Person
 
 from .conftest import post, sign_in
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from engine import packages, runtime
+from engine import runtime
+from engine.packages import deployment as packages
 from tests.conftest import FIXTURES
 
 from .conftest import post, sign_in

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import notification_center as center
-from engine.models import Notification
+from engine.data.models import Notification
+from engine.notify import center
 
 from .conftest import post, sign_in
 

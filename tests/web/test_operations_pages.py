@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import accounts, packages, queries
-from engine.models import HistoryEntry, Notification
+from engine.data.models import HistoryEntry, Notification
+from engine.packages import deployment as packages
+from engine.people import accounts
+from engine.work import queries
 
 from .conftest import PASSWORD, post, sign_in
 

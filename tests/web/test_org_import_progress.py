@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import org_import
-from engine.models import Department, OrgImportJob, Person, utcnow
+from engine.data.models import Department, OrgImportJob, Person, utcnow
+from engine.people import org_import
 
 from .conftest import csrf_token, sign_in
 

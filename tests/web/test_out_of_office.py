@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import accounts, org, packages, queries
-from engine.models import OutOfOffice
+from engine.data.models import OutOfOffice
+from engine.packages import deployment as packages
+from engine.people import accounts, org
+from engine.work import queries
 
 from .conftest import PASSWORD, post, sign_in
 

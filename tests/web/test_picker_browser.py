@@ -12,8 +12,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from engine import accounts, db, org
-from engine.models import Department
+from engine.data import db
+from engine.data.models import Department
+from engine.people import accounts, org
 from tests.browser_support import chromium, serving
 from web import create_app
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import accounts, packages, runtime
-from engine.models import WorkTask
+from engine import runtime
+from engine.data.models import WorkTask
+from engine.packages import deployment as packages
+from engine.people import accounts
 from tests.engine.conftest import flow, write_package
 
 from .conftest import PASSWORD, post, sign_in

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import packages, starting
-from engine.models import Person
+from engine.data.models import Person
+from engine.packages import deployment as packages
+from engine.people import starting
 
 from .conftest import post, sign_in
 

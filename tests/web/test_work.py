@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import accounts, packages, queries, runtime
+from engine import runtime
+from engine.data.models import PersonRole, Role
 from engine.errors import ProcessRuntimeError, TaskConflictError
-from engine.models import PersonRole, Role
+from engine.packages import deployment as packages
+from engine.people import accounts
+from engine.work import queries
 
 from .conftest import PASSWORD, post, sign_in
 

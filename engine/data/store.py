@@ -1,0 +1,423 @@
+"""The hot path of persistence: the few SQL statements one engine step needs, in SQLAlchemy Core.
+
+Starting an instance or completing a task runs these inside one transaction. They are plain
+Core statements on the tables of `models` (compiled once and cached by SQLAlchemy) because the
+ORM's unit of work cost ten times more than the engine step itself (see docs/benchmarks.md).
+The read side (`queries`) and deployments keep using the ORM.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from engine.data.models import (
+    ApprovalItem,
+    BufferedMessage,
+    HistoryEntry,
+    MessageSubscription,
+    Notification,
+    OutboxMessage,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    TaskCandidate,
+    Timer,
+    WorkTask,
+)
+
+_instance = ProcessInstance.__table__
+_task = WorkTask.__table__
+_candidate = TaskCandidate.__table__
+_history = HistoryEntry.__table__
+_version = ProcessVersion.__table__
+_definition = ProcessDefinition.__table__
+_timer = Timer.__table__
+_subscription = MessageSubscription.__table__
+_outbox = OutboxMessage.__table__
+_notification = Notification.__table__
+_item = ApprovalItem.__table__
+
+
+@dataclass(frozen=True)
+class TaskHandle:
+    """An open-or-not task row with what deciding a completion needs from its instance."""
+
+    task_id: str
+    status: str
+    assignee: str | None
+    candidate_users: list
+    candidate_groups: list
+    completed_by: str | None
+    instance_id: int
+    instance_status: str
+    revision: int
+    state_key: str
+    version_id: int
+    checksum: str
+    form: str | None = None
+    element_id: str | None = None
+    process_key: str | None = None
+    on_behalf_of: str | None = None  # the assignee away when the task was created (`assignee` is the deputy)
+    initiator: str | None = None
+    business_key: str | None = None
+    delegated_by: str | None = None  # 委派: the assignee is the delegate; completing hands it back
+
+
+@dataclass(frozen=True)
+class InstanceHandle:
+    """An instance row without its (large) state."""
+
+    instance_id: int
+    status: str
+    revision: int
+    state_key: str
+    version_id: int
+    checksum: str
+    data: dict
+    process_key: str | None = None
+    initiator: str | None = None
+    business_key: str | None = None
+
+
+_TASK_HANDLE = (
+    select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.candidate_users, _task.c.candidate_groups,
+           _task.c.completed_by, _instance.c.id, _instance.c.status, _instance.c.revision,
+           _instance.c.state_key, _instance.c.version_id, _version.c.checksum, _task.c.form,
+           _task.c.element_id, _instance.c.process_key, _task.c.on_behalf_of, _instance.c.initiator,
+           _instance.c.business_key, _task.c.delegated_by)
+    .join(_instance, _instance.c.id == _task.c.instance_id)
+    .join(_version, _version.c.id == _instance.c.version_id)
+)
+
+
+# Statements are built once with bind parameters: building them per call cost 5x more than running them.
+_SELECT_TASK_HANDLE = _TASK_HANDLE.where(_task.c.id == bindparam("b_task"))
+_SELECT_INSTANCE_HANDLE = (
+    select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
+           _instance.c.version_id, _version.c.checksum, _instance.c.data, _instance.c.process_key,
+           _instance.c.initiator, _instance.c.business_key)
+    .join(_version, _version.c.id == _instance.c.version_id)
+    .where(_instance.c.id == bindparam("b_instance")))
+_SELECT_STATE = (select(_instance.c.state, _instance.c.data, _instance.c.revision)
+                 .where(_instance.c.id == bindparam("b_instance")))
+_SELECT_SPEC = select(_version.c.spec_json).where(_version.c.id == bindparam("b_version"))
+_SELECT_PACKAGE = select(_version.c.package).where(_version.c.id == bindparam("b_version"))
+_SELECT_LATEST_VERSION = (
+    select(_version.c.id, _version.c.checksum)
+    .where(_version.c.definition_id == bindparam("b_definition"))
+    .order_by(_version.c.number.desc()).limit(1))
+_UPDATE_TASK_COMPLETED = (
+    update(_task).where(_task.c.id == bindparam("b_task"), _task.c.status == "open")
+    .values(status="completed", completed_by=bindparam("b_user"), completed_at=bindparam("b_now")))
+_INSERT_TASK = insert(_task)
+_INSERT_CANDIDATE = insert(_candidate)
+_INSERT_HISTORY = insert(_history)
+_SAVE_COLUMNS = ("state", "data", "status", "end_event", "updated_at", "revision", "state_key", "ended_at")
+_UPDATE_INSTANCE = (
+    update(_instance)
+    .where(_instance.c.id == bindparam("b_instance"), _instance.c.revision == bindparam("b_revision"))
+    .values({name: bindparam(f"v_{name}") for name in _SAVE_COLUMNS}))
+
+
+class StaleInstance(Exception):
+    """The instance was saved by someone else since it was read; nothing of this step was written."""
+
+
+class AlreadyTaken(Exception):
+    """The timer this step fires, or the buffered message it takes, was handled already: nothing written."""
+
+
+@dataclass
+class StepWrite:
+    """Everything one engine step writes. `instance_id` None creates the instance."""
+
+    instance_id: int | None
+    revision: int
+    now: datetime
+    state: str
+    data: dict
+    status: str
+    state_key: str
+    end_event: str | None = None
+    complete_task: str | None = None
+    user: str | None = None
+    cancel: list = field(default_factory=list)
+    new_tasks: list = field(default_factory=list)  # dicts: id, element_id, name, form, assignee, on_behalf_of,
+    #                                                  candidate_*, due_at
+    history: list = field(default_factory=list)  # dicts: actor, action, element_id, ... (no instance_id)
+    version_id: int | None = None  # for a new instance
+    process_key: str | None = None
+    initiator: str | None = None
+    business_key: str | None = None
+    # issue 4: what waits on the clock or a message, and the side effects of the step
+    timers_new: list = field(default_factory=list)  # dicts: task_id, element_id, kind, due_at, detail
+    timers_cancel: list = field(default_factory=list)  # engine task ids whose pending timers end
+    subs_new: list = field(default_factory=list)  # dicts: task_id, element_id, message_name, correlation_key, early
+    subs_cancel: list = field(default_factory=list)  # engine task ids that stopped waiting for a message
+    fire_timer: int | None = None  # the timer row this step fires: marked fired only if still pending
+    consume_message: int | None = None  # the buffered message this step takes: only if still waiting
+    outbox: list = field(default_factory=list)  # dicts: event, channel, recipient, payload
+    notifications: list = field(default_factory=list)  # dicts: recipient, event, task_id, title, body, link
+    approval_items: list = field(default_factory=list)  # dicts: id, task_id, signer, position, weight, status
+
+
+def write_step(conn: Connection, step: StepWrite) -> int:
+    """Write one step atomically and return the instance id; StaleInstance if the revision moved.
+
+    PostgreSQL: one call of `liaison_save_step` (migration 0003), one round trip, atomic on its
+    own, so the caller may run it in autocommit mode. Other databases: the same writes as Core
+    statements, inside the caller's transaction (which must be rolled back on StaleInstance).
+    """
+    if conn.dialect.name == "postgresql":
+        return _write_step_postgres(conn, step)
+    instance_id = step.instance_id
+    if instance_id is None:
+        instance_id = insert_instance(conn, version_id=step.version_id, process_key=step.process_key,
+                                      initiator=step.initiator, business_key=step.business_key, now=step.now)
+    _claim_trigger(conn, step, instance_id)
+    if step.complete_task:
+        mark_task_completed(conn, step.complete_task, step.user, step.now)  # the revision check covers races
+    cancel_tasks(conn, step.cancel, step.now)
+    if step.approval_items:
+        conn.execute(insert(_item), [{"instance_id": instance_id, "created_at": step.now, **i}
+                                     for i in step.approval_items])
+    if step.cancel:
+        conn.execute(update(_item).where(_item.c.task_id.in_(step.cancel), _item.c.status.in_(["open", "waiting"]))
+                     .values(status="cancelled", decided_at=step.now))
+    _write_waits_and_effects(conn, step, instance_id)
+    insert_tasks(conn, [{**t, "instance_id": instance_id, "status": "open", "completed_by": None,
+                         "completed_at": None, "created_at": step.now} for t in step.new_tasks])
+    append_history(conn, [{**h, "instance_id": instance_id, "at": step.now} for h in step.history])
+    if not save_instance(conn, instance_id, step.revision, state=step.state, data=step.data,
+                         status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
+        raise StaleInstance()
+    return instance_id
+
+
+_FIRE_TIMER = (update(_timer).where(_timer.c.id == bindparam("b_timer"), _timer.c.status == "pending")
+               .values(status="fired", fired_at=bindparam("b_now"), claimed_until=None))
+_CONSUME_MESSAGE = (
+    update(BufferedMessage.__table__)
+    .where(BufferedMessage.__table__.c.id == bindparam("b_message"), BufferedMessage.__table__.c.status == "waiting")
+    .values(status="consumed", instance_id=bindparam("b_instance"), consumed_at=bindparam("b_now")))
+
+
+def _claim_trigger(conn: Connection, step: StepWrite, instance_id: int) -> None:
+    """Mark the timer fired / the buffered message taken by this step, or AlreadyTaken."""
+    if step.fire_timer is not None and conn.execute(
+            _FIRE_TIMER, {"b_timer": step.fire_timer, "b_now": step.now}).rowcount != 1:
+        raise AlreadyTaken(f"timer {step.fire_timer} is no longer pending")
+    if step.consume_message is not None and conn.execute(
+            _CONSUME_MESSAGE, {"b_message": step.consume_message, "b_instance": instance_id,
+                               "b_now": step.now}).rowcount != 1:
+        raise AlreadyTaken(f"message {step.consume_message} was already taken")
+
+
+_CANCEL_TIMERS = (update(_timer)
+                  .where(_timer.c.instance_id == bindparam("b_instance"), _timer.c.status == "pending",
+                         _timer.c.task_id.in_(bindparam("b_tasks", expanding=True)))
+                  .values(status="cancelled"))
+_DROP_SUBSCRIPTIONS = delete(_subscription).where(
+    _subscription.c.instance_id == bindparam("b_instance"),
+    _subscription.c.task_id.in_(bindparam("b_tasks", expanding=True)))
+
+
+def _write_waits_and_effects(conn: Connection, step: StepWrite, instance_id: int) -> None:
+    """Timers and message subscriptions of the step (all dropped when the instance ends), outbox, in-app."""
+    if step.status != "running":
+        conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending")
+                     .values(status="cancelled"))
+        conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id))
+    else:
+        if step.timers_cancel:
+            conn.execute(_CANCEL_TIMERS, {"b_instance": instance_id, "b_tasks": step.timers_cancel})
+        if step.subs_cancel:
+            conn.execute(_DROP_SUBSCRIPTIONS, {"b_instance": instance_id, "b_tasks": step.subs_cancel})
+        if step.timers_new:
+            conn.execute(insert(_timer), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
+                                           "created_at": step.now, "detail": None, **t} for t in step.timers_new])
+        if step.subs_new:
+            conn.execute(insert(_subscription), [{"instance_id": instance_id, "created_at": step.now, **s}
+                                                 for s in step.subs_new])
+    write_effects(conn, instance_id, step.now, step.outbox, step.notifications)
+
+
+def write_effects(conn: Connection, instance_id: int | None, now: datetime, outbox: list[dict],
+                  notifications: list[dict]) -> None:
+    """Outbox rows and in-app notifications outside an engine step (reminders, escalations, operations)."""
+    if outbox:
+        conn.execute(insert(_outbox), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
+                                        "next_attempt_at": now, "created_at": now, **o} for o in outbox])
+    if notifications:
+        conn.execute(insert(_notification), [{"instance_id": instance_id, "created_at": now, "task_id": None,
+                                              "body": None, "link": None, **n} for n in notifications])
+
+
+_SAVE_STEP = text("SELECT liaison_save_step(CAST(:payload AS jsonb))")
+
+
+def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
+    payload = {
+        "instance_id": step.instance_id, "revision": step.revision, "now": step.now.isoformat(),
+        "state": step.state, "data": _json(step.data), "status": step.status, "state_key": step.state_key,
+        "end_event": step.end_event, "complete_task": step.complete_task, "user": step.user,
+        "cancel": step.cancel, "new_tasks": step.new_tasks,
+        "candidates": _candidates(step.new_tasks),
+        "history": [{**h, "data": _json(h["data"]) if h.get("data") is not None else None} for h in step.history],
+        "version_id": step.version_id, "process_key": step.process_key, "initiator": step.initiator,
+        "business_key": step.business_key,
+        "fire_timer": step.fire_timer, "consume_message": step.consume_message,
+        "timers_new": step.timers_new,
+        "timers_cancel": step.timers_cancel, "subs_new": step.subs_new, "subs_cancel": step.subs_cancel,
+        "outbox": step.outbox,
+        "notifications": step.notifications, "approval_items": step.approval_items,
+    }
+    try:
+        return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "LI409":
+            raise StaleInstance() from exc
+        if getattr(exc.orig, "sqlstate", None) == "LI410":
+            raise AlreadyTaken(str(exc.orig).splitlines()[0]) from exc
+        raise
+
+
+def _json(value) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _candidates(rows: list[dict]) -> list[dict]:
+    return [{"task_id": r["id"], "kind": kind, "value": value}
+            for r in rows
+            for kind, values in (("user", r["candidate_users"]), ("group", r["candidate_groups"]))
+            for value in dict.fromkeys(values)]
+
+
+def task_handle(conn: Connection, task_id: str) -> TaskHandle | None:
+    """The task and its instance's lock fields, in one query."""
+    row = conn.execute(_SELECT_TASK_HANDLE, {"b_task": task_id}).first()
+    return None if row is None else TaskHandle(*row)
+
+
+def instance_handle(conn: Connection, instance_id: int) -> InstanceHandle | None:
+    """The instance's lock fields and data, without its state."""
+    row = conn.execute(_SELECT_INSTANCE_HANDLE, {"b_instance": instance_id}).first()
+    return None if row is None else InstanceHandle(*row)
+
+
+def instance_state(conn: Connection, instance_id: int) -> tuple[str, dict, int]:
+    """`(serialized engine state, process data, revision)` of an instance, read together: the state
+    refers to values of that very data."""
+    return tuple(conn.execute(_SELECT_STATE, {"b_instance": instance_id}).one())
+
+
+def version_spec_json(conn: Connection, version_id: int) -> str:
+    """The stored, parsed spec of a version."""
+    return conn.execute(_SELECT_SPEC, {"b_version": version_id}).scalar_one()
+
+
+def version_package(conn: Connection, version_id: int) -> dict:
+    """The stored package content of a version (meta, forms, notifications, tests)."""
+    return conn.execute(_SELECT_PACKAGE, {"b_version": version_id}).scalar_one()
+
+
+def latest_version(conn: Connection, key: str) -> tuple[int, str] | None:
+    """`(version_id, checksum)` of the newest version of process `key`, or None."""
+    definition_id = conn.execute(
+        select(_definition.c.id).where(_definition.c.key == bindparam("b_key")), {"b_key": key}).scalar()
+    if definition_id is None:
+        return None
+    row = conn.execute(_SELECT_LATEST_VERSION, {"b_definition": definition_id}).first()
+    return None if row is None else (row[0], row[1])
+
+
+def new_state_key() -> str:
+    """A fresh random marker identifying one saved state (keys the in-process workflow cache)."""
+    return uuid.uuid4().hex
+
+
+def insert_instance(conn: Connection, *, version_id: int, process_key: str, initiator: str | None,
+                    business_key: str | None, now: datetime) -> int:
+    """Create the instance row (state is written by `save_instance` in the same transaction)."""
+    return conn.execute(insert(_instance).values(
+        version_id=version_id, process_key=process_key, status="running", initiator=initiator,
+        business_key=business_key, state="", data={}, revision=0, state_key="", created_at=now,
+        updated_at=now).returning(_instance.c.id)).scalar_one()
+
+
+def save_instance(conn: Connection, instance_id: int, expected_revision: int, *, state: str, data: dict,
+                  status: str, end_event: str | None, now: datetime, state_key: str) -> bool:
+    """Write the new state if nobody saved since `expected_revision`; False means someone did."""
+    values = {"b_instance": instance_id, "b_revision": expected_revision, "v_state": state, "v_data": data,
+              "v_status": status, "v_end_event": end_event, "v_updated_at": now,
+              "v_revision": expected_revision + 1, "v_state_key": state_key,
+              "v_ended_at": None if status == "running" else now}
+    return conn.execute(_UPDATE_INSTANCE, values).rowcount == 1
+
+
+def mark_task_completed(conn: Connection, task_id: str, user: str, now: datetime) -> bool:
+    """Close an open task row; False if it was not open any more."""
+    params = {"b_task": task_id, "b_user": user, "b_now": now}
+    return conn.execute(_UPDATE_TASK_COMPLETED, params).rowcount == 1
+
+
+def insert_tasks(conn: Connection, rows: list[dict]) -> None:
+    """Create open task rows and their candidate index rows."""
+    if not rows:
+        return
+    conn.execute(_INSERT_TASK, rows)
+    candidates = _candidates(rows)
+    if candidates:
+        conn.execute(_INSERT_CANDIDATE, candidates)
+
+
+def cancel_tasks(conn: Connection, task_ids: list[str], now: datetime) -> None:
+    """Close task rows whose engine task went away (a boundary event, a cancel, a terminate)."""
+    if task_ids:
+        conn.execute(update(_task).where(_task.c.id.in_(task_ids), _task.c.status == "open")
+                     .values(status="cancelled", completed_at=now))
+
+
+def append_history(conn: Connection, entries: list[dict]) -> None:
+    """Append history rows (never updated or deleted)."""
+    if entries:
+        conn.execute(_INSERT_HISTORY, [{"actor": None, "element_id": None, "element_type": None,
+                                         "task_id": None, "comment": None, "data": None, **e}
+                                        for e in entries])
+
+
+_buffered = BufferedMessage.__table__
+_SELECT_BUFFERED_FOR_INSTANCE = (
+    select(_buffered.c.id, _subscription.c.task_id, _buffered.c.message_name, _buffered.c.payload,
+           _buffered.c.sender)
+    .join(_subscription, and_(
+        _subscription.c.message_name == _buffered.c.message_name,
+        or_(_subscription.c.correlation_key == _buffered.c.correlation_key,
+            and_(_subscription.c.correlation_key.is_(None), _buffered.c.correlation_key.is_(None)))))
+    .where(_subscription.c.instance_id == bindparam("b_instance"), _buffered.c.status == "waiting",
+           _buffered.c.expires_at > bindparam("b_now"))
+    .order_by(_buffered.c.received_at, _buffered.c.id))
+
+
+def buffered_for_instance(conn: Connection, instance_id: int, now: datetime) -> list[tuple]:
+    """Kept messages that one of the instance's message subscriptions takes, oldest first:
+    `(buffered id, subscription task id, message name, payload, sender)`."""
+    return [tuple(r) for r in conn.execute(_SELECT_BUFFERED_FOR_INSTANCE, {"b_instance": instance_id, "b_now": now})]
+
+
+_SELECT_LATEST_VERSIONS = (
+    select(_definition.c.key, _version.c.id, _version.c.checksum)
+    .join(_version, _version.c.definition_id == _definition.c.id)
+    .where(_version.c.number == select(func.max(_version.c.number))
+           .where(_version.c.definition_id == _definition.c.id).correlate(_definition).scalar_subquery()))
+
+
+def latest_versions(conn: Connection) -> list[tuple[str, int, str]]:
+    """`(process key, version id, checksum)` of the newest version of every deployed process."""
+    return [tuple(r) for r in conn.execute(_SELECT_LATEST_VERSIONS)]

@@ -1,0 +1,163 @@
+"""Scenario tests of a process package: `tests/*.yaml`, run against a scratch database.
+
+A scenario starts the process with some data, completes tasks as given users with given data,
+and checks the outcome (status, end event, path, data, open tasks). Process owners write them
+next to the diagram; `liaison test PATH` and the project's own test suite run them the same way.
+
+```yaml
+name: manager approves
+start: {user: zhang, data: {days: 2, manager: li}, business_key: LV-1}
+steps:
+  - task: manager_approval        # element id of an open task
+    user: li
+    groups: []                    # optional
+    data: {approved: true}
+    expect_assignee: li           # optional checks on the task before completing it
+  - task: hr_record
+    user: hu
+    groups: [hr]
+    expect_error: not assigned    # optional: the step must fail with this text (nothing is saved)
+expect:
+  status: completed               # running | completed | cancelled
+  end_event: approved_end
+  path: [manager_approval, hr_record, approved_end]   # in this order, other elements may come between
+  not_path: [rejected_end]
+  data: {approved: true}          # these keys with these values
+  open_tasks: []                  # element ids of the tasks still open at the end
+```
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import runtime
+from engine.data import db
+from engine.errors import LiaisonError
+from engine.packages import deployment as packages
+from engine.work import queries
+
+_STEP_KEYS = {"task", "user", "groups", "data", "comment", "expect_assignee", "expect_candidate_groups",
+              "expect_error"}
+_TOP_KEYS = {"name", "start", "steps", "expect", "description"}
+
+
+@dataclass
+class ScenarioResult:
+    """The outcome of one scenario: passed, or the reasons it failed."""
+
+    package: str
+    file: str
+    name: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every check held."""
+        return not self.failures
+
+
+def run_package_scenarios(path: str | Path, database_url: str | None = None) -> list[ScenarioResult]:
+    """Validate the package, deploy it to a scratch database and run each of its scenarios."""
+    package = packages.load_package(path)
+    with tempfile.TemporaryDirectory(prefix="liaison-scenarios-") as scratch:
+        url = database_url or f"sqlite:///{Path(scratch) / 'scenarios.db'}"
+        db.upgrade(url)
+        engine = db.make_engine(url)
+        try:
+            sessions = db.make_session_factory(engine)
+            with sessions() as session, session.begin():
+                packages.deploy(session, package, "scenario-runner")
+            return [run_scenario(sessions, package.key, name, spec)
+                    for name, spec in sorted(package.tests.items())]
+        finally:
+            engine.dispose()
+
+
+def run_scenario(sessions: sessionmaker[Session], key: str, file: str, spec: dict) -> ScenarioResult:
+    """Run one scenario against a database where package `key` is deployed."""
+    result = ScenarioResult(key, file, str(spec.get("name") or file))
+    unknown = set(spec) - _TOP_KEYS
+    if unknown:
+        result.failures.append(f"unknown keys {sorted(unknown)} (allowed: {sorted(_TOP_KEYS)})")
+        return result
+    start = spec.get("start") or {}
+    try:
+        step = runtime.start_instance(sessions, key, start.get("data") or {}, start.get("user"),
+                                      start.get("business_key"))
+    except LiaisonError as exc:
+        result.failures.append(f"start failed: {exc}")
+        return result
+    instance_id = step.instance_id
+    for number, item in enumerate(spec.get("steps") or [], start=1):
+        if not _run_step(sessions, instance_id, number, item, result):
+            return result
+    _check_outcome(sessions, instance_id, spec.get("expect") or {}, result)
+    return result
+
+
+def _run_step(sessions, instance_id: int, number: int, item: dict, result: ScenarioResult) -> bool:
+    where = f"step {number} ({item.get('task')})"
+    unknown = set(item) - _STEP_KEYS
+    if unknown:
+        result.failures.append(f"{where}: unknown keys {sorted(unknown)}")
+        return False
+    with sessions() as session:
+        view = queries.instance_view(session, instance_id)
+    open_tasks = [t for t in view["tasks"] if t["status"] == "open" and t["element_id"] == item.get("task")]
+    if not open_tasks:
+        waiting = sorted(t["element_id"] for t in view["tasks"] if t["status"] == "open")
+        result.failures.append(f"{where}: no open task `{item.get('task')}` (open: {waiting or 'none'}, "
+                               f"instance {view['status']})")
+        return False
+    task = open_tasks[0]
+    if "expect_assignee" in item and task["assignee"] != item["expect_assignee"]:
+        result.failures.append(f"{where}: assignee is {task['assignee']!r}, expected {item['expect_assignee']!r}")
+    if "expect_candidate_groups" in item and task["candidate_groups"] != item["expect_candidate_groups"]:
+        result.failures.append(f"{where}: candidate groups are {task['candidate_groups']}, "
+                               f"expected {item['expect_candidate_groups']}")
+    try:
+        runtime.complete_task(sessions, task["id"], str(item.get("user") or ""), item.get("data") or {},
+                              tuple(item.get("groups") or ()), item.get("comment"))
+    except LiaisonError as exc:
+        if item.get("expect_error") and str(item["expect_error"]) in str(exc):
+            return True
+        result.failures.append(f"{where}: {type(exc).__name__}: {exc}")
+        return False
+    if item.get("expect_error"):
+        result.failures.append(f"{where}: expected an error containing {item['expect_error']!r}, it succeeded")
+        return False
+    return True
+
+
+def _check_outcome(sessions, instance_id: int, expect: dict, result: ScenarioResult) -> None:
+    with sessions() as session:
+        view = queries.instance_view(session, instance_id)
+        path = queries.path_taken(session, instance_id)
+    for name in ("status", "end_event"):
+        if name in expect and view[name] != expect[name]:
+            result.failures.append(f"{name} is {view[name]!r}, expected {expect[name]!r}")
+    if "path" in expect and not _is_subsequence(list(expect["path"]), path):
+        result.failures.append(f"path {path} does not pass {expect['path']} in that order")
+    for element in expect.get("not_path") or []:
+        if element in path:
+            result.failures.append(f"path passed `{element}`, which it must not")
+    for name, value in (expect.get("data") or {}).items():
+        if view["data"].get(name) != value:
+            result.failures.append(f"data `{name}` is {view['data'].get(name)!r}, expected {value!r}")
+    if "open_tasks" in expect:
+        still_open = sorted(t["element_id"] for t in view["tasks"] if t["status"] == "open")
+        if still_open != sorted(expect["open_tasks"]):
+            result.failures.append(f"open tasks are {still_open}, expected {sorted(expect['open_tasks'])}")
+
+
+def _is_subsequence(wanted: list, path: list) -> bool:
+    position = 0
+    for element in path:
+        if position < len(wanted) and element == wanted[position]:
+            position += 1
+    return position == len(wanted)

@@ -1,0 +1,279 @@
+"""Accounts: argon2id passwords, sign-in with throttling, password changes, session versions.
+
+Every function takes an SQLAlchemy session. `authenticate` commits its own writes (a failed
+attempt must be counted even though it raises); the others flush and leave the commit to the
+caller, as `packages.deploy` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import NoReturn
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.data.models import AdminGrant, Department, Person, PersonRole, Role, utcnow
+from engine.errors import LiaisonError
+
+MAX_FAILED_LOGINS = 5
+LOCK_DURATION = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+LOCALES = ("zh", "en")
+
+# The most used passwords of at least 10 characters in public breach lists, plus local favourites.
+COMMON_PASSWORDS = frozenset({
+    "1234567890", "0123456789", "12345678910", "1234567890a", "a123456789", "qwertyuiop",
+    "1q2w3e4r5t", "1qaz2wsx3edc", "qwerty1234", "qwerty12345", "password12", "password123",
+    "password1234", "passw0rd123", "iloveyou12", "abcdefghij", "abc1234567", "abcd123456",
+    "1111111111", "0000000000", "5201314520", "woaini1314", "aaaaaaaaaa", "admin12345",
+    "admin123456", "administrator", "changeme123", "welcome123", "letmein123", "liaison123",
+    "liaison1234", "p@ssw0rd123", "zxcvbnm123", "asdfghjkl1", "1234qwerasdf", "qazwsxedc123",
+})
+
+# argon2-cffi's defaults are the RFC 9106 low-memory profile of argon2id.
+HASHER = PasswordHasher()
+
+
+class AccountError(LiaisonError):
+    """Base of the errors about accounts and signing in."""
+
+
+class InvalidCredentialsError(AccountError):
+    """Unknown username or wrong password (the two are not told apart)."""
+
+    def __init__(self, message: str = "wrong username or password"):
+        super().__init__(message)
+
+
+class AccountLockedError(AccountError):
+    """Too many failed sign-ins in a row; `locked_until` says when the next try is allowed."""
+
+    def __init__(self, locked_until: datetime):
+        super().__init__(f"too many failed sign-ins: the account is locked until "
+                         f"{locked_until:%Y-%m-%d %H:%M} UTC")
+        self.locked_until = locked_until
+
+
+class AccountInactiveError(AccountError):
+    """The account is deactivated: it cannot sign in."""
+
+    def __init__(self) -> None:
+        super().__init__("this account is deactivated; ask an administrator")
+
+
+class WeakPasswordError(AccountError):
+    """The new password is refused; `reason` is too_short, too_common, is_username or unchanged."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class DuplicateUsernameError(AccountError):
+    """Another person already has this username."""
+
+    def __init__(self, username: str):
+        super().__init__(f"the username `{username}` is taken")
+        self.username = username
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """What a signed-in request knows about its person; built fresh on every request."""
+
+    person_id: int
+    username: str
+    name: str
+    locale: str | None
+    groups: tuple[str, ...]  # role keys: the candidate groups of the engine
+    is_super_admin: bool
+    admin_department_ids: tuple[int, ...]
+    session_version: int
+
+    @property
+    def is_admin(self) -> bool:
+        """A super admin or the admin of at least one department."""
+        return self.is_super_admin or bool(self.admin_department_ids)
+
+
+# -- passwords -------------------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password` with the current parameters."""
+    return HASHER.hash(password)
+
+
+@cache
+def _dummy_hash() -> str:
+    return HASHER.hash("liaison: no such account")
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return HASHER.verify(stored or _dummy_hash(), password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_strength(password: str, username: str | None = None) -> None:
+    """Refuse a password under 10 characters, a common one, or one equal to the username."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPasswordError("too_short", f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 3:
+        raise WeakPasswordError("too_common", "this password is too common; choose another one")
+    if username and lowered == username.strip().lower():
+        raise WeakPasswordError("is_username", "the password must not be the username")
+
+
+# -- accounts --------------------------------------------------------------------------------------
+
+def create_person_account(session: Session, username: str, name: str, password: str | None = None,
+                          now: datetime | None = None, **fields) -> Person:
+    """Add a person who can sign in (with `password`) or not yet (None); other columns as `fields`."""
+    username = username.strip()
+    if not username:
+        raise AccountError("the username is empty")
+    if session.scalar(select(Person.id).where(Person.username == username)) is not None:
+        raise DuplicateUsernameError(username)
+    password_hash = None
+    if password is not None:
+        check_password_strength(password, username)
+        password_hash = hash_password(password)
+    person = Person(username=username, name=name.strip() or username, password_hash=password_hash,
+                    password_changed_at=(now or utcnow()) if password is not None else None, **fields)
+    session.add(person)
+    session.flush()
+    return person
+
+
+def create_admin(session: Session, username: str, password: str, name: str,
+                 now: datetime | None = None) -> Person:
+    """Add a super admin: a person with a password and an admin grant over every department."""
+    person = create_person_account(session, username, name, password, now)
+    session.add(AdminGrant(person_id=person.id, department_id=None))
+    session.flush()
+    return person
+
+
+def authenticate(session: Session, username: str, password: str, now: datetime) -> Person:
+    """Check a sign-in and return the person; commits the failure count or the reset.
+
+    Five failures in a row lock the account for 15 minutes. An unknown username costs the same
+    hashing time as a known one.
+    """
+    person = session.scalar(select(Person).where(Person.username == username.strip()))
+    if person is None:
+        _verify(None, password)
+        raise InvalidCredentialsError()
+    if person.locked_until is not None and person.locked_until > now:
+        raise AccountLockedError(person.locked_until)
+    if not _verify(person.password_hash, password):
+        _record_failure(session, person, now)
+    if not person.active:
+        raise AccountInactiveError()
+    changes: dict = {"failed_logins": 0, "locked_until": None}
+    if HASHER.check_needs_rehash(person.password_hash):
+        changes["password_hash"] = hash_password(password)
+    session.execute(update(Person).where(Person.id == person.id).values(**changes))
+    session.commit()
+    session.refresh(person)
+    return person
+
+
+def _record_failure(session: Session, person: Person, now: datetime) -> NoReturn:
+    # One atomic increment, so parallel guesses cannot slip past the limit.
+    failures = session.execute(
+        update(Person).where(Person.id == person.id)
+        .values(failed_logins=Person.failed_logins + 1).returning(Person.failed_logins)).scalar_one()
+    if failures >= MAX_FAILED_LOGINS:
+        locked_until = now + LOCK_DURATION
+        session.execute(update(Person).where(Person.id == person.id)
+                        .values(failed_logins=0, locked_until=locked_until))
+        session.commit()
+        raise AccountLockedError(locked_until)
+    session.commit()
+    raise InvalidCredentialsError()
+
+
+def set_password(session: Session, person_id: int, new_password: str, now: datetime) -> Person:
+    """Replace a person's password (strength checked) and end every session they have."""
+    person = _person(session, person_id)
+    check_password_strength(new_password, person.username)
+    person.password_hash = hash_password(new_password)
+    person.password_changed_at = now
+    person.failed_logins = 0
+    person.locked_until = None
+    person.session_version = (person.session_version or 0) + 1
+    session.flush()
+    return person
+
+
+def change_password(session: Session, person_id: int, old_password: str, new_password: str,
+                    now: datetime) -> Person:
+    """A person's own password change: the old one must match; other sessions end."""
+    person = _person(session, person_id)
+    if not _verify(person.password_hash, old_password):
+        raise InvalidCredentialsError("the current password is wrong")
+    if new_password == old_password:
+        raise WeakPasswordError("unchanged", "the new password must differ from the current one")
+    return set_password(session, person_id, new_password, now)
+
+
+def sign_out_everywhere(session: Session, person_id: int) -> int:
+    """End every session of the person; returns the new session version."""
+    version = session.execute(
+        update(Person).where(Person.id == person_id)
+        .values(session_version=Person.session_version + 1).returning(Person.session_version)).scalar()
+    if version is None:
+        raise AccountError(f"no person with id {person_id}")
+    return version
+
+
+def set_locale(session: Session, person_id: int, locale: str | None) -> None:
+    """Store the person's interface language (zh, en, or None for the browser's)."""
+    if locale is not None and locale not in LOCALES:
+        raise AccountError(f"unknown language `{locale}`; use one of {', '.join(LOCALES)}")
+    session.execute(update(Person).where(Person.id == person_id).values(locale=locale))
+
+
+def _person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise AccountError(f"no person with id {person_id}")
+    return person
+
+
+# -- who is signed in ------------------------------------------------------------------------------
+
+def load_session_user(session: Session, person_id: int) -> SessionUser | None:
+    """The signed-in view of an active person, or None when the person is gone or deactivated."""
+    person = session.get(Person, person_id)
+    if person is None or not person.active:
+        return None
+    groups = session.scalars(select(Role.key).join(PersonRole, PersonRole.role_id == Role.id)
+                             .where(PersonRole.person_id == person_id).order_by(Role.key)).all()
+    grants = session.scalars(select(AdminGrant.department_id).where(AdminGrant.person_id == person_id)).all()
+    return SessionUser(
+        person_id=person.id, username=person.username, name=person.name, locale=person.locale,
+        groups=tuple(groups), is_super_admin=any(g is None for g in grants),
+        admin_department_ids=tuple(sorted(g for g in grants if g is not None)),
+        session_version=person.session_version)
+
+
+def administers_department(session: Session, user: SessionUser, department_id: int) -> bool:
+    """True for a super admin, or an admin of the department or of one above it."""
+    if user.is_super_admin:
+        return True
+    if not user.admin_department_ids:
+        return False
+    path = session.scalar(select(Department.path).where(Department.id == department_id))
+    if path is None:
+        return False
+    chain = {int(part) for part in path.strip("/").split("/") if part.isdigit()}
+    return bool(chain & set(user.admin_department_ids)) or department_id in user.admin_department_ids

@@ -1,0 +1,48 @@
+"""Plain records the engine hands to its callers: a page of a list, JSON-ready values, localized names.
+
+A leaf: imports nothing of engine, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+ON_BEHALF_OF_KEY = "_on_behalf_of"  # in a completion's history data: whom a deputy completed the task for
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its items, the number of items in the whole list, the page asked for."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, -(-self.total // self.per_page))
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"items": [item.to_dict() for item in self.items], "total": self.total, "page": self.page,
+                "per_page": self.per_page, "pages": self.pages}
+
+
+def localized(names: dict | None, lang: str, fallback: str) -> str:
+    """`names[lang]`, else any other non-empty name, else `fallback`."""
+    names = names or {}
+    return names.get(lang) or next((v for v in names.values() if v), None) or fallback
+
+
+def jsonable(value):
+    """Dicts and lists with datetimes as ISO strings, ready for JSON."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -1,0 +1,35 @@
+"""The runtime: everything that changes a running instance, one transaction each.
+
+Every way in (web, CLI, REST API, jobs) calls these functions. The package's face keeps the names
+the callers use (`runtime.start_instance`, `runtime.complete_task`, ...); the modules behind it:
+
+- `step`: one engine step (lock fields, restore, run, save with the optimistic-lock check, retries);
+- `versions`: what never changes for a deployed version (spec, forms, package, node attributes), cached;
+- `instances`: start, complete, cancel;
+- `new_tasks`: who gets the tasks a step creates (approver rules, signers, deputies, auto-approve);
+- `waits`: the timer rows and message subscriptions a step adds and ends;
+- `effects`: the notifications a step writes in its own transaction;
+- `claims`, `signers`, `delegation`, `moves`, `operations`: approval operations (认领, 加签/减签 and
+  the decisions of a node with a mode, 委派, 退回/跳转/拿回, 转办/催办/抄送/撤回/终止);
+- `timers`, `messages`: firing timers and correlating messages (the scheduler's side included);
+- `assignment`, `approvals`, `submissions`, `serials`, `uploads`: the rules the steps apply.
+
+Imports run one way: runtime -> notify, people, bpmn -> data.
+"""
+
+from engine.runtime.claims import claim_task, unclaim_task
+from engine.runtime.delegation import delegate_task
+from engine.runtime.instances import cancel_instance, complete_task, start_instance
+from engine.runtime.messages import deliver_message, message_starts, start_by_message
+from engine.runtime.moves import MOVE_ACTIONS, move_options, move_task, take_back_candidate
+from engine.runtime.signers import SIGNER_PLACES, add_signer, node_mode, remove_signer
+from engine.runtime.step import LIVE_WORKFLOWS, StepResult
+from engine.runtime.timers import decide_on_timeout, fire_event_timer
+from engine.runtime.versions import PACKAGE_CACHE
+
+__all__ = [
+    "LIVE_WORKFLOWS", "MOVE_ACTIONS", "PACKAGE_CACHE", "SIGNER_PLACES", "StepResult", "add_signer", "cancel_instance",
+    "claim_task", "complete_task", "decide_on_timeout", "delegate_task", "deliver_message", "fire_event_timer",
+    "message_starts", "move_options", "move_task", "node_mode", "remove_signer", "start_by_message",
+    "start_instance", "take_back_candidate", "unclaim_task",
+]

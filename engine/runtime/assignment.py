@@ -1,0 +1,572 @@
+"""Assignment rules: who gets an approval node, resolved against the org chart when the task is created.
+
+A user task names its approvers with one attribute, `liaison:approvers="KIND[:ARGUMENT]"`
+(reference: docs/approvals.md):
+
+| rule | who |
+|---|---|
+| `users:alice,bob` | the named people |
+| `role:finance` (or `role:finance,hr`) | everyone holding the role: offered as candidate groups |
+| `department:SALES` / `department:SALES+` | the members of a department (by code) / with its subdepartments |
+| `initiator` | the person who started the instance |
+| `manager` / `manager:2` | the initiator's direct / Nth-level manager up the reporting line |
+| `department_head` / `department_head:SALES` | the head of the initiator's department / of a named one |
+| `picked:field` | the user (or users) the initiator picked in a start-form field |
+| `expr:python expression` | a username or list of usernames computed from process data |
+
+`liaison:approversEmpty` (`fail` | `skip` | `admin`) says what happens when a rule yields nobody;
+`liaison:selfApproval` (`allow` | `skip` | `manager`) what happens when the initiator is among the
+approvers. Only active people are returned, never their out-of-office deputies (the runtime
+redirects assigned tasks after resolution).
+
+No SpiffWorkflow, no Flask: `resolve` takes a SQLAlchemy Core connection (or a Session) and the
+caller's sandboxed `evaluate`; it costs one to three indexed queries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, func, literal, select
+from sqlalchemy.orm import Session, aliased
+
+from engine.bpmn.sandbox import check_expression
+from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
+from engine.errors import ProcessRuntimeError
+
+# The rule kinds, with what their argument is (the designer's dropdown offers these).
+RULE_KINDS: dict[str, str] = {
+    "users": "usernames, comma-separated",
+    "role": "role keys, comma-separated",
+    "department": "a department code, with a trailing + for its subdepartments too",
+    "initiator": "no argument",
+    "manager": "optional: the level up the reporting line, 1 to 20; 1, the direct manager, by default",
+    "department_head": "optional: a department code; the initiator's own department by default",
+    "picked": "the name of a start-form field holding a username or a list of usernames",
+    "expr": "a Python expression over process data giving a username or a list of usernames",
+}
+_OPTIONAL_ARGUMENT = {"initiator": "", "manager": ", or `manager:2`", "department_head": ", or `department_head:SALES`"}
+EMPTY_OPTIONS = ("fail", "skip", "admin")
+SELF_APPROVAL_OPTIONS = ("allow", "skip", "manager")
+# The attributes this module reads from a task's `extensions["liaison"]`.
+APPROVAL_ATTRIBUTES = frozenset({"approvers", "approversEmpty", "selfApproval"})
+MAX_MANAGER_LEVEL = 20
+_CONFLICTING = ("assignee", "candidateUsers", "candidateGroups")
+_NAME = re.compile(r"[^\s,:+]+")
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+Conn = Connection | Session
+Evaluate = Callable[[str, dict], Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed `liaison:approvers` value. `str(rule)` gives its canonical text."""
+
+    kind: str
+    names: tuple[str, ...] = ()  # users: usernames; role: role keys
+    value: str | None = None  # department / department_head: code; picked: field; expr: expression
+    level: int = 1  # manager: how far up
+    subtree: bool = False  # department: with subdepartments
+
+    def __str__(self) -> str:
+        if self.kind in ("users", "role"):
+            return f"{self.kind}:{','.join(self.names)}"
+        if self.kind == "department":
+            return f"department:{self.value}{'+' if self.subtree else ''}"
+        if self.kind == "manager":
+            return "manager" if self.level == 1 else f"manager:{self.level}"
+        if self.value is not None:
+            return f"{self.kind}:{self.value}"
+        return self.kind
+
+
+@dataclass
+class Resolution:
+    """Who gets the node: assign to `users` (or offer to them) and offer to `groups`."""
+
+    users: list[str]  # usernames resolved (ordered, de-duplicated, active people only)
+    groups: list[str]  # role keys offered as candidate groups (for role: rules)
+    skipped: bool = False  # the node should be skipped (empty + skip, or self-approval skip with nobody left)
+    note: str | None = None  # why (for the history): "rule role:finance yielded nobody; skipped"
+
+
+# -- parsing -------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1024)
+def parse_rule(text: str) -> Rule:
+    """Read a `liaison:approvers` value; ValueError with a precise message on bad syntax.
+
+    Cached per text (rules are immutable), so the engine may call it on every task it creates.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"the rule is empty (expected one of: {', '.join(RULE_KINDS)})")
+    kind, colon, argument = text.strip().partition(":")
+    kind, argument = kind.strip(), argument.strip()
+    if kind not in RULE_KINDS:
+        raise ValueError(f"unknown rule kind `{kind}` (known: {', '.join(RULE_KINDS)})")
+    if colon and not argument and kind not in ("expr", "picked"):
+        if kind in _OPTIONAL_ARGUMENT:
+            raise ValueError(f"`{kind}:` has nothing after the colon (write `{kind}` alone"
+                             f"{_OPTIONAL_ARGUMENT[kind]})")
+        raise ValueError(f"`{kind}:` has nothing after the colon (expected {RULE_KINDS[kind]})")
+    return _PARSERS[kind](kind, argument if colon else None)
+
+
+def _parse_names(kind: str, argument: str | None) -> Rule:
+    what = "username" if kind == "users" else "role key"
+    if argument is None:
+        raise ValueError(f"`{kind}` needs {what}s, e.g. `{kind}:{'alice,bob' if kind == 'users' else 'finance'}`")
+    names = []
+    for part in argument.split(","):
+        name = part.strip()
+        if not name:
+            raise ValueError(f"`{kind}:{argument}` has an empty {what} (two commas, or a comma at an end)")
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"`{kind}:` {what} `{name}` cannot contain spaces, `:` or `+`")
+        if name not in names:
+            names.append(name)
+    return Rule(kind, names=tuple(names))
+
+
+def _parse_department(kind: str, argument: str | None) -> Rule:
+    if argument is None:
+        raise ValueError("`department` needs a department code, e.g. `department:SALES` (or `department:SALES+`)")
+    subtree = argument.endswith("+")
+    code = argument[:-1].strip() if subtree else argument
+    if not _NAME.fullmatch(code):
+        raise ValueError(f"`department:{argument}`: `{code}` is not a department code "
+                         "(one code, optionally followed by +)")
+    return Rule(kind, value=code, subtree=subtree)
+
+
+def _parse_initiator(kind: str, argument: str | None) -> Rule:
+    if argument is not None:
+        raise ValueError(f"`initiator` takes no argument (got `initiator:{argument}`)")
+    return Rule(kind)
+
+
+def _parse_manager(kind: str, argument: str | None) -> Rule:
+    if argument is None:
+        return Rule(kind)
+    if not argument.isdigit() or not 1 <= int(argument) <= MAX_MANAGER_LEVEL:
+        raise ValueError(f"`manager:{argument}`: the level must be a whole number from 1 to "
+                         f"{MAX_MANAGER_LEVEL} (1 is the direct manager)")
+    return Rule(kind, level=int(argument))
+
+
+def _parse_head(kind: str, argument: str | None) -> Rule:
+    if argument is not None and not _NAME.fullmatch(argument):
+        raise ValueError(f"`department_head:{argument}`: `{argument}` is not a department code")
+    return Rule(kind, value=argument)
+
+
+def _parse_picked(kind: str, argument: str | None) -> Rule:
+    if not argument:
+        raise ValueError("`picked` needs the start-form field holding the user, e.g. `picked:approver`")
+    if not _FIELD.fullmatch(argument):
+        raise ValueError(f"`picked:{argument}`: `{argument}` is not a field name")
+    return Rule(kind, value=argument)
+
+
+def _parse_expr(kind: str, argument: str | None) -> Rule:
+    if not argument:
+        raise ValueError("`expr` needs an expression, e.g. `expr:data_owner if amount > 1000 else 'alice'`")
+    if argument.startswith("${"):
+        raise ValueError(f"`expr:{argument}`: write the Python expression without ${{...}}")
+    message = check_expression(argument, "condition")
+    if message:
+        raise ValueError(f"`expr:{argument}`: {message}")
+    return Rule(kind, value=argument)
+
+
+_PARSERS = {"users": _parse_names, "role": _parse_names, "department": _parse_department,
+            "initiator": _parse_initiator, "manager": _parse_manager, "department_head": _parse_head,
+            "picked": _parse_picked, "expr": _parse_expr}
+
+
+# -- prebuilt statements (Core; the engine resolves inside its step's transaction) --------------------------
+
+_ACTIVE_AMONG = select(Person.username).where(Person.username.in_(bindparam("b_names", expanding=True)),
+                                              Person.active)
+_ROLE_HOLDERS = (select(Person.username).join(PersonRole, PersonRole.person_id == Person.id)
+                 .join(Role, Role.id == PersonRole.role_id)
+                 .where(Role.key.in_(bindparam("b_roles", expanding=True)), Person.active))
+_ROLE_COUNT = select(
+    func.count(func.distinct(Person.id)),
+    func.coalesce(func.max(case((Person.username == bindparam("b_initiator"), 1), else_=0)), 0),
+).join(PersonRole, PersonRole.person_id == Person.id).join(Role, Role.id == PersonRole.role_id).where(
+    Role.key.in_(bindparam("b_roles", expanding=True)), Person.active)
+_ROLE_MEMBERS = _ROLE_HOLDERS.distinct().order_by(Person.username)
+_DEPT = aliased(Department)
+_MEMBERS = (select(Person.username).join(Department, Department.id == Person.department_id)
+            .where(Person.active, Department.code == bindparam("b_code")).order_by(Person.username))
+_SUBTREE_MEMBERS = (select(Person.username).join(Department, Department.id == Person.department_id)
+                    .where(Person.active, Department.path.like(
+                        select(_DEPT.path).where(_DEPT.code == bindparam("b_code")).scalar_subquery() + "%"))
+                    .order_by(Person.username))
+_HEAD_OF = (select(Person.username, Person.active).join(Department, Department.head_id == Person.id)
+            .where(Department.code == bindparam("b_code")))
+_SUPER_ADMINS = (select(Person.username).join(AdminGrant, AdminGrant.person_id == Person.id)
+                 .where(AdminGrant.department_id.is_(None), Person.active).distinct().order_by(Person.username))
+
+
+def _manager_statement():
+    """The `b_level`-th manager of `b_username` up the reporting line: (username, active), no row past the top."""
+    chain = (select(Person.id.label("id"), Person.manager_id.label("manager_id"), literal(0).label("depth"))
+             .where(Person.username == bindparam("b_username")).cte("chain", recursive=True))
+    above = aliased(Person)
+    chain = chain.union_all(select(above.id, above.manager_id, chain.c.depth + 1)
+                            .where(above.id == chain.c.manager_id, chain.c.depth < bindparam("b_level")))
+    return (select(Person.username, Person.active).join(chain, chain.c.id == Person.id)
+            .where(chain.c.depth == bindparam("b_level")))
+
+
+def _initiator_head_statement():
+    """The head of `b_username`'s department, or the nearest one up the tree whose head is somebody else
+    (as `org.head_of_department_of`): (username, active)."""
+    head, own, person = aliased(Person), aliased(Department), aliased(Person)
+    return (select(head.username, head.active)
+            .join(Department, Department.head_id == head.id)
+            .join(own, own.path.like(Department.path + "%"))
+            .join(person, person.department_id == own.id)
+            .where(person.username == bindparam("b_username"), head.id != person.id)
+            .order_by(Department.path.desc()).limit(1))
+
+
+def _deepest_line_statement():
+    """The number of managers above the lowest person of the org chart (0: nobody has a manager)."""
+    tree = (select(Person.id.label("id"), literal(0).label("depth"))
+            .where(Person.manager_id.is_(None)).cte("tree", recursive=True))
+    below = aliased(Person)
+    tree = tree.union_all(select(below.id, tree.c.depth + 1)
+                          .where(below.manager_id == tree.c.id, tree.c.depth < 64))
+    return select(func.coalesce(func.max(tree.c.depth), 0))
+
+
+_MANAGER = _manager_statement()
+_INITIATOR_HEAD = _initiator_head_statement()
+_DEEPEST_LINE = _deepest_line_statement()
+
+
+def _active_among(conn: Conn, names: Iterable[str]) -> list[str]:
+    """`names` in their order, de-duplicated, keeping only active people (one query)."""
+    wanted = list(dict.fromkeys(n for n in names if n))
+    if not wanted:
+        return []
+    active = set(conn.execute(_ACTIVE_AMONG, {"b_names": wanted}).scalars())
+    return [name for name in wanted if name in active]
+
+
+def _one_active(conn: Conn, statement, params: dict) -> list[str]:
+    row = conn.execute(statement, params).first()
+    return [row[0]] if row is not None and row[1] else []
+
+
+# -- resolving -----------------------------------------------------------------------------------------
+
+def resolve(conn: Conn, rule: Rule, *, initiator: str | None, data: dict, evaluate: Evaluate,
+            empty: str = "fail", self_approval: str = "allow", process_admins: Iterable[str] = (),
+            element_id: str | None = None) -> Resolution:
+    """Who gets a node under `rule`, for an instance started by `initiator` with process data `data`.
+
+    `evaluate(expression, data)` runs `expr:` rules (the runtime's sandbox). `empty` (fail, skip,
+    admin) applies when nobody is left; `self_approval` (allow, skip, manager) when the initiator is
+    among the approvers; `process_admins` are package.yaml's `admins` (the `admin` fallback; the
+    super admins when none of them is active). Raises ProcessRuntimeError naming the node and the
+    rule for `fail`, for an `expr:` that fails or gives something that is not usernames, and for
+    `admin` when there is no active admin at all.
+    """
+    if empty not in EMPTY_OPTIONS:
+        raise ValueError(f"empty must be one of {', '.join(EMPTY_OPTIONS)} (got {empty!r})")
+    if self_approval not in SELF_APPROVAL_OPTIONS:
+        raise ValueError(f"self_approval must be one of {', '.join(SELF_APPROVAL_OPTIONS)} (got {self_approval!r})")
+    result, notes = Resolution(users=[], groups=[]), []
+    if rule.kind == "role":
+        _resolve_role(conn, rule, initiator, self_approval, result, notes)
+    else:
+        result.users = _people(conn, rule, initiator, data, evaluate, element_id)
+        if initiator and initiator in result.users and self_approval != "allow":
+            _self_approval(conn, rule, initiator, self_approval, result, notes)
+    if not result.users and not result.groups and not result.skipped:
+        _when_empty(conn, rule, initiator, empty, process_admins, element_id, result, notes)
+    result.note = "; ".join(notes) or None
+    return result
+
+
+def _people(conn: Conn, rule: Rule, initiator: str | None, data: dict, evaluate: Evaluate,
+            element_id: str | None) -> list[str]:
+    """The active people a rule names (every kind but role), in the rule's order."""
+    kind = rule.kind
+    if kind == "users":
+        return _active_among(conn, rule.names)
+    if kind == "department":
+        return list(conn.execute(_SUBTREE_MEMBERS if rule.subtree else _MEMBERS, {"b_code": rule.value}).scalars())
+    if kind == "department_head" and rule.value is not None:
+        return _one_active(conn, _HEAD_OF, {"b_code": rule.value})
+    if kind == "picked":
+        return _active_among(conn, _usernames(data.get(rule.value), rule, element_id))
+    if kind == "expr":
+        return _active_among(conn, _usernames(_evaluate(rule, data, evaluate, element_id), rule, element_id))
+    if not initiator:  # initiator, manager, department_head of the initiator's department
+        return []
+    if kind == "initiator":
+        return _active_among(conn, [initiator])
+    if kind == "manager":
+        return _one_active(conn, _MANAGER, {"b_username": initiator, "b_level": rule.level})
+    return _one_active(conn, _INITIATOR_HEAD, {"b_username": initiator})
+
+
+def _evaluate(rule: Rule, data: dict, evaluate: Evaluate, element_id: str | None):
+    try:
+        return evaluate(rule.value, data)
+    except Exception as exc:  # noqa: BLE001 - any failure is the diagram's: report it with the node and rule
+        raise ProcessRuntimeError(f"{_where(element_id)}approver rule `{rule}` failed: {exc}",
+                                  element_id, exc) from exc
+
+
+def _usernames(value, rule: Rule, element_id: str | None) -> list[str]:
+    """A picked field's or an expression's value as usernames: a text ("a" or "a,b"), a list of texts, or nothing."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, str) for v in value):
+        names = [v.strip() for v in value if v.strip()]
+        return sorted(names) if isinstance(value, set | frozenset) else names
+    raise ProcessRuntimeError(
+        f"{_where(element_id)}approver rule `{rule}` gave {type(value).__name__} `{str(value)[:80]}`, "
+        "expected a username or a list of usernames", element_id)
+
+
+def _resolve_role(conn: Conn, rule: Rule, initiator: str | None, self_approval: str, result: Resolution,
+                  notes: list[str]) -> None:
+    """Offer the roles as candidate groups; with a self-approval rule and the initiator holding one of
+    them, name the other holders instead (a group offer cannot leave one member out)."""
+    count, initiator_holds = conn.execute(_ROLE_COUNT, {"b_roles": list(rule.names),
+                                                        "b_initiator": initiator or ""}).one()
+    if not count:
+        return
+    if not initiator_holds or self_approval == "allow":
+        result.groups = list(rule.names)
+        return
+    result.users = list(conn.execute(_ROLE_MEMBERS, {"b_roles": list(rule.names)}).scalars())
+    notes.append(f"initiator `{initiator}` holds {_role_words(rule)}: its holders are named instead of the group")
+    _self_approval(conn, rule, initiator, self_approval, result, notes)
+
+
+def _role_words(rule: Rule) -> str:
+    return ("role " if len(rule.names) == 1 else "one of the roles ") + ", ".join(rule.names)
+
+
+def _self_approval(conn: Conn, rule: Rule, initiator: str, self_approval: str, result: Resolution,
+                   notes: list[str]) -> None:
+    """The initiator is among `result.users`: drop them (skip) or put their direct manager in their place."""
+    if self_approval == "skip":
+        result.users = [u for u in result.users if u != initiator]
+        if result.users:
+            notes.append(f"initiator `{initiator}` left out (self-approval: skip)")
+        else:
+            result.skipped = True
+            notes.append(f"rule `{rule}` yielded only the initiator `{initiator}`; skipped (self-approval: skip)")
+        return
+    manager = _one_active(conn, _MANAGER, {"b_username": initiator, "b_level": 1})
+    position = result.users.index(initiator)
+    result.users[position:position + 1] = [m for m in manager if m not in result.users]
+    if manager:
+        notes.append(f"initiator `{initiator}` replaced by their manager `{manager[0]}` (self-approval: manager)")
+    else:
+        notes.append(f"initiator `{initiator}` left out: they have no active manager (self-approval: manager)")
+
+
+def _when_empty(conn: Conn, rule: Rule, initiator: str | None, empty: str, process_admins: Iterable[str],
+                element_id: str | None, result: Resolution, notes: list[str]) -> None:
+    why = f"rule `{rule}` yielded nobody" + ("" if initiator or not _needs_initiator(rule) else " (no initiator)")
+    if empty == "skip":
+        result.skipped = True
+        notes.append(f"{why}; skipped")
+        return
+    if empty == "admin":
+        admins = _active_among(conn, process_admins)
+        whom = "the process admins"
+        if not admins:
+            admins, whom = list(conn.execute(_SUPER_ADMINS).scalars()), "the super admins"
+        if admins:
+            result.users = admins
+            notes.append(f"{why}; given to {whom}")
+            return
+        shortage = ", and there is no active process admin or super admin"
+    else:
+        shortage = ""
+    raise ProcessRuntimeError(f"{_where(element_id)}approver {why}"
+                              + (f" for initiator `{initiator}`" if initiator else "") + shortage, element_id)
+
+
+def _needs_initiator(rule: Rule) -> bool:
+    return rule.kind in ("initiator", "manager") or (rule.kind == "department_head" and rule.value is None)
+
+
+def _where(element_id: str | None) -> str:
+    return f"element `{element_id}`: " if element_id else ""
+
+
+def resolve_task(conn: Conn, attributes: Mapping, *, initiator: str | None, data: dict, evaluate: Evaluate,
+                 process_admins: Iterable[str] = (), element_id: str | None = None) -> Resolution | None:
+    """Resolve a user task's `liaison:approvers` with its `approversEmpty` and `selfApproval` options;
+    None when the task has no rule (it keeps `assignee` / `candidateUsers` / `candidateGroups`).
+
+    A rule that slipped past deploy with bad syntax raises ProcessRuntimeError naming the node.
+    """
+    text = attributes.get("approvers")
+    if text is None:
+        return None
+    try:
+        rule = parse_rule(text)
+        empty, self_approval = _options(attributes)
+    except ValueError as exc:
+        raise ProcessRuntimeError(f"{_where(element_id)}liaison:approvers `{text}`: {exc}", element_id, exc) from exc
+    return resolve(conn, rule, initiator=initiator, data=data, evaluate=evaluate, empty=empty,
+                   self_approval=self_approval, process_admins=process_admins, element_id=element_id)
+
+
+def _options(attributes: Mapping) -> tuple[str, str]:
+    empty = (attributes.get("approversEmpty") or "fail").strip()
+    self_approval = (attributes.get("selfApproval") or "allow").strip()
+    if empty not in EMPTY_OPTIONS:
+        raise ValueError(f"liaison:approversEmpty `{empty}` must be {' or '.join(EMPTY_OPTIONS)}")
+    if self_approval not in SELF_APPROVAL_OPTIONS:
+        raise ValueError(f"liaison:selfApproval `{self_approval}` must be {' or '.join(SELF_APPROVAL_OPTIONS)}")
+    return empty, self_approval
+
+
+def process_admins_of(meta: Mapping) -> list[str]:
+    """package.yaml's `admins` (usernames) as a list; empty when absent or malformed."""
+    admins = meta.get("admins")
+    if not isinstance(admins, list):
+        return []
+    return [a for a in admins if isinstance(a, str) and a]
+
+
+def admins_problems(admins) -> list[str]:
+    """package.yaml `admins`: a list of usernames (who receives nodes whose rule yields nobody)."""
+    if admins is None:
+        return []
+    if not isinstance(admins, list) or not all(isinstance(a, str) and a.strip() for a in admins):
+        return ["`admins` must be a list of usernames"]
+    return []
+
+
+# -- deploy-time checks ------------------------------------------------------------------------------------
+
+def rule_problems(conn: Conn | None, attributes: Mapping, *,
+                  start_fields: Mapping[str, str | None] | None = None) -> list[tuple[str, str]]:
+    """Deploy-time findings about a task's approval attributes: `(severity, message)` pairs.
+
+    Syntax errors are errors. `start_fields` (field name -> type of the process's start form; None
+    when the process has no start form) makes a `picked:` field missing from it an error and a
+    non-user field a warning. With a connection, names the org chart does not know are warnings
+    (the chart may be imported after the deploy): users, roles, departments, department heads,
+    and a manager level deeper than any reporting line.
+    """
+    if not APPROVAL_ATTRIBUTES & attributes.keys():
+        return []
+    text = attributes.get("approvers")
+    problems: list[tuple[str, str]] = []
+    if text is None:
+        problems.append(("warning", "liaison:approversEmpty and liaison:selfApproval have no effect "
+                                    "without liaison:approvers"))
+    try:
+        _options(attributes)
+    except ValueError as exc:
+        problems.append(("error", str(exc)))
+    if text is None:
+        return problems
+    try:
+        rule = parse_rule(text)
+    except ValueError as exc:
+        return [*problems, ("error", f"liaison:approvers `{text}`: {exc}")]
+    conflicting = [f"liaison:{name}" for name in _CONFLICTING if attributes.get(name)]
+    if conflicting:
+        problems.append(("error", f"liaison:approvers `{text}` and {', '.join(conflicting)} both say who gets "
+                                  "the task: keep one"))
+    if rule.kind == "picked" and start_fields is not None:
+        problems.extend(_picked_problems(rule, start_fields))
+    if conn is not None:
+        problems.extend(("warning", f"liaison:approvers `{rule}`: {message}") for message in _org_problems(conn, rule))
+    return problems
+
+
+def _picked_problems(rule: Rule, start_fields: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    if rule.value not in start_fields:
+        known = ", ".join(sorted(start_fields)) or "none"
+        return [("error", f"liaison:approvers `{rule}`: the start form has no field `{rule.value}` "
+                          f"(its fields: {known})")]
+    kind = start_fields[rule.value]
+    if kind not in (None, "user"):
+        return [("warning", f"liaison:approvers `{rule}`: field `{rule.value}` is a {kind} field, "
+                            "not a user picker")]
+    return []
+
+
+def _org_problems(conn: Conn, rule: Rule) -> list[str]:
+    """What the org chart does not know about a rule (one or two queries)."""
+    if rule.kind == "users":
+        present = {name: active for name, active in conn.execute(
+            select(Person.username, Person.active).where(Person.username.in_(list(rule.names))))}
+        return [f"no person with username `{name}`" if name not in present else f"`{name}` is not active"
+                for name in rule.names if not present.get(name)]
+    if rule.kind == "role":
+        known = set(conn.execute(select(Role.key).where(Role.key.in_(list(rule.names)))).scalars())
+        held = set(conn.execute(select(Role.key).join(PersonRole, PersonRole.role_id == Role.id)
+                                .join(Person, Person.id == PersonRole.person_id)
+                                .where(Role.key.in_(list(rule.names)), Person.active)).scalars())
+        return [f"no role `{key}`" if key not in known else f"no active person holds role `{key}`"
+                for key in rule.names if key not in held]
+    if rule.kind in ("department", "department_head") and rule.value is not None:
+        row = conn.execute(select(Department.id, Department.head_id)
+                           .where(Department.code == rule.value)).first()
+        if row is None:
+            return [f"no department with code `{rule.value}`"]
+        if rule.kind == "department_head" and row.head_id is None:
+            return [f"department `{rule.value}` has no head"]
+        return []
+    if rule.kind == "manager":
+        deepest = conn.execute(_DEEPEST_LINE).scalar() or 0
+        if rule.level > deepest:
+            return [f"the deepest reporting line has {deepest} level{'' if deepest == 1 else 's'}"]
+    return []
+
+
+def start_fields_for(node, forms: Mapping[str, Any], form_of: Callable[[Any], str | None]
+                     ) -> dict[str, str | None] | None:
+    """The fields (name -> type) of the start form(s) of the BPMN process holding `node` (an lxml element),
+    for `rule_problems`; None when that process's start events name no form of the package.
+
+    `form_of(element)` gives an element's form name (the parser's attribute reader).
+    """
+    process = next(node.iterancestors(f"{{{_BPMN_NS}}}process"), None)
+    if process is None:
+        return None
+    found: dict[str, str | None] | None = None
+    for start in process.iterchildren(f"{{{_BPMN_NS}}}startEvent"):
+        schema = forms.get(form_of(start) or "")
+        if isinstance(schema, dict):
+            found = found if found is not None else {}
+            for item in schema.get("fields") or ():
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    found[item["name"]] = item.get("type")
+    return found
+
+
+def role_members(conn: Conn, roles: Iterable[str]) -> list[str]:
+    """Active holders of any of these role keys, by username (an approval node with a mode names
+    each of them as a signer)."""
+    roles = list(roles)
+    if not roles:
+        return []
+    return list(conn.execute(_ROLE_MEMBERS, {"b_roles": roles}).scalars())

@@ -1,0 +1,56 @@
+"""The notifications a step causes (task assigned, approved / rejected, returned, finished), rendered
+into the step's own write: the outbox and in-app rows commit with it or not at all.
+"""
+
+from __future__ import annotations
+
+from engine.data import store
+from engine.notify import render as notifications
+from engine.runtime.versions import version_package
+
+
+def notify_step(conn, step: store.StepWrite, version: tuple[int, str], actor: str | None) -> None:
+    """The step's notifications (task assigned, approved / rejected, finished), rendered into the
+    step's own write: the outbox and in-app rows commit with it or not at all."""
+    events = []
+    for task in step.new_tasks:
+        assigned = [task["assignee"]] if task["assignee"] else list(task["candidate_users"])
+        events.append(notifications.Event(
+            "task_assigned", recipients=assigned, groups=[] if task["assignee"] else list(task["candidate_groups"]),
+            task={"id": task["id"], "element_id": task["element_id"], "name": task["name"],
+                  "due_at": task["due_at"]}))
+    completed = next((h for h in step.history if h.get("action") == "task_completed"), None)
+    if completed is not None and step.initiator:
+        decision = (completed.get("data") or {}).get("approved")
+        if decision is True or decision is False:
+            events.append(notifications.Event(
+                "approved" if decision else "rejected", recipients=[step.initiator], actor=actor,
+                comment=completed.get("comment"),
+                task={"id": completed.get("task_id"), "element_id": completed.get("element_id"), "name": None,
+                      "due_at": None}))
+    if step.status == "completed" and step.initiator:
+        events.append(notifications.Event("instance_finished", recipients=[step.initiator]))
+    returned = next((h for h in step.history if h.get("action") == "returned"), None)
+    if returned is not None and step.initiator:
+        events.append(notifications.Event("returned", recipients=[step.initiator], actor=actor,
+                                          comment=returned.get("comment")))
+    if not events:
+        return
+    facts = notifications.StepFacts(
+        process_key=step.process_key, package=version_package(conn, *version), instance_id=step.instance_id,
+        initiator=step.initiator, business_key=step.business_key, data=step.data, events=events)
+    outbox, inapp = notifications.render_step(conn, facts, step.now)
+    step.outbox += outbox
+    step.notifications += inapp
+
+
+def notify_signers(conn, handle, signers: list[str], now) -> None:
+    event = notifications.Event("task_assigned", recipients=signers,
+                                task={"id": handle.task_id, "element_id": handle.element_id, "name": None,
+                                      "due_at": None})
+    instance = store.instance_handle(conn, handle.instance_id)
+    facts = notifications.StepFacts(process_key=handle.process_key,
+                                    package=version_package(conn, handle.version_id, handle.checksum),
+                                    instance_id=handle.instance_id, initiator=handle.initiator,
+                                    business_key=handle.business_key, data=instance.data, events=[event])
+    store.write_effects(conn, handle.instance_id, now, *notifications.render_step(conn, facts, now))

@@ -1,0 +1,117 @@
+"""Who gets the tasks a step creates: the node's approver rule (`assignment`), the signers of a node
+with an approval mode (`approvals`), out-of-office deputies, skipped nodes and the same approver
+approved again automatically (package.yaml `auto_approve`).
+"""
+
+from __future__ import annotations
+
+from engine.bpmn import sandbox
+from engine.bpmn import workflow as wfa
+from engine.data import store
+from engine.errors import (
+    ProcessRuntimeError,
+)
+from engine.people import org
+from engine.runtime import approvals, assignment
+from engine.runtime.versions import version_package
+
+MAX_SKIPPED_NODES = 100
+
+
+def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> list:
+    """Resolve the `liaison:approvers` rule of every user task that just became ready (once per task,
+    kept with it). A node whose rule says skip is completed without a person and the process runs on;
+    returns the elements passed meanwhile. A rule that must fail raises ProcessRuntimeError (nothing
+    of the step is saved; the history says why)."""
+    records: list = []
+    meta = version_package(conn, *version).get("meta") or {}
+    repeat_approver = _approver_who_may_repeat(step, meta)
+    for _round in range(MAX_SKIPPED_NODES):
+        pending = [t for t in wfa.ready_user_tasks(workflow)
+                   if wfa.needs_assignment(t) or (repeat_approver and wfa.is_undescribed(t))]
+        if not pending:
+            return records
+        data = wfa.current_data(workflow)
+        skipped = False
+        for task in pending:
+            element = wfa.element_of(task)
+            resolution = assignment.resolve_task(
+                conn, wfa.task_attributes(task), initiator=step.initiator, data=data, evaluate=sandbox.evaluate,
+                process_admins=assignment.process_admins_of(meta), element_id=element)
+            if resolution is not None and resolution.skipped:
+                record = wfa.complete_user_task(workflow, str(task.id), {})
+                step.history.append({"actor": None, "action": "skipped", "element_id": element,
+                                     "task_id": str(task.id), "comment": resolution.note})
+                records.append(record)
+                records += wfa.run_engine(workflow)
+                skipped = True
+                break  # the process moved on: look at the ready tasks again
+            _plan_signers(conn, step, task, element, resolution)
+            if resolution is not None and resolution.note:
+                step.history.append({"actor": None, "action": "assigned", "element_id": element,
+                                     "task_id": str(task.id), "comment": resolution.note})
+            view = wfa.describe_user_task(task)[0]
+            if repeat_approver and view.assignee == repeat_approver and not view.attributes.get("mode"):
+                # the same person approved the node just before: approved again without asking (configured)
+                records.append(wfa.complete_user_task(workflow, str(task.id), {"approved": True}))
+                step.history.append({"actor": repeat_approver, "action": "auto_approved", "element_id": element,
+                                     "task_id": str(task.id), "data": {"approved": True},
+                                     "comment": "approved before by the same person"})
+                records += wfa.run_engine(workflow)
+                skipped = True
+                break
+        if not skipped:
+            return records
+    raise ProcessRuntimeError(f"more than {MAX_SKIPPED_NODES} approval nodes in a row were skipped: "
+                              "check the approvers rules")
+
+
+def _approver_who_may_repeat(step: store.StepWrite, meta: dict) -> str | None:
+    """With package.yaml `auto_approve: true`, the person whose approval this step records: a next
+    node assigned to them alone is approved automatically (DingTalk's "same approver in a row")."""
+    if meta.get("auto_approve") is not True or not step.user:
+        return None
+    completed = next((h for h in step.history if h.get("action") == "task_completed"), None)
+    if completed is None or (completed.get("data") or {}).get("approved") is not True:
+        return None
+    return step.user
+
+
+def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -> None:
+    """Give a node that just became ready its people: the resolved approvers, or, with an approval
+    mode, one `approval_item` per signer (roles expanded to their members)."""
+    attributes = wfa.task_attributes(task)
+    mode = attributes.get("mode")
+    if not mode:
+        if resolution is not None:
+            wfa.set_assignment(task, resolution.users, resolution.groups)
+        return
+    if resolution is None:
+        signers = wfa.describe_user_task(task)[0].candidate_users
+    else:
+        signers = resolution.users + assignment.role_members(conn, resolution.groups)
+    signers = list(dict.fromkeys(signers))
+    if not signers:
+        raise ProcessRuntimeError(f"element `{element}`: the approval node ({mode}) has no signers", element)
+    items = approvals.new_items(str(task.id), mode, signers, attributes)
+    step.approval_items += items
+    wfa.set_assignment(task, [signers[0]] if mode == "sequential" else signers, [])
+
+
+def redirect_to_deputies(conn, step: store.StepWrite) -> dict[str, str]:
+    """New tasks assigned to someone out of office go to their deputy (`on_behalf_of` keeps who was
+    meant); returns `{task id: deputy}`. Tasks already open when a window starts stay where they are.
+
+    No query when the step creates no assigned task; one indexed EXISTS query when nobody is away.
+    """
+    assigned = [t for t in step.new_tasks if t["assignee"]]
+    if not assigned:
+        return {}
+    deputies = org.deputies_of(conn, (t["assignee"] for t in assigned), step.now)
+    moved = {}
+    for task in assigned:
+        deputy = deputies.get(task["assignee"])
+        if deputy is not None:
+            task["on_behalf_of"], task["assignee"] = task["assignee"], deputy
+            moved[task["id"]] = deputy
+    return moved

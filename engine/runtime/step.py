@@ -1,0 +1,307 @@
+"""One engine step: read the lock fields, restore the workflow, run it, save everything at once.
+
+Every change of a running instance goes through here: `step_connection` (autocommit reads and one
+save-function call on PostgreSQL, one transaction elsewhere), `restore` (from the live-workflow
+cache when the row's `state_key` matches, else from the stored state), `completion` (a user task
+completed with its checked form data), `save_step` (tasks, history, waits, notifications and the
+state in one write, applied only if the instance's `revision` is still the one read), and
+`retry_when_locked` (the one retry loop: the step runs again on the newer state when someone saved
+first, SQLite was busy or a pooled connection died). A step that raises saves nothing.
+
+Restored workflows are kept in a small in-process cache keyed by the random `state_key` written
+with every save, so the next step of a busy instance skips deserialization; any other writer
+changes the key, and the cached object is then ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from engine.bpmn import token_moves
+from engine.bpmn import workflow as wfa
+from engine.bpmn.serialization import dump_state, load_state
+from engine.data import store
+from engine.data.models import HistoryEntry, WorkTask, utcnow
+from engine.errors import (
+    InvalidTaskDataError,
+    NotFoundError,
+    NotPermittedError,
+    ProcessRuntimeError,
+    TaskConflictError,
+)
+from engine.results import ON_BEHALF_OF_KEY
+from engine.runtime import uploads
+from engine.runtime.effects import notify_step
+from engine.runtime.new_tasks import assign_new_tasks, redirect_to_deputies
+from engine.runtime.serials import assign_serials
+from engine.runtime.submissions import checked_submission
+from engine.runtime.versions import version_forms, version_specs
+from engine.runtime.waits import has_task_timers, record_waits, waits_of
+
+task_table = WorkTask.__table__
+history_table = HistoryEntry.__table__
+
+MAX_DATA_BYTES = 1024 * 1024
+
+
+MAX_ATTEMPTS = 5
+
+
+
+@dataclass
+class StepResult:
+    """The outcome of a start or a completion, as the caller shows it."""
+
+    instance_id: int
+    status: str
+    revision: int
+    open_tasks: list[dict]
+    end_event: str | None = None
+    subscribed: list[str] = field(default_factory=list)  # message events this step started waiting on
+
+
+class _LiveWorkflows:
+    """Workflows restored or run by this process, by (database, instance, state key)."""
+
+    def __init__(self, capacity: int = 512):
+        self._items: OrderedDict = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple):
+        """Remove and return the workflow for `key`, so a failing step can never put it back half-run."""
+        with self._lock:
+            return self._items.pop(key, None)
+
+    def put(self, key: tuple, workflow) -> None:
+        with self._lock:
+            self._items[key] = workflow
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+LIVE_WORKFLOWS = _LiveWorkflows()
+
+
+def retry_when_locked(step, what: str):
+    """Run `step` again when the instance moved on under it, SQLite was busy or a pooled connection died."""
+    for _attempt in range(MAX_ATTEMPTS):
+        try:
+            return step()
+        except _Stale:
+            continue  # re-read the newer state and re-apply
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                continue  # the server dropped a pooled connection (restart, failover): use a fresh one
+            message = str(exc).lower()
+            if not isinstance(exc, OperationalError) or ("locked" not in message and "busy" not in message):
+                raise
+    raise TaskConflictError(f"{what}: the instance kept changing while saving; nothing was saved, try again")
+
+
+class _Stale(Exception):
+    """Someone saved the instance between our read and our write."""
+
+
+def completion(sessions, conn, handle, user, data, comment, lang, fire_timer=None, extra=None, attachments=None):
+    """Complete the node's engine task with `data` (checked against its form) and run on; returns
+    `(StepResult, workflow, state key)`. `extra`: values added to what the process receives."""
+    task_id = handle.task_id
+    workflow = restore(sessions, conn, handle)
+    if handle.form:
+        forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
+        now = wfa.company_now()
+        data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date())
+        data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
+    if extra:
+        data = {**data, **extra}
+    before = wfa.ready_task_ids(workflow) - {task_id}  # its row is closed, not cancelled
+    waits = waits_of(workflow)
+    moved = token_moves.moved_from(workflow, task_id)
+    if moved and moved.get("reason") == "return" \
+            and token_moves.return_settings(workflow, task_id)["after_return"] == "direct":
+        # resubmitted after a return, and the process says: straight back to the node that returned it
+        token_moves.move_token(workflow, task_id, moved["element"], data=copy.deepcopy(data), reason="resubmit")
+        records = wfa.run_engine(workflow)
+        entry = {"actor": user, "action": "resubmitted", "element_id": handle.element_id, "task_id": task_id,
+                 "comment": comment, "data": _with_on_behalf_of(data, handle.on_behalf_of)}
+    else:
+        # the engine gets its own copy: scripts may change nested values in place, the history must not see it
+        completed = wfa.complete_user_task(workflow, task_id, copy.deepcopy(data))
+        records = wfa.run_engine(workflow)
+        entry = {"actor": user, "action": "task_completed", "element_id": completed.element_id,
+                 "element_type": completed.element_type, "task_id": task_id, "comment": comment,
+                 "data": _with_on_behalf_of(data, handle.on_behalf_of)}
+    entry["data"] = uploads.with_attachments(entry["data"], uploads.claim(conn, attachments, user, handle.instance_id))
+    step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
+                           data={}, status="", state_key="", complete_task=task_id, user=user,
+                           history=[entry], initiator=handle.initiator, business_key=handle.business_key,
+                           process_key=handle.process_key, fire_timer=fire_timer)
+    if has_task_timers(conn, handle):
+        step.timers_cancel.append(task_id)  # its reminders end with it
+    result = save_step(conn, step, workflow, records, user, before=before, waits=waits,
+                   version=(handle.version_id, handle.checksum))
+    return result, workflow, step.state_key
+
+
+def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: set[str], waits,
+          version: tuple[int, str]) -> StepResult:
+    """Fill in the step's writes from the workflow (tasks, history, status, state, what waits on the
+    clock or a message) and write them."""
+    if step.status != "cancelled":
+        records = list(records) + assign_new_tasks(conn, step, workflow, version)
+    step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
+                      "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
+    ready = [] if step.status == "cancelled" else wfa.ready_user_tasks(workflow)
+    open_views = []
+    for task in ready:
+        view, is_new = wfa.describe_user_task(task)
+        open_views.append(view)
+        if is_new or view.id not in before:
+            step.new_tasks.append({"id": view.id, "element_id": view.element_id, "name": view.name,
+                                   "form": view.form, "assignee": view.assignee, "on_behalf_of": None,
+                                   "candidate_users": view.candidate_users,
+                                   "candidate_groups": view.candidate_groups, "due_at": view.due_at})
+    deputies = redirect_to_deputies(conn, step)
+    step.cancel = sorted(before - {v.id for v in open_views})
+    step.timers_cancel += step.cancel
+    if not step.status:
+        if wfa.is_completed(workflow):
+            step.status, step.end_event = "completed", wfa.end_event(records)
+            step.history.append({"action": "completed", "element_id": step.end_event})
+        elif not open_views and not wfa.waiting_elements(workflow):
+            raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached")
+        else:
+            step.status = "running"
+    step.data = wfa.current_data(workflow)
+    if step.status == "running":
+        record_waits(step, workflow, waits, open_views)
+    notify_step(conn, step, version, actor)
+    step.state = dump_state(workflow, step.data)
+    step.state_key = store.new_state_key()
+    try:
+        instance_id = store.write_step(conn, step)
+    except store.StaleInstance as exc:
+        raise _Stale() from exc
+    tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
+              "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
+    return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
+                      subscribed=[s["task_id"] for s in step.subs_new])
+
+
+def step_on(handle, **fields) -> store.StepWrite:
+    """A step on an existing instance (an instance or task handle): its lock fields and identity."""
+    return store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
+                           data={}, status="", state_key="", initiator=handle.initiator,
+                           business_key=handle.business_key, process_key=handle.process_key, **fields)
+
+
+def _with_on_behalf_of(data: dict, on_behalf_of: str | None) -> dict:
+    """The completion's history data: the submission, plus whom the deputy acted for."""
+    return {**data, ON_BEHALF_OF_KEY: on_behalf_of} if on_behalf_of else data
+
+
+
+@contextmanager
+def step_connection(sessions):
+    """The connection one step runs on.
+
+    PostgreSQL: autocommit, since the step's reads need no transaction (the revision check makes
+    the single write call safe) and the write is one atomic function call: two round trips a step.
+    Other databases: one transaction around the reads and the writes.
+    """
+    engine = db_engine(sessions)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        with engine.begin() as conn:
+            yield conn
+
+
+def restore(sessions, conn, handle):
+    cached = LIVE_WORKFLOWS.take(cache_key(sessions, handle.instance_id, handle.state_key))
+    if cached is not None:
+        return cached
+    spec, subspecs = version_specs(conn, handle.version_id, handle.checksum)
+    state, data, revision = store.instance_state(conn, handle.instance_id)
+    if revision != handle.revision:
+        raise _Stale()  # saved since the handle was read (PostgreSQL reads run in autocommit): read again
+    return load_state(state, spec, subspecs, wfa.script_engine(), data)
+
+
+def db_engine(sessions):
+    """The Engine behind a session factory: the hot path needs no ORM session."""
+    return sessions.kw["bind"]
+
+
+def cache_key(sessions, instance_id: int, state_key: str) -> tuple:
+    return (str(db_engine(sessions).url), instance_id, state_key)
+
+
+def check_may_complete(handle, user: str, groups: tuple[str, ...]) -> None:
+    if not handle.assignee and not handle.candidate_users and not handle.candidate_groups:
+        return  # unassigned tasks are open to any signed-in user
+    if handle.assignee:  # assigned (by the diagram or a claim): the assignee alone completes it
+        if user == handle.assignee:
+            return
+        raise NotPermittedError(f"task {handle.task_id} is assigned to {handle.assignee}, not {user}")
+    if user in (handle.candidate_users or []):
+        return
+    if set(groups) & set(handle.candidate_groups or []):
+        return
+    raise NotPermittedError(f"task {handle.task_id} is not assigned to {user}")
+
+
+def checked_data(data) -> dict:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidTaskDataError("task data must be a JSON object")
+    try:
+        encoded = json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTaskDataError(f"task data must be plain JSON: {exc}") from exc
+    if len(encoded) > MAX_DATA_BYTES:
+        raise InvalidTaskDataError(f"task data is larger than {MAX_DATA_BYTES} bytes")
+    bad = [k for k in data if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")]
+    if bad:
+        raise InvalidTaskDataError(f"field names must be identifiers not starting with '_': {bad}")
+    return json.loads(encoded)  # an own copy: later changes by the caller cannot reach the engine
+
+
+def record_failure(sessions, task_id: str, user: str, exc: ProcessRuntimeError) -> None:
+    with db_engine(sessions).begin() as conn:
+        handle = store.task_handle(conn, task_id)
+        if handle is not None:
+            store.append_history(conn, [{"instance_id": handle.instance_id, "actor": user, "action": "failed",
+                                         "element_id": exc.element_id, "task_id": task_id, "comment": str(exc),
+                                         "at": utcnow()}])
+
+
+def open_task(conn, task_id: str) -> store.TaskHandle:
+    handle = store.task_handle(conn, task_id)
+    if handle is None:
+        raise NotFoundError(f"no task {task_id}")
+    if handle.status != "open" or handle.instance_status != "running":
+        by = f" by {handle.completed_by}" if handle.completed_by else ""
+        raise TaskConflictError(f"task {task_id} is already {handle.status}{by}")
+    return handle
+
+
+def running_instance(conn, instance_id: int) -> store.InstanceHandle:
+    handle = store.instance_handle(conn, instance_id)
+    if handle is None or handle.status != "running":
+        raise TaskConflictError(f"instance {instance_id} is not running")
+    return handle

@@ -1,0 +1,372 @@
+"""Read side of the web inbox: to-do, done, my requests, the navigation counts and the CSV export.
+
+Every query is scoped to the user: a task is listed only if it is assigned to them, or offered
+to them or one of their groups and not yet claimed (assignee NULL). The two are separate
+branches joined with UNION ALL (they cannot overlap: `assignee = user` vs `assignee IS NULL`),
+each served by its own index: `(assignee, status, created_at)` for the first, the
+`task_candidate (kind, value)` lookup for the second. An OR across the two would force a scan
+of every open task. Filters go into both branches, so the database can stop after one page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, false, func, or_, select, true, union_all
+from sqlalchemy.orm import Session
+
+from engine.config import load_settings
+from engine.data.models import ProcessDefinition, ProcessInstance, TaskCandidate, WorkTask, utcnow
+from engine.results import Page, jsonable, localized  # noqa: F401 (Page, localized: re-exported)
+
+DUE_SOON = timedelta(hours=24)
+MAX_PER_PAGE = 1000
+
+_task = WorkTask.__table__
+_instance = ProcessInstance.__table__
+_definition = ProcessDefinition.__table__
+_candidate = TaskCandidate.__table__
+
+_WITH_INSTANCE = (_task.join(_instance, _instance.c.id == _task.c.instance_id)
+                  .outerjoin(_definition, _definition.c.key == _instance.c.process_key))
+_TASK_COLUMNS = (_task.c.id, _task.c.instance_id, _instance.c.process_key,
+                 _definition.c.name.label("process_name"), _task.c.name.label("task_name"), _task.c.element_id,
+                 _instance.c.initiator, _instance.c.business_key, _task.c.created_at, _task.c.due_at)
+
+
+
+
+@dataclass
+class InboxItem:
+    """A to-do or done task as the inbox shows it. `offered`: in a pool, the user may claim it.
+
+    For a done task, `overdue` says it was completed after its due time.
+    """
+
+    task_id: str
+    instance_id: int
+    process_key: str
+    process_name: dict  # {"zh": ..., "en": ...}
+    task_name: str  # the element id when the diagram names no task
+    initiator: str | None
+    business_key: str | None
+    created_at: datetime
+    due_at: datetime | None
+    offered: bool = False
+    overdue: bool = False
+    due_soon: bool = False
+    completed_at: datetime | None = None
+    on_behalf_of: str | None = None  # assigned to the user as the deputy of this person, who is away
+
+    def process_label(self, lang: str) -> str:
+        """The process name in `lang`, else in the other language, else its key."""
+        return localized(self.process_name, lang, self.process_key)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return jsonable(asdict(self))
+
+
+@dataclass
+class RequestItem:
+    """An instance the user started, with the names of its open tasks (where it waits now)."""
+
+    instance_id: int
+    process_key: str
+    process_name: dict
+    business_key: str | None
+    status: str
+    created_at: datetime
+    ended_at: datetime | None
+    current_tasks: list[str] = field(default_factory=list)
+    current_assignees: list[str] = field(default_factory=list)
+
+    def process_label(self, lang: str) -> str:
+        """The process name in `lang`, else in the other language, else its key."""
+        return localized(self.process_name, lang, self.process_key)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return jsonable(asdict(self))
+
+
+# -- to do --------------------------------------------------------------------------------------------
+
+def todo(session: Session, user: str, groups=(), *, process: str | None = None, initiator: str | None = None,
+         created_from: datetime | None = None, created_to: datetime | None = None,
+         overdue: bool | None = None, search: str | None = None, page: int = 1, per_page: int = 20,
+         now: datetime | None = None) -> Page:
+    """Open tasks assigned to `user`, and unclaimed ones offered to them or their `groups`; newest first.
+
+    `created_from` / `created_to` bound the task's creation time (from inclusive, to exclusive);
+    `overdue` True keeps overdue tasks only, False the others; `search` matches process name,
+    task name, business key and initiator, case-insensitively.
+    """
+    now = now or utcnow()
+    page, per_page = _paging(page, per_page)
+    conditions = _task_filters(process, initiator, search) + _time_filters(_task.c.created_at, created_from,
+                                                                           created_to)
+    if overdue is not None:
+        is_overdue = and_(_task.c.due_at.is_not(None), _task.c.due_at < now)
+        conditions.append(is_overdue if overdue else ~is_overdue)
+    source = _WITH_INSTANCE if (process or initiator or search) else _task
+    listed = _todo_union((_task.c.id, _task.c.created_at), user, groups, conditions, source).subquery()
+    rows = session.execute(_details(listed, listed.c.created_at, page, per_page, listed.c.offered)).all()
+    items = [_inbox_item(row, bool(row.offered), now) for row in rows]
+
+    def count() -> int:
+        return session.execute(select(func.count()).select_from(listed)).scalar_one()
+
+    return Page(items, _total(rows, page, count), page, per_page)
+
+
+def _details(listed, order_column, page: int, per_page: int, *extra):
+    """One page of `listed` (task ids, newest first) with the list's length, then the columns shown.
+
+    Paging on the narrow task rows first lets the database join the instance and process columns
+    for that page's rows alone; the length comes with them (a window count), so the page and
+    its total are one query that reads the list once.
+    """
+    chosen = (select(listed.c.id, order_column.label("sort_key"), *extra, func.count().over().label("total"))
+              .order_by(order_column.desc(), listed.c.id.desc())
+              .limit(per_page).offset((page - 1) * per_page).subquery("chosen"))
+    return (select(*_TASK_COLUMNS, _task.c.completed_at, _task.c.on_behalf_of, chosen.c.total, *(chosen.c[c.name] for c in extra))
+            .select_from(chosen.join(_task, _task.c.id == chosen.c.id)
+                         .join(_instance, _instance.c.id == _task.c.instance_id)
+                         .outerjoin(_definition, _definition.c.key == _instance.c.process_key))
+            .order_by(chosen.c.sort_key.desc(), chosen.c.id.desc()))
+
+
+def _todo_union(columns, user: str, groups, conditions: list, source):
+    """Assigned to `user` UNION ALL offered to `user`/`groups` and unclaimed: disjoint by `assignee`."""
+    assigned = (select(*columns, false().label("offered")).select_from(source)
+                .where(_task.c.assignee == user, _task.c.status == "open", *conditions))
+    offered = (select(*columns, true().label("offered")).select_from(source)
+               .where(_task.c.assignee.is_(None), _task.c.status == "open",
+                      _task.c.id.in_(_offered_ids(user, groups)), *conditions))
+    return union_all(assigned, offered)
+
+
+def _offered_ids(user: str, groups):
+    """Ids of tasks whose candidates name `user` or one of `groups` (open or not: the caller checks).
+
+    Two index-only lookups (UNION ALL) rather than one OR, which PostgreSQL answers with a bitmap
+    scan that must visit the table.
+    """
+    by_user = select(_candidate.c.task_id).where(_candidate.c.kind == "user", _candidate.c.value == user)
+    groups = sorted(set(groups or ()))
+    if not groups:
+        return by_user
+    return union_all(by_user, select(_candidate.c.task_id).where(_candidate.c.kind == "group",
+                                                                 _candidate.c.value.in_(groups)))
+
+
+def counts(session: Session, user: str, groups=(), now: datetime | None = None) -> dict[str, int]:
+    """Numbers for the navigation, in one query: the to-do list's length (`todo`), how many of
+    those are claimable (`offered`) and overdue (`overdue`), and the user's running requests.
+    """
+    now = now or utcnow()
+    listed = _todo_union((_task.c.due_at,), user, groups, [], _task).subquery()
+    running = (select(func.count()).select_from(_instance)
+               .where(_instance.c.initiator == user, _instance.c.status == "running").scalar_subquery())
+    row = session.execute(select(
+        func.count(), func.coalesce(func.sum(case((listed.c.offered, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((listed.c.due_at < now, 1), else_=0)), 0),
+        running.label("running")).select_from(listed)).one()
+    return dict(zip(("todo", "offered", "overdue", "requests_running"), (int(n) for n in row), strict=True))
+
+
+# -- done ---------------------------------------------------------------------------------------------
+
+def done(session: Session, user: str, *, process: str | None = None, initiator: str | None = None,
+         completed_from: datetime | None = None, completed_to: datetime | None = None,
+         search: str | None = None, page: int = 1, per_page: int = 20) -> Page:
+    """Tasks `user` completed, most recently completed first (same filters as `todo`, by completion time)."""
+    page, per_page = _paging(page, per_page)
+    conditions = [_task.c.completed_by == user, _task.c.status == "completed",
+                  *_task_filters(process, initiator, search),
+                  *_time_filters(_task.c.completed_at, completed_from, completed_to)]
+    source = _WITH_INSTANCE if (process or initiator or search) else _task
+    listed = select(_task.c.id, _task.c.completed_at).select_from(source).where(*conditions).subquery()
+    rows = session.execute(_details(listed, listed.c.completed_at, page, per_page)).all()
+    items = [_inbox_item(row, False, None) for row in rows]
+
+    def count() -> int:
+        return session.execute(select(func.count()).select_from(listed)).scalar_one()
+
+    return Page(items, _total(rows, page, count), page, per_page)
+
+
+# -- my requests --------------------------------------------------------------------------------------
+
+def my_requests(session: Session, user: str, status: str | None = None, *, process: str | None = None,
+                created_from: datetime | None = None, created_to: datetime | None = None,
+                search: str | None = None, page: int = 1, per_page: int = 20) -> Page:
+    """Instances `user` started, newest first, each with its open tasks' names and assignees.
+
+    At most three queries whatever the page size: the page, the open tasks of its instances, the count.
+    """
+    page, per_page = _paging(page, per_page)
+    conditions = [_instance.c.initiator == user,
+                  *_time_filters(_instance.c.created_at, created_from, created_to)]
+    if status:
+        conditions.append(_instance.c.status == status)
+    if process:
+        conditions.append(_instance.c.process_key == process)
+    if search:
+        conditions.append(or_(*_process_matches(search),
+                              _instance.c.business_key.icontains(search, autoescape=True)))
+    source = _instance.outerjoin(_definition, _definition.c.key == _instance.c.process_key)
+    rows = session.execute(
+        select(_instance.c.id, _instance.c.process_key, _definition.c.name, _instance.c.business_key,
+               _instance.c.status, _instance.c.created_at, _instance.c.ended_at)
+        .select_from(source).where(*conditions)
+        .order_by(_instance.c.created_at.desc(), _instance.c.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    items = [RequestItem(r.id, r.process_key, r.name or {}, r.business_key, r.status, r.created_at,
+                         r.ended_at) for r in rows]
+    _add_open_tasks(session, items)
+
+    def count() -> int:
+        return session.execute(select(func.count()).select_from(source if search else _instance)
+                               .where(*conditions)).scalar_one()
+
+    known = (page - 1) * per_page + len(items) if items and len(items) < per_page else None
+    return Page(items, count() if known is None else known, page, per_page)
+
+
+def _add_open_tasks(session: Session, items: list[RequestItem]) -> None:
+    by_id = {item.instance_id: item for item in items}
+    if not by_id:
+        return
+    open_tasks = session.execute(
+        select(_task.c.instance_id, _task.c.name, _task.c.element_id, _task.c.assignee)
+        .where(_task.c.instance_id.in_(list(by_id)), _task.c.status == "open")
+        .order_by(_task.c.created_at, _task.c.id))
+    for instance_id, name, element_id, assignee in open_tasks:
+        item = by_id[instance_id]
+        item.current_tasks.append(name or element_id)
+        if assignee and assignee not in item.current_assignees:
+            item.current_assignees.append(assignee)
+
+
+# -- CSV export ---------------------------------------------------------------------------------------
+
+_TASK_HEADERS = {
+    "zh": ["流程", "任务", "发起人", "业务编号", "创建时间", "截止时间", "状态", "完成时间", "实例编号"],
+    "en": ["Process", "Task", "Initiator", "Business key", "Created", "Due", "State", "Completed",
+           "Instance"],
+}
+_REQUEST_HEADERS = {
+    "zh": ["流程", "业务编号", "状态", "当前任务", "当前处理人", "发起时间", "结束时间", "实例编号"],
+    "en": ["Process", "Business key", "Status", "Current tasks", "Waiting for", "Started", "Ended",
+           "Instance"],
+}
+_STATES = {
+    "zh": {"completed": "已完成", "overdue": "已逾期", "due_soon": "即将到期", "offered": "待认领", "open": "待办",
+           "running": "进行中", "cancelled": "已取消", "error": "出错"},
+    "en": {"completed": "Completed", "overdue": "Overdue", "due_soon": "Due soon", "offered": "Claimable",
+           "open": "To do", "running": "Running", "cancelled": "Cancelled", "error": "Error"},
+}
+
+
+def export_csv(rows, lang: str = "zh", timezone: str | None = None) -> str:
+    """CSV of inbox or request items with headers in `lang` (zh/en), times in the company's time zone.
+
+    Starts with a UTF-8 byte order mark so Excel reads Chinese correctly; a cell that a
+    spreadsheet would run as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
+    """
+    lang = "en" if lang == "en" else "zh"
+    zone = ZoneInfo(timezone or load_settings().timezone)
+    rows = list(rows)
+    requests = bool(rows) and isinstance(rows[0], RequestItem)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow((_REQUEST_HEADERS if requests else _TASK_HEADERS)[lang])
+    for row in rows:
+        cells = _request_cells(row, lang, zone) if requests else _task_cells(row, lang, zone)
+        writer.writerow([_safe_cell(cell) for cell in cells])
+    return "\ufeff" + out.getvalue()
+
+
+def _task_cells(item: InboxItem, lang: str, zone: ZoneInfo) -> list:
+    states = _STATES[lang]
+    if item.completed_at is not None:
+        state = states["completed"]
+    else:
+        state = next((states[flag] for flag in ("overdue", "due_soon", "offered") if getattr(item, flag)),
+                     states["open"])
+    return [item.process_label(lang), item.task_name, item.initiator, item.business_key,
+            _local(item.created_at, zone), _local(item.due_at, zone), state, _local(item.completed_at, zone),
+            item.instance_id]
+
+
+def _request_cells(item: RequestItem, lang: str, zone: ZoneInfo) -> list:
+    return [item.process_label(lang), item.business_key, _STATES[lang].get(item.status, item.status),
+            "; ".join(item.current_tasks), "; ".join(item.current_assignees), _local(item.created_at, zone),
+            _local(item.ended_at, zone), item.instance_id]
+
+
+def _safe_cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    return "" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+# -- shared -------------------------------------------------------------------------------------------
+
+def _task_filters(process: str | None, initiator: str | None, search: str | None) -> list:
+    """Conditions on a task's instance (these need `_WITH_INSTANCE`)."""
+    conditions = []
+    if process:
+        conditions.append(_instance.c.process_key == process)
+    if initiator:
+        conditions.append(_instance.c.initiator == initiator)
+    if search:
+        conditions.append(or_(*_process_matches(search), _task.c.name.icontains(search, autoescape=True),
+                              _instance.c.business_key.icontains(search, autoescape=True),
+                              _instance.c.initiator.icontains(search, autoescape=True)))
+    return conditions
+
+
+def _process_matches(search: str) -> list:
+    """Process key or its zh/en name contains `search` (ILIKE on PostgreSQL, lower() LIKE on SQLite)."""
+    return [_instance.c.process_key.icontains(search, autoescape=True),
+            _definition.c.name["zh"].as_string().icontains(search, autoescape=True),
+            _definition.c.name["en"].as_string().icontains(search, autoescape=True)]
+
+
+def _time_filters(column, start: datetime | None, end: datetime | None) -> list:
+    return ([column >= start] if start else []) + ([column < end] if end else [])
+
+
+def _paging(page: int, per_page: int) -> tuple[int, int]:
+    return max(1, int(page)), min(MAX_PER_PAGE, max(1, int(per_page)))
+
+
+def _total(rows: list, page: int, count) -> int:
+    """The list's length, from the page's window count; counted apart only past the last page."""
+    if rows:
+        return rows[0].total
+    return 0 if page == 1 else count()
+
+
+def _inbox_item(row, offered: bool, now: datetime | None) -> InboxItem:
+    completed_at = row.completed_at
+    due = row.due_at
+    if completed_at is not None:
+        overdue, due_soon = bool(due and completed_at > due), False
+    else:
+        overdue = bool(due and due < now)
+        due_soon = bool(due and not overdue and due - now <= DUE_SOON)
+    return InboxItem(row.id, row.instance_id, row.process_key, row.process_name or {},
+                     row.task_name or row.element_id, row.initiator, row.business_key, row.created_at, due,
+                     offered, overdue, due_soon, completed_at, row.on_behalf_of)
+

@@ -1,0 +1,137 @@
+"""What a person needs to do work, for the web pages: a task's form and values, a process's start form,
+an instance's diagram with the path taken, and who may see what.
+
+Every reader here is scoped: `may_view_instance` / `may_act_on_task` are the one place those rules live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.bpmn import workflow as wfa
+from engine.bpmn.serialization import SPEC_CACHE
+from engine.data.models import (
+    ApprovalItem,
+    CcRecord,
+    HistoryEntry,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    TaskCandidate,
+    WorkTask,
+)
+from engine.errors import NotFoundError
+from engine.runtime.submissions import FORM_CACHE
+from engine.work.queries import TaskItem, get_task, path_taken
+from forms.schema import FormSchema
+
+
+@dataclass
+class TaskForm:
+    task: TaskItem
+    schema: FormSchema | None
+    node: str
+    values: dict            # the instance's current data: earlier answers shown read-only
+    instance_status: str
+
+
+def _forms_of_version(session: Session, version: ProcessVersion) -> dict[str, FormSchema]:
+    return FORM_CACHE.get(version.checksum, lambda: version.package)
+
+
+def task_form(session: Session, task_id: str) -> TaskForm:
+    """The task, its form schema (None when it names none) and the data to show; NotFoundError."""
+    task = get_task(session, task_id)
+    instance = session.get(ProcessInstance, task.instance_id)
+    version = session.get(ProcessVersion, instance.version_id)
+    schema = _forms_of_version(session, version).get(task.form) if task.form else None
+    return TaskForm(task, schema, task.element_id, dict(instance.data or {}), instance.status)
+
+
+def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | None, dict]:
+    """The latest version's start form (None when the start event names none) and the process names."""
+    with sessions() as session:
+        definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key))
+        if definition is None:
+            raise NotFoundError(f"no process `{key}` is deployed")
+        version = session.scalar(select(ProcessVersion).where(ProcessVersion.definition_id == definition.id)
+                                 .order_by(ProcessVersion.number.desc()).limit(1))
+        return _start_form_of_version(session, version), dict(definition.name or {})
+
+
+def instance_start_form(session: Session, instance_id: int) -> tuple[FormSchema | None, dict]:
+    """The start form of the version the instance runs on (not the newest), and the process names."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    version = session.get(ProcessVersion, instance.version_id)
+    definition = session.get(ProcessDefinition, version.definition_id)
+    return _start_form_of_version(session, version), dict(definition.name or {})
+
+
+def _start_form_of_version(session: Session, version: ProcessVersion) -> FormSchema | None:
+    spec, _subspecs = SPEC_CACHE.get(version.checksum, lambda: version.spec_json)
+    form = wfa.start_form(spec)
+    return _forms_of_version(session, version).get(form) if form else None
+
+
+def diagram(session: Session, instance_id: int) -> dict:
+    """The main BPMN file of the instance's version, the elements passed and the ones waiting now."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    version = session.get(ProcessVersion, instance.version_id)
+    files = version.bpmn or {}
+    xml = next((text for text in files.values() if f'id="{version.process_id}"' in text),
+               next(iter(files.values()), ""))
+    current = list(session.scalars(select(WorkTask.element_id).where(
+        WorkTask.instance_id == instance_id, WorkTask.status == "open")))
+    return {"xml": xml, "done": sorted(set(path_taken(session, instance_id)) - set(current)),
+            "current": current, "end_event": instance.end_event}
+
+
+def may_act_on_task(task: TaskItem, username: str, groups: tuple[str, ...]) -> bool:
+    """The assignee, or — while nobody holds it — a candidate user or a member of a candidate group."""
+    if task.assignee:
+        return task.assignee == username
+    return username in task.candidate_users or bool(set(groups) & set(task.candidate_groups))
+
+
+def may_view_instance(session: Session, instance_id: int, username: str, groups: tuple[str, ...] = (),
+                      is_super_admin: bool = False) -> bool:
+    """The initiator, anyone who holds, held, completed or is offered one of its tasks, anyone it was
+    copied to (`cc_record`), a super admin."""
+    if is_super_admin:
+        return True
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        return False
+    if instance.initiator == username:
+        return True
+    offered = select(TaskCandidate.task_id).where(or_(
+        (TaskCandidate.kind == "user") & (TaskCandidate.value == username),
+        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups) or [""])))
+    involved = select(WorkTask.id).where(WorkTask.instance_id == instance_id, or_(
+        WorkTask.assignee == username, WorkTask.completed_by == username, WorkTask.id.in_(offered)))
+    copied = select(CcRecord.id).where(CcRecord.instance_id == instance_id, CcRecord.username == username)
+    return bool(session.scalar(select(or_(involved.exists(), copied.exists()))))
+
+
+def node_signers(session: Session, task_id: str) -> list[dict]:
+    """The signers of an approval node with a mode, in order, with their decisions (empty for a
+    plain one-person task): `{signer, status, weight, comment, decided_at}`."""
+    rows = session.execute(select(ApprovalItem.signer, ApprovalItem.status, ApprovalItem.weight,
+                                  ApprovalItem.comment, ApprovalItem.decided_at)
+                           .where(ApprovalItem.task_id == task_id).order_by(ApprovalItem.position))
+    return [dict(r._mapping) for r in rows]
+
+
+def signers_added_by(session: Session, task_id: str, username: str) -> set[str]:
+    """The signers of an approval node whom `username` added (they may remove them again)."""
+    rows = session.execute(select(HistoryEntry.data).where(HistoryEntry.task_id == task_id,
+                                                           HistoryEntry.action == "signer_added",
+                                                           HistoryEntry.actor == username))
+    return {(data or {}).get("signer") for (data,) in rows} - {None}
