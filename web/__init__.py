@@ -13,7 +13,8 @@ from werkzeug.exceptions import InternalServerError
 
 from engine.config import instance_secret, load_settings
 from engine.data import db
-from engine.errors import NotFoundError, NotPermittedError
+from engine.errors import LiaisonError, NotFoundError, NotPermittedError
+from web.errors import status_for
 
 # One line per blueprint: a module of this package with a `bp`. Order matters only for `auth`,
 # whose guard must come before the others' own request hooks.
@@ -108,12 +109,21 @@ def _error_page(code: int):
     return render_template(f"errors/{code}.html"), code
 
 
+def _refused_page(exc: LiaisonError):
+    """An engine refusal no view handled: a 4xx page with its message, never a 500."""
+    code = status_for(exc)
+    if code in (403, 404):
+        return _error_page(code)  # no details about what exists or why one may not see it
+    return render_template("errors/refused.html", code=code, message=str(exc)), code
+
+
 def _register_error_pages(app: Flask) -> None:
     """Map HTTP errors and the engine's permission and lookup errors to pages, in one place."""
     for code in (400, 403, 404):  # 400 includes a missing or stale CSRF token
         app.register_error_handler(code, lambda _exc, code=code: _error_page(code))
     app.register_error_handler(NotPermittedError, lambda _exc: _error_page(403))
     app.register_error_handler(NotFoundError, lambda _exc: _error_page(404))
+    app.register_error_handler(LiaisonError, _refused_page)
     app.register_error_handler(InternalServerError, _internal_error)
 
 

@@ -17,11 +17,9 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
 
-from engine.data.models import Department, Person
 from engine.errors import NotFoundError, UnreadableFileError
-from engine.people import org_import, org_import_jobs, roles, starting
+from engine.people import org, org_import, org_import_jobs, roles, starting
 from engine.work import queries
 
 from .auth import current_account, require_admin, require_super_admin
@@ -44,18 +42,8 @@ def index():
     query = request.args.get("q", "").strip()
     page = max(1, request.args.get("page", 1, type=int) or 1)
     with _sessions()() as db:
-        people = select(Person, Department.name).outerjoin(Department, Department.id == Person.department_id)
-        if not user.is_super_admin:
-            paths = db.scalars(select(Department.path).where(Department.id.in_(user.admin_department_ids)))
-            people = people.where(or_(*[Department.path.like(f"{path}%") for path in paths] or [False]))
-        if query:
-            like = f"%{query}%"
-            people = people.where(or_(Person.username.ilike(like), Person.name.ilike(like),
-                                      Person.email.ilike(like)))
-        rows = db.execute(people.order_by(Person.username).limit(PER_PAGE + 1)
-                          .offset((page - 1) * PER_PAGE)).all()
-    return render_template("admin/index.html", rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE, page=page,
-                           q=query)
+        rows, more = org.manageable_people(db, user.username, query, page, PER_PAGE)
+    return render_template("admin/index.html", rows=rows, more=more, page=page, q=query)
 
 
 @bp.route("/org-import", methods=["GET", "POST"])

@@ -45,6 +45,7 @@ from forms.build import FormContext, form_class, validate_formdata
 from forms.render import environment as forms_environment
 from forms.render import static_path
 from forms.schema import FormSchema, load_schema
+from web.errors import status_for
 
 from . import files, vendor
 from .auth import current_account
@@ -306,7 +307,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         signers = work.node_signers(session, task_id)
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
-    moves = _move_options(task_id) if task.status == "open" and (may_act or is_admin) else None
+    moves = _move_options(task_id) if task.status == "open" and (
+        may_act or runtime.may_jump(sessions(), task_id, account.username)) else None
     schema = task_form.schema
     form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
         if may_act and schema is not None else None
@@ -322,9 +324,9 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         attachments_field=ATTACHMENTS_FIELD, attachments_error=attachments_error,
         attachments=(formdata.get(ATTACHMENTS_FIELD, "[]") if formdata is not None else "[]"),
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
-        may_delegate=task.status == "open" and task.assignee == account.username and not signers
-        and not getattr(task, "delegated_by", None), moves=moves, may_return=may_act and bool(moves),
-        may_jump=is_admin and bool(moves), signer_places=_signer_places(task, signers, account.username),
+        may_delegate=task.status == "open" and runtime.may_delegate(sessions(), task_id, account.username),
+        moves=moves, may_return=may_act and bool(moves),
+        may_jump=bool(moves) and runtime.may_jump(sessions(), task_id, account.username), signer_places=_signer_places(task, signers, account.username),
         removable={s["signer"] for s in signers if s["status"] in ("open", "waiting")
                    and (is_admin or s["signer"] in removable)} if task.status == "open" else set(), **parts), status
 
@@ -491,6 +493,17 @@ def _run_operation(run, success: str | None) -> None:
             flash(success, "success")
 
 
+def _task_operation(task_id: str, run, success: str, after: str | None = None):
+    """Run an operation on a task; a refusal re-renders the task page with the reason and a 4xx
+    status (`web.status_for`), success flashes `success` and goes to `after` (default: the task)."""
+    try:
+        run()
+    except LiaisonError as exc:
+        return _task_page(task_id, conflict=_("Not done: %(reason)s", reason=str(exc)), status=status_for(exc))
+    flash(success, "success")
+    return redirect(after or url_for("work.task", task_id=task_id))
+
+
 def _instance_operation(instance_id: int, operation: str, run, success: str | None):
     """404 when the person may not see the instance, 403 when the rule table does not give them
     `operation`; else run it (`run(username, attachment ids)`) and go back to the instance page."""
@@ -570,23 +583,22 @@ def return_task(task_id: str):
         _task_form, may_act = _visible_task(session, task_id)
     if not may_act:
         abort(403)
-    _run_operation(lambda: runtime.move_task(sessions(), task_id, account.username, "return", _posted("to"),
-                                             comment=_posted("comment"), groups=account.groups),
-                   _("The request was sent back."))
-    return redirect(_after_submit())
+    return _task_operation(task_id, lambda: runtime.move_task(
+        sessions(), task_id, account.username, "return", _posted("to"), comment=_posted("comment"),
+        groups=account.groups), _("The request was sent back."), _after_submit())
 
 
 @bp.post("/tasks/<task_id>/jump")
 def jump(task_id: str):
-    """A super admin moves the request to another node (跳转)."""
+    """A super admin or one of the process's admins moves the request to another node (跳转)."""
     account = current_account()
     with sessions()() as session:
         _visible_task(session, task_id)
-        if not org.is_super_admin(session, account.username):
-            abort(403)
-    _run_operation(lambda: runtime.move_task(sessions(), task_id, account.username, "jump", _posted("to"),
-                                             comment=_posted("comment")), _("The request was moved."))
-    return redirect(url_for("work.task", task_id=task_id))
+    if not runtime.may_jump(sessions(), task_id, account.username):
+        abort(403)
+    return _task_operation(task_id, lambda: runtime.move_task(
+        sessions(), task_id, account.username, "jump", _posted("to"), comment=_posted("comment")),
+        _("The request was moved."))
 
 
 @bp.post("/tasks/<task_id>/signers/add")

@@ -14,7 +14,7 @@ therefore *starts a new token* at the target instead:
 3. the new task remembers where the token came from (`internal_data["liaison_moved_from"]`),
    so the runtime can send a resubmission straight back to the node that returned it.
 
-What is refused (`TokenMoveError`, a `ValueError`):
+What is refused (`TokenMoveError`, a `NotPermittedError`):
 
 - an element that does not exist, or lies in another process, pool or subprocess than the
   waiting task (a move never crosses a subprocess boundary);
@@ -47,15 +47,16 @@ from SpiffWorkflow.specs.ExclusiveChoice import ExclusiveChoice
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.util.task import TaskState
 
-from engine.errors import NotFoundError, TaskConflictError
+from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 
 MOVED_FROM = "liaison_moved_from"  # internal_data key of a moved-to task: where the token came from
 REASONS = ("return", "jump", "take_back", "resubmit", "move")
 AFTER_RETURN = ("rerun", "direct")
 
 
-class TokenMoveError(ValueError):
-    """A token move the engine refuses; the message says why, naming the elements."""
+class TokenMoveError(NotPermittedError):
+    """A token move the engine refuses (a gateway, an event, a missing element, another branch); the
+    message says why, naming the elements."""
 
 
 def movable_targets(workflow, from_task_id: str, path: Sequence[str] | None = None) -> list[dict]:

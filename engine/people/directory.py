@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import Department, Person
+from engine.people.org import within
 
 MAX_LIMIT = 50
 MAX_QUERY = 100  # characters of the typed text that are matched; nobody types more
@@ -116,7 +117,7 @@ def search_people(session: Session, query: str | None, limit: int = 10,
     if scope is not None:
         root = aliased(Department)
         root_path = select(root.path).where(root.id == scope if isinstance(scope, int) else root.code == scope)
-        statement = statement.where(Department.path.like(root_path.scalar_subquery() + "%"))
+        statement = statement.where(within(Department.path, root_path.scalar_subquery()))
     return [PersonHit(username, name, name_en, department, department_en)
             for username, name, name_en, department, department_en in session.execute(statement)]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exists, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exists, false, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
@@ -32,11 +32,24 @@ def _department_is(department: DepartmentRef, table=Department) -> ColumnElement
     return table.code == department
 
 
+def within(path_column, ancestor_path) -> ColumnElement[bool]:
+    """The one department-subtree rule: a department is in the subtree of another (itself included)
+    when its materialized `path` starts with the other's. `ancestor_path` is a string, a column or
+    a scalar subquery."""
+    return path_column.like(ancestor_path + "%")
+
+
+def within_any(path_column, ancestor_paths) -> ColumnElement[bool]:
+    """`within` one of several subtrees; false for none."""
+    paths = list(ancestor_paths)
+    return or_(*[within(path_column, path) for path in paths]) if paths else false()
+
+
 def _subtree_of(department: DepartmentRef) -> ColumnElement[bool]:
     """`Department` rows in the subtree of `department` (itself included)."""
     root = aliased(Department)
     root_path = select(root.path).where(_department_is(department, root)).scalar_subquery()
-    return Department.path.like(root_path + "%")
+    return within(Department.path, root_path)
 
 
 def person_by_username(session: Session, username: str) -> Person | None:
@@ -80,7 +93,7 @@ def head_of_department_of(session: Session, username: str) -> Person | None:
     person, own, head = aliased(Person), aliased(Department), aliased(Person)
     query = (select(head)
              .join(Department, Department.head_id == head.id)
-             .join(own, own.path.like(Department.path + "%"))
+             .join(own, within(own.path, Department.path))
              .join(person, person.department_id == own.id)
              .where(person.username == username, head.id != person.id)
              .order_by(Department.path.desc()).limit(1))
@@ -124,7 +137,7 @@ def may_administer(session: Session, admin_username: str, person_username: str) 
     query = (select(AdminGrant.id).join(admin, admin.id == AdminGrant.person_id)
              .outerjoin(Department, Department.id == AdminGrant.department_id)
              .where(admin.username == admin_username, admin.active, target_exists,
-                    or_(AdminGrant.department_id.is_(None), target_path.like(Department.path + "%")))
+                    or_(AdminGrant.department_id.is_(None), within(target_path, Department.path)))
              .limit(1))
     return session.scalar(query) is not None
 
@@ -247,3 +260,20 @@ def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, st
         for username, name, name_en in rows:
             found[username] = (name_en if lang == "en" and name_en else name) or username
     return found
+
+
+def manageable_people(session: Session, admin_username: str, text: str = "", page: int = 1,
+                      per_page: int = 50) -> tuple[list[tuple[Person, str | None]], bool]:
+    """People an admin may manage (everyone for a super admin, their departments' subtrees otherwise),
+    matching `text` in username, name or e-mail: `([(person, department name)], more pages?)`."""
+    people = select(Person, Department.name).outerjoin(Department, Department.id == Person.department_id)
+    if not is_super_admin(session, admin_username):
+        held = admin_departments(session, admin_username)
+        paths = session.scalars(select(Department.path).where(Department.id.in_(held))) if held else []
+        people = people.where(within_any(Department.path, paths))
+    if text:
+        like = f"%{text}%"
+        people = people.where(or_(Person.username.ilike(like), Person.name.ilike(like), Person.email.ilike(like)))
+    rows = session.execute(people.order_by(Person.username).limit(per_page + 1)
+                           .offset((max(1, page) - 1) * per_page)).all()
+    return [tuple(row) for row in rows[:per_page]], len(rows) > per_page

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import Department, Person, ProcessDefinition, ProcessPermission, ProcessVersion
 from engine.errors import NotFoundError, NotPermittedError
-from engine.people.org import admin_departments, groups_of, is_super_admin
+from engine.people.org import admin_departments, groups_of, is_super_admin, within_any
 
 STARTER_KEYS = ("roles", "departments", "users")
 
@@ -96,7 +96,7 @@ def managed_departments(session: Session, admin_username: str) -> list[Departmen
             return []
         root = aliased(Department)
         paths = list(session.scalars(select(root.path).where(root.id.in_(held))))
-        query = query.where(or_(*[Department.path.like(path + "%") for path in paths]))
+        query = query.where(within_any(Department.path, paths))
     return list(session.scalars(query))
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, aliased
 from engine.bpmn.sandbox import check_expression
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.errors import ProcessRuntimeError
+from engine.people.org import within
 
 # The rule kinds, with what their argument is (the designer's dropdown offers these).
 RULE_KINDS: dict[str, str] = {
@@ -207,8 +208,8 @@ _DEPT = aliased(Department)
 _MEMBERS = (select(Person.username).join(Department, Department.id == Person.department_id)
             .where(Person.active, Department.code == bindparam("b_code")).order_by(Person.username))
 _SUBTREE_MEMBERS = (select(Person.username).join(Department, Department.id == Person.department_id)
-                    .where(Person.active, Department.path.like(
-                        select(_DEPT.path).where(_DEPT.code == bindparam("b_code")).scalar_subquery() + "%"))
+                    .where(Person.active, within(
+                        Department.path, select(_DEPT.path).where(_DEPT.code == bindparam("b_code")).scalar_subquery()))
                     .order_by(Person.username))
 _HEAD_OF = (select(Person.username, Person.active).join(Department, Department.head_id == Person.id)
             .where(Department.code == bindparam("b_code")))
@@ -233,7 +234,7 @@ def _initiator_head_statement():
     head, own, person = aliased(Person), aliased(Department), aliased(Person)
     return (select(head.username, head.active)
             .join(Department, Department.head_id == head.id)
-            .join(own, own.path.like(Department.path + "%"))
+            .join(own, within(own.path, Department.path))
             .join(person, person.department_id == own.id)
             .where(person.username == bindparam("b_username"), head.id != person.id)
             .order_by(Department.path.desc()).limit(1))

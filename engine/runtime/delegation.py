@@ -10,6 +10,7 @@ from engine.data import store
 from engine.data.models import TaskCandidate, utcnow
 from engine.errors import (
     InvalidTaskDataError,
+    LiaisonError,
     NotFoundError,
     NotPermittedError,
     TaskConflictError,
@@ -41,6 +42,30 @@ _HAND_BACK = (update(task_table)
               .values(assignee=bindparam("b_back"), delegated_by=None))
 
 
+def _check_may_delegate(conn, handle, actor: str) -> None:
+    """The one rule for who may delegate a task: its assignee, once, on a node without an approval mode."""
+    task_id = handle.task_id
+    if handle.delegated_by:
+        raise TaskConflictError(f"task {task_id} is already delegated by {handle.delegated_by} to "
+                                f"{handle.assignee}")
+    if handle.assignee != actor:
+        raise NotPermittedError(f"only the task's assignee delegates it; task {task_id} is "
+                                f"{'assigned to ' + handle.assignee if handle.assignee else 'not assigned'}")
+    if approval_mode(conn, handle):
+        raise NotPermittedError(f"task {task_id} is an approval node with several signers: add a signer "
+                                "or transfer it instead")
+
+
+def may_delegate(sessions: sessionmaker[Session], task_id: str, actor: str) -> bool:
+    """Whether `actor` may delegate task `task_id` now (for showing the form; `delegate_task` checks again)."""
+    with db_engine(sessions).connect() as conn:
+        try:
+            _check_may_delegate(conn, open_task(conn, task_id), actor)
+        except LiaisonError:
+            return False
+    return True
+
+
 def delegate_task(sessions: sessionmaker[Session], task_id: str, actor: str, to: str,
                   comment: str | None = None, attachments: list[str] | None = None) -> None:
     """The assignee of a task has `to` handle it (委派); when `to` submits, the task comes back to
@@ -50,15 +75,7 @@ def delegate_task(sessions: sessionmaker[Session], task_id: str, actor: str, to:
     attachments = uploads.clean_ids(attachments)
     with db_engine(sessions).begin() as conn:
         handle = open_task(conn, task_id)
-        if handle.delegated_by:
-            raise TaskConflictError(f"task {task_id} is already delegated by {handle.delegated_by} to "
-                                    f"{handle.assignee}")
-        if handle.assignee != actor:
-            raise NotPermittedError(f"only the task's assignee delegates it; task {task_id} is "
-                                    f"{'assigned to ' + handle.assignee if handle.assignee else 'not assigned'}")
-        if approval_mode(conn, handle):
-            raise NotPermittedError(f"task {task_id} is an approval node with several signers: add a signer "
-                                    "or transfer it instead")
+        _check_may_delegate(conn, handle, actor)
         if to == actor:
             raise InvalidTaskDataError("a task is delegated to someone else")
         if conn.execute(ACTIVE_PERSON, {"b_user": to}).first() is None:

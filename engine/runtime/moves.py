@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
+from engine.data import store
 from engine.errors import (
     InvalidTaskDataError,
     NotPermittedError,
@@ -16,7 +17,7 @@ from engine.errors import (
 )
 from engine.people import org
 from engine.runtime import assignment
-from engine.runtime.signers import ITEMS, own_item
+from engine.runtime.signers import own_item, signer_items
 from engine.runtime.step import (
     LIVE_WORKFLOWS,
     StepResult,
@@ -95,9 +96,21 @@ def _move_target(conn, handle, kind, target, targets: dict, actor, groups, histo
     return _return_target(conn, handle, target, targets, previous, actor, groups, workflow)
 
 
-def _jump_target(conn, handle, target, actor) -> str:
+def _may_jump(conn, handle, actor: str) -> bool:
+    """The one rule for who moves a request to any node: a super admin or one of the package's `admins`."""
     meta = version_package(conn, handle.version_id, handle.checksum).get("meta") or {}
-    if not org.is_super_admin(conn, actor) and actor not in assignment.process_admins_of(meta):
+    return org.is_super_admin(conn, actor) or actor in assignment.process_admins_of(meta)
+
+
+def may_jump(sessions: sessionmaker[Session], task_id: str, actor: str) -> bool:
+    """Whether `actor` may jump open task `task_id` (for showing the form; `move_task` checks again)."""
+    with db_engine(sessions).connect() as conn:
+        handle = store.task_handle(conn, task_id)
+        return handle is not None and handle.status == "open" and _may_jump(conn, handle, actor)
+
+
+def _jump_target(conn, handle, target, actor) -> str:
+    if not _may_jump(conn, handle, actor):
         raise NotPermittedError("only a super admin or the process's admins move a request to any node")
     if not target:
         raise InvalidTaskDataError("a jump needs the node to go to")
@@ -123,7 +136,7 @@ def _take_back_target(conn, handle, previous, actor, history) -> str:
 def _return_target(conn, handle, target, targets, previous, actor, groups, workflow) -> str:
     task_id = handle.task_id
     if approval_mode(conn, handle):
-        own_item([tuple(r) for r in conn.execute(ITEMS, {"b_task": task_id})], actor, handle)
+        own_item(signer_items(conn, task_id), actor, handle)
     else:
         check_may_complete(handle, actor, groups)
     if target in (None, "previous"):

@@ -9,6 +9,7 @@ completes it in the same transaction.
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,6 +49,21 @@ ITEMS = (select(_item_table.c.id, _item_table.c.signer, _item_table.c.status, _i
           .where(_item_table.c.task_id == bindparam("b_task")).order_by(_item_table.c.position))
 
 
+class SignerItem(NamedTuple):
+    """One signer of an approval node with a mode (a row of `approval_item`), in position order."""
+
+    id: str
+    signer: str
+    status: str  # waiting / open / approved / rejected / cancelled
+    weight: int
+    position: int
+
+
+def signer_items(conn, task_id: str) -> list[SignerItem]:
+    """The node's signers in order (one prebuilt query)."""
+    return [SignerItem(*row) for row in conn.execute(ITEMS, {"b_task": task_id})]
+
+
 def decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, attachments=None) -> StepResult:
     """One signer's decision on an approval node with a mode, in one transaction on both databases.
 
@@ -64,14 +80,13 @@ def decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, at
         handle = store.task_handle(conn, task_id)  # read again under the lock
         if handle.status != "open" or handle.instance_status != "running":
             raise TaskConflictError(f"approval node {task_id} is already decided; your decision was not recorded")
-        items = [tuple(r) for r in conn.execute(ITEMS, {"b_task": task_id})]
+        items = signer_items(conn, task_id)
         mine = own_item(items, user, handle)
         now = utcnow()
-        conn.execute(update(_item_table).where(_item_table.c.id == mine[0], _item_table.c.status == "open")
+        conn.execute(update(_item_table).where(_item_table.c.id == mine.id, _item_table.c.status == "open")
                      .values(status="approved" if decision else "rejected", decided_at=now, comment=comment))
         mine_now = "approved" if decision else "rejected"
-        decided = [approvals.Item(signer, mine_now if item_id == mine[0] else status, weight)
-                   for item_id, signer, status, weight, _position in items]
+        decided = [approvals.Item(i.signer, mine_now if i.id == mine.id else i.status, i.weight) for i in items]
         attributes = node_attributes(conn, handle)
         mode = attributes.get("mode")
         outcome = approvals.outcome(mode, decided, attributes)
@@ -88,15 +103,15 @@ def decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, at
     return result
 
 
-def own_item(items: list[tuple], user: str, handle) -> tuple:
+def own_item(items: list[SignerItem], user: str, handle) -> SignerItem:
     """The caller's open item (a deputy acts on the item of the person they stand in for)."""
     for item in items:
-        item_id, signer, status, _weight, _position = item
-        if status == "open" and (signer == user or (signer == handle.on_behalf_of and handle.assignee == user)):
+        if item.status == "open" and (item.signer == user
+                                      or (item.signer == handle.on_behalf_of and handle.assignee == user)):
             return item
-    if any(signer == user and status in ("approved", "rejected") for _i, signer, status, _w, _p in items):
+    if any(i.signer == user and i.status in ("approved", "rejected") for i in items):
         raise TaskConflictError(f"you already decided on approval node {handle.task_id}")
-    if any(signer == user and status == "waiting" for _i, signer, status, _w, _p in items):
+    if any(i.signer == user and i.status == "waiting" for i in items):
         raise NotPermittedError(f"approval node {handle.task_id}: it is not your turn yet (sequential approval)")
     raise NotPermittedError(f"approval node {handle.task_id} has no open signature for {user}")
 
@@ -107,9 +122,9 @@ def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bo
     signer of a sequential node gets it; others lose it from their inbox), the history says so."""
     task_id = handle.task_id
     if mode == "sequential":
-        _hand_to_next(conn, handle, next(i for i in items if i[2] == "waiting"), now)
+        _hand_to_next(conn, handle, next(i for i in items if i.status == "waiting"), now)
     else:
-        _drop_candidate(conn, handle, mine[1])
+        _drop_candidate(conn, handle, mine.signer)
     store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": user, "action": "signed",
                                  "element_id": handle.element_id, "task_id": task_id, "comment": comment,
                                  "data": uploads.with_attachments(
@@ -157,7 +172,7 @@ def _locked_node(conn, task_id: str):
     if not mode:
         raise NotPermittedError(f"task {task_id} has one approver; signers are added to approval nodes with a "
                                 "mode (liaison:mode sequential, all, any or vote)")
-    return handle, mode, [tuple(r) for r in conn.execute(ITEMS, {"b_task": task_id})]
+    return handle, mode, signer_items(conn, task_id)
 
 
 def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
@@ -169,10 +184,11 @@ def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
             raise NotPermittedError(f"a {mode} node takes signers {allowed} you, not {place}")
         if conn.execute(ACTIVE_PERSON, {"b_user": signer}).first() is None:
             raise NotFoundError(f"no active person `{signer}`")
-        if any(s == signer and st != "cancelled" for _i, s, st, _w, _p in items):
+        if any(i.signer == signer and i.status != "cancelled" for i in items):
             raise TaskConflictError(f"{signer} already signs approval node {task_id}")
         now = utcnow()
-        position = {"before": mine[4], "after": mine[4] + 1, "alongside": max(p for *_r, p in items) + 1}[place]
+        position = {"before": mine.position, "after": mine.position + 1,
+                    "alongside": max(i.position for i in items) + 1}[place]
         conn.execute(update(_item_table).where(_item_table.c.task_id == task_id, _item_table.c.position >= position)
                      .values(position=_item_table.c.position + 1))
         status = "waiting" if place == "after" else "open"
@@ -180,7 +196,7 @@ def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
             id=str(uuid.uuid4()), task_id=task_id, instance_id=handle.instance_id, signer=signer, position=position,
             weight=1, status=status, created_at=now))
         if place == "before":  # the added person signs first; the node comes back to me after them
-            conn.execute(update(_item_table).where(_item_table.c.id == mine[0]).values(status="waiting"))
+            conn.execute(update(_item_table).where(_item_table.c.id == mine.id).values(status="waiting"))
             conn.execute(update(task_table).where(task_table.c.id == task_id)
                          .values(assignee=signer, on_behalf_of=None))
         elif place == "alongside":
@@ -206,7 +222,7 @@ def remove_signer(sessions: sessionmaker[Session], task_id: str, actor: str, sig
 def _remove_signer_once(sessions, task_id, actor, signer, comment):
     with db_engine(sessions).begin() as conn:
         handle, mode, items = _locked_node(conn, task_id)
-        target = next((i for i in items if i[1] == signer and i[2] in ("open", "waiting")), None)
+        target = next((i for i in items if i.signer == signer and i.status in ("open", "waiting")), None)
         if target is None:
             raise NotFoundError(f"{signer} has no undecided signature on approval node {task_id}")
         added_by = [actor_ for actor_, data in conn.execute(_ADDED_BY, {"b_instance": handle.instance_id,
@@ -214,17 +230,18 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
                     if (data or {}).get("signer") == signer]
         if actor not in added_by and not org.is_super_admin(conn, actor):
             raise NotPermittedError(f"only whoever added {signer}, or a super admin, may remove them")
-        undecided = [i for i in items if i[2] in ("open", "waiting") and i[0] != target[0]]
-        decided = [i for i in items if i[2] in ("approved", "rejected")]
+        undecided = [i for i in items if i.status in ("open", "waiting") and i.id != target.id]
+        decided = [i for i in items if i.status in ("approved", "rejected")]
         if not undecided and not decided:
             raise NotPermittedError(f"{signer} is the node's last signer: it needs at least one")
         now = utcnow()
-        conn.execute(update(_item_table).where(_item_table.c.id == target[0])
+        conn.execute(update(_item_table).where(_item_table.c.id == target.id)
                      .values(status="cancelled", decided_at=now, comment=comment))
         store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": actor,
                                      "action": "signer_removed", "element_id": handle.element_id,
                                      "task_id": task_id, "comment": comment, "data": {"signer": signer}}])
-        remaining = [approvals.Item(s, "cancelled" if i == target[0] else st, w) for i, s, st, w, _p in items]
+        remaining = [approvals.Item(i.signer, "cancelled" if i.id == target.id else i.status, i.weight)
+                     for i in items]
         outcome = approvals.outcome(mode, remaining, node_attributes(conn, handle))
         if outcome is None:
             _after_removal(conn, handle, mode, items, target, now)
@@ -241,17 +258,17 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
 def _after_removal(conn, handle, mode, items, target, now) -> None:
     """The node's row after a signer left: the next signer's turn, or one candidate less."""
     if mode != "sequential":
-        _drop_candidate(conn, handle, target[1])
-    elif target[2] == "open":
-        _hand_to_next(conn, handle, next(i for i in items if i[2] == "waiting" and i[0] != target[0]), now)
+        _drop_candidate(conn, handle, target.signer)
+    elif target.status == "open":
+        _hand_to_next(conn, handle, next(i for i in items if i.status == "waiting" and i.id != target.id), now)
 
 
-def _hand_to_next(conn, handle, following: tuple, now) -> None:
+def _hand_to_next(conn, handle, following: SignerItem, now) -> None:
     """A sequential node's turn passes to the `following` item's signer, who is told."""
-    conn.execute(update(_item_table).where(_item_table.c.id == following[0]).values(status="open"))
+    conn.execute(update(_item_table).where(_item_table.c.id == following.id).values(status="open"))
     conn.execute(update(task_table).where(task_table.c.id == handle.task_id)
-                 .values(assignee=following[1], on_behalf_of=None))
-    notify_signers(conn, handle, [following[1]], now)
+                 .values(assignee=following.signer, on_behalf_of=None))
+    notify_signers(conn, handle, [following.signer], now)
 
 
 def _drop_candidate(conn, handle, signer: str) -> None:

@@ -250,17 +250,24 @@ def cache_key(sessions, instance_id: int, state_key: str) -> tuple:
     return (str(db_engine(sessions).url), instance_id, state_key)
 
 
+def may_complete(assignee: str | None, candidate_users, candidate_groups, user: str,
+                 groups: tuple[str, ...] = ()) -> bool:
+    """The one rule for who may act on an open task: its assignee alone once it has one (by the
+    diagram or a claim); else a candidate user or a member of a candidate group; a task with no
+    people at all, anyone who can reach it (the pages show it only to who may see the instance)."""
+    if assignee:
+        return user == assignee
+    if not candidate_users and not candidate_groups:
+        return True
+    return user in (candidate_users or []) or bool(set(groups) & set(candidate_groups or []))
+
+
 def check_may_complete(handle, user: str, groups: tuple[str, ...]) -> None:
-    if not handle.assignee and not handle.candidate_users and not handle.candidate_groups:
-        return  # unassigned tasks are open to any signed-in user
-    if handle.assignee:  # assigned (by the diagram or a claim): the assignee alone completes it
-        if user == handle.assignee:
-            return
+    """NotPermittedError unless `may_complete` lets `user` act on the task of `handle`."""
+    if may_complete(handle.assignee, handle.candidate_users, handle.candidate_groups, user, groups):
+        return
+    if handle.assignee:
         raise NotPermittedError(f"task {handle.task_id} is assigned to {handle.assignee}, not {user}")
-    if user in (handle.candidate_users or []):
-        return
-    if set(groups) & set(handle.candidate_groups or []):
-        return
     raise NotPermittedError(f"task {handle.task_id} is not assigned to {user}")
 
 

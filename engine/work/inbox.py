@@ -141,6 +141,12 @@ def _details(listed, order_column, page: int, per_page: int, *extra):
             .order_by(chosen.c.sort_key.desc(), chosen.c.id.desc()))
 
 
+def todo_ids(user: str, groups=()):
+    """The ids of `user`'s to-do list, as a subquery: the one rule for who sees an open task in a
+    list (assigned to them, or offered to them or their groups and unclaimed). The CLI's list uses it."""
+    return select(_todo_union((_task.c.id,), user, groups, [], _task).subquery().c.id)
+
+
 def _todo_union(columns, user: str, groups, conditions: list, source):
     """Assigned to `user` UNION ALL offered to `user`/`groups` and unclaimed: disjoint by `assignee`."""
     assigned = (select(*columns, false().label("offered")).select_from(source)

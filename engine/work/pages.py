@@ -24,7 +24,10 @@ from engine.data.models import (
     WorkTask,
 )
 from engine.errors import NotFoundError
+from engine.runtime.assignment import process_admins_of
+from engine.runtime.step import may_complete
 from engine.runtime.submissions import FORM_CACHE
+from engine.runtime.versions import PACKAGE_CACHE
 from engine.work.queries import TaskItem, get_task, path_taken
 from forms.schema import FormSchema
 
@@ -94,16 +97,15 @@ def diagram(session: Session, instance_id: int) -> dict:
 
 
 def may_act_on_task(task: TaskItem, username: str, groups: tuple[str, ...]) -> bool:
-    """The assignee, or — while nobody holds it — a candidate user or a member of a candidate group."""
-    if task.assignee:
-        return task.assignee == username
-    return username in task.candidate_users or bool(set(groups) & set(task.candidate_groups))
+    """The runtime's rule (`step.may_complete`): the assignee, or — while nobody holds it — a candidate
+    user or a member of a candidate group."""
+    return may_complete(task.assignee, task.candidate_users, task.candidate_groups, username, groups)
 
 
 def may_view_instance(session: Session, instance_id: int, username: str, groups: tuple[str, ...] = (),
                       is_super_admin: bool = False) -> bool:
     """The initiator, anyone who holds, held, completed or is offered one of its tasks, anyone it was
-    copied to (`cc_record`), a super admin."""
+    copied to (`cc_record`), the process's admins (package.yaml `admins`), a super admin."""
     if is_super_admin:
         return True
     instance = session.get(ProcessInstance, instance_id)
@@ -117,7 +119,18 @@ def may_view_instance(session: Session, instance_id: int, username: str, groups:
     involved = select(WorkTask.id).where(WorkTask.instance_id == instance_id, or_(
         WorkTask.assignee == username, WorkTask.completed_by == username, WorkTask.id.in_(offered)))
     copied = select(CcRecord.id).where(CcRecord.instance_id == instance_id, CcRecord.username == username)
-    return bool(session.scalar(select(or_(involved.exists(), copied.exists()))))
+    if session.scalar(select(or_(involved.exists(), copied.exists()))):
+        return True
+    return username in process_admins(session, instance.version_id)
+
+
+def process_admins(session: Session, version_id: int) -> list[str]:
+    """package.yaml's `admins` of a deployed version: they see its instances and may jump them."""
+    checksum = session.scalar(select(ProcessVersion.checksum).where(ProcessVersion.id == version_id))
+    if checksum is None:
+        return []
+    meta = PACKAGE_CACHE.get(session.connection(), version_id, checksum).get("meta") or {}
+    return process_admins_of(meta)
 
 
 def node_signers(session: Session, task_id: str) -> list[dict]:

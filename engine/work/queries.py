@@ -18,6 +18,7 @@ from engine.data.models import (
 )
 from engine.errors import NotFoundError
 from engine.results import ON_BEHALF_OF_KEY, jsonable  # noqa: F401 (jsonable: re-exported)
+from engine.work.inbox import todo_ids
 
 
 @dataclass
@@ -46,14 +47,20 @@ class TaskItem:
 
 def list_tasks(session: Session, user: str, groups: tuple[str, ...] = (), status: str = "open",
                limit: int = 100, offset: int = 0) -> list[TaskItem]:
-    """Tasks assigned to `user` or offered to them or their groups, newest first."""
-    candidate = (TaskCandidate.kind == "user") & (TaskCandidate.value == user)
-    if groups:
-        candidate = candidate | ((TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups)))
-    offered = select(TaskCandidate.task_id).where(candidate)
-    visible = or_(WorkTask.assignee == user, WorkTask.id.in_(offered))
-    if status != "open":
-        visible = or_(visible, WorkTask.completed_by == user)
+    """Tasks of `user`, newest first, as `liaison tasks` lists them.
+
+    Open: exactly the web inbox's to-do list (`inbox.todo_ids`: assigned to `user`, or offered to
+    them or their groups and not claimed by anyone). Completed / cancelled: those assigned to,
+    offered to or completed by `user`.
+    """
+    if status == "open":
+        visible = WorkTask.id.in_(todo_ids(user, groups))
+    else:
+        candidate = (TaskCandidate.kind == "user") & (TaskCandidate.value == user)
+        if groups:
+            candidate = candidate | ((TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups)))
+        offered = select(TaskCandidate.task_id).where(candidate)
+        visible = or_(WorkTask.assignee == user, WorkTask.id.in_(offered), WorkTask.completed_by == user)
     query = (select(WorkTask, ProcessInstance.process_key)
              .join(ProcessInstance, ProcessInstance.id == WorkTask.instance_id)
              .where(WorkTask.status == status, visible)

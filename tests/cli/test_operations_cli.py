@@ -104,3 +104,38 @@ def test_return_and_take_back_from_the_command_line(tmp_path):
     assert "--comment" in refused.stderr
     moved = as_json("task", "return", check, "--as", "carl", "--comment", "redo", url=database_url)
     assert [t["element_id"] for t in moved["open_tasks"]] == ["approve"]
+
+
+JUMPY = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="first" name="First" liaison:assignee="boss"/>
+<bpmn:exclusiveGateway id="gate"/>
+<bpmn:userTask id="second" name="Second" liaison:assignee="boss"/>
+<bpmn:endEvent id="done"/>
+{flow("start", "first")}{flow("first", "gate")}{flow("gate", "second", "True")}{flow("gate", "done", "False")}
+{flow("second", "done", flow_id="f_second_done")}
+"""
+
+
+def test_a_refused_jump_is_one_line_and_exit_1_also_with_json(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    _people(database_url)
+    liaison("deploy", str(write_package(tmp_path, "jumpy", {"jumpy": JUMPY})), url=database_url)
+    started = as_json("start", "jumpy", "--as", "ann", url=database_url)
+    task = started["open_tasks"][0]["id"]
+    for target in ("gate", "no_such_node"):
+        refused = liaison("task", "jump", task, "--to", target, "--as", "root", "--comment", "why",
+                          url=database_url, expect=1)
+        assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert refused.stderr.startswith("error: ") and target in refused.stderr
+        as_payload = as_json("task", "jump", task, "--to", target, "--as", "root", "--comment", "why",
+                             url=database_url, expect=1)
+        assert as_payload["error"] == "TokenMoveError" and target in as_payload["message"]
+    as_json("instance", "terminate", str(started["instance_id"]), "--as", "root", "--reason", "done",
+            url=database_url)
+    finished = as_json("task", "jump", task, "--to", "second", "--as", "root", "--comment", "why",
+                       url=database_url, expect=1)
+    assert finished["error"] == "TaskConflictError"
+    # --user and --as are one option
+    assert liaison("task", "jump", task, "--to", "second", "--user", "root", "--comment", "why",
+                   url=database_url, expect=1).stderr.count("\n") == 1

@@ -284,3 +284,18 @@ def test_two_threads_claiming_at_once_exactly_one_wins(database_url, deploy_pack
         claims = session.scalars(select(HistoryEntry.actor).where(HistoryEntry.action == "claimed")).all()
         assert claims == winners
         assert [i.task_id for i in inbox.todo(session, winners[0], ("finance",)).items] == [task]
+
+
+def test_cli_list_and_web_inbox_agree_on_a_pool_task_claimed_by_someone_else(sessions, deployed, database_url):
+    from engine.work import queries
+    from tests.cli.test_cli import as_json
+
+    pooled = _start(sessions, "expense", groups=("finance",))
+    runtime.claim_task(sessions, pooled, "qian", ("finance",))
+    with sessions() as session:
+        for user, expected in (("sun", []), ("qian", [pooled])):
+            assert _ids(inbox.todo(session, user, ("finance",))) == expected
+            assert [t.id for t in queries.list_tasks(session, user, ("finance",))] == expected
+    if database_url.startswith("sqlite"):  # the command itself, once
+        assert as_json("tasks", "--as", "sun", "--group", "finance", url=database_url) == []
+        assert [t["id"] for t in as_json("tasks", "--as", "qian", "--group", "finance", url=database_url)] == [pooled]

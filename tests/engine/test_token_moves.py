@@ -16,7 +16,7 @@ from engine.bpmn import workflow as wfa
 from engine.bpmn.parser import parse_documents
 from engine.bpmn.serialization import compact, dump_state, load_state, new_workflow, tree_depth
 from engine.bpmn.token_moves import TokenMoveError
-from engine.errors import NotFoundError, TaskConflictError
+from engine.errors import LiaisonError, NotFoundError, TaskConflictError
 
 from .conftest import HEADER, flow
 
@@ -247,7 +247,7 @@ def test_refusals_name_the_reason():
     lead.run()  # completed, still in the tree, not waiting
     with pytest.raises(TaskConflictError, match="completed, not waiting"):
         token_moves.move_token(inst.wf, str(lead.id), "apply")
-    assert issubclass(TokenMoveError, ValueError)
+    assert issubclass(TokenMoveError, LiaisonError)  # a refusal every way in shows as one line / a 4xx
 
 
 # --- 5. parallel branches ------------------------------------------------------------------------

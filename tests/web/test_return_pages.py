@@ -60,3 +60,24 @@ def test_return_take_back_and_jump_from_the_pages(app, sessions, people, tmp_pat
     assert post(boss, f"/tasks/{manager}/jump", {"to": "director", "comment": "x"}).status_code == 403
     assert post(root, f"/tasks/{manager}/jump", {"to": "director", "comment": "经理休假"}).status_code == 302
     assert [e for e, _a, _t in _open(sessions, instance)] == ["director"]
+
+
+def test_a_refused_jump_answers_4xx_with_the_reason_and_process_admins_may_jump(app, sessions, people, tmp_path):
+    with sessions() as session, session.begin():
+        for name in ("boss", "big", "padmin"):
+            accounts.create_person_account(session, name, name.title(), PASSWORD)
+    folder = write_package(tmp_path, "req", {"req": BODY}, meta={"admins": ["padmin"]})
+    packages.deploy_package(sessions, packages.load_package(folder), "admin")
+    started = runtime.start_instance(sessions, "req", {}, user="zhang")
+    manager = started.open_tasks[0]["id"]
+    root, padmin = app.test_client(), app.test_client()
+    for client, name in ((root, "root"), (padmin, "padmin")):
+        assert sign_in(client, name).status_code == 302
+    refused = post(root, f"/tasks/{manager}/jump", {"to": "no_such_node", "comment": "x"})
+    assert refused.status_code == 403 and "no_such_node" in refused.get_data(as_text=True)
+    assert [e for e, _a, _t in _open(sessions, started.instance_id)] == ["manager"]  # nothing moved
+    # the engine's rule, not the page's: a process admin named in package.yaml may jump too
+    assert runtime.may_jump(sessions, manager, "padmin") and not runtime.may_jump(sessions, manager, "boss")
+    assert 'id="jump-form"' in padmin.get(f"/tasks/{manager}").get_data(as_text=True)
+    assert post(padmin, f"/tasks/{manager}/jump", {"to": "director", "comment": "急"}).status_code == 302
+    assert [e for e, _a, _t in _open(sessions, started.instance_id)] == ["director"]

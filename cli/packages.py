@@ -1,0 +1,193 @@
+"""Process packages: `validate`, `deploy`, `export`, `test` (scenarios), `demo`, `import-formjs`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from cli.common import SHIPPED_PROCESSES, LiaisonCommand, database_url, emit, fail, sessions_for
+from engine.config import load_settings
+from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
+from engine.packages import archive as package_zip
+from engine.packages import deployment as packages
+from engine.packages import scenarios
+
+
+@click.command(cls=LiaisonCommand)
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+def validate(path: str, as_json: bool) -> None:
+    """Check a .bpmn file or a package folder. Prints PATH:LINE: ELEMENT_ID: message."""
+    try:
+        if Path(path).is_dir():
+            packages.load_package(path)
+            problems = []
+        else:
+            if not Path(path).is_file():
+                raise UnreadableFileError(path, "no such file")
+            problems = packages.check_bpmn_file(path)
+    except UnreadableFileError as exc:
+        emit(as_json, {"valid": False, "unreadable": str(exc)}, f"{exc.path}:0: -: {exc.reason}")
+        sys.exit(2)
+    except InvalidPackageError as exc:
+        problems = exc.problems
+    errors = [p for p in problems if p.severity == "error"]
+    payload = {"valid": not errors, "problems": [
+        {"path": p.path, "line": p.line, "element_id": p.element_id, "message": p.message,
+         "severity": p.severity} for p in problems]}
+    lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in problems]
+    emit(as_json, payload, "\n".join(lines) if lines else f"{path}: valid")
+    sys.exit(1 if errors else 0)
+
+
+@click.command(cls=LiaisonCommand)
+@click.option("--path", "root", default=None, type=click.Path(file_okay=False),
+              help="Folder of packages (default: the shipped processes/).")
+@click.pass_context
+def demo(ctx: click.Context, root: str | None) -> None:
+    """Deploy every shipped process package (unchanged ones are left as they are)."""
+    folder = Path(root) if root else SHIPPED_PROCESSES
+    sessions = sessions_for(database_url(ctx))
+    failed = False
+    for path in sorted(p for p in folder.iterdir() if (p / "package.yaml").is_file()):
+        try:
+            result = packages.deploy_package(sessions, packages.load_package(path), "demo")
+        except LiaisonError as exc:
+            click.echo(f"{path.name}: not deployed:\n{exc}", err=True)
+            failed = True
+            continue
+        word = "deployed" if result.created else "already deployed"
+        click.echo(f"{word}: {result.key} version {result.version}")
+    if root is None:
+        _demo_accounts(sessions)
+    sys.exit(1 if failed else 0)
+
+
+def _demo_accounts(sessions) -> None:
+    """The demo people (processes/_demo/org.csv) and an admin, each with a random password, once."""
+    import os
+    import secrets
+
+    from sqlalchemy import select
+
+    from engine.data.models import Person, utcnow
+    from engine.people import accounts, org_import
+
+    target = load_settings().instance_dir / "demo-accounts.txt"
+    with sessions() as session, session.begin():
+        if session.scalar(select(Person.id).where(Person.username == "admin")) is not None:
+            click.echo(f"demo accounts exist: see {target}")
+            return
+        plan = org_import.plan_import(session, org_import.read_org_file(SHIPPED_PROCESSES / "_demo" / "org.csv"))
+        org_import.apply_import(session, plan)
+        passwords = {"admin": secrets.token_urlsafe(12)}
+        accounts.create_admin(session, "admin", passwords["admin"], "Administrator", utcnow())
+        for person in session.scalars(select(Person).where(Person.username != "admin")):
+            passwords[person.username] = secrets.token_urlsafe(12)
+            accounts.set_password(session, person.id, passwords[person.username], utcnow())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{user}\t{password}\n" for user, password in passwords.items()))
+    click.echo("demo accounts (username, password; also in " + str(target) + "):")
+    for user, password in passwords.items():
+        click.echo(f"  {user:8s} {password}")
+
+
+@click.command("import-formjs", cls=LiaisonCommand)
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the Liaison form here (YAML).")
+def import_formjs_command(source: str, output: str | None) -> None:
+    """Convert a form-js schema (Camunda Modeler's .form file) into a Liaison form.
+
+    Prints the form as YAML (or writes it to --output) and, on stderr, one line for every
+    component that could not be mapped exactly. Exit 0 when converted, 1 when the result does
+    not load as a form, 2 when the file is not a form-js document.
+    """
+    from forms.formjs import import_formjs
+    from forms.schema import SchemaError, load_schema
+    try:
+        result = import_formjs(Path(source).read_bytes())
+    except ValueError as exc:
+        click.echo(f"{source}: {exc}", err=True)
+        sys.exit(2)
+    for problem in result.problems:
+        click.echo(f"{source}: {problem}", err=True)
+    text = yaml.safe_dump(result.schema, allow_unicode=True, sort_keys=False)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    try:
+        load_schema(result.schema, name=output or source)
+    except SchemaError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+@click.command("test", cls=LiaisonCommand)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def test_packages(paths: tuple[str, ...], as_json: bool) -> None:
+    """Run the scenario tests (tests/*.yaml) of package folders against a scratch database."""
+    results = []
+    for path in paths:
+        try:
+            results.extend(scenarios.run_package_scenarios(path))
+        except InvalidPackageError as exc:
+            fail(exc, as_json)
+    lines = []
+    for r in results:
+        lines.append(f"{'PASS' if r.passed else 'FAIL'}  {r.package}/tests/{r.file}: {r.name}")
+        lines += [f"      {failure}" for failure in r.failures]
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(results) - failed} passed, {failed} failed")
+    payload = [{"package": r.package, "file": r.file, "name": r.name, "passed": r.passed,
+                "failures": r.failures} for r in results]
+    emit(as_json, payload, "\n".join(lines))
+    sys.exit(1 if failed else 0)
+
+
+@click.command(cls=LiaisonCommand)
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--as", "--user", "user", default=None)
+@click.option("--notes", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def deploy(ctx: click.Context, path: str, user: str | None, notes: str | None, as_json: bool) -> None:
+    """Validate a package (folder or .zip) and deploy it as the next version."""
+    try:
+        if Path(path).is_file():
+            with package_zip.unpacked(path) as folder:
+                package = packages.load_package(folder)
+        else:
+            package = packages.load_package(path)
+        result = packages.deploy_package(sessions_for(database_url(ctx)), package, user, notes)
+    except LiaisonError as exc:
+        fail(exc, as_json)
+    word = "deployed" if result.created else "unchanged, already deployed as"
+    if not as_json:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    emit(as_json, vars(result), f"{word} {result.key} version {result.version}")
+
+
+@click.command(cls=LiaisonCommand)
+@click.argument("key")
+@click.option("--version", "number", type=int, default=None, help="Version number (default: newest).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@click.pass_context
+def export(ctx: click.Context, key: str, number: int | None, output: str) -> None:
+    """Write a deployed version of a package to a zip file."""
+    try:
+        with sessions_for(database_url(ctx))() as session:
+            content = package_zip.export_version(session, key, number)
+    except LiaisonError as exc:
+        fail(exc, False)
+    Path(output).write_bytes(content)
+    click.echo(f"wrote {output} ({len(content)} bytes)")
+
+COMMANDS = [validate, demo, import_formjs_command, test_packages, deploy, export]
