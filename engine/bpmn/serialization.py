@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextvars
 import copy
 import json
-import threading
-from collections import OrderedDict
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -25,6 +23,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
+
+from engine.caching import BoundedCache
 
 STATE_FORMAT = 1  # bump with a migration function in _STATE_MIGRATIONS when the layout changes
 _SPEC_CONTEXT: contextvars.ContextVar[tuple] = contextvars.ContextVar("liaison_spec_context")
@@ -77,34 +77,15 @@ def spec_from_json(text: str) -> tuple:
     return spec, subs
 
 
-class SpecCache:
+class SpecCache(BoundedCache[tuple]):
     """Restored specs by version checksum; versions are immutable, so entries never go stale."""
 
-    def __init__(self, capacity: int = 256):
-        self._items: OrderedDict[str, tuple] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, checksum: str, load_json) -> tuple:
+    def get(self, checksum: str, load_json) -> tuple:  # type: ignore[override]
         """Return `(spec, subprocess_specs)` for a version's checksum, calling `load_json()` on a miss."""
-        with self._lock:
-            if checksum in self._items:
-                self._items.move_to_end(checksum)
-                return self._items[checksum]
-        specs = spec_from_json(load_json())
-        with self._lock:
-            self._items[checksum] = specs
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-        return specs
-
-    def clear(self) -> None:
-        """Forget every cached spec (tests use this to prove state reloads from the database)."""
-        with self._lock:
-            self._items.clear()
+        return super().get(checksum, lambda: spec_from_json(load_json()))
 
 
-SPEC_CACHE = SpecCache()
+SPEC_CACHE = SpecCache(256)
 
 
 def new_workflow(spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:

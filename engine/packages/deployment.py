@@ -26,6 +26,7 @@ from engine.bpmn.services import service_names
 from engine.bpmn.workflow import duration
 from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.data.models import ProcessDefinition, ProcessVersion
+from engine.data.retry import with_retries
 from engine.errors import InvalidPackageError, NotFoundError, Problem, TaskConflictError, UnreadableFileError
 from engine.notify.render import notification_problems
 from engine.people.starting import starters_problems
@@ -158,13 +159,13 @@ def deploy_package(sessions: sessionmaker[Session], package: Package, user: str 
     The loser of a race on the version number (or on creating the definition) tries again and
     finds the winner's version: unchanged content reports it, changed content becomes the next one.
     """
-    for _attempt in range(3):
-        try:
-            with sessions() as session, session.begin():
-                return deploy(session, package, user, notes)
-        except IntegrityError:
-            continue
-    raise ConflictingDeployError(f"`{package.key}` is being deployed by someone else right now; try again")
+    def once() -> DeployResult:
+        with sessions() as session, session.begin():
+            return deploy(session, package, user, notes)
+
+    return with_retries(once, retry_on=lambda exc: isinstance(exc, IntegrityError), attempts=3,
+                        give_up=lambda _exc: ConflictingDeployError(
+                            f"`{package.key}` is being deployed by someone else right now; try again"))
 
 
 def deploy(session: Session, package: Package, user: str | None = None, notes: str | None = None) -> DeployResult:

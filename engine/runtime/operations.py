@@ -14,7 +14,6 @@ can claim it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -22,7 +21,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.data import store
@@ -38,6 +36,7 @@ from engine.data.models import (
     WorkTask,
     utcnow,
 )
+from engine.data.retry import is_contention, with_retries
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.notify import render as notifications
 from engine.results import Page, jsonable, localized
@@ -552,13 +551,5 @@ def _write_notifications(conn: Connection, found: Facts, events: list, now: date
 
 def _retry(operation: Callable, attempts: int = 5):
     """Run again when SQLite was busy (a concurrent writer); anything else goes up."""
-    for attempt in range(attempts):
-        try:
-            return operation()
-        except OperationalError as exc:
-            message = str(exc).lower()
-            if attempt == attempts - 1 or ("locked" not in message and "busy" not in message):
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+    return with_retries(operation, retry_on=is_contention, attempts=attempts, pause=0.05)
 

@@ -22,13 +22,12 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-
 from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
 from engine.data import store
 from engine.data.models import HistoryEntry, WorkTask, utcnow
+from engine.data.retry import is_contention, with_retries
 from engine.errors import (
     InvalidTaskDataError,
     NotFoundError,
@@ -96,18 +95,9 @@ LIVE_WORKFLOWS = _LiveWorkflows()
 
 def retry_when_locked(step, what: str):
     """Run `step` again when the instance moved on under it, SQLite was busy or a pooled connection died."""
-    for _attempt in range(MAX_ATTEMPTS):
-        try:
-            return step()
-        except _Stale:
-            continue  # re-read the newer state and re-apply
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                continue  # the server dropped a pooled connection (restart, failover): use a fresh one
-            message = str(exc).lower()
-            if not isinstance(exc, OperationalError) or ("locked" not in message and "busy" not in message):
-                raise
-    raise TaskConflictError(f"{what}: the instance kept changing while saving; nothing was saved, try again")
+    return with_retries(step, retry_on=lambda exc: isinstance(exc, _Stale) or is_contention(exc), attempts=MAX_ATTEMPTS,
+                        give_up=lambda _exc: TaskConflictError(
+                            f"{what}: the instance kept changing while saving; nothing was saved, try again"))
 
 
 class _Stale(Exception):

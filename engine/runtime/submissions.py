@@ -6,40 +6,28 @@ data (typed values, computed formulas), never the raw submission.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import date
 
+from engine.caching import BoundedCache
 from engine.errors import FormInvalidError, Problem
 from forms.build import FormContext, validate_data
 from forms.schema import FormSchema, SchemaError, load_schema
 
 
-class FormCache:
+class FormCache(BoundedCache[dict]):
     """`{form key: FormSchema}` per version checksum (versions are immutable, so is their cache)."""
 
-    def __init__(self, limit: int = 256):
-        self._items: dict[str, dict[str, FormSchema]] = {}
-        self._limit = limit
-        self._lock = threading.Lock()
-
-    def get(self, checksum: str, load_package: Callable[[], dict]) -> dict[str, FormSchema]:
-        found = self._items.get(checksum)
-        if found is None:
+    def get(self, checksum: str, load_package: Callable[[], dict]) -> dict[str, FormSchema]:  # type: ignore[override]
+        """The version's forms, loaded from its stored package once."""
+        def compute() -> dict[str, FormSchema]:
             forms = (load_package() or {}).get("forms") or {}
-            found = {key: load_schema(value, name=f"forms/{key}") for key, value in forms.items()}
-            with self._lock:
-                if len(self._items) >= self._limit:
-                    self._items.pop(next(iter(self._items)))
-                self._items[checksum] = found
-        return found
+            return {key: load_schema(value, name=f"forms/{key}") for key, value in forms.items()}
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        return super().get(checksum, compute)
 
 
-FORM_CACHE = FormCache()
+FORM_CACHE = FormCache(256)
 
 
 def form_problems(forms: dict[str, dict], folder: str) -> list[Problem]:

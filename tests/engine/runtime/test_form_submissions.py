@@ -14,8 +14,7 @@ from engine.data.models import HistoryEntry, ProcessInstance
 from engine.errors import FormInvalidError, InvalidPackageError
 from engine.packages import deployment as packages
 from engine.work import queries
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 BODY = "\n".join([
     '<bpmn:startEvent id="start" liaison:form="purchase"/>', flow("start", "review"),

@@ -13,8 +13,7 @@ from engine.data.models import ApprovalItem, HistoryEntry, Notification, WorkTas
 from engine.errors import InvalidPackageError, NotPermittedError, TaskConflictError
 from engine.packages import deployment as packages
 from engine.work import queries
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 
 def _node(mode: str, signers: str, extra: str = "") -> str:

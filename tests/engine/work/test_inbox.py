@@ -15,8 +15,7 @@ from engine.data import db, store
 from engine.data.models import HistoryEntry, utcnow
 from engine.errors import NotPermittedError, TaskConflictError
 from engine.work import inbox
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 TASK = ('<bpmn:userTask id="{id}" name="{name}" liaison:assignee="${{assignee}}" '
         'liaison:candidateUsers="${{cand_users}}" liaison:candidateGroups="${{cand_groups}}" '

@@ -11,7 +11,7 @@ from engine.bpmn.check import check_bpmn
 from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.errors import Problem
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bpmn"
 
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -10,8 +10,7 @@ from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.errors import InvalidPackageError, NotPermittedError
 from engine.packages import deployment as packages
 from engine.people import accounts, starting
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 BODY = ('<bpmn:startEvent id="start"/><bpmn:endEvent id="done"/>' + flow("start", "done"))
 

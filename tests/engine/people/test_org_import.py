@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from cli import main as cli_main
 from engine.data.models import AdminGrant, Department, Person, Position, Role
-from engine.people import org, org_import
+from engine.people import org, org_files, org_import
 from engine.people.org_import import ImportRefusedError, OrgTable, UnreadableOrgFileError, plan_import
 from tests.conftest import FIXTURES
 
@@ -344,7 +344,7 @@ def test_a_zip_bomb_is_refused_before_unpacking():
 
 def test_a_workbook_unpacking_past_the_cap_is_refused(tmp_path, monkeypatch):
     path = _xlsx(tmp_path / "p.xlsx", [["username", "name"], ["a", "A"]])
-    monkeypatch.setattr(org_import, "MAX_XLSX_UNPACKED", 1000)
+    monkeypatch.setattr(org_files, "MAX_XLSX_UNPACKED", 1000)
     assert "unpacks to more than" in _refused(path)
 
 
@@ -365,10 +365,10 @@ def test_a_broken_workbook_is_refused():
 def test_size_and_row_caps(tmp_path, monkeypatch):
     path = tmp_path / "p.csv"
     path.write_text("username,name\n" + "".join(f"u{i},U{i}\n" for i in range(6)))
-    monkeypatch.setattr(org_import, "MAX_ROWS", 5)
+    monkeypatch.setattr(org_files, "MAX_ROWS", 5)
     assert _refused(path).endswith("more than 5 rows")
     workbook = _xlsx(tmp_path / "big.xlsx", [["username", "name"], ["a", "A"]])
-    monkeypatch.setattr(org_import, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(org_files, "MAX_FILE_BYTES", 10)
     assert _refused(path).endswith("file is larger than 0 MB")
     assert _refused(workbook) == f"{workbook}: file is larger than 0 MB"
     assert _refused(b"\xd0\xcf\x11\xe0rest", "old.xls") == "old.xls: old Excel .xls format: save it as .xlsx or CSV"

@@ -27,8 +27,7 @@ from engine.data.models import (
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.runtime import operations
 from engine.work.pages import may_view_instance
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 BODY = f"""
 <bpmn:startEvent id="start"/>

@@ -8,8 +8,7 @@ from engine import runtime
 from engine.data.models import ProcessInstance, ProcessVersion
 from engine.errors import InvalidPackageError
 from engine.packages import deployment as packages
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 SIMPLE = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "fill"),
                     '<bpmn:userTask id="fill" liaison:form="request"/>', flow("fill", "end"),

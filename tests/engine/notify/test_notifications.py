@@ -18,8 +18,7 @@ from engine.errors import InvalidPackageError
 from engine.notify import render as notifications
 from engine.notify.render import Event, StepFacts, notification_problems, render_step
 from engine.packages import deployment as packages
-
-from .conftest import write_package
+from tests.engine.conftest import write_package
 
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 SETTINGS = Settings(database_url="", redis_url=None, secret_key=None, smtp_url=None,

@@ -11,9 +11,8 @@ from engine import runtime
 from engine.data.models import HistoryEntry, ProcessInstance, WorkTask
 from engine.errors import ProcessRuntimeError
 from engine.people import org
-
-from .conftest import flow, write_package
-from .test_assignment import chart  # noqa: F401 - the org chart fixture
+from tests.engine.conftest import flow, write_package
+from tests.engine.runtime.test_assignment import chart  # noqa: F401 - the org chart fixture
 
 
 def _process(tmp_path, deploy_package, attributes: str, meta=None):

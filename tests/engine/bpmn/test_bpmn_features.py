@@ -8,8 +8,7 @@ from engine import runtime
 from engine.bpmn.services import register_service, unregister_service
 from engine.errors import ProcessRuntimeError
 from engine.work import queries
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 
 def _run(sessions, deploy_package, tmp_path, body, data=None, definitions=""):

@@ -11,8 +11,7 @@ from engine import runtime
 from engine.data.models import Notification, OutboxMessage, Person, Timer
 from engine.errors import ProcessRuntimeError
 from engine.runtime import timers
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 APPROVAL = f"""
 <bpmn:startEvent id="start"/>

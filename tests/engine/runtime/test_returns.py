@@ -9,8 +9,7 @@ from engine import runtime
 from engine.data.models import AdminGrant, HistoryEntry, Notification, Person, WorkTask
 from engine.errors import InvalidTaskDataError, NotPermittedError, TaskConflictError
 from engine.work import queries
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 
 def _body(after_return: str) -> str:

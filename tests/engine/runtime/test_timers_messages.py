@@ -15,8 +15,7 @@ from engine.errors import InvalidPackageError
 from engine.packages import deployment as packages
 from engine.runtime import messages, timers
 from engine.work import queries
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 LATER = timedelta(days=400)  # "now" for the scheduler far past any due time in these diagrams
 

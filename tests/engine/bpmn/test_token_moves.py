@@ -17,8 +17,7 @@ from engine.bpmn.parser import parse_documents
 from engine.bpmn.serialization import compact, dump_state, load_state, new_workflow, tree_depth
 from engine.bpmn.token_moves import TokenMoveError
 from engine.errors import LiaisonError, NotFoundError, TaskConflictError
-
-from .conftest import HEADER, flow
+from tests.engine.conftest import HEADER, flow
 
 
 class Instance:

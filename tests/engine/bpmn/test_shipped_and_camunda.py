@@ -13,7 +13,7 @@ from engine.packages import deployment as packages
 from engine.work import queries
 from tests.conftest import FIXTURES
 
-PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+PROCESSES = Path(__file__).resolve().parents[3] / "processes"
 
 
 @pytest.mark.parametrize("folder", sorted(p for p in PROCESSES.iterdir() if (p / "package.yaml").is_file()),

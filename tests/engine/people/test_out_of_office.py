@@ -13,8 +13,7 @@ from engine.errors import NotPermittedError
 from engine.people import org
 from engine.people.accounts import create_person_account
 from engine.work import queries
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from engine.bpmn import xmlsafe
 from engine.bpmn.xmlsafe import MAX_XML_BYTES, parse_xml_bytes, read_xml_file
 from engine.errors import UnreadableFileError
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bpmn"
 
 
 def _refusal(path: Path) -> str:

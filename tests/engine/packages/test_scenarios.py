@@ -10,7 +10,7 @@ import yaml
 from engine.packages.scenarios import run_package_scenarios
 from tests.conftest import FIXTURES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = sorted({p.parent.parent for p in [*ROOT.glob("processes/*/tests/*.yaml"),
                                                *FIXTURES.glob("packages/*/tests/*.yaml")]})
 

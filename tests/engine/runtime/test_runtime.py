@@ -13,8 +13,7 @@ from engine.errors import NotPermittedError, ProcessRuntimeError, TaskConflictEr
 from engine.runtime import LIVE_WORKFLOWS
 from engine.work import queries
 from tests.conftest import FIXTURES
-
-from .conftest import flow, write_package
+from tests.engine.conftest import flow, write_package
 
 ORDER_REVIEW = FIXTURES / "packages" / "order_review"
 
