@@ -23,8 +23,7 @@ def validate(path: str, as_json: bool) -> None:
     """Check a .bpmn file or a package folder. Prints PATH:LINE: ELEMENT_ID: message."""
     try:
         if Path(path).is_dir():
-            packages.load_package(path)
-            problems = []
+            problems = packages.load_package(path).notes
         else:
             if not Path(path).is_file():
                 raise UnreadableFileError(path, "no such file")
@@ -38,8 +37,10 @@ def validate(path: str, as_json: bool) -> None:
     payload = {"valid": not errors, "problems": [
         {"path": p.path, "line": p.line, "element_id": p.element_id, "message": p.message,
          "severity": p.severity} for p in problems]}
-    lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in problems]
-    emit(as_json, payload, "\n".join(lines) if lines else f"{path}: valid")
+    lines = [str(p) if p.severity == "error" else f"{p} ({p.severity})" for p in problems]
+    if not errors:
+        lines.append(f"{path}: valid")  # after the warnings and notes, so scripts can still look for it
+    emit(as_json, payload, "\n".join(lines))
     sys.exit(1 if errors else 0)
 
 
@@ -158,9 +159,11 @@ def test_packages(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def deploy(ctx: click.Context, path: str, user: str | None, notes: str | None, as_json: bool) -> None:
-    """Validate a package (folder or .zip) and deploy it as the next version."""
+    """Validate a package (folder, .zip or a lone .bpmn) and deploy it as the next version."""
     try:
-        if Path(path).is_file():
+        if Path(path).is_file() and Path(path).suffix.lower() == ".bpmn":
+            package = packages.load_package(path)  # a lone diagram: a package of one process
+        elif Path(path).is_file():
             with package_zip.unpacked(path) as folder:
                 package = packages.load_package(folder)
         else:

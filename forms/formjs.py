@@ -96,7 +96,7 @@ from typing import Any
 
 __all__ = ["FeelError", "ImportResult", "import_formjs", "to_name", "translate_feel"]
 
-NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a form-js key that is an identifier is kept as it is
 
 EMAIL_PATTERN = (
     r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"

@@ -11,12 +11,14 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from engine.bpmn import juel
 from engine.errors import Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 ExpressionChecker = Callable[[str, str], str | None]
 
@@ -29,7 +31,7 @@ def _names(text: str) -> frozenset[str]:
 FLOW_NODES = _names("""
     startEvent endEvent intermediateCatchEvent intermediateThrowEvent boundaryEvent task userTask manualTask
     scriptTask serviceTask sendTask receiveTask exclusiveGateway parallelGateway inclusiveGateway
-    eventBasedGateway subProcess transaction adHocSubProcess callActivity""")
+    eventBasedGateway subProcess transaction adHocSubProcess callActivity businessRuleTask""")
 CONTAINERS = frozenset({"process", "subProcess", "transaction", "adHocSubProcess"})
 SUPPORTED = FLOW_NODES | _names("""
     definitions process sequenceFlow conditionExpression incoming outgoing documentation extensionElements
@@ -44,7 +46,7 @@ SUPPORTED = FLOW_NODES | _names("""
     operationRef correlationProperty correlationPropertyRetrievalExpression messagePath correlationKey
     correlationPropertyRef messageEventDefinition signalEventDefinition timerEventDefinition timeDate
     timeDuration timeCycle errorEventDefinition escalationEventDefinition terminateEventDefinition
-    cancelEventDefinition conditionalEventDefinition condition""")
+    cancelEventDefinition conditionalEventDefinition condition linkEventDefinition""")
 # Valid BPMN the engine does not read: reported as a warning so nobody relies on it.
 IGNORED = _names("""
     humanPerformer potentialOwner performer resourceRole resourceRef resource resourceParameter
@@ -58,9 +60,7 @@ _CONVERSATION = "conversations are not supported by the engine: draw message flo
 _GLOBAL_TASK = "global tasks are not supported by the engine: use a call activity to a process"
 REFUSED: dict[str, str] = {
     "complexGateway": "complexGateway is not supported by the engine: use an inclusive or exclusive gateway",
-    "businessRuleTask": "business rule tasks (DMN) are not supported yet",
     "compensateEventDefinition": "compensation events are not supported by the engine",
-    "linkEventDefinition": "link events are not supported by the engine: draw a sequence flow instead",
     "eventDefinitionRef": "shared event definitions (eventDefinitionRef) are not supported by the engine",
     "implicitThrowEvent": "implicitThrowEvent is not supported by the engine",
     "choreography": _CHOREO, "choreographyTask": _CHOREO, "subChoreography": _CHOREO,
@@ -72,7 +72,7 @@ REFUSED: dict[str, str] = {
     "globalScriptTask": _GLOBAL_TASK, "globalBusinessRuleTask": _GLOBAL_TASK,
 }
 # Flow nodes that are refused but still valid flow targets (so their flows are not reported twice).
-REFUSED_FLOW_NODES = frozenset({"complexGateway", "businessRuleTask", "choreographyTask",
+REFUSED_FLOW_NODES = frozenset({"complexGateway", "choreographyTask",
                                 "subChoreography", "callChoreography", "implicitThrowEvent"})
 SPLITTERS = frozenset({"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway",
                        "startEvent"})
@@ -87,7 +87,7 @@ EVENT_DEFINITIONS = {
 # Triggers SpiffWorkflow 3.2's event parsers read for each kind of event (others are silently dropped).
 ALLOWED_TRIGGERS = {
     "startEvent": frozenset({"message", "signal", "timer", "conditional"}),
-    "endEvent": frozenset({"message", "cancel", "error", "escalation", "terminate"}),
+    "endEvent": frozenset({"message", "signal", "cancel", "error", "escalation", "terminate"}),
     "intermediateCatchEvent": frozenset({"message", "signal", "timer", "conditional"}),
     "intermediateThrowEvent": frozenset({"message", "signal", "escalation"}),
     "boundaryEvent": frozenset({"cancel", "error", "escalation", "message", "signal", "timer", "conditional"}),
@@ -324,6 +324,20 @@ class _Checker:
                 self.add(definition, f"{trigger} {label}s are not supported by the engine",
                          element_id=event.get("id"))
             self._check_refs(definition)
+            if trigger == "timer":
+                times = [t for t in _bpmn_children(definition, "timeDate", "timeDuration", "timeCycle")
+                         if (t.text or "").strip()]
+                if len(times) != 1:
+                    self.add(definition, "a timer needs exactly one of timeDuration, timeDate or timeCycle, with a "
+                             "value", element_id=event.get("id"))
+            if trigger == "signal":
+                self.add(definition, "signals are caught inside the same instance only: other instances and "
+                         "signal start events of other processes do not receive them yet", "warning",
+                         element_id=event.get("id"))
+            ref = {"message": "messageRef", "signal": "signalRef"}.get(trigger)
+            if ref and not definition.get(ref) and not (event.get("name") or "").strip():
+                self.add(definition, f"{trigger} event has no {ref} and no name: it would wait for a nameless "
+                         f"{trigger}", element_id=event.get("id"))
         if name == "boundaryEvent":
             self._check_boundary(event, definitions)
 
@@ -369,11 +383,18 @@ class _Checker:
             self.add(task, "call activity has no calledElement")
 
     def _check_multi_instance(self, loop: etree._Element) -> None:
-        """SpiffWorkflow needs exactly one of loopCardinality and loopDataInputRef."""
-        found = len(_bpmn_children(loop, "loopCardinality", "loopDataInputRef"))
+        """Exactly one of loopCardinality, loopDataInputRef and camunda:collection (the parser reads it)."""
+        collection = loop.get(f"{{{CAMUNDA_NS}}}collection")
+        found = len(_bpmn_children(loop, "loopCardinality", "loopDataInputRef")) + (collection is not None)
         if found != 1:
-            self.add(loop, "multi-instance needs exactly one of loopCardinality or loopDataInputRef "
-                     "(camunda:collection is not read by the engine)")
+            self.add(loop, "multi-instance needs exactly one of loopCardinality, loopDataInputRef or "
+                     "camunda:collection")
+        if loop.get(f"{{{CAMUNDA_NS}}}elementVariable") and collection is None:
+            self.add(loop, "camunda:elementVariable needs camunda:collection")
+        if collection and self.check_expression is not None:
+            message = self.check_expression(collection.strip(), "condition")
+            if message:
+                self.add(loop, f"camunda:collection `{_excerpt(collection)}`: {message}")
 
     def _check_standard_loop(self, loop: etree._Element) -> None:
         """A standard loop needs a loopMaximum (an integer) or a loopCondition."""
@@ -397,6 +418,8 @@ class _Checker:
         message = self.check_expression(text, kind)
         if message:
             self.add(elem, f"expression `{_excerpt(text)}`: {' '.join(str(message).split())}")
+        elif kind != "script" and text.lstrip().startswith("${"):
+            self.add(elem, f"JUEL `{_excerpt(text)}` runs as Python `{_excerpt(juel.translate(text), 80)}`", "info")
 
 
 def check_bpmn(tree: etree._ElementTree | etree._Element, path: str,

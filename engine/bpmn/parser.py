@@ -8,16 +8,30 @@ Both end up in the task spec's `extensions["liaison"]` dict, which the spec seri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
+)
+from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser, GatewayParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     EndEvent,
+    ExclusiveGateway,
+    InclusiveGateway,
     IntermediateCatchEvent,
     IntermediateThrowEvent,
+    ParallelGateway,
     StartEvent,
 )
 from SpiffWorkflow.spiff.parser.event_parsers import (
@@ -31,6 +45,7 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
 )
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import (
+    BusinessRuleTaskParser,
     CallActivityParser,
     ScriptTaskParser,
     ServiceTaskParser,
@@ -51,6 +66,13 @@ from SpiffWorkflow.spiff.specs.defaults import (
     UserTask,
 )
 
+from engine.bpmn.specs import (
+    CollectionExpression,
+    ExternalTask,
+    LiaisonBusinessRuleTask,
+    LiaisonParallelMultiInstanceTask,
+    LiaisonSequentialMultiInstanceTask,
+)
 from engine.errors import Problem
 
 LIAISON_NS = "https://liaison.dev/schema/bpmn/1.0"
@@ -63,10 +85,16 @@ _CAMUNDA_ATTRIBUTES = {
     "candidateUsers": "candidateUsers",
     "candidateGroups": "candidateGroups",
     "formKey": "form",
+    "formRef": "form",  # Camunda 7.17+: the `id` of a form-js form of the deployment
     "dueDate": "dueDate",
+    "type": "camundaType",  # service task: `external`
+    "topic": "topic",
+    "decisionRef": "decisionRef",
+    "resultVariable": "resultVariable",
+    "mapDecisionResult": "mapDecisionResult",
 }
 _LIST_ATTRIBUTES = {"candidateUsers", "candidateGroups"}
-_FORM_KEY_PREFIXES = ("camunda-forms:bpmn:", "camunda-forms:deployment:", "embedded:app:",
+_FORM_KEY_PREFIXES = ("camunda-forms:bpmn:", "camunda-forms:deployment:", "camunda-forms:app:", "embedded:app:",
                       "embedded:deployment:", "app:", "deployment:")
 
 
@@ -104,7 +132,10 @@ def read_liaison_attributes(node: etree._Element) -> dict:
 
 
 class _LiaisonExtensions:
-    """Mixin: add the Liaison/Camunda attributes to the spec's `extensions`."""
+    """Mixin: add the Liaison/Camunda attributes to the spec's `extensions`; Camunda multi-instance."""
+
+    PARALLEL_MI_CLASS = LiaisonParallelMultiInstanceTask
+    SEQUENTIAL_MI_CLASS = LiaisonSequentialMultiInstanceTask
 
     def parse_extensions(self, node=None):
         extensions = super().parse_extensions(node)
@@ -112,6 +143,24 @@ class _LiaisonExtensions:
         if attributes:
             extensions["liaison"] = attributes
         return extensions
+
+    def _add_multiinstance_task(self, loop_characteristics):
+        """`camunda:collection` / `camunda:elementVariable` as the BPMN input collection and item."""
+        collection = loop_characteristics.get(f"{{{CAMUNDA_NS}}}collection")
+        if collection is None:
+            return super()._add_multiinstance_task(loop_characteristics)
+        element = loop_characteristics.get(f"{{{CAMUNDA_NS}}}elementVariable")
+        text = collection.strip()
+        name = text[2:-1].strip() if text.startswith("${") and text.endswith("}") else text
+        data_input = TaskDataReference(name) if name.isidentifier() else CollectionExpression(
+            f"{self.bpmn_id}.collection", text)
+        condition = self.xpath("./bpmn:multiInstanceLoopCharacteristics/bpmn:completionCondition")
+        original = self.spec.task_specs.pop(self.task.name)
+        cls = self.SEQUENTIAL_MI_CLASS if loop_characteristics.get("isSequential") == "true" else self.PARALLEL_MI_CLASS
+        self.task = cls(self.spec, original.name, task_spec="", data_input=data_input,
+                        input_item=TaskDataReference(element) if element else None,
+                        condition=condition[0].text if condition else None, description="Multi-instance")
+        self._copy_task_attrs(original, loop_characteristics)
 
 
 def _liaison(parser_cls):
@@ -128,6 +177,8 @@ class LiaisonServiceTaskParser(_LiaisonExtensions, ServiceTaskParser):
 
     def create_task(self):
         attributes = read_liaison_attributes(self.node)
+        if attributes.get("camundaType") == "external":
+            return ExternalTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
         operation = attributes.get("operation")
         if operation is None:
             return super().create_task()
@@ -145,6 +196,31 @@ class LiaisonServiceTaskParser(_LiaisonExtensions, ServiceTaskParser):
         )
 
 
+class LiaisonBusinessRuleTaskParser(_LiaisonExtensions, BusinessRuleTaskParser):
+    """`camunda:decisionRef` (or SpiffWorkflow's `calledDecisionId`) names a decision of the package."""
+
+    def create_task(self):
+        return LiaisonBusinessRuleTask(self.spec, self.bpmn_id,
+                                       dmnEngine=self.process_parser.parser.get_engine(
+                                           self.get_decision_ref(self.node), self.node),
+                                       **self.bpmn_attributes)
+
+    @staticmethod
+    def get_decision_ref(node):
+        return node.get(f"{{{CAMUNDA_NS}}}decisionRef") or BusinessRuleTaskParser.get_decision_ref(node)
+
+
+class LiaisonEndEventParser(_liaison(SpiffEndEventParser)):
+    """End events throw signals too (SpiffWorkflow 3.2's end event parser drops signal definitions)."""
+
+    def create_task(self):
+        definition = self.get_event_definition([MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, CANCEL_EVENT_XPATH,
+                                                ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH, TERMINATION_EVENT_XPATH])
+        task = self._create_task(definition)
+        task.connect(self.spec.end)
+        return task
+
+
 class LiaisonParser(SpiffBpmnParser):
     """SpiffWorkflow's parser with Liaison's and Camunda's attributes read into `extensions`."""
 
@@ -158,12 +234,17 @@ class LiaisonParser(SpiffBpmnParser):
         full_tag("callActivity"): (_liaison(CallActivityParser), CallActivity),
         full_tag("serviceTask"): (LiaisonServiceTaskParser, ServiceTask),
         full_tag("startEvent"): (_liaison(SpiffStartEventParser), StartEvent),
-        full_tag("endEvent"): (_liaison(SpiffEndEventParser), EndEvent),
+        full_tag("endEvent"): (LiaisonEndEventParser, EndEvent),
+        full_tag("businessRuleTask"): (LiaisonBusinessRuleTaskParser, LiaisonBusinessRuleTask),
         full_tag("boundaryEvent"): (_liaison(SpiffBoundaryEventParser), BoundaryEvent),
         full_tag("intermediateCatchEvent"): (_liaison(SpiffIntermediateCatchEventParser), IntermediateCatchEvent),
         full_tag("intermediateThrowEvent"): (_liaison(SpiffIntermediateThrowEventParser), IntermediateThrowEvent),
         full_tag("sendTask"): (_liaison(SpiffSendTaskParser), SendTask),
         full_tag("receiveTask"): (_liaison(SpiffReceiveTaskParser), ReceiveTask),
+        # gateways too, so a gateway the normalizer inserted carries liaison:synthetic
+        full_tag("exclusiveGateway"): (_liaison(ConditionalGatewayParser), ExclusiveGateway),
+        full_tag("inclusiveGateway"): (_liaison(ConditionalGatewayParser), InclusiveGateway),
+        full_tag("parallelGateway"): (_liaison(GatewayParser), ParallelGateway),
     }
 
 
@@ -202,12 +283,16 @@ class ParsedProcesses:
     files: dict  # process id -> file name that defines it
 
 
-def parse_documents(documents: dict[str, etree._Element]) -> tuple[ParsedProcesses | None, list[Problem]]:
-    """Parse already-checked BPMN documents (file name -> root element) into specs.
+def parse_documents(documents: dict[str, etree._Element], decisions: dict[str, etree._Element] | None = None,
+                    ) -> tuple[ParsedProcesses | None, list[Problem]]:
+    """Parse already-checked BPMN documents (file name -> root element) into specs; `decisions` are the
+    package's DMN decisions (id -> translated one-decision document, see `dmn.prepare_dmn`).
 
     Returns problems instead of raising: a SpiffWorkflow validation error names the element and line.
     """
     parser = LiaisonParser()
+    for decision_id, root in (decisions or {}).items():
+        parser.add_dmn_xml(root, filename=decision_id)
     files: dict[str, str] = {}
     problems: list[Problem] = []
     for name, root in documents.items():
@@ -215,7 +300,7 @@ def parse_documents(documents: dict[str, etree._Element]) -> tuple[ParsedProcess
         try:
             parser.add_bpmn_xml(etree.ElementTree(root), filename=name)
         except ValidationException as exc:
-            problems.append(_problem_from_validation(exc, name))
+            problems.append(_problem_from_validation(exc, name, root))
             continue
         except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises plain errors for odd files
             problems.append(Problem(name, None, None, f"cannot read process: {exc}"))
@@ -233,9 +318,9 @@ def parse_documents(documents: dict[str, etree._Element]) -> tuple[ParsedProcess
             specs[process_id] = parser.get_spec(process_id)
             subprocess_specs[process_id] = parser.get_subprocess_specs(process_id)
         except ValidationException as exc:
-            problems.append(_problem_from_validation(exc, name))
+            problems.append(_problem_from_validation(exc, name, documents.get(name)))
         except Exception as exc:  # noqa: BLE001
-            problems.append(Problem(name, None, process_id, _one_line(str(exc))))
+            problems.append(Problem(name, _line_of(documents.get(name), process_id), process_id, _one_line(str(exc))))
     if problems:
         return None, _dedupe(problems)
     return ParsedProcesses(specs, subprocess_specs, files), []
@@ -256,12 +341,35 @@ def _process_ids(root: etree._Element) -> list[str]:
             if p.get("id") and p.get("isExecutable") != "false"]
 
 
-def _problem_from_validation(exc: ValidationException, default_file: str) -> Problem:
-    message = _one_line(getattr(exc, "error", None) or str(exc))
-    if "unknown" in message.lower() and "spec" in message.lower() or "could not be found" in message:
-        message = f"calls a process that is not in this package: {message}"
-    return Problem(getattr(exc, "file_name", None) or default_file, getattr(exc, "line_number", None),
-                   getattr(exc, "id", None), message)
+def _problem_from_validation(exc: ValidationException, default_file: str, root: etree._Element | None = None,
+                             ) -> Problem:
+    """A SpiffWorkflow validation error as `PATH:LINE: ID: message` (SpiffWorkflow gives no line for lxml
+    nodes, and appends ". " + notes to every message)."""
+    message = _one_line(exc.args[0] if exc.args else str(exc))
+    message = re.sub(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-f]+>", r"<\1>", message)
+    element = getattr(exc, "id", None) or None
+    missing = re.match(r"The process '([^']*)' was not found", message)
+    if missing:
+        message = f"calls process `{missing.group(1)}`, which is not in this package"
+        element = element or _caller_of(root, missing.group(1))
+    line = getattr(exc, "line_number", None)
+    if not isinstance(line, int):
+        line = _line_of(root, element)
+    return Problem(getattr(exc, "file_name", None) or default_file, line, element, message)
+
+
+def _caller_of(root, process_id: str) -> str | None:
+    for node in root.iter(f"{{{BPMN_NS}}}callActivity") if root is not None else ():
+        if node.get("calledElement") == process_id:
+            return node.get("id")
+    return None
+
+
+def _line_of(root, element_id: str | None) -> int | None:
+    if root is None or not element_id:
+        return None
+    found = root.xpath("//*[@id=$id]", id=element_id)
+    return found[0].sourceline if found else None
 
 
 def _one_line(text: str) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 
+from engine.bpmn import juel
+from engine.bpmn.juel import JuelError
 from engine.bpmn.sandbox_guards import BUILTINS, GUARDS, _make_getattr
 from engine.errors import ExpressionError
 
@@ -30,13 +32,6 @@ FILENAME = "<liaison-script>"
 
 _BINOPS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 
-_JUEL_WORDS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "div": "/", "mod": "%",
-               "true": "True", "false": "False", "null": "None", "empty": "not"}
-_JUEL_OPS = {"&&": " and ", "||": " or ", "!=": " != ", "!": " not "}
-_JUEL_TOKEN = re.compile(
-    r"""(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?P<op>&&|\|\||!=|!)|(?P<word>[A-Za-z_]\w*)|(?P<other>.)""",
-    re.DOTALL,
-)
 _ISO_TOKEN = re.compile(
     r"(R\d*/)?P(?=\d|T\d)(\d+[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?|\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-]\d{2}:?\d{2})?"
 )
@@ -44,23 +39,13 @@ _KIND_MODES = {"condition": "eval", "cardinality": "eval", "completion": "eval",
 
 
 def translate_juel(text: str) -> str:
-    """Translate a whole-text `${...}` JUEL expression (simple subset) to Python; other text is unchanged."""
-    stripped = text.strip()
-    if not (stripped.startswith("${") and stripped.endswith("}")):
+    """Python for a Camunda `${...}` expression (see `juel`); other text is returned unchanged.
+
+    Raises JuelError (a ValueError) for JUEL outside the translated subset: `check_expression` reports it.
+    """
+    if not text.lstrip().startswith(("${", "#{")):
         return text
-    out: list[str] = []
-    previous = ""
-    for match in _JUEL_TOKEN.finditer(stripped[2:-1]):
-        kind, token = match.lastgroup, match.group()
-        if kind == "op":
-            out.append(_JUEL_OPS[token])
-        elif kind == "word" and previous != ".":
-            out.append(_JUEL_WORDS.get(token, token))
-        else:
-            out.append(token)
-        if not token.isspace():
-            previous = token
-    return "".join(out).strip()
+    return juel.translate(text)
 
 
 class _Policy(RestrictingNodeTransformer):
@@ -197,7 +182,10 @@ def _compile_cached(text: str, kind: str) -> _Compiled | str:
     """The compiled code, or the one-line reason it was refused (failures are cached too)."""
     if kind not in ("eval", "exec"):
         raise ValueError(f"unknown compile kind {kind!r}")
-    source = translate_juel(text).strip() if kind == "eval" else text
+    try:
+        source = translate_juel(text).strip() if kind == "eval" else text
+    except JuelError as err:
+        return f"JUEL not translated: {err}"
     compiler = compile_restricted_eval if kind == "eval" else compile_restricted_exec
     try:
         result = compiler(source, FILENAME, policy=_Policy)

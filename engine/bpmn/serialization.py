@@ -20,8 +20,15 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import (
+    BusinessRuleTask,
+    ManualTask,
+    ParallelMultiInstanceTask,
+    SequentialMultiInstanceTask,
+)
 from SpiffWorkflow.util.task import TaskState
 
 from engine.caching import BoundedCache
@@ -50,14 +57,32 @@ class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-def _make_serializer() -> BpmnWorkflowSerializer:
+def _liaison_config() -> dict:
+    """SpiffWorkflow's converters, plus Liaison's spec classes (each converted like the class it extends)."""
+    from engine.bpmn.specs import (
+        CollectionExpression,
+        ExternalTask,
+        LiaisonBusinessRuleTask,
+        LiaisonParallelMultiInstanceTask,
+        LiaisonSequentialMultiInstanceTask,
+    )
     config = dict(SPIFF_CONFIG)
+    config[LiaisonParallelMultiInstanceTask] = SPIFF_CONFIG[ParallelMultiInstanceTask]
+    config[LiaisonSequentialMultiInstanceTask] = SPIFF_CONFIG[SequentialMultiInstanceTask]
+    config[LiaisonBusinessRuleTask] = SPIFF_CONFIG[BusinessRuleTask]
+    config[ExternalTask] = SPIFF_CONFIG[ManualTask]
+    config[CollectionExpression] = SPIFF_CONFIG[TaskDataReference]
+    return config
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = _liaison_config()
     config[BpmnWorkflow] = _SpecFreeWorkflowConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
 _SERIALIZER = _make_serializer()
-_SPEC_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+_SPEC_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_liaison_config()))
 
 
 def spec_to_json(spec, subprocess_specs: dict) -> str:

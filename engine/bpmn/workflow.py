@@ -12,17 +12,20 @@ from functools import cache
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.expressions import LiaisonScriptEngine
 from engine.bpmn.serialization import compact, tree_depth
+from engine.bpmn.specs import ExternalTask
 from engine.config import load_settings
 from engine.errors import (
     ExpressionError,
@@ -49,6 +52,8 @@ class StepRecord:
     name: str | None
     task_id: str
     top_level: bool = True  # False inside a subprocess or call activity
+    signal: str | None = None  # a signal this throw event broadcast (to route to other instances)
+    payload: dict | None = None
 
 
 @dataclass
@@ -92,12 +97,15 @@ def run_engine(workflow) -> list[StepRecord]:
 
     try:
         workflow.do_engine_steps(did_complete_task=did_complete)
+        workflow.get_events()  # drain: uncaught thrown events would pile up in the saved state
     except ProcessRuntimeError:
         raise
     except (SpiffWorkflowException, WorkflowException) as exc:
         raise _runtime_error(exc) from exc
     except ExpressionError as exc:
         raise ProcessRuntimeError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / AttributeError on bad timers
+        raise ProcessRuntimeError(f"{type(exc).__name__}: {exc}") from exc
     compact(workflow)
     _check_depth(workflow, None)
     return records
@@ -130,13 +138,27 @@ def _record(task) -> StepRecord | None:
     bpmn_id = getattr(spec, "bpmn_id", None)
     if bpmn_id is None or spec.name in _HIDDEN_SPECS:
         return None
-    return StepRecord(bpmn_id, type(spec).__name__, getattr(spec, "bpmn_name", None), str(task.id),
-                      task.workflow is task.workflow.top_workflow)
+    if getattr(spec, "extensions", {}).get("liaison", {}).get("synthetic"):
+        return None  # inserted by bpmn_normalize (implicit split, start or end): not drawn, not history
+    record = StepRecord(bpmn_id, type(spec).__name__, getattr(spec, "bpmn_name", None), str(task.id),
+                        task.workflow is task.workflow.top_workflow)
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, SignalEventDefinition) and isinstance(spec, ThrowingEvent):
+        # SpiffWorkflow already delivered it inside this instance; Liaison broadcasts it to the others
+        record.signal = definition.name
+        expression = getattr(definition, "expression", None)
+        record.payload = task.workflow.script_engine.evaluate(task, expression) if expression else {}
+    return record
 
 
 def ready_user_tasks(workflow) -> list:
-    """The READY manual tasks (user and manual tasks), in and below subprocesses."""
-    return workflow.get_tasks(state=TaskState.READY, manual=True)
+    """The READY manual tasks (user and manual tasks), in and below subprocesses; not external tasks."""
+    return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if not isinstance(t.task_spec, ExternalTask)]
+
+
+def ready_external_tasks(workflow) -> list:
+    """The READY external service tasks (waiting for a worker)."""
+    return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, ExternalTask)]
 
 
 def describe_user_task(task) -> tuple[UserTaskView, bool]:
@@ -166,8 +188,8 @@ def describe_user_task(task) -> tuple[UserTaskView, bool]:
 
 
 def ready_task_ids(workflow) -> set[str]:
-    """Ids of the READY user tasks: exactly the open inbox rows of a saved instance."""
-    return {str(t.id) for t in ready_user_tasks(workflow)}
+    """Ids of the READY user and external tasks: exactly the open work_task / external_task rows."""
+    return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
 
 def _resolve(task, value):
@@ -525,3 +547,86 @@ def set_assignment(task, users: list[str], groups: list[str]) -> None:
     kept["assignee"] = users[0] if len(users) == 1 and not groups else None
     kept["candidate_users"] = [] if kept["assignee"] else list(users)
     kept["candidate_groups"] = list(groups)
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+@dataclass
+class SignalWait:
+    """A signal catch event (intermediate, boundary, event-subprocess start) the process waits on."""
+
+    task_id: str
+    element_id: str
+    signal_name: str
+
+
+def waiting_signals(workflow) -> list[SignalWait]:
+    """The signal catch events waiting now (not the process's own signal start events)."""
+    waits = []
+    for task in _event_tasks(workflow):
+        definition = task.task_spec.event_definition
+        if isinstance(definition, SignalEventDefinition) and not (
+                type(task.task_spec).__name__ == "StartEvent" and task.workflow is task.workflow.top_workflow):
+            waits.append(SignalWait(str(task.id), task.task_spec.bpmn_id, definition.name))
+    return waits
+
+
+def deliver_signal(workflow, name: str, payload: dict | None) -> list[StepRecord]:
+    """Broadcast signal `name` to every event of this instance waiting for it, then run on.
+
+    The payload's fields join each catching event's data (a signal catch event with
+    `spiffworkflow:variableName` gets it in that variable instead)."""
+    tasks = [t for t in _event_tasks(workflow) if isinstance(t.task_spec.event_definition, SignalEventDefinition)
+             and t.task_spec.event_definition.name == name and t.state == TaskState.WAITING]
+    if not tasks:
+        raise TaskConflictError(f"the instance no longer waits for signal `{name}`")
+    for task in tasks:
+        definition = task.task_spec.event_definition
+        if payload and getattr(definition, "variable", None) is None:
+            task.data.update(payload)
+        try:
+            task.task_spec.catch(task, BpmnEvent(definition, payload=payload or None))
+            task.task_spec._update(task)
+        except (SpiffWorkflowException, WorkflowException) as exc:
+            raise _runtime_error(exc) from exc
+    return run_engine(workflow)
+
+
+def signal_start_names(spec) -> dict[str, str]:
+    """`{signal name: start event id}` for the process's signal start events."""
+    return {ts.event_definition.name: ts.bpmn_id for ts in spec.task_specs.values()
+            if type(ts).__name__ == "StartEvent" and isinstance(getattr(ts, "event_definition", None),
+                                                                SignalEventDefinition)}
+
+
+def start_by_signal(workflow, name: str, payload: dict | None) -> list[StepRecord]:
+    """Start a new workflow at its signal start event `name`."""
+    records = run_engine(workflow)  # reach the waiting start event
+    if not any(isinstance(t.task_spec.event_definition, SignalEventDefinition)
+               and t.task_spec.event_definition.name == name for t in _event_tasks(workflow)):
+        raise NotFoundError(f"the process has no signal start event for `{name}`")
+    return records + deliver_signal(workflow, name, payload)
+
+
+def timer_literal_problem(kind: str, text: str) -> str | None:
+    """Deploy time: a timer written as a quoted ISO 8601 text that SpiffWorkflow will not parse, or None.
+    `kind`: timeDuration, timeDate or timeCycle. Expressions (not plain string literals) are left alone."""
+    import ast
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return None
+    if not isinstance(value, str):
+        return None
+    try:
+        if kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(value)
+        elif kind == "timeCycle":
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            datetime.fromisoformat(value)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception
+        what = {"timeDuration": "an ISO 8601 duration (PT5M, P2D)", "timeDate": "an ISO 8601 date-time",
+                "timeCycle": "an ISO 8601 repeating interval (R3/PT10M)"}[kind]
+        return f"timer `{value}` is not {what}"
+    return None

@@ -27,7 +27,7 @@ MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # everything in it, unpacked
 MAX_FILES = 500
 MAX_RATIO = 100  # unpacked size / compressed size of any one member
 _ALLOWED_FOLDERS = {"forms", "notifications", "tests"}
-_ALLOWED_SUFFIXES = {".bpmn", ".yaml", ".yml", ".json", ".md"}
+_ALLOWED_SUFFIXES = {".bpmn", ".dmn", ".form", ".yaml", ".yml", ".json", ".md"}
 
 
 def export_version(session: Session, key: str, number: int | None = None) -> bytes:
@@ -42,7 +42,7 @@ def export_version(session: Session, key: str, number: int | None = None) -> byt
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{key}/package.yaml", yaml.safe_dump(version.package["meta"], allow_unicode=True))
-        for name, xml in sorted(version.bpmn.items()):
+        for name, xml in sorted({**version.bpmn, **(version.package.get("dmn") or {})}.items()):
             archive.writestr(f"{key}/{name}", xml)
         for folder in ("forms", "notifications", "tests"):
             for name, content in sorted(version.package.get(folder, {}).items()):

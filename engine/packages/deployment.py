@@ -19,11 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn.check import check_bpmn
+from engine.bpmn.dmn import prepare_dmn
 from engine.bpmn.expressions import check_expression
+from engine.bpmn.normalize import normalize
 from engine.bpmn.parser import BPMN_NS, parse_documents, read_liaison_attributes, schema_problems
 from engine.bpmn.serialization import spec_to_json
 from engine.bpmn.services import service_names
-from engine.bpmn.workflow import duration
+from engine.bpmn.specs import MAP_RESULTS
+from engine.bpmn.workflow import duration, timer_literal_problem
 from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.data.retry import with_retries
@@ -51,12 +54,14 @@ class Package:
     notifications: dict[str, dict] = field(default_factory=dict)
     tests: dict[str, dict] = field(default_factory=dict)
     spec_json: str = ""
+    notes: list = field(default_factory=list)  # warnings and infos (`Problem`s) of a package that loads
+    dmn: dict[str, str] = field(default_factory=dict)  # file name -> DMN XML text (decision tables)
 
     @property
     def checksum(self) -> str:
         """A digest of everything that defines behaviour; the same content never deploys twice."""
-        content = json.dumps([self.meta, self.bpmn, self.forms, self.notifications, self.tests],
-                             sort_keys=True, ensure_ascii=False)
+        parts = [self.meta, self.bpmn, self.forms, self.notifications, self.tests] + ([self.dmn] if self.dmn else [])
+        content = json.dumps(parts, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
@@ -82,7 +87,9 @@ def check_bpmn_file(path: str | Path) -> list[Problem]:
     """
     path = str(path)
     tree = read_xml_file(path)
-    problems = check_bpmn(tree, path, check_expression) + check_service_tasks(path, tree.getroot())
+    problems = normalize(tree.getroot(), path)
+    problems += check_bpmn(tree, path, check_expression) + check_service_tasks(path, tree.getroot())
+    problems += _timer_literal_problems(path, tree.getroot())
     if any(p.severity == "error" for p in problems):
         return problems
     problems += schema_problems(tree.getroot(), path)
@@ -93,41 +100,27 @@ def check_bpmn_file(path: str | Path) -> list[Problem]:
 
 
 def load_package(path: str | Path) -> Package:
-    """Read and validate a package folder; raise InvalidPackageError listing every problem."""
+    """Read and validate a package folder, or a lone `.bpmn` file (a package of one process);
+    raise InvalidPackageError listing every problem."""
     root = Path(path)
-    if not root.is_dir():
-        raise InvalidPackageError([Problem(str(root), None, None, "not a package folder")])
     problems: list[Problem] = []
-    meta = _read_yaml(root / "package.yaml", problems, required=True) or {}
+    if root.is_file() and root.suffix.lower() == ".bpmn":
+        meta, bpmn_files = _lone_bpmn_meta(root, problems), [root]
+        root = root.parent
+    elif root.is_dir():
+        meta = _read_yaml(root / "package.yaml", problems, required=True) or {}
+        bpmn_files = sorted(root.glob("*.bpmn"))
+    else:
+        raise InvalidPackageError([Problem(str(root), None, None, "not a package folder or .bpmn file")])
     key = str(meta.get("id") or "").strip()
-    if not key:
-        problems.append(Problem(str(root / "package.yaml"), None, None, "`id` is required"))
-    problems.extend(Problem(str(root / "package.yaml"), None, None, message)
-                    for message in starters_problems(meta.get("starters")))
-    problems.extend(Problem(str(root / "package.yaml"), None, None, message)
-                    for message in messages_problems(meta.get("messages")))
-    if "auto_approve" in meta and not isinstance(meta["auto_approve"], bool):
-        problems.append(Problem(str(root / "package.yaml"), None, None,
-                                "`auto_approve` must be true or false (approve a node automatically when the "
-                                "person who just approved is its approver again)"))
-    problems.extend(Problem(str(root / "package.yaml"), None, None, message)
-                    for message in admins_problems(meta.get("admins")))
-    documents, bpmn_text = {}, {}
-    for file in sorted(root.glob("*.bpmn")):
-        try:
-            tree = read_xml_file(str(file))
-        except UnreadableFileError as exc:
-            problems.append(Problem(str(file), None, None, exc.reason))
-            continue
-        file_problems = check_bpmn(tree, str(file), check_expression) + check_service_tasks(str(file), tree.getroot())
-        if not _has_errors(file_problems):
-            file_problems += schema_problems(tree.getroot(), str(file))
-        problems.extend(file_problems)
-        documents[str(file)] = tree.getroot()
-        bpmn_text[file.name] = etree.tostring(tree, encoding="unicode")
+    problems.extend(_meta_problems(meta, key, root / "package.yaml"))
+    documents, bpmn_text = _read_bpmn_files(bpmn_files, problems)
+    decisions, dmn_text = _read_dmn_files(sorted(root.glob("*.dmn")), problems)
+    problems.extend(_decision_ref_problems(documents, decisions))
     if not documents and not any(p.path.endswith(".bpmn") for p in problems):
         problems.append(Problem(str(root), None, None, "the package has no .bpmn file"))
     forms = _read_folder(root / "forms", problems)
+    problems.extend(_formjs_forms(documents, forms, root))
     notifications = _read_folder(root / "notifications", problems)
     tests = _read_folder(root / "tests", problems)
     problems.extend(_check_liaison_attributes(documents, forms, root))
@@ -136,20 +129,163 @@ def load_package(path: str | Path) -> Package:
                     for message in notification_problems(notifications))
     if _has_errors(problems):
         raise InvalidPackageError(problems)
-    parsed, parse_problems = parse_documents(documents)
+    parsed, parse_problems = parse_documents(documents, decisions)
     if parse_problems:
         raise InvalidPackageError(problems + parse_problems)
-    main = str(meta.get("process") or key)
-    if main not in parsed.specs:
-        if len(parsed.specs) == 1 and not meta.get("process"):
-            main = next(iter(parsed.specs))
-        else:
-            raise InvalidPackageError(problems + [Problem(
-                str(root / "package.yaml"), None, main,
-                f"main process `{main}` is not defined (found: {', '.join(sorted(parsed.specs))})")])
-    package = Package(key, meta, main, bpmn_text, forms, notifications, tests)
+    main = _main_process(meta, key, parsed, problems, root)
+    package = Package(key, meta, main, bpmn_text, forms, notifications, tests, notes=problems, dmn=dmn_text)
     package.spec_json = spec_to_json(parsed.specs[main], parsed.subprocess_specs[main])
     return package
+
+
+def _meta_problems(meta: dict, key: str, where: Path) -> list[Problem]:
+    """package.yaml's own checks: id, starters, messages, auto_approve, admins."""
+    messages = [] if key else ["`id` is required"]
+    messages += starters_problems(meta.get("starters")) + messages_problems(meta.get("messages"))
+    if "auto_approve" in meta and not isinstance(meta["auto_approve"], bool):
+        messages.append("`auto_approve` must be true or false (approve a node automatically when the "
+                        "person who just approved is its approver again)")
+    messages += admins_problems(meta.get("admins"))
+    return [Problem(str(where), None, None, message) for message in messages]
+
+
+def _read_bpmn_files(files: list[Path], problems: list[Problem]) -> tuple[dict, dict]:
+    """Each BPMN file read safely, normalized (implicit splits, starts and ends, links, unquoted
+    timers) and checked: `({path: root element}, {file name: XML as drawn})`."""
+    documents, text = {}, {}
+    for file in files:
+        try:
+            tree = read_xml_file(str(file))
+        except UnreadableFileError as exc:
+            problems.append(Problem(str(file), None, None, exc.reason))
+            continue
+        text[file.name] = etree.tostring(tree, encoding="unicode")  # what the modeller drew
+        found = normalize(tree.getroot(), str(file))  # what the engine runs
+        found += check_bpmn(tree, str(file), check_expression) + check_service_tasks(str(file), tree.getroot())
+        found += _timer_literal_problems(str(file), tree.getroot())
+        if not _has_errors(found):
+            found += schema_problems(tree.getroot(), str(file))
+        problems.extend(found)
+        documents[str(file)] = tree.getroot()
+    return documents, text
+
+
+def _read_dmn_files(files: list[Path], problems: list[Problem]) -> tuple[dict, dict]:
+    """DMN decision tables with their FEEL cells translated to sandboxed Python:
+    `({decision id: one-decision document}, {file name: XML as written})`."""
+    decisions: dict[str, etree._Element] = {}
+    text: dict[str, str] = {}
+    for file in files:
+        try:
+            tree = read_xml_file(str(file))
+        except UnreadableFileError as exc:
+            problems.append(Problem(str(file), None, None, exc.reason))
+            continue
+        text[file.name] = etree.tostring(tree, encoding="unicode")
+        singles, dmn_problems = prepare_dmn(tree.getroot(), str(file))
+        problems.extend(dmn_problems)
+        for single in singles:
+            decision_id = single.find("{*}decision").get("id")
+            if decision_id in decisions:
+                problems.append(Problem(str(file), None, decision_id, f"decision `{decision_id}` is defined twice"))
+            decisions[decision_id] = single
+    return decisions, text
+
+
+def _main_process(meta: dict, key: str, parsed, problems: list[Problem], root: Path) -> str:
+    main = str(meta.get("process") or key)
+    if main in parsed.specs:
+        return main
+    if len(parsed.specs) == 1 and not meta.get("process"):
+        return next(iter(parsed.specs))
+    raise InvalidPackageError(problems + [Problem(
+        str(root / "package.yaml"), None, main,
+        f"main process `{main}` is not defined (found: {', '.join(sorted(parsed.specs))})")])
+
+
+def _timer_literal_problems(file: str, doc) -> list[Problem]:
+    """Quoted timer texts SpiffWorkflow cannot parse (`"PT5X"`) are refused at deploy, not at run time."""
+    problems = []
+    for kind in ("timeDuration", "timeDate", "timeCycle"):
+        for node in doc.iter(f"{{{BPMN_NS}}}{kind}"):
+            message = timer_literal_problem(kind, node.text or "")
+            if message:
+                event = node.getparent().getparent()
+                problems.append(Problem(file, node.sourceline, event.get("id"), message))
+    return problems
+
+
+def _formjs_forms(documents: dict, forms: dict, root: Path) -> list[Problem]:
+    """Forms the BPMN names (`camunda:formKey="camunda-forms:...:x.form"`, `camunda:formRef="id"`) that are
+    not in forms/ but are form-js files (`*.form`, beside the BPMN or in forms/): converted into `forms`
+    with `forms.formjs.import_formjs`, keys kept; each component it could not map exactly is a warning."""
+    from forms.formjs import import_formjs
+    wanted = {read_liaison_attributes(node).get("form") for doc in documents.values() for node in doc.iter()
+              if isinstance(node.tag, str)} - set(forms) - {None}
+    if not wanted:
+        return []
+    found: dict[str, tuple[Path, dict]] = {}
+    for file in sorted([*root.glob("*.form"), *(root / "forms").glob("*.form")]):
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # reported below only if a task names it
+        for name in (file.stem, data.get("id") if isinstance(data, dict) else None):
+            if name in wanted and name not in found:
+                found[name] = (file, data)
+    problems = []
+    for name, (file, data) in sorted(found.items()):
+        try:
+            result = import_formjs(data, title=name)
+        except ValueError as exc:
+            problems.append(Problem(str(file), None, name, f"not a form-js form: {exc}"))
+            continue
+        forms[name] = result.schema
+        problems.append(Problem(str(file), None, name, f"form-js form converted into form `{name}`", "info"))
+        problems.extend(Problem(str(file), None, name, message, "warning") for message in result.problems)
+    return problems
+
+
+def _decision_ref_problems(documents: dict, decisions: dict) -> list[Problem]:
+    """Every business rule task names a decision (`camunda:decisionRef`) of the package's .dmn files."""
+    problems = []
+    for file, doc in documents.items():
+        for node in doc.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+            ref = read_liaison_attributes(node).get("decisionRef")
+            if not ref:
+                problems.append(Problem(file, node.sourceline, node.get("id"),
+                                        "business rule task needs camunda:decisionRef naming a decision"))
+            elif ref not in decisions:
+                problems.append(Problem(file, node.sourceline, node.get("id"),
+                                        f"decision `{ref}` is not in a .dmn file of this package "
+                                        f"(found: {', '.join(sorted(decisions)) or 'none'})"))
+            how = read_liaison_attributes(node).get("mapDecisionResult")
+            if how and how not in MAP_RESULTS:
+                problems.append(Problem(file, node.sourceline, node.get("id"),
+                                        f"camunda:mapDecisionResult `{how}` is not one of {', '.join(MAP_RESULTS)}"))
+    return problems
+
+
+def _lone_bpmn_meta(file: Path, problems: list[Problem]) -> dict:
+    """package.yaml of a lone .bpmn: key = the id of its one runnable process, name = its name."""
+    try:
+        root = read_xml_file(str(file)).getroot()
+    except UnreadableFileError:
+        return {}  # reported again when the file is read as the package's BPMN
+    runnable = [p for p in root.iter(f"{{{BPMN_NS}}}process")
+                if p.get("id") and p.find(f"{{{BPMN_NS}}}startEvent") is not None]
+    called = {c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity")}
+    main = [p for p in runnable if p.get("id") not in called] or runnable
+    if len(main) != 1:
+        found = ", ".join(p.get("id") for p in main) or "none"
+        problems.append(Problem(str(file), root.sourceline, None,
+                                f"a lone .bpmn file deploys as a package of one process, but it has {len(main)} "
+                                f"processes with a start event that no call activity calls ({found}); put it in a "
+                                "folder with a package.yaml naming `process`"))
+        return {}
+    process = main[0]
+    name = (process.get("name") or process.get("id")).strip()
+    return {"id": process.get("id"), "name": {"en": name, "zh": name}, "process": process.get("id")}
 
 
 def deploy_package(sessions: sessionmaker[Session], package: Package, user: str | None = None,
@@ -187,8 +323,8 @@ def deploy(session: Session, package: Package, user: str | None = None, notes: s
         number=(latest.number + 1) if latest else 1,
         process_id=package.main_process,
         checksum=checksum,
-        package={"meta": package.meta, "forms": package.forms,
-                 "notifications": package.notifications, "tests": package.tests},
+        package={"meta": package.meta, "forms": package.forms, "notifications": package.notifications,
+                 "tests": package.tests, **({"dmn": package.dmn} if package.dmn else {})},
         bpmn=package.bpmn,
         spec_json=package.spec_json,
         notes=notes or package.meta.get("notes"),
@@ -283,7 +419,16 @@ def check_service_tasks(file: str, doc) -> list[Problem]:
     """Every service task must name an operation of the service registry."""
     problems = []
     for node in doc.iter(f"{{{BPMN_NS}}}serviceTask"):
-        operation = read_liaison_attributes(node).get("operation")
+        attributes = read_liaison_attributes(node)
+        if attributes.get("camundaType") == "external":
+            # The engine side (an external_task row, fetch-and-lock, complete) is not built yet: refusing
+            # is better than a task that waits for a worker nobody can reach.
+            problems.append(Problem(file, node.sourceline, node.get("id"),
+                                    "external service tasks (camunda:type=\"external\", topic "
+                                    f"`{attributes.get('topic') or ''}`) are not run by this version of the "
+                                    "engine yet: use liaison:operation, or a user or receive task"))
+            continue
+        operation = attributes.get("operation")
         if operation is None:
             operator = node.find(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}serviceTaskOperator")
             operation = operator.get("id") if operator is not None else None

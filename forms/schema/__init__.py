@@ -271,7 +271,7 @@ def _explain_unknown_keys(error, subject, key, path):
 
 def _explain_pattern(error, subject, key, path):
     if key == "name":
-        return f"`name` `{error.instance}` must be lower-case letters, digits and `_`, starting with a letter"
+        return f"`name` `{error.instance}` must be letters, digits and `_`, not starting with a digit"
     return f"{subject} `{error.instance}` does not have the expected form ({error.validator_value})"
 
 

@@ -181,6 +181,6 @@ def test_import_formjs_writes_a_form_that_loads_and_lists_what_it_dropped(tmp_pa
     proc = liaison("import-formjs", str(FIXTURES / "formjs" / "invoice.form"), "-o", str(out))
     assert "type `image`): images are not supported; skipped" in proc.stderr
     from forms.schema import load_schema
-    assert load_schema(out).field("invoice_number")["type"] == "text"
+    assert load_schema(out).field("invoiceNumber")["type"] == "text"  # the key the BPMN uses, kept
     (tmp_path / "bad.form").write_text('{"type": "default"}')
     assert "no `components` list" in liaison("import-formjs", str(tmp_path / "bad.form"), expect=2).stderr

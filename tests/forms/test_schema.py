@@ -107,12 +107,12 @@ def test_file_sizes_are_parsed():
     ({"name": "amount", "type": "number", "foo": 1},
      "field `amount`: `foo` is not a key of a `number` field (allowed: default, default_from, help, integer, "
      "label, max, min, name, placeholder, readonly, required, required_if, step, type, visible_if)"),
-    ({"name": "Amount", "type": "number"},
-     "field `Amount`: `name` `Amount` must be lower-case letters, digits and `_`, starting with a letter"),
+    ({"name": "net-amount", "type": "number"},
+     "field `net-amount`: `name` `net-amount` must be letters, digits and `_`, not starting with a digit"),
     ({"name": "1st", "type": "text"},
-     "field `1st`: `name` `1st` must be lower-case letters, digits and `_`, starting with a letter"),
+     "field `1st`: `name` `1st` must be letters, digits and `_`, not starting with a digit"),
     ({"name": "a-b", "type": "text"},
-     "field `a-b`: `name` `a-b` must be lower-case letters, digits and `_`, starting with a letter"),
+     "field `a-b`: `name` `a-b` must be letters, digits and `_`, not starting with a digit"),
     ({"type": "text"}, "field `#1`: `name` is required for a `text` field"),
     ({"name": "a"}, "field `a`: `type` is required"),
     ({"name": "a", "type": "texts"},
@@ -284,11 +284,11 @@ def test_every_problem_is_reported_at_once():
 
 def test_schema_error_text_names_the_source_on_every_line():
     with pytest.raises(SchemaError) as info:
-        load_schema({"fields": [{"name": "a", "type": "number", "min": "x"}, {"name": "B", "type": "text"}]},
+        load_schema({"fields": [{"name": "a", "type": "number", "min": "x"}, {"name": "2b", "type": "text"}]},
                     name="purchase.yaml")
     assert str(info.value) == ("purchase.yaml: field `a`: `min` must be a number\n"
-                               "purchase.yaml: field `B`: `name` `B` must be lower-case letters, digits and `_`, "
-                               "starting with a letter")
+                               "purchase.yaml: field `2b`: `name` `2b` must be letters, digits and `_`, "
+                               "not starting with a digit")
     assert info.value.source == "purchase.yaml"
 
 

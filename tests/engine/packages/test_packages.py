@@ -105,13 +105,15 @@ def test_package_with_hostile_bpmn_file_is_refused_in_one_line(tmp_path):
     assert len(message.splitlines()) == 1 and "DOCTYPE" in message and "evil.bpmn" in message
 
 
-def test_unquoted_timer_expression_is_refused_naming_the_timer(tmp_path):
+def test_unquoted_timer_expression_is_read_as_a_literal_and_said_so(tmp_path):
     body = SIMPLE + "\n" + (
         '<bpmn:boundaryEvent id="too_slow" attachedToRef="fill"><bpmn:timerEventDefinition>'
         "<bpmn:timeDuration>PT48H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
         + flow("too_slow", "late") + '<bpmn:endEvent id="late"/>')
-    message = _refusal(write_package(tmp_path, "timed", {"timed": body}, forms=("request",)))
-    assert "too_slow" in message and '"PT48H"' in message
+    package = packages.load_package(write_package(tmp_path, "timed", {"timed": body}, forms=("request",)))
+    [note] = [p for p in package.notes if p.element_id == "too_slow"]
+    assert note.severity == "info" and "PT48H" in note.message
     quoted = write_package(tmp_path / "ok", "timed", {"timed": body.replace(">PT48H<", '>"PT48H"<')},
                            forms=("request",))
-    assert packages.load_package(quoted).key == "timed"
+    assert "\\\"PT48H\\\"" in package.spec_json and "\\\"PT48H\\\"" in packages.load_package(quoted).spec_json
+

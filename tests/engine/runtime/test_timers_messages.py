@@ -121,7 +121,7 @@ def test_timer_date_without_zone_is_company_time(sessions, deploy_package, tmp_p
     assert _status(sessions, started.instance_id) == "completed"
 
 
-def test_unquoted_timer_expression_is_refused_at_deploy_with_the_element(tmp_path):
+def test_unquoted_timer_literal_as_camunda_modeler_writes_it_runs(sessions, deploy_package, tmp_path):
     body = f"""
     <bpmn:startEvent id="start"/>
     <bpmn:intermediateCatchEvent id="wait_two_days">
@@ -130,10 +130,29 @@ def test_unquoted_timer_expression_is_refused_at_deploy_with_the_element(tmp_pat
     <bpmn:endEvent id="done"/>
     {flow("start", "wait_two_days")}{flow("wait_two_days", "done")}
     """
+    folder = write_package(tmp_path, "unquoted", {"unquoted": body})
+    notes = [str(p) for p in packages.load_package(folder).notes]
+    assert any("wait_two_days" in n and "PT48H" in n for n in notes), notes  # the reading is said
+    deploy_package(folder)
+    started = runtime.start_instance(sessions, "unquoted", {})
+    [timer] = _rows(sessions, Timer, instance_id=started.instance_id)
+    assert timedelta(hours=47) < timer.due_at - datetime.now(UTC) <= timedelta(hours=48)
+    assert _fire_all(sessions, datetime.now(UTC) + timedelta(hours=49)) == ["fired"]
+    assert _status(sessions, started.instance_id) == "completed"
+
+
+def test_a_timer_literal_the_engine_cannot_read_is_refused_at_deploy(tmp_path):
+    body = f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="wait">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT5X"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done"/>
+    {flow("start", "wait")}{flow("wait", "done")}
+    """
     with pytest.raises(InvalidPackageError) as caught:
-        packages.load_package(write_package(tmp_path, "unquoted", {"unquoted": body}))
-    text = str(caught.value)
-    assert "wait_two_days" in text and '"PT48H"' in text
+        packages.load_package(write_package(tmp_path, "bad", {"bad": body}))
+    assert ": wait: " in str(caught.value) and "PT5X" in str(caught.value)
 
 
 def test_user_task_timer_attributes_are_checked_at_deploy(tmp_path):
