@@ -20,7 +20,7 @@ from engine.people import org
 from engine.runtime import operations
 from engine.work import batch, drafts, inbox, queries
 
-from .auth import current_account
+from .auth import current_account, safe_next
 from .i18n import current_language
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -155,7 +155,7 @@ def claim(task_id: str):
         flash(_("The task is yours now."), "ok")
     except (TaskConflictError, NotPermittedError, NotFoundError) as exc:
         flash(str(exc), "error")
-    return redirect(request.form.get("next") or url_for("inbox.index"))
+    return redirect(safe_next(request.form.get("next"), url_for("inbox.index")))
 
 
 def csv_response(items, filename: str) -> Response:

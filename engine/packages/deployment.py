@@ -36,6 +36,7 @@ from engine.people.starting import starters_problems
 from engine.runtime.approvals import mode_problems
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES, admins_problems, rule_problems, start_fields_for
 from engine.runtime.submissions import form_problems
+from forms.schema import NoAliasLoader
 
 MAX_YAML_BYTES = 1024 * 1024
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -391,7 +392,7 @@ def _read_yaml(path: Path, problems: list[Problem], required: bool = False):
         return None
     try:
         text = path.read_text(encoding="utf-8")
-        value = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        value = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=NoAliasLoader)  # noqa: S506
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         line = line + 1 if line is not None else getattr(exc, "lineno", None)

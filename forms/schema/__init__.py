@@ -89,8 +89,9 @@ class FormSchema:
 
 # -- reading -----------------------------------------------------------------------------------------
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without anchors and aliases: a form never needs them, and they allow size bombs."""
+class NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: no document Liaison reads needs them, and they allow size bombs
+    (nine nested `&a [*a, ...]` expand to gigabytes). Every YAML of a package is read with it."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -113,7 +114,7 @@ def read_document(text: str | bytes, *, json_only: bool = False) -> Any:
     try:
         if json_only:
             return json.loads(text)
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except json.JSONDecodeError as exc:
         raise SchemaError([f"line {exc.lineno}: invalid JSON: {exc.msg}"]) from None
     except yaml.YAMLError as exc:

@@ -55,3 +55,14 @@ def test_csv_export_has_a_bom_and_the_users_rows(app, people, sessions):
 def test_inbox_needs_signing_in(app):
     response = app.test_client().get("/inbox/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_claim_never_redirects_off_the_site(app, people, sessions):
+    _orders(sessions)
+    client = app.test_client()
+    sign_in(client, "zhang")
+    page = client.get("/inbox/").get_data(as_text=True)
+    first, second = [chunk.split('"')[0] for chunk in page.split('data-task="')[1:3]]
+    for task_id, target in ((first, "https://evil.example/"), (second, "javascript:alert(1)")):
+        response = post(client, f"/inbox/tasks/{task_id}/claim", {"next": target}, token_from="/inbox/")
+        assert response.status_code == 302 and response.headers["Location"].endswith("/inbox/"), target

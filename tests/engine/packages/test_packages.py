@@ -117,3 +117,12 @@ def test_unquoted_timer_expression_is_read_as_a_literal_and_said_so(tmp_path):
                            forms=("request",))
     assert "\\\"PT48H\\\"" in package.spec_json and "\\\"PT48H\\\"" in packages.load_package(quoted).spec_json
 
+
+
+def test_a_yaml_alias_bomb_in_package_yaml_is_refused_before_it_expands(tmp_path):
+    folder = write_package(tmp_path, "bomb", {"bomb": SIMPLE}, forms=("request",))
+    lines = ["id: bomb", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 10)]
+    (folder / "package.yaml").write_text("\n".join(lines) + "\n")
+    message = _refusal(folder)  # 9**10 strings if expanded: refused at the first alias instead
+    assert "package.yaml:3" in message and "aliases" in message
