@@ -54,7 +54,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_NAME="liaison_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("LIAISON_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        # Secure cookies (and HSTS) when the site is served over https (LIAISON_BASE_URL), or when asked.
+        SESSION_COOKIE_SECURE=_https(settings.base_url),
         # A session ends 8 hours after signing in, or after 2 hours without a request.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=_env_number("LIAISON_SESSION_HOURS", 8)),
         LIAISON_IDLE_TIMEOUT=timedelta(minutes=_env_number("LIAISON_IDLE_MINUTES", 120)),
@@ -94,8 +95,18 @@ def has_endpoint(endpoint: str) -> bool:
     return endpoint in current_app.view_functions
 
 
+def _https(base_url: str | None) -> bool:
+    """Whether the site is served over https: `LIAISON_BASE_URL` says so, or `LIAISON_SECURE_COOKIES=1`
+    (a TLS proxy in front of a plain-http base URL)."""
+    return (base_url or "").lower().startswith("https://") or \
+        os.environ.get("LIAISON_SECURE_COOKIES", "") in ("1", "true", "yes")
+
+
 def _security_headers(response):
     headers = response.headers
+    headers["Server"] = "Liaison"  # not the server's name and version
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

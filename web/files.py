@@ -172,6 +172,7 @@ def download(file_id: str):
     kind = found.content_type if found.content_type not in ACTIVE_TYPES else "application/octet-stream"
     response = send_file(handle, mimetype=kind or "application/octet-stream", as_attachment=True,
                          download_name=found.name, max_age=0)
+    response.headers["Cache-Control"] = "no-store, private"  # personal files: never kept by a browser or proxy
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

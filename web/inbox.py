@@ -153,8 +153,11 @@ def claim(task_id: str):
     try:
         runtime.claim_task(sessions(), task_id, user.username, user.groups)
         flash(_("The task is yours now."), "ok")
-    except (TaskConflictError, NotPermittedError, NotFoundError) as exc:
+    except TaskConflictError as exc:
         flash(str(exc), "error")
+    except (NotPermittedError, NotFoundError):
+        # the same answer whether the task does not exist or is not offered to this person
+        flash(_("This task is not available to you."), "error")
     return redirect(safe_next(request.form.get("next"), url_for("inbox.index")))
 
 

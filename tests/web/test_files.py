@@ -155,6 +155,7 @@ def test_an_unattached_upload_is_its_uploaders_alone(app, staff):
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Type"] == "application/pdf"
+    assert "no-store" in response.headers["Cache-Control"]  # not kept by the browser or a proxy
     assert li.get(f"/files/{ref['id']}").status_code == 404
     assert zhang.get("/files/" + "0" * 32).status_code == 404
     assert zhang.get("/files/..%2Fsecret_key").status_code == 404
