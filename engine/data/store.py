@@ -170,33 +170,35 @@ class StepWrite:
 def write_step(conn: Connection, step: StepWrite) -> int:
     """Write one step atomically and return the instance id; StaleInstance if the revision moved.
 
-    PostgreSQL: one call of `liaison_save_step` (migration 0003), one round trip, atomic on its
-    own, so the caller may run it in autocommit mode. Other databases: the same writes as Core
-    statements, inside the caller's transaction (which must be rolled back on StaleInstance).
+    The instance row is written first: its revision check (and, on PostgreSQL, its row lock) comes
+    before any other write, so the loser of a race writes nothing. PostgreSQL: one call of
+    `liaison_save_step` (migration 0017), one round trip, atomic on its own, so the caller may run
+    it in autocommit mode. Other databases: Core statements inside the caller's transaction (which
+    must be rolled back on StaleInstance or AlreadyTaken).
     """
     if conn.dialect.name == "postgresql":
         return _write_step_postgres(conn, step)
     instance_id = step.instance_id
     if instance_id is None:
-        instance_id = insert_instance(conn, version_id=step.version_id, process_key=step.process_key,
-                                      initiator=step.initiator, business_key=step.business_key, now=step.now)
+        instance_id = insert_instance(conn, step)
+    elif not save_instance(conn, instance_id, step.revision, state=step.state, data=step.data,
+                           status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
+        raise StaleInstance()
     _claim_trigger(conn, step, instance_id)
     if step.complete_task:
         mark_task_completed(conn, step.complete_task, step.user, step.now)  # the revision check covers races
-    cancel_tasks(conn, step.cancel, step.now)
+    cancel_tasks(conn, instance_id, step.cancel, step.now)
     if step.approval_items:
         conn.execute(insert(_item), [{"instance_id": instance_id, "created_at": step.now, **i}
                                      for i in step.approval_items])
     if step.cancel:
-        conn.execute(update(_item).where(_item.c.task_id.in_(step.cancel), _item.c.status.in_(["open", "waiting"]))
+        conn.execute(update(_item).where(_item.c.instance_id == instance_id, _item.c.task_id.in_(step.cancel),
+                                         _item.c.status.in_(["open", "waiting"]))
                      .values(status="cancelled", decided_at=step.now))
     _write_waits_and_effects(conn, step, instance_id)
     insert_tasks(conn, [{**t, "instance_id": instance_id, "status": "open", "completed_by": None,
                          "completed_at": None, "created_at": step.now} for t in step.new_tasks])
     append_history(conn, [{**h, "instance_id": instance_id, "at": step.now} for h in step.history])
-    if not save_instance(conn, instance_id, step.revision, state=step.state, data=step.data,
-                         status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
-        raise StaleInstance()
     return instance_id
 
 
@@ -278,6 +280,8 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
         "outbox": step.outbox,
         "notifications": step.notifications, "approval_items": step.approval_items,
     }
+    # the function runs a statement only for a key present: empty lists and nulls stay out
+    payload = {k: v for k, v in payload.items() if v is not None and v != []}
     try:
         return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()
     except DBAPIError as exc:
@@ -342,13 +346,13 @@ def new_state_key() -> str:
     return uuid.uuid4().hex
 
 
-def insert_instance(conn: Connection, *, version_id: int, process_key: str, initiator: str | None,
-                    business_key: str | None, now: datetime) -> int:
-    """Create the instance row (state is written by `save_instance` in the same transaction)."""
+def insert_instance(conn: Connection, step: StepWrite) -> int:
+    """Create the instance row of a starting step with its final values (revision 1)."""
     return conn.execute(insert(_instance).values(
-        version_id=version_id, process_key=process_key, status="running", initiator=initiator,
-        business_key=business_key, state="", data={}, revision=0, state_key="", created_at=now,
-        updated_at=now).returning(_instance.c.id)).scalar_one()
+        version_id=step.version_id, process_key=step.process_key, status=step.status, initiator=step.initiator,
+        business_key=step.business_key, state=step.state, data=step.data, revision=1, state_key=step.state_key,
+        end_event=step.end_event, created_at=step.now, updated_at=step.now,
+        ended_at=None if step.status == "running" else step.now).returning(_instance.c.id)).scalar_one()
 
 
 def save_instance(conn: Connection, instance_id: int, expected_revision: int, *, state: str, data: dict,
@@ -377,10 +381,11 @@ def insert_tasks(conn: Connection, rows: list[dict]) -> None:
         conn.execute(_INSERT_CANDIDATE, candidates)
 
 
-def cancel_tasks(conn: Connection, task_ids: list[str], now: datetime) -> None:
+def cancel_tasks(conn: Connection, instance_id: int, task_ids: list[str], now: datetime) -> None:
     """Close task rows whose engine task went away (a boundary event, a cancel, a terminate)."""
     if task_ids:
-        conn.execute(update(_task).where(_task.c.id.in_(task_ids), _task.c.status == "open")
+        conn.execute(update(_task).where(_task.c.instance_id == instance_id, _task.c.id.in_(task_ids),
+                                         _task.c.status == "open")
                      .values(status="cancelled", completed_at=now))
 
 
