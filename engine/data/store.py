@@ -13,13 +13,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import JSON, Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
 
 from engine.data.models import (
     ApprovalItem,
     BufferedMessage,
     HistoryEntry,
+    InstanceData,
     MessageSubscription,
     Notification,
     OutboxMessage,
@@ -42,6 +46,30 @@ _subscription = MessageSubscription.__table__
 _outbox = OutboxMessage.__table__
 _notification = Notification.__table__
 _item = ApprovalItem.__table__
+_data = InstanceData.__table__
+
+
+class process_data(ColumnElement):  # noqa: N801 - used like a SQL function
+    """The process data of the instance whose id is `instance_id` (a column or a bind parameter), as one
+    JSON object in key order, read from `instance_data` by one aggregate subquery: no extra round trip."""
+
+    type = JSON()
+    inherit_cache = True
+
+    def __init__(self, instance_id):
+        self.instance_id = instance_id
+
+
+@compiles(process_data, "postgresql")
+def _process_data_postgresql(element, compiler, **kw):
+    return ("(SELECT COALESCE(json_object_agg(d.key, d.value::json ORDER BY d.ord), '{}') "
+            f"FROM instance_data d WHERE d.instance_id = {compiler.process(element.instance_id, **kw)})")
+
+
+@compiles(process_data)
+def _process_data_sqlite(element, compiler, **kw):
+    return ("(SELECT json_group_object(d.key, json(d.value)) FROM (SELECT key, value FROM instance_data "
+            f"WHERE instance_id = {compiler.process(element.instance_id, **kw)} ORDER BY ord) d)")
 
 
 @dataclass(frozen=True)
@@ -100,11 +128,11 @@ _TASK_HANDLE = (
 _SELECT_TASK_HANDLE = _TASK_HANDLE.where(_task.c.id == bindparam("b_task"))
 _SELECT_INSTANCE_HANDLE = (
     select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
-           _instance.c.version_id, _version.c.checksum, _instance.c.data, _instance.c.process_key,
+           _instance.c.version_id, _version.c.checksum, process_data(_instance.c.id), _instance.c.process_key,
            _instance.c.initiator, _instance.c.business_key)
     .join(_version, _version.c.id == _instance.c.version_id)
     .where(_instance.c.id == bindparam("b_instance")))
-_SELECT_STATE = (select(_instance.c.state, _instance.c.data, _instance.c.revision)
+_SELECT_STATE = (select(_instance.c.state, process_data(_instance.c.id), _instance.c.revision)
                  .where(_instance.c.id == bindparam("b_instance")))
 _SELECT_SPEC = select(_version.c.spec_json).where(_version.c.id == bindparam("b_version"))
 _SELECT_PACKAGE = select(_version.c.package).where(_version.c.id == bindparam("b_version"))
@@ -118,7 +146,7 @@ _UPDATE_TASK_COMPLETED = (
 _INSERT_TASK = insert(_task)
 _INSERT_CANDIDATE = insert(_candidate)
 _INSERT_HISTORY = insert(_history)
-_SAVE_COLUMNS = ("state", "data", "status", "end_event", "updated_at", "revision", "state_key", "ended_at")
+_SAVE_COLUMNS = ("state", "status", "end_event", "updated_at", "revision", "state_key", "ended_at")
 _UPDATE_INSTANCE = (
     update(_instance)
     .where(_instance.c.id == bindparam("b_instance"), _instance.c.revision == bindparam("b_revision"))
@@ -144,6 +172,9 @@ class StepWrite:
     data: dict
     status: str
     state_key: str
+    # the process data as a change set against what is stored (`data_changes`): only these keys are written
+    data_set: list = field(default_factory=list)  # dicts: key, value (JSON text), ord
+    data_del: list = field(default_factory=list)  # keys removed
     end_event: str | None = None
     complete_task: str | None = None
     user: str | None = None
@@ -181,9 +212,10 @@ def write_step(conn: Connection, step: StepWrite) -> int:
     instance_id = step.instance_id
     if instance_id is None:
         instance_id = insert_instance(conn, step)
-    elif not save_instance(conn, instance_id, step.revision, state=step.state, data=step.data,
+    elif not save_instance(conn, instance_id, step.revision, state=step.state,
                            status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
         raise StaleInstance()
+    _write_data(conn, instance_id, step)
     _claim_trigger(conn, step, instance_id)
     if step.complete_task:
         mark_task_completed(conn, step.complete_task, step.user, step.now)  # the revision check covers races
@@ -200,6 +232,61 @@ def write_step(conn: Connection, step: StepWrite) -> int:
                          "completed_at": None, "created_at": step.now} for t in step.new_tasks])
     append_history(conn, [{**h, "instance_id": instance_id, "at": step.now} for h in step.history])
     return instance_id
+
+
+_UPSERT_DATA = sqlite_insert(_data).values(
+    instance_id=bindparam("instance_id"), key=bindparam("key"), ord=bindparam("ord"), value=bindparam("value"))
+_UPSERT_DATA = _UPSERT_DATA.on_conflict_do_update(index_elements=[_data.c.instance_id, _data.c.key],
+                                                  set_={"value": _UPSERT_DATA.excluded.value})
+_DELETE_DATA = delete(_data).where(_data.c.instance_id == bindparam("b_instance"),
+                                   _data.c.key.in_(bindparam("b_keys", expanding=True)))
+
+
+def _write_data(conn: Connection, instance_id: int, step: StepWrite) -> None:
+    """The step's change set of process data (a key set again keeps its place in the order)."""
+    if step.data_set:
+        conn.execute(_UPSERT_DATA, [{"instance_id": instance_id, **row} for row in step.data_set])
+    if step.data_del:
+        conn.execute(_DELETE_DATA, {"b_instance": instance_id, "b_keys": step.data_del})
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def data_changes(saved: dict, data: dict, revision: int) -> tuple[list[dict], list[str], dict]:
+    """`(data_set, data_del, new saved)`: the rows that turn the stored process data `saved` (as
+    returned by `saved_data`) into `data`, written by the step that makes `revision`.
+
+    Scalars are compared by type and value (`True` is not `1`), containers by their JSON text, so
+    a value changed in place by a script is seen; unchanged scalars cost no encoding. New keys
+    are ordered after every stored one, in their order in `data`.
+    """
+    changed, now = [], {}
+    base = revision << 20
+    for index, (key, value) in enumerate(data.items()):
+        old = saved.get(key, saved)  # `saved` itself: a marker no stored value can equal
+        if type(value) in _SCALARS:
+            now[key] = value
+            if type(old) is type(value) and old == value:
+                continue
+        else:
+            now[key] = encoded = ("json", _json(value))
+            if old == encoded:
+                continue
+            changed.append({"key": key, "value": encoded[1], "ord": base + index})
+            continue
+        changed.append({"key": key, "value": _json(value), "ord": base + index})
+    return changed, [key for key in saved if key not in data], now
+
+
+def saved_data(data: dict) -> dict:
+    """What `data_changes` compares with, for process data as just read from the database."""
+    return {k: v if type(v) in _SCALARS else ("json", _json(v)) for k, v in data.items()}
+
+
+def read_process_data(conn, instance_id: int) -> dict:
+    """The process data of one instance (a connection or a session)."""
+    return conn.execute(select(process_data(bindparam("b_instance"))), {"b_instance": instance_id}).scalar_one()
 
 
 _FIRE_TIMER = (update(_timer).where(_timer.c.id == bindparam("b_timer"), _timer.c.status == "pending")
@@ -267,7 +354,8 @@ _SAVE_STEP = text("SELECT liaison_save_step(CAST(:payload AS jsonb))")
 def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
     payload = {
         "instance_id": step.instance_id, "revision": step.revision, "now": step.now.isoformat(),
-        "state": step.state, "data": _json(step.data), "status": step.status, "state_key": step.state_key,
+        "state": step.state, "data_set": step.data_set, "data_del": step.data_del,
+        "status": step.status, "state_key": step.state_key,
         "end_event": step.end_event, "complete_task": step.complete_task, "user": step.user,
         "cancel": step.cancel, "new_tasks": step.new_tasks,
         "candidates": _candidates(step.new_tasks),
@@ -350,15 +438,15 @@ def insert_instance(conn: Connection, step: StepWrite) -> int:
     """Create the instance row of a starting step with its final values (revision 1)."""
     return conn.execute(insert(_instance).values(
         version_id=step.version_id, process_key=step.process_key, status=step.status, initiator=step.initiator,
-        business_key=step.business_key, state=step.state, data=step.data, revision=1, state_key=step.state_key,
+        business_key=step.business_key, state=step.state, revision=1, state_key=step.state_key,
         end_event=step.end_event, created_at=step.now, updated_at=step.now,
         ended_at=None if step.status == "running" else step.now).returning(_instance.c.id)).scalar_one()
 
 
-def save_instance(conn: Connection, instance_id: int, expected_revision: int, *, state: str, data: dict,
+def save_instance(conn: Connection, instance_id: int, expected_revision: int, *, state: str,
                   status: str, end_event: str | None, now: datetime, state_key: str) -> bool:
     """Write the new state if nobody saved since `expected_revision`; False means someone did."""
-    values = {"b_instance": instance_id, "b_revision": expected_revision, "v_state": state, "v_data": data,
+    values = {"b_instance": instance_id, "b_revision": expected_revision, "v_state": state,
               "v_status": status, "v_end_event": end_event, "v_updated_at": now,
               "v_revision": expected_revision + 1, "v_state_key": state_key,
               "v_ended_at": None if status == "running" else now}

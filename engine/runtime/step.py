@@ -11,6 +11,11 @@ first, SQLite was busy or a pooled connection died). A step that raises saves no
 Restored workflows are kept in a small in-process cache keyed by the random `state_key` written
 with every save, so the next step of a busy instance skips deserialization; any other writer
 changes the key, and the cached object is then ignored.
+
+The process data is written as a change set (`store.data_changes`): each workflow carries the data
+as stored for its state (`STORED_DATA`, set when it is restored and after each save), and a step
+writes only the keys that differ from it. This holds because only `store.write_step` writes
+process data and every save changes the `state_key`.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ MAX_DATA_BYTES = 1024 * 1024
 
 
 MAX_ATTEMPTS = 5
-
+STORED_DATA = "liaison_stored_data"  # attribute of a workflow object: its process data as stored
 
 
 @dataclass
@@ -180,14 +185,25 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     notify_step(conn, step, version, actor)
     step.state = dump_state(workflow, step.data)
     step.state_key = store.new_state_key()
+    step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
+                                                              step.revision + 1)
     try:
         instance_id = store.write_step(conn, step)
     except store.StaleInstance as exc:
         raise _Stale() from exc
+    setattr(workflow, STORED_DATA, stored)
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+def _stored_data(conn, workflow, step: store.StepWrite) -> dict:
+    """The process data as stored for the state `workflow` was restored from (none for a new instance)."""
+    stored = getattr(workflow, STORED_DATA, None)
+    if stored is None:
+        stored = {} if step.instance_id is None else store.saved_data(store.read_process_data(conn, step.instance_id))
+    return stored
 
 
 def step_on(handle, **fields) -> store.StepWrite:
@@ -228,7 +244,9 @@ def restore(sessions, conn, handle):
     state, data, revision = store.instance_state(conn, handle.instance_id)
     if revision != handle.revision:
         raise _Stale()  # saved since the handle was read (PostgreSQL reads run in autocommit): read again
-    return load_state(state, spec, subspecs, wfa.script_engine(), data)
+    workflow = load_state(state, spec, subspecs, wfa.script_engine(), data)
+    setattr(workflow, STORED_DATA, store.saved_data(data))
+    return workflow
 
 
 def db_engine(sessions):

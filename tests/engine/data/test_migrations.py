@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -9,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from engine.data import db
+from engine.data import db, store
 from tests.conftest import PG_SERVER
 
 
@@ -55,3 +56,39 @@ def test_save_step_downgrade_puts_the_previous_function_back(empty_url):
     if before is not None:
         assert after != before and "no_waits" in after
         assert _save_function(empty_url) == after
+
+
+DATA = {"zeta": 1, "amount": 12.5, "ok": True, "none": None, "name": "张三", "order": {"qty": [1, "a"]}}
+
+
+def test_upgrade_copies_each_instance_data_and_downgrade_puts_it_back(empty_url):
+    db.upgrade(empty_url, "0016")
+    engine = db.make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO process_definition (id, key, name, category, created_at) "
+                          "VALUES (1, 'p', '{}', 'c', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO process_version (id, definition_id, number, process_id, checksum, package, "
+                          "bpmn, spec_json, deployed_at) VALUES (1, 1, 1, 'p', 'x', '{}', '{}', '', CURRENT_TIMESTAMP)"))
+        for instance_id, data in ((1, DATA), (2, {})):
+            conn.execute(text("INSERT INTO process_instance (id, version_id, process_key, status, state, data, "
+                              "revision, state_key, created_at, updated_at) VALUES (:id, 1, 'p', 'running', '', "
+                              ":data, 3, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                         {"id": instance_id, "data": json.dumps(DATA if instance_id == 1 else data,
+                                                                ensure_ascii=False)})
+    engine.dispose()
+
+    db.upgrade(empty_url)
+    engine = db.make_engine(empty_url)
+    with engine.connect() as conn:
+        copied = store.read_process_data(conn, 1)
+        assert store.read_process_data(conn, 2) == {}
+    engine.dispose()
+    assert copied == DATA and list(copied) == list(DATA)
+
+    command.downgrade(db.alembic_config(empty_url), "0016")
+    engine = db.make_engine(empty_url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT id, data FROM process_instance")).all())
+    engine.dispose()
+    back = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
+    assert back == {1: DATA, 2: {}} and list(back[1]) == list(DATA)

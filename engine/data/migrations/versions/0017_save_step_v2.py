@@ -1,4 +1,4 @@
-"""liaison_save_step v2: the instance row first, nothing run for what a step does not have
+"""liaison_save_step v2 and process data as a change set (`instance_data`, one row per key)
 
 Revision ID: 0017
 Revises: 0016
@@ -11,11 +11,18 @@ and every writer of one instance locks in the same order; a new instance is one 
 final values. Each other statement runs only when the payload has its key (`store` leaves empty
 lists out), and cancelling tasks, approval items and timers names the instance, so their plans use
 the instance's index whatever the table statistics (the old generic plan of the cancel UPDATE
-scanned every open task of every instance for an empty list). Downgrade puts 0013's function back.
+scanned every open task of every instance for an empty list).
+
+The process data moves from `process_instance.data` (rewritten whole by every step: the 100th step
+of a process adding 2 KB a step wrote 200 KB) to `instance_data`, one row per key, of which a
+step writes only the keys it changed or removed (`data_set`, `data_del` in the payload). Existing
+data is copied, in key order (`ord`), and the column dropped. Downgrade puts the data back into
+the column, drops the table and puts 0013's function back.
 """
 import importlib.util
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
@@ -31,22 +38,31 @@ DECLARE
     v_status text := p->>'status';
 BEGIN
     IF v_instance IS NULL THEN
-        INSERT INTO process_instance (version_id, process_key, status, initiator, business_key, state, data,
+        INSERT INTO process_instance (version_id, process_key, status, initiator, business_key, state,
                                       revision, state_key, created_at, updated_at, end_event, ended_at)
         VALUES ((p->>'version_id')::integer, p->>'process_key', v_status, p->>'initiator',
-                p->>'business_key', p->>'state', COALESCE((p->>'data')::json, '{}'::json), 1, p->>'state_key',
+                p->>'business_key', p->>'state', 1, p->>'state_key',
                 v_now, v_now, p->>'end_event', CASE WHEN v_status = 'running' THEN NULL ELSE v_now END)
         RETURNING id INTO v_instance;
     ELSE
         UPDATE process_instance
-        SET state = p->>'state', data = CASE WHEN p ? 'data' THEN (p->>'data')::json ELSE data END,
-            status = v_status, end_event = p->>'end_event',
+        SET state = p->>'state', status = v_status, end_event = p->>'end_event',
             updated_at = v_now, revision = (p->>'revision')::integer + 1, state_key = p->>'state_key',
             ended_at = CASE WHEN v_status = 'running' THEN NULL ELSE v_now END
         WHERE id = v_instance AND revision = (p->>'revision')::integer;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'instance % changed since it was read', v_instance USING ERRCODE = 'LI409';
         END IF;
+    END IF;
+    IF p ? 'data_set' THEN
+        INSERT INTO instance_data (instance_id, key, ord, value)
+        SELECT v_instance, d.key, d.ord, d.value
+        FROM jsonb_to_recordset(p->'data_set') AS d(key text, ord bigint, value text)
+        ON CONFLICT (instance_id, key) DO UPDATE SET value = EXCLUDED.value;
+    END IF;
+    IF p ? 'data_del' THEN
+        DELETE FROM instance_data
+        WHERE instance_id = v_instance AND key IN (SELECT jsonb_array_elements_text(p->'data_del'));
     END IF;
     IF p ? 'fire_timer' THEN
         UPDATE timer SET status = 'fired', fired_at = v_now, claimed_until = NULL
@@ -149,6 +165,46 @@ END $$
 """
 
 
+# each key's JSON text, ordered after the instance's revision as later steps' new keys will be
+COPY_DATA = {
+    "postgresql": """
+        INSERT INTO instance_data (instance_id, key, ord, value)
+        SELECT i.id, e.key, (i.revision::bigint << 20) + e.n - 1, e.value::text
+        FROM process_instance i, json_each(i.data) WITH ORDINALITY AS e(key, value, n)""",
+    "sqlite": """
+        INSERT INTO instance_data (instance_id, key, ord, value)
+        SELECT i.id, e.key, (i.revision << 20) + e.id, i.data -> e.fullkey
+        FROM process_instance i, json_each(i.data) AS e""",
+}
+RESTORE_DATA = {
+    "postgresql": """
+        UPDATE process_instance i SET data = COALESCE((SELECT json_object_agg(d.key, d.value::json ORDER BY d.ord)
+                                                       FROM instance_data d WHERE d.instance_id = i.id), '{}')""",
+    "sqlite": """
+        UPDATE process_instance SET data = (SELECT json_group_object(d.key, json(d.value)) FROM
+            (SELECT key, value FROM instance_data WHERE instance_id = process_instance.id ORDER BY ord) d)""",
+}
+
+
+def upgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    op.create_table(
+        "instance_data",
+        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("ord", sa.BigInteger(), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["instance_id"], ["process_instance.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("instance_id", "key"),
+    )
+    op.execute(COPY_DATA["postgresql" if dialect == "postgresql" else "sqlite"])
+    if dialect == "postgresql":
+        op.execute(SAVE_STEP)  # before the column goes: 0013's function names it
+        op.drop_column("process_instance", "data")
+    else:
+        op.execute("ALTER TABLE process_instance DROP COLUMN data")  # SQLite >= 3.35, no table rebuild
+
+
 def _previous_function() -> str:
     """0013's function text, read from that migration (it is never edited)."""
     spec = importlib.util.spec_from_file_location("m0013", Path(__file__).with_name("0013_approval_items.py"))
@@ -157,11 +213,11 @@ def _previous_function() -> str:
     return module.SAVE_STEP
 
 
-def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(SAVE_STEP)
-
-
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    dialect = op.get_bind().dialect.name
+    op.add_column("process_instance", sa.Column("data", sa.JSON(), nullable=False, server_default="{}"))
+    op.execute(RESTORE_DATA["postgresql" if dialect == "postgresql" else "sqlite"])
+    if dialect == "postgresql":
+        op.alter_column("process_instance", "data", server_default=None)
         op.execute(_previous_function())
+    op.drop_table("instance_data")
