@@ -98,14 +98,20 @@ def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -
     wfa.set_assignment(task, [signers[0]] if mode == "sequential" else signers, [])
 
 
-def redirect_to_deputies(conn, step: store.StepWrite) -> dict[str, str]:
+def assignees(step: store.StepWrite) -> list[str]:
+    """Who the step's new tasks are assigned to (the people `redirect_to_deputies` asks about)."""
+    return [t["assignee"] for t in step.new_tasks if t["assignee"]]
+
+
+def redirect_to_deputies(conn, step: store.StepWrite, anyone_away: bool | None = None) -> dict[str, str]:
     """New tasks assigned to someone out of office go to their deputy (`on_behalf_of` keeps who was
     meant); returns `{task id: deputy}`. Tasks already open when a window starts stay where they are.
 
-    No query when the step creates no assigned task; one indexed EXISTS query when nobody is away.
+    No query when the step creates no assigned task or `anyone_away` (asked along with the step's
+    recipients, `recipients.look_up`) is False; else `org.deputies_of`.
     """
     assigned = [t for t in step.new_tasks if t["assignee"]]
-    if not assigned:
+    if not assigned or anyone_away is False:
         return {}
     deputies = org.deputies_of(conn, (t["assignee"] for t in assigned), step.now)
     moved = {}

@@ -40,10 +40,11 @@ from engine.errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
+from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
 from engine.runtime import uploads
-from engine.runtime.effects import notify_step
-from engine.runtime.new_tasks import assign_new_tasks, redirect_to_deputies
+from engine.runtime.effects import notify_step, step_events
+from engine.runtime.new_tasks import assign_new_tasks, assignees, redirect_to_deputies
 from engine.runtime.serials import assign_serials
 from engine.runtime.submissions import checked_submission
 from engine.runtime.versions import version_forms, version_specs
@@ -168,7 +169,6 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
                                    "form": view.form, "assignee": view.assignee, "on_behalf_of": None,
                                    "candidate_users": view.candidate_users,
                                    "candidate_groups": view.candidate_groups, "due_at": view.due_at})
-    deputies = redirect_to_deputies(conn, step)
     step.cancel = sorted(before - {v.id for v in open_views})
     step.timers_cancel += step.cancel
     if not step.status:
@@ -182,7 +182,13 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.data = wfa.current_data(workflow)
     if step.status == "running":
         record_waits(step, workflow, waits, open_views)
-    notify_step(conn, step, version, actor)
+    # one statement: the people the step notifies, their preferences, and whether an assignee is away
+    events = step_events(step, actor)
+    directory = look_up(conn, events, assignees(step), step.now)
+    deputies = redirect_to_deputies(conn, step, directory.anyone_away)
+    if deputies:  # rare: the tasks went to deputies, who are then notified (looked up by rendering)
+        events, directory = step_events(step, actor), None
+    notify_step(conn, step, version, events, directory)
     step.state = dump_state(workflow, step.data)
     step.state_key = store.new_state_key()
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
