@@ -142,7 +142,6 @@ class WorkTask(Base):
 
     __tablename__ = "work_task"
     __table_args__ = (
-        Index("ix_work_task_assignee_status", "assignee", "status", "created_at"),
         Index("ix_work_task_instance_status", "instance_id", "status"),
         # the to-do page and counts from the index alone: assigned to me, and the pool (assignee NULL)
         Index("ix_work_task_inbox", "assignee", "status", "created_at", "id", "due_at"),
@@ -173,7 +172,6 @@ class TaskCandidate(Base):
 
     __tablename__ = "task_candidate"
     __table_args__ = (
-        Index("ix_task_candidate_lookup", "kind", "value"),
         Index("ix_task_candidate_member", "kind", "value", "task_id"),  # "offered to me" from the index alone
     )
 
