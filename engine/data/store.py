@@ -138,7 +138,8 @@ _SELECT_SPEC = select(_version.c.spec_json).where(_version.c.id == bindparam("b_
 _SELECT_PACKAGE = select(_version.c.package).where(_version.c.id == bindparam("b_version"))
 _SELECT_LATEST_VERSION = (
     select(_version.c.id, _version.c.checksum)
-    .where(_version.c.definition_id == bindparam("b_definition"))
+    .join(_definition, _definition.c.id == _version.c.definition_id)
+    .where(_definition.c.key == bindparam("b_key"))
     .order_by(_version.c.number.desc()).limit(1))
 _UPDATE_TASK_COMPLETED = (
     update(_task).where(_task.c.id == bindparam("b_task"), _task.c.status == "open")
@@ -196,6 +197,7 @@ class StepWrite:
     outbox: list = field(default_factory=list)  # dicts: event, channel, recipient, payload
     notifications: list = field(default_factory=list)  # dicts: recipient, event, task_id, title, body, link
     approval_items: list = field(default_factory=list)  # dicts: id, task_id, signer, position, weight, status
+    no_waits: bool = False  # an ending instance whose version makes no timers or subscriptions: no clean-up
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
@@ -320,21 +322,30 @@ _DROP_SUBSCRIPTIONS = delete(_subscription).where(
 def _write_waits_and_effects(conn: Connection, step: StepWrite, instance_id: int) -> None:
     """Timers and message subscriptions of the step (all dropped when the instance ends), outbox, in-app."""
     if step.status != "running":
-        conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending")
-                     .values(status="cancelled"))
-        conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id))
+        if not step.no_waits:
+            _end_waits(conn, instance_id)
     else:
-        if step.timers_cancel:
-            conn.execute(_CANCEL_TIMERS, {"b_instance": instance_id, "b_tasks": step.timers_cancel})
-        if step.subs_cancel:
-            conn.execute(_DROP_SUBSCRIPTIONS, {"b_instance": instance_id, "b_tasks": step.subs_cancel})
-        if step.timers_new:
-            conn.execute(insert(_timer), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
-                                           "created_at": step.now, "detail": None, **t} for t in step.timers_new])
-        if step.subs_new:
-            conn.execute(insert(_subscription), [{"instance_id": instance_id, "created_at": step.now, **s}
-                                                 for s in step.subs_new])
+        _write_waits(conn, step, instance_id)
     write_effects(conn, instance_id, step.now, step.outbox, step.notifications)
+
+
+def _end_waits(conn: Connection, instance_id: int) -> None:
+    conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending")
+                     .values(status="cancelled"))
+    conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id))
+
+
+def _write_waits(conn: Connection, step: StepWrite, instance_id: int) -> None:
+    if step.timers_cancel:
+        conn.execute(_CANCEL_TIMERS, {"b_instance": instance_id, "b_tasks": step.timers_cancel})
+    if step.subs_cancel:
+        conn.execute(_DROP_SUBSCRIPTIONS, {"b_instance": instance_id, "b_tasks": step.subs_cancel})
+    if step.timers_new:
+        conn.execute(insert(_timer), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
+                                       "created_at": step.now, "detail": None, **t} for t in step.timers_new])
+    if step.subs_new:
+        conn.execute(insert(_subscription), [{"instance_id": instance_id, "created_at": step.now, **s}
+                                             for s in step.subs_new])
 
 
 def write_effects(conn: Connection, instance_id: int | None, now: datetime, outbox: list[dict],
@@ -367,6 +378,7 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
         "timers_cancel": step.timers_cancel, "subs_new": step.subs_new, "subs_cancel": step.subs_cancel,
         "outbox": step.outbox,
         "notifications": step.notifications, "approval_items": step.approval_items,
+        "no_waits": True if step.no_waits else None,
     }
     # the function runs a statement only for a key present: empty lists and nulls stay out
     payload = {k: v for k, v in payload.items() if v is not None and v != []}
@@ -420,12 +432,8 @@ def version_package(conn: Connection, version_id: int) -> dict:
 
 
 def latest_version(conn: Connection, key: str) -> tuple[int, str] | None:
-    """`(version_id, checksum)` of the newest version of process `key`, or None."""
-    definition_id = conn.execute(
-        select(_definition.c.id).where(_definition.c.key == bindparam("b_key")), {"b_key": key}).scalar()
-    if definition_id is None:
-        return None
-    row = conn.execute(_SELECT_LATEST_VERSION, {"b_definition": definition_id}).first()
+    """`(version_id, checksum)` of the newest version of process `key`, or None (one query)."""
+    row = conn.execute(_SELECT_LATEST_VERSION, {"b_key": key}).first()
     return None if row is None else (row[0], row[1])
 
 

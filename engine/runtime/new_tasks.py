@@ -18,20 +18,21 @@ from engine.runtime.versions import version_package
 MAX_SKIPPED_NODES = 100
 
 
-def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> list:
+def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> tuple[list, list]:
     """Resolve the `liaison:approvers` rule of every user task that just became ready (once per task,
     kept with it). A node whose rule says skip is completed without a person and the process runs on;
-    returns the elements passed meanwhile. A rule that must fail raises ProcessRuntimeError (nothing
-    of the step is saved; the history says why)."""
+    returns the elements passed meanwhile and the READY user tasks at the end (found once, reused by
+    the step). A rule that must fail raises ProcessRuntimeError (nothing of the step is saved; the
+    history says why)."""
     records: list = []
     meta = version_package(conn, *version).get("meta") or {}
     repeat_approver = _approver_who_may_repeat(step, meta)
     for _round in range(MAX_SKIPPED_NODES):
-        pending = [t for t in wfa.ready_user_tasks(workflow)
-                   if wfa.needs_assignment(t) or (repeat_approver and wfa.is_undescribed(t))]
+        ready = wfa.ready_user_tasks(workflow)
+        pending = [t for t in ready if wfa.needs_assignment(t) or (repeat_approver and wfa.is_undescribed(t))]
         if not pending:
-            return records
-        data = wfa.current_data(workflow)
+            return records, ready
+        data = wfa.current_data(workflow, ready)
         skipped = False
         for task in pending:
             element = wfa.element_of(task)
@@ -61,7 +62,7 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
                 skipped = True
                 break
         if not skipped:
-            return records
+            return records, ready
     raise ProcessRuntimeError(f"more than {MAX_SKIPPED_NODES} approval nodes in a row were skipped: "
                               "check the approvers rules")
 

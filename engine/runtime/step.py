@@ -47,7 +47,7 @@ from engine.runtime.effects import notify_step, step_events
 from engine.runtime.new_tasks import assign_new_tasks, assignees, redirect_to_deputies
 from engine.runtime.serials import assign_serials
 from engine.runtime.submissions import checked_submission
-from engine.runtime.versions import version_forms, version_specs
+from engine.runtime.versions import version_forms, version_may_wait, version_specs
 from engine.runtime.waits import has_task_timers, record_waits, waits_of
 
 task_table = WorkTask.__table__
@@ -155,11 +155,12 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
           version: tuple[int, str]) -> StepResult:
     """Fill in the step's writes from the workflow (tasks, history, status, state, what waits on the
     clock or a message) and write them."""
+    ready = []  # the READY user tasks, found once (each search walks the task tree)
     if step.status != "cancelled":
-        records = list(records) + assign_new_tasks(conn, step, workflow, version)
+        passed, ready = assign_new_tasks(conn, step, workflow, version)
+        records = list(records) + passed
     step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
                       "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
-    ready = [] if step.status == "cancelled" else wfa.ready_user_tasks(workflow)
     open_views = []
     for task in ready:
         view, is_new = wfa.describe_user_task(task)
@@ -179,9 +180,11 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
             raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached")
         else:
             step.status = "running"
-    step.data = wfa.current_data(workflow)
+    step.data = wfa.current_data(workflow, ready)
     if step.status == "running":
         record_waits(step, workflow, waits, open_views)
+    elif not version_may_wait(conn, *version):
+        step.no_waits = True  # nothing of the version makes timers or subscriptions: none to end
     # one statement: the people the step notifies, their preferences, and whether an assignee is away
     events = step_events(step, actor)
     directory = look_up(conn, events, assignees(step), step.now)

@@ -17,12 +17,17 @@ BODY = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "fill"), '<bpmn
 NOTE = "x" * 5000
 
 
-def _finished():
+def _spec(body: str):
+    """`(spec, subprocess specs)` of a process with `body`."""
     xml = HEADER.format(key="proc") + (
-        f'<bpmn:process id="proc" isExecutable="true">\n{BODY}\n</bpmn:process>\n</bpmn:definitions>\n')
+        f'<bpmn:process id="proc" isExecutable="true">\n{body}\n</bpmn:process>\n</bpmn:definitions>\n')
     parsed, problems = parse_documents({"proc.bpmn": etree.fromstring(xml.encode())})
     assert not problems, problems
-    spec, subs = parsed.specs["proc"], parsed.subprocess_specs["proc"]
+    return parsed.specs["proc"], parsed.subprocess_specs["proc"]
+
+
+def _finished():
+    spec, subs = _spec(BODY)
     workflow = new_workflow(spec, subs, wfa.script_engine())
     wfa.set_start_data(workflow, {"amount": 3})
     wfa.run_engine(workflow)
