@@ -17,7 +17,9 @@ from sqlalchemy import JSON, Connection, and_, bindparam, delete, func, insert, 
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import coercions, roles
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.data.models import (
     ApprovalItem,
@@ -55,9 +57,10 @@ class process_data(ColumnElement):  # noqa: N801 - used like a SQL function
 
     type = JSON()
     inherit_cache = True
+    _traverse_internals = [("instance_id", InternalTraversal.dp_clauseelement)]  # in the statement's cache key
 
     def __init__(self, instance_id):
-        self.instance_id = instance_id
+        self.instance_id = coercions.expect(roles.ExpressionElementRole, instance_id)
 
 
 @compiles(process_data, "postgresql")
