@@ -129,9 +129,10 @@ class Generator:
             self._task(instance_id, names[step % len(names)], step, at, is_open)
         status = "running" if running else ("cancelled" if rng.random() < 0.03 else "completed")
         ended = None if running else at + timedelta(hours=1)
+        state = rng.choice(self.states)
+        rng.randint(1, 50000)  # was the process data (now in instance_data, not read by the inbox): same draws
         self.instances.append((instance_id, p + 1, key, status, initiator,
-                               f"{key[:3].upper()}-2026{instance_id:07d}", rng.choice(self.states),
-                               json.dumps({"amount": rng.randint(1, 50000)}),
+                               f"{key[:3].upper()}-2026{instance_id:07d}", state,
                                1, uuid.UUID(int=rng.getrandbits(128)).hex, started, at, ended))
 
     def _task(self, instance_id: int, name: str, step: int, created: datetime, is_open: bool) -> None:
@@ -187,7 +188,7 @@ def load(url: str, gen: Generator) -> dict:
                          "package, bpmn, spec_json, deployed_at) "
                          "VALUES (%s, %s, 1, %s, 'x', '{}', '{}', '', now())", (number, number, key))
         copies = [
-            ("process_instance (id, version_id, process_key, status, initiator, business_key, state, data, "
+            ("process_instance (id, version_id, process_key, status, initiator, business_key, state, "
              "revision, state_key, created_at, updated_at, ended_at)", gen.instances),
             ("work_task (id, instance_id, element_id, name, form, assignee, candidate_users, "
              "candidate_groups, due_at, status, completed_by, created_at, completed_at)", gen.tasks),

@@ -33,7 +33,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.caching import BoundedCache
 
-STATE_FORMAT = 1  # bump with a migration function in _STATE_MIGRATIONS when the layout changes
+STATE_FORMAT = 2  # bump with a migration function in _STATE_MIGRATIONS when the layout changes
+SPEC_FORMAT = 1  # of `spec_to_json`
 _SPEC_CONTEXT: contextvars.ContextVar[tuple] = contextvars.ContextVar("liaison_spec_context")
 
 
@@ -88,7 +89,7 @@ _SPEC_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_liai
 def spec_to_json(spec, subprocess_specs: dict) -> str:
     """Serialize one process spec and the specs it calls, to be stored once per version."""
     return json.dumps({
-        "format": STATE_FORMAT,
+        "format": SPEC_FORMAT,
         "spec": _SPEC_SERIALIZER.to_dict(spec),
         "subprocess_specs": {name: _SPEC_SERIALIZER.to_dict(s) for name, s in subprocess_specs.items()},
     })
@@ -122,7 +123,8 @@ def dump_state(workflow: BpmnWorkflow, shared: dict | None = None) -> str:
     """Serialize an instance's state (task tree, task data, events), never its spec.
 
     Values equal to the same key in `shared` (the instance's process data, stored in its own
-    column) are written as references, so the process data is stored once, not twice.
+    table) are written as references, so the process data is stored once, not twice: in task data
+    and in the workflow's (and each subprocess's) own data, which SpiffWorkflow fills when it ends.
     """
     registry = _SERIALIZER.registry
     registry._encoder_mode = True
@@ -134,6 +136,8 @@ def dump_state(workflow: BpmnWorkflow, shared: dict | None = None) -> str:
         for tasks in _task_dicts(dct):
             for task in tasks.values():
                 _share(task, shared)
+        for wf in _workflow_dicts(dct):
+            _share_workflow_data(wf, shared)
     dct["liaison_state_format"] = STATE_FORMAT
     return json.dumps(dct, separators=(",", ":"), cls=_SERIALIZER._encoder_cls)
 
@@ -142,6 +146,30 @@ def _task_dicts(dct: dict):
     yield dct["tasks"]
     for sub in dct.get("subprocesses", {}).values():
         yield sub["tasks"]
+
+
+def _workflow_dicts(dct: dict):
+    yield dct
+    yield from dct.get("subprocesses", {}).values()
+
+
+def _share_workflow_data(wf: dict, shared: dict) -> None:
+    values = wf.get("data")
+    if not values:
+        return
+    refs = [key for key, value in values.items() if key in shared and shared[key] == value]
+    if refs:
+        wf["liaison_shared"] = refs
+        for key in refs:
+            del values[key]
+
+
+def _unshare_workflow_data(wf: dict, shared: dict) -> None:
+    refs = wf.pop("liaison_shared", None)
+    if refs:
+        values = wf.setdefault("data", {})
+        for key in refs:
+            values[key] = copy.deepcopy(shared[key])
 
 
 def _share(task: dict, shared: dict) -> None:
@@ -171,6 +199,8 @@ def load_state(text: str, spec, subprocess_specs: dict, script_engine, shared: d
     for tasks in _task_dicts(dct):
         for task in tasks.values():
             _unshare(task, shared or {})
+    for wf in _workflow_dicts(dct):
+        _unshare_workflow_data(wf, shared or {})
     token = _SPEC_CONTEXT.set((spec, subprocess_specs))
     try:
         workflow = _SERIALIZER.from_dict(dct)
@@ -182,12 +212,19 @@ def load_state(text: str, spec, subprocess_specs: dict, script_engine, shared: d
 
 def _migrate(dct: dict) -> None:
     version = dct.pop("liaison_state_format", STATE_FORMAT)
+    if version > STATE_FORMAT:  # written by newer code (a rolling deploy): refuse rather than misread
+        raise ValueError(f"instance state format {version} is newer than this code's {STATE_FORMAT}")
     while version < STATE_FORMAT:
         _STATE_MIGRATIONS[version](dct)
         version += 1
 
 
-_STATE_MIGRATIONS: dict = {}  # format N -> function upgrading a state dict from N to N + 1
+def _from_1(dct: dict) -> None:
+    """Format 2 may store the workflow's own data as references (`liaison_shared`); a format 1
+    state has none, so it reads as it is. The bump only makes format 1 code refuse format 2."""
+
+
+_STATE_MIGRATIONS: dict = {1: _from_1}  # format N -> function upgrading a state dict from N to N + 1
 
 
 def compact(workflow: BpmnWorkflow) -> int:

@@ -307,14 +307,15 @@ def waiting_elements(workflow) -> list[str]:
     return [t.task_spec.bpmn_id for t in waiting if getattr(t.task_spec, "bpmn_id", None)]
 
 
-def current_data(workflow) -> dict:
-    """Process data as the people following the instance see it now."""
+def current_data(workflow, ready: list | None = None) -> dict:
+    """Process data as the people following the instance see it now. `ready`: the READY user tasks,
+    when the caller has them already (finding them walks the task tree)."""
     if workflow.is_completed():
         data = dict(workflow.data)
     else:
         last = workflow.last_task
         data = dict(last.data) if last is not None else {}
-        for task in ready_user_tasks(workflow):
+        for task in ready_user_tasks(workflow) if ready is None else ready:
             data.update(task.data)
     if not data.get("data_objects"):
         data.pop("data_objects", None)  # SpiffWorkflow's bookkeeping, not process data
@@ -518,6 +519,23 @@ def needs_assignment(task) -> bool:
 def is_undescribed(task) -> bool:
     """A READY user task whose people have not been worked out yet (it just became ready)."""
     return "liaison_assignment" not in task.internal_data
+
+
+TASK_TIMER_KEYS = ("dueDate", "remindAfter", "escalateAfter", "timeoutAfter")
+
+
+def may_wait(spec, subspecs: dict | None = None) -> bool:
+    """Whether instances of the spec can ever have timer rows or message subscriptions: it has a
+    timer or message event, or a user task with a due date, reminder, escalation or timeout."""
+    for candidate in [spec, *(subspecs or {}).values()]:
+        for task_spec in candidate.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(definition, (TimerEventDefinition, MessageEventDefinition)):
+                return True
+            attributes = getattr(task_spec, "extensions", {}).get("liaison", {})
+            if any(key in attributes for key in TASK_TIMER_KEYS):
+                return True
+    return False
 
 
 def element_attributes(spec, element_id: str, subspecs: dict | None = None) -> dict:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -106,8 +107,7 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20))  # running | completed | cancelled | error
     initiator: Mapped[str | None] = mapped_column(String(100))
     business_key: Mapped[str | None] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(Text)
-    data: Mapped[dict] = mapped_column(JSON, default=dict)  # snapshot of process data, for display
+    state: Mapped[str] = mapped_column(Text)  # the process data is in `instance_data`, one row per key
     end_event: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock counter
@@ -119,12 +119,29 @@ class ProcessInstance(Base):
     version: Mapped[ProcessVersion] = relationship()
 
 
+class InstanceData(Base):
+    """One key of an instance's process data, so a step writes only the keys it changed.
+
+    `value` is the value's JSON text (TEXT, not JSON: SQLite would give a JSON column NUMERIC
+    affinity and turn the text `5` into the integer 5); `ord` keeps the keys in the order the
+    process first set them (the step's new revision << 20, plus the key's position in the data).
+    Read back as one object by `engine.data.store.process_data`.
+    """
+
+    __tablename__ = "instance_data"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    ord: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class WorkTask(Base):
     """A waiting user task, materialized so the inbox is one indexed query (no deserialization)."""
 
     __tablename__ = "work_task"
     __table_args__ = (
-        Index("ix_work_task_assignee_status", "assignee", "status", "created_at"),
         Index("ix_work_task_instance_status", "instance_id", "status"),
         # the to-do page and counts from the index alone: assigned to me, and the pool (assignee NULL)
         Index("ix_work_task_inbox", "assignee", "status", "created_at", "id", "due_at"),
@@ -155,7 +172,6 @@ class TaskCandidate(Base):
 
     __tablename__ = "task_candidate"
     __table_args__ = (
-        Index("ix_task_candidate_lookup", "kind", "value"),
         Index("ix_task_candidate_member", "kind", "value", "task_id"),  # "offered to me" from the index alone
     )
 

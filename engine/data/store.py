@@ -13,13 +13,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import JSON, Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import coercions, roles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.data.models import (
     ApprovalItem,
     BufferedMessage,
     HistoryEntry,
+    InstanceData,
     MessageSubscription,
     Notification,
     OutboxMessage,
@@ -42,6 +48,31 @@ _subscription = MessageSubscription.__table__
 _outbox = OutboxMessage.__table__
 _notification = Notification.__table__
 _item = ApprovalItem.__table__
+_data = InstanceData.__table__
+
+
+class process_data(ColumnElement):  # noqa: N801 - used like a SQL function
+    """The process data of the instance whose id is `instance_id` (a column or a bind parameter), as one
+    JSON object in key order, read from `instance_data` by one aggregate subquery: no extra round trip."""
+
+    type = JSON()
+    inherit_cache = True
+    _traverse_internals = [("instance_id", InternalTraversal.dp_clauseelement)]  # in the statement's cache key
+
+    def __init__(self, instance_id):
+        self.instance_id = coercions.expect(roles.ExpressionElementRole, instance_id)
+
+
+@compiles(process_data, "postgresql")
+def _process_data_postgresql(element, compiler, **kw):
+    return ("(SELECT COALESCE(json_object_agg(d.key, d.value::json ORDER BY d.ord), '{}') "
+            f"FROM instance_data d WHERE d.instance_id = {compiler.process(element.instance_id, **kw)})")
+
+
+@compiles(process_data)
+def _process_data_sqlite(element, compiler, **kw):
+    return ("(SELECT json_group_object(d.key, json(d.value)) FROM (SELECT key, value FROM instance_data "
+            f"WHERE instance_id = {compiler.process(element.instance_id, **kw)} ORDER BY ord) d)")
 
 
 @dataclass(frozen=True)
@@ -100,17 +131,18 @@ _TASK_HANDLE = (
 _SELECT_TASK_HANDLE = _TASK_HANDLE.where(_task.c.id == bindparam("b_task"))
 _SELECT_INSTANCE_HANDLE = (
     select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
-           _instance.c.version_id, _version.c.checksum, _instance.c.data, _instance.c.process_key,
+           _instance.c.version_id, _version.c.checksum, process_data(_instance.c.id), _instance.c.process_key,
            _instance.c.initiator, _instance.c.business_key)
     .join(_version, _version.c.id == _instance.c.version_id)
     .where(_instance.c.id == bindparam("b_instance")))
-_SELECT_STATE = (select(_instance.c.state, _instance.c.data, _instance.c.revision)
+_SELECT_STATE = (select(_instance.c.state, process_data(_instance.c.id), _instance.c.revision)
                  .where(_instance.c.id == bindparam("b_instance")))
 _SELECT_SPEC = select(_version.c.spec_json).where(_version.c.id == bindparam("b_version"))
 _SELECT_PACKAGE = select(_version.c.package).where(_version.c.id == bindparam("b_version"))
 _SELECT_LATEST_VERSION = (
     select(_version.c.id, _version.c.checksum)
-    .where(_version.c.definition_id == bindparam("b_definition"))
+    .join(_definition, _definition.c.id == _version.c.definition_id)
+    .where(_definition.c.key == bindparam("b_key"))
     .order_by(_version.c.number.desc()).limit(1))
 _UPDATE_TASK_COMPLETED = (
     update(_task).where(_task.c.id == bindparam("b_task"), _task.c.status == "open")
@@ -118,7 +150,7 @@ _UPDATE_TASK_COMPLETED = (
 _INSERT_TASK = insert(_task)
 _INSERT_CANDIDATE = insert(_candidate)
 _INSERT_HISTORY = insert(_history)
-_SAVE_COLUMNS = ("state", "data", "status", "end_event", "updated_at", "revision", "state_key", "ended_at")
+_SAVE_COLUMNS = ("state", "status", "end_event", "updated_at", "revision", "state_key", "ended_at")
 _UPDATE_INSTANCE = (
     update(_instance)
     .where(_instance.c.id == bindparam("b_instance"), _instance.c.revision == bindparam("b_revision"))
@@ -144,6 +176,9 @@ class StepWrite:
     data: dict
     status: str
     state_key: str
+    # the process data as a change set against what is stored (`data_changes`): only these keys are written
+    data_set: list = field(default_factory=list)  # dicts: key, value (JSON text), ord
+    data_del: list = field(default_factory=list)  # keys removed
     end_event: str | None = None
     complete_task: str | None = None
     user: str | None = None
@@ -165,39 +200,98 @@ class StepWrite:
     outbox: list = field(default_factory=list)  # dicts: event, channel, recipient, payload
     notifications: list = field(default_factory=list)  # dicts: recipient, event, task_id, title, body, link
     approval_items: list = field(default_factory=list)  # dicts: id, task_id, signer, position, weight, status
+    no_waits: bool = False  # an ending instance whose version makes no timers or subscriptions: no clean-up
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
     """Write one step atomically and return the instance id; StaleInstance if the revision moved.
 
-    PostgreSQL: one call of `liaison_save_step` (migration 0003), one round trip, atomic on its
-    own, so the caller may run it in autocommit mode. Other databases: the same writes as Core
-    statements, inside the caller's transaction (which must be rolled back on StaleInstance).
+    The instance row is written first: its revision check (and, on PostgreSQL, its row lock) comes
+    before any other write, so the loser of a race writes nothing. PostgreSQL: one call of
+    `liaison_save_step` (migration 0017), one round trip, atomic on its own, so the caller may run
+    it in autocommit mode. Other databases: Core statements inside the caller's transaction (which
+    must be rolled back on StaleInstance or AlreadyTaken).
     """
     if conn.dialect.name == "postgresql":
         return _write_step_postgres(conn, step)
     instance_id = step.instance_id
     if instance_id is None:
-        instance_id = insert_instance(conn, version_id=step.version_id, process_key=step.process_key,
-                                      initiator=step.initiator, business_key=step.business_key, now=step.now)
+        instance_id = insert_instance(conn, step)
+    elif not save_instance(conn, instance_id, step.revision, state=step.state,
+                           status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
+        raise StaleInstance()
+    _write_data(conn, instance_id, step)
     _claim_trigger(conn, step, instance_id)
     if step.complete_task:
         mark_task_completed(conn, step.complete_task, step.user, step.now)  # the revision check covers races
-    cancel_tasks(conn, step.cancel, step.now)
+    cancel_tasks(conn, instance_id, step.cancel, step.now)
     if step.approval_items:
         conn.execute(insert(_item), [{"instance_id": instance_id, "created_at": step.now, **i}
                                      for i in step.approval_items])
     if step.cancel:
-        conn.execute(update(_item).where(_item.c.task_id.in_(step.cancel), _item.c.status.in_(["open", "waiting"]))
+        conn.execute(update(_item).where(_item.c.instance_id == instance_id, _item.c.task_id.in_(step.cancel),
+                                         _item.c.status.in_(["open", "waiting"]))
                      .values(status="cancelled", decided_at=step.now))
     _write_waits_and_effects(conn, step, instance_id)
     insert_tasks(conn, [{**t, "instance_id": instance_id, "status": "open", "completed_by": None,
                          "completed_at": None, "created_at": step.now} for t in step.new_tasks])
     append_history(conn, [{**h, "instance_id": instance_id, "at": step.now} for h in step.history])
-    if not save_instance(conn, instance_id, step.revision, state=step.state, data=step.data,
-                         status=step.status, end_event=step.end_event, now=step.now, state_key=step.state_key):
-        raise StaleInstance()
     return instance_id
+
+
+_UPSERT_DATA = sqlite_insert(_data).values(
+    instance_id=bindparam("instance_id"), key=bindparam("key"), ord=bindparam("ord"), value=bindparam("value"))
+_UPSERT_DATA = _UPSERT_DATA.on_conflict_do_update(index_elements=[_data.c.instance_id, _data.c.key],
+                                                  set_={"value": _UPSERT_DATA.excluded.value})
+_DELETE_DATA = delete(_data).where(_data.c.instance_id == bindparam("b_instance"),
+                                   _data.c.key.in_(bindparam("b_keys", expanding=True)))
+
+
+def _write_data(conn: Connection, instance_id: int, step: StepWrite) -> None:
+    """The step's change set of process data (a key set again keeps its place in the order)."""
+    if step.data_set:
+        conn.execute(_UPSERT_DATA, [{"instance_id": instance_id, **row} for row in step.data_set])
+    if step.data_del:
+        conn.execute(_DELETE_DATA, {"b_instance": instance_id, "b_keys": step.data_del})
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def data_changes(saved: dict, data: dict, revision: int) -> tuple[list[dict], list[str], dict]:
+    """`(data_set, data_del, new saved)`: the rows that turn the stored process data `saved` (as
+    returned by `saved_data`) into `data`, written by the step that makes `revision`.
+
+    Scalars are compared by type and value (`True` is not `1`), containers by their JSON text, so
+    a value changed in place by a script is seen; unchanged scalars cost no encoding. New keys
+    are ordered after every stored one, in their order in `data`.
+    """
+    changed, now = [], {}
+    base = revision << 20
+    for index, (key, value) in enumerate(data.items()):
+        old = saved.get(key, saved)  # `saved` itself: a marker no stored value can equal
+        if type(value) in _SCALARS:
+            now[key] = value
+            if type(old) is type(value) and old == value:
+                continue
+        else:
+            now[key] = encoded = ("json", _json(value))
+            if old == encoded:
+                continue
+            changed.append({"key": key, "value": encoded[1], "ord": base + index})
+            continue
+        changed.append({"key": key, "value": _json(value), "ord": base + index})
+    return changed, [key for key in saved if key not in data], now
+
+
+def saved_data(data: dict) -> dict:
+    """What `data_changes` compares with, for process data as just read from the database."""
+    return {k: v if type(v) in _SCALARS else ("json", _json(v)) for k, v in data.items()}
+
+
+def read_process_data(conn, instance_id: int) -> dict:
+    """The process data of one instance (a connection or a session)."""
+    return conn.execute(select(process_data(bindparam("b_instance"))), {"b_instance": instance_id}).scalar_one()
 
 
 _FIRE_TIMER = (update(_timer).where(_timer.c.id == bindparam("b_timer"), _timer.c.status == "pending")
@@ -231,21 +325,30 @@ _DROP_SUBSCRIPTIONS = delete(_subscription).where(
 def _write_waits_and_effects(conn: Connection, step: StepWrite, instance_id: int) -> None:
     """Timers and message subscriptions of the step (all dropped when the instance ends), outbox, in-app."""
     if step.status != "running":
-        conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending")
-                     .values(status="cancelled"))
-        conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id))
+        if not step.no_waits:
+            _end_waits(conn, instance_id)
     else:
-        if step.timers_cancel:
-            conn.execute(_CANCEL_TIMERS, {"b_instance": instance_id, "b_tasks": step.timers_cancel})
-        if step.subs_cancel:
-            conn.execute(_DROP_SUBSCRIPTIONS, {"b_instance": instance_id, "b_tasks": step.subs_cancel})
-        if step.timers_new:
-            conn.execute(insert(_timer), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
-                                           "created_at": step.now, "detail": None, **t} for t in step.timers_new])
-        if step.subs_new:
-            conn.execute(insert(_subscription), [{"instance_id": instance_id, "created_at": step.now, **s}
-                                                 for s in step.subs_new])
+        _write_waits(conn, step, instance_id)
     write_effects(conn, instance_id, step.now, step.outbox, step.notifications)
+
+
+def _end_waits(conn: Connection, instance_id: int) -> None:
+    conn.execute(update(_timer).where(_timer.c.instance_id == instance_id, _timer.c.status == "pending")
+                     .values(status="cancelled"))
+    conn.execute(delete(_subscription).where(_subscription.c.instance_id == instance_id))
+
+
+def _write_waits(conn: Connection, step: StepWrite, instance_id: int) -> None:
+    if step.timers_cancel:
+        conn.execute(_CANCEL_TIMERS, {"b_instance": instance_id, "b_tasks": step.timers_cancel})
+    if step.subs_cancel:
+        conn.execute(_DROP_SUBSCRIPTIONS, {"b_instance": instance_id, "b_tasks": step.subs_cancel})
+    if step.timers_new:
+        conn.execute(insert(_timer), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
+                                       "created_at": step.now, "detail": None, **t} for t in step.timers_new])
+    if step.subs_new:
+        conn.execute(insert(_subscription), [{"instance_id": instance_id, "created_at": step.now, **s}
+                                             for s in step.subs_new])
 
 
 def write_effects(conn: Connection, instance_id: int | None, now: datetime, outbox: list[dict],
@@ -265,7 +368,8 @@ _SAVE_STEP = text("SELECT liaison_save_step(CAST(:payload AS jsonb))")
 def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
     payload = {
         "instance_id": step.instance_id, "revision": step.revision, "now": step.now.isoformat(),
-        "state": step.state, "data": _json(step.data), "status": step.status, "state_key": step.state_key,
+        "state": step.state, "data_set": step.data_set, "data_del": step.data_del,
+        "status": step.status, "state_key": step.state_key,
         "end_event": step.end_event, "complete_task": step.complete_task, "user": step.user,
         "cancel": step.cancel, "new_tasks": step.new_tasks,
         "candidates": _candidates(step.new_tasks),
@@ -277,7 +381,10 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
         "timers_cancel": step.timers_cancel, "subs_new": step.subs_new, "subs_cancel": step.subs_cancel,
         "outbox": step.outbox,
         "notifications": step.notifications, "approval_items": step.approval_items,
+        "no_waits": True if step.no_waits else None,
     }
+    # the function runs a statement only for a key present: empty lists and nulls stay out
+    payload = {k: v for k, v in payload.items() if v is not None and v != []}
     try:
         return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()
     except DBAPIError as exc:
@@ -328,12 +435,8 @@ def version_package(conn: Connection, version_id: int) -> dict:
 
 
 def latest_version(conn: Connection, key: str) -> tuple[int, str] | None:
-    """`(version_id, checksum)` of the newest version of process `key`, or None."""
-    definition_id = conn.execute(
-        select(_definition.c.id).where(_definition.c.key == bindparam("b_key")), {"b_key": key}).scalar()
-    if definition_id is None:
-        return None
-    row = conn.execute(_SELECT_LATEST_VERSION, {"b_definition": definition_id}).first()
+    """`(version_id, checksum)` of the newest version of process `key`, or None (one query)."""
+    row = conn.execute(_SELECT_LATEST_VERSION, {"b_key": key}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -342,19 +445,19 @@ def new_state_key() -> str:
     return uuid.uuid4().hex
 
 
-def insert_instance(conn: Connection, *, version_id: int, process_key: str, initiator: str | None,
-                    business_key: str | None, now: datetime) -> int:
-    """Create the instance row (state is written by `save_instance` in the same transaction)."""
+def insert_instance(conn: Connection, step: StepWrite) -> int:
+    """Create the instance row of a starting step with its final values (revision 1)."""
     return conn.execute(insert(_instance).values(
-        version_id=version_id, process_key=process_key, status="running", initiator=initiator,
-        business_key=business_key, state="", data={}, revision=0, state_key="", created_at=now,
-        updated_at=now).returning(_instance.c.id)).scalar_one()
+        version_id=step.version_id, process_key=step.process_key, status=step.status, initiator=step.initiator,
+        business_key=step.business_key, state=step.state, revision=1, state_key=step.state_key,
+        end_event=step.end_event, created_at=step.now, updated_at=step.now,
+        ended_at=None if step.status == "running" else step.now).returning(_instance.c.id)).scalar_one()
 
 
-def save_instance(conn: Connection, instance_id: int, expected_revision: int, *, state: str, data: dict,
+def save_instance(conn: Connection, instance_id: int, expected_revision: int, *, state: str,
                   status: str, end_event: str | None, now: datetime, state_key: str) -> bool:
     """Write the new state if nobody saved since `expected_revision`; False means someone did."""
-    values = {"b_instance": instance_id, "b_revision": expected_revision, "v_state": state, "v_data": data,
+    values = {"b_instance": instance_id, "b_revision": expected_revision, "v_state": state,
               "v_status": status, "v_end_event": end_event, "v_updated_at": now,
               "v_revision": expected_revision + 1, "v_state_key": state_key,
               "v_ended_at": None if status == "running" else now}
@@ -377,10 +480,11 @@ def insert_tasks(conn: Connection, rows: list[dict]) -> None:
         conn.execute(_INSERT_CANDIDATE, candidates)
 
 
-def cancel_tasks(conn: Connection, task_ids: list[str], now: datetime) -> None:
+def cancel_tasks(conn: Connection, instance_id: int, task_ids: list[str], now: datetime) -> None:
     """Close task rows whose engine task went away (a boundary event, a cancel, a terminate)."""
     if task_ids:
-        conn.execute(update(_task).where(_task.c.id.in_(task_ids), _task.c.status == "open")
+        conn.execute(update(_task).where(_task.c.instance_id == instance_id, _task.c.id.in_(task_ids),
+                                         _task.c.status == "open")
                      .values(status="cancelled", completed_at=now))
 
 

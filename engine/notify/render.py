@@ -4,7 +4,8 @@ The runtime calls `render_step` inside every step's transaction with the step's 
 it returns are written by `store.write_step` with the step, so a notification exists exactly when
 its step does. Delivery of the outbox rows (e-mail, webhooks) is `engine.delivery`.
 
-Cost: no events, no query. With events, at most two queries for all of them together: the
+Cost: no events, no query. With events, one statement for all of them together
+(`recipients.look_up`, which the engine step runs itself, asking about out-of-office along): the
 people (direct recipients, the actor, and the active members of the named groups, capped at
 `GROUP_CAP` per event) and their preferences. Webhook endpoints are looked up by name only when
 delivering. Each event is rendered at most once per language, whoever receives it.
@@ -26,11 +27,11 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
-from sqlalchemy import Connection, String, bindparam, cast, null, select, union_all
+from sqlalchemy import Connection
 
 from engine.config import Settings, load_settings
-from engine.data.models import NotificationPreference, Person, PersonRole, Role
 from engine.notify.center import is_enabled
+from engine.notify.recipients import GROUP_CAP, Directory, Person, look_up
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ CHANNELS = ("inapp", "email", "webhook")
 LANGUAGES = ("zh", "en")
 DEFAULT_CHANNELS = ("inapp", "email")
 INSTANCE_EVENTS = ("approved", "rejected", "instance_finished", "cc")  # link to the request, not the task
-GROUP_CAP = 200  # people reached through groups, per event
 EVENT_KEYS = ("channels", "webhooks", "zh", "en")
 TEMPLATE_KEYS = ("title", "text", "html")
 MAX_TITLE = 500  # notification.title
@@ -271,57 +271,6 @@ def _language_problems(event: str, lang: str, texts) -> list[str]:
 
 # -- recipients ------------------------------------------------------------------------------------
 
-_P = Person.__table__
-_PREF = NotificationPreference.__table__
-_PERSON_COLUMNS = (_P.c.username, _P.c.name, _P.c.name_en, _P.c.email, _P.c.locale, _P.c.active)
-_DIRECT = (select(*_PERSON_COLUMNS, cast(null(), String(100)).label("role_key"))
-           .where(_P.c.username.in_(bindparam("b_names", expanding=True))))
-_MEMBERS = (select(*_PERSON_COLUMNS, Role.key.label("role_key"))
-            .join(PersonRole, PersonRole.person_id == _P.c.id).join(Role, Role.id == PersonRole.role_id)
-            .where(Role.key.in_(bindparam("b_groups", expanding=True)), _P.c.active)
-            .order_by(_P.c.username).limit(bindparam("b_limit")).subquery())
-_PEOPLE_AND_MEMBERS = union_all(_DIRECT, select(*_MEMBERS.c))
-_PREFERENCES = (select(_PREF.c.username, _PREF.c.channel, _PREF.c.event, _PREF.c.enabled)
-                .where(_PREF.c.username.in_(bindparam("b_names", expanding=True))))
-
-
-@dataclass(frozen=True)
-class _Person:
-    username: str
-    name: str | None
-    name_en: str | None
-    email: str | None
-    locale: str | None
-    active: bool
-
-
-def _people(conn: Connection, names: set[str], groups: set[str]) -> tuple[dict[str, _Person], dict[str, list]]:
-    """`({username: person}, {role key: [usernames]})` in one query."""
-    people: dict[str, _Person] = {}
-    members: dict[str, list] = {}
-    if groups:
-        rows = conn.execute(_PEOPLE_AND_MEMBERS, {"b_names": sorted(names), "b_groups": sorted(groups),
-                                                  "b_limit": (GROUP_CAP + 1) * len(groups)})
-    elif names:
-        rows = conn.execute(_DIRECT, {"b_names": sorted(names)})
-    else:
-        return people, members
-    for username, name, name_en, email, locale, active, role_key in rows:
-        people[username] = _Person(username, name, name_en, email, locale, bool(active))
-        if role_key is not None:
-            members.setdefault(role_key, []).append(username)
-    return people, members
-
-
-def _preferences(conn: Connection, usernames: set[str]) -> dict[str, dict[str, dict[str, bool]]]:
-    """`{username: {channel: {event or "*": enabled}}}` of everyone given, in one query."""
-    found: dict[str, dict[str, dict[str, bool]]] = {}
-    if usernames:
-        for username, channel, event, enabled in conn.execute(_PREFERENCES, {"b_names": sorted(usernames)}):
-            found.setdefault(username, {}).setdefault(channel, {})[event] = bool(enabled)
-    return found
-
-
 def _recipients(event: Event, members: dict[str, list]) -> list[str]:
     """The event's usernames in order (direct first, then group members), without the actor."""
     names = list(dict.fromkeys(n for n in event.recipients if n))
@@ -462,33 +411,28 @@ def _text_to_html(text: str, link: str, lang: str) -> str:
             f'<p><a href="{escape(link)}">{_OPEN_LABEL.get(lang, "Open")}</a></p></div>')
 
 
-def _language(person: _Person | None, default: str) -> str:
+def _language(person: Person | None, default: str) -> str:
     if person is not None and person.locale in LANGUAGES:
         return person.locale
     return default
 
 
 def render_step(conn: Connection, facts: StepFacts, now: datetime,
-                settings: Settings | None = None) -> tuple[list[dict], list[dict]]:
+                settings: Settings | None = None, directory: Directory | None = None) -> tuple[list[dict], list[dict]]:
     """(outbox rows, in-app notification rows) for the step; conn is a SQLAlchemy Connection (Core).
 
     Outbox rows are dicts `event, channel, recipient, payload`; in-app rows `recipient, event,
     task_id, title, body, link`; `store.write_step` adds the instance id. `settings` defaults to
-    `load_settings()` read once per process.
+    `load_settings()` read once per process. `directory`: the people of these very events, looked
+    up already (`recipients.look_up`); else they are looked up here.
     """
     if not facts.events:
         return [], []
     settings = settings or _default_settings()
-    names: set[str] = set()
-    groups: set[str] = set()
-    for event in facts.events:
-        names.update(n for n in event.recipients if n)
-        groups.update(g for g in event.groups if g)
-        if event.actor:
-            names.add(event.actor)
-    people, members = _people(conn, names, groups)
+    if directory is None:
+        directory = look_up(conn, facts.events)
+    people, members, prefs = directory.people, directory.members, directory.preferences
     recipients = [_recipients(event, members) for event in facts.events]
-    prefs = _preferences(conn, {n for found in recipients for n in found})
     templates = package_templates(facts.package.get("notifications"))
     outbox: list[dict] = []
     inapp: list[dict] = []

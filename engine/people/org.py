@@ -173,8 +173,16 @@ def _follow_deputies(away: dict, username: str, name_of):
 
 # Built once: the engine asks on every step that creates an assigned task (a hot path).
 _WINDOW_OPEN = and_(OutOfOffice.starts_at <= bindparam("b_at"), OutOfOffice.ends_at > bindparam("b_at"))
-_ANY_AWAY = select(exists(select(OutOfOffice.id).join(Person, Person.id == OutOfOffice.person_id)
-                          .where(Person.username.in_(bindparam("b_names", expanding=True)), _WINDOW_OPEN)))
+
+
+def away_exists(names, at):
+    """SQL: whether any of `names` (an expanding bind parameter) has an out-of-office window open at
+    `at` (a bind parameter): the test `deputies_of` starts from, for statements that ask it along."""
+    return exists(select(OutOfOffice.id).join(Person, Person.id == OutOfOffice.person_id)
+                  .where(Person.username.in_(names), OutOfOffice.starts_at <= at, OutOfOffice.ends_at > at))
+
+
+_ANY_AWAY = select(away_exists(bindparam("b_names", expanding=True), bindparam("b_at")))
 _OWNER, _DEPUTY = aliased(Person), aliased(Person)
 _AWAY_NOW = (select(_OWNER.username, _DEPUTY.username)
              .join(OutOfOffice, OutOfOffice.person_id == _OWNER.id)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from engine.data import store
 from engine.notify import render as notifications
+from engine.notify.recipients import Directory
 from engine.runtime.versions import version_package
 
 
-def notify_step(conn, step: store.StepWrite, version: tuple[int, str], actor: str | None) -> None:
-    """The step's notifications (task assigned, approved / rejected, finished), rendered into the
-    step's own write: the outbox and in-app rows commit with it or not at all."""
+def step_events(step: store.StepWrite, actor: str | None) -> list[notifications.Event]:
+    """What the step notifies: task assigned (to the new tasks' assignees or candidates), approved /
+    rejected and returned (to the initiator), instance finished."""
     events = []
     for task in step.new_tasks:
         assigned = [task["assignee"]] if task["assignee"] else list(task["candidate_users"])
@@ -34,12 +35,19 @@ def notify_step(conn, step: store.StepWrite, version: tuple[int, str], actor: st
     if returned is not None and step.initiator:
         events.append(notifications.Event("returned", recipients=[step.initiator], actor=actor,
                                           comment=returned.get("comment")))
+    return events
+
+
+def notify_step(conn, step: store.StepWrite, version: tuple[int, str], events: list,
+                directory: Directory | None = None) -> None:
+    """The step's `events` (`step_events`), rendered into the step's own write: the outbox and in-app
+    rows commit with it or not at all. `directory`: their people, if looked up already."""
     if not events:
         return
     facts = notifications.StepFacts(
         process_key=step.process_key, package=version_package(conn, *version), instance_id=step.instance_id,
         initiator=step.initiator, business_key=step.business_key, data=step.data, events=events)
-    outbox, inapp = notifications.render_step(conn, facts, step.now)
+    outbox, inapp = notifications.render_step(conn, facts, step.now, directory=directory)
     step.outbox += outbox
     step.notifications += inapp
 

@@ -18,20 +18,21 @@ from engine.runtime.versions import version_package
 MAX_SKIPPED_NODES = 100
 
 
-def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> list:
+def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, str]) -> tuple[list, list]:
     """Resolve the `liaison:approvers` rule of every user task that just became ready (once per task,
     kept with it). A node whose rule says skip is completed without a person and the process runs on;
-    returns the elements passed meanwhile. A rule that must fail raises ProcessRuntimeError (nothing
-    of the step is saved; the history says why)."""
+    returns the elements passed meanwhile and the READY user tasks at the end (found once, reused by
+    the step). A rule that must fail raises ProcessRuntimeError (nothing of the step is saved; the
+    history says why)."""
     records: list = []
     meta = version_package(conn, *version).get("meta") or {}
     repeat_approver = _approver_who_may_repeat(step, meta)
     for _round in range(MAX_SKIPPED_NODES):
-        pending = [t for t in wfa.ready_user_tasks(workflow)
-                   if wfa.needs_assignment(t) or (repeat_approver and wfa.is_undescribed(t))]
+        ready = wfa.ready_user_tasks(workflow)
+        pending = [t for t in ready if wfa.needs_assignment(t) or (repeat_approver and wfa.is_undescribed(t))]
         if not pending:
-            return records
-        data = wfa.current_data(workflow)
+            return records, ready
+        data = wfa.current_data(workflow, ready)
         skipped = False
         for task in pending:
             element = wfa.element_of(task)
@@ -61,7 +62,7 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
                 skipped = True
                 break
         if not skipped:
-            return records
+            return records, ready
     raise ProcessRuntimeError(f"more than {MAX_SKIPPED_NODES} approval nodes in a row were skipped: "
                               "check the approvers rules")
 
@@ -98,14 +99,20 @@ def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -
     wfa.set_assignment(task, [signers[0]] if mode == "sequential" else signers, [])
 
 
-def redirect_to_deputies(conn, step: store.StepWrite) -> dict[str, str]:
+def assignees(step: store.StepWrite) -> list[str]:
+    """Who the step's new tasks are assigned to (the people `redirect_to_deputies` asks about)."""
+    return [t["assignee"] for t in step.new_tasks if t["assignee"]]
+
+
+def redirect_to_deputies(conn, step: store.StepWrite, anyone_away: bool | None = None) -> dict[str, str]:
     """New tasks assigned to someone out of office go to their deputy (`on_behalf_of` keeps who was
     meant); returns `{task id: deputy}`. Tasks already open when a window starts stay where they are.
 
-    No query when the step creates no assigned task; one indexed EXISTS query when nobody is away.
+    No query when the step creates no assigned task or `anyone_away` (asked along with the step's
+    recipients, `recipients.look_up`) is False; else `org.deputies_of`.
     """
     assigned = [t for t in step.new_tasks if t["assignee"]]
-    if not assigned:
+    if not assigned or anyone_away is False:
         return {}
     deputies = org.deputies_of(conn, (t["assignee"] for t in assigned), step.now)
     moved = {}

@@ -79,7 +79,8 @@ _SUPER_ADMIN = (select(_grant.c.id).join(_person, _person.c.id == _grant.c.perso
 _PARTICIPANT = (select(_task.c.id).where(_task.c.instance_id == _instance.c.id,
                                          _task.c.completed_by == bindparam("b_user")).exists())
 _FACTS = (select(_instance.c.id, _instance.c.status, _instance.c.initiator, _instance.c.version_id,
-                 _version.c.checksum, _instance.c.process_key, _instance.c.business_key, _instance.c.data,
+                 _version.c.checksum, _instance.c.process_key, _instance.c.business_key,
+                 store.process_data(_instance.c.id).label("data"),
                  _SUPER_ADMIN.label("super_admin"), _PARTICIPANT.label("participant"))
           .join(_version, _version.c.id == _instance.c.version_id)
           .where(_instance.c.id == bindparam("b_instance")))

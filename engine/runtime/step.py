@@ -11,6 +11,11 @@ first, SQLite was busy or a pooled connection died). A step that raises saves no
 Restored workflows are kept in a small in-process cache keyed by the random `state_key` written
 with every save, so the next step of a busy instance skips deserialization; any other writer
 changes the key, and the cached object is then ignored.
+
+The process data is written as a change set (`store.data_changes`): each workflow carries the data
+as stored for its state (`STORED_DATA`, set when it is restored and after each save), and a step
+writes only the keys that differ from it. This holds because only `store.write_step` writes
+process data and every save changes the `state_key`.
 """
 
 from __future__ import annotations
@@ -35,13 +40,14 @@ from engine.errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
+from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
 from engine.runtime import uploads
-from engine.runtime.effects import notify_step
-from engine.runtime.new_tasks import assign_new_tasks, redirect_to_deputies
+from engine.runtime.effects import notify_step, step_events
+from engine.runtime.new_tasks import assign_new_tasks, assignees, redirect_to_deputies
 from engine.runtime.serials import assign_serials
 from engine.runtime.submissions import checked_submission
-from engine.runtime.versions import version_forms, version_specs
+from engine.runtime.versions import version_forms, version_may_wait, version_specs
 from engine.runtime.waits import has_task_timers, record_waits, waits_of
 
 task_table = WorkTask.__table__
@@ -51,7 +57,7 @@ MAX_DATA_BYTES = 1024 * 1024
 
 
 MAX_ATTEMPTS = 5
-
+STORED_DATA = "liaison_stored_data"  # attribute of a workflow object: its process data as stored
 
 
 @dataclass
@@ -149,11 +155,12 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
           version: tuple[int, str]) -> StepResult:
     """Fill in the step's writes from the workflow (tasks, history, status, state, what waits on the
     clock or a message) and write them."""
+    ready = []  # the READY user tasks, found once (each search walks the task tree)
     if step.status != "cancelled":
-        records = list(records) + assign_new_tasks(conn, step, workflow, version)
+        passed, ready = assign_new_tasks(conn, step, workflow, version)
+        records = list(records) + passed
     step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
                       "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
-    ready = [] if step.status == "cancelled" else wfa.ready_user_tasks(workflow)
     open_views = []
     for task in ready:
         view, is_new = wfa.describe_user_task(task)
@@ -163,7 +170,6 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
                                    "form": view.form, "assignee": view.assignee, "on_behalf_of": None,
                                    "candidate_users": view.candidate_users,
                                    "candidate_groups": view.candidate_groups, "due_at": view.due_at})
-    deputies = redirect_to_deputies(conn, step)
     step.cancel = sorted(before - {v.id for v in open_views})
     step.timers_cancel += step.cancel
     if not step.status:
@@ -174,20 +180,39 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
             raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached")
         else:
             step.status = "running"
-    step.data = wfa.current_data(workflow)
+    step.data = wfa.current_data(workflow, ready)
     if step.status == "running":
         record_waits(step, workflow, waits, open_views)
-    notify_step(conn, step, version, actor)
+    elif not version_may_wait(conn, *version):
+        step.no_waits = True  # nothing of the version makes timers or subscriptions: none to end
+    # one statement: the people the step notifies, their preferences, and whether an assignee is away
+    events = step_events(step, actor)
+    directory = look_up(conn, events, assignees(step), step.now)
+    deputies = redirect_to_deputies(conn, step, directory.anyone_away)
+    if deputies:  # rare: the tasks went to deputies, who are then notified (looked up by rendering)
+        events, directory = step_events(step, actor), None
+    notify_step(conn, step, version, events, directory)
     step.state = dump_state(workflow, step.data)
     step.state_key = store.new_state_key()
+    step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
+                                                              step.revision + 1)
     try:
         instance_id = store.write_step(conn, step)
     except store.StaleInstance as exc:
         raise _Stale() from exc
+    setattr(workflow, STORED_DATA, stored)
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+def _stored_data(conn, workflow, step: store.StepWrite) -> dict:
+    """The process data as stored for the state `workflow` was restored from (none for a new instance)."""
+    stored = getattr(workflow, STORED_DATA, None)
+    if stored is None:
+        stored = {} if step.instance_id is None else store.saved_data(store.read_process_data(conn, step.instance_id))
+    return stored
 
 
 def step_on(handle, **fields) -> store.StepWrite:
@@ -228,7 +253,9 @@ def restore(sessions, conn, handle):
     state, data, revision = store.instance_state(conn, handle.instance_id)
     if revision != handle.revision:
         raise _Stale()  # saved since the handle was read (PostgreSQL reads run in autocommit): read again
-    return load_state(state, spec, subspecs, wfa.script_engine(), data)
+    workflow = load_state(state, spec, subspecs, wfa.script_engine(), data)
+    setattr(workflow, STORED_DATA, store.saved_data(data))
+    return workflow
 
 
 def db_engine(sessions):

@@ -51,3 +51,12 @@ def version_specs(conn, version_id: int, checksum: str) -> tuple:
 def approval_mode(conn, handle) -> str | None:
     """The approval mode of the task's node (from the spec: no query), or None."""
     return node_attributes(conn, handle).get("mode")
+
+
+VERSION_WAITS: BoundedCache[bool] = BoundedCache(256)  # version checksum -> may its instances wait?
+
+
+def version_may_wait(conn, version_id: int, checksum: str) -> bool:
+    """Whether the version has anything that makes timer rows or message subscriptions (`wfa.may_wait`),
+    looked up once: a finishing instance of a version without any needs no clean-up statements."""
+    return VERSION_WAITS.get(checksum, lambda: wfa.may_wait(*version_specs(conn, version_id, checksum)))

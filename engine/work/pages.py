@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import SPEC_CACHE
+from engine.data import store
 from engine.data.models import (
     ApprovalItem,
     CcRecord,
@@ -51,7 +52,7 @@ def task_form(session: Session, task_id: str) -> TaskForm:
     instance = session.get(ProcessInstance, task.instance_id)
     version = session.get(ProcessVersion, instance.version_id)
     schema = _forms_of_version(session, version).get(task.form) if task.form else None
-    return TaskForm(task, schema, task.element_id, dict(instance.data or {}), instance.status)
+    return TaskForm(task, schema, task.element_id, store.read_process_data(session, instance.id), instance.status)
 
 
 def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | None, dict]:

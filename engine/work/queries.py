@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from engine.data import store
 from engine.data.models import (
     HistoryEntry,
     ProcessDefinition,
@@ -106,7 +107,7 @@ def instance_view(session: Session, instance_id: int) -> dict:
         "revision": instance.revision,
         "created_at": instance.created_at,
         "ended_at": instance.ended_at,
-        "data": instance.data,
+        "data": store.read_process_data(session, instance.id),
         "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "status": t.status,
                    "assignee": t.assignee, "on_behalf_of": t.on_behalf_of,
                    "candidate_groups": t.candidate_groups, "completed_by": t.completed_by} for t in tasks],

@@ -78,7 +78,7 @@ def test_no_events_no_query(sessions):
     assert seen == []
 
 
-def test_two_queries_for_every_event_of_a_step(sessions):
+def test_one_statement_for_every_event_of_a_step(sessions):
     add_people(sessions, *STANDARD, roles={"hr": ["carol"]})
     with sessions() as session:
         conn = session.connection()
@@ -88,10 +88,18 @@ def test_two_queries_for_every_event_of_a_step(sessions):
             Event("task_assigned", recipients=["alice"], task=TASK, actor="bob"),
             Event("cc", groups=["hr"], actor="bob"),
             Event("approved", recipients=["bob", "alice"], actor="alice")), NOW, settings=SETTINGS)
-    assert len(seen) == 2  # people (with group members) and preferences
+    assert len(seen) == 1  # people, group members and their preferences together
     assert [(n["recipient"], n["event"]) for n in inapp] == [("alice", "task_assigned"), ("carol", "cc"),
                                                              ("bob", "approved")]
     assert len(outbox) == 3
+
+
+def test_preferences_of_people_reached_through_a_group_are_kept(sessions):
+    add_people(sessions, *STANDARD, roles={"hr": ["carol", "bob"]},
+               prefs=(("carol", "inapp", "cc", False), ("bob", "email", "*", False)))
+    outbox, inapp = render(sessions, facts(Event("cc", groups=["hr"], actor="alice")))
+    assert [n["recipient"] for n in inapp] == ["bob"]
+    assert [o["recipient"] for o in outbox] == ["carol@example.com"]
 
 
 def test_default_templates_in_each_recipients_language(sessions):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import runtime
-from engine.data.models import WorkTask, utcnow
+from engine.data.models import Notification, WorkTask, utcnow
 from engine.errors import NotPermittedError
 from engine.people import org
 from engine.people.accounts import create_person_account
@@ -60,6 +60,15 @@ def test_a_task_for_someone_away_goes_to_the_deputy_and_history_says_on_whose_be
     assert (completion["actor"], completion["on_behalf_of"]) == ("wang", "li")
     assert completion["data"] == {} and completion["comment"] == "ok"
     assert view["tasks"][0]["on_behalf_of"] == "li"
+
+
+def test_the_deputy_not_the_one_away_is_told_of_the_new_task(sessions, approval):
+    _away(sessions, "li", "wang")
+    started = runtime.start_instance(sessions, approval, {}, user="zhang")
+    with sessions() as session:
+        told = session.execute(select(Notification.recipient, Notification.event)
+                               .where(Notification.instance_id == started.instance_id)).all()
+    assert [tuple(row) for row in told] == [("wang", "task_assigned")]
 
 
 def test_outside_the_window_the_task_stays_with_the_assignee(sessions, approval):

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from engine import runtime
+from engine.bpmn import workflow as wfa
 from engine.data.models import BufferedMessage, HistoryEntry, MessageSubscription, Timer, WorkTask
 from engine.errors import InvalidPackageError
 from engine.packages import deployment as packages
 from engine.runtime import messages, timers
 from engine.work import queries
+from tests.engine.bpmn.test_serialization import BODY, _spec
 from tests.engine.conftest import flow, write_package
 
 LATER = timedelta(days=400)  # "now" for the scheduler far past any due time in these diagrams
@@ -394,3 +396,18 @@ def test_cycle_timer_fires_each_cycle_then_stops(sessions, deploy_package, tmp_p
     assert _path(sessions, started.instance_id).count("nagged") == 3
     [task] = _rows(sessions, WorkTask, instance_id=started.instance_id)
     assert task.status == "open"
+
+
+def test_an_instance_ending_while_its_timer_waits_ends_the_timer(sessions, deploy_package, tmp_path):
+    _deploy(deploy_package, tmp_path, "boundary", BOUNDARY.replace("{cancel}", "true"))
+    started = runtime.start_instance(sessions, "boundary", {}, user="ann")
+    assert [t.status for t in _rows(sessions, Timer, instance_id=started.instance_id)] == ["pending"]
+    runtime.cancel_instance(sessions, started.instance_id, "ann", "no longer needed")
+    assert [t.status for t in _rows(sessions, Timer, instance_id=started.instance_id)] == ["cancelled"]
+
+
+def test_only_versions_with_timers_or_messages_may_wait():
+    assert wfa.may_wait(*_spec(BODY)) is False
+    assert wfa.may_wait(*_spec(BOUNDARY.replace("{cancel}", "true"))) is True
+    assert wfa.may_wait(*_spec(BODY.replace('<bpmn:userTask id="fill"/>',
+                                             '<bpmn:userTask id="fill" liaison:remindAfter="PT4H"/>'))) is True

@@ -1,0 +1,77 @@
+"""Process data is stored one row per key and a step writes only what it changed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from engine import runtime
+from engine.bpmn.serialization import SPEC_CACHE
+from engine.data import db
+from engine.data.models import InstanceData
+from engine.runtime import LIVE_WORKFLOWS
+from engine.work import queries
+from tests.engine.conftest import flow, write_package
+
+
+def _deploy_tidy(deploy_package, tmp_path):
+    """fill -> a script that drops `draft`, changes `order` in place and sets `total` -> review."""
+    script = "del draft\norder['qty'] = order['qty'] + 1\ntotal = order['qty'] * 2"
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>', flow("start", "fill"),
+        '<bpmn:userTask id="fill"/>', flow("fill", "tidy_up"),
+        f'<bpmn:scriptTask id="tidy_up"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>', flow("tidy_up", "review"),
+        '<bpmn:userTask id="review"/>', flow("review", "end"), '<bpmn:endEvent id="end"/>'])
+    deploy_package(write_package(tmp_path, "tidy", {"tidy": body}))
+
+
+def _rows(sessions, instance_id):
+    with sessions() as session:
+        return dict(session.execute(select(InstanceData.key, InstanceData.value)
+                                    .where(InstanceData.instance_id == instance_id)).all())
+
+
+def _data(sessions, instance_id):
+    with sessions() as session:
+        return queries.instance_view(session, instance_id)["data"]
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["live workflow", "restored"])
+def test_a_step_removes_deleted_keys_and_sees_values_changed_in_place(sessions, database_url, deploy_package,
+                                                                      tmp_path, cached):
+    _deploy_tidy(deploy_package, tmp_path)
+    started = runtime.start_instance(sessions, "tidy", {"zeta": 1, "draft": "x", "order": {"qty": 1}})
+    if not cached:
+        LIVE_WORKFLOWS.clear()
+        SPEC_CACHE.clear()
+        sessions = db.make_session_factory(db.make_engine(database_url))
+    result = runtime.complete_task(sessions, started.open_tasks[0]["id"], "u", {"alpha": True})
+
+    data = _data(sessions, started.instance_id)
+    assert data == {"zeta": 1, "order": {"qty": 2}, "alpha": True, "total": 4}
+    assert list(data) == ["zeta", "order", "alpha", "total"]  # the order the process set them in
+    assert _rows(sessions, started.instance_id) == {"zeta": "1", "order": '{"qty":2}', "alpha": "true", "total": "4"}
+    LIVE_WORKFLOWS.clear()  # the next step restores from the rows: same data
+    runtime.complete_task(sessions, result.open_tasks[0]["id"], "u", {"zeta": True})
+    assert _data(sessions, started.instance_id) == {"zeta": True, "order": {"qty": 2}, "alpha": True, "total": 4}
+
+
+def test_a_step_writes_only_the_keys_it_changed(sessions, deploy_package, tmp_path):
+    body = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "a"), '<bpmn:userTask id="a"/>',
+                      flow("a", "b"), '<bpmn:userTask id="b"/>', flow("b", "end"), '<bpmn:endEvent id="end"/>'])
+    deploy_package(write_package(tmp_path, "two", {"two": body}))
+    started = runtime.start_instance(sessions, "two", {"kept": "same", "n": 1})
+    written = []
+    real = runtime.step.store.write_step
+
+    def spy(conn, step):
+        written.append(([row["key"] for row in step.data_set], step.data_del))
+        return real(conn, step)
+
+    runtime.step.store.write_step = spy
+    try:
+        runtime.complete_task(sessions, started.open_tasks[0]["id"], "u", {"n": 2, "new": [1]})
+    finally:
+        runtime.step.store.write_step = real
+    assert written == [(["n", "new"], [])]
+    assert _data(sessions, started.instance_id) == {"kept": "same", "n": 2, "new": [1]}
