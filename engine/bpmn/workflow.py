@@ -1,7 +1,9 @@
 """SpiffWorkflow runtime adapter: run engine steps, project user tasks, capture the path taken.
 
-Only this module, `bpmn_parser`, `serialization` and `expressions` touch SpiffWorkflow; the
-service layer (`runtime`) works with the plain values they return.
+The `engine.bpmn` modules alone touch SpiffWorkflow; the runtime works with the plain values they
+return. Over 600 lines on purpose: this is the whole surface a step uses on a live workflow (run,
+ready tasks, waits, timers, messages, data), and every function here reads SpiffWorkflow's task
+tree the same way; split, each half would re-import the other's internals.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Org chart import: people with their departments, positions, managers and roles, from CSV or XLSX.
 
+Over 600 lines on purpose: the plan and its application share the `ImportPlan`, `PlannedPerson`
+and `_Directory` records and their invariants (ids resolved in the plan are the ones written);
+reading files lives apart in `org_files`.
+
 `org_files.read_org_file` reads a file into an `OrgTable` (re-exported here); `plan_import` is the dry run: every problem with its row number, and what would be
 created, updated or left as it is; `apply_import` writes a clean plan in the caller's
 transaction. Lookups are bulk: a plan costs a fixed number of queries whatever the row count.
