@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 ON_BEHALF_OF_KEY = "_on_behalf_of"  # in a completion's history data: whom a deputy completed the task for
+MAX_PAGE = 1_000_000  # past any real list; keeps a list's OFFSET inside a 64-bit integer
+
+
+def paging(page, per_page, max_per_page: int) -> tuple[int, int]:
+    """The one rule for a requested page: number in 1..MAX_PAGE, size in 1..max_per_page (a page past
+    the end is simply empty; a huge number is no database error)."""
+    return min(MAX_PAGE, max(1, int(page))), min(max_per_page, max(1, int(per_page)))
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ import importlib
 import os
 from datetime import timedelta
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from engine.config import instance_secret, load_settings
 from engine.data import db
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the web app; `test_config` overrides settings (tests pass their own database)."""
     settings = load_settings()
     app = Flask(__name__)
+    app.url_map.converters["int"] = _BoundedInt
     app.config.update(
         DATABASE_URL=settings.database_url,
         LIAISON_LOCALE=settings.locale,
@@ -76,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
     _register_error_pages(app)
@@ -93,6 +96,23 @@ def _env_number(name: str, default: float) -> float:
 def has_endpoint(endpoint: str) -> bool:
     """True when a blueprint serving `endpoint` is registered (navigation shows only those)."""
     return endpoint in current_app.view_functions
+
+
+class _BoundedInt(IntegerConverter):
+    """`<int:...>` in a URL: an id past a 64-bit integer is no page (404), not a database error."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _refuse_nul_bytes():
+    """No path, query or form value may hold a NUL byte (PostgreSQL text cannot): 400 before any view."""
+    values = [request.path, *request.args.values()]
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += request.form.values()
+    if any("\x00" in value for value in values):
+        abort(400)
 
 
 def _https(base_url: str | None) -> bool:

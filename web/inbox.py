@@ -7,7 +7,7 @@ blueprint's. Counts for the navigation come from `engine.inbox.counts` (one quer
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
@@ -36,11 +36,12 @@ def sessions():
 def day_filter(name: str, end: bool = False) -> datetime | None:
     """A yyyy-mm-dd filter as an instant (the start of that day, or of the next one for `end`)."""
     try:
-        day = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d")
-    except ValueError:
-        return None
-    zone = ZoneInfo(load_settings().timezone)  # days begin at midnight in the company's zone
-    return datetime.combine(day.date() + timedelta(days=1 if end else 0), time.min, tzinfo=zone)
+        day = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+        day += timedelta(days=1 if end else 0)
+        zone = ZoneInfo(load_settings().timezone)  # days begin at midnight in the company's zone
+        return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)  # 0001-01-01 and 9999-12-31 too
+    except (ValueError, OverflowError):
+        return None  # not a day, or one past the calendar's ends: no filter
 
 
 def list_filters() -> dict:
@@ -78,7 +79,7 @@ def index():
     if export:
         return csv_response(result.items, f"inbox-{view}.csv")
     return render_template("inbox/index.html", page=result, view=view, counts=counts, names=names,
-                           lang=current_language(), args=request.args)
+                           lang=current_language(), args=filter_args())
 
 
 def drafts_page():
@@ -92,7 +93,7 @@ def drafts_page():
     rows = [{"draft": item, "process": names.get(item.process_key, {}).get(lang)
              or next(iter(names.get(item.process_key, {}).values()), item.process_key)} for item in items]
     return render_template("inbox/index.html", view="drafts", drafts=rows, counts=counts, lang=lang,
-                           args=request.args, page=None)
+                           args=filter_args(), page=None)
 
 
 def cc_page():
@@ -105,7 +106,7 @@ def cc_page():
         counts = navigation_counts(session)
         names = org.display_names(session, [u for item in result.items for u in (item.initiator, item.cc_by)], lang)
     return render_template("inbox/index.html", view="cc", page=result, counts=counts, names=names, lang=lang,
-                           args=request.args, unread=unread)
+                           args=filter_args(), unread=unread)
 
 
 @bp.post("/drafts/<int:draft_id>/delete")
@@ -165,6 +166,12 @@ def csv_response(items, filename: str) -> Response:
     text = inbox.export_csv(items, lang=current_language())
     return Response(text, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def filter_args() -> dict:
+    """The list's filters from the query string, for links that keep them (export, paging): never
+    `format` or `page`, which those links set themselves."""
+    return {k: v for k, v in request.args.items() if k not in ("format", "page")}
 
 
 def page_url(number: int) -> str:

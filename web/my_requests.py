@@ -8,7 +8,16 @@ from engine.work import inbox
 
 from .auth import current_account
 from .i18n import current_language
-from .inbox import EXPORT_ROWS, PER_PAGE, csv_response, day_filter, list_filters, page_number, sessions
+from .inbox import (
+    EXPORT_ROWS,
+    PER_PAGE,
+    csv_response,
+    day_filter,
+    filter_args,
+    list_filters,
+    page_number,
+    sessions,
+)
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -28,4 +37,4 @@ def index():
     if export:
         return csv_response(result.items, "my-requests.csv")
     return render_template("inbox/requests.html", page=result, status=status, lang=current_language(),
-                           args=request.args)
+                           args=filter_args())

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.data.models import Notification, NotificationPreference, utcnow
 from engine.errors import NotFoundError
-from engine.results import Page
+from engine.results import Page, paging
 
 ALL_EVENTS = "*"
 CHANNELS = ("inapp", "email")  # the channels a person chooses for themselves
@@ -114,7 +114,7 @@ def safe_link(link: str | None) -> str | None:
 def list_for(db: Database, username: str, unread_only: bool = False, page: int = 1,
              per_page: int = 20) -> Page:
     """The person's notifications, newest first, one page of them with the list's length (one query)."""
-    page, per_page = max(1, int(page)), min(MAX_PER_PAGE, max(1, int(per_page)))
+    page, per_page = paging(page, per_page, MAX_PER_PAGE)
     conditions = [_note.c.recipient == username]
     if unread_only:
         conditions.append(_note.c.read_at.is_(None))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
 from engine.errors import LiaisonError, NotFoundError
+from engine.results import paging
 
 DepartmentRef = int | str  # id or code
 
@@ -282,6 +283,7 @@ def manageable_people(session: Session, admin_username: str, text: str = "", pag
     if text:
         like = f"%{text}%"
         people = people.where(or_(Person.username.ilike(like), Person.name.ilike(like), Person.email.ilike(like)))
+    page, per_page = paging(page, per_page, 200)
     rows = session.execute(people.order_by(Person.username).limit(per_page + 1)
-                           .offset((max(1, page) - 1) * per_page)).all()
+                           .offset((page - 1) * per_page)).all()
     return [tuple(row) for row in rows[:per_page]], len(rows) > per_page

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.config import load_settings
 from engine.data.models import ProcessDefinition, ProcessInstance, TaskCandidate, WorkTask, utcnow
-from engine.results import Page, jsonable, localized  # noqa: F401 (Page, localized: re-exported)
+from engine.results import Page, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
 
 DUE_SOON = timedelta(hours=24)
 MAX_PER_PAGE = 1000
@@ -354,7 +354,7 @@ def _time_filters(column, start: datetime | None, end: datetime | None) -> list:
 
 
 def _paging(page: int, per_page: int) -> tuple[int, int]:
-    return max(1, int(page)), min(MAX_PER_PAGE, max(1, int(per_page)))
+    return paging(page, per_page, MAX_PER_PAGE)
 
 
 def _total(rows: list, page: int, count) -> int:
