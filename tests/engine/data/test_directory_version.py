@@ -53,6 +53,16 @@ def test_insert_update_and_delete_bump_the_directory_version(sessions, table):
             assert _version(session) > before, statement
 
 
+def test_a_sign_in_does_not_bump_the_directory_version(sessions):
+    with sessions() as session, session.begin():
+        create_person_account(session, "aa", "AA")
+    with sessions() as session, session.begin():
+        before = _version(session)
+        session.execute(text("UPDATE person SET failed_logins = failed_logins + 1, session_version = 2"))
+    with sessions() as session:
+        assert _version(session) == before
+
+
 def test_a_step_after_a_directory_change_sees_it(sessions, deploy_package, tmp_path):
     body = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "a"),
                       '<bpmn:userTask id="a" liaison:assignee="li"/>', flow("a", "b"),
