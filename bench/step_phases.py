@@ -22,12 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import engine_throughput as bench  # noqa: E402
 
-from engine import runtime
+from engine import runtime  # noqa: E402
 from engine.bpmn import workflow as wfa  # noqa: E402
 from engine.data import (
     db,
     store,  # noqa: E402
 )
+from engine.runtime import step  # noqa: E402
 
 TIMES: dict[str, float] = collections.defaultdict(float)
 
@@ -51,9 +52,10 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100)
     args = parser.parse_args()
     for name in ("task_handle", "write_step", "latest_version", "instance_state"):
-        _timed(store, name, f"sql {name}")
-    _timed(runtime, "dump_state", "serialize state")
-    _timed(runtime, "_restore", "restore (cache hit)")
+        if hasattr(store, name):
+            _timed(store, name, f"sql {name}")
+    _timed(step, "dump_state", "serialize state")
+    _timed(step, "restore", "restore (cache hit)")
     for name in ("complete_user_task", "run_engine", "current_data", "ready_task_ids"):
         _timed(wfa, name, f"engine {name}")
 
@@ -69,9 +71,9 @@ def main() -> None:
     def run(count: int, offset: int = 0) -> None:
         for i in range(count):
             result = runtime.start_instance(sessions, "approval10", {"amount": 1}, user="initiator")
-            for step in range(10):
+            for step_number in range(10):
                 result = runtime.complete_task(sessions, result.open_tasks[0]["id"], "approver",
-                                               datas[offset + i][step])
+                                               datas[offset + i][step_number])
 
     run(10)
     TIMES.clear()

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from engine.bpmn.serialization import SPEC_CACHE
 from engine.data import db
 from engine.data.models import Base
+from engine.notify.recipients import LOOK_UPS
 from engine.runtime import LIVE_WORKFLOWS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -62,6 +63,7 @@ def _truncate_all(url: str) -> None:
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO directory_version (id, version) VALUES (1, 1)"))  # as migration 0019 left it
     engine.dispose()
 
 
@@ -70,6 +72,7 @@ def database_url(request, tmp_path, sqlite_template):
     """A fresh, migrated database: each test runs once on SQLite and once on PostgreSQL."""
     SPEC_CACHE.clear()
     LIVE_WORKFLOWS.clear()
+    LOOK_UPS.clear()  # keyed by database URL and directory version: the PostgreSQL test database starts over
     if request.param == "sqlite":
         path = tmp_path / "liaison.db"
         shutil.copy(sqlite_template, path)
@@ -84,6 +87,7 @@ def postgres_url(pg_url):
     """A fresh PostgreSQL database only (for tests about real concurrency)."""
     SPEC_CACHE.clear()
     LIVE_WORKFLOWS.clear()
+    LOOK_UPS.clear()
     _truncate_all(pg_url)
     return pg_url
 

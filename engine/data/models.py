@@ -137,6 +137,16 @@ class InstanceData(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class DirectoryVersion(Base):
+    """One row (id 1): a counter bumped by triggers on every write to person, role, person_role,
+    notification_preference and out_of_office (migration 0019); keys the step's look-up cache."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class WorkTask(Base):
     """A waiting user task, materialized so the inbox is one indexed query (no deserialization)."""
 

@@ -24,6 +24,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from engine.data.models import (
     ApprovalItem,
     BufferedMessage,
+    DirectoryVersion,
     HistoryEntry,
     InstanceData,
     MessageSubscription,
@@ -98,6 +99,7 @@ class TaskHandle:
     initiator: str | None = None
     business_key: str | None = None
     delegated_by: str | None = None  # 委派: the assignee is the delegate; completing hands it back
+    directory_version: int | None = None  # of the people directory, read along (keys the step's look-up cache)
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,14 @@ class InstanceHandle:
     business_key: str | None = None
 
 
+_DIRECTORY_VERSION = (select(DirectoryVersion.__table__.c.version).where(DirectoryVersion.__table__.c.id == 1)
+                      .scalar_subquery())
 _TASK_HANDLE = (
     select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.candidate_users, _task.c.candidate_groups,
            _task.c.completed_by, _instance.c.id, _instance.c.status, _instance.c.revision,
            _instance.c.state_key, _instance.c.version_id, _version.c.checksum, _task.c.form,
            _task.c.element_id, _instance.c.process_key, _task.c.on_behalf_of, _instance.c.initiator,
-           _instance.c.business_key, _task.c.delegated_by)
+           _instance.c.business_key, _task.c.delegated_by, _DIRECTORY_VERSION)
     .join(_instance, _instance.c.id == _task.c.instance_id)
     .join(_version, _version.c.id == _instance.c.version_id)
 )
@@ -200,6 +204,7 @@ class StepWrite:
     outbox: list = field(default_factory=list)  # dicts: event, channel, recipient, payload
     notifications: list = field(default_factory=list)  # dicts: recipient, event, task_id, title, body, link
     approval_items: list = field(default_factory=list)  # dicts: id, task_id, signer, position, weight, status
+    directory_version: int | None = None  # read with the step's task row: its look-up may come from cache
     no_waits: bool = False  # an ending instance whose version makes no timers or subscriptions: no clean-up
 
 

@@ -176,14 +176,20 @@ def _follow_deputies(away: dict, username: str, name_of):
 _WINDOW_OPEN = and_(OutOfOffice.starts_at <= bindparam("b_at"), OutOfOffice.ends_at > bindparam("b_at"))
 
 
-def away_exists(names, at):
-    """SQL: whether any of `names` (an expanding bind parameter) has an out-of-office window open at
-    `at` (a bind parameter): the test `deputies_of` starts from, for statements that ask it along."""
-    return exists(select(OutOfOffice.id).join(Person, Person.id == OutOfOffice.person_id)
-                  .where(Person.username.in_(names), OutOfOffice.starts_at <= at, OutOfOffice.ends_at > at))
+def window_open(starts_at: datetime, ends_at: datetime, at: datetime) -> bool:
+    """Whether an out-of-office window covers `at` (the rule `_WINDOW_OPEN` states in SQL)."""
+    return starts_at <= at < ends_at
 
 
-_ANY_AWAY = select(away_exists(bindparam("b_names", expanding=True), bindparam("b_at")))
+def away_windows(names):
+    """SQL: `(starts_at, ends_at)` of every window of `names` (an expanding bind parameter), for
+    statements that read them along: judged by `window_open`, then `deputies_of` when one is open."""
+    return (select(OutOfOffice.starts_at, OutOfOffice.ends_at).join(Person, Person.id == OutOfOffice.person_id)
+            .where(Person.username.in_(names)))
+
+
+_ANY_AWAY = select(exists(select(OutOfOffice.id).join(Person, Person.id == OutOfOffice.person_id)
+                          .where(Person.username.in_(bindparam("b_names", expanding=True)), _WINDOW_OPEN)))
 _OWNER, _DEPUTY = aliased(Person), aliased(Person)
 _AWAY_NOW = (select(_OWNER.username, _DEPUTY.username)
              .join(OutOfOffice, OutOfOffice.person_id == _OWNER.id)

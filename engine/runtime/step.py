@@ -143,7 +143,8 @@ def completion(sessions, conn, handle, user, data, comment, lang, fire_timer=Non
     step = store.StepWrite(instance_id=handle.instance_id, revision=handle.revision, now=utcnow(), state="",
                            data={}, status="", state_key="", complete_task=task_id, user=user,
                            history=[entry], initiator=handle.initiator, business_key=handle.business_key,
-                           process_key=handle.process_key, fire_timer=fire_timer)
+                           process_key=handle.process_key, fire_timer=fire_timer,
+                           directory_version=handle.directory_version)
     if has_task_timers(conn, handle):
         step.timers_cancel.append(task_id)  # its reminders end with it
     result = save_step(conn, step, workflow, records, user, before=before, waits=waits,
@@ -187,7 +188,7 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
         step.no_waits = True  # nothing of the version makes timers or subscriptions: none to end
     # one statement: the people the step notifies, their preferences, and whether an assignee is away
     events = step_events(step, actor)
-    directory = look_up(conn, events, assignees(step), step.now)
+    directory = look_up(conn, events, assignees(step), step.now, step.directory_version)
     deputies = redirect_to_deputies(conn, step, directory.anyone_away)
     if deputies:  # rare: the tasks went to deputies, who are then notified (looked up by rendering)
         events, directory = step_events(step, actor), None
