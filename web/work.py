@@ -307,8 +307,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         signers = work.node_signers(session, task_id)
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
-    moves = _move_options(task_id) if task.status == "open" and (
-        may_act or runtime.may_jump(sessions(), task_id, account.username)) else None
+    may_jump = task.status == "open" and runtime.may_jump(sessions(), task_id, account.username)
+    moves = _move_options(task_id) if task.status == "open" and (may_act or may_jump) else None
     schema = task_form.schema
     form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
         if may_act and schema is not None else None
@@ -326,7 +326,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
         may_delegate=task.status == "open" and runtime.may_delegate(sessions(), task_id, account.username),
         moves=moves, may_return=may_act and bool(moves),
-        may_jump=bool(moves) and runtime.may_jump(sessions(), task_id, account.username), signer_places=_signer_places(task, signers, account.username),
+        may_jump=may_jump and bool(moves), signer_places=_signer_places(task, signers, account.username),
         removable={s["signer"] for s in signers if s["status"] in ("open", "waiting")
                    and (is_admin or s["signer"] in removable)} if task.status == "open" else set(), **parts), status
 
