@@ -5,7 +5,7 @@ the sequence flows from the start event in order, through exclusive and inclusiv
 conditions `evaluate(expression, data)` can decide with the data known now (the start form), and
 through parallel gateways along every branch. A gateway whose condition cannot be decided yet (it
 reads a later decision, `approved`, or a field still empty) is followed only when a single one of
-its branches reaches a user task: the tasks past it are marked `conditional` with the gateway's id;
+its branches reaches a user task: the tasks past it are marked `conditional` with the gateway;
 otherwise the walk stops there and names the gateway in `undecided`. Subprocesses and call
 activities are not entered (named in `opaque`). Also `element_attributes_all`, every user task's
 Liaison attributes.
@@ -30,7 +30,7 @@ class Upcoming:
     element_id: str
     name: str | None
     attributes: dict
-    conditional: str | None = None  # the id of the undecided gateway this task lies behind
+    conditional: dict | None = None  # {"id", "name"} of the undecided gateway this task lies behind
 
 
 @dataclass
@@ -88,7 +88,7 @@ def _reaches_user_task(spec, seen: set[str], budget: list[int]) -> bool:
 def upcoming_user_tasks(spec, data: dict, evaluate: Callable[[str, dict], Any]) -> Walk:
     """The user tasks reached from the start with `data`, in the order a token meets them."""
     walk = Walk()
-    queue: list[tuple[Any, str | None]] = [(output, None) for output in spec.start.outputs]
+    queue: list[tuple[Any, dict | None]] = [(output, None) for output in spec.start.outputs]
     seen: set[str] = set()
     steps = 0
     while queue and steps < MAX_STEPS:
@@ -109,7 +109,7 @@ def upcoming_user_tasks(spec, data: dict, evaluate: Callable[[str, dict], Any]) 
             if len(leading) > 1:
                 walk.undecided.append(_entry(current))
                 continue
-            outputs, conditional = leading, current.bpmn_id
+            outputs, conditional = leading, _entry(current)
         queue.extend((output, conditional) for output in outputs)
     return walk
 
@@ -122,3 +122,18 @@ def element_attributes_all(spec, subspecs: dict | None = None) -> list[dict]:
             if _is_user_task(task_spec):
                 found.append(dict((getattr(task_spec, "extensions", {}) or {}).get("liaison", {})))
     return found
+
+
+def plain_people(attributes: dict, data: dict, evaluate: Callable[[str, dict], Any]) -> dict:
+    """A node without an approver rule: its `assignee`, `candidateUsers` and `candidateGroups` for `data`,
+    read as the runtime reads them when the task is created (`workflow.describe_user_task`)."""
+    from engine.bpmn.workflow import _as_list, _as_text
+
+    def value(text):
+        if isinstance(text, str) and text.strip().startswith("${"):
+            return evaluate(text.strip(), data)
+        return text
+
+    return {"assignee": _as_text(value(attributes.get("assignee"))),
+            "candidate_users": _as_list(value(attributes.get("candidateUsers"))),
+            "candidate_groups": _as_list(value(attributes.get("candidateGroups")))}
