@@ -215,3 +215,27 @@ def test_cli_start_and_complete_check_people_against_the_directory(database_url)
     assert task["instance_id"] == started["instance_id"]
     refused = liaison("task", "transfer", task["id"], "--to", "zhang", "--as", "li", url=database_url, expect=1)
     assert "they started this request" in refused.stderr + refused.stdout
+
+
+def test_cli_complete_checks_the_next_approver_against_the_directory(database_url, tmp_path):
+    """Issue 11 item 2: `liaison complete` refuses the initiator (and unknown people) as the next approver."""
+    import yaml
+
+    from tests.engine.conftest import write_package
+    from tests.web.test_start_people import PICKS
+    folder = write_package(tmp_path, "picks", {"picks": PICKS})
+    (folder / "forms" / "request.yaml").write_text(yaml.safe_dump({"fields": [{"name": "approver", "type": "user"}]}))
+    (folder / "forms" / "pick_next.yaml").write_text(yaml.safe_dump({"fields": [
+        {"name": "next_approver", "type": "user", "required": True}]}))
+    as_json("deploy", str(folder), url=database_url)
+    _directory(database_url, "zhang", "li", "wang")
+    as_json("start", "picks", "--user", "zhang", "--data", '{"approver": "li"}', url=database_url)
+    task = as_json("tasks", "--user", "li", url=database_url)[0]
+    itself = liaison("complete", task["id"], "--user", "li", "--data", '{"next_approver": "zhang"}',
+                     url=database_url, expect=1)
+    assert "You cannot pick yourself as your approver." in itself.stderr + itself.stdout
+    unknown = liaison("complete", task["id"], "--user", "li", "--data", '{"next_approver": "nobody_here"}',
+                      url=database_url, expect=1)
+    assert "`nobody_here` is not a known user." in unknown.stderr + unknown.stdout
+    as_json("complete", task["id"], "--user", "li", "--data", '{"next_approver": "wang"}', url=database_url)
+    assert [t["element_id"] for t in as_json("tasks", "--user", "wang", url=database_url)] == ["second"]
