@@ -71,3 +71,17 @@ def test_the_chain_uses_the_runtimes_resolution(sessions, deployed):
     started = runtime.start_instance(sessions, "leave_request", {"leave_type": "annual", "days": 1, "manager": "hu"},
                                      user="zhang")
     assert [p["username"] for p in shown.steps[0].people] == [started.open_tasks[0]["assignee"]]
+
+
+@pytest.mark.parametrize("data", [{"days": "1e999"}, {"manager": "x" * 5000}, {"manager": "<script>"},
+                                  {"days": "-1", "leave_type": "nope"}, {"manager": ["li", "hu"]}])
+def test_odd_values_give_a_chain_never_a_5xx(app, deployed, data):
+    client = _zhang(app, "en")
+    answer = client.post("/start/leave_request/chain", data={**data, "csrf_token": csrf_token(client, "/start")})
+    assert answer.status_code == 200 and "<script>" not in answer.get_json()["html"]
+
+
+def test_the_chain_is_only_for_processes_the_person_may_start(app, deployed):
+    client = _zhang(app)
+    token = csrf_token(client, "/start")
+    assert client.post("/start/no_such_process/chain", data={"csrf_token": token}).status_code == 404
