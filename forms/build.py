@@ -59,6 +59,7 @@ class FormContext:
     files: Any = None                  # a forms.files.FileStore, to check uploaded references
     today: date = field(default_factory=date.today)
     calendar: dict | None = None       # {"holidays": [...], "extra_workdays": [...]}
+    initiator: dict | None = None      # who starts the request: {"username", "manager", "department"}
 
     def options(self, provider: str, spec: dict) -> list[dict] | None:
         return self.providers.options(provider, spec, self) if self.providers is not None else None
@@ -267,6 +268,8 @@ def _initial(schema: FormSchema, context: FormContext, access: dict) -> dict:
             values[name] = context.values[name]
         elif "default_from" in spec:
             found = _lookup(context.values, spec["default_from"])
+            if found is _MISSING and spec["default_from"].startswith("initiator.") and context.initiator:
+                found = context.initiator.get(spec["default_from"].partition(".")[2]) or _MISSING
             if found is not _MISSING:
                 values[name] = found
             elif "default" in spec:
@@ -376,6 +379,18 @@ def validate_formdata(schema: FormSchema, formdata, context: FormContext | None 
     form = form_class(schema, context.node, context.lang)(formdata, context)
     form.validate()
     return _result(schema, form, form.errors_by_path())
+
+
+def preview_data(schema: FormSchema, formdata, context: FormContext | None = None) -> dict:
+    """The cleaned values of a browser post still being filled in: every field that parses, without the
+    ones in error (an empty required field, a half-typed number). For previews; never raises."""
+    context = context or FormContext()
+    form = form_class(schema, context.node, context.lang)(formdata, context)
+    form.validate()
+    errors = form.errors_by_path()
+    data, _extras = form.cleaned()
+    return {name: value for name, value in data.items()
+            if name not in errors and not any(path.startswith(f"{name}.") for path in errors)}
 
 
 def _result(schema: FormSchema, form: LiaisonForm, errors: dict) -> ValidationResult:

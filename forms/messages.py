@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "one_value": ("Give one value, not a list.", "只能填写一个值。"),
     "not_list": ("Must be a list.", "必须是列表。"),
     "no_user": ("`{value}` is not a known user.", "用户“{value}”不存在。"),
+    "self_approver": ("You cannot pick yourself as your approver.", "不能选择自己作为审批人。"),
     "no_department": ("`{value}` is not a known department.", "部门“{value}”不存在。"),
     "no_instance": ("`{value}` is not an approval you may see.", "关联审批“{value}”不存在或无权查看。"),
     "rating": ("Must be a whole number from 1 to {n}.", "必须是 1 到 {n} 的整数。"),

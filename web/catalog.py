@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from engine import runtime
 from engine.errors import FormInvalidError, NotFoundError, ProcessRuntimeError
 from engine.people import starting
-from engine.work import drafts, queries
+from engine.work import drafts, preview, queries
 from engine.work import pages as work
-from forms.build import FormContext, validate_formdata
+from forms.build import FormContext, preview_data, validate_formdata
 
 from . import files
 from .auth import current_account
@@ -69,9 +69,11 @@ def index():
 def _start_page(key: str, schema, names: dict, formdata=None, errors=None, problem: str = "",
                 status: int = 200):
     lang = current_language()
-    form = editable_form(schema, FormContext(lang=lang), formdata, errors) if schema is not None else None
+    context = _start_context(lang)
+    form = editable_form(schema, context, formdata, errors) if schema is not None else None
     return render_template("catalog/start.html", key=key, name=_name(names, lang, key), form=form,
-                           problem=problem, draft_id=_draft_id()), status
+                           problem=problem, draft_id=_draft_id(),
+                           chain=_chain(key, schema, formdata, context), mode_labels=MODE_LABELS), status
 
 
 def _draft_id() -> int | None:
@@ -145,3 +147,41 @@ def start(key: str):
     _forget_draft()
     flash(_("Your request “%(name)s” was started.", name=_name(names, lang, key)), "success")
     return redirect(url_for("work.instance", instance_id=step.instance_id))
+
+
+# -- who will approve (issue 11, item 12) ------------------------------------------------------------------
+
+MODE_LABELS = {"sequential": lambda: _("one after another"), "all": lambda: _("all must approve"),
+               "any": lambda: _("any one approves"), "vote": lambda: _("by vote")}
+
+
+def _start_context(lang: str) -> FormContext:
+    """The start form's context: `default_from: initiator.manager` reads the person's org chart entry."""
+    with sessions()() as session:
+        return FormContext(lang=lang, initiator=preview.initiator_defaults(session, current_account().username))
+
+
+def _chain(key: str, schema, formdata, context: FormContext) -> preview.Chain | None:
+    """The approval chain for the form as posted (or as first shown); None when it cannot be worked out."""
+    data = preview_data(schema, formdata, context) if schema is not None else {}
+    try:
+        with sessions()() as session:
+            return preview.approval_chain(session, key, current_account().username, data, context.lang)
+    except NotFoundError:
+        return None
+
+
+@bp.post("/start/<key>/chain")
+def chain(key: str):
+    """The approval chain for the start form's current values (the page's chain.js posts the form,
+    CSRF token included, as the person types): JSON `{html, chain}`. Nothing is saved."""
+    schema, _names = work.start_form(sessions(), key)  # NotFoundError: 404
+    with sessions()() as session:
+        if not starting.may_start(session, current_account().username, key):
+            abort(403)
+    context = _start_context(current_language())
+    found = _chain(key, schema, request.form, context)
+    response = jsonify({"html": render_template("catalog/_chain_list.html", chain=found, mode_labels=MODE_LABELS),
+                        "chain": found.to_dict() if found is not None else None})
+    response.headers["Cache-Control"] = "no-store"
+    return response

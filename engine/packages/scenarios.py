@@ -17,6 +17,7 @@ steps:
     user: hu
     groups: [hr]
     expect_error: not assigned    # optional: the step must fail with this text (nothing is saved)
+people: [li, hu]                  # optional: more people of the scratch directory
 expect:
   status: completed               # running | completed | cancelled
   end_event: approved_end
@@ -25,6 +26,9 @@ expect:
   data: {approved: true}          # these keys with these values
   open_tasks: []                  # element ids of the tasks still open at the end
 ```
+
+The scratch directory holds the people the scenario names: `start.user`, each step's `user` and
+`people` (user fields of the forms must name people of the directory).
 """
 
 from __future__ import annotations
@@ -37,13 +41,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import runtime
 from engine.data import db
+from engine.data.models import Person
 from engine.errors import LiaisonError
 from engine.packages import deployment as packages
 from engine.work import queries
 
 _STEP_KEYS = {"task", "user", "groups", "data", "comment", "expect_assignee", "expect_candidate_groups",
               "expect_error"}
-_TOP_KEYS = {"name", "start", "steps", "expect", "description"}
+_TOP_KEYS = {"name", "start", "steps", "expect", "description", "people"}
 
 
 @dataclass
@@ -72,10 +77,25 @@ def run_package_scenarios(path: str | Path, database_url: str | None = None) -> 
             sessions = db.make_session_factory(engine)
             with sessions() as session, session.begin():
                 packages.deploy(session, package, "scenario-runner")
+            _add_people(sessions, package.tests.values())
             return [run_scenario(sessions, package.key, name, spec)
                     for name, spec in sorted(package.tests.items())]
         finally:
             engine.dispose()
+
+
+def _add_people(sessions: sessionmaker[Session], scenarios) -> None:
+    """Put the people the scenarios name into the scratch directory."""
+    names: set[str] = set()
+    for spec in scenarios:
+        if not isinstance(spec, dict):
+            continue
+        start = spec.get("start") if isinstance(spec.get("start"), dict) else {}
+        names.add(start.get("user"))
+        names.update(step.get("user") for step in spec.get("steps") or [] if isinstance(step, dict))
+        names.update(spec.get("people") or [] if isinstance(spec.get("people"), list) else [])
+    with sessions() as session, session.begin():
+        session.add_all(Person(username=name, name=name) for name in sorted(n for n in names if isinstance(n, str) and n))
 
 
 def run_scenario(sessions: sessionmaker[Session], key: str, file: str, spec: dict) -> ScenarioResult:

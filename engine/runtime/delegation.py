@@ -17,6 +17,7 @@ from engine.errors import (
 )
 from engine.runtime import uploads
 from engine.runtime.effects import notify_signers
+from engine.runtime.form_people import people_for
 from engine.runtime.signers import ACTIVE_PERSON
 from engine.runtime.step import (
     LIVE_WORKFLOWS,
@@ -98,7 +99,8 @@ def hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, atta
         workflow = restore(sessions, conn, handle)
         forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
         data = checked_submission(forms, handle.form, handle.element_id, data, current, lang,
-                                  wfa.company_now().date())
+                                  wfa.company_now().date(),
+                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator))
         LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, handle.state_key), workflow)
     now = utcnow()
     with db_engine(sessions).begin() as tx:

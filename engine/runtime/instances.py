@@ -22,6 +22,7 @@ from engine.errors import (
 )
 from engine.runtime import uploads
 from engine.runtime.delegation import hand_back
+from engine.runtime.form_people import people_for
 from engine.runtime.messages import take_buffered_messages
 from engine.runtime.serials import assign_serials
 from engine.runtime.signers import decide_once
@@ -64,7 +65,8 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
         spec, subspecs = version_specs(conn, version_id, checksum)
         forms, start_form = version_forms(conn, version_id, checksum), wfa.start_form(spec)
         now = wfa.company_now()
-        data = checked_submission(forms, start_form, None, data, {}, lang, now.date())
+        data = checked_submission(forms, start_form, None, data, {}, lang, now.date(),
+                                  people=people_for(conn, version_id, checksum, user))
         data = assign_serials(conn, forms.get(start_form), key, data, {}, now)
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
         wfa.set_start_data(workflow, copy.deepcopy(data))

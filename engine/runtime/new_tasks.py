@@ -36,9 +36,8 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
         skipped = False
         for task in pending:
             element = wfa.element_of(task)
-            resolution = assignment.resolve_task(
-                conn, wfa.task_attributes(task), initiator=step.initiator, data=data, evaluate=sandbox.evaluate,
-                process_admins=assignment.process_admins_of(meta), element_id=element)
+            resolution = resolve_node(conn, wfa.task_attributes(task), initiator=step.initiator, data=data,
+                                      meta=meta, element_id=element)
             if resolution is not None and resolution.skipped:
                 record = wfa.complete_user_task(workflow, str(task.id), {})
                 step.history.append({"actor": None, "action": "skipped", "element_id": element,
@@ -67,6 +66,24 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
                               "check the approvers rules")
 
 
+def resolve_node(conn, attributes: dict, *, initiator: str | None, data: dict, meta: dict,
+                 element_id: str) -> assignment.Resolution | None:
+    """A node's `liaison:approvers` rule resolved for this initiator and data (None: the node has no rule):
+    what a new task gets, and what the start page's approval chain shows (`engine.work.preview`)."""
+    return assignment.resolve_task(conn, attributes, initiator=initiator, data=data, evaluate=sandbox.evaluate,
+                                   process_admins=assignment.process_admins_of(meta), element_id=element_id)
+
+
+def signers_of(conn, resolution: assignment.Resolution | None, candidate_users: list[str]) -> list[str]:
+    """The signers of a node with an approval mode: its resolved approvers with roles expanded to their
+    members, or its `candidateUsers` when it has no rule; in order, once each."""
+    if resolution is None:
+        signers = list(candidate_users)
+    else:
+        signers = resolution.users + assignment.role_members(conn, resolution.groups)
+    return list(dict.fromkeys(signers))
+
+
 def _approver_who_may_repeat(step: store.StepWrite, meta: dict) -> str | None:
     """With package.yaml `auto_approve: true`, the person whose approval this step records: a next
     node assigned to them alone is approved automatically (DingTalk's "same approver in a row")."""
@@ -87,11 +104,8 @@ def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -
         if resolution is not None:
             wfa.set_assignment(task, resolution.users, resolution.groups)
         return
-    if resolution is None:
-        signers = wfa.describe_user_task(task)[0].candidate_users
-    else:
-        signers = resolution.users + assignment.role_members(conn, resolution.groups)
-    signers = list(dict.fromkeys(signers))
+    signers = signers_of(conn, resolution,
+                         wfa.describe_user_task(task)[0].candidate_users if resolution is None else [])
     if not signers:
         raise ProcessRuntimeError(f"element `{element}`: the approval node ({mode}) has no signers", element)
     items = approvals.new_items(str(task.id), mode, signers, attributes)

@@ -43,7 +43,7 @@ from engine.results import Page, jsonable, localized
 from engine.runtime import uploads
 from engine.runtime.instances import cancel_instance
 from engine.runtime.step import StepResult
-from engine.runtime.versions import PACKAGE_CACHE
+from engine.runtime.versions import PACKAGE_CACHE, node_attributes
 
 URGE_INTERVAL = timedelta(minutes=10)  # one urge per instance and person in this window
 MAX_CC = 50  # people per CC call
@@ -229,6 +229,10 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
             raise NotPermittedError(f"task {task_id} is already assigned to {to}")
         if not list(conn.execute(_ACTIVE_PEOPLE, {"b_names": [to]})):
             raise NotPermittedError(f"cannot transfer task {task_id} to `{to}`: no active person has that username")
+        if to == found.initiator and _self_approval(conn, found, task.element_id) != "allow":
+            raise NotPermittedError(f"cannot transfer task {task_id} to `{to}`: they started this request, and "
+                                    f"step `{task.element_id}` does not let the initiator approve it "
+                                    "(liaison:selfApproval)")
         params = {"b_task": task_id, "b_old": task.assignee, "b_new": to}
         if conn.execute(_TRANSFER, params).rowcount != 1:
             now_row = conn.execute(_TASK_ROW, {"b_task": task_id}).first()
@@ -246,6 +250,19 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
                                     task=_task_info(task))
         _write_notifications(conn, found, [event], now)
     return Transferred(task_id, task.instance_id, task.assignee, to)
+
+
+def _self_approval(conn: Connection, found: Facts, element_id: str) -> str:
+    """The node's `liaison:selfApproval` policy (allow, skip, manager); `allow` when it says none."""
+    handle = _Node(found.version_id, found.checksum, element_id)
+    return (node_attributes(conn, handle).get("selfApproval") or "allow").strip()
+
+
+@dataclass(frozen=True)
+class _Node:
+    version_id: int
+    checksum: str
+    element_id: str
 
 
 # -- urge (催办) -----------------------------------------------------------------------------------------

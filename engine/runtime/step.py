@@ -44,6 +44,7 @@ from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
 from engine.runtime import uploads
 from engine.runtime.effects import notify_step, step_events
+from engine.runtime.form_people import people_for
 from engine.runtime.new_tasks import assign_new_tasks, assignees, redirect_to_deputies
 from engine.runtime.serials import assign_serials
 from engine.runtime.submissions import checked_submission
@@ -118,7 +119,8 @@ def completion(sessions, conn, handle, user, data, comment, lang, fire_timer=Non
     if handle.form:
         forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
         now = wfa.company_now()
-        data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date())
+        data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date(),
+                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator))
         data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
     if extra:
         data = {**data, **extra}

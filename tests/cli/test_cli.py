@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES
+from engine.data import db
+from tests.conftest import FIXTURES, add_people
 
 LIAISON = str(Path(sys.executable).parent / "liaison")
 ORDER_REVIEW = str(FIXTURES / "packages" / "order_review")
@@ -34,10 +35,19 @@ def as_json(*args, url, expect=0):
     return json.loads(liaison(*args, "--json", url=url, expect=expect).stdout)
 
 
+def _directory(url: str, *usernames: str) -> None:
+    engine = db.make_engine(url)
+    try:
+        add_people(db.make_session_factory(engine), *usernames)
+    finally:
+        engine.dispose()
+
+
 def test_deploy_start_complete_show_as_separate_processes(database_url):
     assert liaison("validate", ORDER_REVIEW).stdout.strip().endswith("valid")
     deployed = as_json("deploy", ORDER_REVIEW, "--user", "admin", url=database_url)
     assert deployed["version"] == 1 and deployed["created"] is True
+    _directory(database_url, "li")
     started = as_json("start", "order_review", "--user", "zhang", "--business-key", "PO-7",
                       "--data", json.dumps({"item": "desk", "amount": 2500, "manager": "li"}), url=database_url)
     assert started["status"] == "running"
@@ -106,6 +116,7 @@ def test_validate_camunda_modeler_file_is_valid():
 
 def test_several_instances_by_cli_keep_their_own_paths_and_data(database_url):
     as_json("deploy", ORDER_REVIEW, url=database_url)
+    _directory(database_url, "li")
     small = as_json("start", "order_review", "--user", "a", "--data", '{"item": "pen", "amount": 5}',
                     url=database_url)
     large = as_json("start", "order_review", "--user", "b", "--data",
@@ -184,3 +195,47 @@ def test_import_formjs_writes_a_form_that_loads_and_lists_what_it_dropped(tmp_pa
     assert load_schema(out).field("invoiceNumber")["type"] == "text"  # the key the BPMN uses, kept
     (tmp_path / "bad.form").write_text('{"type": "default"}')
     assert "no `components` list" in liaison("import-formjs", str(tmp_path / "bad.form"), expect=2).stderr
+
+
+def test_cli_start_and_complete_check_people_against_the_directory(database_url):
+    """Issue 11 item 2: `liaison start` refuses an unknown person and the requester as their own approver."""
+    leave = str(Path(__file__).resolve().parents[2] / "processes" / "leave_request")
+    as_json("deploy", leave, url=database_url)
+    _directory(database_url, "zhang", "li")
+    data = {"leave_type": "annual", "days": 1}
+    unknown = liaison("start", "leave_request", "--user", "zhang", "--data",
+                      json.dumps({**data, "manager": "nobody_here"}), url=database_url, expect=1)
+    assert "`nobody_here` is not a known user." in unknown.stderr + unknown.stdout
+    itself = liaison("start", "leave_request", "--user", "zhang", "--data",
+                     json.dumps({**data, "manager": "zhang"}), url=database_url, expect=1)
+    assert "You cannot pick yourself as your approver." in itself.stderr + itself.stdout
+    started = as_json("start", "leave_request", "--user", "zhang", "--data", json.dumps({**data, "manager": "li"}),
+                      url=database_url)
+    task = as_json("tasks", "--user", "li", url=database_url)[0]
+    assert task["instance_id"] == started["instance_id"]
+    refused = liaison("task", "transfer", task["id"], "--to", "zhang", "--as", "li", url=database_url, expect=1)
+    assert "they started this request" in refused.stderr + refused.stdout
+
+
+def test_cli_complete_checks_the_next_approver_against_the_directory(database_url, tmp_path):
+    """Issue 11 item 2: `liaison complete` refuses the initiator (and unknown people) as the next approver."""
+    import yaml
+
+    from tests.engine.conftest import write_package
+    from tests.web.test_start_people import PICKS
+    folder = write_package(tmp_path, "picks", {"picks": PICKS})
+    (folder / "forms" / "request.yaml").write_text(yaml.safe_dump({"fields": [{"name": "approver", "type": "user"}]}))
+    (folder / "forms" / "pick_next.yaml").write_text(yaml.safe_dump({"fields": [
+        {"name": "next_approver", "type": "user", "required": True}]}))
+    as_json("deploy", str(folder), url=database_url)
+    _directory(database_url, "zhang", "li", "wang")
+    as_json("start", "picks", "--user", "zhang", "--data", '{"approver": "li"}', url=database_url)
+    task = as_json("tasks", "--user", "li", url=database_url)[0]
+    itself = liaison("complete", task["id"], "--user", "li", "--data", '{"next_approver": "zhang"}',
+                     url=database_url, expect=1)
+    assert "You cannot pick yourself as your approver." in itself.stderr + itself.stdout
+    unknown = liaison("complete", task["id"], "--user", "li", "--data", '{"next_approver": "nobody_here"}',
+                      url=database_url, expect=1)
+    assert "`nobody_here` is not a known user." in unknown.stderr + unknown.stdout
+    as_json("complete", task["id"], "--user", "li", "--data", '{"next_approver": "wang"}', url=database_url)
+    assert [t["element_id"] for t in as_json("tasks", "--user", "wang", url=database_url)] == ["second"]

@@ -11,7 +11,7 @@ import yaml
 from engine import runtime
 from engine.packages import deployment as packages
 from engine.work import queries
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, add_people
 
 PROCESSES = Path(__file__).resolve().parents[3] / "processes"
 
@@ -26,6 +26,7 @@ def test_every_shipped_package_is_valid(folder):
 @pytest.mark.parametrize("approved, end", [(True, "approved_end"), (False, "rejected_end")])
 def test_shipped_leave_request_runs_both_ways(sessions, deploy_package, approved, end):
     deploy_package(PROCESSES / "leave_request")
+    add_people(sessions, "li")
     started = runtime.start_instance(sessions, "leave_request", {"leave_type": "annual", "days": 2,
                                                                  "manager": "li"}, user="zhang")
     manager_task = started.open_tasks[0]
@@ -54,6 +55,7 @@ def _camunda_package(tmp_path) -> Path:
 
 def test_camunda_modeler_diagram_keeps_assignment_and_juel_conditions(sessions, deploy_package, tmp_path):
     deploy_package(_camunda_package(tmp_path))
+    add_people(sessions, "li")
     started = runtime.start_instance(sessions, "camunda_leave", {"manager": "li", "days": 3}, user="zhang")
     with sessions() as session:
         task = queries.get_task(session, started.open_tasks[0]["id"])
@@ -69,6 +71,7 @@ def test_camunda_modeler_diagram_keeps_assignment_and_juel_conditions(sessions, 
 
 def test_camunda_juel_negation_takes_the_reject_path(sessions, deploy_package, tmp_path):
     deploy_package(_camunda_package(tmp_path))
+    add_people(sessions, "li")
     started = runtime.start_instance(sessions, "camunda_leave", {"manager": "li"}, user="zhang")
     done = runtime.complete_task(sessions, started.open_tasks[0]["id"], "li", {"approved": False})
     assert (done.status, done.end_event) == ("completed", "rejected_end")
@@ -80,6 +83,7 @@ def test_bpmn_js_default_non_executable_process_still_runs(sessions, deploy_pack
     bpmn = folder / "leave_request.bpmn"
     bpmn.write_text(bpmn.read_text().replace('isExecutable="true"', 'isExecutable="false"'))
     deploy_package(folder)
+    add_people(sessions, "li")
     started = runtime.start_instance(sessions, "leave_request",
                                      {"leave_type": "annual", "days": 1, "manager": "li"})
     assert started.open_tasks[0]["element_id"] == "manager_approval"

@@ -12,7 +12,7 @@ from engine.data.models import ProcessInstance
 from engine.errors import NotPermittedError, ProcessRuntimeError, TaskConflictError
 from engine.runtime import LIVE_WORKFLOWS
 from engine.work import queries
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, add_people
 from tests.engine.conftest import flow, write_package
 
 ORDER_REVIEW = FIXTURES / "packages" / "order_review"
@@ -34,6 +34,7 @@ def _stored(sessions, instance_id):
 def test_large_order_runs_parallel_checks_then_call_activity_across_restarts(database_url, deploy_package):
     deploy_package(ORDER_REVIEW)
     sessions = _restart(database_url)
+    add_people(sessions, "li")
     started = runtime.start_instance(sessions, "order_review", {"item": "laptop", "amount": 5000,
                                                                 "manager": "li"}, user="zhang")
     assert started.status == "running"

@@ -1,0 +1,133 @@
+"""Issue 11 item 2: people, departments and approvals named in a form are checked against the directory,
+and an approver field obeys the node's self-approval policy, on every path (start, task, delegate, transfer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine import runtime
+from engine.data.models import Department
+from engine.errors import FormInvalidError, NotPermittedError
+from engine.runtime import operations
+from tests.conftest import add_people
+from tests.engine.conftest import write_package
+
+PROCESSES = Path(__file__).resolve().parents[3] / "processes"
+
+
+def _leave(days=2, manager="li"):
+    return {"leave_type": "annual", "days": days, "manager": manager}
+
+
+@pytest.fixture
+def leave(sessions, deploy_package):
+    deploy_package(PROCESSES / "leave_request")
+    add_people(sessions, "zhang", "li", "hu")
+
+
+@pytest.mark.parametrize("value", ["nobody_here", "<script>alert(1)</script>", "li "])
+def test_a_start_form_user_field_must_name_a_person_of_the_directory(sessions, leave, value):
+    if value == "li ":
+        assert runtime.start_instance(sessions, "leave_request", _leave(manager=value), user="zhang").open_tasks
+        return
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.start_instance(sessions, "leave_request", _leave(manager=value), user="zhang")
+    assert caught.value.errors == {"manager": [f"`{value[:60]}` is not a known user."]}
+
+
+def test_an_inactive_person_is_not_a_person_to_pick(sessions, leave):
+    add_people(sessions, "gone")
+    with sessions() as session, session.begin():
+        from engine.data.models import Person
+        session.query(Person).filter_by(username="gone").update({"active": False})
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.start_instance(sessions, "leave_request", _leave(manager="gone"), user="zhang", lang="zh")
+    assert caught.value.errors == {"manager": ["用户“gone”不存在。"]}
+
+
+@pytest.mark.parametrize("lang, text", [("en", "You cannot pick yourself as your approver."),
+                                        ("zh", "不能选择自己作为审批人。")])
+def test_the_requester_cannot_pick_themselves_as_approver(sessions, leave, lang, text):
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.start_instance(sessions, "leave_request", _leave(manager="zhang"), user="zhang", lang=lang)
+    assert caught.value.errors == {"manager": [text]}
+
+
+def test_without_a_self_approval_policy_picking_oneself_stays_allowed(sessions, deploy_package, tmp_path):
+    deploy_package(_package(tmp_path, first_policy="allow"))
+    add_people(sessions, "zhang", "li")
+    started = runtime.start_instance(sessions, "picks", {"approver": "zhang"}, user="zhang")
+    assert started.open_tasks[0]["assignee"] == "zhang"
+
+
+def _package(tmp_path, first_policy="skip"):
+    body = ('<bpmn:startEvent id="start" liaison:form="request"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first"/>'
+            f'<bpmn:userTask id="first" liaison:form="pick_next" liaison:approvers="picked:approver" '
+            f'liaison:selfApproval="{first_policy}"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="second"/>'
+            '<bpmn:userTask id="second" liaison:approvers="expr:next_approver" liaison:selfApproval="manager"/>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="second" targetRef="end"/>'
+            '<bpmn:endEvent id="end"/>')
+    folder = write_package(tmp_path, "picks", {"picks": body})
+    (folder / "forms" / "request.yaml").write_text(yaml.safe_dump({"fields": [
+        {"name": "approver", "type": "user"}, {"name": "cost_center", "type": "department"},
+        {"name": "earlier", "type": "related", "process": "picks"}]}))
+    (folder / "forms" / "pick_next.yaml").write_text(yaml.safe_dump({"fields": [
+        {"name": "next_approver", "type": "user"}, {"name": "approved", "type": "radio", "options": [True, False]}]}))
+    return folder
+
+
+@pytest.fixture
+def picks(sessions, deploy_package, tmp_path):
+    deploy_package(_package(tmp_path))
+    add_people(sessions, "zhang", "li", "wang")
+    with sessions() as session, session.begin():
+        session.add(Department(code="RND", name="研发", path="/"))
+
+
+def test_department_and_related_fields_are_checked_too(sessions, picks):
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.start_instance(sessions, "picks", {"approver": "li", "cost_center": "NOPE", "earlier": "999"},
+                               user="zhang")
+    assert caught.value.errors == {"cost_center": ["`NOPE` is not a known department."],
+                                   "earlier": ["`999` is not an approval you may see."]}
+    first = runtime.start_instance(sessions, "picks", {"approver": "li", "cost_center": "RND"}, user="zhang")
+    runtime.start_instance(sessions, "picks", {"approver": "li", "earlier": str(first.instance_id)}, user="zhang")
+
+
+def test_a_task_form_user_field_is_checked_and_obeys_the_policy(sessions, picks):
+    task = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").open_tasks[0]
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.complete_task(sessions, task["id"], "li", {"next_approver": "nobody_here", "approved": True})
+    assert caught.value.errors == {"next_approver": ["`nobody_here` is not a known user."]}
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.complete_task(sessions, task["id"], "li", {"next_approver": "zhang", "approved": True})
+    assert caught.value.errors == {"next_approver": ["You cannot pick yourself as your approver."]}
+    done = runtime.complete_task(sessions, task["id"], "li", {"next_approver": "wang", "approved": True})
+    assert done.open_tasks[0]["assignee"] == "wang"
+
+
+def test_a_delegates_answer_is_checked_against_the_directory(sessions, picks):
+    task = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").open_tasks[0]
+    runtime.delegate_task(sessions, task["id"], "li", "wang")
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.complete_task(sessions, task["id"], "wang", {"next_approver": "zhang", "approved": True})
+    assert caught.value.errors == {"next_approver": ["You cannot pick yourself as your approver."]}
+
+
+def test_a_transfer_to_the_initiator_obeys_the_self_approval_policy(sessions, leave):
+    task = runtime.start_instance(sessions, "leave_request", _leave(), user="zhang").open_tasks[0]
+    with pytest.raises(NotPermittedError, match="they started this request"):
+        operations.transfer(sessions, task["id"], "zhang", actor="li")
+    assert operations.transfer(sessions, task["id"], "hu", actor="li").to_user == "hu"
+
+
+def test_a_transfer_to_the_initiator_stays_allowed_where_self_approval_is(sessions, deploy_package, tmp_path):
+    deploy_package(_package(tmp_path, first_policy="allow"))
+    add_people(sessions, "zhang", "li")
+    task = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").open_tasks[0]
+    assert operations.transfer(sessions, task["id"], "zhang", actor="li").to_user == "zhang"
