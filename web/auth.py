@@ -36,7 +36,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from engine.people import accounts
+from engine.people import accounts, invitations
 from engine.people import sessions as user_sessions
 from engine.people.accounts import SessionUser
 
@@ -210,6 +210,12 @@ class PasswordForm(FlaskForm):
         DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
 
 
+class SetPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1000)])
+    confirm = PasswordField(_l("New password again"), validators=[
+        DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
+
+
 class LanguageForm(FlaskForm):
     lang = HiddenField()
     next = HiddenField()
@@ -341,6 +347,43 @@ def password():
             flash(_("Your password is changed. Other sessions are signed out."), "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH)
+
+
+def _link_refused(exc: invitations.LinkError):
+    messages = {
+        "used": _("This link was already used. Ask your administrator for a new one if you need it."),
+        "expired": _("This link has expired. Ask your administrator for a new one."),
+    }
+    message = messages.get(exc.reason, _("This link is not valid. Check that you copied all of it, "
+                                         "or ask your administrator for a new one."))
+    status = 404 if exc.reason == "unknown" else 410
+    return render_template("auth/link_refused.html", message=message), status
+
+
+@bp.route("/account/password/<token>", methods=["GET", "POST"])
+@public
+def set_password_link(token: str):
+    """An invitation or reset link: choose a password; the link then is used up."""
+    form = SetPasswordForm()
+    try:
+        with _sessions() as db_session:
+            purpose, person = invitations.look_up(db_session, token, _utcnow())
+        if form.validate_on_submit():
+            try:
+                with _sessions() as db_session, db_session.begin():
+                    invitations.redeem(db_session, token, form.new_password.data, _utcnow())
+            except accounts.WeakPasswordError as exc:
+                form.new_password.errors.append(_weak_password_message(exc))
+            else:
+                if current_user.is_authenticated:
+                    _clear_session()
+                flash(_("Your password is set. Sign in with it."), "success")
+                return redirect(url_for("auth.login"), 303)
+    except invitations.LinkError as exc:
+        return _link_refused(exc)
+    return render_template("auth/set_password.html", form=form, purpose=purpose, username=person.username,
+                           name=person.name_en if person.locale == "en" and person.name_en else person.name,
+                           min_length=accounts.MIN_PASSWORD_LENGTH)
 
 
 @bp.post("/language")
