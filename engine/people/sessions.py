@@ -39,6 +39,7 @@ class LiveSession:
     id: str
     person_id: int
     expires_at: datetime
+    person: Person
 
 
 def start(session: Session, person_id: int, now: datetime, lifetime: timedelta = DEFAULT_LIFETIME,
@@ -62,22 +63,25 @@ def load(session: Session, token: str, now: datetime) -> LiveSession | None:
     """The session of `token` when it is neither revoked nor expired and its person is active.
 
     One primary-key read joined to the person (whose `session_version` must still be the one the
-session started with: the org import raises it to sign someone out everywhere); `last_seen_at` is updated (and flushed) only when
-    older than TOUCH_EVERY, so most requests write nothing; the caller commits.
+    session started with: the org import raises it to sign someone out everywhere); the person stays
+    in `session` (and in the result), so reading it again by id costs no query. `last_seen_at` is
+    updated only when older than TOUCH_EVERY, so most requests write nothing; the caller commits.
     """
     if not token or len(token) > 200:
         return None
     key = token_hash(token)
+    # the person is read in the same query: `accounts.load_session_user` then finds it in the session
     row = session.execute(
-        select(UserSession.person_id, UserSession.expires_at, UserSession.revoked_at, UserSession.last_seen_at)
-        .join(Person, Person.id == UserSession.person_id)
+        select(Person, UserSession.person_id, UserSession.expires_at, UserSession.revoked_at,
+               UserSession.last_seen_at)
+        .select_from(UserSession).join(Person, Person.id == UserSession.person_id)
         .where(UserSession.id == key, Person.active,
                UserSession.session_version == Person.session_version)).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         session.execute(update(UserSession).where(UserSession.id == key).values(last_seen_at=now))
-    return LiveSession(id=key, person_id=row.person_id, expires_at=row.expires_at)
+    return LiveSession(id=key, person_id=row.person_id, expires_at=row.expires_at, person=row.Person)
 
 
 def revoke(session: Session, token: str, now: datetime) -> bool:
