@@ -1,4 +1,4 @@
-"""People: `import-org` (CSV/XLSX org chart) and `create-admin`."""
+"""People: `import-org` (CSV/XLSX org chart), `create-admin`, and `people invite` (a link to set a password)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli.common import LiaisonCommand, database_url, emit, fail, sessions_for
+from cli.common import LiaisonCommand, LiaisonGroup, database_url, emit, fail, sessions_for
 from engine.errors import LiaisonError
 
 
@@ -63,4 +63,33 @@ def create_admin_command(ctx: click.Context, username: str, name: str, password_
         fail(exc, False)
     click.echo(f"created super admin `{username.strip()}`")
 
-COMMANDS = [import_org_command, create_admin_command]
+
+@click.group("people", cls=LiaisonGroup)
+def people_group() -> None:
+    """People's accounts."""
+
+
+@people_group.command("invite")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def invite_command(ctx: click.Context, username: str, as_json: bool) -> None:
+    """Issue a one-time link with which USERNAME chooses a password (an invitation, or a reset when
+    they have one). It is e-mailed when the person has an address, and printed here once; an earlier
+    unused link of theirs stops working. Links use LIAISON_BASE_URL."""
+    from datetime import UTC, datetime
+
+    from engine.config import load_settings
+    from engine.people import invitations
+
+    with sessions_for(database_url(ctx))() as session, session.begin():
+        issued = invitations.issue(session, None, username, datetime.now(UTC), load_settings().base_url)
+    word = "invitation" if issued.purpose == "invite" else "reset link"
+    sent = f"e-mailed to {issued.emailed_to}" if issued.emailed_to else "no e-mail address: pass it on yourself"
+    emit(as_json, {"username": issued.username, "purpose": issued.purpose, "link": issued.link,
+                   "expires_at": issued.expires_at.isoformat(), "emailed_to": issued.emailed_to},
+         f"{word} for `{issued.username}` ({sent}), valid once until {issued.expires_at:%Y-%m-%d %H:%M} UTC:\n"
+         f"{issued.link}")
+
+
+COMMANDS = [import_org_command, create_admin_command, people_group]

@@ -28,6 +28,7 @@ BLUEPRINTS = (
     "work",
     "catalog",
     "admin",
+    "people_admin",
     "me",
     "notifications",
     "directory",

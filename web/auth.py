@@ -4,6 +4,10 @@ Every page needs a signed-in person unless its view is marked `@public` (or its 
 `public_blueprint(bp)`). A view reads the person with `current_account()` (a
 `engine.accounts.SessionUser`: `username`, `groups`, `is_super_admin`...); templates use
 `current_user`, which has the same attributes.
+
+A signed-in browser is a server-side session (`engine.people.sessions`): the cookie carries only a
+random token whose hash names a `user_session` row, read on every request; signing out revokes
+that row, so a copied cookie stops working too.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, login_user, logout_user
@@ -33,7 +36,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from engine.people import accounts
+from engine.people import accounts, invitations
+from engine.people import sessions as user_sessions
 from engine.people.accounts import SessionUser
 
 from .i18n import LANGUAGES
@@ -49,6 +53,10 @@ def _now() -> float:
     return time.time()  # tests move this clock
 
 
+def _utcnow() -> datetime:
+    return datetime.fromtimestamp(_now(), UTC)
+
+
 def _sessions():
     return current_app.extensions["liaison_sessions"]()
 
@@ -58,16 +66,16 @@ def _sessions():
 class CurrentUser(UserMixin):
     """Flask-Login's view of a `SessionUser`; its attributes read through to the account."""
 
-    def __init__(self, account: SessionUser):
+    def __init__(self, account: SessionUser, token: str):
         self.account = account
+        self.token = token
 
     def get_id(self) -> str:
-        # The session keeps the version too: a raised version (password changed, signed out
-        # everywhere) makes every older session unloadable.
-        return f"{self.account.person_id}:{self.account.session_version}"
+        # The cookie keeps only the session's random token; its row says who and whether it is live.
+        return self.token
 
     def __getattr__(self, name: str):
-        if name == "account":
+        if name in ("account", "token"):
             raise AttributeError(name)
         return getattr(self.account, name)
 
@@ -85,15 +93,14 @@ class AnonymousUser(AnonymousUserMixin):
 
 
 @login_manager.user_loader
-def _load_user(session_id: str) -> CurrentUser | None:
-    person_id, _sep, version = session_id.partition(":")
-    if not (person_id.isdigit() and version.isdigit()):
-        return None
+def _load_user(token: str) -> CurrentUser | None:
     with _sessions() as db_session:
-        account = accounts.load_session_user(db_session, int(person_id))
-    if account is None or account.session_version != int(version):
-        return None
-    return CurrentUser(account)
+        live = user_sessions.load(db_session, token, _utcnow())
+        if live is None:
+            return None
+        account = accounts.load_session_user(db_session, live.person_id)
+        db_session.commit()  # last_seen_at, when it was old enough to be written
+    return CurrentUser(account, token) if account is not None else None
 
 
 @login_manager.unauthorized_handler
@@ -203,6 +210,12 @@ class PasswordForm(FlaskForm):
         DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
 
 
+class SetPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1000)])
+    confirm = PasswordField(_l("New password again"), validators=[
+        DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
+
+
 class LanguageForm(FlaskForm):
     lang = HiddenField()
     next = HiddenField()
@@ -220,9 +233,8 @@ def _weak_password_message(exc: accounts.WeakPasswordError) -> str:
 
 
 def _sign_in_error(exc: accounts.AccountError) -> str:
-    if isinstance(exc, accounts.AccountLockedError):
-        return _("Too many failed sign-ins. The account is locked until %(time)s.",
-                 time=format_datetime(exc.locked_until, "short"))
+    if isinstance(exc, accounts.SignInThrottledError):
+        return _("Too many failed sign-ins. Try again in %(seconds)d seconds.", seconds=exc.retry_after)
     if isinstance(exc, accounts.AccountInactiveError):
         return _("This account is deactivated. Ask an administrator.")
     return _("Wrong username or password.")
@@ -248,8 +260,22 @@ def _local_target() -> str:
     return path if request.method == "GET" else "/"
 
 
+def _start_session(person_id: int) -> None:
+    """Open a server-side session for the person in this browser and sign it in."""
+    with _sessions() as db_session, db_session.begin():
+        token = user_sessions.start(db_session, person_id, _utcnow(), current_app.permanent_session_lifetime,
+                                    request.user_agent.string, request.remote_addr)
+    with _sessions() as db_session:
+        account = accounts.load_session_user(db_session, person_id)
+    login_user(CurrentUser(account, token))
+
+
 def _clear_session() -> None:
-    """Forget everything of the session except its language."""
+    """Revoke this browser's server-side session; forget everything of the cookie except its language."""
+    token = session.get("_user_id")
+    if isinstance(token, str) and token:
+        with _sessions() as db_session, db_session.begin():
+            user_sessions.revoke(db_session, token, _utcnow())
     lang = session.get("lang")
     logout_user()
     session.clear()
@@ -267,22 +293,22 @@ def login():
     if current_user.is_authenticated:
         return redirect(target)
     form = LoginForm()
-    error = None
+    error, status = None, 200
     if form.validate_on_submit():
         try:
             with _sessions() as db_session:
                 person = accounts.authenticate(db_session, form.username.data, form.password.data,
-                                               datetime.now(UTC))
-                account = accounts.load_session_user(db_session, person.id)
+                                               _utcnow(), client=request.remote_addr)
         except accounts.AccountError as exc:
             error = _sign_in_error(exc)
+            status = 429 if isinstance(exc, accounts.SignInThrottledError) else 200
         else:
             _clear_session()  # nothing from before signing in survives, except the language
-            login_user(CurrentUser(account))
+            _start_session(person.id)
             session.permanent = True
             session["signed_in_at"] = session["seen_at"] = _now()
             return redirect(target)
-    return render_template("auth/login.html", form=form, error=error)
+    return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.post("/logout")
@@ -297,7 +323,7 @@ def logout():
 def logout_everywhere():
     """Sign out every browser and device of the person, this one included."""
     with _sessions() as db_session, db_session.begin():
-        accounts.sign_out_everywhere(db_session, current_user.person_id)
+        accounts.sign_out_everywhere(db_session, current_user.person_id, _utcnow())
     _clear_session()
     flash(_("You are signed out on every device."), "info")
     return redirect(url_for("auth.login"))
@@ -311,18 +337,53 @@ def password():
         try:
             with _sessions() as db_session, db_session.begin():
                 accounts.change_password(db_session, current_user.person_id, form.current_password.data,
-                                         form.new_password.data, datetime.now(UTC))
-            with _sessions() as db_session:
-                account = accounts.load_session_user(db_session, current_user.person_id)
+                                         form.new_password.data, _utcnow())  # every session revoked
         except accounts.InvalidCredentialsError:
             form.current_password.errors.append(_("The current password is wrong."))
         except accounts.WeakPasswordError as exc:
             form.new_password.errors.append(_weak_password_message(exc))
         else:
-            login_user(CurrentUser(account))  # this session moves to the new version
+            _start_session(current_user.person_id)  # this browser gets a new session
             flash(_("Your password is changed. Other sessions are signed out."), "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH)
+
+
+def _link_refused(exc: invitations.LinkError):
+    messages = {
+        "used": _("This link was already used. Ask your administrator for a new one if you need it."),
+        "expired": _("This link has expired. Ask your administrator for a new one."),
+    }
+    message = messages.get(exc.reason, _("This link is not valid. Check that you copied all of it, "
+                                         "or ask your administrator for a new one."))
+    status = 404 if exc.reason == "unknown" else 410
+    return render_template("auth/link_refused.html", message=message), status
+
+
+@bp.route("/account/password/<token>", methods=["GET", "POST"])
+@public
+def set_password_link(token: str):
+    """An invitation or reset link: choose a password; the link then is used up."""
+    form = SetPasswordForm()
+    try:
+        with _sessions() as db_session:
+            purpose, person = invitations.look_up(db_session, token, _utcnow())
+        if form.validate_on_submit():
+            try:
+                with _sessions() as db_session, db_session.begin():
+                    invitations.redeem(db_session, token, form.new_password.data, _utcnow())
+            except accounts.WeakPasswordError as exc:
+                form.new_password.errors.append(_weak_password_message(exc))
+            else:
+                if current_user.is_authenticated:
+                    _clear_session()
+                flash(_("Your password is set. Sign in with it."), "success")
+                return redirect(url_for("auth.login"), 303)
+    except invitations.LinkError as exc:
+        return _link_refused(exc)
+    return render_template("auth/set_password.html", form=form, purpose=purpose, username=person.username,
+                           name=person.name_en if person.locale == "en" and person.name_en else person.name,
+                           min_length=accounts.MIN_PASSWORD_LENGTH)
 
 
 @bp.post("/language")

@@ -1,5 +1,8 @@
 """Accounts: argon2id passwords, sign-in with throttling, password changes, session versions.
 
+Sign-in throttling (by client and by account, no hard lock-out) is `engine.people.throttle`;
+the sessions a sign-in opens are `engine.people.sessions`.
+
 Every function takes an SQLAlchemy session. `authenticate` commits its own writes (a failed
 attempt must be counted even though it raises); the others flush and leave the commit to the
 caller, as `packages.deploy` does.
@@ -7,10 +10,10 @@ caller, as `packages.deploy` does.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
-from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,8 +23,9 @@ from sqlalchemy.orm import Session
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role, utcnow
 from engine.errors import LiaisonError
 
-MAX_FAILED_LOGINS = 5
-LOCK_DURATION = timedelta(minutes=15)
+from . import sessions as user_sessions
+from . import throttle
+
 MIN_PASSWORD_LENGTH = 10
 LOCALES = ("zh", "en")
 
@@ -50,13 +54,16 @@ class InvalidCredentialsError(AccountError):
         super().__init__(message)
 
 
-class AccountLockedError(AccountError):
-    """Too many failed sign-ins in a row; `locked_until` says when the next try is allowed."""
+class SignInThrottledError(AccountError):
+    """Too many failed sign-ins for this name or from this client; `retry_at` says when to try again.
 
-    def __init__(self, locked_until: datetime):
-        super().__init__(f"too many failed sign-ins: the account is locked until "
-                         f"{locked_until:%Y-%m-%d %H:%M} UTC")
-        self.locked_until = locked_until
+    Raised the same way for names that exist and names that do not (see `engine.people.throttle`).
+    """
+
+    def __init__(self, retry_at: datetime, now: datetime):
+        self.retry_after = max(1, math.ceil((retry_at - now).total_seconds()))
+        super().__init__(f"too many failed sign-ins: try again in {self.retry_after} seconds")
+        self.retry_at = retry_at
 
 
 class AccountInactiveError(AccountError):
@@ -161,44 +168,34 @@ def create_admin(session: Session, username: str, password: str, name: str,
     return person
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime) -> Person:
-    """Check a sign-in and return the person; commits the failure count or the reset.
+def authenticate(session: Session, username: str, password: str, now: datetime,
+                 client: str | None = None) -> Person:
+    """Check a sign-in from `client` (an IP address) and return the person; commits the throttle counts.
 
-    Five failures in a row lock the account for 15 minutes. An unknown username costs the same
-    hashing time as a known one.
+    Unknown names and wrong passwords raise the same InvalidCredentialsError after the same
+    hashing work (the dummy hash); while a throttle key of the name or the client waits, both
+    raise the same SignInThrottledError without checking the password. A deactivated account is
+    only told apart after the right password.
     """
-    person = session.scalar(select(Person).where(Person.username == username.strip()))
-    if person is None:
-        _verify(None, password)
+    username = username.strip()
+    retry_at = throttle.blocked_until(session, username, client, now)
+    if retry_at is not None:
+        raise SignInThrottledError(retry_at, now)
+    person = session.scalar(select(Person).where(Person.username == username))
+    if not _verify(person.password_hash if person is not None else None, password):
+        throttle.record_failure(session, username, client, now)
+        session.commit()
         raise InvalidCredentialsError()
-    if person.locked_until is not None and person.locked_until > now:
-        raise AccountLockedError(person.locked_until)
-    if not _verify(person.password_hash, password):
-        _record_failure(session, person, now)
+    throttle.clear_account(session, username, client)
     if not person.active:
+        session.commit()
         raise AccountInactiveError()
-    changes: dict = {"failed_logins": 0, "locked_until": None}
     if HASHER.check_needs_rehash(person.password_hash):
-        changes["password_hash"] = hash_password(password)
-    session.execute(update(Person).where(Person.id == person.id).values(**changes))
+        session.execute(update(Person).where(Person.id == person.id)
+                        .values(password_hash=hash_password(password)))
     session.commit()
     session.refresh(person)
     return person
-
-
-def _record_failure(session: Session, person: Person, now: datetime) -> NoReturn:
-    # One atomic increment, so parallel guesses cannot slip past the limit.
-    failures = session.execute(
-        update(Person).where(Person.id == person.id)
-        .values(failed_logins=Person.failed_logins + 1).returning(Person.failed_logins)).scalar_one()
-    if failures >= MAX_FAILED_LOGINS:
-        locked_until = now + LOCK_DURATION
-        session.execute(update(Person).where(Person.id == person.id)
-                        .values(failed_logins=0, locked_until=locked_until))
-        session.commit()
-        raise AccountLockedError(locked_until)
-    session.commit()
-    raise InvalidCredentialsError()
 
 
 def set_password(session: Session, person_id: int, new_password: str, now: datetime) -> Person:
@@ -207,10 +204,9 @@ def set_password(session: Session, person_id: int, new_password: str, now: datet
     check_password_strength(new_password, person.username)
     person.password_hash = hash_password(new_password)
     person.password_changed_at = now
-    person.failed_logins = 0
-    person.locked_until = None
     person.session_version = (person.session_version or 0) + 1
     session.flush()
+    user_sessions.revoke_all(session, person_id, now)
     return person
 
 
@@ -225,13 +221,14 @@ def change_password(session: Session, person_id: int, old_password: str, new_pas
     return set_password(session, person_id, new_password, now)
 
 
-def sign_out_everywhere(session: Session, person_id: int) -> int:
-    """End every session of the person; returns the new session version."""
+def sign_out_everywhere(session: Session, person_id: int, now: datetime | None = None) -> int:
+    """End every session of the person (revoked, and the session version raised); returns the new version."""
     version = session.execute(
         update(Person).where(Person.id == person_id)
         .values(session_version=Person.session_version + 1).returning(Person.session_version)).scalar()
     if version is None:
         raise AccountError(f"no person with id {person_id}")
+    user_sessions.revoke_all(session, person_id, now or utcnow())
     return version
 
 

@@ -46,3 +46,26 @@ def test_create_admin_refuses_a_weak_password_and_a_taken_username(database_url)
     taken = create_admin(database_url, "--username", "root", "--name", "Root", "--password-stdin",
                          stdin="another long password\n")
     assert taken.returncode == 1 and "`root` is taken" in taken.stderr
+
+
+def test_people_invite_prints_a_one_time_link_and_refuses_unknown_names(database_url, sessions):
+    """Issue 11 item 15: `liaison people invite USERNAME` for someone the org import brought in."""
+    import json
+
+    with sessions() as session, session.begin():
+        accounts.create_person_account(session, "wang", "王五", email="wang@example.com")
+    env = {**os.environ, "LIAISON_DATABASE_URL": database_url, "LIAISON_BASE_URL": "https://wf.example.com"}
+    done = subprocess.run([LIAISON, "people", "invite", "wang", "--json"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    issued = json.loads(done.stdout)
+    assert issued["purpose"] == "invite" and issued["emailed_to"] == "wang@example.com"
+    assert issued["link"].startswith("https://wf.example.com/account/password/")
+    from engine.people import invitations
+    with sessions() as session, session.begin():
+        invitations.redeem(session, issued["link"].rsplit("/", 1)[1], "a long new secret", datetime.now(UTC))
+    with sessions() as session:
+        assert accounts.authenticate(session, "wang", "a long new secret", datetime.now(UTC)).username == "wang"
+    unknown = subprocess.run([LIAISON, "people", "invite", "nobody"], capture_output=True, text=True, env=env,
+                             timeout=120)
+    assert unknown.returncode == 1 and unknown.stderr.strip() == "error: nobody has the username `nobody`"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from zoneinfo import ZoneInfo
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from babel.dates import format_datetime
+from sqlalchemy import select
 
-from engine.config import load_settings
-from engine.data.models import Person
+from engine.data.models import Person, UserSession
 
 from .conftest import PASSWORD, post, sign_in
 
@@ -34,19 +33,38 @@ def test_wrong_password_and_unknown_user_get_the_same_message(app, people):
     assert client.get("/").status_code == 302
 
 
-def test_five_failures_in_a_row_lock_the_account_and_say_until_when(app, people, sessions):
-    client = app.test_client()
-    for _ in range(4):
-        assert "用户名或密码错误" in sign_in(client, "zhang", "wrong password").get_data(as_text=True)
-    fifth = sign_in(client, "zhang", "wrong password").get_data(as_text=True)
-    with sessions() as session:
-        locked_until = session.get(Person, people["zhang"]).locked_until
-    shown = format_datetime(locked_until, "short", tzinfo=ZoneInfo(load_settings().timezone), locale="zh")
-    assert f"登录失败次数过多，账号已锁定至 {shown}。" in fifth
-    # Even the right password is refused while the lock lasts.
-    refused = sign_in(client, "zhang", PASSWORD)
-    assert refused.status_code == 200 and shown in refused.get_data(as_text=True)
-    assert client.get("/").status_code == 302
+def _page_for(client, username, password):
+    response = sign_in(client, username, password)
+    body = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", response.get_data(as_text=True))
+    return response.status_code, body.replace(f'value="{username}"', 'value="NAME"')
+
+
+def test_known_and_unknown_names_get_the_same_pages_and_no_lock(app, people):
+    """Issue 11 item 7: the 6th failure says "try again in 1 second" for zhang and for nobody alike."""
+    answers = {}
+    for name, address in (("zhang", "10.0.0.1"), ("nobody", "10.0.0.2")):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        answers[name] = [_page_for(client, name, "wrong password") for _ in range(6)]
+    assert answers["zhang"] == answers["nobody"]
+    assert [status for status, _body in answers["zhang"]] == [200] * 5 + [429]
+    assert "用户名或密码错误。" in answers["zhang"][0][1]
+    assert "登录失败次数过多，请 1 秒后再试。" in answers["zhang"][5][1]
+    assert "锁定" not in "".join(body for _status, body in answers["zhang"])
+
+
+def test_a_guesser_is_slowed_while_the_owner_signs_in_elsewhere_and_later(make_app, people, monkeypatch):
+    clock = [2_000_000_000.0]
+    monkeypatch.setattr("web.auth._now", lambda: clock[0])
+    app = make_app()
+    guesser, owner = app.test_client(), app.test_client()
+    guesser.environ_base["REMOTE_ADDR"], owner.environ_base["REMOTE_ADDR"] = "10.0.0.66", "10.0.0.7"
+    for _ in range(5):
+        assert sign_in(guesser, "zhang", "wrong password").status_code == 200
+    assert sign_in(guesser, "zhang", PASSWORD).status_code == 429  # even the right password waits here
+    assert sign_in(owner, "zhang").status_code == 302  # another client is not held up
+    clock[0] += 1
+    assert sign_in(guesser, "zhang").status_code == 302  # and this one only a second
 
 
 def test_a_success_resets_the_failure_count(app, people):
@@ -104,6 +122,41 @@ def test_sign_out_ends_this_session_only(app, people):
     assert post(laptop, "/logout").headers["Location"] == "/login"
     assert laptop.get("/password").status_code == 302
     assert phone.get("/password").status_code == 200
+
+
+def test_a_copied_cookie_stops_working_when_its_browser_signs_out(app, people):
+    """Issue 11 item 1: sign-out revokes the session server-side, not only in this browser."""
+    laptop, thief, phone = app.test_client(), app.test_client(), app.test_client()
+    sign_in(laptop, "zhang")
+    sign_in(phone, "zhang")
+    thief.set_cookie("liaison_session", laptop.get_cookie("liaison_session").value)
+    assert thief.get("/password").status_code == 200  # the copy works while the session lives
+    post(laptop, "/logout")
+    gone = thief.get("/password")
+    assert gone.status_code == 302 and gone.headers["Location"].startswith("/login")
+    assert "登录" in thief.get(gone.headers["Location"]).get_data(as_text=True)
+    assert phone.get("/password").status_code == 200  # the person's other sessions stay
+
+
+def test_the_session_row_is_read_each_request_and_written_every_few_minutes(make_app, people, sessions,
+                                                                            monkeypatch):
+    clock = [2_000_000_000.0]
+    monkeypatch.setattr("web.auth._now", lambda: clock[0])
+    client = make_app().test_client()
+    sign_in(client, "zhang")
+    with sessions() as session:
+        row = session.scalars(select(UserSession).where(UserSession.person_id == people["zhang"])).one()
+        assert row.revoked_at is None and row.ip == "127.0.0.1" and len(row.id) == 64
+        assert session.get(Person, people["zhang"]).last_sign_in_at == datetime.fromtimestamp(clock[0], UTC)
+    assert client.get_cookie("liaison_session").value.find(row.id) == -1  # the cookie holds the token, not its hash
+    clock[0] += 120
+    client.get("/password")
+    with sessions() as session:
+        assert session.get(UserSession, row.id).last_seen_at == row.created_at
+    clock[0] += 200
+    client.get("/password")
+    with sessions() as session:
+        assert session.get(UserSession, row.id).last_seen_at == datetime.fromtimestamp(clock[0], UTC)
 
 
 def test_sign_out_everywhere_ends_the_sessions_of_other_browsers(app, people):

@@ -8,7 +8,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from engine.data.models import AdminGrant, Person, PersonRole, Role
-from engine.people import accounts
+from engine.people import accounts, throttle
 
 PASSWORD = "correct horse battery"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -65,20 +65,65 @@ def test_an_unknown_username_costs_a_hash_verification_too(sessions, zhang, monk
     assert len(calls) == 1 and calls[0].startswith("$argon2id$")
 
 
-def test_the_lock_lasts_fifteen_minutes_then_five_more_tries_are_allowed(sessions, zhang):
-    for _ in range(4):
-        with pytest.raises(accounts.InvalidCredentialsError):
-            _sign_in(sessions, "wrong password")
-    with pytest.raises(accounts.AccountLockedError) as locked:
-        _sign_in(sessions, "wrong password")
-    assert locked.value.locked_until == NOW + timedelta(minutes=15)
-    assert "locked until 2026-11-25 09:15" in str(locked.value)
-    with pytest.raises(accounts.AccountLockedError):
-        _sign_in(sessions, PASSWORD, NOW + timedelta(minutes=14))
-    assert _sign_in(sessions, PASSWORD, NOW + timedelta(minutes=15, seconds=1)).id == zhang
+def _outcome(sessions, username, password, now, client):
+    try:
+        with sessions() as session:
+            accounts.authenticate(session, username, password, now, client=client)
+    except accounts.SignInThrottledError as exc:
+        return ("throttled", exc.retry_after, str(exc))
+    except accounts.InvalidCredentialsError as exc:
+        return ("wrong", None, str(exc))
+    return ("ok", None, "")
+
+
+def test_known_and_unknown_names_get_the_same_answers_and_nobody_is_locked_out(sessions, zhang):
+    """Issue 11 item 7: the same sequence of answers for zhang and for a name nobody has; no hard lock."""
+    for name in ("zhang", "nobody"):
+        answers = [_outcome(sessions, name, "wrong password", NOW, "10.0.0.9") for _ in range(6)]
+        answers.append(_outcome(sessions, name, "wrong password", NOW + timedelta(seconds=1), "10.0.0.9"))
+        assert answers == [("wrong", None, "wrong username or password")] * 5 + [
+            ("throttled", 1, "too many failed sign-ins: try again in 1 seconds"),
+            ("wrong", None, "wrong username or password")]  # 1 s later: one more try, and no lock
+    # the owner, from another client, gets in at once
+    assert _outcome(sessions, "zhang", PASSWORD, NOW + timedelta(seconds=1), "10.0.0.1")[0] == "ok"
+
+
+def test_repeated_failures_from_one_client_back_off_exponentially(sessions, zhang):
+    now, waits = NOW, []
+    for _ in range(9):
+        outcome = _outcome(sessions, "zhang", "wrong password", now, "10.0.0.9")
+        assert outcome[0] == "wrong"
+        with sessions() as session:
+            until = throttle.blocked_until(session, "zhang", "10.0.0.9", now)
+        waits.append(int((until - now).total_seconds()) if until else 0)
+        now = until or now + timedelta(seconds=1)
+    assert waits == [0, 0, 0, 0, 1, 2, 4, 8, 16]
+    # even the right password waits from that client; afterwards it gets in and the count starts over
+    assert _outcome(sessions, "zhang", PASSWORD, now - timedelta(seconds=1), "10.0.0.9")[0] == "throttled"
+    assert _outcome(sessions, "zhang", PASSWORD, now, "10.0.0.9")[0] == "ok"
+    assert _outcome(sessions, "zhang", "wrong password", now, "10.0.0.9")[0] == "wrong"
     with sessions() as session:
-        person = session.get(Person, zhang)
-        assert person.failed_logins == 0 and person.locked_until is None
+        assert throttle.blocked_until(session, "zhang", "10.0.0.9", now) is None
+
+
+def test_one_client_trying_many_names_is_slowed(sessions, zhang):
+    for i in range(throttle.CLIENT_FREE):
+        assert _outcome(sessions, f"name{i}", "wrong password", NOW, "10.0.0.9")[0] == "wrong"
+    assert _outcome(sessions, "zhang", PASSWORD, NOW, "10.0.0.9")[0] == "throttled"
+    assert _outcome(sessions, "zhang", PASSWORD, NOW, "10.0.0.1")[0] == "ok"
+
+
+def test_guesses_spread_over_many_clients_wait_at_most_a_minute(sessions, zhang):
+    now = NOW
+    for i in range(40):  # one guess from each of 40 addresses, each as soon as it is allowed
+        outcome = _outcome(sessions, "zhang", "wrong password", now, f"10.1.0.{i}")
+        if outcome[0] == "throttled":
+            assert outcome[1] <= 60
+            now += timedelta(seconds=outcome[1])
+    with sessions() as session:
+        until = throttle.blocked_until(session, "zhang", "10.2.0.1", now)
+    assert until is not None and until - now <= timedelta(seconds=60)
+    assert _outcome(sessions, "zhang", PASSWORD, until, "10.2.0.1")[0] == "ok"
 
 
 def test_a_person_without_a_password_cannot_sign_in(sessions):
