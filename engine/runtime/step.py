@@ -31,6 +31,7 @@ from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
 from engine.data import store
+from engine.data.calendar import LazyCalendar
 from engine.data.models import HistoryEntry, WorkTask, utcnow
 from engine.data.retry import is_contention, with_retries
 from engine.errors import (
@@ -165,8 +166,9 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
                       "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
     open_views = []
+    workdays = LazyCalendar(conn)  # read only if a due date or reminder is in workdays
     for task in ready:
-        view, is_new = wfa.describe_user_task(task)
+        view, is_new = wfa.describe_user_task(task, workdays)
         open_views.append(view)
         if is_new or view.id not in before:
             step.new_tasks.append({"id": view.id, "element_id": view.element_id, "name": view.name,
@@ -185,7 +187,7 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
             step.status = "running"
     step.data = wfa.current_data(workflow, ready)
     if step.status == "running":
-        record_waits(step, workflow, waits, open_views)
+        record_waits(step, workflow, waits, open_views, workdays)
     elif not version_may_wait(conn, *version):
         step.no_waits = True  # nothing of the version makes timers or subscriptions: none to end
     # one statement: the people the step notifies, their preferences, and whether an assignee is away
