@@ -28,6 +28,7 @@ BLUEPRINTS = (
     "work",
     "catalog",
     "admin",
+    "admin_calendar",
     "me",
     "notifications",
     "directory",
