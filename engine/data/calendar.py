@@ -14,6 +14,7 @@ forms' workday counts use, so a form and a due date agree on what a workday is.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -92,6 +93,44 @@ class LazyCalendar:
 def form_calendar(conn, today: date) -> dict:
     """What a form's workday counts need: the rows of last year, this year and next year."""
     return read(conn, date(today.year - 1, 1, 1), date(today.year + 1, 12, 31)).for_forms()
+
+
+class FormCalendar(Mapping):
+    """A form's `calendar` (`forms.build.FormContext`) read on first use only: a form without a
+    workday count reads nothing. Built on a connection (`of_connection`, inside an engine step)
+    or on a session factory (`of_sessions`, a page that validates or renders a form)."""
+
+    def __init__(self, read_calendar: Callable[[], dict]):
+        self._read = read_calendar
+        self._value: dict | None = None
+
+    @classmethod
+    def of_connection(cls, conn, today: date) -> FormCalendar:
+        return cls(lambda: form_calendar(conn, today))
+
+    @classmethod
+    def of_sessions(cls, sessions, today: date) -> FormCalendar:
+        def read_once() -> dict:
+            with sessions() as session:
+                return form_calendar(session, today)
+        return cls(read_once)
+
+    def _loaded(self) -> dict:
+        if self._value is None:
+            self._value = self._read()
+        return self._value
+
+    def __getitem__(self, key: str):
+        return self._loaded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def __bool__(self) -> bool:  # `calendar or {}` must not read it
+        return True
 
 
 @dataclass(frozen=True)

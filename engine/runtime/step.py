@@ -31,7 +31,7 @@ from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
 from engine.data import store
-from engine.data.calendar import LazyCalendar
+from engine.data.calendar import FormCalendar, LazyCalendar
 from engine.data.models import HistoryEntry, WorkTask, utcnow
 from engine.data.retry import is_contention, with_retries
 from engine.errors import (
@@ -121,7 +121,8 @@ def completion(sessions, conn, handle, user, data, comment, lang, fire_timer=Non
         forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
         now = wfa.company_now()
         data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date(),
-                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator))
+                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator),
+                                  calendar=FormCalendar.of_connection(conn, now.date()))
         data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
     if extra:
         data = {**data, **extra}

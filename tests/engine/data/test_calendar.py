@@ -14,6 +14,7 @@ from engine.data import calendar
 from engine.data.models import Timer, WorkTask, utcnow
 from engine.errors import InvalidPackageError, LiaisonError
 from engine.packages import deployment as packages
+from engine.work import queries
 from tests.engine.conftest import flow, write_package
 
 NOON = datetime(2026, 9, 30, 9, 0, tzinfo=wfa.company_zone())  # a Wednesday before National Day 2026
@@ -111,3 +112,31 @@ def test_workday_units_are_checked_at_deploy(tmp_path):
     with pytest.raises(InvalidPackageError, match="nor workdays such as P3WD"):
         packages.load_package(write_package(tmp_path, "bad", {"bad": body}))
     packages.load_package(write_package(tmp_path, "good", {"good": WORKDAY_TASK}))
+
+
+LEAVE_FORM = {"fields": [{"name": "period", "type": "date_range", "workdays": True, "label": "Period"}]}
+
+
+def test_a_start_forms_workday_count_uses_the_calendar(sessions, deploy_package, tmp_path):
+    import yaml
+
+    today = datetime.now(wfa.company_zone()).date()
+    monday = today + timedelta(days=7 - today.weekday())  # next week's Monday
+    with sessions() as session, session.begin():
+        for off in (1, 2):  # Tuesday and Wednesday off, Saturday worked
+            calendar.set_day(session, monday + timedelta(days=off), "holiday", "admin", utcnow())
+        calendar.set_day(session, monday + timedelta(days=5), "workday", "admin", utcnow())
+    body = f"""
+    <bpmn:startEvent id="start" liaison:form="leave"/>
+    <bpmn:userTask id="approve" liaison:assignee="boss"/>
+    <bpmn:endEvent id="done"/>
+    {flow("start", "approve")}{flow("approve", "done")}
+    """
+    folder = write_package(tmp_path, "leave", {"leave": body})
+    (folder / "forms" / "leave.yaml").write_text(yaml.safe_dump(LEAVE_FORM))
+    deploy_package(folder)
+    period = {"start": monday.isoformat(), "end": (monday + timedelta(days=5)).isoformat()}
+    started = runtime.start_instance(sessions, "leave", {"period": period}, user="ann")
+    with sessions() as session:
+        data = queries.instance_view(session, started.instance_id)["data"]
+    assert data["period"]["duration"] == 4  # Mon, Thu, Fri and the working Saturday (5 without the calendar)
