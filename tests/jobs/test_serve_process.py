@@ -68,3 +68,13 @@ def test_liaison_run_serves_with_waitress_and_runs_jobs_in_process(tmp_path, sql
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(20)
         engine.dispose()
+
+
+def test_make_run_takes_port_and_host():
+    root = LIAISON.parents[2]
+    plan = subprocess.run(["make", "-n", "-C", str(root), "run", "PORT=5055", "HOST=0.0.0.0"], capture_output=True,
+                          text=True, timeout=60)
+    assert ".venv/bin/liaison run --host 0.0.0.0 --port 5055" in plan.stdout, plan.stdout + plan.stderr
+    default = subprocess.run(["make", "-n", "-C", str(root), "run"], capture_output=True, text=True, timeout=60,
+                             env={k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")})
+    assert ".venv/bin/liaison run --host 127.0.0.1 --port 5000" in default.stdout
