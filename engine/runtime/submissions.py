@@ -46,12 +46,10 @@ def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: s
                        calendar=None) -> dict:
     """The cleaned data of a submission to `form` at `node`; FormInvalidError lists what is wrong.
 
-    `calendar`: the workday calendar's holidays and working weekends for workday counts
-    (`engine.data.calendar.FormCalendar`); without it only weekends are days off.
-
     Without a form the data passes as it is (a task may collect nothing, or be driven by an API).
     `people` (a `form_people.FormPeople`): user, department and related fields are checked against the
-    directory, and approver fields against the self-approval policy.
+    directory, and approver fields against the self-approval policy. `calendar`: the workday calendar
+    for workday counts (`engine.data.calendar.FormCalendar`); without it only weekends are days off.
     """
     if not form:
         return data
