@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 CHROMIUM := /usr/bin/chromium
+# `make run HOST=0.0.0.0 PORT=5055`: where `liaison run` listens.
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: setup chromium run test lint clean bench messages
 
@@ -57,7 +60,7 @@ messages: $(STAMP)
 run: setup
 	$(BIN)/liaison db upgrade
 	$(BIN)/liaison demo
-	$(BIN)/liaison run --host 127.0.0.1 --port 5000
+	$(BIN)/liaison run --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -13,26 +13,60 @@ from engine.errors import LiaisonError
 
 
 @click.command(cls=LiaisonCommand)
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--threads", default=8, type=click.IntRange(1, 256), show_default=True,
+              help="Request threads of the WSGI server.")
+@click.option("--dev", is_flag=True,
+              help="Flask's development server with the debugger and the reloader (never in production).")
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int) -> None:
-    """Start the web app (embedded defaults: SQLite, in-process jobs)."""
+def run(ctx: click.Context, host: str, port: int, threads: int, dev: bool) -> None:
+    """Start the web app (embedded defaults: SQLite, in-process jobs).
+
+    It serves with waitress, a production WSGI server: pure Python, one process, a pool of
+    request threads. One process is what the embedded default needs: the in-process job runner
+    (timers, e-mail, webhooks without Redis) is a thread of this process, and SQLite is best
+    written by one process. A forking server (gunicorn) would start the runner in its master,
+    where it does not survive the fork, or once per worker. For many processes on PostgreSQL,
+    run gunicorn on `web:create_app()` with Redis and `liaison worker` (docker-compose.yml).
+    """
+    import os
+
     from web import create_app
 
     url = database_url(ctx)
     sessions = sessions_for(url)
     app = create_app({"DATABASE_URL": url})
     redis_url = load_settings().redis_url
+    # The reloader runs this command twice: a watching parent and the serving child
+    # (WERKZEUG_RUN_MAIN=true); only the process that serves runs jobs.
+    serving = not dev or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
     if redis_url:
         click.echo("jobs: on Redis; run `liaison worker` (as many as needed) to fire timers and send notifications")
-    else:
+    elif serving:
         from engine.jobs.dispatch import InProcessRunner
 
         InProcessRunner(sessions).start()
         click.echo("jobs: in process (no LIAISON_REDIS_URL)")
-    click.echo(f"Liaison on http://{host}:{port}/  (database: {url})")
-    app.run(host=host, port=port)
+    server = "Flask's development server, reloading" if dev else f"waitress, {threads} threads"
+    click.echo(f"Liaison on http://{host}:{port}/  ({server}; database: {url})")
+    if dev:
+        app.run(host=host, port=port, debug=True, use_reloader=True)
+        return
+    import logging
+
+    import waitress
+
+    # waitress says what it serves and warns when its request queue backs up, through logging.
+    waitress_log = logging.getLogger("waitress")
+    if not waitress_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        waitress_log.addHandler(handler)
+        waitress_log.setLevel(logging.INFO)
+        waitress_log.propagate = False
+    # ident: the Server header when a response has none (the app sets `Liaison` on its own).
+    waitress.serve(app, host=host, port=port, threads=threads, ident="Liaison")
 
 
 @click.command(cls=LiaisonCommand)
@@ -56,7 +90,13 @@ def worker(ctx: click.Context, burst: bool, name: str | None) -> None:
 
     url = database_url(ctx)
     sessions_for(url)  # an SQLite file is upgraded as for every command
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    waitress_log = logging.getLogger("waitress")
+    if not waitress_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        waitress_log.addHandler(handler)
+        waitress_log.setLevel(logging.INFO)
+        waitress_log.propagate = False
     try:
         sys.exit(queue.run_worker(dataclasses.replace(settings, database_url=url), name=name, burst=burst))
     except LiaisonError as exc:  # --burst with Redis unreachable

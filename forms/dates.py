@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 UNITS = ("days", "hours")
+MAX_WORKDAYS = 2500  # about ten years: a bound for add_workdays
 
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME_RE = re.compile(
@@ -206,3 +207,22 @@ def range_duration(
         return _duration(first, last, unit, calendar)
     except OverflowError:
         raise ValueError("date range is out of the supported range") from None
+
+
+def add_workdays(start: DateLike, count: int, *, holidays: Iterable[object] = (),
+                 extra_workdays: Iterable[object] = ()) -> date:
+    """The `count`-th workday after the day of `start` (Mon-Fri minus holidays plus extra workdays).
+
+    `count` >= 0; 0 is the start day itself. The start day never counts: 1 workday after Friday is
+    Monday, after a Saturday or a holiday it is the first workday after it.
+    """
+    if not 0 <= count <= MAX_WORKDAYS:
+        raise ValueError(f"workdays must be 0 to {MAX_WORKDAYS}, got {count}")
+    off, extra = _calendar(holidays, extra_workdays)
+    day = parse_date(start)
+    left = count
+    while left:
+        day += _DAY
+        if _is_workday(day, off, extra):
+            left -= 1
+    return day

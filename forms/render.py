@@ -562,7 +562,8 @@ def form_view(form, lang: str = "zh") -> FormView:
             row_word = word("row", lang, n=int(index) + 1 if index.isdigit() else index)
             for text in messages:
                 errors.append((f"{fld.name}-{index}-{column}", f"{label} {row_word} {cell}", str(text)))
-    calendar = form.context.calendar or {}
+    # the holidays go into the page only for a workday count (the calendar may be read lazily)
+    calendar = (form.context.calendar or {}) if any(f.spec.get("workdays") for f in form) else {}
     return FormView(
         title=label_text(schema.title, lang), description=label_text(schema.data.get("description"), lang),
         state=state, formula_order=[n for n in formula_order(list(schema.fields), schema.exprs)

@@ -28,7 +28,11 @@ BLUEPRINTS = (
     "work",
     "catalog",
     "admin",
+<<<<<<< HEAD
     "people_admin",
+=======
+    "admin_calendar",
+>>>>>>> h-ops
     "me",
     "notifications",
     "directory",

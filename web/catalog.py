@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from engine import runtime
+from engine.data.calendar import FormCalendar
 from engine.errors import FormInvalidError, NotFoundError, ProcessRuntimeError
 from engine.people import starting
 from engine.work import drafts, preview, queries
@@ -133,7 +136,8 @@ def start(key: str):
     data, new_files = {}, []
     if schema is not None:
         formdata, refused, new_files = files.resolve_file_fields(schema, request.form, username)
-        result = validate_formdata(schema, formdata, FormContext(lang=lang, files=files.file_store()))
+        result = validate_formdata(schema, formdata, FormContext(
+            lang=lang, files=files.file_store(), calendar=FormCalendar.of_sessions(sessions(), date.today())))
         if not result.ok or refused:
             return _start_page(key, schema, names, request.form, {**result.errors, **refused}, status=422)
         data = result.data
@@ -158,7 +162,8 @@ MODE_LABELS = {"sequential": lambda: _("one after another"), "all": lambda: _("a
 def _start_context(lang: str) -> FormContext:
     """The start form's context: `default_from: initiator.manager` reads the person's org chart entry."""
     with sessions()() as session:
-        return FormContext(lang=lang, initiator=preview.initiator_defaults(session, current_account().username))
+        return FormContext(lang=lang, initiator=preview.initiator_defaults(session, current_account().username),
+                           calendar=FormCalendar.of_sessions(sessions(), date.today()))
 
 
 def _chain(key: str, schema, formdata, context: FormContext) -> preview.Chain | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from flask import (
@@ -29,6 +29,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from engine import runtime
+from engine.data.calendar import FormCalendar
 from engine.errors import (
     FormInvalidError,
     InvalidTaskDataError,
@@ -291,7 +292,8 @@ def _visible_task(session, task_id: str) -> tuple[work.TaskForm, bool]:
 
 
 def _task_context(task_form: work.TaskForm, lang: str) -> FormContext:
-    return FormContext(lang=lang, node=task_form.node, values=task_form.values)
+    return FormContext(lang=lang, node=task_form.node, values=task_form.values,
+                       calendar=FormCalendar.of_sessions(sessions(), date.today()))
 
 
 def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comment_error: str = "",

@@ -8,6 +8,7 @@ tree the same way; split, each half would re-import the other's internals.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -29,6 +30,7 @@ from engine.bpmn.expressions import LiaisonScriptEngine
 from engine.bpmn.serialization import compact, tree_depth
 from engine.bpmn.specs import ExternalTask
 from engine.config import load_settings
+from engine.data.calendar import WorkdayCalendar
 from engine.errors import (
     ExpressionError,
     InvalidTaskDataError,
@@ -36,6 +38,7 @@ from engine.errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
+from forms.dates import MAX_WORKDAYS
 
 # SpiffWorkflow's task iterator stops at depth 1000 and then reports a running process as
 # completed. Compaction keeps trees shallow; should a tree still grow this deep, stop loudly.
@@ -163,17 +166,19 @@ def ready_external_tasks(workflow) -> list:
     return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, ExternalTask)]
 
 
-def describe_user_task(task) -> tuple[UserTaskView, bool]:
+def describe_user_task(task, workdays=None) -> tuple[UserTaskView, bool]:
     """Project a READY user task to what its inbox row holds; True if it was described just now.
 
     Assignee and candidate expressions and the due date are evaluated once, when the task is
     first described, and kept with the task's own state, so they never change afterwards.
+    `workdays` (an `engine.data.calendar` calendar, read lazily) counts a due date in workdays
+    (`P3WD`); without it only weekends are days off.
     """
     attrs = task.task_spec.extensions.get("liaison", {})
     kept = task.internal_data.get("liaison_assignment")
     is_new = kept is None
     if is_new:
-        due = _due(task, attrs.get("dueDate"))
+        due = _due(task, attrs.get("dueDate"), workdays)
         kept = {
             "assignee": _as_text(_resolve(task, attrs.get("assignee"))),
             "candidate_users": _as_list(_resolve(task, attrs.get("candidateUsers"))),
@@ -217,13 +222,16 @@ def _as_list(value) -> list[str]:
     return [str(v) for v in value]
 
 
-def _due(task, value) -> datetime | None:
+def _due(task, value, workdays=None) -> datetime | None:
     value = _resolve(task, value)
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=company_zone())
     text = str(value).strip()
+    count = workday_count(text)
+    if count is not None:
+        return (workdays or WorkdayCalendar()).add(company_now(), count)
     try:
         if text.upper().startswith("P"):
             start = datetime.now(UTC)
@@ -234,7 +242,8 @@ def _due(task, value) -> datetime | None:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=company_zone())
     except (ValueError, TypeError) as exc:
         raise ProcessRuntimeError(
-            f"element `{task.task_spec.bpmn_id}`: due date `{text}` is not an ISO 8601 date or duration",
+            f"element `{task.task_spec.bpmn_id}`: due date `{text}` is not an ISO 8601 date or duration, "
+            "nor workdays such as P3WD",
             task.task_spec.bpmn_id, exc) from exc
 
 
@@ -500,6 +509,42 @@ def fire_timer_task(workflow, task_id: str) -> str:
 _LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC).isoformat()
 
 
+_WORKDAYS_RE = re.compile(r"P([0-9]{1,4})WD|([0-9]{1,4}) *(?:WD|workdays?)", re.IGNORECASE)
+
+
+def workday_count(text: str) -> int | None:
+    """The number of workdays `P3WD`, `3WD` or `3 workdays` stand for; None for anything else.
+
+    Not ISO 8601 (which has no workdays): Liaison's own unit for due dates, reminders,
+    escalations and timeouts, counted on the workday calendar (`engine.data.calendar`)."""
+    match = _WORKDAYS_RE.fullmatch(str(text).strip().strip('"').strip("'"))
+    if match is None:
+        return None
+    count = int(match.group(1) or match.group(2))
+    if count > MAX_WORKDAYS:
+        raise ValueError(f"`{text}`: at most {MAX_WORKDAYS} workdays")
+    return count
+
+
+def wait_until(text: str, now: datetime, workdays=None) -> datetime:
+    """When a wait written as `text` after `now` ends: an ISO 8601 duration (`PT4H`, `P2D`) or
+    workdays (`P3WD`: the same company-local time of day on the 3rd workday after today)."""
+    count = workday_count(text)
+    if count is None:
+        return now + duration(text)
+    return (workdays or WorkdayCalendar()).add(now.astimezone(company_zone()), count).astimezone(UTC)
+
+
+def check_wait(text: str) -> None:
+    """ValueError unless `text` is an ISO 8601 duration or a count of workdays."""
+    if workday_count(text) is None:
+        try:
+            duration(text)
+        except ValueError:
+            raise ValueError(f"`{text}` is not an ISO 8601 duration such as PT4H or P2D, nor workdays such as "
+                             "P3WD") from None
+
+
 def duration(text: str):
     """An ISO 8601 duration (`PT4H`, `P2D`) as a timedelta from now; ValueError when it is not one."""
     text = str(text).strip().strip('"').strip("'")
@@ -559,10 +604,10 @@ def element_of(task) -> str:
     return task.task_spec.bpmn_id
 
 
-def set_assignment(task, users: list[str], groups: list[str]) -> None:
+def set_assignment(task, users: list[str], groups: list[str], workdays=None) -> None:
     """Give a task the people an assignment rule resolved (kept with the task, never re-resolved):
     one person is the assignee, several are candidates (first to claim), groups are candidate groups."""
-    describe_user_task(task)  # evaluates and keeps the due date
+    describe_user_task(task, workdays)  # evaluates and keeps the due date
     kept = task.internal_data["liaison_assignment"]
     kept["assignee"] = users[0] if len(users) == 1 and not groups else None
     kept["candidate_users"] = [] if kept["assignee"] else list(users)

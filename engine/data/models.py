@@ -6,11 +6,13 @@ must stay in step with them (a test compares the two).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -634,3 +636,19 @@ class Upload(Base):
     content_type: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+
+
+class CalendarDay(Base):
+    """A day that is not what its weekday says: a weekday off (`holiday`) or a weekend day worked
+    (`workday`, 调休). Every other Monday to Friday is a workday (`engine.data.calendar`)."""
+
+    __tablename__ = "calendar_day"
+    __table_args__ = (CheckConstraint("kind IN ('holiday', 'workday')", name="ck_calendar_day_kind"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name_zh: Mapped[str | None] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(30))  # "chinese-calendar" or "admin"
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,7 +26,7 @@ from engine.bpmn.parser import BPMN_NS, parse_documents, read_liaison_attributes
 from engine.bpmn.serialization import spec_to_json
 from engine.bpmn.services import service_names
 from engine.bpmn.specs import MAP_RESULTS
-from engine.bpmn.workflow import duration, timer_literal_problem
+from engine.bpmn.workflow import check_wait, duration, timer_literal_problem
 from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.data.retry import with_retries
@@ -505,8 +505,9 @@ def _timer_attribute_problems(attributes: dict) -> list[str]:
     problems = []
     for name in _DURATION_ATTRIBUTES:
         value = attributes.get(name)
-        if value is not None and _bad_duration(value):
-            problems.append(f"liaison:{name} `{value}` is not an ISO 8601 duration such as PT4H or P2D")
+        if value is not None and _bad_duration(value, check_wait):
+            problems.append(f"liaison:{name} `{value}` is not an ISO 8601 duration such as PT4H or P2D, "
+                            "nor workdays such as P3WD")
     action = attributes.get("timeoutAction")
     if action is not None and action not in ("approve", "reject"):
         problems.append(f"liaison:timeoutAction `{action}` must be approve or reject")
@@ -520,9 +521,9 @@ def _timer_attribute_problems(attributes: dict) -> list[str]:
     return problems
 
 
-def _bad_duration(value: str) -> bool:
+def _bad_duration(value: str, check=duration) -> bool:
     try:
-        duration(value)
+        check(value)
     except ValueError:
         return True
     return False

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import workflow as wfa
 from engine.data import store
+from engine.data.calendar import FormCalendar
 from engine.data.models import TaskCandidate, utcnow
 from engine.errors import (
     InvalidTaskDataError,
@@ -98,9 +99,10 @@ def hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, atta
     if handle.form:
         workflow = restore(sessions, conn, handle)
         forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
-        data = checked_submission(forms, handle.form, handle.element_id, data, current, lang,
-                                  wfa.company_now().date(),
-                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator))
+        today = wfa.company_now().date()
+        data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, today,
+                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator),
+                                  calendar=FormCalendar.of_connection(conn, today))
         LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, handle.state_key), workflow)
     now = utcnow()
     with db_engine(sessions).begin() as tx:

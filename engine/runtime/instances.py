@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import new_workflow
 from engine.data import store
+from engine.data.calendar import FormCalendar
 from engine.data.models import utcnow
 from engine.errors import (
     NotFoundError,
@@ -66,7 +67,8 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
         forms, start_form = version_forms(conn, version_id, checksum), wfa.start_form(spec)
         now = wfa.company_now()
         data = checked_submission(forms, start_form, None, data, {}, lang, now.date(),
-                                  people=people_for(conn, version_id, checksum, user))
+                                  people=people_for(conn, version_id, checksum, user),
+                                  calendar=FormCalendar.of_connection(conn, now.date()))
         data = assign_serials(conn, forms.get(start_form), key, data, {}, now)
         workflow = new_workflow(spec, subspecs, wfa.script_engine())
         wfa.set_start_data(workflow, copy.deepcopy(data))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from engine.bpmn import sandbox
 from engine.bpmn import workflow as wfa
 from engine.data import store
+from engine.data.calendar import LazyCalendar
 from engine.errors import (
     ProcessRuntimeError,
 )
@@ -50,7 +51,7 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
             if resolution is not None and resolution.note:
                 step.history.append({"actor": None, "action": "assigned", "element_id": element,
                                      "task_id": str(task.id), "comment": resolution.note})
-            view = wfa.describe_user_task(task)[0]
+            view = wfa.describe_user_task(task, LazyCalendar(conn))[0]
             if repeat_approver and view.assignee == repeat_approver and not view.attributes.get("mode"):
                 # the same person approved the node just before: approved again without asking (configured)
                 records.append(wfa.complete_user_task(workflow, str(task.id), {"approved": True}))
@@ -102,15 +103,16 @@ def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -
     mode = attributes.get("mode")
     if not mode:
         if resolution is not None:
-            wfa.set_assignment(task, resolution.users, resolution.groups)
+            wfa.set_assignment(task, resolution.users, resolution.groups, LazyCalendar(conn))
         return
     signers = signers_of(conn, resolution,
-                         wfa.describe_user_task(task)[0].candidate_users if resolution is None else [])
+                         wfa.describe_user_task(task, LazyCalendar(conn))[0].candidate_users
+                         if resolution is None else [])
     if not signers:
         raise ProcessRuntimeError(f"element `{element}`: the approval node ({mode}) has no signers", element)
     items = approvals.new_items(str(task.id), mode, signers, attributes)
     step.approval_items += items
-    wfa.set_assignment(task, [signers[0]] if mode == "sequential" else signers, [])
+    wfa.set_assignment(task, [signers[0]] if mode == "sequential" else signers, [], LazyCalendar(conn))
 
 
 def assignees(step: store.StepWrite) -> list[str]:

@@ -31,6 +31,7 @@ from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
 from engine.data import store
+from engine.data.calendar import FormCalendar, LazyCalendar
 from engine.data.models import HistoryEntry, WorkTask, utcnow
 from engine.data.retry import is_contention, with_retries
 from engine.errors import (
@@ -120,7 +121,8 @@ def completion(sessions, conn, handle, user, data, comment, lang, fire_timer=Non
         forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
         now = wfa.company_now()
         data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date(),
-                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator))
+                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator),
+                                  calendar=FormCalendar.of_connection(conn, now.date()))
         data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
     if extra:
         data = {**data, **extra}
@@ -165,8 +167,9 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.history += [{"actor": actor, "action": "step", "element_id": r.element_id,
                       "element_type": r.element_type, "task_id": r.task_id, "comment": r.name} for r in records]
     open_views = []
+    workdays = LazyCalendar(conn)  # read only if a due date or reminder is in workdays
     for task in ready:
-        view, is_new = wfa.describe_user_task(task)
+        view, is_new = wfa.describe_user_task(task, workdays)
         open_views.append(view)
         if is_new or view.id not in before:
             step.new_tasks.append({"id": view.id, "element_id": view.element_id, "name": view.name,
@@ -185,7 +188,7 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
             step.status = "running"
     step.data = wfa.current_data(workflow, ready)
     if step.status == "running":
-        record_waits(step, workflow, waits, open_views)
+        record_waits(step, workflow, waits, open_views, workdays)
     elif not version_may_wait(conn, *version):
         step.no_waits = True  # nothing of the version makes timers or subscriptions: none to end
     # one statement: the people the step notifies, their preferences, and whether an assignee is away

@@ -42,19 +42,21 @@ def form_problems(forms: dict[str, dict], folder: str) -> list[Problem]:
 
 
 def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: str | None, data: dict,
-                       current: dict, lang: str = "en", today: date | None = None, people=None) -> dict:
+                       current: dict, lang: str = "en", today: date | None = None, people=None,
+                       calendar=None) -> dict:
     """The cleaned data of a submission to `form` at `node`; FormInvalidError lists what is wrong.
 
     Without a form the data passes as it is (a task may collect nothing, or be driven by an API).
     `people` (a `form_people.FormPeople`): user, department and related fields are checked against the
-    directory, and approver fields against the self-approval policy.
+    directory, and approver fields against the self-approval policy. `calendar`: the workday calendar
+    for workday counts (`engine.data.calendar.FormCalendar`); without it only weekends are days off.
     """
     if not form:
         return data
     schema = schemas.get(form)
     if schema is None:
         raise FormInvalidError(form, {"": [f"the package has no form `{form}`"]})
-    context = FormContext(lang=lang, node=node, values=current,
+    context = FormContext(lang=lang, node=node, values=current, calendar=calendar,
                           providers=people.providers if people is not None else None)
     if today is not None:
         context.today = today

@@ -35,7 +35,7 @@ def waits_of(workflow) -> tuple[dict, dict]:
             {w.task_id: w for w in wfa.waiting_messages(workflow)})
 
 
-def record_waits(step: store.StepWrite, workflow, before: tuple[dict, dict], open_views) -> None:
+def record_waits(step: store.StepWrite, workflow, before: tuple[dict, dict], open_views, workdays=None) -> None:
     """Timer rows and message subscriptions to add and end, by comparing before and after the step."""
     timers_before, messages_before = before
     timers_after, messages_after = waits_of(workflow)
@@ -53,18 +53,19 @@ def record_waits(step: store.StepWrite, workflow, before: tuple[dict, dict], ope
     new_ids = {t["id"] for t in step.new_tasks}
     for view in open_views:
         if view.id in new_ids:
-            step.timers_new += _task_timers(view, step.now)
+            step.timers_new += _task_timers(view, step.now, workdays)
 
 
-def _task_timers(view, now: datetime) -> list[dict]:
-    """Reminder, escalation, overdue and timeout timers of a user task that just became ready."""
+def _task_timers(view, now: datetime, workdays=None) -> list[dict]:
+    """Reminder, escalation, overdue and timeout timers of a user task that just became ready; each
+    after an ISO 8601 duration or a number of workdays (`P2WD`, counted on `workdays`)."""
     rows = []
     for kind, attribute in TASK_TIMER_ATTRIBUTES.items():
         after = view.attributes.get(attribute)
         if after:
             detail = {"action": view.attributes.get("timeoutAction", "reject")} if kind == "timeout" else None
             rows.append({"task_id": view.id, "element_id": view.element_id, "kind": kind,
-                         "due_at": now + wfa.duration(after), "detail": detail})
+                         "due_at": wfa.wait_until(after, now, workdays), "detail": detail})
     if view.due_at is not None:
         rows.append({"task_id": view.id, "element_id": view.element_id, "kind": "overdue", "due_at": view.due_at,
                      "detail": None})
