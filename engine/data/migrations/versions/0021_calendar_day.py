@@ -1,7 +1,7 @@
 """calendar_day: the company's workday calendar (public holidays and adjusted working weekends, 调休)
 
-Revision ID: 0022
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-02
 
 One row per day that differs from "Monday to Friday are workdays": `kind` is `holiday` (a
@@ -13,7 +13,7 @@ the forms' workday counts read it.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None
