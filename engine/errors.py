@@ -90,3 +90,7 @@ class ProcessRuntimeError(LiaisonError):
         super().__init__(message)
         self.element_id = element_id
         self.cause = cause
+
+
+class InstanceDataTooLargeError(ProcessRuntimeError):
+    """The step would store more process data than `LIAISON_MAX_INSTANCE_DATA` allows; nothing was saved."""

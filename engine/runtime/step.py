@@ -26,14 +26,17 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 
 from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
+from engine.config import load_settings
 from engine.data import store
 from engine.data.models import HistoryEntry, WorkTask, utcnow
 from engine.data.retry import is_contention, with_retries
 from engine.errors import (
+    InstanceDataTooLargeError,
     InvalidTaskDataError,
     NotFoundError,
     NotPermittedError,
@@ -193,10 +196,14 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     if deputies:  # rare: the tasks went to deputies, who are then notified (looked up by rendering)
         events, directory = step_events(step, actor), None
     notify_step(conn, step, version, events, directory)
-    step.state = dump_state(workflow, step.data)
-    step.state_key = store.new_state_key()
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
                                                               step.revision + 1)
+    check_data_size(stored)
+    step.state = dump_state(workflow, step.data)
+    if len(step.state) > STATE_SIZE_FACTOR * max_instance_data():
+        raise InstanceDataTooLargeError(f"the instance's engine state would be {len(step.state):,} characters;"
+                                        f" the limit is {STATE_SIZE_FACTOR * max_instance_data():,}; nothing was saved")
+    step.state_key = store.new_state_key()
     try:
         instance_id = store.write_step(conn, step)
     except store.StaleInstance as exc:
@@ -206,6 +213,32 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+STATE_SIZE_FACTOR = 8  # the engine state (task tree, data of tasks) may be this many times the data limit
+
+
+@cache
+def max_instance_data() -> int:
+    """LIAISON_MAX_INSTANCE_DATA, read once per process."""
+    return load_settings().max_instance_data
+
+
+def check_data_size(stored: dict) -> None:
+    """InstanceDataTooLargeError if process data as `store.data_changes` returns it (scalars, and
+    containers as their JSON text) is more than `max_instance_data()` bytes of UTF-8 JSON."""
+    limit = max_instance_data()
+    size = 0
+    for key, value in stored.items():
+        kind = type(value)
+        text = value[1] if kind is tuple else value if kind is str else None
+        size += len(key) + 4 + (len(text.encode("utf-8", "surrogatepass")) + 2 if text is not None else 8)
+        if size > limit:
+            break
+    if size > limit:
+        raise InstanceDataTooLargeError(
+            f"the process data would be more than {limit:,} bytes (at `{key}`); the limit is {limit:,}"
+            " (LIAISON_MAX_INSTANCE_DATA); nothing was saved")
 
 
 def _stored_data(conn, workflow, step: store.StepWrite) -> dict:
