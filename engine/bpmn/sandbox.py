@@ -261,14 +261,15 @@ def _watch(seconds: float, memory: int) -> Callable[[], bool]:
 
     The compiler inserts a call at the top of every loop round, function and lambda body, comprehension
     and except/finally block; list growth methods call it too. So no Python-level repetition escapes it,
-    nothing is traced, and it works in any thread. The resident size is read (a /proc read, about 10 us)
-    at most every MEMORY_SAMPLE_S; between reads a check is one clock read and one comparison.
+    nothing is traced, and it works in any thread. The resident size is read (a /proc read, 10-30 us)
+    at most every MEMORY_SAMPLE_S, the first time MEMORY_SAMPLE_S into the run (its base: what the run
+    allocates before then is not counted), so a short run reads it never; between reads a check is one
+    clock read and one comparison.
     """
     monotonic = time.monotonic
     start = monotonic()
     deadline = start + seconds
-    ceiling = resident_bytes() + memory
-    state = {"next": min(start + MEMORY_SAMPLE_S, deadline), "hit": None}
+    state = {"next": min(start + MEMORY_SAMPLE_S, deadline), "hit": None, "ceiling": None}
 
     def check() -> bool:
         now = monotonic()
@@ -278,7 +279,10 @@ def _watch(seconds: float, memory: int) -> Callable[[], bool]:
             if now > deadline:
                 state["hit"], state["next"] = _TimeLimit, -1.0
                 raise _TimeLimit
-            if resident_bytes() > ceiling:
+            resident = resident_bytes()
+            if state["ceiling"] is None:
+                state["ceiling"] = resident + memory
+            elif resident > state["ceiling"]:
                 state["hit"], state["next"] = _MemoryLimit, -1.0
                 raise _MemoryLimit
             state["next"] = min(now + MEMORY_SAMPLE_S, deadline)
