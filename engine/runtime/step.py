@@ -42,6 +42,7 @@ from engine.errors import (
     NotPermittedError,
     ProcessRuntimeError,
     TaskConflictError,
+    TaskDataTooLargeError,
 )
 from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
@@ -202,7 +203,8 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.state = dump_state(workflow, step.data)
     if len(step.state) > STATE_SIZE_FACTOR * max_instance_data():
         raise InstanceDataTooLargeError(f"the instance's engine state would be {len(step.state):,} characters;"
-                                        f" the limit is {STATE_SIZE_FACTOR * max_instance_data():,}; nothing was saved")
+                                        f" the limit is {STATE_SIZE_FACTOR * max_instance_data():,}; nothing was saved",
+                                        max_instance_data())
     step.state_key = store.new_state_key()
     try:
         instance_id = store.write_step(conn, step)
@@ -238,7 +240,7 @@ def check_data_size(stored: dict) -> None:
     if size > limit:
         raise InstanceDataTooLargeError(
             f"the process data would be more than {limit:,} bytes (at `{key}`); the limit is {limit:,}"
-            " (LIAISON_MAX_INSTANCE_DATA); nothing was saved")
+            " (LIAISON_MAX_INSTANCE_DATA); nothing was saved", limit)
 
 
 def _stored_data(conn, workflow, step: store.StepWrite) -> dict:
@@ -332,7 +334,8 @@ def checked_data(data) -> dict:
     except (TypeError, ValueError) as exc:
         raise InvalidTaskDataError(f"task data must be plain JSON: {exc}") from exc
     if len(encoded) > MAX_DATA_BYTES:
-        raise InvalidTaskDataError(f"task data is larger than {MAX_DATA_BYTES} bytes")
+        raise TaskDataTooLargeError(f"task data is {len(encoded):,} bytes of JSON; the limit is {MAX_DATA_BYTES:,}",
+                                    MAX_DATA_BYTES)
     bad = [k for k in data if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")]
     if bad:
         raise InvalidTaskDataError(f"field names must be identifiers not starting with '_': {bad}")
