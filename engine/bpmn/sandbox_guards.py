@@ -44,11 +44,13 @@ _NOUNS = {str: ("a string", "characters"), bytes: ("a bytes value", "bytes"), li
           tuple: ("a tuple", "items")}
 
 
-def _too_big(size: int, like: Any = None) -> None:
-    """SizeLimitError if `size` (of a value of the type of `like`) is beyond MAX_SIZE."""
+def _too_big(size: int, like: Any = None, estimated: bool = False) -> None:
+    """SizeLimitError if `size` (of a value of the type of `like`) is beyond MAX_SIZE; `estimated`:
+    `size` is where `text_size` stopped counting, so the message says "more than the limit"."""
     if size > MAX_SIZE:
         noun, unit = _NOUNS.get(type(like), ("a value", "items"))
-        raise SizeLimitError(f"script built {noun} of {size:,} {unit}; the limit is {MAX_SIZE:,}")
+        amount = f"more than {MAX_SIZE:,}" if estimated else f"{size:,}"
+        raise SizeLimitError(f"script built {noun} of {amount} {unit}; the limit is {MAX_SIZE:,}")
 
 
 def text_size(value: Any, budget: int = MAX_SIZE) -> int:
@@ -197,7 +199,7 @@ def _format(value: Any, conversion: int, spec: str) -> str:
 def _fvalue(value: Any) -> Any:
     """One value of an f-string, passed on once its text is known not to be beyond the limit."""
     if type(value) is not str:
-        _too_big(text_size(value), "")
+        _too_big(text_size(value), "", estimated=True)
     return value
 
 
@@ -290,6 +292,34 @@ def _pow_builtin(base: Any, exp: Any, mod: Any = None) -> Any:
     return pow(base, exp, mod)
 
 
+class _TextType(type):
+    """The metaclass of the sandbox's `str`: an instance check, class attributes and calls of the real
+    `str`, the one-argument call (`str(value)`) refused when the text would be beyond the limit."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, str)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, str)
+
+    def __getattr__(cls, name: str) -> Any:
+        return safer_getattr_raise(str, name)  # as on the real `str`: no `format`, no `_` names
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> str:
+        if len(args) == 1 and not kwargs:
+            _fvalue(args[0])
+        return str(*args, **kwargs)
+
+
+class _SandboxStr(metaclass=_TextType):
+    """`str` inside scripts (see _TextType)."""
+
+
+def _repr(value: Any) -> str:
+    _fvalue(value)
+    return repr(value)
+
+
 def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
@@ -298,7 +328,7 @@ _UNSAFE_BUILTINS = {"__build_class__", "setattr", "delattr", "BaseException", "K
                     "GeneratorExit"}
 BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _UNSAFE_BUILTINS}
 BUILTINS.update(
-    len=len, min=min, max=max, sum=_sum, sorted=sorted, abs=abs, round=round, any=any, all=all, str=str,
+    len=len, min=min, max=max, sum=_sum, sorted=sorted, abs=abs, round=round, any=any, all=all, str=_SandboxStr, repr=_repr,
     int=int, float=float, bool=bool, list=list, dict=dict, set=set, tuple=tuple, range=_range,
     enumerate=enumerate, zip=zip, isinstance=isinstance, filter=filter, map=map, reversed=reversed,
     divmod=divmod, pow=_pow_builtin, datetime=datetime, date=date, timedelta=timedelta, Decimal=Decimal,
