@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 
+from sqlalchemy.exc import IntegrityError
+
 from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
@@ -200,21 +202,37 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
                                                               step.revision + 1)
     check_data_size(stored)
-    step.state = dump_state(workflow, step.data)
-    if len(step.state) > STATE_SIZE_FACTOR * max_instance_data():
-        raise InstanceDataTooLargeError(f"the instance's engine state would be {len(step.state):,} characters;"
-                                        f" the limit is {STATE_SIZE_FACTOR * max_instance_data():,}; nothing was saved",
-                                        max_instance_data())
+    step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
-    try:
-        instance_id = store.write_step(conn, step)
-    except store.StaleInstance as exc:
-        raise _Stale() from exc
+    instance_id = _write(conn, step)
     setattr(workflow, STORED_DATA, stored)
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+def _write(conn, step: store.StepWrite) -> int:
+    """`store.write_step`; _Stale when someone saved the instance first (then the step runs again)."""
+    try:
+        return store.write_step(conn, step)
+    except store.StaleInstance as exc:
+        raise _Stale() from exc
+    except IntegrityError as exc:
+        if _saved_meanwhile(conn, step):
+            raise _Stale() from exc  # a row the winner of a race wrote first: read again (then a conflict)
+        raise
+
+
+def _saved_meanwhile(conn, step: store.StepWrite) -> bool:
+    """After a unique-key violation: whether another step saved the instance since this one read it,
+    so the violation is a lost race (TaskConflictError after the re-read), not a bug. Read on a
+    connection of its own: the step's may be in a failed transaction."""
+    if step.instance_id is None:
+        return False
+    with conn.engine.connect() as other:
+        handle = store.instance_handle(other, step.instance_id)
+    return handle is not None and handle.revision != step.revision
 
 
 STATE_SIZE_FACTOR = 8  # the engine state (task tree, data of tasks) may be this many times the data limit
@@ -241,6 +259,15 @@ def check_data_size(stored: dict) -> None:
         raise InstanceDataTooLargeError(
             f"the process data would be more than {limit:,} bytes (at `{key}`); the limit is {limit:,}"
             " (LIAISON_MAX_INSTANCE_DATA); nothing was saved", limit)
+
+
+def check_state_size(state: str) -> str:
+    """`state`, unless it is beyond STATE_SIZE_FACTOR times the data limit (InstanceDataTooLargeError)."""
+    limit = STATE_SIZE_FACTOR * max_instance_data()
+    if len(state) > limit:
+        raise InstanceDataTooLargeError(f"the instance's engine state would be {len(state):,} characters;"
+                                        f" the limit is {limit:,}; nothing was saved", max_instance_data())
+    return state
 
 
 def _stored_data(conn, workflow, step: store.StepWrite) -> dict:
