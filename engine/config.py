@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_INSTANCE_DIR = "instance"
+DEFAULT_MAX_INSTANCE_DATA = 2 * 1024 * 1024  # bytes of one instance's stored process data (JSON, UTF-8)
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -38,6 +39,15 @@ class Settings:
     locale: str
     timezone: str
     instance_dir: Path
+    max_instance_data: int = DEFAULT_MAX_INSTANCE_DATA  # LIAISON_MAX_INSTANCE_DATA
+
+
+def _positive_int(text: str | None, default: int) -> int:
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +65,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         locale=env.get("LIAISON_LOCALE", "zh"),
         timezone=env.get("LIAISON_TIMEZONE", "Asia/Shanghai"),
         instance_dir=instance_dir,
+        max_instance_data=_positive_int(env.get("LIAISON_MAX_INSTANCE_DATA"), DEFAULT_MAX_INSTANCE_DATA),
     )
 
 

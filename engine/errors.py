@@ -65,6 +65,14 @@ class InvalidTaskDataError(LiaisonError):
     """The submitted data was refused; nothing was saved."""
 
 
+class TaskDataTooLargeError(InvalidTaskDataError):
+    """The submitted data is larger than a step accepts (`limit` bytes of JSON); nothing was saved."""
+
+    def __init__(self, message: str, limit: int):
+        super().__init__(message)
+        self.limit = limit
+
+
 class FormInvalidError(InvalidTaskDataError):
     """The submission does not satisfy its form; `errors` maps field paths to messages."""
 
@@ -90,3 +98,12 @@ class ProcessRuntimeError(LiaisonError):
         super().__init__(message)
         self.element_id = element_id
         self.cause = cause
+
+
+class InstanceDataTooLargeError(ProcessRuntimeError):
+    """The step would store more process data than `LIAISON_MAX_INSTANCE_DATA` (`limit` bytes) allows;
+    nothing was saved."""
+
+    def __init__(self, message: str, limit: int):
+        super().__init__(message)
+        self.limit = limit

@@ -9,13 +9,15 @@ from datetime import timedelta
 
 from flask import Flask, abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import InternalServerError
+from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from engine.config import instance_secret, load_settings
 from engine.data import db
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError
-from web.errors import status_for
+from web.errors import TOO_LARGE, form_too_large_message, status_for, too_large_message
+
+MAX_FORM_POST_BYTES = 4 * 1024 * 1024  # a page's plain form post; uploads (multipart) have their own limits
 
 # One line per blueprint: a module of this package with a `bp`. Order matters only for `auth`,
 # whose guard must come before the others' own request hooks.
@@ -83,6 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
+    app.url_value_preprocessor(_limit_form_posts)
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
@@ -109,6 +112,14 @@ class _BoundedInt(IntegerConverter):
     def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
         kwargs.setdefault("max", 2**63 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+def _limit_form_posts(_endpoint, _values) -> None:
+    """A plain form post (start and task forms, every page's buttons) is read only up to
+    MAX_FORM_POST_BYTES: a longer one is a 413 page before anything parses it. Runs before every
+    before_request function (the CSRF check reads the form); multipart uploads keep their limits."""
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        request.max_content_length = MAX_FORM_POST_BYTES
 
 
 def _refuse_nul_bytes():
@@ -151,7 +162,8 @@ def _refused_page(exc: LiaisonError):
     code = status_for(exc)
     if code in (403, 404):
         return _error_page(code)  # no details about what exists or why one may not see it
-    return render_template("errors/refused.html", code=code, message=str(exc)), code
+    message = too_large_message(exc) if isinstance(exc, TOO_LARGE) else str(exc)
+    return render_template("errors/refused.html", code=code, message=message), code
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -161,6 +173,8 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(NotPermittedError, lambda _exc: _error_page(403))
     app.register_error_handler(NotFoundError, lambda _exc: _error_page(404))
     app.register_error_handler(LiaisonError, _refused_page)
+    app.register_error_handler(RequestEntityTooLarge, lambda _exc: (
+        render_template("errors/refused.html", code=413, message=form_too_large_message()), 413))
     app.register_error_handler(InternalServerError, _internal_error)
 
 

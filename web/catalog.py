@@ -15,6 +15,7 @@ from engine.people import starting
 from engine.work import drafts, preview, queries
 from engine.work import pages as work
 from forms.build import FormContext, preview_data, validate_formdata
+from web.errors import TOO_LARGE, too_large_message
 
 from . import files
 from .auth import current_account
@@ -143,6 +144,8 @@ def start(key: str):
         data = result.data
     try:
         step = runtime.start_instance(sessions(), key, data=data, user=username, lang=lang)
+    except TOO_LARGE as exc:  # the form's data, or what the process made of it, is over its limit
+        return _start_page(key, schema, names, request.form, problem=too_large_message(exc), status=413)
     except FormInvalidError as exc:
         return _start_page(key, schema, names, request.form, exc.errors, status=422)
     except ProcessRuntimeError as exc:

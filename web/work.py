@@ -46,7 +46,7 @@ from forms.build import FormContext, form_class, validate_formdata
 from forms.render import environment as forms_environment
 from forms.render import static_path
 from forms.schema import FormSchema, load_schema
-from web.errors import status_for
+from web.errors import TOO_LARGE, status_for, too_large_message
 
 from . import files, vendor
 from .auth import current_account
@@ -406,6 +406,8 @@ def complete(task_id: str):
     try:
         runtime.complete_task(sessions(), task_id, account.username, data, groups=account.groups,
                               comment=comment or None, lang=lang, attachments=attachments)
+    except TOO_LARGE as exc:  # the form's data, or what the process made of it, is over its limit
+        return _task_page(task_id, request.form, None, comment, conflict=too_large_message(exc), status=413)
     except FormInvalidError as exc:
         return _task_page(task_id, request.form, exc.errors, comment, status=422)
     except TaskConflictError as exc:

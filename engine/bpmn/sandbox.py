@@ -1,17 +1,21 @@
 """The restricted sandbox: compiling, checking and running conditions, expressions and scripts.
 
 Every text is compiled by RestrictedPython with Liaison's policy (no `_` names, no imports, no classes,
-no generator functions; size guards on `*`, `**`, `<<`, `%`, `+` and f-string format specs), cached per
-source text. Scripts, and expressions that call or loop, run under a time limit checked by code the
-compiler inserts into every loop, function and handler. The size limits and guards themselves live in
-`sandbox_guards`. Knows nothing of SpiffWorkflow (see `expressions`).
+no generator functions; size guards on `*`, `**`, `<<`, `%`, `+` and f-strings), cached per source
+text. Scripts, and expressions that call or loop, run under a time limit and a memory limit, both
+checked by code the compiler inserts into every loop, function and handler: the memory limit is the
+growth of the process's resident memory (sampled every `MEMORY_SAMPLE_S` at most) since the run began.
+The size limits and guards themselves live in `sandbox_guards`. Knows nothing of SpiffWorkflow (see
+`expressions`).
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import os
 import re
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +28,12 @@ from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locati
 
 from engine.bpmn import juel
 from engine.bpmn.juel import JuelError
-from engine.bpmn.sandbox_guards import BUILTINS, GUARDS, _make_getattr
+from engine.bpmn.sandbox_guards import BUILTINS, GUARDS, SizeLimitError, _make_getattr
 from engine.errors import ExpressionError
 
 SCRIPT_TIME_LIMIT_S = 2.0
+SCRIPT_MEMORY_LIMIT = 256 * 1024 * 1024  # bytes the process may grow by while one script runs
+MEMORY_SAMPLE_S = 0.002
 FILENAME = "<liaison-script>"
 
 _BINOPS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
@@ -128,11 +134,25 @@ class _Policy(RestrictingNodeTransformer):
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         node = self.node_contents_visit(node)
         if node.format_spec is None:
+            node.value = _call("_fvalue_", [node.value], node)
             return node
         value = _call("_format_", [node.value, ast.Constant(node.conversion), node.format_spec], node)
         new = ast.FormattedValue(value=value, conversion=-1, format_spec=None)
         copy_locations(new, node)
         return new
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
+        # f"a{x}b{y}" becomes _fstring_(("a", f"{x}", "b", f"{y}")): the whole is size-checked before it is joined
+        node = self.node_contents_visit(node)
+        parts: list[ast.expr] = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                value = ast.JoinedStr(values=[value])
+                copy_locations(value, node)
+            parts.append(value)
+        pieces = ast.Tuple(elts=parts, ctx=ast.Load())
+        copy_locations(pieces, node)
+        return _call("_fstring_", [pieces], node)
 
 
 def _cannot_grow(node: ast.BinOp) -> bool:
@@ -219,19 +239,53 @@ class _TimeLimit(BaseException):
     """Raised inside code that ran out of time; scripts cannot name it, handlers re-raise it."""
 
 
-def _watch(seconds: float) -> Callable[[], bool]:
-    """The `_deadline_check_` of one run: raises _TimeLimit once `seconds` have passed, and ever after.
+class _MemoryLimit(BaseException):
+    """Raised inside code that made the process grow past the memory limit; handlers re-raise it."""
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int:
+    """The process's resident memory now (Linux), else its peak so far."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _watch(seconds: float, memory: int) -> Callable[[], bool]:
+    """The `_deadline_check_` of one run: raises _TimeLimit once `seconds` have passed, _MemoryLimit once
+    the process has grown by more than `memory` bytes since the run began; either ever after.
 
     The compiler inserts a call at the top of every loop round, function and lambda body, comprehension
     and except/finally block; list growth methods call it too. So no Python-level repetition escapes it,
-    nothing is traced, and it works in any thread.
+    nothing is traced, and it works in any thread. The resident size is read (a /proc read, 10-30 us)
+    at most every MEMORY_SAMPLE_S, the first time MEMORY_SAMPLE_S into the run (its base: what the run
+    allocates before then is not counted), so a short run reads it never; between reads a check is one
+    clock read and one comparison.
     """
-    deadline = time.monotonic() + seconds
     monotonic = time.monotonic
+    start = monotonic()
+    deadline = start + seconds
+    state = {"next": min(start + MEMORY_SAMPLE_S, deadline), "hit": None, "ceiling": None}
 
     def check() -> bool:
-        if monotonic() > deadline:
-            raise _TimeLimit
+        now = monotonic()
+        if now > state["next"]:
+            if state["hit"] is not None:
+                raise state["hit"]
+            if now > deadline:
+                state["hit"], state["next"] = _TimeLimit, -1.0
+                raise _TimeLimit
+            resident = resident_bytes()
+            if state["ceiling"] is None:
+                state["ceiling"] = resident + memory
+            elif resident > state["ceiling"]:
+                state["hit"], state["next"] = _MemoryLimit, -1.0
+                raise _MemoryLimit
+            state["next"] = min(now + MEMORY_SAMPLE_S, deadline)
         return True
 
     return check
@@ -246,14 +300,21 @@ def _run(compiled: _Compiled, namespace: dict[str, Any], text: str, what: str) -
     try:
         if not compiled.traced:
             return eval(compiled.code, namespace)  # noqa: S307 - RestrictedPython-compiled code
-        check = _watch(SCRIPT_TIME_LIMIT_S)
+        check = _watch(SCRIPT_TIME_LIMIT_S, SCRIPT_MEMORY_LIMIT)
         namespace["_deadline_check_"] = check
         namespace["_getattr_"] = _make_getattr(check)
         return eval(compiled.code, namespace)  # noqa: S307 - RestrictedPython-compiled code
     except _TimeLimit:
         raise ExpressionError(f"`{_label(text)}`: {what} exceeded {SCRIPT_TIME_LIMIT_S} s time limit") from None
+    except _MemoryLimit:
+        raise ExpressionError(f"`{_label(text)}`: {what} made the process grow by more than"
+                              f" {SCRIPT_MEMORY_LIMIT // 2**20} MB; the limit is {SCRIPT_MEMORY_LIMIT // 2**20} MB") from None
     except ExpressionError:
         raise
+    except SizeLimitError as err:
+        line = _script_line(err)
+        where = f" (line {line})" if line and what == "script" else ""
+        raise ExpressionError(f"`{_label(text)}`{where}: {err}") from err
     except Exception as err:
         line = _script_line(err)
         where = f" (line {line})" if line and what == "script" else ""

@@ -1,8 +1,12 @@
 """Size limits and runtime guards of the restricted sandbox: guarded operators, methods and builtins.
 
-`sandbox` compiles every text so that `+`, `*`, `**`, `<<`, `%`, augmented assignment, f-string format
-specs and attribute access go through the helpers here (`GUARDS`), and runs it with `BUILTINS`. Each
-helper refuses results beyond the limits below. Knows nothing of SpiffWorkflow (see `expressions`).
+`sandbox` compiles every text so that `+`, `*`, `**`, `<<`, `%`, augmented assignment, f-strings (each
+value and the joined result) and attribute access go through the helpers here (`GUARDS`), and runs it
+with `BUILTINS`. Each helper refuses results beyond the limits below before building them, with a
+`SizeLimitError` that names the limit ("script built a string of 100,000,000 characters; the limit is
+10,000,000"). Text sizes of values formatted by `%` and f-strings are estimated by `text_size`. What
+the guards cannot see (many values each under the limit) is caught by the memory limit in `sandbox`.
+Knows nothing of SpiffWorkflow (see `expressions`).
 """
 
 from __future__ import annotations
@@ -32,9 +36,48 @@ _SEQUENCES = (str, bytes, list, tuple)
 _INT_OR_SEQUENCE = (int, *_SEQUENCES)
 
 
-def _too_big(size: int) -> None:
+class SizeLimitError(ValueError):
+    """A script's operation would build a value beyond `MAX_SIZE`; nothing was built."""
+
+
+_NOUNS = {str: ("a string", "characters"), bytes: ("a bytes value", "bytes"), list: ("a list", "items"),
+          tuple: ("a tuple", "items")}
+
+
+def _too_big(size: int, like: Any = None, estimated: bool = False) -> None:
+    """SizeLimitError if `size` (of a value of the type of `like`) is beyond MAX_SIZE; `estimated`:
+    `size` is where `text_size` stopped counting, so the message says "more than the limit"."""
     if size > MAX_SIZE:
-        raise ValueError(f"result too large ({size:,} items, limit {MAX_SIZE:,})")
+        noun, unit = _NOUNS.get(type(like), ("a value", "items"))
+        amount = f"more than {MAX_SIZE:,}" if estimated else f"{size:,}"
+        raise SizeLimitError(f"script built {noun} of {amount} {unit}; the limit is {MAX_SIZE:,}")
+
+
+def text_size(value: Any, budget: int = MAX_SIZE) -> int:
+    """About how many characters `str(value)` (or `repr`) has, without building it; counting stops
+    once past `budget`, so a huge or self-containing container costs at most about `budget` steps."""
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bytes:
+            total += len(item)
+        elif kind is int:
+            total += item.bit_length() // 3 + 1
+        elif kind in (list, tuple, set, frozenset):
+            total += 2 + 4 * len(item)  # brackets, separators, quotes
+            if total <= budget:
+                stack.extend(item)
+        elif kind is dict:
+            total += 2 + 8 * len(item)
+            if total <= budget:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        else:
+            total += 40
+        if total > budget:
+            break
+    return total
 
 
 def _check_int_bits(bits: int) -> None:
@@ -46,9 +89,9 @@ def _check_mul(a: Any, b: Any) -> None:
     if isinstance(a, int) and isinstance(b, int):
         _check_int_bits(a.bit_length() + b.bit_length())
     elif isinstance(a, _SEQUENCES) and isinstance(b, int):
-        _too_big(len(a) * b)
+        _too_big(len(a) * b, a)
     elif isinstance(b, _SEQUENCES) and isinstance(a, int):
-        _too_big(len(b) * a)
+        _too_big(len(b) * a, b)
 
 
 def _check_pow(a: Any, b: Any) -> None:
@@ -63,7 +106,7 @@ def _check_lshift(a: Any, b: Any) -> None:
 
 def _check_add(a: Any, b: Any) -> None:
     if isinstance(a, _SEQUENCES) and hasattr(b, "__len__"):
-        _too_big(len(a) + len(b))
+        _too_big(len(a) + len(b), a)
 
 
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -75,12 +118,24 @@ def _check_width(digits: str | None) -> None:
 
 
 def _check_mod(a: Any, b: Any) -> None:
+    like = a
     if isinstance(a, bytes):
         a = a.decode("latin-1")
     if isinstance(a, str) and "%" in a:
+        specs = padding = 0
         for match in _PERCENT.finditer(a):
-            _check_width(match.group(1))
-            _check_width(match.group(2))
+            for digits in match.group(1, 2):
+                _check_width(digits)
+                padding += int(digits) if digits else 0
+            specs += 1
+        # each value is formatted once, except by name (`%(k)s%(k)s`): then any spec may repeat the largest
+        if type(b) is tuple:
+            values = sum(text_size(v) for v in b)
+        elif isinstance(b, dict):
+            values = specs * max((text_size(v) for v in b.values()), default=0)
+        else:
+            values = specs * text_size(b)
+        _too_big(len(a) + padding + values, like)
 
 
 _SMALL = 1 << 31
@@ -134,32 +189,46 @@ def _inplacevar(op: str, a: Any, b: Any) -> Any:
 
 
 def _format(value: Any, conversion: int, spec: str) -> str:
+    _fvalue(value)
     value = {115: str, 114: repr, 97: ascii}.get(conversion, lambda v: v)(value)
     for digits in re.findall(r"\d+", spec):
         _check_width(digits)
     return format(value, spec)
 
 
+def _fvalue(value: Any) -> Any:
+    """One value of an f-string, passed on once its text is known not to be beyond the limit."""
+    if type(value) is not str:
+        _too_big(text_size(value), "", estimated=True)
+    return value
+
+
+def _fstring(parts: tuple[str, ...]) -> str:
+    """An f-string's result from its pieces (each within the limit), unless the whole is beyond it."""
+    _too_big(sum(len(part) for part in parts), "")
+    return "".join(parts)
+
+
 # Methods wrapped in Python frames: size-checked, and visible to the time limit's trace hook.
 def _pad(obj: Any, method: Any, width: int, *rest: Any) -> Any:
-    _too_big(width)
+    _too_big(width, obj)
     return method(width, *rest)
 
 
 def _expandtabs(obj: Any, method: Any, tabsize: int = 8) -> Any:
-    _too_big(len(obj) * max(tabsize, 1))
+    _too_big(len(obj) * max(tabsize, 1), obj)
     return method(tabsize)
 
 
 def _replace(obj: Any, method: Any, old: Any, new: Any, count: int = -1) -> Any:
     hits = obj.count(old) if old else len(obj) + 1
-    _too_big(len(obj) + (min(hits, count) if count >= 0 else hits) * (len(new) - len(old)))
+    _too_big(len(obj) + (min(hits, count) if count >= 0 else hits) * (len(new) - len(old)), obj)
     return method(old, new, count)
 
 
 def _join(obj: Any, method: Any, items: Any) -> Any:
     items = list(items)
-    _too_big(sum(len(i) for i in items if isinstance(i, (str, bytes))) + len(obj) * max(len(items) - 1, 0))
+    _too_big(sum(len(i) for i in items if isinstance(i, (str, bytes))) + len(obj) * max(len(items) - 1, 0), obj)
     return method(items)
 
 
@@ -167,13 +236,13 @@ def _join(obj: Any, method: Any, items: Any) -> Any:
 def _extend(check: Callable[[], bool], obj: list, method: Any, items: Any) -> None:
     check()
     items = list(items)
-    _too_big(len(obj) + len(items))
+    _too_big(len(obj) + len(items), obj)
     method(items)
 
 
 def _grow(check: Callable[[], bool], obj: list, method: Any, *args: Any) -> None:
     check()
-    _too_big(len(obj) + 1)
+    _too_big(len(obj) + 1, obj)
     method(*args)
 
 
@@ -223,6 +292,34 @@ def _pow_builtin(base: Any, exp: Any, mod: Any = None) -> Any:
     return pow(base, exp, mod)
 
 
+class _TextType(type):
+    """The metaclass of the sandbox's `str`: an instance check, class attributes and calls of the real
+    `str`, the one-argument call (`str(value)`) refused when the text would be beyond the limit."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, str)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, str)
+
+    def __getattr__(cls, name: str) -> Any:
+        return safer_getattr_raise(str, name)  # as on the real `str`: no `format`, no `_` names
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> str:
+        if len(args) == 1 and not kwargs:
+            _fvalue(args[0])
+        return str(*args, **kwargs)
+
+
+class _SandboxStr(metaclass=_TextType):
+    """`str` inside scripts (see _TextType)."""
+
+
+def _repr(value: Any) -> str:
+    _fvalue(value)
+    return repr(value)
+
+
 def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
@@ -231,7 +328,7 @@ _UNSAFE_BUILTINS = {"__build_class__", "setattr", "delattr", "BaseException", "K
                     "GeneratorExit"}
 BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _UNSAFE_BUILTINS}
 BUILTINS.update(
-    len=len, min=min, max=max, sum=_sum, sorted=sorted, abs=abs, round=round, any=any, all=all, str=str,
+    len=len, min=min, max=max, sum=_sum, sorted=sorted, abs=abs, round=round, any=any, all=all, str=_SandboxStr, repr=_repr,
     int=int, float=float, bool=bool, list=list, dict=dict, set=set, tuple=tuple, range=_range,
     enumerate=enumerate, zip=zip, isinstance=isinstance, filter=filter, map=map, reversed=reversed,
     divmod=divmod, pow=_pow_builtin, datetime=datetime, date=date, timedelta=timedelta, Decimal=Decimal,
@@ -239,7 +336,8 @@ BUILTINS.update(
 GUARDS: dict[str, Any] = {
     "_getattr_": _make_getattr(_no_check), "_getitem_": operator.getitem, "_getiter_": iter, "_apply_": _apply,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
-    "_write_": full_write_guard, "_inplacevar_": _inplacevar, "_print_": PrintCollector, "_format_": _format,
+    "_write_": full_write_guard, "_inplacevar_": _inplacevar, "_print_": PrintCollector, "_format_": _format, "_fvalue_": _fvalue,
+    "_fstring_": _fstring,
     "_deadline_check_": _no_check, "_add_": _add, "_mul_": _mul, "_pow_": _pow, "_lshift_": _lshift,
     "_mod_": _mod,
 }

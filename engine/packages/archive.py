@@ -12,6 +12,7 @@ import json
 import stat
 import tempfile
 import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -21,11 +22,16 @@ from sqlalchemy.orm import Session
 
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.errors import InvalidPackageError, NotFoundError, Problem
+from engine.packages.limits import (
+    MAX_FILES,
+    MAX_PACKAGE_BYTES,
+    MAX_RATIO,
+    MAX_ZIP_BYTES,
+    file_too_large,
+    megabytes,
+)
 
-MAX_ZIP_BYTES = 20 * 1024 * 1024  # the zip file itself
-MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # everything in it, unpacked
-MAX_FILES = 500
-MAX_RATIO = 100  # unpacked size / compressed size of any one member
+MAX_UNPACKED_BYTES = MAX_PACKAGE_BYTES
 _ALLOWED_FOLDERS = {"forms", "notifications", "tests"}
 _ALLOWED_SUFFIXES = {".bpmn", ".dmn", ".form", ".yaml", ".yml", ".json", ".md"}
 
@@ -66,26 +72,36 @@ def unpacked(path: str | Path):
             relative = PurePosixPath(info.filename).relative_to(prefix) if prefix else PurePosixPath(info.filename)
             target = Path(scratch, *relative.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(info))
+            target.write_bytes(_read_member(archive, info, str(path)))
         yield Path(scratch)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    """A member's bytes; never more than its header says (zipfile stops there), and a member whose
+    data does not match its header (size, CRC, compression) is a refusal, not a crash."""
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise InvalidPackageError([Problem(where, None, info.filename, f"cannot be unpacked: {exc}")]) from None
 
 
 def _check_archive(path: Path) -> list[Problem]:
     where = str(path)
-    if path.stat().st_size > MAX_ZIP_BYTES:
-        return [Problem(where, None, None, f"zip is larger than {MAX_ZIP_BYTES // (1024 * 1024)} MB")]
+    size = path.stat().st_size
+    if size > MAX_ZIP_BYTES:
+        return [Problem(where, None, None, f"zip is {size:,} bytes; the limit is {megabytes(MAX_ZIP_BYTES)}")]
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         return [Problem(where, None, None, f"not a readable zip file: {exc}")]
     if len(infos) > MAX_FILES:
-        return [Problem(where, None, None, f"zip holds {len(infos)} entries, more than {MAX_FILES}")]
+        return [Problem(where, None, None, f"zip holds {len(infos):,} entries; the limit is {MAX_FILES}")]
     problems = [p for info in infos for p in _check_member(where, info)]
     total = sum(info.file_size for info in infos)
     if total > MAX_UNPACKED_BYTES:
         problems.append(Problem(where, None, None,
-                                f"zip unpacks to {total} bytes, more than {MAX_UNPACKED_BYTES}"))
+                                f"zip unpacks to {total:,} bytes; the limit is {megabytes(MAX_UNPACKED_BYTES)}"))
     return problems
 
 
@@ -101,8 +117,15 @@ def _check_member(where: str, info: zipfile.ZipInfo) -> list[Problem]:
         return [Problem(where, None, info.filename, f"unexpected file type (allowed: {sorted(_ALLOWED_SUFFIXES)})")]
     if len(name.parts) > 3 or (len(name.parts) == 3 and name.parts[1] not in _ALLOWED_FOLDERS):
         return [Problem(where, None, info.filename, "unexpected folder in a package zip")]
-    if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
-        return [Problem(where, None, info.filename, "compression ratio too high (zip bomb?)")]
+    if info.flag_bits & 0x1:
+        return [Problem(where, None, info.filename, "encrypted files are not allowed in a package zip")]
+    too_large = file_too_large(name, info.file_size)
+    if too_large:
+        return [Problem(where, None, info.filename, too_large)]
+    if info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return [Problem(where, None, info.filename,
+                        f"compression ratio too high ({info.file_size:,} bytes from {info.compress_size:,};"
+                        f" the limit is {MAX_RATIO}:1): a zip bomb?")]
     return []
 
 

@@ -32,13 +32,13 @@ from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.data.retry import with_retries
 from engine.errors import InvalidPackageError, NotFoundError, Problem, TaskConflictError, UnreadableFileError
 from engine.notify.render import notification_problems
+from engine.packages.limits import MAX_FILES, MAX_PACKAGE_BYTES, MAX_YAML_BYTES, file_too_large, megabytes
 from engine.people.starting import starters_problems
 from engine.runtime.approvals import mode_problems
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES, admins_problems, rule_problems, start_fields_for
 from engine.runtime.submissions import form_problems
 from forms.schema import NoAliasLoader
 
-MAX_YAML_BYTES = 1024 * 1024
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _FORM_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -109,6 +109,9 @@ def load_package(path: str | Path) -> Package:
         meta, bpmn_files = _lone_bpmn_meta(root, problems), [root]
         root = root.parent
     elif root.is_dir():
+        too_big = _folder_size_problems(root)
+        if too_big:
+            raise InvalidPackageError(too_big)
         meta = _read_yaml(root / "package.yaml", problems, required=True) or {}
         bpmn_files = sorted(root.glob("*.bpmn"))
     else:
@@ -137,6 +140,27 @@ def load_package(path: str | Path) -> Package:
     package = Package(key, meta, main, bpmn_text, forms, notifications, tests, notes=problems, dmn=dmn_text)
     package.spec_json = spec_to_json(parsed.specs[main], parsed.subprocess_specs[main])
     return package
+
+
+def _folder_size_problems(root: Path) -> list[Problem]:
+    """A package folder's own caps (the ones a zip has too): at most MAX_FILES files of
+    MAX_PACKAGE_BYTES together, each file within the cap of its kind (see `limits`)."""
+    files = []
+    for folder in (root, root / "forms", root / "notifications", root / "tests"):
+        if folder.is_dir():
+            files += [file for file in folder.iterdir() if file.is_file()]
+            if len(files) > MAX_FILES:
+                return [Problem(str(root), None, None, f"the package holds more than {MAX_FILES} files")]
+    sizes = {file: file.stat().st_size for file in files}
+    total = sum(sizes.values())
+    if total > MAX_PACKAGE_BYTES:
+        return [Problem(str(root), None, None,
+                        f"the package's files are {total:,} bytes; the limit is {megabytes(MAX_PACKAGE_BYTES)}")]
+    return [Problem(str(file), None, None, message) for file, size in sorted(sizes.items())
+            if file.suffix.lower() in _CAPPED_SUFFIXES and (message := file_too_large(file, size))]
+
+
+_CAPPED_SUFFIXES = {".bpmn", ".dmn", ".yaml", ".yml", ".json", ".form"}
 
 
 def _meta_problems(meta: dict, key: str, where: Path) -> list[Problem]:
@@ -228,8 +252,10 @@ def _formjs_forms(documents: dict, forms: dict, root: Path) -> list[Problem]:
     found: dict[str, tuple[Path, dict]] = {}
     for file in sorted([*root.glob("*.form"), *(root / "forms").glob("*.form")]):
         try:
+            if file.stat().st_size > MAX_YAML_BYTES:
+                continue  # a lone .bpmn's folder is not size-checked as a whole: skip, reported if named
             data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue  # reported below only if a task names it
         for name in (file.stem, data.get("id") if isinstance(data, dict) else None):
             if name in wanted and name not in found:
@@ -387,12 +413,16 @@ def _read_yaml(path: Path, problems: list[Problem], required: bool = False):
         if required:
             problems.append(Problem(str(path), None, None, "file is missing"))
         return None
-    if path.stat().st_size > MAX_YAML_BYTES:
-        problems.append(Problem(str(path), None, None, f"file is larger than {MAX_YAML_BYTES} bytes"))
+    too_large = file_too_large(path, path.stat().st_size)
+    if too_large:
+        problems.append(Problem(str(path), None, None, too_large))
         return None
     try:
         text = path.read_text(encoding="utf-8")
         value = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=NoAliasLoader)  # noqa: S506
+    except RecursionError:
+        problems.append(Problem(str(path), None, None, "cannot read: nested too deeply"))
+        return None
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         line = line + 1 if line is not None else getattr(exc, "lineno", None)

@@ -26,20 +26,26 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
+
+from sqlalchemy.exc import IntegrityError
 
 from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
+from engine.config import load_settings
 from engine.data import store
 from engine.data.calendar import FormCalendar, LazyCalendar
 from engine.data.models import HistoryEntry, WorkTask, utcnow
 from engine.data.retry import is_contention, with_retries
 from engine.errors import (
+    InstanceDataTooLargeError,
     InvalidTaskDataError,
     NotFoundError,
     NotPermittedError,
     ProcessRuntimeError,
     TaskConflictError,
+    TaskDataTooLargeError,
 )
 from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
@@ -198,19 +204,75 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     if deputies:  # rare: the tasks went to deputies, who are then notified (looked up by rendering)
         events, directory = step_events(step, actor), None
     notify_step(conn, step, version, events, directory)
-    step.state = dump_state(workflow, step.data)
-    step.state_key = store.new_state_key()
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
                                                               step.revision + 1)
-    try:
-        instance_id = store.write_step(conn, step)
-    except store.StaleInstance as exc:
-        raise _Stale() from exc
+    check_data_size(stored)
+    step.state = check_state_size(dump_state(workflow, step.data))
+    step.state_key = store.new_state_key()
+    instance_id = _write(conn, step)
     setattr(workflow, STORED_DATA, stored)
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+def _write(conn, step: store.StepWrite) -> int:
+    """`store.write_step`; _Stale when someone saved the instance first (then the step runs again)."""
+    try:
+        return store.write_step(conn, step)
+    except store.StaleInstance as exc:
+        raise _Stale() from exc
+    except IntegrityError as exc:
+        if _saved_meanwhile(conn, step):
+            raise _Stale() from exc  # a row the winner of a race wrote first: read again (then a conflict)
+        raise
+
+
+def _saved_meanwhile(conn, step: store.StepWrite) -> bool:
+    """After a unique-key violation: whether another step saved the instance since this one read it,
+    so the violation is a lost race (TaskConflictError after the re-read), not a bug. Read on a
+    connection of its own: the step's may be in a failed transaction."""
+    if step.instance_id is None:
+        return False
+    with conn.engine.connect() as other:
+        handle = store.instance_handle(other, step.instance_id)
+    return handle is not None and handle.revision != step.revision
+
+
+STATE_SIZE_FACTOR = 8  # the engine state (task tree, data of tasks) may be this many times the data limit
+
+
+@cache
+def max_instance_data() -> int:
+    """LIAISON_MAX_INSTANCE_DATA, read once per process."""
+    return load_settings().max_instance_data
+
+
+def check_data_size(stored: dict) -> None:
+    """InstanceDataTooLargeError if process data as `store.data_changes` returns it (scalars, and
+    containers as their JSON text) is more than `max_instance_data()` bytes of UTF-8 JSON."""
+    limit = max_instance_data()
+    size = 0
+    for key, value in stored.items():
+        kind = type(value)
+        text = value[1] if kind is tuple else value if kind is str else None
+        size += len(key) + 4 + (len(text.encode("utf-8", "surrogatepass")) + 2 if text is not None else 8)
+        if size > limit:
+            break
+    if size > limit:
+        raise InstanceDataTooLargeError(
+            f"the process data would be more than {limit:,} bytes (at `{key}`); the limit is {limit:,}"
+            " (LIAISON_MAX_INSTANCE_DATA); nothing was saved", limit)
+
+
+def check_state_size(state: str) -> str:
+    """`state`, unless it is beyond STATE_SIZE_FACTOR times the data limit (InstanceDataTooLargeError)."""
+    limit = STATE_SIZE_FACTOR * max_instance_data()
+    if len(state) > limit:
+        raise InstanceDataTooLargeError(f"the instance's engine state would be {len(state):,} characters;"
+                                        f" the limit is {limit:,}; nothing was saved", max_instance_data())
+    return state
 
 
 def _stored_data(conn, workflow, step: store.StepWrite) -> dict:
@@ -304,7 +366,8 @@ def checked_data(data) -> dict:
     except (TypeError, ValueError) as exc:
         raise InvalidTaskDataError(f"task data must be plain JSON: {exc}") from exc
     if len(encoded) > MAX_DATA_BYTES:
-        raise InvalidTaskDataError(f"task data is larger than {MAX_DATA_BYTES} bytes")
+        raise TaskDataTooLargeError(f"task data is {len(encoded):,} bytes of JSON; the limit is {MAX_DATA_BYTES:,}",
+                                    MAX_DATA_BYTES)
     bad = [k for k in data if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")]
     if bad:
         raise InvalidTaskDataError(f"field names must be identifiers not starting with '_': {bad}")

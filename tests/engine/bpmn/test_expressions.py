@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -128,15 +132,102 @@ def test_memory_bombs_are_refused_before_allocating(text: str) -> None:
 
 
 def test_doubling_a_string_in_a_loop_hits_the_size_limit() -> None:
-    with pytest.raises(ExpressionError, match="too large"):
+    with pytest.raises(ExpressionError, match="the limit is 10,000,000"):
         execute("s = 'ab'\nwhile True:\n    s = s + s", {})
 
 
 def test_list_growth_and_inplace_multiply_hit_the_size_limit() -> None:
-    with pytest.raises(ExpressionError, match="too large"):
+    with pytest.raises(ExpressionError, match="the limit is 10,000,000"):
         execute("x = [1] * 10000000\nx.extend(x)", {})
-    with pytest.raises(ExpressionError, match="too large"):
+    with pytest.raises(ExpressionError, match="the limit is 10,000,000"):
         execute("x = [1, 2]\nx *= 10**8", {})
+
+
+# the three attacks of issue 11, item 4: each is refused, naming the limit it hit
+ALLOCATION_ATTACKS = {
+    "percent": ("x = '%s'*10 % (('a'*10**7,)*10)",
+                r"script built a string of 100,000,020 characters; the limit is 10,000,000"),
+    "f-strings": ("a = 'a'*10**7\nb = f'{a}{a}{a}{a}{a}'\nc = f'{b}{b}{b}{b}{b}{b}{b}{b}{b}{b}'",
+                  r"\(line 2\): script built a string of 50,000,000 characters; the limit is 10,000,000"),
+    "append loop": ("l = []\nwhile True:\n    l.append('a'*10**6)",
+                    r"script made the process grow by more than 256 MB; the limit is 256 MB"),
+}
+
+
+@pytest.fixture
+def long_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the memory limit can stop a runaway script, however slow a loaded machine is."""
+    monkeypatch.setattr(sandbox, "SCRIPT_TIME_LIMIT_S", 60.0)
+
+
+@pytest.mark.parametrize("name", ALLOCATION_ATTACKS)
+def test_allocation_attacks_are_refused_naming_the_limit(name: str, long_time_limit: None) -> None:
+    text, message = ALLOCATION_ATTACKS[name]
+    data: dict = {}
+    with pytest.raises(ExpressionError, match=message):
+        execute(text, data)
+    assert not any(isinstance(v, (str, list)) and len(v) > 10**7 for v in data.values())
+
+
+def test_memory_limit_holds_when_the_script_catches_everything(long_time_limit: None) -> None:
+    text = "l = []\nwhile True:\n    try:\n        l.append('a'*10**6)\n    except:\n        l = []"
+    with pytest.raises(ExpressionError, match="the limit is 256 MB"):
+        execute(text, {})
+
+
+@pytest.mark.parametrize("text", [
+    "f'{x!r:>20}' + f'{[x] * 3}'",
+    "'%s-%05d %(k)s' % ('a', 7, ) if False else '%(k)s/%(k)s' % {'k': x}",
+    "'-'.join(f'{i}:{x}' for i in range(100))",
+    "str([x] * 1000) + '%s' % [x, {'a': 1}]",
+])
+def test_ordinary_formatting_still_works(text: str) -> None:
+    assert isinstance(evaluate(text, {"x": "hello"}), str)
+
+
+@pytest.mark.parametrize("text", ["str(['a' * 10**7] * 1000)", "repr(['a' * 10**6] * 100)",
+                                  "f'{[\"a\" * 10**7] * 1000}'", "[str(x) for x in [['a' * 10**7] * 1000]]"])
+def test_text_of_a_huge_container_is_refused_before_it_is_built(text: str) -> None:
+    with pytest.raises(ExpressionError, match="script built a string of more than 10,000,000 characters; the limit"):
+        evaluate(text, {})
+
+
+def test_the_sandbox_str_still_behaves_as_str() -> None:
+    assert evaluate("isinstance('a', str) and str.upper('a') == 'A' and str(5) == '5' and str() == ''", {})
+    assert evaluate("sorted(map(str, [2, 1]), key=str) == ['1', '2'] and str(b'a', 'ascii') == 'a'", {})
+
+
+def test_percent_by_name_counts_every_use_of_the_largest_value() -> None:
+    with pytest.raises(ExpressionError, match="script built a string of 20,000,"):
+        evaluate("'%(a)s%(a)s' % {'a': 'x' * 10**7}", {})
+    with pytest.raises(ExpressionError, match="the limit is 10,000,000"):
+        evaluate("'%s' % [['a' * 10**6] * 11]", {})
+
+
+def test_the_process_stays_under_a_memory_bound_while_refusing_the_attacks() -> None:
+    """Run in a fresh interpreter, so its peak resident size (ru_maxrss) is that of the attacks alone."""
+    program = (
+        "import json, resource, sys\n"
+        "from engine.bpmn import sandbox\n"
+        "from engine.bpmn.sandbox import execute, resident_bytes\n"
+        "sandbox.SCRIPT_TIME_LIMIT_S = 60.0\n"
+        "before = resident_bytes()\n"
+        "for text in json.loads(sys.argv[1]):\n"
+        "    try:\n"
+        "        execute(text, {})\n"
+        "    except Exception as err:\n"
+        "        print(type(err).__name__, str(err)[-40:].replace(' ', '_'))\n"
+        "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+    )
+    attacks = json.dumps([text for text, _ in ALLOCATION_ATTACKS.values()])
+    done = subprocess.run([sys.executable, "-c", program, attacks], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[3])
+    lines = done.stdout.split()
+    assert lines[0:6:2] == ["ExpressionError"] * 3 and lines[5].endswith("the_limit_is_256_MB"), lines
+    before, peak = int(lines[6]), int(lines[7])
+    # the limit is 256 MB of growth, read every 2 ms: the peak stays well under 256 + 200 MB above the start
+    # (unguarded, the same three scripts peak at about 1.3 GB)
+    assert peak - before < (256 + 200) * 2**20
 
 
 # --- time limit --------------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
 from engine import runtime
 from engine.data import db
 from engine.data.models import ProcessInstance
@@ -193,3 +197,51 @@ def test_step_survives_the_server_dropping_pooled_connections(postgres_url):
     result = runtime.complete_task(sessions, stock["id"], "wang", {"in_stock": 1})
     assert result.status == "running"
     engine.dispose()
+
+
+def _write_failing_once(monkeypatch, before_failing) -> None:
+    """`store.write_step` raises a unique-key violation once, after `before_failing()` ran."""
+    real, calls = step.store.write_step, []
+
+    def write(conn, work):
+        if not calls:
+            calls.append(work)
+            before_failing()
+            raise IntegrityError("INSERT INTO work_task", {}, Exception("duplicate key value (work_task.id)"))
+        return real(conn, work)
+
+    monkeypatch.setattr(step.store, "write_step", write)
+
+
+def test_a_unique_violation_from_a_lost_race_is_a_task_conflict(database_url, monkeypatch):
+    """PostgreSQL (autocommit reads): the winner saved between our read and our write, and one of our
+    rows collided with one of its rows. The step reads again and answers TaskConflictError (409)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("on SQLite the step holds the write lock from its revision check on: no such race")
+    sessions = db.make_session_factory(db.make_engine(database_url))
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(ORDER_REVIEW))
+    started = runtime.start_instance(sessions, "order_review", {"item": "pen", "amount": 20})
+    stock = next(t for t in started.open_tasks if t["element_id"] == "stock_check")
+
+    def someone_else_completes():
+        with sessions.kw["bind"].begin() as conn:
+            conn.execute(text("UPDATE process_instance SET revision = revision + 1 WHERE id = :i"),
+                         {"i": started.instance_id})
+            conn.execute(text("UPDATE work_task SET status = 'completed', completed_by = 'qian' WHERE id = :t"),
+                         {"t": stock["id"]})
+
+    _write_failing_once(monkeypatch, someone_else_completes)
+    with pytest.raises(TaskConflictError, match="already completed by qian"):
+        runtime.complete_task(sessions, stock["id"], "wang", {"in_stock": 1})
+
+
+def test_a_unique_violation_without_a_race_is_not_hidden(database_url, monkeypatch):
+    sessions = db.make_session_factory(db.make_engine(database_url))
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(ORDER_REVIEW))
+    started = runtime.start_instance(sessions, "order_review", {"item": "pen", "amount": 20})
+    stock = next(t for t in started.open_tasks if t["element_id"] == "stock_check")
+    _write_failing_once(monkeypatch, lambda: None)
+    with pytest.raises(IntegrityError):
+        runtime.complete_task(sessions, stock["id"], "wang", {"in_stock": 1})

@@ -9,6 +9,7 @@ from engine import runtime
 from engine.bpmn.serialization import SPEC_CACHE
 from engine.data import db
 from engine.data.models import InstanceData
+from engine.errors import InstanceDataTooLargeError
 from engine.runtime import LIVE_WORKFLOWS
 from engine.work import queries
 from tests.engine.conftest import flow, write_package
@@ -75,3 +76,33 @@ def test_a_step_writes_only_the_keys_it_changed(sessions, deploy_package, tmp_pa
         runtime.step.store.write_step = real
     assert written == [(["n", "new"], [])]
     assert _data(sessions, started.instance_id) == {"kept": "same", "n": 2, "new": [1]}
+
+
+@pytest.mark.parametrize("script", ["big = 'x' * 3000000", "big = ['\u00e9' * 1000] * 1100",
+                                    "parts = {}\nfor i in range(300):\n    parts['k%d' % i] = '\u4e2d' * 3000"])
+def test_a_step_that_would_store_too_much_data_is_refused_and_saves_nothing(sessions, deploy_package, tmp_path,
+                                                                           script):
+    """LIAISON_MAX_INSTANCE_DATA (2 MB by default) bounds the stored process data, counted as UTF-8 JSON."""
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>', flow("start", "fill"),
+        '<bpmn:userTask id="fill"/>', flow("fill", "grow_it"),
+        f'<bpmn:scriptTask id="grow_it"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>', flow("grow_it", "review"),
+        '<bpmn:userTask id="review"/>', flow("review", "end"), '<bpmn:endEvent id="end"/>'])
+    deploy_package(write_package(tmp_path, "grow", {"grow": body}))
+    started = runtime.start_instance(sessions, "grow", {"n": 1})
+    task_id = started.open_tasks[0]["id"]
+    with pytest.raises(InstanceDataTooLargeError, match=r"the limit is 2,097,152 \(LIAISON_MAX_INSTANCE_DATA\)"):
+        runtime.complete_task(sessions, task_id, "u", {"n": 2})
+    assert _data(sessions, started.instance_id) == {"n": 1}
+    with sessions() as session:
+        assert queries.instance_view(session, started.instance_id)["revision"] == started.revision
+    # the task is still open: completing it again (now without growing) is not a conflict
+    with pytest.raises(InstanceDataTooLargeError):
+        runtime.complete_task(sessions, task_id, "u", {"n": 3})
+
+
+def test_the_instance_data_limit_is_a_setting() -> None:
+    from engine.config import DEFAULT_MAX_INSTANCE_DATA, load_settings
+    assert load_settings({}).max_instance_data == DEFAULT_MAX_INSTANCE_DATA == 2 * 1024 * 1024
+    assert load_settings({"LIAISON_MAX_INSTANCE_DATA": "65536"}).max_instance_data == 65536
+    assert load_settings({"LIAISON_MAX_INSTANCE_DATA": "lots"}).max_instance_data == DEFAULT_MAX_INSTANCE_DATA
