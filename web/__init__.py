@@ -30,11 +30,8 @@ BLUEPRINTS = (
     "work",
     "catalog",
     "admin",
-<<<<<<< HEAD
     "people_admin",
-=======
     "admin_calendar",
->>>>>>> h-ops
     "me",
     "notifications",
     "directory",
