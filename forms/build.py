@@ -59,6 +59,7 @@ class FormContext:
     files: Any = None                  # a forms.files.FileStore, to check uploaded references
     today: date = field(default_factory=date.today)
     calendar: dict | None = None       # {"holidays": [...], "extra_workdays": [...]}
+    labels: dict = field(default_factory=dict)  # field type -> {value: text}: people shown read-only by name
 
     def options(self, provider: str, spec: dict) -> list[dict] | None:
         return self.providers.options(provider, spec, self) if self.providers is not None else None

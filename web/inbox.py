@@ -66,13 +66,14 @@ def index():
     with sessions()() as session:
         if view == "done":
             result = inbox.done(session, user.username, **list_filters(), completed_from=day_filter("from"),
-                                completed_to=day_filter("to", end=True), page=page, per_page=per_page)
+                                completed_to=day_filter("to", end=True), page=page, per_page=per_page,
+                                lang=current_language())
         else:
             overdue = True if request.args.get("overdue") == "1" else None
             result = inbox.todo(session, user.username, user.groups, **list_filters(),
                                 initiator=request.args.get("initiator") or None, overdue=overdue,
                                 created_from=day_filter("from"), created_to=day_filter("to", end=True),
-                                page=page, per_page=per_page)
+                                page=page, per_page=per_page, lang=current_language())
         counts = navigation_counts(session)
         names = org.display_names(session, [u for item in result.items
                                             for u in (item.initiator, item.on_behalf_of)], current_language())

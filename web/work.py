@@ -119,7 +119,15 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -
         return Markup("")
     names = {f["name"] for f in schema.fields}
     view = _view_schema(schema.to_json(), tuple(sorted(names & set(hide))))
-    form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values))
+    users = {v for f in schema.fields if f["type"] == "user"
+             for v in (values.get(f["name"]) if isinstance(values.get(f["name"]), list) else [values.get(f["name"])])
+             if isinstance(v, str) and v}
+    labels = {}
+    if users:  # user fields show the person's display name; the stored value stays the username
+        with sessions()() as session:
+            labels["user"] = org.display_names(session, users, lang)
+    form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values,
+                                                               labels=labels))
     macros = _macros()
     return Markup("").join(files.with_download_links(macros.render_field(fld, form, lang), fld, values)
                            for fld in form)
@@ -216,6 +224,7 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
     names = {t["element_id"]: t["name"] for t in view["tasks"] if t.get("name")}
     names.update({h["element_id"]: h["comment"] for h in view["history"]
                   if h["action"] == "step" and h.get("element_id") and h.get("comment")})
+    names.update(view.get("element_names") or {})  # the package's names in the page's language
     rows = []
     for entry in view["history"]:
         action = entry["action"]
@@ -233,22 +242,23 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
     return rows
 
 
-def open_tasks(view: dict, people: dict[str, str]) -> list[dict]:
-    """The tasks waiting now, with who holds them (or the groups they are offered to)."""
+def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None = None) -> list[dict]:
+    """The tasks waiting now, with who holds them (or the groups they are offered to, by their names)."""
+    roles = roles or {}
     waiting = []
     for task in view["tasks"]:
         if task["status"] != "open":
             continue
         holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ""
         waiting.append({"id": task["id"], "name": task.get("name") or task["element_id"], "holder": holder,
-                        "groups": ", ".join(task.get("candidate_groups") or [])})
+                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or [])})
     return waiting
 
 
 def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
     """What the task and instance pages show about an instance (the caller checked the scoping)."""
     account = current_account()
-    view = queries.instance_view(session, instance_id)
+    view = queries.instance_view(session, instance_id, lang)
     diagram = work.diagram(session, instance_id)
     schema, names = work.instance_start_form(session, instance_id)  # the form of the instance's own version
     people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
@@ -263,7 +273,9 @@ def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
         "process_name": names.get(lang) or names.get("zh") or names.get("en") or view["process"],
         "initiator": people.get(view["initiator"], view["initiator"] or ""),
         "timeline": timeline(view, people),
-        "waiting": open_tasks(view, people),
+        "waiting": open_tasks(view, people, org.role_names(
+            session, [g for t in view["tasks"] if t["status"] == "open" for g in t.get("candidate_groups") or []],
+            lang)),
         "details": readonly_form(schema, view["data"] or {}, lang, hide),
         "done": sorted({*diagram["done"], *([diagram["end_event"]] if diagram["end_event"] else [])}),
         "current": diagram["current"],
@@ -282,7 +294,7 @@ def _may_view(session, instance_id: int) -> bool:
 def _visible_task(session, task_id: str) -> tuple[work.TaskForm, bool]:
     """The task and whether the person may complete it now; 404 when they may not even see it."""
     account = current_account()
-    task_form = work.task_form(session, task_id)  # NotFoundError: 404
+    task_form = work.task_form(session, task_id, current_language())  # NotFoundError: 404
     task = task_form.task
     may_act = task.status == "open" and work.may_act_on_task(task, account.username, account.groups)
     if not may_act and not _may_view(session, task.instance_id):
@@ -465,7 +477,7 @@ def diagram_xml(instance_id: int):
     with sessions()() as session:
         if not _may_view(session, instance_id):
             abort(404)
-        xml = work.diagram(session, instance_id)["xml"]
+        xml = work.diagram(session, instance_id, current_language())["xml"]
     return xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 
@@ -569,7 +581,7 @@ def delegate(task_id: str):
 
 def _move_options(task_id: str) -> dict | None:
     try:
-        options = runtime.move_options(sessions(), task_id)
+        options = runtime.move_options(sessions(), task_id, lang=current_language())
     except LiaisonError:
         return None
     return options if options["previous"] or options["initiator"] or options["passed"] or options["all"] else None

@@ -277,6 +277,18 @@ def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, st
     return found
 
 
+def role_names(session: Session, keys, lang: str = "zh") -> dict[str, str]:
+    """Role display names by key in one query (the English name on English pages when there is one);
+    a key no role has is shown as it is."""
+    wanted = {k for k in keys if k}
+    found = {k: k for k in wanted}
+    if wanted:
+        for key, name, name_en in session.execute(select(Role.key, Role.name, Role.name_en)
+                                                  .where(Role.key.in_(sorted(wanted)))):
+            found[key] = (name_en if lang == "en" and name_en else name) or key
+    return found
+
+
 def manageable_people(session: Session, admin_username: str, text: str = "", page: int = 1,
                       per_page: int = 50) -> tuple[list[tuple[Person, str | None]], bool]:
     """People an admin may manage (everyone for a super admin, their departments' subtrees otherwise),

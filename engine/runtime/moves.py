@@ -16,6 +16,7 @@ from engine.errors import (
     TaskConflictError,
 )
 from engine.people import org
+from engine.results import element_label, element_names
 from engine.runtime import assignment
 from engine.runtime.signers import own_item, signer_items
 from engine.runtime.step import (
@@ -156,10 +157,10 @@ def _return_target(conn, handle, target, targets, previous, actor, groups, workf
     return target
 
 
-def move_options(sessions: sessionmaker[Session], task_id: str) -> dict:
+def move_options(sessions: sessionmaker[Session], task_id: str, lang: str | None = None) -> dict:
     """Where an open task can be returned to, for the task page: `{"previous": {id, name} | None,
     "initiator": bool, "passed": [{id, name}], "all": [{id, name}] (where an admin may jump)}`
-    (nothing is changed)."""
+    (nothing is changed); with `lang`, the names in that language (`results.element_label`)."""
     with db_engine(sessions).connect() as conn:
         handle = open_task(conn, task_id)
         history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": handle.instance_id})]
@@ -170,6 +171,8 @@ def move_options(sessions: sessionmaker[Session], task_id: str) -> dict:
             resubmit = token_moves.return_settings(workflow, task_id)["resubmit"]
         finally:
             LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, handle.state_key), workflow)
+        names = element_names(version_package(conn, handle.version_id, handle.checksum)) if lang else None
+    targets = [{**t, "name": element_label(names, t["id"], lang, t.get("name"))} for t in targets]
     previous = next(({"id": t["id"], "name": t["name"]} for t in targets if t.get("previous")), None)
     return {"previous": previous, "initiator": bool(resubmit),
             "passed": [{"id": t["id"], "name": t["name"]} for t in targets
