@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from engine.config import instance_secret, load_settings
 from engine.data import db
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError
-from web.errors import status_for
+from web.errors import status_for, translated
 
 # One line per blueprint: a module of this package with a `bp`. Order matters only for `auth`,
 # whose guard must come before the others' own request hooks.
@@ -81,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
+    app.jinja_env.filters["translated"] = translated  # an engine message in the page's language
     _register_error_pages(app)
     return app
 
@@ -146,7 +147,7 @@ def _refused_page(exc: LiaisonError):
     code = status_for(exc)
     if code in (403, 404):
         return _error_page(code)  # no details about what exists or why one may not see it
-    return render_template("errors/refused.html", code=code, message=str(exc)), code
+    return render_template("errors/refused.html", code=code, message=translated(exc)), code
 
 
 def _register_error_pages(app: Flask) -> None:

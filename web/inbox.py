@@ -19,6 +19,7 @@ from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.people import org
 from engine.runtime import operations
 from engine.work import batch, drafts, inbox, queries
+from web.errors import translated
 
 from .auth import current_account, safe_next
 from .i18n import current_language
@@ -156,7 +157,7 @@ def claim(task_id: str):
         runtime.claim_task(sessions(), task_id, user.username, user.groups)
         flash(_("The task is yours now."), "ok")
     except TaskConflictError as exc:
-        flash(str(exc), "error")
+        flash(translated(exc), "error")
     except (NotPermittedError, NotFoundError):
         # the same answer whether the task does not exist or is not offered to this person
         flash(_("This task is not available to you."), "error")

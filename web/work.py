@@ -45,7 +45,7 @@ from forms.build import FormContext, form_class, validate_formdata
 from forms.render import environment as forms_environment
 from forms.render import static_path
 from forms.schema import FormSchema, load_schema
-from web.errors import status_for
+from web.errors import status_for, translated
 
 from . import files, vendor
 from .auth import current_account
@@ -420,11 +420,11 @@ def complete(task_id: str):
         return _task_page(task_id, request.form, exc.errors, comment, status=422)
     except TaskConflictError as exc:
         return _task_page(task_id, conflict=_("Someone else changed this task first. Nothing of your "
-                                              "submission was saved.") + " " + str(exc), status=409)
+                                              "submission was saved.") + " " + translated(exc), status=409)
     except NotPermittedError as exc:  # e.g. not this signer's turn yet on a sequential approval node
-        return _task_page(task_id, request.form, None, comment, conflict=str(exc), status=403)
+        return _task_page(task_id, request.form, None, comment, conflict=translated(exc), status=403)
     except InvalidTaskDataError as exc:  # e.g. an approval node's form without an approve / reject choice
-        return _task_page(task_id, request.form, None, comment, conflict=str(exc), status=422)
+        return _task_page(task_id, request.form, None, comment, conflict=translated(exc), status=422)
     except ProcessRuntimeError as exc:
         return _task_page(task_id, request.form, None, comment, conflict=failed_message(exc), status=500)
     files.attach(new_files, account.username, task.instance_id)
@@ -444,7 +444,7 @@ def claim(task_id: str):
     try:
         claim_task(sessions(), task_id, account.username, account.groups)
     except TaskConflictError as exc:
-        flash(_("Someone else took this task first.") + " " + str(exc), "error")
+        flash(_("Someone else took this task first.") + " " + translated(exc), "error")
     else:
         flash(_("The task is yours now."), "success")
     return redirect(url_for("work.task", task_id=task_id))
@@ -499,7 +499,7 @@ def _run_operation(run, success: str | None) -> None:
         flash(_("You urged this request less than 10 minutes ago. You can urge it again from %(time)s.",
                 time=when(exc.allowed_at)), "error")
     except LiaisonError as exc:
-        flash(_("Not done: %(reason)s", reason=str(exc)), "error")
+        flash(_("Not done: %(reason)s", reason=translated(exc)), "error")
     else:
         if success:
             flash(success, "success")
@@ -511,7 +511,8 @@ def _task_operation(task_id: str, run, success: str, after: str | None = None):
     try:
         run()
     except LiaisonError as exc:
-        return _task_page(task_id, conflict=_("Not done: %(reason)s", reason=str(exc)), status=status_for(exc))
+        return _task_page(task_id, conflict=_("Not done: %(reason)s", reason=translated(exc)),
+                          status=status_for(exc))
     flash(success, "success")
     return redirect(after or url_for("work.task", task_id=task_id))
 
@@ -529,6 +530,16 @@ def _instance_operation(instance_id: int, operation: str, run, success: str | No
     if attached is not None:
         _run_operation(lambda: run(username, attached), success)
     return redirect(url_for("work.instance", instance_id=instance_id))
+
+
+def _display_names(usernames) -> dict[str, str]:
+    """People by their display names in the page's language (usernames stay the stored values)."""
+    with sessions()() as session:
+        return org.display_names(session, usernames, current_language())
+
+
+def _display_name(username: str) -> str:
+    return _display_names([username]).get(username, username) if username else username
 
 
 def _posted(name: str) -> str:
@@ -558,7 +569,7 @@ def transfer(task_id: str):
     if attached is not None:
         _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
                                                    comment=_posted("comment"), attachments=attached),
-                       _("The task was transferred to %(name)s.", name=to))
+                       _("The task was transferred to %(name)s.", name=_display_name(to)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -575,7 +586,7 @@ def delegate(task_id: str):
     if attached is not None:
         _run_operation(lambda: runtime.delegate_task(sessions(), task_id, username, to, comment=_posted("comment"),
                                                      attachments=attached),
-                       _("%(name)s handles the task now; it comes back to you afterwards.", name=to))
+                       _("%(name)s handles the task now; it comes back to you afterwards.", name=_display_name(to)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -622,7 +633,7 @@ def add_signer(task_id: str):
     signer = _posted("signer")
     _run_operation(lambda: runtime.add_signer(sessions(), task_id, account.username, signer, _posted("place"),
                                               comment=_posted("comment")),
-                   _("%(name)s was added as a signer.", name=signer))
+                   _("%(name)s was added as a signer.", name=_display_name(signer)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -635,7 +646,7 @@ def remove_signer(task_id: str):
     signer = _posted("signer")
     _run_operation(lambda: runtime.remove_signer(sessions(), task_id, account.username, signer,
                                                  comment=_posted("comment")),
-                   _("%(name)s no longer signs this step.", name=signer))
+                   _("%(name)s no longer signs this step.", name=_display_name(signer)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -666,10 +677,12 @@ def cc(instance_id: int):
     def run(user: str, attached: list[str]) -> None:
         copied = operations.cc(sessions(), instance_id, names, actor=user, comment=_posted("comment"),
                                attachments=attached)
+        shown = _display_names([*copied.added, *copied.skipped])
         if copied.added:
-            flash(_("Copied to %(names)s.", names=", ".join(copied.added)), "success")
+            flash(_("Copied to %(names)s.", names=", ".join(shown[n] for n in copied.added)), "success")
         if copied.skipped:
-            flash(_("Already copied before, skipped: %(names)s", names=", ".join(copied.skipped)), "error")
+            flash(_("Already copied before, skipped: %(names)s", names=", ".join(shown[n] for n in copied.skipped)),
+                  "error")
 
     return _instance_operation(instance_id, "cc", run, None)
 

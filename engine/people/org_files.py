@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import UnreadableFileError
+from engine.errors import UnreadableFileError, msg
 
 # field -> accepted headers, English and Chinese; matching ignores case, spaces, "_", "-", "*"
 # and anything in brackets ("用户名（必填）").
@@ -213,7 +213,7 @@ def _read_xlsx(data: bytes, source: str) -> OrgTable:
 
 def _from_sheet(source: str, records: list[tuple[int, list]]) -> OrgTable:
     if not records:
-        return OrgTable(source, (), [], 1, [RowError(1, "the file is empty: expected a header row")])
+        return OrgTable(source, (), [], 1, [RowError(1, msg("the file is empty: expected a header row"))])
     header_row, headers = records[0]
     return _table(source, [_cell_text(h) for h in headers], records[1:], header_row)
 
@@ -224,7 +224,7 @@ def _table(source: str, headers: list[str], records, header_row: int) -> OrgTabl
     for header in headers:
         name = HEADERS.get(_normalize_header(str(header)))
         if name is not None and name in fields:
-            problems.append(RowError(header_row, f"column `{header}` appears twice"))
+            problems.append(RowError(header_row, msg("column `%(column)s` appears twice", column=header)))
             name = None
         elif name is None and str(header).strip():
             ignored.append(str(header))
@@ -232,7 +232,7 @@ def _table(source: str, headers: list[str], records, header_row: int) -> OrgTabl
     for required in REQUIRED:
         if required not in fields:
             names = " / ".join(COLUMNS[required][i] for i in (0, -1))
-            problems.append(RowError(header_row, f"missing required column `{names}`"))
+            problems.append(RowError(header_row, msg("missing required column `%(column)s`", column=names)))
     rows = []
     for number, cells in records:
         row = {f: _cell_text(v) for f, v in zip(fields, cells, strict=False) if f}

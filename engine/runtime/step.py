@@ -39,6 +39,8 @@ from engine.errors import (
     NotPermittedError,
     ProcessRuntimeError,
     TaskConflictError,
+    already_closed,
+    msg,
 )
 from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
@@ -293,13 +295,13 @@ def checked_data(data) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InvalidTaskDataError("task data must be a JSON object")
+        raise InvalidTaskDataError(msg("task data must be a JSON object"))
     try:
         encoded = json.dumps(data)
     except (TypeError, ValueError) as exc:
         raise InvalidTaskDataError(f"task data must be plain JSON: {exc}") from exc
     if len(encoded) > MAX_DATA_BYTES:
-        raise InvalidTaskDataError(f"task data is larger than {MAX_DATA_BYTES} bytes")
+        raise InvalidTaskDataError(msg("task data is larger than %(limit)d bytes", limit=MAX_DATA_BYTES))
     bad = [k for k in data if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")]
     if bad:
         raise InvalidTaskDataError(f"field names must be identifiers not starting with '_': {bad}")
@@ -320,8 +322,7 @@ def open_task(conn, task_id: str) -> store.TaskHandle:
     if handle is None:
         raise NotFoundError(f"no task {task_id}")
     if handle.status != "open" or handle.instance_status != "running":
-        by = f" by {handle.completed_by}" if handle.completed_by else ""
-        raise TaskConflictError(f"task {task_id} is already {handle.status}{by}")
+        raise TaskConflictError(already_closed(task_id, handle.status, handle.completed_by))
     return handle
 
 

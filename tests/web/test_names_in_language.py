@@ -7,6 +7,7 @@ zhang (locale zh) asks for leave naming wang (locale zh) as manager; the HR reco
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from engine.packages import deployment as packages
 from engine.people import accounts
 from engine.work import queries
 
-from .conftest import PASSWORD, post, sign_in
+from .conftest import PASSWORD, csrf_token, post, sign_in
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 ENGLISH_NAMES = ("Manager approval", "Approved?", "HR record", "Leave requested", "Leave approved",
@@ -119,3 +120,55 @@ def test_an_english_reader_gets_the_english_names(app, clients, sessions):
     inbox = wang.get("/inbox/").get_data(as_text=True)
     assert "Manager approval" in inbox and "上级审批" not in inbox
     assert "Leave requested" in wang.get(f"/tasks/{task['id']}").get_data(as_text=True)  # the timeline
+
+
+def _start_leave(clients) -> tuple[int, dict]:
+    response = post(clients["zhang"], "/start/leave_request",
+                    {"leave_type": "annual", "days": "2", "manager": "wang", "reason": "家里有事"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_engine_refusals_on_the_task_page_are_in_the_readers_language(clients, sessions):
+    instance_id = _start_leave(clients)
+    task = _open_task(sessions, instance_id)
+    wang = clients["wang"]
+    token = f"/tasks/{task['id']}"
+    post(wang, f"/tasks/{task['id']}/transfer", {"to": "nobody_here"}, token_from=token)
+    page = wang.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "未完成：无法把任务" in page and "没有使用此用户名的在职人员" in page
+    assert "no active person has that username" not in page
+    refused = post(wang, f"/tasks/{task['id']}/return", {"to": "previous", "comment": ""}, token_from=token)
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "退回时须填写原因" in text and "needs a comment" not in text
+    post(wang, f"/tasks/{task['id']}/delegate", {"to": "wang"}, token_from=token)
+    page = wang.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "任务只能委派给他人" in page
+    post(wang, f"/tasks/{task['id']}/signers/add", {"signer": "li", "place": "after"}, token_from=token)
+    page = wang.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "只有一位审批人" in page and "has one approver" not in page
+
+
+def test_cc_lines_and_transfer_messages_name_people_by_their_display_names(clients, sessions):
+    instance_id = _start_leave(clients)
+    post(clients["zhang"], f"/instances/{instance_id}/cc", {"to": "li"}, token_from=f"/instances/{instance_id}")
+    page = clients["zhang"].get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "已抄送给 李四。" in page and "已抄送给 li" not in page
+    task = _open_task(sessions, instance_id)
+    post(clients["wang"], f"/tasks/{task['id']}/transfer", {"to": "li", "comment": "请代办"},
+         token_from=f"/tasks/{task['id']}")
+    page = clients["wang"].get("/inbox/").get_data(as_text=True)
+    assert "李四" in page and "转交给 li" not in page
+
+
+def test_org_import_row_errors_are_in_the_readers_language(app, clients):
+    client = app.test_client()
+    sign_in(client, "root")
+    text = "用户名,姓名,直属上级\nchen,陈一,nobody\nchen2,,\n"
+    response = client.post("/admin/org-import", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(client, "/admin/org-import"),
+        "file": (io.BytesIO(text.encode()), "org.csv")}, headers={"Accept-Language": "zh"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "未知的直属上级“nobody”" in page and "姓名 为空" in page
+    assert "unknown manager" not in page and "is empty" not in page
