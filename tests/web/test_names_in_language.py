@@ -172,3 +172,11 @@ def test_org_import_row_errors_are_in_the_readers_language(app, clients):
     assert response.status_code == 422
     assert "未知的直属上级“nobody”" in page and "姓名 为空" in page
     assert "unknown manager" not in page and "is empty" not in page
+
+
+def test_batch_approval_names_the_steps_in_the_readers_language(clients, sessions):
+    instance_id = _start_leave(clients)
+    task = _open_task(sessions, instance_id)
+    post(clients["wang"], "/inbox/batch", {"task": task["id"]}, token_from="/inbox/")
+    page = clients["wang"].get("/inbox/?view=done").get_data(as_text=True)
+    assert "上级审批" in page and "Manager approval" not in page
