@@ -180,3 +180,10 @@ def test_batch_approval_names_the_steps_in_the_readers_language(clients, session
     post(clients["wang"], "/inbox/batch", {"task": task["id"]}, token_from="/inbox/")
     page = clients["wang"].get("/inbox/?view=done").get_data(as_text=True)
     assert "上级审批" in page and "Manager approval" not in page
+
+
+def test_the_task_page_names_its_assignee_by_display_name(app, clients, sessions):
+    instance_id = _start_leave(clients)
+    task = _open_task(sessions, instance_id)
+    page = clients["zhang"].get(f"/tasks/{task['id']}").get_data(as_text=True)  # the initiator looks on
+    assert "<dd>王五" in page and "<dd>wang" not in page
