@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exist
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
-from engine.errors import LiaisonError, NotFoundError
+from engine.errors import LiaisonError, NotFoundError, msg
 from engine.results import paging
 
 DepartmentRef = int | str  # id or code
@@ -223,16 +223,16 @@ def set_out_of_office(session: Session, username: str, deputy_username: str, sta
     Windows of the same person overlapping the new one are replaced by it.
     """
     if ends_at <= starts_at:
-        raise OrgDataError("an out-of-office window must end after it starts")
+        raise OrgDataError(msg("an out-of-office window must end after it starts"))
     if deputy_username == username:
-        raise OrgDataError("nobody can be their own deputy")
+        raise OrgDataError(msg("nobody can be their own deputy"))
     people = {p.username: p for p in session.scalars(
         select(Person).where(Person.username.in_([username, deputy_username])))}
     for name in (username, deputy_username):
         if name not in people:
-            raise NotFoundError(f"no person with username `{name}`")
+            raise NotFoundError(msg("no person with username `%(person)s`", person=name))
     if not people[deputy_username].active:
-        raise OrgDataError(f"`{deputy_username}` is not active and cannot be a deputy")
+        raise OrgDataError(msg("`%(person)s` is not active and cannot be a deputy", person=deputy_username))
     person_id = people[username].id
     session.execute(delete(OutOfOffice).where(and_(
         OutOfOffice.person_id == person_id, OutOfOffice.starts_at < ends_at, OutOfOffice.ends_at > starts_at)))

@@ -187,3 +187,13 @@ def test_the_task_page_names_its_assignee_by_display_name(app, clients, sessions
     task = _open_task(sessions, instance_id)
     page = clients["zhang"].get(f"/tasks/{task['id']}").get_data(as_text=True)  # the initiator looks on
     assert "<dd>王五" in page and "<dd>wang" not in page
+
+
+def test_an_unreadable_org_file_is_explained_in_the_readers_language(app, clients):
+    client = app.test_client()
+    sign_in(client, "root")
+    response = client.post("/admin/org-import", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(client, "/admin/org-import"),
+        "file": (io.BytesIO(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512), "org.xls")})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "旧版 Excel .xls 格式" in page and "old Excel" not in page
