@@ -119,9 +119,7 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -
         return Markup("")
     names = {f["name"] for f in schema.fields}
     view = _view_schema(schema.to_json(), tuple(sorted(names & set(hide))))
-    users = {v for f in schema.fields if f["type"] == "user"
-             for v in (values.get(f["name"]) if isinstance(values.get(f["name"]), list) else [values.get(f["name"])])
-             if isinstance(v, str) and v}
+    users = _user_values(schema.fields, values)
     labels = {}
     if users:  # user fields show the person's display name; the stored value stays the username
         with sessions()() as session:
@@ -131,6 +129,19 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -
     macros = _macros()
     return Markup("").join(files.with_download_links(macros.render_field(fld, form, lang), fld, values)
                            for fld in form)
+
+
+def _user_values(fields: list[dict], values: dict) -> set[str]:
+    """The usernames the user fields (and user columns of detail tables) of a form hold in `values`."""
+    found = set()
+    for spec in fields:
+        value = values.get(spec["name"]) if isinstance(values, dict) else None
+        if spec["type"] == "user":
+            found.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v)
+        elif spec.get("columns") and isinstance(value, list):
+            for row in value:
+                found |= _user_values(spec["columns"], row if isinstance(row, dict) else {})
+    return found
 
 
 def _restricted_fields(schema: FormSchema | None) -> set[str]:
