@@ -53,7 +53,7 @@ web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messa
 
 # After adding or changing UI text: refresh the template and the catalogs, then translate the new entries.
 messages: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l --no-location --sort-output --project Liaison \
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k msg --no-location --sort-output --project Liaison \
 		-o web/translations/messages.pot .
 	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-wrap
 

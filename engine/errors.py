@@ -8,8 +8,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class Message(str):
+    """A message the engine shows people, translatable: the English text itself (a `str`, so logs, the CLI
+    and `str(exc)` read it as before), plus `msgid` (a gettext template with `%(name)s` placeholders) and
+    `params`. Engine code has no Flask: the web layer translates `msgid` with the one catalog it compiles
+    (web/translations; `pybabel extract` reads engine/ too, keyword `msg`) and fills in the params,
+    translating those that are `Message`s themselves (`web.errors.translated`)."""
+
+    msgid: str
+    params: dict
+
+    def __new__(cls, msgid: str, **params):
+        text = super().__new__(cls, msgid % params if params else msgid)
+        text.msgid, text.params = msgid, params
+        return text
+
+
+def msg(msgid: str, **params) -> Message:
+    """A translatable engine message (see `Message`): `msg("task %(task)s is already %(status)s", ...)`."""
+    return Message(msgid, **params)
+
+
+_STATUS_WORDS = {"open": msg("open"), "completed": msg("completed"), "cancelled": msg("cancelled"),
+                 "running": msg("running"), "failed": msg("failed")}
+
+
+def status_text(status: str | None):
+    """A task's or instance's status word for a message (a `Message`, translated on pages)."""
+    return _STATUS_WORDS.get(status or "", status or "")
+
+
+def already_closed(task_id: str, status: str | None, by: str | None = None) -> Message:
+    """"task X is already completed (by Y)": the one wording of a task that is no longer open."""
+    if by:
+        return msg("task %(task)s is already %(status)s by %(person)s", task=task_id, status=status_text(status),
+                   person=by)
+    return msg("task %(task)s is already %(status)s", task=task_id, status=status_text(status))
+
+
 class LiaisonError(Exception):
-    """Base of every error the engine raises on purpose."""
+    """Base of every error the engine raises on purpose. Its message may be a `Message` (translatable)."""
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,32 @@ def localized(names: dict | None, lang: str, fallback: str) -> str:
     return names.get(lang) or next((v for v in names.values() if v), None) or fallback
 
 
+ELEMENT_NAME_LANGUAGES = ("zh", "en")
+
+
+def element_names(package: dict | None) -> dict[str, dict]:
+    """The display names a package gives its BPMN elements: package.yaml's `names` section,
+    `{element id: {"zh": ..., "en": ...}}` (see docs/packages.md, "Names in the user's language").
+    `package` is a stored package (`{"meta": ...}`) or its meta; a missing or malformed section is `{}`."""
+    package = package or {}
+    meta = package.get("meta", package) if isinstance(package, dict) else {}
+    names = (meta or {}).get("names") if isinstance(meta, dict) else None
+    return names if isinstance(names, dict) else {}
+
+
+def element_label(names: dict | None, element_id: str | None, lang: str | None, bpmn_name: str | None = None) -> str:
+    """The one rule for an element's display name (a task, event, gateway or a sequence flow's label):
+    the package's name in `lang`, else its zh name, else its en name, else the BPMN `name`, else the id.
+    `names` is `element_names(package)`; `lang` None skips the package's names (the BPMN name as drawn)."""
+    entry = (names or {}).get(element_id) if element_id and lang else None
+    if isinstance(entry, dict):
+        for key in (lang, *ELEMENT_NAME_LANGUAGES):
+            value = entry.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+    return bpmn_name or element_id or ""
+
+
 def jsonable(value):
     """Dicts and lists with datetimes as ISO strings, ready for JSON."""
     if isinstance(value, dict):

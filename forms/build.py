@@ -60,6 +60,7 @@ class FormContext:
     today: date = field(default_factory=date.today)
     calendar: dict | None = None       # {"holidays": [...], "extra_workdays": [...]}
     initiator: dict | None = None      # who starts the request: {"username", "manager", "department"}
+    labels: dict = field(default_factory=dict)  # field type -> {value: text}: people shown read-only by name
 
     def options(self, provider: str, spec: dict) -> list[dict] | None:
         return self.providers.options(provider, spec, self) if self.providers is not None else None

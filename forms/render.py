@@ -286,8 +286,10 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
         return word("empty", lang)
     kind = spec["type"]
     if kind in ("select", "radio", "checkboxes", "quiz", "user", "department"):
-        labels = {option_key(o["value"]): label_text(o.get("label", plain(o["value"])), lang)
-                  for o in (_choice_options(spec, form) or [])}
+        known = getattr(form.context, "labels", None) or {}
+        labels = {option_key(v): str(text) for v, text in (known.get(kind) or {}).items()}
+        labels.update({option_key(o["value"]): label_text(o.get("label", plain(o["value"])), lang)
+                       for o in (_choice_options(spec, form) or [])})
         items = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(option_key(v), plain(v)) for v in items)
     if kind == "money":

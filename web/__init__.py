@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from engine.config import instance_secret, load_settings
 from engine.data import db
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError
-from web.errors import TOO_LARGE, form_too_large_message, status_for, too_large_message
+from web.errors import TOO_LARGE, form_too_large_message, status_for, too_large_message, translated
 
 MAX_FORM_POST_BYTES = 4 * 1024 * 1024  # a page's plain form post; uploads (multipart) have their own limits
 
@@ -86,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
+    app.jinja_env.filters["translated"] = translated  # an engine message in the page's language
     _register_error_pages(app)
     return app
 
@@ -159,7 +160,7 @@ def _refused_page(exc: LiaisonError):
     code = status_for(exc)
     if code in (403, 404):
         return _error_page(code)  # no details about what exists or why one may not see it
-    message = too_large_message(exc) if isinstance(exc, TOO_LARGE) else str(exc)
+    message = too_large_message(exc) if isinstance(exc, TOO_LARGE) else translated(exc)
     return render_template("errors/refused.html", code=code, message=message), code
 
 

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from engine.errors import NotFoundError, UnreadableFileError
 from engine.people import org, org_import, org_import_jobs, roles, starting
 from engine.work import queries
+from web.errors import translated
 
 from .auth import current_account, require_admin, require_super_admin
 from .i18n import current_language
@@ -61,7 +62,7 @@ def org_import_page():
     try:
         table = org_import.read_org_bytes(data, name)
     except UnreadableFileError as exc:
-        flash(str(exc), "error")
+        flash(f"{exc.path}: {translated(exc.reason)}", "error")
         return render_template("admin/org_import.html", plan=None), 400
     deactivate = request.form.get("deactivate_missing") == "1"
     with _sessions()() as db:

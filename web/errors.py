@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import gettext as _
 
 from engine.errors import (
     InstanceDataTooLargeError,
     LiaisonError,
+    Message,
     NotFoundError,
     NotPermittedError,
     TaskConflictError,
@@ -42,3 +44,15 @@ def too_large_message(exc: TaskDataTooLargeError | InstanceDataTooLargeError) ->
 def form_too_large_message() -> str:
     """The page of a form post whose body is over the limit of a page's form (413 before reading it)."""
     return _("The form is too large to be sent. Shorten the text, or attach long documents as files.")
+
+
+def translated(value) -> str:
+    """An engine message (or refusal) in the page's language: a `Message` through the catalog, with its
+    params translated too; anything else as its text."""
+    if isinstance(value, LiaisonError):
+        value = value.args[0] if len(value.args) == 1 else str(value)
+    if isinstance(value, Message):
+        params = {name: translated(param) if isinstance(param, Message) else param
+                  for name, param in value.params.items()}
+        return gettext(value.msgid, **params) if params else gettext(value.msgid)
+    return str(value)

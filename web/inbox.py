@@ -19,6 +19,7 @@ from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.people import org
 from engine.runtime import operations
 from engine.work import batch, drafts, inbox, queries
+from web.errors import translated
 
 from .auth import current_account, safe_next
 from .i18n import current_language
@@ -66,13 +67,14 @@ def index():
     with sessions()() as session:
         if view == "done":
             result = inbox.done(session, user.username, **list_filters(), completed_from=day_filter("from"),
-                                completed_to=day_filter("to", end=True), page=page, per_page=per_page)
+                                completed_to=day_filter("to", end=True), page=page, per_page=per_page,
+                                lang=current_language())
         else:
             overdue = True if request.args.get("overdue") == "1" else None
             result = inbox.todo(session, user.username, user.groups, **list_filters(),
                                 initiator=request.args.get("initiator") or None, overdue=overdue,
                                 created_from=day_filter("from"), created_to=day_filter("to", end=True),
-                                page=page, per_page=per_page)
+                                page=page, per_page=per_page, lang=current_language())
         counts = navigation_counts(session)
         names = org.display_names(session, [u for item in result.items
                                             for u in (item.initiator, item.on_behalf_of)], current_language())
@@ -155,7 +157,7 @@ def claim(task_id: str):
         runtime.claim_task(sessions(), task_id, user.username, user.groups)
         flash(_("The task is yours now."), "ok")
     except TaskConflictError as exc:
-        flash(str(exc), "error")
+        flash(translated(exc), "error")
     except (NotPermittedError, NotFoundError):
         # the same answer whether the task does not exist or is not offered to this person
         flash(_("This task is not available to you."), "error")

@@ -33,7 +33,7 @@ def index():
     with sessions()() as session:
         result = inbox.my_requests(session, user.username, status, **list_filters(),
                                    created_from=day_filter("from"), created_to=day_filter("to", end=True),
-                                   page=page, per_page=per_page)
+                                   page=page, per_page=per_page, lang=current_language())
     if export:
         return csv_response(result.items, "my-requests.csv")
     return render_template("inbox/requests.html", page=result, status=status, lang=current_language(),

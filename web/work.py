@@ -46,7 +46,7 @@ from forms.build import FormContext, form_class, validate_formdata
 from forms.render import environment as forms_environment
 from forms.render import static_path
 from forms.schema import FormSchema, load_schema
-from web.errors import TOO_LARGE, status_for, too_large_message
+from web.errors import TOO_LARGE, status_for, too_large_message, translated
 
 from . import files, vendor
 from .auth import current_account
@@ -120,10 +120,29 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -
         return Markup("")
     names = {f["name"] for f in schema.fields}
     view = _view_schema(schema.to_json(), tuple(sorted(names & set(hide))))
-    form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values))
+    users = _user_values(schema.fields, values)
+    labels = {}
+    if users:  # user fields show the person's display name; the stored value stays the username
+        with sessions()() as session:
+            labels["user"] = org.display_names(session, users, lang)
+    form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values,
+                                                               labels=labels))
     macros = _macros()
     return Markup("").join(files.with_download_links(macros.render_field(fld, form, lang), fld, values)
                            for fld in form)
+
+
+def _user_values(fields: list[dict], values: dict) -> set[str]:
+    """The usernames the user fields (and user columns of detail tables) of a form hold in `values`."""
+    found = set()
+    for spec in fields:
+        value = values.get(spec["name"]) if isinstance(values, dict) else None
+        if spec["type"] == "user":
+            found.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v)
+        elif spec.get("columns") and isinstance(value, list):
+            for row in value:
+                found |= _user_values(spec["columns"], row if isinstance(row, dict) else {})
+    return found
 
 
 def _restricted_fields(schema: FormSchema | None) -> set[str]:
@@ -217,6 +236,7 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
     names = {t["element_id"]: t["name"] for t in view["tasks"] if t.get("name")}
     names.update({h["element_id"]: h["comment"] for h in view["history"]
                   if h["action"] == "step" and h.get("element_id") and h.get("comment")})
+    names.update(view.get("element_names") or {})  # the package's names in the page's language
     rows = []
     for entry in view["history"]:
         action = entry["action"]
@@ -234,22 +254,23 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
     return rows
 
 
-def open_tasks(view: dict, people: dict[str, str]) -> list[dict]:
-    """The tasks waiting now, with who holds them (or the groups they are offered to)."""
+def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None = None) -> list[dict]:
+    """The tasks waiting now, with who holds them (or the groups they are offered to, by their names)."""
+    roles = roles or {}
     waiting = []
     for task in view["tasks"]:
         if task["status"] != "open":
             continue
         holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ""
         waiting.append({"id": task["id"], "name": task.get("name") or task["element_id"], "holder": holder,
-                        "groups": ", ".join(task.get("candidate_groups") or [])})
+                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or [])})
     return waiting
 
 
 def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
     """What the task and instance pages show about an instance (the caller checked the scoping)."""
     account = current_account()
-    view = queries.instance_view(session, instance_id)
+    view = queries.instance_view(session, instance_id, lang)
     diagram = work.diagram(session, instance_id)
     schema, names = work.instance_start_form(session, instance_id)  # the form of the instance's own version
     people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
@@ -264,7 +285,9 @@ def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
         "process_name": names.get(lang) or names.get("zh") or names.get("en") or view["process"],
         "initiator": people.get(view["initiator"], view["initiator"] or ""),
         "timeline": timeline(view, people),
-        "waiting": open_tasks(view, people),
+        "waiting": open_tasks(view, people, org.role_names(
+            session, [g for t in view["tasks"] if t["status"] == "open" for g in t.get("candidate_groups") or []],
+            lang)),
         "details": readonly_form(schema, view["data"] or {}, lang, hide),
         "done": sorted({*diagram["done"], *([diagram["end_event"]] if diagram["end_event"] else [])}),
         "current": diagram["current"],
@@ -283,7 +306,7 @@ def _may_view(session, instance_id: int) -> bool:
 def _visible_task(session, task_id: str) -> tuple[work.TaskForm, bool]:
     """The task and whether the person may complete it now; 404 when they may not even see it."""
     account = current_account()
-    task_form = work.task_form(session, task_id)  # NotFoundError: 404
+    task_form = work.task_form(session, task_id, current_language())  # NotFoundError: 404
     task = task_form.task
     may_act = task.status == "open" and work.may_act_on_task(task, account.username, account.groups)
     if not may_act and not _may_view(session, task.instance_id):
@@ -412,11 +435,11 @@ def complete(task_id: str):
         return _task_page(task_id, request.form, exc.errors, comment, status=422)
     except TaskConflictError as exc:
         return _task_page(task_id, conflict=_("Someone else changed this task first. Nothing of your "
-                                              "submission was saved.") + " " + str(exc), status=409)
+                                              "submission was saved.") + " " + translated(exc), status=409)
     except NotPermittedError as exc:  # e.g. not this signer's turn yet on a sequential approval node
-        return _task_page(task_id, request.form, None, comment, conflict=str(exc), status=403)
+        return _task_page(task_id, request.form, None, comment, conflict=translated(exc), status=403)
     except InvalidTaskDataError as exc:  # e.g. an approval node's form without an approve / reject choice
-        return _task_page(task_id, request.form, None, comment, conflict=str(exc), status=422)
+        return _task_page(task_id, request.form, None, comment, conflict=translated(exc), status=422)
     except ProcessRuntimeError as exc:
         return _task_page(task_id, request.form, None, comment, conflict=failed_message(exc), status=500)
     files.attach(new_files, account.username, task.instance_id)
@@ -436,7 +459,7 @@ def claim(task_id: str):
     try:
         claim_task(sessions(), task_id, account.username, account.groups)
     except TaskConflictError as exc:
-        flash(_("Someone else took this task first.") + " " + str(exc), "error")
+        flash(_("Someone else took this task first.") + " " + translated(exc), "error")
     else:
         flash(_("The task is yours now."), "success")
     return redirect(url_for("work.task", task_id=task_id))
@@ -469,7 +492,7 @@ def diagram_xml(instance_id: int):
     with sessions()() as session:
         if not _may_view(session, instance_id):
             abort(404)
-        xml = work.diagram(session, instance_id)["xml"]
+        xml = work.diagram(session, instance_id, current_language())["xml"]
     return xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 
@@ -491,7 +514,7 @@ def _run_operation(run, success: str | None) -> None:
         flash(_("You urged this request less than 10 minutes ago. You can urge it again from %(time)s.",
                 time=when(exc.allowed_at)), "error")
     except LiaisonError as exc:
-        flash(_("Not done: %(reason)s", reason=str(exc)), "error")
+        flash(_("Not done: %(reason)s", reason=translated(exc)), "error")
     else:
         if success:
             flash(success, "success")
@@ -503,7 +526,8 @@ def _task_operation(task_id: str, run, success: str, after: str | None = None):
     try:
         run()
     except LiaisonError as exc:
-        return _task_page(task_id, conflict=_("Not done: %(reason)s", reason=str(exc)), status=status_for(exc))
+        return _task_page(task_id, conflict=_("Not done: %(reason)s", reason=translated(exc)),
+                          status=status_for(exc))
     flash(success, "success")
     return redirect(after or url_for("work.task", task_id=task_id))
 
@@ -521,6 +545,16 @@ def _instance_operation(instance_id: int, operation: str, run, success: str | No
     if attached is not None:
         _run_operation(lambda: run(username, attached), success)
     return redirect(url_for("work.instance", instance_id=instance_id))
+
+
+def _display_names(usernames) -> dict[str, str]:
+    """People by their display names in the page's language (usernames stay the stored values)."""
+    with sessions()() as session:
+        return org.display_names(session, usernames, current_language())
+
+
+def _display_name(username: str) -> str:
+    return _display_names([username]).get(username, username) if username else username
 
 
 def _posted(name: str) -> str:
@@ -550,7 +584,7 @@ def transfer(task_id: str):
     if attached is not None:
         _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
                                                    comment=_posted("comment"), attachments=attached),
-                       _("The task was transferred to %(name)s.", name=to))
+                       _("The task was transferred to %(name)s.", name=_display_name(to)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -567,13 +601,13 @@ def delegate(task_id: str):
     if attached is not None:
         _run_operation(lambda: runtime.delegate_task(sessions(), task_id, username, to, comment=_posted("comment"),
                                                      attachments=attached),
-                       _("%(name)s handles the task now; it comes back to you afterwards.", name=to))
+                       _("%(name)s handles the task now; it comes back to you afterwards.", name=_display_name(to)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
 def _move_options(task_id: str) -> dict | None:
     try:
-        options = runtime.move_options(sessions(), task_id)
+        options = runtime.move_options(sessions(), task_id, lang=current_language())
     except LiaisonError:
         return None
     return options if options["previous"] or options["initiator"] or options["passed"] or options["all"] else None
@@ -614,7 +648,7 @@ def add_signer(task_id: str):
     signer = _posted("signer")
     _run_operation(lambda: runtime.add_signer(sessions(), task_id, account.username, signer, _posted("place"),
                                               comment=_posted("comment")),
-                   _("%(name)s was added as a signer.", name=signer))
+                   _("%(name)s was added as a signer.", name=_display_name(signer)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -627,7 +661,7 @@ def remove_signer(task_id: str):
     signer = _posted("signer")
     _run_operation(lambda: runtime.remove_signer(sessions(), task_id, account.username, signer,
                                                  comment=_posted("comment")),
-                   _("%(name)s no longer signs this step.", name=signer))
+                   _("%(name)s no longer signs this step.", name=_display_name(signer)))
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -658,10 +692,12 @@ def cc(instance_id: int):
     def run(user: str, attached: list[str]) -> None:
         copied = operations.cc(sessions(), instance_id, names, actor=user, comment=_posted("comment"),
                                attachments=attached)
+        shown = _display_names([*copied.added, *copied.skipped])
         if copied.added:
-            flash(_("Copied to %(names)s.", names=", ".join(copied.added)), "success")
+            flash(_("Copied to %(names)s.", names=", ".join(shown[n] for n in copied.added)), "success")
         if copied.skipped:
-            flash(_("Already copied before, skipped: %(names)s", names=", ".join(copied.skipped)), "error")
+            flash(_("Already copied before, skipped: %(names)s", names=", ".join(shown[n] for n in copied.skipped)),
+                  "error")
 
     return _instance_operation(instance_id, "cc", run, None)
 

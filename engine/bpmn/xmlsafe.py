@@ -13,6 +13,7 @@ from lxml import etree
 from engine.errors import UnreadableFileError
 
 MAX_XML_BYTES = 10 * 1024 * 1024
+_BPMN_TAG = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
 DOCTYPE_REFUSED = "DOCTYPE declarations are not allowed: entity expansion and external references are refused"
 
@@ -120,3 +121,18 @@ def parse_xml_bytes(data: bytes, path: str = "<string>", max_bytes: int = MAX_XM
     if tree.getroot() is None:
         raise UnreadableFileError(path, "file has no root element")
     return tree
+
+
+def relabel(xml: str, labels: dict[str, str]) -> str:
+    """The BPMN `xml` with the `name` of each element whose id `labels` has set to its label (a diagram's
+    labels in the reader's language); the text unchanged when it cannot be read."""
+    try:
+        tree = parse_xml_bytes(xml.encode("utf-8"))
+    except UnreadableFileError:
+        return xml
+    changed = False
+    for node in tree.getroot().iter():
+        if isinstance(node.tag, str) and node.tag.startswith(_BPMN_TAG) and node.get("id") in labels:
+            node.set("name", labels[node.get("id")])
+            changed = True
+    return etree.tostring(tree, encoding="unicode") if changed else xml

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 from engine.config import Settings, load_settings
 from engine.notify.center import is_enabled
 from engine.notify.recipients import GROUP_CAP, Directory, Person, look_up
+from engine.results import element_label, element_names
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +349,7 @@ class _EventRenderer:
         if event.task is not None:
             task = {**event.task, "due": _due_text(event.task.get("due_at"), settings.timezone)}
         self.names = _process_names(facts.package.get("meta") or {}, facts.process_key)
+        self.element_names = element_names(facts.package)  # package.yaml `names`: the task's name per language
         self.base_context = {
             "event": event.kind, "task": task, "comment": event.comment, "data": facts.data or {},
             "extra": event.extra, "link": self.link, "now": now,
@@ -365,8 +367,13 @@ class _EventRenderer:
             actor_name = (person.name_en if lang == "en" and person.name_en else person.name) or actor
         process = {"key": self.process_key, "name": self.names[lang], "name_zh": self.names["zh"],
                    "name_en": self.names["en"]}
-        return {**self.base_context, "process": process, "actor": actor_name, "actor_username": actor,
-                "lang": lang}
+        context = {**self.base_context, "process": process, "actor": actor_name, "actor_username": actor,
+                   "lang": lang}
+        task = context["task"]
+        if task is not None and task.get("element_id") in self.element_names:  # in the recipient's language
+            context["task"] = {**task, "bpmn_name": task.get("name"),
+                               "name": element_label(self.element_names, task["element_id"], lang, task.get("name"))}
+        return context
 
     def render(self, lang: str) -> tuple[str, str, str]:
         """(title, text, html) in `lang`; the default template when the package's fails."""

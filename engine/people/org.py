@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exist
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
-from engine.errors import LiaisonError, NotFoundError
+from engine.errors import LiaisonError, NotFoundError, msg
 from engine.results import paging
 
 DepartmentRef = int | str  # id or code
@@ -223,16 +223,16 @@ def set_out_of_office(session: Session, username: str, deputy_username: str, sta
     Windows of the same person overlapping the new one are replaced by it.
     """
     if ends_at <= starts_at:
-        raise OrgDataError("an out-of-office window must end after it starts")
+        raise OrgDataError(msg("an out-of-office window must end after it starts"))
     if deputy_username == username:
-        raise OrgDataError("nobody can be their own deputy")
+        raise OrgDataError(msg("nobody can be their own deputy"))
     people = {p.username: p for p in session.scalars(
         select(Person).where(Person.username.in_([username, deputy_username])))}
     for name in (username, deputy_username):
         if name not in people:
-            raise NotFoundError(f"no person with username `{name}`")
+            raise NotFoundError(msg("no person with username `%(person)s`", person=name))
     if not people[deputy_username].active:
-        raise OrgDataError(f"`{deputy_username}` is not active and cannot be a deputy")
+        raise OrgDataError(msg("`%(person)s` is not active and cannot be a deputy", person=deputy_username))
     person_id = people[username].id
     session.execute(delete(OutOfOffice).where(and_(
         OutOfOffice.person_id == person_id, OutOfOffice.starts_at < ends_at, OutOfOffice.ends_at > starts_at)))
@@ -274,6 +274,18 @@ def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, st
                                .where(Person.username.in_(sorted(wanted))))
         for username, name, name_en in rows:
             found[username] = (name_en if lang == "en" and name_en else name) or username
+    return found
+
+
+def role_names(session: Session, keys, lang: str = "zh") -> dict[str, str]:
+    """Role display names by key in one query (the English name on English pages when there is one);
+    a key no role has is shown as it is."""
+    wanted = {k for k in keys if k}
+    found = {k: k for k in wanted}
+    if wanted:
+        for key, name, name_en in session.execute(select(Role.key, Role.name, Role.name_en)
+                                                  .where(Role.key.in_(sorted(wanted)))):
+            found[key] = (name_en if lang == "en" and name_en else name) or key
     return found
 
 

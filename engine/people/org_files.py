@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import UnreadableFileError
+from engine.errors import UnreadableFileError, msg
 
 # field -> accepted headers, English and Chinese; matching ignores case, spaces, "_", "-", "*"
 # and anything in brackets ("用户名（必填）").
@@ -91,7 +91,7 @@ def read_org_file(path: str | Path) -> OrgTable:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise UnreadableOrgFileError(str(path), f"file is larger than {MAX_FILE_BYTES // 2**20} MB")
+            raise UnreadableOrgFileError(str(path), msg("file is larger than %(limit)d MB", limit=MAX_FILE_BYTES // 2**20))
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableOrgFileError(str(path), exc.strerror or str(exc)) from None
@@ -102,12 +102,12 @@ def read_org_bytes(data: bytes, source: str) -> OrgTable:
     """Like `read_org_file`, for an upload's content; `source` names it in messages (and its suffix
     tells an XLSX that is not a zip archive from a CSV)."""
     if len(data) > MAX_FILE_BYTES:
-        raise UnreadableOrgFileError(source, f"file is larger than {MAX_FILE_BYTES // 2**20} MB")
+        raise UnreadableOrgFileError(source, msg("file is larger than %(limit)d MB", limit=MAX_FILE_BYTES // 2**20))
     suffix = Path(source).suffix.lower()
     if data.startswith(b"PK\x03\x04") or suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(data, source)
     if data.startswith(b"\xd0\xcf\x11\xe0") or suffix == ".xls":
-        raise UnreadableOrgFileError(source, "old Excel .xls format: save it as .xlsx or CSV")
+        raise UnreadableOrgFileError(source, msg("old Excel .xls format: save it as .xlsx or CSV"))
     return _read_csv(data, source)
 
 
@@ -117,13 +117,13 @@ def _decode(data: bytes, source: str) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16")
     if b"\x00" in data:
-        raise UnreadableOrgFileError(source, "not a text file: save it as CSV (UTF-8) or XLSX")
+        raise UnreadableOrgFileError(source, msg("not a text file: save it as CSV (UTF-8) or XLSX"))
     for encoding in ("utf-8", "gb18030"):  # GB18030 includes GBK, as Excel in China saves CSV
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise UnreadableOrgFileError(source, "neither UTF-8 nor GBK/GB18030 text: save it as CSV (UTF-8)")
+    raise UnreadableOrgFileError(source, msg("neither UTF-8 nor GBK/GB18030 text: save it as CSV (UTF-8)"))
 
 
 def _read_csv(data: bytes, source: str) -> OrgTable:
@@ -149,7 +149,7 @@ def _capped(rows, source: str):
         if any(v not in (None, "") for v in row):
             count += 1
             if count > MAX_ROWS + 1:
-                raise UnreadableOrgFileError(source, f"more than {MAX_ROWS:,} rows")
+                raise UnreadableOrgFileError(source, msg("more than %(limit)s rows", limit=format(MAX_ROWS, ",")))
             yield number, row
 
 
@@ -213,7 +213,7 @@ def _read_xlsx(data: bytes, source: str) -> OrgTable:
 
 def _from_sheet(source: str, records: list[tuple[int, list]]) -> OrgTable:
     if not records:
-        return OrgTable(source, (), [], 1, [RowError(1, "the file is empty: expected a header row")])
+        return OrgTable(source, (), [], 1, [RowError(1, msg("the file is empty: expected a header row"))])
     header_row, headers = records[0]
     return _table(source, [_cell_text(h) for h in headers], records[1:], header_row)
 
@@ -224,7 +224,7 @@ def _table(source: str, headers: list[str], records, header_row: int) -> OrgTabl
     for header in headers:
         name = HEADERS.get(_normalize_header(str(header)))
         if name is not None and name in fields:
-            problems.append(RowError(header_row, f"column `{header}` appears twice"))
+            problems.append(RowError(header_row, msg("column `%(column)s` appears twice", column=header)))
             name = None
         elif name is None and str(header).strip():
             ignored.append(str(header))
@@ -232,7 +232,7 @@ def _table(source: str, headers: list[str], records, header_row: int) -> OrgTabl
     for required in REQUIRED:
         if required not in fields:
             names = " / ".join(COLUMNS[required][i] for i in (0, -1))
-            problems.append(RowError(header_row, f"missing required column `{names}`"))
+            problems.append(RowError(header_row, msg("missing required column `%(column)s`", column=names)))
     rows = []
     for number, cells in records:
         row = {f: _cell_text(v) for f, v in zip(fields, cells, strict=False) if f}

@@ -25,7 +25,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Position, Role, utcnow
-from engine.errors import LiaisonError
+from engine.errors import LiaisonError, msg
 from engine.people.org_files import (  # noqa: F401 - callers read files through this module too
     COLUMNS,
     HEADERS,
@@ -48,7 +48,12 @@ Progress = Callable[[int, int], None]  # on_progress(done, total), for the uploa
 # -- the plan (dry run) ------------------------------------------------------------------------------
 
 _UNIQUE = ("username", "employee_no", "email")  # also the order people are matched in
-_LABEL = {"username": "username", "employee_no": "employee number", "email": "e-mail"}
+_LABEL = {"username": msg("username"), "employee_no": msg("employee number"), "email": msg("e-mail")}
+# a column in a row error (translated on pages; the English text is the column's key)
+_FIELD = {"username": msg("username"), "name": msg("name"), "name_en": msg("name_en"), "email": msg("email"),
+          "employee_no": msg("employee_no"), "position": msg("position"), "manager": msg("manager"),
+          "department": msg("department"), "department_head": msg("department_head"), "active": msg("active"),
+          "roles": msg("roles")}
 _LIMITS = {"username": 100, "name": 200, "name_en": 200, "email": 254, "employee_no": 100,
            "position": 100, "manager": 254}
 _YES = {"yes", "y", "true", "1", "是", "在职", "√", "✓", "✔", "on"}
@@ -182,7 +187,7 @@ def plan_import(session: Session, rows: OrgTable | Iterable[Mapping[str, object]
     directory = _load_directory(session)
     plan = ImportPlan(table.source, table.columns, errors=list(table.problems), directory=directory,
                       row_count=len(table.rows))
-    plan.warnings += [RowError(table.header_row, f"column `{h}` is not known and is ignored")
+    plan.warnings += [RowError(table.header_row, msg("column `%(column)s` is not known and is ignored", column=h))
                       for h in table.ignored_headers]
     if plan.errors:  # a missing column makes every row wrong: say it once
         return plan
@@ -252,7 +257,8 @@ def _flag(cells: dict[str, str], name: str, default: bool, number: int, plan: Im
         return default
     if text in _YES or text in _NO:
         return text in _YES
-    plan._error(number, f"{name} must be yes or no (是/否), not `{cells[name]}`")
+    plan._error(number, msg("%(field)s must be yes or no (是/否), not `%(value)s`", field=_FIELD.get(name, name),
+                            value=cells[name]))
     return default
 
 
@@ -262,24 +268,25 @@ def _parse_row(number: int, cells: dict[str, str], plan: ImportPlan) -> PlannedP
     for name, limit in _LIMITS.items():
         value = cells.get(name) or None
         if value is not None and len(value) > limit:
-            plan._error(number, f"{name} is longer than {limit} characters")
+            plan._error(number, msg("%(field)s is longer than %(limit)d characters", field=_FIELD.get(name, name),
+                                    limit=limit))
             value = None
         values[name] = value
     if values["username"] and re.search(r"\s", values["username"]):
-        plan._error(number, f"username `{values['username']}` contains spaces")
+        plan._error(number, msg("username `%(value)s` contains spaces", value=values["username"]))
         values["username"] = None
     if values["email"]:
         values["email"] = values["email"].lower()
         if not _EMAIL.match(values["email"]):
-            plan._error(number, f"`{cells['email']}` is not an e-mail address")
+            plan._error(number, msg("`%(value)s` is not an e-mail address", value=cells["email"]))
             values["email"] = None
     for name in REQUIRED:
         if not cells.get(name):
-            plan._error(number, f"{name} is empty")
+            plan._error(number, msg("%(field)s is empty", field=_FIELD.get(name, name)))
     roles = tuple(dict.fromkeys(k for k in _KEYS_SPLIT.split(cells.get("roles", "")) if k))
     for key in roles:
         if len(key) > 100:
-            plan._error(number, f"role `{key[:20]}...` is longer than 100 characters")
+            plan._error(number, msg("role `%(value)s...` is longer than 100 characters", value=key[:20]))
     head = _flag(cells, "department_head", False, number, plan)
     active = _flag(cells, "active", True, number, plan)
     if not values["username"]:
@@ -297,7 +304,8 @@ def _drop_duplicates(people: list[PlannedPerson], plan: ImportPlan) -> list[Plan
             value = getattr(person, name)
             earlier = first[name].setdefault(value, person) if value else person
             if earlier is not person:
-                plan._error(person.row, f"duplicate {_LABEL[name]} `{value}` (also on row {earlier.row})")
+                plan._error(person.row, msg("duplicate %(field)s `%(value)s` (also on row %(row)d)", field=_LABEL[name],
+                                            value=value, row=earlier.row))
                 if name == "username":
                     break
                 setattr(person, name, None)
@@ -318,15 +326,16 @@ def _match_existing(people: list[PlannedPerson], directory: _Directory, plan: Im
             continue
         how, pid = found[0]
         if pid in claimed:
-            plan._error(person.row, f"is the same person as row {claimed[pid].row} "
-                        f"(`{directory.people[pid].username}`, by {_LABEL[how]})")
+            plan._error(person.row, msg("is the same person as row %(row)d (`%(username)s`, by %(field)s)",
+                                        row=claimed[pid].row, username=directory.people[pid].username,
+                                        field=_LABEL[how]))
             continue
         claimed[pid] = person
         person.existing_id = person.node = pid
         if how != "username":
-            plan.warnings.append(RowError(person.row, f"username of `{directory.people[pid].username}` changes to "
-                                          f"`{person.username}` (matched by {_LABEL[how]}); tasks and history "
-                                          "keep the old name"))
+            plan.warnings.append(RowError(person.row, msg(
+                "username of `%(old)s` changes to `%(new)s` (matched by %(field)s); tasks and history keep the old "
+                "name", old=directory.people[pid].username, new=person.username, field=_LABEL[how])))
         kept.append(person)
     return kept
 
@@ -339,8 +348,9 @@ def _check_taken(people: list[PlannedPerson], directory: _Directory, plan: Impor
             value = getattr(person, name)
             owner = directory.index[name].get(value) if value else None
             if owner is not None and owner != person.existing_id and owner not in matched:
-                plan._error(person.row, f"{_LABEL[name]} `{value}` already belongs to "
-                            f"`{directory.people[owner].username}`, who is not in this file")
+                plan._error(person.row, msg("%(field)s `%(value)s` already belongs to `%(username)s`, who is not in "
+                                            "this file", field=_LABEL[name], value=value,
+                                            username=directory.people[owner].username))
 
 
 def _resolve_names(people: list[PlannedPerson], directory: _Directory, plan: ImportPlan) -> None:
@@ -371,13 +381,13 @@ def _department_ref(text: str, directory: _Directory, new: dict) -> DepartmentRe
         return directory.department_codes[text]
     parts = tuple(_PATH_SPLIT.split(text.strip("/／ ")))
     if not all(parts) or any(len(p) > 200 for p in parts):
-        return f"department `{text}`: every name in the path must have 1 to 200 characters"
+        return msg("department `%(value)s`: every name in the path must have 1 to 200 characters", value=text)
     if len(parts) == 1:
         found = directory.by_name.get(parts[0], []) + [names for names in new if names[-1] == parts[0]]
         if len(found) > 1:
             example = "/".join(found[0]) if isinstance(found[0], tuple) else directory.path_names(found[0])
-            return (f"department `{text}` is ambiguous: {len(found)} departments have that name; "
-                    f"write its path, e.g. `{example}`")
+            return msg("department `%(value)s` is ambiguous: %(count)d departments have that name; write its "
+                       "path, e.g. `%(example)s`", value=text, count=len(found), example=example)
         if found:
             return found[0]
     parent: DepartmentRef | None = None
@@ -409,8 +419,8 @@ def _resolve_managers(people: list[PlannedPerson], directory: _Directory, plan: 
             node = next((refs[n][key] for n in _UNIQUE
                          if (key := person.manager.lower() if n == "email" else person.manager) in refs[n]), None)
             if node is None:
-                plan._error(person.row, f"unknown manager `{person.manager}`: no username, employee number or "
-                            "e-mail in the file or the directory")
+                plan._error(person.row, msg("unknown manager `%(value)s`: no username, employee number or "
+                                            "e-mail in the file or the directory", value=person.manager))
             person.manager_node = node
 
 
@@ -445,8 +455,10 @@ def _check_loops(people: list[PlannedPerson], directory: _Directory, plan: Impor
         start = loop.index(in_file[0].node)
         loop = loop[start:] + loop[:start]
         others = ", ".join(str(p.row) for p in in_file[1:])
-        plan._error(in_file[0].row, "loop in reporting lines: " + " -> ".join(names[n] for n in [*loop, loop[0]])
-                    + (f" (also rows {others})" if others else ""))
+        chain = " -> ".join(names[n] for n in [*loop, loop[0]])
+        plan._error(in_file[0].row, msg("loop in reporting lines: %(chain)s (also rows %(rows)s)", chain=chain,
+                                        rows=others) if others else
+                    msg("loop in reporting lines: %(chain)s", chain=chain))
 
 
 def _final_department(person: PlannedPerson, directory: _Directory, columns: tuple[str, ...]):
@@ -464,12 +476,13 @@ def _check_heads(people: list[PlannedPerson], directory: _Directory, plan: Impor
         department = _final_department(person, directory, plan.columns)
         if department is None:
             if person.department is None:
-                plan._error(person.row, "marked as department head but has no department")
+                plan._error(person.row, msg("marked as department head but has no department"))
             continue
         earlier = heads.setdefault(department, person)
         if earlier is not person:
-            plan._error(person.row, f"department `{person.department or department}` gets two heads: "
-                        f"`{earlier.username}` (row {earlier.row}) and `{person.username}`")
+            plan._error(person.row, msg("department `%(value)s` gets two heads: `%(first)s` (row %(row)d) and "
+                                        "`%(second)s`", value=person.department or department,
+                                        first=earlier.username, row=earlier.row, second=person.username))
 
 
 def _set_action(person: PlannedPerson, directory: _Directory, columns: tuple[str, ...], invalid: bool) -> None:

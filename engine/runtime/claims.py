@@ -10,6 +10,7 @@ from engine.data.models import utcnow
 from engine.errors import (
     NotPermittedError,
     TaskConflictError,
+    msg,
 )
 from engine.runtime.step import db_engine, history_table, open_task, retry_when_locked, task_table
 from engine.runtime.versions import approval_mode
@@ -54,17 +55,18 @@ def _claim_once(sessions, task_id: str, user: str, groups: tuple[str, ...]) -> N
         offered = (user in (handle.candidate_users or [])
                    or bool(set(groups) & set(handle.candidate_groups or [])))
         if approval_mode(conn, handle):
-            raise NotPermittedError(f"task {task_id} is an approval node with several signers: each signs it, "
-                                    "nobody claims it")
+            raise NotPermittedError(msg("task %(task)s is an approval node with several signers: each signs it, "
+                                        "nobody claims it", task=task_id))
         if handle.assignee == user:
             return
         if not offered:
-            raise NotPermittedError(f"task {task_id} is not offered to {user} or their groups")
+            raise NotPermittedError(msg("task %(task)s is not offered to %(person)s or their groups", task=task_id,
+                                        person=user))
         holder = handle.assignee
         if holder is None and conn.execute(_CLAIM, {"b_task": task_id, "b_user": user}).rowcount != 1:
             holder = conn.execute(_ASSIGNEE, {"b_task": task_id}).scalar()  # the winner of the race
         if holder is not None:
-            raise TaskConflictError(f"task {task_id} is already claimed by {holder}")
+            raise TaskConflictError(msg("task %(task)s is already claimed by %(person)s", task=task_id, person=holder))
         _append_claim_history(conn, handle, user, "claimed")
 
 
@@ -77,13 +79,14 @@ def _unclaim_once(sessions, task_id: str, user: str) -> None:
     with db_engine(sessions).begin() as conn:
         handle = open_task(conn, task_id)
         if handle.assignee != user:
-            raise NotPermittedError(f"task {task_id} is not claimed by {user}")
+            raise NotPermittedError(msg("task %(task)s is not claimed by %(person)s", task=task_id, person=user))
         last = conn.execute(_LAST_CLAIM, {"b_instance": handle.instance_id, "b_task": task_id}).first()
         if last is None or tuple(last) != (user, "claimed"):
-            raise NotPermittedError(f"task {task_id} was assigned to {user}, not claimed from a pool: "
-                                    "it has no pool to go back to")
+            raise NotPermittedError(msg("task %(task)s was assigned to %(person)s, not claimed from a pool: "
+                                        "it has no pool to go back to", task=task_id, person=user))
         if conn.execute(_UNCLAIM, {"b_task": task_id, "b_user": user}).rowcount != 1:
-            raise TaskConflictError(f"task {task_id} changed while giving it back; nothing was changed")
+            raise TaskConflictError(msg("task %(task)s changed while giving it back; nothing was changed",
+                                        task=task_id))
         _append_claim_history(conn, handle, user, "unclaimed")
 
 

@@ -15,6 +15,7 @@ from engine.errors import (
     NotFoundError,
     NotPermittedError,
     TaskConflictError,
+    msg,
 )
 from engine.runtime import uploads
 from engine.runtime.effects import notify_signers
@@ -48,14 +49,16 @@ def _check_may_delegate(conn, handle, actor: str) -> None:
     """The one rule for who may delegate a task: its assignee, once, on a node without an approval mode."""
     task_id = handle.task_id
     if handle.delegated_by:
-        raise TaskConflictError(f"task {task_id} is already delegated by {handle.delegated_by} to "
-                                f"{handle.assignee}")
+        raise TaskConflictError(msg("task %(task)s is already delegated by %(by)s to %(person)s", task=task_id,
+                                    by=handle.delegated_by, person=handle.assignee))
     if handle.assignee != actor:
-        raise NotPermittedError(f"only the task's assignee delegates it; task {task_id} is "
-                                f"{'assigned to ' + handle.assignee if handle.assignee else 'not assigned'}")
+        raise NotPermittedError(msg("only the task's assignee delegates it; task %(task)s is assigned to %(person)s",
+                                    task=task_id, person=handle.assignee) if handle.assignee else
+                                msg("only the task's assignee delegates it; task %(task)s is not assigned",
+                                    task=task_id))
     if approval_mode(conn, handle):
-        raise NotPermittedError(f"task {task_id} is an approval node with several signers: add a signer "
-                                "or transfer it instead")
+        raise NotPermittedError(msg("task %(task)s is an approval node with several signers: add a signer "
+                                    "or transfer it instead", task=task_id))
 
 
 def may_delegate(sessions: sessionmaker[Session], task_id: str, actor: str) -> bool:
@@ -79,11 +82,11 @@ def delegate_task(sessions: sessionmaker[Session], task_id: str, actor: str, to:
         handle = open_task(conn, task_id)
         _check_may_delegate(conn, handle, actor)
         if to == actor:
-            raise InvalidTaskDataError("a task is delegated to someone else")
+            raise InvalidTaskDataError(msg("a task is delegated to someone else"))
         if conn.execute(ACTIVE_PERSON, {"b_user": to}).first() is None:
-            raise NotFoundError(f"no active person `{to}`")
+            raise NotFoundError(msg("no active person `%(person)s`", person=to))
         if conn.execute(_DELEGATE, {"b_task": task_id, "b_actor": actor, "b_to": to}).rowcount != 1:
-            raise TaskConflictError(f"task {task_id} changed meanwhile; nothing was delegated")
+            raise TaskConflictError(msg("task %(task)s changed meanwhile; nothing was delegated", task=task_id))
         now = utcnow()
         conn.execute(TaskCandidate.__table__.delete().where(TaskCandidate.__table__.c.task_id == task_id))
         store.append_history(conn, [{"instance_id": handle.instance_id, "at": now, "actor": actor,

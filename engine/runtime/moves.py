@@ -14,8 +14,10 @@ from engine.errors import (
     InvalidTaskDataError,
     NotPermittedError,
     TaskConflictError,
+    msg,
 )
 from engine.people import org
+from engine.results import element_label, element_names
 from engine.runtime import assignment
 from engine.runtime.signers import own_item, signer_items
 from engine.runtime.step import (
@@ -61,7 +63,8 @@ def move_task(sessions: sessionmaker[Session], task_id: str, actor: str, kind: s
     if kind not in MOVE_ACTIONS:
         raise InvalidTaskDataError(f"a token move is one of {', '.join(MOVE_ACTIONS)}, not `{kind}`")
     if kind in ("return", "jump") and not (comment or "").strip():
-        raise InvalidTaskDataError(f"a {kind} needs a comment saying why")
+        raise InvalidTaskDataError(msg("a return needs a comment saying why") if kind == "return"
+                                   else msg("a jump needs a comment saying why"))
     return retry_when_locked(lambda: _move_once(sessions, task_id, actor, kind, target, comment, tuple(groups)),
                               f"moving task {task_id}")
 
@@ -111,9 +114,9 @@ def may_jump(sessions: sessionmaker[Session], task_id: str, actor: str) -> bool:
 
 def _jump_target(conn, handle, target, actor) -> str:
     if not _may_jump(conn, handle, actor):
-        raise NotPermittedError("only a super admin or the process's admins move a request to any node")
+        raise NotPermittedError(msg("only a super admin or the process's admins move a request to any node"))
     if not target:
-        raise InvalidTaskDataError("a jump needs the node to go to")
+        raise InvalidTaskDataError(msg("a jump needs the node to go to"))
     return target
 
 
@@ -123,13 +126,14 @@ _ACTED = ("claimed", "signed", "delegated", "transferred", "signer_added", "sign
 def _take_back_target(conn, handle, previous, actor, history) -> str:
     task_id = handle.task_id
     if previous is None:
-        raise NotPermittedError(f"task {task_id} has no previous node to take back")
+        raise NotPermittedError(msg("task %(task)s has no previous node to take back", task=task_id))
     last = next((a for a, action, element, _t in reversed(history)
                  if action == "task_completed" and element == previous["id"]), None)
     if last != actor:
-        raise NotPermittedError(f"only {last or 'whoever completed the previous node'} may take it back")
+        raise NotPermittedError(msg("only %(person)s may take it back", person=last) if last else
+                                msg("only whoever completed the previous node may take it back"))
     if any(t == task_id and action in _ACTED for _a, action, _e, t in history):
-        raise TaskConflictError(f"someone already acted on task {task_id}: it cannot be taken back")
+        raise TaskConflictError(msg("someone already acted on task %(task)s: it cannot be taken back", task=task_id))
     return previous["id"]
 
 
@@ -141,25 +145,26 @@ def _return_target(conn, handle, target, targets, previous, actor, groups, workf
         check_may_complete(handle, actor, groups)
     if target in (None, "previous"):
         if previous is None:
-            raise NotPermittedError(f"task {task_id} has no previous node to return to")
+            raise NotPermittedError(msg("task %(task)s has no previous node to return to", task=task_id))
         return previous["id"]
     if target == "initiator":
         resubmit = token_moves.return_settings(workflow, task_id)["resubmit"]
         if not resubmit:
-            raise NotPermittedError("the process names no node for the initiator's rework "
-                                    "(liaison:resubmit on its start event)")
+            raise NotPermittedError(msg("the process names no node for the initiator's rework "
+                                        "(liaison:resubmit on its start event)"))
         return resubmit
     found = targets.get(target)
     if found is None or not (found.get("passed") or found.get("resubmit")):
         allowed = ", ".join(t for t, v in targets.items() if v.get("passed") or v.get("resubmit")) or "none"
-        raise NotPermittedError(f"`{target}` is not a node this request already passed (possible: {allowed})")
+        raise NotPermittedError(msg("`%(node)s` is not a node this request already passed (possible: %(allowed)s)",
+                                    node=target, allowed=allowed))
     return target
 
 
-def move_options(sessions: sessionmaker[Session], task_id: str) -> dict:
+def move_options(sessions: sessionmaker[Session], task_id: str, lang: str | None = None) -> dict:
     """Where an open task can be returned to, for the task page: `{"previous": {id, name} | None,
     "initiator": bool, "passed": [{id, name}], "all": [{id, name}] (where an admin may jump)}`
-    (nothing is changed)."""
+    (nothing is changed); with `lang`, the names in that language (`results.element_label`)."""
     with db_engine(sessions).connect() as conn:
         handle = open_task(conn, task_id)
         history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": handle.instance_id})]
@@ -170,6 +175,8 @@ def move_options(sessions: sessionmaker[Session], task_id: str) -> dict:
             resubmit = token_moves.return_settings(workflow, task_id)["resubmit"]
         finally:
             LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, handle.state_key), workflow)
+        names = element_names(version_package(conn, handle.version_id, handle.checksum)) if lang else None
+    targets = [{**t, "name": element_label(names, t["id"], lang, t.get("name"))} for t in targets]
     previous = next(({"id": t["id"], "name": t["name"]} for t in targets if t.get("previous")), None)
     return {"previous": previous, "initiator": bool(resubmit),
             "passed": [{"id": t["id"], "name": t["name"]} for t in targets

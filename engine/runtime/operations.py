@@ -37,7 +37,14 @@ from engine.data.models import (
     utcnow,
 )
 from engine.data.retry import is_contention, with_retries
-from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
+from engine.errors import (
+    NotFoundError,
+    NotPermittedError,
+    TaskConflictError,
+    already_closed,
+    msg,
+    status_text,
+)
 from engine.notify import render as notifications
 from engine.results import Page, jsonable, localized
 from engine.runtime import uploads
@@ -112,7 +119,7 @@ def facts(db: Connection | Session, instance_id: int, username: str, lock: bool 
                  bool(row[9]))
 
 
-def refusal(operation: str, found: Facts, username: str) -> str | None:
+def refusal(operation: str, found: Facts, username: str) -> str | None:  # a `Message`
     """Why `username` may not do `operation` on the instance (None: they may), by the rule table.
 
     Only the rules about *who* and the instance's state; the operation itself checks its input
@@ -122,23 +129,26 @@ def refusal(operation: str, found: Facts, username: str) -> str | None:
     initiator = found.initiator is not None and found.initiator == username
     if operation == "urge":
         if not (initiator or found.super_admin):
-            return f"only the initiator of instance {iid} or a super admin may urge it"
+            return msg("only the initiator of instance %(instance)s or a super admin may urge it", instance=iid)
         if found.status != "running":
-            return f"instance {iid} has ended ({found.status}): there is nobody to urge"
+            return msg("instance %(instance)s has ended (%(status)s): there is nobody to urge", instance=iid,
+                       status=status_text(found.status))
     elif operation == "cc":
         if not (initiator or found.participant or found.super_admin):
-            return (f"only the initiator of instance {iid}, someone who completed one of its tasks, "
-                    "or a super admin may copy it to others")
+            return msg("only the initiator of instance %(instance)s, someone who completed one of its tasks, "
+                       "or a super admin may copy it to others", instance=iid)
     elif operation == "withdraw":
         if not initiator:
-            return f"only the initiator of instance {iid} may withdraw it"
+            return msg("only the initiator of instance %(instance)s may withdraw it", instance=iid)
         if found.status != "running":
-            return f"instance {iid} has ended ({found.status}): it can no longer be withdrawn"
+            return msg("instance %(instance)s has ended (%(status)s): it can no longer be withdrawn", instance=iid,
+                       status=status_text(found.status))
     elif operation == "terminate":
         if not found.super_admin:
-            return f"only a super admin may terminate instance {iid}"
+            return msg("only a super admin may terminate instance %(instance)s", instance=iid)
         if found.status != "running":
-            return f"instance {iid} has ended ({found.status}): it can no longer be terminated"
+            return msg("instance %(instance)s has ended (%(status)s): it can no longer be terminated", instance=iid,
+                       status=status_text(found.status))
     else:
         raise ValueError(f"unknown instance operation `{operation}`")
     return None
@@ -215,31 +225,33 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
     with _engine(sessions).begin() as conn:
         task = _task_row(conn, task_id)
         if task.status != "open":
-            by = f" by {task.completed_by}" if task.completed_by else ""
-            raise TaskConflictError(f"task {task_id} is already {task.status}{by}")
+            raise TaskConflictError(already_closed(task_id, task.status, task.completed_by))
         found = facts(conn, task.instance_id, actor)
         if task.assignee != actor and not found.super_admin:
             if task.assignee is None:
-                raise NotPermittedError(f"only the assignee of task {task_id} or a super admin may transfer it; "
-                                        "nobody holds it yet (claim it first)")
-            raise NotPermittedError(f"only the assignee of task {task_id} or a super admin may transfer it")
+                raise NotPermittedError(msg("only the assignee of task %(task)s or a super admin may transfer it; "
+                                            "nobody holds it yet (claim it first)", task=task_id))
+            raise NotPermittedError(msg("only the assignee of task %(task)s or a super admin may transfer it",
+                                        task=task_id))
         if not to:
-            raise NotPermittedError(f"name the person to transfer task {task_id} to")
+            raise NotPermittedError(msg("name the person to transfer task %(task)s to", task=task_id))
         if to == task.assignee:
-            raise NotPermittedError(f"task {task_id} is already assigned to {to}")
+            raise NotPermittedError(msg("task %(task)s is already assigned to %(person)s", task=task_id, person=to))
         if not list(conn.execute(_ACTIVE_PEOPLE, {"b_names": [to]})):
-            raise NotPermittedError(f"cannot transfer task {task_id} to `{to}`: no active person has that username")
+            raise NotPermittedError(msg("cannot transfer task %(task)s to `%(person)s`: no active person has that "
+                                        "username", task=task_id, person=to))
         if to == found.initiator and _self_approval(conn, found, task.element_id) != "allow":
-            raise NotPermittedError(f"cannot transfer task {task_id} to `{to}`: they started this request, and "
-                                    f"step `{task.element_id}` does not let the initiator approve it "
-                                    "(liaison:selfApproval)")
+            raise NotPermittedError(msg("cannot transfer task %(task)s to `%(person)s`: they started this request, and "
+                                        "step `%(step)s` does not let the initiator approve it (liaison:selfApproval)",
+                                        task=task_id, person=to, step=task.element_id))
         params = {"b_task": task_id, "b_old": task.assignee, "b_new": to}
         if conn.execute(_TRANSFER, params).rowcount != 1:
             now_row = conn.execute(_TASK_ROW, {"b_task": task_id}).first()
             if now_row.status != "open":
-                raise TaskConflictError(f"task {task_id} was {now_row.status} meanwhile; nothing was changed")
-            raise TaskConflictError(f"task {task_id} was transferred to {now_row.assignee} meanwhile; "
-                                    "nothing was changed")
+                raise TaskConflictError(msg("task %(task)s was %(status)s meanwhile; nothing was changed",
+                                            task=task_id, status=status_text(now_row.status)))
+            raise TaskConflictError(msg("task %(task)s was transferred to %(person)s meanwhile; nothing was changed",
+                                        task=task_id, person=now_row.assignee))
         conn.execute(_DROP_CANDIDATES, {"b_task": task_id})
         store.append_history(conn, [{"instance_id": task.instance_id, "at": now, "actor": actor,
                                      "action": "transferred", "element_id": task.element_id, "task_id": task_id,
@@ -371,16 +383,18 @@ def _cc_once(sessions, instance_id: int, names: list[str], actor: str, comment: 
         found = facts(conn, instance_id, actor)
         _refuse(refusal("cc", found, actor))
         if not names:
-            raise NotPermittedError(f"name at least one person to copy instance {instance_id} to")
+            raise NotPermittedError(msg("name at least one person to copy instance %(instance)s to",
+                                        instance=instance_id))
         if len(names) > MAX_CC:
-            raise NotPermittedError(f"at most {MAX_CC} people can be copied at once, not {len(names)}")
+            raise NotPermittedError(msg("at most %(limit)d people can be copied at once, not %(count)d",
+                                        limit=MAX_CC, count=len(names)))
         if actor in names:
-            raise NotPermittedError(f"you cannot copy instance {instance_id} to yourself")
+            raise NotPermittedError(msg("you cannot copy instance %(instance)s to yourself", instance=instance_id))
         active = set(conn.execute(_ACTIVE_PEOPLE, {"b_names": names}).scalars())
         unknown = [n for n in names if n not in active]
         if unknown:
-            raise NotPermittedError(f"cannot copy instance {instance_id} to {', '.join(unknown)}: "
-                                    "no active person has that username")
+            raise NotPermittedError(msg("cannot copy instance %(instance)s to %(people)s: no active person has "
+                                        "that username", instance=instance_id, people=", ".join(unknown)))
         insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         added = []
         for name in names:  # ON CONFLICT: a concurrent CC of the same person inserts once
@@ -501,7 +515,8 @@ def terminate(sessions: sessionmaker[Session], instance_id: int, *, actor: str, 
     """
     reason = _comment(reason)
     if not reason:
-        raise NotPermittedError(f"a reason is required to terminate instance {instance_id}")
+        raise NotPermittedError(msg("a reason is required to terminate instance %(instance)s",
+                                    instance=instance_id))
     return _end(sessions, instance_id, actor, reason, "terminate", "terminated", notify_initiator=True,
                 attachments=attachments)
 
@@ -543,7 +558,8 @@ def _refuse(reason: str | None) -> None:
 def _comment(comment: str | None) -> str | None:
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
-        raise NotPermittedError(f"the comment is too long ({len(comment)} characters; at most {MAX_COMMENT})")
+        raise NotPermittedError(msg("the comment is too long (%(count)d characters; at most %(limit)d)",
+                                    count=len(comment), limit=MAX_COMMENT))
     return comment or None
 
 

@@ -21,6 +21,7 @@ from engine.errors import (
     NotFoundError,
     NotPermittedError,
     TaskConflictError,
+    msg,
 )
 from engine.people import org
 from engine.runtime import approvals, uploads
@@ -74,12 +75,13 @@ def decide_once(sessions, task_id: str, user: str, data: dict, comment, lang, at
     """
     decision = data.get("approved")
     if decision is not True and decision is not False:
-        raise InvalidTaskDataError("an approval node needs a decision: `approved` true or false")
+        raise InvalidTaskDataError(msg("an approval node needs a decision: `approved` true or false"))
     with db_engine(sessions).begin() as conn:
         conn.execute(_LOCK_TASK, {"b_task": task_id})
         handle = store.task_handle(conn, task_id)  # read again under the lock
         if handle.status != "open" or handle.instance_status != "running":
-            raise TaskConflictError(f"approval node {task_id} is already decided; your decision was not recorded")
+            raise TaskConflictError(msg("approval node %(task)s is already decided; your decision was not recorded",
+                                        task=task_id))
         items = signer_items(conn, task_id)
         mine = own_item(items, user, handle)
         now = utcnow()
@@ -110,10 +112,12 @@ def own_item(items: list[SignerItem], user: str, handle) -> SignerItem:
                                       or (item.signer == handle.on_behalf_of and handle.assignee == user)):
             return item
     if any(i.signer == user and i.status in ("approved", "rejected") for i in items):
-        raise TaskConflictError(f"you already decided on approval node {handle.task_id}")
+        raise TaskConflictError(msg("you already decided on approval node %(task)s", task=handle.task_id))
     if any(i.signer == user and i.status == "waiting" for i in items):
-        raise NotPermittedError(f"approval node {handle.task_id}: it is not your turn yet (sequential approval)")
-    raise NotPermittedError(f"approval node {handle.task_id} has no open signature for {user}")
+        raise NotPermittedError(msg("approval node %(task)s: it is not your turn yet (sequential approval)",
+                                    task=handle.task_id))
+    raise NotPermittedError(msg("approval node %(task)s has no open signature for %(person)s", task=handle.task_id,
+                                person=user))
 
 
 def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bool, comment, now,
@@ -156,7 +160,8 @@ def add_signer(sessions: sessionmaker[Session], task_id: str, actor: str, signer
     nodes) or alongside (并加签: all, any, vote). Only a signer whose turn it is may; the added
     person must be active and not a signer of the node already."""
     if place not in SIGNER_PLACES:
-        raise InvalidTaskDataError(f"where to add a signer: one of {', '.join(SIGNER_PLACES)}, not `{place}`")
+        raise InvalidTaskDataError(msg("where to add a signer: one of %(places)s, not `%(place)s`",
+                                       places=", ".join(SIGNER_PLACES), place=place))
     retry_when_locked(lambda: _add_signer_once(sessions, task_id, actor, signer, place, comment),
                        f"adding a signer to task {task_id}")
 
@@ -167,11 +172,11 @@ def _locked_node(conn, task_id: str):
     if handle is None:
         raise NotFoundError(f"no task {task_id}")
     if handle.status != "open" or handle.instance_status != "running":
-        raise TaskConflictError(f"approval node {task_id} is already decided")
+        raise TaskConflictError(msg("approval node %(task)s is already decided", task=task_id))
     mode = approval_mode(conn, handle)
     if not mode:
-        raise NotPermittedError(f"task {task_id} has one approver; signers are added to approval nodes with a "
-                                "mode (liaison:mode sequential, all, any or vote)")
+        raise NotPermittedError(msg("task %(task)s has one approver; signers are added to approval nodes with a "
+                                    "mode (liaison:mode sequential, all, any or vote)", task=task_id))
     return handle, mode, signer_items(conn, task_id)
 
 
@@ -180,12 +185,14 @@ def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
         handle, mode, items = _locked_node(conn, task_id)
         mine = own_item(items, actor, handle)
         if (place == "alongside") == (mode == "sequential"):
-            allowed = "alongside" if mode != "sequential" else "before or after"
-            raise NotPermittedError(f"a {mode} node takes signers {allowed} you, not {place}")
+            raise NotPermittedError(msg("a %(mode)s node takes signers alongside you, not %(place)s", mode=mode,
+                                        place=place) if mode != "sequential" else
+                                    msg("a %(mode)s node takes signers before or after you, not %(place)s", mode=mode,
+                                        place=place))
         if conn.execute(ACTIVE_PERSON, {"b_user": signer}).first() is None:
-            raise NotFoundError(f"no active person `{signer}`")
+            raise NotFoundError(msg("no active person `%(person)s`", person=signer))
         if any(i.signer == signer and i.status != "cancelled" for i in items):
-            raise TaskConflictError(f"{signer} already signs approval node {task_id}")
+            raise TaskConflictError(msg("%(person)s already signs approval node %(task)s", person=signer, task=task_id))
         now = utcnow()
         position = {"before": mine.position, "after": mine.position + 1,
                     "alongside": max(i.position for i in items) + 1}[place]
@@ -224,16 +231,18 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
         handle, mode, items = _locked_node(conn, task_id)
         target = next((i for i in items if i.signer == signer and i.status in ("open", "waiting")), None)
         if target is None:
-            raise NotFoundError(f"{signer} has no undecided signature on approval node {task_id}")
+            raise NotFoundError(msg("%(person)s has no undecided signature on approval node %(task)s", person=signer,
+                                    task=task_id))
         added_by = [actor_ for actor_, data in conn.execute(_ADDED_BY, {"b_instance": handle.instance_id,
                                                                          "b_task": task_id})
                     if (data or {}).get("signer") == signer]
         if actor not in added_by and not org.is_super_admin(conn, actor):
-            raise NotPermittedError(f"only whoever added {signer}, or a super admin, may remove them")
+            raise NotPermittedError(msg("only whoever added %(person)s, or a super admin, may remove them",
+                                        person=signer))
         undecided = [i for i in items if i.status in ("open", "waiting") and i.id != target.id]
         decided = [i for i in items if i.status in ("approved", "rejected")]
         if not undecided and not decided:
-            raise NotPermittedError(f"{signer} is the node's last signer: it needs at least one")
+            raise NotPermittedError(msg("%(person)s is the node's last signer: it needs at least one", person=signer))
         now = utcnow()
         conn.execute(update(_item_table).where(_item_table.c.id == target.id)
                      .values(status="cancelled", decided_at=now, comment=comment))

@@ -46,6 +46,8 @@ from engine.errors import (
     ProcessRuntimeError,
     TaskConflictError,
     TaskDataTooLargeError,
+    already_closed,
+    msg,
 )
 from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
@@ -360,7 +362,7 @@ def checked_data(data) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InvalidTaskDataError("task data must be a JSON object")
+        raise InvalidTaskDataError(msg("task data must be a JSON object"))
     try:
         encoded = json.dumps(data)
     except (TypeError, ValueError) as exc:
@@ -388,8 +390,7 @@ def open_task(conn, task_id: str) -> store.TaskHandle:
     if handle is None:
         raise NotFoundError(f"no task {task_id}")
     if handle.status != "open" or handle.instance_status != "running":
-        by = f" by {handle.completed_by}" if handle.completed_by else ""
-        raise TaskConflictError(f"task {task_id} is already {handle.status}{by}")
+        raise TaskConflictError(already_closed(task_id, handle.status, handle.completed_by))
     return handle
 
 

@@ -5,10 +5,14 @@ locked caches keyed by the version's checksum.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import SPEC_CACHE
 from engine.caching import BoundedCache
 from engine.data import store
+from engine.data.models import ProcessVersion
+from engine.results import element_names
 from engine.runtime.submissions import FORM_CACHE
 
 
@@ -60,3 +64,13 @@ def version_may_wait(conn, version_id: int, checksum: str) -> bool:
     """Whether the version has anything that makes timer rows or message subscriptions (`wfa.may_wait`),
     looked up once: a finishing instance of a version without any needs no clean-up statements."""
     return VERSION_WAITS.get(checksum, lambda: wfa.may_wait(*version_specs(conn, version_id, checksum)))
+
+
+def versions_element_names(conn, version_ids) -> dict[int, dict]:
+    """`results.element_names` of each version (package.yaml `names`), for `results.element_label`:
+    one small query for the checksums, the packages from the cache."""
+    ids = sorted({v for v in version_ids if v is not None})
+    if not ids:
+        return {}
+    rows = conn.execute(select(ProcessVersion.id, ProcessVersion.checksum).where(ProcessVersion.id.in_(ids)))
+    return {vid: element_names(PACKAGE_CACHE.get(conn, vid, checksum)) for vid, checksum in rows}

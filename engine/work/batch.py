@@ -45,10 +45,11 @@ def offers_approval(schema: FormSchema | None) -> bool:
     return False
 
 
-def _refusal(session: Session, task_id: str, user: str, groups: tuple[str, ...]) -> BatchOutcome | str:
-    """Why `user` cannot approve the task in a batch, or (when they can) the task's name."""
+def _refusal(session: Session, task_id: str, user: str, groups: tuple[str, ...],
+             lang: str | None = None) -> BatchOutcome | str:
+    """Why `user` cannot approve the task in a batch, or (when they can) the task's name (in `lang`)."""
     try:
-        task_form = work.task_form(session, task_id)
+        task_form = work.task_form(session, task_id, lang)
     except NotFoundError:
         return BatchOutcome(task_id, "", False, "not_found")
     task = task_form.task
@@ -69,7 +70,7 @@ def approve_tasks(sessions: sessionmaker[Session], task_ids: list[str], user: st
             outcomes.append(BatchOutcome(task_id, "", False, "too_many"))
             continue
         with sessions() as session:
-            checked = _refusal(session, task_id, user, groups)
+            checked = _refusal(session, task_id, user, groups, lang)
         if isinstance(checked, BatchOutcome):
             outcomes.append(checked)
         else:

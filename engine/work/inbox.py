@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 
 from engine.config import load_settings
 from engine.data.models import ProcessDefinition, ProcessInstance, TaskCandidate, WorkTask, utcnow
-from engine.results import Page, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
+from engine.people.org import display_names
+from engine.results import Page, element_label, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
+from engine.runtime.versions import versions_element_names
 
 DUE_SOON = timedelta(hours=24)
 MAX_PER_PAGE = 1000
@@ -35,7 +37,8 @@ _WITH_INSTANCE = (_task.join(_instance, _instance.c.id == _task.c.instance_id)
                   .outerjoin(_definition, _definition.c.key == _instance.c.process_key))
 _TASK_COLUMNS = (_task.c.id, _task.c.instance_id, _instance.c.process_key,
                  _definition.c.name.label("process_name"), _task.c.name.label("task_name"), _task.c.element_id,
-                 _instance.c.initiator, _instance.c.business_key, _task.c.created_at, _task.c.due_at)
+                 _instance.c.initiator, _instance.c.business_key, _task.c.created_at, _task.c.due_at,
+                 _instance.c.version_id)
 
 
 
@@ -51,7 +54,7 @@ class InboxItem:
     instance_id: int
     process_key: str
     process_name: dict  # {"zh": ..., "en": ...}
-    task_name: str  # the element id when the diagram names no task
+    task_name: str  # in the asked language (`results.element_label`); the element id when nothing names it
     initiator: str | None
     business_key: str | None
     created_at: datetime
@@ -61,6 +64,7 @@ class InboxItem:
     due_soon: bool = False
     completed_at: datetime | None = None
     on_behalf_of: str | None = None  # assigned to the user as the deputy of this person, who is away
+    initiator_name: str | None = None  # the initiator's display name (the username when not asked in a language)
 
     def process_label(self, lang: str) -> str:
         """The process name in `lang`, else in the other language, else its key."""
@@ -83,7 +87,8 @@ class RequestItem:
     created_at: datetime
     ended_at: datetime | None
     current_tasks: list[str] = field(default_factory=list)
-    current_assignees: list[str] = field(default_factory=list)
+    current_assignees: list[str] = field(default_factory=list)  # usernames
+    current_assignee_names: list[str] = field(default_factory=list)  # their display names, in the same order
 
     def process_label(self, lang: str) -> str:
         """The process name in `lang`, else in the other language, else its key."""
@@ -99,12 +104,13 @@ class RequestItem:
 def todo(session: Session, user: str, groups=(), *, process: str | None = None, initiator: str | None = None,
          created_from: datetime | None = None, created_to: datetime | None = None,
          overdue: bool | None = None, search: str | None = None, page: int = 1, per_page: int = 20,
-         now: datetime | None = None) -> Page:
+         now: datetime | None = None, lang: str | None = None) -> Page:
     """Open tasks assigned to `user`, and unclaimed ones offered to them or their `groups`; newest first.
 
     `created_from` / `created_to` bound the task's creation time (from inclusive, to exclusive);
     `overdue` True keeps overdue tasks only, False the others; `search` matches process name,
-    task name, business key and initiator, case-insensitively.
+    task name, business key and initiator, case-insensitively. `lang` (zh/en): task names from the package's
+    `names` and people's display names in that language; None: the BPMN names and usernames.
     """
     now = now or utcnow()
     page, per_page = _paging(page, per_page)
@@ -116,7 +122,7 @@ def todo(session: Session, user: str, groups=(), *, process: str | None = None, 
     source = _WITH_INSTANCE if (process or initiator or search) else _task
     listed = _todo_union((_task.c.id, _task.c.created_at), user, groups, conditions, source).subquery()
     rows = session.execute(_details(listed, listed.c.created_at, page, per_page, listed.c.offered)).all()
-    items = [_inbox_item(row, bool(row.offered), now) for row in rows]
+    items = _inbox_items(session, rows, now, lang, offered=True)
 
     def count() -> int:
         return session.execute(select(func.count()).select_from(listed)).scalar_one()
@@ -190,8 +196,9 @@ def counts(session: Session, user: str, groups=(), now: datetime | None = None) 
 
 def done(session: Session, user: str, *, process: str | None = None, initiator: str | None = None,
          completed_from: datetime | None = None, completed_to: datetime | None = None,
-         search: str | None = None, page: int = 1, per_page: int = 20) -> Page:
-    """Tasks `user` completed, most recently completed first (same filters as `todo`, by completion time)."""
+         search: str | None = None, page: int = 1, per_page: int = 20, lang: str | None = None) -> Page:
+    """Tasks `user` completed, most recently completed first (same filters and `lang` as `todo`, by
+    completion time)."""
     page, per_page = _paging(page, per_page)
     conditions = [_task.c.completed_by == user, _task.c.status == "completed",
                   *_task_filters(process, initiator, search),
@@ -199,7 +206,7 @@ def done(session: Session, user: str, *, process: str | None = None, initiator: 
     source = _WITH_INSTANCE if (process or initiator or search) else _task
     listed = select(_task.c.id, _task.c.completed_at).select_from(source).where(*conditions).subquery()
     rows = session.execute(_details(listed, listed.c.completed_at, page, per_page)).all()
-    items = [_inbox_item(row, False, None) for row in rows]
+    items = _inbox_items(session, rows, None, lang, offered=False)
 
     def count() -> int:
         return session.execute(select(func.count()).select_from(listed)).scalar_one()
@@ -211,8 +218,9 @@ def done(session: Session, user: str, *, process: str | None = None, initiator: 
 
 def my_requests(session: Session, user: str, status: str | None = None, *, process: str | None = None,
                 created_from: datetime | None = None, created_to: datetime | None = None,
-                search: str | None = None, page: int = 1, per_page: int = 20) -> Page:
-    """Instances `user` started, newest first, each with its open tasks' names and assignees.
+                search: str | None = None, page: int = 1, per_page: int = 20, lang: str | None = None) -> Page:
+    """Instances `user` started, newest first, each with its open tasks' names and assignees (in `lang`
+    as `todo` says).
 
     At most three queries whatever the page size: the page, the open tasks of its instances, the count.
     """
@@ -235,7 +243,7 @@ def my_requests(session: Session, user: str, status: str | None = None, *, proce
         .limit(per_page).offset((page - 1) * per_page)).all()
     items = [RequestItem(r.id, r.process_key, r.name or {}, r.business_key, r.status, r.created_at,
                          r.ended_at) for r in rows]
-    _add_open_tasks(session, items)
+    _add_open_tasks(session, items, lang)
 
     def count() -> int:
         return session.execute(select(func.count()).select_from(source if search else _instance)
@@ -245,19 +253,24 @@ def my_requests(session: Session, user: str, status: str | None = None, *, proce
     return Page(items, count() if known is None else known, page, per_page)
 
 
-def _add_open_tasks(session: Session, items: list[RequestItem]) -> None:
+def _add_open_tasks(session: Session, items: list[RequestItem], lang: str | None) -> None:
     by_id = {item.instance_id: item for item in items}
     if not by_id:
         return
     open_tasks = session.execute(
-        select(_task.c.instance_id, _task.c.name, _task.c.element_id, _task.c.assignee)
+        select(_task.c.instance_id, _task.c.name, _task.c.element_id, _task.c.assignee, _instance.c.version_id)
+        .select_from(_task.join(_instance, _instance.c.id == _task.c.instance_id))
         .where(_task.c.instance_id.in_(list(by_id)), _task.c.status == "open")
-        .order_by(_task.c.created_at, _task.c.id))
-    for instance_id, name, element_id, assignee in open_tasks:
+        .order_by(_task.c.created_at, _task.c.id)).all()
+    names = versions_element_names(session.connection(), (row.version_id for row in open_tasks)) if lang else {}
+    for instance_id, name, element_id, assignee, version_id in open_tasks:
         item = by_id[instance_id]
-        item.current_tasks.append(name or element_id)
+        item.current_tasks.append(element_label(names.get(version_id), element_id, lang, name))
         if assignee and assignee not in item.current_assignees:
             item.current_assignees.append(assignee)
+    people = display_names(session, [u for item in items for u in item.current_assignees], lang) if lang else {}
+    for item in items:
+        item.current_assignee_names = [people.get(u, u) for u in item.current_assignees]
 
 
 # -- CSV export ---------------------------------------------------------------------------------------
@@ -306,14 +319,14 @@ def _task_cells(item: InboxItem, lang: str, zone: ZoneInfo) -> list:
     else:
         state = next((states[flag] for flag in ("overdue", "due_soon", "offered") if getattr(item, flag)),
                      states["open"])
-    return [item.process_label(lang), item.task_name, item.initiator, item.business_key,
+    return [item.process_label(lang), item.task_name, item.initiator_name or item.initiator, item.business_key,
             _local(item.created_at, zone), _local(item.due_at, zone), state, _local(item.completed_at, zone),
             item.instance_id]
 
 
 def _request_cells(item: RequestItem, lang: str, zone: ZoneInfo) -> list:
     return [item.process_label(lang), item.business_key, _STATES[lang].get(item.status, item.status),
-            "; ".join(item.current_tasks), "; ".join(item.current_assignees), _local(item.created_at, zone),
+            "; ".join(item.current_tasks), "; ".join(item.current_assignee_names or item.current_assignees), _local(item.created_at, zone),
             _local(item.ended_at, zone), item.instance_id]
 
 
@@ -364,7 +377,16 @@ def _total(rows: list, page: int, count) -> int:
     return 0 if page == 1 else count()
 
 
-def _inbox_item(row, offered: bool, now: datetime | None) -> InboxItem:
+def _inbox_items(session: Session, rows: list, now: datetime | None, lang: str | None, offered: bool) -> list:
+    """The page's rows as items; with `lang`, task names and initiators as people read them."""
+    names = versions_element_names(session.connection(), (row.version_id for row in rows)) if lang else {}
+    people = display_names(session, [row.initiator for row in rows], lang) if lang else {}
+    return [_inbox_item(row, bool(row.offered) if offered else False, now, names.get(row.version_id), lang,
+                        people.get(row.initiator)) for row in rows]
+
+
+def _inbox_item(row, offered: bool, now: datetime | None, names: dict | None = None, lang: str | None = None,
+                initiator_name: str | None = None) -> InboxItem:
     completed_at = row.completed_at
     due = row.due_at
     if completed_at is not None:
@@ -373,6 +395,7 @@ def _inbox_item(row, offered: bool, now: datetime | None) -> InboxItem:
         overdue = bool(due and due < now)
         due_soon = bool(due and not overdue and due - now <= DUE_SOON)
     return InboxItem(row.id, row.instance_id, row.process_key, row.process_name or {},
-                     row.task_name or row.element_id, row.initiator, row.business_key, row.created_at, due,
-                     offered, overdue, due_soon, completed_at, row.on_behalf_of)
+                     element_label(names, row.element_id, lang, row.task_name), row.initiator, row.business_key,
+                     row.created_at, due, offered, overdue, due_soon, completed_at, row.on_behalf_of,
+                     initiator_name or row.initiator)
 

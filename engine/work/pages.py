@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import SPEC_CACHE
+from engine.bpmn.xmlsafe import relabel
 from engine.data import store
 from engine.data.models import (
     ApprovalItem,
@@ -25,10 +26,11 @@ from engine.data.models import (
     WorkTask,
 )
 from engine.errors import NotFoundError
+from engine.results import element_label
 from engine.runtime.assignment import process_admins_of
 from engine.runtime.step import may_complete
 from engine.runtime.submissions import FORM_CACHE
-from engine.runtime.versions import PACKAGE_CACHE
+from engine.runtime.versions import PACKAGE_CACHE, versions_element_names
 from engine.work.queries import TaskItem, get_task, path_taken
 from forms.schema import FormSchema
 
@@ -46,9 +48,10 @@ def _forms_of_version(session: Session, version: ProcessVersion) -> dict[str, Fo
     return FORM_CACHE.get(version.checksum, lambda: version.package)
 
 
-def task_form(session: Session, task_id: str) -> TaskForm:
-    """The task, its form schema (None when it names none) and the data to show; NotFoundError."""
-    task = get_task(session, task_id)
+def task_form(session: Session, task_id: str, lang: str | None = None) -> TaskForm:
+    """The task (its name in `lang`, see `queries.get_task`), its form schema (None when it names none)
+    and the data to show; NotFoundError."""
+    task = get_task(session, task_id, lang)
     instance = session.get(ProcessInstance, task.instance_id)
     version = session.get(ProcessVersion, instance.version_id)
     schema = _forms_of_version(session, version).get(task.form) if task.form else None
@@ -82,8 +85,9 @@ def _start_form_of_version(session: Session, version: ProcessVersion) -> FormSch
     return _forms_of_version(session, version).get(form) if form else None
 
 
-def diagram(session: Session, instance_id: int) -> dict:
-    """The main BPMN file of the instance's version, the elements passed and the ones waiting now."""
+def diagram(session: Session, instance_id: int, lang: str | None = None) -> dict:
+    """The main BPMN file of the instance's version, the elements passed and the ones waiting now; with
+    `lang`, the labels of the elements the package names (package.yaml `names`) are in that language."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
         raise NotFoundError(f"no instance {instance_id}")
@@ -93,6 +97,9 @@ def diagram(session: Session, instance_id: int) -> dict:
                next(iter(files.values()), ""))
     current = list(session.scalars(select(WorkTask.element_id).where(
         WorkTask.instance_id == instance_id, WorkTask.status == "open")))
+    names = versions_element_names(session.connection(), [version.id]).get(version.id) if lang else None
+    if names and xml:
+        xml = relabel(xml, {e: element_label(names, e, lang) for e in names})
     return {"xml": xml, "done": sorted(set(path_taken(session, instance_id)) - set(current)),
             "current": current, "end_event": instance.end_event}
 

@@ -18,7 +18,8 @@ from engine.data.models import (
     WorkTask,
 )
 from engine.errors import NotFoundError
-from engine.results import ON_BEHALF_OF_KEY, jsonable  # noqa: F401 (jsonable: re-exported)
+from engine.results import ON_BEHALF_OF_KEY, element_label, jsonable  # noqa: F401 (jsonable: re-exported)
+from engine.runtime.versions import versions_element_names
 from engine.work.inbox import todo_ids
 
 
@@ -70,14 +71,19 @@ def list_tasks(session: Session, user: str, groups: tuple[str, ...] = (), status
     return [_task_item(row, key) for row, key in session.execute(query)]
 
 
-def get_task(session: Session, task_id: str) -> TaskItem:
-    """One task row, or NotFoundError."""
-    result = session.execute(select(WorkTask, ProcessInstance.process_key)
+def get_task(session: Session, task_id: str, lang: str | None = None) -> TaskItem:
+    """One task row, or NotFoundError; with `lang`, its name in that language (`results.element_label`)."""
+    result = session.execute(select(WorkTask, ProcessInstance.process_key, ProcessInstance.version_id)
                              .join(ProcessInstance, ProcessInstance.id == WorkTask.instance_id)
                              .where(WorkTask.id == task_id)).first()
     if result is None:
         raise NotFoundError(f"no task {task_id}")
-    return _task_item(*result)
+    row, key, version_id = result
+    item = _task_item(row, key)
+    if lang:
+        names = versions_element_names(session.connection(), [version_id]).get(version_id)
+        item.name = element_label(names, row.element_id, lang, row.name)
+    return item
 
 
 def _task_item(row: WorkTask, key: str) -> TaskItem:
@@ -86,16 +92,24 @@ def _task_item(row: WorkTask, key: str) -> TaskItem:
                     row.due_at, row.created_at, row.on_behalf_of, row.delegated_by)
 
 
-def instance_view(session: Session, instance_id: int) -> dict:
-    """State, data, open tasks and full history of one instance, JSON-ready."""
+def instance_view(session: Session, instance_id: int, lang: str | None = None) -> dict:
+    """State, data, open tasks and full history of one instance, JSON-ready. With `lang`, the tasks'
+    names are in that language and `element_names` maps every element id of the history and tasks that
+    the package names (package.yaml `names`) to its name in that language."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
         raise NotFoundError(f"no instance {instance_id}")
     version = session.get(ProcessVersion, instance.version_id)
     tasks = session.scalars(select(WorkTask).where(WorkTask.instance_id == instance_id)
                             .order_by(WorkTask.created_at, WorkTask.id))
-    history = session.scalars(select(HistoryEntry).where(HistoryEntry.instance_id == instance_id)
-                              .order_by(HistoryEntry.id))
+    history = list(session.scalars(select(HistoryEntry).where(HistoryEntry.instance_id == instance_id)
+                                   .order_by(HistoryEntry.id)))
+    tasks = list(tasks)
+    names = versions_element_names(session.connection(), [version.id]).get(version.id) if lang else None
+    named = {}
+    if names:
+        named = {e: element_label(names, e, lang) for e in {*(h.element_id for h in history),
+                                                              *(t.element_id for t in tasks)} if e in names}
     return jsonable({
         "id": instance.id,
         "process": instance.process_key,
@@ -108,10 +122,12 @@ def instance_view(session: Session, instance_id: int) -> dict:
         "created_at": instance.created_at,
         "ended_at": instance.ended_at,
         "data": store.read_process_data(session, instance.id),
-        "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "status": t.status,
+        "tasks": [{"id": t.id, "element_id": t.element_id, "name": named.get(t.element_id, t.name),
+                   "status": t.status,
                    "assignee": t.assignee, "on_behalf_of": t.on_behalf_of,
                    "candidate_groups": t.candidate_groups, "completed_by": t.completed_by} for t in tasks],
         "history": [_history_item(h) for h in history],
+        **({"element_names": named} if lang else {}),
     })
 
 

@@ -303,3 +303,15 @@ def test_csrf_field_and_reusable_macros(schema):
     one = parse(page.render(form=form))
     assert one.find("input", id="amount") is not None and one.find("form") is None
     assert (static_path() / "liaison-forms.js").is_file()
+
+
+def test_read_only_user_fields_show_the_labels_the_caller_gives():
+    people = load_schema({"fields": [
+        {"name": "manager", "type": "user", "label": "Manager"},
+        {"name": "rows", "type": "table", "label": "Rows", "columns": [{"name": "who", "type": "user", "label": "Who"}]},
+    ], "access": {"View": {"editable": []}}})
+    values = {"manager": "wang", "rows": [{"who": "li"}, {"who": "nobody"}]}
+    root = parse(render(build(people, node="View", values=values,
+                              labels={"user": {"wang": "王五", "li": "李四"}}), "zh"))
+    assert wrapper(root, "manager").find("div", **{"class": "lf-value"}).text == "王五"  # the stored value stays wang
+    assert [td.text for td in wrapper(root, "rows").find("tbody").find_all("td")] == ["李四", "nobody"]

@@ -81,7 +81,7 @@ def test_the_assignee_transfers_the_task_and_others_are_refused(clients, session
     assert post(clients["zhang"], path, {"to": "li"}).status_code == 403
     response = post(clients["wang"], path, {"to": "li", "comment": "出差"})
     assert response.status_code == 302 and response.headers["Location"] == f"/tasks/{task['id']}"
-    assert "任务已转办给 li。" in clients["wang"].get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "任务已转办给 李四。" in clients["wang"].get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert _open_task(sessions, instance_id)["assignee"] == "li"
     assert 'id="submit-task"' in clients["li"].get(f"/tasks/{task['id']}").get_data(as_text=True)
     timeline = clients["zhang"].get(f"/instances/{instance_id}").get_data(as_text=True)
@@ -89,7 +89,7 @@ def test_the_assignee_transfers_the_task_and_others_are_refused(clients, session
     refused = post(clients["li"], path, {"to": "nobody"})
     assert refused.status_code == 302
     text = clients["li"].get(f"/tasks/{task['id']}").get_data(as_text=True)
-    assert "未完成：" in text and "no active person has that username" in text
+    assert "未完成：" in text and "没有使用此用户名的在职人员" in text  # the engine refusal, in zh
 
 
 def test_urge_once_then_the_rate_limit_says_when(clients, sessions):
@@ -122,7 +122,7 @@ def test_cc_gives_viewing_and_the_inbox_shows_read_status(clients, sessions):
         reads = session.scalars(select(HistoryEntry.actor).where(HistoryEntry.action == "cc_read")).all()
     assert reads == ["zhao"]
     post(clients["zhang"], f"/instances/{instance_id}/cc", {"to": "zhao"})
-    assert "已抄送过，跳过：zhao" in clients["zhang"].get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "已抄送过，跳过：赵六" in clients["zhang"].get(f"/instances/{instance_id}").get_data(as_text=True)
 
 
 def test_withdraw_and_terminate(clients, sessions):

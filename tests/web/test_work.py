@@ -86,7 +86,7 @@ def test_starting_through_the_start_form_shows_the_new_instance(app, staff, sess
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "您的申请“请假申请”已发起。" in text  # the flash message
-    for piece in ("进行中", "张三", "发起了申请", "家里有事", "天数", "Manager approval", "王五",
+    for piece in ("进行中", "张三", "发起了申请", "家里有事", "天数", "上级审批", "王五",
                   f'data-diagram-url="/instances/{instance_id}/diagram.xml"'):
         assert piece in text, piece
     assert _markers(text) == {"done": '["submitted"]', "current": '["manager_approval"]'}

@@ -132,6 +132,17 @@ def test_default_templates_in_each_recipients_language(sessions):
     json.dumps(outbox)  # ready for a JSON column on both databases
 
 
+def test_the_task_is_named_in_each_recipients_language_from_the_package_names(sessions):
+    add_people(sessions, *STANDARD)
+    step = StepFacts(process_key="leave", package={"meta": {**META, "names": {
+        "approve": {"zh": "上级审批", "en": "Manager approval"}}}}, instance_id=7, initiator="alice",
+        business_key=None, data={}, events=[Event("task_assigned", recipients=["alice", "bob"],
+                                                  task={**TASK, "name": "Approve (as drawn)"})])
+    _outbox, inapp = render(sessions, step)
+    notes = by_recipient(inapp)
+    assert notes["alice"]["title"] == "待办：上级审批" and notes["bob"]["title"] == "New task: Manager approval"
+
+
 def test_links_without_task_and_for_a_new_instance(sessions):
     add_people(sessions, *STANDARD)
     _, inapp = render(sessions, facts(Event("instance_finished", recipients=["alice"])))
