@@ -162,8 +162,9 @@ def claim(task_id: str):
     return redirect(safe_next(request.form.get("next"), url_for("inbox.index")))
 
 
-def csv_response(items, filename: str) -> Response:
-    text = inbox.export_csv(items, lang=current_language())
+def csv_response(items, filename: str, requests: bool = False) -> Response:
+    """The list as CSV: UTF-8 with a byte order mark (Excel then reads Chinese right), for every export."""
+    text = inbox.export_csv(items, lang=current_language(), requests=requests)
     return Response(text, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

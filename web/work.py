@@ -176,12 +176,17 @@ STATUS_LABELS = {
     "waiting": lambda: _("Waiting"),
     "approved": lambda: _("Approved"),
     "rejected": lambda: _("Rejected"),
+    "withdrawn": lambda: _("Withdrawn"),
+    "terminated": lambda: _("Terminated"),
+    "finished": lambda: _("Finished"),
+    "error": lambda: _("Failed"),
 }
 
 
 @bp.app_template_global()
 def status_label(status: str | None) -> str:
-    """An instance's or task's status in the page's language."""
+    """An instance's status or outcome (`engine.runtime.outcome`), a task's status, or a decision, in the
+    page's language."""
     label = STATUS_LABELS.get(status or "")
     return label() if label else (status or "")
 
@@ -209,6 +214,7 @@ class TimelineRow:
     automatic: bool
     on_behalf_of: str = ""  # the deputy `who` acted for this person, who was away
     attachments: tuple = ()  # {id, name, size} of the files attached to the entry (engine.uploads)
+    decision: str = ""  # approved / rejected: the decision this completion or signature made
 
 
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
@@ -229,7 +235,7 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
             action=label() if label else action, what=names.get(element) or element or "",
             comment="" if step else (entry.get("comment") or ""), automatic=step,
             on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
-            attachments=tuple(uploads.attachments_of(entry.get("data")))))
+            attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or ""))
     return rows
 
 
@@ -307,6 +313,9 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         signers = work.node_signers(session, task_id)
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
+        instance_operations = operations.available(session, task.instance_id, account.username)
+    take_back_task = runtime.take_back_candidate(sessions(), task.instance_id, account.username) \
+        if parts["instance"]["status"] == "running" else None
     may_jump = task.status == "open" and runtime.may_jump(sessions(), task_id, account.username)
     moves = _move_options(task_id) if task.status == "open" and (may_act or may_jump) else None
     schema = task_form.schema
@@ -325,7 +334,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         attachments=(formdata.get(ATTACHMENTS_FIELD, "[]") if formdata is not None else "[]"),
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
         may_delegate=task.status == "open" and runtime.may_delegate(sessions(), task_id, account.username),
-        moves=moves, may_return=may_act and bool(moves),
+        moves=moves, may_return=may_act and bool(moves), instance_operations=instance_operations,
+        take_back_task=take_back_task,
         may_jump=may_jump and bool(moves), signer_places=_signer_places(task, signers, account.username),
         removable={s["signer"] for s in signers if s["status"] in ("open", "waiting")
                    and (is_admin or s["signer"] in removable)} if task.status == "open" else set(), **parts), status
@@ -454,7 +464,7 @@ def instance(instance_id: int):
     view = parts["instance"]
     take_back_task = runtime.take_back_candidate(sessions(), instance_id, username) \
         if view["status"] == "running" else None
-    return render_template("work/instance.html", status=status_label(view["status"]),
+    return render_template("work/instance.html", status=status_label(view["outcome"]),
                            started=when(view["created_at"]), ended=when(view["ended_at"]), operations=allowed,
                            max_comment=MAX_COMMENT, take_back_task=take_back_task, **parts)
 

@@ -11,6 +11,7 @@ from datetime import date
 
 from engine.caching import BoundedCache
 from engine.errors import FormInvalidError, Problem
+from engine.runtime.outcome import DECISION_KEY
 from forms.build import FormContext, validate_data
 from forms.schema import FormSchema, SchemaError, load_schema
 
@@ -46,12 +47,15 @@ def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: s
     """The cleaned data of a submission to `form` at `node`; FormInvalidError lists what is wrong.
 
     Without a form the data passes as it is (a task may collect nothing, or be driven by an API).
+    A field left out keeps its current value, except the decision (`approved`), which must be given.
     """
     if not form:
         return data
     schema = schemas.get(form)
     if schema is None:
         raise FormInvalidError(form, {"": [f"the package has no form `{form}`"]})
+    if node is not None:  # a decision is made anew each time: never kept from an earlier pass (a return)
+        current = {key: value for key, value in current.items() if key != DECISION_KEY}
     context = FormContext(lang=lang, node=node, values=current)
     if today is not None:
         context.today = today

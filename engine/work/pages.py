@@ -26,6 +26,7 @@ from engine.data.models import (
 )
 from engine.errors import NotFoundError
 from engine.runtime.assignment import process_admins_of
+from engine.runtime.outcome import DECISION_KEY
 from engine.runtime.step import may_complete
 from engine.runtime.submissions import FORM_CACHE
 from engine.runtime.versions import PACKAGE_CACHE
@@ -38,7 +39,8 @@ class TaskForm:
     task: TaskItem
     schema: FormSchema | None
     node: str
-    values: dict            # the instance's current data: earlier answers shown read-only
+    values: dict            # the instance's current data: earlier answers shown read-only (an open task:
+                            # without the decision `approved`, which is never preselected, e.g. after a return)
     instance_status: str
 
 
@@ -52,7 +54,10 @@ def task_form(session: Session, task_id: str) -> TaskForm:
     instance = session.get(ProcessInstance, task.instance_id)
     version = session.get(ProcessVersion, instance.version_id)
     schema = _forms_of_version(session, version).get(task.form) if task.form else None
-    return TaskForm(task, schema, task.element_id, store.read_process_data(session, instance.id), instance.status)
+    values = store.read_process_data(session, instance.id)
+    if task.status == "open":
+        values.pop(DECISION_KEY, None)
+    return TaskForm(task, schema, task.element_id, values, instance.status)
 
 
 def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | None, dict]:
