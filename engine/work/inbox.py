@@ -64,7 +64,6 @@ class InboxItem:
     on_behalf_of: str | None = None  # assigned to the user as the deputy of this person, who is away
     decision: str | None = None  # a done task: approved / rejected when it was submitted with a decision
     outcome: str = "running"  # the instance's outcome (`engine.runtime.outcome`)
-    summary: list = field(default_factory=list)  # [(field name, value)]: the package's `summary` fields
 
     def process_label(self, lang: str) -> str:
         """The process name in `lang`, else in the other language, else its key."""

@@ -81,6 +81,11 @@ def instance_start_form(session: Session, instance_id: int) -> tuple[FormSchema 
     return _start_form_of_version(session, version), dict(definition.name or {})
 
 
+def version_start_form(session: Session, version: ProcessVersion) -> FormSchema | None:
+    """The start form of a deployed version (None when its start event names none)."""
+    return _start_form_of_version(session, version)
+
+
 def _start_form_of_version(session: Session, version: ProcessVersion) -> FormSchema | None:
     spec, _subspecs = SPEC_CACHE.get(version.checksum, lambda: version.spec_json)
     form = wfa.start_form(spec)
