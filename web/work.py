@@ -8,6 +8,7 @@ ids exist. The rules themselves live in `engine.work` (`may_act_on_task`, `may_v
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -39,12 +40,14 @@ from engine.errors import (
 )
 from engine.people import org
 from engine.runtime import operations, uploads
+from engine.runtime.outcome import DECISION_KEY
 from engine.work import pages as work
 from engine.work import queries
 from forms.build import FormContext, form_class, validate_formdata
+from forms.fields import option_key
 from forms.render import environment as forms_environment
 from forms.render import static_path
-from forms.schema import FormSchema, load_schema
+from forms.schema import FormSchema, label_text, load_schema
 from web.errors import status_for
 
 from . import files, vendor
@@ -123,6 +126,36 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -
     macros = _macros()
     return Markup("").join(files.with_download_links(macros.render_field(fld, form, lang), fld, values)
                            for fld in form)
+
+
+def decision_buttons(schema: FormSchema | None, node: str, lang: str) -> list[dict]:
+    """Approve / reject buttons that stand for the form's decision (a radio `approved` with the options
+    true and false that this node may edit): `[{value, label, approve}]`, approve first; empty when the
+    form has no such field, or when another field's condition or formula reads the decision (the
+    radio is kept then, so the page can react to it)."""
+    spec = schema.field(DECISION_KEY) if schema is not None else None
+    if spec is None or spec.get("type") != "radio" or schema.access_for(node).get(DECISION_KEY) != "editable":
+        return []
+    options = spec.get("options") or []
+    if sorted(option_key(o.get("value")) for o in options) != ["false", "true"]:
+        return []
+    others = json.dumps([f for f in schema.fields if f["name"] != DECISION_KEY], ensure_ascii=False)
+    if re.search(rf"\b{DECISION_KEY}\b", others):
+        return []
+    buttons = [{"value": option_key(o["value"]), "approve": o["value"] is True,
+                "label": label_text(o.get("label") or option_key(o["value"]), lang)} for o in options]
+    return sorted(buttons, key=lambda b: not b["approve"])
+
+
+@lru_cache(maxsize=128)
+def _without_decision(schema_json: str, node: str) -> FormSchema:
+    """The form as the node shows it, the decision radio left out (its buttons post it)."""
+    data = json.loads(schema_json)
+    access = load_schema(data).access_for(node)
+    data["access"] = {**(data.get("access") or {}), node: {
+        "editable": [name for name, mode in access.items() if mode == "editable" and name != DECISION_KEY],
+        "hidden": [name for name, mode in access.items() if mode == "hidden"] + [DECISION_KEY]}}
+    return load_schema(data)
 
 
 def _restricted_fields(schema: FormSchema | None) -> set[str]:
@@ -319,7 +352,10 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
     may_jump = task.status == "open" and runtime.may_jump(sessions(), task_id, account.username)
     moves = _move_options(task_id) if task.status == "open" and (may_act or may_jump) else None
     schema = task_form.schema
-    form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
+    # the decision's buttons; a missing or wrong decision comes back as the radio, with its error beside it
+    buttons = decision_buttons(schema, task_form.node, lang) if may_act and DECISION_KEY not in (errors or {}) else []
+    shown = _without_decision(schema.to_json(), task_form.node) if buttons else schema
+    form = editable_form(shown, _task_context(task_form, lang), formdata, errors) \
         if may_act and schema is not None else None
     may_claim = may_act and task.assignee is None and not signers and hasattr(runtime, "claim_task")
     answers = readonly_form(schema, task_form.values, lang) if task.status == "completed" else Markup("")
@@ -335,6 +371,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
         may_delegate=task.status == "open" and runtime.may_delegate(sessions(), task_id, account.username),
         moves=moves, may_return=may_act and bool(moves), instance_operations=instance_operations,
+        decision_buttons=buttons,
         take_back_task=take_back_task,
         may_jump=may_jump and bool(moves), signer_places=_signer_places(task, signers, account.username),
         removable={s["signer"] for s in signers if s["status"] in ("open", "waiting")

@@ -286,8 +286,8 @@ _REQUEST_HEADERS = {
 }
 _STATES = {
     "zh": {"completed": "已完成", "overdue": "已逾期", "due_soon": "即将到期", "offered": "待认领", "open": "待办",
-           "running": "进行中", "cancelled": "已取消", "error": "出错", "approved": "已通过", "rejected": "已驳回",
-           "withdrawn": "已撤回", "terminated": "已终止", "finished": "已结束", "failed": "出错"},
+           "running": "进行中", "cancelled": "已取消", "error": "出错", "approved": "已同意", "rejected": "已拒绝",
+           "withdrawn": "已撤回", "terminated": "已终止", "finished": "已结束", "failed": "出错"},  # as the pages say them
     "en": {"completed": "Completed", "overdue": "Overdue", "due_soon": "Due soon", "offered": "Claimable",
            "open": "To do", "running": "Running", "cancelled": "Cancelled", "error": "Error", "approved": "Approved",
            "rejected": "Rejected", "withdrawn": "Withdrawn", "terminated": "Terminated", "finished": "Finished",

@@ -45,14 +45,22 @@ def test_the_decision_is_on_the_first_screen(browser, site, lang, size, tmp_path
     page.set_viewport_size(viewport)
     page.goto(f"{base}/inbox/")
     page.screenshot(path=str(shot_dir / f"inbox-{lang}-{size}.png"))
+    boxes = page.locator("input[name=task]")
+    page.check("#select-all")  # select all, then the batch asks before approving anything
+    assert boxes.count() >= 2 and all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    page.click("#batch-approve")
+    page.wait_for_selector("#batch-confirm")
+    assert page.locator("#batch-approvable li").count() == boxes.count()
+    assert f"#{started.instance_id}" in page.inner_text("#batch-approvable")
     page.goto(f"{base}/tasks/{task['id']}")
     page.wait_for_load_state()
     assert page.evaluate("window.scrollY") == 0
-    if size == "desktop":  # the whole decision, its submit button included, without scrolling
-        assert _inside(page.locator("#submit-task").bounding_box(), viewport)
+    if size == "desktop":  # the whole decision, its approve and reject buttons included, without scrolling
+        assert _inside(page.locator("#approve-task").bounding_box(), viewport)
+        assert _inside(page.locator("#reject-task").bounding_box(), viewport)
     assert _inside(page.locator("#request-title").bounding_box(), viewport)
     assert _inside(page.locator("#form-title").bounding_box(), viewport)
-    assert _inside(page.locator("#approved-opt-0").bounding_box(), viewport)
+    assert page.locator("#approve-task").inner_text() == ("同意" if lang == "zh" else "Approve")
     assert reason in page.inner_text("#request")
     # the operations are closed behind "More actions": no transfer / delegate form on the first screen
     assert not page.locator("#transfer-form").is_visible()

@@ -25,7 +25,7 @@ from .conftest import PASSWORD, post, sign_in
 
 BODY = f"""
 <bpmn:startEvent id="start" liaison:form="ask"/>
-<bpmn:userTask id="manager" name="Manager" liaison:assignee="boss" liaison:form="decide"/>
+<bpmn:userTask id="manager" name="Manager" liaison:assignee="boss" liaison:form="decide_why"/>
 <bpmn:exclusiveGateway id="ok" default="no"/>
 <bpmn:userTask id="director" name="Director" liaison:assignee="big" liaison:form="decide"/>
 <bpmn:exclusiveGateway id="ok2" default="no2"/>
@@ -43,6 +43,10 @@ DECIDE = {"title": {"zh": "审批", "en": "Decide"}, "fields": [
      "options": [{"value": True, "label": {"zh": "同意", "en": "Approve"}},
                  {"value": False, "label": {"zh": "驳回", "en": "Reject"}}]}]}
 
+DECIDE_WHY = {"title": {"zh": "审批", "en": "Decide"}, "fields": [
+    *DECIDE["fields"], {"name": "why", "type": "text", "label": {"zh": "驳回原因", "en": "Why not"},
+                        "visible_if": "approved == False"}]}  # reads the decision: the radio stays
+
 
 @pytest.fixture
 def deployed(sessions, people, tmp_path):
@@ -52,6 +56,7 @@ def deployed(sessions, people, tmp_path):
     folder = write_package(tmp_path, "req", {"req": BODY})
     (folder / "forms" / "ask.yaml").write_text(yaml.safe_dump(ASK, allow_unicode=True))
     (folder / "forms" / "decide.yaml").write_text(yaml.safe_dump(DECIDE, allow_unicode=True))
+    (folder / "forms" / "decide_why.yaml").write_text(yaml.safe_dump(DECIDE_WHY, allow_unicode=True))
     packages.deploy_package(sessions, packages.load_package(folder), "admin")
 
 
@@ -119,7 +124,7 @@ def test_rejected_and_approved_requests_look_different_everywhere(app, sessions,
     rows = list(csv.reader(io.StringIO(text[1:])))
     column = rows[0].index("审批结果")
     by_id = {row[-1]: row[column] for row in rows[1:]}
-    assert by_id == {str(approved): "已通过", str(rejected): "已驳回", str(withdrawn): "已撤回"}
+    assert by_id == {str(approved): "已同意", str(rejected): "已拒绝", str(withdrawn): "已撤回"}
 
     boss = _client(app, "boss")
     done = boss.get("/inbox/?view=done&format=csv", headers={"Accept-Language": "en"}).get_data(as_text=True)
@@ -154,7 +159,7 @@ def test_the_decision_comes_first_and_the_operations_behind_more(app, sessions, 
     runtime.complete_task(sessions, task, "boss", {"approved": True})
     [(_e, director)] = _open(sessions, instance)
     body = _client(app, "big").get(f"/tasks/{director}").get_data(as_text=True)
-    assert body.index('id="submit-task"') < body.index('id="more-actions"') < body.index('id="return-form"')
+    assert body.index('id="reject-task"') < body.index('id="more-actions"') < body.index('id="return-form"')
     body = _client(app, "root").get(f"/tasks/{director}").get_data(as_text=True)
     more = body.index('id="more-actions"')
     assert body.index('id="cc-form"') > more and body.index('id="jump-form"') > more
@@ -176,3 +181,25 @@ def test_a_returned_task_comes_back_without_the_previous_decision(app, sessions,
     assert radios and not any("checked" in radio for radio in radios)
     with pytest.raises(FormInvalidError):  # nor is the old decision kept when none is given
         runtime.complete_task(sessions, manager, "boss", {})
+
+
+def test_a_plain_decision_is_made_with_approve_and_reject_buttons(app, sessions, deployed):
+    instance = runtime.start_instance(sessions, "req", {"amount": 5}, user="zhang").instance_id
+    [(_e, task)] = _open(sessions, instance)
+    boss_page = _client(app, "boss").get(f"/tasks/{task}").get_data(as_text=True)
+    assert 'id="approve-task"' not in boss_page and 'name="approved"' in boss_page  # `why` reads the decision
+    runtime.complete_task(sessions, task, "boss", {"approved": True})
+    [(_e, director)] = _open(sessions, instance)
+    big = _client(app, "big")
+    page = big.get(f"/tasks/{director}", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    approve = re.search(r'<button type="submit" name="approved" value="true"[^>]*id="approve-task">([^<]*)<', page)
+    reject = re.search(r'<button type="submit" name="approved" value="false"[^>]*id="reject-task">([^<]*)<', page)
+    assert approve.group(1) == "同意" and reject.group(1) == "驳回"  # the form's own option labels
+    assert not re.search(r'<input[^>]*name="approved"', page)  # no radio besides the buttons
+    implicit = page.index('class="implicit-submit"')  # Enter in a text box presses a disabled button
+    assert implicit < approve.start() and "disabled" in page[page.rindex("<button", 0, implicit):implicit]
+    response = post(big, f"/tasks/{director}", {"approved": "false", "task-comment": "no budget"},
+                    token_from=f"/tasks/{director}")
+    assert response.status_code == 302
+    with sessions() as session:
+        assert outcomes(session, [instance]) == {instance: "rejected"}
