@@ -54,7 +54,8 @@ def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: s
     schema = schemas.get(form)
     if schema is None:
         raise FormInvalidError(form, {"": [f"the package has no form `{form}`"]})
-    if node is not None:  # a decision is made anew each time: never kept from an earlier pass (a return)
+    if node is not None and schema.access_for(node).get(DECISION_KEY) == "editable":
+        # a decision is made anew each time: never kept from an earlier pass (a return)
         current = {key: value for key, value in current.items() if key != DECISION_KEY}
     context = FormContext(lang=lang, node=node, values=current)
     if today is not None:

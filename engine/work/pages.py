@@ -39,8 +39,8 @@ class TaskForm:
     task: TaskItem
     schema: FormSchema | None
     node: str
-    values: dict            # the instance's current data: earlier answers shown read-only (an open task:
-                            # without the decision `approved`, which is never preselected, e.g. after a return)
+    values: dict            # the instance's current data: earlier answers shown read-only (an open task that
+                            # decides: without `approved`, which is never preselected, e.g. after a return)
     instance_status: str
 
 
@@ -55,8 +55,8 @@ def task_form(session: Session, task_id: str) -> TaskForm:
     version = session.get(ProcessVersion, instance.version_id)
     schema = _forms_of_version(session, version).get(task.form) if task.form else None
     values = store.read_process_data(session, instance.id)
-    if task.status == "open":
-        values.pop(DECISION_KEY, None)
+    if task.status == "open" and schema is not None and schema.access_for(task.element_id).get(DECISION_KEY) == "editable":
+        values.pop(DECISION_KEY, None)  # a decision this task makes is never preselected (e.g. after a return)
     return TaskForm(task, schema, task.element_id, values, instance.status)
 
 

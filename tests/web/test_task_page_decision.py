@@ -19,6 +19,7 @@ from engine.packages import deployment as packages
 from engine.people import accounts
 from engine.runtime import operations
 from engine.runtime.outcome import outcome, outcomes
+from engine.work import pages
 from tests.engine.conftest import flow, write_package
 
 from .conftest import PASSWORD, post, sign_in
@@ -203,3 +204,27 @@ def test_a_plain_decision_is_made_with_approve_and_reject_buttons(app, sessions,
     assert response.status_code == 302
     with sessions() as session:
         assert outcomes(session, [instance]) == {instance: "rejected"}
+
+
+def test_a_later_step_that_only_shows_the_decision_still_shows_it(sessions, people, tmp_path):
+    body = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="manager" liaison:assignee="boss" liaison:form="decide"/>
+<bpmn:userTask id="hr" liaison:assignee="big" liaison:form="record"/>
+<bpmn:endEvent id="end"/>
+{flow("start", "manager")}{flow("manager", "hr")}{flow("hr", "end")}
+"""
+    record = {"fields": [{**DECIDE["fields"][0], "readonly": True}, {"name": "note", "type": "text"}]}
+    folder = write_package(tmp_path, "rec", {"rec": body})
+    (folder / "forms" / "decide.yaml").write_text(yaml.safe_dump(DECIDE, allow_unicode=True))
+    (folder / "forms" / "record.yaml").write_text(yaml.safe_dump(record, allow_unicode=True))
+    packages.deploy_package(sessions, packages.load_package(folder), "admin")
+    instance = runtime.start_instance(sessions, "rec", {}, user="zhang").instance_id
+    [(_e, task)] = _open(sessions, instance)
+    runtime.complete_task(sessions, task, "boss", {"approved": True})
+    [(_e, hr)] = _open(sessions, instance)
+    with sessions() as session:
+        assert pages.task_form(session, hr).values["approved"] is True  # shown, not decided here
+    runtime.complete_task(sessions, hr, "big", {"note": "filed"})  # nor asked for again
+    with sessions() as session:
+        assert outcomes(session, [instance]) == {instance: "approved"}
