@@ -8,6 +8,7 @@ blueprint's. Counts for the navigation come from `engine.inbox.counts` (one quer
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
@@ -18,7 +19,10 @@ from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.people import org
 from engine.runtime import operations
-from engine.work import batch, drafts, inbox, queries
+from engine.work import batch, drafts, inbox, queries, summary
+from forms.build import FormContext
+from forms.render import display
+from forms.schema import label_text
 from web.errors import translated
 
 from .auth import current_account, safe_next
@@ -78,10 +82,24 @@ def index():
         counts = navigation_counts(session)
         names = org.display_names(session, [u for item in result.items
                                             for u in (item.initiator, item.on_behalf_of)], current_language())
+        shown = {} if export else summary_texts(session, result.items, current_language())
     if export:
         return csv_response(result.items, f"inbox-{view}.csv")
     return render_template("inbox/index.html", page=result, view=view, counts=counts, names=names,
-                           lang=current_language(), args=filter_args())
+                           lang=current_language(), args=filter_args(), summaries=shown)
+
+
+def summary_texts(session, items, lang: str) -> dict[int, list[tuple[str, str]]]:
+    """Each listed request's summary (`engine.work.summary`) as (label, value) texts, the values shown as
+    the forms engine shows them read-only (option labels, money...), people by their display names."""
+    found = summary.summaries(session, [item.instance_id for item in items])
+    people = org.display_names(session, [value for pairs in found.values() for spec, value in pairs
+                                         if spec["type"] == "user" and isinstance(value, str)], lang)
+    view = SimpleNamespace(context=FormContext(lang=lang))  # no option providers: their values as they are
+    return {instance_id: [(label_text(spec.get("label") or spec["name"], lang),
+                           people.get(value, value) if spec["type"] == "user" and isinstance(value, str)
+                           else display(value, spec, view, lang)) for spec, value in pairs]
+            for instance_id, pairs in found.items()}
 
 
 def drafts_page():
@@ -131,23 +149,52 @@ BATCH_REASONS = {
 
 @bp.post("/batch")
 def batch_approve():
-    """Approve every selected task the person may act on whose form offers "approved: yes"."""
+    """Approve the selected tasks the person may act on whose form offers "approved: yes": first a
+    confirmation naming the requests (and those that cannot be approved, with why), then, with
+    `confirm=1`, the approvals; the result names the requests approved and the ones that were not."""
     user = current_account()
+    lang = current_language()
     selected = request.form.getlist("task")
     if not selected:
         flash(_("Select the tasks to approve first."), "error")
         return redirect(url_for("inbox.index"))
-    outcomes = batch.approve_tasks(sessions(), selected, user.username, user.groups, lang=current_language())
+    if request.form.get("confirm") != "1":
+        checked = batch.check_tasks(sessions(), selected, user.username, user.groups)
+        with sessions()() as session:
+            labels = request_labels(session, checked, lang)
+            shown = summary_texts(session, [o for o in checked if o.ok], lang)
+            counts = navigation_counts(session)
+        return render_template("inbox/batch_confirm.html", counts=counts, labels=labels, summaries=shown,
+                               approvable=[o for o in checked if o.ok],
+                               refused=[(o, batch_reason(o)) for o in checked if not o.ok])
+    outcomes = batch.approve_tasks(sessions(), selected, user.username, user.groups, lang=lang)
+    with sessions()() as session:
+        labels = request_labels(session, outcomes, lang)
     approved = [o for o in outcomes if o.ok]
     if approved:
-        flash(_("Approved %(count)d task(s): %(names)s", count=len(approved),
-                names=", ".join(o.name for o in approved)), "success")
+        flash(_("Approved %(count)d request(s): %(names)s", count=len(approved),
+                names=", ".join(labels.get(o.instance_id, o.name) for o in approved)), "success")
     for outcome in outcomes:
         if not outcome.ok:
-            reason = BATCH_REASONS.get(outcome.reason)
-            flash(_("Not approved: %(task)s — %(reason)s", task=outcome.name or outcome.task_id,
-                    reason=reason() if reason else outcome.reason), "error")
+            flash(_("Not approved: %(task)s — %(reason)s",
+                    task=labels.get(outcome.instance_id) or outcome.name or outcome.task_id,
+                    reason=batch_reason(outcome)), "error")
     return redirect(url_for("inbox.index"))
+
+
+def batch_reason(outcome: batch.BatchOutcome) -> str:
+    reason = BATCH_REASONS.get(outcome.reason)
+    return reason() if reason else outcome.reason
+
+
+def request_labels(session, outcomes, lang: str) -> dict[int, str]:
+    """`{instance id: "Leave request #12 (Zhang San)"}`: how a batch names the requests of its tasks."""
+    found = batch.requests_of(session, outcomes)
+    people = org.display_names(session, [r["initiator"] for r in found.values()], lang)
+    return {instance_id: _("%(process)s #%(id)d (%(initiator)s)",
+                           process=inbox.localized(r["process_name"], lang, r["process_key"]), id=instance_id,
+                           initiator=people.get(r["initiator"], r["initiator"] or "—"))
+            for instance_id, r in found.items()}
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -164,8 +211,9 @@ def claim(task_id: str):
     return redirect(safe_next(request.form.get("next"), url_for("inbox.index")))
 
 
-def csv_response(items, filename: str) -> Response:
-    text = inbox.export_csv(items, lang=current_language())
+def csv_response(items, filename: str, requests: bool = False) -> Response:
+    """The list as CSV: UTF-8 with a byte order mark (Excel then reads Chinese right), for every export."""
+    text = inbox.export_csv(items, lang=current_language(), requests=requests)
     return Response(text, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

@@ -35,6 +35,6 @@ def index():
                                    created_from=day_filter("from"), created_to=day_filter("to", end=True),
                                    page=page, per_page=per_page, lang=current_language())
     if export:
-        return csv_response(result.items, "my-requests.csv")
+        return csv_response(result.items, "my-requests.csv", requests=True)
     return render_template("inbox/requests.html", page=result, status=status, lang=current_language(),
                            args=filter_args())

@@ -8,6 +8,7 @@ ids exist. The rules themselves live in `engine.work` (`may_act_on_task`, `may_v
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -40,12 +41,14 @@ from engine.errors import (
 )
 from engine.people import org
 from engine.runtime import operations, uploads
+from engine.runtime.outcome import DECISION_KEY
 from engine.work import pages as work
 from engine.work import queries
 from forms.build import FormContext, form_class, validate_formdata
+from forms.fields import option_key
 from forms.render import environment as forms_environment
 from forms.render import static_path
-from forms.schema import FormSchema, load_schema
+from forms.schema import FormSchema, label_text, load_schema
 from web.errors import TOO_LARGE, status_for, too_large_message, translated
 
 from . import files, vendor
@@ -145,6 +148,36 @@ def _user_values(fields: list[dict], values: dict) -> set[str]:
     return found
 
 
+def decision_buttons(schema: FormSchema | None, node: str, lang: str) -> list[dict]:
+    """Approve / reject buttons that stand for the form's decision (a radio `approved` with the options
+    true and false that this node may edit): `[{value, label, approve}]`, approve first; empty when the
+    form has no such field, or when another field's condition or formula reads the decision (the
+    radio is kept then, so the page can react to it)."""
+    spec = schema.field(DECISION_KEY) if schema is not None else None
+    if spec is None or spec.get("type") != "radio" or schema.access_for(node).get(DECISION_KEY) != "editable":
+        return []
+    options = spec.get("options") or []
+    if sorted(option_key(o.get("value")) for o in options) != ["false", "true"]:
+        return []
+    others = json.dumps([f for f in schema.fields if f["name"] != DECISION_KEY], ensure_ascii=False)
+    if re.search(rf"\b{DECISION_KEY}\b", others):
+        return []
+    buttons = [{"value": option_key(o["value"]), "approve": o["value"] is True,
+                "label": label_text(o.get("label") or option_key(o["value"]), lang)} for o in options]
+    return sorted(buttons, key=lambda b: not b["approve"])
+
+
+@lru_cache(maxsize=128)
+def _without_decision(schema_json: str, node: str) -> FormSchema:
+    """The form as the node shows it, the decision radio left out (its buttons post it)."""
+    data = json.loads(schema_json)
+    access = load_schema(data).access_for(node)
+    data["access"] = {**(data.get("access") or {}), node: {
+        "editable": [name for name, mode in access.items() if mode == "editable" and name != DECISION_KEY],
+        "hidden": [name for name, mode in access.items() if mode == "hidden"] + [DECISION_KEY]}}
+    return load_schema(data)
+
+
 def _restricted_fields(schema: FormSchema | None) -> set[str]:
     """Fields some step must not see: shown on overview pages only to the initiator and super admins."""
     rules = (schema.data.get("access") or {}) if schema is not None else {}
@@ -196,12 +229,17 @@ STATUS_LABELS = {
     "waiting": lambda: _("Waiting"),
     "approved": lambda: _("Approved"),
     "rejected": lambda: _("Rejected"),
+    "withdrawn": lambda: _("Withdrawn"),
+    "terminated": lambda: _("Terminated"),
+    "finished": lambda: _("Finished"),
+    "error": lambda: _("Failed"),
 }
 
 
 @bp.app_template_global()
 def status_label(status: str | None) -> str:
-    """An instance's or task's status in the page's language."""
+    """An instance's status or outcome (`engine.runtime.outcome`), a task's status, or a decision, in the
+    page's language."""
     label = STATUS_LABELS.get(status or "")
     return label() if label else (status or "")
 
@@ -229,6 +267,7 @@ class TimelineRow:
     automatic: bool
     on_behalf_of: str = ""  # the deputy `who` acted for this person, who was away
     attachments: tuple = ()  # {id, name, size} of the files attached to the entry (engine.uploads)
+    decision: str = ""  # approved / rejected: the decision this completion or signature made
 
 
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
@@ -250,7 +289,7 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
             action=label() if label else action, what=names.get(element) or element or "",
             comment="" if step else (entry.get("comment") or ""), automatic=step,
             on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
-            attachments=tuple(uploads.attachments_of(entry.get("data")))))
+            attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or ""))
     return rows
 
 
@@ -332,10 +371,16 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         signers = work.node_signers(session, task_id)
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
+        instance_operations = operations.available(session, task.instance_id, account.username)
+    take_back_task = runtime.take_back_candidate(sessions(), task.instance_id, account.username) \
+        if parts["instance"]["status"] == "running" else None
     may_jump = task.status == "open" and runtime.may_jump(sessions(), task_id, account.username)
     moves = _move_options(task_id) if task.status == "open" and (may_act or may_jump) else None
     schema = task_form.schema
-    form = editable_form(schema, _task_context(task_form, lang), formdata, errors) \
+    # the decision's buttons; a missing or wrong decision comes back as the radio, with its error beside it
+    buttons = decision_buttons(schema, task_form.node, lang) if may_act and DECISION_KEY not in (errors or {}) else []
+    shown = _without_decision(schema.to_json(), task_form.node) if buttons else schema
+    form = editable_form(shown, _task_context(task_form, lang), formdata, errors) \
         if may_act and schema is not None else None
     may_claim = may_act and task.assignee is None and not signers and hasattr(runtime, "claim_task")
     answers = readonly_form(schema, task_form.values, lang) if task.status == "completed" else Markup("")
@@ -350,7 +395,9 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         attachments=(formdata.get(ATTACHMENTS_FIELD, "[]") if formdata is not None else "[]"),
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
         may_delegate=task.status == "open" and runtime.may_delegate(sessions(), task_id, account.username),
-        moves=moves, may_return=may_act and bool(moves),
+        moves=moves, may_return=may_act and bool(moves), instance_operations=instance_operations,
+        decision_buttons=buttons,
+        take_back_task=take_back_task,
         may_jump=may_jump and bool(moves), signer_places=_signer_places(task, signers, account.username),
         removable={s["signer"] for s in signers if s["status"] in ("open", "waiting")
                    and (is_admin or s["signer"] in removable)} if task.status == "open" else set(), **parts), status
@@ -481,7 +528,7 @@ def instance(instance_id: int):
     view = parts["instance"]
     take_back_task = runtime.take_back_candidate(sessions(), instance_id, username) \
         if view["status"] == "running" else None
-    return render_template("work/instance.html", status=status_label(view["status"]),
+    return render_template("work/instance.html", status=status_label(view["outcome"]),
                            started=when(view["created_at"]), ended=when(view["ended_at"]), operations=allowed,
                            max_comment=MAX_COMMENT, take_back_task=take_back_task, **parts)
 

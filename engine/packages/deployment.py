@@ -26,7 +26,7 @@ from engine.bpmn.parser import BPMN_NS, parse_documents, read_liaison_attributes
 from engine.bpmn.serialization import spec_to_json
 from engine.bpmn.services import service_names
 from engine.bpmn.specs import MAP_RESULTS
-from engine.bpmn.workflow import check_wait, duration, timer_literal_problem
+from engine.bpmn.workflow import check_wait, duration, start_form, timer_literal_problem
 from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.data.retry import with_retries
@@ -38,6 +38,7 @@ from engine.results import ELEMENT_NAME_LANGUAGES
 from engine.runtime.approvals import mode_problems
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES, admins_problems, rule_problems, start_fields_for
 from engine.runtime.submissions import form_problems
+from engine.work.summary import summary_problems
 from forms.schema import NoAliasLoader
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -139,6 +140,9 @@ def load_package(path: str | Path) -> Package:
     if parse_problems:
         raise InvalidPackageError(problems + parse_problems)
     main = _main_process(meta, key, parsed, problems, root)
+    summary = _summary_problems(meta, parsed.specs[main], forms, root / "package.yaml")
+    if summary:
+        raise InvalidPackageError(problems + summary)
     package = Package(key, meta, main, bpmn_text, forms, notifications, tests, notes=problems, dmn=dmn_text)
     package.spec_json = spec_to_json(parsed.specs[main], parsed.subprocess_specs[main])
     return package
@@ -217,6 +221,13 @@ def _read_dmn_files(files: list[Path], problems: list[Problem]) -> tuple[dict, d
                 problems.append(Problem(str(file), None, decision_id, f"decision `{decision_id}` is defined twice"))
             decisions[decision_id] = single
     return decisions, text
+
+
+def _summary_problems(meta: dict, spec, forms: dict, where: Path) -> list[Problem]:
+    """package.yaml `summary`: fields of the main process's start form (engine.work.summary)."""
+    form = forms.get(start_form(spec) or "")
+    fields = [f for f in form.get("fields") or () if isinstance(f, dict)] if isinstance(form, dict) else None
+    return [Problem(str(where), None, None, message) for message in summary_problems(meta.get("summary"), fields)]
 
 
 def _main_process(meta: dict, key: str, parsed, problems: list[Problem], root: Path) -> str:

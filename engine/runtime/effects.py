@@ -7,12 +7,14 @@ from __future__ import annotations
 from engine.data import store
 from engine.notify import render as notifications
 from engine.notify.recipients import Directory
+from engine.runtime.outcome import DECISION_KEY, decision, outcome
 from engine.runtime.versions import version_package
 
 
 def step_events(step: store.StepWrite, actor: str | None) -> list[notifications.Event]:
-    """What the step notifies: task assigned (to the new tasks' assignees or candidates), approved /
-    rejected and returned (to the initiator), instance finished."""
+    """What the step notifies: task assigned (to the new tasks' assignees or candidates), returned and
+    the request's outcome (to the initiator): rejected when rejected, approved when it ends approved,
+    finished when it ends without a decision; one message each."""
     events = []
     for task in step.new_tasks:
         assigned = [task["assignee"]] if task["assignee"] else list(task["candidate_users"])
@@ -20,17 +22,22 @@ def step_events(step: store.StepWrite, actor: str | None) -> list[notifications.
             "task_assigned", recipients=assigned, groups=[] if task["assignee"] else list(task["candidate_groups"]),
             task={"id": task["id"], "element_id": task["element_id"], "name": task["name"],
                   "due_at": task["due_at"]}))
+    # The initiator hears the request's outcome once: a rejection when it is made (the process may
+    # send the request back for rework), an approval only when the request ends approved (not while a
+    # later step is still open), and "finished" only for an ending without a decision.
     completed = next((h for h in step.history if h.get("action") == "task_completed"), None)
-    if completed is not None and step.initiator:
-        decision = (completed.get("data") or {}).get("approved")
-        if decision is True or decision is False:
+    made = decision((completed.get("data") or {}).get(DECISION_KEY)) if completed is not None else None
+    if step.initiator and (made == "rejected" or step.status == "completed"):
+        ended = outcome(step.status, (step.data or {}).get(DECISION_KEY)) if step.status == "completed" else None
+        kind = made if made == "rejected" else ended
+        if kind in ("approved", "rejected"):
+            task = completed if completed is not None and made == kind else {}
             events.append(notifications.Event(
-                "approved" if decision else "rejected", recipients=[step.initiator], actor=actor,
-                comment=completed.get("comment"),
-                task={"id": completed.get("task_id"), "element_id": completed.get("element_id"), "name": None,
+                kind, recipients=[step.initiator], actor=actor if task else None, comment=task.get("comment"),
+                task={"id": task.get("task_id"), "element_id": task.get("element_id"), "name": None,
                       "due_at": None}))
-    if step.status == "completed" and step.initiator:
-        events.append(notifications.Event("instance_finished", recipients=[step.initiator]))
+        elif ended is not None:
+            events.append(notifications.Event("instance_finished", recipients=[step.initiator]))
     returned = next((h for h in step.history if h.get("action") == "returned"), None)
     if returned is not None and step.initiator:
         events.append(notifications.Event("returned", recipients=[step.initiator], actor=actor,

@@ -11,6 +11,7 @@ from datetime import date
 
 from engine.caching import BoundedCache
 from engine.errors import FormInvalidError, Problem
+from engine.runtime.outcome import DECISION_KEY
 from forms.build import FormContext, validate_data
 from forms.schema import FormSchema, SchemaError, load_schema
 
@@ -50,12 +51,16 @@ def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: s
     `people` (a `form_people.FormPeople`): user, department and related fields are checked against the
     directory, and approver fields against the self-approval policy. `calendar`: the workday calendar
     for workday counts (`engine.data.calendar.FormCalendar`); without it only weekends are days off.
+    A field left out keeps its current value, except the decision (`approved`), which must be given.
     """
     if not form:
         return data
     schema = schemas.get(form)
     if schema is None:
         raise FormInvalidError(form, {"": [f"the package has no form `{form}`"]})
+    if node is not None and schema.access_for(node).get(DECISION_KEY) == "editable":
+        # a decision is made anew each time: never kept from an earlier pass (a return)
+        current = {key: value for key, value in current.items() if key != DECISION_KEY}
     context = FormContext(lang=lang, node=node, values=current, calendar=calendar,
                           providers=people.providers if people is not None else None)
     if today is not None:

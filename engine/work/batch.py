@@ -6,11 +6,13 @@ task is its own step (one transaction each), so a refused or failed task never s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import runtime
+from engine.data.models import ProcessDefinition, ProcessInstance
 from engine.errors import (
     FormInvalidError,
     NotFoundError,
@@ -34,6 +36,8 @@ class BatchOutcome:
     ok: bool
     reason: str = ""   # not_found | no_approval | invalid | conflict | failed | too_many
     detail: str = ""
+    instance_id: int | None = None  # the request the task belongs to (None when not the person's to see)
+    process_key: str = ""
 
 
 def offers_approval(schema: FormSchema | None) -> bool:
@@ -46,8 +50,9 @@ def offers_approval(schema: FormSchema | None) -> bool:
 
 
 def _refusal(session: Session, task_id: str, user: str, groups: tuple[str, ...],
-             lang: str | None = None) -> BatchOutcome | str:
-    """Why `user` cannot approve the task in a batch, or (when they can) the task's name (in `lang`)."""
+             lang: str | None = None) -> BatchOutcome:
+    """Why `user` cannot approve the task in a batch (`ok` False), or the task they may approve (`ok`); the
+    task's name in `lang`."""
     try:
         task_form = work.task_form(session, task_id, lang)
     except NotFoundError:
@@ -57,8 +62,9 @@ def _refusal(session: Session, task_id: str, user: str, groups: tuple[str, ...],
         return BatchOutcome(task_id, "", False, "not_found")  # not theirs: say no more than for a missing id
     name = task.name or task.element_id
     if not offers_approval(task_form.schema):
-        return BatchOutcome(task_id, name, False, "no_approval")
-    return name
+        return BatchOutcome(task_id, name, False, "no_approval", instance_id=task.instance_id,
+                            process_key=task.process_key)
+    return BatchOutcome(task_id, name, True, instance_id=task.instance_id, process_key=task.process_key)
 
 
 def approve_tasks(sessions: sessionmaker[Session], task_ids: list[str], user: str,
@@ -71,23 +77,46 @@ def approve_tasks(sessions: sessionmaker[Session], task_ids: list[str], user: st
             continue
         with sessions() as session:
             checked = _refusal(session, task_id, user, groups, lang)
-        if isinstance(checked, BatchOutcome):
-            outcomes.append(checked)
-        else:
-            outcomes.append(_approve(sessions, task_id, checked, user, groups, lang))
+        outcomes.append(_approve(sessions, checked, user, groups, lang) if checked.ok else checked)
     return outcomes
 
 
-def _approve(sessions, task_id: str, name: str, user: str, groups: tuple[str, ...], lang: str) -> BatchOutcome:
+def check_tasks(sessions: sessionmaker[Session], task_ids: list[str], user: str,
+                groups: tuple[str, ...] = (), lang: str | None = None) -> list[BatchOutcome]:
+    """What `approve_tasks` would do, without doing it (for the confirmation): `ok` for each task it would
+    approve, the reason for the others."""
+    with sessions() as session:
+        return [_refusal(session, task_id, user, groups, lang) if index < MAX_BATCH
+                else BatchOutcome(task_id, "", False, "too_many")
+                for index, task_id in enumerate(dict.fromkeys(task_ids))]
+
+
+def requests_of(session: Session, outcomes: list[BatchOutcome]) -> dict[int, dict]:
+    """The requests behind the outcomes, to name them: `{instance id: {process_name, process_key,
+    initiator}}` in one query."""
+    ids = sorted({o.instance_id for o in outcomes if o.instance_id is not None})
+    if not ids:
+        return {}
+    rows = session.execute(select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.initiator,
+                                  ProcessDefinition.name)
+                           .outerjoin(ProcessDefinition, ProcessDefinition.key == ProcessInstance.process_key)
+                           .where(ProcessInstance.id.in_(ids)))
+    return {r.id: {"process_key": r.process_key, "process_name": r.name or {}, "initiator": r.initiator}
+            for r in rows}
+
+
+def _approve(sessions, checked: BatchOutcome, user: str, groups: tuple[str, ...], lang: str) -> BatchOutcome:
+    def refused(reason: str, detail: str = "") -> BatchOutcome:
+        return replace(checked, ok=False, reason=reason, detail=detail)
+
     try:
-        runtime.complete_task(sessions, task_id, user, dict(APPROVAL), groups=groups, lang=lang)
+        runtime.complete_task(sessions, checked.task_id, user, dict(APPROVAL), groups=groups, lang=lang)
     except FormInvalidError as exc:
-        detail = "; ".join(" ".join(messages) for messages in exc.errors.values())
-        return BatchOutcome(task_id, name, False, "invalid", detail)
+        return refused("invalid", "; ".join(" ".join(messages) for messages in exc.errors.values()))
     except TaskConflictError as exc:
-        return BatchOutcome(task_id, name, False, "conflict", str(exc))
+        return refused("conflict", str(exc))
     except (NotPermittedError, NotFoundError):
-        return BatchOutcome(task_id, name, False, "not_found")
+        return BatchOutcome(checked.task_id, "", False, "not_found")
     except ProcessRuntimeError as exc:
-        return BatchOutcome(task_id, name, False, "failed", str(exc))
-    return BatchOutcome(task_id, name, True)
+        return refused("failed", str(exc))
+    return checked

@@ -23,6 +23,7 @@ from engine.config import load_settings
 from engine.data.models import ProcessDefinition, ProcessInstance, TaskCandidate, WorkTask, utcnow
 from engine.people.org import display_names
 from engine.results import Page, element_label, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
+from engine.runtime.outcome import outcomes, task_decisions
 from engine.runtime.versions import versions_element_names
 
 DUE_SOON = timedelta(hours=24)
@@ -65,6 +66,8 @@ class InboxItem:
     completed_at: datetime | None = None
     on_behalf_of: str | None = None  # assigned to the user as the deputy of this person, who is away
     initiator_name: str | None = None  # the initiator's display name (the username when not asked in a language)
+    decision: str | None = None  # a done task: approved / rejected when it was submitted with a decision
+    outcome: str = "running"  # the instance's outcome (`engine.runtime.outcome`)
 
     def process_label(self, lang: str) -> str:
         """The process name in `lang`, else in the other language, else its key."""
@@ -89,6 +92,7 @@ class RequestItem:
     current_tasks: list[str] = field(default_factory=list)
     current_assignees: list[str] = field(default_factory=list)  # usernames
     current_assignee_names: list[str] = field(default_factory=list)  # their display names, in the same order
+    outcome: str = "running"  # approved / rejected / withdrawn / terminated / finished ... (`engine.runtime.outcome`)
 
     def process_label(self, lang: str) -> str:
         """The process name in `lang`, else in the other language, else its key."""
@@ -207,6 +211,10 @@ def done(session: Session, user: str, *, process: str | None = None, initiator: 
     listed = select(_task.c.id, _task.c.completed_at).select_from(source).where(*conditions).subquery()
     rows = session.execute(_details(listed, listed.c.completed_at, page, per_page)).all()
     items = _inbox_items(session, rows, None, lang, offered=False)
+    decisions = task_decisions(session, [item.task_id for item in items])
+    ended = outcomes(session, [item.instance_id for item in items])
+    for item in items:
+        item.decision, item.outcome = decisions.get(item.task_id), ended.get(item.instance_id, item.outcome)
 
     def count() -> int:
         return session.execute(select(func.count()).select_from(listed)).scalar_one()
@@ -222,7 +230,7 @@ def my_requests(session: Session, user: str, status: str | None = None, *, proce
     """Instances `user` started, newest first, each with its open tasks' names and assignees (in `lang`
     as `todo` says).
 
-    At most three queries whatever the page size: the page, the open tasks of its instances, the count.
+    A few queries whatever the page size: the page, the open tasks and outcomes of its instances, the count.
     """
     page, per_page = _paging(page, per_page)
     conditions = [_instance.c.initiator == user,
@@ -244,6 +252,9 @@ def my_requests(session: Session, user: str, status: str | None = None, *, proce
     items = [RequestItem(r.id, r.process_key, r.name or {}, r.business_key, r.status, r.created_at,
                          r.ended_at) for r in rows]
     _add_open_tasks(session, items, lang)
+    ended = outcomes(session, [item.instance_id for item in items])
+    for item in items:
+        item.outcome = ended.get(item.instance_id, item.outcome)
 
     def count() -> int:
         return session.execute(select(func.count()).select_from(source if search else _instance)
@@ -276,24 +287,28 @@ def _add_open_tasks(session: Session, items: list[RequestItem], lang: str | None
 # -- CSV export ---------------------------------------------------------------------------------------
 
 _TASK_HEADERS = {
-    "zh": ["流程", "任务", "发起人", "业务编号", "创建时间", "截止时间", "状态", "完成时间", "实例编号"],
-    "en": ["Process", "Task", "Initiator", "Business key", "Created", "Due", "State", "Completed",
-           "Instance"],
+    "zh": ["流程", "任务", "发起人", "业务编号", "创建时间", "截止时间", "状态", "完成时间", "审批决定", "审批结果",
+           "实例编号"],
+    "en": ["Process", "Task", "Initiator", "Business key", "Created", "Due", "State", "Completed", "Decision",
+           "Outcome", "Instance"],
 }
 _REQUEST_HEADERS = {
-    "zh": ["流程", "业务编号", "状态", "当前任务", "当前处理人", "发起时间", "结束时间", "实例编号"],
-    "en": ["Process", "Business key", "Status", "Current tasks", "Waiting for", "Started", "Ended",
+    "zh": ["流程", "业务编号", "状态", "审批结果", "当前任务", "当前处理人", "发起时间", "结束时间", "实例编号"],
+    "en": ["Process", "Business key", "Status", "Outcome", "Current tasks", "Waiting for", "Started", "Ended",
            "Instance"],
 }
 _STATES = {
     "zh": {"completed": "已完成", "overdue": "已逾期", "due_soon": "即将到期", "offered": "待认领", "open": "待办",
-           "running": "进行中", "cancelled": "已取消", "error": "出错"},
+           "running": "进行中", "cancelled": "已取消", "error": "出错", "approved": "已同意", "rejected": "已拒绝",
+           "withdrawn": "已撤回", "terminated": "已终止", "finished": "已结束", "failed": "出错"},  # as the pages say them
     "en": {"completed": "Completed", "overdue": "Overdue", "due_soon": "Due soon", "offered": "Claimable",
-           "open": "To do", "running": "Running", "cancelled": "Cancelled", "error": "Error"},
+           "open": "To do", "running": "Running", "cancelled": "Cancelled", "error": "Error", "approved": "Approved",
+           "rejected": "Rejected", "withdrawn": "Withdrawn", "terminated": "Terminated", "finished": "Finished",
+           "failed": "Failed"},
 }
 
 
-def export_csv(rows, lang: str = "zh", timezone: str | None = None) -> str:
+def export_csv(rows, lang: str = "zh", timezone: str | None = None, requests: bool | None = None) -> str:
     """CSV of inbox or request items with headers in `lang` (zh/en), times in the company's time zone.
 
     Starts with a UTF-8 byte order mark so Excel reads Chinese correctly; a cell that a
@@ -302,7 +317,8 @@ def export_csv(rows, lang: str = "zh", timezone: str | None = None) -> str:
     lang = "en" if lang == "en" else "zh"
     zone = ZoneInfo(timezone or load_settings().timezone)
     rows = list(rows)
-    requests = bool(rows) and isinstance(rows[0], RequestItem)
+    if requests is None:  # an empty list says nothing of its kind: callers name it
+        requests = bool(rows) and isinstance(rows[0], RequestItem)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow((_REQUEST_HEADERS if requests else _TASK_HEADERS)[lang])
@@ -321,12 +337,13 @@ def _task_cells(item: InboxItem, lang: str, zone: ZoneInfo) -> list:
                      states["open"])
     return [item.process_label(lang), item.task_name, item.initiator_name or item.initiator, item.business_key,
             _local(item.created_at, zone), _local(item.due_at, zone), state, _local(item.completed_at, zone),
+            states.get(item.decision, "") if item.decision else "", states.get(item.outcome, item.outcome),
             item.instance_id]
 
 
 def _request_cells(item: RequestItem, lang: str, zone: ZoneInfo) -> list:
     return [item.process_label(lang), item.business_key, _STATES[lang].get(item.status, item.status),
-            "; ".join(item.current_tasks), "; ".join(item.current_assignee_names or item.current_assignees), _local(item.created_at, zone),
+            _STATES[lang].get(item.outcome, item.outcome), "; ".join(item.current_tasks), "; ".join(item.current_assignee_names or item.current_assignees), _local(item.created_at, zone),
             _local(item.ended_at, zone), item.instance_id]
 
 

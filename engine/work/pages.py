@@ -28,6 +28,7 @@ from engine.data.models import (
 from engine.errors import NotFoundError
 from engine.results import element_label
 from engine.runtime.assignment import process_admins_of
+from engine.runtime.outcome import DECISION_KEY
 from engine.runtime.step import may_complete
 from engine.runtime.submissions import FORM_CACHE
 from engine.runtime.versions import PACKAGE_CACHE, versions_element_names
@@ -40,7 +41,8 @@ class TaskForm:
     task: TaskItem
     schema: FormSchema | None
     node: str
-    values: dict            # the instance's current data: earlier answers shown read-only
+    values: dict            # the instance's current data: earlier answers shown read-only (an open task that
+                            # decides: without `approved`, which is never preselected, e.g. after a return)
     instance_status: str
 
 
@@ -55,7 +57,10 @@ def task_form(session: Session, task_id: str, lang: str | None = None) -> TaskFo
     instance = session.get(ProcessInstance, task.instance_id)
     version = session.get(ProcessVersion, instance.version_id)
     schema = _forms_of_version(session, version).get(task.form) if task.form else None
-    return TaskForm(task, schema, task.element_id, store.read_process_data(session, instance.id), instance.status)
+    values = store.read_process_data(session, instance.id)
+    if task.status == "open" and schema is not None and schema.access_for(task.element_id).get(DECISION_KEY) == "editable":
+        values.pop(DECISION_KEY, None)  # a decision this task makes is never preselected (e.g. after a return)
+    return TaskForm(task, schema, task.element_id, values, instance.status)
 
 
 def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | None, dict]:
@@ -77,6 +82,11 @@ def instance_start_form(session: Session, instance_id: int) -> tuple[FormSchema 
     version = session.get(ProcessVersion, instance.version_id)
     definition = session.get(ProcessDefinition, version.definition_id)
     return _start_form_of_version(session, version), dict(definition.name or {})
+
+
+def version_start_form(session: Session, version: ProcessVersion) -> FormSchema | None:
+    """The start form of a deployed version (None when its start event names none)."""
+    return _start_form_of_version(session, version)
 
 
 def _start_form_of_version(session: Session, version: ProcessVersion) -> FormSchema | None:

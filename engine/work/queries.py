@@ -19,6 +19,7 @@ from engine.data.models import (
 )
 from engine.errors import NotFoundError
 from engine.results import ON_BEHALF_OF_KEY, element_label, jsonable  # noqa: F401 (jsonable: re-exported)
+from engine.runtime.outcome import DECISION_KEY, decision, outcomes
 from engine.runtime.versions import versions_element_names
 from engine.work.inbox import todo_ids
 
@@ -115,6 +116,7 @@ def instance_view(session: Session, instance_id: int, lang: str | None = None) -
         "process": instance.process_key,
         "version": version.number,
         "status": instance.status,
+        "outcome": outcomes(session, [instance.id])[instance.id],
         "initiator": instance.initiator,
         "business_key": instance.business_key,
         "end_event": instance.end_event,
@@ -134,14 +136,17 @@ def instance_view(session: Session, instance_id: int, lang: str | None = None) -
 
 
 def _history_item(entry: HistoryEntry) -> dict:
-    """One history row; a deputy's completion names whom they acted for in `on_behalf_of`."""
+    """One history row; a deputy's completion names whom they acted for in `on_behalf_of`; a completion
+    or signature with an approval decision says it in `decision` (approved / rejected)."""
     data, on_behalf_of = entry.data, None
     if isinstance(data, dict) and ON_BEHALF_OF_KEY in data:
         data = dict(data)
         on_behalf_of = data.pop(ON_BEHALF_OF_KEY)
     return {"at": entry.at, "actor": entry.actor, "action": entry.action, "element_id": entry.element_id,
             "element_type": entry.element_type, "comment": entry.comment, "data": data,
-            "on_behalf_of": on_behalf_of}
+            "on_behalf_of": on_behalf_of,
+            "decision": decision(data.get(DECISION_KEY)) if isinstance(data, dict) and entry.action in (
+                "task_completed", "signed", "resubmitted") else None}
 
 
 def path_taken(session: Session, instance_id: int) -> list[str]:

@@ -101,10 +101,17 @@ def test_batch_approve_completes_each_approval_and_reports_the_others(app, deplo
     todo = li.get("/inbox/").get_data(as_text=True)
     assert "批量同意" in todo and f'name="task" value="{tasks[0]}"' in todo
 
-    response = post(li, "/inbox/batch", {"task": [*tasks, "no-such-task"]})
+    confirm = post(li, "/inbox/batch", {"task": [*tasks, "no-such-task"]})  # first: what will happen
+    assert confirm.status_code == 200
+    page = confirm.get_data(as_text=True)
+    assert f"请假申请 #{first} (张三)" in page and f"请假申请 #{second} (张三)" in page
+    assert 'name="confirm" value="1"' in page and "no-such-task" in page[page.index('id="batch-refused"'):]
+    assert _open_task(sessions, first)["element_id"] != "hr_record"  # nothing approved yet
+    response = post(li, "/inbox/batch", {"task": [*tasks, "no-such-task"], "confirm": "1"})
     assert response.status_code == 302
     page = li.get("/inbox/").get_data(as_text=True)
-    assert "已同意 2 个任务" in page and "未同意：no-such-task" in page
+    assert "已同意 2 个申请" in page and "未同意：no-such-task" in page
+    assert f"请假申请 #{first} (张三)" in page and f"请假申请 #{second} (张三)" in page
     for instance_id in (first, second):
         with sessions() as session:
             view = queries.instance_view(session, instance_id)
@@ -113,9 +120,10 @@ def test_batch_approve_completes_each_approval_and_reports_the_others(app, deplo
 
     hr_task = _open_task(sessions, first)["id"]  # offered to hr (li): its form has no `approved`
     still_open = _open_task(sessions, third)["id"]
-    post(li, "/inbox/batch", {"task": [hr_task, still_open]})
+    post(li, "/inbox/batch", {"task": [hr_task, still_open], "confirm": "1"})
     page = li.get("/inbox/").get_data(as_text=True)
-    assert "已同意 1 个任务" in page and "表单没有“同意”选项" in page
+    assert "已同意 1 个申请" in page and "表单没有“同意”选项" in page
+    assert f"未同意：请假申请 #{first} (张三)" in page
     assert _open_task(sessions, first)["id"] == hr_task
     assert _open_task(sessions, third)["element_id"] == "hr_record"
 
@@ -124,7 +132,8 @@ def test_batch_approve_refuses_tasks_of_others(app, deployed, sessions):
     instance_id = _start(_client(app, "zhang"))
     task = _open_task(sessions, instance_id)["id"]
     root = _client(app, "root")
-    post(root, "/inbox/batch", {"task": task})
+    assert "任务不存在，或不由您办理" in post(root, "/inbox/batch", {"task": task}).get_data(as_text=True)
+    post(root, "/inbox/batch", {"task": task, "confirm": "1"})
     assert "任务不存在，或不由您办理" in root.get("/inbox/").get_data(as_text=True)
     assert _open_task(sessions, instance_id)["id"] == task
     assert "请先勾选" in (post(root, "/inbox/batch", {}) and root.get("/inbox/").get_data(as_text=True))

@@ -53,9 +53,46 @@ def test_assignment_decision_and_end_notify_in_the_step(sessions, deploy_package
 
     runtime.complete_task(sessions, started.open_tasks[0]["id"], "boss", {"approved": True}, comment="ok")
     events = [(n.recipient, n.event) for n in _all(sessions, Notification)]
-    assert events == [("boss", "task_assigned"), ("ann", "approved"), ("ann", "instance_finished")]
-    assert [(o.recipient, o.event) for o in _all(sessions, OutboxMessage)][1:] == [
-        ("ann@example.com", "approved"), ("ann@example.com", "instance_finished")]
+    assert events == [("boss", "task_assigned"), ("ann", "approved")]  # one message, not also "finished"
+    assert [(o.recipient, o.event) for o in _all(sessions, OutboxMessage)][1:] == [("ann@example.com", "approved")]
+
+
+TWO_LEVELS = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="first" name="First" liaison:assignee="boss"/>
+<bpmn:exclusiveGateway id="ok1" default="no1"/>
+<bpmn:userTask id="second" name="Second" liaison:assignee="bigboss"/>
+<bpmn:exclusiveGateway id="ok2" default="no2"/>
+<bpmn:endEvent id="yes"/>
+<bpmn:endEvent id="no"/>
+{flow("start", "first")}{flow("first", "ok1")}{flow("ok1", "second", "approved == True")}
+{flow("ok1", "no", flow_id="no1")}{flow("second", "ok2")}{flow("ok2", "yes", "approved == True")}
+{flow("ok2", "no", flow_id="no2")}
+"""
+
+
+def _initiator_events(sessions):
+    return [n.event for n in _all(sessions, Notification) if n.recipient == "ann"]
+
+
+def test_approved_is_sent_when_the_request_ends_approved_not_at_an_earlier_step(
+        sessions, deploy_package, tmp_path, people):
+    deploy_package(write_package(tmp_path, "two", {"two": TWO_LEVELS}))
+    started = runtime.start_instance(sessions, "two", {}, user="ann")
+    after_first = runtime.complete_task(sessions, started.open_tasks[0]["id"], "boss", {"approved": True})
+    assert _initiator_events(sessions) == []  # the second level is still open: nothing is approved yet
+    runtime.complete_task(sessions, after_first.open_tasks[0]["id"], "bigboss", {"approved": True}, comment="go")
+    assert _initiator_events(sessions) == ["approved"]
+    approved = [n for n in _all(sessions, Notification) if n.recipient == "ann"][0]
+    assert "go" in approved.body
+
+
+def test_a_rejection_sends_one_message(sessions, deploy_package, tmp_path, people):
+    deploy_package(write_package(tmp_path, "two", {"two": TWO_LEVELS}))
+    started = runtime.start_instance(sessions, "two", {}, user="ann")
+    runtime.complete_task(sessions, started.open_tasks[0]["id"], "boss", {"approved": False}, comment="no")
+    assert _initiator_events(sessions) == ["rejected"]  # not also "finished"
+    assert [o.event for o in _all(sessions, OutboxMessage) if o.recipient == "ann@example.com"] == ["rejected"]
 
 
 def test_a_failing_step_writes_no_notification(sessions, deploy_package, tmp_path, people):

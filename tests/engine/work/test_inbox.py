@@ -241,7 +241,7 @@ def test_csv_export_has_a_bom_localized_columns_and_no_formulas(sessions, deploy
     with sessions() as session:
         requests = inbox.export_csv(inbox.my_requests(session, "zhang").items, lang="en")
     request_row = list(csv.reader(io.StringIO(requests[1:])))[1]
-    assert request_row[:4] == ["Leave Request", "'=HYPERLINK(1)", "Running", "经理审批"]
+    assert request_row[:5] == ["Leave Request", "'=HYPERLINK(1)", "Running", "Running", "经理审批"]  # status, outcome
 
 
 def test_two_threads_claiming_at_once_exactly_one_wins(database_url, deploy_package, monkeypatch, tmp_path):
