@@ -90,13 +90,7 @@ def worker(ctx: click.Context, burst: bool, name: str | None) -> None:
 
     url = database_url(ctx)
     sessions_for(url)  # an SQLite file is upgraded as for every command
-    waitress_log = logging.getLogger("waitress")
-    if not waitress_log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        waitress_log.addHandler(handler)
-        waitress_log.setLevel(logging.INFO)
-        waitress_log.propagate = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         sys.exit(queue.run_worker(dataclasses.replace(settings, database_url=url), name=name, burst=burst))
     except LiaisonError as exc:  # --burst with Redis unreachable
