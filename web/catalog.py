@@ -15,7 +15,7 @@ from engine.people import starting
 from engine.work import drafts, preview, queries
 from engine.work import pages as work
 from forms.build import FormContext, preview_data, validate_formdata
-from web.errors import TOO_LARGE, too_large_message
+from web.errors import TOO_LARGE, form_errors, too_large_message
 
 from . import files
 from .auth import current_account
@@ -147,7 +147,9 @@ def start(key: str):
     except TOO_LARGE as exc:  # the form's data, or what the process made of it, is over its limit
         return _start_page(key, schema, names, request.form, problem=too_large_message(exc), status=413)
     except FormInvalidError as exc:
-        return _start_page(key, schema, names, request.form, exc.errors, status=422)
+        errors = form_errors(exc)
+        return _start_page(key, schema, names, request.form, errors, problem="" if schema else " ".join(errors.get("", [])),
+                           status=422)
     except ProcessRuntimeError as exc:
         return _start_page(key, schema, names, request.form, problem=failed_message(exc), status=500)
     files.attach(new_files, username, step.instance_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app, has_app_context
 from flask_babel import gettext
 from flask_babel import gettext as _
 
@@ -13,8 +14,13 @@ from engine.errors import (
     NotPermittedError,
     TaskConflictError,
     TaskDataTooLargeError,
+    Username,
+    Usernames,
 )
+from engine.people.org import display_names
 from forms.files import human_size
+
+from .i18n import current_language
 
 TOO_LARGE = (TaskDataTooLargeError, InstanceDataTooLargeError)  # refused with 413 and `too_large_message`
 
@@ -48,11 +54,49 @@ def form_too_large_message() -> str:
 
 def translated(value) -> str:
     """An engine message (or refusal) in the page's language: a `Message` through the catalog, with its
-    params translated too; anything else as its text."""
+    params translated too (nested `Message`s through the catalog, `Username`s by display name, looked up in
+    one query per message); anything else as its text."""
     if isinstance(value, LiaisonError):
         value = value.args[0] if len(value.args) == 1 else str(value)
-    if isinstance(value, Message):
-        params = {name: translated(param) if isinstance(param, Message) else param
-                  for name, param in value.params.items()}
-        return gettext(value.msgid, **params) if params else gettext(value.msgid)
-    return str(value)
+    if not isinstance(value, Message):
+        return str(value)
+    return _render(value, _names(_people_in(value)))
+
+
+def _people_in(message: Message) -> set[str]:
+    found = set()
+    for param in message.params.values():
+        if isinstance(param, Username):
+            found.add(str(param))
+        elif isinstance(param, Usernames):
+            found.update(param.usernames)
+        elif isinstance(param, Message):
+            found |= _people_in(param)
+    return found
+
+
+def _names(usernames: set[str]) -> dict[str, str]:
+    """Display names in the page's language; usernames as they are outside a request or without a database."""
+    if not usernames or not has_app_context() or "liaison_sessions" not in current_app.extensions:
+        return {u: u for u in usernames}
+    with current_app.extensions["liaison_sessions"]() as session:
+        return display_names(session, usernames, current_language())
+
+
+def _render(message: Message, names: dict[str, str]) -> str:
+    params = {}
+    for name, param in message.params.items():
+        if isinstance(param, Username):
+            param = names.get(str(param), str(param))
+        elif isinstance(param, Usernames):
+            param = _(", ").join(names.get(u, u) for u in param.usernames) if param.usernames else ""
+        elif isinstance(param, Message):
+            param = _render(param, names)
+        params[name] = param
+    return gettext(message.msgid, **params) if params else gettext(message.msgid)
+
+
+def form_errors(exc) -> dict[str, list[str]]:
+    """A `FormInvalidError`'s field errors in the page's language (the engine's own, such as "the package
+    has no form", are `Message`s; the forms layer's are already in the page's language)."""
+    return {path: [translated(message) for message in messages] for path, messages in exc.errors.items()}
