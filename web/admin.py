@@ -149,26 +149,8 @@ def process_permission():
 # -- roles and admin tiers (super admins only; the engine checks again) -------------------------------
 
 def _role_error(exc: roles.RoleError) -> str:
-    """The refusal in the reader's language."""
-    p = exc.params
-    messages = {
-        "no_person": lambda: _("Nobody has the username %(username)s.", username=p.get("username", "")),
-        "no_name": lambda: _("The role needs a name."),
-        "long_name": lambda: _("A role name has at most %(n)s characters.", n=p.get("limit")),
-        "bad_key": lambda: _("A role key has 1 to %(n)s characters.", n=p.get("limit")),
-        "bad_key_chars": lambda: _("A role key may not contain spaces, commas, 、 or semicolons."),
-        "key_taken": lambda: _("The role key %(key)s is taken.", key=p.get("key")),
-        "in_use": lambda: _("The role %(key)s has %(n)s members: remove them first.", key=p.get("key"),
-                            n=p.get("count")),
-        "already_member": lambda: _("%(username)s already has the role %(key)s.", username=p.get("username"),
-                                    key=p.get("key")),
-        "not_member": lambda: _("%(username)s does not have the role %(key)s.", username=p.get("username"),
-                                key=p.get("key")),
-        "no_department": lambda: _("No department %(department)s.", department=p.get("department")),
-        "already_admin": lambda: _("%(username)s already holds this admin grant.", username=p.get("username")),
-        "last_super_admin": lambda: _("This is the last super admin: make someone else a super admin first."),
-    }
-    return messages[exc.code]() if exc.code in messages else str(exc)
+    """The refusal in the reader's language, people by display name (the engine's message)."""
+    return translated(exc)
 
 
 def _change(action, done_message: str, back: str):

@@ -15,7 +15,7 @@ from engine.people import starting
 from engine.work import drafts, preview, queries
 from engine.work import pages as work
 from forms.build import FormContext, preview_data, validate_formdata
-from web.errors import TOO_LARGE, form_errors, too_large_message
+from web.errors import TOO_LARGE, form_errors, too_large_message, translated
 
 from . import files
 from .auth import current_account
@@ -100,9 +100,9 @@ def _save_draft(key: str, schema, names: dict):
         with sessions()() as session, session.begin():
             draft = drafts.save_draft(session, current_account().username, key,
                                       request.form.to_dict(flat=False), _draft_id())
-    except drafts.DraftTooLargeError:
+    except drafts.DraftTooLargeError as exc:  # too large, or too many drafts: the engine says which
         return _start_page(key, schema, names, request.form, status=413,
-                           problem=_("The draft is too large to save."))
+                           problem=_("The draft was not saved: %(reason)s.", reason=translated(exc)))
     flash(_("Draft saved. Find it under Inbox, Drafts."), "success")
     return redirect(url_for("catalog.start", key=key, draft=draft.id))
 
