@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.errors import NotFoundError, UnreadableFileError
+from engine.errors import NotFoundError, UnreadableFileError, Username, msg
 from engine.people import org, org_import, org_import_jobs, roles, starting
 from engine.work import queries
 from web.errors import translated
@@ -212,7 +212,7 @@ def role_delete(role_id: int):
 def role_add_member(role_id: int):
     username = request.form.get("username", "")
     return _change(lambda db, user: roles.add_member(db, user, role_id, username),
-                   _("%(username)s added.", username=username.strip()), url_for("admin.role_page", role_id=role_id))
+                   translated(msg("%(username)s added.", username=Username(username.strip()))), url_for("admin.role_page", role_id=role_id))
 
 
 @bp.post("/roles/<int:role_id>/members/remove")
@@ -220,7 +220,7 @@ def role_add_member(role_id: int):
 def role_remove_member(role_id: int):
     username = request.form.get("username", "")
     return _change(lambda db, user: roles.remove_member(db, user, role_id, username),
-                   _("%(username)s removed.", username=username.strip()),
+                   translated(msg("%(username)s removed.", username=Username(username.strip()))),
                    url_for("admin.role_page", role_id=role_id))
 
 

@@ -270,6 +270,13 @@ class TimelineRow:
     decision: str = ""  # approved / rejected: the decision this completion or signature made
 
 
+def _failed_comment() -> str:
+    """A failed step's row: the stored comment is the technical text (English, quoting the script) for
+    the process owner, who reads it with the CLI (the history of `show`); people reading the timeline are told this."""
+    return _("Nothing was saved. The process owner can read the technical details in the history of this "
+             "request on the command line.")
+
+
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
     """The history as people read it; a `step` through an automatic element is a compact row."""
     names = {t["element_id"]: t["name"] for t in view["tasks"] if t.get("name")}
@@ -287,7 +294,8 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
         rows.append(TimelineRow(
             at=when(entry["at"]), who="" if step else people.get(entry.get("actor"), entry.get("actor") or ""),
             action=label() if label else action, what=names.get(element) or element or "",
-            comment="" if step else (entry.get("comment") or ""), automatic=step,
+            comment="" if step else _failed_comment() if action == "failed" else (entry.get("comment") or ""),
+            automatic=step,
             on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
             attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or ""))
     return rows

@@ -112,7 +112,8 @@ def hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, atta
     with db_engine(sessions).begin() as tx:
         if tx.execute(_HAND_BACK, {"b_task": handle.task_id, "b_user": user,
                                    "b_back": handle.delegated_by}).rowcount != 1:
-            raise TaskConflictError(f"task {handle.task_id} changed meanwhile; nothing of your answer was saved")
+            raise TaskConflictError(msg("task %(task)s changed meanwhile; nothing of your answer was saved",
+                                        task=handle.task_id))
         store.append_history(tx, [{"instance_id": handle.instance_id, "at": now, "actor": user,
                                    "action": "delegation_done", "element_id": handle.element_id,
                                    "task_id": handle.task_id, "comment": comment,

@@ -328,7 +328,8 @@ def _urge_once(sessions, instance_id: int, actor: str, comment: str | None, now:
                 f"you may urge it again from {allowed_at:%Y-%m-%d %H:%M} UTC", allowed_at)
         tasks = list(conn.execute(_OPEN_TASKS, {"b_instance": instance_id}))
         if not tasks:
-            raise NotPermittedError(f"instance {instance_id} waits for no person right now: there is nobody to urge")
+            raise NotPermittedError(msg("instance %(instance)s waits for no person right now: there is nobody to urge",
+                                        instance=instance_id))
         events, urged = [], []
         for task in tasks:
             users = [task.assignee] if task.assignee else list(task.candidate_users or [])

@@ -206,3 +206,25 @@ def test_a_refused_draft_says_why_in_chinese(clients, monkeypatch):
     messages = _messages(response.get_data(as_text=True))
     assert any("草稿未保存：您已有 1 份草稿" in text for text in messages), messages
     _chinese(messages)
+
+
+def test_a_failed_step_in_the_timeline_does_not_show_the_technical_text(clients, sessions, tmp_path):
+    body = "\n".join(['<bpmn:startEvent id="start"/>', flow("start", "review"),
+                      '<bpmn:userTask id="review" liaison:assignee="zhang"/>', flow("review", "compute"),
+                      '<bpmn:scriptTask id="compute"><bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask>',
+                      flow("compute", "end"), '<bpmn:endEvent id="end"/>'])
+    packages.deploy_package(sessions, packages.load_package(write_package(tmp_path, "after", {"after": body})),
+                            "admin")
+    zhang = clients["zhang"]
+    started = post(zhang, "/start/after", {})
+    instance_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    task = _open_task(sessions, instance_id)
+    failed = post(zhang, f"/tasks/{task['id']}", {}, token_from=f"/tasks/{task['id']}")
+    assert failed.status_code == 500
+    _chinese(_messages(failed.get_data(as_text=True)))
+    with sessions() as session:  # the history keeps the technical text for the owner (the CLI shows it)
+        history = queries.instance_view(session, instance_id)["history"]
+        assert any(h["action"] == "failed" and "division by zero" in (h["comment"] or "") for h in history)
+    page = zhang.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "流程负责人可在命令行查看此申请的历史记录中的技术细节" in page
+    assert "division by zero" not in page and "x = 1 / 0" not in page
