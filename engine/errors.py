@@ -37,23 +37,6 @@ class Username(str):
     __slots__ = ()
 
 
-def people(usernames) -> Usernames:
-    """Several people as one `Message` param: `, `-joined usernames; display names on a page."""
-    return Usernames(usernames)
-
-
-class Usernames(str):
-    """People inside a `Message`'s params (see `Username`): `str()` is the `, `-joined usernames."""
-
-    usernames: tuple[str, ...]
-
-    def __new__(cls, usernames):
-        names = tuple(usernames)
-        text = super().__new__(cls, ", ".join(names))
-        text.usernames = names
-        return text
-
-
 def msg(msgid: str, **params) -> Message:
     """A translatable engine message (see `Message`): `msg("task %(task)s is already %(status)s", ...)`."""
     return Message(msgid, **params)
@@ -190,7 +173,6 @@ class InstanceDataTooLargeError(ProcessRuntimeError):
 
 
 # What a person is told about a failed step (`ProcessRuntimeError.reason`), one wording per kind of failure.
-
 
 def reason_time(limit) -> Message:
     return msg("its script or condition ran longer than the time limit of %(limit)s s", limit=limit)

@@ -15,7 +15,6 @@ from engine.errors import (
     TaskConflictError,
     TaskDataTooLargeError,
     Username,
-    Usernames,
 )
 from engine.people.org import display_names
 from forms.files import human_size
@@ -68,8 +67,6 @@ def _people_in(message: Message) -> set[str]:
     for param in message.params.values():
         if isinstance(param, Username):
             found.add(str(param))
-        elif isinstance(param, Usernames):
-            found.update(param.usernames)
         elif isinstance(param, Message):
             found |= _people_in(param)
     return found
@@ -88,8 +85,6 @@ def _render(message: Message, names: dict[str, str]) -> str:
     for name, param in message.params.items():
         if isinstance(param, Username):
             param = names.get(str(param), str(param))
-        elif isinstance(param, Usernames):
-            param = _(", ").join(names.get(u, u) for u in param.usernames) if param.usernames else ""
         elif isinstance(param, Message):
             param = _render(param, names)
         params[name] = param

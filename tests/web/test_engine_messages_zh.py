@@ -128,6 +128,7 @@ def test_a_transfer_to_the_initiator_is_refused_in_chinese_naming_them(clients, 
     ("x = 'a' * 20000000", None, "脚本生成的数据超过了允许的大小"),
     ("while True:\n    x = 1", None, "脚本或条件运行超过了 2.0 秒的时间限制"),
     ("x = 1", "missing_name > 1", "脚本或条件出错（NameError）"),
+    ("x = 2", None, "找不到处理人：请告知流程负责人或管理员应由谁处理"),  # the approver is zhang's manager: none
 ])
 def test_a_failing_script_or_condition_is_explained_in_chinese_without_the_code(
         app, clients, sessions, tmp_path, script, condition, expected):
@@ -138,7 +139,8 @@ def test_a_failing_script_or_condition_is_explained_in_chinese_without_the_code(
                   flow("choose", "review", condition), flow("choose", "end", flow_id="f_choose_end")]
     else:
         steps.append(flow("compute", "review"))
-    steps += ['<bpmn:userTask id="review"/>', flow("review", "end"), '<bpmn:endEvent id="end"/>']
+    review = '<bpmn:userTask id="review" liaison:approvers="manager"/>' if "处理人" in expected else '<bpmn:userTask id="review"/>'
+    steps += [review, flow("review", "end"), '<bpmn:endEvent id="end"/>']
     packages.deploy_package(sessions, packages.load_package(write_package(tmp_path, "calc", {"calc": "\n".join(steps)})),
                             "admin")
     response = post(clients["zhang"], "/start/calc", {})
