@@ -15,12 +15,12 @@ from engine.people import starting
 from engine.work import drafts, preview, queries
 from engine.work import pages as work
 from forms.build import FormContext, preview_data, validate_formdata
-from web.errors import TOO_LARGE, form_errors, too_large_message, translated
+from web.errors import TOO_LARGE, failed_message, form_errors, too_large_message, translated
 
 from . import files
 from .auth import current_account
 from .i18n import current_language
-from .work import editable_form, failed_message, sessions
+from .work import editable_form, sessions
 
 bp = Blueprint("catalog", __name__)
 

@@ -12,6 +12,7 @@ from engine.errors import (
     Message,
     NotFoundError,
     NotPermittedError,
+    ProcessRuntimeError,
     TaskConflictError,
     TaskDataTooLargeError,
     Username,
@@ -51,10 +52,26 @@ def form_too_large_message() -> str:
     return _("The form is too large to be sent. Shorten the text, or attach long documents as files.")
 
 
+def failed_message(exc: ProcessRuntimeError) -> str:
+    """What a person is told when a step of the process failed: nothing was saved, and why in their words
+    (`exc.reason`: which limit, which error type, no approver). The technical text (the element, the
+    script, Python's message) is for the process owner: it is logged here and kept in the instance's
+    history (the CLI shows it), not shown to the person filling in a form."""
+    current_app.logger.warning("a step failed (element %s): %s", exc.element_id or "-", exc)
+    if exc.reason is None:
+        return _("A step of the process failed, so nothing was saved. Try again later or tell the process owner.")
+    return _("A step of the process failed, so nothing was saved. Try again later or tell the process owner. "
+             "The step failed because %(reason)s.", reason=translated(exc.reason))
+
+
 def translated(value) -> str:
     """An engine message (or refusal) in the page's language: a `Message` through the catalog, with its
     params translated too (nested `Message`s through the catalog, `Username`s by display name, looked up in
     one query per message); anything else as its text."""
+    if isinstance(value, TOO_LARGE):
+        return too_large_message(value)
+    if isinstance(value, ProcessRuntimeError):
+        return failed_message(value)
     if isinstance(value, LiaisonError):
         value = value.args[0] if len(value.args) == 1 else str(value)
     if not isinstance(value, Message):

@@ -49,7 +49,7 @@ from forms.fields import option_key
 from forms.render import environment as forms_environment
 from forms.render import static_path
 from forms.schema import FormSchema, label_text, load_schema
-from web.errors import TOO_LARGE, form_errors, status_for, too_large_message, translated
+from web.errors import TOO_LARGE, failed_message, form_errors, status_for, too_large_message, translated
 
 from . import files, vendor
 from .auth import current_account
@@ -433,17 +433,6 @@ def _form_title(schema: FormSchema | None, lang: str) -> str:
     if isinstance(title, dict):
         return title.get(lang) or next(iter(title.values()), "")
     return title or ""
-
-
-def failed_message(exc: ProcessRuntimeError) -> str:
-    """What a person is told when a step of the process failed: nothing was saved, and why in their words
-    (`exc.reason`: which limit, which error type). The technical text (the element, the script, Python's
-    message) is for the process owner: it is logged here, not shown to the person filling in a form."""
-    current_app.logger.warning("a step failed (element %s): %s", exc.element_id or "-", exc)
-    text = _("A step of the process failed, so nothing was saved. Try again later or tell the process owner.")
-    if exc.reason is None:
-        return text
-    return text + " " + _("The step failed because %(reason)s.", reason=translated(exc.reason))
 
 
 def _after_submit() -> str:

@@ -114,7 +114,7 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
     with step_connection(sessions) as conn:
         handle = store.task_handle(conn, task_id)
         if handle is None:
-            raise NotFoundError(f"no task {task_id}")
+            raise NotFoundError(msg("no task %(task)s", task=task_id))
         if fire_timer is None and approval_mode(conn, handle):  # an approval node with several signers
             return decide_once(sessions, task_id, user, data, comment, lang, attachments)
         if fire_timer is None:  # a timeout decision is the system's, not a person's
@@ -151,7 +151,7 @@ def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | Non
     with step_connection(sessions) as conn:
         handle = store.instance_handle(conn, instance_id)
         if handle is None:
-            raise NotFoundError(f"no instance {instance_id}")
+            raise NotFoundError(msg("no instance %(instance)s", instance=instance_id))
         if handle.status != "running":
             raise TaskConflictError(msg("instance %(instance)s is already %(status)s", instance=instance_id,
                                         status=status_text(handle.status)))

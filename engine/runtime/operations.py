@@ -115,7 +115,7 @@ def facts(db: Connection | Session, instance_id: int, username: str, lock: bool 
     """The instance's facts for `username`; NotFoundError when there is no such instance."""
     row = db.execute(_FACTS_LOCKED if lock else _FACTS, {"b_instance": instance_id, "b_user": username}).first()
     if row is None:
-        raise NotFoundError(f"no instance {instance_id}")
+        raise NotFoundError(msg("no instance %(instance)s", instance=instance_id))
     return Facts(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(row[7] or {}), bool(row[8]),
                  bool(row[9]))
 
@@ -201,7 +201,7 @@ _DROP_CANDIDATES = delete(_candidate).where(_candidate.c.task_id == bindparam("b
 def _task_row(conn: Connection, task_id: str):
     row = conn.execute(_TASK_ROW, {"b_task": task_id}).first()
     if row is None:
-        raise NotFoundError(f"no task {task_id}")
+        raise NotFoundError(msg("no task %(task)s", task=task_id))
     return row
 
 

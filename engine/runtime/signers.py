@@ -171,7 +171,7 @@ def _locked_node(conn, task_id: str):
     conn.execute(_LOCK_TASK, {"b_task": task_id})
     handle = store.task_handle(conn, task_id)
     if handle is None:
-        raise NotFoundError(f"no task {task_id}")
+        raise NotFoundError(msg("no task %(task)s", task=task_id))
     if handle.status != "open" or handle.instance_status != "running":
         raise TaskConflictError(msg("approval node %(task)s is already decided", task=task_id))
     mode = approval_mode(conn, handle)

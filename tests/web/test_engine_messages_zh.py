@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from engine.data.models import Person, PersonRole, Role
-from engine.errors import Username, msg
+from engine.errors import ProcessRuntimeError, Username, msg, reason_time
 from engine.packages import deployment as packages
 from engine.people import accounts
 from engine.work import drafts, queries
@@ -230,3 +230,15 @@ def test_a_failed_step_in_the_timeline_does_not_show_the_technical_text(clients,
     page = zhang.get(f"/instances/{instance_id}").get_data(as_text=True)
     assert "流程负责人可在命令行查看此申请的历史记录中的技术细节" in page
     assert "division by zero" not in page and "x = 1 / 0" not in page
+
+
+def test_a_failed_step_behind_any_operation_reads_as_the_failed_message(app):
+    """An operation's flash ("Not done: ...") and the refused page render a ProcessRuntimeError through
+    `translated`: the person's words, not the technical text."""
+    failure = ProcessRuntimeError("element `compute`: `while True: pass`: script exceeded 2.0 s time limit",
+                                  "compute", reason=reason_time(2.0))
+    assert "script exceeded" in str(failure)  # the owner's text, unchanged
+    with app.test_request_context(headers={"Accept-Language": "zh"}):
+        text = translated(msg("Not done: %(reason)s", reason=translated(failure)))
+    assert text == ("未完成：流程中的某个步骤出错，因此未保存任何内容。请稍后重试，或告知流程负责人。"
+                    "该步骤失败的原因：脚本或条件运行超过了 2.0 秒的时间限制。")
