@@ -24,6 +24,19 @@ class Message(str):
         return text
 
 
+class Username(str):
+    """A person inside a `Message`'s params: the username (so `str()`, the CLI and logs read it as before),
+    shown on a page by the person's display name in the page's language (`web.errors.translated` looks
+    every `Username` of a message up in one directory query).
+
+    Why a marker and not a display name resolved where the message is raised: the engine does not know
+    the reader's language (a refusal raised for wang may be read on an English page, in the CLI, or in a
+    log), and most raising sites hold only the username; resolving at render time is one query per
+    message, in the reader's language, and leaves the CLI's and logs' text unchanged."""
+
+    __slots__ = ()
+
+
 def msg(msgid: str, **params) -> Message:
     """A translatable engine message (see `Message`): `msg("task %(task)s is already %(status)s", ...)`."""
     return Message(msgid, **params)
@@ -42,7 +55,7 @@ def already_closed(task_id: str, status: str | None, by: str | None = None) -> M
     """"task X is already completed (by Y)": the one wording of a task that is no longer open."""
     if by:
         return msg("task %(task)s is already %(status)s by %(person)s", task=task_id, status=status_text(status),
-                   person=by)
+                   person=Username(by))
     return msg("task %(task)s is already %(status)s", task=task_id, status=status_text(status))
 
 
@@ -84,7 +97,14 @@ class InvalidPackageError(LiaisonError):
 
 
 class ExpressionError(LiaisonError):
-    """An expression or script was refused (unsafe or not valid Python) or failed to run."""
+    """An expression or script was refused (unsafe or not valid Python) or failed to run.
+
+    The message is the technical text for the process owner (it quotes the script); `reason`, when set, is
+    the short `Message` a person filling in a form is shown instead (which limit, which error type)."""
+
+    def __init__(self, message: str, reason: Message | None = None):
+        super().__init__(message)
+        self.reason = reason
 
 
 class NotFoundError(LiaisonError):
@@ -129,13 +149,18 @@ class QueueUnavailableError(LiaisonError):
 class ProcessRuntimeError(LiaisonError):
     """Running the process failed (a script raised, a service failed, a loop ran too deep).
 
-    The stored instance is left exactly as it was before the failing step.
+    The stored instance is left exactly as it was before the failing step. The message is the technical
+    text for the process owner, the CLI and the logs (English, quoting scripts and rules); `reason` is
+    what a person on a page is told about it (a translatable `Message` without code), None when there is
+    nothing more to say than "a step failed"; `element_id` names the step.
     """
 
-    def __init__(self, message: str, element_id: str | None = None, cause: BaseException | None = None):
+    def __init__(self, message: str, element_id: str | None = None, cause: BaseException | None = None,
+                 reason: Message | None = None):
         super().__init__(message)
         self.element_id = element_id
         self.cause = cause
+        self.reason = reason
 
 
 class InstanceDataTooLargeError(ProcessRuntimeError):
@@ -145,3 +170,28 @@ class InstanceDataTooLargeError(ProcessRuntimeError):
     def __init__(self, message: str, limit: int):
         super().__init__(message)
         self.limit = limit
+
+
+# What a person is told about a failed step (`ProcessRuntimeError.reason`), one wording per kind of failure.
+
+def reason_time(limit) -> Message:
+    return msg("its script or condition ran longer than the time limit of %(limit)s s", limit=limit)
+
+
+def reason_memory(limit) -> Message:
+    return msg("its script or condition needed more than %(limit)s MB of memory", limit=limit)
+
+
+def reason_size() -> Message:
+    return msg("its script built a value larger than allowed")
+
+
+def reason_refused() -> Message:
+    return msg("its script or condition is not allowed here or is not valid")
+
+
+def reason_failed(error: BaseException, line: int | None = None) -> Message:
+    """A script or condition raised `error`: its type name only (the text may quote data or code)."""
+    if line:
+        return msg("its script failed on line %(line)s (%(error)s)", line=line, error=type(error).__name__)
+    return msg("its script or condition failed (%(error)s)", error=type(error).__name__)

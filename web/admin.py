@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.errors import NotFoundError, UnreadableFileError
+from engine.errors import NotFoundError, UnreadableFileError, Username, msg
 from engine.people import org, org_import, org_import_jobs, roles, starting
 from engine.work import queries
 from web.errors import translated
@@ -149,26 +149,8 @@ def process_permission():
 # -- roles and admin tiers (super admins only; the engine checks again) -------------------------------
 
 def _role_error(exc: roles.RoleError) -> str:
-    """The refusal in the reader's language."""
-    p = exc.params
-    messages = {
-        "no_person": lambda: _("Nobody has the username %(username)s.", username=p.get("username", "")),
-        "no_name": lambda: _("The role needs a name."),
-        "long_name": lambda: _("A role name has at most %(n)s characters.", n=p.get("limit")),
-        "bad_key": lambda: _("A role key has 1 to %(n)s characters.", n=p.get("limit")),
-        "bad_key_chars": lambda: _("A role key may not contain spaces, commas, 、 or semicolons."),
-        "key_taken": lambda: _("The role key %(key)s is taken.", key=p.get("key")),
-        "in_use": lambda: _("The role %(key)s has %(n)s members: remove them first.", key=p.get("key"),
-                            n=p.get("count")),
-        "already_member": lambda: _("%(username)s already has the role %(key)s.", username=p.get("username"),
-                                    key=p.get("key")),
-        "not_member": lambda: _("%(username)s does not have the role %(key)s.", username=p.get("username"),
-                                key=p.get("key")),
-        "no_department": lambda: _("No department %(department)s.", department=p.get("department")),
-        "already_admin": lambda: _("%(username)s already holds this admin grant.", username=p.get("username")),
-        "last_super_admin": lambda: _("This is the last super admin: make someone else a super admin first."),
-    }
-    return messages[exc.code]() if exc.code in messages else str(exc)
+    """The refusal in the reader's language, people by display name (the engine's message)."""
+    return translated(exc)
 
 
 def _change(action, done_message: str, back: str):
@@ -230,7 +212,7 @@ def role_delete(role_id: int):
 def role_add_member(role_id: int):
     username = request.form.get("username", "")
     return _change(lambda db, user: roles.add_member(db, user, role_id, username),
-                   _("%(username)s added.", username=username.strip()), url_for("admin.role_page", role_id=role_id))
+                   translated(msg("%(username)s added.", username=Username(username.strip()))), url_for("admin.role_page", role_id=role_id))
 
 
 @bp.post("/roles/<int:role_id>/members/remove")
@@ -238,7 +220,7 @@ def role_add_member(role_id: int):
 def role_remove_member(role_id: int):
     username = request.form.get("username", "")
     return _change(lambda db, user: roles.remove_member(db, user, role_id, username),
-                   _("%(username)s removed.", username=username.strip()),
+                   translated(msg("%(username)s removed.", username=Username(username.strip()))),
                    url_for("admin.role_page", role_id=role_id))
 
 

@@ -17,6 +17,7 @@ from engine.data.models import utcnow
 from engine.errors import LiaisonError
 
 from .auth import current_account, require_super_admin
+from .errors import translated
 from .i18n import current_language
 
 bp = Blueprint("admin_calendar", __name__, url_prefix="/admin/calendar")
@@ -107,4 +108,4 @@ def _calendar_error(exc: LiaisonError, day: date, kind: str) -> str:
     if kind == calendar.WORKDAY and day.weekday() < 5:
         return _("%(day)s is a weekday, a workday already: only a Saturday or Sunday can be a working weekend.",
                  day=day.isoformat())
-    return str(exc)
+    return translated(exc)

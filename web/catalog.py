@@ -15,12 +15,12 @@ from engine.people import starting
 from engine.work import drafts, preview, queries
 from engine.work import pages as work
 from forms.build import FormContext, preview_data, validate_formdata
-from web.errors import TOO_LARGE, too_large_message
+from web.errors import TOO_LARGE, failed_message, form_errors, too_large_message, translated
 
 from . import files
 from .auth import current_account
 from .i18n import current_language
-from .work import editable_form, failed_message, sessions
+from .work import editable_form, sessions
 
 bp = Blueprint("catalog", __name__)
 
@@ -100,9 +100,9 @@ def _save_draft(key: str, schema, names: dict):
         with sessions()() as session, session.begin():
             draft = drafts.save_draft(session, current_account().username, key,
                                       request.form.to_dict(flat=False), _draft_id())
-    except drafts.DraftTooLargeError:
+    except drafts.DraftTooLargeError as exc:  # too large, or too many drafts: the engine says which
         return _start_page(key, schema, names, request.form, status=413,
-                           problem=_("The draft is too large to save."))
+                           problem=_("The draft was not saved: %(reason)s.", reason=translated(exc)))
     flash(_("Draft saved. Find it under Inbox, Drafts."), "success")
     return redirect(url_for("catalog.start", key=key, draft=draft.id))
 
@@ -147,7 +147,9 @@ def start(key: str):
     except TOO_LARGE as exc:  # the form's data, or what the process made of it, is over its limit
         return _start_page(key, schema, names, request.form, problem=too_large_message(exc), status=413)
     except FormInvalidError as exc:
-        return _start_page(key, schema, names, request.form, exc.errors, status=422)
+        errors = form_errors(exc)
+        return _start_page(key, schema, names, request.form, errors, problem="" if schema else " ".join(errors.get("", [])),
+                           status=422)
     except ProcessRuntimeError as exc:
         return _start_page(key, schema, names, request.form, problem=failed_message(exc), status=500)
     files.attach(new_files, username, step.instance_id)

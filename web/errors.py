@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app, has_app_context
 from flask_babel import gettext
 from flask_babel import gettext as _
 
@@ -11,10 +12,15 @@ from engine.errors import (
     Message,
     NotFoundError,
     NotPermittedError,
+    ProcessRuntimeError,
     TaskConflictError,
     TaskDataTooLargeError,
+    Username,
 )
+from engine.people.org import display_names
 from forms.files import human_size
+
+from .i18n import current_language
 
 TOO_LARGE = (TaskDataTooLargeError, InstanceDataTooLargeError)  # refused with 413 and `too_large_message`
 
@@ -46,13 +52,63 @@ def form_too_large_message() -> str:
     return _("The form is too large to be sent. Shorten the text, or attach long documents as files.")
 
 
+def failed_message(exc: ProcessRuntimeError) -> str:
+    """What a person is told when a step of the process failed: nothing was saved, and why in their words
+    (`exc.reason`: which limit, which error type, no approver). The technical text (the element, the
+    script, Python's message) is for the process owner: it is logged here and kept in the instance's
+    history (the CLI shows it), not shown to the person filling in a form."""
+    current_app.logger.warning("a step failed (element %s): %s", exc.element_id or "-", exc)
+    if exc.reason is None:
+        return _("A step of the process failed, so nothing was saved. Try again later or tell the process owner.")
+    return _("A step of the process failed, so nothing was saved. Try again later or tell the process owner. "
+             "The step failed because %(reason)s.", reason=translated(exc.reason))
+
+
 def translated(value) -> str:
     """An engine message (or refusal) in the page's language: a `Message` through the catalog, with its
-    params translated too; anything else as its text."""
+    params translated too (nested `Message`s through the catalog, `Username`s by display name, looked up in
+    one query per message); anything else as its text."""
+    if isinstance(value, TOO_LARGE):
+        return too_large_message(value)
+    if isinstance(value, ProcessRuntimeError):
+        return failed_message(value)
     if isinstance(value, LiaisonError):
         value = value.args[0] if len(value.args) == 1 else str(value)
-    if isinstance(value, Message):
-        params = {name: translated(param) if isinstance(param, Message) else param
-                  for name, param in value.params.items()}
-        return gettext(value.msgid, **params) if params else gettext(value.msgid)
-    return str(value)
+    if not isinstance(value, Message):
+        return str(value)
+    return _render(value, _names(_people_in(value)))
+
+
+def _people_in(message: Message) -> set[str]:
+    found = set()
+    for param in message.params.values():
+        if isinstance(param, Username):
+            found.add(str(param))
+        elif isinstance(param, Message):
+            found |= _people_in(param)
+    return found
+
+
+def _names(usernames: set[str]) -> dict[str, str]:
+    """Display names in the page's language; usernames as they are outside a request or without a database."""
+    if not usernames or not has_app_context() or "liaison_sessions" not in current_app.extensions:
+        return {u: u for u in usernames}
+    with current_app.extensions["liaison_sessions"]() as session:
+        return display_names(session, usernames, current_language())
+
+
+def _render(message: Message, names: dict[str, str]) -> str:
+    params = {}
+    for name, param in message.params.items():
+        if isinstance(param, Username):
+            param = names.get(str(param), str(param))
+        elif isinstance(param, Message):
+            param = _render(param, names)
+        params[name] = param
+    return gettext(message.msgid, **params) if params else gettext(message.msgid)
+
+
+def form_errors(exc) -> dict[str, list[str]]:
+    """A `FormInvalidError`'s field errors in the page's language (the engine's own, such as "the package
+    has no form", are `Message`s; the forms layer's are already in the page's language)."""
+    return {path: [translated(message) for message in messages] for path, messages in exc.errors.items()}

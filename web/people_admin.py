@@ -18,6 +18,7 @@ from engine.errors import NotFoundError, NotPermittedError
 from engine.people import accounts, invitations, people_admin
 
 from .auth import current_account, require_admin
+from .errors import translated
 from .i18n import current_language
 
 bp = Blueprint("people_admin", __name__, url_prefix="/admin/people")
@@ -34,20 +35,14 @@ def _now() -> datetime:
 
 def _refusal(exc: Exception) -> str:
     if isinstance(exc, people_admin.PeopleAdminError):
-        messages = {
-            "self": lambda: _("You cannot deactivate yourself."),
-            "no_manager": lambda: _("No active person has the username %(username)s.",
-                                    username=exc.params.get("username", "")),
-            "manager_loop": lambda: _("That manager reports to this person: choose someone else."),
-        }
-        return messages[exc.code]() if exc.code in messages else str(exc)
+        return translated(exc)  # the engine's message, people by display name
     if isinstance(exc, NotPermittedError):
         return _("You may not change this person, or not in that way.")
     if isinstance(exc, NotFoundError):
         return _("No such department.")
     if isinstance(exc, accounts.AccountInactiveError):
         return _("This account is deactivated. Reactivate it first.")
-    return str(exc)
+    return translated(exc)
 
 
 @bp.get("/")

@@ -49,7 +49,7 @@ from forms.fields import option_key
 from forms.render import environment as forms_environment
 from forms.render import static_path
 from forms.schema import FormSchema, label_text, load_schema
-from web.errors import TOO_LARGE, status_for, too_large_message, translated
+from web.errors import TOO_LARGE, failed_message, form_errors, status_for, too_large_message, translated
 
 from . import files, vendor
 from .auth import current_account
@@ -270,6 +270,13 @@ class TimelineRow:
     decision: str = ""  # approved / rejected: the decision this completion or signature made
 
 
+def _failed_comment() -> str:
+    """A failed step's row: the stored comment is the technical text (English, quoting the script) for
+    the process owner, who reads it with the CLI (the history of `show`); people reading the timeline are told this."""
+    return _("Nothing was saved. The process owner can read the technical details in the history of this "
+             "request on the command line.")
+
+
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
     """The history as people read it; a `step` through an automatic element is a compact row."""
     names = {t["element_id"]: t["name"] for t in view["tasks"] if t.get("name")}
@@ -287,7 +294,8 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
         rows.append(TimelineRow(
             at=when(entry["at"]), who="" if step else people.get(entry.get("actor"), entry.get("actor") or ""),
             action=label() if label else action, what=names.get(element) or element or "",
-            comment="" if step else (entry.get("comment") or ""), automatic=step,
+            comment="" if step else _failed_comment() if action == "failed" else (entry.get("comment") or ""),
+            automatic=step,
             on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
             attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or ""))
     return rows
@@ -427,12 +435,6 @@ def _form_title(schema: FormSchema | None, lang: str) -> str:
     return title or ""
 
 
-def failed_message(exc: ProcessRuntimeError) -> str:
-    """What a person is told when a step of the process failed: nothing was saved."""
-    return _("A step of the process failed, so nothing was saved. Try again later or tell the process "
-             "owner.") + " " + str(exc)
-
-
 def _after_submit() -> str:
     if "inbox.index" in current_app.view_functions:
         return url_for("inbox.index")
@@ -479,7 +481,9 @@ def complete(task_id: str):
     except TOO_LARGE as exc:  # the form's data, or what the process made of it, is over its limit
         return _task_page(task_id, request.form, None, comment, conflict=too_large_message(exc), status=413)
     except FormInvalidError as exc:
-        return _task_page(task_id, request.form, exc.errors, comment, status=422)
+        errors = form_errors(exc)
+        return _task_page(task_id, request.form, errors, comment, status=422,
+                          conflict=None if task_form.schema else " ".join(errors.get("", [])) or None)
     except TaskConflictError as exc:
         return _task_page(task_id, conflict=_("Someone else changed this task first. Nothing of your "
                                               "submission was saved.") + " " + translated(exc), status=409)

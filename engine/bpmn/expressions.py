@@ -24,7 +24,7 @@ from engine.bpmn.sandbox import (
     translate_juel,
 )
 from engine.bpmn.services import get_service
-from engine.errors import ExpressionError
+from engine.errors import ExpressionError, msg
 
 __all__ = [
     "SCRIPT_TIME_LIMIT_S",
@@ -70,6 +70,7 @@ class LiaisonTaskError(WorkflowTaskException):
     def __init__(self, message: str, task: Any, exception: BaseException, line_number: int | None = None):
         super().__init__(message, task=task, exception=exception, line_number=line_number)
         self.exception = exception
+        self.reason = None  # what a person is told (`ProcessRuntimeError.reason`), set from the ExpressionError
 
 
 class LiaisonScriptEngine(PythonScriptEngine):
@@ -91,7 +92,9 @@ class LiaisonScriptEngine(PythonScriptEngine):
             raise
         except ExpressionError as err:
             cause = err.__cause__ or err
-            raise LiaisonTaskError(f"Error evaluating expression: {err}", task, cause) from cause
+            error = LiaisonTaskError(f"Error evaluating expression: {err}", task, cause)
+            error.reason = err.reason
+            raise error from cause
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
         """Run a script task's script; failures become a LiaisonTaskError carrying the script line."""
@@ -99,7 +102,9 @@ class LiaisonScriptEngine(PythonScriptEngine):
             return self.environment.execute(script, task.data, external_context or {})
         except ExpressionError as err:
             cause = err.__cause__ or err
-            raise LiaisonTaskError(str(err), task, cause, getattr(err, "line_number", None)) from cause
+            error = LiaisonTaskError(str(err), task, cause, getattr(err, "line_number", None))
+            error.reason = err.reason
+            raise error from cause
         except Exception as err:
             raise self.create_task_exec_exception(task, script, err) from err
 
@@ -109,4 +114,6 @@ class LiaisonScriptEngine(PythonScriptEngine):
         try:
             return self.environment.call_service(task.data, **kwargs)
         except Exception as err:
-            raise LiaisonTaskError(f"service `{name}` failed: {type(err).__name__}: {err}", task, err) from err
+            error = LiaisonTaskError(f"service `{name}` failed: {type(err).__name__}: {err}", task, err)
+            error.reason = msg("the service %(name)s it calls failed", name=name)
+            raise error from err

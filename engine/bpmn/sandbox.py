@@ -29,7 +29,14 @@ from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locati
 from engine.bpmn import juel
 from engine.bpmn.juel import JuelError
 from engine.bpmn.sandbox_guards import BUILTINS, GUARDS, SizeLimitError, _make_getattr
-from engine.errors import ExpressionError
+from engine.errors import (
+    ExpressionError,
+    reason_failed,
+    reason_memory,
+    reason_refused,
+    reason_size,
+    reason_time,
+)
 
 SCRIPT_TIME_LIMIT_S = 2.0
 SCRIPT_MEMORY_LIMIT = 256 * 1024 * 1024  # bytes the process may grow by while one script runs
@@ -305,20 +312,23 @@ def _run(compiled: _Compiled, namespace: dict[str, Any], text: str, what: str) -
         namespace["_getattr_"] = _make_getattr(check)
         return eval(compiled.code, namespace)  # noqa: S307 - RestrictedPython-compiled code
     except _TimeLimit:
-        raise ExpressionError(f"`{_label(text)}`: {what} exceeded {SCRIPT_TIME_LIMIT_S} s time limit") from None
+        raise ExpressionError(f"`{_label(text)}`: {what} exceeded {SCRIPT_TIME_LIMIT_S} s time limit",
+                              reason_time(SCRIPT_TIME_LIMIT_S)) from None
     except _MemoryLimit:
         raise ExpressionError(f"`{_label(text)}`: {what} made the process grow by more than"
-                              f" {SCRIPT_MEMORY_LIMIT // 2**20} MB; the limit is {SCRIPT_MEMORY_LIMIT // 2**20} MB") from None
+                              f" {SCRIPT_MEMORY_LIMIT // 2**20} MB; the limit is {SCRIPT_MEMORY_LIMIT // 2**20} MB",
+                              reason_memory(SCRIPT_MEMORY_LIMIT // 2**20)) from None
     except ExpressionError:
         raise
     except SizeLimitError as err:
         line = _script_line(err)
         where = f" (line {line})" if line and what == "script" else ""
-        raise ExpressionError(f"`{_label(text)}`{where}: {err}") from err
+        raise ExpressionError(f"`{_label(text)}`{where}: {err}", reason_size()) from err
     except Exception as err:
         line = _script_line(err)
         where = f" (line {line})" if line and what == "script" else ""
-        error = ExpressionError(f"`{_label(text)}`{where}: {type(err).__name__}: {err}")
+        error = ExpressionError(f"`{_label(text)}`{where}: {type(err).__name__}: {err}",
+                                reason_failed(err, line if what == "script" else None))
         error.line_number = line  # type: ignore[attr-defined]
         raise error from err
 
@@ -336,7 +346,7 @@ def _script_line(err: BaseException) -> int | None:
 def _compiled(text: str, kind: str) -> _Compiled:
     result = _compile_cached(text, kind)
     if isinstance(result, str):
-        raise ExpressionError(f"`{_label(text)}`: {result}")
+        raise ExpressionError(f"`{_label(text)}`: {result}", reason_refused())
     return result
 
 

@@ -37,8 +37,12 @@ from engine.errors import (
     NotFoundError,
     ProcessRuntimeError,
     TaskConflictError,
+    msg,
+    reason_failed,
 )
 from forms.dates import MAX_WORKDAYS
+
+TIMER_REASON = msg("a due date or timer of the process is not valid")  # ProcessRuntimeError.reason
 
 # SpiffWorkflow's task iterator stops at depth 1000 and then reports a running process as
 # completed. Compaction keeps trees shallow; should a tree still grow this deep, stop loudly.
@@ -108,7 +112,7 @@ def run_engine(workflow) -> list[StepRecord]:
     except (SpiffWorkflowException, WorkflowException) as exc:
         raise _runtime_error(exc) from exc
     except ExpressionError as exc:
-        raise ProcessRuntimeError(str(exc)) from exc
+        raise ProcessRuntimeError(str(exc), reason=exc.reason) from exc
     except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / AttributeError on bad timers
         raise ProcessRuntimeError(f"{type(exc).__name__}: {exc}") from exc
     compact(workflow)
@@ -122,7 +126,8 @@ def _check_depth(workflow, task) -> None:
         element = task.task_spec.bpmn_id if task is not None else None
         raise ProcessRuntimeError(
             f"the process tree grew {depth} levels deep (limit {DEPTH_LIMIT}); a loop or a chain of "
-            f"parallel branches runs too long: move the loop body into a call activity", element)
+            f"parallel branches runs too long: move the loop body into a call activity", element,
+            reason=msg("the process ran through a loop too many times"))
 
 
 def _runtime_error(exc: Exception) -> ProcessRuntimeError:
@@ -135,7 +140,16 @@ def _runtime_error(exc: Exception) -> ProcessRuntimeError:
     if cause is not None and cause is not exc and str(cause) not in message:
         message = f"{message}: {type(cause).__name__}: {cause}"
     where = f"element `{element}`: " if element else ""
-    return ProcessRuntimeError(f"{where}{' '.join(message.split())}", element, cause)
+    return ProcessRuntimeError(f"{where}{' '.join(message.split())}", element, cause, reason=_reason(exc, cause))
+
+
+def _reason(exc: Exception, cause: BaseException | None):
+    """What a person is told about a failed step: the script engine's reason, else the error's type."""
+    for error in (exc, cause, getattr(cause, "__cause__", None)):
+        reason = getattr(error, "reason", None)
+        if reason is not None:
+            return reason
+    return reason_failed(cause) if isinstance(cause, Exception) else None
 
 
 def _record(task) -> StepRecord | None:
@@ -206,7 +220,7 @@ def _resolve(task, value):
         except Exception as exc:  # noqa: BLE001 - any failure is the diagram's, report it with the node
             raise ProcessRuntimeError(
                 f"element `{task.task_spec.bpmn_id}`: cannot evaluate `{value}`: {exc}",
-                task.task_spec.bpmn_id, exc) from exc
+                task.task_spec.bpmn_id, exc, reason=getattr(exc, "reason", None) or reason_failed(exc)) from exc
     return value
 
 
@@ -244,7 +258,7 @@ def _due(task, value, workdays=None) -> datetime | None:
         raise ProcessRuntimeError(
             f"element `{task.task_spec.bpmn_id}`: due date `{text}` is not an ISO 8601 date or duration, "
             "nor workdays such as P3WD",
-            task.task_spec.bpmn_id, exc) from exc
+            task.task_spec.bpmn_id, exc, reason=TIMER_REASON) from exc
 
 
 @cache
@@ -392,10 +406,10 @@ def waiting_timers(workflow) -> list[TimerWait]:
             due = TimerEventDefinition.parse_time_or_duration(str(value))
         except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare exceptions here
             raise ProcessRuntimeError(f"element `{task.task_spec.bpmn_id}`: timer value `{value}` is not an "
-                                      "ISO 8601 date", task.task_spec.bpmn_id, exc) from exc
+                                      "ISO 8601 date", task.task_spec.bpmn_id, exc, reason=TIMER_REASON) from exc
         if not isinstance(due, datetime):
             raise ProcessRuntimeError(f"element `{task.task_spec.bpmn_id}`: timer date `{value}` is a duration",
-                                      task.task_spec.bpmn_id)
+                                      task.task_spec.bpmn_id, reason=TIMER_REASON)
         waits.append(TimerWait(str(task.id), task.task_spec.bpmn_id, due))
     return waits
 
@@ -423,7 +437,7 @@ def correlation_value(workflow, task_id: str, expression: str | None, business_k
     except Exception as exc:  # noqa: BLE001 - report with the element
         raise ProcessRuntimeError(
             f"element `{task.task_spec.bpmn_id}`: correlation key `{expression}` cannot be evaluated: {exc}",
-            task.task_spec.bpmn_id, exc) from exc
+            task.task_spec.bpmn_id, exc, reason=getattr(exc, "reason", None) or reason_failed(exc)) from exc
     return None if value is None else str(value)
 
 

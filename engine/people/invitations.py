@@ -25,7 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.data.models import AccountToken, AdminGrant, OutboxMessage, Person
-from engine.errors import NotFoundError, NotPermittedError
+from engine.errors import NotFoundError, NotPermittedError, Username, msg
 
 from . import accounts, org
 
@@ -65,16 +65,17 @@ def check_may_issue(session: Session, actor: str | None, person: Person) -> None
     if actor is None or org.is_super_admin(session, actor):
         return
     if not org.may_administer(session, actor, person.username):
-        raise NotPermittedError(f"you do not administer `{person.username}`")
+        raise NotPermittedError(msg("you do not administer %(person)s", person=Username(person.username)))
     if session.scalar(select(AdminGrant.id).where(AdminGrant.person_id == person.id).limit(1)) is not None:
-        raise NotPermittedError(f"`{person.username}` is an admin: only a super admin may do this")
+        raise NotPermittedError(msg("%(person)s is an admin: only a super admin may do this",
+                                    person=Username(person.username)))
 
 
 def issue(session: Session, actor: str | None, username: str, now: datetime, base_url: str) -> Issued:
     """Issue a link for `username` (an invitation without a password yet, a reset with one); flushes."""
     person = org.person_by_username(session, username.strip())
     if person is None:
-        raise NotFoundError(f"nobody has the username `{username}`")
+        raise NotFoundError(msg("Nobody has the username %(username)s.", username=username))
     check_may_issue(session, actor, person)
     if not person.active:
         raise accounts.AccountInactiveError()

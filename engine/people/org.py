@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exist
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
-from engine.errors import LiaisonError, NotFoundError, msg
+from engine.errors import LiaisonError, NotFoundError, Username, msg
 from engine.results import paging
 
 DepartmentRef = int | str  # id or code
@@ -232,7 +232,7 @@ def set_out_of_office(session: Session, username: str, deputy_username: str, sta
         if name not in people:
             raise NotFoundError(msg("no person with username `%(person)s`", person=name))
     if not people[deputy_username].active:
-        raise OrgDataError(msg("`%(person)s` is not active and cannot be a deputy", person=deputy_username))
+        raise OrgDataError(msg("`%(person)s` is not active and cannot be a deputy", person=Username(deputy_username)))
     person_id = people[username].id
     session.execute(delete(OutOfOffice).where(and_(
         OutOfOffice.person_id == person_id, OutOfOffice.starts_at < ends_at, OutOfOffice.ends_at > starts_at)))

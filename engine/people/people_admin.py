@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import Department, Person
-from engine.errors import LiaisonError, NotFoundError, NotPermittedError
+from engine.errors import LiaisonError, Message, NotFoundError, NotPermittedError, Username, msg
 from engine.results import paging
 
 from . import org
@@ -28,10 +28,10 @@ MAX_MANAGER_CHAIN = 200
 class PeopleAdminError(LiaisonError):
     """A change was refused: `code` names the case (self, no_manager, manager_loop), for a translated message."""
 
-    def __init__(self, code: str, message: str, **params):
+    def __init__(self, code: str, message: Message):
         super().__init__(message)
         self.code = code
-        self.params = params
+        self.params = dict(message.params)
 
 
 @dataclass(frozen=True)
@@ -104,18 +104,18 @@ def get_person(session: Session, admin_username: str, person_id: int) -> PersonR
     """One person of the list; NotFoundError when the admin may not manage them (or there is nobody)."""
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFoundError(f"no person {person_id}")
+        raise NotFoundError(msg("no person %(id)s", id=person_id))
     try:
         check_may_issue(session, admin_username, person)
     except NotPermittedError as exc:
-        raise NotFoundError(f"no person {person_id}") from exc
+        raise NotFoundError(msg("no person %(id)s", id=person_id)) from exc
     return PersonRow(*session.execute(_rows(session, admin_username).where(Person.id == person.id)).one())
 
 
 def _managed(session: Session, actor: str | None, username: str) -> Person:
     person = org.person_by_username(session, username)
     if person is None:
-        raise NotFoundError(f"nobody has the username `{username}`")
+        raise NotFoundError(msg("Nobody has the username %(username)s.", username=username))
     check_may_issue(session, actor, person)
     return person
 
@@ -123,7 +123,7 @@ def _managed(session: Session, actor: str | None, username: str) -> Person:
 def set_active(session: Session, actor: str | None, username: str, active: bool, now: datetime) -> Person:
     """Deactivate (sessions end at once) or reactivate a person; nobody deactivates themselves."""
     if not active and actor is not None and username.strip() == actor:
-        raise PeopleAdminError("self", "you cannot deactivate yourself")
+        raise PeopleAdminError("self", msg("You cannot deactivate yourself."))
     person = _managed(session, actor, username)
     if person.active == active:
         return person
@@ -146,7 +146,7 @@ def move_department(session: Session, actor: str | None, username: str, departme
     if department_code:
         department = session.scalar(select(Department).where(Department.code == department_code.strip()))
         if department is None:
-            raise NotFoundError(f"no department `{department_code}`")
+            raise NotFoundError(msg("No department %(department)s.", department=department_code))
         department_id = department.id
     if actor is not None and not org.is_super_admin(session, actor):
         held = org.admin_departments(session, actor)
@@ -154,7 +154,7 @@ def move_department(session: Session, actor: str | None, username: str, departme
         inside = department_id is not None and session.scalar(
             select(Department.id).where(Department.id == department_id, org.within_any(Department.path, paths)))
         if not inside:
-            raise NotPermittedError("you may only move people into departments you administer")
+            raise NotPermittedError(msg("you may only move people into departments you administer"))
     session.execute(update(Person).where(Person.id == person.id).values(department_id=department_id, updated_at=now))
     session.refresh(person)
     return person
@@ -168,14 +168,16 @@ def set_manager(session: Session, actor: str | None, username: str, manager_user
     if manager_username and manager_username.strip():
         manager = org.person_by_username(session, manager_username.strip())
         if manager is None or not manager.active:
-            raise PeopleAdminError("no_manager", f"no active person has the username `{manager_username}`",
-                                   username=manager_username.strip())
+            raise PeopleAdminError("no_manager", msg("No active person has the username %(username)s.",
+                                                       username=manager_username.strip()))
         if manager.id == person.id:
-            raise PeopleAdminError("manager_loop", "a person cannot be their own manager")
+            raise PeopleAdminError("manager_loop", msg("A person cannot be their own manager."))
         above, seen = manager.manager_id, 0
         while above is not None and seen < MAX_MANAGER_CHAIN:
             if above == person.id:
-                raise PeopleAdminError("manager_loop", f"`{manager.username}` reports to `{person.username}`")
+                raise PeopleAdminError("manager_loop", msg("%(manager)s reports to %(person)s: choose someone else.",
+                                                             manager=Username(manager.username),
+                                                             person=Username(person.username)))
             above = session.scalar(select(Person.manager_id).where(Person.id == above))
             seen += 1
         manager_id = manager.id

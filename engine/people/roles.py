@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
-from engine.errors import LiaisonError, NotFoundError, NotPermittedError
+from engine.errors import LiaisonError, Message, NotFoundError, NotPermittedError, Username, msg
 from engine.people.accounts import SessionUser
 
 KEY_MAX, NAME_MAX = 100, 200
@@ -32,13 +32,14 @@ _KEY_FORBIDDEN = re.compile(r"[,，、;；\s]")
 class RoleError(LiaisonError):
     """A change to roles or admin tiers was refused (a taken key, a role still in use, the last super admin...).
 
-    `code` names the case and `params` its values, for a translated message; `str()` is English.
+    `code` names the case; the message is a `Message` (translated on pages, people by display name) and
+    `params` its values; `str()` is English.
     """
 
-    def __init__(self, code: str, message: str, **params):
+    def __init__(self, code: str, message: Message):
         super().__init__(message)
         self.code = code
-        self.params = params
+        self.params = dict(message.params)
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,13 @@ class AdminTiers:
 
 def _require_super_admin(user: SessionUser) -> None:
     if not user.is_super_admin:
-        raise NotPermittedError("only a super admin may manage roles and admins")
+        raise NotPermittedError(msg("only a super admin may manage roles and admins"))
 
 
 def _role(session: Session, role_id: int) -> Role:
     role = session.get(Role, role_id)
     if role is None:
-        raise NotFoundError(f"no role with id {role_id}")
+        raise NotFoundError(msg("no role with id %(id)s", id=role_id))
     return role
 
 
@@ -98,16 +99,16 @@ def _person(session: Session, username: str) -> Person:
     username = username.strip()
     person = session.scalar(select(Person).where(Person.username == username)) if username else None
     if person is None:
-        raise RoleError("no_person", f"nobody has the username `{username}`", username=username)
+        raise RoleError("no_person", msg("Nobody has the username %(username)s.", username=username))
     return person
 
 
 def _names(name: str, name_en: str | None) -> tuple[str, str | None]:
     name, name_en = name.strip(), (name_en or "").strip() or None
     if not name:
-        raise RoleError("no_name", "the role needs a name")
+        raise RoleError("no_name", msg("The role needs a name."))
     if len(name) > NAME_MAX or (name_en and len(name_en) > NAME_MAX):
-        raise RoleError("long_name", f"a role name has at most {NAME_MAX} characters", limit=NAME_MAX)
+        raise RoleError("long_name", msg("A role name has at most %(n)s characters.", n=NAME_MAX))
     return name, name_en
 
 
@@ -141,12 +142,12 @@ def create_role(session: Session, user: SessionUser, key: str, name: str, name_e
     _require_super_admin(user)
     key = key.strip()
     if not key or len(key) > KEY_MAX:
-        raise RoleError("bad_key", f"a role key has 1 to {KEY_MAX} characters", limit=KEY_MAX)
+        raise RoleError("bad_key", msg("A role key has 1 to %(n)s characters.", n=KEY_MAX))
     if _KEY_FORBIDDEN.search(key):
-        raise RoleError("bad_key_chars", "a role key may not contain spaces, commas, 、 or semicolons")
+        raise RoleError("bad_key_chars", msg("A role key may not contain spaces, commas, 、 or semicolons."))
     name, name_en = _names(name, name_en)
     if session.scalar(select(Role.id).where(Role.key == key)) is not None:
-        raise RoleError("key_taken", f"the role key `{key}` is taken", key=key)
+        raise RoleError("key_taken", msg("The role key %(key)s is taken.", key=key))
     role = Role(key=key, name=name, name_en=name_en)
     session.add(role)
     session.flush()
@@ -167,8 +168,8 @@ def delete_role(session: Session, user: SessionUser, role_id: int) -> None:
     role = _role(session, role_id)
     members = _count_members(session, role_id)
     if members:
-        raise RoleError("in_use", f"the role `{role.key}` has {members} member{'s' if members != 1 else ''}: "
-                        "remove them first", key=role.key, count=members)
+        raise RoleError("in_use", msg("The role %(key)s has %(n)s members: remove them first.", key=role.key,
+                                      n=members))
     session.execute(delete(Role).where(Role.id == role_id))
 
 
@@ -180,8 +181,8 @@ def add_member(session: Session, user: SessionUser, role_id: int, username: str)
     held = session.scalar(select(PersonRole.role_id).where(PersonRole.role_id == role_id,
                                                            PersonRole.person_id == person.id))
     if held is not None:
-        raise RoleError("already_member", f"`{person.username}` already has the role `{role.key}`",
-                        username=person.username, key=role.key)
+        raise RoleError("already_member", msg("%(username)s already has the role %(key)s.",
+                                              username=Username(person.username), key=role.key))
     session.execute(insert(PersonRole).values(person_id=person.id, role_id=role_id))
 
 
@@ -193,8 +194,8 @@ def remove_member(session: Session, user: SessionUser, role_id: int, username: s
     removed = session.execute(delete(PersonRole).where(PersonRole.role_id == role_id,
                                                        PersonRole.person_id == person.id)).rowcount
     if not removed:
-        raise RoleError("not_member", f"`{person.username}` does not have the role `{role.key}`",
-                        username=person.username, key=role.key)
+        raise RoleError("not_member", msg("%(username)s does not have the role %(key)s.",
+                                          username=Username(person.username), key=role.key))
 
 
 # -- admin tiers --------------------------------------------------------------------------------------
@@ -223,13 +224,13 @@ def grant_admin(session: Session, user: SessionUser, username: str, department: 
         where = Department.id == department if isinstance(department, int) else Department.code == department.strip()
         department_id = session.scalar(select(Department.id).where(where))
         if department_id is None:
-            raise RoleError("no_department", f"no department `{department}`", department=str(department))
+            raise RoleError("no_department", msg("No department %(department)s.", department=str(department)))
     held = select(AdminGrant.id).where(AdminGrant.person_id == person.id)
     held = held.where(AdminGrant.department_id.is_(None) if department_id is None
                       else AdminGrant.department_id == department_id)
     if session.scalar(held) is not None:
-        raise RoleError("already_admin", f"`{person.username}` already holds this admin grant",
-                        username=person.username)
+        raise RoleError("already_admin", msg("%(username)s already holds this admin grant.",
+                                             username=Username(person.username)))
     grant = AdminGrant(person_id=person.id, department_id=department_id)
     session.add(grant)
     session.flush()
@@ -241,16 +242,16 @@ def revoke_admin(session: Session, user: SessionUser, grant_id: int) -> None:
     _require_super_admin(user)
     grant = session.get(AdminGrant, grant_id)
     if grant is None:
-        raise NotFoundError(f"no admin grant with id {grant_id}")
+        raise NotFoundError(msg("no admin grant with id %(id)s", id=grant_id))
     if grant.department_id is None:
         # lock every super admin grant, then count the others held by active people
         supers = session.execute(select(AdminGrant.id, AdminGrant.person_id)
                                  .where(AdminGrant.department_id.is_(None)).with_for_update()).all()
         if grant_id not in {row.id for row in supers}:
-            raise NotFoundError(f"no admin grant with id {grant_id}")
+            raise NotFoundError(msg("no admin grant with id %(id)s", id=grant_id))
         others = {row.person_id for row in supers if row.id != grant_id}
         active = session.scalar(select(func.count()).select_from(Person)
                                 .where(Person.id.in_(others), Person.active)) if others else 0
         if not active:
-            raise RoleError("last_super_admin", "this is the last super admin: make someone else a super admin first")
+            raise RoleError("last_super_admin", msg("This is the last super admin: make someone else a super admin first."))
     session.execute(delete(AdminGrant).where(AdminGrant.id == grant_id))

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import Department, Person, ProcessDefinition, ProcessPermission, ProcessVersion
-from engine.errors import NotFoundError, NotPermittedError
+from engine.errors import NotFoundError, NotPermittedError, msg
 from engine.people.org import admin_departments, groups_of, is_super_admin, within_any
 
 STARTER_KEYS = ("roles", "departments", "users")
@@ -62,11 +62,11 @@ def set_permission(session: Session, admin_username: str, process_key: str, depa
     above it may; anyone else gets NotPermittedError."""
     department = session.get(Department, department_id)
     if department is None:
-        raise NotFoundError(f"no department with id {department_id}")
+        raise NotFoundError(msg("no department with id %(id)s", id=department_id))
     if not may_manage(session, admin_username, department):
-        raise NotPermittedError("you may set process permissions only for the departments you administer")
+        raise NotPermittedError(msg("you may set process permissions only for the departments you administer"))
     if session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == process_key)) is None:
-        raise NotFoundError(f"no process `{process_key}` is deployed")
+        raise NotFoundError(msg("no process `%(process)s` is deployed", process=process_key))
     row = session.scalar(select(ProcessPermission).where(ProcessPermission.process_key == process_key,
                                                          ProcessPermission.department_id == department_id))
     if allowed is None:

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine.bpmn.sandbox import check_expression
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
-from engine.errors import ProcessRuntimeError
+from engine.errors import ProcessRuntimeError, msg
 from engine.people.org import within
 
 # The rule kinds, with what their argument is (the designer's dropdown offers these).
@@ -63,6 +63,10 @@ _BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 Conn = Connection | Session
 Evaluate = Callable[[str, dict], Any]
+
+# What a person is told when assignment fails (ProcessRuntimeError.reason)
+NOBODY = msg("nobody can be found to handle it: tell the process owner or an admin who should")
+RULE_FAILED = msg("its rule for who handles it could not be applied")
 
 
 @dataclass(frozen=True)
@@ -328,7 +332,7 @@ def _evaluate(rule: Rule, data: dict, evaluate: Evaluate, element_id: str | None
         return evaluate(rule.value, data)
     except Exception as exc:  # noqa: BLE001 - any failure is the diagram's: report it with the node and rule
         raise ProcessRuntimeError(f"{_where(element_id)}approver rule `{rule}` failed: {exc}",
-                                  element_id, exc) from exc
+                                  element_id, exc, reason=RULE_FAILED) from exc
 
 
 def _usernames(value, rule: Rule, element_id: str | None) -> list[str]:
@@ -342,7 +346,7 @@ def _usernames(value, rule: Rule, element_id: str | None) -> list[str]:
         return sorted(names) if isinstance(value, set | frozenset) else names
     raise ProcessRuntimeError(
         f"{_where(element_id)}approver rule `{rule}` gave {type(value).__name__} `{str(value)[:80]}`, "
-        "expected a username or a list of usernames", element_id)
+        "expected a username or a list of usernames", element_id, reason=RULE_FAILED)
 
 
 def _resolve_role(conn: Conn, rule: Rule, initiator: str | None, self_approval: str, result: Resolution,
@@ -405,7 +409,8 @@ def _when_empty(conn: Conn, rule: Rule, initiator: str | None, empty: str, proce
     else:
         shortage = ""
     raise ProcessRuntimeError(f"{_where(element_id)}approver {why}"
-                              + (f" for initiator `{initiator}`" if initiator else "") + shortage, element_id)
+                              + (f" for initiator `{initiator}`" if initiator else "") + shortage, element_id,
+                              reason=NOBODY)
 
 
 def _needs_initiator(rule: Rule) -> bool:
@@ -430,7 +435,8 @@ def resolve_task(conn: Conn, attributes: Mapping, *, initiator: str | None, data
         rule = parse_rule(text)
         empty, self_approval = _options(attributes)
     except ValueError as exc:
-        raise ProcessRuntimeError(f"{_where(element_id)}liaison:approvers `{text}`: {exc}", element_id, exc) from exc
+        raise ProcessRuntimeError(f"{_where(element_id)}liaison:approvers `{text}`: {exc}", element_id, exc,
+                                  reason=RULE_FAILED) from exc
     return resolve(conn, rule, initiator=initiator, data=data, evaluate=evaluate, empty=empty,
                    self_approval=self_approval, process_admins=process_admins, element_id=element_id)
 

@@ -10,6 +10,7 @@ from engine.data.models import utcnow
 from engine.errors import (
     NotPermittedError,
     TaskConflictError,
+    Username,
     msg,
 )
 from engine.runtime.step import db_engine, history_table, open_task, retry_when_locked, task_table
@@ -61,12 +62,12 @@ def _claim_once(sessions, task_id: str, user: str, groups: tuple[str, ...]) -> N
             return
         if not offered:
             raise NotPermittedError(msg("task %(task)s is not offered to %(person)s or their groups", task=task_id,
-                                        person=user))
+                                        person=Username(user)))
         holder = handle.assignee
         if holder is None and conn.execute(_CLAIM, {"b_task": task_id, "b_user": user}).rowcount != 1:
             holder = conn.execute(_ASSIGNEE, {"b_task": task_id}).scalar()  # the winner of the race
         if holder is not None:
-            raise TaskConflictError(msg("task %(task)s is already claimed by %(person)s", task=task_id, person=holder))
+            raise TaskConflictError(msg("task %(task)s is already claimed by %(person)s", task=task_id, person=Username(holder)))
         _append_claim_history(conn, handle, user, "claimed")
 
 
@@ -79,11 +80,11 @@ def _unclaim_once(sessions, task_id: str, user: str) -> None:
     with db_engine(sessions).begin() as conn:
         handle = open_task(conn, task_id)
         if handle.assignee != user:
-            raise NotPermittedError(msg("task %(task)s is not claimed by %(person)s", task=task_id, person=user))
+            raise NotPermittedError(msg("task %(task)s is not claimed by %(person)s", task=task_id, person=Username(user)))
         last = conn.execute(_LAST_CLAIM, {"b_instance": handle.instance_id, "b_task": task_id}).first()
         if last is None or tuple(last) != (user, "claimed"):
             raise NotPermittedError(msg("task %(task)s was assigned to %(person)s, not claimed from a pool: "
-                                        "it has no pool to go back to", task=task_id, person=user))
+                                        "it has no pool to go back to", task=task_id, person=Username(user)))
         if conn.execute(_UNCLAIM, {"b_task": task_id, "b_user": user}).rowcount != 1:
             raise TaskConflictError(msg("task %(task)s changed while giving it back; nothing was changed",
                                         task=task_id))

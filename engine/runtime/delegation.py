@@ -15,6 +15,7 @@ from engine.errors import (
     NotFoundError,
     NotPermittedError,
     TaskConflictError,
+    Username,
     msg,
 )
 from engine.runtime import uploads
@@ -50,10 +51,10 @@ def _check_may_delegate(conn, handle, actor: str) -> None:
     task_id = handle.task_id
     if handle.delegated_by:
         raise TaskConflictError(msg("task %(task)s is already delegated by %(by)s to %(person)s", task=task_id,
-                                    by=handle.delegated_by, person=handle.assignee))
+                                    by=Username(handle.delegated_by), person=Username(handle.assignee)))
     if handle.assignee != actor:
         raise NotPermittedError(msg("only the task's assignee delegates it; task %(task)s is assigned to %(person)s",
-                                    task=task_id, person=handle.assignee) if handle.assignee else
+                                    task=task_id, person=Username(handle.assignee)) if handle.assignee else
                                 msg("only the task's assignee delegates it; task %(task)s is not assigned",
                                     task=task_id))
     if approval_mode(conn, handle):
@@ -111,7 +112,8 @@ def hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, atta
     with db_engine(sessions).begin() as tx:
         if tx.execute(_HAND_BACK, {"b_task": handle.task_id, "b_user": user,
                                    "b_back": handle.delegated_by}).rowcount != 1:
-            raise TaskConflictError(f"task {handle.task_id} changed meanwhile; nothing of your answer was saved")
+            raise TaskConflictError(msg("task %(task)s changed meanwhile; nothing of your answer was saved",
+                                        task=handle.task_id))
         store.append_history(tx, [{"instance_id": handle.instance_id, "at": now, "actor": user,
                                    "action": "delegation_done", "element_id": handle.element_id,
                                    "task_id": handle.task_id, "comment": comment,

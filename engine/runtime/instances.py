@@ -20,6 +20,9 @@ from engine.errors import (
     NotFoundError,
     ProcessRuntimeError,
     TaskConflictError,
+    already_closed,
+    msg,
+    status_text,
 )
 from engine.runtime import uploads
 from engine.runtime.delegation import hand_back
@@ -111,7 +114,7 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
     with step_connection(sessions) as conn:
         handle = store.task_handle(conn, task_id)
         if handle is None:
-            raise NotFoundError(f"no task {task_id}")
+            raise NotFoundError(msg("no task %(task)s", task=task_id))
         if fire_timer is None and approval_mode(conn, handle):  # an approval node with several signers
             return decide_once(sessions, task_id, user, data, comment, lang, attachments)
         if fire_timer is None:  # a timeout decision is the system's, not a person's
@@ -119,9 +122,8 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
         if handle.delegated_by and fire_timer is None and handle.status == "open":
             return hand_back(sessions, conn, handle, user, data, comment, lang, attachments)
         if handle.status != "open" or handle.instance_status != "running":
-            by = f" by {handle.completed_by}" if handle.completed_by else ""
-            raise TaskConflictError(f"task {task_id} is already {handle.status}{by}; "
-                                    "nothing of this submission was saved")
+            raise TaskConflictError(msg("%(closed)s; nothing of this submission was saved",
+                                        closed=already_closed(task_id, handle.status, handle.completed_by)))
         result, workflow, state_key = completion(sessions, conn, handle, user, data, comment, lang, fire_timer,
                                                   attachments=attachments)
     LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, state_key), workflow)
@@ -149,9 +151,10 @@ def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | Non
     with step_connection(sessions) as conn:
         handle = store.instance_handle(conn, instance_id)
         if handle is None:
-            raise NotFoundError(f"no instance {instance_id}")
+            raise NotFoundError(msg("no instance %(instance)s", instance=instance_id))
         if handle.status != "running":
-            raise TaskConflictError(f"instance {instance_id} is already {handle.status}")
+            raise TaskConflictError(msg("instance %(instance)s is already %(status)s", instance=instance_id,
+                                        status=status_text(handle.status)))
         outbox, inapp = effects(conn, handle) if effects is not None else ([], [])
         attached = uploads.claim(conn, attachments, user, instance_id) if attachments else []
         workflow = restore(sessions, conn, handle)

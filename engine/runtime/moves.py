@@ -14,6 +14,7 @@ from engine.errors import (
     InvalidTaskDataError,
     NotPermittedError,
     TaskConflictError,
+    Username,
     msg,
 )
 from engine.people import org
@@ -130,7 +131,7 @@ def _take_back_target(conn, handle, previous, actor, history) -> str:
     last = next((a for a, action, element, _t in reversed(history)
                  if action == "task_completed" and element == previous["id"]), None)
     if last != actor:
-        raise NotPermittedError(msg("only %(person)s may take it back", person=last) if last else
+        raise NotPermittedError(msg("only %(person)s may take it back", person=Username(last)) if last else
                                 msg("only whoever completed the previous node may take it back"))
     if any(t == task_id and action in _ACTED for _a, action, _e, t in history):
         raise TaskConflictError(msg("someone already acted on task %(task)s: it cannot be taken back", task=task_id))

@@ -11,6 +11,7 @@ from engine.data import store
 from engine.data.calendar import LazyCalendar
 from engine.errors import (
     ProcessRuntimeError,
+    msg,
 )
 from engine.people import org
 from engine.runtime import approvals, assignment
@@ -64,7 +65,7 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
         if not skipped:
             return records, ready
     raise ProcessRuntimeError(f"more than {MAX_SKIPPED_NODES} approval nodes in a row were skipped: "
-                              "check the approvers rules")
+                              "check the approvers rules", reason=msg("too many approval steps in a row were skipped"))
 
 
 def resolve_node(conn, attributes: dict, *, initiator: str | None, data: dict, meta: dict,
@@ -109,7 +110,8 @@ def _plan_signers(conn, step: store.StepWrite, task, element: str, resolution) -
                          wfa.describe_user_task(task, LazyCalendar(conn))[0].candidate_users
                          if resolution is None else [])
     if not signers:
-        raise ProcessRuntimeError(f"element `{element}`: the approval node ({mode}) has no signers", element)
+        raise ProcessRuntimeError(f"element `{element}`: the approval node ({mode}) has no signers", element,
+                                  reason=assignment.NOBODY)
     items = approvals.new_items(str(task.id), mode, signers, attributes)
     step.approval_items += items
     wfa.set_assignment(task, [signers[0]] if mode == "sequential" else signers, [], LazyCalendar(conn))

@@ -41,6 +41,7 @@ from engine.errors import (
     NotFoundError,
     NotPermittedError,
     TaskConflictError,
+    Username,
     already_closed,
     msg,
     status_text,
@@ -114,7 +115,7 @@ def facts(db: Connection | Session, instance_id: int, username: str, lock: bool 
     """The instance's facts for `username`; NotFoundError when there is no such instance."""
     row = db.execute(_FACTS_LOCKED if lock else _FACTS, {"b_instance": instance_id, "b_user": username}).first()
     if row is None:
-        raise NotFoundError(f"no instance {instance_id}")
+        raise NotFoundError(msg("no instance %(instance)s", instance=instance_id))
     return Facts(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(row[7] or {}), bool(row[8]),
                  bool(row[9]))
 
@@ -200,7 +201,7 @@ _DROP_CANDIDATES = delete(_candidate).where(_candidate.c.task_id == bindparam("b
 def _task_row(conn: Connection, task_id: str):
     row = conn.execute(_TASK_ROW, {"b_task": task_id}).first()
     if row is None:
-        raise NotFoundError(f"no task {task_id}")
+        raise NotFoundError(msg("no task %(task)s", task=task_id))
     return row
 
 
@@ -236,14 +237,14 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
         if not to:
             raise NotPermittedError(msg("name the person to transfer task %(task)s to", task=task_id))
         if to == task.assignee:
-            raise NotPermittedError(msg("task %(task)s is already assigned to %(person)s", task=task_id, person=to))
+            raise NotPermittedError(msg("task %(task)s is already assigned to %(person)s", task=task_id, person=Username(to)))
         if not list(conn.execute(_ACTIVE_PEOPLE, {"b_names": [to]})):
             raise NotPermittedError(msg("cannot transfer task %(task)s to `%(person)s`: no active person has that "
-                                        "username", task=task_id, person=to))
+                                        "username", task=task_id, person=Username(to)))
         if to == found.initiator and _self_approval(conn, found, task.element_id) != "allow":
             raise NotPermittedError(msg("cannot transfer task %(task)s to `%(person)s`: they started this request, and "
                                         "step `%(step)s` does not let the initiator approve it (liaison:selfApproval)",
-                                        task=task_id, person=to, step=task.element_id))
+                                        task=task_id, person=Username(to), step=task.element_id))
         params = {"b_task": task_id, "b_old": task.assignee, "b_new": to}
         if conn.execute(_TRANSFER, params).rowcount != 1:
             now_row = conn.execute(_TASK_ROW, {"b_task": task_id}).first()
@@ -251,7 +252,7 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
                 raise TaskConflictError(msg("task %(task)s was %(status)s meanwhile; nothing was changed",
                                             task=task_id, status=status_text(now_row.status)))
             raise TaskConflictError(msg("task %(task)s was transferred to %(person)s meanwhile; nothing was changed",
-                                        task=task_id, person=now_row.assignee))
+                                        task=task_id, person=Username(now_row.assignee)))
         conn.execute(_DROP_CANDIDATES, {"b_task": task_id})
         store.append_history(conn, [{"instance_id": task.instance_id, "at": now, "actor": actor,
                                      "action": "transferred", "element_id": task.element_id, "task_id": task_id,
@@ -327,7 +328,8 @@ def _urge_once(sessions, instance_id: int, actor: str, comment: str | None, now:
                 f"you may urge it again from {allowed_at:%Y-%m-%d %H:%M} UTC", allowed_at)
         tasks = list(conn.execute(_OPEN_TASKS, {"b_instance": instance_id}))
         if not tasks:
-            raise NotPermittedError(f"instance {instance_id} waits for no person right now: there is nobody to urge")
+            raise NotPermittedError(msg("instance %(instance)s waits for no person right now: there is nobody to urge",
+                                        instance=instance_id))
         events, urged = [], []
         for task in tasks:
             users = [task.assignee] if task.assignee else list(task.candidate_users or [])

@@ -21,6 +21,7 @@ from engine.errors import (
     NotFoundError,
     NotPermittedError,
     TaskConflictError,
+    Username,
     msg,
 )
 from engine.people import org
@@ -117,7 +118,7 @@ def own_item(items: list[SignerItem], user: str, handle) -> SignerItem:
         raise NotPermittedError(msg("approval node %(task)s: it is not your turn yet (sequential approval)",
                                     task=handle.task_id))
     raise NotPermittedError(msg("approval node %(task)s has no open signature for %(person)s", task=handle.task_id,
-                                person=user))
+                                person=Username(user)))
 
 
 def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bool, comment, now,
@@ -170,7 +171,7 @@ def _locked_node(conn, task_id: str):
     conn.execute(_LOCK_TASK, {"b_task": task_id})
     handle = store.task_handle(conn, task_id)
     if handle is None:
-        raise NotFoundError(f"no task {task_id}")
+        raise NotFoundError(msg("no task %(task)s", task=task_id))
     if handle.status != "open" or handle.instance_status != "running":
         raise TaskConflictError(msg("approval node %(task)s is already decided", task=task_id))
     mode = approval_mode(conn, handle)
@@ -190,9 +191,9 @@ def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
                                     msg("a %(mode)s node takes signers before or after you, not %(place)s", mode=mode,
                                         place=place))
         if conn.execute(ACTIVE_PERSON, {"b_user": signer}).first() is None:
-            raise NotFoundError(msg("no active person `%(person)s`", person=signer))
+            raise NotFoundError(msg("no active person `%(person)s`", person=Username(signer)))
         if any(i.signer == signer and i.status != "cancelled" for i in items):
-            raise TaskConflictError(msg("%(person)s already signs approval node %(task)s", person=signer, task=task_id))
+            raise TaskConflictError(msg("%(person)s already signs approval node %(task)s", person=Username(signer), task=task_id))
         now = utcnow()
         position = {"before": mine.position, "after": mine.position + 1,
                     "alongside": max(i.position for i in items) + 1}[place]
@@ -231,18 +232,18 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
         handle, mode, items = _locked_node(conn, task_id)
         target = next((i for i in items if i.signer == signer and i.status in ("open", "waiting")), None)
         if target is None:
-            raise NotFoundError(msg("%(person)s has no undecided signature on approval node %(task)s", person=signer,
+            raise NotFoundError(msg("%(person)s has no undecided signature on approval node %(task)s", person=Username(signer),
                                     task=task_id))
         added_by = [actor_ for actor_, data in conn.execute(_ADDED_BY, {"b_instance": handle.instance_id,
                                                                          "b_task": task_id})
                     if (data or {}).get("signer") == signer]
         if actor not in added_by and not org.is_super_admin(conn, actor):
             raise NotPermittedError(msg("only whoever added %(person)s, or a super admin, may remove them",
-                                        person=signer))
+                                        person=Username(signer)))
         undecided = [i for i in items if i.status in ("open", "waiting") and i.id != target.id]
         decided = [i for i in items if i.status in ("approved", "rejected")]
         if not undecided and not decided:
-            raise NotPermittedError(msg("%(person)s is the node's last signer: it needs at least one", person=signer))
+            raise NotPermittedError(msg("%(person)s is the node's last signer: it needs at least one", person=Username(signer)))
         now = utcnow()
         conn.execute(update(_item_table).where(_item_table.c.id == target.id)
                      .values(status="cancelled", decided_at=now, comment=comment))

@@ -46,6 +46,7 @@ from engine.errors import (
     ProcessRuntimeError,
     TaskConflictError,
     TaskDataTooLargeError,
+    Username,
     already_closed,
     msg,
 )
@@ -191,7 +192,8 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
             step.status, step.end_event = "completed", wfa.end_event(records)
             step.history.append({"action": "completed", "element_id": step.end_event})
         elif not open_views and not wfa.waiting_elements(workflow):
-            raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached")
+            raise ProcessRuntimeError("the process stopped with nothing left to do and no end event reached",
+                                      reason=msg("the process stopped before reaching its end"))
         else:
             step.status = "running"
     step.data = wfa.current_data(workflow, ready)
@@ -354,8 +356,10 @@ def check_may_complete(handle, user: str, groups: tuple[str, ...]) -> None:
     if may_complete(handle.assignee, handle.candidate_users, handle.candidate_groups, user, groups):
         return
     if handle.assignee:
-        raise NotPermittedError(f"task {handle.task_id} is assigned to {handle.assignee}, not {user}")
-    raise NotPermittedError(f"task {handle.task_id} is not assigned to {user}")
+        raise NotPermittedError(msg("task %(task)s is assigned to %(person)s, not %(user)s", task=handle.task_id,
+                                    person=Username(handle.assignee), user=Username(user)))
+    raise NotPermittedError(msg("task %(task)s is not assigned to %(user)s", task=handle.task_id,
+                                user=Username(user)))
 
 
 def checked_data(data) -> dict:
@@ -366,13 +370,14 @@ def checked_data(data) -> dict:
     try:
         encoded = json.dumps(data)
     except (TypeError, ValueError) as exc:
-        raise InvalidTaskDataError(f"task data must be plain JSON: {exc}") from exc
+        raise InvalidTaskDataError(msg("task data must be plain JSON: %(error)s", error=str(exc))) from exc
     if len(encoded) > MAX_DATA_BYTES:
         raise TaskDataTooLargeError(f"task data is {len(encoded):,} bytes of JSON; the limit is {MAX_DATA_BYTES:,}",
                                     MAX_DATA_BYTES)
     bad = [k for k in data if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")]
     if bad:
-        raise InvalidTaskDataError(f"field names must be identifiers not starting with '_': {bad}")
+        raise InvalidTaskDataError(msg("field names must be identifiers not starting with '_': %(names)s",
+                                       names=str(bad)))
     return json.loads(encoded)  # an own copy: later changes by the caller cannot reach the engine
 
 
@@ -388,7 +393,7 @@ def record_failure(sessions, task_id: str, user: str, exc: ProcessRuntimeError) 
 def open_task(conn, task_id: str) -> store.TaskHandle:
     handle = store.task_handle(conn, task_id)
     if handle is None:
-        raise NotFoundError(f"no task {task_id}")
+        raise NotFoundError(msg("no task %(task)s", task=task_id))
     if handle.status != "open" or handle.instance_status != "running":
         raise TaskConflictError(already_closed(task_id, handle.status, handle.completed_by))
     return handle
@@ -397,5 +402,5 @@ def open_task(conn, task_id: str) -> store.TaskHandle:
 def running_instance(conn, instance_id: int) -> store.InstanceHandle:
     handle = store.instance_handle(conn, instance_id)
     if handle is None or handle.status != "running":
-        raise TaskConflictError(f"instance {instance_id} is not running")
+        raise TaskConflictError(msg("instance %(instance)s is not running", instance=instance_id))
     return handle

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 
 from engine.caching import BoundedCache
-from engine.errors import FormInvalidError, Problem
+from engine.errors import FormInvalidError, Problem, msg
 from engine.runtime.outcome import DECISION_KEY
 from forms.build import FormContext, validate_data
 from forms.schema import FormSchema, SchemaError, load_schema
@@ -57,7 +57,7 @@ def checked_submission(schemas: dict[str, FormSchema], form: str | None, node: s
         return data
     schema = schemas.get(form)
     if schema is None:
-        raise FormInvalidError(form, {"": [f"the package has no form `{form}`"]})
+        raise FormInvalidError(form, {"": [msg("the package has no form `%(form)s`", form=form)]})
     if node is not None and schema.access_for(node).get(DECISION_KEY) == "editable":
         # a decision is made anew each time: never kept from an earlier pass (a return)
         current = {key: value for key, value in current.items() if key != DECISION_KEY}

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.data.models import Upload, utcnow
-from engine.errors import InvalidTaskDataError, NotPermittedError
+from engine.errors import InvalidTaskDataError, NotPermittedError, Username, msg
 
 # A history entry's data key for its attachments. The underscore keeps it apart from form fields
 # (which cannot start with `_`), as `_on_behalf_of` is: a completion's data is the form's answers.
@@ -76,11 +76,12 @@ def clean_ids(ids: Iterable | None) -> list[str]:
     result: list[str] = []
     for value in ids or ():
         if not isinstance(value, str) or not _ID.fullmatch(value):
-            raise InvalidTaskDataError(f"`{str(value)[:40]}` is not an upload id")
+            raise InvalidTaskDataError(msg("`%(value)s` is not an upload id", value=str(value)[:40]))
         if value not in result:
             result.append(value)
     if len(result) > MAX_ATTACHMENTS:
-        raise InvalidTaskDataError(f"at most {MAX_ATTACHMENTS} attachments, not {len(result)}")
+        raise InvalidTaskDataError(msg("at most %(limit)s attachments, not %(count)s", limit=MAX_ATTACHMENTS,
+                                       count=len(result)))
     return result
 
 
@@ -135,14 +136,15 @@ def claim(conn: Connection, ids: Iterable[str] | None, owner: str, instance_id: 
         return []
     good, refused = usable(conn, ids, owner, instance_id)
     if refused:
-        raise UploadNotYoursError(f"attachment {', '.join(refused)} is not an upload of {owner} that can be "
-                                  "attached here", refused)
+        raise UploadNotYoursError(msg("attachment %(ids)s is not an upload of %(person)s that can be attached here",
+                                      ids=", ".join(refused), person=Username(owner)), refused)
     changed = conn.execute(update(_upload)
                            .where(_upload.c.id.in_(ids), _upload.c.owner == owner,
                                   or_(_upload.c.instance_id.is_(None), _upload.c.instance_id == instance_id))
                            .values(instance_id=instance_id)).rowcount
     if changed != len(ids):  # attached elsewhere between the read and the update
-        raise UploadNotYoursError(f"an attachment of {owner} was attached elsewhere meanwhile", ids)
+        raise UploadNotYoursError(msg("an attachment of %(person)s was attached elsewhere meanwhile",
+                                      person=Username(owner)), ids)
     return [u.attachment() for u in good]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine.data.models import Draft, utcnow
-from engine.errors import InvalidTaskDataError, NotFoundError
+from engine.errors import InvalidTaskDataError, NotFoundError, msg
 
 MAX_DRAFT_BYTES = 256 * 1024   # the JSON of one draft's fields
 MAX_DRAFTS_PER_PERSON = 200
@@ -55,14 +55,14 @@ def save_draft(session: Session, username: str, process_key: str, data: dict,
     """Create a draft, or replace the fields of the owner's draft `draft_id`; DraftTooLargeError."""
     fields = clean_post(data)
     if len(json.dumps(fields, ensure_ascii=False).encode()) > MAX_DRAFT_BYTES:
-        raise DraftTooLargeError(f"a draft may hold at most {MAX_DRAFT_BYTES // 1024} KB")
+        raise DraftTooLargeError(msg("a draft may hold at most %(size)s KB", size=MAX_DRAFT_BYTES // 1024))
     if draft_id is not None:
         draft = _owned(session, username, draft_id)
         draft.process_key, draft.data, draft.updated_at = process_key, fields, utcnow()
     else:
         count = session.scalar(select(func.count()).select_from(Draft).where(Draft.username == username))
         if count >= MAX_DRAFTS_PER_PERSON:
-            raise DraftTooLargeError(f"you have {count} drafts already; delete some first")
+            raise DraftTooLargeError(msg("you have %(count)s drafts already; delete some first", count=count))
         draft = Draft(username=username, process_key=process_key, data=fields)
         session.add(draft)
     session.flush()
@@ -85,11 +85,11 @@ def delete_draft(session: Session, username: str, draft_id: int) -> None:
     """Delete the owner's draft; NotFoundError when it is missing or someone else's."""
     deleted = session.execute(delete(Draft).where(Draft.id == draft_id, Draft.username == username))
     if deleted.rowcount != 1:
-        raise NotFoundError(f"no draft {draft_id}")
+        raise NotFoundError(msg("no draft %(id)s", id=draft_id))
 
 
 def _owned(session: Session, username: str, draft_id: int) -> Draft:
     draft = session.get(Draft, draft_id)
     if draft is None or draft.username != username:
-        raise NotFoundError(f"no draft {draft_id}")
+        raise NotFoundError(msg("no draft %(id)s", id=draft_id))
     return draft

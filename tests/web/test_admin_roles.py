@@ -75,7 +75,7 @@ def test_members_are_added_and_removed_and_a_used_role_is_kept(root, sessions):
     finance = _role_id(sessions, "finance")
     post(root, f"/admin/roles/{finance}/members", {"username": "li"})
     page = root.get(f"/admin/roles/{finance}").get_data(as_text=True)
-    assert 'data-member="li"' in page and 'data-member="zhang"' in page and "li added." in page
+    assert 'data-member="li"' in page and 'data-member="zhang"' in page and "李四 added." in page  # by display name
     post(root, f"/admin/roles/{finance}/members", {"username": "ghost"})
     assert "Nobody has the username ghost." in _flash(root, f"/admin/roles/{finance}")
     post(root, f"/admin/roles/{finance}/delete")

@@ -177,7 +177,7 @@ def test_org_import_row_errors_are_in_the_readers_language(app, clients):
 def test_batch_approval_names_the_steps_in_the_readers_language(clients, sessions):
     instance_id = _start_leave(clients)
     task = _open_task(sessions, instance_id)
-    post(clients["wang"], "/inbox/batch", {"task": task["id"]}, token_from="/inbox/")
+    post(clients["wang"], "/inbox/batch", {"task": task["id"], "confirm": "1"}, token_from="/inbox/")
     page = clients["wang"].get("/inbox/?view=done").get_data(as_text=True)
     assert "上级审批" in page and "Manager approval" not in page
 

@@ -139,7 +139,7 @@ def test_deactivating_ends_the_persons_sessions_and_moves_and_managers_are_saved
     page = root.get(f"/admin/people/{staff['zhang']}").get_data(as_text=True)
     assert 'data-picker="people"' in page and 'data-picker="departments"' in page and "王五" in page
     loop = post(root, f"/admin/people/{staff['wang']}/manager", {"manager": "zhang"}, token)
-    assert "向此人汇报" in root.get(loop.headers["Location"]).get_data(as_text=True)
+    assert "张三 向 王五 汇报" in root.get(loop.headers["Location"]).get_data(as_text=True)
     li = app.test_client()
     sign_in(li, "li")
     with sessions() as s:

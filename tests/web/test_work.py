@@ -13,7 +13,7 @@ import pytest
 
 from engine import runtime
 from engine.data.models import PersonRole, Role
-from engine.errors import ProcessRuntimeError, TaskConflictError
+from engine.errors import ProcessRuntimeError, TaskConflictError, reason_failed
 from engine.packages import deployment as packages
 from engine.people import accounts
 from engine.work import queries
@@ -265,13 +265,17 @@ def test_a_failing_process_step_is_explained_and_keeps_what_was_typed(app, staff
     task = _open_task(sessions, instance_id)
 
     def failing(*_args, **_kwargs):
-        raise ProcessRuntimeError("script `notify` failed: division by zero", element_id="notify")
+        raise ProcessRuntimeError("script `notify` failed: division by zero", element_id="notify",
+                                  reason=reason_failed(ZeroDivisionError("division by zero"), 2))
     monkeypatch.setattr(runtime, "complete_task", failing)
     monkeypatch.setattr(runtime, "start_instance", failing)
     response = post(_client(app, "wang"), f"/tasks/{task['id']}", {"approved": "true", "task-comment": "准了"})
     text = response.get_data(as_text=True)
     assert response.status_code == 500
-    assert "流程中的某个步骤出错，因此未保存任何内容。" in text and "division by zero" in text
+    assert "流程中的某个步骤出错，因此未保存任何内容。" in text and "脚本第 2 行出错（ZeroDivisionError）" in text
+    assert "division by zero" not in text  # the technical text is logged, not shown
     assert ">准了</textarea>" in text
     response = post(client, "/start/leave_request", {"leave_type": "sick", "days": "1", "manager": "wang"})
-    assert response.status_code == 500 and "division by zero" in response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 500 and "脚本第 2 行出错（ZeroDivisionError）" in text
+    assert "division by zero" not in text

@@ -96,7 +96,7 @@ def test_a_role_with_members_is_not_deleted(sessions, world):
     _do(sessions, roles.add_member, root, ids["finance"], "li")
     with pytest.raises(RoleError) as in_use:
         _do(sessions, roles.delete_role, root, ids["finance"])
-    assert in_use.value.code == "in_use" and in_use.value.params["count"] == 2
+    assert in_use.value.code == "in_use" and in_use.value.params["n"] == 2
     assert "2 members" in str(in_use.value)
     for username in ("li", "zhang"):
         _do(sessions, roles.remove_member, root, ids["finance"], username)
