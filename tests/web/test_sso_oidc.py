@@ -6,6 +6,7 @@ is the Flask test client plus `requests`, following every redirect by hand.
 
 from __future__ import annotations
 
+import socket
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -68,11 +69,9 @@ def full_flow(client, provider, username: str, next: str | None = None):
     return come_back(client, sign_in_at_provider(provider, go_to_provider(client, provider, next), username))
 
 
-def signed_in_as(client) -> str | None:
-    page = client.get("/password")
-    if page.status_code != 200:
-        return None
-    return "signed in"
+def signed_in_as(client) -> bool:
+    """Whether this browser is signed in (the password page needs a session)."""
+    return client.get("/password").status_code == 200
 
 
 def test_settings_from_the_environment():
@@ -184,6 +183,23 @@ def test_an_id_token_that_does_not_verify_is_refused(sso_app, provider, people, 
     assert response.status_code == 400, response.get_data(as_text=True)
     assert "无法验证这次登录" in response.get_data(as_text=True)
     assert not signed_in_as(client)
+
+
+def test_an_unreachable_provider_gets_a_page_not_a_500(make_app, people):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    app = make_app(LIAISON_BASE_URL=BASE_URL, LIAISON_OIDC=OidcSettings(
+        issuer=f"http://127.0.0.1:{closed_port}", client_id="liaison", client_secret="provider-secret-1"))
+    response = app.test_client().get("/login/oidc")
+    assert response.status_code == 502 and "无法连接登录服务" in response.get_data(as_text=True)
+
+
+def test_the_provider_refusing_sends_back_to_a_page_not_a_500(sso_app, provider, people):
+    client = sso_app.test_client()
+    query = parse_qs(urlsplit(go_to_provider(client, provider)).query)
+    response = client.get("/login/oidc/callback", query_string={"error": "access_denied", "state": query["state"][0]})
+    assert response.status_code == 400 and not signed_in_as(client)
 
 
 def test_a_password_still_works_next_to_the_provider(sso_app, people):
