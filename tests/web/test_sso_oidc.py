@@ -6,6 +6,7 @@ is the Flask test client plus `requests`, following every redirect by hand.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -205,3 +206,24 @@ def test_the_provider_refusing_sends_back_to_a_page_not_a_500(sso_app, provider,
 def test_a_password_still_works_next_to_the_provider(sso_app, people):
     client = sso_app.test_client()
     assert sign_in(client, "zhang", PASSWORD).status_code == 302
+
+
+def test_the_environment_turns_the_features_on(make_app, people, monkeypatch, provider):
+    monkeypatch.setenv("LIAISON_OIDC_ISSUER", provider.issuer)
+    monkeypatch.setenv("LIAISON_OIDC_CLIENT_ID", "liaison")
+    monkeypatch.setenv("LIAISON_OIDC_PROVIDER_NAME", "Corp ID")
+    monkeypatch.setenv("LIAISON_LDAP_URL", "ldap://127.0.0.1:1")
+    app = make_app()
+    assert "使用 Corp ID 登录" in app.test_client().get("/login").get_data(as_text=True)
+    assert app.config["LIAISON_LDAP"].url == "ldap://127.0.0.1:1"
+
+
+def test_the_button_keeps_the_page_asked_for(sso_app, provider, people):
+    client = sso_app.test_client()
+    login = client.get("/password")  # not signed in: sent to the sign-in page with next=/password
+    page = client.get(login.headers["Location"]).get_data(as_text=True)
+    href = re.search(r'id="sso-sign-in" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    response = client.get(href)
+    assert response.status_code == 302
+    back = come_back(client, sign_in_at_provider(provider, response.headers["Location"], "zhang"))
+    assert back.status_code == 302 and back.headers["Location"] == "/password"
