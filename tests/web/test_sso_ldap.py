@@ -132,9 +132,10 @@ def test_settings_from_the_environment():
     assert not ldap_settings({"LIAISON_LDAP_URL": "ldap://x"}).local_fallback
 
 
-@pytest.mark.parametrize("mode", ["template", "search"])
+@pytest.mark.parametrize("mode", ["template", "search", "anonymous search"])
 def test_the_directory_password_signs_in_and_the_local_one_does_not(make_app, people, sessions, ldap_url, mode):
-    settings = template_settings(ldap_url) if mode == "template" else search_settings(ldap_url)
+    settings = {"template": template_settings(ldap_url), "search": search_settings(ldap_url),
+                "anonymous search": LdapSettings(url=ldap_url, search_base=f"ou=people,{SUFFIX}", timeout=5)}[mode]
     app = make_app(LIAISON_LDAP=settings)
     client = app.test_client()
     assert sign_in(client, "zhang", PASSWORD).status_code == 200  # the local password is not used
@@ -220,3 +221,12 @@ def test_an_unreachable_directory_is_said_so(make_app, people):
     assert response.status_code == 503 and "无法连接公司目录服务" in response.get_data(as_text=True)
     fallback = make_app(LIAISON_LDAP=LdapSettings(url=down.url, user_dn=down.user_dn, timeout=2, local_fallback=True))
     assert sign_in(fallback.test_client(), "zhang", PASSWORD).status_code == 302
+
+
+def test_a_search_account_that_cannot_bind_is_a_configuration_error_not_a_wrong_password(make_app, people, ldap_url):
+    settings = LdapSettings(url=ldap_url, search_base=f"ou=people,{SUFFIX}", bind_dn=f"cn=reader,{SUFFIX}",
+                            bind_password="not the reader's", timeout=5)
+    with pytest.raises(external_sign_in.DirectoryUnavailableError):
+        external_sign_in.directory_password_ok(settings, "zhang", DIRECTORY_PASSWORD)
+    response = sign_in(make_app(LIAISON_LDAP=settings).test_client(), "zhang", DIRECTORY_PASSWORD)
+    assert response.status_code == 503
