@@ -67,44 +67,95 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def ldap_url(tmp_path_factory):
-    """ldap://127.0.0.1:<port> of a slapd holding zhang, li and only_in_directory under ou=people."""
+def _self_signed_certificate(home: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    import ipaddress
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = home / "cert.pem", home / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def _start_slapd(home: Path, tls: bool):
+    """Start slapd under `home` (config, data, with `tls` a certificate and an ldaps port).
+
+    Returns (process, (ldap port, ldaps port), certificate file)."""
     slapd = shutil.which("slapd") or ("/usr/sbin/slapd" if Path("/usr/sbin/slapd").exists() else None)
     slapadd = shutil.which("slapadd") or ("/usr/sbin/slapadd" if Path("/usr/sbin/slapadd").exists() else None)
     if slapd is None or slapadd is None or not (SCHEMAS / "inetorgperson.schema").exists():
         _slapd_unavailable("slapd, slapadd or the OpenLDAP schemas are not installed")
-    home = tmp_path_factory.mktemp("slapd")
     (home / "db").mkdir()
+    cert_file = None
+    lines = [*(f"include {SCHEMAS / name}.schema" for name in ("core", "cosine", "inetorgperson")),
+             "modulepath /usr/lib/ldap", "moduleload back_mdb", f"pidfile {home / 'slapd.pid'}"]
+    if tls:
+        cert_file, key_file = _self_signed_certificate(home)
+        lines += [f"TLSCertificateFile {cert_file}", f"TLSCertificateKeyFile {key_file}"]
+    lines += ["database mdb", "maxsize 10485760", f'suffix "{SUFFIX}"', f'rootdn "cn=admin,{SUFFIX}"',
+              "rootpw admin-secret", f"directory {home / 'db'}", ""]
     config = home / "slapd.conf"
-    config.write_text("\n".join([
-        *(f"include {SCHEMAS / name}.schema" for name in ("core", "cosine", "inetorgperson")),
-        "modulepath /usr/lib/ldap", "moduleload back_mdb", f"pidfile {home / 'slapd.pid'}",
-        "database mdb", "maxsize 10485760", f'suffix "{SUFFIX}"', f'rootdn "cn=admin,{SUFFIX}"',
-        "rootpw admin-secret", f"directory {home / 'db'}", ""]), encoding="utf-8")
+    config.write_text("\n".join(lines), encoding="utf-8")
     (home / "data.ldif").write_text(LDIF, encoding="utf-8")
     loaded = subprocess.run([slapadd, "-f", str(config), "-l", str(home / "data.ldif")],
                             capture_output=True, text=True)
     if loaded.returncode != 0:
         _slapd_unavailable(f"slapadd failed: {loaded.stderr.strip()[:300]}")
-    port = _free_port()
-    url = f"ldap://127.0.0.1:{port}"
-    server = subprocess.Popen([slapd, "-f", str(config), "-h", f"{url}/", "-d", "0"],
+    port, tls_port = _free_port(), _free_port()
+    urls = f"ldap://127.0.0.1:{port}/" + (f" ldaps://127.0.0.1:{tls_port}/" if tls else "")
+    server = subprocess.Popen([slapd, "-f", str(config), "-h", urls, "-d", "0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for _ in range(200):  # until it accepts connections
         if server.poll() is not None:
             _slapd_unavailable(f"slapd exited: {server.stderr.read().strip()[:300]}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            for listening in (port, tls_port) if tls else (port,):
+                socket.create_connection(("127.0.0.1", listening), timeout=0.5).close()
             break
         except OSError:
             time.sleep(0.05)
     else:
         server.kill()
         _slapd_unavailable("slapd did not start listening")
-    yield url
+    return server, (port, tls_port), cert_file
+
+
+def _stop(server: subprocess.Popen) -> None:
     server.terminate()
     server.wait(10)
+    server.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def ldap_url(tmp_path_factory):
+    """ldap://127.0.0.1:<port> of a slapd holding zhang, li and only_in_directory under ou=people."""
+    server, (port, _tls_port), _cert = _start_slapd(tmp_path_factory.mktemp("slapd"), tls=False)
+    yield f"ldap://127.0.0.1:{port}"
+    _stop(server)
+
+
+@pytest.fixture(scope="module")
+def tls_ldap(tmp_path_factory):
+    """(ldap:// URL, ldaps:// URL, CA file) of a slapd with StartTLS and ldaps, a self-signed certificate."""
+    server, (port, tls_port), cert_file = _start_slapd(tmp_path_factory.mktemp("slapd_tls"), tls=True)
+    yield f"ldap://127.0.0.1:{port}", f"ldaps://127.0.0.1:{tls_port}", str(cert_file)
+    _stop(server)
 
 
 def template_settings(url: str, **more) -> LdapSettings:
@@ -230,3 +281,26 @@ def test_a_search_account_that_cannot_bind_is_a_configuration_error_not_a_wrong_
         external_sign_in.directory_password_ok(settings, "zhang", DIRECTORY_PASSWORD)
     response = sign_in(make_app(LIAISON_LDAP=settings).test_client(), "zhang", DIRECTORY_PASSWORD)
     assert response.status_code == 503
+
+
+def test_start_tls_checks_the_directory_certificate(tls_ldap):
+    url, _ldaps_url, ca_file = tls_ldap
+    dn = f"uid={{username}},ou=people,{SUFFIX}"
+    trusted = LdapSettings(url=url, user_dn=dn, start_tls=True, ca_file=ca_file, timeout=5)
+    assert external_sign_in.directory_password_ok(trusted, "zhang", DIRECTORY_PASSWORD) is True
+    assert external_sign_in.directory_password_ok(trusted, "zhang", "wrong password") is False
+    untrusted = LdapSettings(url=url, user_dn=dn, start_tls=True, timeout=5)  # the system CAs do not know it
+    with pytest.raises(external_sign_in.DirectoryUnavailableError):
+        external_sign_in.directory_password_ok(untrusted, "zhang", DIRECTORY_PASSWORD)
+    unchecked = LdapSettings(url=url, user_dn=dn, start_tls=True, tls_verify=False, timeout=5)
+    assert external_sign_in.directory_password_ok(unchecked, "zhang", DIRECTORY_PASSWORD) is True
+
+
+def test_ldaps_checks_the_directory_certificate(tls_ldap):
+    _url, ldaps_url, ca_file = tls_ldap
+    dn = f"uid={{username}},ou=people,{SUFFIX}"
+    assert external_sign_in.directory_password_ok(LdapSettings(url=ldaps_url, user_dn=dn, ca_file=ca_file, timeout=5),
+                                                  "zhang", DIRECTORY_PASSWORD) is True
+    with pytest.raises(external_sign_in.DirectoryUnavailableError):
+        external_sign_in.directory_password_ok(LdapSettings(url=ldaps_url, user_dn=dn, timeout=5),
+                                               "zhang", DIRECTORY_PASSWORD)
