@@ -349,6 +349,9 @@ def logout_everywhere():
 @bp.route("/password", methods=["GET", "POST"])
 def password():
     """Change one's own password; other sessions end, this one stays."""
+    ldap = current_app.config.get("LIAISON_LDAP")
+    if ldap is not None and not ldap.local_fallback:  # only the directory's password signs in
+        return render_template("auth/password.html", form=None, directory=True)
     form = PasswordForm()
     if form.validate_on_submit():
         try:

@@ -304,3 +304,18 @@ def test_ldaps_checks_the_directory_certificate(tls_ldap):
     with pytest.raises(external_sign_in.DirectoryUnavailableError):
         external_sign_in.directory_password_ok(LdapSettings(url=ldaps_url, user_dn=dn, timeout=5),
                                                "zhang", DIRECTORY_PASSWORD)
+
+
+def test_with_the_directory_only_the_password_page_sends_people_to_the_directory(make_app, people, ldap_url,
+                                                                                 sessions):
+    client = make_app(LIAISON_LDAP=template_settings(ldap_url)).test_client()
+    assert sign_in(client, "zhang", DIRECTORY_PASSWORD).status_code == 302
+    page = client.get("/password").get_data(as_text=True)
+    assert "公司目录服务" in page and 'name="current_password"' not in page
+    client.post("/password", data={"current_password": PASSWORD, "new_password": "a new local pass 1",
+                                   "confirm": "a new local pass 1"})
+    with sessions() as session:  # nothing changed
+        assert accounts._verify(session.get(Person, people["zhang"]).password_hash, PASSWORD)
+    fallback = make_app(LIAISON_LDAP=template_settings(ldap_url, local_fallback=True)).test_client()
+    assert sign_in(fallback, "zhang", PASSWORD).status_code == 302
+    assert 'name="current_password"' in fallback.get("/password").get_data(as_text=True)
