@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup chromium run test lint clean bench messages
+.PHONY: setup chromium slapd run test lint clean bench messages
 
 # Compiled message catalogs (*.mo) are build products, never committed: made from the .po files here.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
@@ -40,6 +40,18 @@ chromium:
 			|| echo "NOTE: fonts-noto-cjk not installed: Chinese text in screenshots shows as boxes"; \
 	fi
 
+# The LDAP sign-in tests (tests/web/test_sso_ldap.py) start OpenLDAP's slapd on a free port with a
+# temporary configuration; the server is not run as a service. apt-get only when it is missing.
+slapd:
+	@if [ ! -x /usr/sbin/slapd ]; then \
+		echo "slapd is missing: installing slapd and ldap-utils for the LDAP sign-in tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		if ! { DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q slapd ldap-utils \
+			|| { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q slapd ldap-utils; }; }; then \
+			echo "NOTE: could not install slapd with apt-get: tests/web/test_sso_ldap.py will be skipped here and fail in CI"; \
+		fi; \
+	fi
+
 # Browser libraries (bpmn-js for the diagram viewer) from npm; a note, not a failure, without npm.
 node_modules/.stamp: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
@@ -66,7 +78,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: setup chromium lint
+test: setup chromium slapd lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

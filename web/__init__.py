@@ -23,6 +23,7 @@ MAX_FORM_POST_BYTES = 4 * 1024 * 1024  # a page's plain form post; uploads (mult
 # whose guard must come before the others' own request hooks.
 BLUEPRINTS = (
     "auth",
+    "sso",
     "home",
     "inbox",
     "my_requests",
@@ -67,6 +68,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         LIAISON_IDLE_TIMEOUT=timedelta(minutes=_env_number("LIAISON_IDLE_MINUTES", 120)),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires itself
         LIAISON_UPLOAD_DIR=str(settings.instance_dir / "files"),  # the FileStore of uploads (web/files.py)
+        LIAISON_BASE_URL=settings.base_url,
+        LIAISON_OIDC=settings.oidc,  # None: no "Sign in with ..." button (web/sso.py)
+        LIAISON_LDAP=settings.ldap,  # None: passwords are checked locally only
     )
     if test_config:
         app.config.update(test_config)
@@ -75,11 +79,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["liaison_sessions"] = db.make_session_factory(engine)
 
-    from . import auth, i18n
+    from . import auth, i18n, sso
 
     csrf.init_app(app)
     i18n.init_app(app, app.config["LIAISON_LOCALE"], settings.timezone)
     auth.init_app(app)
+    sso.init_app(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
     app.url_value_preprocessor(_limit_form_posts)

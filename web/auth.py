@@ -36,7 +36,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from engine.people import accounts, invitations
+from engine.people import accounts, external_sign_in, invitations
 from engine.people import sessions as user_sessions
 from engine.people.accounts import SessionUser
 
@@ -235,6 +235,8 @@ def _weak_password_message(exc: accounts.WeakPasswordError) -> str:
 def _sign_in_error(exc: accounts.AccountError) -> str:
     if isinstance(exc, accounts.SignInThrottledError):
         return _("Too many failed sign-ins. Try again in %(seconds)d seconds.", seconds=exc.retry_after)
+    if isinstance(exc, external_sign_in.DirectoryUnavailableError):
+        return _("The company directory cannot be reached. Try again in a few minutes.")
     if isinstance(exc, accounts.AccountInactiveError):
         return _("This account is deactivated. Ask an administrator.")
     return _("Wrong username or password.")
@@ -270,6 +272,13 @@ def _start_session(person_id: int) -> None:
     login_user(CurrentUser(account, token))
 
 
+def sign_in_person(person_id: int) -> None:
+    """Sign the person in in this browser, however they proved who they are (password, LDAP, OIDC)."""
+    _start_session(person_id)
+    session.permanent = True
+    session["signed_in_at"] = session["seen_at"] = _now()
+
+
 def _clear_session() -> None:
     """Revoke this browser's server-side session; forget everything of the cookie except its language."""
     token = session.get("_user_id")
@@ -295,20 +304,28 @@ def login():
     form = LoginForm()
     error, status = None, 200
     if form.validate_on_submit():
+        ldap = current_app.config.get("LIAISON_LDAP")
         try:
             with _sessions() as db_session:
-                person = accounts.authenticate(db_session, form.username.data, form.password.data,
-                                               _utcnow(), client=request.remote_addr)
+                if ldap is not None:  # the company directory checks the password (engine.people.external_sign_in)
+                    person = external_sign_in.authenticate_with_directory(
+                        db_session, ldap, form.username.data, form.password.data, _utcnow(),
+                        client=request.remote_addr)
+                else:
+                    person = accounts.authenticate(db_session, form.username.data, form.password.data,
+                                                   _utcnow(), client=request.remote_addr)
         except accounts.AccountError as exc:
             error = _sign_in_error(exc)
             status = 429 if isinstance(exc, accounts.SignInThrottledError) else 200
+            if isinstance(exc, external_sign_in.DirectoryUnavailableError):
+                current_app.logger.warning("LDAP sign-in: %s", exc)
+                status = 503
         else:
             _clear_session()  # nothing from before signing in survives, except the language
-            _start_session(person.id)
-            session.permanent = True
-            session["signed_in_at"] = session["seen_at"] = _now()
+            sign_in_person(person.id)
             return redirect(target)
-    return render_template("auth/login.html", form=form, error=error), status
+    return render_template("auth/login.html", form=form, error=error,
+                           oidc=current_app.config.get("LIAISON_OIDC"), next=request.args.get("next")), status
 
 
 @bp.post("/logout")
@@ -332,6 +349,9 @@ def logout_everywhere():
 @bp.route("/password", methods=["GET", "POST"])
 def password():
     """Change one's own password; other sessions end, this one stays."""
+    ldap = current_app.config.get("LIAISON_LDAP")
+    if ldap is not None and not ldap.local_fallback:  # only the directory's password signs in
+        return render_template("auth/password.html", form=None, directory=True)
     form = PasswordForm()
     if form.validate_on_submit():
         try:
