@@ -64,7 +64,22 @@ def demo(ctx: click.Context, root: str | None) -> None:
         click.echo(f"{word}: {result.key} version {result.version}")
     if root is None:
         _demo_accounts(sessions)
+        _demo_calendar(sessions)
     sys.exit(1 if failed else 0)
+
+
+def _demo_calendar(sessions) -> None:
+    """This year's and next year's official holidays and working weekends (调休), where the installed
+    chinese-calendar publishes them and the calendar holds nothing for that year yet."""
+    from engine.data import calendar
+    from engine.data.models import utcnow
+
+    this_year = utcnow().year
+    with sessions() as session, session.begin():
+        for year in (this_year, this_year + 1):
+            if year not in calendar.package_years() or calendar.year_days(session, year):
+                continue
+            click.echo(str(calendar.load_year(session, year, "demo", utcnow())))
 
 
 def _demo_accounts(sessions) -> None:

@@ -171,8 +171,13 @@ def test_demo_deploys_the_shipped_packages_once(database_url, tmp_path):
     assert "deployed: leave_request version 1" in first
     accounts = dict(line.split("\t") for line in (tmp_path / "demo-accounts.txt").read_text().splitlines())
     assert set(accounts) == {"admin", "li", "zhang", "wang", "hu"} and (tmp_path / "demo-accounts.txt").stat().st_mode & 0o077 == 0
+    from engine.data import calendar
+    from engine.data.models import utcnow
+    if utcnow().year in calendar.package_years():  # the workday calendar of this year is filled once
+        assert f"calendar {utcnow().year}: " in first
     second = liaison("demo", url=database_url, instance=tmp_path).stdout
     assert "already deployed: leave_request version 1" in second and "demo accounts exist" in second
+    assert "calendar " not in second
 
 
 def test_refused_form_submission_lists_each_field(database_url):
