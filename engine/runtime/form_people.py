@@ -7,7 +7,8 @@ values with the same localized messages: a `user` field must name an active pers
 `department` field a department code of the org chart, a `related` field an instance of the
 named process.
 
-A field that a node's rule `picked:FIELD` (or `expr:FIELD`) reads is an approver field; when that node does not allow
+A field that a node's rule `picked:FIELD` (or `expr:FIELD`), or its `assignee` / `candidateUsers` of `${FIELD}`,
+reads is an approver field; when that node does not allow
 self-approval (`liaison:selfApproval` `skip` or `manager`), the initiator may not pick themselves
 in it ("you cannot pick yourself as your approver") rather than being silently replaced.
 """
@@ -77,21 +78,15 @@ class FormPeople:
 
 
 def no_self_fields(attributes: Iterable[Mapping]) -> frozenset[str]:
-    """The fields read by `picked:FIELD` (or `expr:FIELD`, a field of a task form) rules of nodes that do
-    not allow self-approval."""
+    """The fields nodes that do not allow self-approval take their approvers from
+    (`assignment.approver_field`: `picked:FIELD`, `expr:FIELD`, or `assignee` / `candidateUsers` of `${FIELD}`)."""
     fields = set()
     for attrs in attributes:
-        text = attrs.get("approvers")
-        if not text or (attrs.get("selfApproval") or "allow").strip() == "allow":
+        if (attrs.get("selfApproval") or "allow").strip() == "allow":
             continue
-        try:
-            rule = assignment.parse_rule(text)
-        except ValueError:
-            continue  # refused at deploy; the runtime names it when the node is reached
-        if rule.kind == "picked":
-            fields.add(rule.value)
-        elif rule.kind == "expr" and rule.value.strip().isidentifier():
-            fields.add(rule.value.strip())  # `expr:next_approver`: a field of a later form
+        field_name = assignment.approver_field(attrs)
+        if field_name:
+            fields.add(field_name)
     return frozenset(fields)
 
 
