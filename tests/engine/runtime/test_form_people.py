@@ -173,3 +173,29 @@ def test_a_plain_assignee_may_be_the_initiator_without_a_policy(sessions, deploy
     add_people(sessions, "zhang", "li")
     task = runtime.start_instance(sessions, "plain", {"approver": "zhang"}, user="zhang").open_tasks[0]
     assert task["assignee"] == "zhang"
+
+
+def test_a_related_field_names_only_an_approval_the_submitter_may_see(sessions, picks):
+    """Issue 11 item 2 (related fields): the pages' visibility rule (`runtime.visibility`) decides, not
+    mere existence: the initiator and an approver of the earlier request may link it, anyone else not."""
+    first = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").instance_id
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.start_instance(sessions, "picks", {"approver": "li", "earlier": str(first)}, user="wang")
+    assert caught.value.errors == {"earlier": [f"`{first}` is not an approval you may see."]}
+    runtime.start_instance(sessions, "picks", {"approver": "wang", "earlier": str(first)}, user="li")
+    runtime.start_instance(sessions, "picks", {"approver": "li", "earlier": str(first)}, user="zhang")
+
+
+def test_a_related_field_on_a_task_form_is_checked_for_the_person_completing_it(sessions, deploy_package, tmp_path):
+    folder = _package(tmp_path)
+    (folder / "forms" / "pick_next.yaml").write_text(yaml.safe_dump({"fields": [
+        {"name": "next_approver", "type": "user"}, {"name": "also", "type": "related", "process": "picks"},
+        {"name": "approved", "type": "radio", "options": [True, False]}]}))
+    deploy_package(folder)
+    add_people(sessions, "zhang", "li", "wang", "hu")
+    hidden = runtime.start_instance(sessions, "picks", {"approver": "hu"}, user="wang").instance_id
+    task = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").open_tasks[0]
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.complete_task(sessions, task["id"], "li", {"next_approver": "hu", "also": str(hidden),
+                                                           "approved": True})
+    assert list(caught.value.errors) == ["also"]
