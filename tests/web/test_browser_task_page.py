@@ -94,7 +94,7 @@ def test_the_decision_is_on_the_first_screen(browser, site, lang, size, tmp_path
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_instance_page_keeps_its_operations_behind_more_on_a_phone(browser, site, lang):  # noqa: F811
+def test_the_instance_page_keeps_its_operations_behind_more_on_a_phone(browser, site, lang, tmp_path):  # noqa: F811
     base, sessions = site
     started = runtime.start_instance(sessions, "leave_request", {"leave_type": "annual", "days": 1,
                                                                  "manager": "wang"}, user="zhang")
@@ -115,4 +115,5 @@ def test_the_instance_page_keeps_its_operations_behind_more_on_a_phone(browser, 
     assert page.locator("#urge-form").is_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+    page.screenshot(path=str(tmp_path / f"instance-{lang}-phone.png"), full_page=True)
     initiator.close()
