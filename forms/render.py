@@ -376,6 +376,17 @@ def _picker_attrs(kind: str) -> dict:
     return {"data-picker": PICKERS[kind], "autocomplete": "off"} if kind in PICKERS else {}
 
 
+def _picker_labels(view: FieldView, form, values: list[str]) -> None:
+    """A typed user / department id the caller knows a display name for (`FormContext.labels`): the picker
+    shows the name and posts the id (`data-labels`, JSON {id: name}); without the script the id stays."""
+    if view.type not in PICKERS:
+        return
+    known = (getattr(form.context, "labels", None) or {}).get(view.type) or {}
+    labels = {value: str(known[value]) for value in values if value and value in known}
+    if labels:
+        view.attrs = {**view.attrs, "data-labels": to_json(labels)}
+
+
 def describe(fld, form, lang: str = "zh", state: FormState | None = None, *, row=None, table=None) -> FieldView:
     """The view of one field (or, with `row` and `table`, of one table cell) of a built form."""
     spec = fld.spec
@@ -459,6 +470,7 @@ def _editable(view: FieldView, fld, form, lang: str, options) -> None:
         values = [plain(v) for v in (_raw(fld) or (_data(fld) if isinstance(_data(fld), list) else [_data(fld)]))
                   if v not in (None, "")]
         view.values = values + [""]
+        _picker_labels(view, form, values)
     elif kind == "date_range":
         raw = _raw(fld)
         if raw:
@@ -483,6 +495,7 @@ def _editable(view: FieldView, fld, form, lang: str, options) -> None:
             view.attrs["multiple"] = True
     else:
         view.value = _input_text(fld)
+        _picker_labels(view, form, [view.value])
         if kind == "money":
             view.currency = CURRENCY_SYMBOLS.get(fld.spec.get("currency", "CNY"), fld.spec.get("currency", ""))
             view.capital = capital(view.value)

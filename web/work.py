@@ -78,6 +78,7 @@ def _macros():
 def editable_form(schema: FormSchema, context: FormContext, formdata=None, errors: dict | None = None):
     """The built form for `context.node` (None: a start form), with posted values and `errors` shown."""
     form = form_class(schema, context.node, context.lang)(formdata, context)
+    _label_people(form, context)
     leftover = []
     for path, messages in (errors or {}).items():
         name, _dot, rest = path.partition(".")
@@ -90,6 +91,36 @@ def editable_form(schema: FormSchema, context: FormContext, formdata=None, error
             fld.errors = [*(fld.errors or ()), *messages]
     form.general_errors = leftover
     return form
+
+
+def _label_people(form, context: FormContext) -> None:
+    """The display names of the people and departments the form's user / department fields hold (a default,
+    a returned or re-rendered form): the picker shows them by name (`FormContext.labels`)."""
+    found: dict[str, set[str]] = {"user": set(), "department": set()}
+
+    def add(fld) -> None:
+        kind = getattr(fld, "spec", {}).get("type")
+        if kind in found:
+            for value in [*(fld.raw_data or []), *(fld.data if isinstance(fld.data, list) else [fld.data])]:
+                if isinstance(value, str) and value.strip():
+                    found[kind].update(part.strip() for part in value.split(",") if part.strip())
+        elif hasattr(fld, "rows"):
+            for row in fld.rows():
+                for cell in row.values():
+                    add(cell)
+
+    for fld in form:
+        add(fld)
+    if not found["user"] and not found["department"]:
+        return
+    with sessions()() as session:
+        labels = dict(context.labels or {})
+        if found["user"]:
+            labels["user"] = {**labels.get("user", {}), **org.display_names(session, found["user"], context.lang)}
+        if found["department"]:
+            labels["department"] = {**labels.get("department", {}),
+                                    **org.department_names(session, found["department"], context.lang)}
+    context.labels = labels
 
 
 def _cell_errors(table, path: str, messages: list[str]) -> None:

@@ -572,9 +572,11 @@ def duration(text: str):
 
 
 def needs_assignment(task) -> bool:
-    """A READY user task with a `liaison:approvers` rule that has not been resolved yet."""
+    """A READY user task with a `liaison:approvers` rule (or a `selfApproval` policy for its assignee or
+    candidates) that has not been resolved yet."""
     attrs = task.task_spec.extensions.get("liaison", {})
-    return ("approvers" in attrs or "mode" in attrs) and "liaison_assignment" not in task.internal_data
+    return (("approvers" in attrs or "mode" in attrs or "selfApproval" in attrs)
+            and "liaison_assignment" not in task.internal_data)
 
 
 def is_undescribed(task) -> bool:

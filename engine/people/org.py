@@ -277,6 +277,19 @@ def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, st
     return found
 
 
+def department_names(session: Session, codes, lang: str = "zh") -> dict[str, str]:
+    """Department names by code in one query (the English name on English pages when there is one); a code
+    no department has is shown as it is."""
+    wanted = {c for c in codes if c}
+    found = {c: c for c in wanted}
+    if wanted:
+        rows = session.execute(select(Department.code, Department.name, Department.name_en)
+                               .where(Department.code.in_(sorted(wanted))))
+        for code, name, name_en in rows:
+            found[code] = (name_en if lang == "en" and name_en else name) or code
+    return found
+
+
 def role_names(session: Session, keys, lang: str = "zh") -> dict[str, str]:
     """Role display names by key in one query (the English name on English pages when there is one);
     a key no role has is shown as it is."""

@@ -16,7 +16,9 @@ A user task names its approvers with one attribute, `liaison:approvers="KIND[:AR
 
 `liaison:approversEmpty` (`fail` | `skip` | `admin`) says what happens when a rule yields nobody;
 `liaison:selfApproval` (`allow` | `skip` | `manager`) what happens when the initiator is among the
-approvers. Only active people are returned, never their out-of-office deputies (the runtime
+approvers. A node without a rule that names its people with `liaison:assignee` / `liaison:candidateUsers`
+(`${field}` or an expression) obeys its `selfApproval` the same way: when they include the initiator,
+they are resolved as a rule (`picked:field`, or `users:` the people named) under the node's options. Only active people are returned, never their out-of-office deputies (the runtime
 redirects assigned tasks after resolution).
 
 No SpiffWorkflow, no Flask: `resolve` takes a SQLAlchemy Core connection (or a Session) and the
@@ -34,6 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
+from engine.bpmn import paths
 from engine.bpmn.sandbox import check_expression
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.errors import ProcessRuntimeError, msg
@@ -59,6 +62,8 @@ MAX_MANAGER_LEVEL = 20
 _CONFLICTING = ("assignee", "candidateUsers", "candidateGroups")
 _NAME = re.compile(r"[^\s,:+]+")
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FIELD_REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+_PLAIN_PEOPLE = ("assignee", "candidateUsers")
 _BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 Conn = Connection | Session
@@ -430,7 +435,8 @@ def resolve_task(conn: Conn, attributes: Mapping, *, initiator: str | None, data
     """
     text = attributes.get("approvers")
     if text is None:
-        return None
+        return _resolve_plain(conn, attributes, initiator=initiator, data=data, evaluate=evaluate,
+                              process_admins=process_admins, element_id=element_id)
     try:
         rule = parse_rule(text)
         empty, self_approval = _options(attributes)
@@ -439,6 +445,58 @@ def resolve_task(conn: Conn, attributes: Mapping, *, initiator: str | None, data
                                   reason=RULE_FAILED) from exc
     return resolve(conn, rule, initiator=initiator, data=data, evaluate=evaluate, empty=empty,
                    self_approval=self_approval, process_admins=process_admins, element_id=element_id)
+
+
+def field_reference(text) -> str | None:
+    """The field a `${field}` attribute value names (None for other text)."""
+    match = _FIELD_REFERENCE.fullmatch(text.strip()) if isinstance(text, str) else None
+    return match.group(1) if match else None
+
+
+def approver_field(attributes: Mapping) -> str | None:
+    """The form field a node takes its approvers from: `picked:FIELD`, `expr:FIELD`, or, without a rule, an
+    `assignee` / `candidateUsers` of `${FIELD}` (None when its people come from elsewhere)."""
+    text = attributes.get("approvers")
+    if text is None:
+        fields = [field_reference(attributes.get(name)) for name in _PLAIN_PEOPLE if attributes.get(name)]
+        return fields[0] if len(fields) == 1 else None
+    try:
+        rule = parse_rule(text)
+    except ValueError:
+        return None  # refused at deploy; the runtime names it when the node is reached
+    if rule.kind == "picked":
+        return rule.value
+    if rule.kind == "expr" and rule.value.strip().isidentifier():
+        return rule.value.strip()  # `expr:next_approver`: a field of a later form
+    return None
+
+
+def _resolve_plain(conn: Conn, attributes: Mapping, *, initiator: str | None, data: dict, evaluate: Evaluate,
+                   process_admins: Iterable[str], element_id: str | None) -> Resolution | None:
+    """A node without a rule whose `assignee` / `candidateUsers` include the initiator, under a `selfApproval`
+    that is not `allow`: resolved as the rule those attributes amount to, with the node's options (the
+    runtime's own `resolve`). None otherwise: the node keeps its attributes as the workflow reads them."""
+    try:
+        empty, self_approval = _options(attributes)
+    except ValueError as exc:
+        raise ProcessRuntimeError(f"{_where(element_id)}{exc}", element_id, exc) from exc
+    if self_approval == "allow" or not initiator or not any(attributes.get(name) for name in _PLAIN_PEOPLE):
+        return None
+    try:
+        plain = paths.plain_people(dict(attributes), data, evaluate)
+    except Exception:  # noqa: BLE001 - the workflow reports a failing expression with the node when it reads it
+        return None
+    users = list(dict.fromkeys(([plain["assignee"]] if plain["assignee"] else []) + plain["candidate_users"]))
+    if initiator not in users:
+        return None
+    field = approver_field(attributes)
+    rule = Rule("picked", value=field) if field else Rule("users", names=tuple(users))
+    result = resolve(conn, rule, initiator=initiator, data=data, evaluate=evaluate,
+                     empty="skip" if plain["candidate_groups"] else empty, self_approval=self_approval,
+                     process_admins=process_admins, element_id=element_id)
+    if plain["candidate_groups"]:
+        result.groups, result.skipped = list(plain["candidate_groups"]), False
+    return result
 
 
 def _options(attributes: Mapping) -> tuple[str, str]:
@@ -484,9 +542,9 @@ def rule_problems(conn: Conn | None, attributes: Mapping, *,
         return []
     text = attributes.get("approvers")
     problems: list[tuple[str, str]] = []
-    if text is None:
+    if text is None and not any(attributes.get(name) for name in _PLAIN_PEOPLE):
         problems.append(("warning", "liaison:approversEmpty and liaison:selfApproval have no effect "
-                                    "without liaison:approvers"))
+                                    "without liaison:approvers, liaison:assignee or liaison:candidateUsers"))
     try:
         _options(attributes)
     except ValueError as exc:

@@ -105,7 +105,7 @@ def hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, atta
         forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
         today = wfa.company_now().date()
         data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, today,
-                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator),
+                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator, user),
                                   calendar=FormCalendar.of_connection(conn, today))
         LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, handle.state_key), workflow)
     now = utcnow()

@@ -5,9 +5,10 @@ Every submission the engine checks (`start_instance`, `complete_task`, a delegat
 these providers to the forms engine, so the web pages, the CLI and any future API refuse the same
 values with the same localized messages: a `user` field must name an active person, a
 `department` field a department code of the org chart, a `related` field an instance of the
-named process.
+named process that the person submitting may see (`visibility.may_view_instance`, the pages' own rule).
 
-A field that a node's rule `picked:FIELD` (or `expr:FIELD`) reads is an approver field; when that node does not allow
+A field that a node's rule `picked:FIELD` (or `expr:FIELD`), or its `assignee` / `candidateUsers` of `${FIELD}`,
+reads is an approver field; when that node does not allow
 self-approval (`liaison:selfApproval` `skip` or `manager`), the initiator may not pick themselves
 in it ("you cannot pick yourself as your approver") rather than being silently replaced.
 """
@@ -22,7 +23,7 @@ from sqlalchemy import bindparam, select
 from engine.bpmn import paths
 from engine.caching import BoundedCache
 from engine.data.models import Department, Person, ProcessInstance
-from engine.runtime import assignment
+from engine.runtime import assignment, visibility
 from engine.runtime.versions import version_specs
 from forms.messages import message
 
@@ -33,9 +34,11 @@ _INSTANCE = select(ProcessInstance.process_key).where(ProcessInstance.id == bind
 
 @dataclass
 class DirectoryProviders:
-    """`forms.build.Providers` over the org chart, on the step's connection (one indexed query per id)."""
+    """`forms.build.Providers` over the org chart, on the step's connection (one indexed query per id;
+    a related approval, a few more: may `submitter` see it). No `submitter` (a system action): not asked."""
 
     conn: object
+    submitter: str | None = None
 
     def options(self, provider, spec, context):
         return None  # no option lists of their own: provider-backed choices stay open
@@ -50,7 +53,9 @@ class DirectoryProviders:
             if not text.isdigit() or len(text) > 18:
                 return False
             process = self.conn.execute(_INSTANCE, {"b_id": int(text)}).scalar()
-            return process is not None and spec.get("process") in (None, process)
+            if process is None or spec.get("process") not in (None, process):
+                return False
+            return self.submitter is None or visibility.may_view_as(self.conn, int(text), self.submitter)
         return True
 
 
@@ -77,31 +82,26 @@ class FormPeople:
 
 
 def no_self_fields(attributes: Iterable[Mapping]) -> frozenset[str]:
-    """The fields read by `picked:FIELD` (or `expr:FIELD`, a field of a task form) rules of nodes that do
-    not allow self-approval."""
+    """The fields nodes that do not allow self-approval take their approvers from
+    (`assignment.approver_field`: `picked:FIELD`, `expr:FIELD`, or `assignee` / `candidateUsers` of `${FIELD}`)."""
     fields = set()
     for attrs in attributes:
-        text = attrs.get("approvers")
-        if not text or (attrs.get("selfApproval") or "allow").strip() == "allow":
+        if (attrs.get("selfApproval") or "allow").strip() == "allow":
             continue
-        try:
-            rule = assignment.parse_rule(text)
-        except ValueError:
-            continue  # refused at deploy; the runtime names it when the node is reached
-        if rule.kind == "picked":
-            fields.add(rule.value)
-        elif rule.kind == "expr" and rule.value.strip().isidentifier():
-            fields.add(rule.value.strip())  # `expr:next_approver`: a field of a later form
+        field_name = assignment.approver_field(attrs)
+        if field_name:
+            fields.add(field_name)
     return frozenset(fields)
 
 
 NO_SELF: BoundedCache[frozenset] = BoundedCache(256)  # version checksum -> no_self_fields of its nodes
 
 
-def people_for(conn, version_id: int, checksum: str, initiator: str | None) -> FormPeople:
-    """The checks for a submission to an instance of this version started (or being started) by `initiator`."""
+def people_for(conn, version_id: int, checksum: str, initiator: str | None, submitter: str | None = None) -> FormPeople:
+    """The checks for a submission by `submitter` (by default `initiator`) to an instance of this version
+    started (or being started) by `initiator`."""
     def compute() -> frozenset[str]:
         spec, subspecs = version_specs(conn, version_id, checksum)
         return no_self_fields(paths.element_attributes_all(spec, subspecs))
 
-    return FormPeople(DirectoryProviders(conn), initiator, NO_SELF.get(checksum, compute))
+    return FormPeople(DirectoryProviders(conn, submitter or initiator), initiator, NO_SELF.get(checksum, compute))

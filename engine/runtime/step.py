@@ -130,7 +130,7 @@ def completion(sessions, conn, handle, user, data, comment, lang, fire_timer=Non
         forms, current = version_forms(conn, handle.version_id, handle.checksum), wfa.current_data(workflow)
         now = wfa.company_now()
         data = checked_submission(forms, handle.form, handle.element_id, data, current, lang, now.date(),
-                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator),
+                                  people=people_for(conn, handle.version_id, handle.checksum, handle.initiator, user),
                                   calendar=FormCalendar.of_connection(conn, now.date()))
         data = assign_serials(conn, forms.get(handle.form), handle.process_key, data, current, now)
     if extra:

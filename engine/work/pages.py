@@ -1,14 +1,15 @@
 """What a person needs to do work, for the web pages: a task's form and values, a process's start form,
 an instance's diagram with the path taken, and who may see what.
 
-Every reader here is scoped: `may_view_instance` / `may_act_on_task` are the one place those rules live.
+Every reader here is scoped: `may_act_on_task` and `may_view_instance` (owned by `engine.runtime.visibility`,
+which the forms' related fields check too) are the one place those rules live.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import workflow as wfa
@@ -17,21 +18,19 @@ from engine.bpmn.xmlsafe import relabel
 from engine.data import store
 from engine.data.models import (
     ApprovalItem,
-    CcRecord,
     HistoryEntry,
     ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
-    TaskCandidate,
     WorkTask,
 )
 from engine.errors import NotFoundError
 from engine.results import element_label
-from engine.runtime.assignment import process_admins_of
 from engine.runtime.outcome import DECISION_KEY
 from engine.runtime.step import may_complete
 from engine.runtime.submissions import FORM_CACHE
-from engine.runtime.versions import PACKAGE_CACHE, versions_element_names
+from engine.runtime.versions import versions_element_names
+from engine.runtime.visibility import may_view_instance, process_admins  # noqa: F401 - the pages' rule, owned by the runtime
 from engine.work.queries import TaskItem, get_task, path_taken
 from forms.schema import FormSchema
 
@@ -118,37 +117,6 @@ def may_act_on_task(task: TaskItem, username: str, groups: tuple[str, ...]) -> b
     """The runtime's rule (`step.may_complete`): the assignee, or — while nobody holds it — a candidate
     user or a member of a candidate group."""
     return may_complete(task.assignee, task.candidate_users, task.candidate_groups, username, groups)
-
-
-def may_view_instance(session: Session, instance_id: int, username: str, groups: tuple[str, ...] = (),
-                      is_super_admin: bool = False) -> bool:
-    """The initiator, anyone who holds, held, completed or is offered one of its tasks, anyone it was
-    copied to (`cc_record`), the process's admins (package.yaml `admins`), a super admin."""
-    if is_super_admin:
-        return True
-    instance = session.get(ProcessInstance, instance_id)
-    if instance is None:
-        return False
-    if instance.initiator == username:
-        return True
-    offered = select(TaskCandidate.task_id).where(or_(
-        (TaskCandidate.kind == "user") & (TaskCandidate.value == username),
-        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups) or [""])))
-    involved = select(WorkTask.id).where(WorkTask.instance_id == instance_id, or_(
-        WorkTask.assignee == username, WorkTask.completed_by == username, WorkTask.id.in_(offered)))
-    copied = select(CcRecord.id).where(CcRecord.instance_id == instance_id, CcRecord.username == username)
-    if session.scalar(select(or_(involved.exists(), copied.exists()))):
-        return True
-    return username in process_admins(session, instance.version_id)
-
-
-def process_admins(session: Session, version_id: int) -> list[str]:
-    """package.yaml's `admins` of a deployed version: they see its instances and may jump them."""
-    checksum = session.scalar(select(ProcessVersion.checksum).where(ProcessVersion.id == version_id))
-    if checksum is None:
-        return []
-    meta = PACKAGE_CACHE.get(session.connection(), version_id, checksum).get("meta") or {}
-    return process_admins_of(meta)
 
 
 def node_signers(session: Session, task_id: str) -> list[dict]:

@@ -25,6 +25,7 @@ from engine.data import store
 from engine.data.models import Department, Person, Role
 from engine.errors import LiaisonError, NotFoundError
 from engine.people import directory
+from engine.results import element_label, element_names
 from engine.runtime.new_tasks import resolve_node, signers_of
 from engine.runtime.versions import version_package, version_specs
 
@@ -60,11 +61,16 @@ def approval_chain(session: Session, key: str, username: str | None, data: dict,
     if version is None:
         raise NotFoundError(f"no process `{key}` is deployed")
     spec, _subspecs = version_specs(session, *version)
-    meta = version_package(session, *version).get("meta") or {}
+    package = version_package(session, *version)
+    meta = package.get("meta") or {}
+    names = element_names(package)
     walk = paths.upcoming_user_tasks(spec, data, sandbox.evaluate)
-    chain = Chain(undecided=walk.undecided, opaque=walk.opaque)
+    chain = Chain(undecided=[_named(entry, names, lang) for entry in walk.undecided],
+                  opaque=[_named(entry, names, lang) for entry in walk.opaque])
     for task in walk.tasks:
-        step = ChainStep(task.element_id, task.name, mode=task.attributes.get("mode"), conditional=task.conditional)
+        step = ChainStep(task.element_id, element_label(names, task.element_id, lang, task.name),
+                         mode=task.attributes.get("mode"),
+                         conditional=_named(task.conditional, names, lang) if task.conditional else None)
         try:
             users, groups = _people(session, task, username, data, meta, step)
         except LiaisonError as exc:
@@ -77,6 +83,11 @@ def approval_chain(session: Session, key: str, username: str | None, data: dict,
         step.groups = _role_labels(session, groups, lang)
         chain.steps.append(step)
     return chain
+
+
+def _named(entry: dict, names: dict, lang: str) -> dict:
+    """An `{"id", "name"}` entry (a gateway, a subprocess) with the package's name for it in `lang`."""
+    return {**entry, "name": element_label(names, entry.get("id"), lang, entry.get("name"))}
 
 
 def _people(session, task: paths.Upcoming, username, data, meta, step: ChainStep) -> tuple[list[str], list[str]]:

@@ -953,7 +953,7 @@
     const name = button.getAttribute('data-add-value');
     const box = Array.from(form.querySelectorAll('[data-values-for]')).find((el) => el.getAttribute('data-values-for') === name);
     if (!box) return;
-    const inputs = box.querySelectorAll('input');
+    const inputs = box.querySelectorAll('input:not([type=hidden])');  // not a picker's hidden value
     const model = inputs[inputs.length - 1];
     if (!model) return;
     let n = inputs.length;

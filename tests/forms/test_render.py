@@ -315,3 +315,23 @@ def test_read_only_user_fields_show_the_labels_the_caller_gives():
                               labels={"user": {"wang": "王五", "li": "李四"}}), "zh"))
     assert wrapper(root, "manager").find("div", **{"class": "lf-value"}).text == "王五"  # the stored value stays wang
     assert [td.text for td in wrapper(root, "rows").find("tbody").find_all("td")] == ["李四", "nobody"]
+
+
+def test_editable_user_and_department_fields_carry_the_labels_the_caller_gives():
+    """Issue 11 item 10: a typed user / department id the caller knows a name for goes out as `data-labels`
+    (the web app's picker shows the name); the input's value stays the id (what a page without script posts)."""
+    schema = load_schema({"fields": [
+        {"name": "manager", "type": "user", "label": "Manager"},
+        {"name": "team", "type": "department", "label": "Team"},
+        {"name": "others", "type": "user", "multiple": True, "label": "Others"},
+        {"name": "nobody", "type": "user", "label": "Nobody"},
+    ]})
+    values = {"manager": "wang", "team": "RND", "others": ["li", "zhao"], "nobody": "ghost"}
+    root = parse(render(build(schema, values=values, labels={
+        "user": {"wang": "王五", "li": "李四"}, "department": {"RND": "研发部"}}), "zh"))
+    manager = root.find("input", id="manager")
+    assert manager.get("value") == "wang" and manager.get("data-picker") == "people"
+    assert json.loads(manager.get("data-labels")) == {"wang": "王五"}
+    assert json.loads(root.find("input", id="team").get("data-labels")) == {"RND": "研发部"}
+    assert json.loads(root.find("input", id="others").get("data-labels")) == {"li": "李四"}
+    assert root.find("input", id="nobody").get("data-labels") is None

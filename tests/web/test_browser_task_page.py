@@ -55,9 +55,10 @@ def test_the_decision_is_on_the_first_screen(browser, site, lang, size, tmp_path
     page.goto(f"{base}/tasks/{task['id']}")
     page.wait_for_load_state()
     assert page.evaluate("window.scrollY") == 0
-    if size == "desktop":  # the whole decision, its approve and reject buttons included, without scrolling
-        assert _inside(page.locator("#approve-task").bounding_box(), viewport)
-        assert _inside(page.locator("#reject-task").bounding_box(), viewport)
+    # the approve and reject buttons without scrolling: in the decision card on a desktop, in the bar at
+    # the bottom of the screen on a phone (issue 11 item 11)
+    assert _inside(page.locator("#approve-task").bounding_box(), viewport)
+    assert _inside(page.locator("#reject-task").bounding_box(), viewport)
     assert _inside(page.locator("#request-title").bounding_box(), viewport)
     assert _inside(page.locator("#form-title").bounding_box(), viewport)
     assert page.locator("#approve-task").inner_text() == ("同意" if lang == "zh" else "Approve")
@@ -77,4 +78,42 @@ def test_the_decision_is_on_the_first_screen(browser, site, lang, size, tmp_path
     page.keyboard.press("Enter")
     assert page.locator("#transfer-form").is_visible()
     assert page.locator("#transfer-to").get_attribute("data-picker") == "people"
+
+    # the bar does not hide the end of the page: scrolled to the bottom, the timeline's last line is above it
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    last = page.locator(".timeline li").last.bounding_box()
+    bar = page.locator("#approve-task").bounding_box()
+    assert last["y"] + last["height"] <= bar["y"] or size == "desktop"
+    page.evaluate("window.scrollTo(0, 0)")
+    page.click("#approve-task")  # the bar's button is the form's own: it decides
+    page.locator(".flashes").wait_for()
+    with sessions() as session:
+        done = next(t for t in queries.instance_view(session, started.instance_id)["tasks"] if t["id"] == task["id"])
+    assert done["status"] == "completed"
     manager.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_instance_page_keeps_its_operations_behind_more_on_a_phone(browser, site, lang, tmp_path):  # noqa: F811
+    base, sessions = site
+    started = runtime.start_instance(sessions, "leave_request", {"leave_type": "annual", "days": 1,
+                                                                 "manager": "wang"}, user="zhang")
+    initiator = Person(browser, base, "zhang", lang)
+    page = initiator.page
+    page.set_viewport_size(SIZES["phone"])
+    page.goto(f"{base}/instances/{started.instance_id}")
+    more = page.locator("#operations")
+    assert more.evaluate("el => el.tagName") == "DETAILS" and not more.evaluate("el => el.open")
+    assert more.locator("summary").first.inner_text() == ("更多操作" if lang == "zh" else "More actions")
+    for form in ("#urge-form", "#withdraw-form", "#cc-form"):
+        assert page.locator(form).count() == 1 and not page.locator(form).is_visible()
+    page.focus("#operations > summary")  # keyboard: open "More actions", then "Urge"
+    page.keyboard.press("Enter")
+    urge = page.locator("#operations .more-item > summary").first
+    urge.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#urge-form").is_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    page.screenshot(path=str(tmp_path / f"instance-{lang}-phone.png"), full_page=True)
+    initiator.close()

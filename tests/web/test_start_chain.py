@@ -3,6 +3,9 @@ assignment rules for this person and this data; the manager defaults from the or
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,8 +46,25 @@ def test_the_start_page_defaults_the_manager_and_shows_the_chain(app, deployed):
     page = _zhang(app).get("/start/leave_request").get_data(as_text=True)
     assert 'value="li"' in page  # default_from: initiator.manager
     chain = page[page.index('id="approval-chain"'):]
-    assert "Manager approval" in chain and "李四" in chain
-    assert "人事" in chain and "Approved?" in chain  # HR, only on one branch of the gateway
+    assert "上级审批" in chain and "李四" in chain  # the package's zh names (issue 11 item 12)
+    assert "人事" in chain and "是否批准？" in chain  # HR, only on one branch of the gateway
+    assert "Manager approval" not in chain and "Approved?" not in chain
+
+
+@pytest.mark.parametrize("lang, name", [("zh", "李四"), ("en", "李四")])  # li has no English name
+def test_people_fields_carry_their_display_names(app, deployed, lang, name):
+    """Issue 11 item 10: the picker shows the default manager, or a value posted back with errors, by
+    name; the input still holds the username (what a page without the script posts)."""
+    client = _zhang(app, lang)
+    page = client.get("/start/leave_request").get_data(as_text=True)
+    manager = re.search(r'<input[^>]*id="manager"[^>]*>', page).group(0)
+    assert 'value="li"' in manager and 'data-picker="people"' in manager
+    assert json.loads(html.unescape(re.search(r'data-labels="([^"]*)"', manager).group(1))) == {"li": name}
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    back = client.post("/start/leave_request", data={"manager": "hu", "csrf_token": token})
+    assert back.status_code == 422
+    manager = re.search(r'<input[^>]*id="manager"[^>]*>', back.get_data(as_text=True)).group(0)
+    assert ("Hu Liu" if lang == "en" else "胡六") in html.unescape(manager)
 
 
 def test_the_chain_endpoint_follows_the_form(app, deployed):

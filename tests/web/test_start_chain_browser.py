@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.data import db
+from engine.data import db, store
 from engine.data.models import PersonRole, Role
 from engine.packages import deployment as packages
 from engine.people import accounts
@@ -24,6 +24,7 @@ from .conftest import PASSWORD
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+STORE: dict = {}  # the site's session factory, to read what was saved
 NAMES = {"zh": {"li": "李四", "wang": "王五", "hr": "人事"}, "en": {"li": "Li Si", "wang": "Wang Wu", "hr": "HR"}}
 
 
@@ -46,6 +47,7 @@ def site(tmp_path_factory):
         session.add(PersonRole(person_id=made["zhao"].id, role_id=hr.id))
     packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / "leave_request"), "admin")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test"})
+    STORE["sessions"] = sessions
     with serving(app) as base:
         yield base
     engine.dispose()
@@ -73,7 +75,9 @@ def test_the_chain_appears_and_follows_the_form(browser, site, lang, width, tmp_
         page.click("main form button[type=submit]")
         page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
         page.goto(f"{site}/start/leave_request")
-        assert page.input_value("#manager") == "li"  # from the org chart, not typed
+        # from the org chart, not typed, and shown by name (issue 11 item 10); the username is what is posted
+        assert page.input_value("#manager") == names["li"]
+        assert page.input_value("input[type=hidden][name=manager]") == "li"
         chain = page.locator("#approval-chain")
         first = chain.locator(".chain-step").first
         assert names["li"] in first.inner_text()
@@ -85,7 +89,8 @@ def test_the_chain_appears_and_follows_the_form(browser, site, lang, width, tmp_
         page.fill("#manager", "")
         page.locator("#approval-chain .chain-problem").first.wait_for()
 
-        page.fill("#manager", "li")
+        page.goto(f"{site}/start/leave_request")  # as first shown: the manager by name
+        assert page.input_value("#manager") == names["li"]
         first.filter(has_text=names["li"]).wait_for()
         page.fill("#days", "2")
         page.evaluate("document.activeElement.blur()")
@@ -100,3 +105,54 @@ def test_the_chain_appears_and_follows_the_form(browser, site, lang, width, tmp_
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_manager_picker_shows_names_and_posts_the_username(browser, site, lang):
+    """Issue 11 item 10 (people by display name): the start form's manager default shows as 李四 / Li Si,
+    another person is chosen with the keyboard and shown by name, a form that comes back with an error
+    still shows the name, and what is submitted is the username."""
+    names = NAMES[lang]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN" if lang == "zh" else "en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    try:
+        page.goto(f"{site}/login?lang={lang}")
+        page.fill("#username", "zhang")
+        page.fill("#password", PASSWORD)
+        page.click("main form button[type=submit]")
+        page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+        page.goto(f"{site}/start/leave_request")
+        manager = page.locator("#manager")
+        assert manager.input_value() == names["li"]
+        assert manager.get_attribute("name") is None  # the hidden input posts
+        manager.click()
+        manager.press("Control+a")
+        page.keyboard.type("wang")
+        listbox = page.locator(f"#{manager.get_attribute('aria-controls')}")
+        listbox.locator("[role=option]").first.wait_for()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        assert manager.input_value() == names["wang"]
+        assert page.input_value("input[type=hidden][name=manager]") == "wang"
+        page.locator("#approval-chain .chain-step").first.filter(has_text=names["wang"]).wait_for()
+
+        page.click("#start-submit")  # no leave type, no days: the form comes back with errors
+        page.locator(".lf-error-summary").first.wait_for()
+        assert page.locator("#manager").input_value() == names["wang"]
+        assert page.input_value("input[type=hidden][name=manager]") == "wang"
+
+        page.select_option("#leave_type", index=1)
+        page.fill("#days", "2")
+        page.click("#start-submit")
+        page.wait_for_url(re.compile(r"/requests/\d+$|/instances/\d+$"))
+        instance_id = int(re.search(r"(\d+)$", page.url).group(1))
+        assert names["wang"] in page.inner_text("main")
+    finally:
+        context.close()
+    assert not [p for p in problems if "422" not in p], problems  # the form that came back is a 422
+    with STORE["sessions"]() as session:
+        assert store.read_process_data(session, instance_id)["manager"] == "wang"

@@ -3,8 +3,11 @@
  * Any <input data-picker="people"> or <input data-picker="departments"> (the forms' user and department
  * fields, the out-of-office deputy, the CC and transfer forms) becomes an ARIA combobox: typing fetches
  * at most 10 suggestions from the directory (debounced), shown in a listbox under the input; up/down move,
- * Enter or a click picks, Escape closes. Picking writes the suggestion's value (a username, a department
- * code) into the input, so the page posts exactly what it would without this script. With
+ * Enter or a click picks, Escape closes. A single-value input shows the person or department by name
+ * ("李四") while a hidden input next to it, which takes over the input's name, posts the value (a
+ * username, a department code); typed text that was not picked is posted as typed, so the page posts
+ * what it would without this script. The names of values already there come from the input's
+ * `data-labels` (JSON {value: name}, written by the server) or, for people, from the directory. With
  * `data-multiple` the input holds comma-separated values and the picker completes the last one.
  *
  * The endpoints and the words come from this script's own tag (base.html): data-people-url,
@@ -94,10 +97,13 @@
       input.setAttribute('aria-controls', this.list.id);
       input.removeAttribute('aria-activedescendant');
       input.setAttribute('autocomplete', 'off');
+      this.hidden = input.hasAttribute('data-multiple') ? null : this.carrier();
       input.addEventListener('input', () => {
         this.chosen.textContent = '';
+        if (this.hidden) this.hidden.value = this.input.value.trim();
         this.schedule();
       });
+      input.addEventListener('change', () => this.adopt());
       input.addEventListener('keydown', (event) => this.key(event));
       input.addEventListener('blur', () => this.close());
       // mousedown, not click: the input keeps the focus, so its blur does not close the list first
@@ -107,11 +113,63 @@
         if (option) this.pick(Number(option.getAttribute('data-index')));
       });
       this.reposition = () => this.place();
-      if (input.value.trim()) this.describe(null);
+      if (this.hidden ? this.hidden.value : input.value.trim()) this.describe(null);
+    }
+
+    /** The hidden input that posts a single value: it takes the input's name (kept in data-picker-name,
+     *  so a copy of the input made by "add another" gets its own), the input shows the value's name. */
+    carrier() {
+      const name = this.input.getAttribute('name') || this.input.getAttribute('data-picker-name');
+      if (!name) return null;
+      const hidden = document.createElement('input');
+      hidden.type = 'hidden';
+      hidden.name = name;
+      hidden.value = this.input.getAttribute('name') ? this.input.value.trim() : '';
+      hidden.disabled = this.input.disabled;
+      hidden.setAttribute('data-picker-value', '');
+      this.input.setAttribute('data-picker-name', name);
+      this.input.removeAttribute('name');
+      this.input.insertAdjacentElement('afterend', hidden);
+      let labels = {};
+      try {
+        labels = JSON.parse(this.input.getAttribute('data-labels') || '{}') || {};
+      } catch (e) { /* no names: the value stays as it is */ }
+      if (hidden.value && labels[hidden.value]) this.input.value = labels[hidden.value];
+      return hidden;
+    }
+
+    /** Typed text that names one of the suggestions shown (its name or value) counts as picking it. */
+    adopt() {
+      if (!this.hidden) return;
+      const text = this.input.value.trim().toLowerCase();
+      if (!text) return;
+      const item = this.items.find((i) => String(i.value).toLowerCase() === text || String(i.label).toLowerCase() === text);
+      if (item && this.hidden.value !== item.value) {
+        this.hidden.value = item.value;
+        this.input.value = item.label;
+        this.describe(item);
+        this.hidden.dispatchEvent(new Event('change', { bubbles: true }));
+      }
     }
 
     /** Show the names behind the input's value: `item` when just picked, else asked of the directory. */
     async describe(item) {
+      if (this.hidden) {
+        if (item) {
+          this.chosen.textContent = item.detail || '';
+          return;
+        }
+        if (this.kind !== 'people' || !this.hidden.value) return;
+        const sequence = this.sequence;
+        const wanted = this.hidden.value;
+        const found = await this.fetch('names=' + encodeURIComponent(wanted));
+        if (!found || sequence !== this.sequence || this.hidden.value !== wanted) return;
+        const person = found.find((p) => p.value === wanted);
+        if (!person) return;
+        this.input.value = person.label;
+        this.chosen.textContent = person.detail || '';
+        return;
+      }
       const values = this.input.value.split(SEPARATOR).map((v) => v.trim()).filter(Boolean);
       if (item && values.length === 1) {
         this.chosen.textContent = item.label + (item.detail ? ' · ' + item.detail : '');
@@ -239,7 +297,12 @@
     pick(index) {
       const item = this.items[index];
       if (!item) return;
-      writeValue(this.input, item.value);
+      if (this.hidden) {
+        this.hidden.value = item.value;
+        this.input.value = item.label;
+      } else {
+        writeValue(this.input, item.value);
+      }
       this.close();
       this.sequence += 1;
       this.describe(item);

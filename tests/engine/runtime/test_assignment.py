@@ -325,6 +325,33 @@ def test_resolve_task_reads_the_rule_and_its_options_from_the_attributes(chart):
         assert str(caught.value).startswith("element `approve`: liaison:approvers `boss`: unknown rule kind `boss`")
 
 
+def test_an_assignee_or_candidates_from_a_field_obey_the_self_approval_policy(chart):
+    """Issue 11 item 2: `assignee="${field}"` (or candidateUsers) naming the initiator is resolved under the
+    node's selfApproval as `picked:field` would be; anyone else, or `allow`, leaves the node as drawn."""
+    with chart() as session:
+        conn = session.connection()
+
+        def plain(attributes, data, initiator="dev"):
+            return resolve_task(conn, attributes, initiator=initiator, data=data, evaluate=_evaluate, element_id="a")
+
+        assert plain({"assignee": "${boss}", "selfApproval": "manager"}, {"boss": "dev"}) == Resolution(
+            ["lead"], [], note="initiator `dev` replaced by their manager `lead` (self-approval: manager)")
+        assert plain({"assignee": "${boss}", "selfApproval": "skip"}, {"boss": "dev"}).skipped
+        assert plain({"candidateUsers": "${boss}", "selfApproval": "skip"}, {"boss": ["cfo", "dev"]}).users == ["cfo"]
+        assert plain({"assignee": "${boss}", "selfApproval": "manager"}, {"boss": "cfo"}) is None
+        assert plain({"assignee": "${boss}"}, {"boss": "dev"}) is None  # allow by default
+        assert plain({"assignee": "${boss}", "selfApproval": "allow"}, {"boss": "dev"}) is None
+        assert plain({"assignee": "dev", "selfApproval": "manager"}, {}).users == ["lead"]
+        both = plain({"assignee": "${boss}", "candidateGroups": "finance", "selfApproval": "skip"}, {"boss": "dev"})
+        assert (both.users, both.groups, both.skipped) == ([], ["finance"], False)
+        with pytest.raises(ProcessRuntimeError, match="element `a`: approver rule `picked:boss` yielded nobody"):
+            plain({"assignee": "${boss}", "selfApproval": "manager"}, {"boss": "ceo"}, initiator="ceo")
+    assert assignment.approver_field({"assignee": "${ boss }"}) == "boss"
+    assert assignment.approver_field({"candidateUsers": "${boss}"}) == "boss"
+    assert assignment.approver_field({"assignee": "${a.b}"}) is None
+    assert assignment.approver_field({"approvers": "picked:x", "assignee": "${boss}"}) == "x"
+
+
 def test_process_admins_come_from_package_yaml():
     assert assignment.process_admins_of({"admins": ["alice", 3, "", "bob"]}) == ["alice", "bob"]
     assert assignment.process_admins_of({}) == []
@@ -345,7 +372,9 @@ def test_rule_problems_without_a_database_checks_syntax_and_options():
     assert rule_problems(None, {"approvers": "initiator", "selfApproval": "deny"}) == [
         ("error", "liaison:selfApproval `deny` must be allow or skip or manager")]
     assert rule_problems(None, {"selfApproval": "skip"}) == [
-        ("warning", "liaison:approversEmpty and liaison:selfApproval have no effect without liaison:approvers")]
+        ("warning", "liaison:approversEmpty and liaison:selfApproval have no effect without liaison:approvers, "
+                    "liaison:assignee or liaison:candidateUsers")]
+    assert rule_problems(None, {"selfApproval": "skip", "assignee": "${manager}"}) == []
     assert rule_problems(None, {"approvers": "initiator", "assignee": "bob", "candidateGroups": ["hr"]}) == [
         ("error", "liaison:approvers `initiator` and liaison:assignee, liaison:candidateGroups both say who gets "
                   "the task: keep one")]

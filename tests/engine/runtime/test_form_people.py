@@ -131,3 +131,71 @@ def test_a_transfer_to_the_initiator_stays_allowed_where_self_approval_is(sessio
     add_people(sessions, "zhang", "li")
     task = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").open_tasks[0]
     assert operations.transfer(sessions, task["id"], "zhang", actor="li").to_user == "zhang"
+
+
+def _assignee_package(tmp_path, policy):
+    body = ('<bpmn:startEvent id="start" liaison:form="request"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="script"/>'
+            '<bpmn:scriptTask id="script"><bpmn:script>reviewer = approver if approver != "li" else "zhang"'
+            '</bpmn:script></bpmn:scriptTask>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="script" targetRef="first"/>'
+            f'<bpmn:userTask id="first" liaison:assignee="${{approver}}" liaison:selfApproval="{policy}"/>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="first" targetRef="second"/>'
+            f'<bpmn:userTask id="second" liaison:candidateUsers="${{reviewer}}" liaison:selfApproval="{policy}"/>'
+            '<bpmn:sequenceFlow id="f4" sourceRef="second" targetRef="end"/>'
+            '<bpmn:endEvent id="end"/>')
+    folder = write_package(tmp_path, "plain", {"plain": body})
+    (folder / "forms" / "request.yaml").write_text(yaml.safe_dump({"fields": [{"name": "approver", "type": "user"}]}))
+    return folder
+
+
+def test_a_plain_assignee_from_a_field_obeys_the_self_approval_policy(sessions, deploy_package, tmp_path):
+    """Issue 11 item 2: `liaison:assignee="${approver}"` with `selfApproval` refuses the initiator in the field
+    like `picked:approver` does, and a later node whose candidates come to the initiator is resolved under
+    the same policy (here: their manager in their place)."""
+    deploy_package(_assignee_package(tmp_path, "manager"))
+    add_people(sessions, "zhang", "li", "wang")
+    with sessions() as session, session.begin():
+        from engine.data.models import Person
+        people = {p.username: p for p in session.query(Person)}
+        people["zhang"].manager_id = people["wang"].id
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.start_instance(sessions, "plain", {"approver": "zhang"}, user="zhang")
+    assert caught.value.errors == {"approver": ["You cannot pick yourself as your approver."]}
+    task = runtime.start_instance(sessions, "plain", {"approver": "li"}, user="zhang").open_tasks[0]
+    assert task["assignee"] == "li"
+    done = runtime.complete_task(sessions, task["id"], "li", {})
+    assert done.open_tasks[0]["assignee"] == "wang"  # the script named zhang, the initiator: their manager
+
+
+def test_a_plain_assignee_may_be_the_initiator_without_a_policy(sessions, deploy_package, tmp_path):
+    deploy_package(_assignee_package(tmp_path, "allow"))
+    add_people(sessions, "zhang", "li")
+    task = runtime.start_instance(sessions, "plain", {"approver": "zhang"}, user="zhang").open_tasks[0]
+    assert task["assignee"] == "zhang"
+
+
+def test_a_related_field_names_only_an_approval_the_submitter_may_see(sessions, picks):
+    """Issue 11 item 2 (related fields): the pages' visibility rule (`runtime.visibility`) decides, not
+    mere existence: the initiator and an approver of the earlier request may link it, anyone else not."""
+    first = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").instance_id
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.start_instance(sessions, "picks", {"approver": "li", "earlier": str(first)}, user="wang")
+    assert caught.value.errors == {"earlier": [f"`{first}` is not an approval you may see."]}
+    runtime.start_instance(sessions, "picks", {"approver": "wang", "earlier": str(first)}, user="li")
+    runtime.start_instance(sessions, "picks", {"approver": "li", "earlier": str(first)}, user="zhang")
+
+
+def test_a_related_field_on_a_task_form_is_checked_for_the_person_completing_it(sessions, deploy_package, tmp_path):
+    folder = _package(tmp_path)
+    (folder / "forms" / "pick_next.yaml").write_text(yaml.safe_dump({"fields": [
+        {"name": "next_approver", "type": "user"}, {"name": "also", "type": "related", "process": "picks"},
+        {"name": "approved", "type": "radio", "options": [True, False]}]}))
+    deploy_package(folder)
+    add_people(sessions, "zhang", "li", "wang", "hu")
+    hidden = runtime.start_instance(sessions, "picks", {"approver": "hu"}, user="wang").instance_id
+    task = runtime.start_instance(sessions, "picks", {"approver": "li"}, user="zhang").open_tasks[0]
+    with pytest.raises(FormInvalidError) as caught:
+        runtime.complete_task(sessions, task["id"], "li", {"next_approver": "hu", "also": str(hidden),
+                                                           "approved": True})
+    assert list(caught.value.errors) == ["also"]

@@ -32,8 +32,12 @@ PURCHASE = (
     '<bpmn:endEvent id="end"/>')
 
 
-def _deploy(sessions, deploy_package, tmp_path):
-    folder = write_package(tmp_path, "purchase", {"purchase": PURCHASE})
+NAMES = {"lead": {"zh": "组长审批", "en": "Lead approval"}, "big": {"zh": "金额大？", "en": "Large amount?"},
+         "board": {"zh": "董事会"}}
+
+
+def _deploy(sessions, deploy_package, tmp_path, meta=None):
+    folder = write_package(tmp_path, "purchase", {"purchase": PURCHASE}, meta=meta)
     (folder / "forms" / "request.yaml").write_text(yaml.safe_dump({"fields": [
         {"name": "lead", "type": "user"}, {"name": "amount", "type": "number"}]}))
     deploy_package(folder)
@@ -71,6 +75,17 @@ def test_the_chain_applies_the_self_approval_policy_as_the_runtime_does(sessions
     with sessions() as session:
         shown = preview.approval_chain(session, "purchase", "dev", {"lead": "cfo", "amount": 5000})
     assert [t["assignee"] for t in started.open_tasks] == [p["username"] for p in shown.steps[0].people]
+
+
+def test_the_chain_names_steps_and_gateways_as_the_package_does(sessions, deploy_package, tmp_path):
+    _deploy(sessions, deploy_package, tmp_path, meta={"names": NAMES})
+    with sessions() as session:
+        zh = preview.approval_chain(session, "purchase", "dev", {"lead": "lead", "amount": 5000}, "zh")
+        en = preview.approval_chain(session, "purchase", "dev", {"lead": "lead", "amount": 5000}, "en")
+        undecided = preview.approval_chain(session, "purchase", "dev", {"lead": "lead"}, "en")
+    assert [s.name for s in zh.steps[:3]] == ["组长审批", "董事会", "Finance"]  # no package name: the BPMN's
+    assert [s.name for s in en.steps[:3]] == ["Lead approval", "董事会", "Finance"]  # zh when en is missing
+    assert undecided.undecided == [{"id": "big", "name": "Large amount?"}]
 
 
 def test_initiator_defaults_and_preview_data():

@@ -1,0 +1,73 @@
+"""Who may see an instance: the one rule the pages (`engine.work.pages` re-exports it), downloads and the
+forms' `related` fields (`form_people`: a request may only link an approval its submitter may see) share.
+
+Works on a Session or a Core connection (a step's), so the runtime can check it inside a step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, or_, select
+from sqlalchemy.orm import Session
+
+from engine.data.models import (
+    AdminGrant,
+    CcRecord,
+    Person,
+    PersonRole,
+    ProcessInstance,
+    ProcessVersion,
+    Role,
+    TaskCandidate,
+    WorkTask,
+)
+from engine.runtime.assignment import process_admins_of
+from engine.runtime.versions import PACKAGE_CACHE
+
+Conn = Connection | Session
+
+
+def may_view_instance(conn: Conn, instance_id: int, username: str, groups: tuple[str, ...] = (),
+                      is_super_admin: bool = False) -> bool:
+    """The initiator, anyone who holds, held, completed or is offered one of its tasks, anyone it was
+    copied to (`cc_record`), the process's admins (package.yaml `admins`), a super admin."""
+    if is_super_admin:
+        return True
+    instance = conn.execute(select(ProcessInstance.initiator, ProcessInstance.version_id)
+                            .where(ProcessInstance.id == instance_id)).first()
+    if instance is None:
+        return False
+    if instance.initiator == username:
+        return True
+    offered = select(TaskCandidate.task_id).where(or_(
+        (TaskCandidate.kind == "user") & (TaskCandidate.value == username),
+        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups) or [""])))
+    involved = select(WorkTask.id).where(WorkTask.instance_id == instance_id, or_(
+        WorkTask.assignee == username, WorkTask.completed_by == username, WorkTask.id.in_(offered)))
+    copied = select(CcRecord.id).where(CcRecord.instance_id == instance_id, CcRecord.username == username)
+    if conn.scalar(select(or_(involved.exists(), copied.exists()))):
+        return True
+    return username in process_admins(conn, instance.version_id)
+
+
+def may_view_as(conn: Conn, instance_id: int, username: str) -> bool:
+    """`may_view_instance` for a person known by username only: their roles and super-admin grant read
+    from the directory (an unknown or inactive person is only the initiator, an assignee... by name)."""
+    person = conn.execute(select(Person.id).where(Person.username == username, Person.active)).first()
+    groups: tuple[str, ...] = ()
+    is_super_admin = False
+    if person is not None:
+        groups = tuple(conn.scalars(select(Role.key).join(PersonRole, PersonRole.role_id == Role.id)
+                                    .where(PersonRole.person_id == person.id)))
+        is_super_admin = conn.scalar(select(AdminGrant.id).where(
+            AdminGrant.person_id == person.id, AdminGrant.department_id.is_(None))) is not None
+    return may_view_instance(conn, instance_id, username, groups, is_super_admin)
+
+
+def process_admins(conn: Conn, version_id: int) -> list[str]:
+    """package.yaml's `admins` of a deployed version: they see its instances and may jump them."""
+    checksum = conn.scalar(select(ProcessVersion.checksum).where(ProcessVersion.id == version_id))
+    if checksum is None:
+        return []
+    raw = conn.connection() if isinstance(conn, Session) else conn
+    meta = PACKAGE_CACHE.get(raw, version_id, checksum).get("meta") or {}
+    return process_admins_of(meta)
