@@ -68,4 +68,4 @@ def test_people_invite_prints_a_one_time_link_and_refuses_unknown_names(database
         assert accounts.authenticate(session, "wang", "a long new secret", datetime.now(UTC)).username == "wang"
     unknown = subprocess.run([LIAISON, "people", "invite", "nobody"], capture_output=True, text=True, env=env,
                              timeout=120)
-    assert unknown.returncode == 1 and unknown.stderr.strip() == "error: nobody has the username `nobody`"
+    assert unknown.returncode == 1 and unknown.stderr.strip() == "error: Nobody has the username nobody."
