@@ -101,6 +101,11 @@ class SessionUser:
     is_super_admin: bool
     admin_department_ids: tuple[int, ...]
     session_version: int
+    name_en: str | None = None
+
+    def display_name(self, lang: str | None) -> str:
+        """The person's name as a page in `lang` shows it (the English name on en pages when there is one)."""
+        return self.name_en if lang == "en" and self.name_en else self.name
 
     @property
     def is_admin(self) -> bool:
@@ -260,7 +265,7 @@ def load_session_user(session: Session, person_id: int) -> SessionUser | None:
         person_id=person.id, username=person.username, name=person.name, locale=person.locale,
         groups=tuple(groups), is_super_admin=any(g is None for g in grants),
         admin_department_ids=tuple(sorted(g for g in grants if g is not None)),
-        session_version=person.session_version)
+        session_version=person.session_version, name_en=person.name_en)
 
 
 def administers_department(session: Session, user: SessionUser, department_id: int) -> bool:
