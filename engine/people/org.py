@@ -264,42 +264,31 @@ def delete_out_of_office(session: Session, username: str, window_id: int) -> boo
     return result.rowcount == 1
 
 
-def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, str]:
-    """Display names by username in one query: the English name on English pages when there is one;
-    a username nobody has is shown as it is."""
-    wanted = {u for u in usernames if u}
-    found = {u: u for u in wanted}
-    if wanted:
-        rows = session.execute(select(Person.username, Person.name, Person.name_en)
-                               .where(Person.username.in_(sorted(wanted))))
-        for username, name, name_en in rows:
-            found[username] = (name_en if lang == "en" and name_en else name) or username
-    return found
-
-
-def department_names(session: Session, codes, lang: str = "zh") -> dict[str, str]:
-    """Department names by code in one query (the English name on English pages when there is one); a code
-    no department has is shown as it is."""
-    wanted = {c for c in codes if c}
-    found = {c: c for c in wanted}
-    if wanted:
-        rows = session.execute(select(Department.code, Department.name, Department.name_en)
-                               .where(Department.code.in_(sorted(wanted))))
-        for code, name, name_en in rows:
-            found[code] = (name_en if lang == "en" and name_en else name) or code
-    return found
-
-
-def role_names(session: Session, keys, lang: str = "zh") -> dict[str, str]:
-    """Role display names by key in one query (the English name on English pages when there is one);
-    a key no role has is shown as it is."""
+def _names_by(session: Session, key_column, name_column, name_en_column, keys, lang: str) -> dict[str, str]:
+    """`{key: name in lang}` for the non-empty `keys`, in one query: the English name on English pages
+    when there is one; a key nothing has is shown as it is."""
     wanted = {k for k in keys if k}
     found = {k: k for k in wanted}
     if wanted:
-        for key, name, name_en in session.execute(select(Role.key, Role.name, Role.name_en)
-                                                  .where(Role.key.in_(sorted(wanted)))):
+        for key, name, name_en in session.execute(select(key_column, name_column, name_en_column)
+                                                  .where(key_column.in_(sorted(wanted)))):
             found[key] = (name_en if lang == "en" and name_en else name) or key
     return found
+
+
+def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, str]:
+    """Display names by username in one query (see `_names_by`)."""
+    return _names_by(session, Person.username, Person.name, Person.name_en, usernames, lang)
+
+
+def department_names(session: Session, codes, lang: str = "zh") -> dict[str, str]:
+    """Department names by code in one query (see `_names_by`)."""
+    return _names_by(session, Department.code, Department.name, Department.name_en, codes, lang)
+
+
+def role_names(session: Session, keys, lang: str = "zh") -> dict[str, str]:
+    """Role display names by key in one query (see `_names_by`)."""
+    return _names_by(session, Role.key, Role.name, Role.name_en, keys, lang)
 
 
 def manageable_people(session: Session, admin_username: str, text: str = "", page: int = 1,

@@ -11,7 +11,8 @@ from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.errors import InvalidPackageError, ProcessRuntimeError
 from engine.packages import deployment as packages
 from engine.runtime import assignment
-from engine.runtime.assignment import Resolution, parse_rule, resolve, resolve_task, rule_problems
+from engine.runtime.assignment import Resolution, parse_rule, resolve, resolve_task
+from engine.runtime.assignment_checks import admins_problems, rule_problems
 from tests.engine.conftest import write_package
 
 # id, code, path: EMPTY has nobody and no head
@@ -355,8 +356,8 @@ def test_an_assignee_or_candidates_from_a_field_obey_the_self_approval_policy(ch
 def test_process_admins_come_from_package_yaml():
     assert assignment.process_admins_of({"admins": ["alice", 3, "", "bob"]}) == ["alice", "bob"]
     assert assignment.process_admins_of({}) == []
-    assert assignment.admins_problems(None) == []
-    assert assignment.admins_problems("alice") == ["`admins` must be a list of usernames"]
+    assert admins_problems(None) == []
+    assert admins_problems("alice") == ["`admins` must be a list of usernames"]
 
 
 # -- deploy-time checks --------------------------------------------------------------------------------------------
