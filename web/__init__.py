@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
+import designer
 from engine.config import instance_secret, load_settings
 from engine.data import db
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError
@@ -87,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     sso.init_app(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
+    app.register_blueprint(designer.bp)  # the process designer, a layer below web (designer/__init__.py)
     app.url_value_preprocessor(_limit_form_posts)
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)

@@ -1,0 +1,37 @@
+"""Package templates the designer creates new processes from: each a package folder here.
+
+`template_files(name, key, names)` returns the folder's files (relative path -> text) with the
+template's placeholder id `TEMPLATE_KEY` replaced by the new package's key and its names by `names`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from engine.errors import NotFoundError, msg
+
+FOLDER = Path(__file__).resolve().parent
+PLACEHOLDER = "TEMPLATE_KEY"
+# name -> its label in the designer's "new process" choice, in the order shown
+TEMPLATES: dict[str, dict[str, str]] = {
+    "blank": {"zh": "空白流程", "en": "Blank process"},
+}
+
+
+def template_files(name: str, key: str, names: dict[str, str] | None = None) -> dict[str, str]:
+    """The files of template `name` for a new package `key` (relative path -> text)."""
+    if name not in TEMPLATES:
+        raise NotFoundError(msg("there is no template %(name)s", name=name))
+    root = FOLDER / name
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            relative = path.relative_to(root).as_posix().replace(PLACEHOLDER, key)
+            files[relative] = path.read_text(encoding="utf-8").replace(PLACEHOLDER, key)
+    if names:
+        meta = yaml.safe_load(files["package.yaml"])
+        meta["name"] = {**(meta.get("name") or {}), **names}
+        files["package.yaml"] = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+    return files
