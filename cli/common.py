@@ -47,11 +47,23 @@ class LiaisonGroup(click.Group):
     group_class = type  # subgroups are LiaisonGroups too
 
 
+_ENGINES: list = []  # every engine `sessions_for` opened, so `close_databases` can close them
+
+
 @cache
 def sessions_for(url: str):
     if url.startswith("sqlite"):
         db.upgrade(url)  # the embedded default needs no separate setup step
-    return db.make_session_factory(db.make_engine(url))
+    engine = db.make_engine(url)
+    _ENGINES.append(engine)
+    return db.make_session_factory(engine)
+
+
+def close_databases() -> None:
+    """Close every database connection the commands opened (a process running several commands, tests)."""
+    sessions_for.cache_clear()
+    while _ENGINES:
+        _ENGINES.pop().dispose()
 
 
 def database_url(ctx: click.Context) -> str:

@@ -1,4 +1,5 @@
-"""The `liaison` command, run as separate processes: every call starts cold and reads the database."""
+"""The `liaison` command: in this process (tests.cli.runner), and as separate processes where a test
+proves that every call starts cold and reads the database."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.data import db
+from tests.cli import runner
 from tests.conftest import FIXTURES, add_people
 
 LIAISON = str(Path(sys.executable).parent / "liaison")
@@ -19,20 +21,25 @@ ORDER_REVIEW = str(FIXTURES / "packages" / "order_review")
 BPMN = FIXTURES / "bpmn"
 
 
-def liaison(*args, url=None, expect=0, instance=None):
-    env = dict(os.environ)
+def liaison(*args, url=None, expect=0, instance=None, cold=False):
+    """Run `liaison ARGS`: in process, or as its own process with `cold=True`; check the exit code."""
+    env = {}
     if instance:
         env["LIAISON_INSTANCE_DIR"] = str(instance)
     if url:
         env["LIAISON_DATABASE_URL"] = url
-    proc = subprocess.run([LIAISON, *args], capture_output=True, text=True, env=env, timeout=120)
+    if cold:
+        proc = subprocess.run([LIAISON, *args], capture_output=True, text=True, env={**os.environ, **env},
+                              timeout=120)
+    else:
+        proc = runner.run(list(args), env=env)
     assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stdout + proc.stderr
     return proc
 
 
-def as_json(*args, url, expect=0):
-    return json.loads(liaison(*args, "--json", url=url, expect=expect).stdout)
+def as_json(*args, url, expect=0, cold=False):
+    return json.loads(liaison(*args, "--json", url=url, expect=expect, cold=cold).stdout)
 
 
 def _directory(url: str, *usernames: str) -> None:
@@ -44,34 +51,35 @@ def _directory(url: str, *usernames: str) -> None:
 
 
 def test_deploy_start_complete_show_as_separate_processes(database_url):
-    assert liaison("validate", ORDER_REVIEW).stdout.strip().endswith("valid")
-    deployed = as_json("deploy", ORDER_REVIEW, "--user", "admin", url=database_url)
+    cold = database_url.startswith("sqlite")  # one cold run proves it; PostgreSQL's runs in process
+    assert liaison("validate", ORDER_REVIEW, cold=cold).stdout.strip().endswith("valid")
+    deployed = as_json("deploy", ORDER_REVIEW, "--user", "admin", url=database_url, cold=cold)
     assert deployed["version"] == 1 and deployed["created"] is True
     _directory(database_url, "li")
     started = as_json("start", "order_review", "--user", "zhang", "--business-key", "PO-7",
-                      "--data", json.dumps({"item": "desk", "amount": 2500, "manager": "li"}), url=database_url)
+                      "--data", json.dumps({"item": "desk", "amount": 2500, "manager": "li"}), url=database_url, cold=cold)
     assert started["status"] == "running"
 
-    stock = as_json("tasks", "--user", "wang", url=database_url)
+    stock = as_json("tasks", "--user", "wang", url=database_url, cold=cold)
     assert [t["element_id"] for t in stock] == ["stock_check"]
-    as_json("complete", stock[0]["id"], "--user", "wang", "--data", '{"in_stock": 2}', url=database_url)
-    finance = as_json("tasks", "--user", "qian", "--group", "finance", url=database_url)
+    as_json("complete", stock[0]["id"], "--user", "wang", "--data", '{"in_stock": 2}', url=database_url, cold=cold)
+    finance = as_json("tasks", "--user", "qian", "--group", "finance", url=database_url, cold=cold)
     as_json("complete", finance[0]["id"], "--user", "qian", "--group", "finance", "--data", "{}",
-            url=database_url)
-    manager = as_json("tasks", "--user", "li", url=database_url)
+            url=database_url, cold=cold)
+    manager = as_json("tasks", "--user", "li", url=database_url, cold=cold)
     assert [t["element_id"] for t in manager] == ["manager_approve"]
     done = as_json("complete", manager[0]["id"], "--user", "li", "--data", '{"approved": true}',
-                   "--comment", "ok", url=database_url)
+                   "--comment", "ok", url=database_url, cold=cold)
     assert done["status"] == "completed" and done["end_event"] == "end_signed"
 
-    view = as_json("show", str(started["instance_id"]), url=database_url)
+    view = as_json("show", str(started["instance_id"]), url=database_url, cold=cold)
     assert view["status"] == "completed" and view["business_key"] == "PO-7"
     assert view["data"]["in_stock"] == 2 and view["data"]["approved"] is True
     assert [h["actor"] for h in view["history"] if h["action"] == "task_completed"] == ["wang", "qian", "li"]
-    text = liaison("show", str(started["instance_id"]), url=database_url).stdout
+    text = liaison("show", str(started["instance_id"]), url=database_url, cold=cold).stdout
     assert "completed at end_signed" in text and "task_completed" in text
 
-    again = liaison("complete", manager[0]["id"], "--user", "li", url=database_url, expect=1)
+    again = liaison("complete", manager[0]["id"], "--user", "li", url=database_url, expect=1, cold=cold)
     assert "already completed" in again.stderr
 
 

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import UTC, datetime
 
 from engine.data.models import Person
 from engine.people import accounts
-
-from .test_cli import LIAISON
+from tests.cli import runner
 
 
 def create_admin(url, *args, stdin):
-    env = {**os.environ, "LIAISON_DATABASE_URL": url}
-    return subprocess.run([LIAISON, "create-admin", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=120)
+    return runner.run(["create-admin", *args], env={"LIAISON_DATABASE_URL": url}, stdin=stdin)
 
 
 def test_create_admin_reads_the_password_from_stdin(database_url, sessions):
@@ -54,9 +49,8 @@ def test_people_invite_prints_a_one_time_link_and_refuses_unknown_names(database
 
     with sessions() as session, session.begin():
         accounts.create_person_account(session, "wang", "王五", email="wang@example.com")
-    env = {**os.environ, "LIAISON_DATABASE_URL": database_url, "LIAISON_BASE_URL": "https://wf.example.com"}
-    done = subprocess.run([LIAISON, "people", "invite", "wang", "--json"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    env = {"LIAISON_DATABASE_URL": database_url, "LIAISON_BASE_URL": "https://wf.example.com"}
+    done = runner.run(["people", "invite", "wang", "--json"], env=env)
     assert done.returncode == 0, done.stderr
     issued = json.loads(done.stdout)
     assert issued["purpose"] == "invite" and issued["emailed_to"] == "wang@example.com"
@@ -66,6 +60,5 @@ def test_people_invite_prints_a_one_time_link_and_refuses_unknown_names(database
         invitations.redeem(session, issued["link"].rsplit("/", 1)[1], "a long new secret", datetime.now(UTC))
     with sessions() as session:
         assert accounts.authenticate(session, "wang", "a long new secret", datetime.now(UTC)).username == "wang"
-    unknown = subprocess.run([LIAISON, "people", "invite", "nobody"], capture_output=True, text=True, env=env,
-                             timeout=120)
+    unknown = runner.run(["people", "invite", "nobody"], env=env)
     assert unknown.returncode == 1 and unknown.stderr.strip() == "error: Nobody has the username nobody."
