@@ -18,7 +18,7 @@ PLACEHOLDER = "TEMPLATE_KEY"
 TEMPLATES: dict[str, dict[str, str]] = {
     "blank": {"zh": "空白流程", "en": "Blank process"},
     "approval": {"zh": "审批", "en": "Approval"},
-    "countersign": {"zh": "会签审批", "en": "Approval with countersigning (会签)"},
+    "countersign": {"zh": "会签审批", "en": "Approval with countersigning"},
     "notice": {"zh": "通知阅知", "en": "Notice with read receipts"},
     "booking": {"zh": "资源预订", "en": "Resource booking"},
 }
