@@ -17,6 +17,10 @@ PLACEHOLDER = "TEMPLATE_KEY"
 # name -> its label in the designer's "new process" choice, in the order shown
 TEMPLATES: dict[str, dict[str, str]] = {
     "blank": {"zh": "空白流程", "en": "Blank process"},
+    "approval": {"zh": "审批", "en": "Approval"},
+    "countersign": {"zh": "会签审批", "en": "Approval with countersigning"},
+    "notice": {"zh": "通知阅知", "en": "Notice with read receipts"},
+    "booking": {"zh": "资源预订", "en": "Resource booking"},
 }
 
 
@@ -33,5 +37,7 @@ def template_files(name: str, key: str, names: dict[str, str] | None = None) -> 
     if names:
         meta = yaml.safe_load(files["package.yaml"])
         meta["name"] = {**(meta.get("name") or {}), **names}
+        if isinstance(meta.get("names"), dict) and isinstance(meta["names"].get(key), dict):
+            meta["names"][key] = {**meta["names"][key], **names}  # the process element is named like the package
         files["package.yaml"] = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
     return files
