@@ -258,3 +258,43 @@ def _creatable_categories(session) -> list[str] | None:
     if rights.super_admin:
         return None
     return sorted(rights.categories["edit"])
+
+
+# -- grants (super admins) ---------------------------------------------------------------------------
+
+@bp.get("/grants")
+def grants():
+    """Process owners per category (super admins): the grants, a form to add one, the recent changes."""
+    with _sessions() as session:
+        if not current_user.is_super_admin:
+            abort(403)
+        rows = designer_access.grants(session)
+        people = designer_access.grant_holders(session, rows)
+        names = display_names(session, set(people.values()), _lang())
+        changes = [row for row in drafts.audit(session, None, limit=50) if row.key is None]
+        names.update(display_names(session, {r.username for r in changes if r.username}, _lang()))
+    return render_template("designer/grants.html", rows=rows, people=people, names=names, changes=changes)
+
+
+@bp.post("/grants")
+def grant():
+    """Add or change a grant (super admins; the engine refuses anybody else)."""
+    form = request.form
+    role = form.get("holder_kind") == "role"
+    try:
+        with _sessions() as session, session.begin():
+            designer_access.grant(session, current_user.username, form.get("category", ""), form.get("holder", "").strip(),
+                                  edit="edit" in form, deploy="deploy" in form, migrate="migrate" in form, role=role)
+    except NotFoundError as exc:
+        flash(_translated(exc), "error")
+    return redirect(url_for("designer.grants"))
+
+
+@bp.post("/grants/revoke")
+def revoke():
+    """Remove a grant (super admins)."""
+    form = request.form
+    with _sessions() as session, session.begin():
+        designer_access.revoke(session, current_user.username, form.get("category", ""), form.get("holder", ""),
+                               role=form.get("holder_kind") == "role")
+    return redirect(url_for("designer.grants"))

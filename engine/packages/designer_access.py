@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.data.models import (
@@ -97,14 +97,14 @@ def may_design(session: Session, username: str | None) -> bool:
 
 
 def administered_keys(session: Session, username: str) -> set[str]:
-    """Keys of the packages whose latest version names `username` among its process admins."""
-    rows = session.execute(select(ProcessDefinition.key, ProcessVersion.number, ProcessVersion.package["meta"])
-                           .join(ProcessVersion, ProcessVersion.definition_id == ProcessDefinition.id)).all()
-    latest: dict[str, tuple[int, dict]] = {}
-    for key, number, meta in rows:
-        if key not in latest or number > latest[key][0]:
-            latest[key] = (number, meta or {})
-    return {key for key, (_number, meta) in latest.items() if username in process_admins_of(meta)}
+    """Keys of the packages whose latest version names `username` among its process admins (one query)."""
+    latest = (select(ProcessVersion.definition_id, func.max(ProcessVersion.number).label("number"))
+              .group_by(ProcessVersion.definition_id).subquery())
+    rows = session.execute(select(ProcessDefinition.key, ProcessVersion.package["meta"]["admins"])
+                           .join(latest, latest.c.definition_id == ProcessDefinition.id)
+                           .join(ProcessVersion, (ProcessVersion.definition_id == ProcessDefinition.id)
+                                 & (ProcessVersion.number == latest.c.number)))
+    return {key for key, admins in rows if username in process_admins_of({"admins": admins})}
 
 
 def package_categories(session: Session, key: str) -> set[str]:
@@ -157,6 +157,15 @@ def revoke(session: Session, actor: str, category: str, holder: str, role: bool 
 def grants(session: Session) -> list[DesignerGrant]:
     """Every grant, by category."""
     return list(session.scalars(select(DesignerGrant).order_by(DesignerGrant.category, DesignerGrant.id)))
+
+
+def grant_holders(session: Session, rows: list[DesignerGrant]) -> dict[int, str]:
+    """Usernames of the people the grants name, by person id."""
+    ids = {row.person_id for row in rows if row.person_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(Person.id, Person.username).where(Person.id.in_(ids)))
+    return {person_id: username for person_id, username in rows}
 
 
 def _holder(session: Session, holder: str, role: bool) -> tuple[int | None, str | None]:

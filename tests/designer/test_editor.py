@@ -139,3 +139,21 @@ def test_import_a_lone_bpmn_and_refuse_hostile_xml(app, people):
                            content_type="multipart/form-data", follow_redirects=True,
                            headers={"Accept-Language": "en"})
     assert response.status_code == 200 and "DOCTYPE" in response.get_data(as_text=True)
+
+
+def test_super_admins_grant_a_category_on_the_grants_page(app, people, sessions):
+    root, zhang = signed_in(app, "root"), signed_in(app, "zhang")
+    assert zhang.get("/designer/grants").status_code == 403
+    token = csrf_token(root, "/designer/grants")
+    assert zhang.post("/designer/grants", data={"category": "hr", "holder": "zhang", "edit": "on",
+                                                "csrf_token": csrf_token(zhang, "/password")}).status_code == 403
+    root.post("/designer/grants", data={"category": "hr", "holder_kind": "person", "holder": "zhang", "edit": "on",
+                                        "csrf_token": token})
+    page = root.get("/designer/grants").get_data(as_text=True)
+    assert 'data-category="hr"' in page and "张三" in page
+    assert zhang.get("/designer/").status_code == 200
+    root.post("/designer/grants/revoke", data={"category": "hr", "holder_kind": "person", "holder": "zhang",
+                                               "csrf_token": token})
+    assert zhang.get("/designer/").status_code == 403
+    zh = root.get("/designer/", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "流程设计器" in zh and "流程负责人" in zh

@@ -180,3 +180,21 @@ def test_grants_limit_process_owners_to_their_category(staff):
         assert designer_access.revoke(session, "root", "hr", "hr_clerks", role=True)
         assert not designer_access.may(session, "clerk", "trip", "edit")
         assert [row.action for row in drafts.audit(session)][:1] == ["revoke"]
+
+
+def test_process_admins_of_the_latest_version_may_design_it(staff, tmp_path):
+    from engine.packages.deployment import deploy, load_package
+    from tests.engine.conftest import write_package
+    body = '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e"/><bpmn:endEvent id="e"/>'
+    with staff() as session, session.begin():
+        deploy(session, load_package(write_package(tmp_path / "v1", "visit", {"visit": body},
+                                                   meta={"admins": ["zhang"]})), "root")
+    with staff() as session:
+        assert designer_access.may_design(session, "zhang") and designer_access.may(session, "zhang", "visit", "deploy")
+        assert [row.key for row in drafts.designable(session, "zhang")] == ["visit"]
+    with staff() as session, session.begin():
+        deploy(session, load_package(write_package(tmp_path / "v2", "visit", {"visit": body},
+                                                   meta={"admins": ["owner"]})), "root")
+    with staff() as session:
+        assert not designer_access.may_design(session, "zhang")
+        assert designer_access.administered_keys(session, "owner") == {"visit"}
