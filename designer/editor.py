@@ -147,6 +147,8 @@ def audit(key: str):
 def export(key: str):
     """The draft as a package zip, or deployed version `?version=N`."""
     version = request.args.get("version", type=int)
+    if version is not None and not 0 < version < 2**31:
+        abort(404)
     with _sessions() as session:
         designer_access.require(session, current_user.username, key, "edit")
         data = export_version(session, key, version) if version else drafts.export_draft(session, key)

@@ -157,3 +157,16 @@ def test_super_admins_grant_a_category_on_the_grants_page(app, people, sessions)
     assert zhang.get("/designer/").status_code == 403
     zh = root.get("/designer/", headers={"Accept-Language": "zh"}).get_data(as_text=True)
     assert "流程设计器" in zh and "流程负责人" in zh
+
+
+@pytest.mark.parametrize("size", [10 * 1024 * 1024 + 10, 12 * 1024 * 1024])
+def test_too_large_diagram_is_413_json_and_the_draft_is_kept(app, people, size, database_url):
+    if database_url.startswith("postgresql"):
+        pytest.skip("the size check runs before the database; once is enough")
+    client = signed_in(app, "root")
+    create(client, "trip")
+    xml = "<a>" + "x" * size + "</a>"
+    response = client.put("/designer/trip/draft", json={"revision": 1, "xml": xml},
+                          headers={"X-CSRFToken": json_token(client, "trip")})
+    assert response.status_code == 413 and response.get_json()["error"]
+    assert client.get("/designer/trip/draft").get_json()["revision"] == 1
