@@ -25,10 +25,12 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from designer import bp
 from engine.bpmn.xmlsafe import MAX_XML_BYTES
+from engine.data.models import Role
 from engine.errors import (
     InvalidPackageError,
     LiaisonError,
@@ -274,19 +276,28 @@ def grants():
         people = designer_access.grant_holders(session, rows)
         names = display_names(session, set(people.values()), _lang())
         changes = [row for row in drafts.audit(session, None, limit=50) if row.key is None]
-        names.update(display_names(session, {r.username for r in changes if r.username}, _lang()))
-    return render_template("designer/grants.html", rows=rows, people=people, names=names, changes=changes)
+        mentioned = {r.username for r in changes} | {r.detail.get("holder") for r in changes if not r.detail.get("role")}
+        names.update(display_names(session, mentioned - {None}, _lang()))
+        roles = session.execute(select(Role.key, Role.name, Role.name_en).order_by(Role.key)).all()
+    return render_template("designer/grants.html", rows=rows, people=people, names=names, changes=changes,
+                           roles=[(key, (name_en if _lang() == "en" and name_en else name)) for key, name, name_en in roles])
 
 
 @bp.post("/grants")
 def grant():
-    """Add or change a grant (super admins; the engine refuses anybody else)."""
+    """Add or change a grant to a person or a role (super admins; the engine refuses anybody else)."""
+    if not current_user.is_super_admin:
+        abort(403)
     form = request.form
-    role = form.get("holder_kind") == "role"
+    person, role = form.get("person", "").strip(), form.get("role", "").strip()
+    if bool(person) == bool(role):
+        flash(_("Choose a person or a role."), "error")
+        return redirect(url_for("designer.grants"))
     try:
         with _sessions() as session, session.begin():
-            designer_access.grant(session, current_user.username, form.get("category", ""), form.get("holder", "").strip(),
-                                  edit="edit" in form, deploy="deploy" in form, migrate="migrate" in form, role=role)
+            designer_access.grant(session, current_user.username, form.get("category", ""), person or role,
+                                  edit="edit" in form, deploy="deploy" in form, migrate="migrate" in form,
+                                  role=bool(role))
     except NotFoundError as exc:
         flash(_translated(exc), "error")
     return redirect(url_for("designer.grants"))
@@ -295,6 +306,8 @@ def grant():
 @bp.post("/grants/revoke")
 def revoke():
     """Remove a grant (super admins)."""
+    if not current_user.is_super_admin:
+        abort(403)
     form = request.form
     with _sessions() as session, session.begin():
         designer_access.revoke(session, current_user.username, form.get("category", ""), form.get("holder", ""),

@@ -145,14 +145,18 @@ def test_super_admins_grant_a_category_on_the_grants_page(app, people, sessions)
     root, zhang = signed_in(app, "root"), signed_in(app, "zhang")
     assert zhang.get("/designer/grants").status_code == 403
     token = csrf_token(root, "/designer/grants")
-    assert zhang.post("/designer/grants", data={"category": "hr", "holder": "zhang", "edit": "on",
+    assert zhang.post("/designer/grants", data={"category": "hr", "person": "zhang", "edit": "on",
                                                 "csrf_token": csrf_token(zhang, "/password")}).status_code == 403
-    root.post("/designer/grants", data={"category": "hr", "holder_kind": "person", "holder": "zhang", "edit": "on",
-                                        "csrf_token": token})
+    root.post("/designer/grants", data={"category": "hr", "person": "zhang", "edit": "on", "csrf_token": token})
+    root.post("/designer/grants", data={"category": "sales", "role": "finance", "deploy": "on", "csrf_token": token})
     page = root.get("/designer/grants").get_data(as_text=True)
-    assert 'data-category="hr"' in page and "张三" in page
+    assert 'data-category="hr"' in page and 'data-category="sales"' in page and "张三" in page
+    assert re.search(r"→\s*张三", page)
     assert zhang.get("/designer/").status_code == 200
     root.post("/designer/grants/revoke", data={"category": "hr", "holder_kind": "person", "holder": "zhang",
+                                               "csrf_token": token})
+    assert zhang.get("/designer/").status_code == 200  # zhang holds the role `finance`, granted `sales`
+    root.post("/designer/grants/revoke", data={"category": "sales", "holder_kind": "role", "holder": "finance",
                                                "csrf_token": token})
     assert zhang.get("/designer/").status_code == 403
     zh = root.get("/designer/", headers={"Accept-Language": "zh"}).get_data(as_text=True)
