@@ -198,3 +198,41 @@ def test_process_admins_of_the_latest_version_may_design_it(staff, tmp_path):
     with staff() as session:
         assert not designer_access.may_design(session, "zhang")
         assert designer_access.administered_keys(session, "owner") == {"visit"}
+
+
+def test_two_saves_of_one_revision_at_once_one_wins_the_other_conflicts(postgres_url):
+    """The revision check holds under a real race: the second UPDATE waits for the first and then
+    matches no row (PostgreSQL row lock, re-checked WHERE)."""
+    import threading
+
+    from engine.data import db
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add(Person(username="owner", name="owner"))
+        session.add(Person(username="root", name="root"))
+        session.flush()
+        session.add(AdminGrant(person_id=session.query(Person).filter_by(username="root").one().id,
+                               department_id=None))
+        designer_access.grant(session, "root", "hr", "owner", edit=True)
+        drafts.create_draft(session, "owner", "trip", {"en": "Trip"}, "hr")
+    outcome = {}
+
+    def second():
+        with sessions() as session:
+            try:
+                with session.begin():
+                    drafts.save_draft(session, "root", "trip", 1, gateway_bpmn("trip", "amount > 2"))
+                outcome["second"] = "saved"
+            except drafts.DraftConflictError as exc:
+                outcome["second"] = exc.revision
+
+    with sessions() as first, first.begin():
+        drafts.save_draft(first, "owner", "trip", 1, gateway_bpmn("trip", "amount > 1"))
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(timeout=1)  # blocked on the row lock until this transaction ends
+        assert racer.is_alive()
+    racer.join(timeout=30)
+    engine.dispose()
+    assert outcome == {"second": 2}
