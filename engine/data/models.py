@@ -657,3 +657,59 @@ class CalendarDay(Base):
     source: Mapped[str] = mapped_column(String(30))  # "chinese-calendar" or "admin"
     updated_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PackageDraft(Base):
+    """A package being edited in the designer: its files (path -> text) and a revision counter that every
+    save raises (a save naming an older revision is refused: someone else saved in between).
+
+    `category` and `name` repeat package.yaml's, for the list and the permission check without parsing.
+    """
+
+    __tablename__ = "package_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[dict] = mapped_column(JSON, default=dict)  # {"zh": ..., "en": ...}
+    category: Mapped[str | None] = mapped_column(String(100))
+    files: Mapped[dict] = mapped_column(JSON, default=dict)  # relative path -> text
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    based_on_version: Mapped[int | None] = mapped_column(Integer)  # the deployed version it started from
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DesignerGrant(Base):
+    """Process owners of a category: a person or a role may edit / deploy / migrate its packages."""
+
+    __tablename__ = "designer_grant"
+    __table_args__ = (
+        CheckConstraint("(person_id IS NULL) <> (role_key IS NULL)", name="ck_designer_grant_holder"),
+        Index("ix_designer_grant_category", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    role_key: Mapped[str | None] = mapped_column(String(100))
+    can_edit: Mapped[bool] = mapped_column(default=True)
+    can_deploy: Mapped[bool] = mapped_column(default=False)
+    can_migrate: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DesignerAudit(Base):
+    """Who changed what in the designer and when (create, import, save, deploy, migrate, grant...)."""
+
+    __tablename__ = "designer_audit"
+    __table_args__ = (Index("ix_designer_audit_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    username: Mapped[str | None] = mapped_column(String(100))
+    key: Mapped[str | None] = mapped_column(String(100))  # the package; None for a grant
+    action: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,150 @@
+"""Checking and deploying a designer draft, and what the modeler needs to know about it.
+
+`check_draft` runs the same validation as `liaison validate` (the package loaded from a temporary
+folder) plus the org chart's deploy warnings, each problem with its file (relative to the package),
+line and element id. `deploy_draft` refuses a draft with errors and deploys the others as the next
+version, with the comment as the version's notes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path, PurePosixPath
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.parser import BPMN_NS, read_liaison_attributes
+from engine.bpmn.services import service_names
+from engine.bpmn.xmlsafe import parse_xml_bytes
+from engine.data.models import PackageDraft, Role
+from engine.errors import InvalidPackageError, Problem, UnreadableFileError, msg
+from engine.packages import designer_access as access
+from engine.packages.deployment import DeployResult, Package, deploy, load_package
+from engine.packages.drafts import conflict, get_draft, main_bpmn_name, record
+from engine.runtime.assignment_checks import rule_problems
+
+
+def check_draft(session: Session, key: str) -> list[Problem]:
+    """The draft's problems (errors, warnings, infos), paths relative to the package (`trip.bpmn`)."""
+    _package, problems = load_draft(session, get_draft(session, key))
+    return problems
+
+
+def load_draft(session: Session, draft: PackageDraft) -> tuple[Package | None, list[Problem]]:
+    """The draft as a validated Package (None when it has errors) and every problem found."""
+    with tempfile.TemporaryDirectory(prefix="liaison-draft-") as scratch:
+        root = Path(scratch) / draft.key
+        for path, text in draft.files.items():
+            target = root.joinpath(*PurePosixPath(path).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        try:
+            package = load_package(root)
+        except InvalidPackageError as exc:
+            return None, [_relative(p, root) for p in exc.problems]
+        except UnreadableFileError as exc:
+            return None, [_relative(Problem(exc.path, None, None, exc.reason), root)]
+        problems = [_relative(p, root) for p in package.notes]
+    if package.key != draft.key:
+        problems.append(Problem("package.yaml", None, None,
+                                msg("the id in package.yaml must stay %(key)s", key=draft.key)))
+        return None, problems
+    return package, problems + org_chart_problems(session, package)
+
+
+def org_chart_problems(session: Session, package: Package) -> list[Problem]:
+    """`deployment.org_chart_warnings` as Problems that keep the element's id and line (the modeler marks
+    the element) and the translatable message."""
+    problems = []
+    conn = session.connection()
+    for name, xml in sorted(package.bpmn.items()):
+        root = parse_xml_bytes(xml.encode("utf-8"), name).getroot()
+        for node in root.iter(f"{{{BPMN_NS}}}userTask"):
+            attributes = read_liaison_attributes(node)
+            if "approvers" in attributes:
+                problems += [Problem(name, node.sourceline, node.get("id"), message, "warning")
+                             for severity, message in rule_problems(conn, attributes) if severity == "warning"]
+    return problems
+
+
+def has_errors(problems: list[Problem]) -> bool:
+    """Whether any problem refuses the deploy."""
+    return any(p.severity == "error" for p in problems)
+
+
+def deploy_draft(session: Session, username: str, key: str, revision: int, comment: str | None) -> DeployResult:
+    """Deploy the draft (at `revision`) as the next version with `comment` as its notes; InvalidPackageError
+    with every problem when it has errors. The draft stays, now equal to the version it deployed."""
+    access.require(session, username, key, "deploy")
+    draft = get_draft(session, key)
+    if draft.revision != revision:
+        raise conflict(draft)
+    package, problems = load_draft(session, draft)
+    if package is None or has_errors(problems):
+        raise InvalidPackageError(problems)
+    comment = (comment or "").strip() or None
+    result = deploy(session, package, username, notes=comment)
+    draft.based_on_version = result.version
+    record(session, username, key, "deploy", {"version": result.version, "revision": revision,
+                                             "created": result.created, "comment": comment})
+    return result
+
+
+def editor_context(session: Session, draft: PackageDraft, lang: str) -> dict:
+    """What the modeler's panels offer: the package's forms and their fields, the start form's fields, the
+    roles and the service-task operations."""
+    forms = {}
+    for path, text in sorted(draft.files.items()):
+        if path.startswith("forms/") and path.endswith((".yaml", ".yml", ".json")):
+            forms[PurePosixPath(path).stem] = _fields(text, lang)
+    roles = [{"key": r.key, "label": (r.name_en if lang == "en" and r.name_en else r.name)}
+             for r in session.scalars(select(Role).order_by(Role.key))]
+    bpmn_file = main_bpmn_name(draft.files, draft.key)
+    start_form = _start_form(draft.files.get(bpmn_file) or "", bpmn_file)
+    return {"bpmn_file": bpmn_file, "forms": forms, "start_fields": forms.get(start_form or "", []),
+            "roles": roles, "operations": service_names()}
+
+
+def _fields(text: str, lang: str) -> list[dict]:
+    try:
+        schema = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    found = []
+    for field in fields if isinstance(fields, list) else ():
+        if isinstance(field, dict) and field.get("name"):
+            label = field.get("label")
+            if isinstance(label, dict):
+                label = label.get(lang) or label.get("zh") or label.get("en")
+            found.append({"name": str(field["name"]), "type": str(field.get("type") or "text"),
+                          "label": str(label or field["name"])})
+    return found
+
+
+def _start_form(xml: str, name: str) -> str | None:
+    try:
+        root = parse_xml_bytes(xml.encode("utf-8"), name).getroot()
+    except UnreadableFileError:
+        return None
+    for start in root.iter(f"{{{BPMN_NS}}}startEvent"):
+        form = read_liaison_attributes(start).get("form")
+        if form:
+            return str(form)
+    return None
+
+
+def _relative(problem: Problem, root: Path) -> Problem:
+    """The problem with its path relative to the package folder (`forms/trip.yaml`), never /tmp/..."""
+    path = str(problem.path)
+    prefix = str(root)
+    if path == prefix:
+        path = ""
+    elif path.startswith(prefix + "/"):
+        path = path[len(prefix) + 1:]
+    message = problem.message
+    if prefix in str(message):  # a reader's message quoting the file's temporary path
+        message = str(message).replace(prefix + "/", "").replace(prefix, ".")
+    return Problem(path, problem.line, problem.element_id, message, problem.severity)

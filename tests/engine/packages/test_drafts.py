@@ -1,0 +1,238 @@
+"""Designer drafts: create, save with a revision check, check, deploy, import, permissions, audit."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.data.models import AdminGrant, Person, PersonRole, ProcessVersion, Role
+from engine.errors import InvalidPackageError, NotPermittedError, UnreadableFileError
+from engine.packages import designer_access, draft_checks, draft_import, drafts
+from engine.packages.archive import export_version
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def gateway_bpmn(key: str, condition: str) -> str:
+    """start -> exclusive gateway -> (condition) end_a | (default) end_b."""
+    condition = condition.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs_{key}"
+                  targetNamespace="https://liaison.dev/test">
+  <bpmn:process id="{key}" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f_start" sourceRef="start" targetRef="gate"/>
+    <bpmn:exclusiveGateway id="gate" default="f_other"/>
+    <bpmn:sequenceFlow id="f_large" sourceRef="gate" targetRef="end_a">
+      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_other" sourceRef="gate" targetRef="end_b"/>
+    <bpmn:endEvent id="end_a"/>
+    <bpmn:endEvent id="end_b"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.fixture
+def staff(sessions):
+    """root: super admin; owner: process owner of category `hr` (edit + deploy); zhang: an employee;
+    clerk: holds the role `hr_clerks`, granted edit on `hr`."""
+    with sessions() as session, session.begin():
+        people = {name: Person(username=name, name=f"{name} name") for name in ("root", "owner", "zhang", "clerk")}
+        session.add_all(people.values())
+        role = Role(key="hr_clerks", name="人事文员")
+        session.add(role)
+        session.flush()
+        session.add_all([AdminGrant(person_id=people["root"].id, department_id=None),
+                         PersonRole(person_id=people["clerk"].id, role_id=role.id)])
+        designer_access.grant(session, "root", "hr", "owner", edit=True, deploy=True)
+        designer_access.grant(session, "root", "hr", "hr_clerks", edit=True, role=True)
+    return sessions
+
+
+def test_blank_draft_saves_and_a_stale_revision_names_who_saved(staff):
+    with staff() as session, session.begin():
+        draft = drafts.create_draft(session, "owner", "trip", {"zh": "出差", "en": "Trip"}, "hr", "blank")
+        assert (draft.revision, draft.category, draft.name["en"]) == (1, "hr", "Trip")
+        assert drafts.main_bpmn_name(draft.files, "trip") == "trip.bpmn"
+    with staff() as session, session.begin():
+        saved = drafts.save_draft(session, "owner", "trip", 1, gateway_bpmn("trip", "amount > 10"))
+        assert saved.revision == 2
+    with staff() as session, session.begin(), pytest.raises(drafts.DraftConflictError) as refused:
+        drafts.save_draft(session, "clerk", "trip", 1, gateway_bpmn("trip", "amount > 20"))
+    assert refused.value.revision == 2
+    assert "owner" in str(refused.value) and refused.value.args[0].params["person"] == "owner"
+
+
+def test_unreadable_xml_is_refused_and_the_draft_is_kept(staff):
+    with staff() as session, session.begin():
+        drafts.create_draft(session, "owner", "trip", {"en": "Trip"}, "hr")
+    for bad in ("<bpmn:definitions", (FIXTURES / "bpmn" / "billion_laughs.bpmn").read_text()):
+        with staff() as session, session.begin(), pytest.raises(UnreadableFileError):
+            drafts.save_draft(session, "owner", "trip", 1, bad)
+    with staff() as session:
+        draft = drafts.get_draft(session, "trip")
+        assert draft.revision == 1 and "flow_start_end" in draft.files["trip.bpmn"]
+
+
+def test_too_large_xml_is_refused(staff):
+    with staff() as session, session.begin():
+        drafts.create_draft(session, "owner", "trip", {"en": "Trip"}, "hr")
+    with staff() as session, session.begin(), pytest.raises(drafts.DraftTooLargeError):
+        drafts.save_draft(session, "owner", "trip", 1, "<a>" + "x" * (11 * 1024 * 1024) + "</a>")
+
+
+def test_check_names_the_flow_of_a_broken_condition_with_a_relative_path(staff):
+    with staff() as session, session.begin():
+        drafts.create_draft(session, "owner", "trip", {"en": "Trip"}, "hr")
+        drafts.save_draft(session, "owner", "trip", 1, gateway_bpmn("trip", "amount >"))
+    with staff() as session:
+        problems = draft_checks.check_draft(session, "trip")
+    errors = [p for p in problems if p.severity == "error"]
+    assert any(p.element_id == "f_large" and p.path == "trip.bpmn" and p.line for p in errors), problems
+    assert not any("/tmp" in p.path or "liaison-draft" in str(p.message) for p in problems)
+
+
+def test_deploy_is_refused_with_errors_then_deploys_with_the_comment(staff):
+    with staff() as session, session.begin():
+        drafts.create_draft(session, "owner", "trip", {"en": "Trip"}, "hr")
+        drafts.save_draft(session, "owner", "trip", 1, gateway_bpmn("trip", "amount >"))
+    with staff() as session, session.begin(), pytest.raises(InvalidPackageError) as refused:
+        draft_checks.deploy_draft(session, "owner", "trip", 2, "first")
+    assert any(p.element_id == "f_large" for p in refused.value.problems)
+    with staff() as session, session.begin():
+        drafts.save_draft(session, "owner", "trip", 2, gateway_bpmn("trip", "amount > 1000"))
+        result = draft_checks.deploy_draft(session, "owner", "trip", 3, "first version")
+        assert (result.version, result.created) == (1, True)
+    with staff() as session:
+        version = session.query(ProcessVersion).one()
+        assert (version.notes, version.deployed_by) == ("first version", "owner")
+        assert drafts.get_draft(session, "trip").based_on_version == 1
+        actions = [row.action for row in drafts.audit(session, "trip")]
+        assert actions == ["deploy", "save", "create"]  # the run of saves by one person is one row
+    with staff() as session, session.begin(), pytest.raises(NotPermittedError):
+        draft_checks.deploy_draft(session, "clerk", "trip", 3, "clerks may only edit")
+
+
+def test_open_makes_a_draft_from_the_latest_version(staff):
+    from engine.packages.deployment import deploy, load_package
+    with staff() as session, session.begin():
+        deploy(session, load_package(FIXTURES / "packages" / "order_review"), "root")
+    with staff() as session, session.begin():
+        designer_access.grant(session, "root", "purchasing", "owner", edit=True, deploy=True)
+        draft = drafts.open_draft(session, "owner", "order_review")
+        assert draft.based_on_version == 1
+        assert {"package.yaml", "order_review.bpmn", "manager_signoff.bpmn", "forms/check.yaml"} <= set(draft.files)
+    with staff() as session, session.begin():
+        assert not draft_checks.has_errors(draft_checks.check_draft(session, "order_review"))
+        result = draft_checks.deploy_draft(session, "owner", "order_review", 1, "unchanged")
+        assert (result.version, result.created) == (1, False)  # the same content is the same version
+
+
+def test_import_zip_and_lone_bpmn_and_refuse_hostile_xml(staff):
+    with staff() as session, session.begin():
+        from engine.packages.deployment import deploy, load_package
+        deploy(session, load_package(FIXTURES / "packages" / "order_review"), "root")
+        data = export_version(session, "order_review")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            name = info.filename.replace("order_review", "order_copy", 1)
+            content = source.read(info)
+            if name.endswith("package.yaml"):
+                meta = yaml.safe_load(content)
+                meta["id"] = "order_copy"
+                content = yaml.safe_dump(meta).encode()
+            target.writestr(name, content)
+    with staff() as session, session.begin():
+        zipped = draft_import.import_draft(session, "root", "order_copy.zip", buffer.getvalue())
+        assert zipped.key == "order_copy" and "forms/check.json" in zipped.files
+        lone = draft_import.import_draft(session, "owner", "leave.bpmn",
+                                         (FIXTURES / "bpmn" / "camunda_leave_request.bpmn").read_bytes(), "hr")
+        assert lone.category == "hr" and f"{lone.key}.bpmn" in lone.files
+        assert [row.action for row in drafts.audit(session, lone.key)] == ["import"]
+    with staff() as session, session.begin(), pytest.raises(UnreadableFileError):
+        draft_import.import_draft(session, "owner", "x.bpmn", (FIXTURES / "bpmn" / "xxe_file.bpmn").read_bytes(), "hr")
+
+
+def test_grants_limit_process_owners_to_their_category(staff):
+    with staff() as session, session.begin():
+        drafts.create_draft(session, "root", "payroll", {"en": "Payroll"}, "finance")
+        drafts.create_draft(session, "clerk", "trip", {"en": "Trip"}, "hr")
+        with pytest.raises(NotPermittedError):
+            drafts.create_draft(session, "owner", "budget", {"en": "Budget"}, "finance")
+    with staff() as session:
+        assert [row.key for row in drafts.designable(session, "owner")] == ["trip"]
+        assert [row.key for row in drafts.designable(session, "root")] == ["payroll", "trip"]
+        assert drafts.designable(session, "zhang") == []
+        assert not designer_access.may(session, "owner", "payroll", "edit")
+        assert designer_access.may(session, "clerk", "trip", "edit")
+        assert not designer_access.may(session, "clerk", "trip", "deploy")
+        assert designer_access.may_design(session, "clerk") and not designer_access.may_design(session, "zhang")
+    with staff() as session, session.begin(), pytest.raises(NotPermittedError):
+        drafts.open_draft(session, "owner", "payroll")
+    with staff() as session, session.begin():
+        assert designer_access.revoke(session, "root", "hr", "hr_clerks", role=True)
+        assert not designer_access.may(session, "clerk", "trip", "edit")
+        assert [row.action for row in drafts.audit(session)][:1] == ["revoke"]
+
+
+def test_process_admins_of_the_latest_version_may_design_it(staff, tmp_path):
+    from engine.packages.deployment import deploy, load_package
+    from tests.engine.conftest import write_package
+    body = '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e"/><bpmn:endEvent id="e"/>'
+    with staff() as session, session.begin():
+        deploy(session, load_package(write_package(tmp_path / "v1", "visit", {"visit": body},
+                                                   meta={"admins": ["zhang"]})), "root")
+    with staff() as session:
+        assert designer_access.may_design(session, "zhang") and designer_access.may(session, "zhang", "visit", "deploy")
+        assert [row.key for row in drafts.designable(session, "zhang")] == ["visit"]
+    with staff() as session, session.begin():
+        deploy(session, load_package(write_package(tmp_path / "v2", "visit", {"visit": body},
+                                                   meta={"admins": ["owner"]})), "root")
+    with staff() as session:
+        assert not designer_access.may_design(session, "zhang")
+        assert designer_access.administered_keys(session, "owner") == {"visit"}
+
+
+def test_two_saves_of_one_revision_at_once_one_wins_the_other_conflicts(postgres_url):
+    """The revision check holds under a real race: the second UPDATE waits for the first and then
+    matches no row (PostgreSQL row lock, re-checked WHERE)."""
+    import threading
+
+    from engine.data import db
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add(Person(username="owner", name="owner"))
+        session.add(Person(username="root", name="root"))
+        session.flush()
+        session.add(AdminGrant(person_id=session.query(Person).filter_by(username="root").one().id,
+                               department_id=None))
+        designer_access.grant(session, "root", "hr", "owner", edit=True)
+        drafts.create_draft(session, "owner", "trip", {"en": "Trip"}, "hr")
+    outcome = {}
+
+    def second():
+        with sessions() as session:
+            try:
+                with session.begin():
+                    drafts.save_draft(session, "root", "trip", 1, gateway_bpmn("trip", "amount > 2"))
+                outcome["second"] = "saved"
+            except drafts.DraftConflictError as exc:
+                outcome["second"] = exc.revision
+
+    with sessions() as first, first.begin():
+        drafts.save_draft(first, "owner", "trip", 1, gateway_bpmn("trip", "amount > 1"))
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(timeout=1)  # blocked on the row lock until this transaction ends
+        assert racer.is_alive()
+    racer.join(timeout=30)
+    engine.dispose()
+    assert outcome == {"second": 2}
