@@ -43,10 +43,15 @@ V2 = "\n".join([
 ])
 
 
-def deploy_two_versions(sessions, tmp_path, v2_body: str = V2, v2_meta: dict | None = None) -> None:
-    """Deploy `trip` version 1 and then version 2."""
+def deploy_two_versions(sessions, tmp_path, v2_body: str = V2, v2_meta: dict | None = None, between=None):
+    """Deploy `trip` version 1 and then version 2; `between()` runs in between (to start instances on
+    version 1) and its result is returned."""
+    result = None
     for number, body, meta in ((1, V1, None), (2, v2_body, v2_meta)):
+        if number == 2 and between is not None:
+            result = between()
         folder = write_package(tmp_path / str(number), "trip", {"trip": body}, meta=meta)
         package = packages.load_package(folder)
         with sessions() as session, session.begin():
             packages.deploy(session, package, "admin", notes=f"version {number}")
+    return result
