@@ -12,11 +12,11 @@ structured summary (keys, and form fields by name), which the views word in the 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.xmlsafe import parse_xml_bytes
-from engine.data.models import ProcessDefinition, ProcessVersion
+from engine.data.models import ProcessDefinition, ProcessInstance, ProcessVersion
 from engine.errors import NotFoundError, msg
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -220,3 +220,29 @@ def _fields(form: dict) -> dict | None:
     if not isinstance(fields, list):
         return None
     return {str(f.get("name")): f for f in fields if isinstance(f, dict)}
+
+
+def version_list(session: Session, key: str) -> list[dict]:
+    """The deployed versions of `key`, newest first: number, deployed_by (username), deployed_at, notes and
+    how many instances run on each (`running`). NotFoundError when nothing of `key` is deployed."""
+    running = (select(ProcessInstance.version_id, func.count().label("n")).where(ProcessInstance.status == "running")
+               .group_by(ProcessInstance.version_id).subquery())
+    rows = session.execute(
+        select(ProcessVersion.number, ProcessVersion.deployed_by, ProcessVersion.deployed_at, ProcessVersion.notes,
+               func.coalesce(running.c.n, 0))
+        .join(ProcessDefinition).outerjoin(running, running.c.version_id == ProcessVersion.id)
+        .where(ProcessDefinition.key == key).order_by(ProcessVersion.number.desc())).all()
+    if not rows:
+        raise NotFoundError(msg("no process %(key)s is deployed", key=key))
+    return [{"number": n, "deployed_by": by, "deployed_at": at, "notes": notes, "running": count}
+            for n, by, at, notes, count in rows]
+
+
+def version_diagram(session: Session, key: str, number: int) -> str:
+    """The BPMN XML of a version's main process (the file that defines it) for the diagram viewer."""
+    version = _version(session, key, number)
+    for file, xml in sorted(version.bpmn.items()):
+        root = parse_xml_bytes(xml.encode("utf-8"), file).getroot()
+        if any(p.get("id") == version.process_id for p in root.iter(f"{{{BPMN_NS}}}process")):
+            return xml
+    return next(iter(sorted(version.bpmn.items())))[1]
