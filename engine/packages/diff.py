@@ -64,7 +64,7 @@ def diff_contents(bpmn_a: dict[str, str], bpmn_b: dict[str, str], package_a: dic
 
 
 def _version(session: Session, key: str, number: int) -> ProcessVersion:
-    version = session.scalar(select(ProcessVersion).join(ProcessDefinition)
+    version = None if not 0 < number < 2**31 else session.scalar(select(ProcessVersion).join(ProcessDefinition)
                              .where(ProcessDefinition.key == key, ProcessVersion.number == number))
     if version is None:
         raise NotFoundError(msg("process %(key)s has no version %(version)s", key=key, version=number))

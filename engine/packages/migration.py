@@ -46,10 +46,11 @@ def migrate_instances(sessions: sessionmaker[Session], actor: str | None, key: s
 def _versions(session: Session, key: str, from_n: int, to_m: int) -> tuple[VersionRef, VersionRef]:
     if from_n == to_m:
         raise InvalidTaskDataError(msg("choose two different versions"))
+    numbers = [n for n in (from_n, to_m) if 0 < n < 2**31]  # past the column's range: none such
     rows = {number: VersionRef(vid, number, checksum) for vid, number, checksum in session.execute(
         select(ProcessVersion.id, ProcessVersion.number, ProcessVersion.checksum).join(ProcessDefinition)
-        .where(ProcessDefinition.key == key, ProcessVersion.number.in_([from_n, to_m])))}
+        .where(ProcessDefinition.key == key, ProcessVersion.number.in_(numbers)))}
     for number in (from_n, to_m):
-        if number not in rows:
+        if number not in rows or not 0 < number < 2**31:
             raise NotFoundError(msg("process %(key)s has no version %(version)s", key=key, version=number))
     return rows[from_n], rows[to_m]

@@ -59,12 +59,18 @@ class InstancePlan:
         return not self.reasons
 
 
-_REASONS = {
-    "missing": "it waits at %(element)s, which version %(version)s does not have (map it to an element of that version)",
-    "mapped_missing": "%(element)s is mapped to %(target)s, which version %(version)s does not have",
-    "passed_missing": "it keeps the state of %(element)s, which version %(version)s does not have",
-    "multi_instance": "it waits at the multi-instance node %(element)s, whose instances cannot be moved",
-}
+def _reason(code: str, element: str, target: str, version: int) -> Message:
+    """The words for a `bpmn_migration.blockers` code."""
+    if code == "mapped_missing":
+        return msg("%(element)s is mapped to %(target)s, which version %(version)s does not have",
+                   element=element, target=target, version=version)
+    if code == "passed_missing":
+        return msg("it keeps the state of %(element)s, which version %(version)s does not have",
+                   element=element, version=version)
+    if code == "multi_instance":
+        return msg("it waits at the multi-instance node %(element)s, whose instances cannot be moved", element=element)
+    return msg("it waits at %(element)s, which version %(version)s does not have (map it to an element of that "
+               "version)", element=element, version=version)
 
 
 def running_instance_ids(conn, version_id: int) -> list[int]:
@@ -92,8 +98,7 @@ def _plan(conn, instance_id, source, target, mapping):
                     for p in bpmn_migration.waiting_points(workflow) if p.element_type != "BoundaryEventSplit"]
     new_spec, new_subspecs = version_specs(conn, target.id, target.checksum)
     for element, code in bpmn_migration.blockers(workflow, new_spec, new_subspecs, mapping):
-        plan.reasons.append(msg(_REASONS[code], element=element, target=mapping.get(element, element),
-                                version=target.number))
+        plan.reasons.append(_reason(code, element, mapping.get(element, element), target.number))
     plan.reasons += _approval_reasons(conn, instance_id, workflow, new_spec, new_subspecs, mapping)
     return plan, workflow
 
