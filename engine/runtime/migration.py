@@ -150,7 +150,7 @@ def _migrate_once(sessions, instance_id, source, target, mapping, actor) -> Inst
         bpmn_migration.migrate(workflow, new_spec, new_subspecs, mapping)
         records = wfa.run_engine(workflow)
         step = step_on(handle, history=[{
-            "actor": actor, "action": "migrated", "comment": f"version {source.number} -> {target.number}",
+            "actor": actor, "action": "migrated", "comment": f"v{source.number} → v{target.number}",
             "data": {"from": source.number, "to": target.number, "mapping": used}}])
         kept = _kept_tasks(conn, instance_id, workflow, before)
         _renew_task_timers(conn, step, kept)

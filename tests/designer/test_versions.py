@@ -81,6 +81,8 @@ def test_migrate_dry_run_mapping_and_run(app, sessions, trip):
                                                         "csrf_token": csrf_token(client, "/designer/trip/versions")})
     assert done.status_code == 200 and "2 instances moved to version 2." in done.get_data(as_text=True)
     assert _numbers(sessions, trip.values()) == {trip["keep"]: 2, trip["rename"]: 2, trip["old"]: 1}
+    history = client.get(f"/instances/{trip['rename']}").get_data(as_text=True)
+    assert "Moved to another version" in history and "v1 → v2" in history
 
 
 def test_pages_in_chinese(app, trip):

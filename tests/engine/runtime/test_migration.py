@@ -104,3 +104,37 @@ def test_only_the_chosen_instances_move(sessions, three):
     outcome = migrate_instances(sessions, "owner", "trip", 1, 2, {"draft": "draft2"}, instance_ids=[three["rename"]])
     assert [p.instance_id for p in outcome] == [three["rename"]]
     assert [_version_of(sessions, three[w]) for w in ("keep", "rename")] == [1, 2]
+
+
+SIGN_V1 = ('<bpmn:startEvent id="start"/><bpmn:userTask id="node" name="Sign" liaison:mode="{mode}" '
+           'liaison:candidateUsers="ann,owner"/><bpmn:endEvent id="end"/>'
+           '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="node"/>'
+           '<bpmn:sequenceFlow id="f2" sourceRef="node" targetRef="end"/>')
+
+
+def test_an_approval_node_keeps_its_signers_only_if_its_mode_stays(sessions, tmp_path):
+    from engine.data.models import ApprovalItem
+    from engine.packages import deployment as packages
+    from tests.engine.conftest import write_package
+
+    add_people(sessions, "ann", "owner")
+    for number, mode in ((1, "all"), (2, "any"), (3, "all")):
+        folder = write_package(tmp_path / str(number), "sign", {"sign": SIGN_V1.format(mode=mode)},
+                               meta={"admins": ["owner"], "notes": str(number)})
+        with sessions() as session, session.begin():
+            packages.deploy(session, packages.load_package(folder), "admin")
+        if number == 1:
+            iid = runtime.start_instance(sessions, "sign", {}, user="ann").instance_id
+    with sessions() as session:
+        [plan] = plan_migration(session, "sign", 1, 2, actor="owner")
+        assert not plan.movable and "changes its mode (all -> any)" in plan.reasons[0]
+        items = sorted(session.execute(select(ApprovalItem.signer, ApprovalItem.status)
+                                       .where(ApprovalItem.instance_id == iid)).all())
+    [outcome] = migrate_instances(sessions, "owner", "sign", 1, 3)
+    assert outcome.moved
+    with sessions() as session:
+        assert sorted(session.execute(select(ApprovalItem.signer, ApprovalItem.status)
+                                      .where(ApprovalItem.instance_id == iid)).all()) == items
+    task = _open_tasks(sessions, iid)[0][0]
+    runtime.complete_task(sessions, task, "ann", {"approved": True})
+    assert runtime.complete_task(sessions, task, "owner", {"approved": True}).status == "completed"
