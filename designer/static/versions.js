@@ -43,6 +43,12 @@
       .then(function (xml) { return viewer.importXML(xml); })
       .then(function () {
         mark(viewer, container);
+        var details = container.closest('details');
+        if (details) {  // drawn while folded away: fit it to its box once it is opened
+          details.addEventListener('toggle', function () {
+            if (details.open) viewer.get('canvas').zoom('fit-viewport', 'auto');
+          });
+        }
         container.setAttribute('data-state', 'ready');
       })
       .catch(function (err) {
