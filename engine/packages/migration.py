@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.data.models import ProcessDefinition, ProcessVersion
-from engine.errors import InvalidTaskDataError, NotFoundError, msg
+from engine.errors import InvalidTaskDataError, NotFoundError, TaskConflictError, msg
 from engine.packages import designer_access
 from engine.runtime import migration as runtime_migration
 from engine.runtime.migration import InstancePlan, VersionRef
@@ -39,8 +39,16 @@ def migrate_instances(sessions: sessionmaker[Session], actor: str | None, key: s
     if instance_ids is not None:
         wanted = set(instance_ids)
         ids = [i for i in ids if i in wanted]
-    return [runtime_migration.migrate_instance(sessions, instance_id, source, target, dict(mapping or {}), actor)
-            for instance_id in ids]
+    return [_migrate_one(sessions, instance_id, source, target, dict(mapping or {}), actor) for instance_id in ids]
+
+
+def _migrate_one(sessions, instance_id: int, source: VersionRef, target: VersionRef, mapping: dict,
+                 actor: str | None) -> InstancePlan:
+    """One instance; one that finished or kept changing meanwhile stays, with the reason, and the others go on."""
+    try:
+        return runtime_migration.migrate_instance(sessions, instance_id, source, target, mapping, actor)
+    except TaskConflictError as exc:
+        return InstancePlan(instance_id, None, None, reasons=[exc.args[0] if exc.args else msg("it changed meanwhile")])
 
 
 def _versions(session: Session, key: str, from_n: int, to_m: int) -> tuple[VersionRef, VersionRef]:

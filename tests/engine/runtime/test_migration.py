@@ -138,3 +138,18 @@ def test_an_approval_node_keeps_its_signers_only_if_its_mode_stays(sessions, tmp
     task = _open_tasks(sessions, iid)[0][0]
     runtime.complete_task(sessions, task, "ann", {"approved": True})
     assert runtime.complete_task(sessions, task, "owner", {"approved": True}).status == "completed"
+
+
+def test_an_instance_that_finished_meanwhile_stays_and_the_others_move(sessions, three, monkeypatch):
+    from engine.packages import migration as package_migration
+    from engine.runtime import migration as runtime_migration
+
+    listed = runtime_migration.running_instance_ids
+    runtime.cancel_instance(sessions, three["old"], "ann")
+    # listed as running, then cancelled before its turn
+    monkeypatch.setattr(runtime_migration, "running_instance_ids",
+                        lambda conn, version_id: sorted([*listed(conn, version_id), three["old"]]))
+    outcome = {p.instance_id: p for p in package_migration.migrate_instances(sessions, "owner", "trip", 1, 2,
+                                                                             {"draft": "draft2"})}
+    assert outcome[three["keep"]].moved and outcome[three["rename"]].moved
+    assert not outcome[three["old"]].moved and "not running" in outcome[three["old"]].reasons[0]
