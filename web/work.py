@@ -241,6 +241,7 @@ ACTION_LABELS = {
     "resubmitted": lambda: _("Resubmitted"),
     "taken_back": lambda: _("Took back"),
     "jumped": lambda: _("Moved by an administrator"),
+    "migrated": lambda: _("Moved to another version"),
     "delegation_done": lambda: _("Handled and handed back"),
     "skipped": lambda: _("Skipped"),
     "assigned": lambda: _("Assigned"),
