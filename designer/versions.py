@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from designer import bp
 from engine.errors import InvalidTaskDataError, Message
 from engine.packages import designer_access
-from engine.packages.diff import diff_versions, version_diagram, version_list
+from engine.packages.diff import diff_versions, package_names, version_diagram, version_list
 from engine.packages.migration import migrate_instances, plan_migration
 from engine.people.org import display_names
 
@@ -44,9 +44,11 @@ def versions(key: str):
         rows = version_list(session, key)
         names = display_names(session, {r["deployed_by"] for r in rows if r["deployed_by"]}, _language())
         may_migrate = designer_access.may(session, current_user.username, key, "migrate")
+        title = package_names(session, key)
     for row in rows:
         row["deployed_by_name"] = names.get(row["deployed_by"], row["deployed_by"]) if row["deployed_by"] else ""
-    return render_template("designer/versions.html", key=key, versions=rows, may_migrate=may_migrate)
+    return render_template("designer/versions.html", key=key, versions=rows, may_migrate=may_migrate,
+                           name=title.get(_language()) or title.get("zh") or key)
 
 
 def _language() -> str:

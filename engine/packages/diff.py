@@ -238,6 +238,11 @@ def version_list(session: Session, key: str) -> list[dict]:
             for n, by, at, notes, count in rows]
 
 
+def package_names(session: Session, key: str) -> dict:
+    """The package's display names ({"zh", "en"}) as its latest deployment set them; {} when unknown."""
+    return session.scalar(select(ProcessDefinition.name).where(ProcessDefinition.key == key)) or {}
+
+
 def version_diagram(session: Session, key: str, number: int) -> str:
     """The BPMN XML of a version's main process (the file that defines it) for the diagram viewer."""
     version = _version(session, key, number)
