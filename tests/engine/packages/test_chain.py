@@ -379,3 +379,26 @@ def test_a_chain_template_makes_a_package_that_validates_and_reads_back(name, tm
     package = packages.load_package(_write(tmp_path / name, chain_template_files(name, f"c_{name}")))
     assert package.notes == []
     assert chain_from_package(package.meta, package.bpmn[f"c_{name}.bpmn"], package.forms) == template["chain"]
+
+
+def test_a_bpmn_approval_template_whose_branches_end_apart_is_refused_naming_its_gateway():
+    from engine.packages.templates import template_files
+
+    xml = template_files("approval", "plain")["plain.bpmn"]
+    with pytest.raises(ChainShapeError) as caught:
+        bpmn_to_chain(xml)
+    assert caught.value.element_id == "decision"
+
+
+def test_every_chain_message_has_a_chinese_translation():
+    import ast
+
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[3]
+    with (root / "web/translations/zh/LC_MESSAGES/messages.po").open("rb") as po:
+        catalog = read_po(po)
+    ids = {node.args[0].value for path in (root / "engine/packages/chain").glob("*.py")
+           for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+           if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "msg"}
+    assert ids and not [i for i in sorted(ids) if not (catalog.get(i) and catalog.get(i).string)]
