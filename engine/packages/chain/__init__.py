@@ -23,9 +23,14 @@ attributes are text, exactly as in BPMN:
 | `delay` | `duration` (ISO 8601 / workdays, `P1D`) or `date_field` (a start-form date field) | timer intermediate catch event (`timeDuration` `"P1D"` / `timeDate` FIELD) |
 | `trigger` | `operation` (registered service operation), `parameters` {name: expression}, `result`; or `message` (a name) | service task with `liaison:operation`; or message intermediate throw event |
 
-`fields` maps field names of the node's `form` to `editable` / `readonly` / `hidden` (absent: the
-form's default, every field editable); it is kept in that form's `access` entry for the node (see
-docs/forms.md, "Per-node permissions"), not in the BPMN. CONDITION: `chain/conditions.py`.
+`fields` maps field names to `editable` / `readonly` / `hidden` (the DingTalk grid). It is kept
+where the forms engine reads it, not in the BPMN: a field of the node's own `form` in that form's
+`access` entry for the node (docs/forms.md, "Per-node permissions"; a node without `fields` keeps
+the form's default, every field editable), a field of the start form in the start form's `access`
+entry for the node. The task page shows the start form's values read-only next to the node's own
+form and hides the start form's `hidden` fields from everyone but the initiator; a start-form field
+cannot be `editable` at a node whose form is another one (`chain_problems` says so).
+CONDITION: `chain/conditions.py`.
 
 Entry points: `chain_to_bpmn`, `bpmn_to_chain`, `chain_problems`, `chain_package_files`,
 `chain_from_package`; the templates of issue 16 in `chain/templates.py`.

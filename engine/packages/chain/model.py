@@ -99,7 +99,7 @@ def _node_problems(node: dict, fields: dict, forms: dict) -> list[Message]:
     if kind not in KINDS:
         return [msg("unknown node kind %(kind)s", kind=str(kind))]
     if kind in PERSON_TASKS:
-        return _task_problems(node, forms)
+        return _task_problems(node, forms) + _field_problems(node, forms, fields)
     if kind in BRANCHING:
         return _branch_problems(node, fields)
     if kind == "cc":
@@ -135,14 +135,29 @@ def _task_problems(node: dict, forms: dict) -> list[Message]:
     form = node.get("form")
     if form and form not in forms:
         problems.append(msg("the form %(form)s does not exist", form=form))
-    known = {f.get("name") for f in (forms.get(form) or {}).get("fields", []) if isinstance(f, dict)}
+    return problems
+
+
+def _field_problems(node: dict, forms: dict, start_fields: dict) -> list[Message]:
+    """Field permissions name fields of the node's form or of the start form; a start-form field can be
+    editable only where the node's form has it."""
+    problems = []
+    own = form_field_names(forms.get(node.get("form") or ""))
     for name, mode in (node.get("fields") or {}).items():
         if mode not in FIELD_MODES:
             problems.append(msg("field %(field)s: %(mode)s is not editable, readonly or hidden", field=name,
                                 mode=str(mode)))
-        elif not form or name not in known:
-            problems.append(msg("the node's form has no field %(field)s", field=name))
+        elif name not in own and name not in start_fields:
+            problems.append(msg("neither the node's form nor the start form has a field %(field)s", field=name))
+        elif name not in own and mode == "editable":
+            problems.append(msg("field %(field)s is on the start form only: this node's form cannot edit it",
+                                field=name))
     return problems
+
+
+def form_field_names(schema: dict | None) -> list[str]:
+    """The names of a form schema's fields, in order."""
+    return [f["name"] for f in (schema or {}).get("fields", []) if isinstance(f, dict) and "name" in f]
 
 
 def _branch_problems(node: dict, fields: dict) -> list[Message]:

@@ -11,7 +11,7 @@ import copy
 
 import yaml
 
-from engine.packages.chain.model import PERSON_TASKS, walk
+from engine.packages.chain.model import PERSON_TASKS, form_field_names, walk
 from engine.packages.chain.reader import bpmn_to_chain
 from engine.packages.chain.writer import chain_to_bpmn
 
@@ -28,8 +28,10 @@ def _dump(data) -> str:
 
 
 def chain_forms(chain: dict, forms: dict[str, dict]) -> dict[str, dict]:
-    """The package's forms with each form's `access` rewritten from the chain's field permissions
-    (an entry per person node that sets any; the chain's other user tasks lose theirs)."""
+    """The package's forms with each form's `access` rewritten from the chain's field permissions: a
+    field of the node's own form goes to that form's entry for the node, a start-form field to the start
+    form's (the task and instance pages hide its `hidden` fields from everyone but the initiator); the
+    chain's other user tasks lose their entries."""
     forms = copy.deepcopy(forms)
     tasks = [n for n in walk(chain.get("nodes") or []) if n.get("kind") in PERSON_TASKS]
     task_ids = {n["id"] for n in tasks}
@@ -39,14 +41,17 @@ def chain_forms(chain: dict, forms: dict[str, dict]) -> dict[str, dict]:
             schema["access"] = access
         else:
             schema.pop("access", None)
+    start_form = (chain.get("start") or {}).get("form")
     for node in tasks:
-        if node.get("fields") and node.get("form") in forms:
-            rules = {}
-            for mode in ("editable", "readonly", "hidden"):
-                names = [name for name, value in node["fields"].items() if value == mode]
-                if names:
-                    rules[mode] = names
-            forms[node["form"]].setdefault("access", {})[node["id"]] = rules
+        own = form_field_names(forms.get(node.get("form") or ""))
+        placed: dict[str, dict[str, list]] = {}
+        for name, mode in (node.get("fields") or {}).items():
+            form = node.get("form") if name in own or start_form not in forms else start_form
+            if form in forms:
+                placed.setdefault(form, {}).setdefault(mode, []).append(name)
+        for form, rules in placed.items():
+            ordered = {mode: rules[mode] for mode in ("editable", "readonly", "hidden") if mode in rules}
+            forms[form].setdefault("access", {})[node["id"]] = ordered
     return forms
 
 

@@ -48,6 +48,7 @@ class _Process:
         self.outgoing: dict[str, list[dict]] = {}
         self.incoming: dict[str, list[dict]] = {}
         self.visited: set[str] = set()
+        self.start_form: str | None = None
         for child in process:
             name = _local(child)
             if not name or name in IGNORED:
@@ -98,6 +99,7 @@ def bpmn_to_chain(bpmn_xml: str, meta: dict | None = None, forms: dict | None = 
     if len(starts) != 1:
         raise ChainShapeError(starts[1].get("id") if starts else None, msg("a chain has exactly one start event"))
     start = _start(graph, starts[0], meta)
+    graph.start_form = start.get("form")
     graph.visited.add(start["id"])
     nodes, stop = _series(graph, graph.one_out(start["id"]))
     if _local(graph.elements[stop]) != "endEvent":
@@ -172,7 +174,7 @@ def _task(graph: _Process, element) -> tuple[dict, str]:
     attrs = _liaison(element)
     for key in TASK_ATTRIBUTES + APPROVER_ATTRIBUTES:
         _put(node, key, attrs.get(key))
-    _put(node, "fields", _fields(graph.forms, attrs.get("form"), element_id))
+    _put(node, "fields", _fields(graph.forms, attrs.get("form"), graph.start_form, element_id))
     if decided:
         graph.visited.update((after, decided[1]))
         return node, decided[0]
@@ -272,11 +274,13 @@ def _throw(graph: _Process, element, attrs: dict) -> dict:
     raise ChainShapeError(element.get("id"), msg("a chain throws only messages (or copies people with liaison:cc)"))
 
 
-def _fields(forms: dict, form: str | None, element_id: str) -> dict | None:
-    rules = ((forms.get(form) or {}).get("access") or {}).get(element_id) if form else None
-    if not rules:
-        return None
-    return {name: mode for mode in FIELD_MODES for name in rules.get(mode) or []}
+def _fields(forms: dict, form: str | None, start_form: str | None, element_id: str) -> dict | None:
+    """The node's field permissions: its entries in the start form's and its own form's `access`."""
+    fields = {}
+    for name in dict.fromkeys((start_form, form)):
+        rules = ((forms.get(name) or {}).get("access") or {}).get(element_id) if name else None
+        fields.update({field: mode for mode in FIELD_MODES for field in (rules or {}).get(mode) or []})
+    return fields or None
 
 
 def _liaison(element) -> dict:

@@ -84,7 +84,8 @@ EXPENSE = {
     },
     "chain": {"start": {"id": "submit", "name": _label("提交报销", "Submit claim"), "form": "expense"}, "nodes": [
         _approver("head_approval", "部门负责人审批", "Department head approval", "department_head",
-                  selfApproval="manager", fields={"approved": "editable", "opinion": "editable"}),
+                  selfApproval="manager",
+                  fields={"approved": "editable", "opinion": "editable", "amount": "readonly"}),
         {"kind": "condition", "id": "by_amount", "name": _label("报销金额", "Amount"), "branches": [
             _branch("large", "一万元以上", "Over 10,000", {"field": "amount", "op": ">", "value": 10000},
                     [_approver("cfo_approval", "财务总监审批", "CFO approval", "role:cfo", approversEmpty="admin")]),

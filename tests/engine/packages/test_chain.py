@@ -60,7 +60,8 @@ EXAMPLE = {
             {"id": "large", "name": {"zh": "大于 5000", "en": "Over 5000"},
              "condition": {"field": "amount", "op": ">", "value": 5000},
              "nodes": [_approver("finance", "users:fin1,fin2", mode="all",
-                                 fields={"approved": "editable", "opinion": "readonly"})]},
+                                 fields={"approved": "editable", "opinion": "readonly", "amount": "readonly",
+                                         "kind": "hidden"})]},
             {"id": "other_cases", "name": {"zh": "其他情况", "en": "Other cases"}, "condition": None,
              "nodes": [_approver("admins", "users:adm1,adm2", mode="any")]}]},
         {"kind": "cc", "id": "cc_hr", "name": {"zh": "抄送人事", "en": "Copy HR"}, "to": ["role:hr"]},
@@ -169,6 +170,7 @@ def test_a_chain_becomes_a_package_that_validates_and_reads_back_as_the_same_cha
 def test_field_permissions_live_in_the_form_s_access_and_starters_in_package_yaml(tmp_path):
     package = _package(tmp_path, EXAMPLE, "perm")
     assert package.forms["decision"]["access"] == {"finance": {"editable": ["approved"], "readonly": ["opinion"]}}
+    assert package.forms["request"]["access"] == {"finance": {"readonly": ["amount"], "hidden": ["kind"]}}
     assert package.meta["starters"] == {"departments": ["SALES"]}
     assert package.meta["names"]["head"] == {"zh": "部门负责人", "en": "Department head"}
     assert package.meta["names"]["head_decided"]["en"] == "Approved?"
@@ -303,7 +305,12 @@ def test_problems_of_a_chain_name_the_node():
     bad["nodes"].append({"kind": "condition", "id": "typed", "branches": [
         {"id": "t1", "condition": {"field": "title", "op": ">", "value": "a"}, "nodes": []},
         {"id": "t2", "condition": None, "nodes": []}]})
+    bad["nodes"].append(_approver("grid", "manager", fields={"amount": "editable", "nope": "hidden",
+                                                             "opinion": "maybe"}))
     found = [(node, str(message)) for node, message in chain_problems(bad, FORMS)]
+    assert ("grid", "field amount is on the start form only: this node's form cannot edit it") in found
+    assert ("grid", "neither the node's form nor the start form has a field nope") in found
+    assert ("grid", "field opinion: maybe is not editable, readonly or hidden") in found
     assert ("head", "no approver rule: say who handles this node") in found
     assert ("by_amount", "branch large has no condition (only the last branch, other cases, has none)") in found
     assert ("by_amount", "branch gone: the start form has no field amout") in found
