@@ -610,6 +610,19 @@ def element_attributes(spec, element_id: str, subspecs: dict | None = None) -> d
     return {}
 
 
+def elements_with_attribute(spec, name: str, subspecs: dict | None = None) -> dict[str, dict]:
+    """The Liaison attributes of every element (of the spec and its subprocess / called specs) that
+    has the Liaison attribute `name`, by BPMN id."""
+    found = {}
+    for candidate in [spec, *(subspecs or {}).values()]:
+        for task_spec in candidate.task_specs.values():
+            attributes = getattr(task_spec, "extensions", {}).get("liaison", {})
+            bpmn_id = getattr(task_spec, "bpmn_id", None)
+            if bpmn_id and name in attributes:
+                found.setdefault(bpmn_id, dict(attributes))
+    return found
+
+
 def task_attributes(task) -> dict:
     """The task's Liaison attributes."""
     return dict(task.task_spec.extensions.get("liaison", {}))

@@ -24,6 +24,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from engine.data.models import (
     ApprovalItem,
     BufferedMessage,
+    CcRecord,
     DirectoryVersion,
     HistoryEntry,
     InstanceData,
@@ -50,6 +51,7 @@ _outbox = OutboxMessage.__table__
 _notification = Notification.__table__
 _item = ApprovalItem.__table__
 _data = InstanceData.__table__
+_cc = CcRecord.__table__
 
 
 class process_data(ColumnElement):  # noqa: N801 - used like a SQL function
@@ -206,6 +208,7 @@ class StepWrite:
     approval_items: list = field(default_factory=list)  # dicts: id, task_id, signer, position, weight, status
     directory_version: int | None = None  # read with the step's task row: its look-up may come from cache
     no_waits: bool = False  # an ending instance whose version makes no timers or subscriptions: no clean-up
+    cc: list = field(default_factory=list)  # dicts: username, cc_by (copies the diagram makes; once per person)
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
@@ -241,6 +244,9 @@ def write_step(conn: Connection, step: StepWrite) -> int:
     insert_tasks(conn, [{**t, "instance_id": instance_id, "status": "open", "completed_by": None,
                          "completed_at": None, "created_at": step.now} for t in step.new_tasks])
     append_history(conn, [{**h, "instance_id": instance_id, "at": step.now} for h in step.history])
+    if step.cc:
+        statement = sqlite_insert(_cc).on_conflict_do_nothing(index_elements=["instance_id", "username"])
+        conn.execute(statement, [{"instance_id": instance_id, "created_at": step.now, **c} for c in step.cc])
     return instance_id
 
 
@@ -368,6 +374,13 @@ def write_effects(conn: Connection, instance_id: int | None, now: datetime, outb
 
 
 _SAVE_STEP = text("SELECT liaison_save_step(CAST(:payload AS jsonb))")
+# with copies (`StepWrite.cc`): one statement, so atomic in autocommit too; a failing save inserts none
+_SAVE_STEP_CC = text("WITH saved AS (SELECT liaison_save_step(CAST(:payload AS jsonb)) AS id),"
+                     " copied AS (INSERT INTO cc_record (instance_id, username, cc_by, created_at)"
+                     " SELECT saved.id, c.username, c.cc_by, CAST(:now AS timestamptz)"
+                     " FROM saved, jsonb_to_recordset(CAST(:cc AS jsonb)) AS c(username text, cc_by text)"
+                     " ON CONFLICT (instance_id, username) DO NOTHING)"
+                     " SELECT id FROM saved")
 
 
 def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
@@ -391,6 +404,9 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
     # the function runs a statement only for a key present: empty lists and nulls stay out
     payload = {k: v for k, v in payload.items() if v is not None and v != []}
     try:
+        if step.cc:
+            return conn.execute(_SAVE_STEP_CC, {"payload": json.dumps(payload, default=str), "now": step.now,
+                                                "cc": json.dumps(step.cc)}).scalar_one()
         return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == "LI409":

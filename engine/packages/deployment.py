@@ -38,6 +38,7 @@ from engine.people.starting import starters_problems
 from engine.runtime.approvals import mode_problems
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES
 from engine.runtime.assignment_checks import admins_problems, rule_problems, start_fields_for
+from engine.runtime.cc_events import cc_org_warnings, cc_problems
 from engine.runtime.submissions import form_problems
 from engine.work.summary import summary_problems
 from forms.schema import NoAliasLoader
@@ -390,6 +391,9 @@ def org_chart_warnings(session: Session, package: Package) -> list[str]:
                 continue
             warnings += [f"{name}: {node.get('id')}: {message}"
                          for severity, message in rule_problems(conn, attributes) if severity == "warning"]
+        for node in root.iter(f"{{{BPMN_NS}}}intermediateThrowEvent"):
+            warnings += [f"{name}: {node.get('id')}: {message}"
+                         for message in cc_org_warnings(conn, read_liaison_attributes(node))]
     return warnings
 
 
@@ -537,6 +541,8 @@ def _check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[
                 fields = start_fields_for(node, forms, lambda start: read_liaison_attributes(start).get("form"))
                 problems.extend(Problem(file, node.sourceline, node.get("id"), message, severity)
                                 for severity, message in rule_problems(None, attributes, start_fields=fields))
+            problems.extend(Problem(file, node.sourceline, node.get("id"), message, severity)
+                            for severity, message in cc_problems(attributes))  # liaison:cc, ccWhen
     return problems
 
 

@@ -53,6 +53,7 @@ from engine.errors import (
 from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
 from engine.runtime import uploads
+from engine.runtime.cc_events import copy_step
 from engine.runtime.effects import notify_step, step_events
 from engine.runtime.form_people import people_for
 from engine.runtime.new_tasks import assign_new_tasks, assignees, redirect_to_deputies
@@ -201,12 +202,13 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
         record_waits(step, workflow, waits, open_views, workdays)
     elif not version_may_wait(conn, *version):
         step.no_waits = True  # nothing of the version makes timers or subscriptions: none to end
+    copies = copy_step(conn, step, records, version)  # CC events of the diagram (liaison:cc)
     # one statement: the people the step notifies, their preferences, and whether an assignee is away
-    events = step_events(step, actor)
+    events = step_events(step, actor) + copies
     directory = look_up(conn, events, assignees(step), step.now, step.directory_version)
     deputies = redirect_to_deputies(conn, step, directory.anyone_away)
     if deputies:  # rare: the tasks went to deputies, who are then notified (looked up by rendering)
-        events, directory = step_events(step, actor), None
+        events, directory = step_events(step, actor) + copies, None
     notify_step(conn, step, version, events, directory)
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
                                                               step.revision + 1)
