@@ -1,0 +1,65 @@
+"""A page that loads the designer bundle (designer/static/build, made by `make bundle`) under
+CSP `script-src 'self'`, served through Playwright's routing: no app, no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+BUILD = Path(__file__).resolve().parents[2] / "designer" / "static" / "build"
+ORIGIN = "http://designer.test"
+CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:"
+PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<meta name="csrf-token" content="test-token">
+<link rel="stylesheet" href="/build/designer.css"><script src="/build/designer.js"></script></head>
+<body><div id="host" style="width:1200px;height:800px"></div></body></html>"""
+TYPES = {".js": "text/javascript", ".css": "text/css", ".map": "application/json"}
+
+
+def bundle_built() -> bool:
+    return (BUILD / "designer.js").is_file() and (BUILD / "designer.css").is_file()
+
+
+def serve_harness(page, extra=None):
+    """Route ORIGIN to the harness page and the bundle; `extra(route, path)` may answer other paths
+    (JSON endpoints) and returns True when it did. Everything else outside ORIGIN is aborted."""
+    if not bundle_built():
+        pytest.skip("no designer bundle: run `make bundle` (needs npm)")
+
+    def handle(route):
+        url = route.request.url
+        if not url.startswith(ORIGIN):
+            route.abort()
+            return
+        path = url[len(ORIGIN):].split("?")[0]
+        if path.startswith("/build/"):
+            file = BUILD / path[len("/build/"):]
+            if file.is_file():
+                route.fulfill(status=200, body=file.read_bytes(),
+                              headers={"Content-Type": TYPES.get(file.suffix, "application/octet-stream")})
+                return
+        elif path in ("/", "/harness.html"):
+            route.fulfill(status=200, body=PAGE, headers={"Content-Type": "text/html; charset=utf-8",
+                                                          "Content-Security-Policy": CSP})
+            return
+        if extra is None or not extra(route, path):
+            route.fulfill(status=404, body="not found")
+
+    page.route("**/*", handle)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(f"{ORIGIN}/harness.html")
+    page.wait_for_function("window.LiaisonDesigner !== undefined")
+    return errors
+
+
+OPEN_AND_SAVE = """async ([xml, lang]) => {
+  const host = document.getElementById('host');
+  host.replaceChildren();
+  const { modeler, warnings, laidOut } = await window.LiaisonDesigner.open(host, xml, { lang });
+  const { xml: saved } = await modeler.saveXML({ format: false });
+  modeler.destroy();
+  return { saved, laidOut, warnings: warnings.map(warning => warning.message) };
+}"""
