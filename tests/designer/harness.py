@@ -63,3 +63,31 @@ OPEN_AND_SAVE = """async ([xml, lang]) => {
   modeler.destroy();
   return { saved, laidOut, warnings: warnings.map(warning => warning.message) };
 }"""
+
+OPEN = """async ([xml, lang, draft]) => {
+  const host = document.getElementById('host');
+  host.replaceChildren();
+  const { modeler } = await window.LiaisonDesigner.open(host, xml, { lang, draft });
+  window.modeler = modeler;
+}"""
+# Select until the panel shows the element: the panel's first render (of the process, after import)
+# may land after an early selection.
+SELECTED = """id => {
+  const element = window.modeler.get('elementRegistry').get(id);
+  const selection = window.modeler.get('selection');
+  if (selection.get()[0] !== element) selection.select(element);
+  const field = document.getElementById('bio-properties-panel-id');
+  return field !== null && field.value === id;
+}"""
+
+
+def select(page, element_id):
+    page.wait_for_function(SELECTED, arg=element_id, polling=100)
+SAVE = "async () => (await window.modeler.saveXML({ format: false })).xml"
+
+
+def open_group(page, group_id):
+    """Open a properties-panel group (groups start closed) by clicking its header."""
+    header = page.locator(f'[data-group-id="group-{group_id}"] .bio-properties-panel-group-header')
+    if "open" not in (header.get_attribute("class") or ""):
+        header.click()

@@ -55,3 +55,13 @@ def differences(before: str, after: str) -> tuple[list[str], list[str]]:
     """(lost, added): facts of `before` missing after the round trip, and new ones."""
     old, new = facts(before), facts(after)
     return sorted((old - new).elements()), sorted((new - old).elements())
+
+
+LIAISON = "{https://liaison.dev/schema/bpmn/1.0}"
+
+
+def liaison_attributes(xml: str, element_id: str) -> dict[str, str]:
+    """The liaison:* attributes of the element `element_id`, by local name."""
+    root = parse_xml_bytes(xml.encode("utf-8")).getroot()
+    element = next(node for node in root.iter() if isinstance(node.tag, str) and node.get("id") == element_id)
+    return {name[len(LIAISON):]: value for name, value in element.attrib.items() if name.startswith(LIAISON)}
