@@ -39,10 +39,11 @@ export async function bootEditor(root, open) {
     status.textContent = translate('Could not load the draft: {error}', { error: draft.error || code });
     return null;
   }
-  const { modeler } = await open(root, draft.xml, {
+  const { modeler, warnings } = await open(root, draft.xml, {
     lang: data.lang, draft, peopleUrl: data.peopleUrl, departmentsUrl: data.departmentsUrl
   });
   const editor = new DraftEditor({ modeler, data, draft, status, list, translate });
+  editor.problems.setImport(warnings);
   deployButton.hidden = draft.can_deploy === false;
   deployButton.addEventListener('click', () => editor.deploy());
   return editor;

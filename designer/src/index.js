@@ -78,7 +78,7 @@ window.LiaisonDesigner = { open, bootEditor };
 function autoBoot() {
   const root = document.getElementById('liaison-designer');
   if (root) {
-    bootEditor(root, open);
+    window.LiaisonDesigner.editor = bootEditor(root, open);
   }
 }
 

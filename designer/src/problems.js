@@ -7,22 +7,33 @@ export class Problems {
     Object.assign(this, { modeler, list, translate, onChange });
     this.server = [];
     this.lint = [];
+    this.imported = [];
     this.marked = [];
     this.canvas = modeler.get('canvas');
     this.overlays = modeler.get('overlays');
     this.registry = modeler.get('elementRegistry');
     modeler.on('linting.completed', ({ issues }) => this.setLint(issues));
+    modeler.get('linting').update(); // the lint of the import may have finished before this listened
     list.addEventListener('click', event => this.reveal(event));
   }
 
   /** Problems that count in the status line: server errors and warnings plus lint errors and warnings. */
   count() {
-    return [...this.server, ...this.lint].filter(problem => problem.severity !== 'info').length;
+    return [...this.server, ...this.imported, ...this.lint].filter(problem => problem.severity !== 'info').length;
   }
 
   setServer(problems) {
     this.server = problems.map(problem => ({ ...problem, severity: problem.severity || 'error' }));
     this.mark();
+    this.render();
+  }
+
+  /** What bpmn-js could not hold on import (a duplicate id, a reference to nothing): dropped on save. */
+  setImport(warnings) {
+    this.imported = (warnings || []).map(warning => ({
+      message: String(warning.message || warning).split('\n')[0], severity: 'warning',
+      element_id: warning.element && warning.element.id
+    }));
     this.render();
   }
 
@@ -66,6 +77,7 @@ export class Problems {
   render() {
     const items = [
       ...this.server.map(problem => ({ ...problem, source: 'server' })),
+      ...this.imported.map(problem => ({ ...problem, source: 'import' })),
       ...this.lint.map(problem => ({ ...problem, source: 'lint' }))
     ].sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity));
     const ul = document.createElement('ul');

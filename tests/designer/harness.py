@@ -21,11 +21,12 @@ def bundle_built() -> bool:
     return (BUILD / "designer.js").is_file() and (BUILD / "designer.css").is_file()
 
 
-def serve_harness(page, extra=None):
+def serve_harness(page, extra=None, body=None):
     """Route ORIGIN to the harness page and the bundle; `extra(route, path)` may answer other paths
     (JSON endpoints) and returns True when it did. Everything else outside ORIGIN is aborted."""
     if not bundle_built():
         pytest.skip("no designer bundle: run `make bundle` (needs npm)")
+    page_html = PAGE if body is None else PAGE.replace('<div id="host" style="width:1200px;height:800px"></div>', body)
 
     def handle(route):
         url = route.request.url
@@ -40,7 +41,7 @@ def serve_harness(page, extra=None):
                               headers={"Content-Type": TYPES.get(file.suffix, "application/octet-stream")})
                 return
         elif path in ("/", "/harness.html"):
-            route.fulfill(status=200, body=PAGE, headers={"Content-Type": "text/html; charset=utf-8",
+            route.fulfill(status=200, body=page_html, headers={"Content-Type": "text/html; charset=utf-8",
                                                           "Content-Security-Policy": CSP})
             return
         if extra is None or not extra(route, path):
