@@ -77,6 +77,8 @@ export const ZH = {
   'Expression over the process data': '基于流程数据的表达式',
   'Condition fields': '条件字段',
   'Insert a start-form field': '插入发起表单字段',
+  'Operation parameters': '操作参数',
+  'Value (expression)': '值（表达式）',
   // editor chrome
   'Saved': '已保存',
   'Saving': '保存中',

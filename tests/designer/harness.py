@@ -92,3 +92,13 @@ def open_group(page, group_id):
     header = page.locator(f'[data-group-id="group-{group_id}"] .bio-properties-panel-group-header')
     if "open" not in (header.get_attribute("class") or ""):
         header.click()
+
+
+def saved_when(page, text: str, attempts: int = 100) -> str:
+    """The saved XML once it contains `text` (the panel's text fields write after a debounce)."""
+    for _ in range(attempts):
+        xml = page.evaluate(SAVE)
+        if text in xml:
+            return xml
+        page.wait_for_timeout(100)
+    return xml

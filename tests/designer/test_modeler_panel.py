@@ -7,7 +7,7 @@ import pytest
 
 from tests.browser_support import chromium
 
-from .harness import OPEN, SAVE, open_group, select, serve_harness
+from .harness import OPEN, SAVE, open_group, saved_when, select, serve_harness
 from .xmltree import liaison_attributes
 
 pytestmark = pytest.mark.browser
@@ -95,3 +95,18 @@ def test_panel_speaks_chinese(page):
     assert page.locator('[data-group-id="group-liaison-approvers"]').inner_text().startswith("审批人")
     open_group(page, "liaison-approval")
     assert "会签" in page.locator("#bio-properties-panel-liaison-mode").inner_text()
+
+
+def test_service_task_operation_and_parameters_are_written(page):
+    xml = XML.replace('<bpmn:userTask id="approve" name="Approve"/>',
+                      '<bpmn:serviceTask id="order" name="Send the order"/>').replace('"approve"', '"order"')
+    page.evaluate(OPEN, [xml, "en", DRAFT])
+    select(page, "order")
+    open_group(page, "liaison-operation")
+    _choose(page, "liaison-operation", "send_order")
+    page.click('[data-group-id="group-liaison-parameters"] .bio-properties-panel-add-entry')
+    page.fill("#bio-properties-panel-order-liaison-parameter-0-name", "supplier")
+    page.fill("#bio-properties-panel-order-liaison-parameter-0-value", "supplier_id")
+    saved = saved_when(page, "supplier_id")
+    assert liaison_attributes(saved, "order")["operation"] == "send_order"
+    assert '<liaison:parameter name="supplier" value="supplier_id"' in saved

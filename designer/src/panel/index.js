@@ -1,6 +1,7 @@
 // The Liaison properties provider: its groups come after the BPMN and Camunda ones.
 import { is } from 'bpmn-js/lib/util/ModelUtil';
 import { approverEntries } from './approvers.js';
+import { parametersGroup } from './parameters.js';
 import {
   approvalEntries, formEntries, deadlineEntries, directEntries, operationEntries, hasMessage,
   correlationEntries, conditionEntries
@@ -8,7 +9,7 @@ import {
 
 const LOW_PRIORITY = 400;
 
-function groupsFor(element, translate) {
+function groupsFor(element, translate, injector) {
   const groups = [];
   const add = (id, label, entries) => groups.push({ id, label: translate(label), entries });
   if (is(element, 'bpmn:UserTask')) {
@@ -24,6 +25,7 @@ function groupsFor(element, translate) {
   }
   if (is(element, 'bpmn:ServiceTask')) {
     add('liaison-operation', 'Service operation', operationEntries(element));
+    groups.push(parametersGroup(element, injector));
   }
   if (hasMessage(element)) {
     add('liaison-message', 'Message correlation', correlationEntries(element));
@@ -34,9 +36,9 @@ function groupsFor(element, translate) {
   return groups;
 }
 
-function LiaisonPropertiesProvider(propertiesPanel, translate) {
+function LiaisonPropertiesProvider(propertiesPanel, translate, injector) {
   this.getGroups = element => groups => {
-    const ours = groupsFor(element, translate);
+    const ours = groupsFor(element, translate, injector);
     // Liaison's groups first after "General": they are what a process owner edits most.
     const general = groups.findIndex(group => group.id === 'general');
     groups.splice(general + 1, 0, ...ours);
@@ -45,7 +47,7 @@ function LiaisonPropertiesProvider(propertiesPanel, translate) {
   propertiesPanel.registerProvider(LOW_PRIORITY, this);
 }
 
-LiaisonPropertiesProvider.$inject = ['propertiesPanel', 'translate'];
+LiaisonPropertiesProvider.$inject = ['propertiesPanel', 'translate', 'injector'];
 
 export default {
   __init__: ['liaisonPropertiesProvider'],
