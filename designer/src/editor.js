@@ -62,6 +62,12 @@ export class DraftEditor {
     this.message = '';
     this.showStatus(translate('Saved'));
     modeler.on('commandStack.changed', () => this.changed());
+    window.addEventListener('beforeunload', event => {
+      if (this.dirty || this.saving) {
+        this.save();
+        event.preventDefault(); // the browser asks before leaving with a change not saved yet
+      }
+    });
   }
 
   changed() {

@@ -47,6 +47,7 @@ export async function open(container, xml, options = {}) {
   container.append(workspace);
   const modeler = new Modeler({
     container: canvas,
+    keyboard: { bindTo: options.keyboard || window }, // undo, redo, delete, copy (inputs are ignored)
     propertiesPanel: { parent: panel },
     linting: { bpmnlint: lintConfig, active: true },
     moddleExtensions: { camunda: camundaModdle, liaison: liaisonModdle },

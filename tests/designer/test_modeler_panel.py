@@ -110,3 +110,24 @@ def test_service_task_operation_and_parameters_are_written(page):
     saved = saved_when(page, "supplier_id")
     assert liaison_attributes(saved, "order")["operation"] == "send_order"
     assert '<liaison:parameter name="supplier" value="supplier_id"' in saved
+
+
+def test_palette_and_context_pad_speak_chinese(page):
+    page.evaluate(OPEN, [XML, "zh", DRAFT])
+    assert page.get_attribute(".djs-palette .entry.bpmn-icon-start-event-none", "title") == "创建开始事件"
+    select(page, "approve")
+    assert page.get_attribute('.djs-context-pad .entry[data-action="delete"]', "title") == "删除"
+
+
+def test_condition_field_picker_inserts_the_field_name(page):
+    xml = XML.replace('<bpmn:userTask id="approve" name="Approve"/>',
+                      '<bpmn:userTask id="approve" name="Approve"/>'
+                      '<bpmn:sequenceFlow id="flow" sourceRef="start" targetRef="approve"/>').replace(
+        "</bpmndi:BPMNPlane>",
+        '<bpmndi:BPMNEdge id="flow_di" bpmnElement="flow"><di:waypoint x="136" y="118"/>'
+        '<di:waypoint x="200" y="118"/></bpmndi:BPMNEdge></bpmndi:BPMNPlane>')
+    page.evaluate(OPEN, [xml, "en", DRAFT])
+    select(page, "flow")
+    open_group(page, "liaison-condition")
+    _choose(page, "liaison-condition-field", "amount")
+    assert ">amount</bpmn:conditionExpression>" in page.evaluate(SAVE)
