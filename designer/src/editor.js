@@ -6,9 +6,15 @@ import { askComment } from './deploy-dialog.js';
 
 const SAVE_DELAY = 1000;
 
-function chrome(root, id, tag, className) {
+// The page's own element when it has one; else one the bundle adds: status and deploy in a toolbar
+// above the modeler, the problem list below it.
+function chrome(root, id, tag, className, below = false) {
   let node = document.getElementById(id);
-  if (!node) {
+  if (!node && below) {
+    node = document.createElement(tag);
+    Object.assign(node, { id, className });
+    root.append(node);
+  } else if (!node) {
     node = document.createElement(tag);
     node.id = id;
     node.className = className;
@@ -33,7 +39,6 @@ export async function bootEditor(root, open) {
     deployButton.textContent = translate('Deploy');
   }
   deployButton.type = 'button';
-  const list = chrome(root, 'designer-problems', 'div', 'ld-problems');
   const { status: code, body: draft } = await requestJSON('GET', data.draftUrl);
   if (code !== 200) {
     status.textContent = translate('Could not load the draft: {error}', { error: draft.error || code });
@@ -42,6 +47,7 @@ export async function bootEditor(root, open) {
   const { modeler, warnings } = await open(root, draft.xml, {
     lang: data.lang, draft, peopleUrl: data.peopleUrl, departmentsUrl: data.departmentsUrl
   });
+  const list = chrome(root, 'designer-problems', 'div', 'ld-problems', true);
   const editor = new DraftEditor({ modeler, data, draft, status, list, translate });
   editor.problems.setImport(warnings);
   deployButton.hidden = draft.can_deploy === false;

@@ -42,7 +42,7 @@ export class Problems {
     for (const [elementId, list] of Object.entries(issues || {})) {
       for (const issue of list) {
         this.lint.push({
-          element_id: issue.id || elementId, message: issue.message, rule: issue.rule,
+          element_id: issue.id || elementId, message: this.translate(issue.message), rule: issue.rule,
           severity: issue.category === 'warn' ? 'warning' : issue.category === 'info' ? 'info' : 'error'
         });
       }
