@@ -149,8 +149,14 @@ export class DraftEditor {
     }
     const { status, body } = await requestJSON('POST', this.data.deployUrl, { revision: this.revision, comment });
     if (status === 200) {
-      this.showStatus(this.translate('Deployed version {version}', { version: body.version }));
       this.problems.setServer((body.warnings || []).map(warningProblem));
+      this.showStatus(this.translate('Deployed version {version}', { version: body.version }));
+      if (body.url) {
+        const link = document.createElement('a');
+        link.href = body.url;
+        link.textContent = this.translate('Versions');
+        this.status.append(' ', link);
+      }
     } else if (status === 422) {
       this.problems.setServer(body.problems || []);
       this.showStatus(body.error || this.translate('Cannot deploy: fix the problems first'));

@@ -91,6 +91,7 @@ export const ZH = {
   'Comment for this version': '此版本的说明',
   'Cancel': '取消',
   'Deployed version {version}': '已发布版本 {version}',
+  'Versions': '版本',
   'Cannot deploy: fix the problems first': '无法发布：请先修正问题',
   'Autosave stopped: reload the page to see the latest draft.': '已停止自动保存：请刷新页面查看最新草稿。',
   'Could not save: {error}': '无法保存：{error}',

@@ -10,8 +10,9 @@ import pytest
 
 from tests.browser_support import chromium
 
-from .harness import serve_harness
+from .harness import SAVE, open_group, select, serve_harness
 from .test_modeler_panel import XML
+from .xmltree import liaison_attributes
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +42,11 @@ class DraftEndpoints:
                 "key": "purchase", "revision": self.revision, "bpmn_file": "purchase.bpmn", "xml": XML,
                 "forms": {}, "start_fields": [], "roles": [], "operations": [], "problems": self.problems,
                 "can_deploy": True, "updated_by": "Li Na", "updated_at": "2026-12-01T10:00:00"})
+        if path in ("/directory/people", "/directory/departments"):
+            self.requests.append({"method": "GET", "url": request.url})
+            people = [{"value": "wang", "label": "Wang Fang", "detail": "Finance"}]
+            departments = [{"value": "FIN", "label": "Finance", "detail": "Head office"}]
+            return self._json(route, 200, people if path == "/directory/people" else departments)
         if path in ("/designer/purchase/draft", "/designer/purchase/deploy"):
             self.requests.append({"method": request.method, "body": json.loads(request.post_data),
                                   "csrf": request.headers.get("x-csrftoken")})
@@ -151,3 +157,40 @@ def test_cancelled_deploy_sends_nothing_and_status_speaks_chinese(boot):
     page.wait_for_timeout(300)
     assert endpoints.requests == []
     assert page.inner_text("#designer-deploy") == "发布"
+
+
+def test_people_search_adds_the_picked_person_to_the_rule(boot):
+    endpoints = DraftEndpoints()
+    page = boot(endpoints)
+    select(page, "approve")
+    open_group(page, "liaison-approvers")
+    page.select_option("#bio-properties-panel-liaison-approvers-kind", "users")
+    page.fill("#ld-liaison-approvers-people-search", "wan")
+    page.click('.ld-search-result[data-value="wang"]')
+    assert page.input_value("#bio-properties-panel-liaison-approvers-rule") == "users:wang"
+    assert "/directory/people?q=wan" in endpoints.requests[0]["url"]
+    assert "Wang Fang" not in page.evaluate(SAVE)  # the rule names the username; the label is for people
+
+
+def test_department_search_sets_the_department_code(boot):
+    page = boot(DraftEndpoints())
+    select(page, "approve")
+    open_group(page, "liaison-approvers")
+    page.select_option("#bio-properties-panel-liaison-approvers-kind", "department")
+    page.fill("#ld-liaison-approvers-department-search", "fin")
+    page.click('.ld-search-result[data-value="FIN"]')
+    page.check("#bio-properties-panel-liaison-approvers-department-sub")
+    assert liaison_attributes(page.evaluate(SAVE), "approve")["approvers"] == "department:FIN+"
+
+
+def test_a_deploy_reports_the_version_and_links_the_version_list(boot):
+    endpoints = DraftEndpoints()
+    endpoints.deploy_reply = (200, {"version": 4, "warnings": ["department AUDIT has no head"],
+                                    "url": "/designer/purchase/versions"})
+    page = boot(endpoints, lang="zh")
+    page.click("#designer-deploy")
+    page.click('#designer-deploy-dialog button[value="deploy"]')
+    _status(page, "已发布版本 4")
+    assert page.get_attribute("#designer-status a", "href") == "/designer/purchase/versions"
+    assert "department AUDIT has no head" in page.inner_text("#designer-problems")
+    assert endpoints.requests[-1]["body"] == {"revision": 3, "comment": ""}

@@ -110,6 +110,19 @@ def test_service_task_operation_and_parameters_are_written(page):
     saved = saved_when(page, "supplier_id")
     assert liaison_attributes(saved, "order")["operation"] == "send_order"
     assert '<liaison:parameter name="supplier" value="supplier_id"' in saved
+    # the external-task topic (camunda:topic) is the Camunda provider's, in the same panel
+    assert page.locator('[data-group-id="group-CamundaPlatform__Implementation"]').count() == 1
+
+
+def test_message_event_gets_a_correlation_key(page):
+    xml = XML.replace('<bpmn:startEvent id="start" name="Requested"/>',
+                      '<bpmn:startEvent id="start" name="Requested"><bpmn:messageEventDefinition id="m"/>'
+                      '</bpmn:startEvent>')
+    page.evaluate(OPEN, [xml, "en", DRAFT])
+    select(page, "start")
+    open_group(page, "liaison-message")
+    page.fill("#bio-properties-panel-liaison-correlation-key", "order_id")
+    assert 'liaison:correlationKey="order_id"' in saved_when(page, "order_id")
 
 
 def test_palette_and_context_pad_speak_chinese(page):
