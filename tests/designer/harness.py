@@ -1,5 +1,6 @@
-"""A page that loads the designer bundle (designer/static/build, made by `make bundle`) under
-CSP `script-src 'self'`, served through Playwright's routing: no app, no network."""
+"""A page that loads the designer bundle (designer/static/build, made by `make bundle`) under the
+app's Content-Security-Policy (`script-src 'self'`: no eval), served through Playwright's routing:
+no app, no network (requests outside the page's origin are aborted)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from web import CONTENT_SECURITY_POLICY as CSP  # the app's own policy: script-src 'self', no eval
+
 BUILD = Path(__file__).resolve().parents[2] / "designer" / "static" / "build"
 ORIGIN = "http://designer.test"
-CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:"
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="csrf-token" content="test-token">
 <link rel="stylesheet" href="/build/designer.css"><script src="/build/designer.js"></script></head>
@@ -71,19 +73,29 @@ OPEN = """async ([xml, lang, draft]) => {
   const { modeler } = await window.LiaisonDesigner.open(host, xml, { lang, draft });
   window.modeler = modeler;
 }"""
-# Select until the panel shows the element: the panel's first render (of the process, after import)
-# may land after an early selection.
+# Select until the panel shows the element: the panel subscribes to selection changes in an effect
+# after its first render, so a selection made right after the import can go unseen: select again.
 SELECTED = """id => {
   const element = window.modeler.get('elementRegistry').get(id);
   const selection = window.modeler.get('selection');
-  if (selection.get()[0] !== element) selection.select(element);
   const field = document.getElementById('bio-properties-panel-id');
-  return field !== null && field.value === id;
+  if (field !== null && field.value === id) return true;
+  selection.select(null);
+  selection.select(element);
+  return false;
 }"""
 
 
 def select(page, element_id):
-    page.wait_for_function(SELECTED, arg=element_id, polling=100)
+    try:
+        page.wait_for_function(SELECTED, arg=element_id, polling=100, timeout=10000)
+    except Exception as exc:
+        state = page.evaluate("""() => ({
+          selected: window.modeler.get('selection').get().map(e => e.id),
+          field: (document.getElementById('bio-properties-panel-id') || {}).value,
+          header: (document.querySelector('.bio-properties-panel-header-label') || {}).textContent,
+          panel: (document.querySelector('.ld-panel') || {}).innerHTML?.slice(0, 300)})""")
+        raise AssertionError(f"{element_id} not shown in the panel: {state}") from exc
 SAVE = "async () => (await window.modeler.saveXML({ format: false })).xml"
 
 
