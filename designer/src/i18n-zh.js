@@ -12,6 +12,7 @@ export const ZH = {
   'Picked on the start form': '发起人在表单中选择',
   'Expression': '表达式',
   'Rule': '规则',
+  'Not recognised: see the rule below': '无法识别：请看下面的规则',
   'e.g. manager:2, role:finance, department:SALES+': '例如 manager:2、role:finance、department:SALES+',
   'Usernames': '用户名',
   'Comma-separated, in order': '逗号分隔，按顺序',

@@ -6,7 +6,7 @@ export const RULE_KINDS = [
 
 const NO_ARG = new Set(['initiator']);
 
-/** Split a rule into its kind and argument; an unknown kind comes back as `expr`-less {kind: ''}. */
+/** Split a rule into its kind and argument; an unknown kind comes back as {kind: '', arg: rule, unknown}. */
 export function parseRule(text) {
   const rule = (text || '').trim();
   if (!rule) {

@@ -46,7 +46,9 @@ function KindEntry({ element, id }) {
   const modeling = useService('modeling');
   return jsx(SelectEntry, {
     element, id, label: translate('Approvers'),
-    getOptions: () => Object.entries(KIND_LABELS).map(([value, label]) => ({ value, label: translate(label) })),
+    getOptions: () => Object.entries(KIND_LABELS).map(([value, label]) => ({
+      value, label: translate(value === '' && rule.unknown ? 'Not recognised: see the rule below' : label)
+    })),
     getValue: () => rule.kind,
     setValue: kind => modeling.updateProperties(element, {
       [ATTR]: formatRule({ kind, arg: defaultArg(kind, context) })

@@ -1,6 +1,6 @@
 // Small entry factories over one `liaison:*` (or other qualified) attribute of the element.
 import { jsx } from '@bpmn-io/properties-panel/preact/jsx-runtime';
-import { SelectEntry, TextFieldEntry, TextAreaEntry, CheckboxEntry } from '@bpmn-io/properties-panel';
+import { SelectEntry, TextFieldEntry, TextAreaEntry } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 import { getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
 
@@ -39,17 +39,6 @@ export function selectEntry(attr, label, options) {
     return jsx(SelectEntry, {
       element, id, label: translate(label), getOptions,
       getValue: () => getAttr(element, attr), setValue
-    });
-  };
-}
-
-export function checkboxEntry(label, getValue, setValue) {
-  return function LiaisonCheckboxEntry({ element, id }) {
-    const translate = useService('translate');
-    const modeling = useService('modeling');
-    return jsx(CheckboxEntry, {
-      element, id, label: translate(label), getValue: () => getValue(element),
-      setValue: value => setValue(modeling, element, value)
     });
   };
 }
