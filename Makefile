@@ -71,7 +71,7 @@ bundle: $(DESIGNER_BUILD)/designer.js
 $(DESIGNER_BUILD)/designer.js: $(DESIGNER_SRC) node_modules/.stamp
 	@if [ -x $(ESBUILD) ]; then \
 		$(ESBUILD) designer/src/index.js --bundle --minify --format=iife --target=es2020 --sourcemap \
-			--define:process.env.NODE_ENV='"production"' --legal-comments=none --log-level=warning \
+			--define:process.env.NODE_ENV='"production"' --legal-comments=linked --log-level=warning \
 			--outfile=$(DESIGNER_BUILD)/designer.js \
 		&& $(ESBUILD) designer/src/designer.css --bundle --minify --log-level=warning \
 			--loader:.woff=dataurl --loader:.woff2=dataurl --loader:.ttf=dataurl --loader:.eot=dataurl \
