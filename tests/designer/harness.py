@@ -30,9 +30,12 @@ def serve_harness(page, extra=None, body=None):
         pytest.skip("no designer bundle: run `make bundle` (needs npm)")
     page_html = PAGE if body is None else PAGE.replace('<div id="host" style="width:1200px;height:800px"></div>', body)
 
+    errors: list[str] = []
+
     def handle(route):
         url = route.request.url
         if not url.startswith(ORIGIN):
+            errors.append(f"request outside the page's origin: {url}")
             route.abort()
             return
         path = url[len(ORIGIN):].split("?")[0]
@@ -50,7 +53,6 @@ def serve_harness(page, extra=None, body=None):
             route.fulfill(status=404, body="not found")
 
     page.route("**/*", handle)
-    errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{ORIGIN}/harness.html")

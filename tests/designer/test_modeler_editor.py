@@ -72,18 +72,20 @@ def browser():
 
 @pytest.fixture
 def boot(browser):
-    pages = []
-
     def start(endpoints, lang="en"):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         pages.append(page)
-        serve_harness(page, extra=endpoints, body=CONTAINER.format(lang=lang))
+        errors.append(serve_harness(page, extra=endpoints, body=CONTAINER.format(lang=lang)))
         page.evaluate(EDITOR)
         return page
 
+    pages, errors = [], []
     yield start
     for page in pages:
         page.close()
+    # the browser logs every 4xx answer as a console error: those are the scripted refusals
+    assert [error for page_errors in errors for error in page_errors
+            if not error.startswith("Failed to load resource")] == []
 
 
 def _status(page, text):
