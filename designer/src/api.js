@@ -5,7 +5,7 @@ function csrfToken() {
   return meta ? meta.getAttribute('content') : '';
 }
 
-/** fetch() a JSON endpoint; resolves to {status, body} whatever the status (the caller decides). */
+/** fetch() a JSON endpoint; resolves to {status, body} whatever the status (0: no answer); never rejects. */
 export async function requestJSON(method, url, payload) {
   const init = {
     method,
@@ -16,7 +16,13 @@ export async function requestJSON(method, url, payload) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(payload);
   }
-  const response = await fetch(url, init);
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    // offline, or the server is down: status 0 and a message, like any other refusal
+    return { status: 0, body: { error: String(error.message || error) } };
+  }
   let body = {};
   try {
     body = await response.json();

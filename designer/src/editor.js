@@ -44,9 +44,16 @@ export async function bootEditor(root, open) {
     status.textContent = translate('Could not load the draft: {error}', { error: draft.error || code });
     return null;
   }
-  const { modeler, warnings } = await open(root, draft.xml, {
-    lang: data.lang, draft, peopleUrl: data.peopleUrl, departmentsUrl: data.departmentsUrl
-  });
+  let opened;
+  try {
+    opened = await open(root, draft.xml, {
+      lang: data.lang, draft, peopleUrl: data.peopleUrl, departmentsUrl: data.departmentsUrl
+    });
+  } catch (error) {
+    status.textContent = translate('Could not open the diagram: {error}', { error: error.message });
+    return null;
+  }
+  const { modeler, warnings } = opened;
   const list = chrome(root, 'designer-problems', 'div', 'ld-problems', true);
   const editor = new DraftEditor({ modeler, data, draft, status, list, translate });
   editor.problems.setImport(warnings);

@@ -97,6 +97,7 @@ export const ZH = {
   'Autosave stopped: reload the page to see the latest draft.': '已停止自动保存：请刷新页面查看最新草稿。',
   'Could not save: {error}': '无法保存：{error}',
   'Could not load the draft: {error}': '无法加载草稿：{error}',
+  'Could not open the diagram: {error}': '无法打开流程图：{error}',
   'Problems': '问题',
   'Linter': '规范检查',
   'error': '错误',

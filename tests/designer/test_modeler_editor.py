@@ -196,3 +196,13 @@ def test_a_deploy_reports_the_version_and_links_the_version_list(boot):
     assert page.get_attribute("#designer-status a", "href") == "/designer/purchase/versions"
     assert "department AUDIT has no head" in page.inner_text("#designer-problems")
     assert endpoints.requests[-1]["body"] == {"revision": 3, "comment": ""}
+
+
+def test_a_save_without_answer_keeps_the_change_and_says_so(boot):
+    endpoints = DraftEndpoints()
+    page = boot(endpoints)
+    page.route("**/designer/purchase/draft", lambda route: route.abort()
+               if route.request.method == "PUT" else route.fallback())
+    page.evaluate(RENAME, "Approve order")
+    _status(page, "Could not save")
+    assert page.evaluate("() => document.getElementById('designer-status').dataset.state") == "dirty"
