@@ -206,3 +206,12 @@ def test_a_save_without_answer_keeps_the_change_and_says_so(boot):
     page.evaluate(RENAME, "Approve order")
     _status(page, "Could not save")
     assert page.evaluate("() => document.getElementById('designer-status').dataset.state") == "dirty"
+
+
+def test_canvas_and_panel_sit_side_by_side_at_tablet_width(boot):
+    page = boot(DraftEndpoints(), lang="zh")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    canvas, panel = page.locator(".ld-canvas").bounding_box(), page.locator(".ld-panel").bounding_box()
+    assert canvas["width"] >= 600 and panel["width"] >= 250
+    assert canvas["x"] + canvas["width"] <= panel["x"] + 1 and panel["x"] + panel["width"] <= 1024
+    assert canvas["height"] >= 400
