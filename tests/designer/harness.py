@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
+from tests.browser_support import unavailable
 from web import CONTENT_SECURITY_POLICY as CSP  # the app's own policy: script-src 'self', no eval
 
 BUILD = Path(__file__).resolve().parents[2] / "designer" / "static" / "build"
@@ -27,7 +26,7 @@ def serve_harness(page, extra=None, body=None):
     """Route ORIGIN to the harness page and the bundle; `extra(route, path)` may answer other paths
     (JSON endpoints) and returns True when it did. Everything else outside ORIGIN is aborted."""
     if not bundle_built():
-        pytest.skip("no designer bundle: run `make bundle` (needs npm)")
+        unavailable("the designer bundle: `make bundle` (needs npm)")
     page_html = PAGE if body is None else PAGE.replace('<div id="host" style="width:1200px;height:800px"></div>', body)
 
     errors: list[str] = []
