@@ -8,12 +8,12 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup chromium slapd run test lint clean bench messages
+.PHONY: setup bundle chromium slapd run test lint clean bench messages
 
 # Compiled message catalogs (*.mo) are build products, never committed: made from the .po files here.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 
-setup: $(STAMP) node_modules/.stamp $(MO_FILES)
+setup: $(STAMP) node_modules/.stamp $(MO_FILES) bundle
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,26 @@ node_modules/.stamp: package.json package-lock.json
 		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
 	else \
 		echo "NOTE: npm not found: task pages will show no BPMN diagram until 'npm ci' runs"; \
+	fi
+
+# The designer's browser bundle (designer/src -> designer/static/build, never committed), built with
+# esbuild from node_modules alone (no .venv: the Dockerfile runs `make bundle`); a note without npm.
+DESIGNER_BUILD := designer/static/build
+DESIGNER_SRC := $(wildcard designer/src/*.js designer/src/*/*.js designer/src/*.json designer/src/*.css)
+ESBUILD := node_modules/.bin/esbuild
+
+bundle: $(DESIGNER_BUILD)/designer.js
+
+$(DESIGNER_BUILD)/designer.js: $(DESIGNER_SRC) node_modules/.stamp
+	@if [ -x $(ESBUILD) ]; then \
+		$(ESBUILD) designer/src/index.js --bundle --minify --format=iife --target=es2020 --sourcemap \
+			--define:process.env.NODE_ENV='"production"' --legal-comments=linked --log-level=warning \
+			--outfile=$(DESIGNER_BUILD)/designer.js \
+		&& $(ESBUILD) designer/src/designer.css --bundle --minify --log-level=warning \
+			--loader:.woff=dataurl --loader:.woff2=dataurl --loader:.ttf=dataurl --loader:.eot=dataurl \
+			--loader:.svg=dataurl --outfile=$(DESIGNER_BUILD)/designer.css; \
+	else \
+		echo "NOTE: esbuild not installed (npm missing?): the designer page has no editor until 'make bundle' runs"; \
 	fi
 
 web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po | $(STAMP)

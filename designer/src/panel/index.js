@@ -1,0 +1,55 @@
+// The Liaison properties provider: its groups come after the BPMN and Camunda ones.
+import { is } from 'bpmn-js/lib/util/ModelUtil';
+import { approverEntries } from './approvers.js';
+import { parametersGroup } from './parameters.js';
+import {
+  approvalEntries, formEntries, deadlineEntries, directEntries, operationEntries, hasMessage,
+  correlationEntries, conditionEntries
+} from './groups.js';
+
+const LOW_PRIORITY = 400;
+
+function groupsFor(element, translate, injector) {
+  const groups = [];
+  const add = (id, label, entries) => groups.push({ id, label: translate(label), entries });
+  if (is(element, 'bpmn:UserTask')) {
+    add('liaison-approvers', 'Approvers', approverEntries(element));
+    add('liaison-approval', 'Approval mode', approvalEntries(element));
+    add('liaison-direct', 'People named directly', directEntries(element));
+  }
+  if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:StartEvent')) {
+    add('liaison-form', 'Liaison form', formEntries(element));
+  }
+  if (is(element, 'bpmn:UserTask')) {
+    add('liaison-deadlines', 'Deadlines', deadlineEntries(element));
+  }
+  if (is(element, 'bpmn:ServiceTask')) {
+    add('liaison-operation', 'Service operation', operationEntries(element));
+    groups.push(parametersGroup(element, injector));
+  }
+  if (hasMessage(element)) {
+    add('liaison-message', 'Message correlation', correlationEntries(element));
+  }
+  if (is(element, 'bpmn:SequenceFlow')) {
+    add('liaison-condition', 'Condition fields', conditionEntries(element));
+  }
+  return groups;
+}
+
+function LiaisonPropertiesProvider(propertiesPanel, translate, injector) {
+  this.getGroups = element => groups => {
+    const ours = groupsFor(element, translate, injector);
+    // Liaison's groups first after "General": they are what a process owner edits most.
+    const general = groups.findIndex(group => group.id === 'general');
+    groups.splice(general + 1, 0, ...ours);
+    return groups;
+  };
+  propertiesPanel.registerProvider(LOW_PRIORITY, this);
+}
+
+LiaisonPropertiesProvider.$inject = ['propertiesPanel', 'translate', 'injector'];
+
+export default {
+  __init__: ['liaisonPropertiesProvider'],
+  liaisonPropertiesProvider: ['type', LiaisonPropertiesProvider]
+};
