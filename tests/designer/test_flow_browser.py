@@ -18,7 +18,8 @@ from engine.data.models import AdminGrant, Department, Person, PersonRole, Role,
 from engine.packages import draft_chain, drafts
 from engine.people import accounts
 from tests.browser_support import serving
-from tests.web.test_browser_approval import PASSWORD, Person as Browser, browser  # noqa: F401 (fixture)
+from tests.web.test_browser_approval import PASSWORD, browser  # noqa: F401 (fixture)
+from tests.web.test_browser_approval import Person as Browser
 from web import create_app
 
 pytestmark = pytest.mark.browser
