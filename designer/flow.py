@@ -11,6 +11,7 @@ the chain shows the refusal naming the element, and the way to the BPMN modeler.
 from __future__ import annotations
 
 from flask import jsonify, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -94,9 +95,17 @@ def preview_flow(key: str):
         result = draft_chain.preview_chain(session, current_user.username, key, chain, initiator, values, _lang())
     steps = [{"node_id": step.element_id, "name": step.name, "people": [p["label"] for p in step.people],
               "groups": [g["label"] for g in step.groups], "mode": step.mode, "skipped": step.skipped,
-              "problem": step.problem, "conditional": (step.conditional or {}).get("name")}
+              "problem": step.problem, "conditional": _undecided(step.conditional)}
              for step in result.steps]
-    return jsonify(steps=steps, undecided=[u.get("name") for u in result.undecided])
+    return jsonify(steps=steps, undecided=[_undecided(u) for u in result.undecided if _undecided(u)])
+
+
+def _undecided(gateway: dict | None) -> str | None:
+    """The gateway a step waits behind, by name; not an approver's own decision (`X_decided`), which every
+    later step of a chain waits behind."""
+    if not gateway or str(gateway.get("id") or "").endswith("_decided"):
+        return None
+    return gateway.get("name")
 
 
 def _chain_body() -> tuple[int, dict]:
@@ -134,18 +143,33 @@ def _fields(schema: dict | None, lang: str) -> list[dict]:
     return fields
 
 
-def _labels() -> dict[str, str]:
+KIND_WORDS = {"approver": "Approver", "handler": "Handler", "cc": "CC", "condition": "Condition branches",
+              "parallel": "Parallel branches", "inclusive": "Inclusive branches", "delay": "Delay", "trigger": "Trigger",
+              "branch": "Branch", "other_cases": "Other cases"}
+
+
+def _kind_names() -> dict[str, dict[str, str]]:
+    """A new node's name in both languages (its kind), whatever the page's language."""
+    names: dict[str, dict[str, str]] = {kind: {} for kind in KIND_WORDS}
+    for lang in ("zh", "en"):
+        with force_locale(lang):
+            for kind, word in KIND_WORDS.items():
+                names[kind][lang] = _(word)
+    return names
+
+
+def _labels() -> dict:
     """The page's texts for the browser code (a JSON block in the page: no inline script)."""
-    return {
+    return {"kind_names": _kind_names(),
         "start": _("Initiator"), "end": _("End"), "add": _("Add"), "delete": _("Delete"),
         "approver": _("Approver"), "handler": _("Handler"), "cc": _("CC"), "condition": _("Condition branches"),
         "parallel": _("Parallel branches"), "inclusive": _("Inclusive branches"), "delay": _("Delay"),
         "trigger": _("Trigger"), "add_branch": _("Add branch"), "other_cases": _("Other cases"),
         "branch": _("Branch"), "everyone": _("Everyone"), "no_rule": _("Not set"),
-        "saving": _("Saving…"), "saved": _("Saved"), "loading": _("Loading…"),
+        "saving": _("Saving…"), "saved": _("All changes saved"), "loading": _("Loading…"),
         "conflict": _("Someone else saved this draft: reload to see their changes."),
         "save_failed": _("Not saved"), "problems": _("Problems"), "no_problems": _("No problems"),
-        "name": _("Name"), "rule": _("Who"), "rule_users": _("Specific people"), "rule_role": _("Role"),
+        "name": _("Name"), "rule": _("Who handles it"), "rule_users": _("Specific people"), "rule_role": _("Role"),
         "rule_department": _("Department members"), "rule_department_head": _("Department head"),
         "rule_manager": _("Nth manager"), "rule_initiator": _("The initiator"),
         "rule_field": _("Person picked in a field"), "rule_expression": _("Expression"),
@@ -159,7 +183,7 @@ def _labels() -> dict[str, str]:
         "fields": _("Field permissions"), "editable": _("Editable"), "readonly": _("Read-only"),
         "hidden": _("Hidden"), "default": _("Default"), "field": _("Field"), "operator": _("Operator"),
         "value": _("Value"), "and": _("all of (and)"), "or": _("any of (or)"), "add_condition": _("Add condition"),
-        "cc_to": _("Copy to"), "when": _("When"), "when_reach": _("When the request gets here"),
+        "cc_to": _("Copy to"), "when": _("Send when"), "when_reach": _("When the request gets here"),
         "when_finish": _("When the request is finished"), "duration": _("Wait for (ISO 8601, e.g. P1D)"),
         "date_field": _("Or until the date in field"), "operation": _("Operation"), "message": _("Or send message"),
         "preview": _("Preview approvers"), "sample_initiator": _("Sample initiator"), "run_preview": _("Preview"),

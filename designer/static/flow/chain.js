@@ -32,12 +32,13 @@ function decisionForm(ctx) {
   return Object.keys(ctx.forms).find((name) => ctx.forms[name].some((f) => f.name === "approved"));
 }
 
-function branch(chain, L, number, condition, ids) {
-  const id = newId(chain, "branch");
-  ids.push(id);
-  const name = condition === undefined ? { zh: `${L.branch} ${number}`, en: `${L.branch} ${number}` }
-    : { zh: `${L.branch} ${number}`, en: `${L.branch} ${number}` };
-  const made = { id, name, nodes: [] };
+function words(L, kind, suffix = "") {
+  const names = (L.kind_names && L.kind_names[kind]) || { zh: L[kind], en: L[kind] };
+  return { zh: `${names.zh}${suffix}`, en: `${names.en}${suffix}` };
+}
+
+function branch(chain, L, number, condition) {
+  const made = { id: newId(chain, "branch"), name: words(L, "branch", ` ${number}`), nodes: [] };
   if (condition !== undefined) made.condition = condition;
   return made;
 }
@@ -45,7 +46,7 @@ function branch(chain, L, number, condition, ids) {
 // A new node of `kind` with the least that makes it whole (its rule is left to the drawer).
 export function newNode(chain, kind, ctx, L) {
   const id = newId(chain, kind);
-  const node = { kind, id, name: { zh: L[kind], en: L[kind] } };
+  const node = { kind, id, name: words(L, kind) };
   if (kind === "approver") {
     const form = decisionForm(ctx);
     if (form) node.form = form;
@@ -58,18 +59,18 @@ export function newNode(chain, kind, ctx, L) {
     node.message = "notify";
   } else if (BRANCHING.includes(kind)) {
     const scratch = { ...chain, nodes: [...(chain.nodes || []), node] };
-    node.branches = [];
     const condition = kind === "parallel" ? undefined : null;
-    node.branches.push(branch(scratch, L, 1, condition, []));
-    if (kind === "parallel") node.branches.push(branch(scratch, L, 2, undefined, []));
-    else node.branches.push({ ...branch(scratch, L, 2, null, []), name: { zh: L.other_cases, en: L.other_cases } });
+    node.branches = [branch(scratch, L, 1, condition)];
+    const second = branch(scratch, L, 2, condition);
+    if (kind !== "parallel") second.name = words(L, "other_cases");
+    node.branches.push(second);
   }
   return node;
 }
 
 export function addBranch(chain, node, L) {
   const number = node.branches.length + (node.kind === "parallel" ? 1 : 0);
-  const made = branch(chain, L, number, node.kind === "parallel" ? undefined : null, []);
+  const made = branch(chain, L, number, node.kind === "parallel" ? undefined : null);
   if (node.kind === "parallel") node.branches.push(made);
   else node.branches.splice(node.branches.length - 1, 0, made);
   return made;

@@ -135,7 +135,7 @@ function drawBranches(list, node) {
   const problems = problemsOf(node.id);
   return h("div", { class: `flow-split${problems.length ? " has-problem" : ""}`, dataset: { nodeId: node.id, kind: node.kind } },
     h("div", { class: "flow-split-head" }, h("span", { class: "flow-card-kind" }, L[node.kind]),
-      h("span", {}, text(node.name, lang)),
+      text(node.name, lang) !== L[node.kind] ? h("span", {}, text(node.name, lang)) : "",
       h("button", { type: "button", class: "secondary flow-add-branch", onclick: () => { addBranch(state.chain, node, L); env.changed(); } }, L.add_branch),
       h("button", { type: "button", class: "flow-delete", "aria-label": `${L.delete} ${text(node.name, lang)}`, onclick: () => remove(list, node) }, "×")),
     problems.length ? h("ul", { class: "flow-card-problems" }, problems.map((p) => h("li", {}, p.message))) : "",
