@@ -91,8 +91,12 @@ def preview_flow(key: str):
     chain = data.get("chain") if isinstance(data.get("chain"), dict) else None
     values = data.get("data") if isinstance(data.get("data"), dict) else {}
     initiator = str(data.get("initiator") or "") or None
-    with _sessions() as session, session.begin():
-        result = draft_chain.preview_chain(session, current_user.username, key, chain, initiator, values, _lang())
+    try:
+        with _sessions() as session, session.begin():
+            result = draft_chain.preview_chain(session, current_user.username, key, chain, initiator, values,
+                                               _lang())
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a chain the writer cannot convert
+        return jsonify(error=_("The chain cannot be saved: %(reason)s", reason=str(exc))), 400
     steps = [{"node_id": step.element_id, "name": step.name, "people": [p["label"] for p in step.people],
               "groups": [g["label"] for g in step.groups], "mode": step.mode, "skipped": step.skipped,
               "problem": step.problem, "conditional": _undecided(step.conditional)}

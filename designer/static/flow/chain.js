@@ -1,6 +1,6 @@
 // The chain as data (the server's model: engine/packages/chain/__init__.py): ids, new nodes, summaries.
 
-export const KINDS = ["approver", "handler", "cc", "condition", "parallel", "delay", "trigger"];
+export const KINDS = ["approver", "handler", "cc", "condition", "parallel", "inclusive", "delay", "trigger"];
 export const BRANCHING = ["condition", "parallel", "inclusive"];
 const SUFFIXES = ["_decided", "_rejected", "_join"];
 
