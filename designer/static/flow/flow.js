@@ -210,7 +210,7 @@ function openPreview() {
     result.replaceChildren(...answer.steps.map((s) => h("li", { dataset: { nodeId: s.node_id } },
       h("strong", {}, s.name), " — ",
       s.skipped ? L.skipped : [...s.people, ...s.groups].join("、") || L.nobody,
-      s.mode ? ` (${L[`mode_${s.mode}`] || s.mode})` : "",
+      s.mode ? ` · ${L[`mode_${s.mode}`] || s.mode}` : "",
       s.problem ? h("small", { class: "error" }, ` ${s.problem}`) : "",
       s.conditional ? h("small", {}, ` · ${L.undecided}: ${s.conditional}`) : "")));
   };
