@@ -42,7 +42,7 @@ from engine.errors import (
 from engine.packages import designer_access, draft_checks, draft_import, drafts
 from engine.packages.archive import export_version
 from engine.packages.limits import MAX_ZIP_BYTES
-from engine.packages.templates import TEMPLATES
+from engine.packages.templates import CHAIN_PREFIX, TEMPLATES, chain_template_labels
 from engine.people.org import display_names
 
 BUNDLE = Path(bp.static_folder or "", "build", "designer.js")
@@ -85,7 +85,7 @@ def index():
         people = {u for r in rows for u in (r.deployed_by, r.draft_updated_by) if u}
         names = display_names(session, people, _lang())
         categories = _creatable_categories(session)
-    return render_template("designer/index.html", rows=rows, names=names, lang=_lang(), templates=TEMPLATES,
+    return render_template("designer/index.html", rows=rows, names=names, lang=_lang(), templates={**TEMPLATES, **chain_template_labels()},
                            categories=categories, versions_url=versions_url)
 
 
@@ -102,7 +102,8 @@ def new():
     except (drafts.DraftFileError, TaskConflictError, NotFoundError) as exc:
         flash(_translated(exc), "error")
         return redirect(url_for("designer.index"))
-    return redirect(url_for("designer.edit", key=key))
+    chain = (form.get("template") or "").startswith(CHAIN_PREFIX)  # a chain template opens in the chain editor
+    return redirect(url_for("designer.flow" if chain else "designer.edit", key=key))
 
 
 @bp.post("/import")

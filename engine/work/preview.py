@@ -61,7 +61,13 @@ def approval_chain(session: Session, key: str, username: str | None, data: dict,
     if version is None:
         raise NotFoundError(f"no process `{key}` is deployed")
     spec, _subspecs = version_specs(session, *version)
-    package = version_package(session, *version)
+    return approval_chain_for(session, spec, version_package(session, *version), username, data, lang)
+
+
+def approval_chain_for(session: Session, spec, package: dict, username: str | None, data: dict,
+                       lang: str = "zh") -> Chain:
+    """`approval_chain` on any parsed process `spec` with its stored-style `package` (`{"meta", ...}`):
+    the deployed version's, or a designer draft's (the chain editor's preview)."""
     meta = package.get("meta") or {}
     names = element_names(package)
     walk = paths.upcoming_user_tasks(spec, data, sandbox.evaluate)

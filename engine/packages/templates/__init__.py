@@ -11,9 +11,11 @@ from pathlib import Path
 import yaml
 
 from engine.errors import NotFoundError, msg
+from engine.packages.chain.templates import CHAIN_TEMPLATES, chain_template, chain_template_files
 
 FOLDER = Path(__file__).resolve().parent
 PLACEHOLDER = "TEMPLATE_KEY"
+CHAIN_PREFIX = "chain:"  # a chain template's name in the designer's "new process" choice
 # name -> its label in the designer's "new process" choice, in the order shown
 TEMPLATES: dict[str, dict[str, str]] = {
     "blank": {"zh": "空白流程", "en": "Blank process"},
@@ -24,8 +26,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
 }
 
 
+def chain_template_labels() -> dict[str, dict[str, str]]:
+    """The chain templates as choices of the designer's "new process" form: `chain:NAME` -> {zh, en}."""
+    return {CHAIN_PREFIX + name: dict(template["name"]) for name, template in CHAIN_TEMPLATES.items()}
+
+
 def template_files(name: str, key: str, names: dict[str, str] | None = None) -> dict[str, str]:
-    """The files of template `name` for a new package `key` (relative path -> text)."""
+    """The files of template `name` for a new package `key` (relative path -> text); `chain:NAME` is a chain
+    template (engine/packages/chain/templates.py), opened in the chain editor."""
+    if name.startswith(CHAIN_PREFIX):
+        label = chain_template(name[len(CHAIN_PREFIX):])["name"]
+        return chain_template_files(name[len(CHAIN_PREFIX):], key, {**label, **(names or {})})
     if name not in TEMPLATES:
         raise NotFoundError(msg("there is no template %(name)s", name=name))
     root = FOLDER / name
