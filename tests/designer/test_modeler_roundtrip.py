@@ -39,7 +39,7 @@ def _readable(path: Path) -> bool:
 
 FILES = sorted(
     str(path.relative_to(ROOT))
-    for folder in ("processes", "tests/fixtures")
+    for folder in ("processes", "tests/fixtures", "engine/packages/templates")
     for path in (ROOT / folder).rglob("*.bpmn")
     if _readable(path)
 )
@@ -74,3 +74,25 @@ def test_file_saves_back_unchanged(page, name):
         assert lost and all(LOSSY[name] in fact for fact in lost + added), (lost, added)
         return
     assert (lost, added) == ([], []), f"{name}: lost {lost[:10]}, added {added[:10]}"
+
+
+def _chain_documents() -> dict[str, str]:
+    """The BPMN the chain editor writes (issue 16): the four chain templates and the test chains."""
+    from engine.packages.chain import chain_to_bpmn
+    from engine.packages.chain.templates import CHAIN_TEMPLATES
+    from tests.engine.packages.test_chain import EVERY_KIND, EXAMPLE
+
+    chains = {**{f"template {name}": template["chain"] for name, template in CHAIN_TEMPLATES.items()},
+              "example": EXAMPLE, "every kind": EVERY_KIND}
+    return {label: chain_to_bpmn(chain, "chain_trip")[0] for label, chain in chains.items()}
+
+
+CHAIN_DOCUMENTS = _chain_documents()
+
+
+@pytest.mark.parametrize("label", sorted(CHAIN_DOCUMENTS))
+def test_chain_editor_bpmn_opens_in_the_modeler_and_saves_back_unchanged(page, label):
+    xml = CHAIN_DOCUMENTS[label]
+    result = page.evaluate(OPEN_AND_SAVE, [xml, "zh"])
+    assert not result["laidOut"], "the chain writes its own top-to-bottom layout"
+    assert differences(xml, result["saved"]) == ([], [])
