@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engine import runtime
 from engine.data import db
-from engine.data.models import AdminGrant, Department, Person, PersonRole, Role, TaskCandidate
+from engine.data.models import AdminGrant, Department, Person, PersonRole, Role, TaskCandidate, WorkTask
 from engine.packages import draft_chain, drafts
 from engine.people import accounts
 from tests.browser_support import serving
@@ -177,9 +177,23 @@ def test_build_preview_deploy_and_run_the_done_when_chain(browser, site):  # noq
         english.page.screenshot(path=str(SHOTS / "flow-editor-en-1280.png"), full_page=True)
     english.close()
 
-    started = runtime.start_instance(sessions, "buy", {"title": "laptop", "amount": 8000}, user="emp_a")
-    assert [t["assignee"] for t in started.open_tasks] == ["head_a"]
-    decided = runtime.complete_task(sessions, started.open_tasks[0]["id"], "head_a", {"approved": True})
+    employee = Browser(browser, base, "emp_a", "zh")  # the employee starts it from the web app's start page
+    employee.page.goto(f"{base}/start/buy")
+    employee.page.fill("#title", "笔记本电脑")
+    employee.page.fill("#amount", "8000")
+    employee.page.click("#start-submit")
+    employee.page.wait_for_url(re.compile(r"/instances/\d+$"))
+    instance_id = int(employee.page.url.rsplit("/", 1)[1])
+    employee.close()
+    with sessions() as session:
+        first = session.execute(select(WorkTask.id, WorkTask.assignee).where(
+            WorkTask.instance_id == instance_id, WorkTask.status == "open")).all()
+    assert [assignee for _, assignee in first] == ["head_a"]
+    head = Browser(browser, base, "head_a", "zh")  # in the department head's inbox
+    head.page.goto(f"{base}/inbox/")
+    assert head.page.locator(f"a[href='/tasks/{first[0][0]}']").count() == 1
+    head.close()
+    decided = runtime.complete_task(sessions, first[0][0], "head_a", {"approved": True})
     finance = decided.open_tasks
     assert finance and all(t["element_id"] == "approver_2" for t in finance), finance
     with sessions() as session:
