@@ -12,16 +12,19 @@ from engine.errors import InvalidTaskDataError
 @click.command("diff", cls=LiaisonCommand)
 @click.argument("key")
 @click.argument("a", type=int)
-@click.argument("b", type=int)
+@click.argument("b")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def diff_command(ctx: click.Context, key: str, a: int, b: int, as_json: bool) -> None:
-    """What changed in process KEY from version A to version B: elements added, removed and changed
-    (with each changed property), layout-only changes and package files."""
-    from engine.packages.diff import diff_versions
+def diff_command(ctx: click.Context, key: str, a: int, b: str, as_json: bool) -> None:
+    """What changed in process KEY from version A to version B (a number, or `draft`: the designer's
+    draft): elements added, removed and changed (with each changed property), layout-only changes and
+    package files."""
+    from engine.packages.diff import diff_draft, diff_versions
 
+    if b != "draft" and not b.isdigit():
+        raise click.BadParameter("a version number or `draft`", param_hint="B")
     with sessions_for(database_url(ctx.find_root()))() as session:
-        result = diff_versions(session, key, a, b)
+        result = diff_draft(session, key, a) if b == "draft" else diff_versions(session, key, a, int(b))
     emit(as_json, result, diff_text(result))
 
 

@@ -132,8 +132,9 @@ def edit(key: str):
         draft = drafts.open_draft(session, current_user.username, key)
         name = draft.name.get(_lang()) or draft.name.get("zh") or key
         can_deploy = designer_access.may(session, current_user.username, key, "deploy")
+        deployed = drafts.latest_number(session, key)
     return render_template("designer/edit.html", key=key, name=name, lang=_lang(), can_deploy=can_deploy,
-                           bundle_built=BUNDLE.is_file(), versions_url=versions_url(key))
+                           bundle_built=BUNDLE.is_file(), versions_url=versions_url(key), deployed=deployed)
 
 
 @bp.get("/<key>/audit")

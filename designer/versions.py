@@ -18,7 +18,14 @@ from flask_login import current_user, login_required
 from designer import bp
 from engine.errors import InvalidTaskDataError, Message
 from engine.packages import designer_access
-from engine.packages.diff import diff_versions, package_names, version_diagram, version_list
+from engine.packages.diff import (
+    diff_draft,
+    diff_versions,
+    draft_diagram,
+    package_names,
+    version_diagram,
+    version_list,
+)
 from engine.packages.migration import migrate_instances, plan_migration
 from engine.people.org import display_names
 
@@ -67,13 +74,17 @@ def _number(name: str) -> int:
 @login_required
 def diff(key: str):
     """The differences between versions a and b, listed and marked on the diagrams."""
-    a, b = _number("a"), _number("b")
+    a = _number("a")
+    draft = request.args.get("b") == "draft"  # what deploying the draft would change
+    b = None if draft else _number("b")
     with _sessions()() as session:
         designer_access.require(session, current_user.username, key, "edit")
-        result = diff_versions(session, key, a, b)
+        result = diff_draft(session, key, a) if draft else diff_versions(session, key, a, b)
     markers = {"added": [e["id"] for e in result["added"]], "changed": [e["id"] for e in result["changed"]],
                "removed": [e["id"] for e in result["removed"]], "layout": result["layout"]}
-    return render_template("designer/versions_diff.html", key=key, diff=result, markers=markers)
+    new_url = url_for("designer.draft_xml", key=key) if draft else url_for("designer.version_xml", key=key, number=b)
+    return render_template("designer/versions_diff.html", key=key, diff=result, markers=markers, new_url=new_url,
+                           b_label=gettext("draft") if draft else str(b))
 
 
 @bp.get("/<key>/versions/<int:number>.bpmn")
@@ -83,6 +94,16 @@ def version_xml(key: str, number: int):
     with _sessions()() as session:
         designer_access.require(session, current_user.username, key, "edit")
         xml = version_diagram(session, key, number)
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.get("/<key>/draft.bpmn")
+@login_required
+def draft_xml(key: str):
+    """The draft's main BPMN file, for the diff page's diagram."""
+    with _sessions()() as session:
+        designer_access.require(session, current_user.username, key, "edit")
+        xml = draft_diagram(session, key)
     return Response(xml, mimetype="application/xml")
 
 

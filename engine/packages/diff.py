@@ -12,12 +12,15 @@ structured summary (keys, and form fields by name), which the views word in the 
 
 from __future__ import annotations
 
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import ProcessDefinition, ProcessInstance, ProcessVersion
 from engine.errors import NotFoundError, msg
+from engine.packages.drafts import get_draft, main_bpmn_name
+from forms.schema import NoAliasLoader
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DI_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
@@ -36,6 +39,35 @@ def diff_versions(session: Session, key: str, a: int, b: int) -> dict:
     old, new = _version(session, key, a), _version(session, key, b)
     result = diff_contents(old.bpmn, new.bpmn, old.package, new.package)
     return {"key": key, "a": a, "b": b, **result}
+
+
+def diff_draft(session: Session, key: str, a: int) -> dict:
+    """The diff of deployed version `a` of `key` and its draft (`"b": "draft"`): what deploying would change."""
+    old = _version(session, key, a)
+    files = get_draft(session, key).files
+    bpmn = {path: text for path, text in files.items() if path.endswith(".bpmn") and "/" not in path}
+    result = diff_contents(old.bpmn, bpmn, old.package, _draft_package(files))
+    return {"key": key, "a": a, "b": "draft", **result}
+
+
+def _draft_package(files: dict[str, str]) -> dict:
+    """A draft's files in the shape of a stored version's `package` (meta, forms, ...); unreadable YAML
+    is kept as its text, so it still shows as changed."""
+    package: dict = {"meta": _yaml(files.get("package.yaml", "")) or {}}
+    for path, text in files.items():
+        folder, _, name = path.partition("/")
+        if folder in ("forms", "notifications", "tests") and name:
+            package.setdefault(folder, {})[name.rsplit(".", 1)[0]] = _yaml(text)
+        elif path.endswith(".dmn") and "/" not in path:
+            package.setdefault("dmn", {})[path] = text
+    return package
+
+
+def _yaml(text: str):
+    try:
+        return yaml.load(text, Loader=NoAliasLoader)
+    except yaml.YAMLError:
+        return text
 
 
 def diff_contents(bpmn_a: dict[str, str], bpmn_b: dict[str, str], package_a: dict | None = None,
@@ -236,6 +268,12 @@ def version_list(session: Session, key: str) -> list[dict]:
         raise NotFoundError(msg("no process %(key)s is deployed", key=key))
     return [{"number": n, "deployed_by": by, "deployed_at": at, "notes": notes, "running": count}
             for n, by, at, notes, count in rows]
+
+
+def draft_diagram(session: Session, key: str) -> str:
+    """The BPMN XML of the draft's main process, for the diff page's diagram."""
+    draft = get_draft(session, key)
+    return draft.files.get(main_bpmn_name(draft.files, key), "")
 
 
 def package_names(session: Session, key: str) -> dict:

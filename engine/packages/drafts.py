@@ -287,6 +287,12 @@ def _record_save(session: Session, username: str, key: str, revision: int) -> No
     record(session, username, key, "save", {"from_revision": revision - 1, "revision": revision})
 
 
+def latest_number(session: Session, key: str) -> int | None:
+    """The number of the newest deployed version of `key`, or None before the first deploy."""
+    version = _latest(session, key)
+    return version.number if version is not None else None
+
+
 def _latest(session: Session, key: str) -> ProcessVersion | None:
     return session.scalar(select(ProcessVersion).join(ProcessDefinition)
                           .where(ProcessDefinition.key == key).order_by(ProcessVersion.number.desc()).limit(1))

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from cli import main
 from engine import runtime
 from engine.data import db
+from engine.packages import drafts
 from tests.conftest import add_people
 from tests.engine.versioned_package import deploy_two_versions
 
@@ -47,6 +48,22 @@ def test_diff_as_text_and_json(url):
     assert {e["id"] for e in payload["changed"]} == {"review", "f_gw_boss"}
     missing = _run(url, "diff", "trip", "1", "7", code=1)
     assert "no version 7" in missing.output
+
+
+def test_diff_against_the_draft(url):
+    url, _ids = url
+    assert "there is no draft of trip" in _run(url, "diff", "trip", "2", "draft", code=1).output
+    engine = db.make_engine(url)
+    with db.make_session_factory(engine)() as session, session.begin():
+        draft = drafts.open_draft(session, "owner", "trip")  # made from version 2, as the designer does
+        files = dict(draft.files)
+        files[drafts.main_bpmn_name(files, "trip")] = files[drafts.main_bpmn_name(files, "trip")].replace(
+            'name="Archive"', 'name="Archive it"')
+        drafts.save_draft(session, "owner", "trip", draft.revision, files)
+    engine.dispose()
+    text = _run(url, "diff", "trip", "2", "draft").output
+    assert "trip: version 2 -> draft" in text and "~ archive (userTask, Archive it)" in text
+    assert "a version number or `draft`" in _run(url, "diff", "trip", "2", "next", code=2).output
 
 
 def test_migrate_dry_run_then_run(url):

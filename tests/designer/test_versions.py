@@ -90,3 +90,20 @@ def test_pages_in_chinese(app, trip):
     assert "的版本" in client.get("/designer/trip/versions").get_data(as_text=True)
     html = client.get("/designer/trip/migrate?from=1&to=2").get_data(as_text=True)
     assert "试运行" in html and "版本 2 中没有" in html
+
+
+def test_the_draft_is_compared_with_the_deployed_version_before_deploying(app, trip):
+    client = _client(app, "zhang")
+    edit = client.get("/designer/trip/edit").get_data(as_text=True)  # opening makes the draft from version 2
+    assert 'href="/designer/trip/diff?a=2&amp;b=draft"' in edit
+    draft = client.get("/designer/trip/draft").get_json()
+    xml = draft["xml"].replace('name="Archive"', 'name="Archive it"')
+    assert xml != draft["xml"]
+    saved = client.put("/designer/trip/draft", json={"revision": draft["revision"], "xml": xml},
+                       headers={"X-CSRFToken": csrf_token(client, "/designer/trip/versions")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    html = client.get("/designer/trip/diff?a=2&b=draft").get_data(as_text=True)
+    assert 'data-element="archive"' in html and "Archive it" in html
+    assert 'data-diff-diagram-url="/designer/trip/draft.bpmn"' in html
+    assert client.get("/designer/trip/draft.bpmn").get_data(as_text=True) == xml
+    assert _client(app, "li").get("/designer/trip/draft.bpmn").status_code == 403
