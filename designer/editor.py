@@ -193,7 +193,7 @@ def draft_json(key: str):
         problems = draft_checks.check_draft(session, key)
         context = draft_checks.editor_context(session, draft, _lang())
         body = {"key": key, "revision": draft.revision, "xml": draft.files.get(context["bpmn_file"], ""),
-                **context, "problems": [_problem(p) for p in problems],
+                **context, "names": drafts.element_names(draft.files), "problems": [_problem(p) for p in problems],
                 "can_deploy": designer_access.may(session, username, key, "deploy"),
                 "updated_by": _name(session, draft.updated_by),
                 "updated_at": draft.updated_at.isoformat() if draft.updated_at else None}
@@ -203,10 +203,12 @@ def draft_json(key: str):
 @bp.put("/<key>/draft")
 @_json_refusals
 def save_json(key: str):
-    """Save the diagram as the draft's next revision; 409 when someone else saved in between."""
+    """Save the diagram (and, when sent, the elements' zh/en `names`) as the draft's next revision; 409 when
+    someone else saved in between."""
     revision, xml = _body("xml")
+    names = request.get_json(silent=True).get("names")
     with _sessions() as session, session.begin():
-        draft = drafts.save_draft(session, current_user.username, key, revision, xml)
+        draft = drafts.save_draft(session, current_user.username, key, revision, xml, names)
         problems = draft_checks.check_draft(session, key)
         body = {"revision": draft.revision, "problems": [_problem(p) for p in problems],
                 "updated_at": draft.updated_at.isoformat()}

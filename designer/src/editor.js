@@ -128,7 +128,10 @@ export class DraftEditor {
     this.dirty = false;
     this.showStatus(this.translate('Saving'));
     const { xml } = await this.modeler.saveXML({ format: true });
-    const { status, body } = await requestJSON('PUT', this.data.saveUrl, { revision: this.revision, xml });
+    const names = this.modeler.get('liaisonNames', false); // package.yaml names, saved with the XML
+    const { status, body } = await requestJSON('PUT', this.data.saveUrl, {
+      revision: this.revision, xml, names: names ? names.toJSON() : undefined
+    });
     if (status === 200) {
       this.revision = body.revision;
       this.problems.setServer(body.problems || []);

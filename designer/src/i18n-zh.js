@@ -2,6 +2,9 @@
 export const ZH = {
   // Liaison groups and entries
   'Approvers': '审批人',
+  'Names': '名称（中英文）',
+  'Chinese name': '中文名称',
+  'English name': '英文名称',
   'None': '无',
   'Named people': '指定人员',
   'Role': '角色',

@@ -22,6 +22,8 @@ function contextFrom(draft = {}, options = {}) {
     startFields: draft.start_fields || [],
     roles: draft.roles || [],
     operations: draft.operations || [],
+    names: draft.names, // the elements' zh/en names (names.js)
+    lang: options.lang === 'zh' ? 'zh' : 'en',
     peopleUrl: options.peopleUrl || '',
     departmentsUrl: options.departmentsUrl || ''
   };

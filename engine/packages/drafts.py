@@ -19,10 +19,12 @@ import yaml
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from engine.bpmn.parser import BPMN_NS
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import DesignerAudit, PackageDraft, ProcessDefinition, ProcessVersion, utcnow
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError, TaskConflictError, Username, msg
 from engine.packages import designer_access as access
+from engine.packages.element_names import MAX_ELEMENT_NAME
 from engine.packages.limits import MAX_FILES, MAX_PACKAGE_BYTES, file_too_large, megabytes
 from engine.packages.templates import template_files
 
@@ -30,6 +32,8 @@ KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 FOLDERS = ("forms", "notifications", "tests")
 SUFFIXES = (".bpmn", ".dmn", ".form", ".yaml", ".yml", ".json", ".md")
 SAVE_COALESCE = timedelta(minutes=10)  # one audit row for a person's run of autosaves
+NAME_LANGUAGES = ("zh", "en")
+MAX_NAMED_ELEMENTS = 5000
 
 
 class DraftConflictError(TaskConflictError):
@@ -145,9 +149,11 @@ def get_draft(session: Session, key: str) -> PackageDraft:
     return draft
 
 
-def save_draft(session: Session, username: str, key: str, revision: int, files_or_xml: str | dict) -> PackageDraft:
-    """Store a new revision: the main BPMN's XML (a str) or every file (a dict). Refused with
-    DraftConflictError when `revision` is not the stored one; too large or unreadable: nothing changes."""
+def save_draft(session: Session, username: str, key: str, revision: int, files_or_xml: str | dict,
+               names: dict | None = None) -> PackageDraft:
+    """Store a new revision: the main BPMN's XML (a str) or every file (a dict), and with `names` the
+    elements' zh/en names (`with_element_names`). Refused with DraftConflictError when `revision` is not
+    the stored one; too large or unreadable: nothing changes."""
     access.require(session, username, key, "edit")
     draft = get_draft(session, key)
     if draft.revision != revision:
@@ -155,6 +161,8 @@ def save_draft(session: Session, username: str, key: str, revision: int, files_o
     files = dict(files_or_xml) if isinstance(files_or_xml, dict) else {
         **draft.files, main_bpmn_name(draft.files, key): files_or_xml}
     check_files(files)
+    if names is not None:
+        files = with_element_names(files, names)
     name, category = _names_and_category(files, draft)
     if category != draft.category and not access.may_create(session, username, category):
         raise NotPermittedError(msg("you may not create processes in the category %(category)s",
@@ -168,6 +176,37 @@ def save_draft(session: Session, username: str, key: str, revision: int, files_o
         raise conflict(draft)  # someone saved between the read and the write
     _record_save(session, username, key, revision + 1)
     return draft
+
+
+def element_names(files: dict[str, str]) -> dict[str, dict[str, str]]:
+    """package.yaml's `names` (element id -> {zh, en}) as the modeler edits them; malformed entries left out."""
+    names = _meta(files).get("names")
+    found = {}
+    for element_id, entry in (names.items() if isinstance(names, dict) else ()):
+        if isinstance(entry, dict):
+            kept = {lang: entry[lang] for lang in NAME_LANGUAGES if isinstance(entry.get(lang), str)}
+            if kept:
+                found[str(element_id)] = kept
+    return found
+
+
+def with_element_names(files: dict[str, str], names) -> dict[str, str]:
+    """`files` with package.yaml's `names` replaced by `names` (id -> {zh, en}; blank names dropped, and
+    ids no BPMN file has), its other keys kept in order; unchanged names leave the file as it was.
+    DraftFileError for a malformed map or a package.yaml that is not a mapping."""
+    wanted = _clean_names(names)
+    ids = _element_ids(files)
+    wanted = {element_id: entry for element_id, entry in wanted.items() if element_id in ids}
+    meta = _meta(files)
+    if wanted == (meta.get("names") or {}):
+        return files
+    if not meta and (files.get("package.yaml") or "").strip():
+        raise DraftFileError(msg("package.yaml is not readable, so the names were not saved"))
+    if wanted:
+        meta["names"] = wanted
+    else:
+        meta.pop("names", None)
+    return {**files, "package.yaml": yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)}
 
 
 def conflict(draft: PackageDraft) -> DraftConflictError:
@@ -261,6 +300,39 @@ def store_draft(session: Session, username: str, key: str, files: dict[str, str]
         draft.updated_by, draft.updated_at = username, utcnow()
     record(session, username, key, action, detail)
     return draft
+
+
+def _clean_names(names) -> dict[str, dict[str, str]]:
+    """The names map the modeler sent, stripped; DraftFileError when it is not {id: {zh?, en?}} of text."""
+    refused = DraftFileError(msg("names must map element ids to a zh and an en name of at most %(n)s characters",
+                                 n=MAX_ELEMENT_NAME))
+    if not isinstance(names, dict) or len(names) > MAX_NAMED_ELEMENTS:
+        raise refused
+    cleaned = {}
+    for element_id, entry in names.items():
+        if not isinstance(element_id, str) or not isinstance(entry, dict) or set(entry) - set(NAME_LANGUAGES):
+            raise refused
+        kept = {}
+        for lang in NAME_LANGUAGES:
+            value = entry.get(lang)
+            if value is not None and (not isinstance(value, str) or len(value.strip()) > MAX_ELEMENT_NAME):
+                raise refused
+            if value and value.strip():
+                kept[lang] = value.strip()
+        if kept:
+            cleaned[element_id] = kept
+    return cleaned
+
+
+def _element_ids(files: dict[str, str]) -> set[str]:
+    """The ids of every BPMN element (not diagram shapes) in the draft's BPMN files."""
+    ids = set()
+    for path, text in files.items():
+        if path.endswith(".bpmn"):
+            root = parse_xml_bytes(text.encode("utf-8"), path).getroot()
+            ids.update(node.get("id") for node in root.iter()
+                       if isinstance(node.tag, str) and node.tag.startswith(f"{{{BPMN_NS}}}") and node.get("id"))
+    return ids
 
 
 def _new_draft(session: Session, username: str, key: str, files: dict[str, str],

@@ -2,6 +2,8 @@
 import { is } from 'bpmn-js/lib/util/ModelUtil';
 import { approverEntries } from './approvers.js';
 import { parametersGroup } from './parameters.js';
+import { hasNames, nameEntries } from './names.js';
+import NamesModule from '../names.js';
 import {
   approvalEntries, formEntries, deadlineEntries, directEntries, operationEntries, hasMessage,
   correlationEntries, conditionEntries
@@ -12,6 +14,9 @@ const LOW_PRIORITY = 400;
 function groupsFor(element, translate, injector) {
   const groups = [];
   const add = (id, label, entries) => groups.push({ id, label: translate(label), entries });
+  if (hasNames(element)) {
+    add('liaison-names', 'Names', nameEntries(element, injector.get('liaisonNames')));
+  }
   if (is(element, 'bpmn:UserTask')) {
     add('liaison-approvers', 'Approvers', approverEntries(element));
     add('liaison-approval', 'Approval mode', approvalEntries(element));
@@ -50,6 +55,7 @@ function LiaisonPropertiesProvider(propertiesPanel, translate, injector) {
 LiaisonPropertiesProvider.$inject = ['propertiesPanel', 'translate', 'injector'];
 
 export default {
+  __depends__: [NamesModule],
   __init__: ['liaisonPropertiesProvider'],
   liaisonPropertiesProvider: ['type', LiaisonPropertiesProvider]
 };
