@@ -144,3 +144,22 @@ def test_condition_field_picker_inserts_the_field_name(page):
     open_group(page, "liaison-condition")
     _choose(page, "liaison-condition-field", "amount")
     assert ">amount</bpmn:conditionExpression>" in page.evaluate(SAVE)
+
+
+def test_a_camunda_modeler_file_shows_its_assignees_and_conditions(page):
+    """A Camunda Modeler 5 export (Camunda 7 attributes, JUEL conditions) opens with them in the panel."""
+    from pathlib import Path
+
+    xml = (Path(__file__).resolve().parents[1] / "fixtures" / "camunda" / "purchase_request.bpmn").read_text("utf-8")
+    page.evaluate(OPEN, [xml, "en", DRAFT])
+    select(page, "manager_approval")
+    panel = page.locator(".bio-properties-panel")
+    values = panel.evaluate("p => [...p.querySelectorAll('input, textarea')].map(i => i.value)")
+    if "${manager}" not in values:  # the Camunda user-assignment group starts closed
+        page.locator(".bio-properties-panel-group-header", has_text="User assignment").first.click()
+        values = panel.evaluate("p => [...p.querySelectorAll('input, textarea')].map(i => i.value)")
+    assert "${manager}" in values
+    select(page, "flow_over_1000")
+    page.locator(".bio-properties-panel-group-header", has_text="Condition").first.click()
+    values = panel.evaluate("p => [...p.querySelectorAll('input, textarea')].map(i => i.value)")
+    assert "${approved && amount > 1000}" in values, values
