@@ -4,10 +4,11 @@ on /designer/, draws it in the modeler, sets the approvers in the properties pan
 broken condition, fixes it and deploys; an employee starts it from /start and the right people get the
 tasks: the head of the initiator's department, then the three signers of the 会签 task.
 
-How it is drawn: the shapes and flows are created through the page's modeler (`window.LiaisonDesigner`,
-its bpmn-js `modeling` service): dragging from the palette is impractical to script reliably. Everything
-else is the real UI: the approver rule builder, the approval mode, the people search, the flows'
-conditions in the properties panel, the problem list, the deploy button and its comment dialog.
+How it is drawn: with the real UI. The shapes are appended with the context pad (a click; it places
+and connects them, no drag and drop), made user tasks with its replace menu, and named in the properties
+panel; the approver rule builder, approval mode, people search and the flows' conditions are the panel's
+too. The page's modeler (`window.LiaisonDesigner`) is only read: which element is selected, the ids of
+the two flows behind the gateway (connections are too thin to click reliably), and it selects a flow.
 The blank template has no start form (the designer cannot make forms yet, issue 15), so the 会签 task's
 signers are the rule `users:zhao,qian,sun`, picked one by one in the people search, not a start-form field.
 """
@@ -40,37 +41,9 @@ SHOTS = ROOT / "docs" / "screenshots"  # with LIAISON_SCREENSHOTS=1
 KEY = "purchase_e2e"
 SIGNERS = ("zhao", "qian", "sun")
 
-# Shapes and flows drawn through the modeler: start -> head_approval -> countersign -> gateway ->
-# (flow_big) big_end | (flow_small) end. The template's start and end are kept, its flow removed.
-DRAW = """async () => {
-  const editor = await window.LiaisonDesigner.editor;
-  window.modeler = editor.modeler;
-  const modeler = editor.modeler;
-  const modeling = modeler.get('modeling');
-  const factory = modeler.get('elementFactory');
-  const registry = modeler.get('elementRegistry');
-  const start = registry.get('start');
-  const end = registry.get('end');
-  const root = start.parent;
-  modeling.removeElements([registry.get('flow_start_end')]);
-  modeling.moveElements([end], { x: 520, y: 0 });
-  const shape = (type, id, name, x, y) => {
-    const created = modeling.createShape(factory.createShape({ type }), { x, y }, root);
-    modeling.updateProperties(created, { id, name });
-    return created;
-  };
-  const head = shape('bpmn:UserTask', 'head_approval', '部门负责人审批', 300, 120);
-  const sign = shape('bpmn:UserTask', 'countersign', '会签', 460, 120);
-  const gateway = shape('bpmn:ExclusiveGateway', 'amount_gateway', '金额', 600, 120);
-  const bigEnd = shape('bpmn:EndEvent', 'big_end', '大额结束', 700, 260);
-  const flow = (source, target, id, name) =>
-    modeling.updateProperties(modeling.connect(source, target), name ? { id, name } : { id });
-  flow(start, head, 'flow_start');
-  flow(head, sign, 'flow_head');
-  flow(sign, gateway, 'flow_sign');
-  flow(gateway, bigEnd, 'flow_big', '> 3 天');
-  flow(gateway, end, 'flow_small', '≤ 3 天');
-}"""
+# The flow that `_draw` leaves behind an element (read from the model: connections are thin to click).
+OUTGOING = """([source, target]) => window.modeler.get('elementRegistry').get(source).outgoing
+  .find(flow => flow.target.id === target).id"""
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +74,44 @@ def site(tmp_path_factory):
     engine.dispose()
 
 
+def _append(page, action, element_id, name, user_task=False):
+    """Append to the selected element with its context pad (auto-placed, connected and selected), make
+    it a user task (its replace menu), and give it an id and a name in the panel's General group."""
+    before = page.evaluate("() => window.modeler.get('selection').get()[0].id")
+    page.click(f'.djs-context-pad .entry[data-action="{action}"]')
+    page.wait_for_function("id => window.modeler.get('selection').get()[0]?.id !== id", arg=before)
+    if page.locator(".djs-direct-editing-parent").is_visible():
+        page.keyboard.press("Escape")  # the label editor a new task opens: named in the panel instead
+    if user_task:
+        page.click('.djs-context-pad .entry[data-action="replace"]')
+        page.click('.djs-popup [data-id="replace-with-user-task"]')
+    open_group(page, "general")
+    page.fill("#bio-properties-panel-id", element_id)
+    page.locator("#bio-properties-panel-id").blur()
+    page.wait_for_selector(f'.djs-element.selected[data-element-id="{element_id}"]')
+    page.fill("#bio-properties-panel-name", name)
+    page.locator("#bio-properties-panel-name").blur()
+    page.wait_for_function("([id, name]) => window.modeler.get('elementRegistry').get(id).businessObject.name === name",
+                           arg=[element_id, name])
+
+
+def _draw(page):
+    """start -> head_approval -> countersign -> amount_gateway -> end | big_end, drawn with the context
+    pad: the template's end event is deleted first (its flow goes with it)."""
+    page.evaluate("async () => { window.modeler = (await window.LiaisonDesigner.editor).modeler; }")
+    page.click('.djs-element[data-element-id="end"]')
+    page.click('.djs-context-pad .entry[data-action="delete"]')
+    page.click('.djs-element[data-element-id="start"]')
+    _append(page, "append.append-task", "head_approval", "部门负责人审批", user_task=True)
+    _append(page, "append.append-task", "countersign", "会签", user_task=True)
+    _append(page, "append.gateway", "amount_gateway", "天数")
+    _append(page, "append.end-event", "end", "结束")
+    page.click('.djs-element[data-element-id="amount_gateway"] .djs-hit')
+    _append(page, "append.end-event", "big_end", "大额结束")
+    return (page.evaluate(OUTGOING, ["amount_gateway", "big_end"]),
+            page.evaluate(OUTGOING, ["amount_gateway", "end"]))
+
+
 def _settle(page):
     """The properties panel writes after a debounce, the editor saves 1 s after a change: wait for both."""
     page.wait_for_timeout(1500)
@@ -110,8 +121,12 @@ def _settle(page):
     }""")
 
 
-def _condition(page, flow_id, text):
+def _condition(page, flow_id, text, name=None):
     select(page, flow_id)
+    if name:
+        open_group(page, "general")
+        page.fill("#bio-properties-panel-name", name)
+        page.locator("#bio-properties-panel-name").blur()
     open_group(page, "CamundaPlatform__Condition")
     if page.locator("#bio-properties-panel-conditionExpression").count() == 0:
         page.select_option("#bio-properties-panel-conditionType", "expression")
@@ -168,7 +183,7 @@ def test_a_process_owner_draws_checks_and_deploys_and_an_employee_starts_it(brow
     page.wait_for_url(f"**/designer/{KEY}/edit")
     _open_editor(page, base)
 
-    page.evaluate(DRAW)
+    flow_big, flow_small = _draw(page)
     # the approver of the first task, in the rule builder: the head of the initiator's department
     select(page, "head_approval")
     open_group(page, "liaison-approvers")
@@ -184,14 +199,14 @@ def test_a_process_owner_draws_checks_and_deploys_and_an_employee_starts_it(brow
         page.click(f'.ld-search-result[data-value="{username}"]')
     assert page.input_value("#bio-properties-panel-liaison-approvers-users") == ",".join(SIGNERS)
     # a deliberately broken condition: marked on its flow and listed, deploying is refused by the button
-    _condition(page, "flow_small", "days <= 3")
-    _condition(page, "flow_big", "days >")
-    broken = page.locator('.djs-element[data-element-id="flow_big"].ld-problem-error')
+    _condition(page, flow_small, "days <= 3", name="≤ 3 天")
+    _condition(page, flow_big, "days >", name="> 3 天")
+    broken = page.locator(f'.djs-element[data-element-id="{flow_big}"].ld-problem-error')
     broken.wait_for(timeout=15000)
-    listed = page.locator('#designer-problems button[data-element-id="flow_big"]')
+    listed = page.locator(f'#designer-problems button[data-element-id="{flow_big}"]')
     assert listed.count() >= 1
     assert page.locator("#designer-deploy").is_disabled()
-    _condition(page, "flow_big", "days > 3")
+    _condition(page, flow_big, "days > 3")
     broken.wait_for(state="detached", timeout=15000)
     _settle(page)
     xml = page.evaluate(f"async () => (await (await fetch('/designer/{KEY}/draft')).json()).xml")  # autosaved
