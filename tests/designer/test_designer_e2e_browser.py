@@ -229,7 +229,9 @@ def test_a_process_owner_draws_checks_and_deploys_and_an_employee_starts_it(brow
     deploy.click()
     page.fill("#designer-deploy-comment", "First version: head of department, then 会签")
     page.click("#designer-deploy-confirm")
-    page.wait_for_selector("#designer-status a[href$='/versions']")
+    page.click("#designer-status a[href$='/versions']")  # the version list: who, when, the comment
+    page.wait_for_url(f"**/designer/{KEY}/versions")
+    assert "First version: head of department, then 会签" in page.inner_text("main")
     with sessions() as session:
         version = session.scalar(sql_select(ProcessVersion).join(ProcessVersion.definition)
                                  .where(ProcessDefinition.key == KEY))
