@@ -55,16 +55,17 @@ export async function bootEditor(root, open) {
   }
   const { modeler, warnings } = opened;
   const list = chrome(root, 'designer-problems', 'div', 'ld-problems', true);
-  const editor = new DraftEditor({ modeler, data, draft, status, list, translate });
-  editor.problems.setImport(warnings);
   deployButton.hidden = draft.can_deploy === false;
+  const editor = new DraftEditor({ modeler, data, draft, status, list, translate, deployButton });
+  editor.problems.setImport(warnings);
   deployButton.addEventListener('click', () => editor.deploy());
   return editor;
 }
 
 export class DraftEditor {
-  constructor({ modeler, data, draft, status, list, translate }) {
-    Object.assign(this, { modeler, data, status, translate });
+  constructor({ modeler, data, draft, status, list, translate, deployButton = null }) {
+    Object.assign(this, { modeler, data, status, translate, deployButton });
+    this.canDeploy = draft.can_deploy !== false;
     this.revision = draft.revision;
     this.stopped = false;
     this.dirty = false;
@@ -102,6 +103,10 @@ export class DraftEditor {
       : count ? this.translate('{n} problems', { n: count }) : '';
     this.status.textContent = [this.message, problems].filter(Boolean).join(' · ');
     this.status.dataset.state = this.stopped ? 'stopped' : this.dirty ? 'dirty' : 'saved';
+    if (this.deployButton) {
+      // the page renders it disabled until the draft is loaded: enabled when allowed and error-free
+      this.deployButton.disabled = !this.canDeploy || this.stopped || this.problems.hasErrors();
+    }
   }
 
   stop(error) {

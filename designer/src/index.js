@@ -11,6 +11,7 @@ import lintModule from 'bpmn-js-bpmnlint';
 import { layoutProcess } from 'bpmn-auto-layout';
 import liaisonModdle from './liaison-moddle.json';
 import LiaisonPropertiesProviderModule from './panel/index.js';
+import HiddenGroupsModule from './hidden-groups.js';
 import lintConfig from './lint-config.js';
 import { translateModule, translator } from './i18n.js';
 import { bootEditor } from './editor.js';
@@ -55,13 +56,38 @@ export async function open(container, xml, options = {}) {
     moddleExtensions: { camunda: camundaModdle, liaison: liaisonModdle },
     additionalModules: [
       BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule,
-      CamundaBehaviorsModule, lintModule, LiaisonPropertiesProviderModule, translateModule(lang),
+      CamundaBehaviorsModule, lintModule, LiaisonPropertiesProviderModule, HiddenGroupsModule, translateModule(lang),
       { liaisonContext: ['value', contextFrom(options.draft, options)] }
     ]
   });
   const { warnings, laidOut } = await importDrawing(modeler, xml);
-  modeler.get('canvas').zoom('fit-viewport');
+  fitWithMargin(modeler.get('canvas'));
   return { modeler, warnings, laidOut, translate: translator(lang) };
+}
+
+// Screen pixels kept free around the diagram on opening, besides the palette over the canvas's left edge.
+const MARGIN = 40;
+
+/** Show the whole diagram, centred, never larger than 100 %, clear of the palette. */
+export function fitWithMargin(canvas) {
+  canvas.zoom('fit-viewport');
+  const container = canvas.getContainer();
+  const palette = container.querySelector('.djs-palette');
+  const left = MARGIN + (palette
+    ? Math.max(0, palette.getBoundingClientRect().right - container.getBoundingClientRect().left) : 0);
+  const { inner, outer } = canvas.viewbox();
+  const width = outer.width - left - MARGIN;
+  const height = outer.height - 2 * MARGIN;
+  if (!(inner.width > 0 && inner.height > 0 && width > 0 && height > 0)) {
+    return;
+  }
+  const scale = Math.min(1, width / inner.width, height / inner.height);
+  canvas.viewbox({
+    x: inner.x - (left + (width - inner.width * scale) / 2) / scale,
+    y: inner.y - (MARGIN + (height - inner.height * scale) / 2) / scale,
+    width: outer.width / scale,
+    height: outer.height / scale
+  });
 }
 
 /** Import `xml`; a file without diagram (hand-written, or from a tool that draws none) is laid out first. */

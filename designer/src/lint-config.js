@@ -64,11 +64,12 @@ for (const [name, rule] of Object.entries(RULES)) {
 }
 
 // The engine's normalizer (engine/bpmn/normalize.py) adds the implicit split and end itself:
-// the modeler warns about them rather than calling them errors.
+// the modeler warns about them rather than calling them errors. A missing label does not stop a
+// deploy either (the engine names an element by its id): a warning too.
 export default {
   config: {
     extends: 'bpmnlint:recommended',
-    rules: { 'no-implicit-split': 'warn', 'no-implicit-end': 'warn' }
+    rules: { 'no-implicit-split': 'warn', 'no-implicit-end': 'warn', 'label-required': 'warn' }
   },
   resolver: new StaticResolver(cache)
 };

@@ -1,6 +1,17 @@
 // Server problems (PROBLEM dicts from the draft endpoints) and bpmnlint issues: canvas markers with a
 // badge (message on hover) for the server's, and one clickable list for both.
 const SEVERITIES = ['error', 'warning', 'info'];
+// Liaison attributes the moddle leaves untyped (their local names clash with camunda's, or they are
+// newer than the descriptor): moddle warns "unknown attribute" on import, yet they load, save and run.
+const UNTYPED_LIAISON = new Set(['assignee', 'candidateUsers', 'candidateGroups', 'dueDate', 'resultVariable',
+  'cc', 'ccWhen']);
+const UNKNOWN_ATTRIBUTE = /unknown attribute <liaison:([A-Za-z]+)>/;
+
+/** False for the import warning of a valid, untyped Liaison attribute. */
+export function isRealImportWarning(warning) {
+  const match = UNKNOWN_ATTRIBUTE.exec(String((warning && warning.message) || warning));
+  return !(match && UNTYPED_LIAISON.has(match[1]));
+}
 
 export class Problems {
   constructor(modeler, list, translate, onChange) {
@@ -17,6 +28,11 @@ export class Problems {
     list.addEventListener('click', event => this.reveal(event));
   }
 
+  /** True when the server reports an error: the draft cannot be deployed. */
+  hasErrors() {
+    return this.server.some(problem => problem.severity === 'error');
+  }
+
   /** Problems that count in the status line: server errors and warnings plus lint errors and warnings. */
   count() {
     return [...this.server, ...this.imported, ...this.lint].filter(problem => problem.severity !== 'info').length;
@@ -30,7 +46,7 @@ export class Problems {
 
   /** What bpmn-js could not hold on import (a duplicate id, a reference to nothing): dropped on save. */
   setImport(warnings) {
-    this.imported = (warnings || []).map(warning => ({
+    this.imported = (warnings || []).filter(isRealImportWarning).map(warning => ({
       message: String(warning.message || warning).split('\n')[0], severity: 'warning',
       element_id: warning.element && warning.element.id
     }));
