@@ -3,7 +3,8 @@
 - `liaison:allow="return,transfer,delegate,addSigner,removeSigner"`: the operations a holder may start
   on the node (absent: all of them, as before; an empty value: none of them);
 - `liaison:returnTo="initiator,previous,any"`: where a return may go (absent: everywhere the engine
-  supports: the initiator's rework node, the previous node, any node the request passed).
+  supports): the initiator's rework node, the previous node, any node the request passed (`any`
+  includes the other two).
 
 The one owner of these rules: every operation (transfer, delegate, return, add / remove signer) calls
 `check_allowed` / `check_return_target`, and the pages ask `node_rules` (through `may_transfer`,
@@ -40,7 +41,7 @@ _TARGET_REFUSALS = {
 }
 
 
-def _names(value) -> list[str]:
+def names_of(value) -> list[str]:
     """`"a, b c"` or `["a", "b"]` as a list of names (an empty value: none)."""
     if isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
@@ -59,8 +60,9 @@ class NodeRules:
         return operation in self.operations
 
     def may_return_to(self, target: str) -> bool:
-        """Whether a return may go to `target` (initiator, previous or any); never when returns are off."""
-        return "return" in self.operations and target in self.return_to
+        """Whether a return may go to `target` (initiator, previous or any); `any` includes the other two;
+        never when returns are off."""
+        return "return" in self.operations and (target in self.return_to or "any" in self.return_to)
 
 
 EVERYTHING = NodeRules(frozenset(NODE_OPERATIONS), frozenset(RETURN_TARGETS))
@@ -69,9 +71,9 @@ EVERYTHING = NodeRules(frozenset(NODE_OPERATIONS), frozenset(RETURN_TARGETS))
 def rules_of(attributes: Mapping) -> NodeRules:
     """The rules a node's Liaison attributes say (unknown names are ignored: the deploy refused them)."""
     allow = attributes.get("allow")
-    operations = frozenset(NODE_OPERATIONS) if allow is None else frozenset(_names(allow)) & set(NODE_OPERATIONS)
+    operations = frozenset(NODE_OPERATIONS) if allow is None else frozenset(names_of(allow)) & set(NODE_OPERATIONS)
     targets = attributes.get("returnTo")
-    return_to = frozenset(RETURN_TARGETS) if targets is None else frozenset(_names(targets)) & set(RETURN_TARGETS)
+    return_to = frozenset(RETURN_TARGETS) if targets is None else frozenset(names_of(targets)) & set(RETURN_TARGETS)
     return NodeRules(operations, return_to)
 
 
@@ -85,7 +87,7 @@ def allow_problems(attributes: Mapping, tag: str = "userTask") -> list[str]:
         if tag != "userTask":
             problems.append(f"liaison:{name} is for user tasks, not a {tag}")
             continue
-        unknown = [n for n in _names(value) if n not in known]
+        unknown = [n for n in names_of(value) if n not in known]
         if unknown:
             problems.append(f"liaison:{name} `{value}`: unknown {'operation' if name == 'allow' else 'target'} "
                             f"{', '.join(unknown)} (known: {', '.join(known)})")
