@@ -195,4 +195,11 @@ def _labels() -> dict:
         "deploy": _("Deploy"), "deployed": _("Deployed version %(n)s", n="{n}"), "close": _("Close"),
         "starters": _("Who may start"), "start_form": _("Start form"), "roles": _("Roles"),
         "departments": _("Departments"), "people": _("People"), "none": _("(none)"),
+        "allowed_operations": _("Allowed operations"), "allow_return": _("Allow return"),
+        "allow_transfer": _("Allow transfer"), "allow_delegate": _("Allow delegate"),
+        "allow_add_signer": _("Allow add signer"), "allow_remove_signer": _("Allow remove signer"),
+        "return_to": _("Return to"), "return_to_default": _("Anywhere (default)"),
+        "return_to_previous": _("The previous step"), "return_to_initiator": _("The initiator"),
+        "return_to_initiator_previous": _("The initiator or the previous step"),
+        "return_to_any": _("Any step already passed"),
     }

@@ -415,6 +415,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
     take_back_task = runtime.take_back_candidate(sessions(), task.instance_id, account.username) \
         if parts["instance"]["status"] == "running" else None
     may_jump = task.status == "open" and runtime.may_jump(sessions(), task_id, account.username)
+    node = runtime.node_rules(sessions(), task_id)  # what the node allows (liaison:allow): the engine's rule
     moves = _move_options(task_id) if task.status == "open" and (may_act or may_jump) else None
     schema = task_form.schema
     # the decision's buttons; a missing or wrong decision comes back as the radio, with its error beside it
@@ -438,9 +439,11 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         moves=moves, may_return=may_act and bool(moves), instance_operations=instance_operations,
         decision_buttons=buttons,
         take_back_task=take_back_task,
-        may_jump=may_jump and bool(moves), signer_places=_signer_places(task, signers, account.username),
+        may_jump=may_jump and bool(moves),
+        signer_places=_signer_places(task, signers, account.username) if node.allows("addSigner") else [],
         removable={s["signer"] for s in signers if s["status"] in ("open", "waiting")
-                   and (is_admin or s["signer"] in removable)} if task.status == "open" else set(), **parts), status
+                   and (is_admin or s["signer"] in removable)}
+        if task.status == "open" and node.allows("removeSigner") else set(), **parts), status
 
 
 def _signer_places(task, signers: list[dict], username: str) -> list[str]:

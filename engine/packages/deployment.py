@@ -39,6 +39,7 @@ from engine.runtime.approvals import mode_problems
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES
 from engine.runtime.assignment_checks import admins_problems, rule_problems, start_fields_for
 from engine.runtime.cc_events import cc_org_warnings, cc_problems
+from engine.runtime.node_rules import allow_problems
 from engine.runtime.submissions import form_problems
 from engine.work.summary import summary_problems
 from forms.schema import NoAliasLoader
@@ -536,7 +537,8 @@ def _check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[
                         problems.append(Problem(file, node.sourceline, node.get("id"),
                                                 f"{name} expression `{value}`: {message}"))
             problems.extend(Problem(file, node.sourceline, node.get("id"), message)
-                            for message in _timer_attribute_problems(attributes) + mode_problems(attributes))
+                            for message in _timer_attribute_problems(attributes) + mode_problems(attributes)
+                            + allow_problems(attributes, etree.QName(node).localname))
             if APPROVAL_ATTRIBUTES & attributes.keys():  # approver rules: syntax and start-form fields
                 fields = start_fields_for(node, forms, lambda start: read_liaison_attributes(start).get("form"))
                 problems.extend(Problem(file, node.sourceline, node.get("id"), message, severity)

@@ -21,6 +21,7 @@ from engine.errors import (
 from engine.runtime import uploads
 from engine.runtime.effects import notify_signers
 from engine.runtime.form_people import people_for
+from engine.runtime.node_rules import check_allowed
 from engine.runtime.signers import ACTIVE_PERSON
 from engine.runtime.step import (
     LIVE_WORKFLOWS,
@@ -47,7 +48,8 @@ _HAND_BACK = (update(task_table)
 
 
 def _check_may_delegate(conn, handle, actor: str) -> None:
-    """The one rule for who may delegate a task: its assignee, once, on a node without an approval mode."""
+    """The one rule for who may delegate a task: its assignee, once, on a node without an approval mode
+    that allows delegation (`node_rules`)."""
     task_id = handle.task_id
     if handle.delegated_by:
         raise TaskConflictError(msg("task %(task)s is already delegated by %(by)s to %(person)s", task=task_id,
@@ -60,6 +62,7 @@ def _check_may_delegate(conn, handle, actor: str) -> None:
     if approval_mode(conn, handle):
         raise NotPermittedError(msg("task %(task)s is an approval node with several signers: add a signer "
                                     "or transfer it instead", task=task_id))
+    check_allowed(conn, handle, "delegate")
 
 
 def may_delegate(sessions: sessionmaker[Session], task_id: str, actor: str) -> bool:

@@ -20,6 +20,7 @@ from engine.errors import (
 from engine.people import org
 from engine.results import element_label, element_names
 from engine.runtime import assignment
+from engine.runtime.node_rules import check_return_target, node_rules_of
 from engine.runtime.signers import own_item, signer_items
 from engine.runtime.step import (
     LIVE_WORKFLOWS,
@@ -144,12 +145,13 @@ def _return_target(conn, handle, target, targets, previous, actor, groups, workf
         own_item(signer_items(conn, task_id), actor, handle)
     else:
         check_may_complete(handle, actor, groups)
+    resubmit = token_moves.return_settings(workflow, task_id)["resubmit"]
+    check_return_target(conn, handle, _target_kind(conn, handle, target, previous, resubmit))
     if target in (None, "previous"):
         if previous is None:
             raise NotPermittedError(msg("task %(task)s has no previous node to return to", task=task_id))
         return previous["id"]
     if target == "initiator":
-        resubmit = token_moves.return_settings(workflow, task_id)["resubmit"]
         if not resubmit:
             raise NotPermittedError(msg("the process names no node for the initiator's rework "
                                         "(liaison:resubmit on its start event)"))
@@ -162,10 +164,24 @@ def _return_target(conn, handle, target, targets, previous, actor, groups, workf
     return target
 
 
+def _target_kind(conn, handle, target, previous, resubmit) -> str:
+    """Which `liaison:returnTo` target a return to `target` is: the previous node and the initiator's
+    rework node named by their ids count as such when the node allows that, else as `any`."""
+    if target in (None, "previous", "initiator"):
+        return target or "previous"
+    rules = node_rules_of(conn, handle)
+    if previous is not None and target == previous["id"] and rules.may_return_to("previous"):
+        return "previous"
+    if resubmit and target == resubmit and rules.may_return_to("initiator"):
+        return "initiator"
+    return "any"
+
+
 def move_options(sessions: sessionmaker[Session], task_id: str, lang: str | None = None) -> dict:
     """Where an open task can be returned to, for the task page: `{"previous": {id, name} | None,
     "initiator": bool, "passed": [{id, name}], "all": [{id, name}] (where an admin may jump)}`
-    (nothing is changed); with `lang`, the names in that language (`results.element_label`)."""
+    (nothing is changed); the return targets only as far as the node allows them (`liaison:allow`,
+    `liaison:returnTo`: `node_rules`); with `lang`, the names in that language (`results.element_label`)."""
     with db_engine(sessions).connect() as conn:
         handle = open_task(conn, task_id)
         history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": handle.instance_id})]
@@ -177,11 +193,14 @@ def move_options(sessions: sessionmaker[Session], task_id: str, lang: str | None
         finally:
             LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, handle.state_key), workflow)
         names = element_names(version_package(conn, handle.version_id, handle.checksum)) if lang else None
+        rules = node_rules_of(conn, handle)
     targets = [{**t, "name": element_label(names, t["id"], lang, t.get("name"))} for t in targets]
     previous = next(({"id": t["id"], "name": t["name"]} for t in targets if t.get("previous")), None)
-    return {"previous": previous, "initiator": bool(resubmit),
-            "passed": [{"id": t["id"], "name": t["name"]} for t in targets
-                       if t.get("passed") and not t.get("current") and t["id"] != resubmit],
+    passed = [{"id": t["id"], "name": t["name"]} for t in targets
+              if t.get("passed") and not t.get("current") and t["id"] != resubmit]
+    return {"previous": previous if rules.may_return_to("previous") else None,
+            "initiator": bool(resubmit) and rules.may_return_to("initiator"),
+            "passed": passed if rules.may_return_to("any") else [],
             "all": [{"id": t["id"], "name": t["name"]} for t in targets if not t.get("current")]}
 
 

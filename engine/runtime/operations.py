@@ -50,6 +50,7 @@ from engine.notify import render as notifications
 from engine.results import Page, jsonable, localized
 from engine.runtime import uploads
 from engine.runtime.instances import cancel_instance
+from engine.runtime.node_rules import check_allowed, node_rules_of
 from engine.runtime.step import StepResult
 from engine.runtime.versions import PACKAGE_CACHE, node_attributes
 
@@ -162,12 +163,16 @@ def available(db: Connection | Session, instance_id: int, username: str) -> set[
 
 
 def may_transfer(db: Connection | Session, task_id: str, username: str) -> bool:
-    """Whether `username` may transfer the task now (it is open and theirs, or they are a super admin)."""
-    row = db.execute(select(_task.c.status, _task.c.assignee, _task.c.instance_id)
+    """Whether `username` may transfer the task now (it is open and theirs, or they are a super admin, and
+    its node allows transfer: `node_rules`)."""
+    row = db.execute(select(_task.c.status, _task.c.assignee, _task.c.instance_id, _task.c.element_id)
                      .where(_task.c.id == task_id)).first()
     if row is None or row.status != "open":
         return False
-    return row.assignee == username or facts(db, row.instance_id, username).super_admin
+    found = facts(db, row.instance_id, username)
+    if not (row.assignee == username or found.super_admin):
+        return False
+    return node_rules_of(db, _Node(found.version_id, found.checksum, row.element_id)).allows("transfer")
 
 
 # -- transfer (转办) ------------------------------------------------------------------------------------
@@ -234,6 +239,7 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
                                             "nobody holds it yet (claim it first)", task=task_id))
             raise NotPermittedError(msg("only the assignee of task %(task)s or a super admin may transfer it",
                                         task=task_id))
+        check_allowed(conn, _Node(found.version_id, found.checksum, task.element_id), "transfer")
         if not to:
             raise NotPermittedError(msg("name the person to transfer task %(task)s to", task=task_id))
         if to == task.assignee:

@@ -28,6 +28,7 @@ from engine.people import org
 from engine.runtime import approvals, uploads
 from engine.runtime.effects import notify_signers
 from engine.runtime.messages import take_buffered_messages
+from engine.runtime.node_rules import check_allowed
 from engine.runtime.step import (
     LIVE_WORKFLOWS,
     StepResult,
@@ -184,6 +185,7 @@ def _locked_node(conn, task_id: str):
 def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
     with db_engine(sessions).begin() as conn:
         handle, mode, items = _locked_node(conn, task_id)
+        check_allowed(conn, handle, "addSigner")
         mine = own_item(items, actor, handle)
         if (place == "alongside") == (mode == "sequential"):
             raise NotPermittedError(msg("a %(mode)s node takes signers alongside you, not %(place)s", mode=mode,
@@ -230,6 +232,7 @@ def remove_signer(sessions: sessionmaker[Session], task_id: str, actor: str, sig
 def _remove_signer_once(sessions, task_id, actor, signer, comment):
     with db_engine(sessions).begin() as conn:
         handle, mode, items = _locked_node(conn, task_id)
+        check_allowed(conn, handle, "removeSigner")
         target = next((i for i in items if i.signer == signer and i.status in ("open", "waiting")), None)
         if target is None:
             raise NotFoundError(msg("%(person)s has no undecided signature on approval node %(task)s", person=Username(signer),

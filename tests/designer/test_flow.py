@@ -68,7 +68,9 @@ def test_json_round_trip_keeps_the_chain_and_a_stale_revision_is_409(app, people
     chain = body["chain"]
     chain["nodes"][0]["fields"] = {"amount": "readonly", "approved": "editable", "opinion": "hidden"}
     chain["nodes"].insert(1, {"kind": "approver", "id": "extra", "name": {"zh": "加签", "en": "Extra"},
-                              "approvers": "users:zhang,li", "mode": "all", "form": "decision"})
+                              "approvers": "users:zhang,li", "mode": "all", "form": "decision",
+                              "allow": "return,addSigner", "returnTo": "previous"})
+    chain["nodes"][0]["allow"] = ""  # the drawer's "nothing allowed": kept, not dropped
     token = token_of(li, "claims")
     assert li.put("/designer/claims/flow.json", json={"revision": 1, "chain": chain}).status_code == 400  # CSRF
     saved = li.put("/designer/claims/flow.json", json={"revision": 1, "chain": chain}, headers={"X-CSRFToken": token})
@@ -93,10 +95,12 @@ def test_problems_are_marked_on_their_nodes(app, people, owner):
     assert new_from(li, "general", "ask").status_code == 302
     chain = li.get("/designer/ask/flow.json").get_json()["chain"]
     chain["nodes"].append({"kind": "approver", "id": "nobody_yet", "form": "decision"})
+    chain["nodes"].append({"kind": "approver", "id": "odd_ops", "approvers": "initiator", "allow": "return,forward"})
     saved = li.put("/designer/ask/flow.json", json={"revision": 1, "chain": chain},
                    headers={"X-CSRFToken": token_of(li, "ask")})
     assert saved.status_code == 200, saved.get_data(as_text=True)
     assert any(p["node_id"] == "nobody_yet" for p in saved.get_json()["problems"])
+    assert any(p["node_id"] == "odd_ops" and "forward" in p["message"] for p in saved.get_json()["problems"])
 
 
 def test_a_boundary_timer_gets_the_shape_message_naming_the_element(app, people, owner):

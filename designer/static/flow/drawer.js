@@ -7,6 +7,9 @@ import { conditionEditor } from "./conditions.js";
 
 const RULE_KINDS = ["users", "role", "department", "department_head", "manager", "initiator", "picked", "expr"];
 const CC_KINDS = ["users", "role", "department", "department_head", "manager", "initiator"];
+// liaison:allow (engine/runtime/node_rules.py): absent = every operation, "" = none of them
+const OPERATIONS = ["return", "transfer", "delegate", "addSigner", "removeSigner"];
+const RETURN_TO = ["", "previous", "initiator", "initiator,previous", "any"];
 
 function set(obj, key, value) {
   if (value === "" || value === null || value === undefined || (Array.isArray(value) && !value.length)) delete obj[key];
@@ -108,8 +111,37 @@ function personTask(node, env) {
       (v) => { set(node, "timeoutAction", v); env.changed(); })),
     row(L.form, select([["", L.none], ...Object.keys(ctx.forms).map((f) => [f, f])], node.form,
       (v) => { set(node, "form", v); env.changed(); env.reopen(); })),
+    allowedOperations(node, env),
     fieldGrid(node, env));
   return parts;
+}
+
+// What the node's holder may do besides deciding: checkboxes (allow) and where a return may go (returnTo).
+function allowedOperations(node, env) {
+  const { L } = env;
+  const allowed = () => (node.allow === undefined ? [...OPERATIONS]
+    : String(node.allow).split(/[\s,]+/).filter((op) => OPERATIONS.includes(op)));
+  const targetRow = h("div", { hidden: !allowed().includes("return") });
+  const put = (op, on) => {
+    const next = OPERATIONS.filter((x) => (x === op ? on : allowed().includes(x)));
+    if (next.length === OPERATIONS.length) delete node.allow;
+    else node.allow = next.join(",");  // "" too: nothing allowed
+    if (!next.includes("return")) delete node.returnTo;
+    targetRow.hidden = !next.includes("return");
+    env.changed();
+  };
+  const labels = { return: L.allow_return, transfer: L.allow_transfer, delegate: L.allow_delegate,
+                   addSigner: L.allow_add_signer, removeSigner: L.allow_remove_signer };
+  const boxes = OPERATIONS.map((op) => h("label", {}, h("input", {
+    type: "checkbox", checked: allowed().includes(op), dataset: { operation: op },
+    onchange: (e) => put(op, e.target.checked),
+  }), labels[op]));
+  const options = RETURN_TO.map((v) => [v, L[`return_to_${v.replace(",", "_") || "default"}`]]);
+  if (node.returnTo && !RETURN_TO.includes(node.returnTo)) options.push([node.returnTo, node.returnTo]);
+  targetRow.append(row(L.return_to, select(options, node.returnTo,
+    (v) => { set(node, "returnTo", v); env.changed(); }, { "data-testid": "return-to" })));
+  return h("fieldset", { "data-testid": "allowed-operations" }, h("legend", {}, L.allowed_operations),
+    h("div", { class: "flow-checks" }, boxes), targetRow);
 }
 
 // The DingTalk grid: each field of the node's form and of the start form, default / editable / read-only / hidden.

@@ -14,7 +14,7 @@ attributes are text, exactly as in BPMN:
 
 | kind | keys (besides `kind`, `id`, `name`) | BPMN |
 |---|---|---|
-| `approver` (审批人) | `approvers` (a rule as `liaison:approvers` takes it: docs/approvals.md), `mode` (sequential / all / any / vote), `voteWeights`, `voteThreshold`, `approversEmpty`, `selfApproval`, `dueDate`, `remindAfter`, `escalateAfter`, `timeoutAfter`, `timeoutAction`, `form`, `fields` | user task with those `liaison:*` attributes, then gateway `ID_decided`: `approved == False` -> terminate end `ID_rejected`, default flow on |
+| `approver` (审批人) | `approvers` (a rule as `liaison:approvers` takes it: docs/approvals.md), `mode` (sequential / all / any / vote), `voteWeights`, `voteThreshold`, `approversEmpty`, `selfApproval`, `dueDate`, `remindAfter`, `escalateAfter`, `timeoutAfter`, `timeoutAction`, `allow` (operations the node allows, `"return,transfer"`; absent: all, `""`: none), `returnTo` (`initiator,previous,any`), `form`, `fields` | user task with those `liaison:*` attributes, then gateway `ID_decided`: `approved == False` -> terminate end `ID_rejected`, default flow on |
 | `handler` (办理人) | the same without `mode`/votes | user task, no decision gateway after it |
 | `cc` (抄送人) | `to`: rules of kind users / role / department / department_head / manager / initiator; `when`: reach / finish | intermediate throw event with `liaison:cc="RULE;RULE"`, `liaison:ccWhen` |
 | `condition` (条件分支) | `branches`: `[{"id", "name", "condition": CONDITION or None, "nodes": [...]}]`, the last one with None = other cases | exclusive gateway `ID` (default flow = the last branch), join `ID_join`; a branch's first flow has the branch id |

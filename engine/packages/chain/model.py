@@ -19,13 +19,14 @@ from engine.packages.chain.conditions import (
     operators_for,
 )
 from engine.runtime.assignment import EMPTY_OPTIONS, SELF_APPROVAL_OPTIONS, parse_rule
+from engine.runtime.node_rules import NODE_OPERATIONS, RETURN_TARGETS, names_of
 
 KINDS = ("approver", "handler", "cc", "condition", "parallel", "inclusive", "delay", "trigger")
 BRANCHING = ("condition", "parallel", "inclusive")
 PERSON_TASKS = ("approver", "handler")
 # chain key == liaison:* attribute name, written as text, on approver / handler user tasks
 TASK_ATTRIBUTES = ("form", "approvers", "approversEmpty", "selfApproval", "dueDate", "remindAfter",
-                   "escalateAfter", "timeoutAfter", "timeoutAction")
+                   "escalateAfter", "timeoutAfter", "timeoutAction", "allow", "returnTo")
 APPROVER_ATTRIBUTES = ("mode", "voteWeights", "voteThreshold")
 MODES = ("sequential", "all", "any", "vote")
 FIELD_MODES = ("editable", "readonly", "hidden")
@@ -135,6 +136,18 @@ def _task_problems(node: dict, forms: dict) -> list[Message]:
     form = node.get("form")
     if form and form not in forms:
         problems.append(msg("the form %(form)s does not exist", form=form))
+    return problems + _allow_problems(node)
+
+
+def _allow_problems(node: dict) -> list[Message]:
+    """`allow` / `returnTo`: names the engine knows (`engine.runtime.node_rules`)."""
+    problems = []
+    for value in (n for n in names_of(node.get("allow")) if n not in NODE_OPERATIONS):
+        problems.append(msg("unknown operation %(value)s (known: %(known)s)", value=value,
+                            known=", ".join(NODE_OPERATIONS)))
+    for value in (n for n in names_of(node.get("returnTo")) if n not in RETURN_TARGETS):
+        problems.append(msg("unknown return target %(value)s (known: %(known)s)", value=value,
+                            known=", ".join(RETURN_TARGETS)))
     return problems
 
 

@@ -167,6 +167,25 @@ def test_a_chain_becomes_a_package_that_validates_and_reads_back_as_the_same_cha
     assert chain_problems(chain, FORMS) == []
 
 
+def test_allowed_operations_round_trip_as_liaison_attributes_and_unknown_names_are_problems(tmp_path):
+    chain = copy.deepcopy(EXAMPLE)
+    chain["nodes"][0].update(allow="return,transfer", returnTo="previous")
+    chain["nodes"][1]["branches"][0]["nodes"][0]["allow"] = ""  # nothing: a 会签 without return, transfer, signers
+    chain["nodes"].append({"kind": "handler", "id": "pay", "approvers": "users:fin1", "form": "handling",
+                           "allow": "return,delegate", "returnTo": "initiator,previous"})
+    package = _package(tmp_path, chain, "chained")
+    assert not [n for n in package.notes if n.severity != "info"], package.notes
+    xml = package.bpmn["chained.bpmn"]
+    assert 'liaison:allow="return,transfer"' in xml and 'liaison:allow=""' in xml
+    assert chain_from_package(package.meta, xml, package.forms) == chain
+    assert chain_problems(chain, FORMS) == []
+    chain["nodes"][0].update(allow="return,approve", returnTo="start")
+    found = [(node, str(message)) for node, message in chain_problems(chain, FORMS)]
+    assert found == [
+        ("head", "unknown operation approve (known: return, transfer, delegate, addSigner, removeSigner)"),
+        ("head", "unknown return target start (known: initiator, previous, any)")]
+
+
 def test_field_permissions_live_in_the_form_s_access_and_starters_in_package_yaml(tmp_path):
     package = _package(tmp_path, EXAMPLE, "perm")
     assert package.forms["decision"]["access"] == {"finance": {"editable": ["approved"], "readonly": ["opinion"]}}
