@@ -30,6 +30,11 @@ export const ZH = {
   'Start-form field': '发起表单字段',
   'Python expression': 'Python 表达式',
   'Approval mode': '审批方式',
+  'Allowed operations': '允许的操作',
+  'return, transfer, delegate, addSigner, removeSigner (comma-separated); empty: all':
+    'return 退回、transfer 转办、delegate 委派、addSigner 加签、removeSigner 减签（逗号分隔）；留空：全部允许',
+  'Return to': '可退回到',
+  'initiator, previous, any (comma-separated); empty: all': 'initiator 发起人、previous 上一步、any 任一已过节点（逗号分隔）；留空：全部',
   'One approver': '单人审批',
   'Sequential (依次)': '依次审批',
   'All must approve (会签)': '会签（全部同意）',

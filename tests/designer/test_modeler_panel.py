@@ -163,3 +163,13 @@ def test_a_camunda_modeler_file_shows_its_assignees_and_conditions(page):
     page.locator(".bio-properties-panel-group-header", has_text="Condition").first.click()
     values = panel.evaluate("p => [...p.querySelectorAll('input, textarea')].map(i => i.value)")
     assert "${approved && amount > 1000}" in values, values
+
+
+def test_allowed_operations_of_a_node_are_written(page):
+    page.evaluate(OPEN, [XML, "en", DRAFT])
+    select(page, "approve")
+    open_group(page, "liaison-approval")
+    page.fill("#bio-properties-panel-liaison-allow", "return,transfer")
+    page.fill("#bio-properties-panel-liaison-return-to", "initiator")
+    assert 'liaison:returnTo="initiator"' in saved_when(page, 'liaison:returnTo="initiator"')
+    assert liaison_attributes(page.evaluate(SAVE), "approve")["allow"] == "return,transfer"

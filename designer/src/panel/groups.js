@@ -20,7 +20,13 @@ const SelfEntry = selectEntry('liaison:selfApproval', 'When the initiator would 
   ['manager', "The initiator's manager instead"]
 ]));
 
-/** Approval mode and the empty / self-approval policies of a user task. */
+// Which operations the node offers (docs/approvals.md, "Allowed operations per node"); absent: all of them.
+const AllowEntry = textEntry('liaison:allow', 'Allowed operations',
+  { description: 'return, transfer, delegate, addSigner, removeSigner (comma-separated); empty: all' });
+const ReturnToEntry = textEntry('liaison:returnTo', 'Return to',
+  { description: 'initiator, previous, any (comma-separated); empty: all' });
+
+/** Approval mode, the empty / self-approval policies and the allowed operations of a user task. */
 export function approvalEntries(element) {
   const entries = [
     entry('liaison-mode', ModeEntry, element, () => !!getAttr(element, 'liaison:mode'))
@@ -33,6 +39,8 @@ export function approvalEntries(element) {
   }
   entries.push(entry('liaison-approvers-empty', EmptyEntry, element));
   entries.push(entry('liaison-self-approval', SelfEntry, element));
+  entries.push(entry('liaison-allow', AllowEntry, element, () => !!getAttr(element, 'liaison:allow')));
+  entries.push(entry('liaison-return-to', ReturnToEntry, element, () => !!getAttr(element, 'liaison:returnTo')));
   return entries;
 }
 
