@@ -225,9 +225,11 @@ def test_the_process_stays_under_a_memory_bound_while_refusing_the_attacks() -> 
     lines = done.stdout.split()
     assert lines[0:6:2] == ["ExpressionError"] * 3 and lines[5].endswith("the_limit_is_256_MB"), lines
     before, peak = int(lines[6]), int(lines[7])
-    # the limit is 256 MB of growth, read every 2 ms: the peak stays well under 256 + 200 MB above the start
-    # (unguarded, the same three scripts peak at about 1.3 GB)
-    assert peak - before < (256 + 200) * 2**20
+    # the limit is 256 MB of growth, read every 2 ms by a watcher thread: on an idle machine the peak stays
+    # under 256 + 200 MB above the start; on a loaded 2-core machine the watcher is scheduled late and the
+    # script overshoots further (measured 486 and 498 MB of growth with four other test runs going), so the
+    # bound is 256 + 400 MB: still half of what the same three scripts reach unguarded (about 1.3 GB)
+    assert peak - before < (256 + 400) * 2**20
 
 
 # --- time limit --------------------------------------------------------------------------------------------
