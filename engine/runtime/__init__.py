@@ -24,12 +24,13 @@ from engine.runtime.messages import deliver_message, message_starts, start_by_me
 from engine.runtime.moves import MOVE_ACTIONS, may_jump, move_options, move_task, take_back_candidate
 from engine.runtime.signers import SIGNER_PLACES, add_signer, node_mode, remove_signer
 from engine.runtime.step import LIVE_WORKFLOWS, StepResult
+from engine.runtime.thrown import route_thrown  # also registers the router of thrown messages
 from engine.runtime.timers import decide_on_timeout, fire_event_timer
 from engine.runtime.versions import PACKAGE_CACHE
 
 __all__ = [
     "LIVE_WORKFLOWS", "MOVE_ACTIONS", "PACKAGE_CACHE", "SIGNER_PLACES", "StepResult", "add_signer", "cancel_instance",
     "claim_task", "complete_task", "decide_on_timeout", "delegate_task", "deliver_message", "fire_event_timer", "may_delegate", "may_jump",
-    "message_starts", "move_options", "move_task", "node_mode", "remove_signer", "start_by_message",
+    "message_starts", "move_options", "move_task", "node_mode", "remove_signer", "route_thrown", "start_by_message",
     "start_instance", "take_back_candidate", "unclaim_task",
 ]
