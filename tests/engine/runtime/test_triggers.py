@@ -168,3 +168,47 @@ def test_thrown_message_nobody_waits_for_is_refused_when_the_package_says_so(ses
     assert entry.comment == "invoice_paid"
     later = runtime.start_instance(sessions, "invoice", {"invoice": "D4"}, user="ann").instance_id
     assert _view(sessions, later)["status"] == "running"
+
+
+# -- a chain with trigger nodes ----------------------------------------------------------------------------
+
+CHAIN = {
+    "start": {"id": "submit", "form": "request"},
+    "nodes": [
+        {"kind": "trigger", "id": "call_erp", "operation": "webhook", "result": "erp_delivery",
+         "parameters": {"endpoint": "'erp'", "event": "'expense_submitted'", "payload": '{"amount": amount}'}},
+        {"kind": "trigger", "id": "announce", "message": "expense_done"},
+    ],
+}
+REQUEST = {"fields": [{"name": "amount", "type": "number", "required": True, "label": {"zh": "金额", "en": "Amount"}}]}
+LISTENER = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:intermediateCatchEvent id="hear"><bpmn:messageEventDefinition messageRef="msg_done"/></bpmn:intermediateCatchEvent>
+<bpmn:endEvent id="done"/>
+{flow("start", "hear")}{flow("hear", "done")}
+"""
+
+
+def test_a_chain_with_trigger_nodes_calls_the_webhook_and_wakes_a_listener(sessions, deploy_package, tmp_path,
+                                                                            hook):  # noqa: F811
+    from engine.packages.chain import chain_package_files  # noqa: PLC0415 - only this test needs the chain
+
+    _add_endpoint(sessions, "erp", hook.url)
+    folder = tmp_path / "expense"
+    for relative, text in chain_package_files(CHAIN, "expense", {"zh": "报销", "en": "Expense"},
+                                              {"request": REQUEST}).items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text, encoding="utf-8")
+    assert deploy_package(folder).warnings == []
+    deploy_package(write_package(tmp_path, "listener", {"listener": LISTENER},
+                                 definitions='<bpmn:message id="msg_done" name="expense_done"/>'))
+    listener = runtime.start_instance(sessions, "listener", {}, user="ann").instance_id
+
+    started = runtime.start_instance(sessions, "expense", {"amount": 120}, user="emp")
+    assert started.status == "completed"
+    assert _view(sessions, listener)["status"] == "completed"
+    [row] = _rows(sessions, OutboxMessage, channel="webhook")
+    assert row.payload["delivery"] == _view(sessions, started.instance_id)["data"]["erp_delivery"]
+    assert delivery.deliver_due(sessions) == 1
+    [request] = hook.requests
+    assert json.loads(request["body"])["data"] == {"amount": 120}
