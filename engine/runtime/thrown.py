@@ -61,16 +61,26 @@ def route_thrown(sessions, throwers: list[int]) -> None:
 
 
 def _route_from(sessions, instance_id: int) -> None:
-    with step.db_engine(sessions).connect() as conn:
-        rows = conn.execute(select(_buffered.c.id, _buffered.c.message_name, _buffered.c.correlation_key,
-                                   _buffered.c.payload)
-                            .where(_buffered.c.sender == store.thrower(instance_id), _buffered.c.status == "waiting")
-                            .order_by(_buffered.c.id)).all()
+    try:
+        rows = _thrown_by(sessions, instance_id)
+    except Exception:  # noqa: BLE001 - the database is busy or gone: the sweep delivers them later
+        log.exception("thrown messages of instance %s: not routed now", instance_id)
+        return
     for row in rows:
         try:
             _route_one(sessions, instance_id, *row)
         except LiaisonError as exc:  # the receiver's step failed: the message stays kept for the sweep
             log.warning("thrown message %s (`%s`) from instance %s: %s", row.id, row.message_name, instance_id, exc)
+        except Exception:  # noqa: BLE001 - never fail (nor retry) the thrower's committed step; the sweep retries
+            log.exception("thrown message %s (`%s`) from instance %s", row.id, row.message_name, instance_id)
+
+
+def _thrown_by(sessions, instance_id: int) -> list:
+    with step.db_engine(sessions).connect() as conn:
+        return conn.execute(select(_buffered.c.id, _buffered.c.message_name, _buffered.c.correlation_key,
+                                   _buffered.c.payload)
+                            .where(_buffered.c.sender == store.thrower(instance_id), _buffered.c.status == "waiting")
+                            .order_by(_buffered.c.id)).all()
 
 
 def _route_one(sessions, thrower: int, buffered_id: int, name: str, key: str | None, payload: dict) -> None:

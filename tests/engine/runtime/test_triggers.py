@@ -212,3 +212,28 @@ def test_a_chain_with_trigger_nodes_calls_the_webhook_and_wakes_a_listener(sessi
     assert delivery.deliver_due(sessions) == 1
     [request] = hook.requests
     assert json.loads(request["body"])["data"] == {"amount": 120}
+
+
+def test_an_instance_never_takes_the_message_it_threw(sessions, deploy_package, tmp_path):
+    body = f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateThrowEvent id="ask" liaison:correlationKey="invoice">
+      <bpmn:messageEventDefinition messageRef="msg_paid"/>
+    </bpmn:intermediateThrowEvent>
+    <bpmn:intermediateCatchEvent id="answer" liaison:correlationKey="invoice">
+      <bpmn:messageEventDefinition messageRef="msg_paid"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done"/>
+    {flow("start", "ask")}{flow("ask", "answer")}{flow("answer", "done")}
+    """
+    deploy_package(write_package(tmp_path, "echo", {"echo": body}, definitions=PAID))
+    first = runtime.start_instance(sessions, "echo", {"invoice": "E5"}, user="ann").instance_id
+    assert _view(sessions, first)["status"] == "running"
+    [kept] = _rows(sessions, BufferedMessage)
+    assert kept.status == "waiting"
+    # a second instance takes the first one's message, and its own goes to the first
+    second = runtime.start_instance(sessions, "echo", {"invoice": "E5"}, user="ann").instance_id
+    assert _view(sessions, second)["status"] == "completed"
+    assert _view(sessions, first)["status"] == "completed"
+    assert sorted((m.sender, m.instance_id) for m in _rows(sessions, BufferedMessage)) == sorted(
+        [(f"instance:{first}", second), (f"instance:{second}", first)])
