@@ -13,6 +13,7 @@ from engine.bpmn.parser import BPMN_NS, read_liaison_attributes
 from engine.bpmn.services import EVENT_NAME_LIMIT
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import WebhookEndpoint
+from engine.errors import Problem
 
 WEBHOOK_PARAMETERS = ("endpoint", "event", "payload")
 
@@ -47,10 +48,11 @@ def webhook_problems(parameters: dict) -> list[str]:
     return problems
 
 
-def webhook_endpoint_warnings(session: Session, package) -> list[str]:
-    """`FILE: ELEMENT: ...` for each webhook service task naming an endpoint nobody configured yet."""
+def webhook_endpoint_problems(session: Session, package) -> list[Problem]:
+    """A warning (with its element and line) for each webhook service task naming an endpoint nobody
+    configured yet: not a refusal, an admin may add it after the deploy."""
     known = set(session.scalars(select(WebhookEndpoint.name)))
-    warnings = []
+    problems = []
     for name, xml in sorted(package.bpmn.items()):
         root = parse_xml_bytes(xml.encode("utf-8"), name).getroot()
         for node in root.iter(f"{{{BPMN_NS}}}serviceTask"):
@@ -59,7 +61,12 @@ def webhook_endpoint_warnings(session: Session, package) -> list[str]:
                 continue
             endpoint = _literal_name((attributes.get("parameters") or {}).get("endpoint"))
             if endpoint and endpoint not in known:
-                warnings.append(f"{name}: {node.get('id')}: no webhook endpoint named `{endpoint}` is configured "
-                                f"yet; add it with `liaison webhook add {endpoint} URL` before the process gets "
-                                "there, or the step fails")
-    return warnings
+                problems.append(Problem(name, node.sourceline, node.get("id"), (
+                    f"no webhook endpoint named `{endpoint}` is configured yet; add it with `liaison webhook add "
+                    f"{endpoint} URL` before the process gets there, or the step fails"), "warning"))
+    return problems
+
+
+def webhook_endpoint_warnings(session: Session, package) -> list[str]:
+    """`FILE: ELEMENT: ...` of `webhook_endpoint_problems`, as `deploy` lists warnings."""
+    return [f"{p.path}: {p.element_id}: {p.message}" for p in webhook_endpoint_problems(session, package)]
