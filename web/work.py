@@ -247,6 +247,7 @@ ACTION_LABELS = {
     "assigned": lambda: _("Assigned"),
     "timer_fired": lambda: _("Time ran out"),
     "message_received": lambda: _("Message received"),
+    "message_refused": lambda: _("Message sent, nobody waited: refused"),
     "reminded": lambda: _("Reminded"),
     "overdue": lambda: _("Overdue"),
     "escalated": lambda: _("Escalated"),

@@ -7,8 +7,12 @@ arguments. Operations take plain JSON values and return a JSON-serialisable valu
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from numbers import Number
 from typing import Any
 
@@ -87,3 +91,44 @@ def sum_values(values: list[Any]) -> int | float:
     if bad:
         raise ValueError(f"values must be numbers, got {bad[0]!r}")
     return sum(values)
+
+
+# -- side effects of operations ----------------------------------------------------------------------
+# An operation that makes a side effect (a webhook call) must not make it while the engine runs: a step
+# that fails or loses a race saves nothing and runs again. It leaves the effect here instead; the engine
+# step (`engine.runtime.triggers`) writes it with the step's own write, so it happens once or not at all.
+
+_EFFECTS: ContextVar[list | None] = ContextVar("liaison_service_effects", default=None)
+EVENT_NAME_LIMIT = 40  # the outbox's `event` column
+
+
+@contextmanager
+def collecting_effects() -> Iterator[list[dict]]:
+    """Collect the effects operations leave while the engine runs (a list the caller takes them from)."""
+    effects: list[dict] = []
+    token = _EFFECTS.set(effects)
+    try:
+        yield effects
+    finally:
+        _EFFECTS.reset(token)
+
+
+@service("webhook")
+def webhook(endpoint: str, event: str | None = None, payload: Any = None) -> str:
+    """Call the configured webhook endpoint `endpoint` with `payload` through the outbox (signed, retried);
+    returns the delivery id the receiver sees (payload `delivery`)."""
+    effects = _EFFECTS.get()
+    if effects is None:
+        raise RuntimeError("the webhook operation runs only inside an engine step")
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ValueError("endpoint must be the name of a configured webhook endpoint")
+    if event is not None and (not isinstance(event, str) or not event.strip() or len(event) > EVENT_NAME_LIMIT):
+        raise ValueError(f"event must be a name of 1 to {EVENT_NAME_LIMIT} characters")
+    try:
+        payload = json.loads(json.dumps(payload))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"payload must be plain JSON: {exc}") from exc
+    delivery = uuid.uuid4().hex
+    effects.append({"kind": "webhook", "endpoint": endpoint.strip(), "event": event, "payload": payload,
+                    "delivery": delivery})
+    return delivery

@@ -28,6 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.expressions import LiaisonScriptEngine
 from engine.bpmn.serialization import compact, tree_depth
+from engine.bpmn.services import collecting_effects
 from engine.bpmn.specs import ExternalTask
 from engine.config import load_settings
 from engine.data.calendar import WorkdayCalendar
@@ -63,6 +64,8 @@ class StepRecord:
     top_level: bool = True  # False inside a subprocess or call activity
     signal: str | None = None  # a signal this throw event broadcast (to route to other instances)
     payload: dict | None = None
+    effects: list = field(default_factory=list)  # what its service operation left to write (a webhook call)
+    message: dict | None = None  # a message this throw event sent: name, correlation_key, payload (to route)
 
 
 @dataclass
@@ -95,15 +98,24 @@ def run_engine(workflow) -> list[StepRecord]:
     object is then half-run and must be discarded, never saved.
     """
     records: list[StepRecord] = []
+    with collecting_effects() as effects:
 
-    def did_complete(task) -> None:
-        record = _record(task)
-        if record is not None:
-            records.append(record)
-        if len(records) % COMPACT_EVERY == 0:
-            compact(workflow)
-            _check_depth(workflow, task)
+        def did_complete(task) -> None:
+            record = _record(task)
+            if record is not None:
+                record.effects, effects[:] = list(effects), []
+                records.append(record)
+            if len(records) % COMPACT_EVERY == 0:
+                compact(workflow)
+                _check_depth(workflow, task)
 
+        _run_steps(workflow, did_complete)
+    compact(workflow)
+    _check_depth(workflow, None)
+    return records
+
+
+def _run_steps(workflow, did_complete) -> None:
     try:
         workflow.do_engine_steps(did_complete_task=did_complete)
         workflow.get_events()  # drain: uncaught thrown events would pile up in the saved state
@@ -115,9 +127,6 @@ def run_engine(workflow) -> list[StepRecord]:
         raise ProcessRuntimeError(str(exc), reason=exc.reason) from exc
     except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / AttributeError on bad timers
         raise ProcessRuntimeError(f"{type(exc).__name__}: {exc}") from exc
-    compact(workflow)
-    _check_depth(workflow, None)
-    return records
 
 
 def _check_depth(workflow, task) -> None:
@@ -167,7 +176,24 @@ def _record(task) -> StepRecord | None:
         record.signal = definition.name
         expression = getattr(definition, "expression", None)
         record.payload = task.workflow.script_engine.evaluate(task, expression) if expression else {}
+    elif isinstance(definition, MessageEventDefinition) and isinstance(spec, ThrowingEvent):
+        record.message = _thrown_message(task, definition)
     return record
+
+
+def _thrown_message(task, definition) -> dict:
+    """What a message throw event sends to other instances: its name, the key from its
+    `liaison:correlationKey` expression over the data (none without one) and its payload (the
+    `spiffworkflow:messagePayload` expression, a dict; none without one)."""
+    engine = task.workflow.script_engine
+    expression = getattr(definition, "expression", None)
+    payload = engine.evaluate(task, expression) if expression else {}
+    if not isinstance(payload, dict):
+        raise ProcessRuntimeError(f"element `{task.task_spec.bpmn_id}`: the payload of message `{definition.name}` "
+                                  f"must be a dict, not {type(payload).__name__}", task.task_spec.bpmn_id)
+    key_expression = getattr(task.task_spec, "extensions", {}).get("liaison", {}).get("correlationKey")
+    key = engine.evaluate(task, key_expression) if key_expression else None
+    return {"name": definition.name, "correlation_key": None if key is None else str(key), "payload": payload}
 
 
 def ready_user_tasks(workflow) -> list:

@@ -13,7 +13,22 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import JSON, Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
@@ -209,6 +224,9 @@ class StepWrite:
     directory_version: int | None = None  # read with the step's task row: its look-up may come from cache
     no_waits: bool = False  # an ending instance whose version makes no timers or subscriptions: no clean-up
     cc: list = field(default_factory=list)  # dicts: username, cc_by (copies the diagram makes; once per person)
+    # messages thrown by the step's events, kept for routing after the commit: dicts message_name,
+    # correlation_key, payload, expires_at (the sender is `thrower(instance id)`)
+    thrown: list = field(default_factory=list)
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
@@ -247,7 +265,24 @@ def write_step(conn: Connection, step: StepWrite) -> int:
     if step.cc:
         statement = sqlite_insert(_cc).on_conflict_do_nothing(index_elements=["instance_id", "username"])
         conn.execute(statement, [{"instance_id": instance_id, "created_at": step.now, **c} for c in step.cc])
+    if step.thrown:
+        conn.execute(insert(_buffered), [{"sender": thrower(instance_id), "status": "waiting",
+                                          "received_at": step.now, **m} for m in step.thrown])
     return instance_id
+
+
+THROWER_PREFIX = "instance:"
+
+
+def thrower(instance_id: int) -> str:
+    """The `sender` of a kept message that an instance's own throw event sent (never delivered back to it)."""
+    return f"{THROWER_PREFIX}{instance_id}"
+
+
+def not_thrown_by(instance_id_column):
+    """A condition: the kept message was not thrown by the instance in `instance_id_column`."""
+    return or_(_buffered.c.sender.is_(None),
+               _buffered.c.sender != literal(THROWER_PREFIX) + cast(instance_id_column, String))
 
 
 _UPSERT_DATA = sqlite_insert(_data).values(
@@ -381,6 +416,29 @@ _SAVE_STEP_CC = text("WITH saved AS (SELECT liaison_save_step(CAST(:payload AS j
                      " FROM saved, jsonb_to_recordset(CAST(:cc AS jsonb)) AS c(username text, cc_by text)"
                      " ON CONFLICT (instance_id, username) DO NOTHING)"
                      " SELECT id FROM saved")
+# with thrown messages (`StepWrite.thrown`): kept in the same statement, sent by the saved instance
+_THROWN_CTE = (", thrown AS (INSERT INTO buffered_message (message_name, correlation_key, payload, sender, status,"
+               " received_at, expires_at) SELECT m.message_name, m.correlation_key, m.payload,"
+               " :thrower || saved.id, 'waiting', CAST(:now AS timestamptz), m.expires_at"
+               " FROM saved, jsonb_to_recordset(CAST(:thrown AS jsonb)) AS m(message_name text,"
+               " correlation_key text, payload jsonb, expires_at timestamptz))")
+
+
+def _save_statement(step: StepWrite) -> tuple:
+    """The statement saving the step on PostgreSQL and its extra parameters."""
+    if not step.thrown:
+        return (_SAVE_STEP_CC, {"now": step.now, "cc": json.dumps(step.cc)}) if step.cc else (_SAVE_STEP, {})
+    sql = "WITH saved AS (SELECT liaison_save_step(CAST(:payload AS jsonb)) AS id)" + _THROWN_CTE
+    params = {"now": step.now, "thrower": THROWER_PREFIX,
+              "thrown": json.dumps([{**m, "expires_at": m["expires_at"].isoformat()} for m in step.thrown],
+                                   default=str)}
+    if step.cc:
+        sql += (", copied AS (INSERT INTO cc_record (instance_id, username, cc_by, created_at)"
+                " SELECT saved.id, c.username, c.cc_by, CAST(:now AS timestamptz)"
+                " FROM saved, jsonb_to_recordset(CAST(:cc AS jsonb)) AS c(username text, cc_by text)"
+                " ON CONFLICT (instance_id, username) DO NOTHING)")
+        params["cc"] = json.dumps(step.cc)
+    return text(sql + " SELECT id FROM saved"), params
 
 
 def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
@@ -403,11 +461,9 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
     }
     # the function runs a statement only for a key present: empty lists and nulls stay out
     payload = {k: v for k, v in payload.items() if v is not None and v != []}
+    statement, params = _save_statement(step)
     try:
-        if step.cc:
-            return conn.execute(_SAVE_STEP_CC, {"payload": json.dumps(payload, default=str), "now": step.now,
-                                                "cc": json.dumps(step.cc)}).scalar_one()
-        return conn.execute(_SAVE_STEP, {"payload": json.dumps(payload, default=str)}).scalar_one()
+        return conn.execute(statement, {"payload": json.dumps(payload, default=str), **params}).scalar_one()
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == "LI409":
             raise StaleInstance() from exc
@@ -526,7 +582,7 @@ _SELECT_BUFFERED_FOR_INSTANCE = (
         or_(_subscription.c.correlation_key == _buffered.c.correlation_key,
             and_(_subscription.c.correlation_key.is_(None), _buffered.c.correlation_key.is_(None)))))
     .where(_subscription.c.instance_id == bindparam("b_instance"), _buffered.c.status == "waiting",
-           _buffered.c.expires_at > bindparam("b_now"))
+           _buffered.c.expires_at > bindparam("b_now"), not_thrown_by(_subscription.c.instance_id))
     .order_by(_buffered.c.received_at, _buffered.c.id))
 
 

@@ -34,6 +34,7 @@ from engine.errors import InvalidPackageError, NotFoundError, Problem, TaskConfl
 from engine.notify.render import notification_problems
 from engine.packages.element_names import element_names_problems
 from engine.packages.limits import MAX_FILES, MAX_PACKAGE_BYTES, MAX_YAML_BYTES, file_too_large, megabytes
+from engine.packages.trigger_checks import webhook_endpoint_warnings, webhook_problems
 from engine.people.starting import starters_problems
 from engine.runtime.approvals import mode_problems
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES
@@ -358,7 +359,7 @@ def deploy(session: Session, package: Package, user: str | None = None, notes: s
     session.flush()
     latest = _latest_version(session, definition.id)
     checksum = package.checksum
-    warnings = org_chart_warnings(session, package)
+    warnings = org_chart_warnings(session, package) + webhook_endpoint_warnings(session, package)
     if latest is not None and latest.checksum == checksum:
         return DeployResult(package.key, latest.number, latest.id, created=False, warnings=warnings)
     version = ProcessVersion(
@@ -490,6 +491,9 @@ def check_service_tasks(file: str, doc) -> list[Problem]:
             problems.append(Problem(file, node.sourceline, node.get("id"),
                                     f"unknown service operation `{operation}` "
                                     f"(known: {', '.join(service_names())})"))
+        elif operation == "webhook":
+            problems.extend(Problem(file, node.sourceline, node.get("id"), message)
+                            for message in webhook_problems(attributes.get("parameters") or {}))
     return problems
 
 

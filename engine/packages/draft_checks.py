@@ -23,6 +23,7 @@ from engine.errors import InvalidPackageError, Problem, UnreadableFileError, msg
 from engine.packages import designer_access as access
 from engine.packages.deployment import DeployResult, Package, deploy, load_package
 from engine.packages.drafts import conflict, get_draft, main_bpmn_name, record
+from engine.packages.trigger_checks import webhook_endpoint_problems
 from engine.runtime.assignment_checks import rule_problems
 
 
@@ -51,7 +52,7 @@ def load_draft(session: Session, draft: PackageDraft) -> tuple[Package | None, l
         problems.append(Problem("package.yaml", None, None,
                                 msg("the id in package.yaml must stay %(key)s", key=draft.key)))
         return None, problems
-    return package, problems + org_chart_problems(session, package)
+    return package, problems + org_chart_problems(session, package) + webhook_endpoint_problems(session, package)
 
 
 def org_chart_problems(session: Session, package: Package) -> list[Problem]:

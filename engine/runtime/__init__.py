@@ -26,12 +26,14 @@ from engine.runtime.moves import MOVE_ACTIONS, may_jump, move_options, move_task
 from engine.runtime.node_rules import NODE_OPERATIONS, RETURN_TARGETS, NodeRules, node_rules
 from engine.runtime.signers import SIGNER_PLACES, add_signer, node_mode, remove_signer
 from engine.runtime.step import LIVE_WORKFLOWS, StepResult
+from engine.runtime.thrown import route_thrown  # also registers the router of thrown messages
 from engine.runtime.timers import decide_on_timeout, fire_event_timer
 from engine.runtime.versions import PACKAGE_CACHE
 
 __all__ = [
     "LIVE_WORKFLOWS", "MOVE_ACTIONS", "NODE_OPERATIONS", "PACKAGE_CACHE", "RETURN_TARGETS", "NodeRules", "SIGNER_PLACES", "StepResult", "add_signer", "cancel_instance",
     "claim_task", "complete_task", "decide_on_timeout", "delegate_task", "deliver_message", "fire_event_timer", "may_delegate", "may_jump",
-    "message_starts", "move_options", "move_task", "node_mode", "node_rules", "remove_signer", "start_by_message",
+    "message_starts", "move_options", "move_task", "node_mode", "node_rules", "remove_signer", "route_thrown",
+    "start_by_message",
     "start_instance", "take_back_candidate", "unclaim_task",
 ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,12 +56,12 @@ from engine.runtime.step import (
     step_connection,
     step_on,
 )
+from engine.runtime.triggers import DEFAULT_KEEP
 from engine.runtime.versions import PACKAGE_CACHE, version_specs
 from engine.runtime.waits import NO_WAITS, waits_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEEP = timedelta(days=1)
 MAX_KEY_LENGTH = 200
 
 _buffered = BufferedMessage.__table__
@@ -109,6 +109,12 @@ def _waiting(conn, name: str, key: str | None) -> list[tuple[int, str]]:
              .where(_subscription.c.message_name == name, _key_is(_subscription.c.correlation_key, key))
              .order_by(_subscription.c.id))
     return [tuple(r) for r in conn.execute(query)]
+
+
+def waiting_for(sessions: sessionmaker[Session], name: str, key: str | None) -> list[tuple[int, str]]:
+    """`(instance id, event task id)` of the message events waiting for `name` with exactly `key`, oldest first."""
+    with sessions.kw["bind"].connect() as conn:
+        return _waiting(conn, name, key)
 
 
 def send_message(sessions: sessionmaker[Session], name: str, correlation_key: str | None = None,
@@ -188,7 +194,8 @@ _MATCHES = (
         _subscription.c.message_name == _buffered.c.message_name,
         or_(_subscription.c.correlation_key == _buffered.c.correlation_key,
             and_(_subscription.c.correlation_key.is_(None), _buffered.c.correlation_key.is_(None)))))
-    .where(_buffered.c.status == "waiting", _buffered.c.expires_at > bindparam("b_now"))
+    .where(_buffered.c.status == "waiting", _buffered.c.expires_at > bindparam("b_now"),
+           store.not_thrown_by(_subscription.c.instance_id))
     .order_by(_buffered.c.received_at, _buffered.c.id))
 
 

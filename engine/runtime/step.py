@@ -25,6 +25,7 @@ import json
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -59,6 +60,7 @@ from engine.runtime.form_people import people_for
 from engine.runtime.new_tasks import assign_new_tasks, assignees, redirect_to_deputies
 from engine.runtime.serials import assign_serials
 from engine.runtime.submissions import checked_submission
+from engine.runtime.triggers import add_trigger_writes
 from engine.runtime.versions import version_forms, version_may_wait, version_specs
 from engine.runtime.waits import has_task_timers, record_waits, waits_of
 
@@ -210,12 +212,15 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     if deputies:  # rare: the tasks went to deputies, who are then notified (looked up by rendering)
         events, directory = step_events(step, actor) + copies, None
     notify_step(conn, step, version, events, directory)
+    add_trigger_writes(conn, step, records)  # webhook calls (outbox) and thrown messages
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
                                                               step.revision + 1)
     check_data_size(stored)
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
     instance_id = _write(conn, step)
+    if step.thrown:
+        _note_thrower(instance_id)
     setattr(workflow, STORED_DATA, stored)
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
@@ -311,12 +316,32 @@ def step_connection(sessions):
     Other databases: one transaction around the reads and the writes.
     """
     engine = db_engine(sessions)
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-    else:
-        with engine.begin() as conn:
-            yield conn
+    throwers: list[int] = []
+    token = _THROWERS.set(throwers)
+    try:
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            with engine.begin() as conn:
+                yield conn
+    finally:
+        _THROWERS.reset(token)
+    if throwers:  # committed: route what the step threw (`engine.runtime.thrown`)
+        for hook in AFTER_COMMIT:
+            hook(sessions, throwers)
+
+
+# Called with (sessions, [instance ids]) after a step that threw messages committed; `engine.runtime.thrown`
+# registers the router here (it delivers by running further steps, so it cannot be imported by this module).
+AFTER_COMMIT: list = []
+_THROWERS: ContextVar[list | None] = ContextVar("liaison_step_throwers", default=None)
+
+
+def _note_thrower(instance_id: int) -> None:
+    throwers = _THROWERS.get()
+    if throwers is not None:
+        throwers.append(instance_id)
 
 
 def restore(sessions, conn, handle):
