@@ -187,6 +187,8 @@ def _labels() -> dict:
         "fields": _("Field permissions"), "editable": _("Editable"), "readonly": _("Read-only"),
         "hidden": _("Hidden"), "default": _("Default"), "field": _("Field"), "operator": _("Operator"),
         "value": _("Value"), "and": _("all of (and)"), "or": _("any of (or)"), "add_condition": _("Add condition"),
+        "add_condition_and": _("And another condition"), "add_group": _("Add an \"or\" group"),
+        "or_group": _("or"),
         "cc_to": _("Copy to"), "when": _("Send when"), "when_reach": _("When the request gets here"),
         "when_finish": _("When the request is finished"), "duration": _("Wait for (ISO 8601, e.g. P1D)"),
         "date_field": _("Or until the date in field"), "operation": _("Operation"), "message": _("Or send message"),

@@ -118,8 +118,11 @@ const OP_WORDS = { "==": "=", "!=": "≠", ">": ">", ">=": "≥", "<": "<", "<="
 
 export function conditionSummary(condition, ctx, L) {
   if (!condition) return L.other_cases;
-  const group = condition.all ? [condition.all, ` ${L.and.split(" ")[0]} `] : condition.any ? [condition.any, " | "] : null;
-  if (group) return group[0].map((c) => conditionSummary(c, ctx, L)).join(condition.all ? " & " : " | ");
+  const parts = condition.all || condition.any;
+  if (parts) {  // a group inside a group is put in brackets: (a & b) | c
+    return parts.map((c) => ((c.all || c.any) ? `(${conditionSummary(c, ctx, L)})` : conditionSummary(c, ctx, L)))
+      .join(condition.all ? " & " : " | ");
+  }
   const field = ctx.start_fields.find((f) => f.name === condition.field);
   const value = Array.isArray(condition.value) ? condition.value.join(", ") : (condition.value ?? "");
   return `${field ? field.label : condition.field} ${OP_WORDS[condition.op] || condition.op} ${value}`.trim();
