@@ -16,6 +16,7 @@ BPMN_DEFAULTS = {
     "isForCompensation": "false", "instantiate": "false", "isClosed": "false", "isImmediate": "false",
     "completionQuantity": "1", "startQuantity": "1", "gatewayDirection": "Unspecified",
     "eventGatewayType": "Exclusive", "testBefore": "false", "isCollection": "false",
+    "typeLanguage": "http://www.w3.org/2001/XMLSchema",
 }
 
 

@@ -236,3 +236,17 @@ def test_two_saves_of_one_revision_at_once_one_wins_the_other_conflicts(postgres
     racer.join(timeout=30)
     engine.dispose()
     assert outcome == {"second": 2}
+
+
+@pytest.mark.parametrize("name, key", [("signavio_travel_request.bpmn", "travel_request"),
+                                       ("bizagi_purchase_request.bpmn", "purchase_request")])
+def test_signavio_and_bizagi_exports_import_check_clean_and_deploy(staff, name, key):
+    """Exports of the other mainstream modelers (their own namespaces, pools and lanes, GUID ids) import
+    as a draft named for their process, check without an error and deploy."""
+    with staff() as session, session.begin():
+        draft = draft_import.import_draft(session, "owner", name, (FIXTURES / "modelers" / name).read_bytes(), "hr")
+        assert draft.key == key
+    with staff() as session, session.begin():
+        problems = draft_checks.check_draft(session, key)
+        assert not draft_checks.has_errors(problems), [str(p) for p in problems]
+        assert draft_checks.deploy_draft(session, "owner", key, draft.revision, "imported").version == 1
