@@ -16,7 +16,7 @@ BPMN_DEFAULTS = {
     "isForCompensation": "false", "instantiate": "false", "isClosed": "false", "isImmediate": "false",
     "completionQuantity": "1", "startQuantity": "1", "gatewayDirection": "Unspecified",
     "eventGatewayType": "Exclusive", "testBefore": "false", "isCollection": "false",
-    "typeLanguage": "http://www.w3.org/2001/XMLSchema",
+    "typeLanguage": "http://www.w3.org/2001/XMLSchema", "expressionLanguage": "http://www.w3.org/1999/XPath",
 }
 
 
