@@ -14,4 +14,13 @@ from flask import Blueprint
 bp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-from designer import editor, flow, versions  # noqa: E402,F401  (their routes register on `bp`)
+from designer import (  # noqa: E402,F401  (their routes register on `bp`)
+    editor,
+    flow,
+    forms,
+    notifications,
+    scenarios,
+    simulate,
+    tabs,
+    versions,
+)
