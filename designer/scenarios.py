@@ -87,10 +87,10 @@ def _labels() -> dict:
     return {
         "new": _("New test"), "save": _("Save"), "saved": _("Saved"), "delete": _("Delete"),
         "run": _("Run"), "run_all": _("Run all"), "running": _("Running…"),
-        "passed": _("Passed"), "failed": _("Failed"), "name": _("Name"), "file": _("File name"),
+        "passed": _("Passed"), "failed": _("Did not pass"), "show_path": _("Show the path on the diagram"), "name": _("Test name"), "file": _("File name"),
         "start": _("Start"), "start_user": _("Started by (username)"), "field": _("Field"), "value": _("Value"),
         "add_row": _("Add a row"), "remove": _("Remove"), "steps": _("Steps"), "add_step": _("Add a step"),
-        "task": _("Task"), "user": _("Who (username)"), "data": _("Data"), "action": _("Action"),
+        "task": _("Task"), "user": _("Who (username)"), "groups": _("As member of (roles)"), "action": _("Action"),
         "expect_error": _("Expected error"), "expect": _("Expected outcome"), "status": _("Status"),
         "end_event": _("End event"), "path": _("Path (element ids, in order)"),
         "expect_data": _("Expected data"), "yaml": _("YAML"), "form": _("Form"),

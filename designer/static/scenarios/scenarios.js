@@ -19,7 +19,7 @@ function el(tag, attrs, ...children) {
     if (k === 'text') node.textContent = v; else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? '' : v);
   });
-  children.flat().forEach((c) => { if (c != null) node.append(c); });
+  children.flat(Infinity).forEach((c) => { if (c != null) node.append(c); });
   return node;
 }
 
@@ -101,6 +101,9 @@ function stepEditor(step, index) {
     el('legend', { text: L.step.replace('{n}', index + 1) }),
     el('label', {}, `${L.task} `, task), ' ',
     input(L.user, step.user, (v) => { step.user = v; }, { 'data-role': 'user' }), ' ',
+    input(L.groups, (step.groups || []).join(', '), (v) => {
+      const groups = v.split(/[\s,]+/).filter(Boolean); if (groups.length) step.groups = groups; else delete step.groups; },
+    { 'data-role': 'groups' }), ' ',
     el('label', {}, `${L.action} `, action),
     rows(step.data, fields, `step-${index + 1}-data`),
     input(L.expect_error, step.expect_error, (v) => { if (v) step.expect_error = v; else delete step.expect_error; }),
@@ -138,8 +141,31 @@ function formView(spec) {
 
 function cleaned(spec) {
   const copy = JSON.parse(JSON.stringify(spec));
+  if (copy.start && copy.start.data && !Object.keys(copy.start.data).length) delete copy.start.data;
   if (copy.expect && copy.expect.data && !Object.keys(copy.expect.data).length) delete copy.expect.data;
   (copy.steps || []).forEach((s) => { if (s.data && !Object.keys(s.data).length) delete s.data; });
+  return copy;
+}
+
+function stable(value) {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stable(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/* whether the open test differs from the saved one (Run saves it first only then) */
+function changed() {
+  const test = state.tests.find((t) => t.file === state.current);
+  if (!test || state.file !== state.current) return true;
+  if (state.yaml) return editor.querySelector('[data-role=yaml]').value !== test.yaml;
+  return !test.spec || stable(cleaned(state.spec)) !== stable(cleaned(formReady(test.spec)));
+}
+
+function formReady(spec) {
+  const copy = JSON.parse(JSON.stringify(spec));
+  formView(copy);
   return copy;
 }
 
@@ -154,7 +180,7 @@ function draw() {
     : formView(state.spec);
   editor.replaceChildren(file, ' ', yamlToggle, el('div', {}, body),
     el('p', {}, el('button', { type: 'button', class: 'primary', text: L.save, 'data-testid': 'save', onclick: save }), ' ',
-      el('button', { type: 'button', class: 'secondary', text: L.run, 'data-testid': 'run', onclick: async () => { if (await save()) run(state.current); } }), ' ',
+      el('button', { type: 'button', class: 'secondary', text: L.run, 'data-testid': 'run', onclick: async () => { if (!changed() || await save()) run(state.current); } }), ' ',
       state.current ? el('button', { type: 'button', class: 'secondary', text: L.delete, onclick: remove }) : null));
 }
 
@@ -226,7 +252,7 @@ function drawResults(results) {
     el('ol', {}, r.steps.map((s) => el('li', { class: `scenario-step ${s.passed ? 'passed' : 'failed'}`, 'data-step': s.number },
       `${s.passed ? '✓' : '✗'} ${s.task} · ${s.user}`, s.failures.map((f) => el('div', { text: f }))))),
     r.failures.filter((f) => !r.steps.some((s) => s.failures.includes(f))).map((f) => el('div', { class: 'scenario-failure', text: `${L.outcome}: ${f}` })),
-    el('button', { type: 'button', class: 'secondary', text: L.path, onclick: () => markPath(r) }))));
+    el('button', { type: 'button', class: 'secondary', text: L.show_path, onclick: () => markPath(r) }))));
   markPath(results.find((r) => !r.passed) || results[0]);
 }
 
