@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.parser import BPMN_NS
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import PackageDraft
-from engine.errors import InvalidPackageError, NotFoundError, UnreadableFileError, msg
+from engine.errors import InvalidPackageError, NotFoundError, Problem, UnreadableFileError, msg
 from engine.packages import designer_access as access
 from engine.packages.drafts import DraftFileError, get_draft, main_bpmn_name, open_draft, save_draft
 from engine.packages.scenarios import ScenarioResult, run_package_scenarios
@@ -87,7 +87,8 @@ def run_draft_scenarios(session: Session, username: str, key: str, only: str | N
         try:
             return run_package_scenarios(root, only=only)
         except UnreadableFileError as exc:
-            raise InvalidPackageError([]) from exc
+            where = str(exc.path).replace(f"{root}/", "")
+            raise InvalidPackageError([Problem(where, None, None, exc.reason)]) from exc
 
 
 def result_json(result: ScenarioResult) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import InvalidPackageError
 from engine.packages import draft_scenarios, drafts
 from tests.designer.test_editor import signed_in
 from tests.designer.test_flow import _META_TOKEN
@@ -123,3 +124,14 @@ def test_the_page_and_its_json(app, sessions, people):
     gone = root.delete(f"/designer/leave_request/tests/form?revision={saved.get_json()['revision']}",
                        headers=headers)
     assert gone.status_code == 200 and len(gone.get_json()["tests"]) == 2
+
+
+def test_a_draft_that_does_not_load_is_refused_with_its_problems(sessions, people):
+    store_leave(sessions)
+    with sessions() as session, session.begin():
+        draft = drafts.get_draft(session, "leave_request")
+        files = {**draft.files, "forms/hr_record.yaml": "fields: [{name: recorded, type: nosuchtype}]"}
+        drafts.save_draft(session, "root", "leave_request", draft.revision, files)
+    with pytest.raises(InvalidPackageError) as refused:
+        run(sessions)
+    assert any("hr_record" in str(p.path) for p in refused.value.problems)

@@ -35,7 +35,7 @@ def _fill(page, selector: str, value: str) -> None:
 def _write_scenario(page) -> None:
     page.click("#scenarios-new")
     _fill(page, "#scenarios-editor [data-role=file]", "approve")
-    _fill(page, "#scenarios-editor [data-role=name]", "manager approves, HR records")
+    _fill(page, "#scenarios-editor [data-role=test-name]", "manager approves, HR records")
     _fill(page, "#scenarios-editor [data-role=start-user]", "zhang")
     for value in ("annual", "2", "li"):  # leave_type, days, manager: the start form's fields in order
         page.click("[data-testid=start-data-add]")
@@ -74,6 +74,13 @@ def test_write_run_break_and_rerun_a_scenario(browser, site):  # noqa: F811
     _write_scenario(page)
     page.click("[data-testid=run]")
     page.wait_for_selector(".scenario-result.passed[data-file=approve]")
+    page.click("[data-testid=toggle-yaml]")  # the raw YAML view, edited, read back into the form
+    source = page.locator("#scenarios-editor [data-role=yaml]")
+    assert "task: hr_record" in source.input_value()
+    source.fill(source.input_value().replace("name: manager approves, HR records", "name: approve and record"))
+    page.click("[data-testid=toggle-yaml]")
+    page.wait_for_selector("#scenarios-editor [data-role=test-name]")
+    assert page.locator("#scenarios-editor [data-role=test-name]").input_value() == "approve and record"
     assert page.locator(".scenario-step.passed").count() == 2
     with sessions() as session:
         saved = drafts.get_draft(session, "leave_request").files["tests/approve.yaml"]

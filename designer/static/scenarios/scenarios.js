@@ -122,7 +122,7 @@ function formView(spec) {
     ['', 'completed', 'running', 'cancelled'].map((s) => el('option', { value: s, text: s || L.none, selected: expect.status === s })));
   status.addEventListener('change', () => { if (status.value) expect.status = status.value; else delete expect.status; });
   return [
-    input(L.name, spec.name, (v) => { spec.name = v; }, { 'data-role': 'name' }),
+    input(L.name, spec.name, (v) => { spec.name = v; }, { 'data-role': 'test-name' }),
     el('fieldset', { 'data-testid': 'start' }, el('legend', { text: L.start }),
       input(L.start_user, spec.start.user, (v) => { spec.start.user = v; }, { 'data-role': 'start-user' }),
       rows(spec.start.data, state.fields.map((f) => f.name), 'start-data')),
@@ -174,7 +174,7 @@ function draw() {
   if (state.spec === null) { editor.replaceChildren(el('p', { text: state.tests.length ? '' : L.no_tests })); return; }
   const file = input(L.file, state.file, (v) => { state.file = v; }, { 'data-role': 'file' });
   const yamlToggle = el('button', { type: 'button', class: 'secondary', text: state.yaml ? L.form : L.yaml,
-    'data-testid': 'toggle-yaml', onclick: () => { state.yaml = !state.yaml; draw(); } });
+    'data-testid': 'toggle-yaml', onclick: toggleYaml });
   const body = state.yaml
     ? el('textarea', { class: 'scenario-yaml', 'aria-label': L.yaml, 'data-role': 'yaml' }, state.yamlText || '')
     : formView(state.spec);
@@ -182,6 +182,16 @@ function draw() {
     el('p', {}, el('button', { type: 'button', class: 'primary', text: L.save, 'data-testid': 'save', onclick: save }), ' ',
       el('button', { type: 'button', class: 'secondary', text: L.run, 'data-testid': 'run', onclick: async () => { if (!changed() || await save()) run(state.current); } }), ' ',
       state.current ? el('button', { type: 'button', class: 'secondary', text: L.delete, onclick: remove }) : null));
+}
+
+/* the form and the YAML stay in step through the server: a changed test is saved (and re-read) first */
+async function toggleYaml() {
+  const wasYaml = state.yaml;
+  if (changed() && !(await save())) return;
+  const test = state.tests.find((t) => t.file === state.current);
+  if (wasYaml && test && !test.spec) return;  // YAML the form cannot show
+  state.yaml = !wasYaml;
+  draw();
 }
 
 function drawList() {
