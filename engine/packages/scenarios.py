@@ -52,6 +52,21 @@ _TOP_KEYS = {"name", "start", "steps", "expect", "description", "people"}
 
 
 @dataclass
+class StepResult:
+    """One step of a scenario as run: its number, task, user and the failures it had (none: passed)."""
+
+    number: int
+    task: str
+    user: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when the step held."""
+        return not self.failures
+
+
+@dataclass
 class ScenarioResult:
     """The outcome of one scenario: passed, or the reasons it failed."""
 
@@ -59,6 +74,8 @@ class ScenarioResult:
     file: str
     name: str
     failures: list[str] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)  # one per step run, in order
+    path: list[str] = field(default_factory=list)  # element ids the token passed (for the diagram)
 
     @property
     def passed(self) -> bool:
@@ -66,8 +83,10 @@ class ScenarioResult:
         return not self.failures
 
 
-def run_package_scenarios(path: str | Path, database_url: str | None = None) -> list[ScenarioResult]:
-    """Validate the package, deploy it to a scratch database and run each of its scenarios."""
+def run_package_scenarios(path: str | Path, database_url: str | None = None,
+                          only: str | None = None) -> list[ScenarioResult]:
+    """Validate the package, deploy it to a scratch database and run each of its scenarios (with `only`,
+    the one of that file name)."""
     package = packages.load_package(path)
     with tempfile.TemporaryDirectory(prefix="liaison-scenarios-") as scratch:
         url = database_url or f"sqlite:///{Path(scratch) / 'scenarios.db'}"
@@ -79,7 +98,7 @@ def run_package_scenarios(path: str | Path, database_url: str | None = None) -> 
                 packages.deploy(session, package, "scenario-runner")
             _add_people(sessions, package.tests.values())
             return [run_scenario(sessions, package.key, name, spec)
-                    for name, spec in sorted(package.tests.items())]
+                    for name, spec in sorted(package.tests.items()) if only is None or name == only]
         finally:
             engine.dispose()
 
@@ -113,14 +132,27 @@ def run_scenario(sessions: sessionmaker[Session], key: str, file: str, spec: dic
         result.failures.append(f"start failed: {exc}")
         return result
     instance_id = step.instance_id
-    for number, item in enumerate(spec.get("steps") or [], start=1):
-        if not _run_step(sessions, instance_id, number, item, result):
-            return result
-    _check_outcome(sessions, instance_id, spec.get("expect") or {}, result)
-    return result
+    try:
+        for number, item in enumerate(spec.get("steps") or [], start=1):
+            if not _run_step(sessions, instance_id, number, item, result):
+                return result
+        _check_outcome(sessions, instance_id, spec.get("expect") or {}, result)
+        return result
+    finally:
+        with sessions() as session:
+            result.path = queries.path_taken(session, instance_id)
 
 
 def _run_step(sessions, instance_id: int, number: int, item: dict, result: ScenarioResult) -> bool:
+    item = item if isinstance(item, dict) else {}
+    before = len(result.failures)
+    passed = _run_one_step(sessions, instance_id, number, item, result)
+    result.steps.append(StepResult(number, str(item.get("task") or ""), str(item.get("user") or ""),
+                                   result.failures[before:]))
+    return passed
+
+
+def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: ScenarioResult) -> bool:
     where = f"step {number} ({item.get('task')})"
     unknown = set(item) - _STEP_KEYS
     if unknown:
