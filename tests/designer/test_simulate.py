@@ -1,0 +1,123 @@
+"""Simulating a draft (issue 15): the real engine in a sandbox database, a session saved as a scenario
+test that then passes under the scenario runner, and the sandbox removed at the end."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+
+from engine.data import db
+from engine.data.models import AdminGrant, Person, PersonRole, Role
+from engine.errors import NotPermittedError
+from engine.packages import drafts, simulation, simulation_scenario
+from engine.packages.scenarios import run_package_scenarios
+
+PACKAGE = Path(__file__).resolve().parents[1] / "fixtures" / "packages" / "order_review"
+PEOPLE = (("owner", "负责人", "Owner"), ("zhang", "张三", "Zhang San"), ("wang", "王库管", "Keeper Wang"),
+          ("qian", "钱会计", "Accountant Qian"), ("li", "李经理", "Manager Li"))
+
+
+def package_files() -> dict[str, str]:
+    """The order_review fixture as a draft's files, without its own tests."""
+    return {PurePosixPath(p.relative_to(PACKAGE)).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(PACKAGE.rglob("*")) if p.is_file() and p.relative_to(PACKAGE).parts[0] != "tests"}
+
+
+def seed(sessions) -> None:
+    """owner (super admin) and four employees, qian in the finance role; the order_review draft."""
+    with sessions() as session, session.begin():
+        made = {u: Person(username=u, name=n, name_en=e) for u, n, e in PEOPLE}
+        session.add_all(made.values())
+        finance = Role(key="finance", name="财务", name_en="Finance")
+        session.add(finance)
+        session.flush()
+        session.add(PersonRole(person_id=made["qian"].id, role_id=finance.id))
+        session.add(AdminGrant(person_id=made["owner"].id, department_id=None))
+        drafts.store_draft(session, "owner", "order_review", package_files(), "import")
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    url = f"sqlite:///{tmp_path / 'main.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    factory = db.make_session_factory(engine)
+    seed(factory)
+    yield factory
+    engine.dispose()
+
+
+def run_draft_tests(sessions, tmp_path) -> list:
+    """The draft's scenario tests under the same runner as `liaison test PATH`."""
+    with sessions() as session:
+        files = drafts.get_draft(session, "order_review").files
+    root = tmp_path / "exported" / "order_review"
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return run_package_scenarios(root)
+
+
+def test_a_three_step_session_through_the_gateway_is_saved_as_a_test_that_passes(sessions, tmp_path):
+    with sessions() as session, session.begin():
+        sim = simulation.begin(session, "owner", "order_review")
+    state = simulation.state(sim, "owner", "zh")
+    assert not state["started"] and [f["name"] for f in state["start_fields"]] == ["item", "amount", "manager"]
+
+    simulation.start(sim, "owner", "zhang", {"item": "laptop", "amount": 5000, "manager": "li"})
+    state = simulation.state(sim, "owner", "zh")
+    assert state["tokens"] == ["finance_check", "stock_check"]
+    finance = next(t for t in state["tasks"] if t["element_id"] == "finance_check")
+    assert finance["people"] == [{"username": "qian", "name": "钱会计"}]  # the finance role, from the org chart
+    assert [f["name"] for f in finance["fields"]] == ["finance_ok", "in_stock"]
+
+    stock = next(t for t in state["tasks"] if t["element_id"] == "stock_check")
+    simulation.act(sim, "owner", stock["id"], "wang", "complete", {"in_stock": 3})
+    simulation.act(sim, "owner", finance["id"], "qian", "complete", {"finance_ok": True})
+    state = simulation.state(sim, "owner", "en")
+    assert state["tokens"] == ["manager_approve"] and state["data"]["in_stock"] == 3
+    assert "amount_gateway" in state["path"]
+    manager = state["tasks"][0]
+    assert manager["people"] == [{"username": "li", "name": "Manager Li"}]
+    simulation.act(sim, "owner", manager["id"], "li", "approve", {})
+    state = simulation.state(sim, "owner", "en")
+    assert (state["status"], state["end_event"], state["tokens"]) == ("completed", "end_signed", [])
+    assert [e["kind"] for e in state["log"]] == ["start", "task", "task", "task"]
+
+    with sessions() as session, session.begin():
+        revision = drafts.get_draft(session, "order_review").revision
+        _draft, path = simulation_scenario.save_as_test(session, "owner", "order_review", revision, sim,
+                                                        "large_order_sim")
+    assert path == "tests/large_order_sim.yaml"
+    with sessions() as session:
+        saved = yaml.safe_load(drafts.get_draft(session, "order_review").files[path])
+    assert [s["task"] for s in saved["steps"]] == ["stock_check", "finance_check", "manager_approve"]
+    assert saved["steps"][1]["groups"] == ["finance"] and saved["expect"]["end_event"] == "end_signed"
+
+    results = run_draft_tests(sessions, tmp_path)
+    assert [(r.file, r.failures) for r in results] == [("large_order_sim", [])]
+
+    simulation.end(sim, "owner")
+    assert not simulation.exists(sim) and not (simulation.ROOT / sim).exists()
+
+
+def test_a_session_belongs_to_who_began_it(sessions):
+    with sessions() as session, session.begin():
+        sim = simulation.begin(session, "owner", "order_review")
+    try:
+        with pytest.raises(NotPermittedError):
+            simulation.state(sim, "zhang")
+    finally:
+        simulation.end(sim, "owner")
+
+
+def test_old_sandboxes_are_swept(sessions):
+    with sessions() as session, session.begin():
+        sim = simulation.begin(session, "owner", "order_review")
+    assert simulation.sweep(max_age=simulation.MAX_AGE) == 0 and simulation.exists(sim)
+    assert simulation.sweep(max_age=timedelta(seconds=-60)) >= 1
+    assert not simulation.exists(sim)
