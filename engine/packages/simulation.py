@@ -198,6 +198,16 @@ def outcome(sim_id: str, username: str) -> dict:
             "open_tasks": sorted(t["element_id"] for t in view["tasks"] if t["status"] == "open")}
 
 
+def key_of(sim_id: str, username: str) -> str:
+    """The process key the simulation `sim_id` runs (NotFoundError / NotPermittedError as for its steps)."""
+    return _meta(sim_id, username)["key"]
+
+
+def revision_of(sim_id: str, username: str) -> int:
+    """The draft revision the simulation was begun on."""
+    return int(_meta(sim_id, username)["revision"])
+
+
 def end(sim_id: str, username: str) -> None:
     """Remove the sandbox."""
     _meta(sim_id, username)

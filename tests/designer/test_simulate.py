@@ -3,6 +3,7 @@ test that then passes under the scenario runner, and the sandbox removed at the 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
@@ -21,9 +22,34 @@ PEOPLE = (("owner", "负责人", "Owner"), ("zhang", "张三", "Zhang San"), ("w
 
 
 def package_files() -> dict[str, str]:
-    """The order_review fixture as a draft's files, without its own tests."""
-    return {PurePosixPath(p.relative_to(PACKAGE)).as_posix(): p.read_text(encoding="utf-8")
-            for p in sorted(PACKAGE.rglob("*")) if p.is_file() and p.relative_to(PACKAGE).parts[0] != "tests"}
+    """The order_review fixture as a draft's files, without its own tests, its main diagram drawn (BPMN DI)
+    as the modeler would save it."""
+    files = {PurePosixPath(p.relative_to(PACKAGE)).as_posix(): p.read_text(encoding="utf-8")
+             for p in sorted(PACKAGE.rglob("*")) if p.is_file() and p.relative_to(PACKAGE).parts[0] != "tests"}
+    files["order_review.bpmn"] = with_diagram(files["order_review.bpmn"])
+    return files
+
+
+def with_diagram(xml: str) -> str:
+    """A plain left-to-right drawing of a process without one: a shape per node, a straight edge per flow."""
+    nodes = re.findall(r'<bpmn:(startEvent|endEvent|userTask|scriptTask|callActivity|parallelGateway|'
+                       r'exclusiveGateway) id="([^"]+)"', xml)
+    flows = re.findall(r'<bpmn:sequenceFlow id="([^"]+)" sourceRef="([^"]+)" targetRef="([^"]+)"', xml)
+    places, shapes = {}, []
+    for index, (kind, node) in enumerate(nodes):
+        width, height = (100, 80) if kind in ("userTask", "scriptTask", "callActivity") else (36, 36)
+        x, y = 100 + 150 * index, 100 + (index % 2) * 120
+        places[node] = (x + width // 2, y + height // 2)
+        shapes.append(f'<bpmndi:BPMNShape id="{node}_di" bpmnElement="{node}"><dc:Bounds x="{x}" y="{y}" '
+                      f'width="{width}" height="{height}"/></bpmndi:BPMNShape>')
+    edges = [f'<bpmndi:BPMNEdge id="{flow}_di" bpmnElement="{flow}">'
+             f'<di:waypoint x="{places[a][0]}" y="{places[a][1]}"/><di:waypoint x="{places[b][0]}" y="{places[b][1]}"/>'
+             f'</bpmndi:BPMNEdge>' for flow, a, b in flows]
+    diagram = ('<bpmndi:BPMNDiagram id="diagram" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
+               'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI">'
+               '<bpmndi:BPMNPlane id="plane" bpmnElement="order_review">' + "".join(shapes + edges)
+               + "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram>")
+    return xml.replace("</bpmn:definitions>", diagram + "</bpmn:definitions>")
 
 
 def seed(sessions) -> None:
