@@ -140,11 +140,11 @@ def _labels() -> dict:
     """The page script's texts in the user's language."""
     return {
         "loading": _("Loading…"), "failed": _("The request failed: %(reason)s"),
-        "begin": _("New simulation"), "started": _("Started"), "step": _("Step"),
+        "begin": _("New simulation"), "started": _("Started"), "step": _("Run this step"),
         "noTasks": _("No task is waiting."), "mayAct": _("Who may act"),
-        "complete": _("Complete"), "approve": _("Approve"), "reject": _("Reject"),
-        "fire": _("Fire now"), "send": _("Send"), "saved": _("Saved"),
-        "status": {"running": _("Running"), "completed": _("Completed"), "cancelled": _("Cancelled")},
-        "nobody": _("Choose a person first."), "yes": _("Yes"), "no": _("No"),
+        "complete": _("Complete (send the data as typed)"), "approve": _("Approve (approved = true)"),
+        "reject": _("Reject (approved = false)"), "fire": _("Fire now"), "send": _("Send the message"),
+        "saved": _("Saved"), "nobody": _("Choose a person first."),
+        "status": {"running": _("Still running"), "completed": _("Completed"), "cancelled": _("Cancelled")},
         "ended": _("The simulation has ended."), "diagramFailed": _("The diagram could not be shown."),
     }

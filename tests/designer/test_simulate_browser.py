@@ -71,6 +71,7 @@ def test_three_simulated_steps_are_saved_as_a_test_that_passes(browser, sim_site
     assert page.get_attribute("#sim-diagram", "data-tokens") == "finance_check stock_check"
     assert page.locator("#sim-diagram svg .sim-token").count() == 2
     assert "钱会计" in page.locator(".sim-task[data-element=finance_check] .sim-who").inner_text()
+    assert "等待处理的任务" in page.inner_text("body")
 
     _step(page, "stock_check", "wang", "complete", {"in_stock": "3"}, 2)
     _step(page, "finance_check", "qian", "complete", {"finance_ok": "true"}, 3)
