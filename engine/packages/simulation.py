@@ -19,8 +19,9 @@ import tempfile
 import time
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,7 @@ def begin(session: Session, username: str, key: str) -> str:
         _write_meta(sim_id, {"key": key, "owner": username, "revision": draft.revision, "created": time.time(),
                              "instance_id": None, "log": [],
                              "forms": {lang: c["forms"] for lang, c in context.items()},
+                             "access": _form_access(draft.files),
                              "start_fields": {lang: c["start_fields"] for lang, c in context.items()}})
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -152,23 +154,25 @@ def send_message(sim_id: str, username: str, name: str, correlation_key: str | N
 
 
 def state(sim_id: str, username: str, lang: str = "en") -> dict:
-    """Where the simulation stands: the log, the start form's fields and, once started, the instance
+    """Where the simulation stands: the log (with `names`: display names of its people), the start form's
+    fields and, once started, the instance
     (status, data, history), its open tasks with who may act and their form's fields, the pending
     timers and message subscriptions, and `tokens`: the element ids where the process waits."""
     meta = _meta(sim_id, username)
     body = {"id": sim_id, "key": meta["key"], "log": meta["log"], "started": meta["instance_id"] is not None,
             "start_fields": meta["start_fields"].get(lang, [])}
-    if meta["instance_id"] is None:
-        return body
-    forms = meta["forms"].get(lang, {})
     with _sandbox(sim_id) as sessions, sessions() as sandbox:
+        names = _names(sandbox, lang)
+        body["names"] = {e["user"]: names.get(e["user"], e["user"]) for e in meta["log"] if e.get("user")}
+        if meta["instance_id"] is None:
+            return body
+        forms = meta["forms"].get(lang, {})
         view = queries.instance_view(sandbox, meta["instance_id"], lang)
         path = queries.path_taken(sandbox, meta["instance_id"])
-        names = _names(sandbox, lang)
         open_rows = {t.id: t for t in sandbox.scalars(select(WorkTask).where(
             WorkTask.instance_id == meta["instance_id"], WorkTask.status == "open"))}
         tasks = [{"id": t["id"], "element_id": t["element_id"], "name": t["name"],
-                  "fields": forms.get(open_rows[t["id"]].form or "", []),
+                  "fields": _node_fields(meta, forms, open_rows[t["id"]]),
                   "people": _may_act(sandbox, open_rows[t["id"]], names)}
                  for t in view["tasks"] if t["id"] in open_rows]
         waiting_timers = [{"id": r.id, "element_id": r.element_id, "kind": r.kind}
@@ -289,6 +293,31 @@ def _require_person(sessions, username: str) -> list[str]:
             raise NotFoundError(msg("nobody is called %(user)s", user=username))
         return list(sandbox.scalars(select(Role.key).join(PersonRole, PersonRole.role_id == Role.id)
                                     .where(PersonRole.person_id == person.id).order_by(Role.key)))
+
+
+def _form_access(files: dict[str, str]) -> dict[str, dict]:
+    """Each form's `access` block (node -> editable / hidden field names), as the draft's files have it."""
+    found = {}
+    for path, text in files.items():
+        if path.startswith("forms/") and path.endswith((".yaml", ".yml", ".json")):
+            try:
+                schema = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue
+            access_rules = schema.get("access") if isinstance(schema, dict) else None
+            if isinstance(access_rules, dict):
+                found[PurePosixPath(path).stem] = access_rules
+    return found
+
+
+def _node_fields(meta: dict, forms: dict, task: WorkTask) -> list[dict]:
+    """The task's form fields the node may edit (all of them when the form sets no access for it)."""
+    fields = forms.get(task.form or "", [])
+    rule = (meta.get("access") or {}).get(task.form or "", {}).get(task.element_id)
+    if not isinstance(rule, dict):
+        return fields
+    editable, hidden = rule.get("editable"), set(rule.get("hidden") or ())
+    return [f for f in fields if f["name"] not in hidden and (editable is None or f["name"] in editable)]
 
 
 def _names(sandbox: Session, lang: str) -> dict[str, str]:

@@ -11,10 +11,13 @@ import pytest
 import yaml
 
 from engine.data import db
-from engine.data.models import AdminGrant, Person, PersonRole, Role
+from engine.data.models import AdminGrant, PersonRole, Role
 from engine.errors import NotPermittedError
 from engine.packages import drafts, simulation, simulation_scenario
 from engine.packages.scenarios import run_package_scenarios
+from engine.people import accounts
+from tests.web.conftest import PASSWORD, csrf_token, sign_in
+from web import create_app
 
 PACKAGE = Path(__file__).resolve().parents[1] / "fixtures" / "packages" / "order_review"
 PEOPLE = (("owner", "负责人", "Owner"), ("zhang", "张三", "Zhang San"), ("wang", "王库管", "Keeper Wang"),
@@ -55,8 +58,8 @@ def with_diagram(xml: str) -> str:
 def seed(sessions) -> None:
     """owner (super admin) and four employees, qian in the finance role; the order_review draft."""
     with sessions() as session, session.begin():
-        made = {u: Person(username=u, name=n, name_en=e) for u, n, e in PEOPLE}
-        session.add_all(made.values())
+        made = {u: accounts.create_person_account(session, u, n, PASSWORD, name_en=e) for u, n, e in PEOPLE}
+        session.flush()
         finance = Role(key="finance", name="财务", name_en="Finance")
         session.add(finance)
         session.flush()
@@ -66,14 +69,19 @@ def seed(sessions) -> None:
 
 
 @pytest.fixture
-def sessions(tmp_path):
+def database(tmp_path):
     url = f"sqlite:///{tmp_path / 'main.db'}"
     db.upgrade(url)
     engine = db.make_engine(url)
     factory = db.make_session_factory(engine)
     seed(factory)
-    yield factory
+    yield url, factory
     engine.dispose()
+
+
+@pytest.fixture
+def sessions(database):
+    return database[1]
 
 
 def run_draft_tests(sessions, tmp_path) -> list:
@@ -99,7 +107,7 @@ def test_a_three_step_session_through_the_gateway_is_saved_as_a_test_that_passes
     assert state["tokens"] == ["finance_check", "stock_check"]
     finance = next(t for t in state["tasks"] if t["element_id"] == "finance_check")
     assert finance["people"] == [{"username": "qian", "name": "钱会计"}]  # the finance role, from the org chart
-    assert [f["name"] for f in finance["fields"]] == ["finance_ok", "in_stock"]
+    assert [f["name"] for f in finance["fields"]] == ["finance_ok"]  # in_stock is hidden at this node
 
     stock = next(t for t in state["tasks"] if t["element_id"] == "stock_check")
     simulation.act(sim, "owner", stock["id"], "wang", "complete", {"in_stock": 3})
@@ -146,4 +154,42 @@ def test_old_sandboxes_are_swept(sessions):
         sim = simulation.begin(session, "owner", "order_review")
     assert simulation.sweep(max_age=simulation.MAX_AGE) == 0 and simulation.exists(sim)
     assert simulation.sweep(max_age=timedelta(seconds=-60)) >= 1
+    assert not simulation.exists(sim)
+
+
+def test_a_session_with_a_fired_timer_is_not_saved_as_a_test():
+    outcome = {"log": [{"kind": "start", "user": "zhang", "data": {}}, {"kind": "timer", "element_id": "wait"}],
+               "status": "running", "end_event": None, "path": [], "data": {}, "open_tasks": []}
+    with pytest.raises(simulation_scenario.UnsavableSimulationError):
+        simulation_scenario.as_scenario(outcome, "timer")
+
+
+def test_the_json_routes_step_refuse_and_save(database):
+    url, sessions = database
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
+    owner = app.test_client()
+    assert sign_in(owner, "owner").status_code == 302
+    page = owner.get("/designer/order_review/simulate")
+    assert page.status_code == 200 and 'id="simulate"' in page.get_data(as_text=True)
+    headers = {"X-CSRFToken": csrf_token(owner, "/designer/order_review/simulate")}
+    began = owner.post("/designer/order_review/simulate/sessions", json={}, headers=headers).get_json()
+    sim = began["id"]
+    base = f"/designer/order_review/simulate/{sim}"
+    try:
+        assert owner.post(f"{base}/start", json={"initiator": "zhang", "data": {"item": "pen"}},
+                          headers=headers).status_code == 422  # the start form wants an amount
+        state = owner.post(f"{base}/start", json={"initiator": "zhang", "data": {"item": "pen", "amount": 20}},
+                           headers=headers).get_json()
+        stock = next(t for t in state["tasks"] if t["element_id"] == "stock_check")
+        refused = owner.post(f"{base}/act", json={"task": stock["id"], "user": "qian", "action": "complete"},
+                             headers=headers)
+        assert refused.status_code == 403 and refused.get_json()["error"]
+        assert owner.post(f"{base}/save", json={"name": "bad name!"}, headers=headers).status_code == 422
+
+        employee = app.test_client()
+        assert sign_in(employee, "zhang").status_code == 302
+        assert employee.get(base).status_code == 403
+        assert owner.post(f"{base}/start", json={}).status_code == 400  # no CSRF header
+    finally:
+        assert owner.delete(base, json={}, headers=headers).get_json() == {"ended": True}
     assert not simulation.exists(sim)

@@ -9,12 +9,10 @@ import pytest
 import yaml
 
 from engine.data import db
-from engine.data.models import AdminGrant, PersonRole, Role
 from engine.packages import drafts
-from engine.people import accounts
 from tests.browser_support import serving
 from tests.designer.test_flow_browser import SHOTS
-from tests.designer.test_simulate import PEOPLE, package_files, run_draft_tests
+from tests.designer.test_simulate import run_draft_tests, seed
 from tests.web.test_browser_approval import PASSWORD, browser  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from web import create_app
@@ -30,15 +28,7 @@ def sim_site(tmp_path_factory):
     db.upgrade(url)
     engine = db.make_engine(url)
     sessions = db.make_session_factory(engine)
-    with sessions() as session, session.begin():
-        made = {u: accounts.create_person_account(session, u, n, PASSWORD, name_en=e) for u, n, e in PEOPLE}
-        session.flush()
-        finance = Role(key="finance", name="财务", name_en="Finance")
-        session.add(finance)
-        session.flush()
-        session.add(PersonRole(person_id=made["qian"].id, role_id=finance.id))
-        session.add(AdminGrant(person_id=made["owner"].id, department_id=None))
-        drafts.store_draft(session, "owner", "order_review", package_files(), "import")
+    seed(sessions)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test"})
     with serving(app) as base:
         yield base, sessions

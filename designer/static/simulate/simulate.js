@@ -120,7 +120,7 @@ function markDiagram(state) {
 function renderTask(task) {
   const who = h("select", { class: "sim-who", "aria-label": labels.mayAct },
     task.people.map((p) => h("option", { value: p.username }, p.name)));
-  const action = h("select", { class: "sim-action", "aria-label": labels.step },
+  const action = h("select", { class: "sim-action", "aria-label": labels.action },
     ["complete", "approve", "reject"].map((a) => h("option", { value: a }, labels[a])));
   const fields = h("div", { class: "sim-fields" }, fieldInputs(task.fields, `sim-task-${task.id}`));
   const button = h("button", { type: "button", class: "primary sim-step" }, labels.step);
@@ -132,7 +132,7 @@ function renderTask(task) {
   });
   return h("article", { class: "sim-task", dataset: { element: task.element_id, task: task.id } },
     h("h3", {}, task.name || task.element_id, " ", h("code", {}, task.element_id)),
-    h("p", {}, h("label", {}, labels.mayAct, " ", who), " ", h("label", {}, labels.step, " ", action)),
+    h("p", {}, h("label", {}, labels.mayAct, " ", who), " ", h("label", {}, labels.action, " ", action)),
     fields, h("p", {}, button));
 }
 
@@ -159,9 +159,10 @@ function renderWaits(state) {
   $("sim-waits").hidden = !(state.timers || []).length && !(state.messages || []).length;
 }
 
-function logLine(entry) {
-  if (entry.kind === "start") return `${labels.started}: ${entry.user} ${JSON.stringify(entry.data)}`;
-  if (entry.kind === "task") return `${entry.task}: ${entry.user} · ${labels[entry.action] || entry.action} ${JSON.stringify(entry.data)}`;
+function logLine(entry, names) {
+  const who = names[entry.user] || entry.user;
+  if (entry.kind === "start") return `${labels.started}: ${who} ${JSON.stringify(entry.data)}`;
+  if (entry.kind === "task") return `${entry.task}: ${who} · ${labels[entry.action] || entry.action} ${JSON.stringify(entry.data)}`;
   if (entry.kind === "timer") return `⏱ ${entry.element_id}`;
   return `✉ ${entry.name}${entry.key ? " (" + entry.key + ")" : ""}`;
 }
@@ -178,7 +179,7 @@ function render(state) {
   $("sim-data").textContent = JSON.stringify(state.data || {}, null, 2);
   $("sim-outcome").textContent = state.started
     ? `${labels.status[state.status] || state.status}${state.end_event ? " · " + state.end_event : ""}` : "";
-  $("sim-log").replaceChildren(...(state.log || []).map((entry) => h("li", {}, logLine(entry))));
+  $("sim-log").replaceChildren(...(state.log || []).map((entry) => h("li", {}, logLine(entry, state.names || {}))));
   $("sim-save").disabled = !state.started;
   root.dataset.steps = String((state.log || []).length);
   root.dataset.status = state.status || "";
