@@ -140,7 +140,7 @@ def _labels() -> dict:
     """The page script's texts in the user's language."""
     return {
         "loading": _("Loading…"), "failed": _("The request failed: %(reason)s"),
-        "begin": _("New simulation"), "started": _("Started"), "step": _("Run this step"), "action": _("Action"),
+        "begin": _("New simulation"), "started": _("Started by"), "step": _("Run this step"), "action": _("Action"),
         "noTasks": _("No task is waiting."), "mayAct": _("Who may act"),
         "complete": _("Complete (send the data as typed)"), "approve": _("Approve (approved = true)"),
         "reject": _("Reject (approved = false)"), "fire": _("Fire now"), "send": _("Send the message"),
