@@ -30,7 +30,7 @@ FIELD_KEYS = ("name", "type", "kind", "label", "question", "content", "help", "p
               "min_length", "max_length", "pattern", "pattern_message", "rows", "currency", "options", "provider",
               "multiple", "min_choices", "max_choices", "answer", "points", "expression", "decimals", "columns",
               "min_rows", "max_rows", "sums")
-_FIELD_REF = re.compile(r"^field `([^`.]+)(?:\.([^`]+))?`")
+_FIELD_REF = re.compile(r"^field `([^`.]+)(?:\.([^`]+))?`(?:: `([^`]+)`)?")
 _ACCESS_REF = re.compile(r"^access `([^`]+)`")
 _LINE_REF = re.compile(r"^line (\d+): ")
 
@@ -110,8 +110,8 @@ def check_expression(expression: str, fields: list[str]) -> str | None:
 
 def dump_form(schema: dict) -> str:
     """The schema as YAML: form keys, then field keys in a stable order (the rest alphabetically)."""
-    return yaml.safe_dump(_ordered_form(schema), allow_unicode=True, sort_keys=False, default_flow_style=None,
-                          width=100)
+    return yaml.safe_dump(_tidy(_ordered_form(schema)), allow_unicode=True, sort_keys=False,
+                          default_flow_style=None, width=100)
 
 
 def save_form(session: Session, username: str, key: str, revision: int, name: str, *,
@@ -186,6 +186,21 @@ def _ordered_form(schema: dict) -> dict:
     return result
 
 
+_SMALL_ORDERS = (("zh", "en"), ("value", "label"))
+
+
+def _tidy(value):
+    """Labels as {zh, en} and options as {value, label}, whatever order they came in (JSON sorts keys)."""
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    for order in _SMALL_ORDERS:
+        if value and set(value) <= set(order):
+            return {k: _tidy(value[k]) for k in order if k in value}
+    return {k: _tidy(v) for k, v in value.items()}
+
+
 def _ordered_field(spec):
     if not isinstance(spec, dict):
         return spec
@@ -199,13 +214,14 @@ def _ordered_field(spec):
 @dataclass
 class _Lines:
     fields: dict[str, int]
+    keys: dict[tuple[str, str], int]
     columns: dict[tuple[str, str], int]
     access: dict[str, int]
 
 
 def _line_index(text: str) -> _Lines:
     """The lines of the fields (by name), table columns and access rules in the text, as far as readable."""
-    lines = _Lines({}, {}, {})
+    lines = _Lines({}, {}, {}, {})
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -218,6 +234,8 @@ def _line_index(text: str) -> _Lines:
                 name = _scalar(item, "name")
                 if name:
                     lines.fields.setdefault(name, item.start_mark.line + 1)
+                    for field_key, _value in item.value:
+                        lines.keys.setdefault((name, str(field_key.value)), field_key.start_mark.line + 1)
                     for column in _sequence(item, "columns"):
                         column_name = _scalar(column, "name")
                         if column_name:
@@ -250,8 +268,8 @@ def _located(problem: str, lines: _Lines) -> FormProblem:
         return FormProblem(int(found.group(1)), problem[found.end():])
     found = _FIELD_REF.match(problem)
     if found:
-        field, column = found.groups()
-        line = lines.columns.get((field, column)) if column else None
+        field, column, key = found.groups()
+        line = lines.columns.get((field, column)) if column else lines.keys.get((field, key or ""))
         return FormProblem(line or lines.fields.get(field), problem)
     found = _ACCESS_REF.match(problem)
     if found:

@@ -49,7 +49,7 @@ def new_approval(client, key: str):
 
 def test_problems_carry_the_yaml_line_of_their_field_column_or_access_rule():
     problems = {p.message: p.line for p in form_drafts.form_problems(SOURCE)}
-    assert problems["field `reason`: `visible_if` uses unknown field `amout`"] == 4
+    assert problems["field `reason`: `visible_if` uses unknown field `amout`"] == 6  # the key's own line
     assert problems["field `items.total`: `expression` uses unknown field `price`"] == 11
     assert [line for message, line in problems.items() if message.startswith("access `nowhere`")] == [13]
     unreadable = form_drafts.form_problems("fields:\n  - {name: a\n")
@@ -119,7 +119,7 @@ def test_preview_uses_the_forms_renderer_and_shows_the_messages_of_sample_values
     checked = preview_form(schema, {"amount": -1}, "en")
     assert checked.errors["amount"] and "field-errors" in checked.html
     review = preview_form(schema, {}, "en", node="review")
-    assert 'name="amount"' not in review.html  # read-only at the review task: shown as text
+    assert 'name="text"' not in review.html and 'name="amount"' in review.html  # text: read-only at review
     broken = preview_form({"fields": [{"name": "x", "type": "select"}]}, {}, "en")
     assert broken.html == "" and "options" in broken.problems[0]
 
@@ -187,3 +187,12 @@ def test_employees_may_not_use_the_form_builder(app, owner):
     token = csrf_token(zhang, "/")
     refused = zhang.post("/designer/req3/forms/preview", headers={"X-CSRFToken": token}, json={"schema": {}})
     assert refused.status_code == 403
+
+
+def test_labels_and_options_keep_their_order_when_the_keys_come_sorted():
+    schema = {"title": {"en": "T", "zh": "表"}, "fields": [
+        {"label": {"en": "Kind", "zh": "类别"}, "name": "k", "options": [{"label": {"en": "A", "zh": "甲"}, "value": "a"}],
+         "type": "select"}]}
+    text = form_drafts.dump_form(schema)
+    assert text.startswith("title: {zh: 表, en: T}\n")
+    assert "label: {zh: 类别, en: Kind}" in text and "- value: a\n    label: {zh: 甲, en: A}" in text

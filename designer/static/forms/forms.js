@@ -202,9 +202,9 @@ function previewTools() {
       pressed("fb-preview-phone", phone);
     });
   }
-  previewNode.replaceChildren(...(state.nodes || []).map((n) => h("option", { value: n.kind === "task" ? n.id : "" },
-    `${n.name} (${n.id})`)));
-  if (!previewNode.options.length) previewNode.append(h("option", { value: "" }, L.start));
+  const tasks = (state.nodes || []).filter((n) => n.kind === "task");
+  previewNode.replaceChildren(h("option", { value: "" }, L.start),
+    ...tasks.map((n) => h("option", { value: n.id }, `${n.name} (${n.id})`)));
   previewNode.addEventListener("change", preview);
 }
 
