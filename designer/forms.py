@@ -9,13 +9,13 @@ messages). The rules live in `engine.packages.form_drafts` and `engine.packages.
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from designer import bp
-from designer.editor import _json_refusals, _lang, _sessions
+from designer.editor import _json_refusals, _lang, _sessions, _translated
 from engine.packages import designer_access, drafts, form_drafts
 from engine.packages.form_preview import preview_form
 from forms.schema import COMPUTED_TYPES, DISPLAY_TYPES, VALUE_TYPES
@@ -42,6 +42,20 @@ def forms(key: str):
     chosen = request.args.get("form") or (names[0] if names else "")
     return render_template("designer/forms.html", key=key, name=name, lang=_lang(), names=names, form=chosen,
                            can_deploy=can_deploy, labels=_labels(), types=_types())
+
+
+@bp.post("/<key>/forms")
+def new_form(key: str):
+    """Add a form to the draft (`name`) and open it; the refusal is flashed on the page."""
+    name = (request.form.get("name") or "").strip()
+    try:
+        with _sessions() as session, session.begin():
+            drafts.open_draft(session, current_user.username, key)
+            form_drafts.new_form(session, current_user.username, key, name)
+    except drafts.DraftFileError as exc:
+        flash(_translated(exc), "error")
+        return redirect(url_for("designer.forms", key=key))
+    return redirect(url_for("designer.forms", key=key, form=name))
 
 
 @bp.get("/<key>/forms/<form>.json")

@@ -139,6 +139,15 @@ def save_form(session: Session, username: str, key: str, revision: int, name: st
     return save_draft(session, username, key, revision, files)
 
 
+def new_form(session: Session, username: str, key: str, name: str) -> PackageDraft:
+    """Add form `name` (a title and one text field) to the draft; DraftFileError when it exists or is misnamed."""
+    draft = get_draft(session, key)
+    if form_path(draft.files, name) is not None:
+        raise DraftFileError(msg("there is already a form %(name)s", name=name))
+    schema = {"title": {"zh": name, "en": name}, "fields": [{"name": "title", "type": "text"}]}
+    return save_form(session, username, key, draft.revision, name, schema=schema)
+
+
 def form_nodes(files: dict[str, str], key: str, name: str) -> list[dict]:
     """The start events and user tasks of the draft's main BPMN naming form `name`:
     `[{"id", "name", "kind": "start"|"task"}]` in document order."""

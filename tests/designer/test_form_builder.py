@@ -196,3 +196,19 @@ def test_labels_and_options_keep_their_order_when_the_keys_come_sorted():
     text = form_drafts.dump_form(schema)
     assert text.startswith("title: {zh: 表, en: T}\n")
     assert "label: {zh: 类别, en: Kind}" in text and "- value: a\n    label: {zh: 甲, en: A}" in text
+
+
+def test_a_new_form_is_added_to_the_draft_and_opened(app, sessions, owner):
+    client = signed_in(app, owner)
+    assert new_approval(client, "req4").status_code == 302
+    token = csrf_token(client, "/designer/req4/forms")
+    made = client.post("/designer/req4/forms", data={"name": "expense", "csrf_token": token})
+    assert made.status_code == 302 and made.headers["Location"].endswith("/designer/req4/forms?form=expense")
+    with sessions() as session:
+        text = drafts.get_draft(session, "req4").files["forms/expense.yaml"]
+    assert text == "title: {zh: expense, en: expense}\nfields:\n- {name: title, type: text}\n"
+    again = client.post("/designer/req4/forms", data={"name": "expense", "csrf_token": token},
+                        headers={"Accept-Language": "en"}, follow_redirects=True)
+    assert "there is already a form expense" in again.get_data(as_text=True)
+    bad = client.post("/designer/req4/forms", data={"name": "../x", "csrf_token": token}, follow_redirects=True)
+    assert "表单名称只能由字母" in bad.get_data(as_text=True)

@@ -138,6 +138,10 @@ def test_a_form_with_every_field_type_is_built_checked_previewed_and_saved(brows
     page.select_option("#fb-preview-node", "")
     page.click("#fb-preview-zh")
     page.wait_for_selector("#fb-preview-frame .lf-form[lang=zh-CN]")
+    details = page.locator("#fb-preview-frame [data-field=textarea]")
+    assert details.is_hidden()  # visible_if amount > 100, live in the preview (liaison-forms.js)
+    page.fill("#fb-preview-frame input[name=amount]", "200")
+    details.wait_for(state="visible")
     page.click("#fb-preview-phone")
     assert frame.bounding_box()["width"] <= 390
     if shots:

@@ -181,8 +181,12 @@ async function preview() {
     previewFrame.replaceChildren(h("ul", { class: "fb-problems" }, body.problems.map((p) => h("li", {}, p))));
   } else {
     previewFrame.innerHTML = body.html; // the server's own forms renderer (autoescaped); CSP blocks any script
+    const form = previewFrame.querySelector("form[data-liaison-form]");
+    if (form && window.LiaisonForms) window.LiaisonForms.init(form); // conditions, formulas, table rows live
   }
 }
+
+previewFrame.addEventListener("submit", (event) => event.preventDefault()); // a preview is never posted
 
 function pressed(id, on) { document.getElementById(id).setAttribute("aria-pressed", on ? "true" : "false"); }
 
