@@ -152,6 +152,9 @@ def test_a_form_with_every_field_type_is_built_checked_previewed_and_saved(brows
     line = saved.splitlines().index("  min: 1") + 1
     page.wait_for_selector(f"#fb-yaml-problems li[data-line='{line}']")
     assert "min" in page.locator(f"#fb-yaml-problems li[data-line='{line}']").inner_text()
+    page.click(f"#fb-yaml-problems li[data-line='{line}'] .fb-line")  # to the line in the source
+    assert page.evaluate("(() => { const t = document.getElementById('fb-yaml');"
+                         " return t.value.slice(t.selectionStart, t.selectionEnd); })()") == "  min: x"
     person.close()
 
     english = Browser(browser, base, "owner", "en")
@@ -160,4 +163,6 @@ def test_a_form_with_every_field_type_is_built_checked_previewed_and_saved(brows
     assert "Detail table" in english.page.locator(".fb-palette").inner_text()
     if shots:
         english.page.screenshot(path=str(SHOTS / "form-builder-en-1280.png"), full_page=True)
+    english.page.set_viewport_size({"width": 1024, "height": 768})  # tablet: the three columns still fit
+    assert english.page.evaluate("document.documentElement.scrollWidth") <= 1024
     english.close()

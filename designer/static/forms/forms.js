@@ -212,9 +212,17 @@ function previewTools() {
   previewNode.addEventListener("change", preview);
 }
 
+function goToLine(line) {
+  const lines = yamlBox.value.split("\n");
+  const start = lines.slice(0, line - 1).reduce((sum, text) => sum + text.length + 1, 0);
+  yamlBox.focus();
+  yamlBox.setSelectionRange(start, start + (lines[line - 1] || "").length);
+}
+
 function drawProblems() {
   yamlProblems.replaceChildren(...(state.problems || []).map((p) => h("li", { class: "fb-problem", dataset: { line: p.line ?? "" } },
-    p.line ? `${L.line.replace("{n}", p.line)}: ` : "", p.message)));
+    p.line ? h("button", { type: "button", class: "fb-line", onclick: () => goToLine(p.line) }, L.line.replace("{n}", p.line)) : "",
+    p.line ? ": " : "", p.message)));
   if (!(state.problems || []).length) yamlProblems.append(h("li", { class: "fb-ok" }, L.no_problems));
 }
 
