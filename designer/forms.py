@@ -18,6 +18,7 @@ from designer import bp
 from designer.editor import _json_refusals, _lang, _sessions, _translated
 from engine.packages import designer_access, drafts, form_drafts
 from engine.packages.form_preview import preview_form
+from engine.packages.limits import MAX_YAML_BYTES
 from forms.schema import COMPUTED_TYPES, DISPLAY_TYPES, VALUE_TYPES
 
 MAX_FORM_BYTES = 1024 * 1024
@@ -55,6 +56,29 @@ def new_form(key: str):
     except drafts.DraftFileError as exc:
         flash(_translated(exc), "error")
         return redirect(url_for("designer.forms", key=key))
+    return redirect(url_for("designer.forms", key=key, form=name))
+
+
+@bp.post("/<key>/forms/import")
+def import_formjs(key: str):
+    """Add a form from a form-js file (Camunda Modeler's `.form`) and open it; what could not be mapped
+    exactly is listed on the page."""
+    name = (request.form.get("name") or "").strip()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a form-js file (.form or .json)."), "error")
+        return redirect(url_for("designer.forms", key=key))
+    try:
+        with _sessions() as session, session.begin():
+            designer_access.require(session, current_user.username, key, "edit")
+            drafts.open_draft(session, current_user.username, key)
+            notes = form_drafts.import_formjs_form(session, current_user.username, key, name,
+                                                   upload.read(MAX_YAML_BYTES + 1))
+    except drafts.DraftFileError as exc:
+        flash(_translated(exc), "error")
+        return redirect(url_for("designer.forms", key=key))
+    for note in notes:
+        flash(_("Not mapped exactly: %(note)s", note=note), "info")
     return redirect(url_for("designer.forms", key=key, form=name))
 
 

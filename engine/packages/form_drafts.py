@@ -20,7 +20,9 @@ from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import PackageDraft
 from engine.errors import NotFoundError, UnreadableFileError, msg
 from engine.packages.drafts import DraftFileError, get_draft, main_bpmn_name, save_draft
+from engine.packages.limits import file_too_large
 from forms.expr import ExpressionError, compile_expression, names_used
+from forms.formjs import import_formjs
 from forms.schema import SchemaError, load_schema, read_document
 
 FORM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -146,6 +148,24 @@ def new_form(session: Session, username: str, key: str, name: str) -> PackageDra
         raise DraftFileError(msg("there is already a form %(name)s", name=name))
     schema = {"title": {"zh": name, "en": name}, "fields": [{"name": "title", "type": "text"}]}
     return save_form(session, username, key, draft.revision, name, schema=schema)
+
+
+def import_formjs_form(session: Session, username: str, key: str, name: str, data: bytes) -> list[str]:
+    """Add form `name` to the draft from a form-js schema (Camunda Modeler's `.form`; the converter of
+    `liaison import-formjs`); returns one line per component that could not be mapped exactly.
+    DraftFileError when the file is not a form-js document, is too large or the name is taken."""
+    problem = file_too_large(f"{name}.form", len(data))
+    if problem:
+        raise DraftFileError(msg("the form-js file was refused: %(problem)s", problem=problem))
+    try:
+        result = import_formjs(data)
+    except ValueError as exc:
+        raise DraftFileError(msg("not a form-js form: %(reason)s", reason=str(exc))) from exc
+    draft = get_draft(session, key)
+    if form_path(draft.files, name) is not None:
+        raise DraftFileError(msg("there is already a form %(name)s", name=name))
+    save_form(session, username, key, draft.revision, name, schema=result.schema)
+    return list(result.problems)
 
 
 def form_nodes(files: dict[str, str], key: str, name: str) -> list[dict]:

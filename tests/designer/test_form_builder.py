@@ -212,3 +212,28 @@ def test_a_new_form_is_added_to_the_draft_and_opened(app, sessions, owner):
     assert "there is already a form expense" in again.get_data(as_text=True)
     bad = client.post("/designer/req4/forms", data={"name": "../x", "csrf_token": token}, follow_redirects=True)
     assert "表单名称只能由字母" in bad.get_data(as_text=True)
+
+
+def test_a_formjs_file_is_imported_as_a_form_of_the_draft(app, sessions, owner):
+    """Camunda Modeler's form-js file becomes a Liaison form (the converter of `liaison import-formjs`);
+    what it could not map exactly is listed, a file that is not form-js is refused and nothing is saved."""
+    import io
+
+    client = signed_in(app, owner)
+    assert new_approval(client, "req5").status_code == 302
+    token = csrf_token(client, "/designer/req5/forms")
+    invoice = (Path(__file__).resolve().parents[1] / "fixtures" / "formjs" / "invoice.form").read_bytes()
+    done = client.post("/designer/req5/forms/import", content_type="multipart/form-data",
+                       data={"name": "invoice", "csrf_token": token, "file": (io.BytesIO(invoice), "invoice.form")})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/designer/req5/forms?form=invoice")
+    with sessions() as session:
+        files = drafts.get_draft(session, "req5").files
+        revision = drafts.get_draft(session, "req5").revision
+    schema = yaml.safe_load(files["forms/invoice.yaml"])
+    assert schema["fields"] and all("name" in field for field in schema["fields"])
+    refused = client.post("/designer/req5/forms/import", content_type="multipart/form-data",
+                          data={"name": "other", "csrf_token": token, "file": (io.BytesIO(b"{}"), "x.form")},
+                          follow_redirects=True)
+    assert "不是 form-js 表单" in refused.get_data(as_text=True)
+    with sessions() as session:
+        assert drafts.get_draft(session, "req5").revision == revision and "forms/other.yaml" not in files
