@@ -16,6 +16,7 @@ from flask_login import current_user
 from designer import bp
 from designer.editor import _json_refusals, _lang, _sessions
 from engine.packages import draft_checks, draft_scenarios, drafts
+from engine.packages.diff import localized
 
 
 @bp.get("/<key>/tests")
@@ -36,7 +37,8 @@ def scenarios_json(key: str):
         context = draft_checks.editor_context(session, draft, _lang())
         body = {"key": key, "revision": draft.revision, "tests": draft_scenarios.list_scenarios(draft),
                 "start_fields": context["start_fields"], "forms": context["forms"],
-                "tasks": draft_scenarios.user_tasks(draft), "xml": draft.files.get(context["bpmn_file"], "")}
+                "tasks": draft_scenarios.user_tasks(draft),
+                "xml": localized(draft.files.get(context["bpmn_file"], ""), drafts.element_names(draft.files), _lang())}
     return jsonify(body)
 
 

@@ -93,7 +93,7 @@ def version_xml(key: str, number: int):
     """A version's main BPMN file, for the diagram viewer."""
     with _sessions()() as session:
         designer_access.require(session, current_user.username, key, "edit")
-        xml = version_diagram(session, key, number)
+        xml = version_diagram(session, key, number, _language())
     return Response(xml, mimetype="application/xml")
 
 
@@ -103,7 +103,7 @@ def draft_xml(key: str):
     """The draft's main BPMN file, for the diff page's diagram."""
     with _sessions()() as session:
         designer_access.require(session, current_user.username, key, "edit")
-        xml = draft_diagram(session, key)
+        xml = draft_diagram(session, key, _language())
     return Response(xml, mimetype="application/xml")
 
 

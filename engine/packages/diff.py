@@ -16,10 +16,12 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.xmlsafe import parse_xml_bytes
+from engine.bpmn.xmlsafe import parse_xml_bytes, relabel
 from engine.data.models import ProcessDefinition, ProcessInstance, ProcessVersion
 from engine.errors import NotFoundError, msg
+from engine.packages.drafts import element_names as draft_element_names
 from engine.packages.drafts import get_draft, main_bpmn_name
+from engine.results import element_label, element_names
 from forms.schema import NoAliasLoader
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -270,10 +272,19 @@ def version_list(session: Session, key: str) -> list[dict]:
             for n, by, at, notes, count in rows]
 
 
-def draft_diagram(session: Session, key: str) -> str:
-    """The BPMN XML of the draft's main process, for the diff page's diagram."""
+def draft_diagram(session: Session, key: str, lang: str | None = None) -> str:
+    """The BPMN XML of the draft's main process for a diagram viewer; with `lang`, labelled with the
+    package's names in that language (for display only: the draft keeps its XML)."""
     draft = get_draft(session, key)
-    return draft.files.get(main_bpmn_name(draft.files, key), "")
+    xml = draft.files.get(main_bpmn_name(draft.files, key), "")
+    return localized(xml, draft_element_names(draft.files), lang)
+
+
+def localized(xml: str, names: dict, lang: str | None) -> str:
+    """`xml` with the labels of the elements `names` names in `lang` (the one rule: `element_label`)."""
+    if not (lang and names and xml):
+        return xml
+    return relabel(xml, {element: element_label(names, element, lang) for element in names})
 
 
 def package_names(session: Session, key: str) -> dict:
@@ -281,11 +292,13 @@ def package_names(session: Session, key: str) -> dict:
     return session.scalar(select(ProcessDefinition.name).where(ProcessDefinition.key == key)) or {}
 
 
-def version_diagram(session: Session, key: str, number: int) -> str:
-    """The BPMN XML of a version's main process (the file that defines it) for the diagram viewer."""
+def version_diagram(session: Session, key: str, number: int, lang: str | None = None) -> str:
+    """The BPMN XML of a version's main process (the file that defines it) for the diagram viewer; with
+    `lang`, labelled with the package's names in that language."""
     version = _version(session, key, number)
+    names = element_names(version.package)
     for file, xml in sorted(version.bpmn.items()):
         root = parse_xml_bytes(xml.encode("utf-8"), file).getroot()
         if any(p.get("id") == version.process_id for p in root.iter(f"{{{BPMN_NS}}}process")):
-            return xml
-    return next(iter(sorted(version.bpmn.items())))[1]
+            return localized(xml, names, lang)
+    return localized(next(iter(sorted(version.bpmn.items())))[1], names, lang)

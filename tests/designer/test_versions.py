@@ -107,3 +107,18 @@ def test_the_draft_is_compared_with_the_deployed_version_before_deploying(app, t
     assert 'data-diff-diagram-url="/designer/trip/draft.bpmn"' in html
     assert client.get("/designer/trip/draft.bpmn").get_data(as_text=True) == xml
     assert _client(app, "li").get("/designer/trip/draft.bpmn").status_code == 403
+
+
+def test_the_diagrams_of_the_designer_pages_carry_the_names_in_the_page_language(app, trip):
+    client = _client(app, "zhang", "zh")
+    client.get("/designer/trip/edit")
+    draft = client.get("/designer/trip/draft").get_json()
+    saved = client.put("/designer/trip/draft", json={"revision": draft["revision"], "xml": draft["xml"],
+                                                     "names": {"archive": {"zh": "归档", "en": "Archive"}}},
+                       headers={"X-CSRFToken": csrf_token(client, "/designer/trip/versions")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    shown = client.get("/designer/trip/draft.bpmn").get_data(as_text=True)
+    assert 'name="归档"' in shown and 'name="归档"' not in client.get("/designer/trip/draft").get_json()["xml"]
+    english = _client(app, "zhang", "en").get("/designer/trip/draft.bpmn").get_data(as_text=True)
+    assert 'name="Archive"' in english
+    assert 'name="归档"' in client.get("/designer/trip/tests.json").get_json()["xml"]

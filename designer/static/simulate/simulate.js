@@ -90,11 +90,13 @@ async function searchPeople(query) {
 async function drawDiagram() {
   const box = $("sim-diagram");
   if (typeof window.BpmnJS !== "function") { box.dataset.state = "unavailable"; return; }
-  const { status: code, body } = await api(root.dataset.draftUrl);
-  if (code !== 200) { box.dataset.state = "failed"; box.textContent = labels.diagramFailed; return; }
+  // the draft's diagram labelled in the page's language (designer.draft_xml), for display only
+  const answer = await fetch(root.dataset.diagramUrl, { credentials: "same-origin" });
+  if (!answer.ok) { box.dataset.state = "failed"; box.textContent = labels.diagramFailed; return; }
+  const xml = await answer.text();
   viewer = new window.BpmnJS({ container: box });
   try {
-    await viewer.importXML(body.xml);
+    await viewer.importXML(xml);
     viewer.get("canvas").zoom("fit-viewport", "auto");
     box.dataset.state = "ready";
   } catch (error) {
