@@ -1,7 +1,8 @@
-"""Process packages: `validate`, `deploy`, `export`, `test` (scenarios), `demo`, `import-formjs`."""
+"""Process packages: `validate`, `deploy`, `export`, `test` (scenarios), `demo`, `import-formjs`, `export-formjs`."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -144,6 +145,37 @@ def import_formjs_command(source: str, output: str | None) -> None:
         sys.exit(1)
 
 
+@click.command("export-formjs", cls=LiaisonCommand)
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the form-js document here.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="The language of the labels (form-js has one).")
+def export_formjs_command(source: str, output: str | None, lang: str) -> None:
+    """Convert a Liaison form (YAML or JSON) into a form-js document for Camunda Modeler.
+
+    Prints the document (or writes it to --output) and, on stderr, one line for every field form-js
+    cannot hold. Exit 0 when converted, 2 when the file is not a form.
+    """
+    from forms.formjs_export import export_formjs
+    from forms.schema import SchemaError, read_document
+    try:
+        schema = read_document(Path(source).read_text(encoding="utf-8"))
+    except (SchemaError, UnicodeDecodeError) as exc:
+        click.echo(f"{source}: {exc}", err=True)
+        sys.exit(2)
+    if not isinstance(schema, dict):
+        click.echo(f"{source}: not a form (a mapping with `fields`)", err=True)
+        sys.exit(2)
+    result = export_formjs(schema, lang)
+    for problem in result.problems:
+        click.echo(f"{source}: {problem}", err=True)
+    text = json.dumps(result.document, ensure_ascii=False, indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
 @click.command("test", cls=LiaisonCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True)
@@ -208,4 +240,4 @@ def export(ctx: click.Context, key: str, number: int | None, output: str) -> Non
     Path(output).write_bytes(content)
     click.echo(f"wrote {output} ({len(content)} bytes)")
 
-COMMANDS = [validate, demo, import_formjs_command, test_packages, deploy, export]
+COMMANDS = [validate, demo, import_formjs_command, export_formjs_command, test_packages, deploy, export]

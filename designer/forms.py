@@ -9,7 +9,9 @@ messages). The rules live in `engine.packages.form_drafts` and `engine.packages.
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+import json
+
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -80,6 +82,20 @@ def import_formjs(key: str):
     for note in notes:
         flash(_("Not mapped exactly: %(note)s", note=note), "info")
     return redirect(url_for("designer.forms", key=key, form=name))
+
+
+@bp.get("/<key>/forms/<form>.form")
+def export_formjs(key: str, form: str):
+    """The form as a form-js file for Camunda Modeler (labels in the page's language); the fields
+    form-js cannot hold (people, departments, ratings, quizzes...) are left out, their count in the
+    `X-Liaison-Left-Out` header (the link on the page says which kinds)."""
+    with _sessions() as session:
+        designer_access.require(session, current_user.username, key, "edit")
+        document, left_out = form_drafts.export_formjs_form(drafts.get_draft(session, key), form, _lang())
+    response = Response(json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{form}.form"'
+    response.headers["X-Liaison-Left-Out"] = str(len(left_out))
+    return response
 
 
 @bp.get("/<key>/forms/<form>.json")

@@ -23,6 +23,7 @@ from engine.packages.drafts import DraftFileError, get_draft, main_bpmn_name, sa
 from engine.packages.limits import file_too_large
 from forms.expr import ExpressionError, compile_expression, names_used
 from forms.formjs import import_formjs
+from forms.formjs_export import export_formjs
 from forms.schema import SchemaError, load_schema, read_document
 
 FORM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -166,6 +167,16 @@ def import_formjs_form(session: Session, username: str, key: str, name: str, dat
         raise DraftFileError(msg("there is already a form %(name)s", name=name))
     save_form(session, username, key, draft.revision, name, schema=result.schema)
     return list(result.problems)
+
+
+def export_formjs_form(draft: PackageDraft, name: str, lang: str) -> tuple[dict, list[str]]:
+    """The draft's form `name` as a form-js document (labels in `lang`) and what was left out;
+    DraftFileError when the form does not read as a schema."""
+    form = read_form(draft, name)
+    if form.schema is None:
+        raise DraftFileError(msg("the form %(name)s has problems; fix them before exporting", name=name))
+    result = export_formjs(form.schema, lang)
+    return result.document, result.problems
 
 
 def form_nodes(files: dict[str, str], key: str, name: str) -> list[dict]:

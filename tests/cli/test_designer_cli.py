@@ -84,3 +84,16 @@ def test_migrate_dry_run_then_run(url):
         ids["keep"]: True, ids["rename"]: True, ids["old"]: False}
     again = _run(url, "migrate", "trip", "--from", "1", "--to", "2", "--as", "owner").output
     assert f"instance {ids['old']} at old_check: stays" in again
+
+
+def test_export_formjs_writes_a_formjs_document_and_names_what_it_left_out(tmp_path):
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "fixtures" / "forms" / "every_type.yaml"
+    result = CliRunner().invoke(main, ["export-formjs", str(source), "--lang", "zh", "-o", str(tmp_path / "f.form")])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "f.form").read_text(encoding="utf-8"))
+    assert document["type"] == "default" and len(document["components"]) == 12
+    assert "field `quiz` (type `quiz`): form-js has no such field; left out" in result.stderr
+    (tmp_path / "bad.yaml").write_text("- just a list\n", encoding="utf-8")
+    assert CliRunner().invoke(main, ["export-formjs", str(tmp_path / "bad.yaml")]).exit_code == 2
