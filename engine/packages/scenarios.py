@@ -1,8 +1,9 @@
 """Scenario tests of a process package: `tests/*.yaml`, run against a scratch database.
 
 A scenario starts the process with some data, completes tasks as given users with given data,
-and checks the outcome (status, end event, path, data, open tasks). Process owners write them
-next to the diagram; `liaison test PATH` and the project's own test suite run them the same way.
+and checks the outcome (status, end event, path, data, open tasks, notifications). Process owners
+write them next to the diagram; `liaison test PATH` and the project's own test suite run them the
+same way.
 
 ```yaml
 name: manager approves
@@ -25,7 +26,14 @@ expect:
   not_path: [rejected_end]
   data: {approved: true}          # these keys with these values
   open_tasks: []                  # element ids of the tasks still open at the end
+  notifications:                  # these must have been produced for the instance (others may be too)
+    - {event: task_assigned, to: li}    # event as in engine/notify (task_assigned, approved, cc, ...)
+    - {event: approved, to: zhang}      # to: a username, an e-mail address or a webhook endpoint name
 ```
+
+`notifications` is checked against the in-app `notification` rows and the `outbox` rows written for
+the instance, whatever the channel (an e-mail to a person counts for their username); the failure
+names each missing one.
 
 The scratch directory holds the people the scenario names: `start.user`, each step's `user` and
 `people` (user fields of the forms must name people of the directory).
@@ -37,12 +45,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import runtime
 from engine.data import db
-from engine.data.models import Person
+from engine.data.models import Notification, OutboxMessage, Person
 from engine.errors import LiaisonError
+from engine.notify.render import EVENTS
 from engine.packages import deployment as packages
 from engine.work import queries
 
@@ -205,6 +215,42 @@ def _check_outcome(sessions, instance_id: int, expect: dict, result: ScenarioRes
         still_open = sorted(t["element_id"] for t in view["tasks"] if t["status"] == "open")
         if still_open != sorted(expect["open_tasks"]):
             result.failures.append(f"open tasks are {still_open}, expected {sorted(expect['open_tasks'])}")
+    if "notifications" in expect:
+        _check_notifications(sessions, instance_id, expect["notifications"], result)
+
+
+def _check_notifications(sessions, instance_id: int, wanted, result: ScenarioResult) -> None:
+    """Every `{event, to}` of `wanted` must be among the notifications produced for the instance."""
+    items = wanted if isinstance(wanted, list) else [wanted]
+    bad = [item for item in items if not isinstance(item, dict) or set(item) != {"event", "to"}]
+    if bad:
+        result.failures.append(f"notifications: each item needs exactly `event` and `to`, not {bad}")
+        return
+    unknown = sorted({str(item["event"]) for item in items} - set(EVENTS))
+    if unknown:
+        result.failures.append(f"notifications: unknown events {unknown} (known: {', '.join(EVENTS)})")
+        return
+    with sessions() as session:
+        produced = _notified(session, instance_id)
+    missing = [f"{item['event']} to {item['to']}" for item in items
+               if (str(item["event"]), str(item["to"])) not in produced]
+    if missing:
+        seen = ", ".join(f"{event} to {to}" for event, to in sorted(produced)) or "none"
+        result.failures.append(f"notifications not produced: {', '.join(missing)} (produced: {seen})")
+
+
+def _notified(session: Session, instance_id: int) -> set[tuple[str, str]]:
+    """(event, recipient) of the instance's in-app and outbox rows; an e-mail to a person counts for the
+    username too."""
+    produced = {(row.event, row.recipient) for row in session.execute(
+        select(Notification.event, Notification.recipient).where(Notification.instance_id == instance_id))}
+    for row in session.execute(select(OutboxMessage.event, OutboxMessage.recipient, OutboxMessage.payload)
+                               .where(OutboxMessage.instance_id == instance_id)):
+        produced.add((row.event, row.recipient))
+        username = (row.payload or {}).get("username") if isinstance(row.payload, dict) else None
+        if username:
+            produced.add((row.event, str(username)))
+    return produced
 
 
 def _is_subsequence(wanted: list, path: list) -> bool:

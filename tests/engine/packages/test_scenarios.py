@@ -23,7 +23,7 @@ def test_package_scenarios_pass(package, database_url):
     assert not failures, "\n".join(failures)
 
 
-def test_wrong_expectations_are_reported_one_by_one(tmp_path):
+def _leave_request_without_tests(tmp_path) -> Path:
     folder = tmp_path / "leave_request"
     source = ROOT / "processes" / "leave_request"
     for file in source.rglob("*"):
@@ -32,6 +32,11 @@ def test_wrong_expectations_are_reported_one_by_one(tmp_path):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(file.read_bytes())
     (folder / "tests").mkdir()
+    return folder
+
+
+def test_wrong_expectations_are_reported_one_by_one(tmp_path):
+    folder = _leave_request_without_tests(tmp_path)
     (folder / "tests" / "wrong.yaml").write_text(yaml.safe_dump({
         "name": "wrong on purpose",
         "start": {"user": "zhang", "data": {"leave_type": "annual", "days": 2, "manager": "li"}},
@@ -49,3 +54,23 @@ def test_wrong_expectations_are_reported_one_by_one(tmp_path):
     end_failures = " | ".join(results["wrong_end"].failures)
     assert "end_event is 'rejected_end'" in end_failures and "hr_record" in end_failures
     assert "data `approved` is False" in end_failures
+
+
+def test_expected_notifications_pass_and_the_missing_ones_are_named(tmp_path, database_url):
+    folder = _leave_request_without_tests(tmp_path)
+    approve = {"start": {"user": "zhang", "data": {"leave_type": "annual", "days": 2, "manager": "li"}},
+               "steps": [{"task": "manager_approval", "user": "li", "data": {"approved": True}},
+                         {"task": "hr_record", "user": "hu", "groups": ["hr"], "data": {"recorded": True}}]}
+    (folder / "tests" / "notified.yaml").write_text(yaml.safe_dump({**approve, "expect": {"notifications": [
+        {"event": "task_assigned", "to": "li"}, {"event": "approved", "to": "zhang"}]}}))
+    (folder / "tests" / "not_notified.yaml").write_text(yaml.safe_dump({**approve, "expect": {"notifications": [
+        {"event": "task_assigned", "to": "li"}, {"event": "rejected", "to": "zhang"},
+        {"event": "task_assigned", "to": "wu"}]}}))
+    (folder / "tests" / "unknown_event.yaml").write_text(yaml.safe_dump({**approve, "expect": {"notifications": [
+        {"event": "task_asigned", "to": "li"}]}}))
+    results = {r.file: r for r in run_package_scenarios(folder, database_url)}
+    assert results["notified"].passed, results["notified"].failures
+    [failure] = results["not_notified"].failures
+    assert failure.startswith("notifications not produced: rejected to zhang, task_assigned to wu (produced: ")
+    assert "task_assigned to li" in failure and "approved to zhang" in failure
+    assert "unknown events ['task_asigned']" in results["unknown_event"].failures[0]
