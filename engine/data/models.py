@@ -713,3 +713,7 @@ class DesignerAudit(Base):
     key: Mapped[str | None] = mapped_column(String(100))  # the package; None for a grant
     action: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# The external-access tables live in their own module on the same registry (issue 17).
+from engine.data import external_models  # noqa: E402,F401

@@ -1,0 +1,13 @@
+"""External access (issue 17): what suppliers, customers and visitors are, what they enter with, and
+what each may see. The one owner of "may this outsider touch this instance".
+
+- `identity`: `Principal` (a contact signed in, or a grant entered), the identity strings outsiders
+  act under in the engine (`ext:contact:ID`, `ext:grant:ID`) and the groups external tasks are
+  offered to (`ext:supplier`, `ext:customer`, `ext:visitor`);
+- `grants`: scoped links, invitation codes and visitor passes (issue, redeem, revoke);
+- the rest (parties and contacts, their import, e-mailed sign-in codes, portal sessions, the access
+  log, scope checks, visitor passes and the blacklist) in the modules named for them.
+
+Sits beside `engine.people` (it reads `engine.data` only); the runtime issues links through it and
+`engine.work.portal` builds the portal's pages on it. Tables: `engine.data.external_models`.
+"""
