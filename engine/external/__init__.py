@@ -8,6 +8,6 @@ what each may see. The one owner of "may this outsider touch this instance".
 - the rest (parties and contacts, their import, e-mailed sign-in codes, portal sessions, the access
   log, scope checks, visitor passes and the blacklist) in the modules named for them.
 
-Sits beside `engine.people` (it reads `engine.data` only); the runtime issues links through it and
+Sits between `engine.notify` and `engine.people` (it may use people's throttle and file readers); the runtime issues links through it and
 `engine.work.portal` builds the portal's pages on it. Tables: `engine.data.external_models`.
 """
