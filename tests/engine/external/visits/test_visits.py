@@ -15,7 +15,7 @@ from engine.errors import NotPermittedError, TaskConflictError
 from engine.external import passes
 from engine.runtime import timers, visit_passes
 from engine.work import reception
-from tests.engine.external.visit_support import DURING, _settings, invite, visits  # noqa: F401 - fixtures
+from tests.engine.external.visits.conftest import DURING, invite
 
 DESK = ("reception",)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.data.external_models import ExternalGrant
 from engine.external import passes
 from engine.external.grants import token_hash
-from tests.engine.external.visit_support import DURING, _settings, invite, visits  # noqa: F401 - fixtures
+from tests.engine.external.visits.conftest import DURING, invite
 
 
 def _grant(sessions, instance_id):

@@ -1,4 +1,4 @@
-"""Shared by the visitor pass and reception tests: the shipped visitor_booking package, deployed."""
+"""Fixtures of the visitor pass and reception tests: the shipped visitor_booking package, deployed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from engine import runtime
 from engine.packages import deployment as packages
 from tests.conftest import add_people
 
-VISIT_PACKAGE = Path(__file__).resolve().parents[3] / "processes" / "visitor_booking"
+VISIT_PACKAGE = Path(__file__).resolve().parents[4] / "processes" / "visitor_booking"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 VISIT = {"visitor_name": "王访客", "visitor_company": "星辰科技", "visitor_phone": "138 0013 8000",
          "visitor_email": "visitor@example.com", "visit_start": "2030-05-20T09:00", "visit_end": "2030-05-20T11:00",
