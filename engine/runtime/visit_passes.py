@@ -62,15 +62,28 @@ def pass_link(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}{PASS_PATH}?code={code}"
 
 
-def after_step(sessions, result) -> None:
+def after_step(sessions, result, version: tuple[int, str] | None = None) -> None:
     """After a start or a completion committed: issue the passes of check-in tasks it made ready.
-    Never fails the committed step (the sweep issues what fails here)."""
+    `version`: the step's (version id, checksum); with it, a version without check-in tasks costs no
+    query (the answer is cached per version). Never fails the committed step (the sweep issues what
+    fails here)."""
     if result.status != "running" or not result.open_tasks:
         return
+    elements = {t["element_id"] for t in result.open_tasks}
     try:
-        issue_for_instance(sessions, result.instance_id, {t["element_id"] for t in result.open_tasks})
+        if version is not None and not _has_pass_task(sessions, version, elements):
+            return
+        issue_for_instance(sessions, result.instance_id, elements)
     except Exception:  # noqa: BLE001 - the step is committed; the sweep retries
         log.exception("visitor pass of instance %s: not issued now; the sweep retries", result.instance_id)
+
+
+def _has_pass_task(sessions, version: tuple[int, str], elements: set[str]) -> bool:
+    def compute() -> frozenset[str]:
+        with db_engine(sessions).connect() as conn:
+            return pass_elements(conn, *version)
+
+    return bool(PASS_ELEMENTS.get(version[1], compute) & elements)
 
 
 def issue_for_instance(sessions, instance_id: int, elements: set[str] | None = None,

@@ -107,6 +107,8 @@ def check_out(sessions: sessionmaker[Session], user: str, groups: tuple[str, ...
               data: dict | None = None, lang: str = "en") -> passes.PassView:
     """Let a visitor out: completes the visit's open check-out task as `user` and marks the pass."""
     view, task_id = _open_visit_task(sessions, code, now, user, groups, check_in=False)
+    if view.checked_in_at is None and _mark_missed_check_in(sessions, view):
+        view = _reread(sessions, view.grant_id, now)
     if view.state != "checked_in":
         raise TaskConflictError(_STATE_REFUSALS.get(view.state) if view.state == "checked_out"
                                 else msg("this visitor is not checked in"))
@@ -114,6 +116,18 @@ def check_out(sessions: sessionmaker[Session], user: str, groups: tuple[str, ...
     with db_engine(sessions).begin() as conn:
         passes.mark_checked_out(conn, view.grant_id, user, now)
     return _reread(sessions, view.grant_id, now)
+
+
+def _mark_missed_check_in(sessions, view: passes.PassView) -> bool:
+    """The check-in task was completed but the pass not marked (the process stopped in between):
+    mark it now as that completion says. True when marked."""
+    with db_engine(sessions).begin() as conn:
+        done = conn.execute(select(_task.c.completed_by, _task.c.completed_at)
+                            .where(_task.c.id == view.task_id, _task.c.status == "completed")).first()
+        if done is None or done.completed_at is None:
+            return False
+        passes.mark_checked_in(conn, view.grant_id, done.completed_by or "", done.completed_at)
+        return True
 
 
 def _open_visit_task(sessions, code: str, now: datetime, user: str, groups: tuple[str, ...],

@@ -166,3 +166,29 @@ def test_expected_lists_the_days_visits_with_their_state(visits):
     assert [(v.visit.instance_id, v.visit.state, v.slot, v.host_name) for v in day] == [
         (first, "checked_in", "2030-05-20 09:00–11:00", "li")]
     assert other == []
+
+
+def test_check_out_repairs_a_check_in_whose_pass_was_not_marked(visits):
+    instance_id = invite(visits)
+    with visits() as session:
+        task_id = session.execute(select(WorkTask.id).where(WorkTask.instance_id == instance_id)).scalar_one()
+    runtime.complete_task(visits, task_id, "zhou", {}, groups=DESK)  # checked in, the pass never marked
+    view = reception.check_out(visits, "zhou", DESK, _code(visits, instance_id), DURING + timedelta(hours=1))
+    assert view.state == "checked_out" and view.checked_in_at is not None
+    assert _instance(visits, instance_id).status == "completed"
+
+
+def test_steps_of_other_processes_issue_no_pass(visits, tmp_path):
+    from engine.packages import deployment as packages
+    from tests.engine.conftest import write_package
+
+    body = ('<bpmn:startEvent id="s"/><bpmn:userTask id="t" liaison:candidateGroups="reception"/>'
+            '<bpmn:endEvent id="e"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/><bpmn:sequenceFlow id="f2" sourceRef="t" '
+            'targetRef="e"/>')
+    packages.deploy_package(visits, packages.load_package(write_package(tmp_path, "plain", {"plain": body})), "admin")
+    runtime.start_instance(visits, "plain", {**{"visit_start": "2030-05-20T09:00", "visit_end": "2030-05-20T10:00"}},
+                           user="li")
+    assert visit_passes.sweep(visits) == 0
+    with visits() as session:
+        assert session.execute(select(ExternalGrant)).first() is None
