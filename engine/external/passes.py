@@ -99,6 +99,14 @@ def issue_pass_if_new(conn: Connection, *, instance_id: int, task_id: str, valid
     return grant_id, code, True
 
 
+def revoke_other_passes(conn: Connection, instance_id: int, keep: int, now: datetime) -> int:
+    """Revoke the instance's earlier passes that were never used (its check-in came round again, e.g.
+    after a move): only the newest code opens the door. Returns how many were revoked."""
+    return conn.execute(update(_grant).where(_grant.c.instance_id == instance_id, _grant.c.kind == "pass",
+                                             _grant.c.id != keep, _grant.c.revoked_at.is_(None),
+                                             _grant.c.checked_in_at.is_(None)).values(revoked_at=now)).rowcount
+
+
 def _pass_of_task(conn: Connection, task_id: str) -> int | None:
     return conn.execute(select(_grant.c.id).where(_grant.c.task_id == task_id, _grant.c.kind == "pass")).scalar()
 

@@ -120,6 +120,7 @@ def _issue(conn, handle, task_id: str, now: datetime) -> int | None:
         label=name or None, recipient=email or None, now=now)
     if not created:
         return None
+    passes.revoke_other_passes(conn, handle.instance_id, grant_id, now)
     _ensure_case(conn, handle.instance_id, email, name, now)
     if email:
         _send(conn, handle, package, data, email, name, code, slot, now)

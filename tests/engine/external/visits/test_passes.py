@@ -96,3 +96,18 @@ def test_blacklist_matches_by_phone_digits_or_by_name_and_company(visits):
         assert passes.remove_from_blacklist(conn, by_phone) is True
         assert passes.remove_from_blacklist(conn, by_phone) is False
         assert passes.blacklist_match(conn, "Anyone", "13800138000", None) is None
+
+
+def test_a_new_pass_for_the_same_visit_revokes_the_unused_earlier_one(visits):
+    instance_id = invite(visits)
+    [first] = _grant(visits, instance_id)
+    with visits() as session, session.begin():
+        conn = session.connection()
+        second, _code = passes.issue_pass(conn, instance_id=instance_id, task_id="another-check-in-task",
+                                          valid_from=first.valid_from, valid_until=first.valid_until, label=None,
+                                          recipient=None, now=DURING)
+        assert passes.revoke_other_passes(conn, instance_id, second, DURING) == 1
+    with visits() as session:
+        conn = session.connection()
+        assert passes.look_up(conn, passes.pass_code(first.task_id), DURING).state == "revoked"
+        assert passes.look_up(conn, passes.pass_code("another-check-in-task"), DURING).state == "valid"
