@@ -251,6 +251,7 @@ ACTION_LABELS = {
     "reminded": lambda: _("Reminded"),
     "overdue": lambda: _("Overdue"),
     "escalated": lambda: _("Escalated"),
+    "entry_refused": lambda: _("Entry refused at reception"),
 }
 
 STATUS_LABELS = {

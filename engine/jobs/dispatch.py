@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.data import db
 from engine.notify import delivery
-from engine.runtime import messages, timers
+from engine.runtime import messages, timers, visit_passes
 
 log = logging.getLogger("liaison.jobs")
 _MODULES = {"timers": timers, "delivery": delivery, "messages": messages}
@@ -227,6 +227,10 @@ class Dispatcher:
             messages.sweep(self.sessions, now=now)
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping buffered messages failed")
+        try:
+            visit_passes.sweep(self.sessions, now=now)
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("sweeping visitor passes failed")
 
 
 class InProcessRunner:

@@ -24,7 +24,7 @@ from engine.errors import (
     msg,
     status_text,
 )
-from engine.runtime import uploads
+from engine.runtime import uploads, visit_passes
 from engine.runtime.delegation import hand_back
 from engine.runtime.form_people import people_for
 from engine.runtime.messages import take_buffered_messages
@@ -83,6 +83,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
         result = save_step(conn, step, workflow, records, None, before=set(), waits=NO_WAITS, version=(version_id, checksum))
     LIVE_WORKFLOWS.put(cache_key(sessions, result.instance_id, step.state_key), workflow)
     take_buffered_messages(sessions, result)
+    visit_passes.after_step(sessions, result, (version_id, checksum))  # a ready check-in task gets its visitor pass
     return result
 
 
@@ -128,6 +129,7 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
                                                   attachments=attachments)
     LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, state_key), workflow)
     take_buffered_messages(sessions, result)
+    visit_passes.after_step(sessions, result, (handle.version_id, handle.checksum))  # a ready check-in task: its pass
     return result
 
 
