@@ -80,7 +80,7 @@ def _engine(sessions):
     return sessions.kw["bind"]
 
 
-_task, _cand, _grant = WorkTask.__table__, TaskCandidate.__table__, ExternalGrant.__table__
+_task, _cand, _grant, _case = WorkTask.__table__, TaskCandidate.__table__, ExternalGrant.__table__, ExternalCase.__table__
 
 
 def _pending_query():
@@ -176,9 +176,8 @@ def _issue_in(conn, row, now: datetime) -> int:
 
 def _case_for(conn, instance_id: int, kind: str, portal: dict, data: dict, now: datetime):
     """(the instance's external_case, None) or (None, why no link can be issued); creates the row."""
-    case = conn.execute(select(ExternalCase).where(ExternalCase.instance_id == instance_id)).first()
+    case = conn.execute(select(_case).where(_case.c.instance_id == instance_id)).first()
     if case is not None:
-        case = case[0]
         if case.party_id is not None:
             active = conn.execute(select(ExternalParty.active).where(ExternalParty.id == case.party_id)).scalar()
             if not active:
@@ -202,7 +201,7 @@ def _case_for(conn, instance_id: int, kind: str, portal: dict, data: dict, now: 
         values["email"] = email[:254]
         values["name"] = str(data.get(portal.get("name_field") or "") or "").strip()[:200] or None
     conn.execute(insert(ExternalCase).values(**values))
-    return conn.execute(select(ExternalCase).where(ExternalCase.instance_id == instance_id)).scalar_one(), None
+    return conn.execute(select(_case).where(_case.c.instance_id == instance_id)).one(), None
 
 
 def _recipients(conn, case, portal: dict, data: dict) -> list[tuple[str, str]]:
