@@ -117,9 +117,8 @@ def test_the_supplier_confirms_then_sees_progress_but_changes_nothing(world):
     assert form.schema is not None and form.values["po_number"] == "PO-1"
     assert "supplier" not in form.values  # not a field of this form
     portal.complete(sessions, wu, task_id, {"answer": "confirm"}, lang="en")
-    with sessions() as session:
-        with pytest.raises(NotPermittedError):  # done: not open for them any more
-            portal.external_task(session, wu, task_id, "en")
+    with sessions() as session, pytest.raises(NotPermittedError):  # done: not open for them any more
+        portal.external_task(session, wu, task_id, "en")
     with pytest.raises(NotPermittedError):
         portal.complete(sessions, wu, task_id, {"answer": "reject", "reject_reason": "changed my mind"})
     messages.send_message(sessions, "po_shipped", "PO-1", {})
