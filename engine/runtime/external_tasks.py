@@ -50,6 +50,7 @@ DEFAULT_LINK_DAYS = 14
 PROBLEM_ACTION = "external_link_problem"
 ISSUED_ACTION = "external_link_issued"
 SWEEP_BATCH = 200
+PORTAL_PATH = "/portal/"  # where a contact signs in (the portal's pages, stage 2)
 
 
 # -- at assignment ---------------------------------------------------------------------------------
@@ -234,6 +235,25 @@ def _note_problem(conn, instance_id: int, task_id: str, element_id: str, problem
     if noted is None:
         store.append_history(conn, [{"instance_id": instance_id, "at": now, "action": PROBLEM_ACTION,
                                      "element_id": element_id, "task_id": task_id, "comment": str(problem)}])
+
+
+def remind_outsiders(conn, instance_id: int, groups: list[str], extra: dict) -> None:
+    """A reminder (or overdue notice) of an external task reaches the outsiders: the addresses of the
+    instance's case in `extra["emails"]` and the portal's sign-in page as the link (the task's own
+    link is stored nowhere). No query for an employee's task."""
+    if not any(str(g).startswith(PREFIX) for g in groups):
+        return
+    case = conn.execute(select(_case).where(_case.c.instance_id == instance_id)).first()
+    if case is None:
+        return
+    party_active = case.party_id is None or conn.execute(
+        select(ExternalParty.active).where(ExternalParty.id == case.party_id)).scalar()
+    if not party_active:
+        return
+    data = store.read_process_data(conn, instance_id)
+    portal = {}  # the case holds the party and the address already
+    extra["emails"] = [address for address, _lang in _recipients(conn, case, portal, data)]
+    extra["link"] = _settings().base_url.rstrip("/") + PORTAL_PATH
 
 
 @cache

@@ -150,3 +150,20 @@ def test_a_customer_key_does_not_name_a_supplier(order_process):
     assert grants(sessions, instance_id) == []
     with sessions() as session:
         assert session.scalars(select(ExternalCase)).all() == []
+
+
+def test_the_reminder_of_an_external_task_is_e_mailed_to_the_supplier(order_process):
+    from engine.data.models import OutboxMessage, Timer
+    from engine.runtime import timers
+
+    sessions = order_process
+    add_party(sessions)
+    instance_id = start_order(sessions)
+    with sessions() as session:
+        remind = session.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.kind == "remind")).one()
+    assert timers.fire(sessions, remind.id, now=remind.due_at) == "fired"
+    with sessions() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.instance_id == instance_id,
+                                                           OutboxMessage.event == "task_due_soon")).all()
+    assert sorted(r.recipient for r in rows) == ["ann@acme.example", "wu@acme.example"]
+    assert all("/portal/" in r.payload["text"] and "/tasks/" not in r.payload["text"] for r in rows)
