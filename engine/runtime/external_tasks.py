@@ -234,7 +234,8 @@ def _note_problem(conn, instance_id: int, task_id: str, element_id: str, problem
         HistoryEntry.action == PROBLEM_ACTION, HistoryEntry.comment == str(problem)).limit(1)).first()
     if noted is None:
         store.append_history(conn, [{"instance_id": instance_id, "at": now, "action": PROBLEM_ACTION,
-                                     "element_id": element_id, "task_id": task_id, "comment": str(problem)}])
+                                     "element_id": element_id, "task_id": task_id, "comment": str(problem),
+                                     "data": {"msgid": problem.msgid, "params": problem.params}}])  # to translate
 
 
 def remind_outsiders(conn, instance_id: int, groups: list[str], extra: dict) -> None:
