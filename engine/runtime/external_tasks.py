@@ -50,6 +50,7 @@ DEFAULT_LINK_DAYS = 14
 PROBLEM_ACTION = "external_link_problem"
 ISSUED_ACTION = "external_link_issued"
 SWEEP_BATCH = 200
+EXTERNAL_GROUPS = tuple(external_group(kind) for kind in KINDS)
 PORTAL_PATH = "/portal/"  # where a contact signs in (the portal's pages, stage 2)
 
 
@@ -90,7 +91,7 @@ def _pending_query():
     return (select(_task.c.id, _task.c.instance_id, _task.c.element_id, _task.c.name, _task.c.due_at,
                    _cand.c.value)
             .join(_cand, and_(_cand.c.task_id == _task.c.id, _cand.c.kind == "group",
-                              _cand.c.value.like(f"{PREFIX}%")))
+                              _cand.c.value.in_(EXTERNAL_GROUPS)))  # equality: the candidate index serves it
             .where(_task.c.status == "open", ~exists().where(_grant.c.task_id == _task.c.id)))
 
 
@@ -113,8 +114,9 @@ def issue_links(sessions, instance_ids: list[int], now: datetime | None = None) 
 def sweep(sessions, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     """Issue the links a crash between a step's commit and `issue_links` missed; returns how many."""
     with _engine(sessions).connect() as conn:
-        instances = [r[0] for r in conn.execute(
-            select(_pending_query().subquery().c.instance_id).distinct().limit(batch))]
+        pending = _pending_query().subquery()
+        instances = [r[0] for r in conn.execute(  # newest first: stuck old ones never starve new ones
+            select(pending.c.instance_id).distinct().order_by(pending.c.instance_id.desc()).limit(batch))]
     issued = issue_links(sessions, instances, now) if instances else 0
     if issued:
         log.info("external links: %s issued by the sweep", issued)
