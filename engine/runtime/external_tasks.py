@@ -154,7 +154,7 @@ def _issue_in(conn, row, now: datetime) -> int:
     if problem is not None:
         _note_problem(conn, instance_id, task_id, element_id, problem, now)
         return 0
-    days = portal.get("link_days", DEFAULT_LINK_DAYS)
+    days = portal.get("link_days") or DEFAULT_LINK_DAYS
     grant_id, token = issue_link(conn, scopes=list(LINK_SCOPES), valid_until=now + timedelta(days=days),
                                  instance_id=instance_id, task_id=task_id, party_id=case.party_id,
                                  label=name, recipient=", ".join(a for a, _ in recipients)[:254], now=now)
