@@ -18,10 +18,14 @@ SUPPLIER_ORDER = Path(__file__).resolve().parents[3] / "processes" / "supplier_o
 ORDER = {"po_number": "PO-1", "supplier": "ACME", "items": "bolts", "amount": 100, "delivery_date": "2026-12-20"}
 
 
-def deploy_supplier_order(sessions) -> None:
+def deploy_supplier_order_only(sessions) -> None:
     package = packages.load_package(SUPPLIER_ORDER)
     with sessions() as session, session.begin():
         packages.deploy(session, package, "admin")
+
+
+def deploy_supplier_order(sessions) -> None:
+    deploy_supplier_order_only(sessions)
     add_people(sessions, "zhang", "li")
 
 
