@@ -167,3 +167,14 @@ def test_the_reminder_of_an_external_task_is_e_mailed_to_the_supplier(order_proc
                                                            OutboxMessage.event == "task_due_soon")).all()
     assert sorted(r.recipient for r in rows) == ["ann@acme.example", "wu@acme.example"]
     assert all("/portal/" in r.payload["text"] and "/tasks/" not in r.payload["text"] for r in rows)
+
+
+def test_the_dispatcher_runs_the_sweep(order_process, without_after_commit_issue):
+    from engine.jobs.dispatch import Dispatcher
+
+    sessions = order_process
+    add_party(sessions)
+    instance_id = start_order(sessions)
+    assert grants(sessions, instance_id) == []
+    Dispatcher(sessions, submit=lambda kind, item_id: None).tick()
+    assert len(grants(sessions, instance_id)) == 1
