@@ -94,7 +94,7 @@ def cases(session: Session, principal: Principal, lang: str, page: int = 1) -> P
         .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     found = outcomes(session, [r.id for r in rows])
     items = [CaseItem(r.id, r.process_key, localized(r.name, lang, r.process_key), r.business_key, found[r.id],
-                      r.created_at, bool(r.waiting)) for r in rows]
+                      r.created_at, bool(r.waiting) and principal.allows("fill")) for r in rows]
     return Page(items, total, page, PER_PAGE)
 
 

@@ -93,3 +93,19 @@ def test_the_messages_are_translatable():
     [message] = portal_section_problems({**PORTAL, "link_days": 0}, {"order": FORM})
     assert message.msgid == "`portal.link_days` must be a whole number of days from 1 to %(max)s"
     assert message.params == {"max": 365}
+
+
+def test_the_innermost_lane_decides():
+    xml = b"""<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+        xmlns:liaison="https://liaison.dev/schema/bpmn/1.0" id="d" targetNamespace="x">
+      <bpmn:process id="p"><bpmn:laneSet id="s">
+        <bpmn:lane id="outer" liaison:external="customer">
+          <bpmn:flowNodeRef>a</bpmn:flowNodeRef><bpmn:flowNodeRef>b</bpmn:flowNodeRef>
+          <bpmn:childLaneSet id="c"><bpmn:lane id="inner" liaison:external="supplier">
+            <bpmn:flowNodeRef>b</bpmn:flowNodeRef></bpmn:lane></bpmn:childLaneSet>
+        </bpmn:lane>
+        <bpmn:lane id="staff"><bpmn:flowNodeRef>c</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+      <bpmn:userTask id="a"/><bpmn:userTask id="b"/><bpmn:userTask id="c"/></bpmn:process></bpmn:definitions>"""
+    root = parse_xml_bytes(xml)
+    kinds = {i: read_liaison_attributes(root.xpath(f"//*[@id='{i}']")[0]).get("external") for i in "abc"}
+    assert kinds == {"a": "customer", "b": "supplier", "c": None}
