@@ -66,7 +66,30 @@ def demo(ctx: click.Context, root: str | None) -> None:
     if root is None:
         _demo_accounts(sessions)
         _demo_calendar(sessions)
+        _demo_supplier(sessions)
     sys.exit(1 if failed else 0)
+
+
+DEMO_SUPPLIER = {"key": "ACME", "name": "艾克米五金有限公司", "name_en": "ACME Hardware Ltd.",
+                 "contact": "吴经理", "email": "sales@acme.example.com"}
+
+
+def _demo_supplier(sessions) -> None:
+    """A demo supplier (key ACME: type it in a purchase order's supplier field) with one contact, once."""
+    from sqlalchemy import select
+
+    from engine.data.external_models import ExternalContact, ExternalParty
+
+    with sessions() as session, session.begin():
+        if session.scalar(select(ExternalParty.id).where(ExternalParty.key == DEMO_SUPPLIER["key"])) is not None:
+            return
+        party = ExternalParty(kind="supplier", key=DEMO_SUPPLIER["key"], name=DEMO_SUPPLIER["name"],
+                              name_en=DEMO_SUPPLIER["name_en"])
+        session.add(party)
+        session.flush()
+        session.add(ExternalContact(party_id=party.id, name=DEMO_SUPPLIER["contact"], email=DEMO_SUPPLIER["email"],
+                                    locale="zh"))
+    click.echo(f"demo supplier: {DEMO_SUPPLIER['key']} ({DEMO_SUPPLIER['email']})")
 
 
 def _demo_calendar(sessions) -> None:

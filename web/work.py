@@ -35,6 +35,7 @@ from engine.errors import (
     FormInvalidError,
     InvalidTaskDataError,
     LiaisonError,
+    Message,
     NotPermittedError,
     ProcessRuntimeError,
     TaskConflictError,
@@ -252,6 +253,8 @@ ACTION_LABELS = {
     "overdue": lambda: _("Overdue"),
     "escalated": lambda: _("Escalated"),
     "entry_refused": lambda: _("Entry refused at reception"),
+    "external_link_issued": lambda: _("Link sent to the outside party"),
+    "external_link_problem": lambda: _("No link sent to the outside party"),
 }
 
 STATUS_LABELS = {
@@ -311,6 +314,14 @@ def _failed_comment() -> str:
              "request on the command line.")
 
 
+def _comment(entry: dict) -> str:
+    """A history entry's comment; an engine message kept as `data.msgid` / `params` in the page's language."""
+    data = entry.get("data") or {}
+    if entry.get("action") == "external_link_problem" and isinstance(data, dict) and data.get("msgid"):
+        return translated(Message(data["msgid"], **(data.get("params") or {})))
+    return entry.get("comment") or ""
+
+
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
     """The history as people read it; a `step` through an automatic element is a compact row."""
     names = {t["element_id"]: t["name"] for t in view["tasks"] if t.get("name")}
@@ -328,7 +339,7 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
         rows.append(TimelineRow(
             at=when(entry["at"]), who="" if step else people.get(entry.get("actor"), entry.get("actor") or ""),
             action=label() if label else action, what=names.get(element) or element or "",
-            comment="" if step else _failed_comment() if action == "failed" else (entry.get("comment") or ""),
+            comment="" if step else _failed_comment() if action == "failed" else _comment(entry),
             automatic=step,
             on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
             attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or ""))

@@ -125,9 +125,29 @@ def read_liaison_attributes(node: etree._Element) -> dict:
             found[name] = [part.strip() for part in value.split(",") if part.strip()]
     if "form" in found:
         found["form"] = normalize_form_key(found["form"])
+    if "external" not in found and node.tag == f"{{{BPMN_NS}}}userTask":
+        inherited = lane_attribute(node, "external")  # a user task in a supplier / customer / visitor lane
+        if inherited:
+            found["external"] = inherited
     params = node.findall(f"{{{BPMN_NS}}}extensionElements/{{{LIAISON_NS}}}parameter")
     if params:
         found["parameters"] = {p.get("name"): p.get("value", "") for p in params}
+    return found
+
+
+def lane_attribute(node: etree._Element, name: str) -> str | None:
+    """The `liaison:NAME` of the innermost lane whose `flowNodeRef` lists `node` (None: no such lane)."""
+    node_id, process = node.get("id"), node.getparent()
+    while process is not None and process.tag != f"{{{BPMN_NS}}}process":
+        process = process.getparent()
+    if not node_id or process is None:
+        return None
+    found = None
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):  # document order: outer lanes before inner ones
+        refs = lane.findall(f"{{{BPMN_NS}}}flowNodeRef")
+        value = lane.get(f"{{{LIAISON_NS}}}{name}")
+        if value and any((ref.text or "").strip() == node_id for ref in refs):
+            found = value
     return found
 
 

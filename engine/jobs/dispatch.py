@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.data import db
 from engine.notify import delivery
-from engine.runtime import messages, timers, visit_passes
+from engine.runtime import external_tasks, messages, timers, visit_passes
 
 log = logging.getLogger("liaison.jobs")
 _MODULES = {"timers": timers, "delivery": delivery, "messages": messages}
@@ -225,6 +225,7 @@ class Dispatcher:
             return
         try:
             messages.sweep(self.sessions, now=now)
+            external_tasks.sweep(self.sessions, now=now)  # links a crash after a step's commit missed
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping buffered messages failed")
         try:

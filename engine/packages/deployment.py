@@ -34,6 +34,7 @@ from engine.errors import InvalidPackageError, NotFoundError, Problem, TaskConfl
 from engine.notify.render import notification_problems
 from engine.packages.element_names import element_names_problems
 from engine.packages.limits import MAX_FILES, MAX_PACKAGE_BYTES, MAX_YAML_BYTES, file_too_large, megabytes
+from engine.packages.portal_checks import portal_problems
 from engine.packages.trigger_checks import webhook_endpoint_warnings, webhook_problems
 from engine.people.starting import starters_problems
 from engine.runtime.approvals import mode_problems
@@ -135,6 +136,7 @@ def load_package(path: str | Path) -> Package:
     notifications = _read_folder(root / "notifications", problems)
     tests = _read_folder(root / "tests", problems)
     problems.extend(_check_liaison_attributes(documents, forms, root))
+    problems.extend(portal_problems(meta, documents, forms, root))  # package.yaml portal, liaison:external
     problems.extend(form_problems(forms, str(root / "forms")))
     problems.extend(Problem(str(root / "notifications"), None, None, message)
                     for message in notification_problems(notifications))

@@ -18,6 +18,12 @@ steps:
     user: hu
     groups: [hr]
     expect_error: not assigned    # optional: the step must fail with this text (nothing is saved)
+  - task: confirm_order           # an external task (liaison:external): done by an outsider of that
+    as: ext:supplier              # kind, acting as `ext:contact:0` with the group `ext:supplier`
+    data: {answer: confirm}
+  - message: po_shipped           # a message from outside (`liaison message send`), correlated by `key`
+    key: PO-1
+    data: {carrier: SF}           # optional payload
 people: [li, hu]                  # optional: more people of the scratch directory
 expect:
   status: completed               # running | completed | cancelled
@@ -52,12 +58,16 @@ from engine import runtime
 from engine.data import db
 from engine.data.models import Notification, OutboxMessage, Person
 from engine.errors import LiaisonError
+from engine.external.identity import KINDS, external_group
 from engine.notify.render import EVENTS
 from engine.packages import deployment as packages
+from engine.runtime import messages
 from engine.work import queries
 
 _STEP_KEYS = {"task", "user", "groups", "data", "comment", "expect_assignee", "expect_candidate_groups",
-              "expect_error"}
+              "expect_error", "as"}
+_MESSAGE_KEYS = {"message", "key", "data"}
+SCENARIO_OUTSIDER = "ext:contact:0"  # who an `as: ext:KIND` step acts as
 _TOP_KEYS = {"name", "start", "steps", "expect", "description", "people"}
 
 
@@ -157,17 +167,27 @@ def _run_step(sessions, instance_id: int, number: int, item: dict, result: Scena
     item = item if isinstance(item, dict) else {}
     before = len(result.failures)
     passed = _run_one_step(sessions, instance_id, number, item, result)
-    result.steps.append(StepResult(number, str(item.get("task") or ""), str(item.get("user") or ""),
+    task = item.get("task") or (f"message {item['message']}" if "message" in item else "")
+    result.steps.append(StepResult(number, str(task), str(item.get("user") or item.get("as") or ""),
                                    result.failures[before:]))
     return passed
 
 
 def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: ScenarioResult) -> bool:
+    if "message" in item:
+        return _send_message(sessions, number, item, result)
     where = f"step {number} ({item.get('task')})"
     unknown = set(item) - _STEP_KEYS
     if unknown:
         result.failures.append(f"{where}: unknown keys {sorted(unknown)}")
         return False
+    user, groups = str(item.get("user") or ""), tuple(item.get("groups") or ())
+    if "as" in item:
+        outsider = str(item["as"])
+        if outsider not in {external_group(kind) for kind in KINDS}:
+            result.failures.append(f"{where}: `as` must be one of {[external_group(k) for k in KINDS]}")
+            return False
+        user, groups = str(item.get("user") or SCENARIO_OUTSIDER), (outsider,)
     with sessions() as session:
         view = queries.instance_view(session, instance_id)
     open_tasks = [t for t in view["tasks"] if t["status"] == "open" and t["element_id"] == item.get("task")]
@@ -183,8 +203,7 @@ def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: S
         result.failures.append(f"{where}: candidate groups are {task['candidate_groups']}, "
                                f"expected {item['expect_candidate_groups']}")
     try:
-        runtime.complete_task(sessions, task["id"], str(item.get("user") or ""), item.get("data") or {},
-                              tuple(item.get("groups") or ()), item.get("comment"))
+        runtime.complete_task(sessions, task["id"], user, item.get("data") or {}, groups, item.get("comment"))
     except LiaisonError as exc:
         if item.get("expect_error") and str(item["expect_error"]) in str(exc):
             return True
@@ -192,6 +211,22 @@ def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: S
         return False
     if item.get("expect_error"):
         result.failures.append(f"{where}: expected an error containing {item['expect_error']!r}, it succeeded")
+        return False
+    return True
+
+
+def _send_message(sessions, number: int, item: dict, result: ScenarioResult) -> bool:
+    """A `message:` step: send the message as `liaison message send` would."""
+    where = f"step {number} (message {item.get('message')})"
+    unknown = set(item) - _MESSAGE_KEYS
+    if unknown:
+        result.failures.append(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(_MESSAGE_KEYS)})")
+        return False
+    key = item.get("key")
+    try:
+        messages.send_message(sessions, str(item["message"]), None if key is None else str(key), item.get("data") or {})
+    except LiaisonError as exc:
+        result.failures.append(f"{where}: {type(exc).__name__}: {exc}")
         return False
     return True
 

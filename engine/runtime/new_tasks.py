@@ -15,6 +15,7 @@ from engine.errors import (
 )
 from engine.people import org
 from engine.runtime import approvals, assignment
+from engine.runtime.external_tasks import offer_external
 from engine.runtime.versions import version_package
 
 MAX_SKIPPED_NODES = 100
@@ -31,6 +32,7 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
     repeat_approver = _approver_who_may_repeat(step, meta)
     for _round in range(MAX_SKIPPED_NODES):
         ready = wfa.ready_user_tasks(workflow)
+        offer_external(conn, ready)  # supplier / customer / visitor tasks: the group ext:KIND, nobody else
         pending = [t for t in ready if wfa.needs_assignment(t) or (repeat_approver and wfa.is_undescribed(t))]
         if not pending:
             return records, ready

@@ -56,6 +56,7 @@ from engine.results import ON_BEHALF_OF_KEY
 from engine.runtime import uploads
 from engine.runtime.cc_events import copy_step
 from engine.runtime.effects import notify_step, step_events
+from engine.runtime.external_tasks import offered
 from engine.runtime.form_people import people_for
 from engine.runtime.new_tasks import assign_new_tasks, assignees, redirect_to_deputies
 from engine.runtime.serials import assign_serials
@@ -219,7 +220,7 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
     instance_id = _write(conn, step)
-    if step.thrown:
+    if step.thrown or offered(step.new_tasks):  # after the commit: route messages, issue external links
         _note_thrower(instance_id)
     setattr(workflow, STORED_DATA, stored)
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,

@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from engine.data import store
 from engine.data.models import BufferedMessage, MessageSubscription, utcnow
 from engine.errors import LiaisonError, TaskConflictError
-from engine.runtime import messages, step
+from engine.runtime import external_tasks, messages, step
 from engine.runtime.triggers import message_rule
 
 log = logging.getLogger(__name__)
@@ -115,3 +115,4 @@ def _waiting_others(sessions, name: str, key: str | None, thrower: int) -> list[
 
 
 step.AFTER_COMMIT.append(route_thrown)
+step.AFTER_COMMIT.append(external_tasks.issue_links)  # links of new external tasks

@@ -28,6 +28,7 @@ from engine.errors import (
     TaskConflictError,
 )
 from engine.notify import render as notifications
+from engine.runtime import external_tasks
 from engine.runtime.instances import complete_once
 from engine.runtime.messages import after_commit
 from engine.runtime.step import (
@@ -173,6 +174,7 @@ def _notify(sessions, row, now: datetime) -> str:
             kind=_KIND_EVENTS[row.kind], recipients=recipients, groups=groups,
             task={"id": row.task_id, "element_id": task.element_id, "name": task.name, "due_at": task.due_at},
             extra={"escalation": row.kind == "escalate"})
+        external_tasks.remind_outsiders(conn, row.instance_id, groups, event.extra)  # a supplier's task: e-mail them
         package = PACKAGE_CACHE.get(conn, handle.version_id, handle.checksum)
         facts = notifications.StepFacts(process_key=handle.process_key, package=package,
                                         instance_id=row.instance_id, initiator=handle.initiator,

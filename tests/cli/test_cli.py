@@ -176,7 +176,9 @@ def test_export_and_deploy_zip_by_cli(database_url, tmp_path):
 
 def test_demo_deploys_the_shipped_packages_once(database_url, tmp_path):
     first = liaison("demo", url=database_url, instance=tmp_path).stdout
-    assert "deployed: leave_request version 1" in first and "deployed: visitor_booking version 1" in first
+    assert "deployed: leave_request version 1" in first
+    assert "deployed: visitor_booking version 1" in first
+    assert "deployed: supplier_order version 1" in first and "demo supplier: ACME" in first
     accounts = dict(line.split("\t") for line in (tmp_path / "demo-accounts.txt").read_text().splitlines())
     assert set(accounts) == {"admin", "li", "zhang", "wang", "hu", "zhou"} and (tmp_path / "demo-accounts.txt").stat().st_mode & 0o077 == 0
     from engine.data import calendar
@@ -186,6 +188,7 @@ def test_demo_deploys_the_shipped_packages_once(database_url, tmp_path):
     second = liaison("demo", url=database_url, instance=tmp_path).stdout
     assert "already deployed: leave_request version 1" in second and "demo accounts exist" in second
     assert "calendar " not in second
+    assert "demo supplier" not in second  # made once
 
 
 def test_refused_form_submission_lists_each_field(database_url):

@@ -1,0 +1,307 @@
+"""The portal's read side and actions (issue 17): what a supplier, customer or visitor sees and does.
+
+The portal's pages call only these. Every function takes the `Principal` the portal's cookie stands
+for and checks it with `engine.external.scope` (the one owner of "may this outsider touch this
+instance") before it reads or does anything. An outsider sees of an instance only: the process name,
+the business key, the outcome, the milestone timeline (elements with `liaison:milestone="true"`), the
+fields package.yaml `portal.visible_fields` names, and the open external task waiting for them;
+never the rest of the data, the history or the people.
+
+An instance the principal may not see is "not found", exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import runtime
+from engine.bpmn.xmlsafe import parse_xml_bytes
+from engine.caching import BoundedCache
+from engine.data import store
+from engine.data.external_models import ExternalCase, ExternalParty
+from engine.data.models import (
+    HistoryEntry,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    TaskCandidate,
+    WorkTask,
+)
+from engine.errors import NotFoundError, NotPermittedError, msg
+from engine.external import scope
+from engine.external.identity import Principal
+from engine.results import Page, element_label, element_names, jsonable, localized
+from engine.runtime.outcome import outcomes
+from engine.runtime.versions import version_forms, version_package
+from engine.work.pages import TaskForm, instance_start_form, task_form
+from forms.schema import FormSchema
+
+PER_PAGE = 20
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+LIAISON_NS = "https://liaison.dev/schema/bpmn/1.0"
+DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
+
+
+def _not_found(what: int | str):
+    return NotFoundError(msg("nothing found for %(what)s", what=what))
+
+
+# -- lists -----------------------------------------------------------------------------------------
+
+@dataclass
+class CaseItem:
+    """One row of the outsider's list of cases."""
+
+    id: int
+    process_key: str
+    process_name: str
+    business_key: str | None
+    outcome: str
+    created_at: datetime
+    waiting: bool  # an open task waits for the principal
+
+    def to_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+
+def _offered_to(principal: Principal):
+    """Open tasks offered to the principal's groups (the external tasks of its kind)."""
+    return and_(WorkTask.status == "open",
+                exists().where(TaskCandidate.task_id == WorkTask.id, TaskCandidate.kind == "group",
+                               TaskCandidate.value.in_(principal.groups)))
+
+
+def cases(session: Session, principal: Principal, lang: str, page: int = 1) -> Page:
+    """The principal's instances, newest first: process name, business key, outcome, created, whether
+    something waits for them. Empty when the principal is no longer good (revoked, expired)."""
+    page = max(1, int(page))
+    if not principal.allows("view"):
+        return Page([], 0, page, PER_PAGE)
+    ids = scope.case_ids(principal)
+    where = ProcessInstance.id.in_(ids)
+    total = session.execute(select(func.count()).select_from(ProcessInstance).where(where)).scalar_one()
+    waiting = exists().where(WorkTask.instance_id == ProcessInstance.id, _offered_to(principal))
+    rows = session.execute(
+        select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key,
+               ProcessInstance.created_at, ProcessDefinition.name, waiting.label("waiting"))
+        .join(ProcessDefinition, ProcessDefinition.key == ProcessInstance.process_key)
+        .where(where).order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    found = outcomes(session, [r.id for r in rows])
+    items = [CaseItem(r.id, r.process_key, localized(r.name, lang, r.process_key), r.business_key, found[r.id],
+                      r.created_at, bool(r.waiting) and principal.allows("fill")) for r in rows]
+    return Page(items, total, page, PER_PAGE)
+
+
+# -- one case --------------------------------------------------------------------------------------
+
+@dataclass
+class Milestone:
+    element_id: str
+    name: str
+    status: str  # done | current | upcoming
+    at: datetime | None  # when it was reached (the last time), for done ones
+
+
+@dataclass
+class VisibleField:
+    name: str
+    label: str
+    value: object
+    type: str | None = None
+
+
+@dataclass
+class CaseView:
+    """What an outsider sees of one instance."""
+
+    id: int
+    process_key: str
+    process_name: str
+    business_key: str | None
+    outcome: str
+    created_at: datetime
+    milestones: list[Milestone] = field(default_factory=list)
+    fields: list[VisibleField] = field(default_factory=list)
+    task: dict | None = None  # the open external task for them: {"id", "name", "due_at"}
+
+    def to_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+
+def case_view(session: Session, principal: Principal, instance_id: int, lang: str) -> CaseView:
+    """The progress page of one case; NotFoundError when the principal may not see it (or it does not exist)."""
+    if not scope.may_view_case(session, principal, instance_id):
+        raise _not_found(instance_id)
+    instance = session.get(ProcessInstance, instance_id)
+    version = session.get(ProcessVersion, instance.version_id)
+    definition = session.get(ProcessDefinition, version.definition_id)
+    package = version_package(session.connection(), version.id, version.checksum)
+    view = CaseView(instance.id, instance.process_key, localized(definition.name, lang, instance.process_key),
+                    instance.business_key, outcomes(session, [instance.id])[instance.id], instance.created_at)
+    view.milestones = _milestones(session, instance, version, package, lang)
+    view.fields = _visible_fields(session, instance, package, lang)
+    task = session.execute(select(WorkTask.id, WorkTask.element_id, WorkTask.name, WorkTask.due_at)
+                           .where(WorkTask.instance_id == instance_id, _offered_to(principal))
+                           .order_by(WorkTask.created_at, WorkTask.id).limit(1)).first()
+    if task is not None and principal.allows("fill"):
+        view.task = {"id": task.id, "name": element_label(element_names(package), task.element_id, lang, task.name),
+                     "due_at": task.due_at}
+    return view
+
+
+_MILESTONES: BoundedCache[list] = BoundedCache(256)  # version checksum -> [(element id, BPMN name)]
+
+
+def milestone_elements(version: ProcessVersion) -> list[tuple[str, str | None]]:
+    """The elements with `liaison:milestone="true"` of a version, in diagram order (left to right,
+    then top to bottom; document order for elements the diagram does not draw)."""
+    def compute() -> list:
+        found = []
+        for text in (version.bpmn or {}).values():
+            root = parse_xml_bytes(text.encode("utf-8"))
+            bounds = {}
+            for shape in root.iter(f"{{{DI_NS}}}BPMNShape"):
+                box = shape.find(f"{{{DC_NS}}}Bounds")
+                if box is not None:
+                    bounds[shape.get("bpmnElement")] = (float(box.get("x", 0)), float(box.get("y", 0)))
+            for position, node in enumerate(root.iter()):
+                if isinstance(node.tag, str) and node.get(f"{{{LIAISON_NS}}}milestone") == "true" and node.get("id"):
+                    x, y = bounds.get(node.get("id"), (float("inf"), float(position)))
+                    found.append((x, y, position, node.get("id"), node.get("name")))
+        return [(element_id, name) for *_order, element_id, name in sorted(found)]
+
+    return _MILESTONES.get(version.checksum, compute)
+
+
+def _milestones(session: Session, instance, version, package: dict, lang: str) -> list[Milestone]:
+    elements = milestone_elements(version)
+    if not elements:
+        return []
+    ids = [e for e, _ in elements]
+    reached = dict(session.execute(
+        select(HistoryEntry.element_id, func.max(HistoryEntry.at)).where(
+            HistoryEntry.instance_id == instance.id, HistoryEntry.element_id.in_(ids),
+            HistoryEntry.action.in_(["step", "task_completed"])).group_by(HistoryEntry.element_id)).all())
+    waiting = set(session.scalars(select(WorkTask.element_id).where(
+        WorkTask.instance_id == instance.id, WorkTask.status == "open", WorkTask.element_id.in_(ids))))
+    names = element_names(package)
+    result = []
+    for element_id, bpmn_name in elements:
+        status = "current" if element_id in waiting else "done" if element_id in reached else "upcoming"
+        result.append(Milestone(element_id, element_label(names, element_id, lang, bpmn_name or element_id), status,
+                                reached.get(element_id) if status == "done" else None))
+    return result
+
+
+def _visible_fields(session: Session, instance, package: dict, lang: str) -> list[VisibleField]:
+    names = scope.portal_settings(package).get("visible_fields") or []
+    if not names:
+        return []
+    start, _ = instance_start_form(session, instance.id)
+    data = store.read_process_data(session, instance.id)
+    version = session.get(ProcessVersion, instance.version_id)
+    other_forms = [f for f in version_forms(session.connection(), version.id, version.checksum).values()
+                   if isinstance(f, FormSchema) and f is not start]
+    result = []
+    for name in names:
+        spec = next((s.field(name) for s in ([start] if start else []) + other_forms if s.field(name)), None) or {}
+        label = spec.get("label")
+        text = localized(label, lang, name) if isinstance(label, dict) else str(label or name)
+        result.append(VisibleField(name, text, data.get(name), spec.get("type")))
+    return result
+
+
+# -- the external task ---------------------------------------------------------------------------
+
+def _check_fill(session: Session, principal: Principal, task_id: str) -> None:
+    """NotFoundError unless the principal sees the task's instance; NotPermittedError unless it may fill it."""
+    instance_id = session.execute(select(WorkTask.instance_id).where(WorkTask.id == task_id)).scalar()
+    may_fill = instance_id is not None and scope.may_fill_task(session, principal, task_id)
+    if not may_fill and (instance_id is None or not scope.may_view_case(session, principal, instance_id)):
+        raise _not_found(task_id)
+    if not may_fill:
+        raise NotPermittedError(msg("this task is not open for you (it was done already, or it is not yours)"))
+
+
+def external_task(session: Session, principal: Principal, task_id: str, lang: str) -> TaskForm:
+    """The open external task's form, with only the values of the fields it shows at this node (the
+    node's field permissions apply as for employees: hidden fields are left out)."""
+    _check_fill(session, principal, task_id)
+    form = task_form(session, task_id, lang)
+    if form.schema is None:
+        form.values = {}
+    else:
+        access = form.schema.access_for(form.node)
+        form.values = {k: v for k, v in form.values.items() if access.get(k) not in (None, "hidden")}
+    return form
+
+
+def complete(sessions: sessionmaker[Session], principal: Principal, task_id: str, data: dict,
+             comment: str | None = None, lang: str = "zh"):
+    """Complete the external task as the principal (`runtime.complete_task` with its identity and group)."""
+    with sessions() as session:
+        _check_fill(session, principal, task_id)
+    return runtime.complete_task(sessions, task_id, principal.identity, data, groups=principal.groups,
+                                 comment=comment, lang=lang)
+
+
+# -- new requests ----------------------------------------------------------------------------------
+
+def startable(session: Session, principal: Principal, lang: str) -> list[dict]:
+    """The processes the principal may submit a new request of: `{"key", "name"}` by name."""
+    conn = session.connection()
+    if not principal.allows("submit") or not scope.active(conn, principal):
+        return []
+    keys = [principal.process_key] if principal.grant_id is not None and principal.process_key else None
+    found = []
+    for key, version_id, checksum in store.latest_versions(conn):
+        if keys is not None and key not in keys:
+            continue
+        package = version_package(conn, version_id, checksum)
+        portal = scope.portal_settings(package)
+        if principal.grant_id is None and not (portal.get("start") is True and portal.get("party") == principal.kind):
+            continue
+        if principal.grant_id is not None and not scope.may_start(conn, principal, key):
+            continue
+        name = (package.get("meta") or {}).get("name")
+        found.append({"key": key, "name": localized(name, lang, key) if isinstance(name, dict) else str(name or key)})
+    return sorted(found, key=lambda p: p["name"])
+
+
+def start_request(sessions: sessionmaker[Session], principal: Principal, key: str, data: dict, lang: str) -> int:
+    """Start a new request of `key` as the principal; returns the instance id. A party's principal
+    submits for its own party: `data[portal.party_field]` is set to its key, whatever was sent."""
+    with sessions() as session:
+        conn = session.connection()
+        if not scope.may_start(conn, principal, key):
+            raise _not_found(key)
+        portal = scope.portal_settings(scope.latest_package(conn, key))
+        data = dict(data or {})
+        if principal.party_id is not None and portal.get("party_field"):
+            data[portal["party_field"]] = session.execute(
+                select(ExternalParty.key).where(ExternalParty.id == principal.party_id)).scalar_one()
+    result = runtime.start_instance(sessions, key, data, principal.identity, lang=lang)
+    _own_case(sessions, result.instance_id, principal, portal, data)
+    return result.instance_id
+
+
+def _own_case(sessions, instance_id: int, principal: Principal, portal: dict, data: dict) -> None:
+    """The new instance's external_case: its party and the contact who submitted it (the link issue after
+    the start may have made the row already: then the contact is added)."""
+    with sessions() as session, session.begin():
+        done = session.execute(update(ExternalCase).where(ExternalCase.instance_id == instance_id)
+                               .values(contact_id=principal.contact_id)).rowcount
+        if not done:
+            session.execute(insert(ExternalCase).values(
+                instance_id=instance_id, kind=portal.get("party") or principal.kind, party_id=principal.party_id,
+                contact_id=principal.contact_id,
+                email=str(data.get(portal.get("email_field") or "") or "").strip().lower()[:254] or None,
+                name=str(data.get(portal.get("name_field") or "") or "").strip()[:200] or None))
+
+

@@ -1,0 +1,29 @@
+"""The buyer's instance page says, in their language, when no link could be sent to the supplier."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from engine import runtime
+from engine.data.models import Person
+from tests.engine.portal.support import add_party, deploy_supplier_order_only
+from tests.web.conftest import sign_in
+
+
+def test_the_instance_page_shows_why_no_link_was_sent(app, sessions, people):
+    deploy_supplier_order_only(sessions)
+    add_party(sessions, key="ACME", active=False)
+    instance_id = runtime.start_instance(sessions, "supplier_order", {
+        "po_number": "PO-5", "supplier": "ACME", "items": "x", "amount": 1, "delivery_date": "2026-12-20"},
+        "zhang").instance_id
+    client = app.test_client()
+    sign_in(client, "zhang")
+    with sessions() as session, session.begin():
+        session.execute(update(Person).where(Person.username == "zhang").values(locale="zh"))
+    page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "未能向外部方发送链接" in page and "没有编码为 ACME 的有效 supplier，未发送链接" in page
+    add_party(sessions, key="BETA")
+    sent = runtime.start_instance(sessions, "supplier_order", {
+        "po_number": "PO-6", "supplier": "BETA", "items": "x", "amount": 1, "delivery_date": "2026-12-20"},
+        "zhang").instance_id
+    assert "已向外部方发送链接" in client.get(f"/instances/{sent}").get_data(as_text=True)
