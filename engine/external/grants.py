@@ -221,6 +221,10 @@ def revoke_grant(conn: Connection, grant_id: int, by: str | None, now: datetime)
     return done
 
 
+def grant_exists(conn: Connection, grant_id: int) -> bool:
+    return conn.scalar(select(ExternalGrant.id).where(ExternalGrant.id == grant_id)) is not None
+
+
 def revoke_grants_where(conn: Connection, by: str | None, now: datetime, *, party_id: int | None = None,
                         contact_id: int | None = None) -> list[int]:
     """Revoke every live grant of a party (its own and those of its cases) or of a contact; returns their ids."""
