@@ -150,7 +150,7 @@ def redeem_code(conn: Connection, code: str, now: datetime, *, client: str | Non
                 user_agent: str | None = None) -> Principal:
     """The principal of a typed invitation code; wrong codes are throttled per client (IP) and per code,
     and refused with reason `throttled` while a key waits."""
-    normalized = normalize_code(code)[:64]
+    normalized = normalize_code((code or "")[:64])[:64]
     subject = code_throttle.code_subject(normalized)
     try:
         code_throttle.check(conn, subject, client, now)
