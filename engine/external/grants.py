@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from engine.data.external_models import ExternalCase, ExternalContact, ExternalGrant, ExternalParty
@@ -103,8 +103,8 @@ _GRANT_ROW = (
            ExternalContact.locale.label("contact_locale"), ExternalCase.kind.label("case_kind"),
            ExternalCase.name.label("case_name"), _case_party.active.label("case_party_active"))
     .select_from(ExternalGrant)
-    .outerjoin(_party, _party.id == ExternalGrant.party_id)
     .outerjoin(ExternalContact, ExternalContact.id == ExternalGrant.contact_id)
+    .outerjoin(_party, _party.id == func.coalesce(ExternalGrant.party_id, ExternalContact.party_id))
     .outerjoin(ExternalCase, ExternalCase.instance_id == ExternalGrant.instance_id)
     .outerjoin(_case_party, _case_party.id == ExternalCase.party_id))
 
@@ -227,10 +227,13 @@ def grant_exists(conn: Connection, grant_id: int) -> bool:
 
 def revoke_grants_where(conn: Connection, by: str | None, now: datetime, *, party_id: int | None = None,
                         contact_id: int | None = None) -> list[int]:
-    """Revoke every live grant of a party (its own and those of its cases) or of a contact; returns their ids."""
-    if party_id is not None:  # the party's own grants and the links of its cases
-        owned = or_(ExternalGrant.party_id == party_id, ExternalGrant.instance_id.in_(
-            select(ExternalCase.instance_id).where(ExternalCase.party_id == party_id)))
+    """Revoke every live grant of a party (its own, its contacts' and its cases') or of a contact; returns
+    their ids."""
+    if party_id is not None:  # the party's own grants, its contacts' and the links of its cases
+        owned = or_(ExternalGrant.party_id == party_id,
+                    ExternalGrant.contact_id.in_(select(ExternalContact.id).where(ExternalContact.party_id == party_id)),
+                    ExternalGrant.instance_id.in_(
+                        select(ExternalCase.instance_id).where(ExternalCase.party_id == party_id)))
     else:
         owned = ExternalGrant.contact_id == contact_id
     ids = list(conn.scalars(select(ExternalGrant.id).where(ExternalGrant.revoked_at.is_(None), owned)))

@@ -135,3 +135,13 @@ def test_grants_of_lists_an_instances_and_a_partys_grants_without_tokens(conn, i
     listed = grants.grants_of(conn, party_id=party_id)
     assert [(g.id, g.kind, g.scopes, g.process_key) for g in listed] == [(second, "code", ("submit",), "ext_order")]
     assert not hasattr(listed[0], "token_hash")
+
+
+def test_a_grant_for_a_contact_takes_the_kind_of_the_contacts_party_and_ends_with_the_party(conn, party):
+    party_id, contact_id = party
+    _, token = grants.issue_link(conn, scopes=["view"], valid_until=WEEK, contact_id=contact_id, now=NOW)
+    assert grants.redeem_link(conn, token, NOW).kind == "supplier"
+    assert parties.revoke_party(conn, party_id, "admin", NOW).grants == 1
+    with pytest.raises(ExternalAccessError) as refused:
+        grants.redeem_link(conn, token, NOW)
+    assert refused.value.reason == "revoked"
