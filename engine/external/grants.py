@@ -6,9 +6,11 @@ A link carries a random 256-bit token (`/portal/s/TOKEN`); a code is short, type
 
 Redeeming (`redeem_link`, `redeem_code`) checks the grant (known, not a visitor's pass, not revoked,
 within its validity) and that its party, contact and the case's party are still active, counts the use,
-logs the attempt (`audit`) and returns the `Principal`. A refusal raises `ExternalAccessError` and
-COMMITS the connection first (the access log row, and for codes the throttle count, must survive the
-caller's rollback): call these on a connection of their own (`engine.connect()`).
+logs the attempt (`audit`) and returns the `Principal`; the caller commits. A refusal raises
+`ExternalAccessError` after writing its access log row (and for a wrong code its throttle count) on
+a connection of its own, committed at once: it stands whatever the caller's transaction does, and
+the caller's transaction is left alone. Call these before writing anything in that transaction (on
+SQLite the refusal's writer would wait for it).
 """
 
 from __future__ import annotations
@@ -155,22 +157,20 @@ def redeem_code(conn: Connection, code: str, now: datetime, *, client: str | Non
     try:
         code_throttle.check(conn, subject, client, now)
     except ExternalAccessError as exc:
-        return _refuse(conn, "throttled", None, "enter_code", client, user_agent, now, exc)
+        return _refuse(conn, "throttled", None, "enter_code", client, user_agent, now, error=exc)
     principal = _redeem(conn, token_hash(normalized), "enter_code", now, client, user_agent, kinds=("code",),
-                        on_refusal=lambda: code_throttle.failure(conn, subject, client, now))
+                        subject=subject)
     code_throttle.success(conn, subject, client)
     return principal
 
 
 def _redeem(conn: Connection, digest: str, action: str, now: datetime, client, user_agent, *, kinds,
-            on_refusal=None) -> Principal:
+            subject: str | None = None) -> Principal:
     row = conn.execute(_GRANT_ROW.where(ExternalGrant.token_hash == digest)).first()
     reason = "unknown" if row is not None and row.kind not in kinds else refusal(row, now)
-    if reason is not None:
-        if on_refusal is not None and reason == "unknown":
-            on_refusal()
+    if reason is not None:  # a wrong code is counted; an expired or withdrawn one was not guessed
         return _refuse(conn, reason, row.id if row is not None and reason != "unknown" else None, action,
-                       client, user_agent, now)
+                       client, user_agent, now, subject=subject if reason == "unknown" else None)
     conn.execute(update(ExternalGrant).where(ExternalGrant.id == row.id)
                  .values(use_count=ExternalGrant.use_count + 1, last_used_at=now))
     principal = principal_of(row)
@@ -178,10 +178,13 @@ def _redeem(conn: Connection, digest: str, action: str, now: datetime, client, u
     return principal
 
 
-def _refuse(conn: Connection, reason: str, grant_id: int | None, action: str, client, user_agent, now,
-            error: ExternalAccessError | None = None):
-    audit.record(conn, action=action, outcome=reason, grant_id=grant_id, ip=client, user_agent=user_agent, now=now)
-    conn.commit()
+def _refuse(conn: Connection, reason: str, grant_id: int | None, action: str, client, user_agent, now, *,
+            subject: str | None = None, error: ExternalAccessError | None = None):
+    with conn.engine.begin() as own:  # committed now, whatever the caller's transaction does
+        if subject is not None:
+            code_throttle.failure(own, subject, client, now)
+        audit.record(own, action=action, outcome=reason, grant_id=grant_id, ip=client, user_agent=user_agent,
+                     now=now)
     raise error or ExternalAccessError(reason)
 
 

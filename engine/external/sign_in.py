@@ -14,8 +14,8 @@ always one contact of one party, so a party never sees another's cases through a
 
 `verify_code` checks a typed code against the live codes of the address. Wrong codes are counted
 on those codes (a code is void after MAX_ATTEMPTS) and throttled per address and per client
-(`engine.external.throttle`); a refusal is logged and COMMITTED before it raises, like redeeming a
-link or a code (`engine.external.grants`).
+(`engine.external.throttle`); like redeeming a link or a code (`engine.external.grants`), a refusal
+is counted and logged on a connection of its own, committed at once, before it raises.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def verify_code(conn: Connection, email: str, code: str, *, client: str | None, 
     try:
         code_throttle.check(conn, subject, client, now)
     except ExternalAccessError as exc:
-        _refuse(conn, "throttled", client, user_agent, now)
+        with conn.engine.begin() as own:
+            audit.record(own, action="sign_in", outcome="throttled", ip=client, user_agent=user_agent, now=now)
         raise exc from None
     typed = "".join(ch for ch in unicodedata.normalize("NFKC", code or "") if ch.isdigit())[:12]
     live = (select(ExternalSignInCode.id, ExternalSignInCode.code_hash, ExternalContact.id.label("contact_id"),
@@ -139,11 +140,13 @@ def verify_code(conn: Connection, email: str, code: str, *, client: str | None, 
         update(ExternalSignInCode).where(ExternalSignInCode.id == match.id, ExternalSignInCode.used_at.is_(None))
         .values(used_at=now)).rowcount == 1
     if not taken:
-        if rows:
-            conn.execute(update(ExternalSignInCode).where(ExternalSignInCode.id.in_([r.id for r in rows]))
-                         .values(attempts=ExternalSignInCode.attempts + 1))
-        code_throttle.failure(conn, subject, client, now)
-        _refuse(conn, "unknown", client, user_agent, now, contact_id=rows[0].contact_id if rows else None)
+        with conn.engine.begin() as own:  # committed now, whatever the caller's transaction does
+            if rows:
+                own.execute(update(ExternalSignInCode).where(ExternalSignInCode.id.in_([r.id for r in rows]))
+                            .values(attempts=ExternalSignInCode.attempts + 1))
+            code_throttle.failure(own, subject, client, now)
+            audit.record(own, action="sign_in", outcome="unknown", contact_id=rows[0].contact_id if rows else None,
+                         ip=client, user_agent=user_agent, now=now)
         raise ExternalAccessError("unknown", message=msg(WRONG_CODE))
     code_throttle.success(conn, subject, client)
     conn.execute(update(ExternalContact).where(ExternalContact.id == match.contact_id).values(last_sign_in_at=now))
@@ -152,8 +155,3 @@ def verify_code(conn: Connection, email: str, code: str, *, client: str | None, 
     audit.record(conn, action="sign_in", outcome="ok", principal=principal, ip=client, user_agent=user_agent, now=now)
     return principal
 
-
-def _refuse(conn: Connection, outcome: str, client, user_agent, now, contact_id: int | None = None) -> None:
-    audit.record(conn, action="sign_in", outcome=outcome, contact_id=contact_id, ip=client, user_agent=user_agent,
-                 now=now)
-    conn.commit()

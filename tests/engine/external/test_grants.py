@@ -51,6 +51,7 @@ def test_link_kind_comes_from_party_then_case_then_visitor(conn, instance_id, pa
 @pytest.mark.parametrize("when, reason", [(NOW - timedelta(minutes=1), "not_yet"), (WEEK, "expired")])
 def test_link_outside_its_validity_is_refused_with_reason(conn, when, reason):
     grant_id, token = grants.issue_link(conn, scopes=["view"], valid_until=WEEK, now=NOW)
+    conn.commit()  # a refusal writes on a connection of its own
     with pytest.raises(ExternalAccessError) as refused:
         grants.redeem_link(conn, token, when)
     assert refused.value.reason == reason
@@ -61,6 +62,7 @@ def test_link_outside_its_validity_is_refused_with_reason(conn, when, reason):
 def test_unknown_and_pass_tokens_are_unknown(conn):
     conn.execute(insert(ExternalGrant).values(kind="pass", token_hash=grants.token_hash("ABCDEFGH"), scopes=["view"],
                                               valid_from=NOW, valid_until=WEEK, use_count=0))
+    conn.commit()
     for attempt in (lambda: grants.redeem_code(conn, "ABCD-EFGH", NOW), lambda: grants.redeem_link(conn, "nope", NOW)):
         with pytest.raises(ExternalAccessError) as refused:
             attempt()
@@ -77,6 +79,7 @@ def test_revoked_grant_party_or_contact_refuses_the_link(conn, party):
                                       contact_id=contact_id, now=NOW)
     assert grants.revoke_grant(conn, gid, "admin", NOW) and not grants.revoke_grant(conn, gid, "admin", NOW)
     parties.revoke_contact(conn, contact_id, "admin", NOW)
+    conn.commit()
     for token in (by_contact,):
         with pytest.raises(ExternalAccessError) as refused:
             grants.redeem_link(conn, token, NOW)
@@ -84,6 +87,7 @@ def test_revoked_grant_party_or_contact_refuses_the_link(conn, party):
     assert grants.redeem_link(conn, by_party, NOW).party_id == party_id
     conn.execute(ExternalGrant.__table__.update().where(ExternalGrant.id == gid).values(revoked_at=None))
     parties.revoke_party(conn, party_id, "admin", NOW)
+    conn.commit()
     with pytest.raises(ExternalAccessError, match="withdrawn"):
         grants.redeem_link(conn, by_party, NOW)
     assert grants.redeem_link(conn, by_grant, NOW).grant_id
@@ -96,23 +100,32 @@ def test_links_of_a_revoked_partys_cases_are_refused(conn, instance_id, party):
     assert grants.redeem_link(conn, token, NOW).kind == "supplier"
     parties.revoke_party(conn, party_id, "admin", NOW)
     parties.reactivate_party(conn, party_id, NOW)
+    conn.commit()
     with pytest.raises(ExternalAccessError) as refused:  # withdrawn with the party; reactivating does not restore it
         grants.redeem_link(conn, token, NOW)
     assert refused.value.reason == "revoked"
     assert [g.revoked_by for g in grants.grants_of(conn, instance_id=instance_id)] == ["admin"]
 
 
-def test_refusal_is_logged_even_when_the_caller_rolls_back(engine):
-    with engine.connect() as conn:
+def test_refusal_is_logged_even_when_the_caller_rolls_back_and_leaves_its_transaction_alone(sessions):
+    with sessions() as session, session.begin():  # the web's pattern: an ORM session's transaction
         with pytest.raises(ExternalAccessError):
-            grants.redeem_code(conn, "WXYZ-2345", NOW, client="10.0.0.9")
-        conn.rollback()
-    with engine.connect() as conn:
-        assert [(a.outcome, a.ip) for a in audit.accesses(conn)] == [("unknown", "10.0.0.9")]
+            grants.redeem_code(session.connection(), "WXYZ-2345", NOW, client="10.0.0.9")
+        session.rollback()
+    with sessions() as session, session.begin():
+        assert [(a.outcome, a.ip) for a in audit.accesses(session.connection())] == [("unknown", "10.0.0.9")]
+        grant_id, code = grants.issue_code(session.connection(), scopes=["view"], valid_until=WEEK, now=NOW)
+    with sessions() as session, session.begin():
+        with pytest.raises(ExternalAccessError):
+            grants.redeem_code(session.connection(), "WXYZ-2346", NOW, client="10.0.0.9")
+        assert grants.redeem_code(session.connection(), code, NOW, client="10.0.0.8").grant_id == grant_id
+    with sessions() as session:
+        assert [g.use_count for g in grants.grants_of(session.connection())] == [1]
 
 
 def test_hundred_wrong_codes_from_one_client_end_throttled(conn):
     _, code = grants.issue_code(conn, scopes=["view"], valid_until=WEEK, now=NOW)
+    conn.commit()
     reasons = []
     for n in range(100):
         try:
@@ -142,6 +155,7 @@ def test_a_grant_for_a_contact_takes_the_kind_of_the_contacts_party_and_ends_wit
     _, token = grants.issue_link(conn, scopes=["view"], valid_until=WEEK, contact_id=contact_id, now=NOW)
     assert grants.redeem_link(conn, token, NOW).kind == "supplier"
     assert parties.revoke_party(conn, party_id, "admin", NOW).grants == 1
+    conn.commit()
     with pytest.raises(ExternalAccessError) as refused:
         grants.redeem_link(conn, token, NOW)
     assert refused.value.reason == "revoked"

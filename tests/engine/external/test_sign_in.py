@@ -34,10 +34,12 @@ def test_known_address_gets_a_code_in_its_language_and_signs_in(conn, party):
     assert message.payload["text"].startswith("Hello Wang") and "门户登录验证码" in message.payload["text"]
     assert BASE + "/portal/" in message.payload["text"]
     [code] = _codes(conn)
+    conn.commit()
     principal = sign_in.verify_code(conn, "wang@acme.example", code, client="1.2.3.4", now=NOW + timedelta(minutes=9))
     assert principal.identity == f"ext:contact:{contact_id}" and principal.party_id == party_id
     assert principal.kind == "supplier" and principal.scopes == ("view", "fill", "upload", "submit")
     assert principal.display_name == "艾克米 · Wang"
+    conn.commit()
     with pytest.raises(ExternalAccessError):  # used once
         sign_in.verify_code(conn, "wang@acme.example", code, client="1.2.3.4", now=NOW + timedelta(minutes=9))
     assert ("sign_in", "ok") in [(a.action, a.outcome) for a in audit.accesses(conn, contact_id=contact_id)]
@@ -46,6 +48,7 @@ def test_known_address_gets_a_code_in_its_language_and_signs_in(conn, party):
 def test_unknown_address_behaves_the_same_and_sends_nothing(conn, party):
     assert sign_in.request_code(conn, "nobody@acme.example", client="1.2.3.4", now=NOW, base_url=BASE) is None
     assert _outbox(conn) == 0
+    conn.commit()
     with pytest.raises(ExternalAccessError) as refused:
         sign_in.verify_code(conn, "nobody@acme.example", "123456", client="1.2.3.4", now=NOW)
     assert str(refused.value) == sign_in.WRONG_CODE
@@ -53,10 +56,12 @@ def test_unknown_address_behaves_the_same_and_sends_nothing(conn, party):
 
 def test_code_expires_after_ten_minutes_and_a_new_request_voids_the_old(conn, party):
     sign_in.request_code(conn, "wang@acme.example", client="1.2.3.4", now=NOW, base_url=BASE)
+    conn.commit()  # a refusal writes on a connection of its own
     [old] = _codes(conn)
     with pytest.raises(ExternalAccessError):
         sign_in.verify_code(conn, "wang@acme.example", old, client="1.2.3.4", now=NOW + timedelta(minutes=10))
     sign_in.request_code(conn, "wang@acme.example", client="1.2.3.4", now=NOW + timedelta(minutes=1), base_url=BASE)
+    conn.commit()
     [new] = _codes(conn)
     if new != old:
         with pytest.raises(ExternalAccessError):
@@ -66,6 +71,7 @@ def test_code_expires_after_ten_minutes_and_a_new_request_voids_the_old(conn, pa
 
 def test_five_wrong_codes_void_the_code(conn, party):
     sign_in.request_code(conn, "wang@acme.example", client="1.2.3.4", now=NOW, base_url=BASE)
+    conn.commit()  # a refusal writes on a connection of its own
     [code] = _codes(conn)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for n in range(5):
@@ -80,6 +86,7 @@ def test_wrong_codes_from_one_client_end_throttled(conn, party):
     reasons = []
     for n in range(100):
         sign_in.request_code(conn, "wang@acme.example", client="6.6.6.6", now=NOW, base_url=BASE)
+        conn.commit()
         try:
             sign_in.verify_code(conn, "wang@acme.example", f"{n:06d}", client="6.6.6.6", now=NOW)
         except ExternalAccessError as exc:
@@ -91,8 +98,10 @@ def test_wrong_codes_from_one_client_end_throttled(conn, party):
 def test_revoked_contact_cannot_sign_in_with_a_code_sent_before(conn, party):
     _, contact_id = party
     sign_in.request_code(conn, "wang@acme.example", client="1.2.3.4", now=NOW, base_url=BASE)
+    conn.commit()  # a refusal writes on a connection of its own
     [code] = _codes(conn)
     parties.revoke_contact(conn, contact_id, "admin", NOW)
+    conn.commit()
     assert conn.scalar(select(func.count()).select_from(ExternalSignInCode)) == 0
     with pytest.raises(ExternalAccessError):
         sign_in.verify_code(conn, "wang@acme.example", code, client="1.2.3.4", now=NOW)
