@@ -141,15 +141,16 @@ def principal_of(row, lang: str = "zh") -> Principal:
 
 
 def redeem_link(conn: Connection, token: str, now: datetime, *, client: str | None = None,
-                user_agent: str | None = None) -> Principal:
-    """The principal of a link's token; ExternalAccessError (committed, logged) when it cannot be used."""
+                user_agent: str | None = None, lang: str = "zh") -> Principal:
+    """The principal of a link's token (`client` is the IP address; `lang` the page's language, for the
+    principal's display name); ExternalAccessError, logged, when it cannot be used."""
     if not token or len(token) > 200:
         return _refuse(conn, "unknown", None, "enter_link", client, user_agent, now)
-    return _redeem(conn, token_hash(token), "enter_link", now, client, user_agent, kinds=("link",))
+    return _redeem(conn, token_hash(token), "enter_link", now, client, user_agent, kinds=("link",), lang=lang)
 
 
 def redeem_code(conn: Connection, code: str, now: datetime, *, client: str | None = None,
-                user_agent: str | None = None) -> Principal:
+                user_agent: str | None = None, lang: str = "zh") -> Principal:
     """The principal of a typed invitation code; wrong codes are throttled per client (IP) and per code,
     and refused with reason `throttled` while a key waits."""
     normalized = normalize_code((code or "")[:64])[:64]
@@ -159,13 +160,13 @@ def redeem_code(conn: Connection, code: str, now: datetime, *, client: str | Non
     except ExternalAccessError as exc:
         return _refuse(conn, "throttled", None, "enter_code", client, user_agent, now, error=exc)
     principal = _redeem(conn, token_hash(normalized), "enter_code", now, client, user_agent, kinds=("code",),
-                        subject=subject)
+                        subject=subject, lang=lang)
     code_throttle.success(conn, subject, client)
     return principal
 
 
 def _redeem(conn: Connection, digest: str, action: str, now: datetime, client, user_agent, *, kinds,
-            subject: str | None = None) -> Principal:
+            subject: str | None = None, lang: str = "zh") -> Principal:
     row = conn.execute(_GRANT_ROW.where(ExternalGrant.token_hash == digest)).first()
     reason = "unknown" if row is not None and row.kind not in kinds else refusal(row, now)
     if reason is not None:  # a wrong code is counted; an expired or withdrawn one was not guessed
@@ -173,7 +174,7 @@ def _redeem(conn: Connection, digest: str, action: str, now: datetime, client, u
                        client, user_agent, now, subject=subject if reason == "unknown" else None)
     conn.execute(update(ExternalGrant).where(ExternalGrant.id == row.id)
                  .values(use_count=ExternalGrant.use_count + 1, last_used_at=now))
-    principal = principal_of(row)
+    principal = principal_of(row, lang)
     audit.record(conn, action=action, outcome="ok", principal=principal, ip=client, user_agent=user_agent, now=now)
     return principal
 
