@@ -49,7 +49,9 @@ def start(conn: Connection, principal: Principal, *, ip: str | None, user_agent:
     if principal.grant_id is not None:
         until = conn.scalar(select(ExternalGrant.valid_until).where(ExternalGrant.id == principal.grant_id))
         expires = min(expires, until) if until is not None else expires
-    conn.execute(delete(ExternalSession).where(ExternalSession.expires_at < now - KEEP_ENDED))
+    owner = (ExternalSession.grant_id == principal.grant_id if principal.grant_id is not None
+             else ExternalSession.contact_id == principal.contact_id)
+    conn.execute(delete(ExternalSession).where(owner, ExternalSession.expires_at < now - KEEP_ENDED))  # stays small
     conn.execute(insert(ExternalSession).values(
         id=_hash(token), contact_id=None if principal.grant_id is not None else principal.contact_id,
         grant_id=principal.grant_id, created_at=now, last_seen_at=now, expires_at=expires,
