@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PREFIX = "ext:"
+from engine.results import EXTERNAL_PREFIX
+
+PREFIX = EXTERNAL_PREFIX
 KINDS = ("supplier", "customer", "visitor")  # what a `liaison:external` node may name
 PARTY_KINDS = ("supplier", "customer")  # the kinds that are accounts with contacts
 SCOPES = ("view", "fill", "upload", "submit")

@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role, utcnow
-from engine.errors import LiaisonError
+from engine.errors import LiaisonError, msg
+from engine.results import EXTERNAL_PREFIX
 
 from . import sessions as user_sessions
 from . import throttle
@@ -151,6 +152,9 @@ def create_person_account(session: Session, username: str, name: str, password: 
     username = username.strip()
     if not username:
         raise AccountError("the username is empty")
+    if username.lower().startswith(EXTERNAL_PREFIX):
+        raise AccountError(msg("a username may not start with `%(prefix)s` (kept for external users)",
+                               prefix=EXTERNAL_PREFIX))
     if session.scalar(select(Person.id).where(Person.username == username)) is not None:
         raise DuplicateUsernameError(username)
     password_hash = None

@@ -51,6 +51,22 @@ def _normalize_header(text: str) -> str:
 HEADERS: dict[str, str] = {_normalize_header(h): f for f, names in COLUMNS.items() for h in names}
 
 
+@dataclass(frozen=True)
+class Columns:
+    """The fields of a kind of file: field -> accepted headers (English and Chinese), and the required ones.
+    The org chart's are `ORG_COLUMNS`; other imports (external parties) read files with their own."""
+
+    names: Mapping[str, tuple[str, ...]]
+    required: tuple[str, ...]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {_normalize_header(h): f for f, names in self.names.items() for h in names}
+
+
+ORG_COLUMNS = Columns(COLUMNS, REQUIRED)
+
+
 class UnreadableOrgFileError(UnreadableFileError):
     """The org chart file cannot be read at all (too large, not CSV or XLSX, a hostile archive)."""
 
@@ -78,15 +94,18 @@ class OrgTable:
     ignored_headers: tuple[str, ...] = ()
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, object]], source: str = "") -> OrgTable:
+    def from_records(cls, records: Iterable[Mapping[str, object]], source: str = "",
+                     columns: Columns | None = None) -> OrgTable:
         """A table from dicts keyed by headers (English or Chinese); the first record is row 2."""
         records = list(records)
         headers = list(dict.fromkeys(h for r in records for h in r))
-        return _table(source, headers, ((n, [r.get(h) for h in headers]) for n, r in enumerate(records, 2)), 1)
+        return _table(source, headers, ((n, [r.get(h) for h in headers]) for n, r in enumerate(records, 2)), 1,
+                      columns)
 
 
-def read_org_file(path: str | Path) -> OrgTable:
-    """Read a CSV (UTF-8 with or without BOM, UTF-16, GBK/GB18030) or XLSX file into a table."""
+def read_org_file(path: str | Path, columns: Columns | None = None) -> OrgTable:
+    """Read a CSV (UTF-8 with or without BOM, UTF-16, GBK/GB18030) or XLSX file into a table; `columns`
+    names the fields and their headers when the file is not an org chart (default: `ORG_COLUMNS`)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -95,20 +114,20 @@ def read_org_file(path: str | Path) -> OrgTable:
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableOrgFileError(str(path), exc.strerror or str(exc)) from None
-    return read_org_bytes(data, str(path))
+    return read_org_bytes(data, str(path), columns)
 
 
-def read_org_bytes(data: bytes, source: str) -> OrgTable:
+def read_org_bytes(data: bytes, source: str, columns: Columns | None = None) -> OrgTable:
     """Like `read_org_file`, for an upload's content; `source` names it in messages (and its suffix
     tells an XLSX that is not a zip archive from a CSV)."""
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableOrgFileError(source, msg("file is larger than %(limit)d MB", limit=MAX_FILE_BYTES // 2**20))
     suffix = Path(source).suffix.lower()
     if data.startswith(b"PK\x03\x04") or suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(data, source)
+        return _read_xlsx(data, source, columns or ORG_COLUMNS)
     if data.startswith(b"\xd0\xcf\x11\xe0") or suffix == ".xls":
         raise UnreadableOrgFileError(source, msg("old Excel .xls format: save it as .xlsx or CSV"))
-    return _read_csv(data, source)
+    return _read_csv(data, source, columns or ORG_COLUMNS)
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -126,7 +145,7 @@ def _decode(data: bytes, source: str) -> str:
     raise UnreadableOrgFileError(source, msg("neither UTF-8 nor GBK/GB18030 text: save it as CSV (UTF-8)"))
 
 
-def _read_csv(data: bytes, source: str) -> OrgTable:
+def _read_csv(data: bytes, source: str, columns: Columns) -> OrgTable:
     try:
         text = _decode(data, source)
     except UnicodeDecodeError as exc:
@@ -139,7 +158,7 @@ def _read_csv(data: bytes, source: str) -> OrgTable:
         records = [(n, row) for n, row in _capped(enumerate(reader, 1), source)]
     except csv.Error as exc:
         raise UnreadableOrgFileError(source, f"not a readable CSV file: {exc}") from None
-    return _from_sheet(source, records)
+    return _from_sheet(source, records, columns)
 
 
 def _capped(rows, source: str):
@@ -184,7 +203,7 @@ def _declares_doctype(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     return False
 
 
-def _read_xlsx(data: bytes, source: str) -> OrgTable:
+def _read_xlsx(data: bytes, source: str, columns: Columns) -> OrgTable:
     import openpyxl  # imported here: reading CSV or planning needs no openpyxl
 
     _check_archive(data, source)
@@ -208,30 +227,32 @@ def _read_xlsx(data: bytes, source: str) -> OrgTable:
             raise UnreadableOrgFileError(source, f"not a readable XLSX sheet ({type(exc).__name__})") from None
     finally:
         workbook.close()
-    return _from_sheet(source, records)
+    return _from_sheet(source, records, columns)
 
 
-def _from_sheet(source: str, records: list[tuple[int, list]]) -> OrgTable:
+def _from_sheet(source: str, records: list[tuple[int, list]], columns: Columns) -> OrgTable:
     if not records:
         return OrgTable(source, (), [], 1, [RowError(1, msg("the file is empty: expected a header row"))])
     header_row, headers = records[0]
-    return _table(source, [_cell_text(h) for h in headers], records[1:], header_row)
+    return _table(source, [_cell_text(h) for h in headers], records[1:], header_row, columns)
 
 
-def _table(source: str, headers: list[str], records, header_row: int) -> OrgTable:
+def _table(source: str, headers: list[str], records, header_row: int, spec: Columns | None = None) -> OrgTable:
+    spec = spec or ORG_COLUMNS
+    header_fields = spec.headers
     fields: list[str | None] = []
     problems, ignored = [], []
     for header in headers:
-        name = HEADERS.get(_normalize_header(str(header)))
+        name = header_fields.get(_normalize_header(str(header)))
         if name is not None and name in fields:
             problems.append(RowError(header_row, msg("column `%(column)s` appears twice", column=header)))
             name = None
         elif name is None and str(header).strip():
             ignored.append(str(header))
         fields.append(name)
-    for required in REQUIRED:
+    for required in spec.required:
         if required not in fields:
-            names = " / ".join(COLUMNS[required][i] for i in (0, -1))
+            names = " / ".join(spec.names[required][i] for i in (0, -1))
             problems.append(RowError(header_row, msg("missing required column `%(column)s`", column=names)))
     rows = []
     for number, cells in records:

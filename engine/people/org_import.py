@@ -42,6 +42,7 @@ from engine.people.org_files import (  # noqa: F401 - callers read files through
     read_org_bytes,
     read_org_file,
 )
+from engine.results import EXTERNAL_PREFIX
 
 Progress = Callable[[int, int], None]  # on_progress(done, total), for the upload page's progress bar
 
@@ -287,12 +288,26 @@ def _parse_row(number: int, cells: dict[str, str], plan: ImportPlan) -> PlannedP
     for key in roles:
         if len(key) > 100:
             plan._error(number, msg("role `%(value)s...` is longer than 100 characters", value=key[:20]))
+    roles = _drop_reserved(number, values, roles, plan)
     head = _flag(cells, "department_head", False, number, plan)
     active = _flag(cells, "active", True, number, plan)
     if not values["username"]:
         return None
     return PlannedPerson(row=number, department=cells.get("department") or None, roles=roles, head=head,
                          active=active, **values)
+
+
+def _drop_reserved(number: int, values: dict, roles: tuple[str, ...], plan: ImportPlan) -> tuple[str, ...]:
+    """Usernames and role keys may not start with `ext:`: outsiders' identities and groups do."""
+    if values["username"] and values["username"].lower().startswith(EXTERNAL_PREFIX):
+        plan._error(number, msg("username `%(value)s` may not start with `%(prefix)s` (kept for external users)",
+                                value=values["username"], prefix=EXTERNAL_PREFIX))
+        values["username"] = None
+    for key in roles:
+        if key.lower().startswith(EXTERNAL_PREFIX):
+            plan._error(number, msg("role `%(value)s` may not start with `%(prefix)s` (kept for external users)",
+                                    value=key, prefix=EXTERNAL_PREFIX))
+    return tuple(k for k in roles if not k.lower().startswith(EXTERNAL_PREFIX))
 
 
 def _drop_duplicates(people: list[PlannedPerson], plan: ImportPlan) -> list[PlannedPerson]:

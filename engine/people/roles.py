@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.errors import LiaisonError, Message, NotFoundError, NotPermittedError, Username, msg
 from engine.people.accounts import SessionUser
+from engine.results import EXTERNAL_PREFIX
 
 KEY_MAX, NAME_MAX = 100, 200
 # what the org import splits a "roles" cell on may not be part of a key
@@ -145,6 +146,9 @@ def create_role(session: Session, user: SessionUser, key: str, name: str, name_e
         raise RoleError("bad_key", msg("A role key has 1 to %(n)s characters.", n=KEY_MAX))
     if _KEY_FORBIDDEN.search(key):
         raise RoleError("bad_key_chars", msg("A role key may not contain spaces, commas, 、 or semicolons."))
+    if key.lower().startswith(EXTERNAL_PREFIX):
+        raise RoleError("bad_key_prefix", msg("A role key may not start with %(prefix)s (kept for external users).",
+                                              prefix=EXTERNAL_PREFIX))
     name, name_en = _names(name, name_en)
     if session.scalar(select(Role.id).where(Role.key == key)) is not None:
         raise RoleError("key_taken", msg("The role key %(key)s is taken.", key=key))

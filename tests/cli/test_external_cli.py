@@ -1,0 +1,95 @@
+"""`liaison external ...`: import parties, issue a link or a code (printed once), revoke."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from engine import runtime
+from engine.external import grants, parties
+from engine.external.errors import ExternalAccessError
+from engine.packages import deployment
+from tests.cli import runner
+from tests.engine.conftest import flow, write_package
+
+
+def liaison(url, *args):
+    return runner.run(["external", *args], env={"LIAISON_DATABASE_URL": url, "LIAISON_BASE_URL": "https://l.example"})
+
+
+@pytest.fixture
+def instance_id(sessions, tmp_path):
+    body = ('<bpmn:startEvent id="start"/><bpmn:userTask id="confirm" liaison:assignee="ann"/>'
+            '<bpmn:endEvent id="end"/>' + flow("start", "confirm") + flow("confirm", "end"))
+    package = deployment.load_package(write_package(tmp_path, "ext_cli", {"ext_cli": body}))
+    with sessions() as session, session.begin():
+        deployment.deploy(session, package, "admin")
+    return runtime.start_instance(sessions, "ext_cli", {}, user="ann").instance_id
+
+
+def _conn(sessions):
+    return sessions.kw["bind"].connect()
+
+
+def test_import_is_a_dry_run_until_apply(database_url, sessions, tmp_path):
+    path = tmp_path / "parties.csv"
+    path.write_text("类型,编码,名称,联系人,邮箱\n供应商,ACME,艾克米,王伟,wang@acme.example\n", encoding="utf-8-sig")
+    dry = liaison(database_url, "import", path)
+    assert dry.returncode == 0 and "dry run" in dry.stdout
+    with _conn(sessions) as conn:
+        assert parties.list_parties(conn) == []
+    done = liaison(database_url, "import", path, "--apply")
+    assert done.returncode == 0 and "applied" in done.stdout
+    with _conn(sessions) as conn:
+        assert [(p.key, p.contacts) for p in parties.list_parties(conn)] == [("ACME", 1)]
+
+
+def test_import_with_bad_rows_exits_1_with_row_numbers(database_url, tmp_path):
+    path = tmp_path / "parties.csv"
+    path.write_text("kind,party_key,party_name\nvendor,X,X\n", encoding="utf-8")
+    refused = liaison(database_url, "import", path, "--apply")
+    assert refused.returncode == 1 and f"{path}:2: kind must be supplier or customer" in refused.stdout
+
+
+def test_link_is_printed_once_and_opens_the_instance(database_url, sessions, instance_id):
+    done = liaison(database_url, "link", "--instance", instance_id, "--days", "3")
+    assert done.returncode == 0, done.stderr
+    token = re.search(r"https://l\.example/portal/s/(\S+)", done.stdout).group(1)
+    with _conn(sessions) as conn:
+        assert grants.redeem_link(conn, token, datetime.now(UTC)).instance_id == instance_id
+    missing = liaison(database_url, "link", "--instance", "999")
+    assert missing.returncode == 1 and "There is no instance 999" in missing.stderr
+
+
+def test_code_for_a_process_or_an_instance_then_revoke_the_grant(database_url, sessions, instance_id):
+    by_process = liaison(database_url, "code", "--process", "ext_cli", "--json")
+    assert by_process.returncode == 0, by_process.stderr
+    by_instance = liaison(database_url, "code", "--instance", instance_id)
+    code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", by_instance.stdout).group(0)
+    with _conn(sessions) as conn:
+        principal = grants.redeem_code(conn, code, datetime.now(UTC))
+        conn.commit()
+    assert principal.scopes == ("view", "fill", "upload")
+    assert liaison(database_url, "code", "--process", "nope").returncode == 1
+    assert liaison(database_url, "code").returncode == 2  # usage: one of --process / --instance
+    revoked = liaison(database_url, "revoke", "--grant", principal.grant_id)
+    assert revoked.returncode == 0 and "withdrew" in revoked.stdout
+    with _conn(sessions) as conn, pytest.raises(ExternalAccessError) as refused:
+        grants.redeem_code(conn, code, datetime.now(UTC))
+    assert refused.value.reason == "revoked"
+
+
+def test_revoke_a_party_or_a_contact_by_address(database_url, sessions):
+    with _conn(sessions) as conn:
+        party_id = parties.create_party(conn, kind="supplier", key="ACME", name="艾克米")
+        parties.add_contact(conn, party_id, name="Wang", email="wang@acme.example")
+        conn.commit()
+    contact = liaison(database_url, "revoke", "--contact", "WANG@acme.example")
+    assert contact.returncode == 0 and "revoked 1 contact" in contact.stdout
+    party = liaison(database_url, "revoke", "--party", "ACME")
+    assert party.returncode == 0 and "revoked party ACME" in party.stdout
+    with _conn(sessions) as conn:
+        assert parties.party_by_key(conn, "ACME").active is False
+    assert liaison(database_url, "revoke", "--party", "NOPE").returncode == 1
