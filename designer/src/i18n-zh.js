@@ -88,6 +88,26 @@ export const ZH = {
   'Insert a start-form field': '插入发起表单字段',
   'Operation parameters': '操作参数',
   'Value (expression)': '值（表达式）',
+  // external portal (panel/external.js)
+  'External party': '外部参与方',
+  'Done by an external party': '由外部参与方办理',
+  'Supplier': '供应商',
+  'Customer': '客户',
+  'Visitor': '访客',
+  'The step is done by the outsider through a portal link; approvers do not apply.':
+    '此步骤由外部参与方通过门户链接办理；审批人设置不适用。',
+  'Every user task in this lane is done by the outsider through a portal link; approvers do not apply.':
+    '此泳道中的每个用户任务都由外部参与方通过门户链接办理；审批人设置不适用。',
+  'Its lane "{lane}" makes it a step of the {kind}.': '所在泳道“{lane}”使其成为{kind}办理的步骤。',
+  "Approvers, approval mode and people named directly do not apply: the task is offered to the external party's contacts.":
+    '审批人、审批方式和直接指定处理人不适用：此任务交给外部参与方的联系人办理。',
+  'This task still holds approver settings, which are ignored.': '此任务仍保留审批人设置，这些设置会被忽略。',
+  'Remove them': '移除',
+  'Shown to the external party as a milestone': '作为里程碑展示给外部参与方',
+  "A step on the progress page of the outsider's portal": '显示在外部参与方门户的进度页面上',
+  'Issues a visitor pass': '签发访客通行证',
+  'The reception check-in step: when it is ready, the visitor gets a pass with a QR code':
+    '前台登记步骤：此任务就绪时，向访客签发带二维码的通行证',
   // editor chrome
   'Saved': '已保存',
   'Saving': '保存中',
