@@ -94,6 +94,7 @@ export const ZH = {
   'Supplier': '供应商',
   'Customer': '客户',
   'Visitor': '访客',
+  'As its lane: {kind}': '同所在泳道：{kind}',
   'The step is done by the outsider through a portal link; approvers do not apply.':
     '此步骤由外部参与方通过门户链接办理；审批人设置不适用。',
   'Every user task in this lane is done by the outsider through a portal link; approvers do not apply.':

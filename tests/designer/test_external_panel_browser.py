@@ -4,6 +4,9 @@ passes its party on to its tasks, whose approver groups give way to a notice; th
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.browser_support import chromium
@@ -13,6 +16,8 @@ from .test_modeler_editor import CONTAINER, EDITOR, DraftEndpoints
 from .xmltree import liaison_attributes
 
 pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"  # with LIAISON_SCREENSHOTS=1
 
 LANE_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -72,7 +77,8 @@ def test_a_supplier_step_and_milestone_are_saved_in_the_draft(new_page):
     page = new_page(extra=endpoints, body=CONTAINER.format(lang="en"))
     page.evaluate(EDITOR)
     select(page, "approve")
-    assert page.locator('[data-group-id="group-liaison-approvers"]').count() == 1
+    for group in ("liaison-approvers", "CamundaPlatform__UserAssignment"):
+        assert page.locator(f'[data-group-id="group-{group}"]').count() == 1, group
     open_group(page, "liaison-external")
     page.select_option("#bio-properties-panel-liaison-external", "supplier")
     # an external task has no approvers: their groups give way to a notice
@@ -111,10 +117,14 @@ def test_a_lane_names_the_party_of_its_tasks_in_chinese(new_page):
 
     select(page, "confirm")  # its own attribute unset: the lane's party applies
     open_group(page, "liaison-external")
+    assert page.input_value("#bio-properties-panel-liaison-external") == ""
+    assert "同所在泳道：供应商" in page.locator("#bio-properties-panel-liaison-external option").first.inner_text()
     notice = page.locator('[data-testid="liaison-external-notice"]')
     assert "所在泳道“Supplier”使其成为供应商办理的步骤" in notice.inner_text()
     assert page.locator('[data-group-id="group-liaison-approvers"]').count() == 0
     assert "作为里程碑展示给外部参与方" in group.inner_text() and "签发访客通行证" in group.inner_text()
+    if os.environ.get("LIAISON_SCREENSHOTS") == "1":
+        page.screenshot(path=str(SHOTS / "designer-external-party.png"))
     page.click('[data-testid="liaison-external-clear"]')  # "移除": the ignored approver rule goes
     assert "approvers" not in liaison_attributes(page.evaluate(SAVE), "confirm")
     assert page.locator('[data-testid="liaison-external-clear"]').count() == 0

@@ -62,13 +62,17 @@ function ExternalKindEntry({ element, id }) {
   const translate = useService('translate');
   const modeling = useService('modeling');
   const lane = is(element, 'bpmn:Lane');
+  const outer = lane ? null : externalLane(getBusinessObject(element)); // a task's lane may name the party
+  const inherited = outer ? String(outer.get(ATTR)) : '';
   return jsx(SelectEntry, {
     element, id, label: translate('Done by an external party'),
     description: translate(lane
       ? 'Every user task in this lane is done by the outsider through a portal link; approvers do not apply.'
       : 'The step is done by the outsider through a portal link; approvers do not apply.'),
-    getOptions: () => withCurrent(EXTERNAL_KINDS.map(([value, label]) => ({ value, label: translate(label) })),
-      getAttr(element, ATTR)),
+    getOptions: () => withCurrent(EXTERNAL_KINDS.map(([value, label]) => ({
+      value, label: value === '' && inherited ? translate('As its lane: {kind}', { kind: translate(kindLabel(inherited)) })
+        : translate(label)
+    })), getAttr(element, ATTR)),
     getValue: () => getAttr(element, ATTR),
     setValue: value => modeling.updateProperties(element, { [ATTR]: value || undefined })
   });
