@@ -1,6 +1,7 @@
 """The "External party" group of the properties panel (issue 17) in headless Chromium: a process owner
-marks a user task as the supplier's step and a milestone, and the draft the editor saves says so; a lane
-passes its party on to its tasks, whose approver groups give way to a notice; the labels speak Chinese."""
+marks a user task as the supplier's step and a milestone, and the draft the editor saves says so (and the
+process's package.yaml `portal` form); a lane passes its party on to its tasks, whose approver groups
+give way to a notice; the labels speak Chinese."""
 
 from __future__ import annotations
 
@@ -101,6 +102,20 @@ def test_a_supplier_step_and_milestone_are_saved_in_the_draft(new_page):
     open_group(page, "liaison-external")
     assert page.locator("#bio-properties-panel-liaison-milestone").count() == 1
     assert page.locator("#bio-properties-panel-liaison-external").count() == 0
+
+    select(page, "purchase")  # the process: package.yaml `portal`, saved with the draft
+    open_group(page, "liaison-portal")
+    page.select_option("#bio-properties-panel-liaison-portal-party", "supplier")
+    page.fill("#bio-properties-panel-liaison-portal-visible-fields", "po_number, delivery_date")
+    page.check("#bio-properties-panel-liaison-portal-start")
+    for _ in range(100):
+        body = endpoints.requests[-1]["body"]
+        if (body.get("portal") or {}).get("start") and page.evaluate(
+                "() => document.getElementById('designer-status').dataset.state") == "saved":
+            break
+        page.wait_for_timeout(100)
+    assert endpoints.requests[-1]["body"]["portal"] == {
+        "party": "supplier", "visible_fields": "po_number, delivery_date", "start": True}
 
 
 def test_a_lane_names_the_party_of_its_tasks_in_chinese(new_page):

@@ -4,6 +4,7 @@ import { approverEntries } from './approvers.js';
 import { parametersGroup } from './parameters.js';
 import { hasNames, nameEntries } from './names.js';
 import { externalEntries, isExternalTask } from './external.js';
+import { PortalModule, hasPortal, portalEntries } from './portal.js';
 import NamesModule from '../names.js';
 import {
   approvalEntries, formEntries, deadlineEntries, directEntries, operationEntries, hasMessage,
@@ -43,6 +44,9 @@ function groupsFor(element, translate, injector) {
   if (is(element, 'bpmn:SequenceFlow')) {
     add('liaison-condition', 'Condition fields', conditionEntries(element));
   }
+  if (hasPortal(element)) {
+    add('liaison-portal', 'External portal', portalEntries(element, injector.get('liaisonPortal')));
+  }
   if (is(element, 'bpmn:FlowNode') && !is(element, 'bpmn:UserTask')) {
     add('liaison-external', 'External party', externalEntries(element)); // the milestone of any flow node
   }
@@ -66,7 +70,7 @@ function LiaisonPropertiesProvider(propertiesPanel, translate, injector) {
 LiaisonPropertiesProvider.$inject = ['propertiesPanel', 'translate', 'injector'];
 
 export default {
-  __depends__: [NamesModule],
+  __depends__: [NamesModule, PortalModule],
   __init__: ['liaisonPropertiesProvider'],
   liaisonPropertiesProvider: ['type', LiaisonPropertiesProvider]
 };
