@@ -31,7 +31,8 @@ LANE_XML = """<?xml version="1.0" encoding="UTF-8"?>
         <bpmn:flowNodeRef>confirm</bpmn:flowNodeRef>
       </bpmn:lane>
     </bpmn:laneSet>
-    <bpmn:userTask id="confirm" name="Confirm the delivery date" liaison:approvers="role:finance"/>
+    <bpmn:userTask id="confirm" name="Confirm the delivery date" liaison:approvers="role:finance"
+      liaison:milestone="true"/>
   </bpmn:process>
   <bpmndi:BPMNDiagram id="diagram"><bpmndi:BPMNPlane id="plane" bpmnElement="collab">
     <bpmndi:BPMNShape id="pool_di" bpmnElement="pool" isHorizontal="true"><dc:Bounds x="50" y="50" width="600" height="200"/></bpmndi:BPMNShape>
@@ -143,5 +144,6 @@ def test_a_lane_names_the_party_of_its_tasks_in_chinese(new_page):
     page.click('[data-testid="liaison-external-clear"]')  # "移除": the ignored approver rule goes
     assert "approvers" not in liaison_attributes(page.evaluate(SAVE), "confirm")
     assert page.locator('[data-testid="liaison-external-clear"]').count() == 0
+    assert page.is_checked("#bio-properties-panel-liaison-milestone")  # read back from the XML
     page.check("#bio-properties-panel-liaison-pass")
-    assert liaison_attributes(page.evaluate(SAVE), "confirm") == {"pass": "true"}
+    assert liaison_attributes(page.evaluate(SAVE), "confirm") == {"milestone": "true", "pass": "true"}
