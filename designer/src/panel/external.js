@@ -56,6 +56,11 @@ export function isExternalTask(element) {
   return is(element, 'bpmn:UserTask') && !!externalOf(element).kind;
 }
 
+/** Tasks, events and sub-processes may be milestones; a gateway is passed at once, nothing to show. */
+export function hasMilestone(element) {
+  return is(element, 'bpmn:FlowNode') && !is(element, 'bpmn:Gateway');
+}
+
 const kindLabel = kind => (EXTERNAL_KINDS.find(([value]) => value === kind) || [kind, kind])[1];
 
 function ExternalKindEntry({ element, id }) {
@@ -131,7 +136,7 @@ const MilestoneEntry = checkbox('liaison:milestone', 'Shown to the external part
 const PassEntry = checkbox('liaison:pass', 'Issues a visitor pass',
   'The reception check-in step: when it is ready, the visitor gets a pass with a QR code');
 
-/** The entries of the group for a user task, lane or other flow node. */
+/** The entries of the group for a user task, lane or other flow node (gateways have none). */
 export function externalEntries(element) {
   const entries = [];
   if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:Lane')) {
@@ -140,7 +145,7 @@ export function externalEntries(element) {
   if (isExternalTask(element)) {
     entries.push(entry('liaison-external-notice', ExternalTaskNotice, element));
   }
-  if (is(element, 'bpmn:FlowNode')) {
+  if (hasMilestone(element)) {
     entries.push(entry('liaison-milestone', MilestoneEntry, element,
       () => getBusinessObject(element).get('liaison:milestone') === true));
   }

@@ -3,7 +3,7 @@ import { is } from 'bpmn-js/lib/util/ModelUtil';
 import { approverEntries } from './approvers.js';
 import { parametersGroup } from './parameters.js';
 import { hasNames, nameEntries } from './names.js';
-import { externalEntries, isExternalTask } from './external.js';
+import { externalEntries, hasMilestone, isExternalTask } from './external.js';
 import { PortalModule, hasPortal, portalEntries } from './portal.js';
 import NamesModule from '../names.js';
 import {
@@ -47,7 +47,7 @@ function groupsFor(element, translate, injector) {
   if (hasPortal(element)) {
     add('liaison-portal', 'External portal', portalEntries(element, injector.get('liaisonPortal')));
   }
-  if (is(element, 'bpmn:FlowNode') && !is(element, 'bpmn:UserTask')) {
+  if (hasMilestone(element) && !is(element, 'bpmn:UserTask')) {
     add('liaison-external', 'External party', externalEntries(element)); // the milestone of any flow node
   }
   return groups;
