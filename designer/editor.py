@@ -186,14 +186,15 @@ def _json_refusals(view):
 @bp.get("/<key>/draft")
 @_json_refusals
 def draft_json(key: str):
-    """The draft for the modeler: XML, revision, problems, forms, roles, operations."""
+    """The draft for the modeler: XML, revision, problems, forms, roles, operations, names, portal."""
     username = current_user.username
     with _sessions() as session, session.begin():
         draft = drafts.open_draft(session, username, key)
         problems = draft_checks.check_draft(session, key)
         context = draft_checks.editor_context(session, draft, _lang())
         body = {"key": key, "revision": draft.revision, "xml": draft.files.get(context["bpmn_file"], ""),
-                **context, "names": drafts.element_names(draft.files), "problems": [_problem(p) for p in problems],
+                **context, "names": drafts.element_names(draft.files), "portal": drafts.portal_settings(draft.files),
+                "problems": [_problem(p) for p in problems],
                 "can_deploy": designer_access.may(session, username, key, "deploy"),
                 "updated_by": _name(session, draft.updated_by),
                 "updated_at": draft.updated_at.isoformat() if draft.updated_at else None}
@@ -203,12 +204,14 @@ def draft_json(key: str):
 @bp.put("/<key>/draft")
 @_json_refusals
 def save_json(key: str):
-    """Save the diagram (and, when sent, the elements' zh/en `names`) as the draft's next revision; 409 when
+    """Save the diagram (and, when sent, the elements' zh/en `names` and package.yaml `portal`) as the draft's next revision; 409 when
     someone else saved in between."""
     revision, xml = _body("xml")
     names = request.get_json(silent=True).get("names")
+    portal = request.get_json(silent=True).get("portal")  # package.yaml `portal`, when the editor sends it
     with _sessions() as session, session.begin():
-        draft = drafts.save_draft(session, current_user.username, key, revision, xml, names)
+        draft = drafts.save_draft(session, current_user.username, key, revision, xml, names,
+                                  portal if isinstance(portal, dict) else None)
         problems = draft_checks.check_draft(session, key)
         body = {"revision": draft.revision, "problems": [_problem(p) for p in problems],
                 "updated_at": draft.updated_at.isoformat()}

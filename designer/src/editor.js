@@ -134,8 +134,10 @@ export class DraftEditor {
     this.showStatus(this.translate('Saving'));
     const { xml } = await this.modeler.saveXML({ format: true });
     const names = this.modeler.get('liaisonNames', false); // package.yaml names, saved with the XML
+    const portal = this.modeler.get('liaisonPortal', false); // package.yaml portal (panel/portal.js)
     const { status, body } = await requestJSON('PUT', this.data.saveUrl, {
-      revision: this.revision, xml, names: names ? names.toJSON() : undefined
+      revision: this.revision, xml, names: names ? names.toJSON() : undefined,
+      portal: portal ? portal.toJSON() : undefined
     });
     if (status === 200) {
       this.revision = body.revision;

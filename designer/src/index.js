@@ -24,6 +24,7 @@ function contextFrom(draft = {}, options = {}) {
     roles: draft.roles || [],
     operations: draft.operations || [],
     names: draft.names, // the elements' zh/en names (names.js)
+    portal: draft.portal, // package.yaml `portal` (panel/portal.js)
     lang: options.lang === 'zh' ? 'zh' : 'en',
     peopleUrl: options.peopleUrl || '',
     departmentsUrl: options.departmentsUrl || ''

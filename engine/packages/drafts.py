@@ -34,6 +34,8 @@ SUFFIXES = (".bpmn", ".dmn", ".form", ".yaml", ".yml", ".json", ".md")
 SAVE_COALESCE = timedelta(minutes=10)  # one audit row for a person's run of autosaves
 NAME_LANGUAGES = ("zh", "en")
 MAX_NAMED_ELEMENTS = 5000
+# package.yaml `portal` (issue 17) as the modeler's form edits it; other keys of the section are kept
+PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days")
 
 
 class DraftConflictError(TaskConflictError):
@@ -150,9 +152,9 @@ def get_draft(session: Session, key: str) -> PackageDraft:
 
 
 def save_draft(session: Session, username: str, key: str, revision: int, files_or_xml: str | dict,
-               names: dict | None = None) -> PackageDraft:
+               names: dict | None = None, portal: dict | None = None) -> PackageDraft:
     """Store a new revision: the main BPMN's XML (a str) or every file (a dict), and with `names` the
-    elements' zh/en names (`with_element_names`). Refused with DraftConflictError when `revision` is not
+    elements' zh/en names (`with_element_names`), with `portal` package.yaml's `portal` (`with_portal`). Refused with DraftConflictError when `revision` is not
     the stored one; too large or unreadable: nothing changes."""
     access.require(session, username, key, "edit")
     draft = get_draft(session, key)
@@ -163,6 +165,8 @@ def save_draft(session: Session, username: str, key: str, revision: int, files_o
     check_files(files)
     if names is not None:
         files = with_element_names(files, names)
+    if portal is not None:
+        files = with_portal(files, portal)
     name, category = _names_and_category(files, draft)
     if category != draft.category and not access.may_create(session, username, category):
         raise NotPermittedError(msg("you may not create processes in the category %(category)s",
@@ -207,6 +211,47 @@ def with_element_names(files: dict[str, str], names) -> dict[str, str]:
     else:
         meta.pop("names", None)
     return {**files, "package.yaml": yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)}
+
+
+def portal_settings(files: dict[str, str]) -> dict:
+    """package.yaml's `portal` keys the modeler edits (PORTAL_KEYS); {} when there is none."""
+    portal = _meta(files).get("portal")
+    return {k: v for k, v in portal.items() if k in PORTAL_KEYS} if isinstance(portal, dict) else {}
+
+
+def with_portal(files: dict[str, str], portal: dict) -> dict[str, str]:
+    """`files` with package.yaml's `portal` keys (PORTAL_KEYS) set from `portal`: blank values, an empty
+    field list and `start` false are left out, a section left empty goes; the section's other keys and
+    package.yaml's other keys are kept. Whether the values make sense is checked at deploy
+    (engine/packages/portal_checks.py), not here. DraftFileError when package.yaml is not a mapping."""
+    meta = _meta(files)
+    old = meta.get("portal") if isinstance(meta.get("portal"), dict) else {}
+    section = {k: v for k, v in old.items() if k not in PORTAL_KEYS}
+    for k in PORTAL_KEYS:
+        value = _portal_value(k, portal.get(k))
+        if value not in (None, "", [], False):
+            section[k] = value
+    if section == (meta.get("portal") or {}):
+        return files
+    if not meta and (files.get("package.yaml") or "").strip():
+        raise DraftFileError(msg("package.yaml is not readable, so the portal settings were not saved"))
+    if section:
+        meta["portal"] = section
+    else:
+        meta.pop("portal", None)
+    return {**files, "package.yaml": yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)}
+
+
+def _portal_value(k: str, value):
+    if k == "start":
+        return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    if k == "visible_fields":
+        items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
+        return [str(item).strip() for item in items if str(item).strip()]
+    if k == "link_days":
+        text = str(value).strip() if value is not None and not isinstance(value, bool) else ""
+        return int(text) if text.isdigit() else text  # not a number: kept as typed, the deploy check says so
+    return str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
 
 
 def conflict(draft: PackageDraft) -> DraftConflictError:
