@@ -65,7 +65,7 @@ from web.errors import TOO_LARGE, failed_message, form_errors, too_large_message
 from . import files
 from .auth import public_blueprint
 from .i18n import current_language
-from .work import decision_buttons, editable_form, with_actions  # noqa: F401 - with_actions: the template filter
+from .work import decision_buttons, editable_form
 
 bp = public_blueprint(Blueprint("portal", __name__, url_prefix="/portal"))
 

@@ -17,8 +17,16 @@ from engine.data import store
 from engine.data.external_models import ExternalAccess, ExternalGrant
 from engine.data.models import OutboxMessage, Person, WorkTask, utcnow
 from engine.external import display, grants, passes
+from engine.external import sessions as portal_sessions
 from engine.packages import deployment as packages
-from tests.engine.portal.support import add_party, deploy_supplier_order_only, emails, open_task, start_order
+from tests.engine.portal.support import (
+    add_grant,
+    add_party,
+    deploy_supplier_order_only,
+    emails,
+    open_task,
+    start_order,
+)
 from tests.web.conftest import csrf_token, sign_in
 
 VISITOR_BOOKING = Path(__file__).resolve().parents[2] / "processes" / "visitor_booking"
@@ -313,3 +321,24 @@ def test_the_pass_page_shows_code_and_qr_and_refuses_unknown_codes(app, sessions
     statuses = [client.get("/portal/pass", query_string={"code": f"AAAA-AA{a}{b}"}).status_code
                 for a in "BCDEFGH" for b in "BCD"]
     assert statuses[-1] == 429
+
+
+def test_a_visitor_sees_the_pass_card_on_the_case_page(app, sessions, people):
+    _deploy_visits(sessions)
+    instance_id = runtime.start_instance(sessions, "visitor_booking", {
+        "visitor_name": "Anna Berg", "visitor_company": "Nordic AB", "visitor_phone": "+46 70 123 45 67",
+        "visitor_email": "anna@example.com", "visit_start": "2030-05-21T14:00", "visit_end": "2030-05-21T15:30",
+        "purpose": "Audit", "host": "zhang"}, "zhang").instance_id
+    code = passes.pass_code(open_task(sessions, instance_id, "check_in"))
+    visitor = add_grant(sessions, kind="visitor", scopes=("view",), instance_id=instance_id)
+    with sessions() as session, session.begin():
+        token = portal_sessions.start(session.connection(), visitor, ip=None, user_agent=None, now=utcnow())
+    client = app.test_client()
+    client.set_cookie("liaison_portal", token, path="/portal")
+    page = client.get(f"/portal/cases/{instance_id}", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="pass"' in text and grants.format_code(code) in text and "<svg" in text
+    with sessions() as session, session.begin():  # a pass withdrawn: no code, no QR, says so
+        session.execute(update(ExternalGrant).where(ExternalGrant.kind == "pass").values(revoked_at=utcnow()))
+    text = client.get(f"/portal/cases/{instance_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Withdrawn" in text and grants.format_code(code) not in text and "<svg" not in text
