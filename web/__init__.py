@@ -38,6 +38,7 @@ BLUEPRINTS = (
     "notifications",
     "directory",
     "files",
+    "portal",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram
