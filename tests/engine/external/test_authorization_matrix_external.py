@@ -125,7 +125,7 @@ def _request(world: World, who: str, description: str, deliver: bool) -> int:
         runtime.complete_task(world.sessions, world.task("_tmp")[0], "wang", {"team": "support", "owner": "li"},
                               groups=("service_desk",))
         runtime.complete_task(world.sessions, world.task("_tmp")[0], "li",
-                              {"delivery_plan": [{"title": "Fix", "due_date": "2026-12-10"}]})
+                              {"delivery_plan": [{"title": "Fix", "due_date": "2026-12-10", "status": "planned"}]})
         runtime.complete_task(world.sessions, world.task("_tmp")[0], "li", {
             "delivery_plan": [{"title": "Fix", "due_date": "2026-12-10", "status": "done"}], "percent_done": 100,
             "progress_note": "done", "delivered": True})
