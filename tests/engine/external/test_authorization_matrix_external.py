@@ -24,7 +24,7 @@ from sqlalchemy import select
 from engine import runtime
 from engine.data.models import OutboxMessage, WorkTask, utcnow
 from engine.errors import NotFoundError, NotPermittedError
-from engine.external import grants, parties, scope
+from engine.external import grants, parties, scope, sign_in
 from engine.external import sessions as portal_sessions
 from engine.external.errors import ExternalAccessError
 from engine.external.identity import Principal, contact_identity
@@ -87,7 +87,16 @@ def _party(world: World, kind: str, key: str, email: str) -> None:
         contact_id = parties.add_contact(conn, party_id, name=f"{key} contact", email=email, locale="en")
     world.party_ids[key] = party_id
     name = f"{kind} {key[-1]}"
-    principal = Principal(identity=contact_identity(contact_id), kind=kind, party_id=party_id, contact_id=contact_id)
+    with world.engine.begin() as conn:  # the contact signs in with the code the portal e-mails
+        sign_in.request_code(conn, email, client=CLIENT, now=utcnow(), base_url="https://liaison.example")
+    with world.sessions() as session:
+        text = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.event == "external_sign_in",
+                                                                   OutboxMessage.recipient == email)).one()["text"]
+    with world.engine.connect() as conn:
+        principal = sign_in.verify_code(conn, email, re.search(r"code: (\d{6})", text).group(1), client=CLIENT,
+                                        now=utcnow(), lang="en")
+        conn.commit()
+    assert (principal.contact_id, principal.party_id, principal.kind) == (contact_id, party_id, kind)
     with world.engine.begin() as conn:  # through a portal session, as the portal's cookie would give it
         token = portal_sessions.start(conn, principal, ip=CLIENT, user_agent="matrix", now=utcnow())
     with world.engine.begin() as conn:
@@ -315,6 +324,12 @@ def test_a_revoked_link_stops_at_once_and_an_expired_one_is_refused(world):
     with pytest.raises(ExternalAccessError) as expired:
         _redeem_link(world, old)
     assert expired.value.reason == "expired"
+    with world.engine.begin() as conn:
+        _, early = grants.issue_link(conn, scopes=["view"], valid_until=utcnow() + timedelta(days=3),
+                                     instance_id=world.cases["CR-B"], now=utcnow() + timedelta(days=1))
+    with pytest.raises(ExternalAccessError) as not_yet:
+        _redeem_link(world, early)
+    assert not_yet.value.reason == "not_yet"
     with world.engine.connect() as conn:
         stale = grants.principal_of(conn.execute(grants.grant_row_query().where(
             grants.ExternalGrant.token_hash == grants.token_hash(old))).one())
@@ -350,6 +365,29 @@ def test_a_revoked_party_loses_its_sessions_links_and_codes_at_once(world):
     assert refused.value.reason == "revoked"
     with world.sessions() as session:  # the other customer is untouched
         assert scope.may_fill_task(session, world.principals["customer A"], world.task("CR-A")[0])
+
+
+def test_a_revoked_contact_stops_at_once_and_the_other_contacts_of_its_party_go_on(world):
+    contact = world.principals["customer A"]
+    with world.engine.begin() as conn:
+        colleague_id = parties.add_contact(conn, world.party_ids["CUS-A"], name="Colleague", email="c@cus.example")
+        parties.revoke_contact(conn, contact.contact_id, "zhang", utcnow())
+    with world.engine.begin() as conn:
+        assert portal_sessions.load(conn, world.tokens["customer A"], utcnow()) is None
+    task_id = world.task("CR-A")[0]
+    with world.sessions() as session:
+        assert portal.cases(session, contact, "en").items == []
+        assert not scope.may_fill_task(session, contact, task_id)
+        colleague = Principal(identity=contact_identity(colleague_id), kind="customer",
+                              party_id=world.party_ids["CUS-A"], contact_id=colleague_id)
+        assert scope.may_fill_task(session, colleague, task_id)
+    with pytest.raises(NotFoundError):
+        portal.complete(world.sessions, contact, task_id, {"acceptance": "accept", "rating": 5})
+    with world.engine.begin() as conn:  # a revoked contact gets no sign-in code either
+        sign_in.request_code(conn, "a@cus.example", client=CLIENT, now=utcnow(), base_url="https://liaison.example")
+    with world.sessions() as session:
+        assert len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.event == "external_sign_in",
+                                                                  OutboxMessage.recipient == "a@cus.example")).all()) == 1
 
 
 def test_guessed_links_and_codes_are_unknown_and_a_guessing_client_is_throttled(world):
