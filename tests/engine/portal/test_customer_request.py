@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from engine import runtime
 from engine.data.external_models import ExternalCase
-from engine.data.models import OutboxMessage, WorkTask
+from engine.data.models import Notification, OutboxMessage, WorkTask
 from engine.errors import FormInvalidError
 from engine.external import parties
 from engine.external.identity import Principal, contact_identity
@@ -112,6 +112,13 @@ def test_a_customer_submits_follows_the_milestones_sends_back_and_accepts(custom
     assert dict(_statuses(view))["report_progress"] == "current" and view.task is None
     assert {f.name: f.value for f in view.fields}["send_back_reason"] == "Still jams on thick labels"
 
+    with sessions() as session:  # the owner hears of the rework with the customer's reason
+        reworks = session.scalars(select(Notification).where(
+            Notification.instance_id == instance_id, Notification.recipient == "li",
+            Notification.event == "task_assigned").order_by(Notification.id)).all()
+    assert reworks[-1].title.startswith("Customer request CR-") or reworks[-1].title.startswith("客户请求 CR-")
+    assert "(HUAXIN)" in reworks[-1].title or "（HUAXIN）" in reworks[-1].title
+    assert "Still jams on thick labels" in reworks[-1].body
     _deliver(sessions, instance_id, "Pressure roller adjusted for thick labels")
     task_id, element = _task(sessions, instance_id)
     assert element == "confirm_acceptance"
