@@ -66,30 +66,33 @@ def demo(ctx: click.Context, root: str | None) -> None:
     if root is None:
         _demo_accounts(sessions)
         _demo_calendar(sessions)
-        _demo_supplier(sessions)
+        _demo_parties(sessions)
     sys.exit(1 if failed else 0)
 
 
-DEMO_SUPPLIER = {"key": "ACME", "name": "艾克米五金有限公司", "name_en": "ACME Hardware Ltd.",
-                 "contact": "吴经理", "email": "sales@acme.example.com"}
+DEMO_PARTIES = (  # key: type it in a purchase order's supplier field; the customer submits in the portal
+    {"kind": "supplier", "key": "ACME", "name": "艾克米五金有限公司", "name_en": "ACME Hardware Ltd.",
+     "contact": "吴经理", "email": "sales@acme.example.com"},
+    {"kind": "customer", "key": "HUAXIN", "name": "华信电子有限公司", "name_en": "Huaxin Electronics Co., Ltd.",
+     "contact": "陈工", "email": "it@huaxin.example.com"},
+)
 
 
-def _demo_supplier(sessions) -> None:
-    """A demo supplier (key ACME: type it in a purchase order's supplier field) with one contact, once."""
-    from sqlalchemy import select
+def _demo_parties(sessions) -> None:
+    """A demo supplier and a demo customer, each with one contact, once (through engine.external.parties,
+    so keys, names and addresses are checked as an admin's would be)."""
+    from engine.data.models import utcnow
+    from engine.external import parties
 
-    from engine.data.external_models import ExternalContact, ExternalParty
-
-    with sessions() as session, session.begin():
-        if session.scalar(select(ExternalParty.id).where(ExternalParty.key == DEMO_SUPPLIER["key"])) is not None:
-            return
-        party = ExternalParty(kind="supplier", key=DEMO_SUPPLIER["key"], name=DEMO_SUPPLIER["name"],
-                              name_en=DEMO_SUPPLIER["name_en"])
-        session.add(party)
-        session.flush()
-        session.add(ExternalContact(party_id=party.id, name=DEMO_SUPPLIER["contact"], email=DEMO_SUPPLIER["email"],
-                                    locale="zh"))
-    click.echo(f"demo supplier: {DEMO_SUPPLIER['key']} ({DEMO_SUPPLIER['email']})")
+    for demo in DEMO_PARTIES:
+        with sessions() as session, session.begin():
+            conn = session.connection()
+            if parties.party_by_key(conn, demo["key"]) is not None:
+                continue
+            party_id = parties.create_party(conn, kind=demo["kind"], key=demo["key"], name=demo["name"],
+                                            name_en=demo["name_en"], now=utcnow())
+            parties.add_contact(conn, party_id, name=demo["contact"], email=demo["email"], locale="zh", now=utcnow())
+        click.echo(f"demo {demo['kind']}: {demo['key']} ({demo['email']})")
 
 
 def _demo_calendar(sessions) -> None:

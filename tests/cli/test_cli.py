@@ -179,6 +179,7 @@ def test_demo_deploys_the_shipped_packages_once(database_url, tmp_path):
     assert "deployed: leave_request version 1" in first
     assert "deployed: visitor_booking version 1" in first
     assert "deployed: supplier_order version 1" in first and "demo supplier: ACME" in first
+    assert "deployed: customer_request version 1" in first and "demo customer: HUAXIN" in first
     accounts = dict(line.split("\t") for line in (tmp_path / "demo-accounts.txt").read_text().splitlines())
     assert set(accounts) == {"admin", "li", "zhang", "wang", "hu", "zhou"} and (tmp_path / "demo-accounts.txt").stat().st_mode & 0o077 == 0
     from engine.data import calendar
@@ -188,7 +189,30 @@ def test_demo_deploys_the_shipped_packages_once(database_url, tmp_path):
     second = liaison("demo", url=database_url, instance=tmp_path).stdout
     assert "already deployed: leave_request version 1" in second and "demo accounts exist" in second
     assert "calendar " not in second
-    assert "demo supplier" not in second  # made once
+    assert "demo supplier" not in second and "demo customer" not in second  # made once
+    _check_demo_parties(database_url)
+
+
+def _check_demo_parties(database_url):
+    """The demo parties were made through engine.external.parties: a customer with a contact who may
+    submit a customer request in the portal, and the service desk role for the triage."""
+    from engine.data import db
+    from engine.external import parties, scope
+    from engine.external.identity import Principal, contact_identity
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            customer = parties.party_by_key(conn, "HUAXIN")
+            assert (customer.kind, customer.contacts) == ("customer", 1)
+            contact = parties.contacts_of(conn, customer.id)[0]
+            assert contact.email == "it@huaxin.example.com"
+            principal = Principal(identity=contact_identity(contact.id), kind="customer", party_id=customer.id,
+                                  contact_id=contact.id)
+            assert scope.may_start(conn, principal, "customer_request")
+            assert not scope.may_start(conn, principal, "supplier_order")
+            assert parties.party_by_key(conn, "ACME").kind == "supplier"
+    finally:
+        engine.dispose()
 
 
 def test_refused_form_submission_lists_each_field(database_url):

@@ -83,6 +83,19 @@ class _Process:
         return flows[0]["target"]
 
 
+def _check_lanes(lane_set) -> None:
+    """Lanes are not part of a chain (the editor writes the BPMN anew, without them): a lane that carries
+    a liaison:* attribute (say liaison:external, which its tasks inherit) would be lost, so it is refused."""
+    for lane in lane_set.iter(f"{{{BPMN_NS}}}lane"):
+        for attribute in lane.attrib:
+            qname = etree.QName(attribute)
+            if qname.namespace == LIAISON_NS:
+                raise ChainShapeError(lane.get("id"), msg(
+                    "lane %(lane)s carries liaison:%(attribute)s, which a chain cannot keep (the chain editor "
+                    "drops lanes): edit this process in the diagram editor",
+                    lane=lane.get("id"), attribute=qname.localname))
+
+
 def bpmn_to_chain(bpmn_xml: str, meta: dict | None = None, forms: dict | None = None) -> dict:
     """The chain a BPMN process draws; ChainShapeError naming the first element that does not fit.
 
@@ -91,6 +104,8 @@ def bpmn_to_chain(bpmn_xml: str, meta: dict | None = None, forms: dict | None = 
     meta, forms = meta or {}, forms or {}
     root = parse_xml_bytes(bpmn_xml.encode("utf-8")).getroot()
     processes = _children(root, "process")
+    for lane_set in (lane_set for process in processes for lane_set in _children(process, "laneSet")):
+        _check_lanes(lane_set)  # before the pools: name the lane whose setting the chain would drop
     if len(processes) != 1 or _children(root, "collaboration"):
         raise ChainShapeError(processes[1].get("id") if len(processes) > 1 else None,
                               msg("a chain is one process, without pools"))

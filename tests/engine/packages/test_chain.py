@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from engine import runtime
 from engine.bpmn.check import BPMN_NS, BPMNDI_NS, DC_NS, DI_NS
+from engine.bpmn.parser import LIAISON_NS
 from engine.bpmn.sandbox import check_expression
 from engine.data.models import ApprovalItem, Department, Person, PersonRole, Role, Timer, WorkTask
 from engine.packages import deployment as packages
@@ -308,6 +309,36 @@ def test_branches_that_do_not_join_are_refused_naming_the_gateway():
     with pytest.raises(ChainShapeError) as caught:
         bpmn_to_chain(etree.tostring(root, encoding="unicode"))
     assert caught.value.element_id == "by_amount"
+
+
+def _with_lanes(xml: str, lanes: str) -> str:
+    root = etree.fromstring(xml.encode("utf-8"))
+    process = root.find(f"{{{BPMN_NS}}}process")
+    wrapper = etree.fromstring(f'<x xmlns:bpmn="{BPMN_NS}" xmlns:liaison="{LIAISON_NS}">{lanes}</x>')
+    process.insert(0, wrapper[0])
+    return etree.tostring(root, encoding="unicode")
+
+
+def test_a_lane_with_a_liaison_setting_is_refused_naming_the_lane():
+    xml, _ = chain_to_bpmn(EXAMPLE, "laned")
+    plain = _with_lanes(xml, '<bpmn:laneSet id="ls"><bpmn:lane id="staff" name="Staff">'
+                             '<bpmn:flowNodeRef>head</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>')
+    assert bpmn_to_chain(plain) == bpmn_to_chain(xml)  # a lane that holds no setting loses nothing
+    nested = _with_lanes(xml, '<bpmn:laneSet id="ls"><bpmn:lane id="outer"><bpmn:childLaneSet id="inner_set">'
+                              '<bpmn:lane id="suppliers" liaison:external="supplier">'
+                              '<bpmn:flowNodeRef>head</bpmn:flowNodeRef></bpmn:lane></bpmn:childLaneSet>'
+                              '</bpmn:lane></bpmn:laneSet>')
+    with pytest.raises(ChainShapeError) as caught:
+        bpmn_to_chain(nested)
+    assert caught.value.element_id == "suppliers"
+    assert "liaison:external" in str(caught.value) and "suppliers" in str(caught.value)
+
+
+def test_the_supplier_order_lanes_are_named_before_its_pool_is_refused():
+    shipped = Path(__file__).resolve().parents[3] / "processes" / "supplier_order" / "supplier_order.bpmn"
+    with pytest.raises(ChainShapeError) as caught:
+        bpmn_to_chain(shipped.read_text(encoding="utf-8"))
+    assert caught.value.element_id == "supplier_lane"
 
 
 # -- checks as data --------------------------------------------------------------------------------------------
