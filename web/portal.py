@@ -633,12 +633,10 @@ def upload():
 def download(file_id: str):
     """A file: the principal's own unattached upload, or one of an instance in their scope; 404 otherwise."""
     who = principal()
-    with _sessions()() as db:
-        found = uploads.get(db, file_id)
-        allowed = found is not None and (
-            found.owner == who.identity if found.instance_id is None
-            else scope.may_view_case(db, who, found.instance_id))
-    if not allowed:
+    try:
+        with _sessions()() as db:
+            found = portal.downloadable(db, who, file_id)
+    except NotFoundError:
         _record("download", "not_found", who, detail=file_id[:100])
         abort(404)
     try:

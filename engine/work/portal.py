@@ -35,6 +35,7 @@ from engine.errors import NotFoundError, NotPermittedError, msg
 from engine.external import scope
 from engine.external.identity import Principal
 from engine.results import Page, element_label, element_names, jsonable, localized
+from engine.runtime import uploads
 from engine.runtime.outcome import outcomes
 from engine.runtime.versions import version_forms, version_package
 from engine.work.pages import TaskForm, instance_start_form, task_form
@@ -252,6 +253,18 @@ def complete(sessions: sessionmaker[Session], principal: Principal, task_id: str
 
 
 # -- new requests ----------------------------------------------------------------------------------
+
+def downloadable(session: Session, principal: Principal, upload_id: str) -> uploads.UploadInfo:
+    """The upload an outsider may download: one attached to an instance in their cases, or their own
+    upload not attached yet (while their access is good). NotFoundError otherwise, the same for a file
+    that does not exist: an outsider learns nothing about files outside their scope."""
+    found = uploads.get(session, upload_id)
+    if found is not None and (
+            scope.may_view_case(session.connection(), principal, found.instance_id) if found.instance_id is not None
+            else found.owner == principal.identity and scope.active(session.connection(), principal)):
+        return found
+    raise _not_found(upload_id[:40])
+
 
 def startable(session: Session, principal: Principal, lang: str) -> list[dict]:
     """The processes the principal may submit a new request of: `{"key", "name"}` by name."""

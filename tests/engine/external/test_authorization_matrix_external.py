@@ -209,14 +209,11 @@ def world(sessions) -> World:
 
 
 def _may_download(session, principal: Principal, upload_id: str) -> bool:
-    """The download rule (`engine.runtime.uploads`) for an outsider: an attached file by whoever may view
-    its case (`scope.may_view_case`); an unattached one by its uploader only, while still good."""
-    upload = uploads.get(session, upload_id)
-    if upload is None:
+    try:
+        portal.downloadable(session, principal, upload_id)
+    except NotFoundError:
         return False
-    if upload.instance_id is None:
-        return upload.owner == principal.identity and scope.active(session.connection(), principal)
-    return scope.may_view_case(session, principal, upload.instance_id)
+    return True
 
 
 # -- the matrix ------------------------------------------------------------------------------------
