@@ -38,6 +38,8 @@ BLUEPRINTS = (
     "notifications",
     "directory",
     "files",
+    "external_admin",
+    "reception",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram
