@@ -36,6 +36,12 @@ def may_use_reception(user) -> bool:
     return bool(user) and (user.is_super_admin or reception.RECEPTION_GROUP in (user.groups or ()))
 
 
+@bp.app_context_processor
+def _navigation() -> dict:
+    """`may_reception()` for the main navigation's link."""
+    return {"may_reception": lambda: may_use_reception(current_account())}
+
+
 @bp.before_request
 def _receptionists_only():
     if not may_use_reception(current_account()):
