@@ -9,7 +9,9 @@ posted, never put in a URL: it stays out of logs and the browser's history.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -25,6 +27,7 @@ from .auth import current_account
 from .i18n import current_language
 
 bp = Blueprint("reception", __name__, url_prefix="/reception")
+_LINK_CODE = re.compile(r"[?&]code=([^&#\s]+)")
 
 
 def _sessions():
@@ -69,7 +72,10 @@ def index():
 
 
 def _code() -> str:
-    return passes.normalize_code(request.form.get("code", ""))[:32]
+    """The posted code; a scanned pass link (`.../portal/pass?code=ABCD1234`) gives its `code` parameter."""
+    raw = request.form.get("code", "")[:500]
+    link = _LINK_CODE.search(raw)
+    return passes.normalize_code(unquote(link.group(1)) if link else raw)[:32]
 
 
 @bp.post("/")

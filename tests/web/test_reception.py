@@ -92,6 +92,12 @@ def test_a_typed_code_shows_the_pass_and_the_visitor_is_checked_in_then_out(desk
         assert db.execute(select(ProcessInstance.status)).scalar_one() == "completed"
 
 
+def test_a_scanned_pass_link_opens_its_pass(desk, sessions):
+    code = book(sessions)
+    page = _post(desk, "/reception/", f"https://wf.example.com/portal/pass?code={code}&lang=zh").get_data(as_text=True)
+    assert "王访客" in page and "Valid now" in page
+
+
 def test_a_blacklisted_visitor_is_shown_in_red_and_refused(desk, sessions):
     with sessions() as db, db.begin():
         passes.add_to_blacklist(db.connection(), name="黑名单", reason="曾闹事", phone="13800138000",
