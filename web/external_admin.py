@@ -30,6 +30,7 @@ from .i18n import current_language
 
 bp = Blueprint("external_admin", __name__, url_prefix="/admin/external")
 LOG_PAGE = 50
+PARTIES_PAGE = 100
 MAX_CODE_DAYS = 365
 OUTCOMES = ("ok", "refused")
 
@@ -101,10 +102,12 @@ def parties_page():
     """Suppliers and customers with their active contacts, searchable; a form to add one."""
     kind = request.args.get("kind", "")
     query = request.args.get("q", "").strip()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
     with _sessions()() as db:
         rows = parties.list_parties(db.connection(), kind=kind if kind in PARTY_KINDS else None, search=query)
+    more, rows = len(rows) > page * PARTIES_PAGE, rows[(page - 1) * PARTIES_PAGE:page * PARTIES_PAGE]
     return render_template("admin/external/parties.html", rows=rows, q=query, kind=kind, kinds=PARTY_KINDS,
-                           lang=current_language())
+                           page=page, more=more, lang=current_language())
 
 
 @bp.post("/")

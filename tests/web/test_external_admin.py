@@ -238,3 +238,13 @@ def test_every_form_needs_its_csrf_token(admin, sessions):
         assert admin.post(path, data={"name": "x"}).status_code == 400
     with sessions() as db:
         assert parties.get_party(db.connection(), party_id).active
+
+
+def test_the_parties_list_pages_on(admin, sessions):
+    with sessions() as db, db.begin():
+        for n in range(101):
+            parties.create_party(db.connection(), kind="supplier", key=f"S{n:03d}", name=f"供应商{n}")
+    first = admin.get(BASE + "/").get_data(as_text=True)
+    assert first.count("data-party=") == 100 and 'data-party="S100"' not in first
+    second = admin.get(BASE + "/", query_string={"page": 2}).get_data(as_text=True)
+    assert second.count("data-party=") == 1 and 'data-party="S100"' in second
