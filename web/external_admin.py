@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_time, to_user_timezone
 from flask_babel import gettext as _
 
 from engine.errors import UnreadableFileError
@@ -72,6 +72,13 @@ def _super_admins_only():
 def ext_when(value) -> str:
     """A stored moment in the reader's time zone and language, or a dash."""
     return format_datetime(value, "short") if value else "—"
+
+
+@bp.app_template_filter("ext_span")
+def ext_span(start, end) -> str:
+    """A slot: `12/3/26, 5:00 PM – 7:00 PM` (the date once when both ends fall on the same local day)."""
+    same_day = to_user_timezone(start).date() == to_user_timezone(end).date()
+    return f"{format_datetime(start, 'short')} – {format_time(end, 'short') if same_day else format_datetime(end, 'short')}"
 
 
 def _change(action, done_message: str, back: str):
@@ -260,10 +267,9 @@ def import_apply():
     table = party_import.read_party_bytes(path.read_bytes(), kept.get("name", "import.csv"))
     with _sessions()() as db, db.begin():
         plan = party_import.plan_party_import(db.connection(), table)
-        if not plan.ok:
-            db.rollback()
-            return render_template("admin/external/import.html", plan=plan, name=kept.get("name")), 422
-        counts = party_import.apply_party_import(db.connection(), plan, _now())
+        counts = party_import.apply_party_import(db.connection(), plan, _now()) if plan.ok else None
+    if counts is None:
+        return render_template("admin/external/import.html", plan=plan, name=kept.get("name")), 422
     path.unlink(missing_ok=True)
     session.pop("party_import", None)
     flash(_("Imported: %(parties)s new parties, %(contacts)s new contacts, %(updated)s updated.",

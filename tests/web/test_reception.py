@@ -81,6 +81,7 @@ def test_a_typed_code_shows_the_pass_and_the_visitor_is_checked_in_then_out(desk
     page = _post(desk, "/reception/", typed).get_data(as_text=True)
     assert "王访客" in page and "星辰科技" in page and "Zhang San" in page and "Valid now" in page
     assert "On the visitor blacklist" not in page
+    assert f"{code[:4]}-{code[4:]}" in page and 'name="code" value=""' in page  # the field is ready for the next scan
     checked_in = _post(desk, "/reception/check-in", code)
     assert checked_in.status_code == 200
     assert "Checked in: 王访客." in checked_in.get_data(as_text=True)
