@@ -38,6 +38,7 @@ BLUEPRINTS = (
     "notifications",
     "directory",
     "files",
+    "portal",
     "external_admin",
     "reception",
 )

@@ -40,6 +40,8 @@ from engine.errors import (
     ProcessRuntimeError,
     TaskConflictError,
 )
+from engine.external import display as external_display
+from engine.external.identity import is_external
 from engine.people import org
 from engine.runtime import operations, uploads
 from engine.runtime.outcome import DECISION_KEY
@@ -290,8 +292,14 @@ def when(value: str | datetime | None) -> str:
 
 
 def _people(session, usernames, lang: str) -> dict[str, str]:
-    """Display names by username, in the page's language when the person has one in it."""
-    return org.display_names(session, usernames, lang)
+    """Display names by username, in the page's language when the person has one in it; outsiders'
+    identities (`ext:contact:ID`, `ext:grant:ID`) by the names `engine.external.display` gives them."""
+    usernames = set(usernames or ())
+    outsiders = {u for u in usernames if is_external(u)}
+    names = org.display_names(session, usernames - outsiders, lang)
+    if outsiders:
+        names.update(external_display.display_names(session.connection(), outsiders, lang))
+    return names
 
 
 @dataclass
@@ -649,7 +657,7 @@ def _instance_operation(instance_id: int, operation: str, run, success: str | No
 def _display_names(usernames) -> dict[str, str]:
     """People by their display names in the page's language (usernames stay the stored values)."""
     with sessions()() as session:
-        return org.display_names(session, usernames, current_language())
+        return _people(session, usernames, current_language())
 
 
 def _display_name(username: str) -> str:

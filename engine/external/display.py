@@ -1,7 +1,7 @@
 """How outsiders' identities read on employees' pages (history, task lists, instance views).
 
 `ext:contact:ID` -> "Party · Contact" (the party's English name on en pages when it has one);
-`ext:grant:ID` -> the grant's label, else its party's name, else the case's visitor name, else
+`ext:grant:ID` -> its party's name, else the case's visitor name, else the grant's label, else
 "External visitor" / "外部访客". Two queries at most, whatever the number of identities.
 """
 
@@ -45,6 +45,8 @@ def display_names(conn: Connection, identities: Iterable[str], lang: str = "zh")
                             .outerjoin(ExternalCase, ExternalCase.instance_id == ExternalGrant.instance_id)
                             .where(ExternalGrant.id.in_(wanted["grant"])))
         for row in rows:
-            names[wanted["grant"][row.id]] = (row.label or _party_name(row.party, row.name_en, lang) or row.visitor
+            # the party or the visitor acts through the link; the label (for engine-issued links, the
+            # step it was sent for) names a person only on a grant issued by hand without either
+            names[wanted["grant"][row.id]] = (_party_name(row.party, row.name_en, lang) or row.visitor or row.label
                                               or visitor)
     return names

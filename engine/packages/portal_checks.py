@@ -10,6 +10,8 @@ portal:
   visible_fields: [po_number, delivery_date]  # what the outsider sees on the progress page
   start: true                # contacts of the party may submit a new request from the portal
   link_days: 14              # validity of the links the engine issues (1-365, default 14)
+  host_field: host           # data key set to the employee who issued the invitation code an outsider
+                             # starts with (a visitor's host); never taken from the outsider's post
 ```
 
 Every field named must be a field of one of the package's forms. An external user task takes no
@@ -26,9 +28,10 @@ from engine.errors import Problem, msg
 from engine.external.identity import KINDS, PARTY_KINDS
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES
 
-PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days")
+PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days",
+               "host_field")
 MAX_LINK_DAYS = 365
-_FIELD_KEYS = ("party_field", "email_field", "name_field")
+_FIELD_KEYS = ("party_field", "email_field", "name_field", "host_field")
 
 
 def portal_problems(meta: dict, documents: dict, forms: dict, root: Path) -> list[Problem]:

@@ -22,7 +22,7 @@ from engine import runtime
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.caching import BoundedCache
 from engine.data import store
-from engine.data.external_models import ExternalCase, ExternalParty
+from engine.data.external_models import ExternalCase, ExternalGrant, ExternalParty
 from engine.data.models import (
     HistoryEntry,
     ProcessDefinition,
@@ -276,7 +276,8 @@ def startable(session: Session, principal: Principal, lang: str) -> list[dict]:
 
 def start_request(sessions: sessionmaker[Session], principal: Principal, key: str, data: dict, lang: str) -> int:
     """Start a new request of `key` as the principal; returns the instance id. A party's principal
-    submits for its own party: `data[portal.party_field]` is set to its key, whatever was sent."""
+    submits for its own party: `data[portal.party_field]` is set to its key, whatever was sent; a grant's
+    holder names the grant's issuer: `data[portal.host_field]` is set to its `created_by` (a visitor's host)."""
     with sessions() as session:
         conn = session.connection()
         if not scope.may_start(conn, principal, key):
@@ -286,6 +287,9 @@ def start_request(sessions: sessionmaker[Session], principal: Principal, key: st
         if principal.party_id is not None and portal.get("party_field"):
             data[portal["party_field"]] = session.execute(
                 select(ExternalParty.key).where(ExternalParty.id == principal.party_id)).scalar_one()
+        if principal.grant_id is not None and portal.get("host_field"):
+            data[portal["host_field"]] = session.execute(
+                select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)).scalar_one()
     result = runtime.start_instance(sessions, key, data, principal.identity, lang=lang)
     _own_case(sessions, result.instance_id, principal, portal, data)
     return result.instance_id

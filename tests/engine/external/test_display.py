@@ -27,3 +27,12 @@ def test_contacts_and_grants_read_as_party_contact_label_or_visitor(conn, instan
     english = display_names(conn, ids, "en")
     assert english[f"ext:contact:{contact_id}"] == "Acme · Wang" and english[f"ext:grant:{of_party}"] == "Acme"
     assert english[f"ext:grant:{of_visit}"] == "Zhao Lei" and english[f"ext:grant:{anonymous}"] == "External visitor"
+
+
+def test_a_link_issued_for_a_step_reads_as_its_party_not_as_the_step(conn, party):
+    """The engine labels the links it issues with the step's name (for the admin's list); on the
+    instance page the supplier acting through it is the supplier."""
+    party_id, _contact_id = party
+    step_link, _ = grants.issue_link(conn, scopes=["view", "fill"], valid_until=WEEK, party_id=party_id,
+                                     label="确认订单", now=NOW)
+    assert display_names(conn, [f"ext:grant:{step_link}"], "zh") == {f"ext:grant:{step_link}": "艾克米"}

@@ -192,3 +192,14 @@ def test_steps_of_other_processes_issue_no_pass(visits, tmp_path):
     assert visit_passes.sweep(visits) == 0
     with visits() as session:
         assert session.execute(select(ExternalGrant)).first() is None
+
+
+def test_the_no_show_timer_is_due_at_the_slots_end_in_the_companys_zone(visits):
+    """`visit_end` is written without a zone (a datetime form field): it is the company's local time
+    (Asia/Shanghai here), so the no-show timer is due at 03:00 UTC, not at 11:00 UTC."""
+    from engine.data.models import Timer
+    instance_id = invite(visits)
+    with visits() as session:
+        due = session.execute(select(Timer.due_at).where(Timer.instance_id == instance_id,
+                                                         Timer.status == "pending")).scalars().all()
+    assert datetime(2030, 5, 20, 3, 0, tzinfo=UTC) in [d.astimezone(UTC) for d in due]

@@ -1,0 +1,43 @@
+"""package.yaml `portal.host_field`: a visit asked for with an invitation code names the code's issuer as host."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.data import store
+from engine.data.models import utcnow
+from engine.external import grants
+from engine.packages import deployment as packages
+from engine.packages.portal_checks import portal_section_problems
+from engine.work import portal
+from tests.conftest import add_people
+
+VISITOR_BOOKING = Path(__file__).resolve().parents[3] / "processes" / "visitor_booking"
+VISIT = {"visitor_name": "Anna Berg", "visitor_company": "Nordic AB", "visitor_phone": "+46 70 123 45 67",
+         "visitor_email": "anna@example.com", "visit_start": "2030-05-21T14:00", "visit_end": "2030-05-21T15:30",
+         "purpose": "Supplier audit"}
+
+
+def test_the_code_issuer_is_the_host_whatever_the_visitor_sends(sessions):
+    add_people(sessions, "li", "zhou")
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(VISITOR_BOOKING), "admin")
+        _grant_id, code = grants.issue_code(session.connection(), scopes=["submit", "view"],
+                                            valid_until=utcnow() + timedelta(days=3), process_key="visitor_booking",
+                                            created_by="li")
+    with sessions() as session, session.begin():
+        principal = grants.redeem_code(session.connection(), code, utcnow(), client="test")
+    instance_id = portal.start_request(sessions, principal, "visitor_booking", {**VISIT, "host": "zhou"}, "en")
+    with sessions() as session:
+        assert store.read_process_data(session, instance_id)["host"] == "li"
+
+
+@pytest.mark.parametrize(("value", "wrong"), [("host", False), ("nope", True), ("", True)])
+def test_host_field_must_name_a_form_field(value, wrong):
+    forms = {"visit": {"fields": [{"name": "host", "type": "user"}, {"name": "visitor_email", "type": "text"}]}}
+    problems = portal_section_problems({"party": "visitor", "email_field": "visitor_email", "host_field": value},
+                                       forms)
+    assert bool(problems) is wrong
