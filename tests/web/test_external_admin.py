@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from engine.data import store
 from engine.external import audit, grants, parties, passes
 from engine.external import sessions as portal_sessions
 from engine.external.errors import ExternalAccessError
 from engine.packages import deployment as packages
+from engine.work import portal
 
 from .conftest import csrf_token, sign_in
 
@@ -206,6 +208,11 @@ def test_a_start_form_code_is_shown_once_bound_to_the_process_and_the_issuing_ho
     assert (grant.kind, grant.created_by, grant.label) == ("code", "root", "王访客")
     assert timedelta(days=6) < grant.valid_until.replace(tzinfo=UTC) - datetime.now(UTC) <= timedelta(days=7)
     assert principal.process_key == "visitor_booking" and principal.allows("submit")
+    instance_id = portal.start_request(sessions, principal, "visitor_booking", {
+        "visitor_name": "王访客", "visitor_phone": "13800138000", "visitor_email": "v@example.com",
+        "visit_start": "2030-05-20T09:00", "visit_end": "2030-05-20T11:00", "purpose": "评审", "host": "zhang"}, "zh")
+    with sessions() as db:
+        assert store.read_process_data(db.connection(), instance_id)["host"] == "root"  # the code's issuer hosts
     again = admin.get(BASE + "/codes", query_string={"process": "visitor_booking"}).get_data(as_text=True)
     assert code not in again and f'data-grant="{grant.id}"' in again  # listed, never shown again
     refused = _post(admin, BASE + "/codes", {"process": "visitor_booking", "days": "0"})
