@@ -11,6 +11,7 @@ session) until "apply" plans it again and writes it in one transaction.
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .i18n import current_language
 bp = Blueprint("external_admin", __name__, url_prefix="/admin/external")
 LOG_PAGE = 50
 PARTIES_PAGE = 100
+IMPORT_KEPT_SECONDS = 24 * 3600
 MAX_CODE_DAYS = 365
 OUTCOMES = ("ok", "refused")
 
@@ -249,9 +251,18 @@ def import_page():
     token = secrets.token_hex(16)
     folder = _import_folder()
     folder.mkdir(parents=True, exist_ok=True)
+    _forget_old_previews(folder)
     (folder / token).write_bytes(data)
     session["party_import"] = {"token": token, "name": name}
     return render_template("admin/external/import.html", plan=plan, name=name, token=token)
+
+
+def _forget_old_previews(folder: Path) -> None:
+    """Delete previewed files nobody applied within a day."""
+    limit = time.time() - IMPORT_KEPT_SECONDS
+    for old in folder.iterdir():
+        if old.is_file() and old.stat().st_mtime < limit:
+            old.unlink(missing_ok=True)
 
 
 @bp.post("/import/apply")

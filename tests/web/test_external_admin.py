@@ -4,7 +4,9 @@ and apply, the access log with its filters, invitation codes shown once, and the
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -156,6 +158,16 @@ def test_an_import_is_previewed_then_applied(admin, sessions):
         assert [(p.key, p.kind, p.contacts) for p in parties.list_parties(db.connection())] == [
             ("ACME", "supplier", 1), ("GAMMA", "customer", 1)]
     assert _post(admin, BASE + "/import/apply", {"token": token}).status_code == 400  # used once
+
+
+def test_a_preview_nobody_applied_is_forgotten_after_a_day(admin, app):
+    page = _upload(admin, CSV_OK).get_data(as_text=True)
+    token = re.search(r'name="token" value="([0-9a-f]+)"', page).group(1)
+    folder = Path(app.config["LIAISON_UPLOAD_DIR"]).parent / "party-imports"
+    day_old = time.time() - 25 * 3600
+    os.utime(folder / token, (day_old, day_old))
+    _upload(admin, CSV_OK)
+    assert not (folder / token).exists() and len(list(folder.iterdir())) == 1
 
 
 def test_an_import_with_errors_shows_each_row_and_offers_no_apply(admin, sessions):
