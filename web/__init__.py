@@ -39,6 +39,8 @@ BLUEPRINTS = (
     "directory",
     "files",
     "portal",
+    "external_admin",
+    "reception",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

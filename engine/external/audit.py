@@ -55,9 +55,11 @@ class Access:
 
 
 def accesses(conn: Connection, *, party_id: int | None = None, grant_id: int | None = None,
-             contact_id: int | None = None, limit: int = 200, before_id: int | None = None) -> list[Access]:
-    """The newest accesses first, filtered by party, grant or contact; page on with `before_id` (the last
-    id shown). One query on the log's indexes."""
+             contact_id: int | None = None, limit: int = 200, before_id: int | None = None,
+             outcome: str | None = None) -> list[Access]:
+    """The newest accesses first, filtered by party, grant, contact or outcome (`ok`, `refused`: every
+    other outcome, or one reason); page on with `before_id` (the last id shown). One query on the log's
+    indexes."""
     query = select(ExternalAccess.__table__).order_by(ExternalAccess.id.desc()).limit(max(1, min(limit, MAX_LIMIT)))
     if party_id is not None:
         query = query.where(ExternalAccess.party_id == party_id)
@@ -67,4 +69,8 @@ def accesses(conn: Connection, *, party_id: int | None = None, grant_id: int | N
         query = query.where(ExternalAccess.contact_id == contact_id)
     if before_id is not None:
         query = query.where(ExternalAccess.id < before_id)
+    if outcome == "refused":
+        query = query.where(ExternalAccess.outcome != "ok")
+    elif outcome:
+        query = query.where(ExternalAccess.outcome == outcome)
     return [Access(**row) for row in conn.execute(query).mappings()]

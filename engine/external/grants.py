@@ -246,12 +246,15 @@ def revoke_grants_where(conn: Connection, by: str | None, now: datetime, *, part
     return ids
 
 
-def grants_of(conn: Connection, *, instance_id: int | None = None, party_id: int | None = None) -> list[GrantInfo]:
-    """The grants of an instance or of a party (passes included), newest first."""
+def grants_of(conn: Connection, *, instance_id: int | None = None, party_id: int | None = None,
+              process_key: str | None = None) -> list[GrantInfo]:
+    """The grants of an instance, of a party or bound to a start form (passes included), newest first."""
     query = select(*(getattr(ExternalGrant, f) for f in GrantInfo.__dataclass_fields__)).order_by(
         ExternalGrant.id.desc())
     if instance_id is not None:
         query = query.where(ExternalGrant.instance_id == instance_id)
     if party_id is not None:
         query = query.where(ExternalGrant.party_id == party_id)
+    if process_key is not None:
+        query = query.where(ExternalGrant.process_key == process_key)
     return [GrantInfo(**{**row, "scopes": tuple(row["scopes"] or ())}) for row in conn.execute(query).mappings()]

@@ -153,6 +153,11 @@ def _party(conn: Connection, party_id: int) -> PartyInfo:
     return PartyInfo(*row)
 
 
+def get_party(conn: Connection, party_id: int) -> PartyInfo:
+    """One party (active or not); NotFoundError when there is none. Its `contacts` count is not filled."""
+    return _party(conn, party_id)
+
+
 _PARTY_COLUMNS = (ExternalParty.id, ExternalParty.kind, ExternalParty.key, ExternalParty.name, ExternalParty.name_en,
                   ExternalParty.active)
 
@@ -253,6 +258,11 @@ def _contact(conn: Connection, contact_id: int) -> ContactInfo:
     if row is None:
         raise NotFoundError(msg("There is no contact %(id)s.", id=contact_id))
     return ContactInfo(*row)
+
+
+def get_contact(conn: Connection, contact_id: int) -> ContactInfo:
+    """One contact (active or not); NotFoundError when there is none."""
+    return _contact(conn, contact_id)
 
 
 def contacts_of(conn: Connection, party_id: int) -> list[ContactInfo]:

@@ -52,12 +52,19 @@ MATRIX = {
     "/me/notifications": (LOGIN, 200, 200, 200, 200),
     "/directory/people?q=z": (LOGIN, 200, 200, 200, 200),
     "/directory/departments?q=s": (LOGIN, 200, 200, 200, 200),
-    "/files/" + "0" * 32: (LOGIN, 404, 404, 404, 404),  # no such upload; others' uploads: tests/web/test_files.py
+    "/files/" + "0" * 32: (LOGIN, 404, 404, 404, 404),
+    "/admin/external/": (LOGIN, 403, 403, 403, 200),
+    "/admin/external/access-log": (LOGIN, 403, 403, 403, 200),
+    "/admin/external/codes": (LOGIN, 403, 403, 403, 200),
+    "/admin/external/blacklist": (LOGIN, 403, 403, 403, 200),
+    "/admin/external/import": (LOGIN, 403, 403, 403, 200),
+    "/admin/external/parties/999999": (LOGIN, 403, 403, 403, 404),
+    "/reception/": (LOGIN, 403, 403, 403, 200),  # no such upload; others' uploads: tests/web/test_files.py
 }
 DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "key": "leave_request",
               "department_id": 1, "name": "x", "filename": "x", "notification_id": 1,
               "role_id": 1, "grant_id": 1, "job_id": 1, "person_id": 1, "token": "x", "sim": "x", "form": "x",
-              "file": "x", "number": 1}
+              "file": "x", "number": 1, "party_id": 1, "contact_id": 1, "entry_id": 1}
 
 
 @pytest.fixture(scope="module")
