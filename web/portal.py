@@ -504,7 +504,8 @@ def new():
 
 
 def _start_schema(key: str) -> tuple[FormSchema | None, dict, str]:
-    """The start form as the outsider sees it (without the host field a code names), the process names
+    """The start form as the outsider sees it (without the fields the portal fills: their party, the host a
+    code names), the process names
     and the process's name in the page's language; 404 when the principal may not start it."""
     lang = current_language()
     with _sessions()() as db:
@@ -513,15 +514,11 @@ def _start_schema(key: str) -> tuple[FormSchema | None, dict, str]:
         _record("submit", "not_found", principal(), detail=key[:100])
         abort(404)
     schema, names = work_pages.start_form(_sessions(), key)
-    host = _host_field(key)
-    if schema is not None and host and schema.field(host) and principal().grant_id is not None:
-        schema = _without(schema, [host])
-    return schema, names, allowed[key]
-
-
-def _host_field(key: str) -> str | None:
     with _sessions()() as db:
-        return scope.portal_settings(scope.latest_package(db.connection(), key)).get("host_field")
+        filled = [f for f in portal.filled_fields(db, principal(), key) if schema is not None and schema.field(f)]
+    if filled:
+        schema = _without(schema, filled)
+    return schema, names, allowed[key]
 
 
 def _start_page(key: str, schema, name: str, formdata=None, errors=None, problem: str = "", status: int = 200):

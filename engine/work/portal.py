@@ -287,22 +287,40 @@ def startable(session: Session, principal: Principal, lang: str) -> list[dict]:
     return sorted(found, key=lambda p: p["name"])
 
 
+def filled_for(principal: Principal, portal: dict) -> list[str]:
+    """The start-form fields the portal fills for this principal (the form does not ask them): the
+    party field for a party's principal, the host field for a grant's holder."""
+    fields = []
+    if principal.party_id is not None and portal.get("party_field"):
+        fields.append(portal["party_field"])
+    if principal.grant_id is not None and portal.get("host_field"):
+        fields.append(portal["host_field"])
+    return fields
+
+
+def filled_fields(session: Session, principal: Principal, key: str) -> list[str]:
+    """`filled_for` of the latest version of `key` (what the portal's start page leaves out)."""
+    return filled_for(principal, scope.portal_settings(scope.latest_package(session.connection(), key)))
+
+
 def start_request(sessions: sessionmaker[Session], principal: Principal, key: str, data: dict, lang: str) -> int:
-    """Start a new request of `key` as the principal; returns the instance id. A party's principal
-    submits for its own party: `data[portal.party_field]` is set to its key, whatever was sent; a grant's
-    holder names the grant's issuer: `data[portal.host_field]` is set to its `created_by` (a visitor's host)."""
+    """Start a new request of `key` as the principal; returns the instance id. The fields of `filled_for`
+    are set whatever was sent: a party's principal submits for its own party (`data[portal.party_field]`
+    is its key); a grant's holder names the grant's issuer (`data[portal.host_field]` is its
+    `created_by`: a visitor's host)."""
     with sessions() as session:
         conn = session.connection()
         if not scope.may_start(conn, principal, key):
             raise _not_found(key)
         portal = scope.portal_settings(scope.latest_package(conn, key))
         data = dict(data or {})
-        if principal.party_id is not None and portal.get("party_field"):
-            data[portal["party_field"]] = session.execute(
-                select(ExternalParty.key).where(ExternalParty.id == principal.party_id)).scalar_one()
-        if principal.grant_id is not None and portal.get("host_field"):
-            data[portal["host_field"]] = session.execute(
-                select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)).scalar_one()
+        for name in filled_for(principal, portal):
+            if name == portal.get("party_field"):
+                data[name] = session.execute(
+                    select(ExternalParty.key).where(ExternalParty.id == principal.party_id)).scalar_one()
+            else:
+                data[name] = session.execute(
+                    select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)).scalar_one()
     result = runtime.start_instance(sessions, key, data, principal.identity, lang=lang)
     _own_case(sessions, result.instance_id, principal, portal, data)
     return result.instance_id

@@ -342,3 +342,27 @@ def test_a_visitor_sees_the_pass_card_on_the_case_page(app, sessions, people):
         session.execute(update(ExternalGrant).where(ExternalGrant.kind == "pass").values(revoked_at=utcnow()))
     text = client.get(f"/portal/cases/{instance_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Withdrawn" in text and grants.format_code(code) not in text and "<svg" not in text
+
+
+CUSTOMER_REQUEST = Path(__file__).resolve().parents[2] / "processes" / "customer_request"
+
+
+def test_a_customer_contact_submits_a_request_without_being_asked_for_their_own_party(app, sessions, people):
+    """The start page leaves out the field the portal fills (the party's code); the request is the party's."""
+    packages.deploy_package(sessions, packages.load_package(CUSTOMER_REQUEST), "admin")
+    add_party(sessions, key="HUAXIN", kind="customer", contacts=(("Chen", "chen@huaxin.example", "zh"),))
+    client = app.test_client()
+    portal_post(client, "/portal/sign-in", {"email": "chen@huaxin.example"})
+    with sessions() as session:
+        payload = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.event == "external_sign_in")).one()
+    code = re.search(r"\b(\d{6})\b", payload["text"]).group(1)
+    assert portal_post(client, "/portal/sign-in/code", {"email": "chen@huaxin.example", "code": code}).status_code == 302
+    page = client.get("/portal/new/customer_request").get_data(as_text=True)
+    assert 'name="description"' in page and 'name="customer"' not in page
+    sent = portal_post(client, "/portal/new/customer_request",
+                       {"request_type": "incident", "description": "打印机卡纸", "desired_date": "2030-01-10",
+                        "customer": "SOMEONE_ELSE"}, token_from="/portal/new/customer_request")
+    assert sent.status_code == 302, sent.get_data(as_text=True)[:2000]
+    instance_id = int(sent.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    with sessions() as session:
+        assert store.read_process_data(session, instance_id)["customer"] == "HUAXIN"
