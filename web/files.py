@@ -278,15 +278,16 @@ def attach(ids: list[str], username: str, instance_id: int) -> None:
 _VALUE = re.compile(r'(<div class="lf-value"[^>]*>)(.*?)(</div>)', re.S)
 
 
-def with_download_links(html: Markup, fld, values: dict) -> Markup:
-    """A read-only file field's markup with its file names as download links (other fields unchanged)."""
+def with_download_links(html: Markup, fld, values: dict, endpoint: str = "files.download") -> Markup:
+    """A read-only file field's markup with its file names as download links (other fields unchanged);
+    `endpoint` serves the file (the portal has its own, scoped to the outsider)."""
     spec = getattr(fld, "spec", None) or {}
     refs = values.get(fld.name) if spec.get("type") == "file" else None
     if not isinstance(refs, list) or not refs or not str(html).strip():
         return html
     items = Markup("").join(
         Markup('<li><a href="{}" download>{}</a> <span class="file-size">{}</span></li>').format(
-            url_for("files.download", file_id=ref["id"]), ref.get("name") or ref["id"], filesize(ref.get("size")))
+            url_for(endpoint, file_id=ref["id"]), ref.get("name") or ref["id"], filesize(ref.get("size")))
         for ref in refs if isinstance(ref, dict) and isinstance(ref.get("id"), str))
     links = Markup('<ul class="file-links">{}</ul>').format(items)
     return Markup(_VALUE.sub(lambda m: m.group(1) + links + m.group(3), str(html), count=1))

@@ -65,7 +65,7 @@ from web.errors import TOO_LARGE, failed_message, form_errors, too_large_message
 from . import files
 from .auth import public_blueprint
 from .i18n import current_language
-from .work import decision_buttons, editable_form
+from .work import decision_buttons, editable_form, readonly_form
 
 bp = public_blueprint(Blueprint("portal", __name__, url_prefix="/portal"))
 
@@ -321,32 +321,16 @@ def case(instance_id: int):
     try:
         with _sessions()() as db:
             view = portal.case_view(db, who, instance_id, lang)
+            details = Markup("").join(
+                readonly_form(schema, data, lang, hide=[f["name"] for f in schema.fields if f["name"] not in shown],
+                              download_endpoint="portal.download")
+                for schema, shown, data in portal.visible_forms(db, who, instance_id))
             card = _pass_card(db.connection(), instance_id) if who.kind == "visitor" else None
     except NotFoundError:
         _record("view", "not_found", who, instance_id=instance_id)
         raise
     _record("view", "ok", who, instance_id=instance_id)
-    return render_template("portal/case.html", view=view, card=card)
-
-
-@bp.app_template_global()
-def portal_value(item) -> str:
-    """A visible field's value as text: dates and times short, lists joined, file references by name."""
-    value = item.value
-    if value is None or value == "":
-        return "—"
-    if item.type == "datetime" and isinstance(value, str):
-        try:
-            return when(value)
-        except ValueError:
-            return value
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if isinstance(value, list):
-        return ", ".join(str(v.get("name") or "") if isinstance(v, dict) else str(v) for v in value)
-    if isinstance(value, dict):
-        return str(value.get("name") or "")
-    return str(value)
+    return render_template("portal/case.html", view=view, card=card, details=details)
 
 
 def _pass_card(conn, instance_id: int) -> dict | None:

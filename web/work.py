@@ -151,8 +151,10 @@ def _view_schema(schema_json: str, hidden: tuple[str, ...]) -> FormSchema:
     return load_schema(data)
 
 
-def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -> Markup:
-    """Every field of `schema` shown read-only with `values` (option labels, money in words...)."""
+def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=(),
+                  download_endpoint: str = "files.download") -> Markup:
+    """Every field of `schema` but `hide` shown read-only with `values` (option labels, money in words...);
+    file names link to `download_endpoint`."""
     if schema is None:
         return Markup("")
     names = {f["name"] for f in schema.fields}
@@ -165,7 +167,8 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=()) -
     form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values,
                                                                labels=labels))
     macros = _macros()
-    return Markup("").join(files.with_download_links(macros.render_field(fld, form, lang), fld, values)
+    return Markup("").join(files.with_download_links(macros.render_field(fld, form, lang), fld, values,
+                                                     download_endpoint)
                            for fld in form)
 
 

@@ -12,6 +12,7 @@ An instance the principal may not see is "not found", exactly like one that does
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from engine.data import store
 from engine.data.external_models import ExternalCase, ExternalGrant, ExternalParty
 from engine.data.models import (
     HistoryEntry,
+    InstanceData,
     ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
@@ -94,9 +96,37 @@ def cases(session: Session, principal: Principal, lang: str, page: int = 1) -> P
         .where(where).order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
         .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     found = outcomes(session, [r.id for r in rows])
-    items = [CaseItem(r.id, r.process_key, localized(r.name, lang, r.process_key), r.business_key, found[r.id],
-                      r.created_at, bool(r.waiting) and principal.allows("fill")) for r in rows]
+    keys = _reference_values(session, [r.id for r in rows if not r.business_key])
+    items = [CaseItem(r.id, r.process_key, localized(r.name, lang, r.process_key), r.business_key or keys.get(r.id),
+                      found[r.id], r.created_at, bool(r.waiting) and principal.allows("fill")) for r in rows]
     return Page(items, total, page, PER_PAGE)
+
+
+def _reference_values(session: Session, instance_ids: list[int]) -> dict[int, str]:
+    """For instances without a business key, what the outsider can tell them apart by: the first of the
+    package's portal.visible_fields when it holds a short text or number (a request or order number).
+    Visible fields only: nothing else of the data reaches the list. Two queries."""
+    if not instance_ids:
+        return {}
+    first: dict[int, str] = {}
+    for instance_id, version_id, checksum in session.execute(
+            select(ProcessInstance.id, ProcessVersion.id, ProcessVersion.checksum)
+            .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
+            .where(ProcessInstance.id.in_(instance_ids))):
+        names = scope.portal_settings(version_package(session.connection(), version_id, checksum)).get("visible_fields")
+        if names:
+            first[instance_id] = names[0]
+    if not first:
+        return {}
+    values = {}
+    for instance_id, key, value in session.execute(
+            select(InstanceData.instance_id, InstanceData.key, InstanceData.value)
+            .where(InstanceData.instance_id.in_(first), InstanceData.key.in_(set(first.values())))):
+        if first.get(instance_id) == key:
+            parsed = json.loads(value)
+            if isinstance(parsed, (str, int, float)) and not isinstance(parsed, bool) and len(str(parsed)) <= 60:
+                values[instance_id] = str(parsed)
+    return values
 
 
 # -- one case --------------------------------------------------------------------------------------
@@ -201,21 +231,45 @@ def _milestones(session: Session, instance, version, package: dict, lang: str) -
 
 
 def _visible_fields(session: Session, instance, package: dict, lang: str) -> list[VisibleField]:
+    result = []
+    for schema, shown, data in _visible_sources(session, instance, package):
+        for name in shown:
+            spec = schema.field(name) or {}
+            label = spec.get("label")
+            text = localized(label, lang, name) if isinstance(label, dict) else str(label or name)
+            result.append(VisibleField(name, text, data.get(name), spec.get("type")))
+    return result
+
+
+def _visible_sources(session: Session, instance, package: dict) -> list[tuple[FormSchema, list[str], dict]]:
+    """The forms that define portal.visible_fields (the start form first), each with the visible fields it
+    defines (each field once, from the first form that has it), and the instance's data."""
     names = scope.portal_settings(package).get("visible_fields") or []
     if not names:
         return []
     start, _ = instance_start_form(session, instance.id)
     data = store.read_process_data(session, instance.id)
     version = session.get(ProcessVersion, instance.version_id)
-    other_forms = [f for f in version_forms(session.connection(), version.id, version.checksum).values()
-                   if isinstance(f, FormSchema) and f is not start]
-    result = []
-    for name in names:
-        spec = next((s.field(name) for s in ([start] if start else []) + other_forms if s.field(name)), None) or {}
-        label = spec.get("label")
-        text = localized(label, lang, name) if isinstance(label, dict) else str(label or name)
-        result.append(VisibleField(name, text, data.get(name), spec.get("type")))
-    return result
+    others = [f for f in version_forms(session.connection(), version.id, version.checksum).values()
+              if isinstance(f, FormSchema) and f is not start]
+    sources, placed = [], set()
+    for schema in ([start] if start else []) + others:
+        shown = [n for n in names if n not in placed and schema.field(n)]
+        if shown:
+            sources.append((schema, shown, data))
+            placed.update(shown)
+    return sources
+
+
+def visible_forms(session: Session, principal: Principal, instance_id: int) -> list[tuple[FormSchema, list[str], dict]]:
+    """For showing the visible fields with the forms' own read-only display (option labels, tables,
+    ratings, money): `[(form, [its visible fields], data)]`; the caller hides every other field of the
+    form. NotFoundError when the principal may not see the instance."""
+    if not scope.may_view_case(session, principal, instance_id):
+        raise _not_found(instance_id)
+    instance = session.get(ProcessInstance, instance_id)
+    version = session.get(ProcessVersion, instance.version_id)
+    return _visible_sources(session, instance, version_package(session.connection(), version.id, version.checksum))
 
 
 # -- the external task ---------------------------------------------------------------------------

@@ -366,3 +366,8 @@ def test_a_customer_contact_submits_a_request_without_being_asked_for_their_own_
     instance_id = int(sent.headers["Location"].rstrip("/").rsplit("/", 1)[1])
     with sessions() as session:
         assert store.read_process_data(session, instance_id)["customer"] == "HUAXIN"
+    listed = client.get("/portal/").get_data(as_text=True)
+    assert "CR-" in listed  # no business key: the request number, its first visible field, tells it apart
+    shown = client.get(f"/portal/cases/{instance_id}").get_data(as_text=True)
+    assert "故障报修" in shown or "Incident" in shown  # option labels, not the stored value
+    assert "分派说明" not in shown and "Triage note" not in shown  # internal fields stay internal
