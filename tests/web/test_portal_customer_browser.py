@@ -229,7 +229,7 @@ def test_a_customer_submits_follows_and_accepts_a_request_in_the_portal(site, br
         assert page.locator("#case-status").inner_text() == "Finished"
         assert page.locator("#open-step").count() == 0
         assert "done" in page.locator("#milestones .milestone[data-element=request_closed]").get_attribute("class")
-        assert "4" in page.locator("#fields").inner_text()
+        assert "★★★★☆ (4/5)" in page.locator("#fields").inner_text()  # the rating, as the customer gave it
         assert not problems, problems
     finally:
         context.close()
