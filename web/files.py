@@ -290,7 +290,7 @@ def with_download_links(html: Markup, fld, values: dict, endpoint: str = "files.
             url_for(endpoint, file_id=ref["id"]), ref.get("name") or ref["id"], filesize(ref.get("size")))
         for ref in refs if isinstance(ref, dict) and isinstance(ref.get("id"), str))
     links = Markup('<ul class="file-links">{}</ul>').format(items)
-    return Markup(_VALUE.sub(lambda m: m.group(1) + links + m.group(3), str(html), count=1))
+    return Markup(_VALUE.sub(lambda m: m.group(1) + str(links) + m.group(3), str(html), count=1))  # str: not escaped
 
 
 @bp.app_template_global()

@@ -109,7 +109,7 @@ def _label_people(form, context: FormContext) -> None:
                     found[kind].update(part.strip() for part in value.split(",") if part.strip())
         elif hasattr(fld, "rows"):
             for row in fld.rows():
-                for cell in row.values():
+                for cell in row:  # a row form iterates over its cells
                     add(cell)
 
     for fld in form:
