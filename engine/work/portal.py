@@ -309,15 +309,39 @@ def complete(sessions: sessionmaker[Session], principal: Principal, task_id: str
 # -- new requests ----------------------------------------------------------------------------------
 
 def downloadable(session: Session, principal: Principal, upload_id: str) -> uploads.UploadInfo:
-    """The upload an outsider may download: one attached to an instance in their cases, or their own
-    upload not attached yet (while their access is good). NotFoundError otherwise, the same for a file
-    that does not exist: an outsider learns nothing about files outside their scope."""
+    """The upload an outsider may download: their own upload, or a file shown to them — in a visible
+    field of a case in their scope (portal.visible_fields) or in a field their open external task shows
+    at its node. A file an employee attached to an internal field is not theirs to fetch, even of their
+    own case. NotFoundError otherwise, the same as for a file that does not exist."""
     found = uploads.get(session, upload_id)
-    if found is not None and (
-            scope.may_view_case(session.connection(), principal, found.instance_id) if found.instance_id is not None
-            else found.owner == principal.identity and scope.active(session.connection(), principal)):
+    conn = session.connection()
+    if found is None or not scope.active(conn, principal):
+        raise _not_found(upload_id[:40])
+    if found.owner == principal.identity:
+        return found
+    if found.instance_id is not None and scope.may_view_case(conn, principal, found.instance_id) \
+            and upload_id in _files_shown(session, principal, found.instance_id):
         return found
     raise _not_found(upload_id[:40])
+
+
+def _files_shown(session: Session, principal: Principal, instance_id: int) -> set[str]:
+    """The ids of the files the outsider's pages show for one case: its visible fields, and the fields
+    their open external tasks show."""
+    values: list = [data.get(name) for _schema, shown, data in
+                    _visible_sources(session, session.get(ProcessInstance, instance_id),
+                                     _package_of(session, instance_id)) for name in shown]
+    if principal.allows("fill"):
+        for task_id in session.scalars(select(WorkTask.id).where(WorkTask.instance_id == instance_id,
+                                                                 _offered_to(principal))):
+            values += list(external_task(session, principal, task_id, "en").values.values())
+    return {ref["id"] for value in values if isinstance(value, list)
+            for ref in value if isinstance(ref, dict) and isinstance(ref.get("id"), str)}
+
+
+def _package_of(session: Session, instance_id: int) -> dict:
+    version = session.get(ProcessVersion, session.get(ProcessInstance, instance_id).version_id)
+    return version_package(session.connection(), version.id, version.checksum)
 
 
 def startable(session: Session, principal: Principal, lang: str) -> list[dict]:
