@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from engine import runtime
+from engine.data import store
 from engine.data.external_models import ExternalAccess
 from engine.data.models import OutboxMessage, ProcessInstance, WorkTask, utcnow
 from engine.external import grants, parties
@@ -219,6 +220,15 @@ def test_each_outsider_reaches_its_own_work_and_gets_404_for_everything_else(app
     # a customer posting to the internal (triage) step of its own case: refused, closed page
     refused(world, world.clients["customer A"], "POST", f"/portal/tasks/{tasks['CR-A']}", 409, {"team": "support"})
     assert world.open_tasks() == open_before and world.instances() == instances_before  # nothing moved
+    # their own step they answer; fields outside its form (the party, the order) are not theirs to change
+    done = portal_post(world.clients["supplier A"], f"/portal/tasks/{tasks['PO-A']}", {
+        "answer": "confirm", "supplier": "SUP-B", "po_number": "PO-HIJACK", "amount": "1"},
+        token_from=f"/portal/tasks/{tasks['PO-A']}")
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    with sessions() as session:
+        data = store.read_process_data(session, world.cases["PO-A"])
+    assert (data["supplier"], data["po_number"], data["amount"]) == ("SUP-A", "PO-A", 100)
+    refused(world, world.clients["supplier B"], "GET", f"/portal/cases/{world.cases['PO-A']}", 404)
 
 
 def test_employee_pages_never_serve_a_portal_cookie_and_an_employee_has_no_portal_session(app, sessions, people):
@@ -241,7 +251,9 @@ def test_employee_pages_never_serve_a_portal_cookie_and_an_employee_has_no_porta
                 assert page.status_code in (302, 403, 404), (name, path, page.status_code)
                 if page.status_code == 302:
                     assert page.headers["Location"].startswith("/login"), (name, path)
-            assert who.post(f"/tasks/{task}", data={"answer": "confirm"}).status_code in (302, 400, 403, 404)
+            posted = who.post(f"/tasks/{task}", data={"answer": "confirm", "csrf_token": csrf_token(who, "/portal/")})
+            assert posted.status_code in (302, 403, 404) and posted.headers.get("Location", "/login").startswith(
+                "/login"), (name, posted.status_code)
     assert world.task("PO-A") == task
     # an employee (signed in) has no portal session: every portal page refuses, the entry page is for outsiders
     employee = app.test_client()
@@ -330,12 +342,22 @@ def test_expired_revoked_and_guessed_links_and_codes_are_refused_and_guessing_is
     assert ("sign_in", "throttled") in {(a, o) for a, o, _p in world.refusals()}
 
 
-def test_a_revoked_partys_contact_stops_at_its_next_request(app, sessions, people):
+def test_a_revoked_partys_contact_and_links_stop_at_their_next_request(app, sessions, people):
     world = _world(app, sessions, people)
     client, other = world.clients["customer B"], world.clients["customer A"]
     assert client.get(f"/portal/cases/{world.cases['CR-B']}").status_code == 200
+    with sessions() as session:  # the link the engine e-mailed to supplier B for its order
+        text = session.scalars(select(OutboxMessage.payload).where(
+            OutboxMessage.instance_id == world.cases["PO-B"], OutboxMessage.event == "external_link")).first()["text"]
+    link = re.search(r"/portal/s/([A-Za-z0-9_-]+)", text).group(1)
+    holder = app.test_client()
+    assert holder.get(f"/portal/s/{link}").status_code == 302
+    assert holder.get(f"/portal/tasks/{world.task('PO-B')}").status_code == 200
     with sessions() as session, session.begin():
         parties.revoke_party(session.connection(), world.party_ids["CUS-B"], "zhang", utcnow())
+        parties.revoke_party(session.connection(), world.party_ids["SUP-B"], "zhang", utcnow())
+        contact_a = parties.contacts_of(session.connection(), world.party_ids["SUP-A"])[0].id
+        parties.revoke_contact(session.connection(), contact_a, "zhang", utcnow())
     for path in (f"/portal/cases/{world.cases['CR-B']}", f"/portal/files/{world.files['CR-B']}",
                  "/portal/new/customer_request"):
         page = refused(world, client, "GET", path, 403)
@@ -344,4 +366,10 @@ def test_a_revoked_partys_contact_stops_at_its_next_request(app, sessions, peopl
             {"request_type": "incident", "description": "x", "desired_date": "2030-01-10"})
     assert 'name="code"' in client.get("/portal/").get_data(as_text=True)  # the entry page, no list of cases
     assert ("view", "no_session", f"/portal/cases/{world.cases['CR-B']}") in world.refusals()
+    task = world.task("PO-B")
+    refused(world, holder, "GET", f"/portal/tasks/{task}", 403)
+    refused(world, holder, "POST", f"/portal/tasks/{task}", 403, {"answer": "confirm"})
+    refused(world, holder, "GET", f"/portal/s/{link}", 410)  # the party's links are withdrawn with it
+    refused(world, world.clients["supplier A"], "GET", f"/portal/cases/{world.cases['PO-A']}", 403)
+    assert world.task("PO-B") == task
     assert other.get(f"/portal/cases/{world.cases['CR-A']}").status_code == 200  # the other customer goes on
