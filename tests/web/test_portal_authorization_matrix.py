@@ -217,6 +217,12 @@ def test_each_outsider_reaches_its_own_work_and_gets_404_for_everything_else(app
                 "description": "x", "desired_date": "2030-01-10", "visitor_name": "X", "visitor_phone": "1",
                 "visitor_email": "x@example.com", "visit_start": "2030-05-21T14:00",
                 "visit_end": "2030-05-21T15:30", "purpose": "x", "host": "zhang"})
+    # a view-only link may not upload
+    visitor = world.clients["visitor"]
+    before = len(world.refusals())
+    stored = visitor.post("/portal/files", data={"file": (io.BytesIO(b"x"), "x.pdf")},
+                          headers={"X-CSRFToken": csrf_token(visitor, "/portal/")}, content_type="multipart/form-data")
+    assert stored.status_code == 403 and world.refusals()[before:] == [("upload", "not_permitted", "/portal/files")]
     # a customer posting to the internal (triage) step of its own case: refused, closed page
     refused(world, world.clients["customer A"], "POST", f"/portal/tasks/{tasks['CR-A']}", 409, {"team": "support"})
     assert world.open_tasks() == open_before and world.instances() == instances_before  # nothing moved
