@@ -58,12 +58,35 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+# Empty the PostgreSQL test database between tests: TRUNCATE only the tables a test filled (one
+# `TRUNCATE` of all 44 tables costs ~0.33 s, most of a small test's time: it replaces every table's
+# files), restart every sequence that was used, and put back the one row migration 0019 leaves in
+# `directory_version`. One round trip (~0.02 s with nothing to empty).
+_RESET = """
+DO $$
+DECLARE
+  name text; filled text[] := '{}'; found boolean; seq record;
+BEGIN
+  FOREACH name IN ARRAY ARRAY[%s] LOOP
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %%I)', name) INTO found;
+    IF found THEN filled := filled || name; END IF;
+  END LOOP;
+  IF cardinality(filled) > 0 THEN
+    EXECUTE 'TRUNCATE ' || (SELECT string_agg(format('%%I', t), ', ') FROM unnest(filled) t) || ' CASCADE';
+  END IF;
+  FOR seq IN SELECT schemaname, sequencename FROM pg_sequences
+             WHERE schemaname = current_schema() AND last_value IS NOT NULL LOOP
+    EXECUTE format('ALTER SEQUENCE %%I.%%I RESTART', seq.schemaname, seq.sequencename);
+  END LOOP;
+  INSERT INTO directory_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET version = 1;
+END $$"""
+
+
 def _truncate_all(url: str) -> None:
+    names = ", ".join(f"'{t.name}'" for t in Base.metadata.sorted_tables if t.name != "directory_version")
     engine = db.make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        conn.execute(text("INSERT INTO directory_version (id, version) VALUES (1, 1)"))  # as migration 0019 left it
+        conn.execute(text(_RESET % names))
     engine.dispose()
 
 
