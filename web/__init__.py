@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask import Flask, abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 import designer
@@ -75,11 +76,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         LIAISON_BASE_URL=settings.base_url,
         LIAISON_OIDC=settings.oidc,  # None: no "Sign in with ..." button (web/sso.py)
         LIAISON_LDAP=settings.ldap,  # None: passwords are checked locally only
+        # Behind a reverse proxy (a TLS terminator, nginx): how many proxies in front add X-Forwarded-For /
+        # -Proto. 0 (default): the peer's address is the client's. Sign-in and portal code throttles and the
+        # access log key on the client address, so behind a proxy this must be set, or every client looks like one.
+        LIAISON_PROXY_HOPS=int(_env_number("LIAISON_PROXY_HOPS", 0)),
     )
     if test_config:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.secret_key or instance_secret(settings.instance_dir)
+    if app.config["LIAISON_PROXY_HOPS"] > 0:
+        hops = app.config["LIAISON_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["liaison_sessions"] = db.make_session_factory(engine)
 

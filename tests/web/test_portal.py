@@ -371,3 +371,17 @@ def test_a_customer_contact_submits_a_request_without_being_asked_for_their_own_
     shown = client.get(f"/portal/cases/{instance_id}").get_data(as_text=True)
     assert "故障报修" in shown or "Incident" in shown  # option labels, not the stored value
     assert "分派说明" not in shown and "Triage note" not in shown  # internal fields stay internal
+
+
+@pytest.mark.parametrize(("hops", "logged"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_behind_a_configured_proxy_the_forwarded_client_is_logged_and_throttled(make_app, sessions, world,
+                                                                             hops, logged):
+    """LIAISON_PROXY_HOPS: behind one proxy the client is X-Forwarded-For's (throttles and the access log
+    key on it); without the setting the header is a client's claim and is ignored."""
+    client = make_app(LIAISON_PROXY_HOPS=hops).test_client()
+    token = csrf_token(client, "/portal/")
+    client.post("/portal/code", data={"code": "ZZZZ-ZZZZ", "csrf_token": token},
+                headers={"X-Forwarded-For": "203.0.113.9"})
+    with sessions() as session:
+        ips = session.scalars(select(ExternalAccess.ip).where(ExternalAccess.action == "enter_code")).all()
+    assert ips == [logged]
