@@ -12,19 +12,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
 
 from engine import runtime
+from engine.bpmn.workflow import company_zone
 from engine.data import db, store
 from engine.data.external_models import ExternalContact, ExternalParty
-from engine.data.models import OutboxMessage, WorkTask, utcnow
+from engine.data.models import OutboxMessage, ProcessInstance, WorkTask, utcnow
 from engine.external import grants, passes
 from engine.packages import deployment as packages
 from engine.people import accounts
+from engine.work import reception
 from tests.browser_support import chromium, serving
 from web import create_app
 
@@ -216,12 +218,18 @@ VISIT = {"visitor_name": "安娜", "visitor_company": "北欧测量", "visitor_p
 
 
 def test_a_visitor_asks_for_a_visit_with_a_code_and_shows_the_pass_on_a_phone(site, browser, shots):
+    """The visitor's whole visit with only a code and the portal: asks on a phone (zh), the host (the code's
+    issuer) approves, the pass with its QR appears on the case page, reception checks the visitor in and
+    out with the pass's code, and the visitor follows it (en, desktop)."""
     base = site
     sessions = STORE["sessions"]
     with sessions() as session, session.begin():
         _id, code = grants.issue_code(session.connection(), scopes=["submit", "view"],
                                       valid_until=utcnow() + timedelta(days=3), process_key="visitor_booking",
                                       created_by="zhang")
+    begins = datetime.now(company_zone()).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    slot = {"visit_start": begins.strftime("%Y-%m-%dT%H:%M"),
+            "visit_end": (begins + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")}
     context, page, problems = _context(browser, PHONE, "zh-CN")
     try:
         page.goto(f"{base}/portal/")
@@ -231,8 +239,8 @@ def test_a_visitor_asks_for_a_visit_with_a_code_and_shows_the_pass_on_a_phone(si
         assert page.locator("input[name=host]").count() == 0  # the code's issuer is the host
         for name in ("visitor_name", "visitor_company", "visitor_phone", "visitor_email"):
             page.fill(f"[name={name}]", VISIT[name])
-        page.fill("[name=visit_start]", VISIT["visit_start"])
-        page.fill("[name=visit_end]", VISIT["visit_end"])
+        page.fill("[name=visit_start]", slot["visit_start"])
+        page.fill("[name=visit_end]", slot["visit_end"])
         page.fill("[name=purpose]", VISIT["purpose"])
         _fits(page, 390)
         page.screenshot(path=str(shots / "portal-visit-request-zh-390.png"), full_page=True)
@@ -241,13 +249,36 @@ def test_a_visitor_asks_for_a_visit_with_a_code_and_shows_the_pass_on_a_phone(si
         instance_id = int(page.url.rsplit("/", 1)[1])
         assert "已提交" in page.locator(".flashes").inner_text()
         assert "安娜" in page.locator("#fields").inner_text()
+        assert page.locator(".pass-qr svg").count() == 0  # no pass before the host agrees
+        with sessions() as session:
+            assert store.read_process_data(session, instance_id)["host"] == "zhang"
+        runtime.complete_task(sessions, _open_task(instance_id, "host_approval"), "zhang", {"approved": True})
+        page.reload()
+        assert page.locator(".pass-qr svg").is_visible()
+        shown = page.locator("#pass-code").inner_text()
+        assert shown == grants.format_code(passes.pass_code(_open_task(instance_id, "check_in")))
+        _fits(page, 390)
+        assert not problems, problems
+    finally:
+        context.close()
+    desk = ("reception",)
+    reception.check_in(sessions, "zhou", desk, shown, utcnow(), lang="zh")
+    reception.check_out(sessions, "zhou", desk, shown, utcnow(), lang="zh")
+    context, page, problems = _context(browser, DESKTOP, "en-US")
+    try:  # the same code, typed again on a computer, opens the visit's pass page: now used
+        page.goto(f"{base}/portal/pass?code={shown}")
+        assert "Checked out" in page.locator("main").inner_text()
         assert not problems, problems
     finally:
         context.close()
     with sessions() as session:
-        assert store.read_process_data(session, instance_id)["host"] == "zhang"
+        assert session.get(ProcessInstance, instance_id).status == "completed"
 
-    # an employee invites a visitor: the pass e-mail links to the pass page
+
+def test_an_invited_visitors_pass_page(site, browser, shots):
+    """An employee invites a visitor: the pass e-mail links to the pass page, which shows the code and QR."""
+    base = site
+    sessions = STORE["sessions"]
     invited = runtime.start_instance(sessions, "visitor_booking", {**VISIT, "host": "zhang"}, "zhang").instance_id
     code = passes.pass_code(_open_task(invited, "check_in"))
     context, page, problems = _context(browser, PHONE, "zh-CN")
