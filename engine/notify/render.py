@@ -59,7 +59,8 @@ class Event:
     task: dict | None = None  # {"id", "element_id", "name", "due_at"} when about a task
     actor: str | None = None  # never notified of their own action
     comment: str | None = None
-    # free values for templates (`extra`); "emails": outside addresses (e-mail only, default language),
+    # free values for templates (`extra`); "emails": outside addresses (e-mail only; in the default language,
+    # or in "email_langs"[address] when given),
     # "link": a link to use instead of the task / instance page
     extra: dict = field(default_factory=dict)
 
@@ -472,8 +473,10 @@ def _rows_for_event(renderer: _EventRenderer, usernames: list[str], prefs: dict,
         if "email" in channels and person is not None and person.email and is_enabled(mine, "email", event.kind):
             outbox.append(_email_row(event, person.email, username, lang, renderer, facts))
     if "email" in channels:
+        languages = event.extra.get("email_langs") or {}  # an outside address's own language, when known
         for address in event.extra.get("emails") or ():
-            outbox.append(_email_row(event, str(address), None, default_lang, renderer, facts))
+            lang = languages.get(address) if languages.get(address) in LANGUAGES else default_lang
+            outbox.append(_email_row(event, str(address), None, lang, renderer, facts))
     if "webhook" in channels:
         for endpoint in dict.fromkeys((renderer.definition or {}).get("webhooks") or ()):
             outbox.append(_webhook_row(event, str(endpoint), default_lang, renderer, facts, renderer.now))

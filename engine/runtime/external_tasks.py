@@ -255,7 +255,9 @@ def remind_outsiders(conn, instance_id: int, groups: list[str], extra: dict) -> 
         return
     data = store.read_process_data(conn, instance_id)
     portal = {}  # the case holds the party and the address already
-    extra["emails"] = [address for address, _lang in _recipients(conn, case, portal, data)]
+    recipients = _recipients(conn, case, portal, data)
+    extra["emails"] = [address for address, _lang in recipients]
+    extra["email_langs"] = {address: lang for address, lang in recipients}  # each contact in their language
     extra["link"] = _settings().base_url.rstrip("/") + PORTAL_PATH
 
 

@@ -167,6 +167,7 @@ def test_the_reminder_of_an_external_task_is_e_mailed_to_the_supplier(order_proc
                                                            OutboxMessage.event == "task_due_soon")).all()
     assert sorted(r.recipient for r in rows) == ["ann@acme.example", "wu@acme.example"]
     assert all("/portal/" in r.payload["text"] and "/tasks/" not in r.payload["text"] for r in rows)
+    assert {r.recipient: r.payload["lang"] for r in rows} == {"wu@acme.example": "zh", "ann@acme.example": "en"}
 
 
 def test_the_dispatcher_runs_the_sweep(order_process, without_after_commit_issue):
