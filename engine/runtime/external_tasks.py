@@ -111,6 +111,27 @@ def issue_links(sessions, instance_ids: list[int], now: datetime | None = None) 
     return issued
 
 
+def open_case(sessions, instance_id: int, version: tuple[int, str]) -> None:
+    """After a start committed: a request of a portal process for a party (package.yaml `portal.party`
+    supplier or customer) is that party's case from its start, also when an employee started it, so the
+    party's contacts follow it before any step waits for them. Processes without a portal cost one
+    cached look-up; a party field that names no active party is left to the link issue, which says so in
+    the history. Never raises: the start has committed."""
+    try:
+        with _engine(sessions).begin() as conn:
+            portal = (version_package(conn, *version).get("meta") or {}).get("portal") or {}
+            if portal.get("party") not in PARTY_KINDS or not portal.get("party_field"):
+                return
+            if conn.execute(select(_case.c.instance_id).where(_case.c.instance_id == instance_id)).first():
+                return
+            _case_for(conn, instance_id, portal["party"], portal, store.read_process_data(conn, instance_id),
+                      utcnow())
+    except IntegrityError:
+        return  # the link issue made the case first
+    except Exception:  # noqa: BLE001 - the start has committed; the link issue makes the case later
+        log.exception("external case of instance %s: not made at the start", instance_id)
+
+
 def sweep(sessions, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     """Issue the links a crash between a step's commit and `issue_links` missed; returns how many."""
     with _engine(sessions).connect() as conn:

@@ -24,7 +24,7 @@ from engine.errors import (
     msg,
     status_text,
 )
-from engine.runtime import uploads, visit_passes
+from engine.runtime import external_tasks, uploads, visit_passes
 from engine.runtime.delegation import hand_back
 from engine.runtime.form_people import people_for
 from engine.runtime.messages import take_buffered_messages
@@ -84,6 +84,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
     LIVE_WORKFLOWS.put(cache_key(sessions, result.instance_id, step.state_key), workflow)
     take_buffered_messages(sessions, result)
     visit_passes.after_step(sessions, result, (version_id, checksum))  # a ready check-in task gets its visitor pass
+    external_tasks.open_case(sessions, result.instance_id, (version_id, checksum))  # a party's case from its start
     return result
 
 

@@ -130,3 +130,16 @@ def test_a_customer_submits_follows_the_milestones_sends_back_and_accepts(custom
         view = portal.case_view(session, chen, instance_id, "en")
     assert view.outcome == "finished" and {m.status for m in view.milestones} == {"done"}
     assert {f.name: f.value for f in view.fields}["rating"] == 5
+
+
+def test_a_request_an_employee_records_for_a_customer_is_the_customers_case_from_its_start(customer):
+    """The service desk takes a request by phone: the customer's contacts follow it at once, before any
+    step waits for them (the case is made at the start, not only when a link is issued)."""
+    sessions, contact = customer
+    instance_id = runtime.start_instance(sessions, "customer_request", {
+        "customer": "HUAXIN", "request_type": "incident", "description": "电话报修：扫描仪离线",
+        "desired_date": "2030-01-10"}, "wang").instance_id
+    with sessions() as session:
+        assert [c.id for c in portal.cases(session, contact, "zh").items] == [instance_id]
+        assert session.get(ExternalCase, instance_id).party_id == contact.party_id
+        assert portal.case_view(session, contact, instance_id, "zh").task is None  # nothing waits for them yet
