@@ -44,6 +44,7 @@ from engine.notify.render import LANGUAGES, Event, StepFacts, render_step
 from engine.runtime.versions import version_package
 
 log = logging.getLogger(__name__)
+_KIND_WORDS = {"supplier": msg("supplier"), "customer": msg("customer")}  # in the reader's language
 
 LINK_SCOPES = ("view", "fill", "upload")
 DEFAULT_LINK_DAYS = 14
@@ -212,11 +213,12 @@ def _case_for(conn, instance_id: int, kind: str, portal: dict, data: dict, now: 
         field = portal.get("party_field")
         key = str(data.get(field) or "").strip() if field else ""
         if not key:
-            return None, msg("the field %(field)s names no %(kind)s", field=field or "-", kind=kind)
+            return None, msg("the field %(field)s names no %(kind)s", field=field or "-", kind=_KIND_WORDS[kind])
         party_id = conn.execute(select(ExternalParty.id).where(
             ExternalParty.key == key, ExternalParty.kind == kind, ExternalParty.active.is_(True))).scalar()
         if party_id is None:
-            return None, msg("no active %(kind)s has the key %(key)s; no link is sent", kind=kind, key=key)
+            return None, msg("no active %(kind)s has the key %(key)s; no link is sent", kind=_KIND_WORDS[kind],
+                             key=key)
         values["party_id"] = party_id
     else:
         email = str(data.get(portal.get("email_field") or "") or "").strip().lower()
