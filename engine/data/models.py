@@ -717,3 +717,6 @@ class DesignerAudit(Base):
 
 # The external-access tables live in their own module on the same registry (issue 17).
 from engine.data import external_models  # noqa: E402,F401
+
+# Bookable rooms and their bookings (meeting-room booking) live in their own module on the same registry.
+from engine.data import room_models  # noqa: E402,F401
