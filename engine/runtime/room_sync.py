@@ -1,0 +1,34 @@
+"""Bookings follow the process that made them: after a step of an instance that holds active room
+bookings, `engine.resources.bookings.sync_with_instances` sets them to what the process says
+(`booking_status` in its data: checked_in, released, cancelled) or cancels them when it was withdrawn.
+
+Runs after the step committed, in a transaction of its own; one indexed query for an instance without
+bookings. A failure here never fails the committed step: the dispatcher's minute sweep (`sweep`) brings
+every booking in step again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from engine.resources import bookings
+
+log = logging.getLogger(__name__)
+
+
+def after_step(sessions, instance_id: int | None) -> None:
+    """Bring the bookings of `instance_id` in step with it (never raises)."""
+    if instance_id is None:
+        return
+    try:
+        with sessions() as session, session.begin():
+            bookings.sync_with_instances(session, [instance_id])
+    except Exception:  # noqa: BLE001 - the step is committed; the sweep retries
+        log.exception("room bookings of instance %s: not in step now; the sweep retries", instance_id)
+
+
+def sweep(sessions, now=None) -> int:
+    """Every booking in step with its instance, and bookings made outside a process released when nobody
+    checked in within 15 minutes of their start; returns how many changed."""
+    with sessions() as session, session.begin():
+        return bookings.sync_with_instances(session) + bookings.release_no_shows(session, now)
