@@ -224,22 +224,33 @@ def release(session: Session, booking_id: int) -> RoomBooking:
     return booking
 
 
+def governed_by_process(booking: RoomBooking) -> bool:
+    """Whether a process checks this booking in or releases it: the first (or only) occurrence of a
+    booking made by an instance. Later occurrences of a series are checked in on the bookings page."""
+    return booking.instance_id is not None and booking.series_id in (None, booking.id)
+
+
 def release_no_shows(session: Session, now: datetime | None = None) -> int:
-    """Release every booking made outside a process that nobody checked in to within 15 minutes of its
-    start (a process's bookings are released by its own timer); returns how many."""
+    """Release every booking nobody checked in to within 15 minutes of its start, except those a process
+    releases with its own timer (`governed_by_process`); returns how many."""
     now = now or utcnow()
-    return session.execute(update(RoomBooking).where(
-        RoomBooking.status == "booked", RoomBooking.instance_id.is_(None),
-        RoomBooking.starts_at < now - CHECK_IN_GRACE).values(status="released", updated_at=now)).rowcount
+    due = session.scalars(select(RoomBooking).where(RoomBooking.status == "booked",
+                                                    RoomBooking.starts_at < now - CHECK_IN_GRACE))
+    released = [b for b in due if not governed_by_process(b)]
+    for booking in released:
+        booking.status = "released"
+    return len(released)
 
 
 _PROCESS_STATUS = {"checked_in", "released", "cancelled"}
 
 
 def sync_with_instances(session: Session, instance_ids: list[int] | None = None) -> int:
-    """Bring active bookings made by process instances in step with them: a process sets `booking_status`
-    (checked_in, released, cancelled) in its data; an instance that ended otherwise (withdrawn,
-    terminated) cancels its bookings. One query when nothing changes; returns how many changed."""
+    """Bring active bookings made by process instances in step with them. A process sets `booking_status`
+    in its data: `cancelled` (declined, cancelled by the booker) cancels all of the instance's bookings;
+    `checked_in` / `released` apply to the booking it governs (`governed_by_process`). An instance that
+    ended otherwise (withdrawn, terminated) cancels its bookings. One query when nothing changes;
+    returns how many changed."""
     query = (select(RoomBooking, ProcessInstance.status, InstanceData.value)
              .join(ProcessInstance, ProcessInstance.id == RoomBooking.instance_id)
              .outerjoin(InstanceData, (InstanceData.instance_id == RoomBooking.instance_id)
@@ -250,9 +261,11 @@ def sync_with_instances(session: Session, instance_ids: list[int] | None = None)
     changed = 0
     for booking, instance_status, value in session.execute(query):
         wanted = json.loads(value) if value else None
-        if wanted not in _PROCESS_STATUS:
-            wanted = "cancelled" if instance_status in ("cancelled", "terminated", "withdrawn") else None
-        if wanted and wanted != booking.status:
+        if wanted in ("checked_in", "released") and not governed_by_process(booking):
+            wanted = None
+        if wanted is None and instance_status == "cancelled":
+            wanted = "cancelled"
+        if wanted in _PROCESS_STATUS and wanted != booking.status:
             booking.status = wanted
             changed += 1
     return changed

@@ -17,10 +17,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import runtime
-from engine.data.models import Person, PersonRole, ProcessDefinition, Role
+from engine.data.models import Person, PersonRole, ProcessDefinition, ProcessInstance, Role, WorkTask, utcnow
 from engine.data.room_models import Room, RoomBooking
+from engine.errors import NotPermittedError, msg
 from engine.resources import bookings
 from engine.resources.rooms import get_room, room_name
+from engine.runtime import operations
 
 PROCESS_KEY = "room_booking"
 
@@ -79,3 +81,46 @@ def request_booking(sessions: sessionmaker[Session], user: str, request: Booking
     for booking in made:
         booking.instance_id = result.instance_id
     return result.instance_id, made
+
+
+def cancel_booking(sessions: sessionmaker[Session], booking_id: int, user: str, *, admin: bool = False) -> str:
+    """Cancel a booking as its booker (or an admin). The booking a running process governs is cancelled by
+    withdrawing its request (with every occurrence of its series); any other is cancelled alone.
+    Returns "withdrawn" or "cancelled"."""
+    with sessions() as session:
+        booking = bookings.get_booking(session, booking_id)
+        instance = session.get(ProcessInstance, booking.instance_id) if booking.instance_id else None
+        if booking.booked_by != user and not admin:
+            raise NotPermittedError(msg("only the booker may cancel booking %(id)s", id=booking_id))
+    if instance is not None and instance.status == "running" and bookings.governed_by_process(booking) \
+            and booking.status == "booked":
+        if booking.booked_by == user:
+            operations.withdraw(sessions, instance.id, actor=user)
+        else:
+            operations.terminate(sessions, instance.id, actor=user, reason="room booking cancelled by an admin")
+        return "withdrawn"
+    with sessions() as session, session.begin():
+        bookings.cancel(session, booking_id, user, admin=admin)
+    return "cancelled"
+
+
+def check_in_booking(sessions: sessionmaker[Session], booking_id: int, user: str, now: datetime | None = None) -> None:
+    """The booker checks in: through the process's check-in task when a process governs the booking,
+    else directly (`bookings.check_in`: 15 minutes before to 15 minutes after the start)."""
+    with sessions() as session:
+        booking = bookings.get_booking(session, booking_id)
+        task_id = None
+        if bookings.governed_by_process(booking):
+            task_id = session.scalar(select(WorkTask.id).where(
+                WorkTask.instance_id == booking.instance_id, WorkTask.element_id == "check_in",
+                WorkTask.status == "open"))
+    if task_id is None:
+        with sessions() as session, session.begin():
+            bookings.check_in(session, booking_id, user, now)
+        return
+    with sessions() as session:  # the same window as a booking without a process
+        booking = bookings.get_booking(session, booking_id)
+        now = now or utcnow()
+        if not booking.starts_at - bookings.CHECK_IN_EARLY <= now <= booking.starts_at + bookings.CHECK_IN_GRACE:
+            raise bookings.BookingError(msg("check-in is open from 15 minutes before to 15 minutes after the start"))
+    runtime.complete_task(sessions, task_id, user, {"action": "check_in"})

@@ -99,3 +99,22 @@ def test_clash_names_room_and_time_and_saves_nothing(booking_sessions):
         after = (session.scalar(select(func.count()).select_from(RoomBooking)),
                  session.scalar(select(func.count()).select_from(ProcessInstance)))
     assert after == before
+
+
+def test_cancel_and_check_in_from_the_bookings_page(booking_sessions):
+    from engine.errors import NotPermittedError
+    from engine.resources.bookings import BookingError
+    from engine.work.room_requests import cancel_booking, check_in_booking
+
+    instance_id, made = _request(booking_sessions, room="small")
+    with pytest.raises(NotPermittedError):
+        cancel_booking(booking_sessions, made[0].id, "li")
+    with pytest.raises(BookingError, match="15 minutes"):
+        check_in_booking(booking_sessions, made[0].id, "zhang", now=datetime(2030, 3, 4, 8, 0, tzinfo=ZONE))
+    check_in_booking(booking_sessions, made[0].id, "zhang", now=datetime(2030, 3, 4, 9, 5, tzinfo=ZONE))
+    assert _status(booking_sessions, made[0].id) == "checked_in"
+    second_id, second = _request(booking_sessions, room="small", hour=11)
+    assert cancel_booking(booking_sessions, second[0].id, "zhang") == "withdrawn"
+    assert _status(booking_sessions, second[0].id) == "cancelled"
+    with booking_sessions() as session:
+        assert session.get(ProcessInstance, second_id).status == "cancelled"
