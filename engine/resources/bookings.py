@@ -176,9 +176,18 @@ def get_booking(session: Session, booking_id: int) -> RoomBooking:
     return booking
 
 
+_STATUS_WORDS = {"booked": msg("booked"), "checked_in": msg("checked in"), "released": msg("released"),
+                 "cancelled": msg("cancelled")}
+
+
+def _already(booking: RoomBooking) -> BookingError:
+    return BookingError(msg("booking %(id)s is already %(status)s", id=booking.id,
+                            status=_STATUS_WORDS.get(booking.status, booking.status)))
+
+
 def _set_status(session: Session, booking: RoomBooking, status: str) -> None:
     if booking.status not in ACTIVE_STATUSES:
-        raise BookingError(msg("booking %(id)s is already %(status)s", id=booking.id, status=booking.status))
+        raise _already(booking)
     booking.status = status
 
 
@@ -210,7 +219,7 @@ def check_in(session: Session, booking_id: int, user: str, now: datetime | None 
     if not booking.starts_at - CHECK_IN_EARLY <= now <= booking.starts_at + CHECK_IN_GRACE:
         raise BookingError(msg("check-in is open from 15 minutes before to 15 minutes after the start"))
     if booking.status != "booked":
-        raise BookingError(msg("booking %(id)s is already %(status)s", id=booking.id, status=booking.status))
+        raise _already(booking)
     booking.status = "checked_in"
     return booking
 
@@ -219,7 +228,7 @@ def release(session: Session, booking_id: int) -> RoomBooking:
     """Nobody checked in: the room is free again (the booking stays, `released`)."""
     booking = get_booking(session, booking_id)
     if booking.status != "booked":
-        raise BookingError(msg("booking %(id)s is already %(status)s", id=booking.id, status=booking.status))
+        raise _already(booking)
     booking.status = "released"
     return booking
 
