@@ -9,10 +9,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from engine.errors import LiaisonError, NotFoundError
+from engine.people.org import display_names
 from engine.resources import rooms
 
 from .auth import require_super_admin
 from .errors import translated
+from .i18n import current_language
 
 bp = Blueprint("rooms_admin", __name__, url_prefix="/admin/rooms")
 FIELDS = ("key", "name", "name_en", "capacity", "equipment", "location", "departments", "roles",
@@ -37,7 +39,8 @@ def _as_form(room) -> dict:
 def index():
     with _sessions()() as db:
         found = rooms.list_rooms(db, include_inactive=True)
-    return render_template("admin/rooms.html", rooms=found)
+        names = display_names(db, {room.approver for room in found if room.approver}, current_language())
+    return render_template("admin/rooms.html", rooms=found, names=names)
 
 
 @bp.get("/edit")

@@ -40,3 +40,28 @@ def test_rooms_admin_is_for_super_admins_and_posts_need_csrf(app, people):
     assert client.get("/admin/rooms/").status_code == 403
     assert client.post("/admin/rooms/edit", data={"key": "x", "name": "X", "capacity": "3"}).status_code in (400, 403)
     assert client.get("/rooms/").status_code == 200  # the calendar is for every employee
+
+
+def test_a_clash_on_the_booking_page_is_refused_in_english_keeping_the_form(app, people, sessions):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from engine.data.room_models import RoomBooking
+
+    with sessions() as db, db.begin():
+        rooms.save_room(db, {"key": "board", "name": "董事会议室", "name_en": "Board room", "capacity": 20})
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=2)).date().isoformat()
+    client = app.test_client()
+    sign_in(client, "zhang")
+    token = csrf_token(client, f"/rooms/book?day={day}&lang=en")
+    form = {"day": day, "slot": "board|09:00", "length": "60", "title": "Review", "weeks": "1", "csrf_token": token}
+    assert client.post("/rooms/book", data={**form, "title": " "}).status_code == 422  # no title: nothing booked
+    assert client.post("/rooms/book", data=form).status_code == 303
+    clash = client.post("/rooms/book", data={**form, "slot": "board|09:30", "title": "Other"})
+    page = clash.get_data(as_text=True)
+    assert clash.status_code == 409
+    assert f"Board room is already booked at {day} 09:00–10:00: nothing was booked" in page and 'value="Other"' in page
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(RoomBooking)) == 1
