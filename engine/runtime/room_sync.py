@@ -3,8 +3,8 @@ bookings, `engine.resources.bookings.sync_with_instances` sets them to what the 
 (`booking_status` in its data: checked_in, released, cancelled) or cancels them when it was withdrawn.
 
 Runs after the step committed, in a transaction of its own; for an instance without bookings it costs one
-indexed read (`_HAS_ACTIVE`: 0.1 ms on SQLite, 0.3 ms on PostgreSQL with the connection checkout, measured
-over 2,000 calls). A failure here never fails the committed step: the dispatcher's minute sweep (`sweep`)
+indexed read (`_HAS_ACTIVE`: 0.1-0.25 ms on SQLite, 0.3-0.45 ms on PostgreSQL with the connection
+checkout; `bench/rooms_bench.py`). A failure here never fails the committed step: the dispatcher's minute sweep (`sweep`)
 brings every booking in step again.
 """
 
