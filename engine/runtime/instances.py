@@ -84,7 +84,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
     LIVE_WORKFLOWS.put(cache_key(sessions, result.instance_id, step.state_key), workflow)
     take_buffered_messages(sessions, result)
     visit_passes.after_step(sessions, result, (version_id, checksum))  # a ready check-in task gets its visitor pass
-    room_sync.after_step(sessions, result.instance_id)  # room bookings follow the process
+    room_sync.after_step(sessions, result.instance_id, (version_id, checksum))  # room bookings follow the process
     external_tasks.open_case(sessions, result.instance_id, (version_id, checksum))  # a party's case from its start
     return result
 
@@ -132,7 +132,7 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
     LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, state_key), workflow)
     take_buffered_messages(sessions, result)
     visit_passes.after_step(sessions, result, (handle.version_id, handle.checksum))  # a ready check-in task: its pass
-    room_sync.after_step(sessions, handle.instance_id)  # room bookings follow the process
+    room_sync.after_step(sessions, handle.instance_id, (handle.version_id, handle.checksum))  # bookings follow
     return result
 
 

@@ -2,9 +2,10 @@
 bookings, `engine.resources.bookings.sync_with_instances` sets them to what the process says
 (`booking_status` in its data: checked_in, released, cancelled) or cancels them when it was withdrawn.
 
-Runs after the step committed, in a transaction of its own; for an instance without bookings it costs one
-indexed read (`_HAS_ACTIVE`: 0.1-0.25 ms on SQLite, 0.3-0.45 ms on PostgreSQL with the connection
-checkout; `bench/rooms_bench.py`). A failure here never fails the committed step: the dispatcher's minute sweep (`sweep`)
+Runs after the step committed, in a transaction of its own. A start or a completion of a version whose
+BPMN never names `booking_status` costs nothing (the answer is cached per version checksum); other steps
+(timers, messages, withdrawals) cost one indexed read for an instance without bookings (`_HAS_ACTIVE`:
+0.1-0.25 ms on SQLite, 0.3-0.45 ms on PostgreSQL with the connection checkout; `bench/rooms_bench.py`). A failure here never fails the committed step: the dispatcher's minute sweep (`sweep`)
 brings every booking in step again.
 """
 
@@ -14,6 +15,8 @@ import logging
 
 from sqlalchemy import bindparam, select
 
+from engine.caching import BoundedCache
+from engine.data.models import ProcessVersion
 from engine.data.room_models import ACTIVE_STATUSES, RoomBooking
 from engine.resources import bookings
 from engine.runtime.step import db_engine
@@ -23,11 +26,27 @@ _HAS_ACTIVE = (select(RoomBooking.id).where(RoomBooking.instance_id == bindparam
                                             RoomBooking.status.in_(ACTIVE_STATUSES)).limit(1))
 
 
-def after_step(sessions, instance_id: int | None) -> None:
-    """Bring the bookings of `instance_id` in step with it (never raises)."""
+BOOKING_VERSIONS: BoundedCache[bool] = BoundedCache(256)  # version checksum -> its BPMN names booking_status
+_BPMN = select(ProcessVersion.bpmn).where(ProcessVersion.id == bindparam("b_version"))
+
+
+def _may_book(sessions, version: tuple[int, str]) -> bool:
+    def compute() -> bool:
+        with db_engine(sessions).connect() as conn:
+            files = conn.execute(_BPMN, {"b_version": version[0]}).scalar() or {}
+        return any(bookings.STATUS_KEY in str(xml) for xml in files.values())
+
+    return BOOKING_VERSIONS.get(version[1], compute)
+
+
+def after_step(sessions, instance_id: int | None, version: tuple[int, str] | None = None) -> None:
+    """Bring the bookings of `instance_id` in step with it (never raises). `version`: the step's
+    (version id, checksum), when the caller knows it."""
     if instance_id is None:
         return
     try:
+        if version is not None and not _may_book(sessions, version):
+            return
         with db_engine(sessions).connect() as conn:  # most instances book nothing: one indexed read
             if conn.execution_options(isolation_level="AUTOCOMMIT").execute(_HAS_ACTIVE, {"b_instance": instance_id}).first() is None:
                 return
