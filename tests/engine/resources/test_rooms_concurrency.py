@@ -1,5 +1,5 @@
-"""PostgreSQL: concurrent bookings of overlapping times record exactly a non-overlapping set, with the
-row lock and, with the lock taken away, by the exclusion constraint alone."""
+"""Concurrent bookings of overlapping times record exactly a non-overlapping set: on PostgreSQL with the
+row lock and, with the lock taken away, by the exclusion constraint alone; on SQLite under its write lock."""
 
 from __future__ import annotations
 
@@ -76,6 +76,19 @@ def _assert_exactly_non_overlapping(sessions, won, refused) -> None:
 def test_twenty_concurrent_overlapping_bookings_record_a_non_overlapping_set(pg_sessions):
     won, refused = _race(pg_sessions)
     _assert_exactly_non_overlapping(pg_sessions, won, refused)
+
+
+def test_sqlite_concurrent_overlapping_bookings_record_a_non_overlapping_set(tmp_path, sqlite_template):
+    import shutil
+    shutil.copy(sqlite_template, tmp_path / "rooms.db")
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'rooms.db'}")
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add_all(Person(username=f"p{i}", name=f"P{i}") for i in range(THREADS))
+        rooms.save_room(session, {"key": "small", "name": "小会议室", "capacity": 4})
+    won, refused = _race(sessions)
+    _assert_exactly_non_overlapping(sessions, won, refused)
+    engine.dispose()
 
 
 def test_without_the_row_lock_the_exclusion_constraint_still_refuses(pg_sessions, monkeypatch):
