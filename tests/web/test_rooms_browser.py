@@ -133,7 +133,8 @@ def test_room_pages_fit_a_phone(site, browser):
     base, _sessions = site
     context, page = _signed_in(browser, base, "zhang", 390)
     for path, name in ((f"/rooms/book?day={DAY.isoformat()}", "rooms-book-zh-390.png"),
-                       (f"/rooms/?day={DAY.isoformat()}", "rooms-calendar-zh-390.png"), ("/rooms/mine", None)):
+                       (f"/rooms/?day={DAY.isoformat()}", "rooms-calendar-zh-390.png"),
+                       (f"/rooms/week?room=meeting-5&day={DAY.isoformat()}", None), ("/rooms/mine", None)):
         page.goto(base + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path  # the grid scrolls in its box
         if name:
