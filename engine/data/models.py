@@ -717,3 +717,5 @@ class DesignerAudit(Base):
 
 # The external-access tables live in their own module on the same registry (issue 17).
 from engine.data import external_models  # noqa: E402,F401
+# Training assessment (courses, assignments, attempts, certificates) on the same registry.
+from engine.data import training_models  # noqa: E402,F401
