@@ -16,10 +16,10 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.bpmn.workflow import company_zone
 from engine.data.models import Person
 from engine.data.training_models import TrainingAttempt, TrainingCertificate, TrainingCourse
 from engine.errors import NotFoundError, msg
-from engine.bpmn.workflow import company_zone
 from engine.training.courses import may_manage
 
 CJK_FONT = "STSong-Light"
