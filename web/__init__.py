@@ -42,6 +42,8 @@ BLUEPRINTS = (
     "portal",
     "external_admin",
     "reception",
+    "training",
+    "training_admin",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

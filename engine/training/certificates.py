@@ -82,3 +82,8 @@ def certificate_pdf(view: CertificateView) -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def certificate_of(session: Session, assignment_id: int) -> TrainingCertificate | None:
+    """The assignment's certificate, if it was passed."""
+    return session.scalar(select(TrainingCertificate).where(TrainingCertificate.assignment_id == assignment_id))

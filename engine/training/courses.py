@@ -147,3 +147,43 @@ def title_of(course: TrainingCourse, lang: str) -> str:
 def questions_for_taker(course: TrainingCourse) -> list[dict]:
     """The quiz without its answer key: what the person taking it may see."""
     return [{k: v for k, v in q.items() if k != "answer"} for q in course.quiz]
+
+
+def material(session: Session, course_id: int, file_id: str, username: str, groups, is_super_admin: bool):
+    """A course's uploaded file (`uploads.UploadInfo`) for someone assigned the course or for HR;
+    NotFoundError otherwise (also when the file is not one of the course's)."""
+    from engine.data.training_models import TrainingAssignment
+    from engine.runtime import uploads
+
+    course = get_course(session, course_id)
+    assigned = session.scalar(select(TrainingAssignment.id).where(TrainingAssignment.course_id == course_id,
+                                                                  TrainingAssignment.username == username))
+    found = uploads.get(session, file_id) if file_id in course.materials else None
+    if found is None or (assigned is None and not may_manage(groups, is_super_admin)):
+        raise NotFoundError(msg("no such course material"))
+    return found
+
+
+def role_choices(session: Session, lang: str = "zh") -> list[tuple[str, str]]:
+    """(key, name) of every role, for the course form's "role granted on a pass"."""
+    rows = session.execute(select(Role.key, Role.name, Role.name_en).order_by(Role.key))
+    return [(key, (name_en or name) if lang == "en" else name) for key, name, name_en in rows]
+
+
+def department_choices(session: Session, lang: str = "zh") -> list[tuple[str, str]]:
+    """(code, name) of every department in chart order, for assigning and filtering."""
+    from engine.data.models import Department
+
+    rows = session.execute(select(Department.code, Department.name, Department.name_en).order_by(Department.path))
+    return [(code, (name_en or name) if lang == "en" else name) for code, name, name_en in rows]
+
+
+def parse_links(text: str) -> list[dict]:
+    """Links written one a line as `label | url` (or a bare url)."""
+    links = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        label, _bar, url = line.rpartition("|") if "|" in line else ("", "", line)
+        links.append({"label": label.strip(), "url": url.strip()})
+    return links
