@@ -173,7 +173,7 @@ def assign(course_id: int):
 
 def _filters() -> dict:
     course = request.args.get("course", "")
-    return {"course_id": int(course) if course.isdigit() else None,
+    return {"course_id": int(course) if course.isdigit() and len(course) < 10 else None,
             "department": request.args.get("department") or None,
             "outcome": request.args.get("outcome") if request.args.get("outcome") in scores.OUTCOMES else None}
 
