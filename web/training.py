@@ -36,7 +36,7 @@ def _helpers() -> dict:
     def may_manage_training() -> bool:
         user = current_account()
         return bool(user) and courses.may_manage(user.groups, user.is_super_admin)
-    return {"may_manage_training": may_manage_training}
+    return {"may_manage_training": may_manage_training, "answer_text": courses.answer_text}
 
 
 @bp.get("/")

@@ -187,3 +187,28 @@ def parse_links(text: str) -> list[dict]:
         label, _bar, url = line.rpartition("|") if "|" in line else ("", "", line)
         links.append({"label": label.strip(), "url": url.strip()})
     return links
+
+
+def _text(value, lang: str) -> str:
+    if isinstance(value, dict):
+        return str(value.get(lang) or value.get("zh") or value.get("en") or "")
+    return str(value)
+
+
+def answer_text(question: dict, value, lang: str = "zh") -> str:
+    """An answer (given or correct) as the person reads it: option labels, "、"-joined; "—" for none."""
+    if value is None or value == "" or value == []:
+        return "—"
+    values = value if isinstance(value, list) else [value]
+    labels = {_key(option.get("value")): _text(option.get("label", option.get("value")), lang)
+              for option in question.get("options") or () if isinstance(option, dict)}
+    if question.get("kind") == "short_answer":
+        return " / ".join(str(v) for v in values)
+    return "、".join(labels.get(_key(v), str(v)) for v in values)
+
+
+def _key(value) -> str:
+    """Option values compared as the grading does: booleans as true/false, everything else as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().casefold()
