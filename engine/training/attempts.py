@@ -1,12 +1,14 @@
 """Taking a course's quiz: one attempt at a time, up to the course's limit. An attempt is graded by
-`forms.quiz.score`, recorded with each question's correctness, and completes the person's open
-`take_assessment` task, whose process loops back for a retake while attempts are left. A pass issues
+`forms.quiz.score`, recorded with each question's correctness, and sent to the person's instance as
+the message `training_graded` (keyed `TA-<assignment id>`), which ends the open `take_assessment` task;
+the process loops back for a retake while attempts are left. Only this module sends that message, so
+completing the task from the inbox never counts as an attempt. A pass issues
 the certificate and grants the course's role.
 
 Order of writes: the attempt row first (unique per assignment and attempt number, so a double
-submission records once), then the task's completion; if the completion is refused the attempt is
-taken back out, so a recorded attempt always has its completed task. The certificate and the role
-come last, only after the completion.
+submission records once), then the message; if the message is refused the attempt is taken back
+out, so a recorded attempt always reached its instance. The certificate and the role come last, only
+after the delivery.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import runtime
 from engine.data.models import Person, PersonRole, Role, WorkTask, utcnow
 from engine.data.training_models import (
     TrainingAnswer,
@@ -28,11 +29,13 @@ from engine.data.training_models import (
     TrainingCertificate,
 )
 from engine.errors import NotPermittedError, TaskConflictError, msg
+from engine.runtime import messages
 from engine.training.assignments import assignment_of
 from engine.training.courses import get_course
 from forms.quiz import score
 
 TASK_ELEMENT = "take_assessment"
+GRADED_MESSAGE = "training_graded"  # its payload `outcome`: {attempts, score, passed}
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def submit_attempt(sessions: sessionmaker[Session], username: str, groups, assig
         if done >= course.attempt_limit or assignment.status == "failed":
             raise NotPermittedError(msg("no attempts left: the limit is %(limit)s", limit=course.attempt_limit))
         task_id = open_task_id(session, assignment)
-        if task_id is None:
+        if task_id is None:  # finished, or between two steps of its instance
             raise TaskConflictError(msg("no attempt is open for this assessment"))
         graded = score(course.quiz, {q["name"]: answers.get(q["name"]) for q in course.quiz},
                        {"pass_mark": course.pass_mark})
@@ -91,8 +94,10 @@ def submit_attempt(sessions: sessionmaker[Session], username: str, groups, assig
     status = "passed" if graded.passed else "failed" if number >= limit else "open"
     attempt_id = _record(sessions, assignment_id, course_id, username, number, points, graded, status, now)
     try:
-        runtime.complete_task(sessions, task_id, username, {"attempts": number, "score": points,
-                                                            "passed": graded.passed}, tuple(groups or ()))
+        sent = messages.send_message(sessions, GRADED_MESSAGE, f"TA-{assignment_id}", {"outcome": {
+            "attempts": number, "score": points, "passed": graded.passed}}, sender=username, now=now)
+        if sent.status != "delivered":
+            raise TaskConflictError(msg("no attempt is open for this assessment"))
     except Exception:
         with sessions() as session, session.begin():
             session.execute(delete(TrainingAnswer).where(TrainingAnswer.attempt_id == attempt_id))
