@@ -15,11 +15,12 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from engine.data import db
-from engine.data.models import Department, Person, PersonRole, Role, WorkTask, utcnow
+from engine.data.models import CcRecord, Department, Person, PersonRole, Role, WorkTask, utcnow
 from engine.data.training_models import TrainingAttempt, TrainingCourse
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.packages import deployment as packages
 from engine.people import org
+from engine.runtime import timers
 from engine.training import assignments, attempts, certificates, courses, scores
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -257,16 +258,32 @@ def test_unknown_people_or_departments_assign_nobody(world):
         assert assignments.my_assignments(session, "boss") == []
 
 
-def test_the_reminder_and_the_escalation_wait_as_timers_at_their_times(world):
+def _fire(sessions, now) -> list[str]:
+    return [timers.fire(sessions, timer_id, now) for timer_id in timers.claim_due(sessions, now)]
+
+
+def _copied(sessions, instance: int) -> set[str]:
+    with sessions() as session:
+        return set(session.scalars(select(CcRecord.username).where(CcRecord.instance_id == instance)))
+
+
+def test_the_person_is_reminded_before_the_due_date_and_the_manager_told_after_it(world):
     sessions, _, _, _ = world
     with sessions() as session:
         course_id = courses.save_course(session, "hu", ("hr",), False, courses.CourseInput(
             title="管理员培训", title_en="Administrator training", quiz=QUIZ[:2]))
         session.commit()
-    due = utcnow() + timedelta(days=10)
-    assignments.assign(sessions, "hu", ("hr",), False, course_id, usernames=["boss"], due_at=due)
+    now = utcnow()
+    assignments.assign(sessions, "hu", ("hr",), False, course_id, usernames=["p02"], due_at=now + timedelta(days=10),
+                       now=now)
     with sessions() as session:
-        instance = assignments.my_assignments(session, "boss")[0][0].instance_id
-        timers = dict(session.execute(text("SELECT element_id, due_at FROM timer WHERE instance_id = :i "
-                                           "AND status = 'pending'"), {"i": instance}).all())
-    assert set(timers) >= {"remind_timer", "overdue_timer"}
+        instance = next(a for a, c in assignments.my_assignments(session, "p02") if c.id == course_id).instance_id
+    assert _fire(sessions, now + timedelta(days=6)) == []
+    assert _fire(sessions, now + timedelta(days=7, minutes=1)) == ["fired"]  # 3 days before: the reminder
+    assert _copied(sessions, instance) == {"p02"}
+    # the due date: the boundary timer tells the manager; the task's own due date tells the person
+    assert _fire(sessions, now + timedelta(days=10, minutes=1)) == ["fired", "fired"]
+    assert _copied(sessions, instance) == {"p02", "boss"}
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WorkTask).where(
+            WorkTask.instance_id == instance, WorkTask.status == "open")) == 1  # still to be taken
