@@ -70,10 +70,10 @@ def _signed_in(browser, base: str, username: str, viewport: dict):
     return context, page
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, name: str, full_page: bool = True) -> None:
     if os.environ.get("LIAISON_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
 
 
 def _fits(page) -> bool:
@@ -125,6 +125,7 @@ def test_hr_sees_the_score_table_with_charts(site, browser, viewport):
         assert page.locator(".training-scores tbody tr").count() == 60
         assert "张三" in page.locator(".training-scores").inner_text()
         assert _fits(page)
-        _shot(page, f"training-scores-zh-{viewport['width']}.png")
+        page.set_viewport_size({"width": viewport["width"], "height": 2400 if viewport is PHONE else 900})
+        _shot(page, f"training-scores-zh-{viewport['width']}.png", full_page=viewport is DESKTOP)
     finally:
         context.close()
