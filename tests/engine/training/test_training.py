@@ -287,3 +287,16 @@ def test_the_person_is_reminded_before_the_due_date_and_the_manager_told_after_i
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(WorkTask).where(
             WorkTask.instance_id == instance, WorkTask.status == "open")) == 1  # still to be taken
+
+
+def test_the_cli_reads_the_same_score_table_and_refuses_the_same_people(world, tmp_path):
+    from tests.cli.runner import run
+
+    sessions, course_id, _, _ = world
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    out = run(["--database-url", url, "training", "scores", "--as", "hu", "--course", course_id,
+               "--xlsx", tmp_path / "s.xlsx"])
+    assert out.returncode == 0 and out.stdout.startswith("30 people, 10 passed, pass rate 33.3%")
+    assert load_workbook(tmp_path / "s.xlsx")["成绩"].max_row == 31
+    refused = run(["--database-url", url, "training", "assign", course_id, "--as", "p01", "--users", "boss"])
+    assert refused.returncode == 1 and "only HR and administrators" in refused.stderr
