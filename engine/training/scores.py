@@ -18,7 +18,13 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import Department, Person
-from engine.data.training_models import TrainingAnswer, TrainingAssignment, TrainingAttempt, TrainingCourse
+from engine.data.training_models import (
+    TrainingAnswer,
+    TrainingAssignment,
+    TrainingAttempt,
+    TrainingCertificate,
+    TrainingCourse,
+)
 from engine.people import org
 from engine.training.courses import check_may_manage
 
@@ -39,6 +45,7 @@ class ScoreRow:
     attempts: int
     status: str
     last_at: datetime | None
+    certificate_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,18 +104,21 @@ def score_table(session: Session, groups, is_super_admin: bool, course_id: int |
                     func.count().label("attempts"), func.max(TrainingAttempt.attempt_no).label("last_no"))
              .group_by(TrainingAttempt.assignment_id).subquery())
     query = (select(TrainingAssignment, Person, Department.name, Department.name_en, TrainingCourse.title,
-                    TrainingCourse.title_en, stats.c.best, stats.c.attempts, last.score, last.submitted_at)
+                    TrainingCourse.title_en, stats.c.best, stats.c.attempts, last.score, last.submitted_at,
+                    TrainingCertificate.id)
              .join(Person, Person.username == TrainingAssignment.username)
              .join(TrainingCourse, TrainingCourse.id == TrainingAssignment.course_id)
              .outerjoin(Department, Department.id == Person.department_id)
              .outerjoin(stats, stats.c.assignment_id == TrainingAssignment.id)
              .outerjoin(last, and_(last.assignment_id == TrainingAssignment.id, last.attempt_no == stats.c.last_no))
+             .outerjoin(TrainingCertificate, TrainingCertificate.assignment_id == TrainingAssignment.id)
              .where(*where).order_by(TrainingCourse.id, Department.path, Person.username))
     en = lang == "en"
     rows = [ScoreRow(a.username, (p.name_en or p.name) if en else p.name, (dept_en or dept or "") if en else
                      (dept or ""), course_en if en else course, _num(best), _num(last_score), attempts or 0,
-                     a.status, last_at)
-            for a, p, dept, dept_en, course, course_en, best, attempts, last_score, last_at in session.execute(query)]
+                     a.status, last_at, certificate)
+            for a, p, dept, dept_en, course, course_en, best, attempts, last_score, last_at, certificate
+            in session.execute(query)]
     return ScoreTable(rows, _rate(sum(r.status == "passed" for r in rows), len(rows)), _distribution(rows),
                       _departments(rows), question_stats(session, where, lang))
 

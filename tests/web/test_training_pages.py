@@ -83,6 +83,10 @@ def course(site):
                     content_type="multipart/form-data")
     assert saved.status_code == 303
     course_id = int(re.search(r"/training/admin/(\d+)/assign", saved.headers["Location"]).group(1))
+    unknown = hr.post(f"/training/admin/{course_id}/assign?lang=zh",
+                      data={"usernames": "zhang ghost", "csrf_token": csrf_token(hr, "/training/admin/")})
+    assert unknown.status_code == 400 and "没有在职人员的用户名是 ghost" in unknown.get_data(as_text=True)
+    assert "zhang ghost" in unknown.get_data(as_text=True)  # what was typed is still there
     assigned = hr.post(f"/training/admin/{course_id}/assign?lang=en",
                        data={"usernames": "zhang", "csrf_token": csrf_token(hr, "/training/admin/")})
     assert "Assigned to 1 people" in assigned.get_data(as_text=True)
@@ -120,6 +124,8 @@ def test_hr_sees_the_score_table_with_charts_and_exports_it(site, course):
     assert "张三" in page and "zhang" not in re.sub(r'data-person="zhang"', "", page)
     book = load_workbook(io.BytesIO(hr.get(f"/training/admin/scores.xlsx?course={course}").data))
     assert book.active["A2"].value == "张三"
+    certificate = re.search(r'href="(/training/certificates/\d+\.pdf)"', page).group(1)
+    assert hr.get(certificate).headers["Content-Type"] == "application/pdf"  # HR downloads it too
     assert "培训管理" in hr.get("/?lang=zh").get_data(as_text=True)
 
 
