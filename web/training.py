@@ -11,7 +11,7 @@ from flask_babel import format_datetime
 from engine.errors import LiaisonError, NotFoundError
 from engine.runtime import uploads
 from engine.training import assignments, attempts, certificates, courses
-from web.errors import translated
+from web.errors import status_for, translated
 
 from .auth import current_account
 from .files import file_store
@@ -98,7 +98,7 @@ def submit(assignment_id: int):
     try:
         outcome = attempts.submit_attempt(_sessions(), user.username, tuple(user.groups), assignment_id, given)
     except LiaisonError as exc:
-        return _course_page(assignment_id, error=translated(exc), given=given, status=409)
+        return _course_page(assignment_id, error=translated(exc), given=given, status=status_for(exc))
     return _course_page(assignment_id, outcome=outcome)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+import yaml
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
 from engine.config import load_settings
@@ -16,7 +17,7 @@ from engine.runtime import uploads
 from engine.training import assignments, courses, scores
 from engine.training.courses import InvalidCourseError
 from forms.files import UploadRefused
-from web.errors import translated
+from web.errors import status_for, translated
 
 from .auth import current_account
 from .files import file_store
@@ -49,7 +50,6 @@ def courses_page():
 def _form_values(course=None) -> dict:
     if course is None:
         return {"pass_mark": 80, "attempt_limit": 3, "due_days": 14, "materials": [], "quiz": "", "links": ""}
-    import yaml
     quiz = [{k: v for k, v in q.items() if k not in ("type", "label", "required", "readonly")} for q in course.quiz]
     return {"title": course.title, "title_en": course.title_en, "description": course.description,
             "description_en": course.description_en, "pass_mark": course.pass_mark,
@@ -126,7 +126,7 @@ def save_course(course_id: int | None = None):
         with _sessions()() as db, db.begin():
             saved = courses.save_course(db, user.username, user.groups, user.is_super_admin, data, course_id)
     except LiaisonError as exc:
-        return _editor(values, course_id, translated(exc), 400)
+        return _editor(values, course_id, translated(exc), status_for(exc))
     return redirect(url_for("training_admin.assign_page", course_id=saved, saved=1), 303)
 
 
@@ -167,7 +167,7 @@ def assign(course_id: int):
                                     usernames=names, departments=request.form.getlist("departments"),
                                     due_at=_due_at(request.form.get("due", "")))
     except LiaisonError as exc:
-        return _assign_page(course_id, translated(exc), status=400)
+        return _assign_page(course_id, translated(exc), status=status_for(exc))
     return _assign_page(course_id, result=result)
 
 

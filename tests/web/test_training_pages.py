@@ -75,7 +75,7 @@ def course(site):
             "links": "Policy | https://intranet.example/policy", "pass_mark": "80", "attempt_limit": "2",
             "due_days": "14", "grant_role": "process_owners", "csrf_token": csrf_token(hr, "/training/admin/new")}
     refused = hr.post("/training/admin/new?lang=en", data=form)
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     page = refused.get_data(as_text=True)
     assert "answer `7` is not one of the options" in page and "Information security basics" in page
     saved = hr.post("/training/admin/new", data={**form, "quiz": QUIZ,
@@ -85,7 +85,7 @@ def course(site):
     course_id = int(re.search(r"/training/admin/(\d+)/assign", saved.headers["Location"]).group(1))
     unknown = hr.post(f"/training/admin/{course_id}/assign?lang=zh",
                       data={"usernames": "zhang ghost", "csrf_token": csrf_token(hr, "/training/admin/")})
-    assert unknown.status_code == 400 and "没有在职人员的用户名是 ghost" in unknown.get_data(as_text=True)
+    assert unknown.status_code == 422 and "没有在职人员的用户名是 ghost" in unknown.get_data(as_text=True)
     assert "zhang ghost" in unknown.get_data(as_text=True)  # what was typed is still there
     assigned = hr.post(f"/training/admin/{course_id}/assign?lang=en",
                        data={"usernames": "zhang", "csrf_token": csrf_token(hr, "/training/admin/")})
