@@ -1,5 +1,6 @@
 """Attempts submitted at the same moment on PostgreSQL: each recorded attempt has its own number, and
-the instance counted exactly the attempts that were recorded (a loser is told, nothing half-written)."""
+the instance counted exactly the attempts that were recorded (a loser is told, nothing half-written);
+the score table's queries on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from engine.data.models import Person, PersonRole, Role
 from engine.data.training_models import TrainingAttempt
 from engine.errors import LiaisonError
 from engine.packages import deployment as packages
-from engine.training import assignments, attempts, courses
+from engine.training import assignments, attempts, courses, scores
 from engine.work import queries
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,3 +60,7 @@ def test_simultaneous_submissions_never_share_an_attempt_number(postgres_url):
     assert recorded and numbers == list(range(1, len(recorded) + 1))
     assert sorted(o.attempt_no for o in recorded) == numbers
     assert data["attempts"] == len(numbers)
+    with sessions() as session:  # the score table's queries on PostgreSQL too
+        table = scores.score_table(session, ("hr",), False, course_id=course_id)
+    assert [(r.attempts, r.best, r.status) for r in table.rows] == [(len(numbers), 0.0, "open")]
+    assert table.distribution == [1, 0, 0, 0, 0] and table.questions[0].wrong == len(numbers)
