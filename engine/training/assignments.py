@@ -1,8 +1,9 @@
 """Assigning a course to people and departments (with their subtrees): one `training_assignment` row
 and one `training_assessment` instance per person, started as the HR person who assigns.
 
-The instance's start data names the person (`trainee`, the task's assignee), their manager (told
-once the due date has passed), the due date and the reminder time (`REMIND_BEFORE` earlier).
+The instance's start data names the course (zh, en), the person (`trainee`, the task's assignee, and
+their display names for the notifications), their manager (told once the due date has passed), the
+due date and the reminder time (`REMIND_BEFORE` earlier).
 """
 
 from __future__ import annotations
@@ -66,11 +67,12 @@ def assign(sessions: sessionmaker[Session], actor: str, groups, is_super_admin: 
         have = set(session.scalars(select(TrainingAssignment.username).where(
             TrainingAssignment.course_id == course_id)))
         managers = {p.username: _manager(session, p.username) for p in people if p.username not in have}
-        title = course.title
+        names = {p.username: (p.name, p.name_en or p.name) for p in people}
+        titles = (course.title, course.title_en)
         attempt_limit = course.attempt_limit
     result = AssignResult(already=sorted(have & {p.username for p in people}))
     for username, manager in managers.items():
-        _start(sessions, actor, course_id, title, attempt_limit, username, manager, due, now)
+        _start(sessions, actor, course_id, titles, attempt_limit, username, names[username], manager, due, now)
         result.assigned.append(username)
     return result
 
@@ -80,7 +82,7 @@ def _manager(session: Session, username: str) -> str | None:
     return person.username if person is not None else None
 
 
-def _start(sessions, actor, course_id, title, attempt_limit, username, manager, due, now) -> None:
+def _start(sessions, actor, course_id, titles, attempt_limit, username, names, manager, due, now) -> None:
     """The assignment row, then its instance; a failed start takes the row back out."""
     with sessions() as session, session.begin():
         row = TrainingAssignment(course_id=course_id, username=username, due_at=due, status="open",
@@ -88,7 +90,8 @@ def _start(sessions, actor, course_id, title, attempt_limit, username, manager, 
         session.add(row)
         session.flush()
         assignment_id = row.id
-    data = {"course_id": course_id, "course": title, "trainee": username, "manager": manager,
+    data = {"course_id": course_id, "course": titles[0], "course_en": titles[1], "trainee": username,
+            "trainee_name": names[0], "trainee_name_en": names[1], "manager": manager,
             "due_at": due.isoformat(), "remind_at": max(now, due - REMIND_BEFORE).isoformat(),
             "attempt_limit": attempt_limit, "attempts": 0, "passed": False}
     try:

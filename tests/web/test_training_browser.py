@@ -36,7 +36,8 @@ def site(tmp_path_factory, sqlite_template):
     folder = tmp_path_factory.mktemp("training_browser")
     shutil.copy(sqlite_template, folder / "liaison.db")
     url = f"sqlite:///{folder / 'liaison.db'}"
-    sessions = db.make_session_factory(db.make_engine(url))
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
     packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / "training_assessment"), "admin")
     with sessions() as session, session.begin():
         plan = org_import.plan_import(session, org_import.read_org_file(ROOT / "processes" / "_demo" / "org.csv"))
@@ -49,6 +50,7 @@ def site(tmp_path_factory, sqlite_template):
                       "LIAISON_UPLOAD_DIR": str(folder / "uploads")})
     with serving(app) as base:
         yield base
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,8 @@ def site(tmp_path_factory, sqlite_template):
     folder = tmp_path_factory.mktemp("training_pages")
     shutil.copy(sqlite_template, folder / "liaison.db")
     url = f"sqlite:///{folder / 'liaison.db'}"
-    sessions = db.make_session_factory(db.make_engine(url))
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
     with sessions() as session, session.begin():
         packages.deploy(session, packages.load_package(ROOT / "processes" / "training_assessment"), "admin")
         dept = Department(code="RD", name="研发部", name_en="R&D", path="/1/")
@@ -57,7 +58,8 @@ def site(tmp_path_factory, sqlite_template):
         session.add(PersonRole(person_id=people["hu"].id, role_id=roles["hr"].id))
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test",
                       "LIAISON_UPLOAD_DIR": str(folder / "uploads")})
-    return app, sessions
+    yield app, sessions
+    engine.dispose()
 
 
 def _client(app, username: str):

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from engine.data import db
-from engine.data.models import CcRecord, Department, Person, PersonRole, Role, WorkTask, utcnow
+from engine.data.models import CcRecord, Department, Notification, Person, PersonRole, Role, WorkTask, utcnow
 from engine.data.training_models import TrainingAttempt, TrainingCourse
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.packages import deployment as packages
@@ -51,7 +51,8 @@ def answers(person: int, right: int) -> dict:
 def world(tmp_path_factory, sqlite_template):
     path = tmp_path_factory.mktemp("training") / "liaison.db"
     shutil.copy(sqlite_template, path)
-    sessions = db.make_session_factory(db.make_engine(f"sqlite:///{path}"))
+    engine = db.make_engine(f"sqlite:///{path}")
+    sessions = db.make_session_factory(engine)
     with sessions() as session, session.begin():
         packages.deploy(session, packages.load_package(ROOT / "processes" / "training_assessment"), "admin")
         session.add_all([Department(id=1, code="HQ", name="总部", path="/1/"),
@@ -82,7 +83,8 @@ def world(tmp_path_factory, sqlite_template):
         second = attempts.submit_attempt(sessions, username, (), _assignment(sessions, username),
                                          answers(index, index % 6))
         outcomes[username] = (first, second)
-    return sessions, course_id, result, outcomes
+    yield sessions, course_id, result, outcomes
+    engine.dispose()
 
 
 def _assignment(sessions, username: str) -> int:
@@ -287,6 +289,10 @@ def test_the_person_is_reminded_before_the_due_date_and_the_manager_told_after_i
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(WorkTask).where(
             WorkTask.instance_id == instance, WorkTask.status == "open")) == 1  # still to be taken
+        told = {n.recipient: n.title for n in session.scalars(select(Notification).where(
+            Notification.instance_id == instance, Notification.event == "cc"))}
+    assert told["p02"] in ("培训考核即将截止：管理员培训", "Training due soon: Administrator training")
+    assert told["boss"] in ("培训考核已逾期：员工02「管理员培训」", "Training overdue: Employee 02, Administrator training")
 
 
 def test_the_cli_reads_the_same_score_table_and_refuses_the_same_people(world, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from engine.data import db
@@ -21,8 +22,14 @@ ROOT = Path(__file__).resolve().parents[3]
 QUIZ = [{"name": "q1", "kind": "single", "question": "1 + 1?", "options": ["1", "2"], "answer": "2", "points": 10}]
 
 
-def test_simultaneous_submissions_never_share_an_attempt_number(postgres_url):
-    sessions = db.make_session_factory(db.make_engine(postgres_url))
+@pytest.fixture
+def sessions(postgres_url):
+    engine = db.make_engine(postgres_url)
+    yield db.make_session_factory(engine)
+    engine.dispose()
+
+
+def test_simultaneous_submissions_never_share_an_attempt_number(sessions):
     packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / "training_assessment"), "admin")
     with sessions() as session, session.begin():
         session.add_all([Person(username="hu", name="胡人事"), Person(username="ann", name="安")])
