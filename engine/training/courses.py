@@ -114,6 +114,9 @@ def save_course(session: Session, actor: str, groups, is_super_admin: bool, data
     quiz = _check(session, data)
     course = TrainingCourse(created_by=actor, created_at=utcnow()) if course_id is None else get_course(
         session, course_id)
+    if course_id is not None and data.attempt_limit != course.attempt_limit and _assigned(session, course_id):
+        # running instances loop on the limit they started with
+        raise InvalidCourseError(msg("the number of attempts cannot change once the course is assigned"))
     values: dict[str, Any] = {
         "title": data.title.strip(), "title_en": data.title_en.strip(), "description": data.description,
         "description_en": data.description_en, "links": list(data.links), "materials": list(data.materials),
@@ -124,6 +127,13 @@ def save_course(session: Session, actor: str, groups, is_super_admin: bool, data
     session.add(course)
     session.flush()
     return course.id
+
+
+def _assigned(session: Session, course_id: int) -> bool:
+    from engine.data.training_models import TrainingAssignment
+
+    return session.scalar(select(TrainingAssignment.id).where(TrainingAssignment.course_id == course_id)
+                          .limit(1)) is not None
 
 
 def get_course(session: Session, course_id: int) -> TrainingCourse:

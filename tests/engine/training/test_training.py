@@ -243,6 +243,10 @@ def test_a_bad_quiz_is_refused_precisely_and_nothing_is_saved(world):
                 title="x", title_en="x", quiz=QUIZ, grant_role="nope"))
         with pytest.raises(NotPermittedError):
             courses.save_course(session, "p01", (), False, courses.CourseInput(title="x", title_en="x", quiz=QUIZ))
+        first = session.scalar(select(TrainingCourse.id).order_by(TrainingCourse.id))
+        with pytest.raises(courses.InvalidCourseError, match="cannot change once the course is assigned"):
+            courses.save_course(session, "hu", ("hr",), False, courses.CourseInput(
+                title="x", title_en="x", quiz=QUIZ, attempt_limit=5), first)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(TrainingCourse)) == before
 
