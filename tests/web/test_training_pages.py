@@ -137,3 +137,19 @@ def test_people_outside_hr_cannot_open_the_admin_pages(site, course):
     for path in ("/training/admin/", "/training/admin/scores", "/training/admin/scores.xlsx",
                  f"/training/admin/{course}/assign"):
         assert zhang.get(path).status_code == 403
+
+
+def test_editing_a_course_shows_its_quiz_as_yaml_and_saves_it_back(site, course):
+    import html
+
+    app, _ = site
+    hr = _client(app, "hu")
+    page = hr.get(f"/training/admin/{course}/edit").get_data(as_text=True)
+    quiz = html.unescape(re.search(r'<textarea name="quiz"[^>]*>(.*?)</textarea>', page, re.S).group(1))
+    assert "name: q1" in quiz and "answer: '12'" in quiz
+    form = {"title": "信息安全培训（2027）", "title_en": "Information security basics", "quiz": quiz,
+            "pass_mark": "80", "attempt_limit": "2", "due_days": "14", "grant_role": "process_owners",
+            "materials": re.findall(r'name="materials" value="(\w+)"', page),
+            "csrf_token": csrf_token(hr, f"/training/admin/{course}/edit")}
+    assert hr.post(f"/training/admin/{course}/edit", data=form).status_code == 303
+    assert "信息安全培训（2027）" in hr.get("/training/admin/").get_data(as_text=True)
