@@ -16,7 +16,7 @@ from engine.errors import LiaisonError, msg
 from engine.runtime import uploads
 from engine.training import assignments, courses, scores
 from engine.training.courses import InvalidCourseError
-from forms.files import UploadRefused
+from forms.files import UploadRefused, accepts, safe_name
 from web.errors import status_for, translated
 
 from .auth import current_account
@@ -96,6 +96,10 @@ def _posted() -> dict:
     values["materials"] = uploads.clean_ids(kept)
     chosen = request.files.get("material")
     if chosen is not None and chosen.filename:
+        allowed = current_app.config.get("LIAISON_UPLOAD_ACCEPT")
+        if allowed and not accepts(allowed, safe_name(chosen.filename), None):
+            raise InvalidCourseError(msg("`%(name)s` is not a file type that can be uploaded here",
+                                         name=safe_name(chosen.filename)))
         try:
             ref = file_store().put(chosen.stream, chosen.filename, None, max_size=MAX_MATERIAL_BYTES)
         except UploadRefused as exc:
