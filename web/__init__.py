@@ -44,6 +44,8 @@ BLUEPRINTS = (
     "reception",
     "rooms",
     "rooms_admin",
+    "training",
+    "training_admin",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram
