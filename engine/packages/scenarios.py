@@ -25,6 +25,7 @@ steps:
     key: PO-1
     data: {carrier: SF}           # optional payload
 people: [li, hu]                  # optional: more people of the scratch directory
+org: {managers: {zhang: li}, roles: {finance: [qian]}}   # optional: see scenario_org.py
 expect:
   status: completed               # running | completed | cancelled
   end_event: approved_end
@@ -61,6 +62,7 @@ from engine.errors import LiaisonError
 from engine.external.identity import KINDS, external_group
 from engine.notify.render import EVENTS
 from engine.packages import deployment as packages
+from engine.packages import scenario_org
 from engine.runtime import messages
 from engine.work import queries
 
@@ -68,7 +70,7 @@ _STEP_KEYS = {"task", "user", "groups", "data", "comment", "expect_assignee", "e
               "expect_error", "as"}
 _MESSAGE_KEYS = {"message", "key", "data"}
 SCENARIO_OUTSIDER = "ext:contact:0"  # who an `as: ext:KIND` step acts as
-_TOP_KEYS = {"name", "start", "steps", "expect", "description", "people"}
+_TOP_KEYS = {"name", "start", "steps", "expect", "description", "people", "org"}
 
 
 @dataclass
@@ -133,8 +135,11 @@ def _add_people(sessions: sessionmaker[Session], scenarios) -> None:
         names.add(start.get("user"))
         names.update(step.get("user") for step in spec.get("steps") or [] if isinstance(step, dict))
         names.update(spec.get("people") or [] if isinstance(spec.get("people"), list) else [])
+        names.update(scenario_org.org_people(spec))
     with sessions() as session, session.begin():
         session.add_all(Person(username=name, name=name) for name in sorted(n for n in names if isinstance(n, str) and n))
+        session.flush()
+        scenario_org.apply_org(session, scenarios)
 
 
 def run_scenario(sessions: sessionmaker[Session], key: str, file: str, spec: dict) -> ScenarioResult:
