@@ -500,9 +500,21 @@ def _after_submit() -> str:
     return url_for("home.index")
 
 
+# Steps done on a page of their own: process key -> a function of the task giving that page's URL (or None).
+TASK_PAGES: dict = {}
+
+
 @bp.get("/tasks/<task_id>")
 def task(task_id: str):
-    """A task: its form when the person may complete it (read-only otherwise), timeline and diagram."""
+    """A task: its form when the person may complete it (read-only otherwise), timeline and diagram; a step
+    with a page of its own (`TASK_PAGES`) leads there while it is open."""
+    if TASK_PAGES:
+        with sessions()() as session:
+            task_form, may_act = _visible_task(session, task_id)
+        page = TASK_PAGES.get(task_form.task.process_key)
+        url = page(task_form.task) if page is not None and task_form.task.status == "open" else None
+        if url:
+            return redirect(url)
     return _task_page(task_id)
 
 

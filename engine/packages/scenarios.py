@@ -201,7 +201,8 @@ def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: S
         result.failures.append(f"{where}: no open task `{item.get('task')}` (open: {waiting or 'none'}, "
                                f"instance {view['status']})")
         return False
-    task = open_tasks[0]
+    # a multi-instance node has one open task per person: the step's user takes their own
+    task = next((t for t in open_tasks if t["assignee"] == user), open_tasks[0])
     if "expect_assignee" in item and task["assignee"] != item["expect_assignee"]:
         result.failures.append(f"{where}: assignee is {task['assignee']!r}, expected {item['expect_assignee']!r}")
     if "expect_candidate_groups" in item and task["candidate_groups"] != item["expect_candidate_groups"]:
