@@ -52,7 +52,9 @@ def selection(instance_id: int, recommend_error: str = "", status: int = 200):
                           None)
         people = org.display_names(session, {*result.scored_by, *result.waiting_for}, current_language())
     may_recommend = recommend_task is not None and recommend_task.assignee == account.username
-    return render_template("vendor/selection.html", instance_id=instance_id, result=result, people=people,
+    return render_template("vendor/selection.html", instance_id=instance_id, result=result,
+                           scored_names=[people.get(u, u) for u in result.scored_by],
+                           waiting_names=[people.get(u, u) for u in result.waiting_for],
                            recommend_task=recommend_task if may_recommend else None, score_task=score_task,
                            recommend_error=recommend_error), status
 
