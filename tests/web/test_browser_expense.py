@@ -21,7 +21,7 @@ from engine.work import queries, vendor_scoring
 from tests.browser_support import chromium, serving, unavailable
 from web import create_app, vendor
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, sign_in
 from .test_browser_approval import Person
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,7 @@ def site(tmp_path_factory):
         packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / key), "admin")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test"})
     with serving(app) as base:
-        yield base, sessions
+        yield base, sessions, app
     engine.dispose()
 
 
@@ -80,7 +80,7 @@ def _open_task(sessions, instance_id: int, element: str, user: str | None = None
 
 
 def test_expense_submitted_approved_and_printed(browser, site, tmp_path):
-    base, sessions = site
+    base, sessions, _app = site
     shots = _shot_dir(tmp_path)
     zhang = Person(browser, base, "zhang", "zh")
     page = zhang.page
@@ -93,6 +93,8 @@ def test_expense_submitted_approved_and_printed(browser, site, tmp_path):
     assert page.input_value("#manager") == "李经理"  # the initiator's manager, from the org chart, by name
     page.evaluate("document.activeElement.blur()")
     page.screenshot(path=str(shots / "expense-start-zh-1280.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(shots / "expense-start-zh-390.png"), full_page=True)
     page.click("#start-submit")
     page.wait_for_url(re.compile(r"/instances/\d+$"))
     instance_id = int(page.url.rsplit("/", 1)[1])
@@ -134,7 +136,7 @@ def test_expense_submitted_approved_and_printed(browser, site, tmp_path):
 
 
 def test_vendor_scores_ranking_and_recommendation(browser, site, tmp_path):
-    base, sessions = site
+    base, sessions, _app = site
     shots = _shot_dir(tmp_path)
     started = runtime.start_instance(sessions, "vendor_selection", {
         "title": "办公打印机", "manager": "li", "scorers": ["wang", "hu"],
@@ -188,3 +190,23 @@ def test_vendor_scores_ranking_and_recommendation(browser, site, tmp_path):
         assert vendor_scoring.open_task(session, instance_id, "manager_approval").assignee == "li"
     wang.close()
     zhang.close()
+
+
+def test_print_view_and_vendor_pages_are_scoped_to_who_may_see_them(site):
+    _base, sessions, app = site
+    expense = runtime.start_instance(sessions, "expense_approval", {
+        "kind": "expense", "purpose": "p", "manager": "li",
+        "items": [{"description": "x", "quantity": 1, "unit_price": 100}]}, "zhang").instance_id
+    selection = runtime.start_instance(sessions, "vendor_selection", {
+        "title": "t", "manager": "li", "scorers": ["wang"], "criteria": [{"name": "c", "weight": 100}],
+        "vendors": [{"name": "a"}, {"name": "b"}]}, "zhang").instance_id
+    sheet = _open_task(sessions, selection, "score", "wang")
+    outsider = app.test_client()
+    sign_in(outsider, "qian")
+    assert outsider.get(f"/instances/{expense}/print").status_code == 404
+    assert outsider.get(f"/vendor-selection/{selection}").status_code == 404
+    assert outsider.get(f"/vendor-selection/tasks/{sheet}/scores").status_code == 404
+    assert f"/vendor-selection/{selection}" not in outsider.get("/vendor-selection").get_data(as_text=True)
+    manager = app.test_client()
+    sign_in(manager, "li")
+    assert manager.get(f"/instances/{expense}/print").status_code == 200  # li holds its approval task
