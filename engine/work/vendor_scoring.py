@@ -23,6 +23,7 @@ from engine.data import store
 from engine.data.models import ProcessInstance, WorkTask
 from engine.data.vendor_models import VendorScore
 from engine.errors import InvalidTaskDataError, NotFoundError, NotPermittedError, msg
+from engine.runtime.outcome import outcomes
 from engine.work.pages import may_act_on_task, may_view_instance
 from engine.work.queries import get_task  # noqa: F401 - the pages read tasks through this module
 
@@ -235,7 +236,8 @@ def recommend(sessions: sessionmaker[Session], task_id: str, username: str, vend
 def selections(session: Session, username: str, groups: tuple[str, ...] = (), is_super_admin: bool = False,
                limit: int = 50) -> list[dict]:
     """The vendor selections this person may see (`may_view_instance`, the pages' rule), newest first:
-    id, title, status, initiator, created_at. One query for the candidates, one check per candidate."""
+    id, title, status, outcome (`runtime.outcome`), initiator, created_at. One query for the candidates,
+    one check per candidate."""
     rows = session.execute(select(ProcessInstance.id, ProcessInstance.status, ProcessInstance.initiator,
                                   ProcessInstance.created_at)
                            .where(ProcessInstance.process_key == PROCESS)
@@ -248,4 +250,7 @@ def selections(session: Session, username: str, groups: tuple[str, ...] = (), is
             title = store.read_process_data(session, row.id).get("title") or ""
             found.append({"id": row.id, "title": title, "status": row.status, "initiator": row.initiator,
                           "created_at": row.created_at})
+    ended = outcomes(session, [r["id"] for r in found])
+    for item in found:
+        item["outcome"] = ended[item["id"]]
     return found

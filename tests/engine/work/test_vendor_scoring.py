@@ -88,6 +88,9 @@ def test_weighted_totals_are_averaged_over_scorers_and_ranked(sessions):
     assert data["scored"] is True
     with sessions() as session:
         assert vendor_scoring.open_task(session, instance_id, "recommend").assignee == "zhang"
+        listed = vendor_scoring.selections(session, "zhang")
+        assert [(r["id"], r["title"], r["outcome"]) for r in listed] == [(instance_id, "Office printers", "running")]
+        assert vendor_scoring.selections(session, "li") == []  # not involved yet: the pages' own rule
 
 
 def test_bad_sheet_names_each_cell_and_saves_nothing(sessions):
