@@ -22,9 +22,31 @@ from sqlalchemy.orm import Session
 from engine.data.models import Department, Person, PersonRole, Role
 
 
+def org_problems(spec: dict) -> list[str]:
+    """What is wrong with the shape of a scenario's `org:` (empty: nothing)."""
+    org = spec.get("org")
+    if org is None:
+        return []
+    if not isinstance(org, dict) or set(org) - {"managers", "roles", "departments"}:
+        return ["`org` must be a mapping of `managers`, `roles` and `departments`"]
+    problems = []
+    managers, roles, departments = (org.get(k) or {} for k in ("managers", "roles", "departments"))
+    if not isinstance(managers, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in managers.items()):
+        problems.append("`org.managers` maps a username to their manager's username")
+    if not isinstance(roles, dict) or not all(isinstance(v, list) for v in roles.values()):
+        problems.append("`org.roles` maps a role key to a list of usernames")
+    if not isinstance(departments, dict) or not all(
+            isinstance(d, dict) and isinstance(d.get("members") or [], list) for d in departments.values()):
+        problems.append("`org.departments` maps a code to `{head: USER, members: [USER, ...]}`")
+    return problems
+
+
 def org_people(spec: dict) -> set[str]:
     """Every username a scenario's `org:` names (they join the scratch directory)."""
-    org = spec.get("org") if isinstance(spec.get("org"), dict) else {}
+    if org_problems(spec):
+        return set()
+    org = spec.get("org") or {}
     names: set[str] = set()
     for person, manager in (org.get("managers") or {}).items():
         names.update((person, manager))
@@ -41,7 +63,9 @@ def apply_org(session: Session, scenarios: Iterable[dict]) -> None:
     roles: dict[str, set[str]] = {}
     departments: dict[str, dict] = {}
     for spec in scenarios:
-        org = spec.get("org") if isinstance(spec, dict) and isinstance(spec.get("org"), dict) else {}
+        if not isinstance(spec, dict) or org_problems(spec):
+            continue  # the scenario reports it and does not run
+        org = spec.get("org") or {}
         managers.update(org.get("managers") or {})
         for key, holders in (org.get("roles") or {}).items():
             roles.setdefault(key, set()).update(holders or [])

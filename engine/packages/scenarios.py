@@ -149,6 +149,9 @@ def run_scenario(sessions: sessionmaker[Session], key: str, file: str, spec: dic
     if unknown:
         result.failures.append(f"unknown keys {sorted(unknown)} (allowed: {sorted(_TOP_KEYS)})")
         return result
+    if scenario_org.org_problems(spec):
+        result.failures.extend(scenario_org.org_problems(spec))
+        return result
     start = spec.get("start") or {}
     try:
         step = runtime.start_instance(sessions, key, start.get("data") or {}, start.get("user"),

@@ -80,3 +80,11 @@ def test_joined_rules_that_find_nobody_name_both(sessions):
                                 evaluate=lambda e, d: None, element_id="cs")
     assert "rules `role:audit; department_head:NOPE` yielded nobody" in str(failed.value)
     assert assignment.rule_texts("expr:'a;b'") == ["expr:'a;b'"]
+
+
+def test_each_joined_rule_is_checked_at_deploy(sessions):
+    from engine.runtime.assignment_checks import rule_problems
+    with sessions() as session:
+        found = rule_problems(session.connection(), {"approvers": "role:finance;bogus:x;role:audit"})
+    assert [severity for severity, _ in found] == ["error", "warning"]
+    assert "unknown rule kind `bogus`" in found[0][1] and "no role `audit`" in found[1][1]
