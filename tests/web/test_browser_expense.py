@@ -123,7 +123,7 @@ def test_expense_submitted_approved_and_printed(browser, site, tmp_path):
     trail = page.inner_text("#approval-trail")
     assert "预算内" in trail and "同意采购" in trail
     record = page.inner_text("#record")
-    assert "服务器" in record and "12000.00" in record  # the request: its items and total
+    assert "服务器" in record and "¥12,000.00（壹万贰仟元整）" in record  # the total as money, in capitals too
     page.emulate_media(media="print")
     assert not page.locator(".topbar").is_visible() and not page.locator(".print-actions").is_visible()
     page.screenshot(path=str(shots / "expense-print-zh-1280.png"), full_page=True)
