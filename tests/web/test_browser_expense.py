@@ -92,6 +92,10 @@ def test_expense_submitted_approved_and_printed(browser, site, tmp_path):
     page.fill("#items-0-unit_price", "6000")
     assert page.input_value("#manager") == "李经理"  # the initiator's manager, from the org chart, by name
     page.evaluate("document.activeElement.blur()")
+    # the approval chain follows the decision table: 12,000 brings the countersign, not the general manager
+    page.wait_for_selector(".approval-chain .chain-step:nth-child(2)")
+    chain = page.inner_text(".approval-chain")
+    assert "财务与部门负责人会签" in chain and "总经理审批" not in chain
     page.screenshot(path=str(shots / "expense-start-zh-1280.png"), full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(shots / "expense-start-zh-390.png"), full_page=True)

@@ -88,3 +88,19 @@ def test_each_joined_rule_is_checked_at_deploy(sessions):
         found = rule_problems(session.connection(), {"approvers": "role:finance;bogus:x;role:audit"})
     assert [severity for severity, _ in found] == ["error", "warning"]
     assert "unknown rule kind `bogus`" in found[0][1] and "no role `audit`" in found[1][1]
+
+
+@pytest.mark.parametrize(("amount", "steps"), [
+    (3000, ["manager_approval"]),
+    (12000, ["manager_approval", "countersign"]),
+    (80000, ["manager_approval", "countersign", "gm_approval"])])
+def test_the_start_page_chain_follows_the_decision_table(sessions, amount, steps):
+    from engine.work import preview
+    with sessions() as session:
+        chain = preview.approval_chain(session, "expense_approval", "zhang", {"amount": amount, "manager": "li"})
+    assert [s.element_id for s in chain.steps] == steps
+    # only the approvers' own decisions are left open, never the amount's gateways
+    assert {(s.conditional or {}).get("id") for s in chain.steps} <= {None, "manager_gw", "countersign_gw"}
+    with sessions() as session:  # before an amount is known, the table decides nothing
+        unknown = preview.approval_chain(session, "expense_approval", "zhang", {"manager": "li"})
+    assert [s.element_id for s in unknown.steps][:1] == ["manager_approval"]
