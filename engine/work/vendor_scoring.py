@@ -38,6 +38,8 @@ class ScoreSheetError(InvalidTaskDataError):
     """A score sheet was refused; `errors` maps cells (`v0c1`: vendor 0, criterion 1) to messages; nothing
     was saved."""
 
+    form = "score sheet"  # what the CLI's error line names
+
     def __init__(self, errors: dict[str, list]):
         self.errors = errors
         super().__init__(msg("the score sheet has %(n)s cells to correct", n=len(errors)))
