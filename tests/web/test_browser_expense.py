@@ -19,7 +19,7 @@ from engine.packages import deployment as packages
 from engine.people import accounts
 from engine.work import queries, vendor_scoring
 from tests.browser_support import chromium, serving, unavailable
-from web import create_app, vendor
+from web import create_app, records, vendor
 
 from .conftest import PASSWORD, sign_in
 from .test_browser_approval import Person
@@ -127,7 +127,7 @@ def test_expense_submitted_approved_and_printed(browser, site, tmp_path):
     trail = page.inner_text("#approval-trail")
     assert "预算内" in trail and "同意采购" in trail
     record = page.inner_text("#record")
-    assert "服务器" in record and "¥12,000.00（壹万贰仟元整）" in record  # the total as money, in capitals too
+    assert "服务器" in record and "¥12,000.00（壹万贰仟元整）" in record  # a subtotal as money, in capitals too
     page.emulate_media(media="print")
     assert not page.locator(".topbar").is_visible() and not page.locator(".print-actions").is_visible()
     page.screenshot(path=str(shots / "expense-print-zh-1280.png"), full_page=True)
@@ -214,3 +214,11 @@ def test_print_view_and_vendor_pages_are_scoped_to_who_may_see_them(site):
     manager = app.test_client()
     sign_in(manager, "li")
     assert manager.get(f"/instances/{expense}/print").status_code == 200  # li holds its approval task
+    assert outsider.get(f"/instances/{expense}/print.pdf").status_code == 404
+    pdf = manager.get(f"/instances/{expense}/print.pdf")
+    if records.pdf_available():  # the optional `pdf` extra (WeasyPrint) is installed
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+        page = manager.get(f"/instances/{expense}/print").get_data(as_text=True)
+        assert f'href="/instances/{expense}/print.pdf"' in page
+    else:
+        assert pdf.status_code == 404
