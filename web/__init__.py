@@ -44,6 +44,8 @@ BLUEPRINTS = (
     "portal",
     "external_admin",
     "reception",
+    "rooms",
+    "rooms_admin",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

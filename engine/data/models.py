@@ -715,6 +715,6 @@ class DesignerAudit(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-# The external-access tables (issue 17) and vendor selection's scores (processes/vendor_selection) live in
-# their own modules on the same registry.
-from engine.data import external_models, vendor_models  # noqa: E402,F401
+# The external-access tables (issue 17), the bookable rooms with their bookings and vendor selection's
+# scores (processes/vendor_selection) live in their own modules on the same registry.
+from engine.data import external_models, room_models, vendor_models  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """Vendor selection: each scorer's score of every vendor on every criterion
 
 Revision ID: 0027
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-03
 
 processes/vendor_selection: scorers score each candidate vendor per criterion (0 to 100), stored per
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
