@@ -125,3 +125,5 @@ def _task_page(task) -> str | None:
 
 
 work.TASK_PAGES[vendor_scoring.PROCESS] = _task_page
+work.INSTANCE_PAGES[vendor_scoring.PROCESS] = lambda instance_id: (
+    _("Vendor ranking"), url_for("vendor_scores.selection", instance_id=instance_id))

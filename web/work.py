@@ -395,6 +395,7 @@ def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
         "done": sorted({*diagram["done"], *([diagram["end_event"]] if diagram["end_event"] else [])}),
         "current": diagram["current"],
         "diagram_available": vendor.available(),
+        "instance_page": INSTANCE_PAGES[view["process"]](instance_id) if view["process"] in INSTANCE_PAGES else None,
     }
 
 
@@ -502,6 +503,9 @@ def _after_submit() -> str:
 
 # Steps done on a page of their own: process key -> a function of the task giving that page's URL (or None).
 TASK_PAGES: dict = {}
+# A process's own page about one instance (a ranking, a calendar): process key -> function of the instance
+# id giving (label, URL); the task and instance pages link to it.
+INSTANCE_PAGES: dict = {}
 
 
 @bp.get("/tasks/<task_id>")

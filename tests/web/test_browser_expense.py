@@ -140,7 +140,7 @@ def test_expense_submitted_approved_and_printed(browser, site, tmp_path):
 
 
 def test_vendor_scores_ranking_and_recommendation(browser, site, tmp_path):
-    base, sessions, _app = site
+    base, sessions, app = site
     shots = _shot_dir(tmp_path)
     started = runtime.start_instance(sessions, "vendor_selection", {
         "title": "办公打印机", "manager": "li", "scorers": ["wang", "hu"],
@@ -191,7 +191,12 @@ def test_vendor_scores_ranking_and_recommendation(browser, site, tmp_path):
     page.wait_for_selector(".flashes")
     with sessions() as session:
         assert store.read_process_data(session, instance_id)["recommended"] == "丙公司"
-        assert vendor_scoring.open_task(session, instance_id, "manager_approval").assignee == "li"
+        approval = vendor_scoring.open_task(session, instance_id, "manager_approval")
+    assert approval.assignee == "li"
+    manager = app.test_client()  # the manager's task page links to the ranking
+    sign_in(manager, "li")
+    assert f'href="/vendor-selection/{instance_id}" id="instance-page-link"' in manager.get(
+        f"/tasks/{approval.id}").get_data(as_text=True)
     wang.close()
     zhang.close()
 
