@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from forms.expr import ExpressionError, compile_expression, names_used
+from forms.schema.checks import check_problems
 
 META_SCHEMA_PATH = Path(__file__).with_name("form.schema.json")
 MAX_BYTES = 1024 * 1024
@@ -387,7 +388,7 @@ def _rule_problems(data: dict, exprs: dict) -> list[str]:
         if f["type"] == "table":
             problems.extend(_table_problems(f, exprs))
     problems.extend(_formula_cycles(data["fields"], exprs))
-    problems.extend(_check_problems(data.get("checks") or [], value_names, exprs))
+    problems.extend(check_problems(data.get("checks") or [], value_names, exprs))
     result_field = (data.get("scoring") or {}).get("result_field")
     if result_field in seen:
         problems.append(f"scoring: `result_field` `{result_field}` is also the name of a field; "
@@ -427,20 +428,6 @@ def _expression_problems(f: dict, who: str, known: set[str], exprs: dict, key: s
             problems.append(f"{who}: `{attr}` uses unknown field{'s' if len(unknown) > 1 else ''} "
                             f"{', '.join(f'`{u}`' for u in unknown)}")
         exprs[f"{key}:{attr}"] = tree
-    return problems
-
-
-def _check_problems(checks: list[dict], known: set[str], exprs: dict) -> list[str]:
-    """The form's `checks`: each expression compiles over known fields and names a field for its message."""
-    problems = []
-    for index, check in enumerate(checks):
-        who = f"check {index + 1}"
-        problems.extend(_expression_problems({"expression": check["expression"]}, who, known, exprs, "check"))
-        tree = exprs.pop("check:expression", None)
-        if tree is not None:
-            exprs[f"check:{index}"] = tree
-        if check["field"] not in known:
-            problems.append(f"{who}: `field` `{check['field']}` is not a field of this form")
     return problems
 
 
