@@ -23,6 +23,7 @@ from cli import (
     rooms,
     serve,
     training,
+    vendor,
 )
 from cli.common import LiaisonGroup
 
@@ -38,7 +39,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 
 
 for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
-                training):
+                training, vendor):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

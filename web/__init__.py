@@ -31,6 +31,8 @@ BLUEPRINTS = (
     "my_requests",
     "vendor",
     "work",
+    "records",
+    "vendor_scores",
     "catalog",
     "admin",
     "people_admin",

@@ -715,6 +715,6 @@ class DesignerAudit(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-# The external-access tables (issue 17), the bookable rooms with their bookings and the training-
-# assessment tables live in their own modules on the same registry.
-from engine.data import external_models, room_models, training_models  # noqa: E402,F401
+# Tables of one concern each live in their own modules on the same registry: external access (issue 17),
+# bookable rooms with their bookings, training assessments, vendor selection's scores.
+from engine.data import external_models, room_models, training_models, vendor_models  # noqa: E402,F401
