@@ -716,4 +716,7 @@ class DesignerAudit(Base):
 
 
 # The external-access tables live in their own module on the same registry (issue 17).
-from engine.data import external_models  # noqa: E402,F401
+from engine.data import external_models  # noqa: E402,F401,I001
+
+# Policy notices, read receipts and surveys (engine.notices).
+from engine.data import notice_models  # noqa: E402,F401,I001
