@@ -76,9 +76,8 @@ def test_an_empty_or_unknown_audience_is_refused_and_nothing_is_stored(sessions,
         _send(sessions, {"roles": ["hr", "boss"]})
     with pytest.raises(AudienceError, match="unknown department: nowhere"):
         _send(sessions, {"departments": "rd, nowhere"})
-    with pytest.raises(NoticeError, match="title"):
-        with sessions() as session, session.begin():
-            sending.create_notice(session, "li", "  ", {"everyone": True})
+    with pytest.raises(NoticeError, match="title"), sessions() as session, session.begin():
+        sending.create_notice(session, "li", "  ", {"everyone": True})
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Notice)) == 0
 
