@@ -66,7 +66,7 @@ def test_results_match_sql_counts_and_the_export(sessions, org):
         assert open_.texts == ["多开一些课"]
         book = load_workbook(io.BytesIO(surveys.export_xlsx(session, survey_id, "zh")))
         summary = [row for row in book["汇总"].iter_rows(min_row=2, values_only=True)]
-        assert ("食堂满意度", "满意", 2) == summary[0][:3]
+        assert summary[0][:3] == ("食堂满意度", "满意", 2)
         answers = list(book["答卷"].iter_rows(values_only=True))
         assert answers[0][:3] == ("答卷", "姓名", "食堂满意度") and len(answers) == 4
         assert {row[1] for row in answers[1:]} == {"li-名", "zhang-名", "wang-名"}
