@@ -109,6 +109,9 @@ def _demo_calendar(sessions) -> None:
             click.echo(str(calendar.load_year(session, year, "demo", utcnow())))
 
 
+DEMO_ACCOUNTS_SHOWN = 7  # admin and the people the README's walk-throughs sign in as
+
+
 def _demo_accounts(sessions) -> None:
     """The demo people (processes/_demo/org.csv) and an admin, each with a random password, once."""
     import os
@@ -135,9 +138,12 @@ def _demo_accounts(sessions) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write("".join(f"{user}\t{password}\n" for user, password in passwords.items()))
-    click.echo("demo accounts (username, password; also in " + str(target) + "):")
-    for user, password in passwords.items():
+    click.echo("demo accounts (username, password; all of them in " + str(target) + "):")
+    shown = list(passwords.items())[:DEMO_ACCOUNTS_SHOWN]
+    for user, password in shown:
         click.echo(f"  {user:8s} {password}")
+    if len(passwords) > len(shown):
+        click.echo(f"  ... and {len(passwords) - len(shown)} more people of the demo org chart")
 
 
 @click.command("import-formjs", cls=LiaisonCommand)

@@ -14,6 +14,7 @@ VENDOR_FILES = {
     "bpmn-viewer.js": "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
+    "chart.js": "chart.js/dist/chart.umd.min.js",
 }
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")

@@ -37,7 +37,8 @@ def test_every_demo_username_in_the_readme_exists_in_the_demo_org_chart(tmp_path
     assert {"zhang", "li", "hu", "admin"} <= named  # the extraction finds them at all
     assert named <= accounts, f"the README names people `liaison demo` does not create: {named - accounts}"
     table = set(re.findall(r"^\| `([a-z]\w*)` \|", text, re.MULTILINE))
-    assert table == accounts, "the README's table of demo people lists exactly the demo accounts"
+    assert table <= accounts, f"the README's table names people `liaison demo` does not create: {table - accounts}"
+    assert {"admin", "zhang", "wang", "li", "hu", "zhou", "zhao"} <= table, "the people the walk-throughs use"
 
 
 def test_the_readme_cli_example_runs_on_the_demo_data(tmp_path):
