@@ -42,6 +42,7 @@ BLUEPRINTS = (
     "portal",
     "external_admin",
     "reception",
+    "notices",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

@@ -44,6 +44,9 @@ EVENT_LABELS = {
     "rejected": {"zh": "申请被驳回", "en": "A request is rejected"},
     "instance_finished": {"zh": "流程已结束", "en": "A process has finished"},
     "external_link": {"zh": "外部链接消息", "en": "A message with an external link"},
+    # Policy notices (engine.notices): labels only; they are not among the events one switches off one by one.
+    "notice": {"zh": "通知公告", "en": "A notice is sent to me"},
+    "notice_reminder": {"zh": "通知提醒", "en": "A reminder to read a notice"},
 }
 MAX_PER_PAGE = 200
 MAX_IDS = 1000  # ids marked read in one call

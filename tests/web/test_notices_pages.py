@@ -1,0 +1,123 @@
+"""The notice pages through the test client: a recipient reads, confirms and answers; the sender sees the
+receipts, the results and the export; nobody else sees any of it; refusals say why and lose nothing."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select, text
+
+from engine.data import db
+from engine.data.models import Department, utcnow
+from engine.data.notice_models import NoticeRecipient, SurveyRespondent
+from engine.notices import sending, surveys
+from engine.people import accounts
+from web import create_app
+
+from .conftest import PASSWORD, csrf_token, sign_in
+
+QUESTIONS = [{"question": "新制度是否清楚", "kind": "single", "options": "清楚; 不清楚", "required": True},
+             {"question": "建议", "kind": "open"}]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """li sends a notice (confirmation asked, a questionnaire) to R&D (zhang, wang); hu is in HR; root is
+    a super admin."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('notices') / 'liaison.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        company = Department(code="company", name="公司", name_en="Company", path="/")
+        session.add(company)
+        session.flush()
+        company.path = f"/{company.id}/"
+        rd = Department(code="rd", name="研发部", name_en="R&D", parent_id=company.id, path="")
+        session.add(rd)
+        session.flush()
+        rd.path = f"{company.path}{rd.id}/"
+        for username, name, dept in (("li", "李经理", company), ("zhang", "张三", rd), ("wang", "王五", rd),
+                                     ("hu", "胡人事", company)):
+            accounts.create_person_account(session, username, name, PASSWORD, utcnow(), department_id=dept.id)
+        accounts.create_admin(session, "root", PASSWORD, "管理员", utcnow())
+        survey_id = surveys.define_survey(session, "制度问卷", QUESTIONS, created_by="li")
+        notice_id = sending.create_notice(session, "li", "新考勤制度", {"departments": ["rd"]},
+                                          body="自下月起执行**新制度**。", ack_required=True, survey_id=survey_id)
+    sending.run_job(sessions, notice_id)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "notices"})
+    yield app, sessions, notice_id
+    engine.dispose()
+
+
+def _client(site, username):
+    client = site[0].test_client()
+    assert sign_in(client, username).status_code == 302
+    return client
+
+
+def _post(client, path, data=None):
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/notices/")})
+
+
+def test_a_recipient_reads_confirms_and_answers_once(site):
+    _app, sessions, notice_id = site
+    zhang = _client(site, "zhang")
+    page = zhang.get(f"/notices/{notice_id}").get_data(as_text=True)
+    assert "新考勤制度" in page and "<strong>新制度</strong>" in page and "我已阅读并理解" in page
+    with sessions() as session:
+        assert session.scalar(select(NoticeRecipient.read_at).where(NoticeRecipient.username == "zhang"))
+    assert _post(zhang, f"/notices/{notice_id}/acknowledge").status_code == 302
+    refused = _post(zhang, f"/notices/{notice_id}", {"q2": "写得很清楚"})
+    assert refused.status_code == 422 and "写得很清楚" in refused.get_data(as_text=True)  # kept for a retry
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SurveyRespondent)) == 0
+    assert _post(zhang, f"/notices/{notice_id}", {"q1": "0", "q2": "写得很清楚"}).status_code == 302
+    again = _post(zhang, f"/notices/{notice_id}", {"q1": "1"})
+    assert again.status_code == 409 and "您已经填写过这份问卷" in again.get_data(as_text=True)
+    shown = zhang.get(f"/notices/{notice_id}").get_data(as_text=True)
+    assert 'id="answered"' in shown and 'id="acknowledged"' in shown
+
+
+def test_nobody_else_sees_the_notice_and_recipients_see_no_receipts(site):
+    notice_id = site[2]
+    assert _client(site, "hu").get(f"/notices/{notice_id}").status_code == 404
+    zhang = _client(site, "zhang")
+    assert zhang.get(f"/notices/{notice_id}/receipts").status_code == 403
+    assert zhang.get(f"/notices/{notice_id}/results").status_code == 404
+    assert zhang.get(f"/notices/{notice_id}/results.xlsx").status_code == 404
+    assert _post(zhang, f"/notices/{notice_id}/remind").status_code == 403
+    assert _client(site, "root").get(f"/notices/{notice_id}/receipts").status_code == 200
+
+
+def test_the_sender_sees_receipts_results_and_the_export_matching_sql(site):
+    _app, sessions, notice_id = site
+    li = _client(site, "li")
+    receipts_page = li.get(f"/notices/{notice_id}/receipts").get_data(as_text=True)
+    with sessions() as session:
+        total, read = session.execute(text("SELECT count(*), count(read_at) FROM notice_recipient "
+                                           "WHERE notice_id = :n"), {"n": notice_id}).one()
+    assert f'<dt>接收人数</dt><dd>{total}</dd>' in receipts_page
+    assert f"<dt>已读</dt><dd>{read} ({round(100 * read / total, 1)}%)</dd>" in receipts_page
+    assert 'id="read-by-department"' in receipts_page and "王五" in receipts_page  # wang has not read it
+    results = li.get(f"/notices/{notice_id}/results").get_data(as_text=True)
+    with sessions() as session:
+        chosen = session.execute(text("SELECT count(*) FROM survey_answer WHERE question = 'q1' AND choice = '清楚'"
+                                      )).scalar()
+    assert f'<td data-value="{chosen}">{chosen}</td>' in results and 'id="chart-q1"' in results
+    export = li.get(f"/notices/{notice_id}/results.xlsx")
+    assert export.status_code == 200
+    book = load_workbook(io.BytesIO(export.data))
+    assert book.active.title == "汇总"
+
+
+def test_remind_the_unread_is_throttled_with_a_message(site):
+    notice_id = site[2]
+    li = _client(site, "li")
+    assert _post(li, f"/notices/{notice_id}/remind").status_code == 302
+    site[1]  # the job runs in the background; the throttle counts from the request
+    again = _post(li, f"/notices/{notice_id}/remind")
+    body = again.get_data(as_text=True)
+    assert again.status_code == 409 and ("正在发送" in body or "一小时内" in body)
