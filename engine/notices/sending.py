@@ -175,7 +175,7 @@ def write_messages(session: Session, notice: Notice, people, now: datetime, remi
     session.execute(insert(Notification.__table__), [
         {"recipient": p.username, "event": event, "title": notice.title[:500], "body": _please(notice, _lang(p)),
          "link": link, "created_at": now} for p in people])
-    mailed = set(enabled_recipients(session, [p.username for p in people if p.email], "email", EVENT))
+    mailed = set(enabled_recipients(session, [p.username for p in people if p.email], "email", event))
     rows = [_email_row(notice, p, link, now, reminder) for p in people if p.username in mailed]
     if rows:
         session.execute(insert(OutboxMessage.__table__), rows)
