@@ -17,11 +17,13 @@ from werkzeug.datastructures import MultiDict
 from engine.errors import FormInvalidError, LiaisonError, NotFoundError, NotPermittedError
 from engine.notices import receipts, sending, surveys
 from engine.people.org import display_names
+from engine.runtime import uploads
 from forms.build import FormContext
 from forms.schema import load_schema
 from web.errors import form_errors, translated
 
 from .auth import current_account
+from .files import ACTIVE_TYPES, file_store
 from .i18n import current_language
 from .work import editable_form
 
@@ -105,6 +107,31 @@ def acknowledge(notice_id: int):
         return _show(notice_id, problem=translated(exc), status=409)
     flash(_("Confirmed: you have read and understood this notice."), "success")
     return redirect(url_for(".show", notice_id=notice_id))
+
+
+@bp.get("/<int:notice_id>/files/<file_id>")
+def attachment(notice_id: int, file_id: str):
+    """One of the notice's attachments, to those who may see the notice (its uploads belong to the instance
+    that composed it, whose page recipients may not open); 404 for anyone else."""
+    with _sessions()() as session:
+        try:
+            receipts.attachment(session, notice_id, current_account().username, file_id)
+        except NotFoundError:
+            abort(404)
+        found = uploads.get(session, file_id)
+    if found is None:
+        abort(404)
+    try:
+        handle = file_store().open({"id": found.id})
+    except (KeyError, OSError):
+        abort(404)
+    kind = found.content_type if found.content_type not in ACTIVE_TYPES else "application/octet-stream"
+    response = send_file(handle, mimetype=kind or "application/octet-stream", as_attachment=True,
+                         download_name=found.name, max_age=0)
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.get("/<int:notice_id>/receipts")

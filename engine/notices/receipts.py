@@ -138,6 +138,27 @@ def open_notice(session: Session, notice_id: int, username: str, now: datetime |
                       own is not None, receipts_ok, read_at, own.acknowledged_at if own else None)
 
 
+def attachment_ids(notice: Notice) -> list[str]:
+    """The upload ids a notice carries (its file field's references, or plain ids)."""
+    ids = []
+    for item in notice.attachments or []:
+        value = item.get("id") if isinstance(item, dict) else item
+        if isinstance(value, str):
+            ids.append(value)
+    return ids
+
+
+def attachment(session: Session, notice_id: int, username: str, file_id: str) -> str:
+    """`file_id` when it is one of the notice's attachments and `username` may see the notice (a recipient,
+    the sender, a super admin); NotFoundError otherwise, the same for every refusal."""
+    notice = _notice(session, notice_id)
+    allowed = file_id in attachment_ids(notice) and (
+        _own_row(session, notice_id, username) is not None or may_see_receipts(session, username, notice))
+    if not allowed:
+        raise NotFoundError(msg("no notice %(id)s", id=notice_id))
+    return file_id
+
+
 def acknowledge(session: Session, notice_id: int, username: str, now: datetime | None = None) -> datetime:
     """Record "I have read and understood" (once; the first time is kept). Only a recipient of a notice
     that asks for it."""

@@ -4,6 +4,7 @@ receipts, the results and the export; nobody else sees any of it; refusals say w
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -14,6 +15,8 @@ from engine.data.models import Department, utcnow
 from engine.data.notice_models import NoticeRecipient, SurveyRespondent
 from engine.notices import sending, surveys
 from engine.people import accounts
+from engine.runtime import uploads
+from forms.files import FileStore
 from web import create_app
 
 from .conftest import PASSWORD, csrf_token, sign_in
@@ -26,7 +29,8 @@ QUESTIONS = [{"question": "新制度是否清楚", "kind": "single", "options": 
 def site(tmp_path_factory):
     """li sends a notice (confirmation asked, a questionnaire) to R&D (zhang, wang); hu is in HR; root is
     a super admin."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('notices') / 'liaison.db'}"
+    folder = tmp_path_factory.mktemp("notices")
+    url, files = f"sqlite:///{folder / 'liaison.db'}", folder / "files"
     db.upgrade(url)
     engine = db.make_engine(url)
     sessions = db.make_session_factory(engine)
@@ -44,10 +48,13 @@ def site(tmp_path_factory):
             accounts.create_person_account(session, username, name, PASSWORD, utcnow(), department_id=dept.id)
         accounts.create_admin(session, "root", PASSWORD, "管理员", utcnow())
         survey_id = surveys.define_survey(session, "制度问卷", QUESTIONS, created_by="li")
+        ref = FileStore(files).put(io.BytesIO(b"%PDF-1.4 rules"), "考勤制度.pdf", "application/pdf").to_dict()
+        uploads.record(session, ref, "li")
         notice_id = sending.create_notice(session, "li", "新考勤制度", {"departments": ["rd"]},
-                                          body="自下月起执行**新制度**。", ack_required=True, survey_id=survey_id)
+                                          body="自下月起执行**新制度**。", ack_required=True, survey_id=survey_id,
+                                          attachments=[ref])
     sending.run_job(sessions, notice_id)
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "notices"})
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "notices", "LIAISON_UPLOAD_DIR": str(files)})
     yield app, sessions, notice_id
     engine.dispose()
 
@@ -81,10 +88,15 @@ def test_a_recipient_reads_confirms_and_answers_once(site):
     assert 'id="answered"' in shown and 'id="acknowledged"' in shown
 
 
-def test_nobody_else_sees_the_notice_and_recipients_see_no_receipts(site):
+def test_nobody_else_sees_the_notice_or_its_attachment_and_recipients_see_no_receipts(site):
     notice_id = site[2]
-    assert _client(site, "hu").get(f"/notices/{notice_id}").status_code == 404
-    zhang = _client(site, "zhang")
+    hu, zhang = _client(site, "hu"), _client(site, "zhang")
+    assert hu.get(f"/notices/{notice_id}").status_code == 404
+    link = re.search(r'href="(/notices/\d+/files/[^"]+)"', zhang.get(f"/notices/{notice_id}").get_data(as_text=True))
+    download = zhang.get(link.group(1))
+    assert download.status_code == 200 and download.data == b"%PDF-1.4 rules"
+    assert hu.get(link.group(1)).status_code == 404
+    assert zhang.get(f"/notices/{notice_id}/files/not-an-attachment").status_code == 404
     assert zhang.get(f"/notices/{notice_id}/receipts").status_code == 403
     assert zhang.get(f"/notices/{notice_id}/results").status_code == 404
     assert zhang.get(f"/notices/{notice_id}/results.xlsx").status_code == 404
