@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.data import db
+from engine.notices import process_link
 from engine.notices import sending as notices
 from engine.notify import delivery
 from engine.runtime import external_tasks, messages, timers, visit_passes
@@ -239,6 +240,10 @@ class Dispatcher:
             visit_passes.sweep(self.sessions, now=now)
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping visitor passes failed")
+        try:
+            process_link.sweep(self.sessions, now=now)  # notices a crash after their instance's end missed
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("sweeping notices of ended instances failed")
 
 
 class InProcessRunner:

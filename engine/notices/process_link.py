@@ -12,12 +12,14 @@ The instance's data names it: `title`, `body` (markdown), `attachments`, `people
 {question, kind single/multiple/open or 单选/多选/开放题, options "a; b", required}) and `anonymous`.
 The initiator is the sender. Called after the step that ended the instance committed (`after_step`);
 idempotent (one notice per instance). A notice that cannot be sent (an unknown role, say) leaves a
-`notice_refused` history entry with the reason and an in-app message to the initiator.
+`notice_refused` history entry with the reason and an in-app message to the initiator. A crash between
+the step's commit and this call is mended by `sweep` (the dispatcher's housekeeping, about once a minute).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -30,6 +32,8 @@ from engine.notices import sending, surveys
 
 log = logging.getLogger(__name__)
 YES = ("true", "yes", "1", "是", "y")
+SWEEP_WINDOW = timedelta(days=1)  # instances that ended this recently are looked at by `sweep`
+SWEEP_LIMIT = 100
 
 
 def notice_config(session: Session, version_id: int) -> dict | None:
@@ -100,3 +104,31 @@ def _refused(session: Session, instance: ProcessInstance, reason: str) -> None:
             "recipient": instance.initiator, "event": "notice", "instance_id": instance.id,
             "title": "通知未能发出 / The notice was not sent", "body": reason,
             "link": f"/instances/{instance.id}", "created_at": now}])
+
+
+def sweep(sessions, now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
+    """Send the notices of instances that ended at their notice end event within the last day and have
+    neither a notice nor a `notice_refused` entry (a crash after the step's commit); returns how many."""
+    since = (now or utcnow()) - SWEEP_WINDOW
+    i, h = ProcessInstance.__table__, HistoryEntry.__table__
+    with sessions() as session:
+        versions = session.scalars(select(i.c.version_id).where(i.c.status == "completed", i.c.ended_at >= since)
+                                   .distinct()).all()
+        ends = {v: config["end_event"] for v in versions
+                if (config := notice_config(session, v)) and config.get("end_event")}
+        missing = []
+        for version_id, end_event in ends.items():
+            missing += session.scalars(
+                select(i.c.id).where(i.c.version_id == version_id, i.c.status == "completed",
+                                     i.c.end_event == end_event, i.c.ended_at >= since,
+                                     ~select(Notice.id).where(Notice.instance_id == i.c.id).exists(),
+                                     ~select(h.c.id).where(h.c.instance_id == i.c.id,
+                                                           h.c.action == "notice_refused").exists())
+                .limit(limit)).all()
+    sent = 0
+    for instance_id in missing[:limit]:
+        try:
+            sent += send_for_instance(sessions, instance_id) is not None
+        except Exception:  # noqa: BLE001 - one broken instance must not stop the others
+            log.exception("notice of instance %s: not created by the sweep", instance_id)
+    return sent

@@ -66,3 +66,15 @@ def test_the_needs_survey_goes_to_the_chosen_departments(sessions, org, deploy_p
         "questions": [{"question": "其他建议", "kind": "open"}]}, user="hu")
     notice = _notice_of(sessions, result.instance_id)
     assert notice.kind == "survey" and notice.total == 2 and notice.survey_id is not None
+
+
+def test_the_sweep_sends_a_notice_a_crash_left_unsent(sessions, org, deploy_package, monkeypatch):
+    deploy_package(PROCESSES / "policy_notice")
+    monkeypatch.setattr(process_link, "send_for_instance", lambda *_: (_ for _ in ()).throw(RuntimeError("crash")))
+    result = runtime.start_instance(sessions, "policy_notice", {
+        "title": "t", "body": "b", "people": ["zhang"], "ack_required": False}, user="li")  # the hook failed
+    monkeypatch.undo()
+    assert _notice_of(sessions, result.instance_id) is None
+    assert process_link.sweep(sessions) == 1
+    assert _notice_of(sessions, result.instance_id).audience["people"] == ["zhang"]
+    assert process_link.sweep(sessions) == 0
