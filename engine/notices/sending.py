@@ -18,7 +18,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import load_settings
-from engine.data.models import Notification, OutboxMessage, Person, utcnow
+from engine.data.models import Notification, OutboxMessage, Person, WebhookEndpoint, utcnow
 from engine.data.notice_models import Notice, NoticeRecipient
 from engine.errors import LiaisonError, msg
 from engine.notices import audience as audiences
@@ -76,11 +76,15 @@ def create_notice(session: Session, sender: str, title: str, audience: dict, *, 
         raise NoticeError(msg("unknown notice kind %(kind)s", kind=kind))
     if kind == "survey" and survey_id is None:
         raise NoticeError(msg("a questionnaire needs at least one question"))
+    robot = (robot or "").strip() or None
+    if robot and session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.name == robot,
+                                                                 WebhookEndpoint.active.is_(True))) is None:
+        raise NoticeError(msg("no active robot (webhook endpoint) named %(name)s", name=robot))
     cleaned = audiences.clean(audience)
     audiences.check(session, cleaned)
     notice = Notice(kind=kind, title=title, body=body or None, attachments=list(attachments or []), sender=sender,
                     instance_id=instance_id, audience=cleaned, ack_required=bool(ack_required), survey_id=survey_id,
-                    robot=robot or None, status="sending", total=audiences.count(session, cleaned), delivered=0,
+                    robot=robot, status="sending", total=audiences.count(session, cleaned), delivered=0,
                     cursor=0, job="fanout", created_at=now or utcnow())
     session.add(notice)
     session.flush()

@@ -254,9 +254,19 @@ def export_xlsx(session: Session, survey_id: int, lang: str = "zh") -> bytes:
     rows.append([head[5]] + ([] if survey.anonymous else [head[6]]) + [q.label for q in questions])
     for _response_id, cells in _responses_table(session, survey):
         rows.append(cells)
+    for worksheet in book.worksheets:
+        _as_text(worksheet)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _as_text(sheet) -> None:
+    """Answers and labels stay text: a cell typed as `=HYPERLINK(...)` is not a formula in Excel."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def _responses_table(session: Session, survey: Survey):

@@ -169,3 +169,18 @@ def test_remind_the_unread_once_an_hour(sessions, org):
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Notification)
                               .where(Notification.event == "notice_reminder")) == 4
+
+
+def test_a_robot_endpoint_gets_one_message_and_an_unknown_one_is_refused(sessions, org):
+    from engine.notify import delivery
+    with sessions() as session, session.begin():
+        delivery.add_endpoint(session, "rd-group", "https://oapi.dingtalk.com/robot/send?access_token=x", "dingtalk")
+    with pytest.raises(NoticeError, match="no active robot"):
+        _send(sessions, {"people": ["zhang"]}, robot="nobody")
+    notice_id = _send(sessions, {"departments": ["rd"]}, robot="rd-group")
+    sending.run_job(sessions, notice_id, batch=2)
+    with sessions() as session:
+        robots = session.execute(select(OutboxMessage.recipient, OutboxMessage.payload)
+                                 .where(OutboxMessage.channel == "webhook")).all()
+        assert len(robots) == 1 and robots[0][0] == "rd-group"
+        assert robots[0][1]["title"] == "【通知】新考勤制度" and robots[0][1]["link"].endswith(f"/notices/{notice_id}")

@@ -74,7 +74,7 @@ def test_results_match_sql_counts_and_the_export(sessions, org):
 
 def test_anonymous_answers_hold_no_person_and_nobody_answers_twice(sessions, org):
     notice_id = _notice_survey(sessions, anonymous=True)
-    _answer(sessions, notice_id, "li", {"q1": "1", "q3": "匿名建议"})
+    _answer(sessions, notice_id, "li", {"q1": "1", "q3": '=HYPERLINK("http://x.example","点我")'})
     with pytest.raises(NoticeError, match="already answered"):
         _answer(sessions, notice_id, "li", {"q1": "0"})
     with sessions() as session:
@@ -85,7 +85,9 @@ def test_anonymous_answers_hold_no_person_and_nobody_answers_twice(sessions, org
         assert session.scalar(select(func.count()).select_from(SurveyAnswer)) == 2
         survey_id = surveys.notice_survey(session, notice_id, "hu", for_results=True)[0].survey_id
         book = load_workbook(io.BytesIO(surveys.export_xlsx(session, survey_id, "en")))
-        assert list(book["Responses"].iter_rows(values_only=True))[0][:2] == ("Response", "食堂满意度")
+        rows = list(book["Responses"].iter_rows())
+        assert [c.value for c in rows[0][:2]] == ["Response", "食堂满意度"]
+        assert rows[1][3].value.startswith("=HYPERLINK") and rows[1][3].data_type == "s"  # text, not a formula
 
 
 def test_an_invalid_answer_is_refused_and_stores_nothing(sessions, org):
