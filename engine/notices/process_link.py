@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from engine.caching import BoundedCache
 from engine.data import store
 from engine.data.models import HistoryEntry, Notification, ProcessInstance, ProcessVersion, utcnow
 from engine.data.notice_models import Notice
@@ -36,11 +37,22 @@ SWEEP_WINDOW = timedelta(days=1)  # instances that ended this recently are looke
 SWEEP_LIMIT = 100
 
 
+CONFIGS: BoundedCache[dict | None] = BoundedCache(256)  # version checksum -> its `notice:` section
+
+
 def notice_config(session: Session, version_id: int) -> dict | None:
-    """The package's `notice:` section, or None."""
-    package = session.scalar(select(ProcessVersion.package).where(ProcessVersion.id == version_id)) or {}
-    config = (package.get("meta") or {}).get("notice")
-    return config if isinstance(config, dict) else None
+    """The package's `notice:` section, or None: one small read (the version's checksum); the package
+    itself is read once per version (versions never change)."""
+    checksum = session.scalar(select(ProcessVersion.checksum).where(ProcessVersion.id == version_id))
+    if checksum is None:
+        return None
+
+    def compute() -> dict | None:
+        package = session.scalar(select(ProcessVersion.package).where(ProcessVersion.id == version_id)) or {}
+        config = (package.get("meta") or {}).get("notice")
+        return config if isinstance(config, dict) else None
+
+    return CONFIGS.get(checksum, compute)
 
 
 def after_step(sessions, result) -> None:
@@ -60,8 +72,10 @@ def _yes(value) -> bool:
 
 def send_for_instance(sessions, instance_id: int) -> int | None:
     """Create (once) the notice a completed instance composed; its id, or None (no notice for it)."""
+    i = ProcessInstance.__table__
     with sessions() as session, session.begin():
-        instance = session.get(ProcessInstance, instance_id)
+        instance = session.execute(select(i.c.id, i.c.version_id, i.c.status, i.c.end_event, i.c.initiator)
+                                   .where(i.c.id == instance_id)).first()  # not the (large) state
         if instance is None or instance.status != "completed":
             return None
         config = notice_config(session, instance.version_id)
@@ -80,7 +94,7 @@ def send_for_instance(sessions, instance_id: int) -> int | None:
             return None
 
 
-def _create(session: Session, instance: ProcessInstance, config: dict, data: dict) -> int:
+def _create(session: Session, instance, config: dict, data: dict) -> int:
     kind = "survey" if config.get("kind") == "survey" else "notice"
     survey_id = None
     if data.get("questions"):
@@ -95,7 +109,7 @@ def _create(session: Session, instance: ProcessInstance, config: dict, data: dic
                                  attachments=attachments if isinstance(attachments, list) else [attachments])
 
 
-def _refused(session: Session, instance: ProcessInstance, reason: str) -> None:
+def _refused(session: Session, instance, reason: str) -> None:
     now = utcnow()
     session.execute(insert(HistoryEntry.__table__), [{"instance_id": instance.id, "at": now, "actor": None,
                                                       "action": "notice_refused", "comment": reason}])

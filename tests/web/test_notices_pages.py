@@ -133,3 +133,34 @@ def test_remind_the_unread_is_throttled_with_a_message(site):
     again = _post(li, f"/notices/{notice_id}/remind")
     body = again.get_data(as_text=True)
     assert again.status_code == 409 and ("正在发送" in body or "一小时内" in body)
+
+
+def _chart(page: str, chart_id: str) -> dict[str, list[str]]:
+    """The chart table's rows: label -> the values of its series (data-value attributes)."""
+    figure = page.split(f'id="{chart_id}"', 1)[1].split("</figure>", 1)[0]
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', figure, re.S)
+    return {label: re.findall(r'data-value="([^"]*)"', cells) for label, cells in rows}
+
+
+def test_every_chart_number_is_the_sql_count(site):
+    _app, sessions, notice_id = site
+    li = _client(site, "li")
+    receipts_chart = _chart(li.get(f"/notices/{notice_id}/receipts").get_data(as_text=True), "read-by-department")
+    with sessions() as session:
+        for name, values in receipts_chart.items():
+            total, read, acked = session.execute(text(
+                "SELECT count(*), count(r.read_at), count(r.acknowledged_at) FROM notice_recipient r "
+                "JOIN department d ON d.id = r.department_id WHERE r.notice_id = :n AND d.path LIKE "
+                "(SELECT path FROM department WHERE name = :name) || '%'"), {"n": notice_id, "name": name}).one()
+            assert values == [str(round(100 * read / total, 1)), str(round(100 * acked / total, 1))]
+        assert set(receipts_chart) == {"公司", "研发部"}
+    results = li.get(f"/notices/{notice_id}/results").get_data(as_text=True)
+    q1 = _chart(results, "chart-q1")
+    with sessions() as session:
+        answered = session.execute(text("SELECT count(DISTINCT response_id) FROM survey_answer "
+                                        "WHERE question = 'q1'")).scalar()
+        for option, (count, pct) in q1.items():
+            sql = session.execute(text("SELECT count(*) FROM survey_answer WHERE question = 'q1' AND choice = :c"),
+                                  {"c": option}).scalar()
+            assert (int(count), float(pct)) == (sql, round(100 * sql / answered, 1) if answered else 0.0)
+    assert set(q1) == {"清楚", "不清楚"}
