@@ -260,6 +260,7 @@ ACTION_LABELS = {
     "entry_refused": lambda: _("Entry refused at reception"),
     "external_link_issued": lambda: _("Link sent to the outside party"),
     "external_link_problem": lambda: _("No link sent to the outside party"),
+    "notice_refused": lambda: _("The notice was not sent"),
 }
 
 STATUS_LABELS = {
