@@ -1,7 +1,8 @@
 """Background jobs: which rows are due, who runs them, and the in-process runner.
 
-The database is the source of truth for work to do: due timers (`timer`) and outbox rows
-(`outbox`) each carry a lease column, `claimed_until`. A `Dispatcher` claims due rows
+The database is the source of truth for work to do: due timers (`timer`), outbox rows
+(`outbox`) and notices with background work (`notice.job`: fan-out or reminder) each carry a lease
+column, `claimed_until`. A `Dispatcher` claims due rows
 (`engine.timers.claim_due`, `engine.delivery.claim_due`: the lease is set, SKIP LOCKED on
 PostgreSQL) and hands each id to a `submit(kind, id)` callable:
 
