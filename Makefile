@@ -98,8 +98,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# Two pytest workers (pytest-xdist), each with its own PostgreSQL database, Redis server and browser; a test
+# file stays on one worker (--dist loadfile), so a module's served app and browser start once.
+TEST_WORKERS ?= 2
 test: setup chromium slapd lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python bench/engine_throughput.py
