@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.data.models import Department, Notification, Person, utcnow
-from engine.data.notice_models import Notice, NoticeRecipient
+from engine.data.notice_models import Notice, NoticeRecipient, SurveyRespondent
 from engine.errors import NotFoundError, NotPermittedError, Username, msg
 from engine.notices.sending import NoticeError, notice_link, render_markdown, write_messages
 from engine.people.org import is_super_admin
@@ -84,6 +84,7 @@ class Receipts:
     acknowledged: int
     departments: list[DepartmentReceipt]
     next_reminder_at: datetime | None
+    answered: int | None = None  # recipients who answered the questionnaire (None: no questionnaire)
 
     @property
     def read_pct(self) -> float:
@@ -189,7 +190,11 @@ def receipts(session: Session, username: str, notice_id: int, lang: str = "zh") 
     read = sum(c[1] for c in counts.values())
     acked = sum(c[2] for c in counts.values())
     next_at = notice.reminded_at + REMIND_EVERY if notice.reminded_at else None
-    return Receipts(notice, total, read, acked, _tree(session, counts, lang), next_at)
+    answered = None
+    if notice.survey_id is not None:
+        answered = session.scalar(select(func.count()).select_from(_r).where(_r.c.notice_id == notice_id,
+                                                                            _answered(notice))) or 0
+    return Receipts(notice, total, read, acked, _tree(session, counts, lang), next_at, answered)
 
 
 def _tree(session: Session, counts: dict, lang: str) -> list[DepartmentReceipt]:
@@ -218,15 +223,23 @@ def _ids(path: str) -> list[int]:
     return [int(p) for p in path.strip("/").split("/") if p]
 
 
+def _answered(notice: Notice):
+    return select(SurveyRespondent.person_id).where(SurveyRespondent.survey_id == notice.survey_id,
+                                                    SurveyRespondent.person_id == _r.c.person_id).exists()
+
+
 def not_done(notice: Notice):
-    """The recipients still to act: not read, or (when asked for) not acknowledged."""
+    """The recipients still to act: for a questionnaire, not answered; else not read, or (when asked for)
+    not acknowledged."""
+    if notice.kind == "survey":
+        return ~_answered(notice)
     return _r.c.acknowledged_at.is_(None) if notice.ack_required else _r.c.read_at.is_(None)
 
 
 def unread_people(session: Session, username: str, notice_id: int, lang: str = "zh", page: int = 1,
                   per_page: int = 100) -> Page:
-    """The recipients who have not read it (or not acknowledged, when asked for): (name, department) by
-    department and name, one page; sender and super admins only."""
+    """The recipients still to act (`not_done`): (name, department) by department and name, one page;
+    sender and super admins only."""
     notice = _notice(session, notice_id)
     if not may_see_receipts(session, username, notice):
         raise NotPermittedError(msg("only the sender and administrators see the receipts of a notice"))

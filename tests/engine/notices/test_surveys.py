@@ -105,3 +105,22 @@ def test_an_invalid_answer_is_refused_and_stores_nothing(sessions, org):
     _answer(sessions, notice_id, "li", {"q1": "0"})  # a correct answer afterwards is taken
     with sessions() as session, pytest.raises(NotFoundError):
         surveys.notice_survey(session, notice_id, "li", for_results=True)  # results: sender and admins
+
+
+def test_a_questionnaires_receipts_count_and_remind_those_who_have_not_answered(sessions, org):
+    from engine.data.models import Notification
+    from engine.notices import receipts
+    notice_id = _notice_survey(sessions, anonymous=True)
+    with sessions() as session, session.begin():
+        receipts.open_notice(session, notice_id, "zhang")  # read, not answered: still to act
+    _answer(sessions, notice_id, "li", {"q1": "0"})
+    with sessions() as session, session.begin():
+        result = receipts.receipts(session, "hu", notice_id)
+        assert (result.total, result.answered) == (6, 1)
+        unread = receipts.unread_people(session, "hu", notice_id, lang="en")
+        assert unread.total == 5 and ("Li", "RD") not in unread.items
+        receipts.request_reminder(session, "hu", notice_id)
+    sending.run_job(sessions, notice_id)
+    with sessions() as session:
+        reminded = set(session.scalars(select(Notification.recipient).where(Notification.event == "notice_reminder")))
+        assert reminded == {"admin", "hu", "wang", "zhang", "zhou"}
