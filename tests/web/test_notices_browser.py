@@ -165,5 +165,10 @@ def test_a_notice_is_sent_read_confirmed_answered_and_its_receipts_charted(brows
         page.goto(f"{base}/notices/{notice.id}/receipts")
         assert _narrow(page)
         _shot(page, "notice-receipts-zh-390.png")
+        page.goto(f"{base}/notices/{notice.id}/results")
+        page.locator("#chart-q1 canvas").wait_for()
+        assert _narrow(page)
+        page.goto(f"{base}/notices/")
+        assert _narrow(page) and "关于调整考勤制度的通知" in page.inner_text("#sent")
     finally:
         context.close()
