@@ -28,7 +28,7 @@ from engine.caching import BoundedCache
 from engine.data import store
 from engine.data.models import HistoryEntry, Notification, ProcessInstance, ProcessVersion, utcnow
 from engine.data.notice_models import Notice
-from engine.errors import LiaisonError
+from engine.errors import LiaisonError, Message
 from engine.notices import sending, surveys
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def send_for_instance(sessions, instance_id: int) -> int | None:
             with session.begin_nested():
                 return _create(session, instance, config, data)
         except LiaisonError as exc:
-            _refused(session, instance, str(exc))
+            _refused(session, instance, exc.args[0] if exc.args else str(exc))
             return None
 
 
@@ -109,14 +109,18 @@ def _create(session: Session, instance, config: dict, data: dict) -> int:
                                  attachments=attachments if isinstance(attachments, list) else [attachments])
 
 
-def _refused(session: Session, instance, reason: str) -> None:
+def _refused(session: Session, instance, reason) -> None:
+    """The history entry (the reason kept as msgid and params too: the timeline shows it in the reader's
+    language) and the sender's in-app message."""
     now = utcnow()
+    data = {"msgid": reason.msgid, "params": reason.params} if isinstance(reason, Message) else None
     session.execute(insert(HistoryEntry.__table__), [{"instance_id": instance.id, "at": now, "actor": None,
-                                                      "action": "notice_refused", "comment": reason}])
+                                                      "action": "notice_refused", "comment": str(reason),
+                                                      "data": data}])
     if instance.initiator:
         session.execute(insert(Notification.__table__), [{
             "recipient": instance.initiator, "event": "notice", "instance_id": instance.id,
-            "title": "通知未能发出 / The notice was not sent", "body": reason,
+            "title": "通知未能发出 / The notice was not sent", "body": str(reason),
             "link": f"/instances/{instance.id}", "created_at": now}])
 
 

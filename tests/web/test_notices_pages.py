@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, text
 
+from engine import runtime
 from engine.data import db
 from engine.data.models import Department, utcnow
 from engine.data.notice_models import NoticeRecipient, SurveyRespondent
 from engine.notices import sending, surveys
+from engine.packages import deployment as packages
 from engine.people import accounts
 from engine.runtime import uploads
 from forms.files import FileStore
@@ -21,6 +24,7 @@ from web import create_app
 
 from .conftest import PASSWORD, csrf_token, sign_in
 
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = [{"question": "新制度是否清楚", "kind": "single", "options": "清楚; 不清楚", "required": True},
              {"question": "建议", "kind": "open"}]
 
@@ -54,6 +58,7 @@ def site(tmp_path_factory):
                                           body="自下月起执行**新制度**。", ack_required=True, survey_id=survey_id,
                                           attachments=[ref])
     sending.run_job(sessions, notice_id)
+    packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / "policy_notice"), "admin")
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "notices", "LIAISON_UPLOAD_DIR": str(files)})
     yield app, sessions, notice_id
     engine.dispose()
@@ -164,3 +169,11 @@ def test_every_chart_number_is_the_sql_count(site):
                                   {"c": option}).scalar()
             assert (int(count), float(pct)) == (sql, round(100 * sql / answered, 1) if answered else 0.0)
     assert set(q1) == {"清楚", "不清楚"}
+
+
+def test_a_notice_that_cannot_be_sent_is_explained_on_the_request_in_the_readers_language(site):
+    _app, sessions, _notice_id = site
+    result = runtime.start_instance(sessions, "policy_notice", {
+        "title": "x", "body": "y", "roles": "nobody", "ack_required": False}, user="li")
+    page = _client(site, "li").get(f"/instances/{result.instance_id}").get_data(as_text=True)
+    assert "通知未能发出" in page and "角色不存在：nobody" in page
