@@ -35,6 +35,19 @@ def _sessions():
     return current_app.extensions["liaison_sessions"]
 
 
+@bp.app_context_processor
+def _instance_link() -> dict:
+    """`notice_of_instance(id)` for the request page: the notice that request sent, for its sender."""
+    def notice_of_instance(instance_id: int):
+        user = current_account()
+        if user is None:
+            return None
+        with _sessions()() as session:
+            return receipts.notice_of_instance(session, instance_id, user.username)
+
+    return {"notice_of_instance": notice_of_instance}
+
+
 @bp.get("/")
 def index():
     """The notices one received (newest first) and those one sent, with their fan-out progress."""

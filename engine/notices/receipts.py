@@ -286,6 +286,13 @@ def remind_batch(session: Session, notice: Notice, now: datetime, batch: int) ->
     return len(rows) < batch
 
 
+def notice_of_instance(session: Session, instance_id: int, username: str) -> Notice | None:
+    """The notice an instance composed, for its sender or a super admin (None for anyone else): the
+    request's page links to its receipts. One indexed read (`notice.instance_id` is unique)."""
+    notice = session.scalar(select(Notice).where(Notice.instance_id == instance_id))
+    return notice if notice is not None and may_see_receipts(session, username, notice) else None
+
+
 def my_notices(session: Session, username: str, page: int = 1, per_page: int = 50) -> Page:
     """The notices `username` received, newest first: (notice, read_at, acknowledged_at)."""
     page, per_page = paging(page, per_page, 200)

@@ -176,4 +176,7 @@ def test_a_notice_that_cannot_be_sent_is_explained_on_the_request_in_the_readers
     result = runtime.start_instance(sessions, "policy_notice", {
         "title": "x", "body": "y", "roles": "nobody", "ack_required": False}, user="li")
     page = _client(site, "li").get(f"/instances/{result.instance_id}").get_data(as_text=True)
-    assert "通知未能发出" in page and "角色不存在：nobody" in page
+    assert "通知未能发出" in page and "角色不存在：nobody" in page and 'id="sent-notice"' not in page
+    sent = runtime.start_instance(sessions, "policy_notice", {"title": "x", "body": "y", "people": ["zhang"],
+                                                             "ack_required": False}, user="li")
+    assert 'id="sent-notice"' in _client(site, "li").get(f"/instances/{sent.instance_id}").get_data(as_text=True)
