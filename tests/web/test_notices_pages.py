@@ -174,9 +174,10 @@ def test_every_chart_number_is_the_sql_count(site):
 def test_a_notice_that_cannot_be_sent_is_explained_on_the_request_in_the_readers_language(site):
     _app, sessions, _notice_id = site
     result = runtime.start_instance(sessions, "policy_notice", {
-        "title": "x", "body": "y", "roles": "nobody", "ack_required": False}, user="li")
+        "title": "x", "body": "y", "people": ["zhang"], "ack_required": False,
+        "questions": [{"question": "q", "kind": "single", "options": "only one"}]}, user="li")
     page = _client(site, "li").get(f"/instances/{result.instance_id}").get_data(as_text=True)
-    assert "通知未能发出" in page and "角色不存在：nobody" in page and 'id="sent-notice"' not in page
+    assert "通知未能发出" in page and "第 1 题至少需要两个选项" in page and 'id="sent-notice"' not in page
     sent = runtime.start_instance(sessions, "policy_notice", {"title": "x", "body": "y", "people": ["zhang"],
                                                              "ack_required": False}, user="li")
     assert 'id="sent-notice"' in _client(site, "li").get(f"/instances/{sent.instance_id}").get_data(as_text=True)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from engine import runtime
-from engine.data.models import HistoryEntry, Notification
+from engine.data.models import HistoryEntry, Notification, ProcessInstance
 from engine.data.notice_models import Notice, Survey
+from engine.errors import FormInvalidError
 from engine.notices import process_link, sending
 
 PROCESSES = Path(__file__).resolve().parents[3] / "processes"
@@ -48,14 +50,25 @@ def test_a_notice_waiting_for_approval_is_sent_only_when_approved(sessions, org,
     assert _notice_of(sessions, result.instance_id).audience["people"] == ["zhang"]
 
 
+def test_an_unknown_role_is_refused_when_the_notice_is_submitted(sessions, org, deploy_package):
+    deploy_package(PROCESSES / "policy_notice")
+    with pytest.raises(FormInvalidError) as refused:
+        runtime.start_instance(sessions, "policy_notice", {
+            "title": "x", "body": "y", "roles": ["hr", "nobody_has_this"], "ack_required": False}, user="li")
+    assert "nobody_has_this" in str(refused.value.errors["roles"])
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessInstance)) == 0
+
+
 def test_a_notice_that_cannot_be_sent_is_explained_to_its_sender(sessions, org, deploy_package):
     deploy_package(PROCESSES / "policy_notice")
     result = runtime.start_instance(sessions, "policy_notice", {
-        "title": "x", "body": "y", "roles": "nobody_has_this", "ack_required": False}, user="li")
+        "title": "x", "body": "y", "people": ["zhang"], "ack_required": False,
+        "questions": [{"question": "q", "kind": "single", "options": "only one"}]}, user="li")
     assert _notice_of(sessions, result.instance_id) is None
     with sessions() as session:
         entry = session.scalar(select(HistoryEntry).where(HistoryEntry.action == "notice_refused"))
-        assert "unknown role: nobody_has_this" in entry.comment
+        assert "question 1 needs at least two options" in entry.comment
         assert session.scalar(select(Notification.recipient).where(Notification.event == "notice")) == "li"
 
 
