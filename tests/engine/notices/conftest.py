@@ -16,6 +16,11 @@ PEOPLE = {"zhou": ("hq", "zhou@example.com", "zh"), "li": ("rd", "li@example.com
 @pytest.fixture
 def org(sessions):
     """The chart; returns {username: person id}. `gone` is inactive; hu has role hr; admin is super admin."""
+    return build_org(sessions)
+
+
+def build_org(sessions) -> dict:
+    """The `org` fixture's rows."""
     with sessions() as session, session.begin():
         depts = {}
         for code, name, parent in (("hq", "总部", None), ("rd", "研发部", "hq"), ("team_a", "研发一组", "rd"),

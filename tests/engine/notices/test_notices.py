@@ -184,3 +184,29 @@ def test_a_robot_endpoint_gets_one_message_and_an_unknown_one_is_refused(session
                                  .where(OutboxMessage.channel == "webhook")).all()
         assert len(robots) == 1 and robots[0][0] == "rd-group"
         assert robots[0][1]["title"] == "【通知】新考勤制度" and robots[0][1]["link"].endswith(f"/notices/{notice_id}")
+
+
+def test_two_workers_on_one_fan_out_reach_everyone_once(postgres_url):
+    import threading
+
+    from engine.data import db
+    from tests.engine.notices.conftest import build_org
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    try:
+        build_org(sessions)
+        notice_id = _send(sessions, {"everyone": True})
+        outcomes = []
+        workers = [threading.Thread(target=lambda: outcomes.append(sending.run_job(sessions, notice_id, batch=1)))
+                   for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert sorted(outcomes) in (["sent", "skipped"], ["sent", "sent"])
+        assert _recipients(sessions, notice_id) == ["admin", "hu", "li", "wang", "zhang", "zhou"]
+        with sessions() as session:
+            assert sending.progress(session, notice_id) == (6, 6, "sent")
+            assert session.scalar(select(func.count()).select_from(Notification)) == 6
+    finally:
+        engine.dispose()
