@@ -60,6 +60,17 @@ def index():
     return render_template("notices/index.html", received=received, sent=sent, names=names, lang=lang)
 
 
+@bp.get("/all")
+def all_notices():
+    """Every notice with its sender and fan-out progress (super admins; linked from the admin page)."""
+    user, lang = current_account(), current_language()
+    page_number = max(1, request.args.get("page", 1, type=int) or 1)
+    with _sessions()() as session:
+        page = receipts.all_notices(session, user.username, page_number)
+        names = display_names(session, {n.sender for n in page.items}, lang)
+    return render_template("notices/all.html", page=page, names=names, lang=lang)
+
+
 def _survey_form(session, view, lang: str, formdata=None, errors=None):
     """The questionnaire as a form of the forms engine, or None (no survey, not a recipient, answered)."""
     if view.survey_id is None or not view.is_recipient:

@@ -304,6 +304,17 @@ def my_notices(session: Session, username: str, page: int = 1, per_page: int = 5
     return Page([tuple(r) for r in rows], total, page, per_page)
 
 
+def all_notices(session: Session, username: str, page: int = 1, per_page: int = 50) -> Page:
+    """Every notice, newest first, for a super admin (else NotPermittedError)."""
+    if not is_super_admin(session, username):
+        raise NotPermittedError(msg("only administrators see every notice"))
+    page, per_page = paging(page, per_page, 200)
+    total = session.scalar(select(func.count()).select_from(Notice)) or 0
+    items = list(session.scalars(select(Notice).order_by(Notice.id.desc()).limit(per_page)
+                                 .offset((page - 1) * per_page)))
+    return Page(items, total, page, per_page)
+
+
 def sent_notices(session: Session, username: str, limit: int = 50) -> list[Notice]:
     """The notices `username` sent, newest first."""
     return list(session.scalars(select(Notice).where(Notice.sender == username)

@@ -50,7 +50,8 @@ MATRIX = {
     "/me/out-of-office": (LOGIN, 200, 200, 200, 200),
     "/notifications": (LOGIN, 200, 200, 200, 200),
     "/notices/": (LOGIN, 200, 200, 200, 200),
-    "/notices/1": (LOGIN, 404, 404, 404, 404),  # no such notice: the same answer as someone else's
+    "/notices/1": (LOGIN, 404, 404, 404, 404),
+    "/notices/all": (LOGIN, 403, 403, 403, 200),  # no such notice: the same answer as someone else's
     "/me/notifications": (LOGIN, 200, 200, 200, 200),
     "/directory/people?q=z": (LOGIN, 200, 200, 200, 200),
     "/directory/departments?q=s": (LOGIN, 200, 200, 200, 200),

@@ -106,7 +106,11 @@ def test_nobody_else_sees_the_notice_or_its_attachment_and_recipients_see_no_rec
     assert zhang.get(f"/notices/{notice_id}/results").status_code == 404
     assert zhang.get(f"/notices/{notice_id}/results.xlsx").status_code == 404
     assert _post(zhang, f"/notices/{notice_id}/remind").status_code == 403
-    assert _client(site, "root").get(f"/notices/{notice_id}/receipts").status_code == 200
+    assert zhang.get("/notices/all").status_code == 403
+    root = _client(site, "root")
+    assert root.get(f"/notices/{notice_id}/receipts").status_code == 200
+    assert "新考勤制度" in root.get("/notices/all").get_data(as_text=True)
+    assert "/notices/all" in root.get("/admin/").get_data(as_text=True)
 
 
 def test_the_sender_sees_receipts_results_and_the_export_matching_sql(site):
