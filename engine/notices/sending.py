@@ -59,12 +59,14 @@ def notice_link(notice_id: int) -> str:
 
 def create_notice(session: Session, sender: str, title: str, audience: dict, *, body: str | None = None,
                   kind: str = "notice", ack_required: bool = False, survey_id: int | None = None,
-                  attachments: list[str] | None = None, instance_id: int | None = None,
+                  attachments: list | None = None, instance_id: int | None = None,
                   robot: str | None = None, now: datetime | None = None) -> int:
     """Store a notice to send and queue its fan-out; returns its id. Nothing is delivered here.
 
+    `attachments`: the file field's references ({id, name, ...}); `robot`: a webhook endpoint told once.
     Refused (`NoticeError` / `AudienceError`, nothing stored): a blank or too long title or body, an
-    audience naming nobody or unknown departments or roles. The caller commits.
+    audience naming nobody or unknown departments or roles, a robot that is not an active endpoint.
+    The caller commits.
     """
     title = (title or "").strip()
     if not title:
