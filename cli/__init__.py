@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import click
 
-from cli import calendar, designer, external, instances, messages, notify, operations, packages, people, serve
+from cli import (
+    calendar,
+    designer,
+    external,
+    instances,
+    messages,
+    notify,
+    operations,
+    packages,
+    people,
+    rooms,
+    serve,
+)
 from cli.common import LiaisonGroup
 
 
@@ -24,7 +36,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj["database_url"] = database_url
 
 
-for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external):
+for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -10,6 +10,7 @@ import click
 import yaml
 
 from cli.common import SHIPPED_PROCESSES, LiaisonCommand, database_url, emit, fail, sessions_for
+from cli.rooms import demo_rooms
 from engine.config import load_settings
 from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
 from engine.notices.demo import load_demo as load_notice_demo
@@ -68,6 +69,7 @@ def demo(ctx: click.Context, root: str | None) -> None:
         _demo_accounts(sessions)
         _demo_calendar(sessions)
         _demo_parties(sessions)
+        demo_rooms(sessions)
         click.echo(load_notice_demo(sessions))  # a notice with a questionnaire from HR to everyone, once
     sys.exit(1 if failed else 0)
 

@@ -42,6 +42,8 @@ BLUEPRINTS = (
     "portal",
     "external_admin",
     "reception",
+    "rooms",
+    "rooms_admin",
     "notices",
 )
 

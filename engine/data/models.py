@@ -715,8 +715,7 @@ class DesignerAudit(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-# The external-access tables live in their own module on the same registry (issue 17).
-from engine.data import external_models  # noqa: E402,F401,I001
-
-# Policy notices, read receipts and surveys (engine.notices).
-from engine.data import notice_models  # noqa: E402,F401,I001
+# The external-access tables (issue 17) and the bookable rooms with their bookings live in their own
+# modules on the same registry.
+# Policy notices, read receipts and surveys (engine.notices) too.
+from engine.data import external_models, notice_models, room_models  # noqa: E402,F401

@@ -32,7 +32,7 @@ from engine.data import db
 from engine.notices import process_link
 from engine.notices import sending as notices
 from engine.notify import delivery
-from engine.runtime import external_tasks, messages, timers, visit_passes
+from engine.runtime import external_tasks, messages, room_sync, timers, visit_passes
 
 log = logging.getLogger("liaison.jobs")
 _MODULES = {"timers": timers, "delivery": delivery, "messages": messages, "notices": notices}
@@ -241,6 +241,10 @@ class Dispatcher:
             visit_passes.sweep(self.sessions, now=now)
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping visitor passes failed")
+        try:
+            room_sync.sweep(self.sessions, now=now)
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("sweeping room bookings failed")
         try:
             process_link.sweep(self.sessions, now=now)  # notices a crash after their instance's end missed
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
