@@ -22,6 +22,7 @@ from cli import (
     people,
     rooms,
     serve,
+    training,
 )
 from cli.common import LiaisonGroup
 
@@ -36,7 +37,8 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj["database_url"] = database_url
 
 
-for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms):
+for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
+                training):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -17,6 +17,7 @@ from engine.notices.demo import load_demo as load_notice_demo
 from engine.packages import archive as package_zip
 from engine.packages import deployment as packages
 from engine.packages import scenarios
+from engine.training import demo as training_demo
 
 
 @click.command(cls=LiaisonCommand)
@@ -70,6 +71,7 @@ def demo(ctx: click.Context, root: str | None) -> None:
         _demo_calendar(sessions)
         _demo_parties(sessions)
         demo_rooms(sessions)
+        click.echo(training_demo.load_demo(sessions))
         click.echo(load_notice_demo(sessions))  # a notice with a questionnaire from HR to everyone, once
     sys.exit(1 if failed else 0)
 

@@ -44,6 +44,8 @@ BLUEPRINTS = (
     "reception",
     "rooms",
     "rooms_admin",
+    "training",
+    "training_admin",
     "notices",
 )
 

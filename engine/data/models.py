@@ -715,7 +715,6 @@ class DesignerAudit(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-# The external-access tables (issue 17) and the bookable rooms with their bookings live in their own
-# modules on the same registry.
-# Policy notices, read receipts and surveys (engine.notices) too.
-from engine.data import external_models, notice_models, room_models  # noqa: E402,F401
+# The external-access tables (issue 17), the bookable rooms with their bookings, the training-
+# assessment tables, and the policy notices with their surveys live in their own modules on the same registry.
+from engine.data import external_models, notice_models, room_models, training_models  # noqa: E402,F401

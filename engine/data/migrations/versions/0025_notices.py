@@ -1,7 +1,7 @@
 """Policy notices with read receipts, and surveys
 
 Revision ID: 0025
-Revises: 0024
+Revises: 0026
 Create Date: 2026-12-03
 
 `notice` and its `notice_recipient` rows (written in the background in batches), `survey` with its
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0024"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
