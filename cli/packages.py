@@ -13,6 +13,7 @@ from cli.common import SHIPPED_PROCESSES, LiaisonCommand, database_url, emit, fa
 from cli.rooms import demo_rooms
 from engine.config import load_settings
 from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
+from engine.notices.demo import load_demo as load_notice_demo
 from engine.packages import archive as package_zip
 from engine.packages import deployment as packages
 from engine.packages import scenarios
@@ -71,6 +72,7 @@ def demo(ctx: click.Context, root: str | None) -> None:
         _demo_parties(sessions)
         demo_rooms(sessions)
         click.echo(training_demo.load_demo(sessions))
+        click.echo(load_notice_demo(sessions))  # a notice with a questionnaire from HR to everyone, once
     sys.exit(1 if failed else 0)
 
 

@@ -48,6 +48,7 @@ BLUEPRINTS = (
     "rooms_admin",
     "training",
     "training_admin",
+    "notices",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

@@ -225,9 +225,9 @@ def filter_args() -> dict:
 
 
 def page_url(number: int) -> str:
-    """The current list with another page number."""
+    """The current list with another page number (a list under a path with values, /notices/7/receipts, too)."""
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return url_for(request.endpoint, page=number, **args)
+    return url_for(request.endpoint, **{**args, **(request.view_args or {}), "page": number})
 
 
 @bp.app_context_processor

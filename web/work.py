@@ -260,6 +260,7 @@ ACTION_LABELS = {
     "entry_refused": lambda: _("Entry refused at reception"),
     "external_link_issued": lambda: _("Link sent to the outside party"),
     "external_link_problem": lambda: _("No link sent to the outside party"),
+    "notice_refused": lambda: _("The notice was not sent"),
 }
 
 STATUS_LABELS = {
@@ -328,7 +329,8 @@ def _failed_comment() -> str:
 def _comment(entry: dict) -> str:
     """A history entry's comment; an engine message kept as `data.msgid` / `params` in the page's language."""
     data = entry.get("data") or {}
-    if entry.get("action") == "external_link_problem" and isinstance(data, dict) and data.get("msgid"):
+    if entry.get("action") in ("external_link_problem", "notice_refused") and isinstance(data, dict) \
+            and data.get("msgid"):
         return translated(Message(data["msgid"], **(data.get("params") or {})))
     return entry.get("comment") or ""
 

@@ -1,7 +1,8 @@
 """Background jobs: which rows are due, who runs them, and the in-process runner.
 
-The database is the source of truth for work to do: due timers (`timer`) and outbox rows
-(`outbox`) each carry a lease column, `claimed_until`. A `Dispatcher` claims due rows
+The database is the source of truth for work to do: due timers (`timer`), outbox rows
+(`outbox`) and notices with background work (`notice.job`: fan-out or reminder) each carry a lease
+column, `claimed_until`. A `Dispatcher` claims due rows
 (`engine.timers.claim_due`, `engine.delivery.claim_due`: the lease is set, SKIP LOCKED on
 PostgreSQL) and hands each id to a `submit(kind, id)` callable:
 
@@ -28,15 +29,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.data import db
+from engine.notices import process_link
+from engine.notices import sending as notices
 from engine.notify import delivery
 from engine.runtime import external_tasks, messages, room_sync, timers, visit_passes
 
 log = logging.getLogger("liaison.jobs")
-_MODULES = {"timers": timers, "delivery": delivery, "messages": messages}
+_MODULES = {"timers": timers, "delivery": delivery, "messages": messages, "notices": notices}
 
 TIMER = "timer"
 DELIVERY = "delivery"
-KINDS = (TIMER, DELIVERY)
+NOTICE = "notice"  # a notice's fan-out or reminder, in batches (engine.notices.sending.run_job)
+KINDS = (TIMER, DELIVERY, NOTICE)
 DEFAULT_LEASE = timedelta(seconds=60)
 LEASE_ENV = "LIAISON_JOB_LEASE_SECONDS"
 EXPIRE_EVERY = 60.0  # seconds between two `messages.expire` calls
@@ -84,7 +88,7 @@ def _module(name: str):
     return _MODULES[name]
 
 
-_JOB_MODULES = {TIMER: ("timers", "fire"), DELIVERY: ("delivery", "deliver")}
+_JOB_MODULES = {TIMER: ("timers", "fire"), DELIVERY: ("delivery", "deliver"), NOTICE: ("notices", "run_job")}
 
 
 def execute(sessions: Sessions, kind: str, item_id: int, lease: timedelta | None = None) -> str:
@@ -118,7 +122,12 @@ def run_delivery(database_url: str, outbox_id: int) -> str:
     return execute(sessions_for(database_url), DELIVERY, outbox_id)
 
 
-JOB_FUNCTIONS: dict[str, Callable[[str, int], str]] = {TIMER: run_timer, DELIVERY: run_delivery}
+def run_notice(database_url: str, notice_id: int) -> str:
+    """RQ job: fan a notice out (or send its reminder) to the end, one batch per transaction."""
+    return execute(sessions_for(database_url), NOTICE, notice_id)
+
+
+JOB_FUNCTIONS: dict[str, Callable[[str, int], str]] = {TIMER: run_timer, DELIVERY: run_delivery, NOTICE: run_notice}
 
 
 class Dispatcher:
@@ -141,13 +150,13 @@ class Dispatcher:
         self.capacity = capacity
         self.queue_down = False
         self._last_expire = 0.0
-        self._order = [(TIMER, "timers"), (DELIVERY, "delivery")]
+        self._order = [(NOTICE, "notices"), (TIMER, "timers"), (DELIVERY, "delivery")]
 
     def tick(self, now: datetime | None = None) -> int:
         """One round: claim what is due now and submit it. Returns how many ids were submitted."""
         room = self._room()
         submitted = 0
-        self._order.reverse()  # neither kind starves the other when room is short
+        self._order.append(self._order.pop(0))  # no kind starves the others when room is short
         for kind, module_name in self._order:
             limit = min(self.batch, room - submitted)
             if limit <= 0:
@@ -236,6 +245,10 @@ class Dispatcher:
             room_sync.sweep(self.sessions, now=now)
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping room bookings failed")
+        try:
+            process_link.sweep(self.sessions, now=now)  # notices a crash after their instance's end missed
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("sweeping notices of ended instances failed")
 
 
 class InProcessRunner:

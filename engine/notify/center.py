@@ -30,7 +30,7 @@ from engine.results import Page, paging
 ALL_EVENTS = "*"
 CHANNELS = ("inapp", "email")  # the channels a person chooses for themselves
 EVENTS = ("task_assigned", "task_due_soon", "task_overdue", "urged", "cc", "returned", "approved", "rejected",
-          "instance_finished", "external_link")
+          "instance_finished", "external_link", "notice", "notice_reminder")
 # Labels live here rather than in the web catalog: e-mail and other channels are rendered by
 # jobs without Flask-Babel, and they name the event too.
 EVENT_LABELS = {
@@ -44,6 +44,9 @@ EVENT_LABELS = {
     "rejected": {"zh": "申请被驳回", "en": "A request is rejected"},
     "instance_finished": {"zh": "流程已结束", "en": "A process has finished"},
     "external_link": {"zh": "外部链接消息", "en": "A message with an external link"},
+    # Policy notices (engine.notices): the in-app item is always written; the e-mail follows the choice.
+    "notice": {"zh": "通知公告", "en": "A notice is sent to me"},
+    "notice_reminder": {"zh": "通知提醒", "en": "A reminder to read a notice"},
 }
 MAX_PER_PAGE = 200
 MAX_IDS = 1000  # ids marked read in one call

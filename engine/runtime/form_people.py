@@ -4,8 +4,9 @@ self-approval policy applied to the approvers a form picks.
 Every submission the engine checks (`start_instance`, `complete_task`, a delegate's answer) passes
 these providers to the forms engine, so the web pages, the CLI and any future API refuse the same
 values with the same localized messages: a `user` field must name an active person, a
-`department` field a department code of the org chart, a `related` field an instance of the
-named process that the person submitting may see (`visibility.may_view_instance`, the pages' own rule).
+`department` field a department code of the org chart, a choice field with `provider: roles` a role key,
+a `related` field an instance of the named process that the person submitting may see
+(`visibility.may_view_instance`, the pages' own rule).
 
 A field that a node's rule `picked:FIELD` (or `expr:FIELD`), or its `assignee` / `candidateUsers` of `${FIELD}`,
 reads is an approver field; when that node does not allow
@@ -22,7 +23,7 @@ from sqlalchemy import bindparam, select
 
 from engine.bpmn import paths
 from engine.caching import BoundedCache
-from engine.data.models import Department, Person, ProcessInstance
+from engine.data.models import Department, Person, ProcessInstance, Role
 from engine.runtime import assignment, visibility
 from engine.runtime.versions import version_specs
 from forms.messages import message
@@ -30,6 +31,7 @@ from forms.messages import message
 _ACTIVE_PERSON = select(Person.id).where(Person.username == bindparam("b_value"), Person.active)
 _DEPARTMENT = select(Department.id).where(Department.code == bindparam("b_value"))
 _INSTANCE = select(ProcessInstance.process_key).where(ProcessInstance.id == bindparam("b_id"))
+_ROLES = select(Role.key, Role.name, Role.name_en).order_by(Role.key)
 
 
 @dataclass
@@ -41,7 +43,10 @@ class DirectoryProviders:
     submitter: str | None = None
 
     def options(self, provider, spec, context):
-        return None  # no option lists of their own: provider-backed choices stay open
+        if provider == "roles":  # the org chart's roles, by key (a notice's recipients, say)
+            rows = self.conn.execute(_ROLES).all()
+            return [{"value": key, "label": {"zh": name, "en": name_en or name}} for key, name, name_en in rows]
+        return None  # other providers have no option lists here: their choices stay open
 
     def exists(self, kind: str, value: str, spec: dict, context) -> bool:
         if kind == "user":

@@ -24,6 +24,7 @@ from engine.errors import (
     msg,
     status_text,
 )
+from engine.notices import process_link
 from engine.runtime import external_tasks, room_sync, uploads, visit_passes
 from engine.runtime.delegation import hand_back
 from engine.runtime.form_people import people_for
@@ -86,6 +87,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
     visit_passes.after_step(sessions, result, (version_id, checksum))  # a ready check-in task gets its visitor pass
     room_sync.after_step(sessions, result.instance_id, (version_id, checksum))  # room bookings follow the process
     external_tasks.open_case(sessions, result.instance_id, (version_id, checksum))  # a party's case from its start
+    process_link.after_step(sessions, result)  # an instance that composed a notice sends it when it ends
     return result
 
 
@@ -133,6 +135,7 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
     take_buffered_messages(sessions, result)
     visit_passes.after_step(sessions, result, (handle.version_id, handle.checksum))  # a ready check-in task: its pass
     room_sync.after_step(sessions, handle.instance_id, (handle.version_id, handle.checksum))  # bookings follow
+    process_link.after_step(sessions, result)  # an instance that composed a notice sends it when it ends
     return result
 
 

@@ -29,6 +29,7 @@ def fake_modules(monkeypatch):
     timers, delivery = FakeRows([1, 2, 3]), FakeRows([10, 11])
     modules = {"timers": types.SimpleNamespace(claim_due=timers.claim_due),
                "delivery": types.SimpleNamespace(claim_due=delivery.claim_due),
+               "notices": types.SimpleNamespace(claim_due=FakeRows([]).claim_due),  # no notice due
                "messages": None}
     monkeypatch.setattr(jobs, "_module", lambda name: modules[name])
     return timers, delivery

@@ -49,6 +49,9 @@ MATRIX = {
     "/admin/org-import/progress/999999": (LOGIN, 403, 403, 403, 404),
     "/me/out-of-office": (LOGIN, 200, 200, 200, 200),
     "/notifications": (LOGIN, 200, 200, 200, 200),
+    "/notices/": (LOGIN, 200, 200, 200, 200),
+    "/notices/1": (LOGIN, 404, 404, 404, 404),
+    "/notices/all": (LOGIN, 403, 403, 403, 200),  # no such notice: the same answer as someone else's
     "/me/notifications": (LOGIN, 200, 200, 200, 200),
     "/directory/people?q=z": (LOGIN, 200, 200, 200, 200),
     "/directory/departments?q=s": (LOGIN, 200, 200, 200, 200),
@@ -72,7 +75,7 @@ DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "
               "department_id": 1, "name": "x", "filename": "x", "notification_id": 1,
               "role_id": 1, "grant_id": 1, "job_id": 1, "person_id": 1, "token": "x", "sim": "x", "form": "x",
               "file": "x", "number": 1, "party_id": 1, "contact_id": 1, "entry_id": 1, "booking_id": 1,
-              "course_id": 1, "assignment_id": 1}
+              "course_id": 1, "assignment_id": 1, "notice_id": 1}
 
 
 @pytest.fixture(scope="module")

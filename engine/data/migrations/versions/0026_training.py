@@ -1,7 +1,7 @@
 """Training assessment: courses, assignments, attempts with per-question answers, certificates
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-03
 
 Models in `engine.data.training_models`; the rules in `engine.training`.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

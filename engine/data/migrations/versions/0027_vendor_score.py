@@ -1,7 +1,7 @@
 """Vendor selection: each scorer's score of every vendor on every criterion
 
 Revision ID: 0027
-Revises: 0024
+Revises: 0026
 Create Date: 2026-12-03
 
 processes/vendor_selection: scorers score each candidate vendor per criterion (0 to 100), stored per
