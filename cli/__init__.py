@@ -3,14 +3,26 @@
 Every command prints readable text, or JSON with `--json`. Exit codes: 0 done, 1 refused
 (invalid input, conflict, not found, not permitted), 2 unreadable input, 3 an internal error.
 The command groups live in one module each: `serve`, `packages`, `people`, `instances`,
-`operations`, `messages`, `notify`, `calendar`, `designer` (diff, migrate), `external`; `common` holds what they share.
+`operations`, `messages`, `notify`, `calendar`, `designer` (diff, migrate), `external`, `tokens`; `common` holds what they share.
 """
 
 from __future__ import annotations
 
 import click
 
-from cli import calendar, designer, external, instances, messages, notify, operations, packages, people, serve
+from cli import (
+    calendar,
+    designer,
+    external,
+    instances,
+    messages,
+    notify,
+    operations,
+    packages,
+    people,
+    serve,
+    tokens,
+)
 from cli.common import LiaisonGroup
 
 
@@ -24,7 +36,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj["database_url"] = database_url
 
 
-for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external):
+for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, tokens):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 
