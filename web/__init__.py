@@ -43,6 +43,7 @@ BLUEPRINTS = (
     "external_admin",
     "reception",
     "api",
+    "tokens",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram
