@@ -36,7 +36,7 @@ csrf.exempt(bp)
 MAX_JSON_BYTES = 1024 * 1024  # a JSON body; package uploads have their own cap (web/api/packages.py)
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
-OPEN_ENDPOINTS = {"api.openapi", "api.docs"}  # readable without a token: the document and its page
+OPEN_ENDPOINTS = {"api.openapi", "api.docs", "api.docs_asset"}  # readable without a token: the document and its page
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document, generated from the `endpoint` declarations by apispec with its marshmallow
 plugin, served at /api/v1/openapi.json, and the Swagger UI page at /api/v1/docs (swagger-ui-dist from
-npm, served by `web/vendor.py`; the page's own script is a static file, as the CSP wants).
+npm, served like `web/vendor.py` serves bpmn-js; the page's own script is a static file, as the CSP wants).
 
 Why apispec + marshmallow and not flask-smorest or spectree: flask-smorest registers an app-wide
 HTTPException handler and its own error bodies (webargs), which would change every HTML error page of
@@ -15,10 +15,11 @@ from functools import cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import current_app, render_template, url_for
+from flask import abort, render_template, send_from_directory, url_for
 
 from engine.people.api_tokens import SCOPES
 
+from ..vendor import NODE_MODULES
 from . import schemas as s
 from .core import ENDPOINTS, bp, json_response
 
@@ -98,5 +99,18 @@ def openapi():
 
 @bp.get("/docs")
 def docs():
-    return render_template("api/docs.html", spec_url=url_for("api.openapi"),
-                           debug=current_app.debug)
+    return render_template("api/docs.html", spec_url=url_for("api.openapi"))
+
+
+# Swagger UI from npm (`make setup`), served like web/vendor.py serves bpmn-js, but readable without
+# signing in, as the docs page is: only these two files of node_modules are reachable.
+DOCS_ASSETS = {"swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+               "swagger-ui.css": "swagger-ui-dist/swagger-ui.css"}
+
+
+@bp.get("/docs/assets/<name>")
+def docs_asset(name: str):
+    relative = DOCS_ASSETS.get(name)
+    if relative is None or not (NODE_MODULES / relative).is_file():
+        abort(404)
+    return send_from_directory(NODE_MODULES, relative, max_age=86400)
