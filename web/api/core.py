@@ -259,22 +259,26 @@ def _respond(result, status: int) -> Response:
 
 
 def _idempotent(key: str, run) -> Response:
-    """The kept response of this token's key (same request), else run and keep a 2xx/4xx answer."""
+    """The kept response of this token's key (same request), else reserve the key, run, keep the answer."""
     token_id = identity().token_id
     digest = idempotency.request_digest(request.method, request.path, request.get_data(cache=True))
     with sessions()() as session:
-        kept = idempotency.recall(session, token_id, key, digest)
+        kept = idempotency.reserve(session, token_id, key, digest)
     if kept is not None:
         response = Response(kept.body, status=kept.status, mimetype="application/json")
         response.headers["Idempotent-Replayed"] = "true"
         return response
     try:
         response = run()
-    except (ApiError, LiaisonError, HTTPException) as exc:
-        response = current_app.handle_user_exception(exc)
-    if response.status_code < 500 and response.status_code != 429:
-        with sessions()() as session:
-            idempotency.remember(session, token_id, key, digest, response.status_code, response.get_data(as_text=True))
+    except Exception as exc:
+        try:
+            response = current_app.handle_user_exception(exc)
+        except Exception:
+            with sessions()() as session:
+                idempotency.finish(session, token_id, key, 500, "")
+            raise
+    with sessions()() as session:
+        idempotency.finish(session, token_id, key, response.status_code, response.get_data(as_text=True))
     return response
 
 
