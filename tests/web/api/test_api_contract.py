@@ -149,3 +149,21 @@ def test_the_openapi_document_validates_and_names_every_scope(api_app):
     complete = document["paths"]["/api/v1/tasks/{task_id}/complete"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in complete["parameters"]}
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_the_python_client_in_docs_api_md_runs(api_app, tokens):
+    """docs/api.md's `requests` example, run as written against the served app with real tokens."""
+    import re
+    from pathlib import Path
+
+    from tests.browser_support import serving
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    printed = []
+    with serving(api_app) as base:
+        code = code.replace('"http://localhost:5000/api/v1"', repr(base + "/api/v1"))
+        code = code.replace("\"lia_...zhang's token\"", repr(tokens["zhang"]))
+        code = code.replace("\"lia_...li's token\"", repr(tokens["li"]))
+        exec(compile(code, "docs/api.md", "exec"), {"print": lambda *args: printed.append(args)})  # noqa: S102
+    assert printed[0][0] == "started" and printed[1][:2] == ("now", "running") and printed[-1] == ("running",)
