@@ -22,6 +22,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import FormInvalidError, InvalidPackageError, LiaisonError, ProcessRuntimeError
+from engine.packages.limits import MAX_ZIP_BYTES
 from engine.people import api_tokens
 from engine.runtime.operations import UrgedTooSoonError
 from engine.work import idempotency
@@ -33,7 +34,8 @@ from web.errors import failed_message, form_errors, status_for, translated
 bp = public_blueprint(Blueprint("api", __name__, url_prefix="/api/v1"))
 csrf.exempt(bp)
 
-MAX_JSON_BYTES = 1024 * 1024  # a JSON body; package uploads have their own cap (web/api/packages.py)
+MAX_JSON_BYTES = 1024 * 1024  # a JSON body
+MAX_UPLOAD_BYTES = MAX_ZIP_BYTES + 64 * 1024  # a package upload: the zip's own cap plus the multipart framing
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 OPEN_ENDPOINTS = {"api.openapi", "api.docs", "api.docs_asset"}  # readable without a token: the document and its page
@@ -235,6 +237,8 @@ def endpoint(method: str, rule: str, *, scope: str, query=None, body=None, respo
 
         @wraps(view)
         def run(**kwargs):
+            # read no more than the endpoint takes (checked before any part of the body is read)
+            request.max_content_length = MAX_UPLOAD_BYTES if multipart is not None else MAX_JSON_BYTES
             if scope not in identity().scopes:
                 raise ApiError(403, "insufficient_scope", f"this token lacks the `{scope}` scope",
                                {"required_scope": scope})

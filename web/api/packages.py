@@ -10,7 +10,6 @@ from flask import Response, request
 
 from engine.errors import NotPermittedError, msg
 from engine.packages import archive, deployment, designer_access
-from engine.packages.limits import MAX_ZIP_BYTES
 from engine.work import api_reads, queries
 
 from . import schemas as s
@@ -28,7 +27,6 @@ def deploy_package():
 
     422 lists every problem (`details.problems`, each `PATH:LINE: ELEMENT: message`); 403 without the
     designer's deploy right on the package (or its category, for a new one)."""
-    request.max_content_length = MAX_ZIP_BYTES + 64 * 1024
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError(400, "invalid_request", "send the package as the multipart field `file`")
