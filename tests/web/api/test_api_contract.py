@@ -167,3 +167,17 @@ def test_the_python_client_in_docs_api_md_runs(api_app, tokens):
         code = code.replace("\"lia_...li's token\"", repr(tokens["li"]))
         exec(compile(code, "docs/api.md", "exec"), {"print": lambda *args: printed.append(args)})  # noqa: S102
     assert printed[0][0] == "started" and printed[1][:2] == ("now", "running") and printed[-1] == ("running",)
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after(api_app, tokens):
+    api_app.config["LIAISON_API_RATE"] = "3/minute"
+    try:
+        client, other = api_app.test_client(), _token(api_app, "li", ["read"])
+        answers = [call(client, "GET", "/packages", tokens["wang"]) for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert answers[-1].json["error"]["code"] == "too_many_requests"
+        assert int(answers[-1].headers["Retry-After"]) > 0 and answers[0].headers["X-RateLimit-Limit"] == "3"
+        assert call(client, "GET", "/packages", other).status_code == 200  # another token's budget is its own
+        assert client.get("/api/v1/openapi.json").status_code == 200  # the document is not limited
+    finally:
+        api_app.config.pop("LIAISON_API_RATE")
