@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 
 from flask import Blueprint, Response, current_app, g, request
@@ -135,7 +137,7 @@ def _engine_refusal(exc: LiaisonError):
     """Engine refusals: the status `web.errors.status_for` gives them (the pages' mapping), the message in
     the Accept-Language's language; a refused form with its messages per field."""
     if isinstance(exc, UrgedTooSoonError):
-        seconds = max(1, int((exc.allowed_at - _now(exc.allowed_at)).total_seconds()))
+        seconds = max(1, math.ceil((exc.allowed_at - datetime.now(UTC)).total_seconds()))
         return error_response(429, "too_many_requests", translated(exc), {"retry_after": seconds},
                               {"Retry-After": str(seconds)})
     if isinstance(exc, FormInvalidError):
@@ -151,11 +153,6 @@ def _engine_refusal(exc: LiaisonError):
     status = status_for(exc)
     code = {404: "not_found", 403: "forbidden", 409: "conflict", 413: "too_large"}.get(status, "refused")
     return error_response(status, code, translated(exc))
-
-
-def _now(like):
-    from datetime import datetime
-    return datetime.now(like.tzinfo)
 
 
 def http_error(exc: HTTPException) -> Response:

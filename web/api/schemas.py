@@ -3,7 +3,7 @@ turned into the OpenAPI document by apispec (`spec.py`)."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from engine.people.api_tokens import SCOPES  # noqa: F401 - documented in the security scheme
 
@@ -25,6 +25,9 @@ class Error(Schema):
 
 
 class ListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE  # other query parameters (a cache buster, `lang`) are ignored
+
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
     cursor = fields.String(load_default=None, metadata={"description": "`next_cursor` of the previous page"})
 
