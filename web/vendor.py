@@ -15,8 +15,6 @@ VENDOR_FILES = {
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "chart.js": "chart.js/dist/chart.umd.min.js",
-    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",  # the API docs page (web/api/spec.py)
-    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
 }
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
