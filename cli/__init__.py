@@ -20,6 +20,7 @@ from cli import (
     operations,
     packages,
     people,
+    rooms,
     serve,
     tokens,
 )
@@ -36,7 +37,8 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj["database_url"] = database_url
 
 
-for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, tokens):
+for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
+                tokens):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -10,6 +10,7 @@ import click
 import yaml
 
 from cli.common import SHIPPED_PROCESSES, LiaisonCommand, database_url, emit, fail, sessions_for
+from cli.rooms import demo_rooms
 from engine.config import load_settings
 from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
 from engine.packages import archive as package_zip
@@ -67,6 +68,7 @@ def demo(ctx: click.Context, root: str | None) -> None:
         _demo_accounts(sessions)
         _demo_calendar(sessions)
         _demo_parties(sessions)
+        demo_rooms(sessions)
     sys.exit(1 if failed else 0)
 
 

@@ -44,6 +44,8 @@ BLUEPRINTS = (
     "reception",
     "api",
     "tokens",
+    "rooms",
+    "rooms_admin",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

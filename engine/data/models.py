@@ -715,6 +715,6 @@ class DesignerAudit(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-# The external-access tables (issue 17) and the REST API's (issue 13) live in their own modules on the
-# same registry.
-from engine.data import api_models, external_models  # noqa: E402,F401
+# The external-access tables (issue 17), the bookable rooms with their bookings and the REST API's
+# tables (issue 13) live in their own modules on the same registry.
+from engine.data import api_models, external_models, room_models  # noqa: E402,F401

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.data import db
 from engine.notify import delivery
-from engine.runtime import external_tasks, messages, timers, visit_passes
+from engine.runtime import external_tasks, messages, room_sync, timers, visit_passes
 
 log = logging.getLogger("liaison.jobs")
 _MODULES = {"timers": timers, "delivery": delivery, "messages": messages}
@@ -232,6 +232,10 @@ class Dispatcher:
             visit_passes.sweep(self.sessions, now=now)
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping visitor passes failed")
+        try:
+            room_sync.sweep(self.sessions, now=now)
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("sweeping room bookings failed")
 
 
 class InProcessRunner:

@@ -24,6 +24,7 @@ steps:
   - message: po_shipped           # a message from outside (`liaison message send`), correlated by `key`
     key: PO-1
     data: {carrier: SF}           # optional payload
+  - timer: no_show_timer          # the pending timer event `no_show_timer` fires now (never waits on the clock)
 people: [li, hu]                  # optional: more people of the scratch directory
 expect:
   status: completed               # running | completed | cancelled
@@ -56,12 +57,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import runtime
 from engine.data import db
-from engine.data.models import Notification, OutboxMessage, Person
+from engine.data.models import Notification, OutboxMessage, Person, Timer
 from engine.errors import LiaisonError
 from engine.external.identity import KINDS, external_group
 from engine.notify.render import EVENTS
 from engine.packages import deployment as packages
-from engine.runtime import messages
+from engine.runtime import messages, timers
 from engine.work import queries
 
 _STEP_KEYS = {"task", "user", "groups", "data", "comment", "expect_assignee", "expect_candidate_groups",
@@ -168,6 +169,7 @@ def _run_step(sessions, instance_id: int, number: int, item: dict, result: Scena
     before = len(result.failures)
     passed = _run_one_step(sessions, instance_id, number, item, result)
     task = item.get("task") or (f"message {item['message']}" if "message" in item else "")
+    task = task or (f"timer {item['timer']}" if "timer" in item else "")
     result.steps.append(StepResult(number, str(task), str(item.get("user") or item.get("as") or ""),
                                    result.failures[before:]))
     return passed
@@ -176,6 +178,8 @@ def _run_step(sessions, instance_id: int, number: int, item: dict, result: Scena
 def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: ScenarioResult) -> bool:
     if "message" in item:
         return _send_message(sessions, number, item, result)
+    if "timer" in item:
+        return _fire_timer(sessions, instance_id, number, item, result)
     where = f"step {number} ({item.get('task')})"
     unknown = set(item) - _STEP_KEYS
     if unknown:
@@ -211,6 +215,24 @@ def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: S
         return False
     if item.get("expect_error"):
         result.failures.append(f"{where}: expected an error containing {item['expect_error']!r}, it succeeded")
+        return False
+    return True
+
+
+def _fire_timer(sessions, instance_id: int, number: int, item: dict, result: ScenarioResult) -> bool:
+    """A `timer: ELEMENT` step: the waiting timer event ELEMENT fires now, as the scheduler would at its
+    due time (scenarios never wait on the clock)."""
+    where = f"step {number} (timer {item.get('timer')})"
+    with sessions() as session:
+        timer_id = session.scalar(select(Timer.id).where(
+            Timer.instance_id == instance_id, Timer.element_id == str(item["timer"]), Timer.kind == "event",
+            Timer.status == "pending"))
+    if timer_id is None:
+        result.failures.append(f"{where}: no pending timer `{item['timer']}`")
+        return False
+    outcome = timers.fire(sessions, timer_id)
+    if outcome != "fired":
+        result.failures.append(f"{where}: the timer was {outcome}")
         return False
     return True
 

@@ -24,7 +24,7 @@ from engine.errors import (
     msg,
     status_text,
 )
-from engine.runtime import external_tasks, uploads, visit_passes
+from engine.runtime import external_tasks, room_sync, uploads, visit_passes
 from engine.runtime.delegation import hand_back
 from engine.runtime.form_people import people_for
 from engine.runtime.messages import take_buffered_messages
@@ -84,6 +84,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
     LIVE_WORKFLOWS.put(cache_key(sessions, result.instance_id, step.state_key), workflow)
     take_buffered_messages(sessions, result)
     visit_passes.after_step(sessions, result, (version_id, checksum))  # a ready check-in task gets its visitor pass
+    room_sync.after_step(sessions, result.instance_id, (version_id, checksum))  # room bookings follow the process
     external_tasks.open_case(sessions, result.instance_id, (version_id, checksum))  # a party's case from its start
     return result
 
@@ -131,6 +132,7 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
     LIVE_WORKFLOWS.put(cache_key(sessions, handle.instance_id, state_key), workflow)
     take_buffered_messages(sessions, result)
     visit_passes.after_step(sessions, result, (handle.version_id, handle.checksum))  # a ready check-in task: its pass
+    room_sync.after_step(sessions, handle.instance_id, (handle.version_id, handle.checksum))  # bookings follow
     return result
 
 
@@ -144,9 +146,11 @@ def cancel_instance(sessions: sessionmaker[Session], instance_id: int, user: str
     the user's upload ids, as for `complete_task`.
     """
     attachments = uploads.clean_ids(attachments)
-    return retry_when_locked(lambda: _cancel_once(sessions, instance_id, user, reason, action, effects,
-                                                   attachments),
-                              f"cancelling instance {instance_id}")
+    result = retry_when_locked(lambda: _cancel_once(sessions, instance_id, user, reason, action, effects,
+                                                     attachments),
+                               f"cancelling instance {instance_id}")
+    room_sync.after_step(sessions, instance_id)  # its room bookings are cancelled
+    return result
 
 
 def _cancel_once(sessions, instance_id: int, user: str | None, reason: str | None, action: str = "cancelled",

@@ -43,6 +43,7 @@ from engine.errors import (
     NotFoundError,
     TaskConflictError,
 )
+from engine.runtime import room_sync
 from engine.runtime.step import (
     LIVE_WORKFLOWS,
     StepResult,
@@ -249,6 +250,7 @@ def after_commit(sessions, result: StepResult, step: store.StepWrite, workflow) 
     """Keep the saved workflow for the next step and let it take the messages kept for it."""
     LIVE_WORKFLOWS.put(cache_key(sessions, result.instance_id, step.state_key), workflow)
     take_buffered_messages(sessions, result)
+    room_sync.after_step(sessions, result.instance_id)  # room bookings follow the process (a timer, a message)
     return result
 
 

@@ -59,12 +59,19 @@ MATRIX = {
     "/admin/external/blacklist": (LOGIN, 403, 403, 403, 200),
     "/admin/external/import": (LOGIN, 403, 403, 403, 200),
     "/admin/external/parties/999999": (LOGIN, 403, 403, 403, 404),
-    "/reception/": (LOGIN, 403, 403, 403, 200),  # no such upload; others' uploads: tests/web/test_files.py
+    "/reception/": (LOGIN, 403, 403, 403, 200),
+    "/rooms/": (LOGIN, 200, 200, 200, 200),
+    "/rooms/book": (LOGIN, 200, 200, 200, 200),
+    "/rooms/mine": (LOGIN, 200, 200, 200, 200),
+    "/rooms/mine.ics": (LOGIN, 200, 200, 200, 200),
+    "/rooms/nope.ics": (LOGIN, 404, 404, 404, 404),
+    "/admin/rooms/": (LOGIN, 403, 403, 403, 200),
+    "/admin/rooms/edit": (LOGIN, 403, 403, 403, 200),  # no such upload; others' uploads: tests/web/test_files.py
 }
 DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "key": "leave_request",
               "department_id": 1, "name": "x", "filename": "x", "notification_id": 1,
               "role_id": 1, "grant_id": 1, "job_id": 1, "person_id": 1, "token": "x", "sim": "x", "form": "x",
-              "file": "x", "number": 1, "party_id": 1, "contact_id": 1, "entry_id": 1,
+              "file": "x", "number": 1, "party_id": 1, "contact_id": 1, "entry_id": 1, "booking_id": 1,
               "token_id": 1}
 
 

@@ -1,0 +1,166 @@
+"""Checks of a package's BPMN attributes at deploy: service tasks, `liaison:*` attributes (forms, expressions,
+timers, approval modes, approver rules, CC), the resubmit rule of start events, and package.yaml `messages`.
+
+Split out of `deployment` (which loads, validates as a whole and deploys) so each stays readable; every
+function returns `Problem`s or messages and touches no database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from engine.bpmn.expressions import check_expression
+from engine.bpmn.parser import BPMN_NS, read_liaison_attributes
+from engine.bpmn.services import service_names
+from engine.bpmn.workflow import check_wait, duration
+from engine.errors import Problem
+from engine.packages.trigger_checks import webhook_problems
+from engine.runtime.approvals import mode_problems
+from engine.runtime.assignment import APPROVAL_ATTRIBUTES
+from engine.runtime.assignment_checks import rule_problems, start_fields_for
+from engine.runtime.cc_events import cc_problems
+from engine.runtime.node_rules import allow_problems
+
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
+
+def check_service_tasks(file: str, doc) -> list[Problem]:
+    """Every service task must name an operation of the service registry."""
+    problems = []
+    for node in doc.iter(f"{{{BPMN_NS}}}serviceTask"):
+        attributes = read_liaison_attributes(node)
+        if attributes.get("camundaType") == "external":
+            # The engine side (an external_task row, fetch-and-lock, complete) is not built yet: refusing
+            # is better than a task that waits for a worker nobody can reach.
+            problems.append(Problem(file, node.sourceline, node.get("id"),
+                                    "external service tasks (camunda:type=\"external\", topic "
+                                    f"`{attributes.get('topic') or ''}`) are not run by this version of the "
+                                    "engine yet: use liaison:operation, or a user or receive task"))
+            continue
+        operation = attributes.get("operation")
+        if operation is None:
+            operator = node.find(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}serviceTaskOperator")
+            operation = operator.get("id") if operator is not None else None
+        if operation is None:
+            problems.append(Problem(file, node.sourceline, node.get("id"),
+                                    "service task needs liaison:operation naming a registered operation "
+                                    f"(known: {', '.join(service_names())})"))
+        elif operation not in service_names():
+            problems.append(Problem(file, node.sourceline, node.get("id"),
+                                    f"unknown service operation `{operation}` "
+                                    f"(known: {', '.join(service_names())})"))
+        elif operation == "webhook":
+            problems.extend(Problem(file, node.sourceline, node.get("id"), message)
+                            for message in webhook_problems(attributes.get("parameters") or {}))
+    return problems
+
+
+_EXPRESSION_ATTRIBUTES = ("assignee", "candidateUsers", "candidateGroups", "dueDate")
+
+
+def _return_problems(file: str, doc) -> list[Problem]:
+    """A start event's `liaison:resubmit` names a user task of its process; `afterReturn` is rerun or direct."""
+    problems = []
+    for start in doc.iter(f"{{{BPMN_NS}}}startEvent"):
+        attributes = read_liaison_attributes(start)
+        after = attributes.get("afterReturn")
+        if after is not None and after not in ("rerun", "direct"):
+            problems.append(Problem(file, start.sourceline, start.get("id"),
+                                    f"liaison:afterReturn `{after}` must be rerun or direct"))
+        resubmit = attributes.get("resubmit")
+        if resubmit is not None:
+            process = start.getparent()
+            tasks = {t.get("id") for t in process.iter(f"{{{BPMN_NS}}}userTask")}
+            if resubmit not in tasks:
+                problems.append(Problem(file, start.sourceline, start.get("id"),
+                                        f"liaison:resubmit `{resubmit}` is not a user task of this process"))
+    return problems
+
+
+def check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[Problem]:
+    """Form references must exist in the package; `${...}` attribute expressions must be safe."""
+    problems = []
+    for file, doc in documents.items():
+        problems.extend(_return_problems(file, doc))
+        for node in doc.iter():
+            if not isinstance(node.tag, str) or not node.tag.startswith(f"{{{BPMN_NS}}}"):
+                continue
+            attributes = read_liaison_attributes(node)
+            form = attributes.get("form")
+            if form and form not in forms:
+                problems.append(Problem(
+                    file, node.sourceline, node.get("id"),
+                    f"form `{form}` is not in {root / 'forms'} (expected {form}.yaml)"))
+            for name in _EXPRESSION_ATTRIBUTES:
+                value = attributes.get(name)
+                if isinstance(value, str) and value.strip().startswith("${"):
+                    message = check_expression(value.strip(), "condition")
+                    if message:
+                        problems.append(Problem(file, node.sourceline, node.get("id"),
+                                                f"{name} expression `{value}`: {message}"))
+            problems.extend(Problem(file, node.sourceline, node.get("id"), message)
+                            for message in _timer_attribute_problems(attributes) + mode_problems(attributes)
+                            + allow_problems(attributes, etree.QName(node).localname))
+            if APPROVAL_ATTRIBUTES & attributes.keys():  # approver rules: syntax and start-form fields
+                fields = start_fields_for(node, forms, lambda start: read_liaison_attributes(start).get("form"))
+                problems.extend(Problem(file, node.sourceline, node.get("id"), message, severity)
+                                for severity, message in rule_problems(None, attributes, start_fields=fields))
+            problems.extend(Problem(file, node.sourceline, node.get("id"), message, severity)
+                            for severity, message in cc_problems(attributes))  # liaison:cc, ccWhen
+    return problems
+
+
+_DURATION_ATTRIBUTES = ("remindAfter", "escalateAfter", "timeoutAfter")
+
+
+def _timer_attribute_problems(attributes: dict) -> list[str]:
+    """A user task's reminder / escalation / timeout settings: ISO 8601 durations and a known action;
+    a correlation key expression must be safe."""
+    problems = []
+    for name in _DURATION_ATTRIBUTES:
+        value = attributes.get(name)
+        if value is not None and _bad_duration(value, check_wait):
+            problems.append(f"liaison:{name} `{value}` is not an ISO 8601 duration such as PT4H or P2D, "
+                            "nor workdays such as P3WD")
+    action = attributes.get("timeoutAction")
+    if action is not None and action not in ("approve", "reject"):
+        problems.append(f"liaison:timeoutAction `{action}` must be approve or reject")
+    if action is not None and attributes.get("timeoutAfter") is None:
+        problems.append("liaison:timeoutAction needs liaison:timeoutAfter (when to decide)")
+    key = attributes.get("correlationKey")
+    if key is not None:
+        message = check_expression(key.strip(), "condition")
+        if message:
+            problems.append(f"liaison:correlationKey `{key}`: {message}")
+    return problems
+
+
+def _bad_duration(value: str, check=duration) -> bool:
+    try:
+        check(value)
+    except ValueError:
+        return True
+    return False
+
+
+def messages_problems(messages) -> list[str]:
+    """package.yaml `messages`: `{name: {early: keep|refuse, keep_for: ISO duration}}`."""
+    if messages is None:
+        return []
+    if not isinstance(messages, dict):
+        return ["`messages` must map message names to {early: keep|refuse, keep_for: duration}"]
+    problems = []
+    for name, rule in messages.items():
+        if not isinstance(rule, dict):
+            problems.append(f"messages.{name}: must be a mapping with `early` and/or `keep_for`")
+            continue
+        unknown = sorted(set(rule) - {"early", "keep_for"})
+        if unknown:
+            problems.append(f"messages.{name}: unknown key(s) {', '.join(unknown)} (known: early, keep_for)")
+        if rule.get("early", "keep") not in ("keep", "refuse"):
+            problems.append(f"messages.{name}.early: `{rule.get('early')}` must be keep or refuse")
+        if rule.get("keep_for") is not None and _bad_duration(rule["keep_for"]):
+            problems.append(f"messages.{name}.keep_for: `{rule['keep_for']}` is not an ISO 8601 duration")
+    return problems
