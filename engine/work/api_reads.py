@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.data.models import ProcessDefinition, ProcessInstance, ProcessVersion
+from engine.data.models import ProcessDefinition, ProcessInstance, ProcessVersion, WorkTask
 from engine.errors import NotFoundError, msg
 from engine.results import jsonable
 from engine.runtime.outcome import outcomes
+from engine.runtime.submissions import FORM_CACHE
 from engine.runtime.visibility import may_view_instance, visible_instances
 from engine.work import pages, queries
 
@@ -64,6 +65,31 @@ def instance_for(session: Session, viewer: Viewer, instance_id: int, lang: str |
                 if isinstance(entry.get("data"), dict):
                     entry["data"] = {k: v for k, v in entry["data"].items() if k not in hidden}
     return view
+
+
+def visible_task(session: Session, viewer: Viewer, task_id: str) -> queries.TaskItem:
+    """The task when the viewer may act on it or see its instance (the task page's rule), else NotFoundError;
+    one query, plus the instance's visibility when the viewer may not act on it."""
+    task = queries.get_task(session, task_id)
+    may_act = task.status == "open" and pages.may_act_on_task(task, viewer.username, viewer.groups)
+    if not may_act and not may_view_instance(session, task.instance_id, viewer.username, viewer.groups,
+                                             viewer.is_super_admin):
+        raise NotFoundError(msg("no task %(id)s", id=task_id))
+    return task
+
+
+def form_schemas(session: Session, task_ids: list[str]) -> dict[str, dict | None]:
+    """The form schema (its JSON) of each task, by id: one query, the forms from the per-version cache."""
+    rows = session.execute(select(WorkTask.id, WorkTask.form, ProcessVersion.id, ProcessVersion.checksum)
+                           .join(ProcessInstance, ProcessInstance.id == WorkTask.instance_id)
+                           .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
+                           .where(WorkTask.id.in_(task_ids))).all()
+    found = {}
+    for task_id, form, version_id, checksum in rows:
+        schemas = FORM_CACHE.get(checksum, lambda version_id=version_id: session.get(ProcessVersion, version_id).package)
+        schema = schemas.get(form) if form else None
+        found[task_id] = schema.data if schema is not None else None
+    return found
 
 
 def task_for(session: Session, viewer: Viewer, task_id: str, lang: str | None = None) -> dict:

@@ -8,7 +8,7 @@ from engine import runtime
 from engine.errors import InvalidTaskDataError, msg
 from engine.runtime import operations
 from engine.runtime.outcome import DECISION_KEY
-from engine.work import api_reads, inbox, pages
+from engine.work import api_reads, inbox
 
 from ..i18n import current_language
 from . import schemas as s
@@ -31,8 +31,9 @@ def list_tasks(args: dict):
     with sessions()() as session:
         if args["scope"] in ("mine", "pool"):
             found = inbox.todo(session, user.username, user.groups, page=page, per_page=limit, lang=lang)
-            items = [_with_form(session, item.to_dict(), lang) for item in found.items
-                     if args["scope"] == "mine" or item.offered]
+            listed = [item for item in found.items if args["scope"] == "mine" or item.offered]
+            forms = api_reads.form_schemas(session, [item.task_id for item in listed])
+            items = [{**item.to_dict(), "id": item.task_id, "form": forms.get(item.task_id)} for item in listed]
         elif args["scope"] == "done":
             found = inbox.done(session, user.username, page=page, per_page=limit, lang=lang)
             items = [item.to_dict() for item in found.items]
@@ -43,11 +44,6 @@ def list_tasks(args: dict):
     return {"items": items, "next_cursor": encode_cursor(offset + limit) if more else None}
 
 
-def _with_form(session, item: dict, lang: str) -> dict:
-    form = pages.task_form(session, item["task_id"], lang)
-    return {**item, "id": item["task_id"], "form": form.schema.data if form.schema is not None else None}
-
-
 @endpoint("GET", "/tasks/<task_id>", scope="read", response=s.Task, tags=["tasks"])
 def get_task(task_id: str):
     """One task with its form schema and whether the token's person may complete it now."""
@@ -55,9 +51,9 @@ def get_task(task_id: str):
         return api_reads.task_for(session, viewer(), task_id, current_language())
 
 
-def _visible(task_id: str) -> dict:
+def _visible(task_id: str) -> None:
     with sessions()() as session:
-        return api_reads.task_for(session, viewer(), task_id)
+        api_reads.visible_task(session, viewer(), task_id)
 
 
 @endpoint("POST", "/tasks/<task_id>/complete", scope="work", body=s.CompleteBody, response=s.Step,
