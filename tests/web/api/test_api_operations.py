@@ -1,0 +1,55 @@
+"""The other approval operations over HTTP, each the engine's own: delegate and hand back, claim and
+unclaim a pool task, take back, jump and terminate (scope admin), cc."""
+
+from __future__ import annotations
+
+from .conftest import call
+
+
+def test_delegate_claim_take_back_jump_and_terminate(api_app, tokens):
+    client = api_app.test_client()
+    started = call(client, "POST", "/processes/leave_request/instances", tokens["zhang"],
+                   json={"data": {"leave_type": "annual", "days": 3, "manager": "li"}}).json
+    instance, [task] = started["id"], started["tasks"]
+
+    # li has wang handle it (委派); wang's submission hands it back to li, who decides
+    assert call(client, "POST", f"/tasks/{task['id']}/delegate", tokens["li"], json={"to": "wang"}).status_code == 200
+    assert call(client, "POST", f"/tasks/{task['id']}/delegate", tokens["hu"], json={"to": "wang"}).status_code == 404
+    handed = call(client, "POST", f"/tasks/{task['id']}/complete", tokens["wang"],
+                  json={"action": "approve", "data": {"manager_comment": "looks fine"}})
+    assert handed.status_code == 200, handed.json
+    [back] = handed.json["tasks"]
+    assert (back["element_id"], back["assignee"]) == ("manager_approval", "li")
+    decided = call(client, "POST", f"/tasks/{back['id']}/complete", tokens["li"], json={"action": "approve"}).json
+    [record] = decided["tasks"]
+
+    # li decided and nobody acted since: li takes it back (拿回), and decides again
+    taken = call(client, "POST", f"/tasks/{record['id']}/take-back", tokens["li"])
+    assert taken.status_code == 200, taken.json
+    [manager] = taken.json["tasks"]
+    assert manager["element_id"] == "manager_approval"
+    [record] = call(client, "POST", f"/tasks/{manager['id']}/complete", tokens["li"],
+                    json={"action": "approve"}).json["tasks"]
+
+    # HR's pool task: hu claims it (nobody else may take it then), gives it back
+    assert call(client, "POST", f"/tasks/{record['id']}/claim", tokens["hu"]).status_code == 200
+    again = call(client, "POST", f"/tasks/{record['id']}/claim", tokens["root"])
+    assert again.status_code in (403, 409), again.json
+    assert call(client, "POST", f"/tasks/{record['id']}/unclaim", tokens["hu"]).status_code == 200
+
+    # jump and terminate need the admin scope and a super admin (or process admin)
+    body = {"task_id": record["id"], "to": "manager_approval", "comment": "the manager again"}
+    assert call(client, "POST", f"/instances/{instance}/jump", tokens["li"], json=body).status_code == 403
+    jumped = call(client, "POST", f"/instances/{instance}/jump", tokens["root"], json=body)
+    assert (jumped.status_code, jumped.json["tasks"][0]["element_id"]) == (200, "manager_approval"), jumped.json
+    copied = call(client, "POST", f"/instances/{instance}/cc", tokens["zhang"], json={"to": ["wang", "hu"]})
+    assert copied.status_code == 200 and set(copied.json["added"]) == {"wang", "hu"}
+    assert instance in {i["instance_id"] for i in call(client, "GET", "/tasks?scope=cc", tokens["wang"]).json["items"]}
+    assert call(client, "POST", f"/instances/{instance}/terminate", tokens["zhang"],
+                json={"reason": "x"}).status_code == 403  # zhang is no super admin
+    ended = call(client, "POST", f"/instances/{instance}/terminate", tokens["root"], json={"reason": "duplicate"})
+    assert (ended.status_code, ended.json["status"]) == (200, "cancelled")
+    view = call(client, "GET", f"/instances/{instance}", tokens["zhang"]).json
+    assert view["outcome"] == "terminated"
+    assert {"delegated", "claimed", "unclaimed", "taken_back", "jumped", "cc", "terminated"} <= \
+        {h["action"] for h in view["history"]}
