@@ -53,3 +53,29 @@ def test_delegate_claim_take_back_jump_and_terminate(api_app, tokens):
     assert view["outcome"] == "terminated"
     assert {"delegated", "claimed", "unclaimed", "taken_back", "jumped", "cc", "terminated"} <= \
         {h["action"] for h in view["history"]}
+
+
+def test_a_message_reaches_the_instance_waiting_for_its_business_key(api_app, tokens, tmp_path):
+    from engine.packages import deployment
+    from tests.engine.conftest import flow, write_package
+
+    body = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:intermediateCatchEvent id="signed"><bpmn:messageEventDefinition messageRef="m"/></bpmn:intermediateCatchEvent>
+<bpmn:endEvent id="done"/>
+{flow("start", "signed")}{flow("signed", "done")}
+"""
+    folder = write_package(tmp_path, "contract", {"contract": body},
+                           definitions='<bpmn:message id="m" name="contract_signed"/>')
+    deployment.deploy_package(api_app.extensions["liaison_sessions"], deployment.load_package(folder), "root")
+    client = api_app.test_client()
+    started = call(client, "POST", "/processes/contract/instances", tokens["zhang"], json={"business_key": "DOC-1"})
+    assert started.status_code == 201, started.json
+    kept = call(client, "POST", "/messages", tokens["zhang"], json={"name": "contract_signed", "business_key": "DOC-2"})
+    assert (kept.status_code, kept.json["status"]) == (200, "kept")
+    sent = call(client, "POST", "/messages", tokens["zhang"],
+                json={"name": "contract_signed", "business_key": "DOC-1", "data": {"by": "acme"}})
+    assert (sent.json["status"], sent.json["instance_id"]) == ("delivered", started.json["id"])
+    view = call(client, "GET", f"/instances/{started.json['id']}", tokens["zhang"]).json
+    assert view["status"] == "completed" and view["data"]["by"] == "acme"
+    assert call(client, "POST", "/messages", tokens["zhang"], json={"business_key": "x"}).status_code == 400
