@@ -79,3 +79,30 @@ def test_a_message_reaches_the_instance_waiting_for_its_business_key(api_app, to
     view = call(client, "GET", f"/instances/{started.json['id']}", tokens["zhang"]).json
     assert view["status"] == "completed" and view["data"]["by"] == "acme"
     assert call(client, "POST", "/messages", tokens["zhang"], json={"business_key": "x"}).status_code == 400
+
+
+def test_add_and_remove_a_signer_on_a_sequential_node(api_app, tokens, tmp_path):
+    from engine.packages import deployment
+    from tests.engine.conftest import flow, write_package
+
+    body = f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="check" name="Check" liaison:mode="sequential" liaison:candidateUsers="li"/>
+<bpmn:endEvent id="done"/>
+{flow("start", "check")}{flow("check", "done")}
+"""
+    deployment.deploy_package(api_app.extensions["liaison_sessions"],
+                              deployment.load_package(write_package(tmp_path, "signed", {"signed": body})), "root")
+    client = api_app.test_client()
+    [task] = call(client, "POST", "/processes/signed/instances", tokens["zhang"], json={}).json["tasks"]
+    added = call(client, "POST", f"/tasks/{task['id']}/add-signer", tokens["li"],
+                 json={"signer": "hu", "place": "after", "comment": "HR too"})
+    assert added.status_code == 200, added.json
+    assert call(client, "POST", f"/tasks/{task['id']}/add-signer", tokens["li"],
+                json={"signer": "hu", "place": "sideways"}).status_code == 400
+    assert call(client, "POST", f"/tasks/{task['id']}/remove-signer", tokens["wang"],
+                json={"signer": "hu"}).status_code == 404  # wang sees nothing of it
+    removed = call(client, "POST", f"/tasks/{task['id']}/remove-signer", tokens["li"], json={"signer": "hu"})
+    assert (removed.status_code, removed.json["node_completed"]) == (200, False), removed.json
+    done = call(client, "POST", f"/tasks/{task['id']}/complete", tokens["li"], json={"action": "approve"})
+    assert (done.status_code, done.json["status"]) == (200, "completed"), done.json
