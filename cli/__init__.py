@@ -23,6 +23,8 @@ from cli import (
     rooms,
     serve,
     tokens,
+    training,
+    vendor,
 )
 from cli.common import LiaisonGroup
 
@@ -38,7 +40,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 
 
 for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
-                tokens):
+                tokens, training, vendor):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -16,6 +16,7 @@ from engine.errors import InvalidPackageError, LiaisonError, UnreadableFileError
 from engine.packages import archive as package_zip
 from engine.packages import deployment as packages
 from engine.packages import scenarios
+from engine.training import demo as training_demo
 
 
 @click.command(cls=LiaisonCommand)
@@ -69,6 +70,7 @@ def demo(ctx: click.Context, root: str | None) -> None:
         _demo_calendar(sessions)
         _demo_parties(sessions)
         demo_rooms(sessions)
+        click.echo(training_demo.load_demo(sessions))
     sys.exit(1 if failed else 0)
 
 

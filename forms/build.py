@@ -396,6 +396,8 @@ def preview_data(schema: FormSchema, formdata, context: FormContext | None = Non
 
 def _result(schema: FormSchema, form: LiaisonForm, errors: dict) -> ValidationResult:
     cleaned, extras = form.cleaned()
+    if not errors:
+        errors = failed_checks(schema, cleaned, form.context.lang if form.context else "zh")
     if errors:
         return ValidationResult({}, errors, extras)
     quiz = [f for f in schema.fields if f["type"] == "quiz" and form.access.get(f["name"]) == "editable"]
@@ -408,3 +410,14 @@ def _result(schema: FormSchema, form: LiaisonForm, errors: dict) -> ValidationRe
             "total": float(graded.total), "maximum": float(graded.maximum),
             "percent": float(graded.percent), "passed": graded.passed}
     return ValidationResult(cleaned, errors, extras)
+
+
+def failed_checks(schema: FormSchema, cleaned: dict, lang: str) -> dict[str, list[str]]:
+    """The form's `checks` (rules across fields, such as weights that must total 100) that the cleaned
+    values fail: field -> the check's message in `lang`. Run once every field is valid; a check that
+    cannot be evaluated counts as failed."""
+    errors: dict[str, list[str]] = {}
+    for index, check in enumerate(schema.data.get("checks") or []):
+        if not truthy(schema.exprs[f"check:{index}"], dict(cleaned), default=False):
+            errors.setdefault(check["field"], []).append(label_text(check["message"], lang))
+    return errors

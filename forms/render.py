@@ -292,7 +292,7 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
                        for o in (_choice_options(spec, form) or [])})
         items = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(option_key(v), plain(v)) for v in items)
-    if kind == "money":
+    if kind == "money" or (kind == "formula" and spec.get("currency")):  # a computed total shown as money
         try:
             shown = format_money(value, spec.get("currency", "CNY"))
         except ValueError:

@@ -31,6 +31,8 @@ BLUEPRINTS = (
     "my_requests",
     "vendor",
     "work",
+    "records",
+    "vendor_scores",
     "catalog",
     "admin",
     "people_admin",
@@ -46,6 +48,8 @@ BLUEPRINTS = (
     "tokens",
     "rooms",
     "rooms_admin",
+    "training",
+    "training_admin",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

@@ -393,6 +393,7 @@ def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
         "done": sorted({*diagram["done"], *([diagram["end_event"]] if diagram["end_event"] else [])}),
         "current": diagram["current"],
         "diagram_available": vendor.available(),
+        "instance_page": INSTANCE_PAGES[view["process"]](instance_id) if view["process"] in INSTANCE_PAGES else None,
     }
 
 
@@ -498,9 +499,25 @@ def _after_submit() -> str:
     return url_for("home.index")
 
 
+# Steps done on a page of their own: process key -> a function of the task giving that page's URL (or None).
+TASK_PAGES: dict = {}
+# A process's own page about one instance (a ranking, a calendar): process key -> function of the instance
+# id giving (label, URL); the task and instance pages link to it.
+INSTANCE_PAGES: dict = {}
+
+
 @bp.get("/tasks/<task_id>")
 def task(task_id: str):
-    """A task: its form when the person may complete it (read-only otherwise), timeline and diagram."""
+    """A task: its form when the person may complete it (read-only otherwise), timeline and diagram; a step
+    with a page of its own (`TASK_PAGES`) leads there while it is open."""
+    with sessions()() as session:
+        item = queries.get_task(session, task_id)  # NotFoundError: 404
+        page = TASK_PAGES.get(item.process_key) if item.status == "open" else None
+        if page is not None:
+            _visible_task(session, task_id)  # the same 404 as the task page for anyone who may not see it
+    url = page(item) if page is not None else None
+    if url:
+        return redirect(url)
     return _task_page(task_id)
 
 

@@ -3,7 +3,8 @@
 An adapter (it reads SpiffWorkflow task specs): `upcoming_user_tasks(spec, data, evaluate)` walks
 the sequence flows from the start event in order, through exclusive and inclusive gateways whose
 conditions `evaluate(expression, data)` can decide with the data known now (the start form), and
-through parallel gateways along every branch. A gateway whose condition cannot be decided yet (it
+through parallel gateways along every branch. A business rule task's decision table is evaluated on
+the data known now and its outputs join the data (unchanged when the data cannot decide it). A gateway whose condition cannot be decided yet (it
 reads a later decision, `approved`, or a field still empty) is followed only when a single one of
 its branches reaches a user task: the tasks past it are marked `conditional` with the gateway;
 otherwise the walk stops there and names the gateway in `undecided`. Subprocesses and call
@@ -15,12 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 
+from engine.bpmn.expressions import LiaisonScriptEngine
+from engine.bpmn.specs import decide
+
 MAX_STEPS = 200  # elements visited at most: a preview, not a proof
+_PREVIEW_ENGINE = LiaisonScriptEngine()
 
 
 @dataclass
@@ -70,6 +76,22 @@ def _branches(spec, data: dict, evaluate: Callable[[str, dict], Any]) -> list | 
     return chosen or default
 
 
+def _decided(spec, data: dict) -> dict:
+    """`data` with the outputs of a business rule task's decision table merged in (one row, no result
+    variable, as the runtime merges them); `data` itself for any other element or when it cannot decide."""
+    engine = getattr(spec, "dmnEngine", None)
+    attributes = (getattr(spec, "extensions", None) or {}).get("liaison", {})
+    if engine is None or attributes.get("resultVariable"):
+        return data
+    stand_in = SimpleNamespace(data=dict(data), task_spec=spec,
+                               workflow=SimpleNamespace(script_engine=_PREVIEW_ENGINE))
+    try:
+        rows = decide(engine, stand_in)
+    except Exception:  # noqa: BLE001 - a table over data not known yet: the gateways after it stay undecided
+        return data
+    return {**data, **rows[0]} if len(rows) == 1 else data
+
+
 def _reaches_user_task(spec, seen: set[str], budget: list[int]) -> bool:
     """Whether any path from `spec` reaches a user task (before running out of budget)."""
     stack = [spec]
@@ -103,6 +125,7 @@ def upcoming_user_tasks(spec, data: dict, evaluate: Callable[[str, dict], Any]) 
                                        conditional))
         elif type(current).__name__ in ("SubWorkflowTask", "CallActivity", "SubprocessTask", "TransactionSubprocess"):
             walk.opaque.append(_entry(current))
+        data = _decided(current, data)
         outputs = _branches(current, data, evaluate)
         if outputs is None:
             leading = [o for o in current.outputs if _reaches_user_task(o, set(seen), [MAX_STEPS])]

@@ -715,6 +715,13 @@ class DesignerAudit(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-# The external-access tables (issue 17), the bookable rooms with their bookings and the REST API's
-# tables (issue 13) live in their own modules on the same registry.
-from engine.data import api_models, external_models, room_models  # noqa: E402,F401
+# Tables of one concern each live in their own modules on the same registry: external access (issue 17),
+# bookable rooms with their bookings, training assessments, vendor selection's scores, the REST API's
+# tokens and kept responses (issue 13).
+from engine.data import (  # noqa: E402,F401
+    api_models,
+    external_models,
+    room_models,
+    training_models,
+    vendor_models,
+)

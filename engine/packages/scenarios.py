@@ -26,6 +26,7 @@ steps:
     data: {carrier: SF}           # optional payload
   - timer: no_show_timer          # the pending timer event `no_show_timer` fires now (never waits on the clock)
 people: [li, hu]                  # optional: more people of the scratch directory
+org: {managers: {zhang: li}, roles: {finance: [qian]}}   # optional: see scenario_org.py
 expect:
   status: completed               # running | completed | cancelled
   end_event: approved_end
@@ -62,6 +63,7 @@ from engine.errors import LiaisonError
 from engine.external.identity import KINDS, external_group
 from engine.notify.render import EVENTS
 from engine.packages import deployment as packages
+from engine.packages import scenario_org
 from engine.runtime import messages, timers
 from engine.work import queries
 
@@ -69,7 +71,7 @@ _STEP_KEYS = {"task", "user", "groups", "data", "comment", "expect_assignee", "e
               "expect_error", "as"}
 _MESSAGE_KEYS = {"message", "key", "data"}
 SCENARIO_OUTSIDER = "ext:contact:0"  # who an `as: ext:KIND` step acts as
-_TOP_KEYS = {"name", "start", "steps", "expect", "description", "people"}
+_TOP_KEYS = {"name", "start", "steps", "expect", "description", "people", "org"}
 
 
 @dataclass
@@ -134,8 +136,11 @@ def _add_people(sessions: sessionmaker[Session], scenarios) -> None:
         names.add(start.get("user"))
         names.update(step.get("user") for step in spec.get("steps") or [] if isinstance(step, dict))
         names.update(spec.get("people") or [] if isinstance(spec.get("people"), list) else [])
+        names.update(scenario_org.org_people(spec))
     with sessions() as session, session.begin():
         session.add_all(Person(username=name, name=name) for name in sorted(n for n in names if isinstance(n, str) and n))
+        session.flush()
+        scenario_org.apply_org(session, scenarios)
 
 
 def run_scenario(sessions: sessionmaker[Session], key: str, file: str, spec: dict) -> ScenarioResult:
@@ -144,6 +149,9 @@ def run_scenario(sessions: sessionmaker[Session], key: str, file: str, spec: dic
     unknown = set(spec) - _TOP_KEYS
     if unknown:
         result.failures.append(f"unknown keys {sorted(unknown)} (allowed: {sorted(_TOP_KEYS)})")
+        return result
+    if scenario_org.org_problems(spec):
+        result.failures.extend(scenario_org.org_problems(spec))
         return result
     start = spec.get("start") or {}
     try:
@@ -200,7 +208,8 @@ def _run_one_step(sessions, instance_id: int, number: int, item: dict, result: S
         result.failures.append(f"{where}: no open task `{item.get('task')}` (open: {waiting or 'none'}, "
                                f"instance {view['status']})")
         return False
-    task = open_tasks[0]
+    # a multi-instance node has one open task per person: the step's user takes their own
+    task = next((t for t in open_tasks if t["assignee"] == user), open_tasks[0])
     if "expect_assignee" in item and task["assignee"] != item["expect_assignee"]:
         result.failures.append(f"{where}: assignee is {task['assignee']!r}, expected {item['expect_assignee']!r}")
     if "expect_candidate_groups" in item and task["candidate_groups"] != item["expect_candidate_groups"]:

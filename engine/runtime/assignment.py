@@ -395,8 +395,9 @@ def _self_approval(conn: Conn, rule: Rule, initiator: str, self_approval: str, r
 
 
 def _when_empty(conn: Conn, rule: Rule, initiator: str | None, empty: str, process_admins: Iterable[str],
-                element_id: str | None, result: Resolution, notes: list[str]) -> None:
-    why = f"rule `{rule}` yielded nobody" + ("" if initiator or not _needs_initiator(rule) else " (no initiator)")
+                element_id: str | None, result: Resolution, notes: list[str], why: str | None = None) -> None:
+    why = why or (f"rule `{rule}` yielded nobody"
+                  + ("" if initiator or not _needs_initiator(rule) else " (no initiator)"))
     if empty == "skip":
         result.skipped = True
         notes.append(f"{why}; skipped")
@@ -438,13 +439,42 @@ def resolve_task(conn: Conn, attributes: Mapping, *, initiator: str | None, data
         return _resolve_plain(conn, attributes, initiator=initiator, data=data, evaluate=evaluate,
                               process_admins=process_admins, element_id=element_id)
     try:
-        rule = parse_rule(text)
+        rules = [parse_rule(part) for part in rule_texts(text)]
         empty, self_approval = _options(attributes)
     except ValueError as exc:
         raise ProcessRuntimeError(f"{_where(element_id)}liaison:approvers `{text}`: {exc}", element_id, exc,
                                   reason=RULE_FAILED) from exc
-    return resolve(conn, rule, initiator=initiator, data=data, evaluate=evaluate, empty=empty,
-                   self_approval=self_approval, process_admins=process_admins, element_id=element_id)
+    if len(rules) == 1:
+        return resolve(conn, rules[0], initiator=initiator, data=data, evaluate=evaluate, empty=empty,
+                       self_approval=self_approval, process_admins=process_admins, element_id=element_id)
+    return _resolve_joined(conn, rules, initiator=initiator, data=data, evaluate=evaluate, empty=empty,
+                           self_approval=self_approval, process_admins=process_admins, element_id=element_id)
+
+
+def rule_texts(text: str) -> list[str]:
+    """The rules of a `liaison:approvers` value: several joined by `;` (`role:finance;department_head`),
+    their people united in order; an `expr:` value is always one rule (its expression may hold a `;`)."""
+    if not isinstance(text, str) or text.strip().startswith("expr:") or ";" not in text:
+        return [text]
+    return [part.strip() for part in text.split(";")]
+
+
+def _resolve_joined(conn: Conn, rules: list[Rule], *, initiator: str | None, data: dict, evaluate: Evaluate,
+                    empty: str, self_approval: str, process_admins: Iterable[str],
+                    element_id: str | None) -> Resolution:
+    """Several rules for one node (a 会签 of finance and the department head): each resolved under the node's
+    self-approval option, a rule that finds nobody left out; `empty` applies when all of them find nobody."""
+    parts = [resolve(conn, rule, initiator=initiator, data=data, evaluate=evaluate, empty="skip",
+                     self_approval=self_approval, process_admins=process_admins, element_id=element_id)
+             for rule in rules]
+    result = Resolution(users=list(dict.fromkeys(u for part in parts for u in part.users)),
+                        groups=list(dict.fromkeys(g for part in parts for g in part.groups)))
+    notes = [part.note for part in parts if part.note and (part.users or part.groups)]
+    if not result.users and not result.groups:
+        why = f"rules `{'; '.join(str(rule) for rule in rules)}` yielded nobody"
+        _when_empty(conn, rules[0], initiator, empty, process_admins, element_id, result, notes, why=why)
+    result.note = "; ".join(notes) or None
+    return result
 
 
 def field_reference(text) -> str | None:

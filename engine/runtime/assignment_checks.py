@@ -23,6 +23,7 @@ from engine.runtime.assignment import (
     Rule,
     _options,
     parse_rule,
+    rule_texts,
 )
 
 
@@ -58,10 +59,18 @@ def rule_problems(conn: Conn | None, attributes: Mapping, *,
         problems.append(("error", str(exc)))
     if text is None:
         return problems
+    for part in rule_texts(text):
+        problems.extend(_rule_problems(part, attributes, start_fields, conn))
+    return problems
+
+
+def _rule_problems(text: str, attributes: Mapping, start_fields: Mapping[str, str | None] | None,
+                   conn: Conn | None) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     try:
         rule = parse_rule(text)
     except ValueError as exc:
-        return [*problems, ("error", f"liaison:approvers `{text}`: {exc}")]
+        return [("error", f"liaison:approvers `{text}`: {exc}")]
     conflicting = [f"liaison:{name}" for name in _CONFLICTING if attributes.get(name)]
     if conflicting:
         problems.append(("error", f"liaison:approvers `{text}` and {', '.join(conflicting)} both say who gets "

@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from forms.expr import ExpressionError, compile_expression, names_used
+from forms.schema.checks import check_problems
 
 META_SCHEMA_PATH = Path(__file__).with_name("form.schema.json")
 MAX_BYTES = 1024 * 1024
@@ -387,6 +388,7 @@ def _rule_problems(data: dict, exprs: dict) -> list[str]:
         if f["type"] == "table":
             problems.extend(_table_problems(f, exprs))
     problems.extend(_formula_cycles(data["fields"], exprs))
+    problems.extend(check_problems(data.get("checks") or [], value_names, exprs))
     result_field = (data.get("scoring") or {}).get("result_field")
     if result_field in seen:
         problems.append(f"scoring: `result_field` `{result_field}` is also the name of a field; "

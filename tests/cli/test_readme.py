@@ -44,11 +44,13 @@ def test_every_demo_username_in_the_readme_exists_in_the_demo_org_chart(tmp_path
 def test_the_readme_cli_example_runs_on_the_demo_data(tmp_path):
     url = f"sqlite:///{tmp_path / 'liaison.db'}"
     liaison("demo", url=url, instance=tmp_path)
-    task_id = None
+    task_id = instance_id = None
     for argv in _example_commands(README.read_text(encoding="utf-8")):
         assert argv[0] == ".venv/bin/liaison", argv
-        args = [task_id if arg == "TASK_ID" else arg for arg in argv[1:]]
-        assert None not in args, f"{argv}: no task id printed before it"
+        args = [task_id if arg == "TASK_ID" else instance_id if arg == "INSTANCE_ID" else arg for arg in argv[1:]]
+        assert None not in args, f"{argv}: no task or instance id printed before it"
         out = liaison(*args, url=url, instance=tmp_path).stdout
         task_id = next(iter(UUID.findall(out)), task_id)
-    assert "completed at approved_end" in liaison("show", "1", url=url).stdout
+        instance_id = instance_id or next(iter(re.findall(r"^instance (\d+):", out, re.MULTILINE)), None)
+        if argv[1:3] == ["show", "INSTANCE_ID"]:
+            assert "completed at approved_end" in out

@@ -1,7 +1,7 @@
 """REST API: bearer tokens and kept responses of idempotent POSTs
 
 Revision ID: 0028
-Revises: 0024
+Revises: 0027
 Create Date: 2026-12-03
 
 Issue 13: `api_token` (hashed bearer tokens with scopes, expiry, revocation, last use) and
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0028"
-down_revision = "0024"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
