@@ -70,7 +70,7 @@ def _path(rule: str) -> tuple[str, list[dict]]:
     parameters = [{"in": "path", "name": name, "required": True,
                    "schema": {"type": "integer"} if kind == "int" else {"type": "string"}}
                   for kind, name in _PARAM.findall(rule)]
-    return bp.url_prefix + _PARAM.sub(r"{\2}", rule), parameters
+    return _PARAM.sub(r"{\2}", rule), parameters  # relative to the server URL, /api/v1
 
 
 def _responses(declared) -> dict:

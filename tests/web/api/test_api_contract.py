@@ -146,7 +146,8 @@ def test_the_openapi_document_validates_and_names_every_scope(api_app):
     operations = [op for path in document["paths"].values() for op in path.values()]
     assert len(operations) >= 25
     assert all(op["security"][0]["bearer"] for op in operations)
-    complete = document["paths"]["/api/v1/tasks/{task_id}/complete"]["post"]
+    assert document["servers"] == [{"url": "/api/v1"}]
+    complete = document["paths"]["/tasks/{task_id}/complete"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in complete["parameters"]}
     assert client.get("/api/v1/docs").status_code == 200
 
