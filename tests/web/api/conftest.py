@@ -54,3 +54,12 @@ def call(client, method: str, path: str, token: str | None, json=None, headers: 
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
     return client.open("/api/v1" + path, method=method, json=json, headers=sent, **kwargs)
+
+
+def conforms(document: dict, method: str, path: str, response) -> None:
+    """Assert a JSON response matches what the OpenAPI document declares for that path, method and status."""
+    from jsonschema import Draft202012Validator
+
+    declared = document["paths"][path][method.lower()]["responses"][str(response.status_code)]
+    schema = declared["content"]["application/json"]["schema"]
+    Draft202012Validator({**schema, "components": document["components"]}).validate(response.json)

@@ -4,7 +4,7 @@ en, and what an uninvolved person may see."""
 
 from __future__ import annotations
 
-from .conftest import call
+from .conftest import call, conforms
 
 START = {"leave_type": "annual", "days": 2, "manager": "li"}
 
@@ -72,6 +72,22 @@ def test_full_approval_over_http_with_transfer_and_return(api_app, tokens):
     assert "transferred" in actions and "returned" in actions
     done_by_hu = call(client, "GET", "/tasks?scope=done", tokens["hu"]).json["items"]
     assert {t["instance_id"] for t in done_by_hu} == {instance}
+
+    # the answers are what the OpenAPI document declares
+    document = client.get("/api/v1/openapi.json").json
+    conforms(document, "POST", "/processes/{key}/instances", first)
+    conforms(document, "POST", "/processes/{key}/instances", reused)
+    conforms(document, "POST", "/tasks/{task_id}/complete", finished)
+    conforms(document, "POST", "/tasks/{task_id}/complete", stale)
+    conforms(document, "POST", "/tasks/{task_id}/transfer", moved)
+    conforms(document, "POST", "/tasks/{task_id}/return", returned)
+    conforms(document, "GET", "/instances/{instance_id}", call(client, "GET", f"/instances/{instance}", tokens["zhang"]))
+    conforms(document, "GET", "/instances", call(client, "GET", "/instances", tokens["zhang"]))
+    conforms(document, "GET", "/tasks", call(client, "GET", "/tasks?scope=done", tokens["hu"]))
+    conforms(document, "GET", "/tasks/{task_id}", call(client, "GET", f"/tasks/{record['id']}", tokens["hu"]))
+    conforms(document, "GET", "/packages", call(client, "GET", "/packages", tokens["hu"]))
+    conforms(document, "GET", "/packages/{key}", call(client, "GET", "/packages/leave_request", tokens["hu"]))
+    conforms(document, "GET", "/people", call(client, "GET", "/people?q=li", tokens["hu"]))
 
     # wang took no part: the instance is no id he can read, and no list shows it
     assert call(client, "GET", f"/instances/{instance}", tokens["wang"]).status_code == 404
