@@ -109,12 +109,12 @@ def _authenticate():
     header = request.headers.get("Authorization", "")
     scheme, _space, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise ApiError(401, "unauthorized", "an `Authorization: Bearer TOKEN` header is required "
-                       "(session cookies are not accepted here)", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "unauthorized", _("An `Authorization: Bearer TOKEN` header is required (session cookies are not "
+                                         "accepted here)."), headers={"WWW-Authenticate": "Bearer"})
     with sessions()() as session:
         found = api_tokens.verify_token(session, secret.strip())
     if found is None:
-        raise ApiError(401, "invalid_token", "the token is unknown, revoked or expired, or its person is inactive",
+        raise ApiError(401, "invalid_token", _("The token is unknown, revoked or expired, or its person is inactive."),
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     g.api_identity = found
     return None
@@ -144,7 +144,7 @@ def _engine_refusal(exc: LiaisonError):
         return error_response(422, "form_invalid", _("The form has errors: see the messages per field."),
                               {"fields": form_errors(exc)})
     if isinstance(exc, InvalidPackageError):
-        return error_response(422, "invalid_package", "the package was refused",
+        return error_response(422, "invalid_package", _("The package was refused: see its problems."),
                               {"problems": [str(problem) for problem in exc.problems]})
     if isinstance(exc, idempotency.IdempotencyKeyReusedError):
         return error_response(422, "idempotency_key_reused", translated(exc))
@@ -173,18 +173,18 @@ def is_api_request() -> bool:
 
 def _json_body() -> dict:
     if request.content_length and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", f"a JSON body may hold at most {MAX_JSON_BYTES} bytes")
+        raise ApiError(413, "too_large", _("A JSON body may hold at most %(count)s bytes.", count=MAX_JSON_BYTES))
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     if request.mimetype != "application/json":
-        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+        raise ApiError(415, "unsupported_media_type", _("Send the body as application/json."))
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+        raise ApiError(400, "bad_json", _("The body is not valid JSON: %(reason)s", reason=exc)) from None
     if not isinstance(value, dict):
-        raise ApiError(400, "bad_json", "the body must be a JSON object")
+        raise ApiError(400, "bad_json", _("The body must be a JSON object."))
     return value
 
 
@@ -192,7 +192,7 @@ def _load(schema: type[Schema], data) -> dict:
     try:
         return schema().load(data)
     except ValidationError as exc:
-        raise ApiError(400, "invalid_request", "the request does not match the endpoint's schema",
+        raise ApiError(400, "invalid_request", _("The request does not match the endpoint's schema: see the messages per field."),
                        {"fields": exc.messages}) from None
 
 
@@ -208,9 +208,9 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
     except (ValueError, KeyError, TypeError):
-        raise ApiError(400, "bad_cursor", "the cursor is not one this API gave") from None
+        raise ApiError(400, "bad_cursor", _("The cursor is not one this API gave.")) from None
     if not isinstance(offset, int) or not 0 <= offset <= 10**9:
-        raise ApiError(400, "bad_cursor", "the cursor is not one this API gave")
+        raise ApiError(400, "bad_cursor", _("The cursor is not one this API gave."))
     return offset
 
 
@@ -237,7 +237,7 @@ def endpoint(method: str, rule: str, *, scope: str, query=None, body=None, respo
             # read no more than the endpoint takes (checked before any part of the body is read)
             request.max_content_length = MAX_UPLOAD_BYTES if multipart is not None else MAX_JSON_BYTES
             if scope not in identity().scopes:
-                raise ApiError(403, "insufficient_scope", f"this token lacks the `{scope}` scope",
+                raise ApiError(403, "insufficient_scope", _("This token lacks the %(scope)s scope.", scope=scope),
                                {"required_scope": scope})
             if query is not None:
                 kwargs["args"] = _load(query, request.args.to_dict())
@@ -286,4 +286,4 @@ def _idempotent(key: str, run) -> Response:
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(_rest: str):
     """Any other path under /api/v1 (after the token check): a JSON 404, never the sign-in page."""
-    raise ApiError(404, "not_found", "no such endpoint (or it does not take this method)")
+    raise ApiError(404, "not_found", _("No such endpoint (or it does not take this method)."))

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Response, request
+from flask_babel import gettext as _
 
 from engine.errors import NotPermittedError, msg
 from engine.packages import archive, deployment, designer_access
@@ -29,7 +30,7 @@ def deploy_package():
     designer's deploy right on the package (or its category, for a new one)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ApiError(400, "invalid_request", "send the package as the multipart field `file`")
+        raise ApiError(400, "invalid_request", _("Send the package as the multipart field `file`."))
     suffix = ".bpmn" if upload.filename.lower().endswith(".bpmn") else ".zip"
     with tempfile.TemporaryDirectory(prefix="liaison-api-") as scratch:
         path = Path(scratch, "upload" + suffix)

@@ -4,6 +4,8 @@ through the engine function the task page and `liaison task ...` call."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from engine import runtime
 from engine.errors import InvalidTaskDataError, msg
 from engine.runtime import operations
@@ -27,7 +29,7 @@ def list_tasks(args: dict):
     offset = decode_cursor(args["cursor"])
     page = offset // limit + 1
     if offset % limit:
-        raise ApiError(400, "bad_cursor", "use the cursor with the limit it was made for")
+        raise ApiError(400, "bad_cursor", _("Use the cursor with the limit it was made for."))
     with sessions()() as session:
         if args["scope"] in ("mine", "pool"):
             found = inbox.todo(session, user.username, user.groups, page=page, per_page=limit, lang=lang)

@@ -44,6 +44,8 @@ def test_requests_without_a_live_bearer_token_are_401(api_app, tokens):
     answer = call(client, "GET", "/tasks", expired)
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert call(client, "GET", "/nowhere", None).status_code == 401  # no sign-in redirect under /api/
+    chinese = call(client, "GET", "/tasks", None, headers={"Accept-Language": "zh"}).json["error"]["message"]
+    assert chinese.startswith("需要 `Authorization: Bearer TOKEN` 请求头")
 
 
 def test_a_signed_in_browser_cookie_is_not_accepted(api_app):
