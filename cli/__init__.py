@@ -3,7 +3,7 @@
 Every command prints readable text, or JSON with `--json`. Exit codes: 0 done, 1 refused
 (invalid input, conflict, not found, not permitted), 2 unreadable input, 3 an internal error.
 The command groups live in one module each: `serve`, `packages`, `people`, `instances`,
-`operations`, `messages`, `notify`, `calendar`, `designer` (diff, migrate), `external`; `common` holds what they share.
+`operations`, `messages`, `notify`, `calendar`, `designer` (diff, migrate), `external`, `tokens`; `common` holds what they share.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cli import (
     people,
     rooms,
     serve,
+    tokens,
     training,
     vendor,
 )
@@ -39,7 +40,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 
 
 for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
-                training, vendor):
+                tokens, training, vendor):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

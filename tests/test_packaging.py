@@ -69,7 +69,8 @@ def test_the_runtime_is_python_slim_without_node_or_build_tools_and_not_root():
                  if instruction == "COPY" and args.startswith(f"--from={node['name']}")]
     copied = sorted(parts[1] for parts in from_node)
     assert copied[0] == "/src/designer/static/build/"
-    assert all(re.fullmatch(r"/src/node_modules/[\w.@-]+/dist/", path) for path in copied[1:]), copied  # never all node_modules
+    # never all node_modules: a package's dist folder, or single built files (Swagger UI's two)
+    assert all(re.fullmatch(r"/src/node_modules/[\w.@-]+/(dist/|[\w.-]+\.(js|css))", path) for path in copied[1:]), copied
     users = [args for instruction, args in runtime["steps"] if instruction == "USER"]
     assert users and users[-1] not in ("root", "0")
     position = [i for i, (instruction, _) in enumerate(runtime["steps"]) if instruction == "USER"][-1]
@@ -77,16 +78,26 @@ def test_the_runtime_is_python_slim_without_node_or_build_tools_and_not_root():
 
 
 def test_the_viewer_files_are_copied_where_web_vendor_serves_them():
+    from web.api.spec import DOCS_ASSETS
     from web.vendor import NODE_MODULES, VENDOR_FILES
 
     runtime = _stages()[-1]
     workdir = [args for instruction, args in runtime["steps"] if instruction == "WORKDIR"][-1]
-    copied = [args.split()[2] for instruction, args in runtime["steps"]
-              if instruction == "COPY" and args.split()[1].startswith("/src/node_modules/")]
+    copied = [target for instruction, args in runtime["steps"]
+              if instruction == "COPY" and args.split()[1].startswith("/src/node_modules/")
+              for target in _copied(args)]
     assert NODE_MODULES == ROOT / "node_modules"  # the source tree sits at WORKDIR in the image
     assert workdir == "/app" and all(target.startswith("node_modules/") for target in copied)
-    for path in VENDOR_FILES.values():
+    for path in [*VENDOR_FILES.values(), *DOCS_ASSETS.values()]:
         assert any(("node_modules/" + path).startswith(target) for target in copied), f"{path} is not in the image"
+
+
+def _copied(args: str) -> list[str]:
+    """What a `COPY --from=assets SOURCE... TARGET` puts in the image: the folder, or each file in it."""
+    *sources, target = args.split()[1:]
+    if len(sources) == 1 and sources[0].endswith("/"):
+        return [target]
+    return [target + source.rsplit("/", 1)[1] for source in sources]
 
 
 def test_the_runtime_copies_every_python_package_and_what_pip_needs():

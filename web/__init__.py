@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import Flask, abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -44,6 +44,8 @@ BLUEPRINTS = (
     "portal",
     "external_admin",
     "reception",
+    "api",
+    "tokens",
     "rooms",
     "rooms_admin",
     "training",
@@ -177,7 +179,21 @@ def _security_headers(response):
 
 
 def _error_page(code: int):
+    from .api.core import error_response, is_api_request  # the API answers its errors as JSON
+    if is_api_request():
+        from .api.core import HTTP_CODES
+        return error_response(code, HTTP_CODES.get(code, "error"), _HTTP_MESSAGES.get(code, "error"))
     return render_template(f"errors/{code}.html"), code
+
+
+_HTTP_MESSAGES = {400: "bad request", 403: "forbidden", 404: "no such endpoint or object",
+                  405: "this endpoint does not take that method", 413: "the body is too large"}
+
+
+def _other_http_error(exc: HTTPException):
+    """HTTP errors without a page of their own (405, 415...): JSON under /api/, Werkzeug's page elsewhere."""
+    from .api.core import http_error, is_api_request
+    return http_error(exc) if is_api_request() else exc
 
 
 def _refused_page(exc: LiaisonError):
@@ -196,9 +212,15 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(NotPermittedError, lambda _exc: _error_page(403))
     app.register_error_handler(NotFoundError, lambda _exc: _error_page(404))
     app.register_error_handler(LiaisonError, _refused_page)
-    app.register_error_handler(RequestEntityTooLarge, lambda _exc: (
-        render_template("errors/refused.html", code=413, message=form_too_large_message()), 413))
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(HTTPException, _other_http_error)
     app.register_error_handler(InternalServerError, _internal_error)
+
+
+def _too_large(_exc):
+    if request.path.startswith("/api/"):
+        return _error_page(413)
+    return render_template("errors/refused.html", code=413, message=form_too_large_message()), 413
 
 
 def _internal_error(_exc):

@@ -13,6 +13,8 @@ HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 def select_locale() -> str:
     """The language of this request (Flask-Babel's locale selector)."""
+    if request.blueprint == "api":  # the REST API: the Accept-Language header alone (no cookie counts there)
+        return request.accept_languages.best_match(LANGUAGES) or current_app.config["LIAISON_LOCALE"]
     user_locale = getattr(current_user, "locale", None) if current_user else None
     if user_locale in LANGUAGES:
         return user_locale

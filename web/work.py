@@ -216,9 +216,7 @@ def _without_decision(schema_json: str, node: str) -> FormSchema:
 
 
 def _restricted_fields(schema: FormSchema | None) -> set[str]:
-    """Fields some step must not see: shown on overview pages only to the initiator and super admins."""
-    rules = (schema.data.get("access") or {}) if schema is not None else {}
-    return {name for rule in rules.values() for name in rule.get("hidden", [])}
+    return work.restricted_fields(schema)  # the engine's rule, shared with the REST API
 
 
 # -- the instance: timeline, diagram, details --------------------------------------------------------

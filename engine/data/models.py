@@ -717,5 +717,12 @@ class DesignerAudit(Base):
 
 # Tables of one concern each live in their own modules on the same registry: external access (issue 17),
 # bookable rooms with their bookings, policy notices with their surveys, training assessments, vendor
-# selection's scores.
-from engine.data import external_models, notice_models, room_models, training_models, vendor_models  # noqa: E402,F401
+# selection's scores, the REST API's tokens and kept responses (issue 13).
+from engine.data import (  # noqa: E402,F401
+    api_models,
+    external_models,
+    notice_models,
+    room_models,
+    training_models,
+    vendor_models,
+)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.errors import InvalidPackageError, NotFoundError, Problem
+from engine.packages.deployment import Package, load_package
 from engine.packages.limits import (
     MAX_FILES,
     MAX_PACKAGE_BYTES,
@@ -135,3 +136,13 @@ def _common_folder(names: list[PurePosixPath]) -> PurePosixPath | None:
     if len(tops) == 1 and all(len(n.parts) > 1 for n in names):
         return PurePosixPath(tops.pop())
     return None
+
+
+def load_package_file(path: str | Path) -> Package:
+    """A package from one uploaded file: a lone `.bpmn` (a package of one process) or a package zip,
+    checked before unpacking (`deployment.load_package` validates either; InvalidPackageError)."""
+    path = Path(path)
+    if path.suffix.lower() == ".bpmn":
+        return load_package(path)
+    with unpacked(path) as folder:
+        return load_package(folder)

@@ -82,6 +82,14 @@ def require(session: Session, username: str | None, key: str, action: str) -> No
         raise NotPermittedError(msg("you may not change the process %(key)s in the designer", key=key))
 
 
+def may_deploy(session: Session, username: str | None, key: str, category: str | None) -> bool:
+    """Whether `username` may deploy package `key` from outside the designer (the REST API): as `may`
+    for a deployed package; a new one needs a deploy grant on its `category` (super admins: any)."""
+    if session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == key)) is not None:
+        return may(session, username, key, "deploy")
+    return access_of(session, username).category_allows(category, "deploy")
+
+
 def may_create(session: Session, username: str | None, category: str | None) -> bool:
     """Whether `username` may create a new package in `category` (super admins: in any, or none)."""
     return access_of(session, username).category_allows(category, "edit")

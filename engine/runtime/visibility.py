@@ -71,3 +71,20 @@ def process_admins(conn: Conn, version_id: int) -> list[str]:
     raw = conn.connection() if isinstance(conn, Session) else conn
     meta = PACKAGE_CACHE.get(raw, version_id, checksum).get("meta") or {}
     return process_admins_of(meta)
+
+
+def visible_instances(conn: Conn, username: str, groups: tuple[str, ...] = (), is_super_admin: bool = False):
+    """`may_view_instance` as a WHERE clause over `process_instance` for lists (None: a super admin sees
+    every instance). The process admins' part reads each version's package once (cached by checksum)."""
+    if is_super_admin:
+        return None
+    offered = select(TaskCandidate.task_id).where(or_(
+        (TaskCandidate.kind == "user") & (TaskCandidate.value == username),
+        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(list(groups) or [""])))
+    involved = select(WorkTask.instance_id).where(or_(
+        WorkTask.assignee == username, WorkTask.completed_by == username, WorkTask.id.in_(offered)))
+    copied = select(CcRecord.instance_id).where(CcRecord.username == username)
+    administered = [version_id for version_id in conn.scalars(select(ProcessVersion.id))
+                    if username in process_admins(conn, version_id)]
+    return or_(ProcessInstance.initiator == username, ProcessInstance.id.in_(involved),
+               ProcessInstance.id.in_(copied), ProcessInstance.version_id.in_(administered or [-1]))

@@ -134,3 +134,10 @@ def signers_added_by(session: Session, task_id: str, username: str) -> set[str]:
                                                            HistoryEntry.action == "signer_added",
                                                            HistoryEntry.actor == username))
     return {(data or {}).get("signer") for (data,) in rows} - {None}
+
+
+def restricted_fields(schema: FormSchema | None) -> set[str]:
+    """Fields some step must not see: shown on overview pages (and the API's instance) only to the
+    initiator and super admins."""
+    rules = (schema.data.get("access") or {}) if schema is not None else {}
+    return {name for rule in rules.values() for name in rule.get("hidden", [])}

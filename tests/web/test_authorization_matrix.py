@@ -75,7 +75,7 @@ DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "
               "department_id": 1, "name": "x", "filename": "x", "notification_id": 1,
               "role_id": 1, "grant_id": 1, "job_id": 1, "person_id": 1, "token": "x", "sim": "x", "form": "x",
               "file": "x", "number": 1, "party_id": 1, "contact_id": 1, "entry_id": 1, "booking_id": 1,
-              "course_id": 1, "assignment_id": 1, "notice_id": 1}
+              "course_id": 1, "assignment_id": 1, "notice_id": 1, "token_id": 1}
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,10 @@ def test_role_may_post_only_the_operations_it_may(world, role, path):
 
 def _post_rules():
     app = create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "test"})
-    return sorted({(rule.rule, rule.endpoint) for rule in app.url_map.iter_rules() if "POST" in rule.methods})
+    # /api/v1 takes no cookie at all (bearer tokens only, so no CSRF token either): tests/web/api proves a
+    # signed-in browser's POST there is a 401 that does nothing.
+    return sorted({(rule.rule, rule.endpoint) for rule in app.url_map.iter_rules()
+                   if "POST" in rule.methods and not rule.rule.startswith("/api/")})
 
 
 @pytest.mark.parametrize(("rule", "endpoint"), _post_rules())

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}
 PAGES = ["/", "/inbox/", "/requests/", "/start", "/start/leave_request", "TASK", "INSTANCE", "/notifications",
-         "/me/notifications", "/me/out-of-office", "/password"]
+         "/me/notifications", "/me/out-of-office", "/me/tokens", "/password"]
 # Elements that stick out to the right, to say what overflows when the assertion fails.
 WIDE = """() => {
   const width = document.documentElement.clientWidth;
@@ -108,7 +108,7 @@ def test_no_page_is_wider_than_a_phone(phone, path):
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/processes", "/admin/org-import", "/admin/roles",
-                                  "/admin/admins", "/admin/calendar/?year=2026"])
+                                  "/admin/admins", "/admin/calendar/?year=2026", "/admin/tokens"])
 def test_no_admin_page_is_wider_than_a_phone(admin_phone, path):
     page, base, lang = admin_phone
     page.goto(base + path)

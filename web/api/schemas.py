@@ -1,0 +1,189 @@
+"""The API's request and response shapes as marshmallow schemas: parsed and checked by `core.endpoint`,
+turned into the OpenAPI document by apispec (`spec.py`)."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from engine.people.api_tokens import SCOPES  # noqa: F401 - documented in the security scheme
+
+
+class Loose(Schema):
+    """Responses carry more than they document; unknown keys pass through."""
+
+    class Meta:
+        unknown = "include"
+
+
+class Error(Schema):
+    class Body(Schema):
+        code = fields.String(required=True, metadata={"description": "machine-readable reason"})
+        message = fields.String(required=True, metadata={"description": "in the Accept-Language's language"})
+        details = fields.Dict(required=True, metadata={"description": "e.g. `fields`: messages per form field"})
+
+    error = fields.Nested(Body, required=True)
+
+
+class ListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE  # other query parameters (a cache buster, `lang`) are ignored
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    cursor = fields.String(load_default=None, metadata={"description": "`next_cursor` of the previous page"})
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """A page of `item`s with the opaque cursor of the next page (null at the end)."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item), required=True),
+                             "next_cursor": fields.String(allow_none=True, required=True)}, name=name)
+
+
+# -- packages --------------------------------------------------------------------------------------
+
+class Package(Loose):
+    key = fields.String(required=True)
+    name = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    category = fields.String(allow_none=True)
+    version = fields.Integer(required=True, metadata={"description": "the latest version number"})
+
+
+class PackageDetail(Package):
+    versions = fields.List(fields.Dict(), metadata={"description": "{number, deployed_at, deployed_by, notes}"})
+
+
+class Deployed(Loose):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    created = fields.Boolean(metadata={"description": "false: identical to the latest version, nothing new"})
+    warnings = fields.List(fields.String(), required=True)
+
+
+# -- instances -------------------------------------------------------------------------------------
+
+class StartBody(Schema):
+    data = fields.Dict(load_default=dict, metadata={"description": "the start form's values"})
+    business_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class Step(Loose):
+    id = fields.Integer(required=True, metadata={"description": "the instance id"})
+    status = fields.String(required=True)
+    tasks = fields.List(fields.Dict(), required=True, metadata={"description": "the open tasks after the step"})
+
+
+class InstanceSummary(Loose):
+    id = fields.Integer(required=True)
+    process = fields.String(required=True)
+    status = fields.String(required=True)
+    outcome = fields.String()
+    business_key = fields.String(allow_none=True)
+    initiator = fields.String(allow_none=True)
+    created_at = fields.String()
+    ended_at = fields.String(allow_none=True)
+
+
+class Instance(InstanceSummary):
+    version = fields.Integer()
+    data = fields.Dict()
+    tasks = fields.List(fields.Dict())
+    history = fields.List(fields.Dict())
+
+
+class InstanceQuery(ListQuery):
+    process = fields.String(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(["running", "completed", "cancelled", "failed"]))
+    business_key = fields.String(load_default=None)
+    started_by = fields.String(load_default=None, metadata={"description": "the initiator's username"})
+
+
+class CommentBody(Schema):
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class TerminateBody(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CcBody(CommentBody):
+    to = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
+
+
+class JumpBody(Schema):
+    task_id = fields.String(required=True, metadata={"description": "the open task the request waits at"})
+    to = fields.String(required=True, metadata={"description": "the id of the node to move it to"})
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+
+class TaskQuery(ListQuery):
+    scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "pool", "done", "cc"]))
+
+
+class Task(Loose):
+    id = fields.String(required=True)
+    instance_id = fields.Integer(required=True)
+    process_key = fields.String()
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    status = fields.String()
+    assignee = fields.String(allow_none=True)
+    may_complete = fields.Boolean()
+    form = fields.Dict(allow_none=True, metadata={"description": "the form schema (fields, access per node)"})
+
+
+class CompleteBody(Schema):
+    action = fields.String(load_default=None, allow_none=True,
+                           metadata={"description": "approve / reject: sets the form's `approved` decision"})
+    data = fields.Dict(load_default=dict)
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ToBody(CommentBody):
+    to = fields.String(required=True, metadata={"description": "a username"})
+
+
+class ReturnBody(Schema):
+    to = fields.String(load_default="previous",
+                       metadata={"description": "previous, initiator, or the id of a node already passed"})
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class SignerBody(CommentBody):
+    signer = fields.String(required=True)
+    place = fields.String(load_default="alongside", validate=validate.OneOf(["before", "after", "alongside"]))
+
+
+class Done(Loose):
+    ok = fields.Boolean(required=True)
+
+
+# -- messages, people ------------------------------------------------------------------------------
+
+class MessageBody(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    business_key = fields.String(load_default=None, allow_none=True)
+    correlation = fields.String(load_default=None, allow_none=True,
+                                metadata={"description": "the correlation key, when not the business key"})
+    data = fields.Dict(load_default=dict)
+
+
+class MessageResult(Loose):
+    status = fields.String(required=True, metadata={"description": "delivered, started or kept"})
+    instance_id = fields.Integer(allow_none=True)
+
+
+class PeopleQuery(ListQuery):
+    q = fields.String(load_default="")
+
+
+class PersonHit(Loose):
+    username = fields.String(required=True)
+    name = fields.String(required=True)
+    department = fields.String(allow_none=True)
+
+
+class DepartmentHit(Loose):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    parent = fields.String(allow_none=True)
