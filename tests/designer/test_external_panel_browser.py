@@ -94,7 +94,15 @@ def test_a_supplier_step_and_milestone_are_saved_in_the_draft(new_page):
     assert (attributes.get("external"), attributes.get("milestone")) == ("supplier", "true")
     assert "pass" not in attributes  # unticked: no attribute at all
 
-    page.uncheck("#bio-properties-panel-liaison-milestone")
+    # The panel re-renders when an autosave answer arrives; a click that lands during that render can be
+    # lost (Playwright then reports "did not change its state"), so the untick is tried until it holds.
+    milestone = page.locator("#bio-properties-panel-liaison-milestone")
+    for _ in range(5):
+        milestone.click()
+        page.wait_for_timeout(200)
+        if not milestone.is_checked():
+            break
+    assert not milestone.is_checked()
     page.select_option("#bio-properties-panel-liaison-external", "")
     assert liaison_attributes(page.evaluate(SAVE), "approve") == {}
     assert page.locator('[data-group-id="group-liaison-approvers"]').count() == 1  # an employee's task again
