@@ -44,7 +44,8 @@ def _hr_only():
 def courses_page():
     with _sessions()() as db:
         rows = courses.list_courses(db)
-    return render_template("training/admin_courses.html", rows=rows, lang=current_language())
+        role_names = dict(courses.role_choices(db, current_language()))  # roles by name, never by key
+    return render_template("training/admin_courses.html", rows=rows, lang=current_language(), role_names=role_names)
 
 
 def _form_values(course=None) -> dict:
