@@ -719,6 +719,7 @@ class DesignerAudit(Base):
 # bookable rooms with their bookings, policy notices with their surveys, training assessments, vendor
 # selection's scores, the REST API's tokens and kept responses (issue 13).
 from engine.data import (  # noqa: E402,F401
+    analytics_models,
     api_models,
     external_models,
     notice_models,

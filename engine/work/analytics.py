@@ -1,0 +1,275 @@
+"""Process analytics (issue 19): the summary tables' refresh, and the dashboards' scoped reads.
+
+`refresh` reads only `history_entry` rows past its watermark, and rebuilds the summary of the
+instances they touch (`analytics_instance`, `analytics_node_visit`) from `process_instance`,
+`work_task` and `approval_item`: rebuilding a whole instance makes it idempotent (run it twice, or
+crash half-way, and the rows are the same). The dispatcher runs it about once a minute; `liaison
+analytics refresh` runs it by hand. The reads take the process keys the viewer may see (the rule is
+`engine.packages.designer_access.analysable_keys`) and never scan the history itself.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.data.analytics_models import AnalyticsInstance, AnalyticsNodeVisit, AnalyticsWatermark
+from engine.data.models import (
+    ApprovalItem,
+    HistoryEntry,
+    Person,
+    ProcessInstance,
+    ProcessVersion,
+    WorkTask,
+)
+
+WATERMARK = "history"
+BATCH = 5000
+ENDED_BY = {"withdrawn": "withdrawn", "terminated": "terminated"}
+
+
+def refresh(sessions: sessionmaker[Session], batch: int = BATCH) -> int:
+    """Bring the summary up to date in batches of `batch` history rows; returns the instances rebuilt."""
+    rebuilt = 0
+    while True:
+        with sessions.begin() as session:
+            mark = session.get(AnalyticsWatermark, WATERMARK, with_for_update=True)
+            if mark is None:
+                mark = AnalyticsWatermark(name=WATERMARK, history_id=0)
+                session.add(mark)
+                session.flush()
+            rows = session.execute(select(HistoryEntry.id, HistoryEntry.instance_id)
+                                   .where(HistoryEntry.id > mark.history_id)
+                                   .order_by(HistoryEntry.id).limit(batch)).all()
+            if not rows:
+                return rebuilt
+            ids = sorted({instance_id for _, instance_id in rows})
+            _rebuild(session, ids)
+            mark.history_id = rows[-1][0]
+            rebuilt += len(ids)
+        if len(rows) < batch:
+            return rebuilt
+
+
+def sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    """The dispatcher's minute housekeeping: `refresh`."""
+    return refresh(sessions)
+
+
+def _rebuild(session: Session, ids: list[int]) -> None:
+    instances = session.execute(select(ProcessInstance, ProcessVersion.number)
+                                .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
+                                .where(ProcessInstance.id.in_(ids))).all()
+    tasks = session.scalars(select(WorkTask).where(WorkTask.instance_id.in_(ids))).all()
+    items = session.execute(select(ApprovalItem.task_id, ApprovalItem.status)
+                            .where(ApprovalItem.instance_id.in_(ids))).all()
+    ended = dict(session.execute(select(HistoryEntry.instance_id, HistoryEntry.action)
+                                 .where(HistoryEntry.instance_id.in_(ids),
+                                        HistoryEntry.action.in_(tuple(ENDED_BY)))).all())
+    people = {i.initiator for i, _ in instances} | {t.completed_by or t.assignee for t in tasks}
+    people.discard(None)
+    departments = dict(session.execute(select(Person.username, Person.department_id)
+                                       .where(Person.username.in_(people))).all()) if people else {}
+    decided: dict[str, set[str]] = defaultdict(set)
+    for task_id, status in items:
+        decided[task_id].add(status)
+    rejected_instances = {t.instance_id for t in tasks if "rejected" in decided.get(t.id, ())}
+    session.execute(delete(AnalyticsNodeVisit).where(AnalyticsNodeVisit.instance_id.in_(ids)))
+    session.execute(delete(AnalyticsInstance).where(AnalyticsInstance.instance_id.in_(ids)))
+    head: dict[int, tuple[str, int, int | None]] = {}
+    for instance, number in instances:
+        status = _status(instance, ended.get(instance.id), instance.id in rejected_instances)
+        initiator_department = departments.get(instance.initiator)
+        head[instance.id] = (instance.process_key, number, initiator_department)
+        cycle = _seconds(instance.created_at, instance.ended_at)
+        session.add(AnalyticsInstance(
+            instance_id=instance.id, process_key=instance.process_key, version=number, status=status,
+            initiator=instance.initiator, initiator_department_id=initiator_department,
+            started_at=instance.created_at, ended_at=instance.ended_at, cycle_seconds=cycle))
+    for task in tasks:
+        if task.instance_id not in head:
+            continue
+        key, number, initiator_department = head[task.instance_id]
+        actor = task.completed_by or task.assignee
+        statuses = decided.get(task.id, set())
+        outcome = ("open" if task.status == "open" else "rejected" if "rejected" in statuses
+                   else "approved" if "approved" in statuses else task.status)
+        session.add(AnalyticsNodeVisit(
+            task_id=task.id, instance_id=task.instance_id, process_key=key, version=number,
+            element_id=task.element_id, entered_at=task.created_at, left_at=task.completed_at,
+            actor=actor, actor_department_id=departments.get(actor),
+            initiator_department_id=initiator_department, outcome=outcome, due_at=task.due_at,
+            wait_seconds=_seconds(task.created_at, task.completed_at)))
+
+
+def _status(instance: ProcessInstance, ended_by: str | None, any_rejection: bool) -> str:
+    if instance.status == "running":
+        return "running"
+    if instance.status == "cancelled":
+        return ENDED_BY.get(ended_by or "", "terminated")
+    if instance.status == "completed" and (any_rejection or "reject" in (instance.end_event or "")):
+        return "rejected"
+    return instance.status
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    return None if start is None or end is None else int((end - start).total_seconds())
+
+
+# -- the dashboards' reads: the viewer's `keys` (None: every process) from `designer_access.analysable_keys`
+
+def _quantiles(values: list[int]) -> tuple[float | None, float | None]:
+    """Median and 90th percentile (inclusive method, so a single value is both); None when empty."""
+    if not values:
+        return None, None
+    if len(values) == 1:
+        return float(values[0]), float(values[0])
+    return float(statistics.median(values)), float(statistics.quantiles(values, n=10, method="inclusive")[8])
+
+
+def _allowed(keys: set[str] | None, key: str) -> bool:
+    return keys is None or key in keys
+
+
+def _period(moment: datetime, period: str) -> str:
+    if period == "month":
+        return moment.strftime("%Y-%m")
+    if period == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d}"
+    return moment.strftime("%Y-%m-%d")
+
+
+def instance_counts(session: Session, keys: set[str] | None, key: str, period: str = "day",
+                    since: datetime | None = None, until: datetime | None = None,
+                    department_id: int | None = None, version: int | None = None) -> dict:
+    """Per period (day / week / month of the start): started, finished, running, withdrawn, rejected;
+    over all: cycle time median and p90 (seconds, finished instances) and the approval rate (%)."""
+    if not _allowed(keys, key):
+        return {"periods": [], "rows": {}, "cycle_median": None, "cycle_p90": None, "approval_rate": None}
+    query = select(AnalyticsInstance.started_at, AnalyticsInstance.status, AnalyticsInstance.cycle_seconds
+                   ).where(AnalyticsInstance.process_key == key)
+    if since is not None:
+        query = query.where(AnalyticsInstance.started_at >= since)
+    if until is not None:
+        query = query.where(AnalyticsInstance.started_at < until)
+    if department_id is not None:
+        query = query.where(AnalyticsInstance.initiator_department_id == department_id)
+    if version is not None:
+        query = query.where(AnalyticsInstance.version == version)
+    rows: dict[str, Counter] = defaultdict(Counter)
+    cycles, decided = [], Counter()
+    for started, status, cycle in session.execute(query):
+        bucket = rows[_period(started, period)]
+        bucket["started"] += 1
+        bucket["running" if status == "running" else "finished"] += 1
+        if status in ("withdrawn", "rejected"):
+            bucket[status] += 1
+        if status in ("completed", "rejected"):
+            decided[status] += 1
+            cycles.append(cycle)
+    median, p90 = _quantiles([c for c in cycles if c is not None])
+    total = decided["completed"] + decided["rejected"]
+    return {"periods": sorted(rows), "rows": {p: dict(rows[p]) for p in sorted(rows)},
+            "cycle_median": median, "cycle_p90": p90,
+            "approval_rate": round(100 * decided["completed"] / total, 1) if total else None}
+
+
+def _visits(session: Session, keys: set[str] | None, key: str | None, version: int | None = None,
+            department_id: int | None = None):
+    query = select(AnalyticsNodeVisit)
+    if key is not None:
+        if not _allowed(keys, key):
+            return []
+        query = query.where(AnalyticsNodeVisit.process_key == key)
+    elif keys is not None:
+        query = query.where(AnalyticsNodeVisit.process_key.in_(keys))
+    if version is not None:
+        query = query.where(AnalyticsNodeVisit.version == version)
+    if department_id is not None:
+        query = query.where(AnalyticsNodeVisit.actor_department_id == department_id)
+    return session.scalars(query).all()
+
+
+def node_stats(session: Session, keys: set[str] | None, key: str, version: int | None = None,
+               now: datetime | None = None) -> list[dict]:
+    """Per node (BPMN element): waiting time median / p90 of finished waits (seconds), how many wait
+    now and the oldest wait's age (seconds); slowest median first."""
+    now = now or datetime.now(UTC)
+    waits, open_since = defaultdict(list), defaultdict(list)
+    for visit in _visits(session, keys, key, version):
+        if visit.left_at is None and visit.outcome == "open":
+            open_since[visit.element_id].append(visit.entered_at)
+        elif visit.wait_seconds is not None and visit.outcome != "cancelled":
+            waits[visit.element_id].append(visit.wait_seconds)
+    rows = []
+    for element in sorted(set(waits) | set(open_since)):
+        median, p90 = _quantiles(waits[element])
+        oldest = min(open_since[element]) if open_since[element] else None
+        rows.append({"element_id": element, "median": median, "p90": p90, "finished": len(waits[element]),
+                     "waiting": len(open_since[element]),
+                     "oldest": int((now - oldest).total_seconds()) if oldest else None})
+    rows.sort(key=lambda r: -(r["median"] or 0))
+    return rows
+
+
+def heat(rows: list[dict]) -> dict[str, dict]:
+    """Each node's median and a heat level 0..4 (4: the slowest median), for the diagram's colours."""
+    top = max((r["median"] or 0 for r in rows), default=0)
+    return {r["element_id"]: {"median": r["median"], "p90": r["p90"], "waiting": r["waiting"],
+                              "level": round(4 * (r["median"] or 0) / top) if top else 0} for r in rows}
+
+
+def overdue_now(session: Session, keys: set[str] | None, key: str | None = None,
+                now: datetime | None = None) -> list[dict]:
+    """Open tasks past their due time, oldest due first, with whom they wait for (a username)."""
+    now = now or datetime.now(UTC)
+    rows = [v for v in _visits(session, keys, key) if v.outcome == "open" and v.due_at is not None
+            and v.due_at < now]
+    rows.sort(key=lambda v: v.due_at)
+    return [{"instance_id": v.instance_id, "process_key": v.process_key, "element_id": v.element_id,
+             "waits_for": v.actor, "due_at": v.due_at, "overdue_seconds": int((now - v.due_at).total_seconds())}
+            for v in rows]
+
+
+def workload(session: Session, keys: set[str] | None, key: str | None = None,
+             department_id: int | None = None) -> dict:
+    """Open tasks per person and per department id, and each approver's median time to act (seconds)."""
+    per_person, per_department, acted = Counter(), Counter(), defaultdict(list)
+    for visit in _visits(session, keys, key, department_id=department_id):
+        if visit.outcome == "open":
+            per_person[visit.actor] += 1
+            per_department[visit.actor_department_id] += 1
+        elif visit.wait_seconds is not None and visit.outcome != "cancelled" and visit.actor:
+            acted[visit.actor].append(visit.wait_seconds)
+    return {"open_by_person": dict(per_person.most_common()),
+            "open_by_department": dict(per_department.most_common()),
+            "median_to_act": {who: _quantiles(values)[0] for who, values in sorted(acted.items())}}
+
+
+def expected_finish(session: Session, instance_id: int, now: datetime | None = None) -> dict | None:
+    """For a running instance: now + the median remaining time of finished instances of its process from
+    entering its current node (its latest open task) to their end; None when there is no such history.
+    `late` when an open task's due time comes before that."""
+    now = now or datetime.now(UTC)
+    current = session.scalars(select(AnalyticsNodeVisit).where(AnalyticsNodeVisit.instance_id == instance_id,
+                                                               AnalyticsNodeVisit.outcome == "open")
+                              .order_by(AnalyticsNodeVisit.entered_at.desc())).first()
+    if current is None:
+        return None
+    query = (select(AnalyticsNodeVisit.entered_at, AnalyticsInstance.ended_at)
+             .join(AnalyticsInstance, AnalyticsInstance.instance_id == AnalyticsNodeVisit.instance_id)
+             .where(AnalyticsNodeVisit.process_key == current.process_key,
+                    AnalyticsNodeVisit.element_id == current.element_id,
+                    AnalyticsInstance.status.in_(("completed", "rejected"))))
+    remaining = [int((ended - entered).total_seconds()) for entered, ended in session.execute(query)]
+    if not remaining:
+        return None
+    median = statistics.median(remaining)
+    finish = now + timedelta(seconds=median)
+    return {"element_id": current.element_id, "median_remaining": median, "finish": finish,
+            "late": current.due_at is not None and current.due_at < finish}
