@@ -17,15 +17,20 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.bpmn.xmlsafe import relabel
 from engine.data.analytics_models import AnalyticsInstance, AnalyticsNodeVisit, AnalyticsWatermark
 from engine.data.models import (
     ApprovalItem,
     HistoryEntry,
     Person,
+    ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
     WorkTask,
 )
+from engine.errors import NotFoundError
+from engine.results import element_label
+from engine.runtime.versions import versions_element_names
 
 WATERMARK = "history"
 BATCH = 5000
@@ -273,3 +278,71 @@ def expected_finish(session: Session, instance_id: int, now: datetime | None = N
     finish = now + timedelta(seconds=median)
     return {"element_id": current.element_id, "median_remaining": median, "finish": finish,
             "late": current.due_at is not None and current.due_at < finish}
+
+
+# -- what the dashboard page and its exports show --------------------------------------------------------
+
+def processes(session: Session, keys: set[str] | None) -> list[dict]:
+    """The processes the viewer may analyse: key, name ({zh, en}) and version numbers, by key."""
+    query = select(ProcessDefinition.key, ProcessDefinition.name, ProcessVersion.number).join(
+        ProcessVersion, ProcessVersion.definition_id == ProcessDefinition.id).order_by(ProcessDefinition.key)
+    if keys is not None:
+        query = query.where(ProcessDefinition.key.in_(keys))
+    found: dict[str, dict] = {}
+    for key, name, number in session.execute(query):
+        found.setdefault(key, {"key": key, "name": name or {}, "versions": []})["versions"].append(number)
+    return list(found.values())
+
+
+def version_diagram(session: Session, key: str, version: int | None, lang: str) -> dict:
+    """The BPMN XML of version `version` (default: the latest) of `key`, labelled in `lang`, and the
+    element labels; NotFoundError when there is no such version."""
+    query = (select(ProcessVersion).join(ProcessDefinition, ProcessDefinition.id == ProcessVersion.definition_id)
+             .where(ProcessDefinition.key == key))
+    query = query.where(ProcessVersion.number == version) if version else query.order_by(ProcessVersion.number.desc())
+    found = session.scalars(query).first()
+    if found is None:
+        raise NotFoundError(f"no version {version} of {key}")
+    files = found.bpmn or {}
+    xml = next((t for t in files.values() if f'id="{found.process_id}"' in t), next(iter(files.values()), ""))
+    names = versions_element_names(session.connection(), [found.id]).get(found.id) or {}
+    labels = {e: element_label(names, e, lang) for e in names}
+    if labels and xml:
+        xml = relabel(xml, labels)
+    return {"xml": xml, "labels": labels, "version": found.number}
+
+
+def tables(session: Session, keys: set[str] | None, key: str, period: str = "day",
+           since: datetime | None = None, until: datetime | None = None, department_id: int | None = None,
+           version: int | None = None, now: datetime | None = None) -> dict[str, dict]:
+    """Every table of a process's dashboard as {columns, rows} (the page, its charts and the CSV / XLSX
+    exports show these same numbers); durations in hours, rounded to 0.1."""
+    now = now or datetime.now(UTC)
+    counts = instance_counts(session, keys, key, period, since, until, department_id, version)
+    names = ("started", "finished", "running", "withdrawn", "rejected")
+    nodes = node_stats(session, keys, key, version, now)
+    load = workload(session, keys, key, department_id)
+    return {
+        "volume": {"columns": ["period", *names],
+                   "rows": [[p, *(counts["rows"][p].get(n, 0) for n in names)] for p in counts["periods"]]},
+        "cycle": {"columns": ["measure", "value"],
+                  "rows": [["cycle_median_h", _hours(counts["cycle_median"])],
+                           ["cycle_p90_h", _hours(counts["cycle_p90"])],
+                           ["approval_rate_pct", counts["approval_rate"]]]},
+        "nodes": {"columns": ["element_id", "median_h", "p90_h", "finished", "waiting", "oldest_h"],
+                  "rows": [[n["element_id"], _hours(n["median"]), _hours(n["p90"]), n["finished"], n["waiting"],
+                            _hours(n["oldest"])] for n in nodes]},
+        "overdue": {"columns": ["instance_id", "element_id", "waits_for", "due_at", "overdue_h"],
+                    "rows": [[o["instance_id"], o["element_id"], o["waits_for"], o["due_at"],
+                              _hours(o["overdue_seconds"])] for o in overdue_now(session, keys, key, now)]},
+        "workload_people": {"columns": ["person", "open", "median_to_act_h"],
+                            "rows": [[who, load["open_by_person"].get(who, 0), _hours(load["median_to_act"].get(who))]
+                                     for who in sorted(set(load["open_by_person"]) | set(load["median_to_act"]),
+                                                       key=lambda w: (w is None, w or ""))]},
+        "workload_departments": {"columns": ["department_id", "open"],
+                                 "rows": [[d, n] for d, n in load["open_by_department"].items()]},
+    }
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 1)

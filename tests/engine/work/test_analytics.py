@@ -3,90 +3,22 @@ node, refreshed into the summary tables; every number checked by hand and agains
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
 from engine.data.analytics_models import AnalyticsInstance, AnalyticsNodeVisit, AnalyticsWatermark
 from engine.data.models import (
-    ApprovalItem,
-    Department,
     HistoryEntry,
-    Person,
-    ProcessDefinition,
-    ProcessInstance,
-    ProcessVersion,
     WorkTask,
 )
 from engine.packages.designer_access import analysable_keys
 from engine.work import analytics
-
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-NOW = T0 + timedelta(days=3)
-H = 3600
-
-
-def _instance(session, iid, started, status="running", ended=None, end_event=None, initiator="zhang"):
-    session.add(ProcessInstance(id=iid, version_id=1, process_key="sign_off", status=status, initiator=initiator,
-                                state="{}", created_at=started, updated_at=started, ended_at=ended,
-                                end_event=end_event))
-    session.flush()
-    session.add(HistoryEntry(instance_id=iid, at=started, actor=initiator, action="started"))
-
-
-def _task(session, tid, iid, element, entered, left=None, by=None, status=None, assignee=None, due=None):
-    session.add(WorkTask(id=tid, instance_id=iid, element_id=element, assignee=assignee or by, due_at=due,
-                         status=status or ("completed" if left else "open"), completed_by=by,
-                         created_at=entered, completed_at=left))
-    session.flush()
-
-
-def _history(sessions):
-    """Five instances of `sign_off` (review -> gateway -> countersign 会签):
-    1 approved (review 1 h, countersign 4 h), 2 rejected at the countersign (review 3 h, countersign 8 h),
-    3 waiting at the countersign since T0+2d+2h (due T0+2d+4h), 4 withdrawn at review, 5 waiting at review."""
-    with sessions.begin() as s:
-        s.add_all([Department(id=1, code="rd", name="研发部", name_en="R&D", path="/1/"),
-                   Department(id=2, code="hr", name="人事部", name_en="HR", path="/2/")])
-        s.flush()
-        s.add_all([Person(username="li", name="李", department_id=1), Person(username="zhang", name="张", department_id=1),
-                   Person(username="wang", name="王", department_id=1), Person(username="hu", name="胡", department_id=2)])
-        s.add(ProcessDefinition(id=1, key="sign_off", name={"zh": "会签", "en": "Sign-off"}, category="admin"))
-        s.add(ProcessDefinition(id=2, key="other", name={"zh": "其他", "en": "Other"}, category="hr"))
-        s.flush()
-        s.add(ProcessVersion(id=1, definition_id=1, number=1, process_id="sign_off", checksum="x",
-                             package={"meta": {"admins": ["wang"]}}, bpmn={}, spec_json="{}"))
-        s.add(ProcessVersion(id=2, definition_id=2, number=1, process_id="other", checksum="y",
-                             package={"meta": {}}, bpmn={}, spec_json="{}"))
-        s.flush()
-        _instance(s, 1, T0, "completed", T0 + timedelta(hours=5), "approved_end")
-        _instance(s, 2, T0 + timedelta(days=1), "completed", T0 + timedelta(days=1, hours=11), "rejected_end",
-                  initiator="hu")
-        _instance(s, 3, T0 + timedelta(days=2))
-        _instance(s, 4, T0 + timedelta(days=2), "cancelled", T0 + timedelta(days=2, hours=1))
-        _instance(s, 5, T0 + timedelta(days=2, hours=1))
-        s.flush()
-        _task(s, "r1", 1, "review", T0, T0 + timedelta(hours=1), "li")
-        _task(s, "c1", 1, "countersign", T0 + timedelta(hours=1), T0 + timedelta(hours=5), "wang")
-        d2 = T0 + timedelta(days=1)
-        _task(s, "r2", 2, "review", d2, d2 + timedelta(hours=3), "li")
-        _task(s, "c2", 2, "countersign", d2 + timedelta(hours=3), d2 + timedelta(hours=11), "wang")
-        d3 = T0 + timedelta(days=2)
-        _task(s, "r3", 3, "review", d3, d3 + timedelta(hours=2), "li")
-        _task(s, "c3", 3, "countersign", d3 + timedelta(hours=2), assignee="wang", due=d3 + timedelta(hours=4))
-        _task(s, "r4", 4, "review", d3, d3 + timedelta(hours=1), status="cancelled", assignee="li")
-        _task(s, "r5", 5, "review", d3 + timedelta(hours=1), assignee="li")
-        s.flush()
-        for task, iid, signer, status in [("c1", 1, "zhang", "approved"), ("c1", 1, "wang", "approved"),
-                                          ("c2", 2, "zhang", "approved"), ("c2", 2, "wang", "rejected"),
-                                          ("c3", 3, "zhang", "approved"), ("c3", 3, "wang", "open")]:
-            s.add(ApprovalItem(id=f"{task}-{signer}", task_id=task, instance_id=iid, signer=signer, position=0,
-                               status=status))
-        s.add(HistoryEntry(instance_id=4, at=d3 + timedelta(hours=1), actor="zhang", action="withdrawn"))
+from tests.engine.work.analytics_history import NOW, T0, H, build
 
 
 def test_refresh_is_incremental_and_idempotent_and_every_number_matches(sessions):
-    _history(sessions)
+    build(sessions)
     assert analytics.refresh(sessions, batch=4) == 5 + 1  # instance 4's two rows fall in two batches
     assert analytics.refresh(sessions) == 0
     with sessions() as s:
@@ -143,9 +75,10 @@ def test_refresh_is_incremental_and_idempotent_and_every_number_matches(sessions
 
 
 def test_scope_super_admin_all_process_admin_theirs_others_none(sessions):
-    _history(sessions)
+    build(sessions)
     analytics.refresh(sessions)
     with sessions() as s:
+        assert analysable_keys(s, "admin") is None
         assert analysable_keys(s, "wang") == {"sign_off"}
         assert analysable_keys(s, "hu") == set()
         assert analytics.node_stats(s, set(), "sign_off") == []
