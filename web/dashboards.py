@@ -29,8 +29,8 @@ bp = Blueprint("dashboards", __name__)
 
 PERIODS = {"day": _l("Day"), "week": _l("Week"), "month": _l("Month")}
 COLUMNS = {
-    "period": _l("Period"), "started": _l("Started"), "finished": _l("Finished"), "running": _l("Running"),
-    "withdrawn": _l("Withdrawn"), "rejected": _l("Rejected"), "measure": _l("Measure"), "value": _l("Value"),
+    "period": _l("Period"), "started": _l("Started (requests)"), "finished": _l("Finished (requests)"), "running": _l("Running (requests)"),
+    "withdrawn": _l("Withdrawn (requests)"), "rejected": _l("Rejected (requests)"), "measure": _l("Measure"), "value": _l("Value"),
     "element_id": _l("Step"), "median_h": _l("Median wait (h)"), "p90_h": _l("P90 wait (h)"),
     "waiting": _l("Waiting now"), "oldest_h": _l("Oldest wait (h)"), "instance_id": _l("Request"),
     "waits_for": _l("Waiting for"), "due_at": _l("Due"), "overdue_h": _l("Overdue (h)"), "person": _l("Person"),

@@ -78,7 +78,9 @@ def build(sessions, password_hash: str | None = None) -> None:
         s.add(ProcessDefinition(id=2, key="other", name={"zh": "其他", "en": "Other"}, category="hr"))
         s.flush()
         s.add(ProcessVersion(id=1, definition_id=1, number=1, process_id="sign_off", checksum="x",
-                             package={"meta": {"admins": ["wang"]}}, bpmn={"sign_off.bpmn": BPMN},
+                             package={"meta": {"admins": ["wang"], "names": {
+                                 "review": {"zh": "审核", "en": "Review"},
+                                 "countersign": {"zh": "会签", "en": "Countersign"}}}}, bpmn={"sign_off.bpmn": BPMN},
                              spec_json="{}"))
         s.add(ProcessVersion(id=2, definition_id=2, number=1, process_id="other", checksum="y",
                              package={"meta": {}}, bpmn={}, spec_json="{}"))
