@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from lxml import html
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+from engine import runtime
 from engine.data import db
+from engine.data.models import HistoryEntry, ProcessInstance, WorkTask
+from engine.packages import deployment as packages
 from engine.people.accounts import hash_password
 from engine.work import analytics
 from tests.browser_support import chromium, serving
-from tests.engine.work.analytics_history import build
+from tests.engine.work.analytics_history import T0, build
 from web import create_app
 
 from .conftest import PASSWORD, sign_in
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +36,31 @@ def dash(tmp_path_factory):
     engine = db.make_engine(url)
     sessions = db.make_session_factory(engine)
     build(sessions, password_hash=hash_password(PASSWORD))
+    packages.deploy_package(sessions, packages.load_package(PROCESSES / "leave_request"), "admin")
+    waiting = runtime.start_instance(sessions, "leave_request", {"leave_type": "annual", "days": 2, "manager": "wang",
+                                                                 "reason": "家里有事"}, user="zhang").instance_id
+    _finished_leave_requests(sessions, waiting)
     analytics.refresh(sessions)
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "dash"})
     yield app, engine
     engine.dispose()
+
+
+def _finished_leave_requests(sessions, waiting: int) -> None:
+    """Two finished leave requests whose manager approval began 2 h and 4 h before their end (median 3 h);
+    the waiting one's approval was due yesterday."""
+    with sessions.begin() as s:
+        version_id = s.get(ProcessInstance, waiting).version_id
+        for iid, hours in ((900, 2), (901, 4)):
+            s.add(ProcessInstance(id=iid, version_id=version_id, process_key="leave_request", status="completed",
+                                  initiator="li", state="{}", created_at=T0, ended_at=T0 + timedelta(hours=1 + hours),
+                                  end_event="approved_end"))
+            s.flush()
+            s.add(HistoryEntry(instance_id=iid, at=T0, actor="li", action="started"))
+            s.add(WorkTask(id=f"t{iid}", instance_id=iid, element_id="manager_approval", status="completed",
+                           assignee="wang", completed_by="wang", created_at=T0 + timedelta(hours=1),
+                           completed_at=T0 + timedelta(hours=1 + hours)))
+        s.execute(update(WorkTask).where(WorkTask.instance_id == waiting).values(due_at=datetime.now(UTC) - timedelta(days=1)))
 
 
 def _client(app, who):
@@ -50,7 +78,7 @@ def test_scope_super_admin_all_process_admin_theirs_others_403(dash):
     app, _ = dash
     admin, wang, hu = _client(app, "admin"), _client(app, "wang"), _client(app, "hu")
     listed = html.fromstring(admin.get("/dashboards/").get_data(as_text=True)).xpath("//ul[@id='dashboard-list']//a/@href")
-    assert listed == ["/dashboards/other", "/dashboards/sign_off"]
+    assert listed == ["/dashboards/leave_request", "/dashboards/other", "/dashboards/sign_off"]
     assert html.fromstring(wang.get("/dashboards/").get_data(as_text=True)).xpath(
         "//ul[@id='dashboard-list']//a/@href") == ["/dashboards/sign_off"]
     assert wang.get("/dashboards/other").status_code == 403
@@ -71,8 +99,9 @@ def test_every_table_matches_sql_in_english_and_chinese(dash):
     with engine.connect() as conn:
         per_day = dict(conn.execute(text("SELECT substr(created_at, 1, 10), count(*) FROM process_instance "
                                          "WHERE process_key = 'sign_off' GROUP BY 1")).all())
-        open_per_person = dict(conn.execute(text("SELECT assignee, count(*) FROM work_task WHERE status = 'open' "
-                                                 "GROUP BY assignee")).all())
+        open_per_person = dict(conn.execute(text(
+            "SELECT t.assignee, count(*) FROM work_task t JOIN process_instance i ON i.id = t.instance_id "
+            "WHERE t.status = 'open' AND i.process_key = 'sign_off' GROUP BY t.assignee")).all())
     assert {row[0]: int(row[1]) for row in volume[1:]} == per_day
     assert volume[3] == ["2026-11-04", "3", "1", "2", "1", "0"]
     assert _table(page, "chart-cycle")[1:] == [["Cycle time median (h)", "8.0"], ["Cycle time P90 (h)", "10.4"],
@@ -141,3 +170,16 @@ def test_the_heat_map_colours_the_slowest_step_at_phone_width(dash):
             assert not errors, errors
     finally:
         browser_gen.close()
+
+
+def test_the_instance_page_shows_the_expected_finish_and_flags_it_late(dash):
+    app, _ = dash
+    client = _client(app, "zhang")  # the initiator of the waiting leave request, its approval due yesterday
+    with app.extensions["liaison_sessions"]() as session:
+        waiting = session.scalar(text("SELECT id FROM process_instance WHERE process_key = 'leave_request' "
+                                      "AND status = 'running'"))
+        assert analytics.expected_finish(session, waiting)["median_remaining"] == 3 * 3600  # (2 h + 4 h) / 2
+    page = html.fromstring(client.get(f"/instances/{waiting}?lang=en").get_data(as_text=True))
+    assert page.get_element_by_id("expected-finish") is not None
+    assert page.get_element_by_id("expected-late").text_content().strip() == "likely past its due date"
+    assert "预计完成" in client.get(f"/instances/{waiting}?lang=zh").get_data(as_text=True)
