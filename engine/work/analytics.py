@@ -37,7 +37,8 @@ BATCH = 5000
 
 
 def refresh(sessions: sessionmaker[Session], batch: int = BATCH) -> int:
-    """Bring the summary up to date in batches of `batch` history rows; returns the instances rebuilt."""
+    """Bring the summary up to date in batches of `batch` history rows; returns the instances rebuilt. The
+    first refresh (watermark 0) rebuilds every instance in one transaction, `batch` instances a statement."""
     rebuilt = 0
     while True:
         with sessions.begin() as session:
@@ -46,6 +47,16 @@ def refresh(sessions: sessionmaker[Session], batch: int = BATCH) -> int:
                 mark = AnalyticsWatermark(name=WATERMARK, history_id=0)
                 session.add(mark)
                 session.flush()
+            if mark.history_id == 0:  # the first refresh: every instance, by id, and the watermark at the top
+                top = session.scalar(select(func.max(HistoryEntry.id)))
+                if top is None:
+                    return rebuilt
+                ids = list(session.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id)))
+                for start in range(0, len(ids), batch):
+                    _rebuild(session, ids[start:start + batch])
+                mark.history_id = top
+                rebuilt += len(ids)
+                continue
             rows = session.execute(select(HistoryEntry.id, HistoryEntry.instance_id)
                                    .where(HistoryEntry.id > mark.history_id)
                                    .order_by(HistoryEntry.id).limit(batch)).all()

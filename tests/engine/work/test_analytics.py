@@ -19,7 +19,11 @@ from tests.engine.work.analytics_history import NOW, T0, H, build
 
 def test_refresh_is_incremental_and_idempotent_and_every_number_matches(sessions):
     build(sessions)
-    assert analytics.refresh(sessions, batch=4) == 5 + 1  # instance 4's two rows fall in two batches
+    assert analytics.refresh(sessions, batch=2) == 5  # the first refresh: every instance
+    assert analytics.refresh(sessions) == 0
+    with sessions.begin() as s:  # two new history rows of instance 3 and one of 5, read one row a batch
+        s.add_all([HistoryEntry(instance_id=i, at=NOW, action="urged") for i in (3, 5, 3)])
+    assert analytics.refresh(sessions, batch=1) == 3
     assert analytics.refresh(sessions) == 0
     with sessions() as s:
         statuses = dict(s.execute(select(AnalyticsInstance.instance_id, AnalyticsInstance.status)).all())
