@@ -95,9 +95,9 @@ def _filters() -> tuple[dict, list[str]]:
     return found, errors
 
 
-def _tables(session, keys, key: str, filters: dict) -> dict:
+def _tables(session, keys, key: str, filters: dict, nodes: list[dict] | None = None) -> dict:
     return analytics.tables(session, keys, key, filters["period"], filters["since"], filters["until"],
-                            filters["department"], filters["version"])
+                            filters["department"], filters["version"], nodes=nodes)
 
 
 @bp.get("/dashboards/")
@@ -123,9 +123,9 @@ def process(key: str):
         if filters["version"] is not None and filters["version"] not in found["versions"]:
             errors.append(_("There is no version %(number)s of this process.", number=filters["version"]))
             filters["version"] = None
-        data = _tables(session, keys, key, filters)
-        diagram = analytics.version_diagram(session, key, filters["version"], lang)
         nodes = analytics.node_stats(session, keys, key, filters["version"])
+        data = _tables(session, keys, key, filters, nodes)
+        diagram = analytics.version_diagram(session, key, filters["version"], lang)
         heat = {e: {"level": h["level"], "title": _("%(step)s: median %(median)s h, P90 %(p90)s h, %(waiting)s waiting now",
                                                      step=diagram["labels"].get(e, e), median=_h(h["median"]),
                                                      p90=_h(h["p90"]), waiting=h["waiting"])}

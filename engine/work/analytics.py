@@ -330,13 +330,14 @@ def version_diagram(session: Session, key: str, version: int | None, lang: str) 
 
 def tables(session: Session, keys: set[str] | None, key: str, period: str = "day",
            since: datetime | None = None, until: datetime | None = None, department_id: int | None = None,
-           version: int | None = None, now: datetime | None = None) -> dict[str, dict]:
+           version: int | None = None, now: datetime | None = None, nodes: list[dict] | None = None) -> dict[str, dict]:
     """Every table of a process's dashboard as {columns, rows} (the page, its charts and the CSV / XLSX
-    exports show these same numbers); durations in hours, rounded to 0.1."""
+    exports show these same numbers); durations in hours, rounded to 0.1. `nodes`: `node_stats` already
+    read (the page also draws them as the heat map)."""
     now = now or datetime.now(UTC)
     counts = instance_counts(session, keys, key, period, since, until, department_id, version)
     names = ("started", "finished", "running", "withdrawn", "rejected")
-    nodes = node_stats(session, keys, key, version, now)
+    nodes = node_stats(session, keys, key, version, now) if nodes is None else nodes
     load = workload(session, keys, key, department_id)
     return {
         "volume": {"columns": ["period", *names],
