@@ -27,6 +27,7 @@ from .i18n import current_language
 
 bp = Blueprint("dashboards", __name__)
 
+FILTERS = ("since", "until", "period", "version", "department", "lang")  # what the exports carry over
 PERIODS = {"day": _l("Day"), "week": _l("Week"), "month": _l("Month")}
 COLUMNS = {
     "period": _l("Period"), "started": _l("Started (requests)"), "finished": _l("Finished (requests)"), "running": _l("Running (requests)"),
@@ -142,6 +143,7 @@ def process(key: str):
     return render_template("dashboards/process.html", process=found, key=key, data=data, filters=filters,
                            errors=errors, heat=heat, labels=diagram["labels"], people=people,
                            departments=departments, department_names=department_names, lang=lang, display=display,
+                           export_args={k: request.args[k] for k in FILTERS if request.args.get(k)},
                            periods=PERIODS, columns=COLUMNS, titles=TABLES, diagram_available=vendor.available(),
                            diagram_url=url_for("dashboards.diagram_xml", key=key, version=diagram["version"])), \
         400 if errors else 200

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import BigInteger, case, cast, delete, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from engine.bpmn.xmlsafe import relabel
@@ -42,11 +43,7 @@ def refresh(sessions: sessionmaker[Session], batch: int = BATCH) -> int:
     rebuilt = 0
     while True:
         with sessions.begin() as session:
-            mark = session.get(AnalyticsWatermark, WATERMARK, with_for_update=True)
-            if mark is None:
-                mark = AnalyticsWatermark(name=WATERMARK, history_id=0)
-                session.add(mark)
-                session.flush()
+            mark = _watermark(session)
             if mark.history_id == 0:  # the first refresh: every instance, by id, and the watermark at the top
                 top = session.scalar(select(func.max(HistoryEntry.id)))
                 if top is None:
@@ -68,6 +65,20 @@ def refresh(sessions: sessionmaker[Session], batch: int = BATCH) -> int:
             rebuilt += len(ids)
         if len(rows) < batch:
             return rebuilt
+
+
+def _watermark(session: Session) -> AnalyticsWatermark:
+    """The watermark row, locked (FOR UPDATE on PostgreSQL) so two refreshes take turns; made on first use,
+    where a concurrent first refresh that made it first wins."""
+    mark = session.get(AnalyticsWatermark, WATERMARK, with_for_update=True)
+    if mark is None:
+        try:
+            with session.begin_nested():
+                session.add(AnalyticsWatermark(name=WATERMARK, history_id=0))
+        except IntegrityError:
+            pass
+        mark = session.get(AnalyticsWatermark, WATERMARK, with_for_update=True, populate_existing=True)
+    return mark
 
 
 def sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> int:

@@ -143,6 +143,8 @@ def test_a_bad_filter_is_a_bilingual_error_and_the_page_still_shows(dash):
     zh = client.get("/dashboards/sign_off?lang=zh&since=yesterday").get_data(as_text=True)
     assert "不是日期" in zh
     assert client.get("/dashboards/sign_off/volume.csv?since=yesterday").status_code == 400
+    page = client.get("/dashboards/sign_off?lang=en&period=month&key=x&table=y").get_data(as_text=True)
+    assert "/dashboards/sign_off/volume.csv?period=month&amp;lang=en" in page  # only the filters carry over
 
 
 @pytest.mark.browser

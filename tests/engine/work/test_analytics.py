@@ -90,3 +90,21 @@ def test_scope_super_admin_all_process_admin_theirs_others_none(sessions):
         assert analysable_keys(s, "hu") == set()
         assert analytics.node_stats(s, set(), "sign_off") == []
         assert analytics.overdue_now(s, {"other"}, now=NOW) == []
+
+
+def test_two_refreshes_at_once_take_turns_on_postgres(postgres_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.data import db
+
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    try:
+        build(sessions)
+        with ThreadPoolExecutor(2) as pool:
+            rebuilt = sorted(pool.map(lambda _: analytics.refresh(sessions), range(2)))
+        assert rebuilt == [0, 5]  # the second waited for the first's lock and found nothing new
+        with sessions() as s:
+            assert s.scalar(select(func.count()).select_from(AnalyticsInstance)) == 5
+    finally:
+        engine.dispose()
