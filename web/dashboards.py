@@ -37,10 +37,11 @@ COLUMNS = {
     "waits_for": _l("Waiting for"), "due_at": _l("Due"), "overdue_h": _l("Overdue (h)"), "person": _l("Person"),
     "open": _l("Open tasks"), "median_to_act_h": _l("Median time to act (h)"), "department_id": _l("Department"),
     "cycle_median_h": _l("Cycle time median (h)"), "cycle_p90_h": _l("Cycle time P90 (h)"),
-    "approval_rate_pct": _l("Approval rate (%)"),
+    "approval_rate_pct": _l("Approval rate (%)"), "met": _l("Due date met"), "missed": _l("Due date missed"),
 }
 TABLES = {"volume": _l("Requests per period"), "cycle": _l("Cycle time and approval rate"),
-          "nodes": _l("Waiting time per step"), "overdue": _l("Overdue tasks now"),
+          "nodes": _l("Waiting time per step"), "sla": _l("Due dates met and missed, per step and department"),
+          "overdue": _l("Overdue tasks now"),
           "workload_people": _l("Workload per person"), "workload_departments": _l("Workload per department")}
 
 
@@ -139,7 +140,9 @@ def process(key: str):
     display = {"cycle": [str(COLUMNS[r[0]]) for r in data["cycle"]["rows"]],
                "nodes": [diagram["labels"].get(r[0], r[0]) for r in data["nodes"]["rows"]],
                "people": [people.get(r[0], r[0]) if r[0] else _("Unassigned") for r in data["workload_people"]["rows"]],
-               "departments": [department_names.get(r[0], _("No department")) for r in data["workload_departments"]["rows"]]}
+               "departments": [department_names.get(r[0], _("No department")) for r in data["workload_departments"]["rows"]],
+               "sla": [f"{diagram['labels'].get(r[0], r[0])} · {department_names.get(r[1], _('No department'))}"
+                       for r in data["sla"]["rows"]]}
     return render_template("dashboards/process.html", process=found, key=key, data=data, filters=filters,
                            errors=errors, heat=heat, labels=diagram["labels"], people=people,
                            departments=departments, department_names=department_names, lang=lang, display=display,

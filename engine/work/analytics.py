@@ -242,6 +242,20 @@ def node_stats(session: Session, keys: set[str] | None, key: str, version: int |
     return rows
 
 
+def sla(session: Session, keys: set[str] | None, key: str, version: int | None = None,
+        department_id: int | None = None) -> list[dict]:
+    """Due times met and missed of finished tasks that had one, per node and the actor's department id."""
+    v = AnalyticsNodeVisit
+    missed = func.sum(case((v.left_at > v.due_at, 1), else_=0))
+    query = _scoped(select(v.element_id, v.actor_department_id, func.count(), missed)
+                    .where(FINISHED, v.due_at.is_not(None)).group_by(v.element_id, v.actor_department_id)
+                    .order_by(v.element_id, v.actor_department_id), keys, key, version, department_id)
+    if query is None:
+        return []
+    return [{"element_id": element, "department_id": department, "met": total - (late or 0), "missed": late or 0}
+            for element, department, total, late in session.execute(query)]
+
+
 def heat(rows: list[dict]) -> dict[str, dict]:
     """Each node's median and a heat level 0..4 (4: the slowest median), for the diagram's colours."""
     top = max((r["median"] or 0 for r in rows), default=0)
@@ -360,6 +374,9 @@ def tables(session: Session, keys: set[str] | None, key: str, period: str = "day
         "nodes": {"columns": ["element_id", "median_h", "p90_h", "finished", "waiting", "oldest_h"],
                   "rows": [[n["element_id"], _hours(n["median"]), _hours(n["p90"]), n["finished"], n["waiting"],
                             _hours(n["oldest"])] for n in nodes]},
+        "sla": {"columns": ["element_id", "department_id", "met", "missed"],
+                "rows": [[r["element_id"], r["department_id"], r["met"], r["missed"]]
+                         for r in sla(session, keys, key, version, department_id)]},
         "overdue": {"columns": ["instance_id", "element_id", "waits_for", "due_at", "overdue_h"],
                     "rows": [[o["instance_id"], o["element_id"], o["waits_for"], o["due_at"],
                               _hours(o["overdue_seconds"])] for o in overdue_now(session, keys, key, now)]},

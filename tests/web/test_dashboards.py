@@ -110,6 +110,7 @@ def test_every_table_matches_sql_in_english_and_chinese(dash):
     workload = {row[0]: row[1] for row in _table(page, "chart-workload")[1:]}
     assert workload == {"Li": str(open_per_person["li"]), "Wang": str(open_per_person["wang"])}
     assert _table(page, "chart-departments")[1:] == [["R&D", "2"]]
+    assert _table(page, "chart-sla")[1:] == [["Countersign · R&D", "0", "1"], ["Review · R&D", "1", "0"]]
     overdue = html.fromstring(page).xpath("//table[@id='overdue-table']/tbody/tr/td")
     assert [td.text_content().strip() for td in overdue][:3] == ["#3", "Countersign", "Wang"]
     zh = client.get("/dashboards/sign_off?lang=zh").get_data(as_text=True)

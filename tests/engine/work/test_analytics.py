@@ -53,6 +53,11 @@ def test_refresh_is_incremental_and_idempotent_and_every_number_matches(sessions
         waits = [r[0] for r in s.execute(text(
             "SELECT completed_at, created_at FROM work_task WHERE element_id = 'review' AND status = 'completed'"))]
         assert len(waits) == review["finished"] == 3
+        assert analytics.sla(s, None, "sign_off") == [
+            {"element_id": "countersign", "department_id": 1, "met": 0, "missed": 1},
+            {"element_id": "review", "department_id": 1, "met": 1, "missed": 0}]
+        assert s.scalar(text("SELECT count(*) FROM work_task WHERE status = 'completed' AND due_at IS NOT NULL "
+                             "AND completed_at > due_at")) == 1
         heat = analytics.heat(nodes)
         assert heat["countersign"]["level"] == 4 and heat["review"]["level"] == 1
 
