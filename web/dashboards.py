@@ -171,6 +171,22 @@ def diagram_xml(key: str):
     return xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 
+def _named(session, key: str, version: int | None, found: dict) -> list[list]:
+    """A table's rows for an export: people by display name, steps and departments by their names in the
+    page's language, times as ISO text."""
+    lang = current_language()
+    columns = found["columns"]
+    labels = analytics.version_diagram(session, key, version, lang)["labels"]
+    people = org.display_names(session, {row[i] for row in found["rows"] for i, c in enumerate(columns)
+                                         if c in ("person", "waits_for") and row[i]}, lang)
+    departments = {d.id: (d.name_en or d.name) if lang == "en" else d.name
+                   for d in session.execute(select(Department.id, Department.name, Department.name_en))}
+    named = {"person": lambda v: people.get(v, v), "waits_for": lambda v: people.get(v, v),
+             "element_id": lambda v: labels.get(v, v), "department_id": lambda v: departments.get(v, v)}
+    return [[v.isoformat() if isinstance(v, datetime) else named[c](v) if c in named and v is not None else v
+             for c, v in zip(columns, row, strict=True)] for row in found["rows"]]
+
+
 @bp.get("/dashboards/<key>/<table>.<fmt>")
 def export(key: str, table: str, fmt: str):
     """One table of the dashboard, with the page's filters, as CSV or XLSX (headers in the page's language)."""
@@ -184,8 +200,8 @@ def export(key: str, table: str, fmt: str):
         if errors:
             abort(400)
         found = _tables(session, keys, key, filters)[table]
+        rows = _named(session, key, filters["version"], found)
     header = [str(COLUMNS.get(c, c)) for c in found["columns"]]
-    rows = [[v.isoformat() if isinstance(v, datetime) else v for v in row] for row in found["rows"]]
     name = f"{key}-{table}.{fmt}"
     if fmt == "csv":
         out = io.StringIO()

@@ -129,7 +129,9 @@ def test_exports_hold_the_tables_numbers(dash):
     book = load_workbook(io.BytesIO(client.get("/dashboards/sign_off/nodes.xlsx?lang=en").data))
     values = list(book.active.values)
     assert values[0][:3] == ("Step", "Median wait (h)", "P90 wait (h)")
-    assert values[1][:5] == ("countersign", 6.0, 7.6, 2, 1)
+    assert values[1][:5] == ("Countersign", 6.0, 7.6, 2, 1)
+    overdue = client.get("/dashboards/sign_off/overdue.csv?lang=zh").get_data(as_text=True)
+    assert "3,会签,王," in overdue  # people and steps by name, never the username
 
 
 def test_a_bad_filter_is_a_bilingual_error_and_the_page_still_shows(dash):
