@@ -123,7 +123,7 @@ _ACTIVE = (select(WebhookEndpoint.name, ApiWebhook.events, ApiWebhook.process_ke
            .join(WebhookEndpoint, WebhookEndpoint.id == ApiWebhook.endpoint_id)
            .join(Person, Person.id == ApiWebhook.person_id)
            .where(WebhookEndpoint.active.is_(True)))
-_kept: dict[tuple[str, int], list] = {}
+KEPT: dict[tuple[str, int], list] = {}  # (database URL, directory version) -> subscriptions
 _lock = threading.Lock()
 
 
@@ -131,15 +131,15 @@ def _subscriptions(conn, directory_version: int | None) -> list:
     """(endpoint name, events, process key, owner or None for all) of every active subscription; kept
     per directory version."""
     key = (str(conn.engine.url), directory_version) if directory_version is not None else None
-    if key is not None and key in _kept:
-        return _kept[key]
+    if key is not None and key in KEPT:
+        return KEPT[key]
     found = [(name, frozenset(events or ()), process, None if everything else owner)
              for name, events, process, everything, owner in conn.execute(_ACTIVE)]
     if key is not None:
         with _lock:
-            if len(_kept) > 32:
-                _kept.clear()
-            _kept[key] = found
+            if len(KEPT) > 32:
+                KEPT.clear()
+            KEPT[key] = found
     return found
 
 
