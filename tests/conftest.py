@@ -17,6 +17,7 @@ from engine.bpmn.serialization import SPEC_CACHE
 from engine.data import db
 from engine.data.models import Base
 from engine.notify.recipients import LOOK_UPS
+from engine.people import api_tokens
 from engine.runtime import LIVE_WORKFLOWS, api_webhooks
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -97,6 +98,7 @@ def database_url(request, tmp_path, sqlite_template):
     LIVE_WORKFLOWS.clear()
     LOOK_UPS.clear()  # keyed by database URL and directory version: the PostgreSQL test database starts over
     api_webhooks.KEPT.clear()  # the same
+    api_tokens.PEOPLE.clear()  # the same
     if request.param == "sqlite":
         path = tmp_path / "liaison.db"
         shutil.copy(sqlite_template, path)
@@ -113,6 +115,7 @@ def postgres_url(pg_url):
     LIVE_WORKFLOWS.clear()
     LOOK_UPS.clear()
     api_webhooks.KEPT.clear()
+    api_tokens.PEOPLE.clear()
     _truncate_all(pg_url)
     return pg_url
 

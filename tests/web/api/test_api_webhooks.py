@@ -10,7 +10,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from engine.data.models import OutboxMessage, WebhookEndpoint, utcnow
 from engine.notify import delivery
@@ -164,3 +164,42 @@ def test_bad_subscriptions_are_refused_precisely(api_app, tokens):
     owners = {w["owner"] for w in call(client, "GET", "/webhooks", tokens["root"]).json["items"]}
     assert {"root", "zhang"} <= owners
     assert call(client, "DELETE", f"/webhooks/{root.json['id']}", tokens["root"]).status_code == 200
+
+
+def test_a_token_follows_the_directory_at_once(api_app, tokens):
+    """The token's person is kept per directory version: a new role, a new admin grant, a deactivation
+    and a revocation all show on the very next request."""
+    from engine.data.models import AdminGrant, Person, PersonRole, Role
+    from engine.people import api_tokens
+
+    client = api_app.test_client()
+    sessions = api_app.extensions["liaison_sessions"]
+    with sessions() as session:
+        token = api_tokens.create_token(session, "wang", "follows", ["read", "admin"])[1]
+    assert call(client, "GET", "/webhooks", token).status_code == 200
+    everything = {"url": "http://127.0.0.1:9/x", "events": ["task.created"], "all_instances": True}
+    assert call(client, "POST", "/webhooks", token, json=everything).status_code == 403
+    with sessions() as session, session.begin():
+        wang = session.scalar(select(Person.id).where(Person.username == "wang"))
+        session.add(AdminGrant(person_id=wang, department_id=None))
+    made = call(client, "POST", "/webhooks", token, json=everything)
+    assert made.status_code == 201, made.json
+    with sessions() as session:
+        assert api_tokens.verify_token(session, token).user.groups == ()
+    with sessions() as session, session.begin():
+        session.add(PersonRole(person_id=wang, role_id=session.scalar(select(Role.id).where(Role.key == "hr"))))
+    with sessions() as session:
+        assert api_tokens.verify_token(session, token).user.groups == ("hr",)
+    with sessions() as session, session.begin():
+        session.execute(delete(AdminGrant).where(AdminGrant.person_id == wang))
+    assert call(client, "POST", "/webhooks", token, json=everything).status_code == 403
+    with sessions() as session, session.begin():
+        session.execute(update(Person).where(Person.id == wang).values(active=False))
+    assert call(client, "GET", "/webhooks", token).status_code == 401
+    with sessions() as session, session.begin():
+        session.execute(update(Person).where(Person.id == wang).values(active=True))
+    assert call(client, "GET", "/webhooks", token).status_code == 200
+    with sessions() as session:
+        token_id = api_tokens.verify_token(session, token).token_id
+        api_tokens.revoke_token(session, token_id, None)
+    assert call(client, "GET", "/webhooks", token).status_code == 401
