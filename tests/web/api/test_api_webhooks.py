@@ -158,6 +158,8 @@ def test_bad_subscriptions_are_refused_precisely(api_app, tokens):
     everything = call(client, "POST", "/webhooks", tokens["zhang"], json={
         "url": "http://127.0.0.1:9/x", "events": ["task.created"], "all_instances": True})
     assert (everything.status_code, everything.json["error"]["code"]) == (403, "forbidden")
+    assert call(client, "POST", "/webhooks", tokens["zhang"], json={
+        "url": "http://127.0.0.1:9/mine", "events": ["task.created"]}).status_code == 201
     root = call(client, "POST", "/webhooks", tokens["root"], json={
         "url": "http://127.0.0.1:9/x", "events": ["task.created"], "all_instances": True})
     assert root.status_code == 201, root.json
