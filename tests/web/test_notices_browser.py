@@ -1,7 +1,8 @@
-"""A policy notice end to end in headless Chromium, in Chinese: li writes it on the start page (R&D picked
+"""A policy notice and a needs survey end to end in headless Chromium, in Chinese: li writes it on the start page (R&D picked
 with the department picker, confirmation asked, one single-choice question), the fan-out runs (the
 background job, called here), zhang opens it on a phone (390 px), confirms "我已阅读并理解" and answers;
-li sees the receipts and the results with their charts. With LIAISON_SCREENSHOTS=1 it also saves
+li sees the receipts and the results with their charts. hu sends an anonymous needs survey to the
+whole company; wang answers a multiple-choice and an open question; hu sees the counts. With LIAISON_SCREENSHOTS=1 it also saves
 docs/screenshots/notice-*.png (zh, 1280 and 390 px)."""
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def site(tmp_path_factory):
                                      ("zhao", "赵六", "rd1"), ("hu", "胡人事", "hr")):
             accounts.create_person_account(session, username, name, PASSWORD, department_id=depts[code].id,
                                            email=f"{username}@example.com")
-    packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / "policy_notice"), "admin")
+    for package in ("policy_notice", "needs_survey"):
+        packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / package), "admin")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-notices"})
     with serving(app) as base:
         yield base, sessions
@@ -170,5 +172,68 @@ def test_a_notice_is_sent_read_confirmed_answered_and_its_receipts_charted(brows
         assert _narrow(page)
         page.goto(f"{base}/notices/")
         assert _narrow(page) and "关于调整考勤制度的通知" in page.inner_text("#sent")
+    finally:
+        context.close()
+
+
+def test_a_needs_survey_goes_to_everyone_and_its_anonymous_answers_are_counted(browser, site):
+    base, sessions = site
+    context, page = _signed_in(browser, base, "hu", DESKTOP)
+    try:
+        page.goto(f"{base}/start/needs_survey")
+        page.fill("#title", "办公环境需求调研")
+        table = page.locator("[data-field=questions]")
+        for question, kind, options in (("希望改善哪些设施？", "multiple", "咖啡机；会议室；停车位"),
+                                         ("其他建议", "open", "")):
+            table.locator("[data-add-row]").click()
+            row = table.locator("tbody tr").last
+            row.locator("input[name$=question]").fill(question)
+            row.locator("select[name$=kind]").select_option(kind)
+            if options:
+                row.locator("input[name$=options]").fill(options)
+            row.locator("select[name$=required]").select_option("no")
+        page.click("#start-submit")  # whole company and anonymous are the defaults
+        page.wait_for_url(re.compile(r"/instances/\d+"))
+    finally:
+        context.close()
+    with sessions() as session:
+        survey = session.scalars(select(Notice).where(Notice.kind == "survey")).one()
+        assert survey.total == 5  # everyone: li, zhang, wang, zhao, hu
+    due = sending.claim_due(sessions)  # also the first test's "remind the unread"
+    assert survey.id in due
+    for notice_id in due:
+        sending.run_job(sessions, notice_id)
+    with sessions() as session:
+        assert session.get(Notice, survey.id).status == "sent"
+
+    context, page = _signed_in(browser, base, "wang", PHONE)
+    try:
+        page.goto(f"{base}/notices/{survey.id}")
+        page.locator("label:has-text('咖啡机')").first.click()
+        page.locator("label:has-text('停车位')").first.click()
+        page.locator("textarea").last.fill("增加绿植")
+        page.click("#answer-submit")
+        page.locator("#answered").wait_for()
+        assert _narrow(page)
+    finally:
+        context.close()
+
+    context, page = _signed_in(browser, base, "hu", DESKTOP)
+    try:
+        page.goto(f"{base}/notices/{survey.id}/results")
+        chart = page.locator("#chart-q1")
+        counts = dict(chart.locator("tbody tr").evaluate_all(  # label -> the first series (the count)
+            "rows => rows.map(r => [r.querySelector('th').textContent, r.querySelector('td').dataset.value])"))
+        with sessions() as session:
+            rows = dict(session.execute(text(
+                "SELECT choice, count(*) FROM survey_answer WHERE survey_id = :s AND question = 'q1' "
+                "GROUP BY choice"), {"s": survey.survey_id}).all())
+            named = session.execute(text("SELECT count(*) FROM survey_response WHERE survey_id = :s "
+                                         "AND person_id IS NOT NULL"), {"s": survey.survey_id}).scalar()
+        assert named == 0  # anonymous: no person stored with the answers
+        assert sorted(rows.values()) == [1, 1], rows
+        drawn = {label: float(value) for label, value in counts.items()}
+        assert drawn == {"咖啡机": 1, "会议室": 0, "停车位": 1}, drawn  # the chart's numbers, as in SQL
+        assert "增加绿植" in page.inner_text("main")
     finally:
         context.close()
