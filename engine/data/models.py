@@ -717,7 +717,7 @@ class DesignerAudit(Base):
 
 # Tables of one concern each live in their own modules on the same registry: external access (issue 17),
 # bookable rooms with their bookings, policy notices with their surveys, training assessments, vendor
-# selection's scores, the REST API's tokens and kept responses (issue 13).
+# selection's scores, the REST API's tokens, kept responses and webhook subscriptions (issue 13).
 from engine.data import (  # noqa: E402,F401
     api_models,
     external_models,
@@ -725,4 +725,5 @@ from engine.data import (  # noqa: E402,F401
     room_models,
     training_models,
     vendor_models,
+    webhook_models,
 )

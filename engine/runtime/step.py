@@ -53,7 +53,7 @@ from engine.errors import (
 )
 from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
-from engine.runtime import uploads
+from engine.runtime import api_webhooks, uploads
 from engine.runtime.cc_events import copy_step
 from engine.runtime.effects import notify_step, step_events
 from engine.runtime.external_tasks import offered
@@ -214,6 +214,7 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
         events, directory = step_events(step, actor) + copies, None
     notify_step(conn, step, version, events, directory)
     add_trigger_writes(conn, step, records)  # webhook calls (outbox) and thrown messages
+    step.outbox += api_webhooks.step_rows(conn, step)  # the API's webhook subscriptions (outbox)
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
                                                               step.revision + 1)
     check_data_size(stored)

@@ -187,3 +187,37 @@ class DepartmentHit(Loose):
     code = fields.String(required=True)
     name = fields.String(required=True)
     parent = fields.String(allow_none=True)
+
+
+# -- webhooks --------------------------------------------------------------------------------------
+
+WEBHOOK_EVENTS = ("instance.started", "instance.completed", "instance.withdrawn", "instance.terminated",
+                  "instance.cancelled", "task.created", "task.completed")
+
+
+class WebhookBody(Schema):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=1000))
+    events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), required=True,
+                         validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS)))
+    process = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
+                            metadata={"description": "only this process's instances"})
+    all_instances = fields.Boolean(load_default=False,
+                                   metadata={"description": "every instance (a super admin's admin-scoped token)"})
+
+
+class Webhook(Loose):
+    id = fields.Integer(required=True)
+    owner = fields.String(required=True, metadata={"description": "the username of the subscription's person"})
+    url = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    process = fields.String(allow_none=True, required=True)
+    all_instances = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class WebhookCreated(Webhook):
+    secret = fields.String(required=True, metadata={"description": "the HMAC-SHA256 key; shown only once"})
+
+
+class WebhookList(Loose):
+    items = fields.List(fields.Nested(Webhook), required=True)
