@@ -64,6 +64,7 @@ from engine.runtime.submissions import checked_submission
 from engine.runtime.triggers import add_trigger_writes
 from engine.runtime.versions import version_forms, version_may_wait, version_specs
 from engine.runtime.waits import has_task_timers, record_waits, waits_of
+from engine.runtime.worker_rows import record_external_tasks, version_has_external
 
 task_table = WorkTask.__table__
 history_table = HistoryEntry.__table__
@@ -220,6 +221,8 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
     instance_id = _write(conn, step)
+    if version_has_external(conn, *version):  # rows for outside workers (`worker_rows`)
+        record_external_tasks(conn, instance_id, workflow, step)
     if step.thrown or offered(step.new_tasks):  # after the commit: route messages, issue external links
         _note_thrower(instance_id)
     setattr(workflow, STORED_DATA, stored)
