@@ -26,6 +26,7 @@ from engine.data.external_task_models import ExternalTask
 from engine.data.models import utcnow
 from engine.data.retry import is_contention, with_retries
 from engine.errors import InvalidTaskDataError, NotFoundError, NotPermittedError, TaskConflictError, msg
+from engine.people.org import is_super_admin
 from engine.runtime.messages import after_commit
 from engine.runtime.step import (
     checked_data,
@@ -156,9 +157,11 @@ def extend_lock(sessions, external_id: int, worker: str, seconds: int, now: date
 
 
 def retry_incident(sessions, external_id: int, user: str, retries: int = 1) -> dict:
-    """An admin puts an incident back in the pool with `retries` retries; the instance's history says who."""
+    """A super admin puts an incident back in the pool with `retries` retries; the instance's history
+    says who."""
     if not isinstance(retries, int) or retries < 1:
         raise InvalidTaskDataError(msg("retries must be 1 or more"))
+    check_admin(sessions, user)
     at = utcnow()
     with db_engine(sessions).begin() as conn:
         row = _row(conn, external_id)
@@ -171,6 +174,14 @@ def retry_incident(sessions, external_id: int, user: str, retries: int = 1) -> d
                                      "element_id": row["element_id"], "task_id": row["task_id"],
                                      "comment": row["topic"], "at": at}])
     return {**row, "status": "open", "retries": retries}
+
+
+def check_admin(sessions, user: str) -> None:
+    """NotPermittedError unless `user` is a super admin: external tasks and their incidents span every
+    process, so only super admins list or retry them."""
+    with sessions() as session:
+        if not is_super_admin(session, user):
+            raise NotPermittedError(msg("only a super admin may list or retry external tasks"))
 
 
 def list_tasks(conn, *, status: str | None = None, topic: str | None = None, instance_id: int | None = None,

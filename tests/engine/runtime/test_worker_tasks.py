@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine import runtime
 from engine.data.external_task_models import ExternalTask
-from engine.data.models import HistoryEntry, WorkTask, utcnow
+from engine.data.models import AdminGrant, HistoryEntry, Person, WorkTask, utcnow
 from engine.errors import InvalidTaskDataError, NotPermittedError, TaskConflictError
 from engine.runtime import worker_tasks
 from tests.conftest import FIXTURES, add_people
@@ -87,6 +87,10 @@ def test_an_expired_lock_goes_to_another_worker(sessions, started):
 
 
 def test_no_retries_left_is_an_incident_an_admin_retries(sessions, started):
+    add_people(sessions, "root")
+    with sessions() as session, session.begin():
+        root = session.scalar(select(Person.id).where(Person.username == "root"))
+        session.add(AdminGrant(person_id=root, department_id=None))
     [task] = worker_tasks.fetch_and_lock(sessions, "w1", TOPIC)
     worker_tasks.report_failure(sessions, task["id"], "w1", "card bureau refused", retries=0)
     with sessions.kw["bind"].connect() as conn:
@@ -95,6 +99,8 @@ def test_no_retries_left_is_an_incident_an_admin_retries(sessions, started):
     assert worker_tasks.fetch_and_lock(sessions, "w1", TOPIC, now=utcnow() + timedelta(days=1)) == []
     with pytest.raises(TaskConflictError):
         worker_tasks.report_failure(sessions, task["id"], "w1", "again", retries=0)
+    with pytest.raises(NotPermittedError):
+        worker_tasks.retry_incident(sessions, task["id"], "zhang")
     worker_tasks.retry_incident(sessions, task["id"], "root", retries=1)
     with pytest.raises(TaskConflictError):
         worker_tasks.retry_incident(sessions, task["id"], "root")  # no longer an incident

@@ -1,0 +1,46 @@
+"""External-task incidents on the instance page: what an outside worker reported when it ran out of
+retries, and the super admin's "Retry" (`engine.runtime.worker_tasks.retry_incident`, which the API and
+`liaison external-task retry` call too)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+
+from engine.errors import LiaisonError
+from engine.runtime import worker_tasks
+
+from .auth import current_account
+from .errors import translated
+
+bp = Blueprint("external_tasks", __name__, url_prefix="/external-tasks")
+
+
+def _sessions():
+    return current_app.extensions["liaison_sessions"]
+
+
+@bp.app_context_processor
+def _incidents() -> dict:
+    """`external_incidents(id)` for the instance page (which only people who may see it reach)."""
+    def external_incidents(instance_id: int) -> list[dict]:
+        with _sessions()().connection() as conn:
+            return worker_tasks.incidents_of(conn, instance_id)
+
+    return {"external_incidents": external_incidents}
+
+
+@bp.post("/<int:task_id>/retry")
+def retry(task_id: int):
+    """A super admin puts the incident back in the pool (one more retry); back to the instance page."""
+    account = current_account()
+    instance_id = request.form.get("instance_id", type=int)
+    try:
+        worker_tasks.retry_incident(_sessions(), task_id, account.username)
+    except LiaisonError as exc:
+        flash(translated(exc), "error")
+    else:
+        flash(_("The task is offered to the workers again."), "success")
+    if instance_id is None:
+        return redirect(url_for("home.index"))
+    return redirect(url_for("work.instance", instance_id=instance_id))
