@@ -50,9 +50,10 @@ PUBLIC = ("id", "task_id", "instance_id", "element_id", "topic", "status", "work
 
 
 def fetch_and_lock(sessions, worker: str, topics: list[tuple[str, int]], max_tasks: int = 1,
-                   now: datetime | None = None) -> list[dict]:
+                   now: datetime | None = None, only: int | None = None) -> list[dict]:
     """Lock up to `max_tasks` fetchable tasks of `topics` (`[(topic, lock seconds)]`) for `worker`:
-    open ones whose backoff has passed, and locked ones whose lock expired. Oldest first."""
+    open ones whose backoff has passed, and locked ones whose lock expired. Oldest first; `only`: that
+    task alone (the CLI locks the task it completes)."""
     worker, lock_for = _worker(worker), _topics(topics)
     if not isinstance(max_tasks, int) or not 1 <= max_tasks <= MAX_TASKS:
         raise InvalidTaskDataError(msg("max must be between 1 and %(most)s", most=MAX_TASKS))
@@ -60,6 +61,8 @@ def fetch_and_lock(sessions, worker: str, topics: list[tuple[str, int]], max_tas
     def once() -> list[dict]:
         at = now or utcnow()
         fetchable = and_(table.c.topic.in_(lock_for), _fetchable(at))
+        if only is not None:
+            fetchable = and_(fetchable, table.c.id == only)
         engine = db_engine(sessions)
         with engine.begin() as conn:
             query = select(table.c.id, table.c.topic).where(fetchable).order_by(table.c.id).limit(max_tasks)
@@ -174,6 +177,15 @@ def retry_incident(sessions, external_id: int, user: str, retries: int = 1) -> d
                                      "element_id": row["element_id"], "task_id": row["task_id"],
                                      "comment": row["topic"], "at": at}])
     return {**row, "status": "open", "retries": retries}
+
+
+def lock_one(sessions, external_id: int, worker: str, seconds: int = 300) -> dict:
+    """Lock one fetchable task by its id for `worker` (the CLI's `complete` and `fail`); the row as it is
+    when it cannot be locked (then the next call says why)."""
+    with db_engine(sessions).connect() as conn:
+        row = _row(conn, external_id)
+    locked = fetch_and_lock(sessions, worker, [(row["topic"], seconds)], only=external_id)
+    return locked[0] if locked else row
 
 
 def check_admin(sessions, user: str) -> None:
