@@ -190,7 +190,9 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
                                    "form": view.form, "assignee": view.assignee, "on_behalf_of": None,
                                    "candidate_users": view.candidate_users,
                                    "candidate_groups": view.candidate_groups, "due_at": view.due_at})
-    step.cancel = sorted(before - {v.id for v in open_views})
+    external = wfa.ready_external_tasks(workflow) if version_has_external(conn, *version) else None
+    waiting_external = {str(t.id) for t in external or ()}  # their `external_task` rows: `worker_rows`
+    step.cancel = sorted(before - {v.id for v in open_views} - waiting_external)
     step.timers_cancel += step.cancel
     if not step.status:
         if wfa.is_completed(workflow):
@@ -221,8 +223,8 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
     instance_id = _write(conn, step)
-    if version_has_external(conn, *version):  # rows for outside workers (`worker_rows`)
-        record_external_tasks(conn, instance_id, workflow, step)
+    if external is not None:  # rows for outside workers
+        record_external_tasks(conn, instance_id, external, step)
     if step.thrown or offered(step.new_tasks):  # after the commit: route messages, issue external links
         _note_thrower(instance_id)
     setattr(workflow, STORED_DATA, stored)

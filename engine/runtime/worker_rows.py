@@ -27,9 +27,10 @@ def version_has_external(conn, version_id: int, checksum: str) -> bool:
     return VERSION_EXTERNAL.get(checksum, lambda: wfa.has_external_tasks(*version_specs(conn, version_id, checksum)))
 
 
-def record_external_tasks(conn, instance_id: int, workflow, step: store.StepWrite) -> None:
-    """Open a row for each newly READY external task of the instance, cancel the rows left behind."""
-    ready = wfa.ready_external_tasks(workflow) if step.status == "running" else []
+def record_external_tasks(conn, instance_id: int, ready: list, step: store.StepWrite) -> None:
+    """Open a row for each newly READY external task of the instance (`ready`: those of the workflow
+    after the step), cancel the rows left behind."""
+    ready = ready if step.status == "running" else []
     ids = [str(task.id) for task in ready]
     ending = update(table).where(table.c.instance_id == instance_id, table.c.status.in_(LIVE))
     if ids:
