@@ -30,13 +30,13 @@ def _incidents() -> dict:
     return {"external_incidents": external_incidents}
 
 
-@bp.post("/<int:task_id>/retry")
-def retry(task_id: int):
+@bp.post("/<int:external_id>/retry")
+def retry(external_id: int):
     """A super admin puts the incident back in the pool (one more retry); back to the instance page."""
     account = current_account()
     instance_id = request.form.get("instance_id", type=int)
     try:
-        worker_tasks.retry_incident(_sessions(), task_id, account.username)
+        worker_tasks.retry_incident(_sessions(), external_id, account.username)
     except LiaisonError as exc:
         flash(translated(exc), "error")
     else:
