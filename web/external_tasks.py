@@ -1,6 +1,6 @@
-"""External-task incidents on the instance page: what an outside worker reported when it ran out of
-retries, and the super admin's "Retry" (`engine.runtime.worker_tasks.retry_incident`, which the API and
-`liaison external-task retry` call too)."""
+"""External tasks on the instance page: what waits for an outside worker, what a worker reported when
+it ran out of retries (an incident), and the super admin's "Retry" (`worker_tasks.retry_incident`,
+which the API and `liaison external-task retry` call too)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ def _sessions():
 
 @bp.app_context_processor
 def _incidents() -> dict:
-    """`external_incidents(id)` for the instance page (which only people who may see it reach)."""
-    def external_incidents(instance_id: int) -> list[dict]:
+    """`external_work(id)` for the instance page (which only people who may see it reach): its external
+    tasks not done yet, incidents included."""
+    def external_work(instance_id: int) -> list[dict]:
         with _sessions()().connection() as conn:
-            return worker_tasks.incidents_of(conn, instance_id)
+            return worker_tasks.waiting_of(conn, instance_id)
 
-    return {"external_incidents": external_incidents}
+    return {"external_work": external_work}
 
 
 @bp.post("/<int:external_id>/retry")

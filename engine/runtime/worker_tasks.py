@@ -39,6 +39,7 @@ from engine.runtime.step import (
     step_on,
 )
 from engine.runtime.waits import waits_of
+from engine.runtime.worker_rows import LIVE
 
 table = ExternalTask.__table__
 MAX_TASKS = 100  # at most this many tasks per fetch
@@ -210,8 +211,15 @@ def list_tasks(conn, *, status: str | None = None, topic: str | None = None, ins
 
 
 def incidents_of(conn, instance_id: int) -> list[dict]:
-    """The instance's external tasks that ran out of retries (for its page)."""
+    """The instance's external tasks that ran out of retries."""
     return list_tasks(conn, status="incident", instance_id=instance_id, limit=MAX_TASKS)
+
+
+def waiting_of(conn, instance_id: int) -> list[dict]:
+    """The instance's external tasks not done yet (open, locked, incident), oldest first: for its page."""
+    query = (select(table).where(table.c.instance_id == instance_id, table.c.status.in_(LIVE))
+             .order_by(table.c.id).limit(MAX_TASKS))
+    return [_public(row) for row in conn.execute(query).mappings()]
 
 
 # -- the guarded update ------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ def test_an_incident_shows_on_the_instance_page_and_a_super_admin_retries_it(app
     assert retried.status_code == 302
     page = root.get(f"/instances/{instance}").get_data(as_text=True)
     assert 'id="incidents"' not in page and "Incident retried" in page
+    assert "Waiting for an outside worker" in page and "last failure: card bureau refused" in page
     [back] = _fetch(client, worker)
     assert (back["id"], back["retries"]) == (task["id"], 1)
 
