@@ -134,3 +134,25 @@ def test_the_endpoints_are_in_the_openapi_document(app, tokens):
         assert path in document["paths"], path
     answer = call(client, "POST", "/external-tasks/fetch-and-lock", tokens["root"], json=FETCH)
     conforms(document, "POST", "/external-tasks/fetch-and-lock", answer)
+
+
+def test_the_worker_in_docs_api_md_runs(app, tokens):
+    """docs/api.md's worker, run as written against the served app: one round completes the task."""
+    import re
+    from pathlib import Path
+
+    from tests.browser_support import serving
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text(encoding="utf-8")
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[1]
+    assert "def work_once" in code
+    client = app.test_client()
+    instance = _start(client, tokens["zhang"])
+    with serving(app) as base:
+        code = code.replace('"http://localhost:5000/api/v1"', repr(base + "/api/v1"))
+        code = code.replace('"lia_...the worker\'s token"', repr(tokens["root"]))
+        namespace = {"__name__": "docs_api_worker"}
+        exec(compile(code, "docs/api.md", "exec"), namespace)  # noqa: S102
+        assert namespace["work_once"]() >= 1
+    view = call(client, "GET", f"/instances/{instance}", tokens["zhang"]).json
+    assert view["data"]["score"] == 400 and [t["element_id"] for t in view["tasks"] if t["status"] == "open"] == ["review"]
