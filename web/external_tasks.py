@@ -4,13 +4,13 @@ which the API and `liaison external-task retry` call too)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine.errors import LiaisonError
 from engine.runtime import worker_tasks
 
-from .auth import current_account
+from .auth import current_account, require_super_admin
 from .errors import translated
 
 bp = Blueprint("external_tasks", __name__, url_prefix="/external-tasks")
@@ -29,6 +29,22 @@ def _incidents() -> dict:
             return worker_tasks.waiting_of(conn, instance_id)
 
     return {"external_work": external_work}
+
+
+FILTERS = ("live", "incident", "open", "locked", "completed", "cancelled")
+PER_PAGE = 100
+
+
+@bp.get("/")
+@require_super_admin
+def index():
+    """Super admins: the external tasks of every process (not done yet by default), newest first, each
+    with its instance, so an incident is found and retried on the instance's page."""
+    status = request.args.get("status", "live")
+    status = status if status in FILTERS else "live"
+    with _sessions()().connection() as conn:
+        tasks = worker_tasks.list_tasks(conn, status=status, limit=PER_PAGE)
+    return render_template("admin/external_tasks.html", tasks=tasks, status=status, filters=FILTERS)
 
 
 @bp.post("/<int:external_id>/retry")

@@ -199,9 +199,12 @@ def check_admin(sessions, user: str) -> None:
 
 def list_tasks(conn, *, status: str | None = None, topic: str | None = None, instance_id: int | None = None,
                limit: int = 50, offset: int = 0) -> list[dict]:
-    """External tasks, newest first, filtered; for admins (the API's list, `liaison external-task list`)."""
+    """External tasks, newest first, filtered (`status` "live": not done yet); for super admins (their
+    page, the API's list, `liaison external-task list`)."""
     query = select(table).order_by(table.c.id.desc()).limit(limit).offset(offset)
-    if status:
+    if status == "live":  # what is not done yet: open, locked, incident
+        query = query.where(table.c.status.in_(LIVE))
+    elif status:
         query = query.where(table.c.status == status)
     if topic:
         query = query.where(table.c.topic == topic)

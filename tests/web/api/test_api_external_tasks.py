@@ -112,8 +112,12 @@ def test_an_incident_shows_on_the_instance_page_and_a_super_admin_retries_it(app
     page = zhang.get(f"/instances/{instance}?lang=zh").get_data(as_text=True)
     assert "故障" in page and "card bureau refused" in page and "外部信用查询" in page
     assert f"retry-incident-{task['id']}" not in page  # only a super admin retries
+    assert zhang.get("/external-tasks/").status_code == 403  # the list is for super admins
     root = app.test_client()
     sign_in(root, "root")
+    listing = root.get("/external-tasks/?status=incident&lang=zh").get_data(as_text=True)
+    assert f'data-external="{task["id"]}"' in listing and "card bureau refused" in listing and "故障" in listing
+    assert 'id="external-tasks-link"' in root.get("/admin/").get_data(as_text=True)
     page = root.get(f"/instances/{instance}?lang=en").get_data(as_text=True)
     assert "Incidents" in page and "External credit lookup" in page and "Outside worker failed" in page
     retried = post(root, "/external-tasks/{}/retry".format(task["id"]), {"instance_id": instance},
