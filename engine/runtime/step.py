@@ -222,9 +222,7 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     check_data_size(stored)
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
-    instance_id = _write(conn, step)
-    if external is not None:  # rows for outside workers
-        record_external_tasks(conn, instance_id, external, step)
+    instance_id = _write(conn, step) if external is None else _write_with_external(conn, step, external)
     if step.thrown or offered(step.new_tasks):  # after the commit: route messages, issue external links
         _note_thrower(instance_id)
     setattr(workflow, STORED_DATA, stored)
@@ -244,6 +242,24 @@ def _write(conn, step: store.StepWrite) -> int:
         if _saved_meanwhile(conn, step):
             raise _Stale() from exc  # a row the winner of a race wrote first: read again (then a conflict)
         raise
+
+
+def _write_with_external(conn, step: store.StepWrite, external: list) -> int:
+    """`_write`, and the `external_task` rows of the step (`worker_rows`) in the same transaction: on
+    PostgreSQL the step's connection is in autocommit, so the two are wrapped in an explicit one."""
+    if conn.dialect.name != "postgresql":
+        instance_id = _write(conn, step)  # inside the step's own transaction
+        record_external_tasks(conn, instance_id, external, step)
+        return instance_id
+    conn.exec_driver_sql("BEGIN")
+    try:
+        instance_id = _write(conn, step)
+        record_external_tasks(conn, instance_id, external, step)
+    except BaseException:
+        conn.exec_driver_sql("ROLLBACK")
+        raise
+    conn.exec_driver_sql("COMMIT")
+    return instance_id
 
 
 def _saved_meanwhile(conn, step: store.StepWrite) -> bool:
