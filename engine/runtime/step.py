@@ -24,7 +24,7 @@ import copy
 import json
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
@@ -256,7 +256,8 @@ def _write_with_external(conn, step: store.StepWrite, external: list) -> int:
         instance_id = _write(conn, step)
         record_external_tasks(conn, instance_id, external, step)
     except BaseException:
-        conn.exec_driver_sql("ROLLBACK")
+        with suppress(Exception):  # a dead connection: the original error is the one to raise
+            conn.exec_driver_sql("ROLLBACK")
         raise
     conn.exec_driver_sql("COMMIT")
     return instance_id
