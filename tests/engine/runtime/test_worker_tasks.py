@@ -156,3 +156,58 @@ def test_twenty_workers_at_once_never_lock_the_same_task(postgres_url):
     assert all(rows[task_id].worker == worker for worker, ids in got.items() for task_id in ids)
     assert sum(row.status == "locked" for row in rows.values()) == len(locked)
     engine.dispose()
+
+
+def test_a_completion_racing_a_user_task_runs_again_on_the_newer_state(postgres_url, tmp_path, monkeypatch):
+    """On PostgreSQL the external path writes in an explicit transaction: the loser of a race rolls
+    back and runs again on the winner's state; both completions land and the process ends."""
+    from engine.data import db
+    from engine.packages import deployment
+    from engine.runtime import instances, step
+    from tests.engine.conftest import flow, write_package
+
+    body = ('<bpmn:startEvent id="start"/><bpmn:parallelGateway id="fork"/>'
+            '<bpmn:serviceTask id="ext" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" camunda:type="external"'
+            ' camunda:topic="race"/><bpmn:userTask id="approve" liaison:assignee="li"/>'
+            '<bpmn:parallelGateway id="join"/><bpmn:endEvent id="end"/>'
+            + flow("start", "fork") + flow("fork", "ext") + flow("fork", "approve") + flow("ext", "join")
+            + flow("approve", "join") + flow("join", "end"))
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    add_people(sessions, "zhang", "li")
+    with sessions() as session, session.begin():
+        deployment.deploy(session, deployment.load_package(write_package(tmp_path, "race", {"race": body})), "admin")
+    started = runtime.start_instance(sessions, "race", {}, user="zhang")
+    [task] = worker_tasks.fetch_and_lock(sessions, "w1", [("race", 60)])
+    barrier, local, real_restore = threading.Barrier(2, timeout=30), threading.local(), step.restore
+
+    def restore_then_wait(*args):
+        workflow = real_restore(*args)
+        if not getattr(local, "waited", False):
+            local.waited = True
+            barrier.wait()  # both hold the same revision before either saves
+        return workflow
+
+    for module in (worker_tasks, instances, step):  # each calls it by its own name
+        monkeypatch.setattr(module, "restore", restore_then_wait)
+    results, errors = [], []
+
+    def run(action):
+        try:
+            results.append(action())
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(lambda: worker_tasks.complete(sessions, task["id"], "w1", {"x": 1}),)),
+               threading.Thread(target=run, args=(lambda: runtime.complete_task(sessions, started.open_tasks[0]["id"],
+                                                                                "li", {}),))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 2
+    with sessions() as session:
+        from engine.data.models import ProcessInstance
+        assert session.get(ProcessInstance, started.instance_id).status == "completed"
+    assert [row.status for row in _rows(sessions)] == ["completed"]
+    engine.dispose()
