@@ -23,7 +23,7 @@ from sqlalchemy import and_, or_, select, update
 from engine.bpmn import workflow as wfa
 from engine.data import store
 from engine.data.external_task_models import ExternalTask
-from engine.data.models import utcnow
+from engine.data.models import ProcessInstance, utcnow
 from engine.data.retry import is_contention, with_retries
 from engine.errors import InvalidTaskDataError, NotFoundError, NotPermittedError, TaskConflictError, msg
 from engine.people.org import is_super_admin
@@ -93,7 +93,7 @@ def complete(sessions, external_id: int, worker: str, variables: dict | None = N
 
     The row is marked completed first (a guarded update: a second completion, or one by another
     worker or after the lock expired, is refused), then the step runs; if the step fails, the row
-    is locked again for the worker, as it was."""
+    is locked again for the worker, as it was (cancelled if the instance is no longer running)."""
     worker, variables = _worker(worker), checked_data(variables)
     at = now or utcnow()
     row = _take(sessions, external_id, worker, at, status="completed", updated_at=at)
@@ -101,9 +101,11 @@ def complete(sessions, external_id: int, worker: str, variables: dict | None = N
         result = retry_when_locked(lambda: _complete_once(sessions, row, worker, variables, actor),
                                    f"completing external task {external_id}")
     except Exception:
-        with db_engine(sessions).begin() as conn:
+        with db_engine(sessions).begin() as conn:  # as it was; cancelled if the instance ended meanwhile
+            running = conn.scalar(select(ProcessInstance.status).where(
+                ProcessInstance.id == row["instance_id"])) == "running"
             conn.execute(update(table).where(table.c.id == external_id, table.c.status == "completed")
-                         .values(status="locked", updated_at=at))
+                         .values(status="locked" if running else "cancelled", updated_at=at))
         raise
     return {"id": external_id, "instance_id": result.instance_id, "status": result.status,
             "open_tasks": result.open_tasks}

@@ -112,9 +112,12 @@ def test_no_retries_left_is_an_incident_an_admin_retries(sessions, started):
 
 
 def test_a_cancelled_instance_cancels_its_external_task(sessions, started):
+    [task] = worker_tasks.fetch_and_lock(sessions, "w1", TOPIC)
     runtime.cancel_instance(sessions, started.instance_id, "zhang", "not needed")
     assert [row.status for row in _rows(sessions)] == ["cancelled"]
     assert worker_tasks.fetch_and_lock(sessions, "w1", TOPIC) == []
+    with pytest.raises(TaskConflictError, match="cancelled, not locked"):
+        worker_tasks.complete(sessions, task["id"], "w1", {})
 
 
 def test_bad_requests_are_refused(sessions, started):
