@@ -87,6 +87,8 @@ class Instance(InstanceSummary):
     data = fields.Dict()
     tasks = fields.List(fields.Dict())
     history = fields.List(fields.Dict())
+    external_tasks = fields.List(fields.Dict(), metadata={
+        "description": "what waits on outside workers: {id, element_id, topic, status, retries, error_message}"})
 
 
 class InstanceQuery(ListQuery):

@@ -104,6 +104,9 @@ def test_an_incident_shows_on_the_instance_page_and_a_super_admin_retries_it(app
     [task] = _fetch(client, worker)
     call(client, "POST", f"/external-tasks/{task['id']}/failure", worker,
          json={"worker": "w1", "error_message": "card bureau refused", "error_details": "HTTP 451", "retries": 0})
+    shown = call(client, "GET", f"/instances/{instance}", tokens["zhang"]).json["external_tasks"]
+    assert [(t["id"], t["status"], t["error_message"]) for t in shown] == [(task["id"], "incident",
+                                                                             "card bureau refused")]
     listed = call(client, "GET", "/external-tasks?status=incident", worker)
     assert [item["id"] for item in listed.json["items"]] == [task["id"]]
     assert call(client, "GET", "/external-tasks", tokens["zhang"]).status_code == 403  # not a super admin
