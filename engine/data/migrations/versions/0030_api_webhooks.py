@@ -1,7 +1,7 @@
 """REST API: webhook subscriptions; admin grants bump the directory version
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-03
 
 Issue 13: `api_webhook`, a person's subscription to instance and task events, delivered to its own
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0028"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
