@@ -3,7 +3,7 @@
 Every command prints readable text, or JSON with `--json`. Exit codes: 0 done, 1 refused
 (invalid input, conflict, not found, not permitted), 2 unreadable input, 3 an internal error.
 The command groups live in one module each: `serve`, `packages`, `people`, `instances`,
-`operations`, `messages`, `notify`, `calendar`, `designer` (diff, migrate), `external`, `tokens`; `common` holds what they share.
+`operations`, `messages`, `notify`, `calendar`, `designer` (diff, migrate), `external`, `tokens`, `worker_tasks` (external-task); `common` holds what they share.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from cli import (
     tokens,
     training,
     vendor,
+    worker_tasks,
 )
 from cli.common import LiaisonGroup
 
@@ -41,7 +42,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 
 
 for _module in (serve, analytics, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
-                tokens, training, vendor):
+                tokens, training, vendor, worker_tasks):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -17,7 +17,8 @@ from engine.bpmn.serialization import SPEC_CACHE
 from engine.data import db
 from engine.data.models import Base
 from engine.notify.recipients import LOOK_UPS
-from engine.runtime import LIVE_WORKFLOWS
+from engine.people import api_tokens
+from engine.runtime import LIVE_WORKFLOWS, api_webhooks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_SERVER = os.environ.get("LIAISON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -96,6 +97,8 @@ def database_url(request, tmp_path, sqlite_template):
     SPEC_CACHE.clear()
     LIVE_WORKFLOWS.clear()
     LOOK_UPS.clear()  # keyed by database URL and directory version: the PostgreSQL test database starts over
+    api_webhooks.KEPT.clear()  # the same
+    api_tokens.PEOPLE.clear()  # the same
     if request.param == "sqlite":
         path = tmp_path / "liaison.db"
         shutil.copy(sqlite_template, path)
@@ -111,6 +114,8 @@ def postgres_url(pg_url):
     SPEC_CACHE.clear()
     LIVE_WORKFLOWS.clear()
     LOOK_UPS.clear()
+    api_webhooks.KEPT.clear()
+    api_tokens.PEOPLE.clear()
     _truncate_all(pg_url)
     return pg_url
 

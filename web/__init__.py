@@ -52,6 +52,7 @@ BLUEPRINTS = (
     "training",
     "training_admin",
     "notices",
+    "external_tasks",
 )
 
 # Scripts from this site only: no inline script, no eval. Styles may be inline (diagram

@@ -130,7 +130,9 @@ def public_blueprint(blueprint: Blueprint) -> Blueprint:
 def _is_public() -> bool:
     endpoint = request.endpoint
     if endpoint is None:
-        return False  # unknown paths: anonymous visitors learn nothing about which exist
+        # unknown paths: anonymous visitors learn nothing about which exist; under /api/ (whose paths
+        # the public OpenAPI document lists) the answer is the API's JSON 404, never the sign-in page
+        return request.path.startswith("/api/")
     if endpoint in PUBLIC_ENDPOINTS or endpoint == "static" or endpoint.endswith(".static"):
         return True
     if getattr(current_app.view_functions.get(endpoint), "liaison_public", False):

@@ -259,6 +259,9 @@ ACTION_LABELS = {
     "external_link_issued": lambda: _("Link sent to the outside party"),
     "external_link_problem": lambda: _("No link sent to the outside party"),
     "notice_refused": lambda: _("The notice was not sent"),
+    "external_task_completed": lambda: _("Done by an outside worker"),
+    "external_task_incident": lambda: _("Outside worker failed: incident"),
+    "external_task_retried": lambda: _("Incident retried"),
 }
 
 STATUS_LABELS = {

@@ -206,6 +206,12 @@ def ready_external_tasks(workflow) -> list:
     return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, ExternalTask)]
 
 
+def has_external_tasks(spec, subspecs: dict | None = None) -> bool:
+    """Whether the spec (or one of its subprocesses) has an external service task."""
+    return any(isinstance(task_spec, ExternalTask)
+               for candidate in [spec, *(subspecs or {}).values()] for task_spec in candidate.task_specs.values())
+
+
 def describe_user_task(task, workdays=None) -> tuple[UserTaskView, bool]:
     """Project a READY user task to what its inbox row holds; True if it was described just now.
 

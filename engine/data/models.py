@@ -717,13 +717,16 @@ class DesignerAudit(Base):
 
 # Tables of one concern each live in their own modules on the same registry: external access (issue 17),
 # bookable rooms with their bookings, policy notices with their surveys, training assessments, vendor
-# selection's scores, the REST API's tokens and kept responses (issue 13).
+# selection's scores, the REST API's tokens, kept responses and webhook subscriptions (issue 13), external
+# service tasks for outside workers.
 from engine.data import (  # noqa: E402,F401
     analytics_models,
     api_models,
     external_models,
+    external_task_models,
     notice_models,
     room_models,
     training_models,
     vendor_models,
+    webhook_models,
 )

@@ -16,11 +16,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.data.api_models import ApiToken
-from engine.data.models import Person, utcnow
+from engine.data.models import DirectoryVersion, Person, utcnow
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError, Username, msg
 from engine.people.accounts import SessionUser, load_session_user
 
@@ -116,16 +116,37 @@ def create_token(session: Session, username: str, name: str, scopes, expires_at:
     return _info(row, person.username), secret
 
 
+# The person of a token as `load_session_user` reads it (three queries), kept per (database URL, person,
+# directory version): every write to person, role, person_role and admin_grant bumps the version
+# (migrations 0019 and 0030), so a kept person is never older than the directory. The token row itself
+# is read on every request: revocation and expiry take effect at once.
+PEOPLE: dict[tuple[str, int, int], SessionUser | None] = {}
+MAX_PEOPLE = 2000
+_TOKEN = (select(ApiToken, DirectoryVersion.version)
+          .join(DirectoryVersion, DirectoryVersion.id == 1).where(ApiToken.token_hash == bindparam("b_hash")))
+
+
 def verify_token(session: Session, secret: str, now: datetime | None = None) -> TokenIdentity | None:
-    """The identity of a live token (not revoked or expired, its person active), or None. Two primary-key
-    reads plus the person's roles; `last_used_at` is written (and committed) at most once a minute."""
+    """The identity of a live token (not revoked or expired, its person active), or None. One read of
+    the token with the directory's version, plus the person's when not kept (`PEOPLE`); `last_used_at`
+    is written (and committed) at most once a minute."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     now = now or utcnow()
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    found = session.execute(_TOKEN, {"b_hash": digest(secret)}).first()
+    if found is None:
         return None
-    user = load_session_user(session, row.person_id)
+    row, version = found
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    key = (str(session.get_bind().url), row.person_id, version)
+    if key in PEOPLE:
+        user = PEOPLE[key]
+    else:
+        user = load_session_user(session, row.person_id)
+        if len(PEOPLE) >= MAX_PEOPLE:
+            PEOPLE.clear()
+        PEOPLE[key] = user
     if user is None:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:

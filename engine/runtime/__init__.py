@@ -13,6 +13,7 @@ the callers use (`runtime.start_instance`, `runtime.complete_task`, ...); the mo
 - `claims`, `signers`, `delegation`, `moves`, `operations`: approval operations (认领, 加签/减签 and
   the decisions of a node with a mode, 委派, 退回/跳转/拿回, 转办/催办/抄送/撤回/终止);
 - `timers`, `messages`: firing timers and correlating messages (the scheduler's side included);
+- `worker_rows`, `worker_tasks`: external service tasks done by outside workers (fetch-and-lock);
 - `assignment`, `approvals`, `submissions`, `serials`, `uploads`: the rules the steps apply.
 
 Imports run one way: runtime -> notify, people, bpmn -> data.

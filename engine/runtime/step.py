@@ -24,7 +24,7 @@ import copy
 import json
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
@@ -53,7 +53,7 @@ from engine.errors import (
 )
 from engine.notify.recipients import look_up
 from engine.results import ON_BEHALF_OF_KEY
-from engine.runtime import uploads
+from engine.runtime import api_webhooks, uploads
 from engine.runtime.cc_events import copy_step
 from engine.runtime.effects import notify_step, step_events
 from engine.runtime.external_tasks import offered
@@ -64,6 +64,7 @@ from engine.runtime.submissions import checked_submission
 from engine.runtime.triggers import add_trigger_writes
 from engine.runtime.versions import version_forms, version_may_wait, version_specs
 from engine.runtime.waits import has_task_timers, record_waits, waits_of
+from engine.runtime.worker_rows import record_external_tasks, version_has_external
 
 task_table = WorkTask.__table__
 history_table = HistoryEntry.__table__
@@ -189,7 +190,9 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
                                    "form": view.form, "assignee": view.assignee, "on_behalf_of": None,
                                    "candidate_users": view.candidate_users,
                                    "candidate_groups": view.candidate_groups, "due_at": view.due_at})
-    step.cancel = sorted(before - {v.id for v in open_views})
+    external = wfa.ready_external_tasks(workflow) if version_has_external(conn, *version) else None
+    waiting_external = {str(t.id) for t in external or ()}  # their `external_task` rows: `worker_rows`
+    step.cancel = sorted(before - {v.id for v in open_views} - waiting_external)
     step.timers_cancel += step.cancel
     if not step.status:
         if wfa.is_completed(workflow):
@@ -214,12 +217,13 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
         events, directory = step_events(step, actor) + copies, None
     notify_step(conn, step, version, events, directory)
     add_trigger_writes(conn, step, records)  # webhook calls (outbox) and thrown messages
+    step.outbox += api_webhooks.step_rows(conn, step)  # the API's webhook subscriptions (outbox)
     step.data_set, step.data_del, stored = store.data_changes(_stored_data(conn, workflow, step), step.data,
                                                               step.revision + 1)
     check_data_size(stored)
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
-    instance_id = _write(conn, step)
+    instance_id = _write(conn, step) if external is None else _write_with_external(conn, step, external)
     if step.thrown or offered(step.new_tasks):  # after the commit: route messages, issue external links
         _note_thrower(instance_id)
     setattr(workflow, STORED_DATA, stored)
@@ -239,6 +243,25 @@ def _write(conn, step: store.StepWrite) -> int:
         if _saved_meanwhile(conn, step):
             raise _Stale() from exc  # a row the winner of a race wrote first: read again (then a conflict)
         raise
+
+
+def _write_with_external(conn, step: store.StepWrite, external: list) -> int:
+    """`_write`, and the `external_task` rows of the step (`worker_rows`) in the same transaction: on
+    PostgreSQL the step's connection is in autocommit, so the two are wrapped in an explicit one."""
+    if conn.dialect.name != "postgresql":
+        instance_id = _write(conn, step)  # inside the step's own transaction
+        record_external_tasks(conn, instance_id, external, step)
+        return instance_id
+    conn.exec_driver_sql("BEGIN")
+    try:
+        instance_id = _write(conn, step)
+        record_external_tasks(conn, instance_id, external, step)
+    except BaseException:
+        with suppress(Exception):  # a dead connection: the original error is the one to raise
+            conn.exec_driver_sql("ROLLBACK")
+        raise
+    conn.exec_driver_sql("COMMIT")
+    return instance_id
 
 
 def _saved_meanwhile(conn, step: store.StepWrite) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from engine.data.models import ProcessDefinition, ProcessInstance, ProcessVersion, WorkTask
 from engine.errors import NotFoundError, msg
 from engine.results import jsonable
+from engine.runtime import worker_tasks
 from engine.runtime.outcome import outcomes
 from engine.runtime.submissions import FORM_CACHE
 from engine.runtime.visibility import may_view_instance, visible_instances
@@ -52,7 +53,7 @@ def list_instances(session: Session, viewer: Viewer, *, process: str | None = No
 def instance_for(session: Session, viewer: Viewer, instance_id: int, lang: str | None = None) -> dict:
     """`queries.instance_view` as the viewer may see it: NotFoundError when they may not; fields some step
     must not see (`pages.restricted_fields`) left out of the data and history unless the viewer is the
-    initiator or a super admin."""
+    initiator or a super admin. `external_tasks`: what waits on outside workers (open, locked, incident)."""
     if not may_view_instance(session, instance_id, viewer.username, viewer.groups, viewer.is_super_admin):
         raise NotFoundError(msg("no instance %(id)s", id=instance_id))
     view = queries.instance_view(session, instance_id, lang)
@@ -64,6 +65,9 @@ def instance_for(session: Session, viewer: Viewer, instance_id: int, lang: str |
             for entry in view["history"]:
                 if isinstance(entry.get("data"), dict):
                     entry["data"] = {k: v for k, v in entry["data"].items() if k not in hidden}
+    view["external_tasks"] = jsonable([{k: t[k] for k in ("id", "element_id", "topic", "status", "retries",
+                                                          "error_message")}
+                                       for t in worker_tasks.waiting_of(session.connection(), instance_id)])
     return view
 
 

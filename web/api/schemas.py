@@ -87,6 +87,8 @@ class Instance(InstanceSummary):
     data = fields.Dict()
     tasks = fields.List(fields.Dict())
     history = fields.List(fields.Dict())
+    external_tasks = fields.List(fields.Dict(), metadata={
+        "description": "what waits on outside workers: {id, element_id, topic, status, retries, error_message}"})
 
 
 class InstanceQuery(ListQuery):
@@ -187,3 +189,104 @@ class DepartmentHit(Loose):
     code = fields.String(required=True)
     name = fields.String(required=True)
     parent = fields.String(allow_none=True)
+
+
+# -- webhooks --------------------------------------------------------------------------------------
+
+WEBHOOK_EVENTS = ("instance.started", "instance.completed", "instance.withdrawn", "instance.terminated",
+                  "instance.cancelled", "task.created", "task.completed")
+
+
+class WebhookBody(Schema):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=1000))
+    events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), required=True,
+                         validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS)))
+    process = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
+                            metadata={"description": "only this process's instances"})
+    all_instances = fields.Boolean(load_default=False,
+                                   metadata={"description": "every instance (a super admin's admin-scoped token)"})
+
+
+class Webhook(Loose):
+    id = fields.Integer(required=True)
+    owner = fields.String(required=True, metadata={"description": "the username of the subscription's person"})
+    url = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    process = fields.String(allow_none=True, required=True)
+    all_instances = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class WebhookCreated(Webhook):
+    secret = fields.String(required=True, metadata={"description": "the HMAC-SHA256 key; shown only once"})
+
+
+class WebhookList(Loose):
+    items = fields.List(fields.Nested(Webhook), required=True)
+# -- external tasks --------------------------------------------------------------------------------
+
+class TopicBody(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    lock_seconds = fields.Integer(required=True, validate=validate.Range(1, 7 * 24 * 3600),
+                                  metadata={"description": "how long the tasks of this topic stay locked"})
+
+
+class FetchBody(Schema):
+    worker = fields.String(required=True, validate=validate.Length(1, 200))
+    topics = fields.List(fields.Nested(TopicBody), required=True, validate=validate.Length(1, 50))
+    max = fields.Integer(load_default=1, validate=validate.Range(1, 100))
+    async_response_timeout = fields.Integer(load_default=0, validate=validate.Range(0, 30_000),
+                                            metadata={"description": "ms to wait for a task (long polling)"})
+
+
+class ExternalCompleteBody(Schema):
+    worker = fields.String(required=True, validate=validate.Length(1, 200))
+    variables = fields.Dict(load_default=dict, metadata={"description": "merged into the process data"})
+
+
+class FailureBody(Schema):
+    worker = fields.String(required=True, validate=validate.Length(1, 200))
+    error_message = fields.String(required=True, validate=validate.Length(1, 4000))
+    error_details = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+    retries = fields.Integer(load_default=0, validate=validate.Range(0, 1000),
+                             metadata={"description": "retries left; 0 makes an incident"})
+    retry_timeout = fields.Integer(load_default=0, validate=validate.Range(0, 7 * 24 * 3600),
+                                   metadata={"description": "seconds before the task is fetchable again"})
+
+
+class ExtendLockBody(Schema):
+    worker = fields.String(required=True, validate=validate.Length(1, 200))
+    lock_seconds = fields.Integer(required=True, validate=validate.Range(1, 7 * 24 * 3600),
+                                  metadata={"description": "seconds from now"})
+
+
+class RetryBody(Schema):
+    retries = fields.Integer(load_default=1, validate=validate.Range(1, 1000))
+
+
+class ExternalTaskQuery(ListQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ["open", "locked", "completed", "incident", "cancelled"]))
+    topic = fields.String(load_default=None)
+    instance = fields.Integer(load_default=None)
+
+
+class ExternalTask(Loose):
+    id = fields.Integer(required=True)
+    instance_id = fields.Integer(required=True)
+    element_id = fields.String(required=True)
+    topic = fields.String(required=True)
+    status = fields.String(required=True)
+    worker = fields.String(allow_none=True)
+    lock_expires_at = fields.String(allow_none=True)
+    retries = fields.Integer(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    error_details = fields.String(allow_none=True)
+    variables = fields.Dict(required=True)
+
+
+class ExternalCompleted(Loose):
+    id = fields.Integer(required=True)
+    instance_id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "the instance's status after the step"})
+    open_tasks = fields.List(fields.Dict(), required=True)

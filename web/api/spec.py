@@ -75,7 +75,8 @@ def _path(rule: str) -> tuple[str, list[dict]]:
 
 def _responses(declared) -> dict:
     if declared.response is not None:
-        content = {"application/json": {"schema": declared.response}}
+        schema = {"type": "array", "items": declared.response} if declared.many else declared.response
+        content = {"application/json": {"schema": schema}}
     elif declared.rule.endswith("/export"):
         content = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
     else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from engine import runtime
-from engine.errors import InvalidTaskDataError, msg
+from engine.errors import InvalidTaskDataError, LiaisonError, msg
 from engine.runtime import operations
 from engine.runtime.outcome import DECISION_KEY
 from engine.work import api_reads, inbox
@@ -65,15 +65,21 @@ def complete_task(task_id: str, body: dict):
 
     `action` approve / reject sets the form's decision. 422: the form refused the data (messages per
     field in the Accept-Language's language); 409: someone completed the task first; 403: not yours."""
-    _visible(task_id)
     data = dict(body["data"])
     if body["action"] is not None:
         if body["action"] not in ACTIONS:
+            _visible(task_id)
             raise InvalidTaskDataError(msg("unknown action %(action)s (approve or reject)", action=body["action"]))
         data[DECISION_KEY] = ACTIONS[body["action"]]
     user = identity().user
-    result = runtime.complete_task(sessions(), task_id, user.username, data, groups=user.groups,
-                                   comment=body["comment"], lang=current_language())
+    try:
+        result = runtime.complete_task(sessions(), task_id, user.username, data, groups=user.groups,
+                                       comment=body["comment"], lang=current_language())
+    except LiaisonError:
+        # the visibility check only when refused (then 404 for a task the person may not see, whatever
+        # the refusal): a completion the engine accepts was by someone who may act on it, so may see it
+        _visible(task_id)
+        raise
     return step_payload(result)
 
 

@@ -1,7 +1,7 @@
 """Process analytics: summary tables of the history, refreshed incrementally
 
 Revision ID: 0031
-Revises: 0028
+Revises: 0030
 Create Date: 2026-12-03
 
 Issue 19: `analytics_instance`, `analytics_node_visit` and the refresh's `analytics_watermark`.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0031"
-down_revision = "0028"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 

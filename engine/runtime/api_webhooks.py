@@ -1,0 +1,187 @@
+"""Webhook subscriptions of the REST API (issue 13): create, list, delete, and the outbox rows of a step.
+
+A subscription (`ApiWebhook`) belongs to a person and owns a generic `webhook_endpoint` named
+`api-webhook-<hex>` that holds its URL and HMAC secret (the secret is returned once, at creation).
+Events are not delivered here: `step_rows` turns what a step did (instance started, completed,
+withdrawn or terminated; tasks created or completed) into outbox rows of the step's own write, so
+they commit with the step or not at all, and `engine.notify.delivery` signs (`X-Liaison-Signature`)
+and retries them like every package webhook. There is one delivery mechanism.
+
+The subscriptions are read with one query per step, and kept per directory version when the step
+knows it (task completions): creating or deleting a subscription bumps `directory_version`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from engine.data import store
+from engine.data.models import DirectoryVersion, Person, WebhookEndpoint
+from engine.data.webhook_models import ApiWebhook
+from engine.errors import LiaisonError, NotFoundError, msg
+from engine.notify import delivery
+
+EVENTS = ("instance.started", "instance.completed", "instance.withdrawn", "instance.terminated",
+          "instance.cancelled", "task.created", "task.completed")
+ENDED_BY = {"withdrawn": "instance.withdrawn", "terminated": "instance.terminated"}
+MAX_URL = 1000
+ENDPOINT_PREFIX = "api-webhook-"
+
+
+class InvalidWebhookError(LiaisonError):
+    """A subscription request that cannot be honoured: bad URL, no or unknown events."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription as the API lists it (never the secret)."""
+
+    id: int
+    owner: str
+    url: str
+    events: tuple[str, ...]
+    process_key: str | None
+    all_instances: bool
+    created_at: object
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "owner": self.owner, "url": self.url, "events": list(self.events),
+                "process": self.process_key, "all_instances": self.all_instances,
+                "created_at": self.created_at.isoformat() if self.created_at else None}
+
+
+def create_subscription(session: Session, username: str, url: str, events: list[str],
+                        process_key: str | None = None, all_instances: bool = False) -> tuple[Subscription, str]:
+    """Subscribe `username` to `events` (of `process_key`'s instances, or of all) at `url`; returns the
+    subscription and its HMAC secret (shown once). InvalidWebhookError for a bad URL or event.
+
+    The events are those of instances `username` started and of tasks offered to or completed by them;
+    `all_instances` (the caller checks the person is a super administrator): of every instance."""
+    unknown = sorted(set(events) - set(EVENTS))
+    if not events or unknown:
+        raise InvalidWebhookError(msg("unknown webhook events: %(events)s (known: %(known)s)",
+                                      events=", ".join(unknown) or "-", known=", ".join(EVENTS)))
+    if len(url or "") > MAX_URL:
+        raise InvalidWebhookError(msg("the webhook URL may have at most %(count)s characters", count=MAX_URL))
+    person = session.scalar(select(Person).where(Person.username == username))
+    if person is None:
+        raise NotFoundError(msg("no person with username `%(person)s`", person=username))
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    try:
+        endpoint = delivery.add_endpoint(session, ENDPOINT_PREFIX + uuid.uuid4().hex[:16], url, "generic", secret)
+    except delivery.EndpointError:
+        raise InvalidWebhookError(msg("the webhook URL must be an http:// or https:// URL")) from None
+    row = ApiWebhook(person_id=person.id, endpoint_id=endpoint.id, events=sorted(set(events)),
+                     process_key=process_key or None, all_instances=all_instances)
+    session.add(row)
+    _bump(session)
+    session.commit()
+    return (Subscription(row.id, username, url, tuple(row.events), row.process_key, all_instances,
+                         row.created_at), secret)
+
+
+def list_subscriptions(session: Session, username: str | None) -> list[Subscription]:
+    """The subscriptions of `username` (None: everyone's, for an administrator), oldest first."""
+    query = (select(ApiWebhook, Person.username, WebhookEndpoint.url)
+             .join(Person, Person.id == ApiWebhook.person_id)
+             .join(WebhookEndpoint, WebhookEndpoint.id == ApiWebhook.endpoint_id).order_by(ApiWebhook.id))
+    if username is not None:
+        query = query.where(Person.username == username)
+    return [Subscription(w.id, owner, url, tuple(w.events), w.process_key, w.all_instances, w.created_at)
+            for w, owner, url in session.execute(query)]
+
+
+def delete_subscription(session: Session, username: str | None, subscription_id: int) -> None:
+    """End a subscription of `username` (None: anyone's); NotFoundError when it is not theirs. Its
+    endpoint is deactivated, so deliveries still pending are given up, not sent."""
+    found = [s for s in list_subscriptions(session, username) if s.id == subscription_id]
+    if not found:
+        raise NotFoundError(msg("no webhook subscription %(id)s", id=subscription_id))
+    endpoint_id = session.scalar(select(ApiWebhook.endpoint_id).where(ApiWebhook.id == subscription_id))
+    session.execute(delete(ApiWebhook).where(ApiWebhook.id == subscription_id))
+    session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(active=False))
+    _bump(session)
+    session.commit()
+
+
+def _bump(session: Session) -> None:
+    """Steps keep the subscriptions per directory version: a change makes them read again."""
+    session.execute(update(DirectoryVersion).where(DirectoryVersion.id == 1)
+                    .values(version=DirectoryVersion.version + 1))
+
+
+# -- the step's rows -------------------------------------------------------------------------------
+
+_ACTIVE = (select(WebhookEndpoint.name, ApiWebhook.events, ApiWebhook.process_key, ApiWebhook.all_instances,
+                  Person.username)
+           .join(WebhookEndpoint, WebhookEndpoint.id == ApiWebhook.endpoint_id)
+           .join(Person, Person.id == ApiWebhook.person_id)
+           .where(WebhookEndpoint.active.is_(True)))
+KEPT: dict[tuple[str, int], list] = {}  # (database URL, directory version) -> subscriptions
+_lock = threading.Lock()
+
+
+def _subscriptions(conn, directory_version: int | None) -> list:
+    """(endpoint name, events, process key, owner or None for all) of every active subscription; kept
+    per directory version."""
+    key = (str(conn.engine.url), directory_version) if directory_version is not None else None
+    if key is not None and key in KEPT:
+        return KEPT[key]
+    found = [(name, frozenset(events or ()), process, None if everything else owner)
+             for name, events, process, everything, owner in conn.execute(_ACTIVE)]
+    if key is not None:
+        with _lock:
+            if len(KEPT) > 32:
+                KEPT.clear()
+            KEPT[key] = found
+    return found
+
+
+def step_events(step: store.StepWrite) -> list[tuple[str, dict, set]]:
+    """(event, details, people concerned besides the initiator) of what the step did, in order."""
+    events = []
+    if step.instance_id is None:
+        events.append(("instance.started", {"initiator": step.initiator}, set()))
+    for entry in step.history:
+        if entry.get("action") == "task_completed":
+            events.append(("task.completed", {"task": {"id": entry.get("task_id"),
+                                                        "element_id": entry.get("element_id")},
+                                               "actor": entry.get("actor")}, {entry.get("actor")}))
+    for task in step.new_tasks:
+        events.append(("task.created", {"task": {"id": task["id"], "element_id": task["element_id"],
+                                                 "name": task["name"], "assignee": task["assignee"],
+                                                 "candidate_users": list(task["candidate_users"]),
+                                                 "candidate_groups": list(task["candidate_groups"])}},
+                       {task["assignee"], *task["candidate_users"]}))
+    if step.status == "completed":
+        events.append(("instance.completed", {"end_event": step.end_event}, set()))
+    elif step.status == "cancelled":
+        ended = next((h for h in step.history if h.get("action") in ENDED_BY), None)
+        events.append((ENDED_BY[ended["action"]] if ended else "instance.cancelled",
+                       {"actor": ended.get("actor") if ended else None,
+                        "comment": ended.get("comment") if ended else None}, set()))
+    return events
+
+
+def step_rows(conn, step: store.StepWrite) -> list[dict]:
+    """The outbox rows of the step's events for the subscriptions that want them (none read when no
+    subscription exists at all, the common case)."""
+    subscriptions = _subscriptions(conn, step.directory_version)
+    if not subscriptions:
+        return []
+    rows = []
+    for event, details, concerned in step_events(step):
+        for endpoint, events, process, owner in subscriptions:
+            if event in events and (process is None or process == step.process_key) and (
+                    owner is None or owner == step.initiator or owner in concerned):
+                rows.append({"event": event, "channel": "webhook", "recipient": endpoint, "payload": {
+                    "event": event, "delivery": uuid.uuid4().hex, "process": step.process_key,
+                    "instance_id": step.instance_id, "business_key": step.business_key,
+                    "status": step.status, "at": step.now.isoformat(), **details, "title": event, "text": ""}})
+    return rows

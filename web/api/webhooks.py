@@ -1,0 +1,53 @@
+"""Webhook subscriptions over the API: list, create (the secret is returned once) and delete, through
+`engine.runtime.api_webhooks`; the deliveries are the outbox's (signed with HMAC-SHA256, retried)."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from engine.runtime import api_webhooks
+
+from . import schemas as s
+from .core import ApiError, endpoint, identity, sessions
+
+
+def _sees_all() -> bool:
+    """A super administrator's token with the admin scope sees and makes subscriptions to everything."""
+    found = identity()
+    return "admin" in found.scopes and found.user.is_super_admin
+
+
+@endpoint("GET", "/webhooks", scope="read", response=s.WebhookList, tags=["webhooks"])
+def list_webhooks():
+    """The token's person's webhook subscriptions (everyone's for a super admin's admin-scoped token)."""
+    with sessions()() as session:
+        found = api_webhooks.list_subscriptions(session, None if _sees_all() else identity().user.username)
+    return {"items": [subscription.to_dict() for subscription in found]}
+
+
+@endpoint("POST", "/webhooks", scope="read", body=s.WebhookBody, response=s.WebhookCreated, status=201,
+          idempotent=True, tags=["webhooks"])
+def create_webhook(body: dict):
+    """Subscribe a URL to instance and task events; the response holds the HMAC `secret`, shown only once.
+
+    Events: instance.started, instance.completed, instance.withdrawn, instance.terminated,
+    instance.cancelled, task.created, task.completed. They are those of the instances the person started
+    and of the tasks offered to or completed by them; `all_instances` (a super admin's admin-scoped token
+    only) subscribes to every instance. `process` limits them to one process key."""
+    everything = bool(body["all_instances"])
+    if everything and not _sees_all():
+        raise ApiError(403, "forbidden", _("Only a super administrator's token with the admin scope may subscribe "
+                                           "to every instance."))
+    with sessions()() as session:
+        subscription, secret = api_webhooks.create_subscription(
+            session, identity().user.username, body["url"], body["events"], body["process"], everything)
+    return {**subscription.to_dict(), "secret": secret}
+
+
+@endpoint("DELETE", "/webhooks/<int:subscription_id>", scope="read", response=s.Done, tags=["webhooks"])
+def delete_webhook(subscription_id: int):
+    """End a subscription (404 when it is not the person's); deliveries still pending are given up."""
+    with sessions()() as session:
+        api_webhooks.delete_subscription(session, None if _sees_all() else identity().user.username,
+                                         subscription_id)
+    return {"ok": True}
