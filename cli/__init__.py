@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from cli import (
+    analytics,
     calendar,
     designer,
     external,
@@ -40,7 +41,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj["database_url"] = database_url
 
 
-for _module in (serve, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
+for _module in (serve, analytics, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
                 tokens, training, vendor, worker_tasks):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -33,6 +33,7 @@ BLUEPRINTS = (
     "work",
     "records",
     "vendor_scores",
+    "dashboards",
     "catalog",
     "admin",
     "people_admin",

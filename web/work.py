@@ -45,8 +45,8 @@ from engine.external.identity import is_external
 from engine.people import org
 from engine.runtime import operations, uploads
 from engine.runtime.outcome import DECISION_KEY
+from engine.work import analytics, queries
 from engine.work import pages as work
-from engine.work import queries
 from forms.build import FormContext, form_class, validate_formdata
 from forms.fields import option_key
 from forms.render import environment as forms_environment
@@ -608,12 +608,14 @@ def instance(instance_id: int):
         operations.mark_cc_read(sessions(), instance_id, username)  # a copy to this person is read now
         parts = instance_parts(session, instance_id, lang)
         allowed = operations.available(session, instance_id, username)
+        prediction = analytics.expected_finish(session, instance_id)  # None: not waiting, or no history yet
     view = parts["instance"]
     take_back_task = runtime.take_back_candidate(sessions(), instance_id, username) \
         if view["status"] == "running" else None
     return render_template("work/instance.html", status=status_label(view["outcome"]),
                            started=when(view["created_at"]), ended=when(view["ended_at"]), operations=allowed,
-                           max_comment=MAX_COMMENT, take_back_task=take_back_task, **parts)
+                           max_comment=MAX_COMMENT, take_back_task=take_back_task, prediction=prediction,
+                           expected_finish=when(prediction["finish"]) if prediction else "", **parts)
 
 
 @bp.get("/instances/<int:instance_id>/diagram.xml")

@@ -720,6 +720,7 @@ class DesignerAudit(Base):
 # selection's scores, the REST API's tokens, kept responses and webhook subscriptions (issue 13), external
 # service tasks for outside workers.
 from engine.data import (  # noqa: E402,F401
+    analytics_models,
     api_models,
     external_models,
     external_task_models,

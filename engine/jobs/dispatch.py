@@ -33,6 +33,7 @@ from engine.notices import process_link
 from engine.notices import sending as notices
 from engine.notify import delivery
 from engine.runtime import external_tasks, messages, room_sync, timers, visit_passes
+from engine.work import analytics
 
 log = logging.getLogger("liaison.jobs")
 _MODULES = {"timers": timers, "delivery": delivery, "messages": messages, "notices": notices}
@@ -249,6 +250,10 @@ class Dispatcher:
             process_link.sweep(self.sessions, now=now)  # notices a crash after their instance's end missed
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping notices of ended instances failed")
+        try:
+            analytics.sweep(self.sessions, now=now)  # the dashboards' summary tables, from newer history
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("refreshing the analytics summary failed")
 
 
 class InProcessRunner:

@@ -197,3 +197,18 @@ def _latest_meta(session: Session, key: str) -> dict:
              .where(ProcessDefinition.key == key).order_by(ProcessVersion.number.desc()).limit(1))
     package = session.scalar(query)
     return (package or {}).get("meta") or {}
+
+
+def analysable_keys(session: Session, username: str | None) -> set[str] | None:
+    """The process keys whose analytics `username` may see: None for every process (a super admin), else
+    the packages they administer or whose category they hold a designer grant on (empty: none)."""
+    if not username:
+        return set()
+    access = access_of(session, username)
+    if access.super_admin:
+        return None
+    keys = administered_keys(session, username)
+    granted = frozenset().union(*access.categories.values())
+    if granted:
+        keys |= set(session.scalars(select(ProcessDefinition.key).where(ProcessDefinition.category.in_(granted))))
+    return keys

@@ -2,6 +2,8 @@
 
    <div data-diagram-url="/instances/7/diagram.xml" data-done='["start","review"]' data-current='["approve"]'>
    Elements passed get the marker `lf-done`, the ones waiting now `lf-current` (styled by the page).
+   A heat map instead passes data-heat='{"review": {"level": 4, "title": "Review: median 6 h"}}': each
+   element gets the marker `lf-heat-<level>` (0..4) and its title shows on hover.
    The container's data-state ends as "ready", "failed" or "unavailable" (tests and screenshots wait for it).
 */
 (function () {
@@ -32,7 +34,27 @@
     current.forEach(function (id) {
       if (registry.get(id)) canvas.addMarker(id, 'lf-current');
     });
+    heat(container, canvas, registry);
     canvas.zoom('fit-viewport', 'auto');
+  }
+
+  function heat(container, canvas, registry) {
+    var value;
+    try {
+      value = JSON.parse(container.getAttribute('data-heat') || '{}') || {};
+    } catch (err) {
+      value = {};
+    }
+    Object.keys(value).forEach(function (id) {
+      var element = registry.get(id);
+      if (!element) return;
+      canvas.addMarker(id, 'lf-heat-' + value[id].level);
+      var gfx = registry.getGraphics(id);
+      var title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+      title.textContent = value[id].title;
+      gfx.insertBefore(title, gfx.firstChild);
+      gfx.setAttribute('data-heat-level', String(value[id].level));
+    });
   }
 
   function show(container) {

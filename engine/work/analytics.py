@@ -1,0 +1,393 @@
+"""Process analytics (issue 19): the summary tables' refresh, and the dashboards' scoped reads.
+
+`refresh` reads only `history_entry` rows past its watermark, and rebuilds the summary of the
+instances they touch (`analytics_instance`, `analytics_node_visit`) from `process_instance`,
+`work_task` and `approval_item`: rebuilding a whole instance makes it idempotent (run it twice, or
+crash half-way, and the rows are the same). The dispatcher runs it about once a minute; `liaison
+analytics refresh` runs it by hand. The reads take the process keys the viewer may see (the rule is
+`engine.packages.designer_access.analysable_keys`) and never scan the history itself.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import BigInteger, case, cast, delete, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from engine.bpmn.xmlsafe import relabel
+from engine.data.analytics_models import AnalyticsInstance, AnalyticsNodeVisit, AnalyticsWatermark
+from engine.data.models import (
+    ApprovalItem,
+    HistoryEntry,
+    Person,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    WorkTask,
+)
+from engine.errors import NotFoundError
+from engine.results import element_label
+from engine.runtime.versions import versions_element_names
+
+WATERMARK = "history"
+BATCH = 5000
+
+
+def refresh(sessions: sessionmaker[Session], batch: int = BATCH) -> int:
+    """Bring the summary up to date in batches of `batch` history rows; returns the instances rebuilt. The
+    first refresh (watermark 0) rebuilds every instance in one transaction, `batch` instances a statement."""
+    rebuilt = 0
+    while True:
+        with sessions.begin() as session:
+            mark = _watermark(session)
+            if mark.history_id == 0:  # the first refresh: every instance, by id, and the watermark at the top
+                top = session.scalar(select(func.max(HistoryEntry.id)))
+                if top is None:
+                    return rebuilt
+                ids = list(session.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id)))
+                for start in range(0, len(ids), batch):
+                    _rebuild(session, ids[start:start + batch])
+                mark.history_id = top
+                rebuilt += len(ids)
+                continue
+            rows = session.execute(select(HistoryEntry.id, HistoryEntry.instance_id)
+                                   .where(HistoryEntry.id > mark.history_id)
+                                   .order_by(HistoryEntry.id).limit(batch)).all()
+            if not rows:
+                return rebuilt
+            ids = sorted({instance_id for _, instance_id in rows})
+            _rebuild(session, ids)
+            mark.history_id = rows[-1][0]
+            rebuilt += len(ids)
+        if len(rows) < batch:
+            return rebuilt
+
+
+def _watermark(session: Session) -> AnalyticsWatermark:
+    """The watermark row, locked (FOR UPDATE on PostgreSQL) so two refreshes take turns; made on first use,
+    where a concurrent first refresh that made it first wins."""
+    mark = session.get(AnalyticsWatermark, WATERMARK, with_for_update=True)
+    if mark is None:
+        try:
+            with session.begin_nested():
+                session.add(AnalyticsWatermark(name=WATERMARK, history_id=0))
+        except IntegrityError:
+            pass
+        mark = session.get(AnalyticsWatermark, WATERMARK, with_for_update=True, populate_existing=True)
+    return mark
+
+
+def sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    """The dispatcher's minute housekeeping: `refresh`."""
+    return refresh(sessions)
+
+
+def _rebuild(session: Session, ids: list[int]) -> None:
+    """Replace the summary rows of instances `ids` with two INSERT ... SELECTs (set-based: a 10,000-instance
+    batch is a few statements, not a row each): the visits first, whose outcomes decide `rejected`."""
+    session.execute(delete(AnalyticsNodeVisit).where(AnalyticsNodeVisit.instance_id.in_(ids)))
+    session.execute(delete(AnalyticsInstance).where(AnalyticsInstance.instance_id.in_(ids)))
+    seconds = _seconds_sql(session.get_bind().dialect.name)
+    initiator, actor = aliased(Person), aliased(Person)
+    who = func.coalesce(WorkTask.completed_by, WorkTask.assignee)
+    rejected_item = exists().where(ApprovalItem.task_id == WorkTask.id, ApprovalItem.status == "rejected")
+    approved_item = exists().where(ApprovalItem.task_id == WorkTask.id, ApprovalItem.status == "approved")
+    outcome = case((WorkTask.status == "open", "open"), (rejected_item, "rejected"), (approved_item, "approved"),
+                   else_=WorkTask.status)
+    visits = (select(WorkTask.id, WorkTask.instance_id, ProcessInstance.process_key, ProcessVersion.number,
+                     WorkTask.element_id, WorkTask.created_at, WorkTask.completed_at, who, actor.department_id,
+                     initiator.department_id, outcome, WorkTask.due_at, seconds(WorkTask.created_at, WorkTask.completed_at))
+              .join(ProcessInstance, ProcessInstance.id == WorkTask.instance_id)
+              .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
+              .outerjoin(actor, actor.username == who)
+              .outerjoin(initiator, initiator.username == ProcessInstance.initiator)
+              .where(WorkTask.instance_id.in_(ids)))
+    session.execute(insert(AnalyticsNodeVisit).from_select(
+        ["task_id", "instance_id", "process_key", "version", "element_id", "entered_at", "left_at", "actor",
+         "actor_department_id", "initiator_department_id", "outcome", "due_at", "wait_seconds"], visits))
+    withdrawn = exists().where(HistoryEntry.instance_id == ProcessInstance.id, HistoryEntry.action == "withdrawn")
+    rejected = exists().where(AnalyticsNodeVisit.instance_id == ProcessInstance.id,
+                              AnalyticsNodeVisit.outcome == "rejected")
+    status = case((ProcessInstance.status == "running", "running"),
+                  ((ProcessInstance.status == "cancelled") & withdrawn, "withdrawn"),
+                  (ProcessInstance.status == "cancelled", "terminated"),
+                  ((ProcessInstance.status == "completed")
+                   & (rejected | func.coalesce(ProcessInstance.end_event, "").like("%reject%")), "rejected"),
+                  else_=ProcessInstance.status)
+    instances = (select(ProcessInstance.id, ProcessInstance.process_key, ProcessVersion.number, status,
+                        ProcessInstance.initiator, initiator.department_id, ProcessInstance.created_at,
+                        ProcessInstance.ended_at, seconds(ProcessInstance.created_at, ProcessInstance.ended_at))
+                 .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
+                 .outerjoin(initiator, initiator.username == ProcessInstance.initiator)
+                 .where(ProcessInstance.id.in_(ids)))
+    session.execute(insert(AnalyticsInstance).from_select(
+        ["instance_id", "process_key", "version", "status", "initiator", "initiator_department_id", "started_at",
+         "ended_at", "cycle_seconds"], instances))
+
+
+def _seconds_sql(dialect: str):
+    """`end - start` in whole seconds as SQL (NULL while `end` is NULL), on PostgreSQL and SQLite."""
+    if dialect == "postgresql":
+        return lambda start, end: cast(func.round(func.extract("epoch", end - start)), BigInteger)
+    return lambda start, end: cast(func.round((func.julianday(end) - func.julianday(start)) * 86400), BigInteger)
+
+
+# -- the dashboards' reads: the viewer's `keys` (None: every process) from `designer_access.analysable_keys`
+
+def _quantiles(values: list[int]) -> tuple[float | None, float | None]:
+    """Median and 90th percentile (inclusive method, so a single value is both); None when empty."""
+    if not values:
+        return None, None
+    if len(values) == 1:
+        return float(values[0]), float(values[0])
+    return float(statistics.median(values)), float(statistics.quantiles(values, n=10, method="inclusive")[8])
+
+
+def _allowed(keys: set[str] | None, key: str) -> bool:
+    return keys is None or key in keys
+
+
+def _period(moment: datetime, period: str) -> str:
+    if period == "month":
+        return moment.strftime("%Y-%m")
+    if period == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d}"
+    return moment.strftime("%Y-%m-%d")
+
+
+def instance_counts(session: Session, keys: set[str] | None, key: str, period: str = "day",
+                    since: datetime | None = None, until: datetime | None = None,
+                    department_id: int | None = None, version: int | None = None) -> dict:
+    """Per period (day / week / month of the start): started, finished, running, withdrawn, rejected;
+    over all: cycle time median and p90 (seconds, finished instances) and the approval rate (%)."""
+    if not _allowed(keys, key):
+        return {"periods": [], "rows": {}, "cycle_median": None, "cycle_p90": None, "approval_rate": None}
+    query = select(AnalyticsInstance.started_at, AnalyticsInstance.status, AnalyticsInstance.cycle_seconds
+                   ).where(AnalyticsInstance.process_key == key)
+    if since is not None:
+        query = query.where(AnalyticsInstance.started_at >= since)
+    if until is not None:
+        query = query.where(AnalyticsInstance.started_at < until)
+    if department_id is not None:
+        query = query.where(AnalyticsInstance.initiator_department_id == department_id)
+    if version is not None:
+        query = query.where(AnalyticsInstance.version == version)
+    rows: dict[str, Counter] = defaultdict(Counter)
+    cycles, decided = [], Counter()
+    for started, status, cycle in session.execute(query):
+        bucket = rows[_period(started, period)]
+        bucket["started"] += 1
+        bucket["running" if status == "running" else "finished"] += 1
+        if status in ("withdrawn", "rejected"):
+            bucket[status] += 1
+        if status in ("completed", "rejected"):
+            decided[status] += 1
+            cycles.append(cycle)
+    median, p90 = _quantiles([c for c in cycles if c is not None])
+    total = decided["completed"] + decided["rejected"]
+    return {"periods": sorted(rows), "rows": {p: dict(rows[p]) for p in sorted(rows)},
+            "cycle_median": median, "cycle_p90": p90,
+            "approval_rate": round(100 * decided["completed"] / total, 1) if total else None}
+
+
+def _scoped(query, keys: set[str] | None, key: str | None, version: int | None = None,
+            department_id: int | None = None):
+    """`query` over `analytics_node_visit` narrowed to the viewer's keys (or one allowed key), a version
+    and the actor's department; None when `key` is not the viewer's."""
+    v = AnalyticsNodeVisit
+    if key is not None:
+        if not _allowed(keys, key):
+            return None
+        query = query.where(v.process_key == key)
+    elif keys is not None:
+        query = query.where(v.process_key.in_(keys))
+    if version is not None:
+        query = query.where(v.version == version)
+    if department_id is not None:
+        query = query.where(v.actor_department_id == department_id)
+    return query
+
+
+FINISHED = AnalyticsNodeVisit.outcome.not_in(("open", "cancelled")) & AnalyticsNodeVisit.wait_seconds.is_not(None)
+
+
+def node_stats(session: Session, keys: set[str] | None, key: str, version: int | None = None,
+               now: datetime | None = None) -> list[dict]:
+    """Per node (BPMN element): waiting time median / p90 of finished waits (seconds), how many wait
+    now and the oldest wait's age (seconds); slowest median first. Two narrow queries: the finished
+    waits' seconds, and the open ones counted in SQL."""
+    now = now or datetime.now(UTC)
+    v = AnalyticsNodeVisit
+    finished = _scoped(select(v.element_id, v.wait_seconds).where(FINISHED), keys, key, version)
+    if finished is None:
+        return []
+    waits = defaultdict(list)
+    for element, seconds in session.execute(finished):
+        waits[element].append(seconds)
+    waiting = {element: (count, oldest) for element, count, oldest in session.execute(_scoped(
+        select(v.element_id, func.count(), func.min(v.entered_at)).where(v.outcome == "open")
+        .group_by(v.element_id), keys, key, version))}
+    rows = []
+    for element in sorted(set(waits) | set(waiting)):
+        median, p90 = _quantiles(waits[element])
+        count, oldest = waiting.get(element, (0, None))
+        rows.append({"element_id": element, "median": median, "p90": p90, "finished": len(waits[element]),
+                     "waiting": count, "oldest": int((now - oldest).total_seconds()) if oldest else None})
+    rows.sort(key=lambda r: -(r["median"] or 0))
+    return rows
+
+
+def sla(session: Session, keys: set[str] | None, key: str, version: int | None = None,
+        department_id: int | None = None) -> list[dict]:
+    """Due times met and missed of finished tasks that had one, per node and the actor's department id."""
+    v = AnalyticsNodeVisit
+    missed = func.sum(case((v.left_at > v.due_at, 1), else_=0))
+    query = _scoped(select(v.element_id, v.actor_department_id, func.count(), missed)
+                    .where(FINISHED, v.due_at.is_not(None)).group_by(v.element_id, v.actor_department_id)
+                    .order_by(v.element_id, v.actor_department_id), keys, key, version, department_id)
+    if query is None:
+        return []
+    return [{"element_id": element, "department_id": department, "met": total - (late or 0), "missed": late or 0}
+            for element, department, total, late in session.execute(query)]
+
+
+def heat(rows: list[dict]) -> dict[str, dict]:
+    """Each node's median and a heat level 0..4 (4: the slowest median), for the diagram's colours."""
+    top = max((r["median"] or 0 for r in rows), default=0)
+    return {r["element_id"]: {"median": r["median"], "p90": r["p90"], "waiting": r["waiting"],
+                              "level": round(4 * (r["median"] or 0) / top) if top else 0} for r in rows}
+
+
+def overdue_now(session: Session, keys: set[str] | None, key: str | None = None,
+                now: datetime | None = None) -> list[dict]:
+    """Open tasks past their due time, oldest due first, with whom they wait for (a username)."""
+    now = now or datetime.now(UTC)
+    v = AnalyticsNodeVisit
+    query = _scoped(select(v.instance_id, v.process_key, v.element_id, v.actor, v.due_at)
+                    .where(v.outcome == "open", v.due_at < now).order_by(v.due_at, v.instance_id), keys, key)
+    if query is None:
+        return []
+    return [{"instance_id": r.instance_id, "process_key": r.process_key, "element_id": r.element_id,
+             "waits_for": r.actor, "due_at": r.due_at, "overdue_seconds": int((now - r.due_at).total_seconds())}
+            for r in session.execute(query)]
+
+
+def workload(session: Session, keys: set[str] | None, key: str | None = None,
+             department_id: int | None = None) -> dict:
+    """Open tasks per person and per department id, and each approver's median time to act (seconds)."""
+    v = AnalyticsNodeVisit
+    open_query = _scoped(select(v.actor, v.actor_department_id, func.count()).where(v.outcome == "open")
+                         .group_by(v.actor, v.actor_department_id), keys, key, department_id=department_id)
+    if open_query is None:
+        return {"open_by_person": {}, "open_by_department": {}, "median_to_act": {}}
+    per_person, per_department, acted = Counter(), Counter(), defaultdict(list)
+    for actor, department, count in session.execute(open_query):
+        per_person[actor] += count
+        per_department[department] += count
+    for actor, seconds in session.execute(_scoped(select(v.actor, v.wait_seconds).where(FINISHED, v.actor.is_not(None)),
+                                                  keys, key, department_id=department_id)):
+        acted[actor].append(seconds)
+    return {"open_by_person": dict(per_person.most_common()),
+            "open_by_department": dict(per_department.most_common()),
+            "median_to_act": {who: _quantiles(values)[0] for who, values in sorted(acted.items())}}
+
+
+def expected_finish(session: Session, instance_id: int, now: datetime | None = None) -> dict | None:
+    """For a running instance: now + the median remaining time of finished instances of its process from
+    entering its current node (its latest open task) to their end; None when there is no such history.
+    `late` when an open task's due time comes before that."""
+    now = now or datetime.now(UTC)
+    current = session.scalars(select(AnalyticsNodeVisit).where(AnalyticsNodeVisit.instance_id == instance_id,
+                                                               AnalyticsNodeVisit.outcome == "open")
+                              .order_by(AnalyticsNodeVisit.entered_at.desc())).first()
+    if current is None:
+        return None
+    query = (select(AnalyticsNodeVisit.entered_at, AnalyticsInstance.ended_at)
+             .join(AnalyticsInstance, AnalyticsInstance.instance_id == AnalyticsNodeVisit.instance_id)
+             .where(AnalyticsNodeVisit.process_key == current.process_key,
+                    AnalyticsNodeVisit.element_id == current.element_id,
+                    AnalyticsInstance.status.in_(("completed", "rejected"))))
+    remaining = [int((ended - entered).total_seconds()) for entered, ended in session.execute(query)]
+    if not remaining:
+        return None
+    median = statistics.median(remaining)
+    finish = now + timedelta(seconds=median)
+    return {"element_id": current.element_id, "median_remaining": median, "finish": finish,
+            "late": current.due_at is not None and current.due_at < finish}
+
+
+# -- what the dashboard page and its exports show --------------------------------------------------------
+
+def processes(session: Session, keys: set[str] | None) -> list[dict]:
+    """The processes the viewer may analyse: key, name ({zh, en}) and version numbers, by key."""
+    query = select(ProcessDefinition.key, ProcessDefinition.name, ProcessVersion.number).join(
+        ProcessVersion, ProcessVersion.definition_id == ProcessDefinition.id).order_by(ProcessDefinition.key)
+    if keys is not None:
+        query = query.where(ProcessDefinition.key.in_(keys))
+    found: dict[str, dict] = {}
+    for key, name, number in session.execute(query):
+        found.setdefault(key, {"key": key, "name": name or {}, "versions": []})["versions"].append(number)
+    return list(found.values())
+
+
+def version_diagram(session: Session, key: str, version: int | None, lang: str) -> dict:
+    """The BPMN XML of version `version` (default: the latest) of `key`, labelled in `lang`, and the
+    element labels; NotFoundError when there is no such version."""
+    query = (select(ProcessVersion).join(ProcessDefinition, ProcessDefinition.id == ProcessVersion.definition_id)
+             .where(ProcessDefinition.key == key))
+    query = query.where(ProcessVersion.number == version) if version else query.order_by(ProcessVersion.number.desc())
+    found = session.scalars(query).first()
+    if found is None:
+        raise NotFoundError(f"no version {version} of {key}")
+    files = found.bpmn or {}
+    xml = next((t for t in files.values() if f'id="{found.process_id}"' in t), next(iter(files.values()), ""))
+    names = versions_element_names(session.connection(), [found.id]).get(found.id) or {}
+    labels = {e: element_label(names, e, lang) for e in names}
+    if labels and xml:
+        xml = relabel(xml, labels)
+    return {"xml": xml, "labels": labels, "version": found.number}
+
+
+def tables(session: Session, keys: set[str] | None, key: str, period: str = "day",
+           since: datetime | None = None, until: datetime | None = None, department_id: int | None = None,
+           version: int | None = None, now: datetime | None = None, nodes: list[dict] | None = None) -> dict[str, dict]:
+    """Every table of a process's dashboard as {columns, rows} (the page, its charts and the CSV / XLSX
+    exports show these same numbers); durations in hours, rounded to 0.1. `nodes`: `node_stats` already
+    read (the page also draws them as the heat map)."""
+    now = now or datetime.now(UTC)
+    counts = instance_counts(session, keys, key, period, since, until, department_id, version)
+    names = ("started", "finished", "running", "withdrawn", "rejected")
+    nodes = node_stats(session, keys, key, version, now) if nodes is None else nodes
+    load = workload(session, keys, key, department_id)
+    return {
+        "volume": {"columns": ["period", *names],
+                   "rows": [[p, *(counts["rows"][p].get(n, 0) for n in names)] for p in counts["periods"]]},
+        "cycle": {"columns": ["measure", "value"],
+                  "rows": [["cycle_median_h", _hours(counts["cycle_median"])],
+                           ["cycle_p90_h", _hours(counts["cycle_p90"])],
+                           ["approval_rate_pct", counts["approval_rate"]]]},
+        "nodes": {"columns": ["element_id", "median_h", "p90_h", "finished", "waiting", "oldest_h"],
+                  "rows": [[n["element_id"], _hours(n["median"]), _hours(n["p90"]), n["finished"], n["waiting"],
+                            _hours(n["oldest"])] for n in nodes]},
+        "sla": {"columns": ["element_id", "department_id", "met", "missed"],
+                "rows": [[r["element_id"], r["department_id"], r["met"], r["missed"]]
+                         for r in sla(session, keys, key, version, department_id)]},
+        "overdue": {"columns": ["instance_id", "element_id", "waits_for", "due_at", "overdue_h"],
+                    "rows": [[o["instance_id"], o["element_id"], o["waits_for"], o["due_at"],
+                              _hours(o["overdue_seconds"])] for o in overdue_now(session, keys, key, now)]},
+        "workload_people": {"columns": ["person", "open", "median_to_act_h"],
+                            "rows": [[who, load["open_by_person"].get(who, 0), _hours(load["median_to_act"].get(who))]
+                                     for who in sorted(set(load["open_by_person"]) | set(load["median_to_act"]),
+                                                       key=lambda w: (w is None, w or ""))]},
+        "workload_departments": {"columns": ["department_id", "open"],
+                                 "rows": [[d, n] for d, n in load["open_by_department"].items()]},
+    }
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 1)
