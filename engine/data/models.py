@@ -3,10 +3,11 @@
 The schema itself is created by the Alembic migrations in `engine/migrations`; these models
 must stay in step with them (a test compares the two).
 
-Over 600 lines on purpose, for now: one declarative registry whose tables reference each other
-(people, departments, tasks, instances), read whole by the migration check. It is a list of
-column declarations with no logic; the split into a `models/` folder by concern (runtime, people,
-notify, accounts) is due when the designer adds its tables.
+Over 600 lines on purpose: the core tables that reference each other (people, departments, roles,
+definitions, instances, tasks, history, notifications, drafts), read whole by the migration check; a
+list of column declarations with no logic. Tables of one concern each (external access, rooms,
+notices, training, vendor scores, API tokens and webhooks, external tasks, analytics) live in their own
+`*_models.py` modules on the same registry, imported at the end of this file.
 """
 
 from __future__ import annotations
