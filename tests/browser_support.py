@@ -46,3 +46,31 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+def signed_in(browser, base: str, username: str, password: str, viewport: dict, lang: str | None = None):
+    """A new browser context signed in as `username` (Chinese browser locale; phone emulation below 500 px
+    wide), and its page; `lang` picks the page language as `?lang=` does. Close the context when done."""
+    import re
+
+    phone = viewport["width"] < 500
+    context = browser.new_context(viewport=viewport, locale="zh-CN", device_scale_factor=2 if phone else 1,
+                                  is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/login" + (f"?lang={lang}" if lang else ""))
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+    return context, page
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    """docs/screenshots/NAME when LIAISON_SCREENSHOTS=1 (refreshing the docs' pictures), else nothing."""
+    if os.environ.get("LIAISON_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)

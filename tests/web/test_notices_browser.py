@@ -7,7 +7,6 @@ docs/screenshots/notice-*.png (zh, 1280 and 390 px)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from engine.data.notice_models import Notice
 from engine.notices import sending
 from engine.packages import deployment as packages
 from engine.people import accounts
-from tests.browser_support import chromium, serving
+from tests.browser_support import chromium, screenshot, serving, signed_in
 from web import create_app
 
 from .conftest import PASSWORD
@@ -28,7 +27,6 @@ from .conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -67,24 +65,12 @@ def browser():
 
 
 def _signed_in(browser, base: str, username: str, viewport: dict):
-    phone = viewport["width"] < 500
-    context = browser.new_context(viewport=viewport, locale="zh-CN", device_scale_factor=2 if phone else 1,
-                                  is_mobile=phone, has_touch=phone)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+    context, page = signed_in(browser, base, username, PASSWORD, viewport)
     page.goto(f"{base}/?lang=zh")
     return context, page
 
 
-def _shot(page, name: str) -> None:
-    if os.environ.get("LIAISON_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+_shot = screenshot
 
 
 def _narrow(page) -> bool:

@@ -5,7 +5,6 @@ and the pages at 390 px. With LIAISON_SCREENSHOTS=1 it also saves docs/screensho
 from __future__ import annotations
 
 import os
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from engine.data.room_models import RoomBooking
 from engine.packages import deployment as packages
 from engine.people import accounts
 from engine.resources import rooms
-from tests.browser_support import chromium, serving
+from tests.browser_support import chromium, screenshot, serving, signed_in
 from web import create_app
 
 from .conftest import PASSWORD
@@ -27,7 +26,6 @@ from .conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = (datetime.now(ZONE) + timedelta(days=1)).date()
 
@@ -57,21 +55,10 @@ def browser():
 
 
 def _signed_in(browser, base: str, username: str, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
-    return context, page
+    return signed_in(browser, base, username, PASSWORD, {"width": width, "height": 900})
 
 
-def _shot(page, name: str) -> None:
-    if os.environ.get("LIAISON_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+_shot = screenshot
 
 
 def _count(sessions, model) -> int:

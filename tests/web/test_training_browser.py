@@ -5,8 +5,6 @@ charts at both widths. With LIAISON_SCREENSHOTS=1 it saves docs/screenshots/trai
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from engine.data.models import Person, utcnow
 from engine.packages import deployment as packages
 from engine.people import accounts, org_import
 from engine.training import demo
-from tests.browser_support import chromium, serving
+from tests.browser_support import chromium, screenshot, serving, signed_in
 from web import create_app
 
 from .conftest import PASSWORD
@@ -26,7 +24,6 @@ from .conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -59,23 +56,10 @@ def browser():
 
 
 def _signed_in(browser, base: str, username: str, viewport: dict):
-    phone = viewport["width"] < 500
-    context = browser.new_context(viewport=viewport, locale="zh-CN", device_scale_factor=2 if phone else 1,
-                                  is_mobile=phone, has_touch=phone)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login?lang=zh")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
-    return context, page
+    return signed_in(browser, base, username, PASSWORD, viewport, lang="zh")
 
 
-def _shot(page, name: str, full_page: bool = True) -> None:
-    if os.environ.get("LIAISON_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+_shot = screenshot
 
 
 def _fits(page) -> bool:
