@@ -223,6 +223,24 @@ class WebhookCreated(Webhook):
 
 class WebhookList(Loose):
     items = fields.List(fields.Nested(Webhook), required=True)
+
+
+class WebhookPinged(Loose):
+    delivery = fields.Integer(required=True, metadata={"description": "the outbox row (`X-Liaison-Delivery`)"})
+    status = fields.String(required=True, metadata={"description": "pending, sending, sent or failed"})
+
+
+class WebhookDelivery(Loose):
+    id = fields.Integer(required=True, metadata={"description": "the outbox row (`X-Liaison-Delivery`)"})
+    event = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "pending, sending, sent or failed"})
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True, required=True)
+    instance_id = fields.Integer(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    sent_at = fields.DateTime(allow_none=True, required=True)
+    next_attempt_at = fields.DateTime(allow_none=True, required=True,
+                                      metadata={"description": "the next try of a pending delivery"})
 # -- external tasks --------------------------------------------------------------------------------
 
 class TopicBody(Schema):
