@@ -41,7 +41,7 @@ class WebhookForm(FlaskForm):
     events = SelectMultipleField(_l("Events"), choices=[(e, e) for e in api_webhooks.EVENTS],
                                  default=["instance.completed"], validators=[DataRequired()],
                                  widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput())
-    process = StringField(_l("Only this process (key, optional)"), validators=[Optional(), Length(max=100)])
+    process_key = StringField(_l("Only this process (key, optional)"), validators=[Optional(), Length(max=100)])
     all_instances = BooleanField(_l("Every instance, not only those I take part in"))
 
 
@@ -62,7 +62,7 @@ def _list(everyone: bool):
             with sessions()() as session:
                 _made, secret = api_webhooks.create_subscription(
                     session, current_account().username, form.url.data.strip(), form.events.data,
-                    (form.process.data or "").strip() or None, everyone and form.all_instances.data)
+                    (form.process_key.data or "").strip() or None, everyone and form.all_instances.data)
             form = WebhookForm(formdata=None)
             status = 201
         except LiaisonError as exc:
