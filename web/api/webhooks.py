@@ -27,7 +27,7 @@ def list_webhooks():
 
 
 @endpoint("POST", "/webhooks", scope="read", body=s.WebhookBody, response=s.WebhookCreated, status=201,
-          idempotent=True, tags=["webhooks"])
+          idempotent=True, tags=["webhooks"], links=s.WEBHOOK_LINKS)
 def create_webhook(body: dict):
     """Subscribe a URL to instance and task events; the response holds the HMAC `secret`, shown only once.
 
