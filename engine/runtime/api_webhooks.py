@@ -1,4 +1,6 @@
-"""Webhook subscriptions of the REST API (issue 13): create, list, delete, and the outbox rows of a step.
+"""Webhook subscriptions of the REST API (issue 13): create, list, delete, a test `ping`, the delivery
+log, and the outbox rows of a step. The API (`web/api/webhooks.py`) and the pages (`web/webhooks.py`)
+call these functions.
 
 A subscription (`ApiWebhook`) belongs to a person and owns a generic `webhook_endpoint` named
 `api-webhook-<hex>` that holds its URL and HMAC secret (the secret is returned once, at creation).
@@ -7,8 +9,11 @@ withdrawn or terminated; tasks created or completed) into outbox rows of the ste
 they commit with the step or not at all, and `engine.notify.delivery` signs (`X-Liaison-Signature`)
 and retries them like every package webhook. There is one delivery mechanism.
 
-The subscriptions are read with one query per step, and kept per directory version when the step
-knows it (task completions): creating or deleting a subscription bumps `directory_version`.
+A task offered to a group concerns the group's members (they may see it: `runtime.visibility`), so
+their subscriptions hear its `task.created`. The subscriptions and their owners' groups are read with
+two queries per step (none when there is no subscription), and kept per directory version when the
+step knows it (task completions): creating or deleting a subscription, and any role change, bumps
+`directory_version`.
 """
 
 from __future__ import annotations
