@@ -15,7 +15,7 @@ from engine.notify import delivery
 from engine.people import accounts, api_tokens
 
 from ..conftest import PASSWORD, csrf_token, post, sign_in
-from .conftest import call
+from .conftest import call, conforms
 from .test_api_webhooks import Receiver, deliver_api_webhooks
 
 SECRET = re.compile(r'id="webhook-secret">(whsec_[^<]+)<')
@@ -76,8 +76,19 @@ def test_subscribe_ping_read_the_log_and_delete_on_the_pages(api_app):
         assert post(browser, f"{detail}/ping", token_from=detail).status_code == 302
         assert _outbox_rows(api_app) == before + 1  # a ping still waiting is not queued twice
         assert 'data-status="pending"' in browser.get(detail).get_data(as_text=True)
-        [ping] = call(api_app.test_client(), "GET", f"/webhooks/{subscription}/deliveries", token).json["items"]
+        api = api_app.test_client()
+        document = api.get("/api/v1/openapi.json").json
+        log = call(api, "GET", f"/webhooks/{subscription}/deliveries", token)
+        conforms(document, "GET", "/webhooks/{subscription_id}/deliveries", log)
+        [ping] = log.json["items"]
         assert (ping["event"], ping["status"], ping["attempts"]) == ("ping", "pending", 0)
+        again = call(api, "POST", f"/webhooks/{subscription}/ping", token)  # the API's button: the same ping
+        conforms(document, "POST", "/webhooks/{subscription_id}/ping", again)
+        assert (again.status_code, again.json) == (202, {"delivery": ping["id"], "status": "pending"})
+        with api_app.extensions["liaison_sessions"]() as session:
+            stranger = api_tokens.create_token(session, "other", "t", ["read"])[1]
+        assert call(api, "POST", f"/webhooks/{subscription}/ping", stranger).status_code == 404
+        assert call(api, "GET", f"/webhooks/{subscription}/deliveries", stranger).status_code == 404
 
         assert deliver_api_webhooks(api_app, receiver.port) == ["sent"]  # the outbox worker's own delivery
         [(path, headers, body)] = receiver.received
