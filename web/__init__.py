@@ -47,6 +47,7 @@ BLUEPRINTS = (
     "reception",
     "api",
     "tokens",
+    "webhooks",
     "rooms",
     "rooms_admin",
     "training",

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.data.models import Base, utcnow
+from engine.data.models import Base, OutboxMessage, utcnow
 
 
 class ApiWebhook(Base):
@@ -29,3 +29,8 @@ class ApiWebhook(Base):
     # admin's subscription made with an admin-scoped token): every instance
     all_instances: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# A subscription's delivery log (`api_webhooks.recent_deliveries`): its outbox rows, newest first, read
+# as one index range however large the outbox grows.
+Index("ix_outbox_recipient", OutboxMessage.__table__.c.recipient, OutboxMessage.__table__.c.id)

@@ -1,4 +1,6 @@
-"""Webhook subscriptions of the REST API (issue 13): create, list, delete, and the outbox rows of a step.
+"""Webhook subscriptions of the REST API (issue 13): create, list, delete, a test `ping`, the delivery
+log, and the outbox rows of a step. The API (`web/api/webhooks.py`) and the pages (`web/webhooks.py`)
+call these functions.
 
 A subscription (`ApiWebhook`) belongs to a person and owns a generic `webhook_endpoint` named
 `api-webhook-<hex>` that holds its URL and HMAC secret (the secret is returned once, at creation).
@@ -7,8 +9,11 @@ withdrawn or terminated; tasks created or completed) into outbox rows of the ste
 they commit with the step or not at all, and `engine.notify.delivery` signs (`X-Liaison-Signature`)
 and retries them like every package webhook. There is one delivery mechanism.
 
-The subscriptions are read with one query per step, and kept per directory version when the step
-knows it (task completions): creating or deleting a subscription bumps `directory_version`.
+A task offered to a group concerns the group's members (they may see it: `runtime.visibility`), so
+their subscriptions hear its `task.created`. The subscriptions and their owners' groups are read with
+two queries per step (none when there is no subscription), and kept per directory version when the
+step knows it (task completions): creating or deleting a subscription, and any role change, bumps
+`directory_version`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.data import store
-from engine.data.models import DirectoryVersion, Person, WebhookEndpoint
+from engine.data.models import (
+    DirectoryVersion,
+    OutboxMessage,
+    Person,
+    PersonRole,
+    Role,
+    WebhookEndpoint,
+    utcnow,
+)
 from engine.data.webhook_models import ApiWebhook
 from engine.errors import LiaisonError, NotFoundError, msg
 from engine.notify import delivery
@@ -100,14 +113,102 @@ def list_subscriptions(session: Session, username: str | None) -> list[Subscript
 def delete_subscription(session: Session, username: str | None, subscription_id: int) -> None:
     """End a subscription of `username` (None: anyone's); NotFoundError when it is not theirs. Its
     endpoint is deactivated, so deliveries still pending are given up, not sent."""
-    found = [s for s in list_subscriptions(session, username) if s.id == subscription_id]
-    if not found:
-        raise NotFoundError(msg("no webhook subscription %(id)s", id=subscription_id))
-    endpoint_id = session.scalar(select(ApiWebhook.endpoint_id).where(ApiWebhook.id == subscription_id))
+    _subscription, endpoint_id, _name = _owned(session, username, subscription_id)
     session.execute(delete(ApiWebhook).where(ApiWebhook.id == subscription_id))
     session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(active=False))
     _bump(session)
     session.commit()
+
+
+def get_subscription(session: Session, username: str | None, subscription_id: int) -> Subscription:
+    """One subscription of `username` (None: anyone's); NotFoundError when it is not theirs."""
+    return _owned(session, username, subscription_id)[0]
+
+
+def _owned(session: Session, username: str | None, subscription_id: int) -> tuple[Subscription, int, str]:
+    """(the subscription, its endpoint's id and name), only when `username` (None: anyone) owns it."""
+    query = (select(ApiWebhook, Person.username, WebhookEndpoint.url, WebhookEndpoint.id, WebhookEndpoint.name)
+             .join(Person, Person.id == ApiWebhook.person_id)
+             .join(WebhookEndpoint, WebhookEndpoint.id == ApiWebhook.endpoint_id)
+             .where(ApiWebhook.id == subscription_id))
+    if username is not None:
+        query = query.where(Person.username == username)
+    found = session.execute(query).first()
+    if found is None:
+        raise NotFoundError(msg("no webhook subscription %(id)s", id=subscription_id))
+    w, owner, url, endpoint_id, name = found
+    return (Subscription(w.id, owner, url, tuple(w.events), w.process_key, w.all_instances, w.created_at),
+            endpoint_id, name)
+
+
+# -- test deliveries and the delivery log ------------------------------------------------------------
+
+PING = "ping"
+MAX_DELIVERIES = 100
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row of a subscription: what was (or will be) sent, and how it went."""
+
+    id: int
+    event: str
+    status: str  # pending | sending | sent | failed (the outbox's)
+    attempts: int
+    last_error: str | None
+    instance_id: int | None
+    created_at: object
+    sent_at: object
+    next_attempt_at: object
+
+    def to_dict(self) -> dict:
+        def when(value):
+            return value.isoformat() if value else None
+        return {"id": self.id, "event": self.event, "status": self.status, "attempts": self.attempts,
+                "last_error": self.last_error, "instance_id": self.instance_id,
+                "created_at": when(self.created_at), "sent_at": when(self.sent_at),
+                "next_attempt_at": when(self.next_attempt_at) if self.status == "pending" else None}
+
+
+def send_ping(session: Session, username: str | None, subscription_id: int, now=None) -> Delivery:
+    """Queue a `ping` event for a subscription of `username` (None: anyone's) through the outbox, signed
+    and retried like every event; its delivery. A ping still waiting is not queued twice (that one is
+    returned), so pressing the button again does not pile calls on the receiver."""
+    subscription, _endpoint_id, name = _owned(session, username, subscription_id)
+    waiting = session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.recipient == name, OutboxMessage.event == PING,
+        OutboxMessage.status.in_(("pending", "sending"))).limit(1))
+    if waiting is not None:
+        return _delivery(session, waiting)
+    now = now or utcnow()
+    row = OutboxMessage(event=PING, channel="webhook", recipient=name, status="pending", next_attempt_at=now,
+                        created_at=now, payload={
+                            "event": PING, "delivery": uuid.uuid4().hex, "subscription": subscription.id,
+                            "owner": subscription.owner, "events": list(subscription.events),
+                            "at": now.isoformat(), "title": PING, "text": ""})
+    session.add(row)
+    session.commit()
+    return _delivery(session, row.id)
+
+
+_DELIVERY_COLUMNS = (OutboxMessage.id, OutboxMessage.event, OutboxMessage.status, OutboxMessage.attempts,
+                     OutboxMessage.last_error, OutboxMessage.instance_id, OutboxMessage.created_at,
+                     OutboxMessage.sent_at, OutboxMessage.next_attempt_at)
+
+
+def _delivery(session: Session, outbox_id: int) -> Delivery:
+    return Delivery(*session.execute(select(*_DELIVERY_COLUMNS).where(OutboxMessage.id == outbox_id)).one())
+
+
+def recent_deliveries(session: Session, username: str | None, subscription_id: int, limit: int = 20,
+                      offset: int = 0) -> list[Delivery]:
+    """The subscription's deliveries, newest first (`limit` of them after `offset`); NotFoundError when
+    it is not `username`'s (None: anyone's). One index range (`ix_outbox_recipient`)."""
+    _subscription, _endpoint_id, name = _owned(session, username, subscription_id)
+    limit = max(1, min(limit, MAX_DELIVERIES + 1))
+    rows = session.execute(select(*_DELIVERY_COLUMNS).where(OutboxMessage.recipient == name)
+                           .order_by(OutboxMessage.id.desc()).offset(max(0, offset)).limit(limit))
+    return [Delivery(*row) for row in rows]
 
 
 def _bump(session: Session) -> None:
@@ -123,18 +224,27 @@ _ACTIVE = (select(WebhookEndpoint.name, ApiWebhook.events, ApiWebhook.process_ke
            .join(WebhookEndpoint, WebhookEndpoint.id == ApiWebhook.endpoint_id)
            .join(Person, Person.id == ApiWebhook.person_id)
            .where(WebhookEndpoint.active.is_(True)))
+_GROUPS = (select(Person.username, Role.key).join(PersonRole, PersonRole.person_id == Person.id)
+           .join(Role, Role.id == PersonRole.role_id)
+           .where(Person.id.in_(select(ApiWebhook.person_id)), Person.active.is_(True)))
 KEPT: dict[tuple[str, int], list] = {}  # (database URL, directory version) -> subscriptions
 _lock = threading.Lock()
 
 
 def _subscriptions(conn, directory_version: int | None) -> list:
-    """(endpoint name, events, process key, owner or None for all) of every active subscription; kept
-    per directory version."""
+    """(endpoint name, events, process key, owner or None for all, the owner's groups) of every active
+    subscription; kept per directory version (role memberships bump it too)."""
     key = (str(conn.engine.url), directory_version) if directory_version is not None else None
     if key is not None and key in KEPT:
         return KEPT[key]
-    found = [(name, frozenset(events or ()), process, None if everything else owner)
-             for name, events, process, everything, owner in conn.execute(_ACTIVE)]
+    rows = conn.execute(_ACTIVE).all()
+    groups: dict[str, set[str]] = {}
+    if rows:
+        for username, role in conn.execute(_GROUPS):
+            groups.setdefault(username, set()).add(role)
+    found = [(name, frozenset(events or ()), process, None if everything else owner,
+              frozenset(groups.get(owner, ())))
+             for name, events, process, everything, owner in rows]
     if key is not None:
         with _lock:
             if len(KEPT) > 32:
@@ -143,29 +253,30 @@ def _subscriptions(conn, directory_version: int | None) -> list:
     return found
 
 
-def step_events(step: store.StepWrite) -> list[tuple[str, dict, set]]:
-    """(event, details, people concerned besides the initiator) of what the step did, in order."""
+def step_events(step: store.StepWrite) -> list[tuple[str, dict, set, set]]:
+    """(event, details, people concerned besides the initiator, groups concerned) of what the step
+    did, in order. A task offered to a group concerns its members: they may see it (`visibility`)."""
     events = []
     if step.instance_id is None:
-        events.append(("instance.started", {"initiator": step.initiator}, set()))
+        events.append(("instance.started", {"initiator": step.initiator}, set(), set()))
     for entry in step.history:
         if entry.get("action") == "task_completed":
             events.append(("task.completed", {"task": {"id": entry.get("task_id"),
                                                         "element_id": entry.get("element_id")},
-                                               "actor": entry.get("actor")}, {entry.get("actor")}))
+                                               "actor": entry.get("actor")}, {entry.get("actor")}, set()))
     for task in step.new_tasks:
         events.append(("task.created", {"task": {"id": task["id"], "element_id": task["element_id"],
                                                  "name": task["name"], "assignee": task["assignee"],
                                                  "candidate_users": list(task["candidate_users"]),
                                                  "candidate_groups": list(task["candidate_groups"])}},
-                       {task["assignee"], *task["candidate_users"]}))
+                       {task["assignee"], *task["candidate_users"]}, set(task["candidate_groups"])))
     if step.status == "completed":
-        events.append(("instance.completed", {"end_event": step.end_event}, set()))
+        events.append(("instance.completed", {"end_event": step.end_event}, set(), set()))
     elif step.status == "cancelled":
         ended = next((h for h in step.history if h.get("action") in ENDED_BY), None)
         events.append((ENDED_BY[ended["action"]] if ended else "instance.cancelled",
                        {"actor": ended.get("actor") if ended else None,
-                        "comment": ended.get("comment") if ended else None}, set()))
+                        "comment": ended.get("comment") if ended else None}, set(), set()))
     return events
 
 
@@ -176,10 +287,10 @@ def step_rows(conn, step: store.StepWrite) -> list[dict]:
     if not subscriptions:
         return []
     rows = []
-    for event, details, concerned in step_events(step):
-        for endpoint, events, process, owner in subscriptions:
+    for event, details, concerned, groups in step_events(step):
+        for endpoint, events, process, owner, member_of in subscriptions:
             if event in events and (process is None or process == step.process_key) and (
-                    owner is None or owner == step.initiator or owner in concerned):
+                    owner is None or owner == step.initiator or owner in concerned or member_of & groups):
                 rows.append({"event": event, "channel": "webhook", "recipient": endpoint, "payload": {
                     "event": event, "delivery": uuid.uuid4().hex, "process": step.process_key,
                     "instance_id": step.instance_id, "business_key": step.business_key,

@@ -60,6 +60,7 @@ class Endpoint:
     summary: str
     description: str
     multipart: dict | None = None
+    links: dict | None = None  # OpenAPI links of the success response: {name: (operationId, {param: expression})}
 
 
 ENDPOINTS: list[tuple[str, Endpoint]] = []  # (endpoint name, declaration), in declaration order
@@ -223,14 +224,17 @@ def page_of(items: list, offset: int, limit: int) -> dict:
 # -- declaring endpoints ---------------------------------------------------------------------------
 
 def endpoint(method: str, rule: str, *, scope: str, query=None, body=None, response=None, many: bool = False,
-             status: int = 200, idempotent: bool = False, tags=(), multipart: dict | None = None):
+             status: int = 200, idempotent: bool = False, tags=(), multipart: dict | None = None,
+             links: dict | None = None):
     """Declare an API endpoint: the view gets `args` (parsed query) and `body` (parsed JSON) keyword
-    arguments when schemas are given, and returns a JSON-ready payload (sent with `status`) or a Response."""
+    arguments when schemas are given, and returns a JSON-ready payload (sent with `status`) or a Response.
+    `links` name the operations a success answer leads to (OpenAPI links: the docs show them, and the
+    schemathesis state machine follows them)."""
     def wrap(view):
         doc = (view.__doc__ or "").strip()
         summary, _blank, description = doc.partition("\n")
         declared = Endpoint(method, rule, scope, query, body, response, many, status, idempotent, tuple(tags),
-                            summary.strip(), description.strip(), multipart)
+                            summary.strip(), description.strip(), multipart, links)
 
         @wraps(view)
         def run(**kwargs):

@@ -24,7 +24,7 @@ def step_payload(result) -> dict:
 
 
 @endpoint("POST", "/processes/<key>/instances", scope="start", body=s.StartBody, response=s.Step, status=201,
-          idempotent=True, tags=["instances"])
+          idempotent=True, tags=["instances"], links=s.STEP_LINKS)
 def start_instance(key: str, body: dict):
     """Start an instance of the latest version of a process.
 
@@ -42,7 +42,7 @@ def start_instance(key: str, body: dict):
 
 
 @endpoint("GET", "/instances", scope="read", query=s.InstanceQuery,
-          response=s.page_schema(s.InstanceSummary, "InstancePage"), tags=["instances"])
+          response=s.page_schema(s.InstanceSummary, "InstancePage"), tags=["instances"], links=s.INSTANCE_LIST_LINKS)
 def list_instances(args: dict):
     """Instances the token's person may see, newest first (filters: process, status, business_key, started_by)."""
     offset = decode_cursor(args["cursor"])
@@ -53,7 +53,7 @@ def list_instances(args: dict):
     return page_of(items, offset, args["limit"])
 
 
-@endpoint("GET", "/instances/<int:instance_id>", scope="read", response=s.Instance, tags=["instances"])
+@endpoint("GET", "/instances/<int:instance_id>", scope="read", response=s.Instance, tags=["instances"], links=s.INSTANCE_LINKS)
 def get_instance(instance_id: int):
     """One instance: status, the data the caller may see, its tasks and history (404 when not visible)."""
     with sessions()() as session:

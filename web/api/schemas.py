@@ -71,6 +71,28 @@ class Step(Loose):
     tasks = fields.List(fields.Dict(), required=True, metadata={"description": "the open tasks after the step"})
 
 
+# OpenAPI links (`endpoint(links=...)`): where an answer leads; the docs show them and the schemathesis
+# state machine follows them (start -> read the instance -> complete its task ...).
+FIRST_TASK = "$response.body#/tasks/0/id"
+STEP_LINKS = {"GetInstance": ("get_instance", {"instance_id": "$response.body#/id"}),
+              "GetFirstOpenTask": ("get_task", {"task_id": FIRST_TASK}),
+              "CompleteFirstOpenTask": ("complete_task", {"task_id": FIRST_TASK})}
+INSTANCE_LINKS = {"GetFirstTask": ("get_task", {"task_id": FIRST_TASK}),
+                  "CompleteFirstTask": ("complete_task", {"task_id": FIRST_TASK}),
+                  "Urge": ("urge", {"instance_id": "$response.body#/id"})}
+INSTANCE_LIST_LINKS = {"GetFirstInstance": ("get_instance", {"instance_id": "$response.body#/items/0/id"})}
+TASK_LIST_LINKS = {"GetFirstTask": ("get_task", {"task_id": "$response.body#/items/0/id"}),
+                   "CompleteFirstTask": ("complete_task", {"task_id": "$response.body#/items/0/id"}),
+                   "ClaimFirstTask": ("claim", {"task_id": "$response.body#/items/0/id"})}
+TASK_LINKS = {"GetInstance": ("get_instance", {"instance_id": "$response.body#/instance_id"}),
+              "Complete": ("complete_task", {"task_id": "$response.body#/id"}),
+              "Transfer": ("transfer", {"task_id": "$response.body#/id"}),
+              "Return": ("return_task", {"task_id": "$response.body#/id"})}
+WEBHOOK_LINKS = {"Ping": ("ping_webhook", {"subscription_id": "$response.body#/id"}),
+                 "Deliveries": ("webhook_deliveries", {"subscription_id": "$response.body#/id"}),
+                 "Delete": ("delete_webhook", {"subscription_id": "$response.body#/id"})}
+
+
 class InstanceSummary(Loose):
     id = fields.Integer(required=True)
     process = fields.String(required=True)
@@ -223,6 +245,24 @@ class WebhookCreated(Webhook):
 
 class WebhookList(Loose):
     items = fields.List(fields.Nested(Webhook), required=True)
+
+
+class WebhookPinged(Loose):
+    delivery = fields.Integer(required=True, metadata={"description": "the outbox row (`X-Liaison-Delivery`)"})
+    status = fields.String(required=True, metadata={"description": "pending, sending, sent or failed"})
+
+
+class WebhookDelivery(Loose):
+    id = fields.Integer(required=True, metadata={"description": "the outbox row (`X-Liaison-Delivery`)"})
+    event = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "pending, sending, sent or failed"})
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True, required=True)
+    instance_id = fields.Integer(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    sent_at = fields.DateTime(allow_none=True, required=True)
+    next_attempt_at = fields.DateTime(allow_none=True, required=True,
+                                      metadata={"description": "the next try of a pending delivery"})
 # -- external tasks --------------------------------------------------------------------------------
 
 class TopicBody(Schema):

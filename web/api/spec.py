@@ -82,6 +82,10 @@ def _responses(declared) -> dict:
     else:
         content = None
     responses = {str(declared.status): {"description": "done", **({"content": content} if content else {})}}
+    if declared.links:
+        responses[str(declared.status)]["links"] = {
+            name: {"operationId": operation, "parameters": parameters}
+            for name, (operation, parameters) in declared.links.items()}
     error = {"application/json": {"schema": "Error"}}
     for code, text in ERRORS.items():
         responses[code] = {"description": text, "content": error}

@@ -21,7 +21,7 @@ ACTIONS = {"approve": True, "reject": False}
 
 
 @endpoint("GET", "/tasks", scope="read", query=s.TaskQuery, response=s.page_schema(s.Loose, "TaskPage"),
-          tags=["tasks"])
+          tags=["tasks"], links=s.TASK_LIST_LINKS)
 def list_tasks(args: dict):
     """The token person's tasks: `mine` (to do: assigned, or offered and unclaimed), `pool` (offered only),
     `done` (completed by them), `cc` (requests copied to them); open tasks carry their form schema."""
@@ -46,7 +46,7 @@ def list_tasks(args: dict):
     return {"items": items, "next_cursor": encode_cursor(offset + limit) if more else None}
 
 
-@endpoint("GET", "/tasks/<task_id>", scope="read", response=s.Task, tags=["tasks"])
+@endpoint("GET", "/tasks/<task_id>", scope="read", response=s.Task, tags=["tasks"], links=s.TASK_LINKS)
 def get_task(task_id: str):
     """One task with its form schema and whether the token's person may complete it now."""
     with sessions()() as session:
@@ -59,7 +59,7 @@ def _visible(task_id: str) -> None:
 
 
 @endpoint("POST", "/tasks/<task_id>/complete", scope="work", body=s.CompleteBody, response=s.Step,
-          idempotent=True, tags=["tasks"])
+          idempotent=True, tags=["tasks"], links=s.STEP_LINKS)
 def complete_task(task_id: str, body: dict):
     """Complete a task with form `data` and an optional `comment`.
 
@@ -123,7 +123,7 @@ def delegate(task_id: str, body: dict):
 
 
 @endpoint("POST", "/tasks/<task_id>/return", scope="work", body=s.ReturnBody, response=s.Step,
-          tags=["task operations"])
+          tags=["task operations"], links=s.STEP_LINKS)
 def return_task(task_id: str, body: dict):
     """Send the request back (退回) to the previous node, the initiator, or a node already passed."""
     _visible(task_id)

@@ -1,5 +1,6 @@
-"""Webhook subscriptions over the API: list, create (the secret is returned once) and delete, through
-`engine.runtime.api_webhooks`; the deliveries are the outbox's (signed with HMAC-SHA256, retried)."""
+"""Webhook subscriptions over the API: list, create (the secret is returned once), delete, send a test
+`ping` and read the delivery log, through `engine.runtime.api_webhooks` (the pages `/me/webhooks` and
+`/admin/webhooks` call the same functions); the deliveries are the outbox's (HMAC-SHA256, retried)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from flask_babel import gettext as _
 from engine.runtime import api_webhooks
 
 from . import schemas as s
-from .core import ApiError, endpoint, identity, sessions
+from .core import ApiError, decode_cursor, endpoint, identity, page_of, sessions
 
 
 def _sees_all() -> bool:
@@ -26,7 +27,7 @@ def list_webhooks():
 
 
 @endpoint("POST", "/webhooks", scope="read", body=s.WebhookBody, response=s.WebhookCreated, status=201,
-          idempotent=True, tags=["webhooks"])
+          idempotent=True, tags=["webhooks"], links=s.WEBHOOK_LINKS)
 def create_webhook(body: dict):
     """Subscribe a URL to instance and task events; the response holds the HMAC `secret`, shown only once.
 
@@ -48,6 +49,31 @@ def create_webhook(body: dict):
 def delete_webhook(subscription_id: int):
     """End a subscription (404 when it is not the person's); deliveries still pending are given up."""
     with sessions()() as session:
-        api_webhooks.delete_subscription(session, None if _sees_all() else identity().user.username,
-                                         subscription_id)
+        api_webhooks.delete_subscription(session, _owner(), subscription_id)
     return {"ok": True}
+
+
+def _owner() -> str | None:
+    return None if _sees_all() else identity().user.username
+
+
+@endpoint("POST", "/webhooks/<int:subscription_id>/ping", scope="read", response=s.WebhookPinged, status=202,
+          tags=["webhooks"])
+def ping_webhook(subscription_id: int):
+    """Queue a test `ping` event to the subscription's URL through the outbox (signed like every event).
+
+    A ping still waiting is not queued again: its delivery is returned. Follow it in
+    `GET /webhooks/{id}/deliveries`."""
+    with sessions()() as session:
+        delivery = api_webhooks.send_ping(session, _owner(), subscription_id)
+    return {"delivery": delivery.id, "status": delivery.status}
+
+
+@endpoint("GET", "/webhooks/<int:subscription_id>/deliveries", scope="read", query=s.ListQuery,
+          response=s.page_schema(s.WebhookDelivery, "WebhookDeliveryPage"), tags=["webhooks"])
+def webhook_deliveries(subscription_id: int, args: dict):
+    """The subscription's deliveries from the outbox, newest first: event, status, attempts, last error."""
+    offset = decode_cursor(args["cursor"])
+    with sessions()() as session:
+        found = api_webhooks.recent_deliveries(session, _owner(), subscription_id, args["limit"] + 1, offset)
+    return page_of([d.to_dict() for d in found], offset, args["limit"])

@@ -205,3 +205,65 @@ def test_a_token_follows_the_directory_at_once(api_app, tokens):
         token_id = api_tokens.verify_token(session, token).token_id
         api_tokens.revoke_token(session, token_id, None)
     assert call(client, "GET", "/webhooks", token).status_code == 401
+
+
+def test_a_task_offered_to_a_group_reaches_its_members_subscriptions_only(api_app, tokens):
+    """hr_record is offered to the hr group: hu (in hr) hears task.created for it and may read the task;
+    zhou (not in hr) neither hears it nor may read it, until he joins hr (the next pool task reaches him)."""
+    from engine.data.models import Person, PersonRole, Role
+    from engine.people import api_tokens
+
+    client = api_app.test_client()
+    sessions = api_app.extensions["liaison_sessions"]
+    with sessions() as session, session.begin():
+        session.add(Person(username="zhou", name="周六"))
+    with sessions() as session:
+        tokens = {**tokens, "zhou": api_tokens.create_token(session, "zhou", "tests", ["read"])[1]}
+    group = Receiver()
+    try:
+        port = group.port
+        subscribed = {}
+        for person in ("hu", "zhou"):
+            made = call(client, "POST", "/webhooks", tokens[person], json={
+                "url": f"http://127.0.0.1:{port}/{person}", "events": ["task.created"], "process": "leave_request"})
+            assert made.status_code == 201, made.json
+            subscribed[person] = made.json["secret"]
+
+        def approve_to_hr(business_key: str) -> str:
+            started = call(client, "POST", "/processes/leave_request/instances", tokens["zhang"],
+                           json={"data": START, "business_key": business_key})
+            [manager] = started.json["tasks"]
+            done = call(client, "POST", f"/tasks/{manager['id']}/complete", tokens["li"],
+                        json={"action": "approve", "data": {"manager_comment": "ok"}})
+            assert done.status_code == 200, done.json
+            [record] = done.json["tasks"]
+            assert record["element_id"] == "hr_record" and record["assignee"] is None
+            return record["id"]
+
+        record = approve_to_hr("WH-G1")
+        assert set(deliver_api_webhooks(api_app, port)) == {"sent"}
+        heard = [(path, json.loads(body)) for path, _headers, body in group.received]
+        assert [path for path, _payload in heard] == ["/hu"]  # the manager's task was li's, not hu's
+        [(_path, payload)] = heard
+        assert (payload["event"], payload["task"]["id"], payload["task"]["candidate_groups"]) == (
+            "task.created", record, ["hr"])
+        [(_path, headers, body)] = group.received
+        assert delivery.verify_signature(subscribed["hu"], headers["X-Liaison-Timestamp"], body,
+                                         headers["X-Liaison-Signature"])
+        # the rule is visibility's: hu may read the task he heard of, zhou may not
+        assert call(client, "GET", f"/tasks/{record}", tokens["hu"]).status_code == 200
+        assert call(client, "GET", f"/tasks/{record}", tokens["zhou"]).status_code == 404
+
+        with sessions() as session, session.begin():
+            zhou = session.scalar(select(Person.id).where(Person.username == "zhou"))
+            session.add(PersonRole(person_id=zhou, role_id=session.scalar(select(Role.id).where(Role.key == "hr"))))
+        group.received.clear()
+        second = approve_to_hr("WH-G2")
+        assert set(deliver_api_webhooks(api_app, port)) == {"sent"}
+        assert sorted((path, json.loads(body)["task"]["id"]) for path, _h, body in group.received) == [
+            ("/hu", second), ("/zhou", second)]
+        assert call(client, "GET", f"/tasks/{second}", tokens["zhou"]).status_code == 200
+        with sessions() as session, session.begin():
+            session.execute(delete(PersonRole).where(PersonRole.person_id == zhou))
+    finally:
+        group.stop()
