@@ -146,9 +146,8 @@ def test_a_non_member_neither_sees_nor_changes_the_project(world):
 
 def test_refusals_are_precise_and_save_nothing(world):
     sessions = world
-    with pytest.raises(InvalidProjectError, match="no department has the code `NOPE`"):
-        with sessions() as session:
-            projects.create_project(session, "li", ProjectInput(name="x", departments=["NOPE"]))
+    with pytest.raises(InvalidProjectError, match="no department has the code `NOPE`"), sessions() as session:
+        projects.create_project(session, "li", ProjectInput(name="x", departments=["NOPE"]))
     project_id = _project(sessions)
     with pytest.raises(InvalidProjectError, match="not a member"):
         _task(sessions, project_id, owner="zhao")
