@@ -52,6 +52,7 @@ BLUEPRINTS = (
     "training",
     "training_admin",
     "notices",
+    "projects",
     "external_tasks",
 )
 
