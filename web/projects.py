@@ -68,7 +68,10 @@ def _due(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value) if "T" in value else datetime.combine(date.fromisoformat(value), time(18))
     except ValueError:
         abort(400)
-    return moment if moment.tzinfo else moment.replace(tzinfo=get_timezone())
+    if moment.tzinfo:
+        return moment
+    zone = get_timezone()  # a pytz zone: `localize`, since `replace` would take its first (LMT) offset
+    return zone.localize(moment) if hasattr(zone, "localize") else moment.replace(tzinfo=zone)
 
 
 # -- projects --------------------------------------------------------------------------------------------
