@@ -126,11 +126,13 @@ def show(project_id: int, problem: str | None = None, status: int = 200):
     year = request.args.get("year", today.year, type=int)
     month = min(12, max(1, request.args.get("month", today.month, type=int)))
     how = _filter()
+    summary = views.summary(all_tasks)
     context = {"project": project, "view": view, "names": names, "people": people, "members": members,
                "board": views.board([t for t in all_tasks if t.parent_id is None]),
                "listed": views.filtered(all_tasks, how), "how": how,
                "labels": sorted({label for t in all_tasks for label in t.labels or []}),
-               "month": views.month_of(all_tasks, year, month, tz), "summary": views.summary(all_tasks),
+               "month": views.month_of(all_tasks, year, month, tz), "summary": summary,
+               "burn_remaining": ["" if v is None else v for v in summary.remaining],
                "is_overdue": lambda t: views.is_overdue(t, datetime.now(tz)), "priorities": PRIORITIES,
                "is_owner": project.owner == user.username, "problem": problem, "given": request.form}
     return render_template("projects/project.html", **context), status

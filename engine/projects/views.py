@@ -113,22 +113,28 @@ class Summary:
     total: int
     overdue: list[ProjectTask]
     days: list[str]
-    remaining: list[int]
+    remaining: list[int | None]
     ideal: list[float]
 
 
 def summary(tasks: list[ProjectTask], now: datetime | None = None) -> Summary:
-    """The project's summary; the burn-down runs from the first task's day to today (at most 60 days)."""
+    """The project's summary. The burn-down runs from the first task's day to the last due date (or today,
+    whichever is later; at most 60 days): `remaining` holds the open tasks at the end of each day up to
+    today (None after), `ideal` a straight line from the first day's count to zero on the last day."""
     now = now or utcnow()
     counts = {s: sum(1 for t in tasks if t.status == s) for s in STATUSES}
     overdue = [t for t in tasks if is_overdue(t, now)]
-    days, remaining = [], []
+    days: list[str] = []
+    remaining: list[int | None] = []
     if tasks:
         first = max(min(t.created_at for t in tasks).date(), now.date() - timedelta(days=BURN_DOWN_DAYS - 1))
+        last_due = max((t.due_at.date() for t in tasks if t.due_at), default=now.date())
+        last = min(max(last_due, now.date()), first + timedelta(days=BURN_DOWN_DAYS - 1))
         day = first
-        while day <= now.date():
+        while day <= last:
             end = datetime.combine(day, datetime.max.time(), tzinfo=now.tzinfo)
-            remaining.append(sum(1 for t in tasks if t.created_at <= end and not (t.done_at and t.done_at <= end)))
+            remaining.append(None if day > now.date() else sum(
+                1 for t in tasks if t.created_at <= end and not (t.done_at and t.done_at <= end)))
             days.append(day.isoformat())
             day += timedelta(days=1)
     start = remaining[0] if remaining else 0

@@ -174,3 +174,18 @@ def test_export_cells_are_text_never_formulas(world):
         table = export.rows(views.tasks_of(session, project_id), {"zhang": "张三"}, "zh", utcnow().tzinfo)
     assert table[1][1] == "'=HYPERLINK(\"x\")" and table[1][2] == "张三"
     process_wait.DONE_MESSAGE  # noqa: B018 - the message name a waiting process catches
+
+
+def test_the_burn_down_counts_open_tasks_each_day_up_to_today_and_runs_to_the_last_due_date(world):
+    sessions = world
+    now = utcnow()
+    project_id = _project(sessions)
+    first = _task(sessions, project_id, due=now + timedelta(days=2), now=now - timedelta(days=2))
+    _task(sessions, project_id, title="定价", due=now + timedelta(days=4), now=now - timedelta(days=1))
+    tasks.move_task(sessions, "zhang", first, "done", now=now - timedelta(days=1))
+    with sessions() as session:
+        result = views.summary(views.tasks_of(session, project_id), now)
+    assert len(result.days) == 7 and result.days[-1] == (now + timedelta(days=4)).date().isoformat()
+    assert result.remaining == [1, 1, 1, None, None, None, None]  # day -1: one made, one done
+    assert result.ideal[0] == 1 and result.ideal[-1] == 0
+    assert result.counts == {"open": 1, "in_progress": 0, "done": 1, "cancelled": 0}
