@@ -1,8 +1,9 @@
-"""A process that waits until project tasks are done: a step of the process creates tasks (`create_for`
-below, called by an operation of the process's page or the REST API, or the service operation
-`project_tasks`) naming the waiting instance; when the last of them is done or cancelled the project
-engine sends the message `project_tasks_done` keyed by that instance's business key, which the process
-catches (an intermediate message event or a boundary event) and goes on.
+"""A process that waits until project tasks are done: tasks are created naming the waiting instance
+(`tasks.create_task(..., waiting_instance_id=...)`, or `waiting_instance_id` in the REST API's task
+creation; a BPMN service operation creating them from inside a step is not built yet); when the last of
+them is done or cancelled the project engine sends the message `project_tasks_done` keyed by that
+instance's business key, which the process catches (an intermediate message event or a boundary event)
+and goes on. `waiting_key` checks an instance can wait this way.
 """
 
 from __future__ import annotations

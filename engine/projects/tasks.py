@@ -74,6 +74,10 @@ def create_task(sessions: sessionmaker[Session], actor: str, project_id: int, da
         project = access.project_for(session, project_id, Viewer(session, actor))
         access.check_open(project)
         data = _checked(session, project, data)
+        if waiting_instance_id is not None:  # a running instance with a business key, one the actor sees
+            if not may_view_as(session, waiting_instance_id, actor):
+                raise NotFoundError(msg("no instance %(id)s", id=waiting_instance_id))
+            process_wait.waiting_key(session, waiting_instance_id)
         if data.parent_id is not None:
             parent = session.get(ProjectTask, data.parent_id)
             if parent is None or parent.project_id != project_id:

@@ -109,6 +109,9 @@ def test_a_process_waits_until_the_tasks_it_created_are_done(world, tmp_path, de
     made = [tasks.create_task(sessions, "li", project_id, TaskInput(title=t, owner=o),
                               waiting_instance_id=started.instance_id)
             for t, o in (("交付里程碑一", "zhang"), ("交付里程碑二", "chen"))]
+    with pytest.raises(NotFoundError):  # zhang may not see li's instance: no task waits for it
+        tasks.create_task(sessions, "zhang", project_id, TaskInput(title="x", owner="zhang"),
+                          waiting_instance_id=started.instance_id)
     tasks.move_task(sessions, "zhang", made[0], "done")
     with sessions() as session:
         assert session.get(ProcessInstance, started.instance_id).status == "running"
