@@ -156,6 +156,11 @@ def test_pages_fit_and_are_screenshot(site, browser, project, viewport, lang):
         assert ("看板" if lang == "zh" else "Board") in page.locator(".tabs").inner_text()
         assert _fits(page)
         screenshot(page, f"projects-board-{lang}-{width}.png")
+        for view in ("list", "calendar"):
+            page.goto(project + f"?view={view}")
+            assert _fits(page), view
+        if width > 500 and lang == "zh":
+            screenshot(page, f"projects-calendar-{lang}-{width}.png")
         page.goto(project + "?view=summary")
         page.wait_for_selector("#burndown .chart-canvas:not([hidden])")
         assert _fits(page)
