@@ -147,7 +147,7 @@ def add_task(project_id: int):
                      start_on=date.fromisoformat(form["start_on"]) if form.get("start_on") else None,
                      due_at=_due(form.get("due")), parent_id=form.get("parent_id", type=int))
     try:
-        task_id = tasks.create_task(_sessions(), user.username, project_id, data)
+        project_task_id = tasks.create_task(_sessions(), user.username, project_id, data)
     except NotFoundError:
         abort(404)
     except LiaisonError as exc:
@@ -156,9 +156,9 @@ def add_task(project_id: int):
         return show(project_id, translated(exc), status_for(exc))
     flash(_("The task is added."), "success")
     if data.parent_id:
-        return redirect(url_for("projects.task_page", task_id=data.parent_id))
+        return redirect(url_for("projects.task_page", project_task_id=data.parent_id))
     return redirect(url_for("projects.show", project_id=project_id, view=request.args.get("view", "board"),
-                            _anchor=f"task-{task_id}"))
+                            _anchor=f"task-{project_task_id}"))
 
 
 @bp.post("/<int:project_id>/settings")
@@ -204,18 +204,18 @@ def export_list(project_id: int, kind: str):
 
 # -- tasks -----------------------------------------------------------------------------------------------
 
-@bp.get("/tasks/<int:task_id>")
-def task_page(task_id: int, problem: str | None = None, status: int = 200):
+@bp.get("/tasks/<int:project_task_id>")
+def task_page(project_task_id: int, problem: str | None = None, status: int = 200):
     user, lang = current_account(), current_language()
     with _sessions()() as session:
         try:
-            task, project = access.task_for(session, task_id, Viewer(session, user.username))
+            task, project = access.task_for(session, project_task_id, Viewer(session, user.username))
         except NotFoundError:
             abort(404)
-        comments = discussion.comments_of(session, task_id)
-        history = tasks.history_of(session, task_id)
-        files = tasks.files_of(session, task_id)
-        subtasks = tasks.subtasks_of(session, task_id)
+        comments = discussion.comments_of(session, project_task_id)
+        history = tasks.history_of(session, project_task_id)
+        files = tasks.files_of(session, project_task_id)
+        subtasks = tasks.subtasks_of(session, project_task_id)
         links = tasks.visible_links(session, task, user.username)
         people = projects.member_people(session, project)
         parent = session.get(type(task), task.parent_id) if task.parent_id else None
@@ -230,7 +230,7 @@ def task_page(task_id: int, problem: str | None = None, status: int = 200):
                            overdue=views.is_overdue(task, datetime.now(get_timezone()))), status
 
 
-def _act(task_id: int, action, done: str, back: str | None = None):
+def _act(project_task_id: int, action, done: str, back: str | None = None):
     """Run an engine call for the task; a refusal shows the task page again with the reason."""
     try:
         action(current_account().username)
@@ -239,64 +239,64 @@ def _act(task_id: int, action, done: str, back: str | None = None):
     except LiaisonError as exc:
         if request.accept_mimetypes.best == "application/json":
             return jsonify({"error": translated(exc)}), status_for(exc)
-        return task_page(task_id, translated(exc), status_for(exc))
+        return task_page(project_task_id, translated(exc), status_for(exc))
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"ok": True})
     flash(done, "success")
-    return redirect(back or url_for("projects.task_page", task_id=task_id))
+    return redirect(back or url_for("projects.task_page", project_task_id=project_task_id))
 
 
-@bp.post("/tasks/<int:task_id>/move")
-def move(task_id: int):
+@bp.post("/tasks/<int:project_task_id>/move")
+def move(project_task_id: int):
     status = request.form.get("status", "")
     back = request.form.get("back")
     back = back if back and back.startswith("/projects/") else None
-    return _act(task_id, lambda u: tasks.move_task(_sessions(), u, task_id, status), _("The task is moved."), back)
+    return _act(project_task_id, lambda u: tasks.move_task(_sessions(), u, project_task_id, status), _("The task is moved."), back)
 
 
-@bp.post("/tasks/<int:task_id>/edit")
-def edit(task_id: int):
+@bp.post("/tasks/<int:project_task_id>/edit")
+def edit(project_task_id: int):
     form = request.form
     changes = {"title": form.get("title", ""), "description": form.get("description", ""),
                "collaborators": _words(form.get("collaborators")), "priority": form.get("priority", "normal"),
                "labels": _words(form.get("labels")), "due_at": _due(form.get("due")),
                "start_on": date.fromisoformat(form["start_on"]) if form.get("start_on") else None}
-    return _act(task_id, lambda u: tasks.update_task(_sessions(), u, task_id, changes), _("The task is saved."))
+    return _act(project_task_id, lambda u: tasks.update_task(_sessions(), u, project_task_id, changes), _("The task is saved."))
 
 
-@bp.post("/tasks/<int:task_id>/checklist")
-def checklist(task_id: int):
+@bp.post("/tasks/<int:project_task_id>/checklist")
+def checklist(project_task_id: int):
     form = request.form
     items = [{"text": text, "done": str(i) in form.getlist("done")}
              for i, text in enumerate(form.getlist("item"))]
     if form.get("new", "").strip():
         items.append({"text": form["new"], "done": False})
-    return _act(task_id, lambda u: tasks.set_checklist(_sessions(), u, task_id, items), _("The checklist is saved."))
+    return _act(project_task_id, lambda u: tasks.set_checklist(_sessions(), u, project_task_id, items), _("The checklist is saved."))
 
 
-@bp.post("/tasks/<int:task_id>/comments")
-def comment(task_id: int):
+@bp.post("/tasks/<int:project_task_id>/comments")
+def comment(project_task_id: int):
     body = request.form.get("body", "")
-    return _act(task_id, lambda u: discussion.add_comment(_sessions(), u, task_id, body), _("The comment is posted."))
+    return _act(project_task_id, lambda u: discussion.add_comment(_sessions(), u, project_task_id, body), _("The comment is posted."))
 
 
-@bp.post("/tasks/<int:task_id>/files")
-def add_files(task_id: int):
+@bp.post("/tasks/<int:project_task_id>/files")
+def add_files(project_task_id: int):
     user = current_account()
     ids, problem = posted_attachments(request.form.get("attachments"), user.username)
     if problem:
-        return task_page(task_id, problem, 422)
+        return task_page(project_task_id, problem, 422)
     if not ids:
-        return task_page(task_id, _("Choose a file to upload."), 422)
-    return _act(task_id, lambda u: tasks.add_files(_sessions(), u, task_id, ids), _("The files are attached."))
+        return task_page(project_task_id, _("Choose a file to upload."), 422)
+    return _act(project_task_id, lambda u: tasks.add_files(_sessions(), u, project_task_id, ids), _("The files are attached."))
 
 
-@bp.post("/tasks/<int:task_id>/links")
-def link(task_id: int):
+@bp.post("/tasks/<int:project_task_id>/links")
+def link(project_task_id: int):
     instance_id = request.form.get("instance_id", type=int)
     if not instance_id:
-        return task_page(task_id, _("Enter the number of a request you can see."), 422)
-    return _act(task_id, lambda u: tasks.link_instance(_sessions(), u, task_id, instance_id), _("The request is linked."))
+        return task_page(project_task_id, _("Enter the number of a request you can see."), 422)
+    return _act(project_task_id, lambda u: tasks.link_instance(_sessions(), u, project_task_id, instance_id), _("The request is linked."))
 
 
 @bp.get("/files/<int:file_id>")
