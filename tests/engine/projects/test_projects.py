@@ -192,3 +192,45 @@ def test_the_burn_down_counts_open_tasks_each_day_up_to_today_and_runs_to_the_la
     assert result.remaining == [1, 1, 1, None, None, None, None]  # day -1: one made, one done
     assert result.ideal[0] == 1 and result.ideal[-1] == 0
     assert result.counts == {"open": 1, "in_progress": 0, "done": 1, "cancelled": 0}
+
+
+def _requesting_package(root):
+    body = ('<bpmn:startEvent id="start"/>'
+            '<bpmn:serviceTask id="ask" camunda:type="external" camunda:topic="project_tasks"/>'
+            '<bpmn:intermediateCatchEvent id="tasks_done"><bpmn:messageEventDefinition messageRef="msg_done"/>'
+            '</bpmn:intermediateCatchEvent><bpmn:endEvent id="delivered"/>'
+            + flow("start", "ask") + flow("ask", "tasks_done") + flow("tasks_done", "delivered"))
+    folder = write_package(root, "milestones", {"milestones": body}, meta={"process": "milestones"},
+                           definitions='<bpmn:message id="msg_done" name="project_tasks_done"/>')
+    bpmn = folder / "milestones.bpmn"
+    bpmn.write_text(bpmn.read_text().replace(
+        'xmlns:liaison=', 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:liaison=', 1))
+    return folder
+
+
+def test_a_process_step_creates_tasks_and_goes_on_when_they_are_done(world, tmp_path, deploy_package):
+    from engine import runtime
+    from engine.data.external_task_models import ExternalTask
+    sessions = world
+    deploy_package(_requesting_package(tmp_path))
+    project_id = _project(sessions)
+    due = (utcnow() + timedelta(days=5)).isoformat()
+    asks = [{"title": "交付里程碑一", "owner": "zhang", "due_at": due}, {"title": "交付里程碑二", "owner": "chen"}]
+    good = runtime.start_instance(sessions, "milestones", {"project_id": project_id, "project_tasks_requested": asks},
+                                  user="li", business_key="CR-9")
+    bad = runtime.start_instance(sessions, "milestones", {"project_id": project_id, "project_tasks_requested": [
+        {"title": "x", "owner": "zhao"}]}, user="li", business_key="CR-10")
+    assert process_wait.take_requests(sessions) == 1 and process_wait.take_requests(sessions) == 0
+    with sessions() as session:
+        made = session.scalars(select(ProjectTask).where(ProjectTask.waiting_instance_id == good.instance_id)
+                               .order_by(ProjectTask.id)).all()
+        refused = session.scalar(select(ExternalTask).where(ExternalTask.instance_id == bad.instance_id))
+        assert [(t.title, t.owner, t.created_by) for t in made] == [("交付里程碑一", "zhang", "li"),
+                                                                    ("交付里程碑二", "chen", "li")]
+        assert refused.status == "incident" and "not a member" in refused.error_message
+        assert session.get(ProcessInstance, good.instance_id).status == "running"
+    for task in made:
+        tasks.move_task(sessions, task.owner, task.id, "done")
+    with sessions() as session:
+        instance = session.get(ProcessInstance, good.instance_id)
+        assert (instance.status, instance.end_event) == ("completed", "delivered")
