@@ -37,6 +37,8 @@ COPY --from=assets /src/designer/static/build/ designer/static/build/
 # pages and the charts.
 COPY --from=assets /src/node_modules/bpmn-js/dist/ node_modules/bpmn-js/dist/
 COPY --from=assets /src/node_modules/chart.js/dist/ node_modules/chart.js/dist/
+# SortableJS of the project board (drag a task across columns); the package ships its built file at its root.
+COPY --from=assets /src/node_modules/sortablejs/Sortable.min.js node_modules/sortablejs/
 # Swagger UI of the API docs page (web/api/spec.py serves these two files).
 COPY --from=assets /src/node_modules/swagger-ui-dist/swagger-ui-bundle.js /src/node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/
 RUN pip install -e . \

@@ -21,6 +21,7 @@ from cli import (
     operations,
     packages,
     people,
+    projects,
     rooms,
     serve,
     tokens,
@@ -42,7 +43,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 
 
 for _module in (serve, analytics, packages, people, instances, operations, messages, notify, calendar, designer, external, rooms,
-                tokens, training, vendor, worker_tasks):
+                tokens, training, vendor, worker_tasks, projects):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

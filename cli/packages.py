@@ -17,6 +17,7 @@ from engine.notices.demo import load_demo as load_notice_demo
 from engine.packages import archive as package_zip
 from engine.packages import deployment as packages
 from engine.packages import scenarios
+from engine.projects import demo as project_demo
 from engine.training import demo as training_demo
 
 
@@ -73,6 +74,7 @@ def demo(ctx: click.Context, root: str | None) -> None:
         demo_rooms(sessions)
         click.echo(training_demo.load_demo(sessions))
         click.echo(load_notice_demo(sessions))  # a notice with a questionnaire from HR to everyone, once
+        click.echo(project_demo.load_demo(sessions))  # the product launch project of jiangnan, once
     sys.exit(1 if failed else 0)
 
 

@@ -53,6 +53,7 @@ BLUEPRINTS = (
     "training",
     "training_admin",
     "notices",
+    "projects",
     "external_tasks",
 )
 

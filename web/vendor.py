@@ -15,6 +15,7 @@ VENDOR_FILES = {
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "chart.js": "chart.js/dist/chart.umd.min.js",
+    "sortable.js": "sortablejs/Sortable.min.js",  # the project board (web/projects.py)
 }
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")

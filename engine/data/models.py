@@ -719,13 +719,14 @@ class DesignerAudit(Base):
 # Tables of one concern each live in their own modules on the same registry: external access (issue 17),
 # bookable rooms with their bookings, policy notices with their surveys, training assessments, vendor
 # selection's scores, the REST API's tokens, kept responses and webhook subscriptions (issue 13), external
-# service tasks for outside workers.
+# service tasks for outside workers, task collaboration's projects (issue 20).
 from engine.data import (  # noqa: E402,F401
     analytics_models,
     api_models,
     external_models,
     external_task_models,
     notice_models,
+    project_models,
     room_models,
     training_models,
     vendor_models,

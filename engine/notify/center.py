@@ -30,7 +30,7 @@ from engine.results import Page, paging
 ALL_EVENTS = "*"
 CHANNELS = ("inapp", "email")  # the channels a person chooses for themselves
 EVENTS = ("task_assigned", "task_due_soon", "task_overdue", "urged", "cc", "returned", "approved", "rejected",
-          "instance_finished", "external_link", "notice", "notice_reminder")
+          "instance_finished", "external_link", "notice", "notice_reminder", "project_mention")
 # Labels live here rather than in the web catalog: e-mail and other channels are rendered by
 # jobs without Flask-Babel, and they name the event too.
 EVENT_LABELS = {
@@ -47,6 +47,8 @@ EVENT_LABELS = {
     # Policy notices (engine.notices): the in-app item is always written; the e-mail follows the choice.
     "notice": {"zh": "通知公告", "en": "A notice is sent to me"},
     "notice_reminder": {"zh": "通知提醒", "en": "A reminder to read a notice"},
+    # Task collaboration (engine.projects): someone mentions me in a task's discussion.
+    "project_mention": {"zh": "在项目任务讨论中@我", "en": "I am mentioned in a project task's discussion"},
 }
 MAX_PER_PAGE = 200
 MAX_IDS = 1000  # ids marked read in one call
