@@ -76,7 +76,7 @@ DUMMY_ARGS = {"task_id": "x", "instance_id": 1, "draft_id": 1, "window_id": 1, "
               "role_id": 1, "grant_id": 1, "job_id": 1, "person_id": 1, "token": "x", "sim": "x", "form": "x",
               "file": "x", "number": 1, "party_id": 1, "contact_id": 1, "entry_id": 1, "booking_id": 1,
               "course_id": 1, "assignment_id": 1, "notice_id": 1, "token_id": 1, "external_id": 1,
-              "project_id": 1, "project_task_id": 1}
+              "project_id": 1, "project_task_id": 1, "subscription_id": 1}
 
 
 @pytest.fixture(scope="module")
