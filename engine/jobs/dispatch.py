@@ -32,6 +32,7 @@ from engine.data import db
 from engine.notices import process_link
 from engine.notices import sending as notices
 from engine.notify import delivery
+from engine.projects import process_wait as project_requests
 from engine.runtime import external_tasks, messages, room_sync, timers, visit_passes
 from engine.work import analytics
 
@@ -254,6 +255,10 @@ class Dispatcher:
             analytics.sweep(self.sessions, now=now)  # the dashboards' summary tables, from newer history
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("refreshing the analytics summary failed")
+        try:
+            project_requests.take_requests(self.sessions, now=now)  # process steps asking for project tasks
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("taking project task requests failed")
 
 
 class InProcessRunner:

@@ -234,3 +234,18 @@ def test_a_process_step_creates_tasks_and_goes_on_when_they_are_done(world, tmp_
     with sessions() as session:
         instance = session.get(ProcessInstance, good.instance_id)
         assert (instance.status, instance.end_event) == ("completed", "delivered")
+
+
+def test_the_job_dispatchers_sweep_takes_the_requests_so_no_extra_worker_is_needed(world, tmp_path, deploy_package):
+    """`liaison run` and `liaison worker` run the dispatcher: its minute sweep is the `project_tasks` worker."""
+    from engine import runtime
+    from engine.jobs.dispatch import Dispatcher
+    sessions = world
+    deploy_package(_requesting_package(tmp_path))
+    project_id = _project(sessions)
+    started = runtime.start_instance(sessions, "milestones", {"project_id": project_id, "project_tasks_requested": [
+        {"title": "交付里程碑", "owner": "zhang"}]}, user="li", business_key="CR-11")
+    Dispatcher(sessions, submit=lambda kind, item_id: None).tick()
+    with sessions() as session:
+        made = session.scalars(select(ProjectTask.title).where(ProjectTask.waiting_instance_id == started.instance_id))
+        assert list(made) == ["交付里程碑"]
