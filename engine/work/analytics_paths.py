@@ -4,7 +4,8 @@ The engine's history has a `step` row for every element an instance passes (even
 and a `task_completed` row for each user task, in order. `rebuild` reads them for the instances a refresh
 rebuilds and credits, for each element B, the flow A -> B from the element A passed most recently before
 B (so parallel branches, whose rows interleave, still find their own flow); B without such a flow (a
-boundary event, a jump by an admin) credits none. One `analytics_flow_pass` row per instance and flow,
+boundary event, a jump by an admin) credits none. The user tasks not completed (open, or cancelled by a
+withdrawal) come last: the token reached them, though no history row says so yet. One `analytics_flow_pass` row per instance and flow,
 `passes` times taken (more than 1 only in loops). `flow_counts` reads them for one version's diagram.
 """
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.caching import BoundedCache
 from engine.data.analytics_models import AnalyticsFlowPass, AnalyticsInstance
-from engine.data.models import HistoryEntry, ProcessInstance, ProcessVersion
+from engine.data.models import HistoryEntry, ProcessInstance, ProcessVersion, WorkTask
 from engine.errors import LiaisonError
 
 PASSED = ("step", "task_completed")
@@ -66,6 +67,11 @@ def rebuild(session: Session, ids: list[int]) -> None:
             select(HistoryEntry.instance_id, HistoryEntry.element_id)
             .where(HistoryEntry.instance_id.in_(ids), HistoryEntry.action.in_(PASSED), HistoryEntry.element_id.is_not(None))
             .order_by(HistoryEntry.instance_id, HistoryEntry.id)):
+        paths[instance_id].append(element)
+    for instance_id, element in session.execute(  # tasks not done: the token reached them, no row says so yet
+            select(WorkTask.instance_id, WorkTask.element_id)
+            .where(WorkTask.instance_id.in_(ids), WorkTask.status != "completed")
+            .order_by(WorkTask.instance_id, WorkTask.created_at, WorkTask.id)):
         paths[instance_id].append(element)
     rows = []
     for instance_id, path in paths.items():
