@@ -46,6 +46,25 @@ BODY = f"""
 {flow("countersign", "signed", flow_id="f_cs")}{flow("signed", "approved_end", "approved == True", flow_id="f_cs_yes")}
 <bpmn:sequenceFlow id="f_cs_no" sourceRef="signed" targetRef="cs_rejected"/>
 """
+SHAPES = {"start": (20, 100, 36, 36), "review": (90, 78, 100, 80), "ok": (230, 93, 50, 50),
+          "countersign": (320, 78, 100, 80), "signed": (460, 93, 50, 50), "approved_end": (560, 100, 36, 36),
+          "rejected_end": (237, 200, 36, 36), "cs_rejected": (467, 200, 36, 36)}
+EDGES = {"f_start": ((56, 118), (90, 118)), "f_review": ((190, 118), (230, 118)), "f_yes": ((280, 118), (320, 118)),
+         "f_no": ((255, 143), (255, 200)), "f_cs": ((420, 118), (460, 118)), "f_cs_yes": ((510, 118), (560, 118)),
+         "f_cs_no": ((485, 143), (485, 200))}
+DIAGRAM = ('<bpmndi:BPMNDiagram id="dg"><bpmndi:BPMNPlane id="pl" bpmnElement="sign_off">'
+           + "".join(f'<bpmndi:BPMNShape id="s_{e}" bpmnElement="{e}"><dc:Bounds x="{x}" y="{y}" width="{w}" '
+                     f'height="{h}"/></bpmndi:BPMNShape>' for e, (x, y, w, h) in SHAPES.items())
+           + "".join(f'<bpmndi:BPMNEdge id="e_{f}" bpmnElement="{f}"><di:waypoint x="{a[0]}" y="{a[1]}"/>'
+                     f'<di:waypoint x="{b[0]}" y="{b[1]}"/></bpmndi:BPMNEdge>' for f, (a, b) in EDGES.items())
+           + "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram>")
+NAMESPACES = ('xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
+              'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:liaison=')
+NAMES = {"start": {"zh": "提交", "en": "Submitted"}, "review": {"zh": "审核", "en": "Review"},
+         "ok": {"zh": "审核通过？", "en": "Reviewed?"}, "countersign": {"zh": "会签", "en": "Countersign"},
+         "signed": {"zh": "会签通过？", "en": "Signed?"}, "approved_end": {"zh": "已批准", "en": "Approved"},
+         "rejected_end": {"zh": "审核驳回", "en": "Rejected at review"},
+         "cs_rejected": {"zh": "会签驳回", "en": "Rejected at countersign"}}
 
 
 class Clock:
@@ -71,12 +90,12 @@ class Clock:
         self.at = at
 
 
-def _people(sessions) -> None:
+def _people(sessions, password_hash: str | None) -> None:
     with sessions.begin() as s:
         s.add_all([Department(id=1, code="rd", name="研发部", name_en="R&D", path="/1/"),
                    Department(id=2, code="hr", name="人事部", name_en="HR", path="/2/")])
         s.flush()
-        s.add_all([Person(username=u, name=n, name_en=e, department_id=d)
+        s.add_all([Person(username=u, name=n, name_en=e, department_id=d, password_hash=password_hash)
                    for u, n, e, d in [("li", "李", "Li", 1), ("zhang", "张", "Zhang", 1), ("wang", "王", "Wang", 1),
                                       ("hu", "胡", "Hu", 2), ("hradmin", "人事管理员", "HR admin", 2),
                                       ("admin", "管理员", "Admin", None)]])
@@ -97,11 +116,15 @@ def _fire_escalation(sessions, clock: Clock, instance_id: int) -> None:
     assert timers.fire(sessions, timer.id, timer.due_at) == "fired"
 
 
-def run(sessions, deploy_package, tmp_path, monkeypatch) -> dict[int, int]:
-    """Make the history above; returns {scenario number: instance id}."""
-    _people(sessions)
-    deploy_package(write_package(tmp_path, "sign_off", {"sign_off": BODY},
-                                 meta={"admins": ["wang"], "category": "admin"}))
+def run(sessions, deploy_package, tmp_path, monkeypatch, password_hash: str | None = None) -> dict[int, int]:
+    """Make the history above (people signing in with `password_hash`); returns {scenario number: instance id}."""
+    _people(sessions, password_hash)
+    folder = write_package(tmp_path, "sign_off", {"sign_off": BODY},
+                           meta={"admins": ["wang"], "category": "admin", "names": NAMES})
+    bpmn = folder / "sign_off.bpmn"  # with its diagram, for the heat map
+    bpmn.write_text(bpmn.read_text().replace("xmlns:liaison=", NAMESPACES, 1)
+                    .replace("</bpmn:definitions>", DIAGRAM + "</bpmn:definitions>"))
+    deploy_package(folder)
     clock = Clock(monkeypatch, T0)
     ids = {}
 
