@@ -81,7 +81,8 @@ def tables(session: Session, scope, key: str, period: str = "day", filters: Filt
                   "rows": [[n["element_id"], hours(n["median"]), hours(n["p90"]), n["finished"], n["waiting"],
                             hours(n["oldest"])] for n in nodes]},
         "flows": {"columns": ["flow_id", "instances", "passes"],
-                  "rows": [[f, c["instances"], c["passes"]] for f, c in (flows or {}).items()]},
+                  "rows": [[f, c["instances"], c["passes"]] for f, c in
+                           sorted((flows or {}).items(), key=lambda item: (-item[1]["instances"], item[0]))]},
         "sla": {"columns": ["element_id", "department_id", "met", "missed"],
                 "rows": [[r["element_id"], r["department_id"], r["met"], r["missed"]]
                          for r in sla(session, scope, key, filters)]},

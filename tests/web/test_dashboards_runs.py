@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import html
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from engine.data import db
+from engine.data.models import OutOfOffice
 from engine.packages import deployment as packages
 from engine.people.accounts import hash_password
 from engine.work import analytics
@@ -40,8 +42,8 @@ def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         ids = run(sessions, deploy, folder, monkeypatch, password_hash=hash_password(PASSWORD))
     with sessions.begin() as session:  # li's out-of-office window around the real now, for the page
-        session.execute(text("UPDATE out_of_office SET starts_at = :a, ends_at = :b"),
-                        {"a": "2000-01-01 00:00:00.000000", "b": "2999-01-01 00:00:00.000000"})
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        session.execute(update(OutOfOffice).values(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=7)))
     analytics.refresh(sessions)
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "runs"})
     yield app, engine, ids
