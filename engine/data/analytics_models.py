@@ -49,6 +49,7 @@ class AnalyticsNodeVisit(Base):
     __table_args__ = (
         Index("ix_analytics_visit_key_element", "process_key", "element_id"),
         Index("ix_analytics_visit_instance", "instance_id"),
+        Index("ix_analytics_visit_key_actor", "process_key", "actor"),  # 0034: workload, deputies
     )
 
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)

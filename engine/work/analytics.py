@@ -93,8 +93,8 @@ def _rebuild(session: Session, ids: list[int]) -> None:
     """Replace the summary rows of instances `ids` with two INSERT ... SELECTs (set-based: a 10,000-instance
     batch is a few statements, not a row each): the visits first, whose outcomes decide `rejected`; then
     the flows they took (`analytics_paths`, from their history's step rows)."""
-    session.execute(delete(AnalyticsNodeVisit).where(AnalyticsNodeVisit.instance_id.in_(ids)))
-    session.execute(delete(AnalyticsInstance).where(AnalyticsInstance.instance_id.in_(ids)))
+    session.execute(delete(AnalyticsNodeVisit).where(analytics_paths.among(session, AnalyticsNodeVisit.instance_id, ids)))
+    session.execute(delete(AnalyticsInstance).where(analytics_paths.among(session, AnalyticsInstance.instance_id, ids)))
     seconds = _seconds_sql(session.get_bind().dialect.name)
     initiator, actor = aliased(Person), aliased(Person)
     who = func.coalesce(WorkTask.completed_by, WorkTask.assignee)
@@ -113,7 +113,7 @@ def _rebuild(session: Session, ids: list[int]) -> None:
               .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
               .outerjoin(actor, actor.username == who)
               .outerjoin(initiator, initiator.username == ProcessInstance.initiator)
-              .where(WorkTask.instance_id.in_(ids)))
+              .where(analytics_paths.among(session, WorkTask.instance_id, ids)))
     session.execute(insert(AnalyticsNodeVisit).from_select(
         ["task_id", "instance_id", "process_key", "version", "element_id", "entered_at", "left_at", "actor",
          "actor_department_id", "initiator_department_id", "outcome", "due_at", "wait_seconds", "escalations"], visits))
@@ -131,7 +131,7 @@ def _rebuild(session: Session, ids: list[int]) -> None:
                         ProcessInstance.ended_at, seconds(ProcessInstance.created_at, ProcessInstance.ended_at))
                  .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
                  .outerjoin(initiator, initiator.username == ProcessInstance.initiator)
-                 .where(ProcessInstance.id.in_(ids)))
+                 .where(analytics_paths.among(session, ProcessInstance.id, ids)))
     session.execute(insert(AnalyticsInstance).from_select(
         ["instance_id", "process_key", "version", "status", "initiator", "initiator_department_id", "started_at",
          "ended_at", "cycle_seconds"], instances))
@@ -358,7 +358,8 @@ def overdue_now(session: Session, scope, key: str | None = None, filters: Filter
 
 def workload(session: Session, scope, key: str | None = None, filters: Filters | None = None) -> dict:
     """Open tasks per person and per department id, each approver's median time to act (seconds), and the
-    tasks each person finished per ISO week of finishing (`done_per_week`: {(person, "YYYY-Www"): n})."""
+    tasks each person finished per ISO week of finishing (`done_per_week`: {(person, "YYYY-Www"): n},
+    counted in SQL by the week's Monday)."""
     v = AnalyticsNodeVisit
     open_query = _scoped(select(v.actor, v.actor_department_id, func.count()).where(v.outcome == "open")
                          .group_by(v.actor, v.actor_department_id), scope, key, filters)
@@ -368,14 +369,26 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
     for actor, department, count in session.execute(open_query):
         per_person[actor] += count
         per_department[department] += count
-    for actor, seconds, left in session.execute(_scoped(
-            select(v.actor, v.wait_seconds, v.left_at).where(FINISHED, v.actor.is_not(None)), scope, key, filters)):
+    for actor, seconds in session.execute(_scoped(select(v.actor, v.wait_seconds).where(FINISHED, v.actor.is_not(None)),
+                                                  scope, key, filters)):
         acted[actor].append(seconds)
-        weekly[(actor, _period(left, "week"))] += 1
+    monday = _week_start(session.get_bind().dialect.name, v.left_at)
+    for actor, start, count in session.execute(_scoped(
+            select(v.actor, monday, func.count()).where(FINISHED, v.actor.is_not(None)).group_by(v.actor, monday),
+            scope, key, filters)):
+        day = start if isinstance(start, datetime) else datetime.strptime(str(start)[:10], "%Y-%m-%d")
+        weekly[(actor, _period(day, "week"))] += count
     return {"open_by_person": dict(per_person.most_common()),
             "open_by_department": dict(per_department.most_common()),
             "median_to_act": {who: _quantiles(values)[0] for who, values in sorted(acted.items())},
             "done_per_week": dict(sorted(weekly.items()))}
+
+
+def _week_start(dialect: str, column):
+    """The Monday (UTC) of `column`'s ISO week, as SQL: a timestamp on PostgreSQL, 'YYYY-MM-DD' on SQLite."""
+    if dialect == "postgresql":
+        return func.date_trunc("week", func.timezone("UTC", column))
+    return func.date(column, "weekday 0", "-6 days")
 
 
 def expected_finish(session: Session, instance_id: int, now: datetime | None = None) -> dict | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.xmlsafe import parse_xml_bytes
@@ -52,25 +52,33 @@ def flows_taken(path: list[str], into: dict[str, list[tuple[str, str]]]) -> Coun
     return taken
 
 
+def among(session: Session, column, ids: list[int]):
+    """`column IN ids` as SQL; on PostgreSQL `= ANY(array)`, one parameter instead of thousands (a batch of
+    5,000 ids as 5,000 parameters costs more to bind than the statement takes to run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer), unique=True))
+    return column.in_(ids)
+
+
 def rebuild(session: Session, ids: list[int]) -> None:
     """Replace the flow rows of instances `ids` (their `analytics_instance` rows already rebuilt)."""
-    session.execute(delete(AnalyticsFlowPass).where(AnalyticsFlowPass.instance_id.in_(ids)))
+    session.execute(delete(AnalyticsFlowPass).where(among(session, AnalyticsFlowPass.instance_id, ids)))
     instances = {row.instance_id: row for row in session.execute(
         select(AnalyticsInstance.instance_id, AnalyticsInstance.process_key, AnalyticsInstance.version,
                AnalyticsInstance.initiator_department_id, AnalyticsInstance.started_at, ProcessVersion.checksum,
                ProcessVersion.id.label("version_id"))
         .join(ProcessInstance, ProcessInstance.id == AnalyticsInstance.instance_id)
         .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
-        .where(AnalyticsInstance.instance_id.in_(ids)))}
+        .where(among(session, AnalyticsInstance.instance_id, ids)))}
     paths: dict[int, list[str]] = defaultdict(list)
     for instance_id, element in session.execute(
             select(HistoryEntry.instance_id, HistoryEntry.element_id)
-            .where(HistoryEntry.instance_id.in_(ids), HistoryEntry.action.in_(PASSED), HistoryEntry.element_id.is_not(None))
+            .where(among(session, HistoryEntry.instance_id, ids), HistoryEntry.action.in_(PASSED), HistoryEntry.element_id.is_not(None))
             .order_by(HistoryEntry.instance_id, HistoryEntry.id)):
         paths[instance_id].append(element)
     for instance_id, element in session.execute(  # tasks not done: the token reached them, no row says so yet
             select(WorkTask.instance_id, WorkTask.element_id)
-            .where(WorkTask.instance_id.in_(ids), WorkTask.status != "completed")
+            .where(among(session, WorkTask.instance_id, ids), WorkTask.status != "completed")
             .order_by(WorkTask.instance_id, WorkTask.created_at, WorkTask.id)):
         paths[instance_id].append(element)
     rows = []
@@ -85,7 +93,7 @@ def rebuild(session: Session, ids: list[int]) -> None:
                   "started_at": found.started_at, "passes": passes}
                  for flow, passes in flows_taken(path, into).items()]
     if rows:
-        session.execute(insert(AnalyticsFlowPass), rows)
+        session.connection().execute(insert(AnalyticsFlowPass.__table__), rows)  # Core: no ORM bookkeeping
 
 
 def flow_counts(session: Session, key: str, version: int, where=()) -> dict[str, dict]:

@@ -33,10 +33,12 @@ def upgrade() -> None:
     op.create_index("ix_analytics_flow_key_version", "analytics_flow_pass", ["process_key", "version"])
     with op.batch_alter_table("analytics_node_visit") as batch:
         batch.add_column(sa.Column("escalations", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index("ix_analytics_visit_key_actor", "analytics_node_visit", ["process_key", "actor"])
     op.execute("UPDATE analytics_watermark SET history_id = 0")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_analytics_visit_key_actor", table_name="analytics_node_visit")
     with op.batch_alter_table("analytics_node_visit") as batch:
         batch.drop_column("escalations")
     op.drop_index("ix_analytics_flow_key_version", table_name="analytics_flow_pass")
