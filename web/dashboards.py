@@ -113,10 +113,14 @@ def _engine_filters(session, filters: dict) -> analytics.Filters:
                              initiator_departments=subtree(filters["initiator_department"]))
 
 
-def _tables(session, scope, key: str, filters: dict, chosen: analytics.Filters, nodes: list[dict] | None = None,
-            flows: dict | None = None, finished: list[tuple] | None = None) -> dict:
-    return analytics_views.tables(session, scope, key, filters["period"], chosen, nodes=nodes, flows=flows,
-                                  finished=finished)
+def _tables(session, scope, key: str, filters: dict, nodes: list[dict] | None = None,
+            flows: dict | None = None) -> dict:
+    return analytics_views.tables(session, scope, key, filters["period"], _engine_filters(session, filters),
+                                  nodes=nodes, flows=flows)
+
+
+def _flows(session, scope, key: str, filters: dict, version: int) -> dict:
+    return analytics_views.path_frequencies(session, scope, key, version, _engine_filters(session, filters))
 
 
 @bp.get("/dashboards/")
@@ -140,12 +144,10 @@ def process(key: str):
         if filters["version"] is not None and filters["version"] not in found["versions"]:
             errors.append(_("There is no version %(number)s of this process.", number=filters["version"]))
             filters["version"] = None
-        chosen = _engine_filters(session, filters)
-        finished = analytics.finished_waits(session, scope, key, chosen)  # once: steps and workload
-        nodes = analytics.node_stats(session, scope, key, chosen, finished=finished)
+        nodes = analytics.node_stats(session, scope, key, _engine_filters(session, filters))
         diagram = analytics.version_diagram(session, key, filters["version"], lang)
-        flows = analytics_views.path_frequencies(session, scope, key, diagram["version"], chosen)
-        data = _tables(session, scope, key, filters, chosen, nodes, flows, finished)
+        flows = _flows(session, scope, key, filters, diagram["version"])
+        data = _tables(session, scope, key, filters, nodes, flows)
         heat = {e: {"level": h["level"], "title": _("%(step)s: median %(median)s h, P90 %(p90)s h, %(waiting)s waiting now",
                                                      step=diagram["labels"].get(e, e), median=_h(h["median"]),
                                                      p90=_h(h["p90"]), waiting=h["waiting"])}
@@ -172,10 +174,10 @@ def process(key: str):
                "flows": [_flow_name(diagram["flows"], diagram["labels"], r[0]) for r in data["flows"]["rows"]],
                "weeks": sorted({r[0] for r in data["done_weekly"]["rows"]}),
                "weekly_people": sorted({r[1] for r in data["done_weekly"]["rows"]})}
-    done = {(week, who): n for week, who, n in data["done_weekly"]["rows"]}
-    display["weekly_series"] = [{"label": people.get(who, who), "values": [done.get((week, who), 0)
-                                                                           for week in display["weeks"]]}
-                                for who in display["weekly_people"]]
+    display["weekly_series"] = [
+        {"label": people.get(who, who), "values": [next((r[2] for r in data["done_weekly"]["rows"]
+                                                          if r[0] == week and r[1] == who), 0) for week in display["weeks"]]}
+        for who in display["weekly_people"]]
     return render_template("dashboards/process.html", process=found, key=key, data=data, filters=filters,
                            errors=errors, heat=heat, flow_marks=flow_marks, labels=diagram["labels"], people=people,
                            departments=departments, department_names=department_names, lang=lang, display=display,
@@ -239,11 +241,11 @@ def export(key: str, table: str, fmt: str):
         filters, errors = _filters()
         if errors:
             abort(400)
-        chosen, flows = _engine_filters(session, filters), None
+        flows = None
         if table == "flows":
-            version = analytics.version_diagram(session, key, filters["version"], current_language())["version"]
-            flows = analytics_views.path_frequencies(session, scope, key, version, chosen)
-        found = _tables(session, scope, key, filters, chosen, flows=flows)[table]
+            flows = _flows(session, scope, key, filters,
+                           analytics.version_diagram(session, key, filters["version"], current_language())["version"])
+        found = _tables(session, scope, key, filters, flows=flows)[table]
         rows = _named(session, key, filters["version"], found)
     header = [str(COLUMNS.get(c, c)) for c in found["columns"]]
     name = f"{key}-{table}.{fmt}"

@@ -283,26 +283,18 @@ def _scoped(query, scope, key: str | None, filters: Filters | None = None):
 FINISHED = AnalyticsNodeVisit.outcome.not_in(("open", "cancelled")) & AnalyticsNodeVisit.wait_seconds.is_not(None)
 
 
-def finished_waits(session: Session, scope, key: str, filters: Filters | None = None) -> list[tuple] | None:
-    """(element id, actor, seconds) of every finished wait the viewer sees: what `node_stats` and `workload`
-    take their medians from (read once for a whole page); None when `key` is not the viewer's."""
-    v = AnalyticsNodeVisit
-    query = _scoped(select(v.element_id, v.actor, v.wait_seconds).where(FINISHED), scope, key, filters)
-    return None if query is None else session.execute(query).all()
-
-
 def node_stats(session: Session, scope, key: str, filters: Filters | None = None,
-               now: datetime | None = None, finished: list[tuple] | None = None) -> list[dict]:
+               now: datetime | None = None) -> list[dict]:
     """Per node (BPMN element): waiting time median / p90 of finished waits (seconds), how many wait
     now and the oldest wait's age (seconds); slowest median first. Two narrow queries: the finished
-    waits (`finished_waits`, unless given), and the open ones counted in SQL."""
+    waits' seconds, and the open ones counted in SQL."""
     now = now or datetime.now(UTC)
     v = AnalyticsNodeVisit
-    finished = finished_waits(session, scope, key, filters) if finished is None else finished
+    finished = _scoped(select(v.element_id, v.wait_seconds).where(FINISHED), scope, key, filters)
     if finished is None:
         return []
     waits = defaultdict(list)
-    for element, _actor, seconds in finished:
+    for element, seconds in session.execute(finished):
         waits[element].append(seconds)
     waiting = {element: (count, oldest) for element, count, oldest in session.execute(_scoped(
         select(v.element_id, func.count(), func.min(v.entered_at)).where(v.outcome == "open")
@@ -364,8 +356,7 @@ def overdue_now(session: Session, scope, key: str | None = None, filters: Filter
             for r in session.execute(query)]
 
 
-def workload(session: Session, scope, key: str | None = None, filters: Filters | None = None,
-             finished: list[tuple] | None = None) -> dict:
+def workload(session: Session, scope, key: str | None = None, filters: Filters | None = None) -> dict:
     """Open tasks per person and per department id, each approver's median time to act (seconds), and the
     tasks each person finished per ISO week of finishing (`done_per_week`: {(person, "YYYY-Www"): n},
     counted in SQL by the week's Monday)."""
@@ -378,12 +369,9 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
     for actor, department, count in session.execute(open_query):
         per_person[actor] += count
         per_department[department] += count
-    if finished is None:
-        finished = session.execute(_scoped(select(v.element_id, v.actor, v.wait_seconds).where(FINISHED), scope, key,
-                                           filters)).all()
-    for _element, actor, seconds in finished:
-        if actor is not None:
-            acted[actor].append(seconds)
+    for actor, seconds in session.execute(_scoped(select(v.actor, v.wait_seconds).where(FINISHED, v.actor.is_not(None)),
+                                                  scope, key, filters)):
+        acted[actor].append(seconds)
     monday = _week_start(session.get_bind().dialect.name, v.left_at)
     for actor, start, count in session.execute(_scoped(
             select(v.actor, monday, func.count()).where(FINISHED, v.actor.is_not(None)).group_by(v.actor, monday),

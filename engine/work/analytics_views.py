@@ -19,7 +19,6 @@ from engine.work.analytics import (
     _instances_where,
     _scoped,
     escalations,
-    finished_waits,
     instance_counts,
     node_stats,
     overdue_now,
@@ -60,18 +59,15 @@ def path_frequencies(session: Session, scope, key: str, version: int, filters: F
 
 
 def tables(session: Session, scope, key: str, period: str = "day", filters: Filters | None = None,
-           now: datetime | None = None, nodes: list[dict] | None = None, flows: dict | None = None,
-           finished: list[tuple] | None = None) -> dict[str, dict]:
+           now: datetime | None = None, nodes: list[dict] | None = None, flows: dict | None = None) -> dict[str, dict]:
     """Every table of a process's dashboard as {columns, rows}; durations in hours, rounded to 0.1. `nodes`:
     `node_stats` already read (the page also draws them as the heat map), `flows`: `path_frequencies` of
-    the diagram's version (the page draws them on the flows; without them there is no flows table),
-    `finished`: `finished_waits` already read (else read here, once, for the steps and the workload)."""
+    the diagram's version (the page draws them on the flows; without them there is no flows table)."""
     now = now or datetime.now(UTC)
     counts = instance_counts(session, scope, key, period, filters)
     names = ("started", "finished", "running", "withdrawn", "rejected")
-    finished = finished_waits(session, scope, key, filters) if finished is None else finished
-    nodes = node_stats(session, scope, key, filters, now, finished) if nodes is None else nodes
-    load = workload(session, scope, key, filters, finished)
+    nodes = node_stats(session, scope, key, filters, now) if nodes is None else nodes
+    load = workload(session, scope, key, filters)
     return {
         "volume": {"columns": ["period", *names],
                    "rows": [[p, *(counts["rows"][p].get(n, 0) for n in names)] for p in counts["periods"]]},
