@@ -174,10 +174,10 @@ def process(key: str):
                "flows": [_flow_name(diagram["flows"], diagram["labels"], r[0]) for r in data["flows"]["rows"]],
                "weeks": sorted({r[0] for r in data["done_weekly"]["rows"]}),
                "weekly_people": sorted({r[1] for r in data["done_weekly"]["rows"]})}
-    display["weekly_series"] = [
-        {"label": people.get(who, who), "values": [next((r[2] for r in data["done_weekly"]["rows"]
-                                                          if r[0] == week and r[1] == who), 0) for week in display["weeks"]]}
-        for who in display["weekly_people"]]
+    done = {(week, who): n for week, who, n in data["done_weekly"]["rows"]}
+    display["weekly_series"] = [{"label": people.get(who, who), "values": [done.get((week, who), 0)
+                                                                           for week in display["weeks"]]}
+                                for who in display["weekly_people"]]
     return render_template("dashboards/process.html", process=found, key=key, data=data, filters=filters,
                            errors=errors, heat=heat, flow_marks=flow_marks, labels=diagram["labels"], people=people,
                            departments=departments, department_names=department_names, lang=lang, display=display,

@@ -192,6 +192,31 @@ def _quantiles(values: list[int]) -> tuple[float | None, float | None]:
     return float(statistics.median(values)), float(statistics.quantiles(values, n=10, method="inclusive")[8])
 
 
+def _grouped_quantiles(session: Session, query, group, value) -> dict:
+    """{group: (median, p90, count)} of `value` over the rows of `query` (a select to add the columns to),
+    None groups included; `group` None: one group, None. On PostgreSQL in SQL (`percentile_cont`: the same linear interpolation as
+    `_quantiles`), so only one row per group leaves the database; elsewhere in Python."""
+    if session.get_bind().dialect.name == "postgresql":
+        median, p90 = (func.percentile_cont(q).within_group(value) for q in (0.5, 0.9))
+        if group is None:
+            [(m, p, n)] = session.execute(query.add_columns(median, p90, func.count())).all()
+            return {None: (float(m), float(p), n)} if n else {}
+        rows = session.execute(query.add_columns(group, median, p90, func.count()).group_by(group))
+        return {g: (float(m), float(p), n) for g, m, p, n in rows}
+    values = defaultdict(list)
+    for g, v in session.execute(query.add_columns(value if group is None else group, value)):
+        values[None if group is None else g].append(v)
+    return {g: (*_quantiles(vs), len(vs)) for g, vs in values.items()}
+
+
+def _period_sql(dialect: str, column, period: str):
+    """`_period` of a time column as SQL on PostgreSQL (UTC); None elsewhere (then Python buckets)."""
+    if dialect != "postgresql":
+        return None
+    pattern = {"month": "YYYY-MM", "week": 'IYYY-"W"IW'}.get(period, "YYYY-MM-DD")
+    return func.to_char(func.timezone("UTC", column), pattern)
+
+
 def _period(moment: datetime, period: str) -> str:
     if period == "month":
         return moment.strftime("%Y-%m")
@@ -229,28 +254,47 @@ def instance_counts(session: Session, scope, key: str, period: str = "day", filt
     where = _instances_where(scope, key, filters)
     if where is None:
         return {"periods": [], "rows": {}, "cycle_median": None, "cycle_p90": None, "approval_rate": None, "trend": []}
-    query = select(AnalyticsInstance.started_at, AnalyticsInstance.status, AnalyticsInstance.cycle_seconds,
-                   AnalyticsInstance.ended_at).where(*where)
+    a = AnalyticsInstance
     rows: dict[str, Counter] = defaultdict(Counter)
-    cycles, decided, by_end = [], Counter(), defaultdict(list)
-    for started, status, cycle, ended in session.execute(query):
-        bucket = rows[_period(started, period)]
-        bucket["started"] += 1
-        bucket["running" if status == "running" else "finished"] += 1
-        if status in ("withdrawn", "rejected"):
-            bucket[status] += 1
-        if status in ("completed", "rejected"):
-            decided[status] += 1
-            if cycle is not None:
+    decided = Counter()
+    dialect = session.get_bind().dialect.name
+    started_in = _period_sql(dialect, a.started_at, period)
+    if started_in is not None:  # PostgreSQL: counted and ranked in SQL, a row per period and status
+        for bucket, status, count in session.execute(select(started_in, a.status, func.count()).where(*where)
+                                                     .group_by(started_in, a.status)):
+            _count(rows[bucket], status, count, decided)
+        ended = a.status.in_(("completed", "rejected")) & a.cycle_seconds.is_not(None)
+        median, p90, _ = _grouped_quantiles(session, select().where(*where, ended), None, a.cycle_seconds).get(
+            None, (None, None, 0))
+        by_end = _grouped_quantiles(session, select().where(*where, ended), _period_sql(dialect, a.ended_at, period),
+                                    a.cycle_seconds)
+        trend = [{"period": p, "median": by_end[p][0], "p90": by_end[p][1], "count": by_end[p][2]}
+                 for p in sorted(by_end)]
+    else:
+        cycles, ends = [], defaultdict(list)
+        for started, status, cycle, finished in session.execute(select(a.started_at, a.status, a.cycle_seconds,
+                                                                       a.ended_at).where(*where)):
+            _count(rows[_period(started, period)], status, 1, decided)
+            if status in ("completed", "rejected") and cycle is not None:
                 cycles.append(cycle)
-                by_end[_period(ended, period)].append(cycle)
-    median, p90 = _quantiles(cycles)
+                ends[_period(finished, period)].append(cycle)
+        median, p90 = _quantiles(cycles)
+        trend = [{"period": p, "median": _quantiles(ends[p])[0], "p90": _quantiles(ends[p])[1], "count": len(ends[p])}
+                 for p in sorted(ends)]
     total = decided["completed"] + decided["rejected"]
-    trend = [{"period": p, "median": _quantiles(by_end[p])[0], "p90": _quantiles(by_end[p])[1], "count": len(by_end[p])}
-             for p in sorted(by_end)]
     return {"periods": sorted(rows), "rows": {p: dict(rows[p]) for p in sorted(rows)},
             "cycle_median": median, "cycle_p90": p90,
             "approval_rate": round(100 * decided["completed"] / total, 1) if total else None, "trend": trend}
+
+
+def _count(bucket: Counter, status: str, count: int, decided: Counter) -> None:
+    """Add `count` instances of `status` to a period's counts (and to the decided ones)."""
+    bucket["started"] += count
+    bucket["running" if status == "running" else "finished"] += count
+    if status in ("withdrawn", "rejected"):
+        bucket[status] += count
+    if status in ("completed", "rejected"):
+        decided[status] += count
 
 
 def _scoped(query, scope, key: str | None, filters: Filters | None = None):
@@ -290,20 +334,18 @@ def node_stats(session: Session, scope, key: str, filters: Filters | None = None
     waits' seconds, and the open ones counted in SQL."""
     now = now or datetime.now(UTC)
     v = AnalyticsNodeVisit
-    finished = _scoped(select(v.element_id, v.wait_seconds).where(FINISHED), scope, key, filters)
+    finished = _scoped(select().where(FINISHED), scope, key, filters)
     if finished is None:
         return []
-    waits = defaultdict(list)
-    for element, seconds in session.execute(finished):
-        waits[element].append(seconds)
+    waits = _grouped_quantiles(session, finished, v.element_id, v.wait_seconds)
     waiting = {element: (count, oldest) for element, count, oldest in session.execute(_scoped(
         select(v.element_id, func.count(), func.min(v.entered_at)).where(v.outcome == "open")
         .group_by(v.element_id), scope, key, filters))}
     rows = []
     for element in sorted(set(waits) | set(waiting)):
-        median, p90 = _quantiles(waits[element])
+        median, p90, done = waits.get(element, (None, None, 0))
         count, oldest = waiting.get(element, (0, None))
-        rows.append({"element_id": element, "median": median, "p90": p90, "finished": len(waits[element]),
+        rows.append({"element_id": element, "median": median, "p90": p90, "finished": done,
                      "waiting": count, "oldest": int((now - oldest).total_seconds()) if oldest else None})
     rows.sort(key=lambda r: -(r["median"] or 0))
     return rows
@@ -365,13 +407,12 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
                          .group_by(v.actor, v.actor_department_id), scope, key, filters)
     if open_query is None:
         return {"open_by_person": {}, "open_by_department": {}, "median_to_act": {}, "done_per_week": {}}
-    per_person, per_department, acted, weekly = Counter(), Counter(), defaultdict(list), Counter()
+    per_person, per_department, weekly = Counter(), Counter(), Counter()
     for actor, department, count in session.execute(open_query):
         per_person[actor] += count
         per_department[department] += count
-    for actor, seconds in session.execute(_scoped(select(v.actor, v.wait_seconds).where(FINISHED, v.actor.is_not(None)),
-                                                  scope, key, filters)):
-        acted[actor].append(seconds)
+    acted = _grouped_quantiles(session, _scoped(select().where(FINISHED, v.actor.is_not(None)), scope, key, filters),
+                               v.actor, v.wait_seconds)
     monday = _week_start(session.get_bind().dialect.name, v.left_at)
     for actor, start, count in session.execute(_scoped(
             select(v.actor, monday, func.count()).where(FINISHED, v.actor.is_not(None)).group_by(v.actor, monday),
@@ -380,7 +421,7 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
         weekly[(actor, _period(day, "week"))] += count
     return {"open_by_person": dict(per_person.most_common()),
             "open_by_department": dict(per_department.most_common()),
-            "median_to_act": {who: _quantiles(values)[0] for who, values in sorted(acted.items())},
+            "median_to_act": {who: acted[who][0] for who in sorted(acted)},
             "done_per_week": dict(sorted(weekly.items()))}
 
 
