@@ -399,17 +399,28 @@ def overdue_now(session: Session, scope, key: str | None = None, filters: Filter
 
 
 def workload(session: Session, scope, key: str | None = None, filters: Filters | None = None) -> dict:
-    """Open tasks per person and per department id, each approver's median time to act (seconds), and the
+    """Open tasks per person and per department id (a node waiting for several signers counts for each
+    open signer), each approver's median time to act (seconds), and the
     tasks each person finished per ISO week of finishing (`done_per_week`: {(person, "YYYY-Www"): n},
     counted in SQL by the week's Monday)."""
     v = AnalyticsNodeVisit
-    open_query = _scoped(select(v.actor, v.actor_department_id, func.count()).where(v.outcome == "open")
+    signing = exists().where(ApprovalItem.task_id == v.task_id, ApprovalItem.status == "open")
+    open_query = _scoped(select(v.actor, v.actor_department_id, func.count())
+                         .where(v.outcome == "open", or_(v.actor.is_not(None), ~signing))
                          .group_by(v.actor, v.actor_department_id), scope, key, filters)
     if open_query is None:
         return {"open_by_person": {}, "open_by_department": {}, "median_to_act": {}, "done_per_week": {}}
     per_person, per_department, weekly = Counter(), Counter(), Counter()
     for actor, department, count in session.execute(open_query):
         per_person[actor] += count
+        per_department[department] += count
+    signer = aliased(Person)  # a node with several signers (会签, 或签...) waits for each open signer
+    for who, department, count in session.execute(_scoped(
+            select(ApprovalItem.signer, signer.department_id, func.count())
+            .join(v, v.task_id == ApprovalItem.task_id).outerjoin(signer, signer.username == ApprovalItem.signer)
+            .where(v.outcome == "open", v.actor.is_(None), ApprovalItem.status == "open")
+            .group_by(ApprovalItem.signer, signer.department_id), scope, key, filters)):
+        per_person[who] += count
         per_department[department] += count
     acted = _grouped_quantiles(session, _scoped(select().where(FINISHED, v.actor.is_not(None)), scope, key, filters),
                                v.actor, v.wait_seconds)

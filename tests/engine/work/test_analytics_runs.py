@@ -112,7 +112,11 @@ def test_every_number_of_a_real_run_matches_sql_on_the_history(sessions, deploy_
         done = dict(_sql(s, "SELECT completed_by, count(*) FROM work_task WHERE status = 'completed' GROUP BY 1"))
         assert load["done_per_week"] == {(who, "2026-W45"): n for who, n in done.items()} == {
             ("li", "2026-W45"): 4, ("wang", "2026-W45"): 2}
-        assert load["open_by_person"] == {"li": 1, None: 1}  # the 会签 node waits for its signers, not one person
+        waiting_for = dict(_sql(s, "SELECT who, count(*) FROM (SELECT assignee AS who FROM work_task WHERE "
+                                   "status = 'open' AND assignee IS NOT NULL UNION ALL SELECT signer FROM approval_item "
+                                   "WHERE status = 'open') open_work GROUP BY who"))
+        assert load["open_by_person"] == waiting_for == {"li": 1, "wang": 1}  # wang: his signature on the 会签
+        assert load["open_by_department"] == {1: 2}
         deputies = analytics_views.deputies_in_effect(s, None, "sign_off", now=NOW)
         assert [(d["person"], d["deputy"], d["open"]) for d in deputies] == [("li", "hu", 1)]
         assert analytics_views.deputies_in_effect(s, None, "sign_off", now=NOW + timedelta(days=2)) == []
