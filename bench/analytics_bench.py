@@ -1,7 +1,8 @@
 """Process analytics on a big history (issue 19): fills a scratch PostgreSQL database with 1,000,000
 `history_entry` rows (100,000 instances of 20 processes, 3 tasks each, 60 people in 8 departments),
-runs the first refresh of the summary tables, measures each dashboard read's p95 over `--runs` calls
-per view, then adds 10,000 new steps (a task completed and its history row, on 10,000 running
+runs the first refresh of the summary tables (flows taken and escalations included), measures each
+dashboard read's p95 over `--runs` calls per view (the department admin's scope and both department
+filters among them), then adds 10,000 new steps (a task completed and its history row, on 10,000 running
 instances) and times the incremental refresh. The database is dropped at the end.
 
     .venv/bin/python bench/analytics_bench.py [--runs 30] [--instances 100000]
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine.data import db  # noqa: E402
-from engine.work import analytics  # noqa: E402
+from engine.work import analytics, analytics_views  # noqa: E402
+from engine.work.analytics import Filters, Scope  # noqa: E402
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DB_NAME = "liaison_analytics_bench"
@@ -37,7 +39,8 @@ INSERT INTO person (username, name, department_id, active, session_version, fail
 INSERT INTO process_definition (id, key, name, created_at)
   SELECT k + 1, 'p' || k, '{"zh": "流程", "en": "Process"}', now() FROM generate_series(0, :keys - 1) k;
 INSERT INTO process_version (id, definition_id, number, process_id, checksum, package, bpmn, spec_json, deployed_at)
-  SELECT k + 1, k + 1, 1, 'p' || k, md5(k::text), '{"meta": {}}', '{}', '{}', now() FROM generate_series(0, :keys - 1) k;
+  SELECT k + 1, k + 1, 1, 'p' || k, md5(k::text), '{"meta": {}}',
+         json_build_object('p.bpmn', replace(:bpmn, 'PROCESS', 'p' || k)), '{}', now() FROM generate_series(0, :keys - 1) k;
 INSERT INTO process_instance (id, version_id, process_key, status, initiator, state, revision, state_key,
                               created_at, updated_at, ended_at, end_event)
   SELECT g, 1 + g % :keys, 'p' || (g % :keys),
@@ -62,7 +65,21 @@ INSERT INTO history_entry (instance_id, at, actor, action, element_id)
          CASE WHEN r = 0 THEN 'started' WHEN r % 3 = 1 THEN 'step' WHEN r % 3 = 2 THEN 'task_completed' ELSE 'signed' END,
          'n' || (1 + r % 3)
   FROM generate_series(1, :n) g CROSS JOIN generate_series(0, 9) r;
+INSERT INTO history_entry (instance_id, at, actor, action, element_id, task_id)
+  SELECT g, now() - interval '180 days' + g * interval '150 seconds' + interval '2 hours', NULL, 'escalated', 'n1',
+         g || '-1'
+  FROM generate_series(1, :n) g WHERE g % 10 = 0;
+INSERT INTO out_of_office (person_id, deputy_id, starts_at, ends_at)
+  SELECT p.id, d.id, now() - interval '1 day', now() + interval '7 days' FROM person p JOIN person d
+  ON d.username = 'u' || (substr(p.username, 2)::int + 1) WHERE p.username IN ('u1', 'u9', 'u17');
 """
+
+BPMN = ('<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">'
+        '<process id="PROCESS" isExecutable="true"><startEvent id="start"/><userTask id="n1"/><userTask id="n2"/>'
+        '<userTask id="n3"/><endEvent id="approved_end"/><sequenceFlow id="f0" sourceRef="start" targetRef="n1"/>'
+        '<sequenceFlow id="f1" sourceRef="n1" targetRef="n2"/><sequenceFlow id="f2" sourceRef="n2" targetRef="n3"/>'
+        '<sequenceFlow id="f3" sourceRef="n3" targetRef="n2"/>'
+        '<sequenceFlow id="f4" sourceRef="n3" targetRef="approved_end"/></process></definitions>')
 
 NEW_STEPS = """
 WITH chosen AS (SELECT instance_id, id FROM work_task WHERE status = 'open' ORDER BY instance_id LIMIT :steps)
@@ -96,7 +113,7 @@ def main() -> None:
         with engine.begin() as conn:
             for statement in FILL.split(";\n"):
                 if statement.strip():
-                    conn.execute(text(statement), {"n": args.instances, "keys": KEYS})
+                    conn.execute(text(statement), {"n": args.instances, "keys": KEYS, "bpmn": BPMN})
             conn.execute(text("ANALYZE"))
             history = conn.scalar(text("SELECT count(*) FROM history_entry"))
         fill = time.perf_counter() - started
@@ -107,14 +124,23 @@ def main() -> None:
         print(f"first refresh (all history): {first:.1f} s", flush=True)
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
+        department = Scope(frozenset(), (3,))  # a department admin of department 3
         views = {
-            "volume per day": lambda s, k: analytics.instance_counts(s, None, k),
-            "volume per month, one department": lambda s, k: analytics.instance_counts(s, None, k, "month",
-                                                                                       department_id=3),
+            "volume per day, cycle trend": lambda s, k: analytics.instance_counts(s, None, k),
+            "volume per month, initiator's department": lambda s, k: analytics.instance_counts(
+                s, None, k, "month", Filters(initiator_departments=(3,))),
             "nodes (heat map)": lambda s, k: analytics.node_stats(s, None, k),
+            "nodes, task's department": lambda s, k: analytics.node_stats(s, None, k, Filters(departments=(3,))),
+            "path frequencies": lambda s, k: analytics_views.path_frequencies(s, None, k, 1),
+            "SLA": lambda s, k: analytics.sla(s, None, k),
+            "escalations": lambda s, k: analytics.escalations(s, None, k),
             "overdue now": lambda s, k: analytics.overdue_now(s, None, k),
-            "workload": lambda s, k: analytics.workload(s, None, k),
-            "whole page (every table)": lambda s, k: analytics.tables(s, None, k),
+            "workload, done per week": lambda s, k: analytics.workload(s, None, k),
+            "deputies in effect": lambda s, k: analytics_views.deputies_in_effect(s, None, k),
+            "whole page (every table)": lambda s, k: analytics_views.tables(
+                s, None, k, flows=analytics_views.path_frequencies(s, None, k, 1)),
+            "whole page, department admin": lambda s, k: analytics_views.tables(
+                s, department, k, flows=analytics_views.path_frequencies(s, department, k, 1)),
         }
         results = {}
         for name, view in views.items():

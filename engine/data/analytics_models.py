@@ -49,6 +49,7 @@ class AnalyticsNodeVisit(Base):
     __table_args__ = (
         Index("ix_analytics_visit_key_element", "process_key", "element_id"),
         Index("ix_analytics_visit_instance", "instance_id"),
+        Index("ix_analytics_visit_key_actor", "process_key", "actor"),  # 0034: workload, deputies
     )
 
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -64,3 +65,20 @@ class AnalyticsNodeVisit(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))  # approved | rejected | completed | cancelled | open
     due_at: Mapped[datetime | None] = mapped_column()
     wait_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)  # "escalated" history rows of the task (0034)
+
+
+class AnalyticsFlowPass(Base):
+    """One sequence flow an instance took (migration 0034): `passes` times, read from the order of its
+    history's step rows against the version's flows (`engine.work.analytics_paths`)."""
+
+    __tablename__ = "analytics_flow_pass"
+    __table_args__ = (Index("ix_analytics_flow_key_version", "process_key", "version"),)
+
+    instance_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    initiator_department_id: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    passes: Mapped[int] = mapped_column(Integer, default=1)

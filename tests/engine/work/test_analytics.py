@@ -40,9 +40,10 @@ def test_refresh_is_incremental_and_idempotent_and_every_number_matches(sessions
         assert counts["approval_rate"] == 50.0
         assert analytics.instance_counts(s, None, "sign_off", period="month")["rows"]["2026-11"]["started"] == 5
         assert analytics.instance_counts(s, None, "sign_off", period="week")["periods"] == ["2026-W45"]
-        since = analytics.instance_counts(s, None, "sign_off", since=T0 + timedelta(days=1), until=T0 + timedelta(days=2))
+        since = analytics.instance_counts(s, None, "sign_off", filters=analytics.Filters(
+            since=T0 + timedelta(days=1), until=T0 + timedelta(days=2)))
         assert since["periods"] == ["2026-11-03"] and since["approval_rate"] == 0.0
-        assert analytics.instance_counts(s, None, "sign_off", department_id=2)["rows"] == {
+        assert analytics.instance_counts(s, None, "sign_off", filters=analytics.Filters(initiator_departments=(2,)))["rows"] == {
             "2026-11-03": {"started": 1, "finished": 1, "rejected": 1}}
 
         nodes = analytics.node_stats(s, None, "sign_off", now=NOW)
