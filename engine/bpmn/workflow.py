@@ -697,6 +697,17 @@ def waiting_signals(workflow) -> list[SignalWait]:
     return waits
 
 
+def may_wait_on_signal(spec, subspecs: dict | None = None) -> bool:
+    """Whether the spec (or a subprocess / called spec) has a signal catch event other than a start of its own."""
+    for candidate in [spec, *(subspecs or {}).values()]:
+        for task_spec in candidate.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(definition, SignalEventDefinition) and not isinstance(task_spec, ThrowingEvent) and not (
+                    candidate is spec and type(task_spec).__name__ == "StartEvent"):
+                return True
+    return False
+
+
 def deliver_signal(workflow, name: str, payload: dict | None) -> list[StepRecord]:
     """Broadcast signal `name` to every event of this instance waiting for it, then run on.
 

@@ -719,7 +719,7 @@ class DesignerAudit(Base):
 # Tables of one concern each live in their own modules on the same registry: external access (issue 17),
 # bookable rooms with their bookings, policy notices with their surveys, training assessments, vendor
 # selection's scores, the REST API's tokens, kept responses and webhook subscriptions (issue 13), external
-# service tasks for outside workers.
+# service tasks for outside workers, cross-instance signals.
 from engine.data import (  # noqa: E402,F401
     analytics_models,
     api_models,
@@ -727,6 +727,7 @@ from engine.data import (  # noqa: E402,F401
     external_task_models,
     notice_models,
     room_models,
+    signal_models,
     training_models,
     vendor_models,
     webhook_models,

@@ -230,6 +230,7 @@ class StepWrite:
     # messages thrown by the step's events, kept for routing after the commit: dicts message_name,
     # correlation_key, payload, expires_at (the sender is `thrower(instance id)`)
     thrown: list = field(default_factory=list)
+    signals: object = None  # `signal_store.SignalWrites`: subscriptions, thrown signals, the delivery carried out
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
