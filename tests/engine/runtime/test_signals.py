@@ -194,3 +194,18 @@ def test_cli_signal_send(sessions, database_url):
         "started 0 new one(s)")
     bad = runner.invoke(main, ["--database-url", database_url, "signal", "send", " ", "--json"])
     assert bad.exit_code == 1 and "needs a name" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_large_fan_out_moves_each_waiter_once_also_in_parallel(sessions):
+    """Past 2 x `signals.PARALLEL` receivers, PostgreSQL delivers on threads; SQLite one after another."""
+    _deploy(sessions, "thrower", "waiter", "starter")
+    waiters = [runtime.start_instance(sessions, "sig_waiter", {"fail_on": "yes" if n == 3 else "no"}, user="zed")
+               for n in range(3 * signals.PARALLEL)]
+    LIVE_WORKFLOWS.clear()
+    _throw(sessions)
+    for n, waiter in enumerate(waiters):
+        received = _history(sessions, waiter.instance_id, "signal_received")
+        assert len(received) == (0 if n == 3 else 1), n
+    assert len(_history(sessions, waiters[3].instance_id, "signal_failed")) == 1
+    assert len(_started_by_signal(sessions)) == 1
+    assert _count(sessions, SignalDelivery, SignalDelivery.status == "done") == len(waiters)  # 11 reached + 1 start
