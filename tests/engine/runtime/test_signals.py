@@ -209,3 +209,17 @@ def test_a_large_fan_out_moves_each_waiter_once_also_in_parallel(sessions):
     assert len(_history(sessions, waiters[3].instance_id, "signal_failed")) == 1
     assert len(_started_by_signal(sessions)) == 1
     assert _count(sessions, SignalDelivery, SignalDelivery.status == "done") == len(waiters)  # 11 reached + 1 start
+
+
+def test_an_event_based_gateway_takes_the_signal_branch(sessions):
+    _deploy(sessions, "gateway")
+    gateway = runtime.start_instance(sessions, "sig_gateway", {}, user="zed")
+    with sessions() as session:
+        assert session.scalars(select(SignalSubscription.element_id)).all() == ["which"]
+    LIVE_WORKFLOWS.clear()
+    result = signals.send_signal(sessions, "recall", {"lot": "L-2"})
+    assert (result.reached, result.failed, result.pending) == (1, 0, 0)
+    view = _view(sessions, gateway.instance_id)
+    assert view["status"] == "completed" and view["data"]["lot"] == "L-2"
+    assert _path(sessions, gateway.instance_id)[-2:] == ["recalled", "by_recall"]
+    assert _count(sessions, SignalSubscription) == 0
