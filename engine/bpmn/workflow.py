@@ -680,7 +680,7 @@ def set_assignment(task, users: list[str], groups: list[str], workdays=None) -> 
 
 @dataclass
 class SignalWait:
-    """A signal catch event (intermediate, boundary, event-subprocess start) the process waits on."""
+    """A signal catch event (intermediate, boundary) or event-based gateway with a signal branch the process waits on."""
 
     task_id: str
     element_id: str
