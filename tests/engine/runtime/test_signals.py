@@ -223,3 +223,23 @@ def test_an_event_based_gateway_takes_the_signal_branch(sessions):
     assert view["status"] == "completed" and view["data"]["lot"] == "L-2"
     assert _path(sessions, gateway.instance_id)[-2:] == ["recalled", "by_recall"]
     assert _count(sessions, SignalSubscription) == 0
+
+
+def test_the_thrower_catches_its_own_signal_once_and_others_once(sessions):
+    _deploy(sessions, "self", "waiter")
+    own = runtime.start_instance(sessions, "sig_self", {"caught": 0}, user="zed")
+    other = runtime.start_instance(sessions, "sig_self", {"caught": 0}, user="zed")
+    waiter = runtime.start_instance(sessions, "sig_waiter", {"fail_on": "no"}, user="zed")
+    LIVE_WORKFLOWS.clear()
+    decide = next(t for t in own.open_tasks if t["element_id"] == "decide")
+    assert runtime.complete_task(sessions, decide["id"], "ann", {}).status == "completed"
+    assert _view(sessions, own.instance_id)["data"]["caught"] == 1  # SpiffWorkflow's own delivery, in the step
+    assert _history(sessions, own.instance_id, "signal_received") == []
+    # the other instance of the same process: its catch event moved once, its own `decide` still open
+    assert _path(sessions, other.instance_id).count("count") == 1
+    assert len(_history(sessions, other.instance_id, "signal_received")) == 1
+    assert _view(sessions, other.instance_id)["status"] == "running"
+    assert _view(sessions, waiter.instance_id)["data"]["recalled"] is True
+    with sessions() as session:
+        targets = set(session.scalars(select(SignalDelivery.target)))
+    assert targets == {f"i:{other.instance_id}", f"i:{waiter.instance_id}"}
