@@ -243,3 +243,20 @@ def test_the_thrower_catches_its_own_signal_once_and_others_once(sessions):
     with sessions() as session:
         targets = set(session.scalars(select(SignalDelivery.target)))
     assert targets == {f"i:{other.instance_id}", f"i:{waiter.instance_id}"}
+
+
+def test_a_receiver_that_throws_in_turn_is_routed_too(sessions):
+    """Signal end events relay: every relay's throw reaches the listener, also when relays run on threads."""
+    _deploy(sessions, "relay", "relayed")
+    relays = [runtime.start_instance(sessions, "sig_relay", {}, user="zed") for _ in range(2 * signals.PARALLEL)]
+    listeners = [runtime.start_instance(sessions, "sig_relayed", {}, user="zed") for _ in range(2)]
+    LIVE_WORKFLOWS.clear()
+    result = signals.send_signal(sessions, "recall", {})
+    assert result.reached == len(relays)
+    for relay in relays:
+        assert _view(sessions, relay.instance_id)["status"] == "completed"
+    for listener in listeners:  # the first relay's signal moved them; the later ones found nobody waiting
+        assert _view(sessions, listener.instance_id)["status"] == "completed"
+        assert len(_history(sessions, listener.instance_id, "signal_received")) == 1
+    assert _count(sessions, SignalEvent, SignalEvent.status == "pending") == 0
+    assert _count(sessions, SignalEvent) == 1 + len(relays)
