@@ -260,3 +260,30 @@ def test_a_receiver_that_throws_in_turn_is_routed_too(sessions):
         assert len(_history(sessions, listener.instance_id, "signal_received")) == 1
     assert _count(sessions, SignalEvent, SignalEvent.status == "pending") == 0
     assert _count(sessions, SignalEvent) == 1 + len(relays)
+
+
+def test_a_throwing_write_that_fails_after_the_signal_rows_leaves_none(sessions, monkeypatch):
+    """The signal rows are in the step's own transaction: a failure after them takes them back too."""
+    _deploy(sessions, "thrower", "waiter")
+    waiter = runtime.start_instance(sessions, "sig_waiter", {"fail_on": "no"}, user="zed")
+    thrower = runtime.start_instance(sessions, "sig_thrower", {"boom": False}, user="ann")
+    revision = _revision(sessions, thrower.instance_id)
+    written = signals.signal_store.write
+
+    def write_then_fail(conn, *args):
+        events = written(conn, *args)
+        if events:
+            raise RuntimeError("the connection dropped after the signal rows")
+        return events
+
+    monkeypatch.setattr(signals.signal_store, "write", write_then_fail)
+    LIVE_WORKFLOWS.clear()
+    with pytest.raises(RuntimeError, match="dropped"):
+        runtime.complete_task(sessions, thrower.open_tasks[0]["id"], "ann", {"boom": False})
+    assert _count(sessions, SignalEvent) == 0 and _count(sessions, SignalDelivery) == 0
+    assert _revision(sessions, thrower.instance_id) == revision
+    assert "recalled" not in _view(sessions, waiter.instance_id)["data"]
+    monkeypatch.undo()
+    LIVE_WORKFLOWS.clear()
+    assert runtime.complete_task(sessions, thrower.open_tasks[0]["id"], "ann", {"boom": False}).status == "completed"
+    assert _view(sessions, waiter.instance_id)["data"]["recalled"] is True
