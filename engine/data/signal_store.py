@@ -9,6 +9,7 @@ so a delivery run twice moves its receiver once).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,13 +35,45 @@ class SignalWrites:
     end: bool = False  # the instance ended: all its subscriptions go
     thrown: list = field(default_factory=list)  # dicts: name, payload, starts (process keys)
     claim: int | None = None  # the signal_delivery row this step carries out
+    folded: bool = False  # PostgreSQL: written by the step's one save statement (`pg_ctes`), not by `write`
 
     def __bool__(self) -> bool:
         return bool(self.subs_new or self.subs_cancel or self.end or self.thrown or self.claim is not None)
 
+    def foldable(self, instance_id: int | None) -> bool:
+        """Whether the step's one PostgreSQL statement can carry these rows: not a throw (its receivers
+        are read and written with Python's help), not a claim by a new instance (its id comes later)."""
+        return not self.thrown and (self.claim is None or instance_id is not None)
+
+    def pg_ctes(self, step) -> tuple[str | None, str, dict]:
+        """`(claim CTE or None, further CTEs over `saved`, parameters)` for the step's save statement:
+        the fan-out's hot path (one delivery a step) in one round trip instead of five."""
+        claim = None
+        if self.claim is not None:
+            claim = ("claimed AS (UPDATE signal_delivery SET status = 'done', instance_id = :sig_instance,"
+                     " done_at = CAST(:now AS timestamptz) WHERE id = :sig_claim AND status = 'pending' RETURNING id)")
+        ctes, params = "", {"sig_claim": self.claim, "sig_instance": step.instance_id}
+        if self.end:
+            ctes += (", sig_end AS (DELETE FROM signal_subscription s USING saved"
+                     " WHERE s.instance_id = saved.id)")
+        else:
+            if self.subs_cancel:
+                ctes += (", sig_drop AS (DELETE FROM signal_subscription s USING saved WHERE s.instance_id = saved.id"
+                         " AND s.task_id IN (SELECT jsonb_array_elements_text(CAST(:sig_cancel AS jsonb))))")
+                params["sig_cancel"] = json.dumps(self.subs_cancel)
+            if self.subs_new:
+                ctes += (", sig_add AS (INSERT INTO signal_subscription (instance_id, task_id, element_id, signal_name,"
+                         " created_at) SELECT saved.id, s.task_id, s.element_id, s.signal_name,"
+                         " CAST(:now AS timestamptz) FROM saved, jsonb_to_recordset(CAST(:sig_new AS jsonb))"
+                         " AS s(task_id text, element_id text, signal_name text))")
+                params["sig_new"] = json.dumps(self.subs_new)
+        return claim, ctes, params
+
 
 def write(conn, instance_id: int, writes: SignalWrites, now: datetime, sender: str | None) -> list[int]:
     """Write the step's signal rows; returns the ids of the signal events it sent."""
+    if writes.folded:
+        return []  # the step's save statement wrote them
     if writes.claim is not None and conn.execute(
             update(delivery).where(delivery.c.id == writes.claim, delivery.c.status == "pending")
             .values(status="done", instance_id=instance_id, done_at=now)).rowcount != 1:

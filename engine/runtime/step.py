@@ -226,7 +226,9 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     check_data_size(stored)
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
-    if external is None and not step.signals:
+    if step.signals and conn.dialect.name == "postgresql" and step.signals.foldable(step.instance_id):
+        step.signals.folded = True  # in the save statement itself (`SignalWrites.pg_ctes`)
+    if external is None and not (step.signals and not step.signals.folded):
         instance_id = _write(conn, step)
     else:
         instance_id = _write_in_transaction(conn, step, external)

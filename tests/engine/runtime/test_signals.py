@@ -8,11 +8,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from cli import main
 from engine import runtime
-from engine.data.models import HistoryEntry, ProcessInstance
+from engine.data.models import HistoryEntry, ProcessInstance, utcnow
 from engine.data.signal_models import SignalDelivery, SignalEvent, SignalSubscription
 from engine.errors import LiaisonError, ProcessRuntimeError
 from engine.packages import deployment as packages
@@ -287,3 +287,23 @@ def test_a_throwing_write_that_fails_after_the_signal_rows_leaves_none(sessions,
     LIVE_WORKFLOWS.clear()
     assert runtime.complete_task(sessions, thrower.open_tasks[0]["id"], "ann", {"boom": False}).status == "completed"
     assert _view(sessions, waiter.instance_id)["data"]["recalled"] is True
+
+
+def test_the_receiving_write_claims_its_delivery_or_writes_nothing(sessions, monkeypatch):
+    """Past the pending check (a race), the receiver's own write still refuses a delivery done meanwhile."""
+    _deploy(sessions, "waiter")
+    waiter = runtime.start_instance(sessions, "sig_waiter", {"fail_on": "no"}, user="zed")
+    monkeypatch.setattr(step, "AFTER_COMMIT", [])
+    with step.db_engine(sessions).begin() as conn:
+        event_id = signals.signal_store.record_event(conn, "recall", {}, "ann", utcnow(), [])
+    with step.db_engine(sessions).connect() as conn:
+        [row] = signals.signal_store.pending_deliveries(conn, event_id)
+    with step.db_engine(sessions).begin() as conn:  # another worker finished it (as far as the row says)
+        conn.execute(update(SignalDelivery).where(SignalDelivery.id == row.id).values(status="done"))
+    monkeypatch.setattr(signals, "_still_pending", lambda conn, delivery_id: None)
+    revision = _revision(sessions, waiter.instance_id)
+    LIVE_WORKFLOWS.clear()
+    assert signals.deliver(sessions, row) is False
+    assert _revision(sessions, waiter.instance_id) == revision
+    assert _history(sessions, waiter.instance_id, "signal_received") == []
+    assert _count(sessions, SignalSubscription, SignalSubscription.instance_id == waiter.instance_id) == 1
