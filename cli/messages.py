@@ -1,4 +1,4 @@
-"""Messages to processes: `message send|list`."""
+"""Messages and signals to processes: `message send|list`, `signal send`."""
 
 from __future__ import annotations
 
@@ -51,4 +51,31 @@ def message_list(ctx: click.Context, status: str, as_json: bool) -> None:
              for r in rows]
     emit(as_json, rows, "\n".join(lines) or f"no {status} messages")
 
-COMMANDS = [message_group]
+
+@click.group("signal", cls=LiaisonGroup)
+def signal_group() -> None:
+    """Broadcast BPMN signals to every waiting instance and signal-started process."""
+
+
+@signal_group.command("send")
+@click.argument("name")
+@click.option("--data", default=None, help="Payload as a JSON object (merged into each receiver's data).")
+@click.option("--as", "--user", "user", default=None, help="Who sends it (shown in the receivers' history).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def signal_send(ctx: click.Context, name: str, data: str | None, user: str | None, as_json: bool) -> None:
+    """Send signal NAME: every instance waiting on it moves on, every process starting on it starts.
+
+    A receiver whose step fails is retried by the scheduler (exit 0; the count says so).
+    """
+    from engine.runtime import signals
+
+    payload = parse_json(data, as_json)
+    try:
+        result = signals.send_signal(sessions_for(database_url(ctx.find_root())), name, payload, user)
+    except LiaisonError as exc:
+        fail(exc, as_json)
+    emit(as_json, result.as_dict(), result.describe(name))
+
+
+COMMANDS = [message_group, signal_group]

@@ -252,6 +252,8 @@ ACTION_LABELS = {
     "timer_fired": lambda: _("Time ran out"),
     "message_received": lambda: _("Message received"),
     "message_refused": lambda: _("Message sent, nobody waited: refused"),
+    "signal_received": lambda: _("Signal received"),
+    "signal_failed": lambda: _("Taking a signal failed"),
     "reminded": lambda: _("Reminded"),
     "overdue": lambda: _("Overdue"),
     "escalated": lambda: _("Escalated"),

@@ -330,10 +330,11 @@ class _Checker:
                 if len(times) != 1:
                     self.add(definition, "a timer needs exactly one of timeDuration, timeDate or timeCycle, with a "
                              "value", element_id=event.get("id"))
-            if trigger == "signal":
-                self.add(definition, "signals are caught inside the same instance only: other instances and "
-                         "signal start events of other processes do not receive them yet", "warning",
-                         element_id=event.get("id"))
+            if trigger == "signal" and definition.get("signalRef") in self.ids:
+                target = self.ids[definition.get("signalRef")]
+                if _local(target) == "signal" and not (target.get("name") or "").strip():
+                    self.add(definition, f"signal `{definition.get('signalRef')}` has no name: signals reach other "
+                             "instances by name", element_id=event.get("id"))
             ref = {"message": "messageRef", "signal": "signalRef"}.get(trigger)
             if ref and not definition.get(ref) and not (event.get("name") or "").strip():
                 self.add(definition, f"{trigger} event has no {ref} and no name: it would wait for a nameless "

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
@@ -679,21 +680,31 @@ def set_assignment(task, users: list[str], groups: list[str], workdays=None) -> 
 
 @dataclass
 class SignalWait:
-    """A signal catch event (intermediate, boundary, event-subprocess start) the process waits on."""
+    """A signal catch event (intermediate, boundary) or event-based gateway with a signal branch the process waits on."""
 
     task_id: str
     element_id: str
     signal_name: str
 
 
+def _signal_definitions(definition) -> list:
+    """The signal definitions an event waits on: its own, or those among an event-based gateway's events."""
+    if isinstance(definition, SignalEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition) and not definition.parallel:
+        return [d for d in definition.event_definitions if isinstance(d, SignalEventDefinition)]
+    return []
+
+
 def waiting_signals(workflow) -> list[SignalWait]:
-    """The signal catch events waiting now (not the process's own signal start events)."""
+    """The signal catch events (and event-based gateways with a signal) waiting now, not the process's own
+    signal start events."""
     waits = []
     for task in _event_tasks(workflow):
-        definition = task.task_spec.event_definition
-        if isinstance(definition, SignalEventDefinition) and not (
-                type(task.task_spec).__name__ == "StartEvent" and task.workflow is task.workflow.top_workflow):
-            waits.append(SignalWait(str(task.id), task.task_spec.bpmn_id, definition.name))
+        if type(task.task_spec).__name__ == "StartEvent" and task.workflow is task.workflow.top_workflow:
+            continue
+        waits += [SignalWait(str(task.id), task.task_spec.bpmn_id, definition.name)
+                  for definition in _signal_definitions(task.task_spec.event_definition)]
     return waits
 
 
@@ -702,12 +713,13 @@ def deliver_signal(workflow, name: str, payload: dict | None) -> list[StepRecord
 
     The payload's fields join each catching event's data (a signal catch event with
     `spiffworkflow:variableName` gets it in that variable instead)."""
-    tasks = [t for t in _event_tasks(workflow) if isinstance(t.task_spec.event_definition, SignalEventDefinition)
-             and t.task_spec.event_definition.name == name and t.state == TaskState.WAITING]
-    if not tasks:
+    catching = [(task, definition) for task in _event_tasks(workflow) if task.state == TaskState.WAITING
+                for definition in _signal_definitions(task.task_spec.event_definition) if definition.name == name]
+    if not catching:
         raise TaskConflictError(f"the instance no longer waits for signal `{name}`")
-    for task in tasks:
-        definition = task.task_spec.event_definition
+    for task, definition in catching:
+        if task.state != TaskState.WAITING:
+            continue  # an earlier catch (an interrupting boundary event) ended it
         if payload and getattr(definition, "variable", None) is None:
             task.data.update(payload)
         try:
@@ -716,6 +728,17 @@ def deliver_signal(workflow, name: str, payload: dict | None) -> list[StepRecord
         except (SpiffWorkflowException, WorkflowException) as exc:
             raise _runtime_error(exc) from exc
     return run_engine(workflow)
+
+
+def may_wait_on_signal(spec, subspecs: dict | None = None) -> bool:
+    """Whether the spec (or a subprocess / called spec) has a signal catch event other than a start of its own."""
+    for candidate in [spec, *(subspecs or {}).values()]:
+        for task_spec in candidate.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if _signal_definitions(definition) and not isinstance(task_spec, ThrowingEvent) and not (
+                    candidate is spec and type(task_spec).__name__ == "StartEvent"):
+                return True
+    return False
 
 
 def signal_start_names(spec) -> dict[str, str]:

@@ -719,7 +719,7 @@ class DesignerAudit(Base):
 # Tables of one concern each live in their own modules on the same registry: external access (issue 17),
 # bookable rooms with their bookings, policy notices with their surveys, training assessments, vendor
 # selection's scores, the REST API's tokens, kept responses and webhook subscriptions (issue 13), external
-# service tasks for outside workers, task collaboration's projects (issue 20).
+# service tasks for outside workers, cross-instance signals, task collaboration's projects (issue 20).
 from engine.data import (  # noqa: E402,F401
     analytics_models,
     api_models,
@@ -728,6 +728,7 @@ from engine.data import (  # noqa: E402,F401
     notice_models,
     project_models,
     room_models,
+    signal_models,
     training_models,
     vendor_models,
     webhook_models,

@@ -230,6 +230,7 @@ class StepWrite:
     # messages thrown by the step's events, kept for routing after the commit: dicts message_name,
     # correlation_key, payload, expires_at (the sender is `thrower(instance id)`)
     thrown: list = field(default_factory=list)
+    signals: object = None  # `signal_store.SignalWrites`: subscriptions, thrown signals, the delivery carried out
 
 
 def write_step(conn: Connection, step: StepWrite) -> int:
@@ -429,12 +430,19 @@ _THROWN_CTE = (", thrown AS (INSERT INTO buffered_message (message_name, correla
 
 def _save_statement(step: StepWrite) -> tuple:
     """The statement saving the step on PostgreSQL and its extra parameters."""
-    if not step.thrown:
+    folded = step.signals.pg_ctes(step) if step.signals is not None and step.signals.folded else None
+    if not step.thrown and folded is None:
         return (_SAVE_STEP_CC, {"now": step.now, "cc": json.dumps(step.cc)}) if step.cc else (_SAVE_STEP, {})
-    sql = "WITH saved AS (SELECT liaison_save_step(CAST(:payload AS jsonb)) AS id)" + _THROWN_CTE
-    params = {"now": step.now, "thrower": THROWER_PREFIX,
-              "thrown": json.dumps([{**m, "expires_at": m["expires_at"].isoformat()} for m in step.thrown],
-                                   default=str)}
+    claim, ctes, params = folded or (None, "", {})
+    # a signal delivery this step carries out: the save runs only if the claim took the row
+    sql = (f"WITH {claim}, saved AS (SELECT liaison_save_step(CAST(:payload AS jsonb)) AS id FROM claimed)"
+           if claim else "WITH saved AS (SELECT liaison_save_step(CAST(:payload AS jsonb)) AS id)") + ctes
+    params = {**params, "now": step.now}
+    if step.thrown:
+        sql += _THROWN_CTE
+        params |= {"thrower": THROWER_PREFIX,
+                   "thrown": json.dumps([{**m, "expires_at": m["expires_at"].isoformat()} for m in step.thrown],
+                                        default=str)}
     if step.cc:
         sql += (", copied AS (INSERT INTO cc_record (instance_id, username, cc_by, created_at)"
                 " SELECT saved.id, c.username, c.cc_by, CAST(:now AS timestamptz)"
@@ -466,13 +474,16 @@ def _write_step_postgres(conn: Connection, step: StepWrite) -> int:
     payload = {k: v for k, v in payload.items() if v is not None and v != []}
     statement, params = _save_statement(step)
     try:
-        return conn.execute(statement, {"payload": json.dumps(payload, default=str), **params}).scalar_one()
+        saved = conn.execute(statement, {"payload": json.dumps(payload, default=str), **params}).scalar()
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == "LI409":
             raise StaleInstance() from exc
         if getattr(exc.orig, "sqlstate", None) == "LI410":
             raise AlreadyTaken(str(exc.orig).splitlines()[0]) from exc
         raise
+    if saved is None:  # the signal delivery it claims was carried out already: nothing was written
+        raise AlreadyTaken(f"signal delivery {step.signals.claim} was already carried out")
+    return saved
 
 
 def _json(value) -> str:

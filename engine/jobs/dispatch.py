@@ -33,7 +33,7 @@ from engine.notices import process_link
 from engine.notices import sending as notices
 from engine.notify import delivery
 from engine.projects import process_wait as project_requests
-from engine.runtime import external_tasks, messages, room_sync, timers, visit_passes
+from engine.runtime import external_tasks, messages, room_sync, signals, timers, visit_passes
 from engine.work import analytics
 
 log = logging.getLogger("liaison.jobs")
@@ -239,6 +239,10 @@ class Dispatcher:
             external_tasks.sweep(self.sessions, now=now)  # links a crash after a step's commit missed
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
             log.exception("sweeping buffered messages failed")
+        try:
+            signals.sweep(self.sessions, now=now)  # thrown signals a crash left pending, failed receivers again
+        except Exception:  # noqa: BLE001 - housekeeping; the next minute retries
+            log.exception("sweeping signal deliveries failed")
         try:
             visit_passes.sweep(self.sessions, now=now)
         except Exception:  # noqa: BLE001 - housekeeping; the next minute retries

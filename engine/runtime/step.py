@@ -35,7 +35,7 @@ from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
 from engine.bpmn.serialization import dump_state, load_state
 from engine.config import load_settings
-from engine.data import store
+from engine.data import signal_store, store
 from engine.data.calendar import FormCalendar, LazyCalendar
 from engine.data.models import HistoryEntry, WorkTask, utcnow
 from engine.data.retry import is_contention, with_retries
@@ -63,7 +63,13 @@ from engine.runtime.serials import assign_serials
 from engine.runtime.submissions import checked_submission
 from engine.runtime.triggers import add_trigger_writes
 from engine.runtime.versions import version_forms, version_may_wait, version_specs
-from engine.runtime.waits import has_task_timers, record_waits, waits_of
+from engine.runtime.waits import (
+    has_task_timers,
+    record_waits,
+    signal_writes,
+    version_has_signal_waits,
+    waits_of,
+)
 from engine.runtime.worker_rows import record_external_tasks, version_has_external
 
 task_table = WorkTask.__table__
@@ -204,10 +210,7 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
         else:
             step.status = "running"
     step.data = wfa.current_data(workflow, ready)
-    if step.status == "running":
-        record_waits(step, workflow, waits, open_views, workdays)
-    elif not version_may_wait(conn, *version):
-        step.no_waits = True  # nothing of the version makes timers or subscriptions: none to end
+    _record_waits(conn, step, workflow, waits, open_views, workdays, version)
     copies = copy_step(conn, step, records, version)  # CC events of the diagram (liaison:cc)
     # one statement: the people the step notifies, their preferences, and whether an assignee is away
     events = step_events(step, actor) + copies
@@ -223,14 +226,31 @@ def save_step(conn, step: store.StepWrite, workflow, records, actor, *, before: 
     check_data_size(stored)
     step.state = check_state_size(dump_state(workflow, step.data))
     step.state_key = store.new_state_key()
-    instance_id = _write(conn, step) if external is None else _write_with_external(conn, step, external)
-    if step.thrown or offered(step.new_tasks):  # after the commit: route messages, issue external links
+    if step.signals and conn.dialect.name == "postgresql" and step.signals.foldable(step.instance_id):
+        step.signals.folded = True  # in the save statement itself (`SignalWrites.pg_ctes`)
+    if external is None and not (step.signals and not step.signals.folded):
+        instance_id = _write(conn, step)
+    else:
+        instance_id = _write_in_transaction(conn, step, external)
+    if step.thrown or offered(step.new_tasks) or (step.signals and step.signals.thrown):
+        # after the commit: route messages and signals, issue external links
         _note_thrower(instance_id)
     setattr(workflow, STORED_DATA, stored)
     tasks = [{"id": v.id, "element_id": v.element_id, "name": v.name,
               "assignee": deputies.get(v.id, v.assignee)} for v in open_views]
     return StepResult(instance_id, step.status, step.revision + 1, tasks, step.end_event,
                       subscribed=[s["task_id"] for s in step.subs_new])
+
+
+def _record_waits(conn, step: store.StepWrite, workflow, waits, open_views, workdays, version) -> None:
+    """What the step starts and stops waiting on; all of it ends with the instance."""
+    if step.status == "running":
+        record_waits(step, workflow, waits, open_views, workdays)
+        return
+    if not version_may_wait(conn, *version):
+        step.no_waits = True  # nothing of the version makes timers or message subscriptions: none to end
+    if step.instance_id is not None and version_has_signal_waits(conn, *version):
+        signal_writes(step).end = True
 
 
 def _write(conn, step: store.StepWrite) -> int:
@@ -245,22 +265,29 @@ def _write(conn, step: store.StepWrite) -> int:
         raise
 
 
-def _write_with_external(conn, step: store.StepWrite, external: list) -> int:
-    """`_write`, and the `external_task` rows of the step (`worker_rows`) in the same transaction: on
-    PostgreSQL the step's connection is in autocommit, so the two are wrapped in an explicit one."""
+def _write_in_transaction(conn, step: store.StepWrite, external: list | None) -> int:
+    """`_write`, and the `external_task` rows of the step (`worker_rows`) and its signal rows
+    (`signal_store`) in the same transaction: on PostgreSQL the step's connection is in autocommit,
+    so they are wrapped in an explicit one."""
     if conn.dialect.name != "postgresql":
-        instance_id = _write(conn, step)  # inside the step's own transaction
-        record_external_tasks(conn, instance_id, external, step)
-        return instance_id
+        return _write_with_rows(conn, step, external)  # inside the step's own transaction
     conn.exec_driver_sql("BEGIN")
     try:
-        instance_id = _write(conn, step)
-        record_external_tasks(conn, instance_id, external, step)
+        instance_id = _write_with_rows(conn, step, external)
     except BaseException:
         with suppress(Exception):  # a dead connection: the original error is the one to raise
             conn.exec_driver_sql("ROLLBACK")
         raise
     conn.exec_driver_sql("COMMIT")
+    return instance_id
+
+
+def _write_with_rows(conn, step: store.StepWrite, external: list | None) -> int:
+    instance_id = _write(conn, step)
+    if external is not None:
+        record_external_tasks(conn, instance_id, external, step)
+    if step.signals:
+        signal_store.write(conn, instance_id, step.signals, step.now, store.thrower(instance_id))
     return instance_id
 
 

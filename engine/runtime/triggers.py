@@ -8,6 +8,10 @@
 - **Thrown messages** (a message intermediate throw or end event): kept as `buffered_message` rows
   in the step's own write, sent by `instance:ID`; after the commit `engine.runtime.thrown` routes them
   like `liaison message send` (see there).
+- **Thrown signals** (a signal intermediate throw or end event): a `signal_event` row in the step's own
+  write with one `signal_delivery` row per instance then waiting on it (the thrower excepted: its own
+  catch events got it from SpiffWorkflow in the step) and per deployed process starting on it; after
+  the commit `engine.runtime.signals` delivers them (see there).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from engine.bpmn import workflow as wfa
 from engine.bpmn.workflow import duration
+from engine.caching import BoundedCache
 from engine.data import store
 from engine.data.models import WebhookEndpoint
 from engine.errors import ProcessRuntimeError, msg
-from engine.runtime.versions import PACKAGE_CACHE
+from engine.runtime.versions import PACKAGE_CACHE, version_specs
+from engine.runtime.waits import signal_writes
 
 WEBHOOK_EVENT = "process_webhook"  # the outbox `event` of a call without its own event name
 MAX_KEY_LENGTH = 200
@@ -36,6 +43,27 @@ def add_trigger_writes(conn, step: store.StepWrite, records) -> None:
     thrown = [record for record in records if record.message]
     if thrown:
         step.thrown += [_kept(conn, step, record) for record in thrown]
+    signals = [record for record in records if record.signal]
+    if signals:
+        signal_writes(step).thrown += [_signal(conn, record) for record in signals]
+
+
+def _signal(conn, record) -> dict:
+    payload = record.payload if record.payload is not None else {}
+    if not isinstance(payload, dict):
+        raise ProcessRuntimeError(f"element `{record.element_id}`: the payload of signal `{record.signal}` must be "
+                                  f"a dict, not {type(payload).__name__}", record.element_id)
+    return {"name": record.signal, "payload": payload, "starts": signal_starts(conn, record.signal)}
+
+
+SIGNAL_STARTS: BoundedCache[dict] = BoundedCache(256)  # version checksum -> {signal name: start event id}
+
+
+def signal_starts(conn, name: str) -> list[str]:
+    """Keys of the deployed processes whose latest version starts on signal `name`."""
+    return [key for key, version_id, checksum in store.latest_versions(conn)
+            if name in SIGNAL_STARTS.get(checksum, lambda v=version_id, c=checksum:
+                                         wfa.signal_start_names(version_specs(conn, v, c)[0]))]
 
 
 def webhook_rows(conn, step: store.StepWrite, calls: list) -> list[dict]:

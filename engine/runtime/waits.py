@@ -1,6 +1,6 @@
 """What a step starts and stops waiting on: timer rows (event timers, and the reminders, escalation,
-overdue and timeout timers of user tasks) and message subscriptions, found by comparing the
-workflow before and after the step, written in the step's own write.
+overdue and timeout timers of user tasks), message subscriptions and signal subscriptions, found by
+comparing the workflow before and after the step, written in the step's own write.
 """
 
 from __future__ import annotations
@@ -8,8 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from engine.bpmn import workflow as wfa
+from engine.caching import BoundedCache
 from engine.data import store
-from engine.runtime.versions import node_attributes
+from engine.data.signal_store import SignalWrites
+from engine.runtime.versions import node_attributes, version_specs
 
 
 def has_task_timers(conn, handle) -> bool:
@@ -19,7 +21,15 @@ def has_task_timers(conn, handle) -> bool:
     return "dueDate" in keys or any(name in keys for name in TASK_TIMER_ATTRIBUTES.values())
 
 
-NO_WAITS: tuple[dict, dict] = ({}, {})
+VERSION_SIGNALS: BoundedCache[bool] = BoundedCache(256)  # version checksum -> has signal catch events?
+
+
+def version_has_signal_waits(conn, version_id: int, checksum: str) -> bool:
+    """Whether instances of the version can wait on signals (an ending one then drops its subscriptions)."""
+    return VERSION_SIGNALS.get(checksum, lambda: wfa.may_wait_on_signal(*version_specs(conn, version_id, checksum)))
+
+
+NO_WAITS: tuple[dict, dict, dict] = ({}, {}, {})
 
 
 # user-task attributes that put a timer on the task: kind -> attribute (an ISO 8601 duration after creation)
@@ -29,16 +39,18 @@ TASK_TIMER_ATTRIBUTES = {"remind": "remindAfter", "escalate": "escalateAfter", "
 TIMEOUT_ACTIONS = ("approve", "reject")
 
 
-def waits_of(workflow) -> tuple[dict, dict]:
-    """What the workflow waits on now: `({(task id, due iso): TimerWait}, {task id: MessageWait})`."""
+def waits_of(workflow) -> tuple[dict, dict, dict]:
+    """What the workflow waits on now: `({(task id, due iso): TimerWait}, {task id: MessageWait},
+    {task id: SignalWait})`."""
     return ({(w.task_id, w.due_at.isoformat()): w for w in wfa.waiting_timers(workflow)},
-            {w.task_id: w for w in wfa.waiting_messages(workflow)})
+            {w.task_id: w for w in wfa.waiting_messages(workflow)},
+            {w.task_id: w for w in wfa.waiting_signals(workflow)})
 
 
 def record_waits(step: store.StepWrite, workflow, before: tuple[dict, dict], open_views, workdays=None) -> None:
     """Timer rows and message subscriptions to add and end, by comparing before and after the step."""
-    timers_before, messages_before = before
-    timers_after, messages_after = waits_of(workflow)
+    timers_before, messages_before, signals_before = before
+    timers_after, messages_after, signals_after = waits_of(workflow)
     waiting_timer_tasks = {task_id for task_id, _ in timers_after}
     step.timers_cancel += sorted({task_id for task_id, _ in timers_before} - waiting_timer_tasks)
     step.timers_new += [{"task_id": w.task_id, "element_id": w.element_id, "kind": "event", "due_at": w.due_at,
@@ -50,10 +62,27 @@ def record_waits(step: store.StepWrite, workflow, before: tuple[dict, dict], ope
                                                                 step.business_key),
                        "early": "keep"}
                       for task_id, w in messages_after.items() if task_id not in messages_before]
+    if signals_before or signals_after:
+        record_signal_waits(step, signals_before, signals_after)
     new_ids = {t["id"] for t in step.new_tasks}
     for view in open_views:
         if view.id in new_ids:
             step.timers_new += _task_timers(view, step.now, workdays)
+
+
+def signal_writes(step: store.StepWrite) -> SignalWrites:
+    """The step's signal writes (made on first use)."""
+    if step.signals is None:
+        step.signals = SignalWrites()
+    return step.signals
+
+
+def record_signal_waits(step: store.StepWrite, before: dict, after: dict) -> None:
+    """Signal subscriptions to add and end."""
+    writes = signal_writes(step)
+    writes.subs_cancel += sorted(set(before) - set(after))
+    writes.subs_new += [{"task_id": w.task_id, "element_id": w.element_id, "signal_name": w.signal_name}
+                        for task_id, w in after.items() if task_id not in before]
 
 
 def _task_timers(view, now: datetime, workdays=None) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The `external_task` rows a step opens and ends, written in the step's transaction (`step._write_with_external`).
+"""The `external_task` rows a step opens and ends, written in the step's transaction (`step._write_in_transaction`).
 
 A READY external service task (`engine.bpmn.specs.ExternalTask`) gets one row (open, its topic, the
 process data as variables); a row whose engine task is no longer READY (a boundary event, the

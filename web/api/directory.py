@@ -1,10 +1,11 @@
-"""People, departments and messages over the API: the pickers' directory look-ups (`engine.people.directory`)
-and `runtime.messages.send_message` (what `liaison message send` calls)."""
+"""People, departments, messages and signals over the API: the pickers' directory look-ups
+(`engine.people.directory`), `runtime.messages.send_message` (what `liaison message send` calls) and
+`runtime.signals.send_signal` (what `liaison signal send` calls)."""
 
 from __future__ import annotations
 
 from engine.people import directory
-from engine.runtime import messages
+from engine.runtime import messages, signals
 
 from ..i18n import current_language
 from . import schemas as s
@@ -49,3 +50,12 @@ def send_message(body: dict):
     result = messages.send_message(sessions(), body["name"], key, body["data"], identity().user.username)
     return {"status": result.status, "instance_id": result.instance_id, "kept_id": result.buffered_id,
             "expires_at": result.expires_at.isoformat() if result.expires_at else None}
+
+
+@endpoint("POST", "/signals", scope="start", body=s.SignalBody, response=s.SignalResult, idempotent=True,
+          tags=["messages"])
+def send_signal(body: dict):
+    """Broadcast a signal: every instance waiting on it moves on and every deployed process with a signal
+    start event of that name starts; answers how many were reached and started (a receiver whose step
+    failed is retried by the scheduler and counted as `pending`)."""
+    return signals.send_signal(sessions(), body["name"], body["data"], identity().user.username).as_dict()

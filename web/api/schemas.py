@@ -197,6 +197,20 @@ class MessageResult(Loose):
     instance_id = fields.Integer(allow_none=True)
 
 
+class SignalBody(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    data = fields.Dict(load_default=dict, metadata={"description": "merged into each receiver's data"})
+
+
+class SignalResult(Loose):
+    event_id = fields.Integer(required=True)
+    reached = fields.Integer(required=True, metadata={"description": "waiting instances moved on"})
+    started = fields.Integer(required=True, metadata={"description": "new instances started at a signal start event"})
+    skipped = fields.Integer(required=True, metadata={"description": "receivers that stopped waiting meanwhile"})
+    failed = fields.Integer(required=True, metadata={"description": "receivers whose step failed for good"})
+    pending = fields.Integer(required=True, metadata={"description": "receivers whose step failed; retried"})
+
+
 class PeopleQuery(ListQuery):
     q = fields.String(load_default="")
 
