@@ -65,6 +65,9 @@ def test_linked_calls_follow_the_documents_links(api_app, tokens):
         assert call(client, "POST", "/processes/leave_request/instances", tokens["zhang"], json={
             "data": {"leave_type": "annual", "days": 1, "manager": "li"}, "business_key": business_key}).status_code == 201
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api_app)
+    # the walk stays on the operations that take part in links (the instances, tasks and webhooks), so
+    # operations added elsewhere (signals, projects) do not dilute its bounded number of scenarios
+    schema = schema.include(path_regex=r"^/(instances|tasks|webhooks|processes)")
     links = sum(len(response.get("links", {})) for path in schema.raw_schema["paths"].values()
                 for operation in path.values() for response in operation["responses"].values())
     assert links >= 15, links
