@@ -28,7 +28,7 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 
 from engine.errors import LiaisonError, NotFoundError
-from engine.people.org import display_names
+from engine.people.org import department_names, display_names, role_choices
 from engine.projects import access, discussion, export, projects, tasks, views
 from engine.projects.access import Viewer
 from engine.projects.life import MOVES, STATUSES
@@ -82,8 +82,17 @@ def index(problem: str | None = None, status: int = 200):
     with _sessions()() as session:
         rows = projects.projects_for(session, user.username)
         names = display_names(session, {p.owner for p in rows}, current_language())
+        choices = _member_choices(session, {})
     return render_template("projects/index.html", rows=rows, names=names, problem=problem,
-                           given=request.form), status
+                           given=request.form, **choices), status
+
+
+def _member_choices(session, members: dict) -> dict:
+    """What the member fields show: every role by name (a checklist) and the names of the departments
+    already chosen (the department picker's labels)."""
+    lang = current_language()
+    return {"role_choices": role_choices(session, lang),
+            "department_labels": department_names(session, members.get("department") or [], lang)}
 
 
 @bp.post("/")
@@ -91,7 +100,7 @@ def create():
     user, form = current_account(), request.form
     data = ProjectInput(name=form.get("name", ""), description=form.get("description", ""),
                         people=_words(form.get("people")), departments=_words(form.get("departments")),
-                        roles=_words(form.get("roles")), visibility=form.get("visibility", "members"))
+                        roles=_words(",".join(form.getlist("roles"))), visibility=form.get("visibility", "members"))
     try:
         with _sessions()() as session, session.begin():
             project_id = projects.create_project(session, user.username, data)
@@ -121,6 +130,7 @@ def show(project_id: int, problem: str | None = None, status: int = 200):
         people = projects.member_people(session, project)
         members = projects.members_of(session, project_id)
         names = display_names(session, {p.username for p in people} | {t.owner for t in all_tasks}, lang)
+        choices = _member_choices(session, members)
         session.expunge_all()
     today = datetime.now(tz)
     year = request.args.get("year", today.year, type=int)
@@ -134,7 +144,8 @@ def show(project_id: int, problem: str | None = None, status: int = 200):
                "month": views.month_of(all_tasks, year, month, tz), "summary": summary,
                "burn_remaining": ["" if v is None else v for v in summary.remaining],
                "is_overdue": lambda t: views.is_overdue(t, datetime.now(tz)), "priorities": PRIORITIES,
-               "is_owner": project.owner == user.username, "problem": problem, "given": request.form}
+               "is_owner": project.owner == user.username, "problem": problem, "given": request.form,
+               **choices}
     return render_template("projects/project.html", **context), status
 
 
@@ -172,7 +183,7 @@ def settings(project_id: int):
                 projects.update_project(session, user.username, project_id, ProjectInput(
                     name=form.get("name", ""), description=form.get("description", ""),
                     people=_words(form.get("people")), departments=_words(form.get("departments")),
-                    roles=_words(form.get("roles")), visibility=form.get("visibility", "members")))
+                    roles=_words(",".join(form.getlist("roles"))), visibility=form.get("visibility", "members")))
     except NotFoundError:
         abort(404)
     except LiaisonError as exc:

@@ -291,6 +291,12 @@ def role_names(session: Session, keys, lang: str = "zh") -> dict[str, str]:
     return _names_by(session, Role.key, Role.name, Role.name_en, keys, lang)
 
 
+def role_choices(session: Session, lang: str = "zh") -> list[tuple[str, str]]:
+    """Every role as (key, name in lang), by key: what a page offers when roles are chosen by name."""
+    return [(key, (name_en if lang == "en" and name_en else name) or key)
+            for key, name, name_en in session.execute(select(Role.key, Role.name, Role.name_en).order_by(Role.key))]
+
+
 def manageable_people(session: Session, admin_username: str, text: str = "", page: int = 1,
                       per_page: int = 50) -> tuple[list[tuple[Person, str | None]], bool]:
     """People an admin may manage (everyone for a super admin, their departments' subtrees otherwise),

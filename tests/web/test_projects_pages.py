@@ -178,3 +178,26 @@ def test_a_non_member_cannot_see_or_change_anything_by_any_url(site, project):
                        (f"/projects/tasks/{task}/files", {"attachments": "[]"}),
                        (f"/projects/tasks/{task}/links", {"instance_id": "1"})):
         assert _post(zhao, path, data).status_code == 404, path
+
+
+def test_member_roles_are_chosen_by_name_and_a_role_makes_its_holders_members(site):
+    """The create form lists every role by its name (a checklist, no keys to type); a checked role makes
+    its holders members who see the project."""
+    from engine.data.models import Person, PersonRole, Role
+    app, sessions = site
+    with sessions() as session, session.begin():
+        role = Role(key="launch_team", name="发布小组", name_en="Launch team")
+        session.add(role)
+        session.flush()
+        zhao = session.scalar(select(Person).where(Person.username == "zhao"))
+        session.add(PersonRole(person_id=zhao.id, role_id=role.id))
+    li = _client(app, "li")
+    page = li.get("/projects/?lang=en").get_data(as_text=True)
+    assert 'name="roles" value="launch_team"' in page and "Launch team" in page
+    assert "发布小组" in li.get("/projects/?lang=zh").get_data(as_text=True)
+    made = _post(li, "/projects/", {"name": "路演", "roles": "launch_team", "visibility": "members"})
+    assert made.status_code == 302
+    zhao_client = _client(app, "zhao")
+    assert zhao_client.get(made.headers["Location"]).status_code == 200
+    settings = li.get(made.headers["Location"] + "?view=summary&lang=en").get_data(as_text=True)
+    assert 'value="launch_team" checked' in settings
