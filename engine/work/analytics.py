@@ -386,16 +386,27 @@ def heat(rows: list[dict]) -> dict[str, dict]:
 
 def overdue_now(session: Session, scope, key: str | None = None, filters: Filters | None = None,
                 now: datetime | None = None) -> list[dict]:
-    """Open tasks past their due time, oldest due first, with whom they wait for (a username)."""
+    """Open tasks past their due time, oldest due first, with whom they wait for (a username): a node with
+    several signers (会签, 或签...) is one row per signer still to act, as the workload counts it."""
     now = now or datetime.now(UTC)
     v = AnalyticsNodeVisit
-    query = _scoped(select(v.instance_id, v.process_key, v.element_id, v.actor, v.due_at)
+    query = _scoped(select(v.instance_id, v.process_key, v.element_id, v.actor, v.due_at, v.task_id)
                     .where(v.outcome == "open", v.due_at < now).order_by(v.due_at, v.instance_id), scope, key, filters)
     if query is None:
         return []
+    rows = session.execute(query).all()
+    unclaimed = [r.task_id for r in rows if r.actor is None and r.task_id is not None]
+    signers: dict[str, list[str]] = {}
+    if unclaimed:
+        for task_id, signer in session.execute(
+                select(ApprovalItem.task_id, ApprovalItem.signer)
+                .where(ApprovalItem.task_id.in_(unclaimed), ApprovalItem.status == "open")
+                .order_by(ApprovalItem.task_id, ApprovalItem.signer)):
+            signers.setdefault(task_id, []).append(signer)
     return [{"instance_id": r.instance_id, "process_key": r.process_key, "element_id": r.element_id,
-             "waits_for": r.actor, "due_at": r.due_at, "overdue_seconds": int((now - r.due_at).total_seconds())}
-            for r in session.execute(query)]
+             "waits_for": who, "due_at": r.due_at, "overdue_seconds": int((now - r.due_at).total_seconds())}
+            for r in rows
+            for who in ((signers.get(r.task_id) or [None]) if r.actor is None else [r.actor])]
 
 
 def workload(session: Session, scope, key: str | None = None, filters: Filters | None = None) -> dict:

@@ -123,6 +123,7 @@ def test_every_number_of_a_real_run_matches_sql_on_the_history(sessions, deploy_
         overdue = analytics.overdue_now(s, None, "sign_off", now=NOW)
         assert [(o["instance_id"], o["element_id"], o["overdue_seconds"]) for o in overdue] == [
             (ids[5], "review", 21 * H), (ids[3], "countersign", 17 * H)]
+        assert [o["waits_for"] for o in overdue] == ["li", "wang"]  # the 会签 waits for its signer still to act
         assert len(overdue) == len(_sql(s, "SELECT id FROM work_task WHERE status = 'open' AND due_at < :now", now=NOW))
 
         # every table of the page holds these numbers
