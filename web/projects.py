@@ -231,6 +231,7 @@ def task_page(project_task_id: int, problem: str | None = None, status: int = 20
         people = projects.member_people(session, project)
         parent = session.get(type(task), task.parent_id) if task.parent_id else None
         who = {task.owner, *task.collaborators, *(c.author for c in comments), *(h.actor for h in history),
+               *(str(h.detail.get(k)) for h in history if h.detail.get("field") == "owner" for k in ("old", "new")),
                *(s.owner for s in subtasks), *(p.username for p in people)}
         names = display_names(session, who, lang)
         may_change = access.may_change_task(project, task, user.username)
@@ -269,9 +270,11 @@ def move(project_task_id: int):
 def edit(project_task_id: int):
     form = request.form
     changes = {"title": form.get("title", ""), "description": form.get("description", ""),
-               "collaborators": _words(form.get("collaborators")), "priority": form.get("priority", "normal"),
+               "collaborators": form.getlist("collaborators"), "priority": form.get("priority", "normal"),
                "labels": _words(form.get("labels")), "due_at": _due(form.get("due")),
                "start_on": date.fromisoformat(form["start_on"]) if form.get("start_on") else None}
+    if form.get("owner"):
+        changes["owner"] = form["owner"]
     return _act(project_task_id, lambda u: tasks.update_task(_sessions(), u, project_task_id, changes), _("The task is saved."))
 
 

@@ -91,6 +91,22 @@ def send_status(sessions: sessionmaker[Session], actor: str, task: ProjectTask, 
         raise TaskConflictError(msg("the task was changed by someone else a moment ago; reload the page"))
 
 
+def restart(sessions: sessionmaker[Session], actor: str, task: ProjectTask, now: datetime | None = None) -> None:
+    """The owner or the due date of an open task changed: its instance is cancelled (the task's own history
+    says what changed) and a new one starts from the task row as it is now, so the inbox entry goes to the new owner
+    and the reminder and escalation follow the new due date; an in-progress task stays in progress."""
+    if task.status in CLOSED:
+        return  # nothing runs; a reopen starts from the row as it is
+    if task.life_instance_id is not None and _running(sessions, task.life_instance_id):
+        runtime.cancel_instance(sessions, task.life_instance_id, actor)
+    start(sessions, actor, task.id, now)
+    if task.status != "open":
+        sent = messages.send_message(sessions, STATUS_MESSAGE, business_key(task.id),
+                                     {"change": {"status": task.status}}, sender=actor, now=now)
+        if sent.status != "delivered":
+            raise TaskConflictError(msg("the task was changed by someone else a moment ago; reload the page"))
+
+
 def _running(sessions, instance_id: int) -> bool:
     with sessions() as session:
         return session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == instance_id)) == "running"

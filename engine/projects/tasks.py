@@ -24,7 +24,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 TITLE_LIMIT = 300
 LABEL_LIMIT = 20
 CHECKLIST_LIMIT = 100
-FIELDS = ("title", "description", "collaborators", "priority", "labels", "start_on", "due_at")
+FIELDS = ("title", "owner", "description", "collaborators", "priority", "labels", "start_on", "due_at")
+RESTARTING = ("owner", "due_at")  # a change of these starts the task's instance again (life.restart)
 
 
 @dataclass
@@ -107,8 +108,9 @@ def _plain(value):
 
 def update_task(sessions: sessionmaker[Session], actor: str, task_id: int, changes: dict,
                 now: datetime | None = None) -> list[str]:
-    """Change the given fields (FIELDS); returns the names that changed, each in the history.
-    The owner stays: the task's inbox entry is theirs (hand a task over by cancelling and creating)."""
+    """Change the given fields (FIELDS); returns the names that changed, each in the history. A new owner
+    (a member) or due date of an open task restarts its instance (`life.restart`): the inbox entry moves
+    to the new owner, the reminder and the escalation follow the new date."""
     now = now or utcnow()
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
@@ -117,7 +119,7 @@ def update_task(sessions: sessionmaker[Session], actor: str, task_id: int, chang
         task, project = access.task_for(session, task_id, Viewer(session, actor))
         access.check_change_task(project, task, actor)
         merged = {name: getattr(task, name) for name in FIELDS} | changes
-        data = _checked(session, project, TaskInput(owner=task.owner, **merged))
+        data = _checked(session, project, TaskInput(**merged))
         changed = []
         for name in FIELDS:
             new = getattr(data, name)
@@ -126,6 +128,10 @@ def update_task(sessions: sessionmaker[Session], actor: str, task_id: int, chang
                                                               "new": _plain(new)}, now)
                 setattr(task, name, new)
                 changed.append(name)
+        session.flush()
+        session.expunge(task)
+    if any(name in RESTARTING for name in changed):
+        life.restart(sessions, actor, task, now)
     return changed
 
 

@@ -249,3 +249,36 @@ def test_the_job_dispatchers_sweep_takes_the_requests_so_no_extra_worker_is_need
     with sessions() as session:
         made = session.scalars(select(ProjectTask.title).where(ProjectTask.waiting_instance_id == started.instance_id))
         assert list(made) == ["交付里程碑"]
+
+
+def test_a_new_owner_or_due_date_restarts_the_tasks_instance_for_the_new_owner_and_date(world):
+    """Handing a task over moves its inbox entry to the new owner; a later due date moves the reminder and
+    the escalation with it (the old instance's timers end with it); an in-progress task stays in progress."""
+    sessions = world
+    now = utcnow()
+    task_id = _task(sessions, _project(sessions), due=now + timedelta(days=3), now=now)
+    tasks.move_task(sessions, "zhang", task_id, "in_progress", now=now)
+    with sessions() as session:
+        first = session.get(ProjectTask, task_id).life_instance_id
+    changed = tasks.update_task(sessions, "zhang", task_id, {"owner": "chen", "due_at": now + timedelta(days=6)},
+                                now=now + timedelta(hours=1))
+    assert changed == ["owner", "due_at"]
+    with sessions() as session:
+        task = session.get(ProjectTask, task_id)
+        second = task.life_instance_id
+        assert (task.owner, task.status) == ("chen", "in_progress") and second != first
+        assert session.get(ProcessInstance, first).status == "cancelled"
+        open_work = session.scalars(select(WorkTask.assignee).where(WorkTask.instance_id.in_((first, second)),
+                                                                    WorkTask.status == "open")).all()
+        assert open_work == ["chen"]
+        handed = session.scalars(select(ProjectHistory.detail).where(ProjectHistory.task_id == task_id,
+                                                                     ProjectHistory.action == "changed")).all()
+        assert {"field": "owner", "old": "zhang", "new": "chen"} in handed
+    assert _fire(sessions, now + timedelta(days=2, minutes=1)) == []  # the old date's reminder is gone
+    assert _fire(sessions, now + timedelta(days=5, minutes=1)) == ["fired"]  # a day before the new date
+    assert _copied(sessions, second) == ["chen"]
+    tasks.move_task(sessions, "chen", task_id, "done", now=now + timedelta(days=5, hours=1))
+    with sessions() as session:
+        assert session.get(ProcessInstance, second).status == "completed"
+    with pytest.raises(NotPermittedError):
+        tasks.update_task(sessions, "zhang", task_id, {"owner": "zhang"})  # no longer owner nor collaborator
