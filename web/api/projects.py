@@ -40,6 +40,7 @@ class TaskBody(Schema):
 
 class TaskChanges(Schema):
     title = fields.String()
+    owner = fields.String(metadata={"description": "a member's username: the task (and its inbox entry) goes to them"})
     description = fields.String()
     collaborators = fields.List(fields.String())
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
@@ -169,7 +170,8 @@ def get_project_task(task_id: int):
 
 @endpoint("PATCH", "/project-tasks/<int:task_id>", scope="work", body=TaskChanges, response=TaskOut, tags=["projects"])
 def update_project_task(task_id: int, body: dict):
-    """Change a task's fields (its owner, collaborators or the project owner); each change is in its history."""
+    """Change a task's fields (its owner, collaborators or the project owner may); each change is in its
+    history. A new owner or due date restarts the task's instance (inbox entry, reminder, escalation)."""
     tasks.update_task(sessions(), _me(), task_id, body)
     return get_project_task.__wrapped__(task_id)
 
