@@ -7,7 +7,8 @@ Every page needs a signed-in person unless its view is marked `@public` (or its 
 
 A signed-in browser is a server-side session (`engine.people.sessions`): the cookie carries only a
 random token whose hash names a `user_session` row, read on every request; signing out revokes
-that row, so a copied cookie stops working too.
+that row, so a copied cookie stops working too. The person's groups and grants are kept per directory
+version (`accounts.signed_in_user`), so a signed-in request costs one query to know who is asking.
 """
 
 from __future__ import annotations
@@ -94,11 +95,10 @@ class AnonymousUser(AnonymousUserMixin):
 
 @login_manager.user_loader
 def _load_user(token: str) -> CurrentUser | None:
+    # one query per request (the session row, its person still active, the directory's version); the
+    # person's groups and grants are read again only after a directory change (`accounts.signed_in_user`)
     with _sessions() as db_session:
-        live = user_sessions.load(db_session, token, _utcnow())
-        if live is None:
-            return None
-        account = accounts.load_session_user(db_session, live.person_id)
+        account = accounts.signed_in_user(db_session, token, _utcnow())
         db_session.commit()  # last_seen_at, when it was old enough to be written
     return CurrentUser(account, token) if account is not None else None
 

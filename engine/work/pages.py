@@ -25,11 +25,11 @@ from engine.data.models import (
     WorkTask,
 )
 from engine.errors import NotFoundError
-from engine.results import element_label
+from engine.results import element_label, element_names
 from engine.runtime.outcome import DECISION_KEY
 from engine.runtime.step import may_complete
 from engine.runtime.submissions import FORM_CACHE
-from engine.runtime.versions import versions_element_names
+from engine.runtime.versions import version_package, versions_element_names
 from engine.runtime.visibility import may_view_instance, process_admins  # noqa: F401 - the pages' rule, owned by the runtime
 from engine.work.queries import TaskItem, get_task, path_taken
 from forms.schema import FormSchema
@@ -43,6 +43,7 @@ class TaskForm:
     values: dict            # the instance's current data: earlier answers shown read-only (an open task that
                             # decides: without `approved`, which is never preselected, e.g. after a return)
     instance_status: str
+    handle: store.TaskHandle | None = None  # read along by `task_form_fast`: the step's first read
 
 
 def _forms_of_version(session: Session, version: ProcessVersion) -> dict[str, FormSchema]:
@@ -60,6 +61,30 @@ def task_form(session: Session, task_id: str, lang: str | None = None) -> TaskFo
     if task.status == "open" and schema is not None and schema.access_for(task.element_id).get(DECISION_KEY) == "editable":
         values.pop(DECISION_KEY, None)  # a decision this task makes is never preselected (e.g. after a return)
     return TaskForm(task, schema, task.element_id, values, instance.status)
+
+
+def task_form_fast(session: Session, task_id: str, lang: str | None = None) -> TaskForm:
+    """`task_form` in one query: the task, its instance's status, version and data, and the engine's
+    handle of it (`store.task_with_data`); the form schema and the element names come from the caches
+    kept per version checksum. The handle lets `runtime.complete_task` skip its own read of the task
+    (the save's revision check still refuses a step on a state changed since). NotFoundError."""
+    found = store.task_with_data(session, task_id)
+    if found is None:
+        raise NotFoundError(f"no task {task_id}")
+    handle, (name, due_at, created_at, values) = found
+    conn = session.connection()
+    if lang:
+        name = element_label(element_names(version_package(conn, handle.version_id, handle.checksum)),
+                             handle.element_id, lang, name)
+    task = TaskItem(handle.task_id, handle.instance_id, handle.process_key, handle.element_id, name, handle.form,
+                    handle.assignee, list(handle.candidate_users or []), list(handle.candidate_groups or []),
+                    handle.status, due_at, created_at, handle.on_behalf_of, handle.delegated_by)
+    schema = None
+    if task.form:
+        schema = FORM_CACHE.get(handle.checksum, lambda: store.version_package(conn, handle.version_id)).get(task.form)
+    if task.status == "open" and schema is not None and schema.access_for(task.element_id).get(DECISION_KEY) == "editable":
+        values.pop(DECISION_KEY, None)
+    return TaskForm(task, schema, task.element_id, values, handle.instance_status, handle)
 
 
 def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | None, dict]:
