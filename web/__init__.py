@@ -101,6 +101,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["liaison_sessions"] = db.make_session_factory(engine)
+    app.extensions["liaison_read_sessions"] = db.make_read_session_factory(engine)  # autocommit reads (PostgreSQL)
 
     from . import auth, i18n, sso
 

@@ -62,6 +62,11 @@ def _sessions():
     return current_app.extensions["liaison_sessions"]()
 
 
+def _read_sessions():
+    """A session for short reads, in autocommit on PostgreSQL (`db.make_read_session_factory`)."""
+    return current_app.extensions["liaison_read_sessions"]()
+
+
 # -- the signed-in person --------------------------------------------------------------------------
 
 class CurrentUser(UserMixin):
@@ -97,9 +102,9 @@ class AnonymousUser(AnonymousUserMixin):
 def _load_user(token: str) -> CurrentUser | None:
     # one query per request (the session row, its person still active, the directory's version); the
     # person's groups and grants are read again only after a directory change (`accounts.signed_in_user`)
-    with _sessions() as db_session:
+    with _read_sessions() as db_session:  # PostgreSQL: no BEGIN / COMMIT around the one read
         account = accounts.signed_in_user(db_session, token, _utcnow())
-        db_session.commit()  # last_seen_at, when it was old enough to be written
+        db_session.commit()  # last_seen_at, when it was old enough to be written (already, on PostgreSQL)
     return CurrentUser(account, token) if account is not None else None
 
 

@@ -532,7 +532,7 @@ def complete(task_id: str):
     """Complete the task with the posted form and comment; then back to the inbox."""
     account = current_account()
     lang = current_language()
-    with sessions()() as session:
+    with current_app.extensions["liaison_read_sessions"]() as session:  # one read, no BEGIN / ROLLBACK
         task_form, may_act = _visible_task(session, task_id)
     task = task_form.task
     comment = request.form.get(COMMENT_FIELD, "").strip()

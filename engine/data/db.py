@@ -57,6 +57,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for a request's short reads (who is signed in, the task being completed). On PostgreSQL
+    their connection is in autocommit: each statement is its own round trip, with no BEGIN before it and
+    no COMMIT / ROLLBACK after (psycopg switches autocommit on the client, no round trip either). A write
+    made through such a session is committed at once: use them for reads and single-statement writes.
+    SQLite keeps the ordinary sessions (its transactions cost no round trip)."""
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return sessionmaker(engine, expire_on_commit=False)
+
+
 def alembic_config(url: str) -> Config:
     """An Alembic configuration pointing at Liaison's migrations and the given database."""
     config = Config()
