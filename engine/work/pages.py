@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import workflow as wfa
@@ -85,6 +85,39 @@ def task_form_fast(session: Session, task_id: str, lang: str | None = None) -> T
     if task.status == "open" and schema is not None and schema.access_for(task.element_id).get(DECISION_KEY) == "editable":
         values.pop(DECISION_KEY, None)
     return TaskForm(task, schema, task.element_id, values, handle.instance_status, handle)
+
+
+@dataclass
+class StartInfo:
+    """What the start page and a start need of a process's latest version, from one query and the caches."""
+
+    version_id: int
+    checksum: str
+    schema: FormSchema | None   # the start form, None when the start event names none
+    names: dict                 # the process's names by language
+    starters: dict | None       # package.yaml `starters` (None: everyone), for `starting.may_start`
+
+
+_START_INFO = (select(ProcessDefinition.name, ProcessVersion.id, ProcessVersion.checksum)
+               .join(ProcessVersion, ProcessVersion.definition_id == ProcessDefinition.id)
+               .where(ProcessDefinition.key == bindparam("b_key"))
+               .order_by(ProcessVersion.number.desc()).limit(1))
+
+
+def start_info(session: Session, key: str) -> StartInfo:
+    """The latest version of process `key`: one query for its id and checksum (no spec, BPMN or package
+    columns), the start form and the starters from the caches kept per version checksum. NotFoundError."""
+    row = session.execute(_START_INFO, {"b_key": key}).first()
+    if row is None:
+        raise NotFoundError(f"no process `{key}` is deployed")
+    names, version_id, checksum = row
+    conn = session.connection()
+    spec, _subspecs = SPEC_CACHE.get(checksum, lambda: store.version_spec_json(conn, version_id))
+    form = wfa.start_form(spec)
+    schema = FORM_CACHE.get(checksum, lambda: store.version_package(conn, version_id)).get(form) if form else None
+    package = version_package(conn, version_id, checksum)
+    return StartInfo(version_id, checksum, schema, dict(names or {}),
+                     ((package or {}).get("meta") or {}).get("starters"))
 
 
 def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | None, dict]:
