@@ -32,6 +32,8 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("json_serializer", _json_dumps)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        kwargs.pop("pool_size", None)  # sized for PostgreSQL's server connections only
+        kwargs.pop("max_overflow", None)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
