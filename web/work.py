@@ -72,6 +72,11 @@ def sessions():
     return current_app.extensions["liaison_sessions"]
 
 
+def read_sessions():
+    """Sessions for reads only, in autocommit on PostgreSQL (no BEGIN / ROLLBACK round trips)."""
+    return current_app.extensions["liaison_read_sessions"]
+
+
 # -- forms -----------------------------------------------------------------------------------------
 
 def _macros():
@@ -431,7 +436,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
                conflict: str | None = None, status: int = 200, attachments_error: str = ""):
     lang = current_language()
     account = current_account()
-    with sessions()() as session:
+    reads = read_sessions()  # the page only reads: every rule below in autocommit
+    with reads() as session:
         task_form, may_act = _visible_task(session, task_id)
         task = task_form.task
         hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
@@ -441,10 +447,10 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
         instance_operations = operations.available(session, task.instance_id, account.username)
-    take_back_task = runtime.take_back_candidate(sessions(), task.instance_id, account.username) \
+    take_back_task = runtime.take_back_candidate(reads, task.instance_id, account.username) \
         if parts["instance"]["status"] == "running" else None
-    may_jump = task.status == "open" and runtime.may_jump(sessions(), task_id, account.username)
-    node = runtime.node_rules(sessions(), task_id)  # what the node allows (liaison:allow): the engine's rule
+    may_jump = task.status == "open" and runtime.may_jump(reads, task_id, account.username)
+    node = runtime.node_rules(reads, task_id)  # what the node allows (liaison:allow): the engine's rule
     moves = _move_options(task_id) if task.status == "open" and (may_act or may_jump) else None
     schema = task_form.schema
     # the decision's buttons; a missing or wrong decision comes back as the radio, with its error beside it
@@ -464,7 +470,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         attachments_field=ATTACHMENTS_FIELD, attachments_error=attachments_error,
         attachments=(formdata.get(ATTACHMENTS_FIELD, "[]") if formdata is not None else "[]"),
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
-        may_delegate=task.status == "open" and runtime.may_delegate(sessions(), task_id, account.username),
+        may_delegate=task.status == "open" and runtime.may_delegate(reads, task_id, account.username),
         moves=moves, may_return=may_act and bool(moves), instance_operations=instance_operations,
         decision_buttons=buttons,
         take_back_task=take_back_task,
@@ -480,7 +486,7 @@ def _signer_places(task, signers: list[dict], username: str) -> list[str]:
     alongside on the other modes, nothing otherwise."""
     if task.status != "open" or not any(s["signer"] == username and s["status"] == "open" for s in signers):
         return []
-    return ["before", "after"] if runtime.node_mode(sessions(), task.id) == "sequential" else ["alongside"]
+    return ["before", "after"] if runtime.node_mode(read_sessions(), task.id) == "sequential" else ["alongside"]
 
 
 def _closed_message(task, parts: dict) -> str:
@@ -532,7 +538,7 @@ def complete(task_id: str):
     """Complete the task with the posted form and comment; then back to the inbox."""
     account = current_account()
     lang = current_language()
-    with current_app.extensions["liaison_read_sessions"]() as session:  # one read, no BEGIN / ROLLBACK
+    with read_sessions()() as session:  # one read, no BEGIN / ROLLBACK
         task_form, may_act = _visible_task(session, task_id)
     task = task_form.task
     comment = request.form.get(COMMENT_FIELD, "").strip()
@@ -741,7 +747,7 @@ def delegate(task_id: str):
 
 def _move_options(task_id: str) -> dict | None:
     try:
-        options = runtime.move_options(sessions(), task_id, lang=current_language())
+        options = runtime.move_options(read_sessions(), task_id, lang=current_language())
     except LiaisonError:
         return None
     return options if options["previous"] or options["initiator"] or options["passed"] or options["all"] else None
