@@ -24,42 +24,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+from http_common import (  # noqa: E402 - after the path set-up
+    BENCH,
+    PG_SERVER,
+    ROOT,
+    create_database,
+    drive,
+    drop_database,
+    gunicorn,
+    naive_database,
+    percentile,
+    stop,
+    wait_until_up,
+)
+
 LIAISON_DB = "liaison_bench_api"
 NAIVE_DB = "liaison_bench_naive"
 START = {"leave_type": "annual", "days": 2, "manager": "li"}
 APPROVE = {"action": "approve", "data": {"manager_comment": "ok"}}
-
-NAIVE_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs" targetNamespace="bench">
-  <bpmn:process id="leave" isExecutable="true">
-    <bpmn:startEvent id="start"/>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="manager_approval"/>
-    <bpmn:userTask id="manager_approval" name="Manager approval"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="manager_approval" targetRef="gw"/>
-    <bpmn:exclusiveGateway id="gw" default="f3"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="hr_record"/>
-    <bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="rejected">
-      <bpmn:conditionExpression>approved == False</bpmn:conditionExpression></bpmn:sequenceFlow>
-    <bpmn:endEvent id="rejected"/>
-    <bpmn:userTask id="hr_record" name="HR record"/>
-    <bpmn:sequenceFlow id="f5" sourceRef="hr_record" targetRef="done"/>
-    <bpmn:endEvent id="done"/>
-  </bpmn:process>
-</bpmn:definitions>"""
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -75,89 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-# -- the naive reference app (gunicorn imports this module: `api_bench:naive_app()`) -------------------
-
-def naive_app():
-    """A Flask app that keeps each workflow as one serialized JSON document in PostgreSQL."""
-    import psycopg
-    from flask import Flask, jsonify, request
-    from SpiffWorkflow.bpmn import BpmnWorkflow
-    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-    from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-    from SpiffWorkflow.util.task import TaskState
-
-    parser = SpiffBpmnParser()
-    parser.add_bpmn_str(NAIVE_BPMN.encode())
-    spec = parser.get_spec("leave")
-    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-    dsn = os.environ["NAIVE_DSN"]
-    local = {}
-    app = Flask("naive")
-
-    def connection():
-        if "conn" not in local or local["conn"].closed:
-            local["conn"] = psycopg.connect(dsn)
-        return local["conn"]
-
-    def ready(workflow):
-        return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
-
-    @app.post("/start")
-    def start():
-        workflow = BpmnWorkflow(spec, script_engine=PythonScriptEngine())
-        workflow.data.update(request.get_json() or {})
-        workflow.do_engine_steps()
-        conn = connection()
-        with conn.transaction():
-            row = conn.execute("INSERT INTO naive_instance (state) VALUES (%s) RETURNING id",
-                               (serializer.serialize_json(workflow),)).fetchone()
-        return jsonify({"id": row[0], "tasks": [str(t.id) for t in ready(workflow)]}), 201
-
-    @app.post("/instances/<int:instance_id>/complete")
-    def complete(instance_id: int):
-        conn = connection()
-        with conn.transaction():
-            state = conn.execute("SELECT state FROM naive_instance WHERE id = %s FOR UPDATE",
-                                 (instance_id,)).fetchone()[0]
-            workflow = serializer.deserialize_json(state)
-            workflow.script_engine = PythonScriptEngine()
-            task = ready(workflow)[0]
-            task.data.update({"approved": True, **(request.get_json() or {})})
-            task.run()
-            workflow.do_engine_steps()
-            conn.execute("UPDATE naive_instance SET state = %s WHERE id = %s",
-                         (serializer.serialize_json(workflow), instance_id))
-        return jsonify({"id": instance_id, "tasks": [str(t.id) for t in ready(workflow)]})
-
-    return app
-
-
 # -- databases and servers ---------------------------------------------------------------------------
-
-def _admin(server: str):
-    from sqlalchemy import create_engine
-    return create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-
-
-def create_database(server: str, name: str) -> str:
-    from sqlalchemy import text
-    admin = _admin(server)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
-
-
-def drop_database(server: str, name: str) -> None:
-    from sqlalchemy import text
-    admin = _admin(server)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
 
 def prepare_liaison(url: str) -> dict[str, str]:
     """Migrate, add zhang / li / hu (HR), deploy leave_request; a token for zhang and li."""
@@ -184,51 +92,7 @@ def prepare_liaison(url: str) -> dict[str, str]:
                 for name in ("zhang", "li")}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def gunicorn(target: str, env: dict, workers: int, chdir: Path, log) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--chdir", str(chdir), "--log-level", "warning", target]
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_until_up(base: str, path: str, process: subprocess.Popen) -> None:
-    import httpx
-    for _ in range(300):
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {process.returncode}")
-        try:
-            httpx.get(base + path, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{base} did not answer")
-
-
 # -- the load ------------------------------------------------------------------------------------------
-
-async def _drive(calls: list, concurrency: int) -> tuple[list[float], float, list]:
-    """Run the `calls` (async callables) with `concurrency` in flight; (latencies ms, seconds, results)."""
-    queue = list(enumerate(calls))
-    latencies, results = [], [None] * len(calls)
-
-    async def worker():
-        while queue:
-            index, call = queue.pop()
-            begin = time.perf_counter()
-            results[index] = await call()
-            latencies.append((time.perf_counter() - begin) * 1000)
-
-    begin = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - begin, results
-
 
 async def run_load(base: str, args, start, complete) -> dict:
     """Starts at the concurrency, `--low` completions one at a time, the rest at the concurrency."""
@@ -237,20 +101,15 @@ async def run_load(base: str, args, start, complete) -> dict:
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         for _ in range(5):  # warm both workers (imports, caches, connections)
             await complete(client, await start(client))
-        _lat, start_seconds, started = await _drive([lambda: start(client)] * args.instances, args.concurrency)
-        low, _seconds, _r = await _drive([lambda h=h: complete(client, h) for h in started[:args.low]], 1)
-        high, high_seconds, _r = await _drive([lambda h=h: complete(client, h) for h in started[args.low:]],
+        _lat, start_seconds, started = await drive([lambda: start(client)] * args.instances, args.concurrency)
+        low, _seconds, _r = await drive([lambda h=h: complete(client, h) for h in started[:args.low]], 1)
+        high, high_seconds, _r = await drive([lambda h=h: complete(client, h) for h in started[args.low:]],
                                               args.concurrency)
     return {"complete_p50_ms": round(statistics.median(low), 2), "complete_p99_ms": round(percentile(low, 99), 2),
             "completions_per_s": round(len(high) / high_seconds, 1),
             "starts_per_s": round(args.instances / start_seconds, 1),
             "loaded_complete_p50_ms": round(statistics.median(high), 2),
             "loaded_complete_p99_ms": round(percentile(high, 99), 2)}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def liaison_calls(tokens: dict[str, str]):
@@ -297,19 +156,13 @@ def main(argv=None) -> None:
             process.wait(30)
         print("liaison:", json.dumps(results), flush=True)
         if not args.skip_naive:
-            naive_url = create_database(args.server, NAIVE_DB)
-            import psycopg
-            dsn = naive_url.replace("postgresql+psycopg://", "postgresql://")
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute("CREATE TABLE naive_instance (id serial PRIMARY KEY, state text NOT NULL)")
-            process, base = gunicorn("api_bench:naive_app()", {"NAIVE_DSN": dsn}, args.workers,
-                                     Path(__file__).resolve().parent, log)
+            dsn = naive_database(args.server, NAIVE_DB)
+            process, base = gunicorn("http_common:naive_app()", {"NAIVE_DSN": dsn}, args.workers, BENCH, log)
             try:
                 wait_until_up(base, "/", process)
                 naive = asyncio.run(run_load(base, args, *naive_calls()))
             finally:
-                process.terminate()
-                process.wait(30)
+                stop(process)
             print("naive:  ", json.dumps(naive), flush=True)
             results["naive"] = naive
     finally:

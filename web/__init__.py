@@ -93,6 +93,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         # -Proto. 0 (default): the peer's address is the client's. Sign-in and portal code throttles and the
         # access log key on the client address, so behind a proxy this must be set, or every client looks like one.
         LIAISON_PROXY_HOPS=int(_env_number("LIAISON_PROXY_HOPS", 0)),
+        # PostgreSQL connections kept per process. A gunicorn sync worker serves one request at a time, and a
+        # request holds at most a few at once (a page's read session while an engine rule opens its own), so 5
+        # kept connections mean no request ever opens one; `max_overflow` more are opened (and closed after)
+        # for threaded servers. Raise both with threads (`--threads N`: about 2N + 1 kept).
+        LIAISON_DB_POOL_SIZE=int(_env_number("LIAISON_DB_POOL_SIZE", 5)),
+        LIAISON_DB_MAX_OVERFLOW=int(_env_number("LIAISON_DB_MAX_OVERFLOW", 10)),
     )
     if test_config:
         app.config.update(test_config)
@@ -101,8 +107,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["LIAISON_PROXY_HOPS"] > 0:
         hops = app.config["LIAISON_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    engine = db.make_engine(app.config["DATABASE_URL"])
+    engine = db.make_engine(app.config["DATABASE_URL"], pool_size=app.config["LIAISON_DB_POOL_SIZE"],
+                            max_overflow=app.config["LIAISON_DB_MAX_OVERFLOW"])
     app.extensions["liaison_sessions"] = db.make_session_factory(engine)
+    app.extensions["liaison_read_sessions"] = db.make_read_session_factory(engine)  # autocommit reads (PostgreSQL)
 
     from . import auth, i18n, sso
 

@@ -7,7 +7,8 @@ Every page needs a signed-in person unless its view is marked `@public` (or its 
 
 A signed-in browser is a server-side session (`engine.people.sessions`): the cookie carries only a
 random token whose hash names a `user_session` row, read on every request; signing out revokes
-that row, so a copied cookie stops working too.
+that row, so a copied cookie stops working too. The person's groups and grants are kept per directory
+version (`accounts.signed_in_user`), so a signed-in request costs one query to know who is asking.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def _sessions():
     return current_app.extensions["liaison_sessions"]()
 
 
+def _read_sessions():
+    """A session for short reads, in autocommit on PostgreSQL (`db.make_read_session_factory`)."""
+    return current_app.extensions["liaison_read_sessions"]()
+
+
 # -- the signed-in person --------------------------------------------------------------------------
 
 class CurrentUser(UserMixin):
@@ -94,12 +100,11 @@ class AnonymousUser(AnonymousUserMixin):
 
 @login_manager.user_loader
 def _load_user(token: str) -> CurrentUser | None:
-    with _sessions() as db_session:
-        live = user_sessions.load(db_session, token, _utcnow())
-        if live is None:
-            return None
-        account = accounts.load_session_user(db_session, live.person_id)
-        db_session.commit()  # last_seen_at, when it was old enough to be written
+    # one query per request (the session row, its person still active, the directory's version); the
+    # person's groups and grants are read again only after a directory change (`accounts.signed_in_user`)
+    with _read_sessions() as db_session:  # PostgreSQL: no BEGIN / COMMIT around the one read
+        account = accounts.signed_in_user(db_session, token, _utcnow())
+        db_session.commit()  # last_seen_at, when it was old enough to be written (already, on PostgreSQL)
     return CurrentUser(account, token) if account is not None else None
 
 

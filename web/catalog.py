@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
@@ -122,10 +122,12 @@ def _forget_draft() -> None:
 def start(key: str):
     """The start form of process `key` (`?draft=` resumes a draft); a valid post starts an instance and
     shows it, a post with action=draft saves the form unvalidated as a draft."""
-    schema, names = work.start_form(sessions(), key)  # NotFoundError: 404
-    with sessions()() as session:
-        if not starting.may_start(session, current_account().username, key):
+    account = current_account()
+    with current_app.extensions["liaison_read_sessions"]() as session:  # reads only: autocommit on PostgreSQL
+        info = work.start_info(session, key)  # NotFoundError: 404
+        if not starting.may_start(session, account.username, key, user=account, starters=info.starters):
             abort(403)
+    schema, names = info.schema, info.names
     if request.method == "GET":
         draft_id = _draft_id()
         formdata = _draft_formdata(key, draft_id) if draft_id is not None and schema is not None else None

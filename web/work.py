@@ -72,6 +72,11 @@ def sessions():
     return current_app.extensions["liaison_sessions"]
 
 
+def read_sessions():
+    """Sessions for reads only, in autocommit on PostgreSQL (no BEGIN / ROLLBACK round trips)."""
+    return current_app.extensions["liaison_read_sessions"]
+
+
 # -- forms -----------------------------------------------------------------------------------------
 
 def _macros():
@@ -413,9 +418,10 @@ def _may_view(session, instance_id: int) -> bool:
 # -- the task page ---------------------------------------------------------------------------------
 
 def _visible_task(session, task_id: str) -> tuple[work.TaskForm, bool]:
-    """The task and whether the person may complete it now; 404 when they may not even see it."""
+    """The task and whether the person may complete it now; 404 when they may not even see it. One query
+    for a person who may act on it (`work.task_form_fast`), a second for one who may only see it."""
     account = current_account()
-    task_form = work.task_form(session, task_id, current_language())  # NotFoundError: 404
+    task_form = work.task_form_fast(session, task_id, current_language())  # NotFoundError: 404
     task = task_form.task
     may_act = task.status == "open" and work.may_act_on_task(task, account.username, account.groups)
     if not may_act and not _may_view(session, task.instance_id):
@@ -432,7 +438,8 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
                conflict: str | None = None, status: int = 200, attachments_error: str = ""):
     lang = current_language()
     account = current_account()
-    with sessions()() as session:
+    reads = read_sessions()  # the page only reads: every rule below in autocommit
+    with reads() as session:
         task_form, may_act = _visible_task(session, task_id)
         task = task_form.task
         hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
@@ -442,10 +449,10 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
         instance_operations = operations.available(session, task.instance_id, account.username)
-    take_back_task = runtime.take_back_candidate(sessions(), task.instance_id, account.username) \
+    take_back_task = runtime.take_back_candidate(reads, task.instance_id, account.username) \
         if parts["instance"]["status"] == "running" else None
-    may_jump = task.status == "open" and runtime.may_jump(sessions(), task_id, account.username)
-    node = runtime.node_rules(sessions(), task_id)  # what the node allows (liaison:allow): the engine's rule
+    may_jump = task.status == "open" and runtime.may_jump(reads, task_id, account.username)
+    node = runtime.node_rules(reads, task_id)  # what the node allows (liaison:allow): the engine's rule
     moves = _move_options(task_id) if task.status == "open" and (may_act or may_jump) else None
     schema = task_form.schema
     # the decision's buttons; a missing or wrong decision comes back as the radio, with its error beside it
@@ -465,7 +472,7 @@ def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comm
         attachments_field=ATTACHMENTS_FIELD, attachments_error=attachments_error,
         attachments=(formdata.get(ATTACHMENTS_FIELD, "[]") if formdata is not None else "[]"),
         due=when(task.due_at), may_transfer=may_transfer, signers=signers,
-        may_delegate=task.status == "open" and runtime.may_delegate(sessions(), task_id, account.username),
+        may_delegate=task.status == "open" and runtime.may_delegate(reads, task_id, account.username),
         moves=moves, may_return=may_act and bool(moves), instance_operations=instance_operations,
         decision_buttons=buttons,
         take_back_task=take_back_task,
@@ -481,7 +488,7 @@ def _signer_places(task, signers: list[dict], username: str) -> list[str]:
     alongside on the other modes, nothing otherwise."""
     if task.status != "open" or not any(s["signer"] == username and s["status"] == "open" for s in signers):
         return []
-    return ["before", "after"] if runtime.node_mode(sessions(), task.id) == "sequential" else ["alongside"]
+    return ["before", "after"] if runtime.node_mode(read_sessions(), task.id) == "sequential" else ["alongside"]
 
 
 def _closed_message(task, parts: dict) -> str:
@@ -533,7 +540,7 @@ def complete(task_id: str):
     """Complete the task with the posted form and comment; then back to the inbox."""
     account = current_account()
     lang = current_language()
-    with sessions()() as session:
+    with read_sessions()() as session:  # one read, no BEGIN / ROLLBACK
         task_form, may_act = _visible_task(session, task_id)
     task = task_form.task
     comment = request.form.get(COMMENT_FIELD, "").strip()
@@ -558,7 +565,8 @@ def complete(task_id: str):
                           attachments_error=attachments_error)
     try:
         runtime.complete_task(sessions(), task_id, account.username, data, groups=account.groups,
-                              comment=comment or None, lang=lang, attachments=attachments)
+                              comment=comment or None, lang=lang, attachments=attachments,
+                              handle=task_form.handle)  # the step's read is the one done above
     except TOO_LARGE as exc:  # the form's data, or what the process made of it, is over its limit
         return _task_page(task_id, request.form, None, comment, conflict=too_large_message(exc), status=413)
     except FormInvalidError as exc:
@@ -741,7 +749,7 @@ def delegate(task_id: str):
 
 def _move_options(task_id: str) -> dict | None:
     try:
-        options = runtime.move_options(sessions(), task_id, lang=current_language())
+        options = runtime.move_options(read_sessions(), task_id, lang=current_language())
     except LiaisonError:
         return None
     return options if options["previous"] or options["initiator"] or options["passed"] or options["all"] else None

@@ -32,6 +32,8 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("json_serializer", _json_dumps)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        kwargs.pop("pool_size", None)  # sized for PostgreSQL's server connections only
+        kwargs.pop("max_overflow", None)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -54,6 +56,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory whose objects stay usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for a request's short reads (who is signed in, the task being completed). On PostgreSQL
+    their connection is in autocommit: each statement is its own round trip, with no BEGIN before it and
+    no COMMIT / ROLLBACK after (psycopg switches autocommit on the client, no round trip either). A write
+    made through such a session is committed at once: use them for reads and single-statement writes.
+    SQLite keeps the ordinary sessions (its transactions cost no round trip)."""
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -153,6 +153,11 @@ _TASK_HANDLE = (
 
 # Statements are built once with bind parameters: building them per call cost 5x more than running them.
 _SELECT_TASK_HANDLE = _TASK_HANDLE.where(_task.c.id == bindparam("b_task"))
+# A task page or a web-form completion: the handle's columns, what the page shows of the task, and the
+# instance's process data, in one read (`task_with_data`).
+_SELECT_TASK_WITH_DATA = (
+    _TASK_HANDLE.add_columns(_task.c.name, _task.c.due_at, _task.c.created_at, process_data(_instance.c.id))
+    .where(_task.c.id == bindparam("b_task")))
 _SELECT_INSTANCE_HANDLE = (
     select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
            _instance.c.version_id, _version.c.checksum, process_data(_instance.c.id), _instance.c.process_key,
@@ -501,6 +506,16 @@ def task_handle(conn: Connection, task_id: str) -> TaskHandle | None:
     """The task and its instance's lock fields, in one query."""
     row = conn.execute(_SELECT_TASK_HANDLE, {"b_task": task_id}).first()
     return None if row is None else TaskHandle(*row)
+
+
+def task_with_data(conn, task_id: str) -> tuple[TaskHandle, tuple] | None:
+    """The task's handle (as `task_handle`) and `(name, due_at, created_at, process data)`, in one query
+    (a connection or a session); None when there is no such task."""
+    row = conn.execute(_SELECT_TASK_WITH_DATA, {"b_task": task_id}).first()
+    if row is None:
+        return None
+    width = len(TaskHandle.__dataclass_fields__)
+    return TaskHandle(*row[:width]), tuple(row[width:])
 
 
 def instance_handle(conn: Connection, instance_id: int) -> InstanceHandle | None:

@@ -272,6 +272,36 @@ def load_session_user(session: Session, person_id: int) -> SessionUser | None:
         session_version=person.session_version, name_en=person.name_en)
 
 
+# The signed-in view of a person as `load_session_user` reads it (three queries), kept per (database URL,
+# person, directory version): every write to person (name, locale, active...), role, person_role and
+# admin_grant bumps the version (migrations 0019 and 0030), so a kept view is never older than the
+# directory. Whether the session or token itself is live (revoked, expired, signed out everywhere) is read
+# on every request by the caller; only the groups and grants are kept. Shared by browser sessions and API
+# tokens (`api_tokens.PEOPLE` is this dict).
+SESSION_USERS: dict[tuple[str, int, int], SessionUser | None] = {}
+MAX_SESSION_USERS = 2000
+
+
+def session_user_at(session: Session, person_id: int, directory_version: int) -> SessionUser | None:
+    """`load_session_user` of the person, read once per directory version (`SESSION_USERS`)."""
+    key = (str(session.get_bind().url), person_id, directory_version)
+    if key in SESSION_USERS:
+        return SESSION_USERS[key]
+    user = load_session_user(session, person_id)
+    if len(SESSION_USERS) >= MAX_SESSION_USERS:
+        SESSION_USERS.clear()
+    SESSION_USERS[key] = user
+    return user
+
+
+def signed_in_user(session: Session, token: str, now: datetime) -> SessionUser | None:
+    """The person of a live browser session `token`, or None: one query while the directory is unchanged
+    (the session row with the directory's version), the person's groups and grants kept per version.
+    The caller commits (`last_seen_at`)."""
+    live = user_sessions.live_person(session, token, now)
+    return None if live is None else session_user_at(session, *live)
+
+
 def administers_department(session: Session, user: SessionUser, department_id: int) -> bool:
     """True for a super admin, or an admin of the department or of one above it."""
     if user.is_super_admin:

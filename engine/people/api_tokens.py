@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine.data.api_models import ApiToken
 from engine.data.models import DirectoryVersion, Person, utcnow
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError, Username, msg
-from engine.people.accounts import SessionUser, load_session_user
+from engine.people.accounts import SESSION_USERS, SessionUser, session_user_at
 
 SCOPES = ("read", "start", "work", "deploy", "admin")
 PREFIX = "lia_"
@@ -116,12 +116,9 @@ def create_token(session: Session, username: str, name: str, scopes, expires_at:
     return _info(row, person.username), secret
 
 
-# The person of a token as `load_session_user` reads it (three queries), kept per (database URL, person,
-# directory version): every write to person, role, person_role and admin_grant bumps the version
-# (migrations 0019 and 0030), so a kept person is never older than the directory. The token row itself
-# is read on every request: revocation and expiry take effect at once.
-PEOPLE: dict[tuple[str, int, int], SessionUser | None] = {}
-MAX_PEOPLE = 2000
+# The person of a token is kept per (database URL, person, directory version) (`accounts.session_user_at`,
+# whose dict this is). The token row itself is read on every request: revocation and expiry take effect at once.
+PEOPLE = SESSION_USERS
 _TOKEN = (select(ApiToken, DirectoryVersion.version)
           .join(DirectoryVersion, DirectoryVersion.id == 1).where(ApiToken.token_hash == bindparam("b_hash")))
 
@@ -139,14 +136,7 @@ def verify_token(session: Session, secret: str, now: datetime | None = None) -> 
     row, version = found
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    key = (str(session.get_bind().url), row.person_id, version)
-    if key in PEOPLE:
-        user = PEOPLE[key]
-    else:
-        user = load_session_user(session, row.person_id)
-        if len(PEOPLE) >= MAX_PEOPLE:
-            PEOPLE.clear()
-        PEOPLE[key] = user
+    user = session_user_at(session, row.person_id, version)
     if user is None:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:

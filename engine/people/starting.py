@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import Department, Person, ProcessDefinition, ProcessPermission, ProcessVersion
 from engine.errors import NotFoundError, NotPermittedError, msg
+from engine.people.accounts import SessionUser
 from engine.people.org import admin_departments, groups_of, is_super_admin, within_any
 
 STARTER_KEYS = ("roles", "departments", "users")
@@ -34,15 +35,26 @@ class _Starter:
     super_admin: bool
 
 
-def may_start(session: Session, username: str, process_key: str) -> bool:
-    """Whether `username` may start the deployed process `process_key` (False when it is not deployed)."""
-    starter = _starter(session, username)
+_UNKNOWN = object()
+
+
+def may_start(session: Session, username: str, process_key: str, *, user: SessionUser | None = None,
+              starters=_UNKNOWN) -> bool:
+    """Whether `username` may start the deployed process `process_key` (False when it is not deployed).
+
+    A caller that has them passes the signed-in `user` (its groups and super admin grant, kept per
+    directory version: `accounts.signed_in_user`) and the latest version's `starters` (package.yaml,
+    None for everyone; read from the version's cached package): then only the person's department chain
+    and its overrides are read, in one query."""
+    starter = _starter(session, username, user)
     if starter is None:
         return False
-    starters = _latest_starters(session, [process_key])
-    if process_key not in starters:
-        return False
-    return _decide(starter, process_key, starters[process_key], _overrides(session, starter, [process_key]))
+    if starters is _UNKNOWN:
+        latest = _latest_starters(session, [process_key])
+        if process_key not in latest:
+            return False
+        starters = latest[process_key]
+    return _decide(starter, process_key, starters, _overrides(session, starter, [process_key]))
 
 
 def startable(session: Session, username: str) -> list[str]:
@@ -107,14 +119,23 @@ def permissions_of(session: Session, department_id: int) -> dict[str, bool]:
     return {key: allowed for key, allowed in rows}
 
 
-def _starter(session: Session, username: str) -> _Starter | None:
-    """The active person's roles, department chain and admin tier; None for nobody or an inactive person."""
+def _starter(session: Session, username: str, user: SessionUser | None = None) -> _Starter | None:
+    """The active person's roles, department chain and admin tier; None for nobody or an inactive person.
+    With `user` (the signed-in view of the same person) its groups and grant are used, not read again,
+    and a super admin needs no query at all."""
+    if user is not None and user.username == username:
+        if user.is_super_admin:
+            return _Starter(username, frozenset(user.groups), (), frozenset(), True)
+    else:
+        user = None
     row = session.execute(select(Person.active, Department.path).outerjoin(
         Department, Department.id == Person.department_id).where(Person.username == username)).first()
     if row is None or not row.active:
         return None
     chain = tuple(int(part) for part in reversed((row.path or "").strip("/").split("/")) if part)
     codes = frozenset(session.scalars(select(Department.code).where(Department.id.in_(chain)))) if chain else frozenset()
+    if user is not None:
+        return _Starter(username, frozenset(user.groups), chain, codes, False)
     return _Starter(username, frozenset(groups_of(session, username)), chain, codes,
                     is_super_admin(session, username))
 

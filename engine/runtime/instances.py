@@ -93,7 +93,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
 
 def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data: dict | None = None,
                   groups: tuple[str, ...] = (), comment: str | None = None, lang: str = "en",
-                  attachments: list[str] | None = None) -> StepResult:
+                  attachments: list[str] | None = None, handle: store.TaskHandle | None = None) -> StepResult:
     """Complete an open user task as `user` with form `data`, then run until the process waits.
 
     If another task of the same instance was saved meanwhile, the completion is re-applied on
@@ -101,13 +101,17 @@ def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data
     nothing of this submission is stored. When the task names a form, `data` must satisfy it at
     this node (read-only and hidden fields per the form's `access`); the cleaned data is stored.
     `attachments`: ids of the user's own uploads, attached to the instance and listed in the history
-    entry's data (`uploads.HISTORY_KEY`).
+    entry's data (`uploads.HISTORY_KEY`). `handle`: the task's handle as the caller just read it
+    (`store.task_with_data`, the web form's one read); it replaces the step's own read on the first
+    attempt only (a retry reads again), and the save's revision check refuses it if stale.
     """
     data = checked_data(data)
     attachments = uploads.clean_ids(attachments)
+    prefetched = [handle] if handle is not None and handle.task_id == task_id else []
     try:
         return retry_when_locked(lambda: complete_once(sessions, task_id, user, data, groups, comment, lang,
-                                                         attachments=attachments),
+                                                         attachments=attachments,
+                                                         handle=prefetched.pop() if prefetched else None),
                                   f"completing task {task_id}")
     except ProcessRuntimeError as exc:
         record_failure(sessions, task_id, user, exc)
@@ -115,9 +119,9 @@ def complete_task(sessions: sessionmaker[Session], task_id: str, user: str, data
 
 
 def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fire_timer=None,
-                   attachments=None) -> StepResult:
+                   attachments=None, handle=None) -> StepResult:
     with step_connection(sessions) as conn:
-        handle = store.task_handle(conn, task_id)
+        handle = handle or store.task_handle(conn, task_id)
         if handle is None:
             raise NotFoundError(msg("no task %(task)s", task=task_id))
         if fire_timer is None and approval_mode(conn, handle):  # an approval node with several signers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import workflow as wfa
@@ -25,11 +25,11 @@ from engine.data.models import (
     WorkTask,
 )
 from engine.errors import NotFoundError
-from engine.results import element_label
+from engine.results import element_label, element_names
 from engine.runtime.outcome import DECISION_KEY
 from engine.runtime.step import may_complete
 from engine.runtime.submissions import FORM_CACHE
-from engine.runtime.versions import versions_element_names
+from engine.runtime.versions import version_package, versions_element_names
 from engine.runtime.visibility import may_view_instance, process_admins  # noqa: F401 - the pages' rule, owned by the runtime
 from engine.work.queries import TaskItem, get_task, path_taken
 from forms.schema import FormSchema
@@ -43,6 +43,7 @@ class TaskForm:
     values: dict            # the instance's current data: earlier answers shown read-only (an open task that
                             # decides: without `approved`, which is never preselected, e.g. after a return)
     instance_status: str
+    handle: store.TaskHandle | None = None  # read along by `task_form_fast`: the step's first read
 
 
 def _forms_of_version(session: Session, version: ProcessVersion) -> dict[str, FormSchema]:
@@ -60,6 +61,63 @@ def task_form(session: Session, task_id: str, lang: str | None = None) -> TaskFo
     if task.status == "open" and schema is not None and schema.access_for(task.element_id).get(DECISION_KEY) == "editable":
         values.pop(DECISION_KEY, None)  # a decision this task makes is never preselected (e.g. after a return)
     return TaskForm(task, schema, task.element_id, values, instance.status)
+
+
+def task_form_fast(session: Session, task_id: str, lang: str | None = None) -> TaskForm:
+    """`task_form` in one query: the task, its instance's status, version and data, and the engine's
+    handle of it (`store.task_with_data`); the form schema and the element names come from the caches
+    kept per version checksum. The handle lets `runtime.complete_task` skip its own read of the task
+    (the save's revision check still refuses a step on a state changed since). NotFoundError."""
+    found = store.task_with_data(session, task_id)
+    if found is None:
+        raise NotFoundError(f"no task {task_id}")
+    handle, (name, due_at, created_at, values) = found
+    conn = session.connection()
+    if lang:
+        name = element_label(element_names(version_package(conn, handle.version_id, handle.checksum)),
+                             handle.element_id, lang, name)
+    task = TaskItem(handle.task_id, handle.instance_id, handle.process_key, handle.element_id, name, handle.form,
+                    handle.assignee, list(handle.candidate_users or []), list(handle.candidate_groups or []),
+                    handle.status, due_at, created_at, handle.on_behalf_of, handle.delegated_by)
+    schema = None
+    if task.form:
+        schema = FORM_CACHE.get(handle.checksum, lambda: store.version_package(conn, handle.version_id)).get(task.form)
+    if task.status == "open" and schema is not None and schema.access_for(task.element_id).get(DECISION_KEY) == "editable":
+        values.pop(DECISION_KEY, None)
+    return TaskForm(task, schema, task.element_id, values, handle.instance_status, handle)
+
+
+@dataclass
+class StartInfo:
+    """What the start page and a start need of a process's latest version, from one query and the caches."""
+
+    version_id: int
+    checksum: str
+    schema: FormSchema | None   # the start form, None when the start event names none
+    names: dict                 # the process's names by language
+    starters: dict | None       # package.yaml `starters` (None: everyone), for `starting.may_start`
+
+
+_START_INFO = (select(ProcessDefinition.name, ProcessVersion.id, ProcessVersion.checksum)
+               .join(ProcessVersion, ProcessVersion.definition_id == ProcessDefinition.id)
+               .where(ProcessDefinition.key == bindparam("b_key"))
+               .order_by(ProcessVersion.number.desc()).limit(1))
+
+
+def start_info(session: Session, key: str) -> StartInfo:
+    """The latest version of process `key`: one query for its id and checksum (no spec, BPMN or package
+    columns), the start form and the starters from the caches kept per version checksum. NotFoundError."""
+    row = session.execute(_START_INFO, {"b_key": key}).first()
+    if row is None:
+        raise NotFoundError(f"no process `{key}` is deployed")
+    names, version_id, checksum = row
+    conn = session.connection()
+    spec, _subspecs = SPEC_CACHE.get(checksum, lambda: store.version_spec_json(conn, version_id))
+    form = wfa.start_form(spec)
+    schema = FORM_CACHE.get(checksum, lambda: store.version_package(conn, version_id)).get(form) if form else None
+    package = version_package(conn, version_id, checksum)
+    return StartInfo(version_id, checksum, schema, dict(names or {}),
+                     ((package or {}).get("meta") or {}).get("starters"))
 
 
 def start_form(sessions: sessionmaker[Session], key: str) -> tuple[FormSchema | None, dict]:

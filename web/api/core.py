@@ -112,7 +112,7 @@ def _authenticate():
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", _("An `Authorization: Bearer TOKEN` header is required (session cookies are not "
                                          "accepted here)."), headers={"WWW-Authenticate": "Bearer"})
-    with sessions()() as session:
+    with current_app.extensions["liaison_read_sessions"]() as session:  # PostgreSQL: autocommit, no BEGIN
         found = api_tokens.verify_token(session, secret.strip())
     if found is None:
         raise ApiError(401, "invalid_token", _("The token is unknown, revoked or expired, or its person is inactive."),
