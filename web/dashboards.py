@@ -127,8 +127,10 @@ def _flows(session, scope, key: str, filters: dict, version: int) -> dict:
 def index():
     """The processes the person may analyse."""
     with work.sessions()() as session:
-        rows = analytics.processes(session, _scope(session))
-    return render_template("dashboards/index.html", rows=rows, lang=current_language())
+        scope = _scope(session)
+        rows = analytics.processes(session, scope)
+        numbers = analytics.overview(session, scope)
+    return render_template("dashboards/index.html", rows=rows, numbers=numbers, hours=_h, lang=current_language())
 
 
 @bp.get("/dashboards/<key>")

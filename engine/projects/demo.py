@@ -5,11 +5,13 @@ dates, one in progress and one done, a comment with a mention. Once: nothing hap
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.config import load_settings
 from engine.data.models import Department, Person, utcnow
 from engine.data.project_models import Project
 from engine.projects import discussion, projects, tasks
@@ -39,10 +41,12 @@ def load_demo(sessions: sessionmaker[Session]) -> str:
         project_id = projects.create_project(session, OWNER, ProjectInput(
             name="新品发布", description="市场部与产品部共同推进新品上市：调研、定价、物料、发布会。",
             departments=[codes["产品部"], codes["市场部"]]))
-    now = utcnow()
-    for title, owner, days, labels, status in TASKS:
+    zone = ZoneInfo(load_settings().timezone)
+    today = utcnow().astimezone(zone).date()
+    for title, owner, days, labels, status in TASKS:  # due at 18:00 company time, as the pages' date fields mean
+        due = datetime.combine(today + timedelta(days=days), time(18), tzinfo=zone)
         task_id = tasks.create_task(sessions, OWNER, project_id, TaskInput(
-            title=title, owner=owner, labels=labels, due_at=now + timedelta(days=days)))
+            title=title, owner=owner, labels=labels, due_at=due))
         if status in ("in_progress", "done"):
             tasks.move_task(sessions, owner, task_id, "in_progress")
         if status == "done":

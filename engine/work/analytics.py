@@ -493,6 +493,30 @@ def processes(session: Session, scope) -> list[dict]:
     return list(found.values())
 
 
+def overview(session: Session, scope, now: datetime | None = None, days: int = 30) -> dict[str, dict]:
+    """The dashboards' index, per process the viewer may analyse (same scope rule as every view): running
+    now, started and finished in the last `days` days, the cycle-time median (seconds) of those finished,
+    and open tasks overdue now."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=days)
+    a, v = AnalyticsInstance, AnalyticsNodeVisit
+    result = {}
+    for process in processes(session, scope):
+        key = process["key"]
+        where = _instances_where(scope, key, None)
+        if where is None:
+            continue
+        running, started, finished = session.execute(select(
+            func.count().filter(a.status == "running"), func.count().filter(a.started_at >= since),
+            func.count().filter(a.status != "running", a.ended_at >= since)).where(*where)).one()
+        ended = a.status.in_(("completed", "rejected")) & a.cycle_seconds.is_not(None) & (a.ended_at >= since)
+        median = _grouped_quantiles(session, select().where(*where, ended), None, a.cycle_seconds).get(None, (None,))[0]
+        overdue = session.scalar(_scoped(select(func.count()).where(v.outcome == "open", v.due_at < now), scope, key))
+        result[key] = {"running": running, "started": started, "finished": finished, "cycle_median": median,
+                       "overdue": overdue or 0}
+    return result
+
+
 def version_diagram(session: Session, key: str, version: int | None, lang: str) -> dict:
     """The BPMN XML of version `version` (default: the latest) of `key`, labelled in `lang`, the element
     labels and the sequence flows ({flow id: (source, target)}); NotFoundError when there is no such version."""

@@ -77,10 +77,13 @@ def _table(page: str, figure_id: str) -> list[list[str]]:
 def test_scope_super_admin_all_process_admin_theirs_others_403(dash):
     app, _ = dash
     admin, wang, hu = _client(app, "admin"), _client(app, "wang"), _client(app, "hu")
-    listed = html.fromstring(admin.get("/dashboards/").get_data(as_text=True)).xpath("//ul[@id='dashboard-list']//a/@href")
+    listed = html.fromstring(admin.get("/dashboards/").get_data(as_text=True)).xpath("//table[@id='dashboard-list']//a/@href")
     assert listed == ["/dashboards/leave_request", "/dashboards/other", "/dashboards/sign_off"]
+    zh = html.fromstring(admin.get("/dashboards/?lang=zh").get_data(as_text=True))
+    assert zh.xpath("//table[@id='dashboard-list']//th[@scope='col']/text()")[-1] == "当前超期"
+    assert len(zh.xpath("//tr[@data-key='sign_off']/td")) == 5  # running, started, finished, median, overdue
     assert html.fromstring(wang.get("/dashboards/").get_data(as_text=True)).xpath(
-        "//ul[@id='dashboard-list']//a/@href") == ["/dashboards/sign_off"]
+        "//table[@id='dashboard-list']//a/@href") == ["/dashboards/sign_off"]
     assert wang.get("/dashboards/other").status_code == 403
     assert wang.get("/dashboards/other/volume.csv").status_code == 403
     assert hu.get("/dashboards/").status_code == 403

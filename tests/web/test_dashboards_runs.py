@@ -94,7 +94,7 @@ def test_department_filters_and_the_department_admins_scope(runs):
     assert wang.get("/dashboards/sign_off?initiator_department=hr").status_code == 400
     hradmin = _client(app, "hradmin")
     listed = html.fromstring(hradmin.get("/dashboards/").get_data(as_text=True)).xpath(
-        "//ul[@id='dashboard-list']//a/@href")
+        "//table[@id='dashboard-list']//a/@href")
     assert listed == ["/dashboards/sign_off"]
     page = hradmin.get("/dashboards/sign_off?lang=en&period=month").get_data(as_text=True)
     assert _table(page, "chart-volume")[1] == ["2026-11", "2", "2", "0", "0", "2"]

@@ -126,6 +126,18 @@ def test_every_number_of_a_real_run_matches_sql_on_the_history(sessions, deploy_
         assert [o["waits_for"] for o in overdue] == ["li", "wang"]  # the 会签 waits for its signer still to act
         assert len(overdue) == len(_sql(s, "SELECT id FROM work_task WHERE status = 'open' AND due_at < :now", now=NOW))
 
+        # the index's numbers per process (last 30 days before NOW)
+        since = NOW - timedelta(days=30)
+        [(running, started, finished)] = _sql(
+            s, "SELECT sum(CASE WHEN status = 'running' THEN 1 ELSE 0 END), sum(CASE WHEN created_at >= :since "
+               "THEN 1 ELSE 0 END), sum(CASE WHEN status <> 'running' AND ended_at >= :since THEN 1 ELSE 0 END) "
+               "FROM process_instance", since=since)
+        index = analytics.overview(s, None, now=NOW)["sign_off"]
+        assert (index["running"], index["started"], index["finished"]) == (running, started, finished)
+        assert index["cycle_median"] == counts["cycle_median"]  # every run ended within the 30 days
+        assert index["overdue"] == len(overdue) == 2
+        assert analytics.overview(s, frozenset({"other"}), now=NOW) == {}  # not theirs: not listed
+
         # every table of the page holds these numbers
         tables = analytics_views.tables(s, None, "sign_off", now=NOW, flows=flows)
         assert tables["trend"]["rows"] == [["2026-11-02", 5.0, 5.0, 1], ["2026-11-03", 11.0, 11.0, 1],
