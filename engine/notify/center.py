@@ -116,14 +116,14 @@ def safe_link(link: str | None) -> str | None:
 
 # -- the list -----------------------------------------------------------------------------------------
 
-def list_for(db: Database, username: str, unread_only: bool = False, page: int = 1,
+def list_for(session: Database, username: str, unread_only: bool = False, page: int = 1,
              per_page: int = 20) -> Page:
     """The person's notifications, newest first, one page of them with the list's length (one query)."""
     page, per_page = paging(page, per_page, MAX_PER_PAGE)
     conditions = [_note.c.recipient == username]
     if unread_only:
         conditions.append(_note.c.read_at.is_(None))
-    rows = db.execute(select(*_note.c, func.count().over().label("total")).where(*conditions)
+    rows = session.execute(select(*_note.c, func.count().over().label("total")).where(*conditions)
                       .order_by(_note.c.created_at.desc(), _note.c.id.desc())
                       .limit(per_page).offset((page - 1) * per_page)).all()
     if rows:
@@ -131,25 +131,25 @@ def list_for(db: Database, username: str, unread_only: bool = False, page: int =
     elif page == 1:
         total = 0
     else:  # past the last page: the window count has no row to ride on
-        total = db.execute(select(func.count()).select_from(_note).where(*conditions)).scalar_one()
+        total = session.execute(select(func.count()).select_from(_note).where(*conditions)).scalar_one()
     return Page([_item(row) for row in rows], total, page, per_page)
 
 
-def get(db: Database, username: str, notification_id: int) -> NotificationItem:
+def get(session: Database, username: str, notification_id: int) -> NotificationItem:
     """The person's notification `notification_id`; NotFoundError when it is missing or someone else's."""
-    row = db.execute(select(_note).where(_note.c.id == notification_id, _note.c.recipient == username)).first()
+    row = session.execute(select(_note).where(_note.c.id == notification_id, _note.c.recipient == username)).first()
     if row is None:
         raise NotFoundError(f"no notification {notification_id}")
     return _item(row)
 
 
-def unread_count(db: Database, username: str) -> int:
+def unread_count(session: Database, username: str) -> int:
     """How many of the person's notifications are unread (one query on the recipient index)."""
-    return db.execute(select(func.count()).select_from(_note)
+    return session.execute(select(func.count()).select_from(_note)
                       .where(_note.c.recipient == username, _note.c.read_at.is_(None))).scalar_one()
 
 
-def mark_read(db: Database, username: str, ids, now: datetime | None = None) -> int:
+def mark_read(session: Database, username: str, ids, now: datetime | None = None) -> int:
     """Mark the person's own unread notifications among `ids` read; returns how many changed.
 
     Ids of someone else's (or missing, or already read) notifications are silently left alone.
@@ -157,14 +157,14 @@ def mark_read(db: Database, username: str, ids, now: datetime | None = None) -> 
     wanted = sorted({int(i) for i in ids})[:MAX_IDS]
     if not wanted:
         return 0
-    return db.execute(update(_note).where(_note.c.recipient == username, _note.c.read_at.is_(None),
+    return session.execute(update(_note).where(_note.c.recipient == username, _note.c.read_at.is_(None),
                                            _note.c.id.in_(wanted))
                       .values(read_at=now or utcnow())).rowcount
 
 
-def mark_all_read(db: Database, username: str, now: datetime | None = None) -> int:
+def mark_all_read(session: Database, username: str, now: datetime | None = None) -> int:
     """Mark every unread notification of the person read; returns how many changed."""
-    return db.execute(update(_note).where(_note.c.recipient == username, _note.c.read_at.is_(None))
+    return session.execute(update(_note).where(_note.c.recipient == username, _note.c.read_at.is_(None))
                       .values(read_at=now or utcnow())).rowcount
 
 
@@ -175,9 +175,9 @@ def _item(row) -> NotificationItem:
 
 # -- preferences --------------------------------------------------------------------------------------
 
-def preferences(db: Database, username: str) -> dict[str, dict[str, bool]]:
+def preferences(session: Database, username: str) -> dict[str, dict[str, bool]]:
     """The person's effective choices: {channel: {"*": bool, event: bool}} for every channel and event."""
-    rows = db.execute(select(_pref.c.channel, _pref.c.event, _pref.c.enabled)
+    rows = session.execute(select(_pref.c.channel, _pref.c.event, _pref.c.enabled)
                       .where(_pref.c.username == username, _pref.c.channel.in_(CHANNELS))).all()
     stored: dict[str, dict[str, bool]] = {channel: {} for channel in CHANNELS}
     for channel, event, enabled in rows:
@@ -201,12 +201,12 @@ def is_enabled(prefs: dict, channel: str, event: str) -> bool:
     return bool(choices.get(ALL_EVENTS, True))
 
 
-def enabled_recipients(db: Database, usernames, channel: str, event: str) -> list[str]:
+def enabled_recipients(session: Database, usernames, channel: str, event: str) -> list[str]:
     """Those of `usernames` for whom `event` is enabled on `channel`, in the order given (one query)."""
     names = list(dict.fromkeys(u for u in usernames if u))
     if not names:
         return []
-    rows = db.execute(select(_pref.c.username, _pref.c.event, _pref.c.enabled)
+    rows = session.execute(select(_pref.c.username, _pref.c.event, _pref.c.enabled)
                       .where(_pref.c.username.in_(names), _pref.c.channel == channel,
                              _pref.c.event.in_((ALL_EVENTS, event)))).all()
     stored: dict[str, dict[str, bool]] = {}
@@ -215,7 +215,7 @@ def enabled_recipients(db: Database, usernames, channel: str, event: str) -> lis
     return [u for u in names if is_enabled({channel: stored.get(u, {})}, channel, event)]
 
 
-def set_preferences(db: Database, username: str, choices: dict[str, dict[str, bool]]) -> None:
+def set_preferences(session: Database, username: str, choices: dict[str, dict[str, bool]]) -> None:
     """Store the person's choices for the channels in `choices` ({channel: {"*": bool, event: bool}}).
 
     Only what differs is stored: a `*` row when the channel is off, an event row when the event
@@ -232,18 +232,18 @@ def set_preferences(db: Database, username: str, choices: dict[str, dict[str, bo
         keep = {ALL_EVENTS: False} if not master else {}
         keep.update({event: bool(wanted[event]) for event in EVENTS
                      if event in wanted and bool(wanted[event]) != master})
-        db.execute(delete(_pref).where(_pref.c.username == username, _pref.c.channel == channel,
+        session.execute(delete(_pref).where(_pref.c.username == username, _pref.c.channel == channel,
                                        _pref.c.event.not_in(list(keep))))
         for event, enabled in keep.items():
-            db.execute(_upsert(db, username, channel, event, enabled))
+            session.execute(_upsert(session, username, channel, event, enabled))
 
 
-def _upsert(db: Database, username: str, channel: str, event: str, enabled: bool):
+def _upsert(session: Database, username: str, channel: str, event: str, enabled: bool):
     """INSERT ... ON CONFLICT DO UPDATE: one statement, both databases, no read first."""
-    insert = pg_insert if _dialect(db) == "postgresql" else sqlite_insert
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     return (insert(_pref).values(username=username, channel=channel, event=event, enabled=enabled)
             .on_conflict_do_update(index_elements=["username", "channel", "event"], set_={"enabled": enabled}))
 
 
-def _dialect(db: Database) -> str:
-    return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
+def _dialect(session: Database) -> str:
+    return session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name

@@ -320,12 +320,12 @@ def _node_fields(meta: dict, forms: dict, task: WorkTask) -> list[dict]:
     return [f for f in fields if f["name"] not in hidden and (editable is None or f["name"] in editable)]
 
 
-def _names(sandbox: Session, lang: str) -> dict[str, str]:
+def _names(session: Session, lang: str) -> dict[str, str]:
     return {p.username: (p.name_en if lang == "en" and p.name_en else p.name)
-            for p in sandbox.scalars(select(Person).where(Person.active.is_(True)))}
+            for p in session.scalars(select(Person).where(Person.active.is_(True)))}
 
 
-def _may_act(sandbox: Session, task: WorkTask, names: dict[str, str]) -> list[dict]:
+def _may_act(session: Session, task: WorkTask, names: dict[str, str]) -> list[dict]:
     """Who may act on an open task: its assignee alone, or its candidate users and the members of its
     candidate groups (display names)."""
     if task.assignee:
@@ -333,7 +333,7 @@ def _may_act(sandbox: Session, task: WorkTask, names: dict[str, str]) -> list[di
     else:
         users = list(task.candidate_users or [])
         if task.candidate_groups:
-            users += sandbox.scalars(select(Person.username).join(PersonRole, PersonRole.person_id == Person.id)
+            users += session.scalars(select(Person.username).join(PersonRole, PersonRole.person_id == Person.id)
                                      .join(Role, Role.id == PersonRole.role_id)
                                      .where(Role.key.in_(list(task.candidate_groups))).order_by(Person.username))
     seen = dict.fromkeys(u for u in users if u)

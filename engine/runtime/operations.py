@@ -112,9 +112,9 @@ class Facts:
     participant: bool  # the person completed a task of the instance
 
 
-def facts(db: Connection | Session, instance_id: int, username: str, lock: bool = False) -> Facts:
+def facts(session: Connection | Session, instance_id: int, username: str, lock: bool = False) -> Facts:
     """The instance's facts for `username`; NotFoundError when there is no such instance."""
-    row = db.execute(_FACTS_LOCKED if lock else _FACTS, {"b_instance": instance_id, "b_user": username}).first()
+    row = session.execute(_FACTS_LOCKED if lock else _FACTS, {"b_instance": instance_id, "b_user": username}).first()
     if row is None:
         raise NotFoundError(msg("no instance %(instance)s", instance=instance_id))
     return Facts(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(row[7] or {}), bool(row[8]),
@@ -156,23 +156,23 @@ def refusal(operation: str, found: Facts, username: str) -> str | None:  # a `Me
     return None
 
 
-def available(db: Connection | Session, instance_id: int, username: str) -> set[str]:
+def available(session: Connection | Session, instance_id: int, username: str) -> set[str]:
     """The instance operations (urge, cc, withdraw, terminate) `username` may start: for showing buttons."""
-    found = facts(db, instance_id, username)
+    found = facts(session, instance_id, username)
     return {op for op in ("urge", "cc", "withdraw", "terminate") if refusal(op, found, username) is None}
 
 
-def may_transfer(db: Connection | Session, task_id: str, username: str) -> bool:
+def may_transfer(session: Connection | Session, task_id: str, username: str) -> bool:
     """Whether `username` may transfer the task now (it is open and theirs, or they are a super admin, and
     its node allows transfer: `node_rules`)."""
-    row = db.execute(select(_task.c.status, _task.c.assignee, _task.c.instance_id, _task.c.element_id)
+    row = session.execute(select(_task.c.status, _task.c.assignee, _task.c.instance_id, _task.c.element_id)
                      .where(_task.c.id == task_id)).first()
     if row is None or row.status != "open":
         return False
-    found = facts(db, row.instance_id, username)
+    found = facts(session, row.instance_id, username)
     if not (row.assignee == username or found.super_admin):
         return False
-    return node_rules_of(db, _Node(found.version_id, found.checksum, row.element_id)).allows("transfer")
+    return node_rules_of(session, _Node(found.version_id, found.checksum, row.element_id)).allows("transfer")
 
 
 # -- transfer (转办) ------------------------------------------------------------------------------------

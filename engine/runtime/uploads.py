@@ -85,36 +85,36 @@ def clean_ids(ids: Iterable | None) -> list[str]:
     return result
 
 
-def record(db: Session | Connection, ref: dict, owner: str, now: datetime | None = None) -> UploadInfo:
+def record(session: Session | Connection, ref: dict, owner: str, now: datetime | None = None) -> UploadInfo:
     """Remember a stored file (`FileStore.put`'s reference) as `owner`'s unattached upload."""
     row = {"id": ref["id"], "owner": owner, "name": ref["name"], "size": ref["size"], "sha256": ref["sha256"],
            "content_type": ref["content_type"], "created_at": now or utcnow(), "instance_id": None}
-    db.execute(insert(_upload).values(**row))
+    session.execute(insert(_upload).values(**row))
     return UploadInfo(**row)
 
 
-def get(db: Session | Connection, upload_id: str) -> UploadInfo | None:
+def get(session: Session | Connection, upload_id: str) -> UploadInfo | None:
     """The upload with this id, or None (also for anything that is not an id)."""
     if not isinstance(upload_id, str) or not _ID.fullmatch(upload_id):
         return None
-    row = db.execute(select(_upload).where(_upload.c.id == upload_id)).first()
+    row = session.execute(select(_upload).where(_upload.c.id == upload_id)).first()
     return _info(row) if row is not None else None
 
 
-def find(db: Session | Connection, ids: Iterable[str]) -> dict[str, UploadInfo]:
+def find(session: Session | Connection, ids: Iterable[str]) -> dict[str, UploadInfo]:
     """The uploads among `ids` that exist, by id (one query)."""
     wanted = [i for i in ids if isinstance(i, str) and _ID.fullmatch(i)]
     if not wanted:
         return {}
-    return {row.id: _info(row) for row in db.execute(select(_upload).where(_upload.c.id.in_(wanted)))}
+    return {row.id: _info(row) for row in session.execute(select(_upload).where(_upload.c.id.in_(wanted)))}
 
 
-def usable(db: Session | Connection, ids: Iterable[str], owner: str,
+def usable(session: Session | Connection, ids: Iterable[str], owner: str,
            instance_id: int | None = None) -> tuple[list[UploadInfo], list[str]]:
     """`(the uploads owner may attach, the ids they may not)`: theirs and unattached (or already
     attached to `instance_id`); an unknown id counts as not theirs."""
     ids = list(dict.fromkeys(ids))
-    found = find(db, ids)
+    found = find(session, ids)
     good, refused = [], []
     for upload_id in ids:
         upload = found.get(upload_id)
@@ -148,13 +148,13 @@ def claim(conn: Connection, ids: Iterable[str] | None, owner: str, instance_id: 
     return [u.attachment() for u in good]
 
 
-def attach(db: Session | Connection, ids: Iterable[str], owner: str, instance_id: int) -> int:
+def attach(session: Session | Connection, ids: Iterable[str], owner: str, instance_id: int) -> int:
     """Mark `owner`'s unattached uploads `ids` as the instance's (after a submission referencing them
     was saved); returns how many rows changed. Others' uploads and attached ones are left alone."""
     ids = [i for i in dict.fromkeys(ids) if isinstance(i, str) and _ID.fullmatch(i)]
     if not ids:
         return 0
-    return db.execute(update(_upload)
+    return session.execute(update(_upload)
                       .where(_upload.c.id.in_(ids), _upload.c.owner == owner, _upload.c.instance_id.is_(None))
                       .values(instance_id=instance_id)).rowcount
 
