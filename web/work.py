@@ -417,11 +417,12 @@ def _may_view(session, instance_id: int) -> bool:
 
 # -- the task page ---------------------------------------------------------------------------------
 
-def _visible_task(session, task_id: str) -> tuple[work.TaskForm, bool]:
+def _visible_task(session, task_id: str, with_state: bool = False) -> tuple[work.TaskForm, bool]:
     """The task and whether the person may complete it now; 404 when they may not even see it. One query
-    for a person who may act on it (`work.task_form_fast`), a second for one who may only see it."""
+    for a person who may act on it (`work.task_form_fast`; `with_state`: with the engine state, for a
+    completion), a second for one who may only see it."""
     account = current_account()
-    task_form = work.task_form_fast(session, task_id, current_language())  # NotFoundError: 404
+    task_form = work.task_form_fast(session, task_id, current_language(), with_state)  # NotFoundError: 404
     task = task_form.task
     may_act = task.status == "open" and work.may_act_on_task(task, account.username, account.groups)
     if not may_act and not _may_view(session, task.instance_id):
@@ -541,7 +542,7 @@ def complete(task_id: str):
     account = current_account()
     lang = current_language()
     with read_sessions()() as session:  # one read, no BEGIN / ROLLBACK
-        task_form, may_act = _visible_task(session, task_id)
+        task_form, may_act = _visible_task(session, task_id, with_state=True)
     task = task_form.task
     comment = request.form.get(COMMENT_FIELD, "").strip()
     if task.status != "open":
