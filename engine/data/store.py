@@ -521,6 +521,17 @@ def task_with_data(conn, task_id: str, with_state: bool = False) -> tuple[TaskHa
     instance's engine state and data as read by the same statement (`TaskHandle.state`)."""
     row = conn.execute(_SELECT_TASK_WITH_STATE if with_state else _SELECT_TASK_WITH_DATA,
                        {"b_task": task_id}).first()
+    return task_with_data_of(row, with_state)
+
+
+def task_with_data_read(task_id: str) -> tuple:
+    """`(statement, parameters)` of `task_with_data(..., with_state=True)`, for a caller that reads it along
+    with another read (`task_with_data_of` turns its row into the same answer)."""
+    return _SELECT_TASK_WITH_STATE, {"b_task": task_id}
+
+
+def task_with_data_of(row, with_state: bool = True) -> tuple[TaskHandle, tuple] | None:
+    """`task_with_data`'s answer from its row (None: no such task)."""
     if row is None:
         return None
     extra = tuple(row[_HANDLE_WIDTH:_HANDLE_WIDTH + 4])
