@@ -24,6 +24,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -98,12 +99,28 @@ class AnonymousUser(AnonymousUserMixin):
     admin_department_ids: tuple[int, ...] = ()
 
 
+# A view whose first read can go along with the session's (one round trip for both): endpoint -> function
+# of the request's view arguments giving `(statement, parameters)`; the row is `read_along()` in the view,
+# and only for a signed-in person (a web-form completion: `work.complete`).
+READ_ALONG: dict = {}
+
+
+def read_along():
+    """The row read along with this request's session check (`READ_ALONG`), once; None without one."""
+    return g.pop("liaison_read_along", None)
+
+
 @login_manager.user_loader
 def _load_user(token: str) -> CurrentUser | None:
     # one query per request (the session row, its person still active, the directory's version); the
     # person's groups and grants are read again only after a directory change (`accounts.signed_in_user`)
+    along = READ_ALONG.get(request.endpoint) if request.method == "POST" else None
     with _read_sessions() as db_session:  # PostgreSQL: no BEGIN / COMMIT around the one read
-        account = accounts.signed_in_user(db_session, token, _utcnow())
+        if along is None:
+            account = accounts.signed_in_user(db_session, token, _utcnow())
+        else:
+            account, row = accounts.signed_in_user_along(db_session, token, _utcnow(), *along(request.view_args))
+            g.liaison_read_along = row
         db_session.commit()  # last_seen_at, when it was old enough to be written (already, on PostgreSQL)
     return CurrentUser(account, token) if account is not None else None
 

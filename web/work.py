@@ -55,7 +55,7 @@ from forms.schema import FormSchema, label_text, load_schema
 from web.errors import TOO_LARGE, failed_message, form_errors, status_for, too_large_message, translated
 
 from . import files, vendor
-from .auth import current_account
+from .auth import READ_ALONG, current_account, read_along
 from .i18n import current_language
 
 bp = Blueprint("work", __name__)
@@ -417,11 +417,12 @@ def _may_view(session, instance_id: int) -> bool:
 
 # -- the task page ---------------------------------------------------------------------------------
 
-def _visible_task(session, task_id: str) -> tuple[work.TaskForm, bool]:
+def _visible_task(session, task_id: str, with_state: bool = False, read=None) -> tuple[work.TaskForm, bool]:
     """The task and whether the person may complete it now; 404 when they may not even see it. One query
-    for a person who may act on it (`work.task_form_fast`), a second for one who may only see it."""
+    for a person who may act on it (`work.task_form_fast`; `with_state`: with the engine state, for a
+    completion), a second for one who may only see it."""
     account = current_account()
-    task_form = work.task_form_fast(session, task_id, current_language())  # NotFoundError: 404
+    task_form = work.task_form_fast(session, task_id, current_language(), with_state, read)  # NotFoundError: 404
     task = task_form.task
     may_act = task.status == "open" and work.may_act_on_task(task, account.username, account.groups)
     if not may_act and not _may_view(session, task.instance_id):
@@ -540,8 +541,9 @@ def complete(task_id: str):
     """Complete the task with the posted form and comment; then back to the inbox."""
     account = current_account()
     lang = current_language()
-    with read_sessions()() as session:  # one read, no BEGIN / ROLLBACK
-        task_form, may_act = _visible_task(session, task_id)
+    read = read_along()  # the task's row, read with the session check (`_task_read_along`)
+    with read_sessions()() as session:  # no read at all when `read` is this task's, else one (no BEGIN)
+        task_form, may_act = _visible_task(session, task_id, with_state=True, read=read)
     task = task_form.task
     comment = request.form.get(COMMENT_FIELD, "").strip()
     if task.status != "open":
@@ -585,6 +587,14 @@ def complete(task_id: str):
     files.attach(new_files, account.username, task.instance_id)
     flash(_("Submitted."), "success")
     return redirect(_after_submit())
+
+
+def _task_read_along(view_args: dict) -> tuple:
+    """The completion's task read (`store.task_with_data_read`), done along with the session check."""
+    return work.task_with_data_read(str(view_args.get("task_id", "")))
+
+
+READ_ALONG["work.complete"] = _task_read_along
 
 
 @bp.post("/tasks/<task_id>/claim")

@@ -120,6 +120,10 @@ class TaskHandle:
     business_key: str | None = None
     delegated_by: str | None = None  # 委派: the assignee is the delegate; completing hands it back
     directory_version: int | None = None  # of the people directory, read along (keys the step's look-up cache)
+    # `(serialized engine state, process data)` read in the same statement as the fields above
+    # (`task_with_data(with_state=True)`): the step restores from it when this process does not hold
+    # the workflow, instead of reading the state again (a 4th round trip with several workers)
+    state: tuple | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,9 @@ _SELECT_TASK_HANDLE = _TASK_HANDLE.where(_task.c.id == bindparam("b_task"))
 _SELECT_TASK_WITH_DATA = (
     _TASK_HANDLE.add_columns(_task.c.name, _task.c.due_at, _task.c.created_at, process_data(_instance.c.id))
     .where(_task.c.id == bindparam("b_task")))
+# ... and the instance's engine state, for a completion (one read, whichever worker holds the workflow)
+_SELECT_TASK_WITH_STATE = _SELECT_TASK_WITH_DATA.add_columns(_instance.c.state)
+_HANDLE_WIDTH = len(_TASK_HANDLE.selected_columns)
 _SELECT_INSTANCE_HANDLE = (
     select(_instance.c.id, _instance.c.status, _instance.c.revision, _instance.c.state_key,
            _instance.c.version_id, _version.c.checksum, process_data(_instance.c.id), _instance.c.process_key,
@@ -508,14 +515,29 @@ def task_handle(conn: Connection, task_id: str) -> TaskHandle | None:
     return None if row is None else TaskHandle(*row)
 
 
-def task_with_data(conn, task_id: str) -> tuple[TaskHandle, tuple] | None:
+def task_with_data(conn, task_id: str, with_state: bool = False) -> tuple[TaskHandle, tuple] | None:
     """The task's handle (as `task_handle`) and `(name, due_at, created_at, process data)`, in one query
-    (a connection or a session); None when there is no such task."""
-    row = conn.execute(_SELECT_TASK_WITH_DATA, {"b_task": task_id}).first()
+    (a connection or a session); None when there is no such task. `with_state`: the handle carries the
+    instance's engine state and data as read by the same statement (`TaskHandle.state`)."""
+    row = conn.execute(_SELECT_TASK_WITH_STATE if with_state else _SELECT_TASK_WITH_DATA,
+                       {"b_task": task_id}).first()
+    return task_with_data_of(row, with_state)
+
+
+def task_with_data_read(task_id: str) -> tuple:
+    """`(statement, parameters)` of `task_with_data(..., with_state=True)`, for a caller that reads it along
+    with another read (`task_with_data_of` turns its row into the same answer)."""
+    return _SELECT_TASK_WITH_STATE, {"b_task": task_id}
+
+
+def task_with_data_of(row, with_state: bool = True) -> tuple[TaskHandle, tuple] | None:
+    """`task_with_data`'s answer from its row (None: no such task)."""
     if row is None:
         return None
-    width = len(TaskHandle.__dataclass_fields__)
-    return TaskHandle(*row[:width]), tuple(row[width:])
+    extra = tuple(row[_HANDLE_WIDTH:_HANDLE_WIDTH + 4])
+    # the handle's own copy of the data: callers may change theirs (a page drops a preselected decision)
+    state = (row[-1], dict(extra[3] or {})) if with_state else None
+    return TaskHandle(*row[:_HANDLE_WIDTH], state=state), extra
 
 
 def instance_handle(conn: Connection, instance_id: int) -> InstanceHandle | None:

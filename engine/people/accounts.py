@@ -302,6 +302,13 @@ def signed_in_user(session: Session, token: str, now: datetime) -> SessionUser |
     return None if live is None else session_user_at(session, *live)
 
 
+def signed_in_user_along(session: Session, token: str, now: datetime, along, params: dict):
+    """`(signed_in_user(...), the row of the select `along`)` from one statement
+    (`sessions.live_person_along`): the row only for a live session."""
+    live, row = user_sessions.live_person_along(session, token, now, along, params)
+    return (None, None) if live is None else (session_user_at(session, *live), row)
+
+
 def administers_department(session: Session, user: SessionUser, department_id: int) -> bool:
     """True for a super admin, or an admin of the department or of one above it."""
     if user.is_super_admin:

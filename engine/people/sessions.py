@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from engine.data.models import DirectoryVersion, Person, UserSession
@@ -101,12 +101,45 @@ def live_person(session: Session, token: str, now: datetime) -> tuple[int, int] 
     if not token or len(token) > 200:
         return None
     key = token_hash(token)
-    row = session.execute(_LIVE, {"b_id": key}).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    return _live(session, key, session.execute(_LIVE, {"b_id": key}).first(), now)
+
+
+def live_person_along(session: Session, token: str, now: datetime, along, params: dict):
+    """`(live_person(...), the row of the select `along`)`, both read by one statement: a request's
+    session check and its first read in one round trip. The row is None when the session is not live
+    (nothing read along is handed to anyone not signed in) or when `along` finds nothing. `along`: a
+    module-level select (its combined statement is built once); its bind names must not be `b_id`."""
+    if not token or len(token) > 200:
+        return None, None
+    combined = _ALONG.get(id(along))
+    if combined is None:
+        live, other = _LIVE.subquery("live"), along.subquery("along")
+        combined = _ALONG[id(along)] = (
+            select(*live.c, *other.c).select_from(select(literal(1).label("one")).subquery("one"))
+            .outerjoin(live, true()).outerjoin(other, true()), len(live.c), along)  # `along` kept: its id stays its own
+    statement, width, _along = combined
+    key = token_hash(token)
+    row = session.execute(statement, {**params, "b_id": key}).first()
+    person = _live(session, key, row[:width] if row is not None and row[0] is not None else None, now)
+    if person is None:
+        return None, None
+    rest = row[width:]
+    return person, (rest if any(value is not None for value in rest) else None)
+
+
+_ALONG: dict = {}  # id of an `along` select -> (combined statement, width of the session part, the select)
+
+
+def _live(session: Session, key: str, row, now: datetime) -> tuple[int, int] | None:
+    """`live_person`'s answer from the row of `_LIVE` (None: no such session, or its person inactive)."""
+    if row is None:
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    person_id, expires_at, revoked_at, last_seen_at, version = row
+    if revoked_at is not None or expires_at <= now:
+        return None
+    if now - last_seen_at >= TOUCH_EVERY:
         session.execute(update(UserSession).where(UserSession.id == key).values(last_seen_at=now))
-    return row.person_id, row.version
+    return person_id, version
 
 
 def revoke(session: Session, token: str, now: datetime) -> bool:

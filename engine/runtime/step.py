@@ -396,13 +396,19 @@ def _note_thrower(instance_id: int) -> None:
 
 
 def restore(sessions, conn, handle):
+    """The handle's workflow: from the live-workflow cache when this process saved its current state,
+    else from the state the handle carries (`TaskHandle.state`) or, without one, read now."""
     cached = LIVE_WORKFLOWS.take(cache_key(sessions, handle.instance_id, handle.state_key))
     if cached is not None:
         return cached
     spec, subspecs = version_specs(conn, handle.version_id, handle.checksum)
-    state, data, revision = store.instance_state(conn, handle.instance_id)
-    if revision != handle.revision:
-        raise _Stale()  # saved since the handle was read (PostgreSQL reads run in autocommit): read again
+    prefetched = getattr(handle, "state", None)
+    if prefetched is not None:  # read with the handle, by the same statement: same revision
+        state, data = prefetched
+    else:
+        state, data, revision = store.instance_state(conn, handle.instance_id)
+        if revision != handle.revision:
+            raise _Stale()  # saved since the handle was read (PostgreSQL reads run in autocommit): read again
     workflow = load_state(state, spec, subspecs, wfa.script_engine(), data)
     setattr(workflow, STORED_DATA, store.saved_data(data))
     return workflow

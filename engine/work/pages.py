@@ -63,12 +63,24 @@ def task_form(session: Session, task_id: str, lang: str | None = None) -> TaskFo
     return TaskForm(task, schema, task.element_id, values, instance.status)
 
 
-def task_form_fast(session: Session, task_id: str, lang: str | None = None) -> TaskForm:
+task_with_data_read = store.task_with_data_read  # the read `task_form_fast(read=)` takes the row of
+
+
+def task_form_fast(session: Session, task_id: str, lang: str | None = None, with_state: bool = False,
+                   read=None) -> TaskForm:
     """`task_form` in one query: the task, its instance's status, version and data, and the engine's
     handle of it (`store.task_with_data`); the form schema and the element names come from the caches
     kept per version checksum. The handle lets `runtime.complete_task` skip its own read of the task
-    (the save's revision check still refuses a step on a state changed since). NotFoundError."""
-    found = store.task_with_data(session, task_id)
+    (the save's revision check still refuses a step on a state changed since); `with_state`: it also
+    carries the engine state, so the step never reads it again (a completion); `read`: the row of
+    `store.task_with_data_read(task_id)` when the caller read it already (along with the session, see
+    `accounts.signed_in_user_along`). NotFoundError."""
+    if read is not None:
+        found = store.task_with_data_of(read, with_state=True)
+        if found is None or found[0].task_id != task_id:
+            found = store.task_with_data(session, task_id, with_state)  # not this task's: read it now
+    else:
+        found = store.task_with_data(session, task_id, with_state)
     if found is None:
         raise NotFoundError(f"no task {task_id}")
     handle, (name, due_at, created_at, values) = found
