@@ -1,18 +1,21 @@
 """A task's discussion: comments (markdown, rendered without raw HTML) with @mentions. A mention names a
 person by username or display name (`@zhang`, `@张三`); each mentioned person who sees the project gets
-an in-app notification (event `project_mention`, following their notification preferences) in the
-same transaction as the comment.
+an in-app notification and, when they have an address, an e-mail through the outbox (event
+`project_mention`, each channel following their notification preferences) in the same transaction as the
+comment.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from html import escape
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.data.models import Notification, Person, utcnow
+from engine.config import load_settings
+from engine.data.models import Notification, OutboxMessage, Person, utcnow
 from engine.data.project_models import ProjectComment
 from engine.errors import msg
 from engine.notify.center import enabled_recipients
@@ -55,12 +58,38 @@ def add_comment(sessions: sessionmaker[Session], actor: str, task_id: int, body:
         session.flush()
         life.record(session, task, actor, "commented", {"comment": comment.id, "mentions": people}, now)
         told = enabled_recipients(session, people, "inapp", EVENT)
+        author = session.execute(select(Person.name, Person.name_en).where(Person.username == actor)).first()
+        link = f"/projects/tasks/{task_id}#comment-{comment.id}"
         if told:
-            author = session.scalar(select(Person.name).where(Person.username == actor)) or actor
             session.execute(insert(Notification.__table__), [
-                {"recipient": u, "event": EVENT, "title": f"{author} @ {task.title}"[:500], "body": body[:2000],
-                 "link": f"/projects/tasks/{task_id}#comment-{comment.id}", "created_at": now} for u in told])
+                {"recipient": u, "event": EVENT, "title": f"{author.name if author else actor} @ {task.title}"[:500],
+                 "body": body[:2000], "link": link, "created_at": now} for u in told])
+        mailed = set(enabled_recipients(session, people, "email", EVENT))
+        rows = [_email_row(person, author, actor, task, body, link, now) for person in session.execute(
+            select(Person.username, Person.email, Person.locale).where(Person.username.in_(mailed),
+                                                                        Person.email.is_not(None)))
+                if person.email]
+        if rows:
+            session.execute(insert(OutboxMessage.__table__), rows)
         return comment.id
+
+
+_SUBJECT = {"zh": "%(author)s 在任务「%(task)s」中提到了你", "en": "%(author)s mentioned you on the task \u201c%(task)s\u201d"}
+_OPEN = {"zh": "打开任务", "en": "Open the task"}
+
+
+def _email_row(person, author, actor: str, task, body: str, link: str, now: datetime) -> dict:
+    """One e-mail of a mention, in the mentioned person's language, written to the outbox."""
+    lang = "en" if person.locale == "en" else "zh"
+    name = (author.name_en if lang == "en" and author.name_en else author.name) if author else actor
+    subject = (_SUBJECT[lang] % {"author": name, "task": task.title})[:300]
+    url = load_settings().base_url.rstrip("/") + link
+    text = f"{body}\n\n{_OPEN[lang]}: {url}"
+    html = f"<p>{escape(body)}</p><p><a href=\"{escape(url)}\">{_OPEN[lang]}</a></p>"
+    payload = {"subject": subject, "text": text, "html": html, "lang": lang, "to": person.email,
+               "username": person.username, "message_id": None, "headers": {"X-Liaison-Event": EVENT}}
+    return {"instance_id": task.life_instance_id, "event": EVENT, "channel": "email", "recipient": person.email,
+            "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
 def comments_of(session: Session, task_id: int) -> list[ProjectComment]:

@@ -282,3 +282,30 @@ def test_a_new_owner_or_due_date_restarts_the_tasks_instance_for_the_new_owner_a
         assert session.get(ProcessInstance, second).status == "completed"
     with pytest.raises(NotPermittedError):
         tasks.update_task(sessions, "zhang", task_id, {"owner": "zhang"})  # no longer owner nor collaborator
+
+
+def test_a_mention_is_also_an_email_in_the_persons_language_unless_they_turned_it_off(world):
+    """The e-mail channel of `project_mention`: an outbox row for each mentioned member with an address, in
+    their language; nobody without an address, nobody who switched the channel off, never the author."""
+    from engine.data.models import OutboxMessage, Person
+    from engine.notify import center
+    sessions = world
+    with sessions() as session, session.begin():
+        for username, email, locale in (("zhang", "zhang@example.com", "en"), ("li", "li@example.com", None),
+                                        ("wang", "wang@example.com", None)):
+            person = session.scalar(select(Person).where(Person.username == username))
+            person.email, person.locale = email, locale
+        center.set_preferences(session, "wang", {"email": {"project_mention": False}})
+    with sessions() as session, session.begin():
+        project_id = projects.create_project(session, "li", ProjectInput(name="定价", departments=["PRD", "MKT"]))
+    task_id = _task(sessions, project_id)
+    discussion.add_comment(sessions, "chen", task_id, "@张三 @li @王五 @chen 定价表已更新")
+    with sessions() as session:
+        mails = {m.recipient: m.payload for m in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.event == "project_mention", OutboxMessage.channel == "email"))}
+        inapp = sorted(session.scalars(select(Notification.recipient).where(Notification.event == "project_mention")))
+    assert sorted(mails) == ["li@example.com", "zhang@example.com"]  # wang turned e-mail off; chen wrote it
+    assert inapp == ["li", "wang", "zhang"]  # wang still gets the in-app one
+    assert mails["zhang@example.com"]["subject"] == "Chen Qi mentioned you on the task \u201c市场调研\u201d"
+    assert mails["li@example.com"]["subject"] == "陈七 在任务「市场调研」中提到了你"
+    assert f"/projects/tasks/{task_id}#comment-" in mails["li@example.com"]["text"]
