@@ -41,6 +41,7 @@ from engine.data.models import utcnow
 from engine.errors import LiaisonError, NotFoundError, TaskConflictError
 from engine.runtime import step
 from engine.runtime.messages import after_commit
+from engine.runtime.routing import route_queued
 from engine.runtime.step import (
     LIVE_WORKFLOWS,
     cache_key,
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
 MAX_ATTEMPTS = 5
-MAX_ROUNDS = 100
 PARALLEL = 4  # threads delivering one fan-out on PostgreSQL (the engine's pool holds 5 + 10 connections)
 _QUEUE: ContextVar[list | None] = ContextVar("liaison_signal_queue", default=None)
 
@@ -240,21 +240,7 @@ def _start_once(sessions, delivery_id, key, name, payload, sender):
 
 def route_thrown(sessions, throwers: list[int]) -> None:
     """Deliver the signals the instances `throwers` threw (called after their step's commit)."""
-    queue = _QUEUE.get()
-    if queue is not None:
-        queue.extend(throwers)  # inside a delivery this router runs: it takes them next
-        return
-    queue = list(throwers)
-    token = _QUEUE.set(queue)
-    try:
-        for _round in range(MAX_ROUNDS):
-            if not queue:
-                return
-            _route_from(sessions, queue.pop(0))
-        log.warning("thrown signals: %s instances still to route after %s rounds; the sweep delivers them",
-                    len(queue), MAX_ROUNDS)
-    finally:
-        _QUEUE.reset(token)
+    route_queued(_QUEUE, throwers, lambda instance_id: _route_from(sessions, instance_id), "signals")
 
 
 def _route_from(sessions, instance_id: int) -> None:

@@ -14,7 +14,7 @@ and key:
 
 Delivering runs the receiver's step, which may throw in turn: a router already running queues the
 new throwers instead of recursing (a ping-pong of two processes is a loop, not a deep stack), and
-after `MAX_ROUNDS` it leaves the rest kept for the scheduler's `messages.sweep` to deliver.
+after `routing.MAX_ROUNDS` it leaves the rest kept for the scheduler's `messages.sweep` to deliver.
 Not in the throwing transaction itself: on SQLite a second writer would wait on the first's lock.
 """
 
@@ -30,11 +30,11 @@ from engine.data import store
 from engine.data.models import BufferedMessage, MessageSubscription, utcnow
 from engine.errors import LiaisonError, TaskConflictError
 from engine.runtime import external_tasks, messages, step
+from engine.runtime.routing import route_queued
 from engine.runtime.triggers import message_rule
 
 log = logging.getLogger(__name__)
 
-MAX_ROUNDS = 100
 
 _buffered = BufferedMessage.__table__
 _subscription = MessageSubscription.__table__
@@ -43,21 +43,7 @@ _QUEUE: ContextVar[list | None] = ContextVar("liaison_thrown_queue", default=Non
 
 def route_thrown(sessions, throwers: list[int]) -> None:
     """Route the waiting messages the instances `throwers` threw (called after their step's commit)."""
-    queue = _QUEUE.get()
-    if queue is not None:
-        queue.extend(throwers)  # we are inside a delivery that a router runs: it takes them next
-        return
-    queue = list(throwers)
-    token = _QUEUE.set(queue)
-    try:
-        for _round in range(MAX_ROUNDS):
-            if not queue:
-                return
-            _route_from(sessions, queue.pop(0))
-        log.warning("thrown messages: %s instances still to route after %s rounds; the sweep delivers them",
-                    len(queue), MAX_ROUNDS)
-    finally:
-        _QUEUE.reset(token)
+    route_queued(_QUEUE, throwers, lambda instance_id: _route_from(sessions, instance_id), "messages")
 
 
 def _route_from(sessions, instance_id: int) -> None:
