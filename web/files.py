@@ -165,6 +165,13 @@ def download(file_id: str):
                                              account.is_super_admin)
     if not allowed:
         abort(404)
+    return send_upload(found)
+
+
+def send_upload(found):
+    """An upload the viewer may have (the caller decided), as an attachment with its original name: a type
+    a browser would run is sent as bytes, never kept by a browser or proxy, sandboxed; 404 when the stored
+    file is gone."""
     try:
         handle = file_store().open({"id": found.id})
     except (KeyError, OSError):

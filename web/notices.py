@@ -23,7 +23,7 @@ from forms.schema import load_schema
 from web.errors import form_errors, translated
 
 from .auth import current_account
-from .files import ACTIVE_TYPES, file_store
+from .files import send_upload
 from .i18n import current_language
 from .work import editable_form
 
@@ -145,17 +145,7 @@ def attachment(notice_id: int, file_id: str):
         found = uploads.get(session, file_id)
     if found is None:
         abort(404)
-    try:
-        handle = file_store().open({"id": found.id})
-    except (KeyError, OSError):
-        abort(404)
-    kind = found.content_type if found.content_type not in ACTIVE_TYPES else "application/octet-stream"
-    response = send_file(handle, mimetype=kind or "application/octet-stream", as_attachment=True,
-                         download_name=found.name, max_age=0)
-    response.headers["Cache-Control"] = "no-store, private"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return send_upload(found)
 
 
 @bp.get("/<int:notice_id>/receipts")

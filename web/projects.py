@@ -21,7 +21,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import get_timezone
@@ -39,7 +38,7 @@ from forms.render import markdown
 from web.errors import status_for, translated
 
 from .auth import current_account
-from .files import ACTIVE_TYPES, file_store, posted_attachments
+from .files import posted_attachments, send_upload
 from .i18n import current_language
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -324,14 +323,5 @@ def download(file_id: int):
         found = uploads.get(session, row.upload_id)
     if found is None:
         abort(404)
-    try:
-        handle = file_store().open({"id": found.id})
-    except (KeyError, OSError):
-        abort(404)
-    kind = found.content_type if found.content_type not in ACTIVE_TYPES else "application/octet-stream"
-    response = send_file(handle, mimetype=kind or "application/octet-stream", as_attachment=True,
-                         download_name=found.name, max_age=0)
-    response.headers["Cache-Control"] = "no-store, private"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_upload(found)
 
