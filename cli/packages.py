@@ -120,6 +120,12 @@ def _demo_calendar(sessions) -> None:
 DEMO_ACCOUNTS_SHOWN = 7  # admin and the people the README's walk-throughs sign in as
 
 
+# The demo org chart's roles by name (its CSV names them by key only), shown wherever a page offers roles.
+DEMO_ROLE_NAMES = {"finance": ("财务", "Finance"), "general_manager": ("总经理", "General manager"),
+                   "hr": ("人力资源", "HR"), "managers": ("经理", "Managers"), "procurement": ("采购", "Procurement"),
+                   "reception": ("前台", "Reception"), "service_desk": ("客服", "Service desk")}
+
+
 def _demo_accounts(sessions) -> None:
     """The demo people (processes/_demo/org.csv) and an admin, each with a random password, once."""
     import os
@@ -127,7 +133,7 @@ def _demo_accounts(sessions) -> None:
 
     from sqlalchemy import select
 
-    from engine.data.models import Person, utcnow
+    from engine.data.models import Person, Role, utcnow
     from engine.people import accounts, org_import
 
     target = load_settings().instance_dir / "demo-accounts.txt"
@@ -137,6 +143,8 @@ def _demo_accounts(sessions) -> None:
             return
         plan = org_import.plan_import(session, org_import.read_org_file(SHIPPED_PROCESSES / "_demo" / "org.csv"))
         org_import.apply_import(session, plan)
+        for role in session.scalars(select(Role).where(Role.key.in_(DEMO_ROLE_NAMES))):  # the org file has keys only
+            role.name, role.name_en = DEMO_ROLE_NAMES[role.key]
         passwords = {"admin": secrets.token_urlsafe(12)}
         accounts.create_admin(session, "admin", passwords["admin"], "Administrator", utcnow())
         for person in session.scalars(select(Person).where(Person.username != "admin")):

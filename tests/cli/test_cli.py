@@ -191,6 +191,18 @@ def test_demo_deploys_the_shipped_packages_once(database_url, tmp_path):
     assert "calendar " not in second
     assert "demo supplier" not in second and "demo customer" not in second  # made once
     _check_demo_parties(database_url)
+    from sqlalchemy import select
+
+    from engine.data import db
+    from engine.data.models import Role
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as conn:  # the demo roles have names, so no page offers a bare key
+            named = dict(conn.execute(select(Role.key, Role.name)).all())
+    finally:
+        engine.dispose()
+    assert named["finance"] == "财务" and named["general_manager"] == "总经理"
+    assert all(name != key for key, name in named.items()), named
 
 
 def _check_demo_parties(database_url):
