@@ -2,7 +2,7 @@
 
 The `engine.bpmn` modules alone touch SpiffWorkflow; the runtime works with the plain values they
 return. Over 600 lines on purpose: this is the whole surface a step uses on a live workflow (run,
-ready tasks, waits, timers, messages, data), and every function here reads SpiffWorkflow's task
+ready tasks, waits, timers, messages, signals, data), and every function here reads SpiffWorkflow's task
 tree the same way; split, each half would re-import the other's internals.
 """
 
