@@ -55,15 +55,28 @@ def notice_config(session: Session, version_id: int) -> dict | None:
     return CONFIGS.get(checksum, compute)
 
 
-def after_step(sessions, result) -> None:
+def after_step(sessions, result, version: tuple[int, str] | None = None) -> None:
     """After a step committed: an instance that ended at its package's notice end event sends its notice.
-    Never fails the committed step."""
+    `version`: the step's (version id, checksum); with it, a version that composes no notice costs no
+    query (the answer is cached per version). Never fails the committed step."""
     if result.status != "completed":
         return
     try:
+        if version is not None and not _composes_notice(sessions, version):
+            return
         send_for_instance(sessions, result.instance_id)
     except Exception:  # noqa: BLE001 - the step is committed; the failure is logged
         log.exception("notice of instance %s: not created", result.instance_id)
+
+
+def _composes_notice(sessions, version: tuple[int, str]) -> bool:
+    version_id, checksum = version
+
+    def compute() -> dict | None:
+        with sessions() as session:
+            return notice_config(session, version_id)
+
+    return CONFIGS.get(checksum, compute) is not None
 
 
 def _yes(value) -> bool:

@@ -87,7 +87,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
     visit_passes.after_step(sessions, result, (version_id, checksum))  # a ready check-in task gets its visitor pass
     room_sync.after_step(sessions, result.instance_id, (version_id, checksum))  # room bookings follow the process
     external_tasks.open_case(sessions, result.instance_id, (version_id, checksum))  # a party's case from its start
-    process_link.after_step(sessions, result)  # an instance that composed a notice sends it when it ends
+    process_link.after_step(sessions, result, (version_id, checksum))  # a composed notice is sent at the end
     return result
 
 
@@ -139,7 +139,7 @@ def complete_once(sessions, task_id, user, data, groups, comment, lang="en", fir
     take_buffered_messages(sessions, result)
     visit_passes.after_step(sessions, result, (handle.version_id, handle.checksum))  # a ready check-in task: its pass
     room_sync.after_step(sessions, handle.instance_id, (handle.version_id, handle.checksum))  # bookings follow
-    process_link.after_step(sessions, result)  # an instance that composed a notice sends it when it ends
+    process_link.after_step(sessions, result, (handle.version_id, handle.checksum))  # a composed notice: sent at the end
     return result
 
 
