@@ -68,8 +68,13 @@ def _translated(value) -> str:
 @bp.app_context_processor
 def _designer_link():
     def may_design() -> bool:
-        with _sessions() as session:
-            return designer_access.may_design(session, current_user.username)
+        def compute() -> bool:
+            with _sessions() as session:
+                return designer_access.may_design(session, current_user.username)
+
+        # kept with the signed-in person per directory version (grants and deployments bump it: 0038)
+        kept_fact = getattr(current_user, "kept_fact", None)
+        return kept_fact("may_design", compute) if kept_fact is not None else compute()
     return {"may_design": may_design}
 
 

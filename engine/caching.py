@@ -1,7 +1,14 @@
-"""One bounded, thread-safe cache for what never changes once deployed (keyed by a version's checksum).
+"""One bounded, thread-safe cache for what never changes once deployed (keyed by a version's checksum),
+and the read scope of a page that only reads.
 
 Every per-version cache of the engine is one of these: parsed specs (`engine.bpmn.serialization`),
 forms (`engine.runtime.submissions`), stored packages and node attributes (`engine.runtime.versions`).
+
+`read_scope()`: a page that only reads (the task page asks half a dozen engine rules about the same
+task, instance and person) opens one; inside it, `scoped(key, compute)` answers a repeated read from
+the first answer instead of another round trip. Outside a scope `scoped` just computes, so a rule
+called by a step or an operation always reads afresh. Only reads whose answer the page cannot change
+go through it (nothing is written inside a scope).
 A leaf: imports nothing of engine.
 """
 
@@ -9,7 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -44,3 +53,29 @@ class BoundedCache(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+_SCOPE: ContextVar[dict | None] = ContextVar("liaison_read_scope", default=None)
+
+
+@contextmanager
+def read_scope() -> Iterator[None]:
+    """Within: `scoped` reads are made once (see the module's docstring). Nested scopes share the outer one."""
+    if _SCOPE.get() is not None:
+        yield
+        return
+    token = _SCOPE.set({})
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def scoped(key: Hashable, compute: Callable[[], V]) -> V:
+    """`compute()`, or inside a `read_scope` the value it gave for `key` the first time."""
+    memo = _SCOPE.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]

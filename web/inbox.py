@@ -38,6 +38,11 @@ def sessions():
     return current_app.extensions["liaison_sessions"]
 
 
+def read_sessions():
+    """Sessions for reads only (autocommit on PostgreSQL: no BEGIN / ROLLBACK round trips)."""
+    return current_app.extensions["liaison_read_sessions"]
+
+
 def day_filter(name: str, end: bool = False) -> datetime | None:
     """A yyyy-mm-dd filter as an instant (the start of that day, or of the next one for `end`)."""
     try:
@@ -68,7 +73,7 @@ def index():
     view = "done" if request.args.get("view") == "done" else "todo"
     export = request.args.get("format") == "csv"
     page, per_page = (1, EXPORT_ROWS) if export else (page_number(), PER_PAGE)
-    with sessions()() as session:
+    with read_sessions()() as session:
         if view == "done":
             result = inbox.done(session, user.username, **list_filters(), completed_from=day_filter("from"),
                                 completed_to=day_filter("to", end=True), page=page, per_page=per_page,
@@ -243,7 +248,7 @@ def navigation_counts(session=None) -> dict:
         if user is None:
             return {}
         if session is None:
-            with sessions()() as own:
+            with read_sessions()() as own:
                 g.inbox_counts = inbox.counts(own, user.username, user.groups)
         else:
             g.inbox_counts = inbox.counts(session, user.username, user.groups)

@@ -26,6 +26,11 @@ def sessions():
     return current_app.extensions["liaison_sessions"]
 
 
+def read_sessions():
+    """Sessions for reads only (autocommit on PostgreSQL: no BEGIN / ROLLBACK round trips)."""
+    return current_app.extensions["liaison_read_sessions"]
+
+
 def _unread_only() -> bool:
     return request.values.get("unread") == "1"
 
@@ -116,7 +121,7 @@ def notification_unread(session=None) -> int:
         if user is None:
             return 0
         if session is None:
-            with sessions()() as own:
+            with read_sessions()() as own:
                 g.notification_unread = center.unread_count(own, user.username)
         else:
             g.notification_unread = center.unread_count(session, user.username)

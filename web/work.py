@@ -30,6 +30,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from engine import runtime
+from engine.caching import read_scope
 from engine.data.calendar import FormCalendar
 from engine.errors import (
     FormInvalidError,
@@ -167,7 +168,7 @@ def readonly_form(schema: FormSchema | None, values: dict, lang: str, hide=(),
     users = _user_values(schema.fields, values)
     labels = {}
     if users:  # user fields show the person's display name; the stored value stays the username
-        with sessions()() as session:
+        with read_sessions()() as session:
             labels["user"] = org.display_names(session, users, lang)
     form = form_class(view, VIEW_NODE, lang)(None, FormContext(lang=lang, node=VIEW_NODE, values=values,
                                                                labels=labels))
@@ -436,13 +437,29 @@ def _task_context(task_form: work.TaskForm, lang: str) -> FormContext:
 
 
 def _task_page(task_id: str, formdata=None, errors=None, comment: str = "", comment_error: str = "",
-               conflict: str | None = None, status: int = 200, attachments_error: str = ""):
+               conflict: str | None = None, status: int = 200, attachments_error: str = "",
+               own_pages: bool = False):
+    """The task page. It only reads: every rule it asks runs in autocommit, and in one read scope
+    (`caching.read_scope`), so the task, its instance's facts, its history and the viewer's grants are
+    read once however many rules ask. `own_pages`: an open step with a page of its own (`TASK_PAGES`)
+    redirects there (after the same 404 for anyone who may not see the task)."""
+    with read_scope():
+        return _task_page_read(task_id, formdata, errors, comment, comment_error, conflict, status,
+                               attachments_error, own_pages)
+
+
+def _task_page_read(task_id, formdata, errors, comment, comment_error, conflict, status, attachments_error,
+                    own_pages):
     lang = current_language()
     account = current_account()
-    reads = read_sessions()  # the page only reads: every rule below in autocommit
+    reads = read_sessions()
     with reads() as session:
         task_form, may_act = _visible_task(session, task_id)
         task = task_form.task
+        page = TASK_PAGES.get(task.process_key) if own_pages and task.status == "open" else None
+        url = page(task) if page is not None else None
+        if url:
+            return redirect(url)
         hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
         parts = instance_parts(session, task.instance_id, lang, hide)
         may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
@@ -525,15 +542,7 @@ INSTANCE_PAGES: dict = {}
 def task(task_id: str):
     """A task: its form when the person may complete it (read-only otherwise), timeline and diagram; a step
     with a page of its own (`TASK_PAGES`) leads there while it is open."""
-    with sessions()() as session:
-        item = queries.get_task(session, task_id)  # NotFoundError: 404
-        page = TASK_PAGES.get(item.process_key) if item.status == "open" else None
-        if page is not None:
-            _visible_task(session, task_id)  # the same 404 as the task page for anyone who may not see it
-    url = page(item) if page is not None else None
-    if url:
-        return redirect(url)
-    return _task_page(task_id)
+    return _task_page(task_id, own_pages=True)
 
 
 @bp.post("/tasks/<task_id>")

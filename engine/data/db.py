@@ -67,7 +67,16 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     SQLite keeps the ordinary sessions (its transactions cost no round trip)."""
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "loaded_as_persistent", _keep_loaded)
+    return factory
+
+
+def _keep_loaded(session: Session, instance) -> None:
+    """A read session keeps what it loaded for its (short) life: the ORM's identity map holds objects
+    weakly, so without this a page whose helpers each `session.get` the same instance or version would
+    read it again as soon as the previous helper's local reference went away."""
+    session.info.setdefault("liaison_loaded", []).append(instance)
 
 
 def alembic_config(url: str) -> Config:

@@ -39,6 +39,7 @@ from sqlalchemy.sql import coercions, roles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from engine.caching import scoped
 from engine.data.models import (
     ApprovalItem,
     BufferedMessage,
@@ -510,9 +511,12 @@ def _candidates(rows: list[dict]) -> list[dict]:
 
 
 def task_handle(conn: Connection, task_id: str) -> TaskHandle | None:
-    """The task and its instance's lock fields, in one query."""
-    row = conn.execute(_SELECT_TASK_HANDLE, {"b_task": task_id}).first()
-    return None if row is None else TaskHandle(*row)
+    """The task and its instance's lock fields, in one query (once per `caching.read_scope`)."""
+    def read() -> TaskHandle | None:
+        row = conn.execute(_SELECT_TASK_HANDLE, {"b_task": task_id}).first()
+        return None if row is None else TaskHandle(*row)
+
+    return scoped(("task_handle", task_id), read)
 
 
 def task_with_data(conn, task_id: str, with_state: bool = False) -> tuple[TaskHandle, tuple] | None:

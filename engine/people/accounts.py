@@ -11,7 +11,7 @@ caller, as `packages.deploy` does.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
@@ -104,9 +104,21 @@ class SessionUser:
     session_version: int
     name_en: str | None = None
 
+    # facts about the person that change only with what bumps the directory version, computed once per
+    # kept view (`kept_fact`): the view itself is kept per version (`SESSION_USERS`)
+    kept: dict = field(default_factory=dict, compare=False, repr=False)
+
     def display_name(self, lang: str | None) -> str:
         """The person's name as a page in `lang` shows it (the English name on en pages when there is one)."""
         return self.name_en if lang == "en" and self.name_en else self.name
+
+    def kept_fact(self, name: str, compute):
+        """`compute()`, once for this view of the person. Only for a fact read from tables whose writes bump
+        `directory_version` (person, role, person_role, admin_grant, designer_grant, process_version...:
+        migrations 0019, 0030, 0038), so it is never older than they are."""
+        if name not in self.kept:
+            self.kept[name] = compute()
+        return self.kept[name]
 
     @property
     def is_admin(self) -> bool:
@@ -273,9 +285,9 @@ def load_session_user(session: Session, person_id: int) -> SessionUser | None:
 
 
 # The signed-in view of a person as `load_session_user` reads it (three queries), kept per (database URL,
-# person, directory version): every write to person (name, locale, active...), role, person_role and
-# admin_grant bumps the version (migrations 0019 and 0030), so a kept view is never older than the
-# directory. Whether the session or token itself is live (revoked, expired, signed out everywhere) is read
+# person, directory version): every write to person (name, locale, active...), role, person_role,
+# admin_grant, designer_grant and process_version bumps the version (migrations 0019, 0030, 0038), so a
+# kept view (and its `kept_fact`s) is never older than the directory. Whether the session or token itself is live (revoked, expired, signed out everywhere) is read
 # on every request by the caller; only the groups and grants are kept. Shared by browser sessions and API
 # tokens (`api_tokens.PEOPLE` is this dict).
 SESSION_USERS: dict[tuple[str, int, int], SessionUser | None] = {}

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exists, false, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from engine.caching import scoped
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
 from engine.errors import LiaisonError, NotFoundError, Username, msg
 from engine.results import paging
@@ -63,7 +64,7 @@ def groups_of(session: Session, username: str) -> tuple[str, ...]:
     query = (select(Role.key).join(PersonRole, PersonRole.role_id == Role.id)
              .join(Person, Person.id == PersonRole.person_id)
              .where(Person.username == username, Person.active).order_by(Role.key))
-    return tuple(session.scalars(query))
+    return scoped(("groups", username), lambda: tuple(session.scalars(query)))
 
 
 def manager_of(session: Session, username: str, level: int = 1) -> Person | None:
@@ -117,7 +118,7 @@ def is_super_admin(session: Session, username: str) -> bool:
     """Whether an active person holds the super admin grant (a grant with no department)."""
     query = (select(AdminGrant.id).join(Person, Person.id == AdminGrant.person_id)
              .where(Person.username == username, Person.active, AdminGrant.department_id.is_(None)).limit(1))
-    return session.scalar(query) is not None
+    return scoped(("super_admin", username), lambda: session.scalar(query) is not None)
 
 
 def admin_departments(session: Session, username: str) -> tuple[int, ...]:
@@ -267,13 +268,17 @@ def delete_out_of_office(session: Session, username: str, window_id: int) -> boo
 def _names_by(session: Session, key_column, name_column, name_en_column, keys, lang: str) -> dict[str, str]:
     """`{key: name in lang}` for the non-empty `keys`, in one query: the English name on English pages
     when there is one; a key nothing has is shown as it is."""
-    wanted = {k for k in keys if k}
-    found = {k: k for k in wanted}
-    if wanted:
-        for key, name, name_en in session.execute(select(key_column, name_column, name_en_column)
-                                                  .where(key_column.in_(sorted(wanted)))):
-            found[key] = (name_en if lang == "en" and name_en else name) or key
-    return found
+    wanted = frozenset(k for k in keys if k)
+
+    def read() -> dict[str, str]:
+        found = {k: k for k in wanted}
+        if wanted:
+            for key, name, name_en in session.execute(select(key_column, name_column, name_en_column)
+                                                      .where(key_column.in_(sorted(wanted)))):
+                found[key] = (name_en if lang == "en" and name_en else name) or key
+        return found
+
+    return dict(scoped(("names", str(key_column), wanted, lang), read))
 
 
 def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, str]:

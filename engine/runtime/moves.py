@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import token_moves
 from engine.bpmn import workflow as wfa
+from engine.caching import scoped
 from engine.data import store
 from engine.errors import (
     InvalidTaskDataError,
@@ -49,6 +50,12 @@ _TASK_HISTORY = (select(history_table.c.actor, history_table.c.action, history_t
                  .order_by(history_table.c.id))
 
 
+def _task_history(conn, instance_id: int) -> list[tuple]:
+    """`(actor, action, element id, task id)` of the instance's history, in order (once per read scope)."""
+    return scoped(("task_history", instance_id),
+                  lambda: [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": instance_id})])
+
+
 def move_task(sessions: sessionmaker[Session], task_id: str, actor: str, kind: str, target: str | None = None,
               comment: str | None = None, groups: tuple[str, ...] = ()) -> StepResult:
     """Move the token of an open task (one engine step, like a completion):
@@ -74,7 +81,7 @@ def move_task(sessions: sessionmaker[Session], task_id: str, actor: str, kind: s
 def _move_once(sessions, task_id, actor, kind, target, comment, groups) -> StepResult:
     with step_connection(sessions) as conn:
         handle = open_task(conn, task_id)
-        history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": handle.instance_id})]
+        history = _task_history(conn, handle.instance_id)
         workflow = restore(sessions, conn, handle)
         path = [element for _actor, action, element, _task in history if action in ("step", "task_completed")]
         targets = {t["id"]: t for t in token_moves.movable_targets(workflow, task_id, path)}
@@ -184,7 +191,7 @@ def move_options(sessions: sessionmaker[Session], task_id: str, lang: str | None
     `liaison:returnTo`: `node_rules`); with `lang`, the names in that language (`results.element_label`)."""
     with db_engine(sessions).connect() as conn:
         handle = open_task(conn, task_id)
-        history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": handle.instance_id})]
+        history = _task_history(conn, handle.instance_id)
         workflow = restore(sessions, conn, handle)
         try:
             path = [element for _a, action, element, _t in history if action in ("step", "task_completed")]
@@ -210,7 +217,7 @@ def take_back_candidate(sessions: sessionmaker[Session], instance_id: int, user:
     with db_engine(sessions).connect() as conn:
         open_tasks = conn.execute(select(task_table.c.id).where(task_table.c.instance_id == instance_id,
                                                                  task_table.c.status == "open")).scalars().all()
-        history = [tuple(r) for r in conn.execute(_TASK_HISTORY, {"b_instance": instance_id})]
+        history = _task_history(conn, instance_id)
     if len(open_tasks) != 1:
         return None
     last = next(((a, element) for a, action, element, _t in reversed(history) if action == "task_completed"), None)

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.caching import scoped
 from engine.data import store
 from engine.data.models import (
     AdminGrant,
@@ -113,8 +114,12 @@ class Facts:
 
 
 def facts(session: Connection | Session, instance_id: int, username: str, lock: bool = False) -> Facts:
-    """The instance's facts for `username`; NotFoundError when there is no such instance."""
-    row = session.execute(_FACTS_LOCKED if lock else _FACTS, {"b_instance": instance_id, "b_user": username}).first()
+    """The instance's facts for `username`; NotFoundError when there is no such instance. Unlocked reads
+    are made once per `caching.read_scope`."""
+    def read():
+        return session.execute(_FACTS_LOCKED if lock else _FACTS, {"b_instance": instance_id, "b_user": username}).first()
+
+    row = read() if lock else scoped(("instance_facts", instance_id, username), read)
     if row is None:
         raise NotFoundError(msg("no instance %(instance)s", instance=instance_id))
     return Facts(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(row[7] or {}), bool(row[8]),
@@ -165,8 +170,7 @@ def available(session: Connection | Session, instance_id: int, username: str) ->
 def may_transfer(session: Connection | Session, task_id: str, username: str) -> bool:
     """Whether `username` may transfer the task now (it is open and theirs, or they are a super admin, and
     its node allows transfer: `node_rules`)."""
-    row = session.execute(select(_task.c.status, _task.c.assignee, _task.c.instance_id, _task.c.element_id)
-                     .where(_task.c.id == task_id)).first()
+    row = store.task_handle(session.connection() if isinstance(session, Session) else session, task_id)
     if row is None or row.status != "open":
         return False
     found = facts(session, row.instance_id, username)

@@ -10,6 +10,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.caching import BoundedCache
 from engine.data.models import InstanceData, ProcessInstance, ProcessVersion
 from engine.runtime.versions import PACKAGE_CACHE
 from engine.work.pages import version_start_form
@@ -51,17 +52,23 @@ def summary_fields(session: Session, version: ProcessVersion) -> list[dict]:
             if f["type"] not in (*NOT_SUMMARY_TYPES, *COMPUTED_TYPES)][:DEFAULT_FIELDS]
 
 
+SUMMARY_FIELDS: BoundedCache[list[dict]] = BoundedCache(256)  # version checksum -> `summary_fields`
+
+
 def summaries(session: Session, instance_ids) -> dict[int, list[tuple[dict, object]]]:
     """`{instance id: [(field spec, value), ...]}` for the listed instances: two queries, plus one per
-    version not cached yet. A field without a value is left out."""
+    version not cached yet (`SUMMARY_FIELDS`). A field without a value is left out."""
     ids = sorted(set(instance_ids))
     if not ids:
         return {}
-    versions = dict(session.execute(select(ProcessInstance.id, ProcessInstance.version_id)
-                                    .where(ProcessInstance.id.in_(ids))).all())
+    rows = session.execute(select(ProcessInstance.id, ProcessInstance.version_id, ProcessVersion.checksum)
+                           .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
+                           .where(ProcessInstance.id.in_(ids))).all()
+    versions = {instance_id: version_id for instance_id, version_id, _checksum in rows}
     fields_of = {}
-    for version_id in set(versions.values()):
-        fields_of[version_id] = summary_fields(session, session.get(ProcessVersion, version_id))
+    for version_id, checksum in {(version_id, checksum) for _i, version_id, checksum in rows}:
+        fields_of[version_id] = SUMMARY_FIELDS.get(  # the version row (BPMN, spec, package) only on a miss
+            checksum, lambda v=version_id: summary_fields(session, session.get(ProcessVersion, v)))
     names = sorted({f["name"] for specs in fields_of.values() for f in specs})
     if not names:
         return {i: [] for i in ids}
