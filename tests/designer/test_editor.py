@@ -53,6 +53,31 @@ def test_employees_get_403_and_no_designer_link(app, people):
     assert 'href="/designer/"' in root.get("/").get_data(as_text=True)
 
 
+def test_the_designer_link_follows_a_grant_a_revocation_and_a_deployment_on_the_next_request(app, people, sessions,
+                                                                                               tmp_path):
+    """The header's link is kept with the signed-in person per directory version (migration 0038): a grant,
+    its revocation and a deployment naming a process admin each show on the very next page."""
+    from engine.packages.deployment import deploy, load_package
+    from tests.engine.conftest import write_package
+    client = signed_in(app, "zhang")
+
+    def link() -> bool:
+        return 'href="/designer/"' in client.get("/").get_data(as_text=True)
+
+    assert not link() and not link()  # the second answer comes from the kept view
+    with sessions() as session, session.begin():
+        designer_access.grant(session, "root", "hr", "zhang", edit=True)
+    assert link()
+    with sessions() as session, session.begin():
+        assert designer_access.revoke(session, "root", "hr", "zhang")
+    assert not link()
+    body = '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e"/><bpmn:endEvent id="e"/>'
+    with sessions() as session, session.begin():
+        deploy(session, load_package(write_package(tmp_path / "v1", "visit", {"visit": body},
+                                                   meta={"admins": ["zhang"]})), "root")
+    assert link()
+
+
 def test_new_process_opens_the_modeler_page_per_the_contract(app, people, monkeypatch):
     client = signed_in(app, "root")
     response = create(client, "trip")
