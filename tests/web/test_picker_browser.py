@@ -163,10 +163,10 @@ def _instance(sessions) -> int:
                                   user="li").instance_id
 
 
-def test_copy_to_two_people_picked_as_chips(browser, site):
+def test_copy_to_two_people_picked_as_chips(browser, site, tmp_path):
     base, sessions = site
     instance_id = _instance(sessions)
-    context, page = signed_in(browser, base, "li", PASSWORD, DESKTOP, lang="en")
+    context, page = signed_in(browser, base, "li", PASSWORD, PHONE, lang="en")
     problems = _errors(page)
     try:
         page.goto(f"{base}/instances/{instance_id}")
@@ -178,15 +178,26 @@ def test_copy_to_two_people_picked_as_chips(browser, site):
         assert to.get_attribute("required") is not None  # nothing chosen yet
 
         _pick(page, box, "wa", "wang")
-        _pick(page, box, "wa", "wangfang")
+        to.click()
+        page.keyboard.type("wa")
+        options = page.locator(f"#{to.get_attribute('aria-controls')} [role=option]")
+        options.first.wait_for()
+        assert options.evaluate_all("els => els.map(e => e.dataset.value)") == ["wangfang"]  # not wang again
+        page.keyboard.press("ArrowDown")
+        page.screenshot(path=str(tmp_path / "chips_cc_picking_en_390.png"))
+        page.keyboard.press("Enter")
         assert _chips(box) == ["Wang Wu", "Wang Fang"]  # display names, never usernames
         assert to.input_value() == "" and to.get_attribute("required") is None
         assert page.input_value("#cc-form input[type=hidden][name=to]") == "wang, wangfang"
         assert box.locator("button[aria-label='Remove Wang Wu']").count() == 1
+        tree = box.aria_snapshot()  # a list of named chips, no username in it, then the combobox
+        assert '- listitem:\n    - text: Wang Wu\n    - button "Remove Wang Wu"' in tree and "wang" not in tree
+        assert '- combobox "Copy to' in tree
 
         page.keyboard.press("Shift+Tab")  # keyboard only: back to Wang Fang's button, then Wang Wu's
         page.keyboard.press("Shift+Tab")
         assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Remove Wang Wu"
+        box.screenshot(path=str(tmp_path / "chips_cc_remove_focus_en_390.png"))
         page.keyboard.press("Enter")
         assert _chips(box) == ["Wang Fang"]
         assert page.evaluate("document.activeElement.id") == "cc-to"  # the focus goes back to the input
@@ -262,3 +273,45 @@ def test_project_members_as_chips_and_an_edit_form_shows_them_by_name(browser, s
         context.close()
     refused = [p for p in problems if "status of 422" in p]  # the page that reports the unknown person
     assert len(refused) == 1 and problems == refused, f"browser errors: {problems}"
+
+
+def _fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_chip_boxes_wrap_and_fit_the_page(browser, site, viewport, lang, tmp_path):
+    """Values pasted with commas become chips named by the directory; on a phone they wrap inside the box."""
+    base, sessions = site
+    instance_id = _instance(sessions)
+    context, page = signed_in(browser, base, "li", PASSWORD, viewport, lang=lang)
+    names = {"zh": ["王五", "王芳", "欧阳明月", "赵六", "孙七", "nobody"],
+             "en": ["Wang Wu", "Wang Fang", "Ouyang Mingyue", "Zhao Liu", "Sun Qi", "nobody"]}[lang]
+    try:
+        page.goto(f"{base}/projects/")
+        page.locator("#new-project summary").click()
+        page.fill("#project-people", "wang, wangfang，ouyang, zhao, sun, nobody, ")
+        page.fill("#project-departments", "sales, rd, ")
+        box = page.locator("#project-people").locator("xpath=..")
+        box.locator(".picker-chip:not(.picker-chip-raw)").nth(4).wait_for()
+        page.locator("#project-departments").locator("xpath=..").locator(".picker-chip:not(.picker-chip-raw)").nth(1).wait_for()
+        assert _chips(box) == names
+        assert page.input_value("input[type=hidden][name=people]") == "wang, wangfang, ouyang, zhao, sun, nobody"
+        inside = page.evaluate("""() => { const box = document.querySelector('#project-people').parentElement.getBoundingClientRect();
+            return [...document.querySelectorAll('.picker-chip')].every(c => c.getBoundingClientRect().right <= box.right + 0.5); }""")
+        assert inside and _fits(page)
+        page.locator("#project-people").focus()
+        page.screenshot(path=str(tmp_path / f"chips_project_{lang}_{viewport['width']}.png"), full_page=True)
+
+        page.goto(f"{base}/instances/{instance_id}")
+        page.locator("#operations > summary").click()
+        page.locator("#cc-form").locator("xpath=ancestor::details[1]/summary").click()
+        page.locator("#cc-form").screenshot(path=str(tmp_path / f"chips_cc_empty_{lang}_{viewport['width']}.png"))
+        page.fill("#cc-to", "wang, wangfang, ouyang, zhao, sun, nobody, ")
+        page.locator("#cc-form .picker-chip:not(.picker-chip-raw)").nth(4).wait_for()
+        assert _chips(page.locator("#cc-form .picker-box")) == names and _fits(page)
+        page.locator("#cc-form").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / f"chips_cc_{lang}_{viewport['width']}.png"), full_page=True)
+    finally:
+        context.close()

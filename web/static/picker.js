@@ -447,7 +447,6 @@
       li.classList.toggle('picker-chip-raw', !item.label);
       li.firstChild.textContent = shown;
       li.lastChild.setAttribute('aria-label', WORDS.remove.replace('{name}', shown));
-      if (item.detail) li.title = item.detail;
       this.chosen.textContent = Array.from(this.chips.children, (c) => c.firstChild.textContent).join(', ');
     }
 
@@ -507,6 +506,12 @@
     }
 
     describe() { /* the chips show the names */ }
+
+    /** Suggestions less those already chosen. */
+    show(items) {
+      const chosen = this.values();
+      super.show(items.filter((item) => chosen.indexOf(item.value) < 0));
+    }
 
     /** Names for the chips still showing a bare value: people by `names=`, a department by its code. */
     async resolve() {
