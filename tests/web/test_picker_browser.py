@@ -1,48 +1,63 @@
-"""The people picker in headless Chromium: the out-of-office deputy chosen with the keyboard.
+"""The people picker in headless Chromium: the out-of-office deputy chosen with the keyboard, and the
+multi-value pickers (project members, CC) as chips.
 
 The app runs with werkzeug on a free port against a migrated SQLite file (as tests/web/test_browser_approval.py):
 li types two letters into the deputy field, the suggestions appear as an ARIA listbox, arrow down and
-Enter pick one, the form is submitted and the window is saved with that deputy.
+Enter pick one, the form is submitted and the window is saved with that deputy. In the CC and project
+forms people and departments are picked by keyboard as chips showing their names, removed with their
+button or Backspace, and the server gets the usernames and codes; an edit form shows its values as chips.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from engine import runtime
 from engine.data import db
-from engine.data.models import Department
+from engine.data.models import CcRecord, Department
+from engine.packages import deployment as packages
 from engine.people import accounts, org
-from tests.browser_support import chromium, serving
+from engine.projects import projects
+from tests.browser_support import chromium, serving, signed_in
 from web import create_app
 
 from .conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-
-
+ROOT = Path(__file__).resolve().parents[2]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The app on a free port; li, and wang (sales) and wangfang (inactive) to be found."""
+    """The app on a free port; li, and wang and wangfang (sales) to be found, wanda (inactive) not; three
+    more people and a second department for the chip boxes; leave_request deployed for the CC form."""
     url = f"sqlite:///{tmp_path_factory.mktemp('picker') / 'liaison.db'}"
     db.upgrade(url)
     engine = db.make_engine(url)
     sessions = db.make_session_factory(engine)
     with sessions() as session, session.begin():
-        sales = Department(code="sales", name="销售部", name_en="Sales", path="/")
-        session.add(sales)
-        session.flush()
-        sales.path = f"/{sales.id}/"
+        for code, name, name_en in (("sales", "销售部", "Sales"), ("rd", "研发中心", "Research and Development")):
+            department = Department(code=code, name=name, name_en=name_en, path="/")
+            session.add(department)
+            session.flush()
+            department.path = f"/{department.id}/"
+            if code == "sales":
+                sales = department
         for username, name, name_en in (("li", "李四", "Li Si"), ("wang", "王五", "Wang Wu"),
-                                        ("wangfang", "王芳", "Wang Fang")):
+                                        ("wangfang", "王芳", "Wang Fang"), ("zhao", "赵六", "Zhao Liu"),
+                                        ("ouyang", "欧阳明月", "Ouyang Mingyue"), ("sun", "孙七", "Sun Qi")):
             person = accounts.create_person_account(session, username, name, PASSWORD, name_en=name_en)
             person.department_id = sales.id
         accounts.create_person_account(session, "wanda", "万达", PASSWORD).active = False
+    packages.deploy_package(sessions, packages.load_package(ROOT / "processes" / "leave_request"), "admin")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test"})
     with serving(app) as base:
         yield base, sessions
@@ -118,3 +133,185 @@ def test_pick_the_deputy_with_the_keyboard(browser, site):
     finally:
         context.close()
     assert not problems, f"browser errors: {problems}"
+
+
+def _errors(page) -> list[str]:
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    return problems
+
+
+def _pick(page, box, typed: str, value: str) -> None:
+    """Type into a chip box's text input and pick the suggestion `value` with the arrow keys and Enter."""
+    box.locator("input").click()
+    page.keyboard.type(typed)
+    options = page.locator(f"#{box.locator('input').get_attribute('aria-controls')} [role=option]")
+    options.first.wait_for()
+    values = options.evaluate_all("els => els.map(e => e.dataset.value)")
+    for _ in range(values.index(value) + 1):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+
+
+def _chips(box) -> list[str]:
+    return box.locator(".picker-chip-label").all_inner_texts()
+
+
+def _instance(sessions) -> int:
+    return runtime.start_instance(sessions, "leave_request", {"leave_type": "annual", "days": 2, "manager": "wang"},
+                                  user="li").instance_id
+
+
+def test_copy_to_two_people_picked_as_chips(browser, site, tmp_path):
+    base, sessions = site
+    instance_id = _instance(sessions)
+    context, page = signed_in(browser, base, "li", PASSWORD, PHONE, lang="en")
+    problems = _errors(page)
+    try:
+        page.goto(f"{base}/instances/{instance_id}")
+        page.locator("#operations > summary").click()
+        page.locator("#cc-form").locator("xpath=ancestor::details[1]/summary").click()
+        to = page.locator("#cc-to")
+        box = page.locator("#cc-form .picker-box")
+        assert to.get_attribute("role") == "combobox" and to.get_attribute("name") is None
+        assert to.get_attribute("required") is not None  # nothing chosen yet
+
+        _pick(page, box, "wa", "wang")
+        to.click()
+        page.keyboard.type("wa")
+        options = page.locator(f"#{to.get_attribute('aria-controls')} [role=option]")
+        options.first.wait_for()
+        assert options.evaluate_all("els => els.map(e => e.dataset.value)") == ["wangfang"]  # not wang again
+        page.keyboard.press("ArrowDown")
+        page.screenshot(path=str(tmp_path / "chips_cc_picking_en_390.png"))
+        page.keyboard.press("Enter")
+        assert _chips(box) == ["Wang Wu", "Wang Fang"]  # display names, never usernames
+        assert to.input_value() == "" and to.get_attribute("required") is None
+        assert page.input_value("#cc-form input[type=hidden][name=to]") == "wang, wangfang"
+        assert box.locator("button[aria-label='Remove Wang Wu']").count() == 1
+        tree = box.aria_snapshot()  # a list of named chips, no username in it, then the combobox
+        assert '- listitem:\n    - text: Wang Wu\n    - button "Remove Wang Wu"' in tree and "wang" not in tree
+        assert '- combobox "Copy to' in tree
+
+        page.keyboard.press("Shift+Tab")  # keyboard only: back to Wang Fang's button, then Wang Wu's
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Remove Wang Wu"
+        box.screenshot(path=str(tmp_path / "chips_cc_remove_focus_en_390.png"))
+        page.keyboard.press("Enter")
+        assert _chips(box) == ["Wang Fang"]
+        assert page.evaluate("document.activeElement.id") == "cc-to"  # the focus goes back to the input
+        assert "Wang Wu removed" in page.inner_text(".picker-status")
+
+        page.keyboard.press("Backspace")  # the empty input: the last chip goes
+        assert _chips(box) == [] and to.get_attribute("required") is not None
+        _pick(page, box, "zh", "zhao")
+        _pick(page, box, "wangf", "wangfang")
+        assert _chips(box) == ["Zhao Liu", "Wang Fang"]
+        page.fill("#cc-comment", "FYI")
+        page.locator("#cc-form button[type=submit]").click()
+        page.wait_for_selector(".flashes")
+        assert "Copied to" in page.inner_text(".flashes")
+        with sessions() as session:
+            copied = session.scalars(select(CcRecord.username).where(CcRecord.instance_id == instance_id)
+                                     .order_by(CcRecord.username)).all()
+        assert copied == ["wangfang", "zhao"]
+    finally:
+        context.close()
+    assert not problems, f"browser errors: {problems}"
+
+
+def test_project_members_as_chips_and_an_edit_form_shows_them_by_name(browser, site):
+    base, sessions = site
+    context, page = signed_in(browser, base, "li", PASSWORD, DESKTOP, lang="zh")
+    problems = _errors(page)
+    try:
+        page.goto(f"{base}/projects/")
+        page.locator("#new-project summary").click()
+        page.fill("#project-name", "年会")
+        people = page.locator("#project-people").locator("xpath=..")
+        departments = page.locator("#project-departments").locator("xpath=..")
+        _pick(page, people, "wa", "wang")
+        _pick(page, people, "ou", "ouyang")
+        assert _chips(people) == ["王五", "欧阳明月"]
+        page.keyboard.press("Backspace")
+        assert _chips(people) == ["王五"]
+        page.keyboard.type("nobody")  # typed, not picked, then left: a chip of the text as typed
+        _pick(page, departments, "研发", "rd")
+        assert _chips(people) == ["王五", "nobody"]
+        assert people.locator(".picker-chip-raw .picker-chip-label").inner_text() == "nobody"
+        assert _chips(departments) == ["研发中心"]
+        page.get_by_role("button", name="创建项目").click()
+
+        # the server refuses the unknown person; the form comes back with the values as named chips
+        page.wait_for_selector("#new-project[open]")
+        people = page.locator("#project-people").locator("xpath=..")
+        departments = page.locator("#project-departments").locator("xpath=..")
+        people.locator(".picker-chip:not(.picker-chip-raw)").first.wait_for()
+        assert _chips(people) == ["王五", "nobody"] and _chips(departments) == ["研发中心"]
+        people.locator("button[aria-label='移除 nobody']").click()
+        assert _chips(people) == ["王五"]
+        page.get_by_role("button", name="创建项目").click()
+        page.wait_for_selector("#board")
+        project_id = int(re.search(r"/projects/(\d+)", page.url).group(1))
+        with sessions() as session:
+            members = projects.members_of(session, project_id)
+        assert members["person"] == ["wang"] and members["department"] == ["rd"]
+
+        # the settings form: the saved people (named by the directory) and departments (data-labels) as chips
+        page.goto(f"{base}/projects/{project_id}?view=summary")
+        page.locator("#settings summary").click()
+        people = page.locator("#settings .picker-box").first
+        people.locator(".picker-chip:not(.picker-chip-raw)").first.wait_for()
+        assert _chips(people) == ["王五"] and _chips(page.locator("#settings .picker-box").nth(1)) == ["研发中心"]
+        _pick(page, people, "zh", "zhao")
+        page.locator("#settings button.primary").first.click()
+        page.wait_for_url(re.compile(r"view=summary"))
+        with sessions() as session:
+            assert projects.members_of(session, project_id)["person"] == ["wang", "zhao"]
+    finally:
+        context.close()
+    refused = [p for p in problems if "status of 422" in p]  # the page that reports the unknown person
+    assert len(refused) == 1 and problems == refused, f"browser errors: {problems}"
+
+
+def _fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_chip_boxes_wrap_and_fit_the_page(browser, site, viewport, lang, tmp_path):
+    """Values pasted with commas become chips named by the directory; on a phone they wrap inside the box."""
+    base, sessions = site
+    instance_id = _instance(sessions)
+    context, page = signed_in(browser, base, "li", PASSWORD, viewport, lang=lang)
+    names = {"zh": ["王五", "王芳", "欧阳明月", "赵六", "孙七", "nobody"],
+             "en": ["Wang Wu", "Wang Fang", "Ouyang Mingyue", "Zhao Liu", "Sun Qi", "nobody"]}[lang]
+    try:
+        page.goto(f"{base}/projects/")
+        page.locator("#new-project summary").click()
+        page.fill("#project-people", "wang, wangfang，ouyang, zhao, sun, nobody, ")
+        page.fill("#project-departments", "sales, rd, ")
+        box = page.locator("#project-people").locator("xpath=..")
+        box.locator(".picker-chip:not(.picker-chip-raw)").nth(4).wait_for()
+        page.locator("#project-departments").locator("xpath=..").locator(".picker-chip:not(.picker-chip-raw)").nth(1).wait_for()
+        assert _chips(box) == names
+        assert page.input_value("input[type=hidden][name=people]") == "wang, wangfang, ouyang, zhao, sun, nobody"
+        inside = page.evaluate("""() => { const box = document.querySelector('#project-people').parentElement.getBoundingClientRect();
+            return [...document.querySelectorAll('.picker-chip')].every(c => c.getBoundingClientRect().right <= box.right + 0.5); }""")
+        assert inside and _fits(page)
+        page.locator("#project-people").focus()
+        page.screenshot(path=str(tmp_path / f"chips_project_{lang}_{viewport['width']}.png"), full_page=True)
+
+        page.goto(f"{base}/instances/{instance_id}")
+        page.locator("#operations > summary").click()
+        page.locator("#cc-form").locator("xpath=ancestor::details[1]/summary").click()
+        page.locator("#cc-form").screenshot(path=str(tmp_path / f"chips_cc_empty_{lang}_{viewport['width']}.png"))
+        page.fill("#cc-to", "wang, wangfang, ouyang, zhao, sun, nobody, ")
+        page.locator("#cc-form .picker-chip:not(.picker-chip-raw)").nth(4).wait_for()
+        assert _chips(page.locator("#cc-form .picker-box")) == names and _fits(page)
+        page.locator("#cc-form").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / f"chips_cc_{lang}_{viewport['width']}.png"), full_page=True)
+    finally:
+        context.close()

@@ -1,14 +1,25 @@
 /* Liaison pickers: suggestions under a plain text input, as the person types. Plain ES2017, no dependencies.
  *
  * Any <input data-picker="people"> or <input data-picker="departments"> (the forms' user and department
- * fields, the out-of-office deputy, the CC and transfer forms) becomes an ARIA combobox: typing fetches
- * at most 10 suggestions from the directory (debounced), shown in a listbox under the input; up/down move,
- * Enter or a click picks, Escape closes. A single-value input shows the person or department by name
- * ("李四") while a hidden input next to it, which takes over the input's name, posts the value (a
- * username, a department code); typed text that was not picked is posted as typed, so the page posts
- * what it would without this script. The names of values already there come from the input's
- * `data-labels` (JSON {value: name}, written by the server) or, for people, from the directory. With
- * `data-multiple` the input holds comma-separated values and the picker completes the last one.
+ * fields, the out-of-office deputy, the CC and transfer forms, the project members) becomes an ARIA
+ * combobox: typing fetches at most 10 suggestions from the directory (debounced), shown in a listbox under
+ * the input; up/down move, Enter or a click picks, Escape closes. Either way a hidden input next to it,
+ * which takes over the input's name, posts what the server has always received, so the page posts what it
+ * would without this script (the server's HTML stays a plain text input).
+ *
+ * A single-value input shows the person or department by name ("李四") while the hidden input posts the
+ * value (a username, a department code); typed text that was not picked is posted as typed.
+ *
+ * With `data-multiple` the input becomes a box of chips, one per chosen person (display name) or
+ * department (name), each with a remove button ("Remove 李四"), and the text input after them picks more
+ * from the same suggestions. Backspace in the empty input removes the last chip; typing a comma, Enter on
+ * unpicked text, or leaving the input keeps the typed text as a chip of its own (dashed: the server checks
+ * it and reports an unknown person as before). The hidden input posts the chips' values joined by commas
+ * ("li, wang"). The input keeps its id, label and `required` (while no chip is chosen).
+ *
+ * The names of values already there (an edit form, a form shown again after an error) come from the
+ * input's `data-labels` (JSON {value: name}, written by the server) or from the directory: people by
+ * `names=`, a department by its code.
  *
  * The endpoints and the words come from this script's own tag (base.html): data-people-url,
  * data-departments-url, data-words (JSON). Inputs added later (table rows, "add another") are set up
@@ -23,13 +34,17 @@
     people: config.peopleUrl || '/directory/people',
     departments: config.departmentsUrl || '/directory/departments',
   };
-  let WORDS = { results: '{n} suggestions, use up and down to choose', none: 'No match', chosen: '' };
+  let WORDS = {
+    results: '{n} suggestions, use up and down to choose', none: 'No match',
+    remove: 'Remove {name}', removed: '{name} removed',
+  };
   try {
     WORDS = Object.assign(WORDS, JSON.parse(config.words || '{}'));
   } catch (e) { /* keep the English defaults */ }
 
   const DELAY = 200;          // ms after the last keystroke before asking the server
   const SEPARATOR = /[,，]/;  // what separates values in a data-multiple input (the server splits on both)
+  const LOOKUP = 10;          // the directory names at most this many people per request (directory.LIMIT)
   const pickers = new WeakMap();
   let counter = 0;
   let status = null;          // one polite live region for the whole page
@@ -45,24 +60,40 @@
     status.textContent = text;
   }
 
-  /** The part of the input's text being typed: all of it, or after the last comma when multiple. */
-  function currentTerm(input) {
-    if (!input.hasAttribute('data-multiple')) return input.value.trim();
-    const parts = input.value.split(SEPARATOR);
-    return parts[parts.length - 1].trim();
+  function splitValues(text) {
+    return text.split(SEPARATOR).map((v) => v.trim()).filter(Boolean);
   }
 
-  function writeValue(input, value) {
-    if (!input.hasAttribute('data-multiple')) {
-      input.value = value;
-      return;
+  function sameText(a, b) {
+    return String(a).toLowerCase() === String(b).toLowerCase();
+  }
+
+  /** The server's names for the values already in the input (data-labels, JSON {value: name}). */
+  function labelsOf(input) {
+    try {
+      return JSON.parse(input.getAttribute('data-labels') || '{}') || {};
+    } catch (e) {
+      return {};  // no names: the values show as they are
     }
-    const parts = input.value.split(SEPARATOR).map((p) => p.trim());
-    parts[parts.length - 1] = value;
-    const kept = parts.filter((p, i) => p && parts.indexOf(p) === i);
-    input.value = kept.join(', ') + ', ';
   }
 
+  /** The hidden input that posts the value: it takes the input's name (kept in data-picker-name, so a
+   *  copy of the input made by "add another" gets its own) and, at first, the input's value. */
+  function carrier(input) {
+    const name = input.getAttribute('name') || input.getAttribute('data-picker-name');
+    if (!name) return null;
+    const hidden = document.createElement('input');
+    hidden.type = 'hidden';
+    hidden.name = name;
+    hidden.value = input.getAttribute('name') ? input.value.trim() : '';
+    hidden.disabled = input.disabled;
+    hidden.setAttribute('data-picker-value', '');
+    input.setAttribute('data-picker-name', name);
+    input.removeAttribute('name');
+    return hidden;
+  }
+
+  /** A single-value picker; `ChipPicker` below is the multi-value one. */
   class Picker {
     constructor(input) {
       this.input = input;
@@ -82,12 +113,14 @@
         if (!label.id) label.id = this.id + '-label';
         this.list.setAttribute('aria-labelledby', label.id);
       }
+      this.labelId = label ? label.id : null;
       document.body.appendChild(this.list);
       // who or what the input's value names, in words ("张三 · zhang · 销售部"), read as its description
       this.chosen = document.createElement('small');
       this.chosen.id = this.id + '-chosen';
       this.chosen.className = 'picker-chosen';
-      input.insertAdjacentElement('afterend', this.chosen);
+      const focused = document.activeElement === input;
+      this.build();
       const described = (input.getAttribute('aria-describedby') || '').split(' ')
         .filter((id) => id && id.indexOf('picker-') !== 0);
       input.setAttribute('aria-describedby', described.concat(this.chosen.id).join(' '));
@@ -97,15 +130,10 @@
       input.setAttribute('aria-controls', this.list.id);
       input.removeAttribute('aria-activedescendant');
       input.setAttribute('autocomplete', 'off');
-      this.hidden = input.hasAttribute('data-multiple') ? null : this.carrier();
-      input.addEventListener('input', () => {
-        this.chosen.textContent = '';
-        if (this.hidden) this.hidden.value = this.input.value.trim();
-        this.schedule();
-      });
+      input.addEventListener('input', () => this.typed());
       input.addEventListener('change', () => this.adopt());
       input.addEventListener('keydown', (event) => this.key(event));
-      input.addEventListener('blur', () => this.close());
+      input.addEventListener('blur', () => this.leave());
       // mousedown, not click: the input keeps the focus, so its blur does not close the list first
       this.list.addEventListener('mousedown', (event) => {
         const option = event.target.closest('[role=option]');
@@ -113,37 +141,45 @@
         if (option) this.pick(Number(option.getAttribute('data-index')));
       });
       this.reposition = () => this.place();
-      if (this.hidden ? this.hidden.value : input.value.trim()) this.describe(null);
+      if (focused && document.activeElement !== input) input.focus();  // moved into a chip box
+      this.start();
     }
 
-    /** The hidden input that posts a single value: it takes the input's name (kept in data-picker-name,
-     *  so a copy of the input made by "add another" gets its own), the input shows the value's name. */
-    carrier() {
-      const name = this.input.getAttribute('name') || this.input.getAttribute('data-picker-name');
-      if (!name) return null;
-      const hidden = document.createElement('input');
-      hidden.type = 'hidden';
-      hidden.name = name;
-      hidden.value = this.input.getAttribute('name') ? this.input.value.trim() : '';
-      hidden.disabled = this.input.disabled;
-      hidden.setAttribute('data-picker-value', '');
-      this.input.setAttribute('data-picker-name', name);
-      this.input.removeAttribute('name');
-      this.input.insertAdjacentElement('afterend', hidden);
-      let labels = {};
-      try {
-        labels = JSON.parse(this.input.getAttribute('data-labels') || '{}') || {};
-      } catch (e) { /* no names: the value stays as it is */ }
-      if (hidden.value && labels[hidden.value]) this.input.value = labels[hidden.value];
-      return hidden;
+    /** The hidden input after the input, which shows the value's name instead of the value. */
+    build() {
+      this.input.insertAdjacentElement('afterend', this.chosen);
+      this.hidden = carrier(this.input);
+      if (!this.hidden) return;
+      this.input.insertAdjacentElement('afterend', this.hidden);
+      const labels = labelsOf(this.input);
+      if (this.hidden.value && labels[this.hidden.value]) this.input.value = labels[this.hidden.value];
+    }
+
+    start() {
+      if (this.hidden ? this.hidden.value : this.input.value.trim()) this.describe(null);
+    }
+
+    /** The text being typed, what the suggestions are for. */
+    term() {
+      return this.input.value.trim();
+    }
+
+    typed() {
+      this.chosen.textContent = '';
+      if (this.hidden) this.hidden.value = this.input.value.trim();
+      this.schedule();
+    }
+
+    leave() {
+      this.close();
     }
 
     /** Typed text that names one of the suggestions shown (its name or value) counts as picking it. */
     adopt() {
       if (!this.hidden) return;
-      const text = this.input.value.trim().toLowerCase();
+      const text = this.input.value.trim();
       if (!text) return;
-      const item = this.items.find((i) => String(i.value).toLowerCase() === text || String(i.label).toLowerCase() === text);
+      const item = this.match(text);
       if (item && this.hidden.value !== item.value) {
         this.hidden.value = item.value;
         this.input.value = item.label;
@@ -152,34 +188,36 @@
       }
     }
 
+    match(text) {
+      return this.items.find((i) => sameText(i.value, text) || sameText(i.label, text));
+    }
+
     /** Show the names behind the input's value: `item` when just picked, else asked of the directory. */
     async describe(item) {
-      if (this.hidden) {
-        if (item) {
-          this.chosen.textContent = item.detail || '';
-          return;
-        }
-        if (this.kind !== 'people' || !this.hidden.value) return;
-        const sequence = this.sequence;
-        const wanted = this.hidden.value;
-        const found = await this.fetch('names=' + encodeURIComponent(wanted));
-        if (!found || sequence !== this.sequence || this.hidden.value !== wanted) return;
-        const person = found.find((p) => p.value === wanted);
-        if (!person) return;
-        this.input.value = person.label;
-        this.chosen.textContent = person.detail || '';
+      if (item) {
+        this.chosen.textContent = this.hidden ? item.detail || '' : item.label + (item.detail ? ' · ' + item.detail : '');
         return;
       }
-      const values = this.input.value.split(SEPARATOR).map((v) => v.trim()).filter(Boolean);
-      if (item && values.length === 1) {
-        this.chosen.textContent = item.label + (item.detail ? ' · ' + item.detail : '');
-        return;
-      }
-      if (this.kind !== 'people' || !values.length) return;
+      const wanted = this.hidden ? this.hidden.value : this.input.value.trim();
+      if (this.kind !== 'people' || !wanted) return;
       const sequence = this.sequence;
-      const found = await this.fetch('names=' + encodeURIComponent(values.join(',')));
-      if (!found || sequence !== this.sequence) return;
-      this.chosen.textContent = found.map((p) => p.label + ' (' + p.detail + ')').join(', ');
+      const found = await this.fetch('names=' + encodeURIComponent(wanted));
+      if (!found || sequence !== this.sequence || (this.hidden ? this.hidden.value : this.input.value.trim()) !== wanted) return;
+      const person = found.find((p) => p.value === wanted);
+      if (!person) return;
+      if (this.hidden) this.input.value = person.label;
+      this.chosen.textContent = this.hidden ? person.detail || '' : person.label + ' · ' + person.detail;
+    }
+
+    /** Take a picked suggestion as the value. */
+    choose(item) {
+      if (this.hidden) {
+        this.hidden.value = item.value;
+        this.input.value = item.label;
+      } else {
+        this.input.value = item.value;
+      }
+      this.describe(item);
     }
 
     /** The directory's JSON answer to `query`, or null (signed out, offline: the input stays plain text). */
@@ -201,7 +239,7 @@
 
     schedule() {
       clearTimeout(this.timer);
-      const term = currentTerm(this.input);
+      const term = this.term();
       if (!term) {
         this.sequence += 1;   // an answer still on its way is stale now
         this.close();
@@ -274,9 +312,9 @@
       window.removeEventListener('scroll', this.reposition, true);
     }
 
-    /** Under the input, in page coordinates (the list lives in <body>, outside any clipping box). */
+    /** Under the input (or the chip box), in page coordinates (the list lives in <body>, outside any clipping box). */
     place() {
-      const box = this.input.getBoundingClientRect();
+      const box = (this.box || this.input).getBoundingClientRect();
       this.list.style.left = (box.left + window.scrollX) + 'px';
       this.list.style.top = (box.bottom + window.scrollY + 2) + 'px';
       this.list.style.minWidth = box.width + 'px';
@@ -297,15 +335,9 @@
     pick(index) {
       const item = this.items[index];
       if (!item) return;
-      if (this.hidden) {
-        this.hidden.value = item.value;
-        this.input.value = item.label;
-      } else {
-        writeValue(this.input, item.value);
-      }
       this.close();
       this.sequence += 1;
-      this.describe(item);
+      this.choose(item);
       announce(item.label + (item.detail ? ', ' + item.detail : ''));
       // liaison-forms.js recomputes conditions on change; the picker itself listens to `input` only
       this.input.dispatchEvent(new Event('change', { bubbles: true }));
@@ -313,13 +345,14 @@
     }
 
     key(event) {
+      if (event.isComposing) return;  // Enter confirms the IME's characters, it does not pick
       const open = !this.list.hidden;
       switch (event.key) {
         case 'ArrowDown':
         case 'ArrowUp':
           event.preventDefault();
           if (open) this.move(event.key === 'ArrowDown' ? 1 : -1);
-          else if (currentTerm(this.input)) this.search(currentTerm(this.input));
+          else if (this.term()) this.search(this.term());
           break;
         case 'Enter':
           if (open && this.active >= 0) {
@@ -342,9 +375,188 @@
     }
   }
 
+  /** A data-multiple picker: chips before the text input, all in one box that looks like an input. */
+  class ChipPicker extends Picker {
+    build() {
+      const input = this.input;
+      this.required = input.required;
+      this.hidden = carrier(input);
+      const values = splitValues(this.hidden ? this.hidden.value : input.value);
+      const labels = labelsOf(input);
+      this.box = document.createElement('div');
+      this.box.className = 'picker-box';
+      this.chips = document.createElement('ul');
+      this.chips.className = 'picker-chips';
+      if (this.labelId) this.chips.setAttribute('aria-labelledby', this.labelId);
+      input.insertAdjacentElement('beforebegin', this.box);
+      this.box.append(this.chips, input);
+      this.chosen.classList.add('picker-names');  // the chips' names for a screen reader in the input
+      this.box.insertAdjacentElement('afterend', this.chosen);
+      if (this.hidden) this.chosen.insertAdjacentElement('afterend', this.hidden);
+      input.value = '';
+      values.forEach((value) => this.add({ value: value, label: labels[value] || null }));
+      this.sync();
+      // a click in the box but beside the chips goes to the text input
+      this.box.addEventListener('mousedown', (event) => {
+        if (event.target === this.box || event.target === this.chips) {
+          event.preventDefault();
+          input.focus();
+        }
+      });
+      this.chips.addEventListener('click', (event) => {
+        const button = event.target.closest('.picker-chip-remove');
+        if (button) this.remove(button.closest('.picker-chip'), true);
+      });
+      this.chips.addEventListener('keydown', (event) => {
+        if ((event.key === 'Backspace' || event.key === 'Delete') && event.target.closest('.picker-chip-remove')) {
+          event.preventDefault();
+          this.remove(event.target.closest('.picker-chip'), true);
+        }
+      });
+    }
+
+    start() {
+      this.resolve();
+    }
+
+    values() {
+      return Array.from(this.chips.children, (li) => li.getAttribute('data-value'));
+    }
+
+    /** A chip for `item` ({value, label, detail}; no label: typed text, shown as typed), unless chosen already. */
+    add(item) {
+      if (this.values().indexOf(item.value) >= 0) return;
+      const li = document.createElement('li');
+      li.className = 'picker-chip';
+      li.setAttribute('data-value', item.value);
+      const name = document.createElement('span');
+      name.className = 'picker-chip-label';
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'picker-chip-remove';
+      button.textContent = '×';
+      button.disabled = this.input.disabled;
+      li.append(name, button);
+      this.chips.appendChild(li);
+      this.name(li, item);
+    }
+
+    /** Show a chip by its name (or, without one, its value as typed, marked as such). */
+    name(li, item) {
+      const shown = item.label || item.value;
+      li.classList.toggle('picker-chip-raw', !item.label);
+      li.firstChild.textContent = shown;
+      li.lastChild.setAttribute('aria-label', WORDS.remove.replace('{name}', shown));
+      this.chosen.textContent = Array.from(this.chips.children, (c) => c.firstChild.textContent).join(', ');
+    }
+
+    /** Take a chip away; the focus, if it was on the chip, goes to the text input. */
+    remove(li, refocus) {
+      if (!li || this.input.disabled) return;
+      const shown = li.firstChild.textContent;
+      li.remove();
+      this.sync();
+      announce(WORDS.removed.replace('{name}', shown));
+      this.input.dispatchEvent(new Event('change', { bubbles: true }));
+      if (refocus) this.input.focus();
+    }
+
+    /** The hidden input posts the chips' values and whatever is typed but not yet a chip. */
+    sync() {
+      const values = this.values().concat(splitValues(this.input.value));
+      if (this.hidden) this.hidden.value = values.join(', ');
+      this.input.required = this.required && !this.chips.children.length;
+      this.chosen.textContent = Array.from(this.chips.children, (c) => c.firstChild.textContent).join(', ');
+    }
+
+    /** Typed text becomes a chip: the suggestion it names, else the text as typed (named later if it can be). */
+    commit(text) {
+      const value = text.trim();
+      if (!value) return;
+      const item = this.match(value);
+      this.add(item || { value: value, label: null });
+      if (!item) this.resolve();
+    }
+
+    /** Everything before a comma becomes a chip; what follows it is still being typed. */
+    typed() {
+      const parts = this.input.value.split(SEPARATOR);
+      if (parts.length > 1) {
+        parts.slice(0, -1).forEach((part) => this.commit(part));
+        this.input.value = parts[parts.length - 1].replace(/^\s+/, '');
+      }
+      this.sync();
+      this.schedule();
+    }
+
+    adopt() { /* typed text becomes a chip when the input is left (leave) */ }
+
+    leave() {
+      this.close();
+      if (!this.input.value.trim()) return;
+      this.commit(this.input.value);
+      this.input.value = '';
+      this.sync();
+    }
+
+    choose(item) {
+      this.add(item);
+      this.input.value = '';
+      this.sync();
+    }
+
+    describe() { /* the chips show the names */ }
+
+    /** Suggestions less those already chosen. */
+    show(items) {
+      const chosen = this.values();
+      super.show(items.filter((item) => chosen.indexOf(item.value) < 0));
+    }
+
+    /** Names for the chips still showing a bare value: people by `names=`, a department by its code. */
+    async resolve() {
+      const missing = Array.from(this.chips.querySelectorAll('.picker-chip-raw'), (li) => li.getAttribute('data-value'));
+      const asked = [];
+      if (this.kind === 'people') {
+        for (let i = 0; i < missing.length; i += LOOKUP) {
+          asked.push(this.fetch('names=' + encodeURIComponent(missing.slice(i, i + LOOKUP).join(','))));
+        }
+      } else {
+        missing.slice(0, LOOKUP).forEach((code) => asked.push(this.fetch('q=' + encodeURIComponent(code))
+          .then((found) => found && found.filter((d) => d.value === code))));
+      }
+      (await Promise.all(asked)).forEach((found) => (found || []).forEach((item) => {
+        const li = Array.from(this.chips.children).find((c) => c.getAttribute('data-value') === item.value);
+        if (li && item.label) this.name(li, item);
+      }));
+    }
+
+    key(event) {
+      if (event.isComposing) return;
+      const open = !this.list.hidden;
+      if (event.key === 'Backspace' && !this.input.value && this.chips.lastChild) {
+        event.preventDefault();
+        this.remove(this.chips.lastChild, false);
+        return;
+      }
+      if (event.key === 'Enter' && !(open && this.active >= 0) && this.input.value.trim()) {
+        event.preventDefault();  // the typed text becomes a chip; Enter again (empty input) submits
+        this.close();
+        this.commit(this.input.value);
+        this.input.value = '';
+        this.sync();
+        return;
+      }
+      super.key(event);
+    }
+  }
+
   function setUp(input) {
     if (!input || input.tagName !== 'INPUT' || !input.hasAttribute('data-picker') || pickers.has(input)) return;
-    pickers.set(input, new Picker(input));  // a cloned input (forms' "add another") gets its own picker
+    // marked first: a chip box moves the input, and giving it the focus back comes here again
+    pickers.set(input, null);
+    // a cloned input (forms' "add another") gets its own picker
+    pickers.set(input, input.hasAttribute('data-multiple') ? new ChipPicker(input) : new Picker(input));
   }
 
   function setUpAll() {
