@@ -119,10 +119,11 @@ def open_case(sessions, instance_id: int, version: tuple[int, str]) -> None:
     cached look-up; a party field that names no active party is left to the link issue, which says so in
     the history. Never raises: the start has committed."""
     try:
-        with _engine(sessions).begin() as conn:
+        with _engine(sessions).connect() as conn:  # cached per version: no transaction for most processes
             portal = (version_package(conn, *version).get("meta") or {}).get("portal") or {}
-            if portal.get("party") not in PARTY_KINDS or not portal.get("party_field"):
-                return
+        if portal.get("party") not in PARTY_KINDS or not portal.get("party_field"):
+            return
+        with _engine(sessions).begin() as conn:
             if conn.execute(select(_case.c.instance_id).where(_case.c.instance_id == instance_id)).first():
                 return
             _case_for(conn, instance_id, portal["party"], portal, store.read_process_data(conn, instance_id),

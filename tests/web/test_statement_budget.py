@@ -36,9 +36,10 @@ COMPLETION_BUDGET = 2
 API_COMPLETION_BUDGET = 3
 # A start through the start form (POST /start/<key>): the session; the latest version's id and checksum (its
 # start form and starters from the per-version caches); the person's department chain (groups and grants
-# come with the signed-in person); the engine's version look-up, initiator and the form's user field; the
-# new task's people; the webhooks; the save call: 9 statements, plus one transaction.
-START_BUDGET = 10
+# come with the signed-in person); the engine's version look-up; the form's user field; the new task's
+# people; the step's recipients; the webhooks; the save call: 9 statements. (The after-start hooks answer
+# from per-version caches for a process without check-in passes, bookings, a portal party or a notice.)
+START_BUDGET = 9
 # The inbox's first page (GET /inbox/), all in autocommit: the session, the page of tasks, its element names'
 # version checksums, the initiators' names, the counts, the summaries' instances and values (their fields
 # cached per version), the header's unread count; the designer link is kept with the signed-in person: 9.
