@@ -27,6 +27,7 @@ from engine.data import store
 from engine.data.models import (
     AdminGrant,
     CcRecord,
+    DirectoryVersion,
     HistoryEntry,
     Person,
     ProcessDefinition,
@@ -191,9 +192,12 @@ class Transferred:
         return asdict(self)
 
 
+# with the directory's version: the API's webhook subscriptions are kept per version (`api_webhooks`)
 _TASK_ROW = select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.instance_id, _task.c.element_id,
                    _task.c.name, _task.c.due_at, _task.c.completed_by, _task.c.candidate_users,
-                   _task.c.candidate_groups).where(_task.c.id == bindparam("b_task"))
+                   _task.c.candidate_groups,
+                   select(DirectoryVersion.version).where(DirectoryVersion.id == 1).scalar_subquery()
+                   .label("directory_version")).where(_task.c.id == bindparam("b_task"))
 _ACTIVE_PEOPLE = select(_person.c.username).where(_person.c.username.in_(bindparam("b_names", expanding=True)),
                                                   _person.c.active)
 # The WHERE clause is the lock: of two transfers of one task, the second finds another assignee.
@@ -272,7 +276,7 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
         _write_notifications(conn, found, [event], now)
         pool = (task.candidate_users or [], task.candidate_groups or []) if task.assignee is None else ((), ())
         api_webhooks.write_task_assigned(conn, task_id, previous=task.assignee, actor=actor, operation="transfer",
-                                         pool_before=pool, now=now)
+                                         directory_version=task.directory_version, pool_before=pool, now=now)
     return Transferred(task_id, task.instance_id, task.assignee, to)
 
 
