@@ -1,4 +1,5 @@
-"""Delegation (委派): someone else handles the task, then it comes back to the delegator, who decides."""
+"""Delegation (委派): someone else handles the task, then it comes back to the delegator, who decides.
+Both moves are the API's `task.assigned` webhook event, written in the move's own transaction."""
 
 from __future__ import annotations
 
