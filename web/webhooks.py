@@ -26,6 +26,7 @@ EVENT_LABELS = {
     "instance.started": _l("a request was started"), "instance.completed": _l("a request ended"),
     "instance.withdrawn": _l("a request was withdrawn"), "instance.terminated": _l("a request was terminated"),
     "instance.cancelled": _l("a request was cancelled"), "task.created": _l("a task was offered (to you or your group)"),
+    "task.assigned": _l("a task changed hands (claimed, transferred, delegated, a signer's turn...)"),
     "task.completed": _l("a task was completed"), "ping": _l("test delivery"),
 }
 SHOWN_DELIVERIES = 20

@@ -1,13 +1,16 @@
 """Webhook subscriptions of the REST API (issue 13): create, list, delete, a test `ping`, the delivery
-log, and the outbox rows of a step. The API (`web/api/webhooks.py`) and the pages (`web/webhooks.py`)
-call these functions.
+log, the outbox rows of a step, and those of an operation that changes who holds a task. The API
+(`web/api/webhooks.py`) and the pages (`web/webhooks.py`) call these functions.
 
 A subscription (`ApiWebhook`) belongs to a person and owns a generic `webhook_endpoint` named
 `api-webhook-<hex>` that holds its URL and HMAC secret (the secret is returned once, at creation).
 Events are not delivered here: `step_rows` turns what a step did (instance started, completed,
 withdrawn or terminated; tasks created or completed) into outbox rows of the step's own write, so
 they commit with the step or not at all, and `engine.notify.delivery` signs (`X-Liaison-Signature`)
-and retries them like every package webhook. There is one delivery mechanism.
+and retries them like every package webhook. There is one delivery mechanism. The operations that
+change who holds a task without an engine step (claim, unclaim, transfer, delegate, the delegate's
+hand-back, a signer's decision, add / remove signer) call `write_task_assigned` in their own
+transaction: `task.assigned`, matched to the subscriptions by the same rule (`_endpoints`).
 
 A task offered to a group concerns the group's members (they may see it: `runtime.visibility`), so
 their subscriptions hear its `task.created`. The subscriptions and their owners' groups are read with
@@ -23,7 +26,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.data import store
@@ -32,8 +35,10 @@ from engine.data.models import (
     OutboxMessage,
     Person,
     PersonRole,
+    ProcessInstance,
     Role,
     WebhookEndpoint,
+    WorkTask,
     utcnow,
 )
 from engine.data.webhook_models import ApiWebhook
@@ -41,7 +46,9 @@ from engine.errors import LiaisonError, NotFoundError, msg
 from engine.notify import delivery
 
 EVENTS = ("instance.started", "instance.completed", "instance.withdrawn", "instance.terminated",
-          "instance.cancelled", "task.created", "task.completed")
+          "instance.cancelled", "task.created", "task.assigned", "task.completed")
+# what changed who holds a task outside a step (`write_task_assigned`), the payload's `operation`
+OPERATIONS = ("claim", "unclaim", "transfer", "delegate", "hand_back", "sign", "add_signer", "remove_signer")
 ENDED_BY = {"withdrawn": "instance.withdrawn", "terminated": "instance.terminated"}
 MAX_URL = 1000
 ENDPOINT_PREFIX = "api-webhook-"
@@ -286,13 +293,81 @@ def step_rows(conn, step: store.StepWrite) -> list[dict]:
     subscriptions = _subscriptions(conn, step.directory_version)
     if not subscriptions:
         return []
-    rows = []
-    for event, details, concerned, groups in step_events(step):
-        for endpoint, events, process, owner, member_of in subscriptions:
-            if event in events and (process is None or process == step.process_key) and (
-                    owner is None or owner == step.initiator or owner in concerned or member_of & groups):
-                rows.append({"event": event, "channel": "webhook", "recipient": endpoint, "payload": {
-                    "event": event, "delivery": uuid.uuid4().hex, "process": step.process_key,
-                    "instance_id": step.instance_id, "business_key": step.business_key,
-                    "status": step.status, "at": step.now.isoformat(), **details, "title": event, "text": ""}})
-    return rows
+    instance = _Instance(step.process_key, step.instance_id, step.business_key, step.status, step.initiator)
+    return [row for event, details, concerned, groups in step_events(step)
+            for row in _rows(subscriptions, event, instance, step.now, details, concerned, groups)]
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """What a payload says of the instance, and whose subscriptions hear all of it (its initiator's)."""
+
+    process_key: str | None
+    instance_id: int | None
+    business_key: str | None
+    status: str
+    initiator: str | None
+
+
+def _endpoints(subscriptions: list, event: str, instance: _Instance, concerned: set, groups: set):
+    """The one matching rule: the endpoints of the subscriptions that want `event` of this instance's
+    process and may see it (all instances, the initiator's, or a person or group `concerned`)."""
+    for endpoint, events, process, owner, member_of in subscriptions:
+        if event in events and (process is None or process == instance.process_key) and (
+                owner is None or owner == instance.initiator or owner in concerned or member_of & groups):
+            yield endpoint
+
+
+def _rows(subscriptions: list, event: str, instance: _Instance, now, details: dict, concerned: set,
+          groups: set) -> list[dict]:
+    """One outbox row (channel `webhook`, a fresh delivery id) per matching subscription."""
+    return [{"event": event, "channel": "webhook", "recipient": endpoint, "payload": {
+                "event": event, "delivery": uuid.uuid4().hex, "process": instance.process_key,
+                "instance_id": instance.instance_id, "business_key": instance.business_key,
+                "status": instance.status, "at": now.isoformat(), **details, "title": event, "text": ""}}
+            for endpoint in _endpoints(subscriptions, event, instance, concerned, groups)]
+
+
+# -- who holds a task, changed by an operation outside a step -----------------------------------------
+
+_task = WorkTask.__table__
+_instance = ProcessInstance.__table__
+_HELD = (select(_task.c.id, _task.c.element_id, _task.c.name, _task.c.assignee, _task.c.candidate_users,
+                _task.c.candidate_groups, _instance.c.process_key, _instance.c.id, _instance.c.business_key,
+                _instance.c.status, _instance.c.initiator)
+         .join(_instance, _instance.c.id == _task.c.instance_id).where(_task.c.id == bindparam("b_task")))
+
+
+def write_task_assigned(conn, task_id: str, *, previous: str | None, actor: str, operation: str,
+                        directory_version: int | None = None, signer: str | None = None,
+                        pool_before: tuple = ((), ()), now=None) -> int:
+    """After `operation` (one of `OPERATIONS`) changed who holds task `task_id` in `conn`'s transaction
+    (its row already written): a `task.assigned` outbox row per subscription concerned, in that same
+    transaction, so the event commits with the operation or not at all; how many.
+
+    The payload is task.created's `task` as the row now stands (its assignee, its candidates) with
+    `previous_assignee`, `actor`, `operation` and, for a signer operation, the `signer` added or
+    removed. Concerned: the new and the previous assignee, the actor, that signer, and the pool (the
+    candidate users and the members of the candidate groups) when nobody is assigned before or after:
+    a claim takes the task from the pool, an unclaim gives it back, a parallel node's signer leaves it;
+    `pool_before`, (users, groups), names a pool the operation cleared (a transfer of a pool task).
+    Cost: the subscriptions' read (kept per `directory_version` when given) and nothing else when no
+    subscription exists; else one read of the task row.
+    """
+    subscriptions = _subscriptions(conn, directory_version)
+    if not subscriptions:
+        return 0
+    row = conn.execute(_HELD, {"b_task": task_id}).one()
+    task = {"id": row[0], "element_id": row[1], "name": row[2], "assignee": row[3],
+            "candidate_users": list(row[4] or []), "candidate_groups": list(row[5] or [])}
+    concerned, groups = {task["assignee"], previous, actor, signer} - {None}, set(pool_before[1])
+    concerned |= set(pool_before[0])
+    if task["assignee"] is None or previous is None:
+        concerned |= set(task["candidate_users"])
+        groups |= set(task["candidate_groups"])
+    details = {"task": task, "previous_assignee": previous, "actor": actor, "operation": operation,
+               **({"signer": signer} if signer else {})}
+    now = now or utcnow()
+    rows = _rows(subscriptions, "task.assigned", _Instance(*row[6:]), now, details, concerned, groups)
+    store.write_effects(conn, row[7], now, rows, [])
+    return len(rows)

@@ -1,4 +1,5 @@
-"""Claiming (认领) a task offered to a pool, and giving it back: a conditional update decides the race."""
+"""Claiming (认领) a task offered to a pool, and giving it back: a conditional update decides the race.
+Either writes its history entry and the API's `task.assigned` webhook rows with it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from engine.errors import (
     Username,
     msg,
 )
+from engine.runtime import api_webhooks
 from engine.runtime.step import db_engine, history_table, open_task, retry_when_locked, task_table
 from engine.runtime.versions import approval_mode
 
@@ -69,6 +71,8 @@ def _claim_once(sessions, task_id: str, user: str, groups: tuple[str, ...]) -> N
         if holder is not None:
             raise TaskConflictError(msg("task %(task)s is already claimed by %(person)s", task=task_id, person=Username(holder)))
         _append_claim_history(conn, handle, user, "claimed")
+        api_webhooks.write_task_assigned(conn, task_id, previous=None, actor=user, operation="claim",
+                                         directory_version=handle.directory_version)
 
 
 def unclaim_task(sessions: sessionmaker[Session], task_id: str, user: str) -> None:
@@ -89,6 +93,8 @@ def _unclaim_once(sessions, task_id: str, user: str) -> None:
             raise TaskConflictError(msg("task %(task)s changed while giving it back; nothing was changed",
                                         task=task_id))
         _append_claim_history(conn, handle, user, "unclaimed")
+        api_webhooks.write_task_assigned(conn, task_id, previous=user, actor=user, operation="unclaim",
+                                         directory_version=handle.directory_version)
 
 
 def _append_claim_history(conn, handle: store.TaskHandle, user: str, action: str) -> None:

@@ -1,4 +1,5 @@
-"""Delegation (委派): someone else handles the task, then it comes back to the delegator, who decides."""
+"""Delegation (委派): someone else handles the task, then it comes back to the delegator, who decides.
+Both moves are the API's `task.assigned` webhook event, written in the move's own transaction."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from engine.errors import (
     Username,
     msg,
 )
-from engine.runtime import uploads
+from engine.runtime import api_webhooks, uploads
 from engine.runtime.effects import notify_signers
 from engine.runtime.form_people import people_for
 from engine.runtime.node_rules import check_allowed
@@ -98,6 +99,8 @@ def delegate_task(sessions: sessionmaker[Session], task_id: str, actor: str, to:
                                      "comment": comment, "data": uploads.with_attachments(
                                          {"to": to}, uploads.claim(conn, attachments, actor, handle.instance_id))}])
         notify_signers(conn, handle, [to], now)
+        api_webhooks.write_task_assigned(conn, task_id, previous=actor, actor=actor, operation="delegate",
+                                         directory_version=handle.directory_version, now=now)
 
 
 def hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, attachments=None) -> StepResult:
@@ -123,6 +126,8 @@ def hand_back(sessions, conn, handle, user: str, data: dict, comment, lang, atta
                                    "data": uploads.with_attachments(
                                        data, uploads.claim(tx, attachments, user, handle.instance_id))}])
         notify_signers(tx, handle, [handle.delegated_by], now)
+        api_webhooks.write_task_assigned(tx, handle.task_id, previous=user, actor=user, operation="hand_back",
+                                         directory_version=handle.directory_version, now=now)
     return StepResult(handle.instance_id, "running", handle.revision,
                       [{"id": handle.task_id, "element_id": handle.element_id, "name": None,
                         "assignee": handle.delegated_by}])

@@ -28,6 +28,7 @@ from engine.data import store
 from engine.data.models import (
     AdminGrant,
     CcRecord,
+    DirectoryVersion,
     HistoryEntry,
     Person,
     ProcessDefinition,
@@ -49,7 +50,7 @@ from engine.errors import (
 )
 from engine.notify import render as notifications
 from engine.results import Page, jsonable, localized
-from engine.runtime import uploads
+from engine.runtime import api_webhooks, uploads
 from engine.runtime.instances import cancel_instance
 from engine.runtime.node_rules import check_allowed, node_rules_of
 from engine.runtime.step import StepResult
@@ -195,8 +196,12 @@ class Transferred:
         return asdict(self)
 
 
+# with the directory's version: the API's webhook subscriptions are kept per version (`api_webhooks`)
 _TASK_ROW = select(_task.c.id, _task.c.status, _task.c.assignee, _task.c.instance_id, _task.c.element_id,
-                   _task.c.name, _task.c.due_at, _task.c.completed_by).where(_task.c.id == bindparam("b_task"))
+                   _task.c.name, _task.c.due_at, _task.c.completed_by, _task.c.candidate_users,
+                   _task.c.candidate_groups,
+                   select(DirectoryVersion.version).where(DirectoryVersion.id == 1).scalar_subquery()
+                   .label("directory_version")).where(_task.c.id == bindparam("b_task"))
 _ACTIVE_PEOPLE = select(_person.c.username).where(_person.c.username.in_(bindparam("b_names", expanding=True)),
                                                   _person.c.active)
 # The WHERE clause is the lock: of two transfers of one task, the second finds another assignee.
@@ -220,7 +225,8 @@ def transfer(sessions: sessionmaker[Session], task_id: str, to: str, *, actor: s
 
     Allowed to the task's assignee and to a super admin. The task's candidates are cleared (it is
     nobody's pool task any more) and `on_behalf_of` too; history `transferred` with `{"from", "to"}`;
-    the new assignee is notified (`task_assigned`). Of two concurrent transfers one wins, the other
+    the new assignee is notified (`task_assigned`), the API's subscriptions hear `task.assigned`
+    (`api_webhooks.write_task_assigned`). Of two concurrent transfers one wins, the other
     gets TaskConflictError and changes nothing. `attachments`: the actor's own unattached upload ids
     (every operation takes them): attached to the instance, listed in the entry's data (`uploads`).
     """
@@ -272,6 +278,9 @@ def _transfer_once(sessions, task_id: str, to: str, actor: str, comment: str | N
         event = notifications.Event("task_assigned", recipients=[to], actor=actor, comment=comment,
                                     task=_task_info(task))
         _write_notifications(conn, found, [event], now)
+        pool = (task.candidate_users or [], task.candidate_groups or []) if task.assignee is None else ((), ())
+        api_webhooks.write_task_assigned(conn, task_id, previous=task.assignee, actor=actor, operation="transfer",
+                                         directory_version=task.directory_version, pool_before=pool, now=now)
     return Transferred(task_id, task.instance_id, task.assignee, to)
 
 

@@ -3,7 +3,9 @@ or removing signers (加签 / 减签) on a running node.
 
 The node's row is locked first (FOR UPDATE on PostgreSQL; SQLite has one writer at a time), so
 decisions on one node are applied one after another, and the decision that settles the node
-completes it in the same transaction.
+completes it in the same transaction. A change of who must sign now without completing the node
+(the next signer's turn, a signer added, removed or done) is the API's `task.assigned` webhook event,
+written in the same transaction (`api_webhooks.write_task_assigned`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from engine.errors import (
     msg,
 )
 from engine.people import org
-from engine.runtime import approvals, uploads
+from engine.runtime import api_webhooks, approvals, uploads
 from engine.runtime.effects import notify_signers
 from engine.runtime.messages import take_buffered_messages
 from engine.runtime.node_rules import check_allowed
@@ -136,6 +138,8 @@ def _continue_node(conn, handle, mode: str, items, mine, user: str, decision: bo
                                  "data": uploads.with_attachments(
                                      {"approved": decision, "mode": mode},
                                      uploads.claim(conn, attachments, user, handle.instance_id))}])
+    api_webhooks.write_task_assigned(conn, task_id, previous=handle.assignee, actor=user, operation="sign",
+                                     directory_version=handle.directory_version, now=now)
     return StepResult(handle.instance_id, "running", handle.revision, [{"id": task_id, "element_id": handle.element_id,
                                                                         "name": None, "assignee": None}])
 
@@ -219,6 +223,9 @@ def _add_signer_once(sessions, task_id, actor, signer, place, comment) -> None:
                                      "data": {"signer": signer, "place": place}}])
         if status == "open":
             notify_signers(conn, handle, [signer], now)
+            api_webhooks.write_task_assigned(conn, task_id, previous=handle.assignee, actor=actor,
+                                             operation="add_signer", signer=signer,
+                                             directory_version=handle.directory_version, now=now)
 
 
 def remove_signer(sessions: sessionmaker[Session], task_id: str, actor: str, signer: str,
@@ -257,7 +264,7 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
                      for i in items]
         outcome = approvals.outcome(mode, remaining, node_attributes(conn, handle))
         if outcome is None:
-            _after_removal(conn, handle, mode, items, target, now)
+            _after_removal(conn, handle, mode, items, target, actor, now)
             return None
         conn.execute(update(_item_table).where(_item_table.c.task_id == task_id,
                                                _item_table.c.status.in_(["open", "waiting"]))
@@ -268,12 +275,18 @@ def _remove_signer_once(sessions, task_id, actor, signer, comment):
     return result
 
 
-def _after_removal(conn, handle, mode, items, target, now) -> None:
-    """The node's row after a signer left: the next signer's turn, or one candidate less."""
+def _after_removal(conn, handle, mode, items, target, actor: str, now) -> None:
+    """The node's row after a signer left: the next signer's turn, or one candidate less (then the
+    API's `task.assigned`); a sequential signer still waiting for their turn held nothing yet."""
     if mode != "sequential":
         _drop_candidate(conn, handle, target.signer)
     elif target.status == "open":
         _hand_to_next(conn, handle, next(i for i in items if i.status == "waiting" and i.id != target.id), now)
+    else:
+        return
+    api_webhooks.write_task_assigned(conn, handle.task_id, previous=handle.assignee, actor=actor,
+                                     operation="remove_signer", signer=target.signer,
+                                     directory_version=handle.directory_version, now=now)
 
 
 def _hand_to_next(conn, handle, following: SignerItem, now) -> None:

@@ -230,7 +230,7 @@ class DepartmentHit(Loose):
 # -- webhooks --------------------------------------------------------------------------------------
 
 WEBHOOK_EVENTS = ("instance.started", "instance.completed", "instance.withdrawn", "instance.terminated",
-                  "instance.cancelled", "task.created", "task.completed")
+                  "instance.cancelled", "task.created", "task.assigned", "task.completed")
 
 
 class WebhookBody(Schema):

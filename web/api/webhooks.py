@@ -32,8 +32,10 @@ def create_webhook(body: dict):
     """Subscribe a URL to instance and task events; the response holds the HMAC `secret`, shown only once.
 
     Events: instance.started, instance.completed, instance.withdrawn, instance.terminated,
-    instance.cancelled, task.created, task.completed. They are those of the instances the person started
-    and of the tasks offered to or completed by them; `all_instances` (a super admin's admin-scoped token
+    instance.cancelled, task.created, task.assigned, task.completed. They are those of the instances the
+    person started and of the tasks offered to, handed to or from, or completed by them; `task.assigned`
+    says who holds a task now after a claim, unclaim, transfer, delegation, hand-back or signer change
+    (`previous_assignee`, `actor`, `operation`); `all_instances` (a super admin's admin-scoped token
     only) subscribes to every instance. `process` limits them to one process key."""
     everything = bool(body["all_instances"])
     if everything and not _sees_all():
