@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from engine.people.api_tokens import SCOPES  # noqa: F401 - documented in the security scheme
+from engine.runtime import api_webhooks
 
 
 class Loose(Schema):
@@ -229,8 +230,7 @@ class DepartmentHit(Loose):
 
 # -- webhooks --------------------------------------------------------------------------------------
 
-WEBHOOK_EVENTS = ("instance.started", "instance.completed", "instance.withdrawn", "instance.terminated",
-                  "instance.cancelled", "task.created", "task.assigned", "task.completed")
+WEBHOOK_EVENTS = api_webhooks.EVENTS  # the engine's list: one owner
 
 
 class WebhookBody(Schema):
