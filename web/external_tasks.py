@@ -25,8 +25,8 @@ def _incidents() -> dict:
     """`external_work(id)` for the instance page (which only people who may see it reach): its external
     tasks not done yet, incidents included."""
     def external_work(instance_id: int) -> list[dict]:
-        with _sessions()().connection() as conn:
-            return worker_tasks.waiting_of(conn, instance_id)
+        with current_app.extensions["liaison_read_sessions"]() as session:  # a read: autocommit
+            return worker_tasks.waiting_of(session.connection(), instance_id)
 
     return {"external_work": external_work}
 

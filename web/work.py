@@ -631,15 +631,21 @@ def instance(instance_id: int):
     """An instance: state, who holds what now, its data read-only, the timeline and the diagram."""
     lang = current_language()
     username = current_account().username
-    with sessions()() as session:
+    with read_sessions()() as session:
         if not _may_view(session, instance_id):
             abort(404)
-        operations.mark_cc_read(sessions(), instance_id, username)  # a copy to this person is read now
+    operations.mark_cc_read(sessions(), instance_id, username)  # a copy to this person is read now
+    with read_scope():  # as the task page: every rule's read once, in autocommit
+        return _instance_page(instance_id, lang, username)
+
+
+def _instance_page(instance_id: int, lang: str, username: str):
+    with read_sessions()() as session:
         parts = instance_parts(session, instance_id, lang)
         allowed = operations.available(session, instance_id, username)
         prediction = analytics.expected_finish(session, instance_id)  # None: not waiting, or no history yet
     view = parts["instance"]
-    take_back_task = runtime.take_back_candidate(sessions(), instance_id, username) \
+    take_back_task = runtime.take_back_candidate(read_sessions(), instance_id, username) \
         if view["status"] == "running" else None
     return render_template("work/instance.html", status=status_label(view["outcome"]),
                            started=when(view["created_at"]), ended=when(view["ended_at"]), operations=allowed,

@@ -448,8 +448,9 @@ def mark_cc_read(sessions: sessionmaker[Session], instance_id: int, username: st
     True when this call marked it; one indexed read and nothing else for anyone else.
     """
     now = now or utcnow()
-    with _engine(sessions).connect() as conn:
-        cc_id = conn.execute(_UNREAD_CC, {"b_instance": instance_id, "b_user": username}).scalar()
+    with _engine(sessions).connect() as conn:  # a read alone: no transaction (no BEGIN / ROLLBACK round trips)
+        cc_id = conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+            _UNREAD_CC, {"b_instance": instance_id, "b_user": username}).scalar()
     if cc_id is None:
         return False
     with _engine(sessions).begin() as conn:

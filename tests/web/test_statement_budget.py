@@ -53,6 +53,11 @@ INBOX_BUDGET = 9
 # form's process names; people's names (two lists); the handle; the instance's facts; the signers; the
 # super admin grant; the take-back candidate and the history; the header's two counts.
 TASK_PAGE_BUDGET = 22
+# An instance page (GET /instances/<id>), as the task page in one read scope and autocommit: the session; the
+# visibility rule (2); the unread copy; the instance view (7), the diagram (2), the start form's names, people's
+# names (2), the instance's facts, the expected finish, the take-back candidate and the history, the header's
+# two counts, the external tasks: 23.
+INSTANCE_PAGE_BUDGET = 23
 
 START = {"leave_type": "annual", "days": "2", "manager": "li", "reason": "bench"}
 APPROVE = {"approved": "true", "manager_comment": "ok", "task-comment": ""}
@@ -196,6 +201,13 @@ def test_start_inbox_and_task_page_within_budget(world):
         page = li.get(f"/tasks/{task_id}")
     assert page.status_code == 200 and 'name="approved"' in page.get_data(as_text=True)
     assert len(statements) <= TASK_PAGE_BUDGET, "\n".join(statements)
+    with sessions() as session:
+        instance_id = session.scalar(select(WorkTask.instance_id).where(WorkTask.id == task_id))
+    assert li.get(f"/instances/{instance_id}").status_code == 200
+    with counted() as statements:
+        page = li.get(f"/instances/{instance_id}")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert len(statements) <= INSTANCE_PAGE_BUDGET, "\n".join(statements)
 
 
 def test_someone_else_still_refused_and_a_directory_change_seen_at_once(world):
