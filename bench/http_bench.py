@@ -14,6 +14,9 @@ httpx client on the same machine, at most `--concurrency` requests in flight). T
 average is printed before and after each app: on a shared machine only the ratio Liaison / naive of one
 run means something.
 
+Then, one client, `--pages` GETs each of li's inbox, the page of a task li completed and the instance page of
+zhang's request (p50 / p99; Liaison only: the naive app has no pages).
+
 Then, in process (Flask test client on the same database), the SQL statements of one completion, one
 start, the inbox and a task page are counted with a `before_cursor_execute` listener (caches warm).
 
@@ -70,6 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--starts-low", type=int, default=100, help="starts sent one at a time")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
+    parser.add_argument("--pages", type=int, default=100, help="GETs of each page (inbox, task, instance), one client")
     parser.add_argument("--server", default=PG_SERVER, help="PostgreSQL server URL (SQLAlchemy form, no database)")
     args = parser.parse_args(argv)
     if args.low >= args.instances or args.starts_low >= args.instances:
@@ -108,6 +112,17 @@ def open_tasks_of(url: str, username: str) -> list[str]:
                                 {"u": username}))
     engine.dispose()
     return ids
+
+
+def done_task_of(url: str, username: str) -> tuple[str, int]:
+    """A task `username` completed and its instance."""
+    from sqlalchemy import create_engine, text
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT id, instance_id FROM work_task WHERE status = 'completed' AND completed_by = :u"
+                                " ORDER BY id LIMIT 1"), {"u": username}).first()
+    engine.dispose()
+    return row[0], row[1]
 
 
 async def sign_in(client, username: str) -> str:
@@ -157,7 +172,34 @@ async def run_liaison(base: str, args, url: str) -> dict:
             assert response.status_code == 302 and response.headers["location"].endswith("/inbox/"), \
                 (response.headers.get("location"), response.text[:2000])
 
-        return await _phases(args, start, complete, lambda: open_tasks_of(url, "li"))
+        found = await _phases(args, start, complete, lambda: open_tasks_of(url, "li"))
+        return {**found, **await _pages(args, zhang, li, zhang_cookie, li_cookie, url)}
+
+
+async def _pages(args, zhang, li, zhang_cookie, li_cookie, url: str) -> dict:
+    """The pages a person opens around a completion, one client: li's inbox, the page of a task li
+    completed, the instance page of zhang's request (p50 / p99 of `--pages` each, after a warm-up)."""
+    task_id, instance_id = done_task_of(url, "li")
+
+    async def inbox():
+        signed_in(li, li_cookie)
+        assert (await li.get("/inbox/")).status_code == 200
+
+    async def task_page():
+        signed_in(li, li_cookie)
+        assert (await li.get(f"/tasks/{task_id}")).status_code == 200
+
+    async def instance_page():
+        signed_in(zhang, zhang_cookie)
+        assert (await zhang.get(f"/instances/{instance_id}")).status_code == 200
+
+    out = {}
+    for name, call in (("inbox", inbox), ("task_page", task_page), ("instance_page", instance_page)):
+        for _ in range(4):  # both workers
+            await call()
+        latencies, _s, _r = await drive([call] * args.pages, 1)
+        out.update(_summary(name, latencies))
+    return out
 
 
 async def run_naive(base: str, args) -> dict:
@@ -283,6 +325,9 @@ def main(argv=None) -> None:
                "start_p50_ms": liaison["start_p50_ms"], "starts_per_s_8_clients": liaison["start_loaded_per_s"],
                "naive_start_p50_ms": naive["start_p50_ms"],
                "naive_starts_per_s_8_clients": naive["start_loaded_per_s"],
+               "inbox_p50_ms": liaison["inbox_p50_ms"], "task_page_p50_ms": liaison["task_page_p50_ms"],
+               "instance_page_p50_ms": liaison["instance_page_p50_ms"],
+               "queries_inbox": counts["queries_inbox"], "queries_task_page": counts["queries_task_page"],
                "p50_ratio": round(liaison["complete_p50_ms"] / naive["complete_p50_ms"], 2),
                "per_s_ratio": round(liaison["complete_loaded_per_s"] / naive["complete_loaded_per_s"], 2),
                "concurrency": args.concurrency, "instances": args.instances, "workers": args.workers}
