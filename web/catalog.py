@@ -145,7 +145,9 @@ def start(key: str):
             return _start_page(key, schema, names, request.form, {**result.errors, **refused}, status=422)
         data = result.data
     try:
-        step = runtime.start_instance(sessions(), key, data=data, user=username, lang=lang)
+        step = runtime.start_instance(sessions(), key, data=data, user=username, lang=lang,
+                                      version=(info.version_id, info.checksum),  # the form validated above
+                                      directory_version=account.directory_version)
     except TOO_LARGE as exc:  # the form's data, or what the process made of it, is over its limit
         return _start_page(key, schema, names, request.form, problem=too_large_message(exc), status=413)
     except FormInvalidError as exc:

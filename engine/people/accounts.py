@@ -11,7 +11,7 @@ caller, as `packages.deploy` does.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 
@@ -107,6 +107,9 @@ class SessionUser:
     # facts about the person that change only with what bumps the directory version, computed once per
     # kept view (`kept_fact`): the view itself is kept per version (`SESSION_USERS`)
     kept: dict = field(default_factory=dict, compare=False, repr=False)
+    # the `directory_version` this view was read at (`session_user_at`; None when read without one): a start
+    # hands it to the engine, whose look-ups are kept per version
+    directory_version: int | None = field(default=None, compare=False)
 
     def display_name(self, lang: str | None) -> str:
         """The person's name as a page in `lang` shows it (the English name on en pages when there is one)."""
@@ -300,6 +303,8 @@ def session_user_at(session: Session, person_id: int, directory_version: int) ->
     if key in SESSION_USERS:
         return SESSION_USERS[key]
     user = load_session_user(session, person_id)
+    if user is not None:
+        user = replace(user, directory_version=directory_version)
     if len(SESSION_USERS) >= MAX_SESSION_USERS:
         SESSION_USERS.clear()
     SESSION_USERS[key] = user

@@ -50,20 +50,25 @@ from engine.runtime.waits import NO_WAITS
 
 
 def start_instance(sessions: sessionmaker[Session], key: str, data: dict | None = None,
-                   user: str | None = None, business_key: str | None = None, lang: str = "en") -> StepResult:
+                   user: str | None = None, business_key: str | None = None, lang: str = "en",
+                   version: tuple[int, str] | None = None, directory_version: int | None = None) -> StepResult:
     """Start the latest version of process `key` with start-form `data`, run it until it waits.
 
     When the start event names a form, `data` must satisfy it (FormInvalidError lists each field's
     messages in `lang`) and the form's cleaned data is what the process receives.
+    `version`: `(version id, checksum)` of `key`'s version the caller read (the start page validated the form of
+    that version): it is started, not read again. `directory_version`: the people directory's version the
+    caller read (with the signed-in person): the step's look-up of the people it notifies may come from cache.
     """
     data = checked_data(data)
-    return retry_when_locked(lambda: _start_once(sessions, key, data, user, business_key, lang),
-                              f"starting `{key}`")
+    return retry_when_locked(lambda: _start_once(sessions, key, data, user, business_key, lang, version,
+                                                 directory_version), f"starting `{key}`")
 
 
-def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResult:
+def _start_once(sessions, key, data, user, business_key, lang="en", version=None,
+                directory_version=None) -> StepResult:
     with step_connection(sessions) as conn:
-        version = store.latest_version(conn, key)
+        version = version or store.latest_version(conn, key)
         if version is None:
             raise NotFoundError(f"no process `{key}` is deployed")
         version_id, checksum = version
@@ -79,7 +84,7 @@ def _start_once(sessions, key, data, user, business_key, lang="en") -> StepResul
         records = wfa.run_engine(workflow)
         step = store.StepWrite(instance_id=None, revision=0, now=utcnow(), state="", data={}, status="",
                                state_key="", version_id=version_id, process_key=key, initiator=user,
-                               business_key=business_key,
+                               business_key=business_key, directory_version=directory_version,
                                history=[{"actor": user, "action": "started", "data": data}])
         result = save_step(conn, step, workflow, records, None, before=set(), waits=NO_WAITS, version=(version_id, checksum))
     LIVE_WORKFLOWS.put(cache_key(sessions, result.instance_id, step.state_key), workflow)

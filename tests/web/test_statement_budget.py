@@ -34,12 +34,13 @@ PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 COMPLETION_BUDGET = 2
 # The REST API's complete: 1 the token with the directory's version, 2 the task handle, 3 the save call.
 API_COMPLETION_BUDGET = 3
-# A start through the start form (POST /start/<key>): the session; the latest version's id and checksum (its
-# start form and starters from the per-version caches); the person's department chain (groups and grants
-# come with the signed-in person); the engine's version look-up; the form's user field; the new task's
-# people; the step's recipients; the webhooks; the save call: 9 statements. (The after-start hooks answer
-# from per-version caches for a process without check-in passes, bookings, a portal party or a notice.)
-START_BUDGET = 9
+# A start through the start form (POST /start/<key>): the session (with the directory's version); the latest
+# version's id and checksum (its start form and starters from the per-version caches; the engine starts that
+# version, no second look-up); the person's department chain (groups and grants come with the signed-in
+# person); the form's user field; the new task's people; the save call: 6 statements. The step's recipients
+# and webhooks come from the look-up kept per directory version (the start hands the version over), and the
+# after-start hooks answer from per-version caches for a process without passes, bookings, a party or a notice.
+START_BUDGET = 6
 # The inbox's first page (GET /inbox/), all in autocommit: the session, the page of tasks, its element names'
 # version checksums, the initiators' names, the counts, the summaries' instances and values (their fields
 # cached per version), the header's unread count; the designer link is kept with the signed-in person: 9.

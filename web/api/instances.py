@@ -11,6 +11,7 @@ from engine.people import starting
 from engine.runtime import operations
 from engine.runtime.visibility import may_view_instance
 from engine.work import api_reads, queries
+from engine.work import pages as work_pages
 
 from ..i18n import current_language
 from . import schemas as s
@@ -32,12 +33,15 @@ def start_instance(key: str, body: dict):
     allowed to start the process (403)."""
     user = identity().user
     with sessions()() as session:
-        if not starting.may_start(session, user.username, key):
-            if not any(p["key"] == key for p in queries.list_processes(session)):
-                raise NotFoundError(msg("no process `%(key)s` is deployed", key=key))
+        try:
+            info = work_pages.start_info(session, key)  # the latest version, from one query and the caches
+        except NotFoundError:
+            raise NotFoundError(msg("no process `%(key)s` is deployed", key=key)) from None
+        if not starting.may_start(session, user.username, key, user=user, starters=info.starters):
             raise NotPermittedError(msg("you may not start the process %(key)s", key=key))
     result = runtime.start_instance(sessions(), key, body["data"], user.username, body["business_key"],
-                                    lang=current_language())
+                                    lang=current_language(), version=(info.version_id, info.checksum),
+                                    directory_version=user.directory_version)
     return step_payload(result)
 
 
