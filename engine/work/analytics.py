@@ -413,7 +413,8 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
     """Open tasks per person and per department id (a node waiting for several signers counts for each
     open signer), each approver's median time to act (seconds), and the
     tasks each person finished per ISO week of finishing (`done_per_week`: {(person, "YYYY-Www"): n},
-    counted in SQL by the week's Monday)."""
+    counted in SQL by the week's Monday; on a node with several signers each signer's decision counts for
+    them, in the week they made it, not only the last signature that closed the node)."""
     v = AnalyticsNodeVisit
     signing = exists().where(ApprovalItem.task_id == v.task_id, ApprovalItem.status == "open")
     open_query = _scoped(select(v.actor, v.actor_department_id, func.count())
@@ -435,12 +436,20 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
         per_department[department] += count
     acted = _grouped_quantiles(session, _scoped(select().where(FINISHED, v.actor.is_not(None)), scope, key, filters),
                                v.actor, v.wait_seconds)
-    monday = _week_start(session.get_bind().dialect.name, v.left_at)
-    for actor, start, count in session.execute(_scoped(
-            select(v.actor, monday, func.count()).where(FINISHED, v.actor.is_not(None)).group_by(v.actor, monday),
-            scope, key, filters)):
-        day = start if isinstance(start, datetime) else datetime.strptime(str(start)[:10], "%Y-%m-%d")
-        weekly[(actor, _period(day, "week"))] += count
+    dialect = session.get_bind().dialect.name
+    monday = _week_start(dialect, v.left_at)
+    several = exists().where(ApprovalItem.task_id == v.task_id)  # a node with signers (会签, 或签, 依次...)
+    done_alone = select(v.actor, monday, func.count()).where(FINISHED, v.actor.is_not(None), ~several) \
+        .group_by(v.actor, monday)
+    signed_on = _week_start(dialect, ApprovalItem.decided_at)  # each signer's decision, the week it was made
+    done_signing = (select(ApprovalItem.signer, signed_on, func.count())
+                    .join(v, v.task_id == ApprovalItem.task_id)
+                    .where(ApprovalItem.status.in_(("approved", "rejected")), ApprovalItem.decided_at.is_not(None))
+                    .group_by(ApprovalItem.signer, signed_on))
+    for query in (done_alone, done_signing):
+        for actor, start, count in session.execute(_scoped(query, scope, key, filters)):
+            day = start if isinstance(start, datetime) else datetime.strptime(str(start)[:10], "%Y-%m-%d")
+            weekly[(actor, _period(day, "week"))] += count
     return {"open_by_person": dict(per_person.most_common()),
             "open_by_department": dict(per_department.most_common()),
             "median_to_act": {who: acted[who][0] for who in sorted(acted)},

@@ -71,15 +71,18 @@ def test_the_new_views_show_the_runs_numbers(runs):
     assert flows["Submitted → Review"] == ["6", "6"] and flows["Reviewed? → Countersign"] == ["3", "3"]
     assert flows["Reviewed? → Rejected at review"] == ["1", "1"]
     assert _table(page, "chart-escalations")[1:] == [["Review · R&D", "1", "1"]]
-    with engine.connect() as conn:
-        done = dict(conn.execute(text("SELECT completed_by, count(*) FROM work_task WHERE status = 'completed' "
-                                      "GROUP BY completed_by")).all())
-    assert _table(page, "chart-weekly") == [["Item", "Li", "Wang"], ["2026-W45", str(done["li"]), str(done["wang"])]]
+    with engine.connect() as conn:  # tasks done alone by who completed them, each 会签 signature by its signer
+        done = dict(conn.execute(text(
+            "SELECT who, count(*) FROM (SELECT completed_by AS who FROM work_task t WHERE status = 'completed' AND "
+            "NOT EXISTS (SELECT 1 FROM approval_item a WHERE a.task_id = t.id) UNION ALL SELECT signer FROM "
+            "approval_item WHERE status IN ('approved', 'rejected')) d GROUP BY who")).all())
+    assert _table(page, "chart-weekly") == [["Item", "Li", "Wang", "Zhang"],
+                                            ["2026-W45", str(done["li"]), str(done["wang"]), str(done["zhang"])]]
     deputies = html.fromstring(page).xpath("//table[@id='deputies-table']/tbody/tr/td")
     assert [td.text_content().strip() for td in deputies][:2] == ["Li", "Hu"]
     assert [td.text_content().strip() for td in deputies][3] == "1"
     zh = _client(app, "wang").get("/dashboards/sign_off?lang=zh").get_data(as_text=True)
-    assert _table(zh, "chart-weekly")[0] == ["项目", "李", "王"]
+    assert _table(zh, "chart-weekly")[0] == ["项目", "李", "王", "张"]
     assert _table(zh, "chart-escalations")[1] == ["审核 · 研发部", "1", "1"]
     assert "每人每周已办任务数" in zh and "生效中的外出代理人" in zh and "发起人部门" in zh
 

@@ -109,9 +109,14 @@ def test_every_number_of_a_real_run_matches_sql_on_the_history(sessions, deploy_
 
         # workload: open tasks, tasks done per person per week, deputies in effect
         load = analytics.workload(s, None, "sign_off")
-        done = dict(_sql(s, "SELECT completed_by, count(*) FROM work_task WHERE status = 'completed' GROUP BY 1"))
+        # a task done alone counts for who completed it; on the 会签 node every signature counts for its signer
+        # (zhang signed three, the third while wang's is still open; wang's two closed the node)
+        done = dict(_sql(s, "SELECT who, count(*) FROM (SELECT completed_by AS who FROM work_task t WHERE "
+                            "status = 'completed' AND NOT EXISTS (SELECT 1 FROM approval_item a WHERE a.task_id = t.id) "
+                            "UNION ALL SELECT signer FROM approval_item WHERE status IN ('approved', 'rejected')) d "
+                            "GROUP BY who"))
         assert load["done_per_week"] == {(who, "2026-W45"): n for who, n in done.items()} == {
-            ("li", "2026-W45"): 4, ("wang", "2026-W45"): 2}
+            ("li", "2026-W45"): 4, ("zhang", "2026-W45"): 3, ("wang", "2026-W45"): 2}
         waiting_for = dict(_sql(s, "SELECT who, count(*) FROM (SELECT assignee AS who FROM work_task WHERE "
                                    "status = 'open' AND assignee IS NOT NULL UNION ALL SELECT signer FROM approval_item "
                                    "WHERE status = 'open') open_work GROUP BY who"))
@@ -143,7 +148,8 @@ def test_every_number_of_a_real_run_matches_sql_on_the_history(sessions, deploy_
         assert tables["trend"]["rows"] == [["2026-11-02", 5.0, 5.0, 1], ["2026-11-03", 11.0, 11.0, 1],
                                            ["2026-11-04", 1.0, 1.0, 1]]
         assert tables["escalations"]["rows"] == [["review", 1, 1, 1]]
-        assert tables["done_weekly"]["rows"] == [["2026-W45", "li", 4], ["2026-W45", "wang", 2]]
+        assert tables["done_weekly"]["rows"] == [["2026-W45", "li", 4], ["2026-W45", "wang", 2],
+                                                 ["2026-W45", "zhang", 3]]
         assert [r[:2] + r[3:] for r in tables["deputies"]["rows"]] == [["li", "hu", 1]]
         assert dict((r[0], r[1]) for r in tables["flows"]["rows"])["f_yes"] == 3
 
