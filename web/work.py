@@ -673,8 +673,9 @@ def forms_static(name: str):
 
 # -- approval operations (engine.operations; rules in docs/approvals.md) --------------------------------
 
-def _run_operation(run, success: str | None) -> None:
-    """Run an operation the person may start; its refusal (a rate limit, a target) is flashed."""
+def _run_operation(run, success: str | None) -> bool:
+    """Run an operation the person may start; its refusal (a rate limit, a target) is flashed. Whether it
+    was done."""
     try:
         run()
     except operations.UrgedTooSoonError as exc:
@@ -685,6 +686,8 @@ def _run_operation(run, success: str | None) -> None:
     else:
         if success:
             flash(success, "success")
+        return True
+    return False
 
 
 def _task_operation(task_id: str, run, success: str, after: str | None = None):
@@ -740,7 +743,8 @@ def _posted_attachments(username: str) -> list[str] | None:
 
 @bp.post("/tasks/<task_id>/transfer")
 def transfer(task_id: str):
-    """Give the task to another person (its assignee or a super admin)."""
+    """Give the task to another person (its assignee or a super admin); done, back to the inbox: the task
+    is no longer the person's, and may no longer be theirs to see."""
     username = current_account().username
     with sessions()() as session:
         _visible_task(session, task_id)
@@ -748,10 +752,11 @@ def transfer(task_id: str):
             abort(403)
     to = _posted("to")
     attached = _posted_attachments(username)
-    if attached is not None:
-        _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
-                                                   comment=_posted("comment"), attachments=attached),
-                       _("The task was transferred to %(name)s.", name=_display_name(to)))
+    if attached is not None and _run_operation(
+            lambda: operations.transfer(sessions(), task_id, to, actor=username, comment=_posted("comment"),
+                                        attachments=attached),
+            _("The task was transferred to %(name)s.", name=_display_name(to))):
+        return redirect(_after_submit())
     return redirect(url_for("work.task", task_id=task_id))
 
 
