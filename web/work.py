@@ -369,7 +369,8 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
 
 
 def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None = None) -> list[dict]:
-    """The tasks waiting now, with who holds them (or the groups they are offered to, by their names)."""
+    """The tasks waiting now, with who holds them (or the groups they are offered to, or the people who
+    may act on them, such as a countersign's signers, by their names)."""
     roles = roles or {}
     waiting = []
     for task in view["tasks"]:
@@ -377,12 +378,14 @@ def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None 
             continue
         holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ""
         waiting.append({"id": task["id"], "name": task.get("name") or task["element_id"], "holder": holder,
-                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or [])})
+                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or []),
+                        "candidates": ", ".join(people.get(u, u) for u in task.get("candidate_users") or [])})
     return waiting
 
 
-def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
-    """What the task and instance pages show about an instance (the caller checked the scoping)."""
+def instance_parts(session, instance_id: int, lang: str, hide=(), also=()) -> dict:
+    """What the task and instance pages show about an instance (the caller checked the scoping); `also`:
+    more usernames the page names (a node's signers), in the same look-up as the others."""
     account = current_account()
     view = queries.instance_view(session, instance_id, lang)
     diagram = work.diagram(session, instance_id)
@@ -390,7 +393,8 @@ def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
     people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
                                *(h.get("on_behalf_of") for h in view["history"]),
                                *(t["assignee"] for t in view["tasks"]),
-                               *(t.get("on_behalf_of") for t in view["tasks"])], lang)
+                               *(u for t in view["tasks"] if t["status"] == "open" for u in t.get("candidate_users") or []),
+                               *(t.get("on_behalf_of") for t in view["tasks"]), *also], lang)
     if account.username != view["initiator"] and not account.is_super_admin:
         hide = {*hide, *_restricted_fields(schema)}
     return {
@@ -461,9 +465,9 @@ def _task_page_read(task_id, formdata, errors, comment, comment_error, conflict,
         if url:
             return redirect(url)
         hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
-        parts = instance_parts(session, task.instance_id, lang, hide)
-        may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
         signers = work.node_signers(session, task_id)
+        parts = instance_parts(session, task.instance_id, lang, hide, also=[s["signer"] for s in signers])
+        may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
         instance_operations = operations.available(session, task.instance_id, account.username)
