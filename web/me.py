@@ -27,7 +27,7 @@ def sessions():
 class OutOfOfficeForm(FlaskForm):
     starts_on = DateField(_l("First day away"), validators=[DataRequired()])
     ends_on = DateField(_l("Last day away"), validators=[DataRequired()])
-    deputy = StringField(_l("Deputy (username)"), validators=[DataRequired(), Length(max=100)])
+    deputy = StringField(_l("Deputy"), validators=[DataRequired(), Length(max=100)])
 
 
 def _zone() -> ZoneInfo:
