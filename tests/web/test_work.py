@@ -75,6 +75,14 @@ def test_catalog_lists_processes_by_category_and_filters_by_name(app, staff):
     assert client.get("/start/no_such_process").status_code == 404
 
 
+def test_every_shipped_category_has_a_label_in_the_catalog():
+    """A category without a label is shown as its key ("communication" on a Chinese page)."""
+    from web.catalog import CATEGORY_LABELS
+    categories = {packages.load_package(folder).meta.get("category") for folder in PROCESSES.iterdir()
+                  if (folder / "package.yaml").exists()}
+    assert categories - {None} <= set(CATEGORY_LABELS)
+
+
 def test_starting_through_the_start_form_shows_the_new_instance(app, staff, sessions):
     client = _client(app, "zhang")
     form = client.get("/start/leave_request").get_data(as_text=True)
