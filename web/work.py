@@ -598,8 +598,17 @@ def complete(task_id: str):
     except ProcessRuntimeError as exc:
         return _task_page(task_id, request.form, None, comment, conflict=failed_message(exc), status=500)
     files.attach(new_files, account.username, task.instance_id)
-    flash(_("Submitted."), "success")
+    flash(_completed_message(data.get(DECISION_KEY), task.instance_id), "success")
     return redirect(_after_submit())
+
+
+def _completed_message(decision, instance_id: int) -> str:
+    """What the person sees back in the inbox: their decision and on which request, else "Submitted."."""
+    if decision is True:
+        return _("You approved request #%(number)s.", number=instance_id)
+    if decision is False:
+        return _("You rejected request #%(number)s.", number=instance_id)
+    return _("Submitted.")
 
 
 def _task_read_along(view_args: dict) -> tuple:

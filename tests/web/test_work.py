@@ -123,7 +123,7 @@ def test_manager_approves_on_the_task_page_and_hr_records_it(app, staff, session
         assert piece in page, piece
     response = post(manager, f"/tasks/{task['id']}", {"approved": "true", "task-comment": "好好休息"})
     assert response.status_code == 302 and response.headers["Location"] == "/inbox/"
-    assert "已提交。" in manager.get("/inbox/").get_data(as_text=True)
+    assert f"您已同意申请 #{instance_id}。" in manager.get("/inbox/").get_data(as_text=True)
 
     record = _open_task(sessions, instance_id)
     assert record["element_id"] == "hr_record" and record["candidate_groups"] == ["hr"]
