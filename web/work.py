@@ -484,7 +484,10 @@ def _task_page_read(task_id, formdata, errors, comment, comment_error, conflict,
         if may_act and schema is not None else None
     may_claim = may_act and task.assignee is None and not signers and hasattr(runtime, "claim_task")
     answers = readonly_form(schema, task_form.values, lang) if task.status == "completed" else Markup("")
-    title = _form_title(schema, lang) or task.name or task.element_id
+    # the step's name as the inbox lists it (the package's name for the node), before its form's title, which
+    # several steps may share ("Decision")
+    title = (parts["instance"].get("element_names") or {}).get(task.element_id) or _form_title(schema, lang) \
+        or task.name or task.element_id
     if conflict == CLOSED:
         conflict = _closed_message(task, parts)
     return render_template(

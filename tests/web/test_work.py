@@ -114,6 +114,15 @@ def test_start_form_errors_come_back_next_to_the_fields_with_422(app, staff, ses
         assert queries.list_tasks(session, "wang") == []
 
 
+def test_task_page_is_titled_with_the_step_name_the_inbox_lists(app, staff, sessions):
+    """The step's name ("Manager approval", as in the inbox), not its form's title ("Manager decision")."""
+    task = _open_task(sessions, _start(_client(app, "zhang")))
+    manager = _client(app, "wang")
+    assert '<h1 id="task-title">Manager approval</h1>' in manager.get(f"/tasks/{task['id']}?lang=en").get_data(
+        as_text=True)
+    assert '<h1 id="task-title">上级审批</h1>' in manager.get(f"/tasks/{task['id']}?lang=zh").get_data(as_text=True)
+
+
 def test_manager_approves_on_the_task_page_and_hr_records_it(app, staff, sessions):
     instance_id = _start(_client(app, "zhang"))
     task = _open_task(sessions, instance_id)
