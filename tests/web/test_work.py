@@ -68,6 +68,8 @@ def test_catalog_lists_processes_by_category_and_filters_by_name(app, staff):
     page = client.get("/start").get_data(as_text=True)
     assert "发起申请" in page and "人事" in page and 'href="/start/leave_request"' in page and "请假申请" in page
     assert 'href="/start"' in page  # the navigation links the catalog now that it exists
+    assert "leave_request · v" not in page  # keys and versions are for process designers
+    assert "<code>leave_request</code>" not in client.get("/").get_data(as_text=True)
     assert 'href="/start/leave_request"' in client.get("/start?q=请假").get_data(as_text=True)
     assert 'href="/start/leave_request"' in client.get("/start?q=LEAVE").get_data(as_text=True)
     none = client.get("/start?q=报销").get_data(as_text=True)
