@@ -326,6 +326,21 @@ class TimelineRow:
     on_behalf_of: str = ""  # the deputy `who` acted for this person, who was away
     attachments: tuple = ()  # {id, name, size} of the files attached to the entry (engine.uploads)
     decision: str = ""  # approved / rejected: the decision this completion or signature made
+    target: str = ""  # whom a transfer, delegation, added or removed signer or copy went to, by name
+
+
+# the history actions that move a task or a copy to people: where in the entry's data they are named
+TARGET_KEYS = {"transferred": "to", "delegated": "to", "cc": "to", "signer_added": "signer",
+               "signer_removed": "signer"}
+
+
+def history_targets(entry: dict) -> list[str]:
+    """The usernames a transfer, delegation, copy or signer change went to (empty for other entries)."""
+    key = TARGET_KEYS.get(entry.get("action"))
+    value = (entry.get("data") or {}).get(key) if key and isinstance(entry.get("data"), dict) else None
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _failed_comment() -> str:
@@ -364,7 +379,8 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
             comment="" if step else _failed_comment() if action == "failed" else _comment(entry),
             automatic=step,
             on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
-            attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or ""))
+            attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or "",
+            target=", ".join(people.get(u, u) for u in history_targets(entry))))
     return rows
 
 
@@ -392,6 +408,7 @@ def instance_parts(session, instance_id: int, lang: str, hide=(), also=()) -> di
     schema, names = work.instance_start_form(session, instance_id)  # the form of the instance's own version
     people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
                                *(h.get("on_behalf_of") for h in view["history"]),
+                               *(u for h in view["history"] for u in history_targets(h)),
                                *(t["assignee"] for t in view["tasks"]),
                                *(u for t in view["tasks"] if t["status"] == "open" for u in t.get("candidate_users") or []),
                                *(t.get("on_behalf_of") for t in view["tasks"]), *also], lang)

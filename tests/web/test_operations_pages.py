@@ -88,6 +88,7 @@ def test_the_assignee_transfers_the_task_and_others_are_refused(clients, session
     assert re.search(r'id="(submit|approve)-task"', clients["li"].get(f"/tasks/{task['id']}").get_data(as_text=True))
     timeline = clients["zhang"].get(f"/instances/{instance_id}").get_data(as_text=True)
     assert "转办" in timeline and "出差" in timeline
+    assert '→ <span class="target">李四</span>' in timeline  # to whom, by name
     refused = post(clients["li"], path, {"to": "nobody"})
     assert refused.status_code == 302
     text = clients["li"].get(f"/tasks/{task['id']}").get_data(as_text=True)
