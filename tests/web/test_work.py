@@ -298,3 +298,15 @@ def test_a_failing_process_step_is_explained_and_keeps_what_was_typed(app, staff
     text = response.get_data(as_text=True)
     assert response.status_code == 500 and "脚本第 2 行出错（ZeroDivisionError）" in text
     assert "division by zero" not in text
+
+
+def test_a_read_only_total_with_a_currency_reads_as_money(app):
+    from forms.schema import load_schema
+    from web.work import readonly_form
+    schema = load_schema({"fields": [
+        {"name": "price", "type": "money", "label": "Price"},
+        {"name": "total", "type": "formula", "expression": "price * 2", "decimals": 2, "currency": "CNY",
+         "label": "Total"}]})
+    with app.test_request_context("/"):
+        html = str(readonly_form(schema, {"price": 4000, "total": 8000.0}, "zh"))
+    assert "¥8,000.00（捌仟元整）" in html and ">8000.00<" not in html
