@@ -120,3 +120,12 @@ def test_signers_and_who_the_request_waits_for_are_named_not_usernames(app, sess
         instance_id = session.get(WorkTask, task).instance_id
     waiting = zhang.get(f"/instances/{instance_id}?lang=zh").get_data(as_text=True)
     assert "等待 Wang, Zhao, 钱七 处理" in waiting and "尚无人处理" not in waiting
+
+
+def test_the_inbox_lists_a_node_with_signers_without_a_claim_button(app, sessions, node):
+    task = node("all")
+    wang = app.test_client()
+    assert sign_in(wang, "wang").status_code == 302
+    inbox = wang.get("/inbox/").get_data(as_text=True)
+    assert f'data-task="{task}"' in inbox  # each signer has it to do
+    assert f'action="/inbox/tasks/{task}/claim"' not in inbox  # signed by each, never claimed
