@@ -427,7 +427,9 @@ def describe(fld, form, lang: str = "zh", state: FormState | None = None, *, row
         view.data_value = to_json(_data(fld))
     elif kind == "formula":
         view.formula = exprs.get(f"{prefix}{key}:expression")
-        view.display = formula_text(_data(fld), spec, lang)
+        # read only, a total with a currency reads as money (as in the table's columns and the inbox summary)
+        view.display = display(_data(fld), spec, form, lang) if mode == "readonly" and spec.get("currency") \
+            and _data(fld) is not None else formula_text(_data(fld), spec, lang)
         view.data_value = to_json(_data(fld))
     elif mode == "readonly":
         _readonly(view, fld, form, lang)

@@ -32,6 +32,9 @@ CATEGORY_LABELS = {
     "sales": lambda: _("Sales"),
     "purchasing": lambda: _("Purchasing"),
     "general": lambda: _("General"),
+    "service": lambda: _("Customer service"),  # the shipped packages' other categories
+    "communication": lambda: _("Notices and surveys"),
+    "collaboration": lambda: _("Collaboration"),
 }
 
 

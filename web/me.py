@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length
 from engine.people import org
 
 from .auth import current_account
+from .i18n import current_language
 
 bp = Blueprint("me", __name__, url_prefix="/me")
 
@@ -27,7 +28,7 @@ def sessions():
 class OutOfOfficeForm(FlaskForm):
     starts_on = DateField(_l("First day away"), validators=[DataRequired()])
     ends_on = DateField(_l("Last day away"), validators=[DataRequired()])
-    deputy = StringField(_l("Deputy (username)"), validators=[DataRequired(), Length(max=100)])
+    deputy = StringField(_l("Deputy"), validators=[DataRequired(), Length(max=100)])
 
 
 def _zone() -> ZoneInfo:
@@ -63,6 +64,7 @@ def out_of_office():
     account = current_account()
     form = OutOfOfficeForm()
     status = 200
+    lang = current_language()  # the deputy by their name in the page's language
     with sessions()() as session, session.begin():
         if form.validate_on_submit():
             if _check(session, form, account.username):
@@ -75,7 +77,8 @@ def out_of_office():
             status = 422
         windows = [{"id": window.id, "starts_on": window.starts_at.astimezone(_zone()).date(),
                     "ends_on": (window.ends_at.astimezone(_zone()) - timedelta(microseconds=1)).date(),
-                    "deputy": deputy.name or deputy.username, "deputy_username": deputy.username}
+                    "deputy": (deputy.name_en if lang == "en" and deputy.name_en else deputy.name) or deputy.username,
+                    "deputy_username": deputy.username}
                    for window, deputy in org.out_of_office_windows(session, account.username)]
     return render_template("me/out_of_office.html", form=form, windows=windows), status
 

@@ -326,6 +326,21 @@ class TimelineRow:
     on_behalf_of: str = ""  # the deputy `who` acted for this person, who was away
     attachments: tuple = ()  # {id, name, size} of the files attached to the entry (engine.uploads)
     decision: str = ""  # approved / rejected: the decision this completion or signature made
+    target: str = ""  # whom a transfer, delegation, added or removed signer or copy went to, by name
+
+
+# the history actions that move a task or a copy to people: where in the entry's data they are named
+TARGET_KEYS = {"transferred": "to", "delegated": "to", "cc": "to", "signer_added": "signer",
+               "signer_removed": "signer"}
+
+
+def history_targets(entry: dict) -> list[str]:
+    """The usernames a transfer, delegation, copy or signer change went to (empty for other entries)."""
+    key = TARGET_KEYS.get(entry.get("action"))
+    value = (entry.get("data") or {}).get(key) if key and isinstance(entry.get("data"), dict) else None
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _failed_comment() -> str:
@@ -364,12 +379,14 @@ def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
             comment="" if step else _failed_comment() if action == "failed" else _comment(entry),
             automatic=step,
             on_behalf_of=people.get(entry.get("on_behalf_of"), entry.get("on_behalf_of") or ""),
-            attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or ""))
+            attachments=tuple(uploads.attachments_of(entry.get("data"))), decision=entry.get("decision") or "",
+            target=", ".join(people.get(u, u) for u in history_targets(entry))))
     return rows
 
 
 def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None = None) -> list[dict]:
-    """The tasks waiting now, with who holds them (or the groups they are offered to, by their names)."""
+    """The tasks waiting now, with who holds them (or the groups they are offered to, or the people who
+    may act on them, such as a countersign's signers, by their names)."""
     roles = roles or {}
     waiting = []
     for task in view["tasks"]:
@@ -377,20 +394,24 @@ def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None 
             continue
         holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ""
         waiting.append({"id": task["id"], "name": task.get("name") or task["element_id"], "holder": holder,
-                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or [])})
+                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or []),
+                        "candidates": ", ".join(people.get(u, u) for u in task.get("candidate_users") or [])})
     return waiting
 
 
-def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:
-    """What the task and instance pages show about an instance (the caller checked the scoping)."""
+def instance_parts(session, instance_id: int, lang: str, hide=(), also=()) -> dict:
+    """What the task and instance pages show about an instance (the caller checked the scoping); `also`:
+    more usernames the page names (a node's signers), in the same look-up as the others."""
     account = current_account()
     view = queries.instance_view(session, instance_id, lang)
     diagram = work.diagram(session, instance_id)
     schema, names = work.instance_start_form(session, instance_id)  # the form of the instance's own version
     people = _people(session, [view["initiator"], *(h.get("actor") for h in view["history"]),
                                *(h.get("on_behalf_of") for h in view["history"]),
+                               *(u for h in view["history"] for u in history_targets(h)),
                                *(t["assignee"] for t in view["tasks"]),
-                               *(t.get("on_behalf_of") for t in view["tasks"])], lang)
+                               *(u for t in view["tasks"] if t["status"] == "open" for u in t.get("candidate_users") or []),
+                               *(t.get("on_behalf_of") for t in view["tasks"]), *also], lang)
     if account.username != view["initiator"] and not account.is_super_admin:
         hide = {*hide, *_restricted_fields(schema)}
     return {
@@ -461,9 +482,9 @@ def _task_page_read(task_id, formdata, errors, comment, comment_error, conflict,
         if url:
             return redirect(url)
         hide = {f["name"] for f in task_form.schema.fields} if task_form.schema else set()
-        parts = instance_parts(session, task.instance_id, lang, hide)
-        may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
         signers = work.node_signers(session, task_id)
+        parts = instance_parts(session, task.instance_id, lang, hide, also=[s["signer"] for s in signers])
+        may_transfer = task.status == "open" and operations.may_transfer(session, task_id, account.username)
         is_admin = org.is_super_admin(session, account.username)
         removable = (work.signers_added_by(session, task_id, account.username) if signers else set())
         instance_operations = operations.available(session, task.instance_id, account.username)
@@ -480,7 +501,10 @@ def _task_page_read(task_id, formdata, errors, comment, comment_error, conflict,
         if may_act and schema is not None else None
     may_claim = may_act and task.assignee is None and not signers and hasattr(runtime, "claim_task")
     answers = readonly_form(schema, task_form.values, lang) if task.status == "completed" else Markup("")
-    title = _form_title(schema, lang) or task.name or task.element_id
+    # the step's name as the inbox lists it (the package's name for the node), before its form's title, which
+    # several steps may share ("Decision")
+    title = (parts["instance"].get("element_names") or {}).get(task.element_id) or _form_title(schema, lang) \
+        or task.name or task.element_id
     if conflict == CLOSED:
         conflict = _closed_message(task, parts)
     return render_template(
@@ -594,8 +618,17 @@ def complete(task_id: str):
     except ProcessRuntimeError as exc:
         return _task_page(task_id, request.form, None, comment, conflict=failed_message(exc), status=500)
     files.attach(new_files, account.username, task.instance_id)
-    flash(_("Submitted."), "success")
+    flash(_completed_message(data.get(DECISION_KEY), task.instance_id), "success")
     return redirect(_after_submit())
+
+
+def _completed_message(decision, instance_id: int) -> str:
+    """What the person sees back in the inbox: their decision and on which request, else "Submitted."."""
+    if decision is True:
+        return _("You approved request #%(number)s.", number=instance_id)
+    if decision is False:
+        return _("You rejected request #%(number)s.", number=instance_id)
+    return _("Submitted.")
 
 
 def _task_read_along(view_args: dict) -> tuple:
@@ -673,8 +706,9 @@ def forms_static(name: str):
 
 # -- approval operations (engine.operations; rules in docs/approvals.md) --------------------------------
 
-def _run_operation(run, success: str | None) -> None:
-    """Run an operation the person may start; its refusal (a rate limit, a target) is flashed."""
+def _run_operation(run, success: str | None) -> bool:
+    """Run an operation the person may start; its refusal (a rate limit, a target) is flashed. Whether it
+    was done."""
     try:
         run()
     except operations.UrgedTooSoonError as exc:
@@ -685,6 +719,8 @@ def _run_operation(run, success: str | None) -> None:
     else:
         if success:
             flash(success, "success")
+        return True
+    return False
 
 
 def _task_operation(task_id: str, run, success: str, after: str | None = None):
@@ -740,7 +776,8 @@ def _posted_attachments(username: str) -> list[str] | None:
 
 @bp.post("/tasks/<task_id>/transfer")
 def transfer(task_id: str):
-    """Give the task to another person (its assignee or a super admin)."""
+    """Give the task to another person (its assignee or a super admin); done, back to the inbox: the task
+    is no longer the person's, and may no longer be theirs to see."""
     username = current_account().username
     with sessions()() as session:
         _visible_task(session, task_id)
@@ -748,10 +785,11 @@ def transfer(task_id: str):
             abort(403)
     to = _posted("to")
     attached = _posted_attachments(username)
-    if attached is not None:
-        _run_operation(lambda: operations.transfer(sessions(), task_id, to, actor=username,
-                                                   comment=_posted("comment"), attachments=attached),
-                       _("The task was transferred to %(name)s.", name=_display_name(to)))
+    if attached is not None and _run_operation(
+            lambda: operations.transfer(sessions(), task_id, to, actor=username, comment=_posted("comment"),
+                                        attachments=attached),
+            _("The task was transferred to %(name)s.", name=_display_name(to))):
+        return redirect(_after_submit())
     return redirect(url_for("work.task", task_id=task_id))
 
 

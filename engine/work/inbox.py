@@ -16,11 +16,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, false, func, or_, select, true, union_all
+from sqlalchemy import and_, case, false, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.config import load_settings
-from engine.data.models import ProcessDefinition, ProcessInstance, TaskCandidate, WorkTask, utcnow
+from engine.data.models import (
+    ApprovalItem,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+    WorkTask,
+    utcnow,
+)
 from engine.people.org import display_names
 from engine.results import Page, element_label, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
 from engine.runtime.outcome import outcomes, task_decisions
@@ -33,6 +40,10 @@ _task = WorkTask.__table__
 _instance = ProcessInstance.__table__
 _definition = ProcessDefinition.__table__
 _candidate = TaskCandidate.__table__
+_approval_item = ApprovalItem.__table__
+# A node with signers (会签, 或签...) is signed by each of them and never claimed: listed, but not claimable
+# (one index lookup per listed row, `ix_approval_item_task`, in the same statement).
+_CLAIMABLE = ~select(_approval_item.c.id).where(_approval_item.c.task_id == _task.c.id).exists()
 
 _WITH_INSTANCE = (_task.join(_instance, _instance.c.id == _task.c.instance_id)
                   .outerjoin(_definition, _definition.c.key == _instance.c.process_key))
@@ -158,10 +169,11 @@ def todo_ids(user: str, groups=()):
 
 
 def _todo_union(columns, user: str, groups, conditions: list, source):
-    """Assigned to `user` UNION ALL offered to `user`/`groups` and unclaimed: disjoint by `assignee`."""
+    """Assigned to `user` UNION ALL offered to `user`/`groups` and unclaimed: disjoint by `assignee`;
+    `offered` says whether the row may be claimed (not a node with signers)."""
     assigned = (select(*columns, false().label("offered")).select_from(source)
                 .where(_task.c.assignee == user, _task.c.status == "open", *conditions))
-    offered = (select(*columns, true().label("offered")).select_from(source)
+    offered = (select(*columns, _CLAIMABLE.label("offered")).select_from(source)
                .where(_task.c.assignee.is_(None), _task.c.status == "open",
                       _task.c.id.in_(_offered_ids(user, groups)), *conditions))
     return union_all(assigned, offered)

@@ -127,7 +127,8 @@ def instance_view(session: Session, instance_id: int, lang: str | None = None) -
         "tasks": [{"id": t.id, "element_id": t.element_id, "name": named.get(t.element_id, t.name),
                    "status": t.status,
                    "assignee": t.assignee, "on_behalf_of": t.on_behalf_of,
-                   "candidate_groups": t.candidate_groups, "completed_by": t.completed_by} for t in tasks],
+                   "candidate_users": t.candidate_users, "candidate_groups": t.candidate_groups,
+                   "completed_by": t.completed_by} for t in tasks],
         "history": [_history_item(h) for h in history],
         **({"element_names": named} if lang else {}),
     })

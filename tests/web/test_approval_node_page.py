@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import runtime
-from engine.data.models import ApprovalItem
+from engine.data.models import ApprovalItem, WorkTask
 from engine.packages import deployment as packages
 from engine.people import accounts
 from tests.engine.conftest import flow, write_package
@@ -104,3 +104,28 @@ def test_add_and_remove_a_signer_from_the_task_page(app, sessions, node):
     assert 'signers/remove' in wang.get(f"/tasks/{task}").get_data(as_text=True)
     assert post(wang, f"/tasks/{task}/signers/remove", {"signer": "qian"}).status_code == 302
     assert ("qian", "cancelled") in _items(sessions, task)
+
+
+def test_signers_and_who_the_request_waits_for_are_named_not_usernames(app, sessions, node):
+    task = node("all")
+    with sessions() as session, session.begin():
+        accounts.create_person_account(session, "qian", "钱七", PASSWORD)
+    wang, zhang = app.test_client(), app.test_client()
+    assert sign_in(wang, "wang").status_code == 302 and sign_in(zhang, "zhang").status_code == 302
+    assert post(wang, f"/tasks/{task}/signers/add", {"signer": "qian", "place": "alongside"}).status_code == 302
+    page = wang.get(f"/tasks/{task}").get_data(as_text=True)
+    assert '<span class="signer">钱七</span>' in page and '<span class="signer">Zhao</span>' in page
+    assert '<span class="signer">qian</span>' not in page
+    with sessions() as session:
+        instance_id = session.get(WorkTask, task).instance_id
+    waiting = zhang.get(f"/instances/{instance_id}?lang=zh").get_data(as_text=True)
+    assert "等待 Wang, Zhao, 钱七 处理" in waiting and "尚无人处理" not in waiting
+
+
+def test_the_inbox_lists_a_node_with_signers_without_a_claim_button(app, sessions, node):
+    task = node("all")
+    wang = app.test_client()
+    assert sign_in(wang, "wang").status_code == 302
+    inbox = wang.get("/inbox/").get_data(as_text=True)
+    assert f'data-task="{task}"' in inbox  # each signer has it to do
+    assert f'action="/inbox/tasks/{task}/claim"' not in inbox  # signed by each, never claimed

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 WORDS = {
-    "zh": {"switch": "中文", "started": "已发起", "submitted": "已提交。", "finished": "已同意"},
-    "en": {"switch": "English", "started": "was started", "submitted": "Submitted.", "finished": "Approved"},
+    "zh": {"switch": "中文", "started": "已发起", "submitted": "您已同意申请 #", "finished": "已同意"},
+    "en": {"switch": "English", "started": "was started", "submitted": "You approved request #", "finished": "Approved"},
 }
 
 

@@ -37,6 +37,7 @@ def test_a_user_sees_only_their_own_requests_and_tasks(app, people, sessions):
     sign_in(client, "zhang")
     requests_page = client.get("/requests/").get_data(as_text=True)
     assert f'data-instance="{mine.instance_id}"' in requests_page
+    assert f" #{mine.instance_id}</a>" in requests_page  # each request by its number, as the CC list does
     assert f'data-instance="{other.instance_id}"' not in requests_page
     sign_in(other_client := app.test_client(), "li")          # li: no role, nothing offered
     assert 'data-task="' not in other_client.get("/inbox/").get_data(as_text=True)

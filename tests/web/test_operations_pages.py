@@ -81,12 +81,14 @@ def test_the_assignee_transfers_the_task_and_others_are_refused(clients, session
     assert post(clients["zhao"], path, {"to": "li"}).status_code == 404  # cannot even see it
     assert post(clients["zhang"], path, {"to": "li"}).status_code == 403
     response = post(clients["wang"], path, {"to": "li", "comment": "出差"})
-    assert response.status_code == 302 and response.headers["Location"] == f"/tasks/{task['id']}"
-    assert "任务已转办给 李四。" in clients["wang"].get(f"/tasks/{task['id']}").get_data(as_text=True)
+    # back to the inbox: the task is li's now, and wang may no longer see it (no 404 after the flash)
+    assert response.status_code == 302 and response.headers["Location"] == "/inbox/"
+    assert "任务已转办给 李四。" in clients["wang"].get("/inbox/").get_data(as_text=True)
     assert _open_task(sessions, instance_id)["assignee"] == "li"
     assert re.search(r'id="(submit|approve)-task"', clients["li"].get(f"/tasks/{task['id']}").get_data(as_text=True))
     timeline = clients["zhang"].get(f"/instances/{instance_id}").get_data(as_text=True)
     assert "转办" in timeline and "出差" in timeline
+    assert '→ <span class="target">李四</span>' in timeline  # to whom, by name
     refused = post(clients["li"], path, {"to": "nobody"})
     assert refused.status_code == 302
     text = clients["li"].get(f"/tasks/{task['id']}").get_data(as_text=True)

@@ -100,3 +100,12 @@ def test_the_deputy_sees_on_whose_behalf_and_the_timeline_says_it(app, people, s
     assert "李四" in page and "代王五" in page
     with sessions() as session:
         assert session.scalar(select(OutOfOffice.id)) is not None
+
+
+def test_the_deputy_is_named_in_the_pages_language(app, people, sessions):
+    with sessions() as session, session.begin():
+        accounts.create_person_account(session, "wang", "王五", PASSWORD, name_en="Wang Wu")
+    client = _client(app, "li")
+    assert post(client, PAGE, _form("wang"), token_from=PAGE).status_code == 302
+    assert "Wang Wu" in client.get(f"{PAGE}?lang=en").get_data(as_text=True)
+    assert "王五" in client.get(f"{PAGE}?lang=zh").get_data(as_text=True)

@@ -68,11 +68,21 @@ def test_catalog_lists_processes_by_category_and_filters_by_name(app, staff):
     page = client.get("/start").get_data(as_text=True)
     assert "发起申请" in page and "人事" in page and 'href="/start/leave_request"' in page and "请假申请" in page
     assert 'href="/start"' in page  # the navigation links the catalog now that it exists
+    assert "leave_request · v" not in page  # keys and versions are for process designers
+    assert "<code>leave_request</code>" not in client.get("/").get_data(as_text=True)
     assert 'href="/start/leave_request"' in client.get("/start?q=请假").get_data(as_text=True)
     assert 'href="/start/leave_request"' in client.get("/start?q=LEAVE").get_data(as_text=True)
     none = client.get("/start?q=报销").get_data(as_text=True)
     assert 'href="/start/leave_request"' not in none and "没有与“报销”匹配的流程。" in none
     assert client.get("/start/no_such_process").status_code == 404
+
+
+def test_every_shipped_category_has_a_label_in_the_catalog():
+    """A category without a label is shown as its key ("communication" on a Chinese page)."""
+    from web.catalog import CATEGORY_LABELS
+    categories = {packages.load_package(folder).meta.get("category") for folder in PROCESSES.iterdir()
+                  if (folder / "package.yaml").exists()}
+    assert categories - {None} <= set(CATEGORY_LABELS)
 
 
 def test_starting_through_the_start_form_shows_the_new_instance(app, staff, sessions):
@@ -106,6 +116,15 @@ def test_start_form_errors_come_back_next_to_the_fields_with_422(app, staff, ses
         assert queries.list_tasks(session, "wang") == []
 
 
+def test_task_page_is_titled_with_the_step_name_the_inbox_lists(app, staff, sessions):
+    """The step's name ("Manager approval", as in the inbox), not its form's title ("Manager decision")."""
+    task = _open_task(sessions, _start(_client(app, "zhang")))
+    manager = _client(app, "wang")
+    assert '<h1 id="task-title">Manager approval</h1>' in manager.get(f"/tasks/{task['id']}?lang=en").get_data(
+        as_text=True)
+    assert '<h1 id="task-title">上级审批</h1>' in manager.get(f"/tasks/{task['id']}?lang=zh").get_data(as_text=True)
+
+
 def test_manager_approves_on_the_task_page_and_hr_records_it(app, staff, sessions):
     instance_id = _start(_client(app, "zhang"))
     task = _open_task(sessions, instance_id)
@@ -115,7 +134,7 @@ def test_manager_approves_on_the_task_page_and_hr_records_it(app, staff, session
         assert piece in page, piece
     response = post(manager, f"/tasks/{task['id']}", {"approved": "true", "task-comment": "好好休息"})
     assert response.status_code == 302 and response.headers["Location"] == "/inbox/"
-    assert "已提交。" in manager.get("/inbox/").get_data(as_text=True)
+    assert f"您已同意申请 #{instance_id}。" in manager.get("/inbox/").get_data(as_text=True)
 
     record = _open_task(sessions, instance_id)
     assert record["element_id"] == "hr_record" and record["candidate_groups"] == ["hr"]
@@ -279,3 +298,15 @@ def test_a_failing_process_step_is_explained_and_keeps_what_was_typed(app, staff
     text = response.get_data(as_text=True)
     assert response.status_code == 500 and "脚本第 2 行出错（ZeroDivisionError）" in text
     assert "division by zero" not in text
+
+
+def test_a_read_only_total_with_a_currency_reads_as_money(app):
+    from forms.schema import load_schema
+    from web.work import readonly_form
+    schema = load_schema({"fields": [
+        {"name": "price", "type": "money", "label": "Price"},
+        {"name": "total", "type": "formula", "expression": "price * 2", "decimals": 2, "currency": "CNY",
+         "label": "Total"}]})
+    with app.test_request_context("/"):
+        html = str(readonly_form(schema, {"price": 4000, "total": 8000.0}, "zh"))
+    assert "¥8,000.00（捌仟元整）" in html and ">8000.00<" not in html
