@@ -78,6 +78,16 @@ def test_org_import_preview_then_apply(app, people, sessions):
                        ).status_code == 400                                # no job named
 
 
+def test_org_import_preview_counts_each_row_and_names_what_changes(app, people, sessions):
+    client = app.test_client()
+    sign_in(client, "root")
+    page = _upload(client, GOOD.replace("直属上级\n", "直属上级,备注\n")).get_data(as_text=True)
+    assert "built-in method" not in page                                   # counts is a dict: c.update was its method
+    assert re.search(r"(Updated|更新): \d+</li>", page)
+    assert 'data-row="2"' in page and 'data-row="3"' in page               # every row that creates or changes
+    assert "备注" in page                                                  # the unknown column's warning is shown
+
+
 def test_upload_without_csrf_token_is_refused(app, people):
     client = app.test_client()
     sign_in(client, "root")
