@@ -23,6 +23,14 @@
     return { labels: labels, series: series };
   }
 
+  /* A long category label (a question, a flow) is cut with "…" on the axis, where Chart.js would clip
+     its start off; the tooltip and the table keep it whole. */
+  var LABEL_MAX = 18;
+  function shortLabel(value) {
+    var label = String(this.getLabelForValue(value));
+    return label.length > LABEL_MAX ? label.slice(0, LABEL_MAX - 1) + "…" : label;
+  }
+
   function draw(figure) {
     var kind = figure.getAttribute("data-kind") || "bar";
     var unit = figure.getAttribute("data-unit") || "";
@@ -55,7 +63,7 @@
             return (ctx.dataset.label ? ctx.dataset.label + ": " : "") + value + unit;
           } } },
         },
-        scales: round ? {} : { x: { beginAtZero: true }, y: { beginAtZero: true } },
+        scales: round ? {} : { x: { beginAtZero: true }, y: { beginAtZero: true, ticks: kind === "hbar" ? { callback: shortLabel } : {} } },
       },
     });
   }
