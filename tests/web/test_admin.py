@@ -94,3 +94,10 @@ def test_upload_without_csrf_token_is_refused(app, people):
     response = client.post("/admin/org-import", content_type="multipart/form-data",
                            data={"file": (io.BytesIO(GOOD.encode()), "org.csv")})
     assert response.status_code == 400
+
+
+def test_a_persons_page_names_their_roles(app, people):
+    client = app.test_client()
+    sign_in(client, "root")
+    page = client.get(f"/admin/people/{people['zhang']}?lang=zh").get_data(as_text=True)
+    assert ">财务</a>" in page                                            # by name, linked to the role's page
