@@ -78,5 +78,6 @@ def save():
     except LiaisonError as exc:
         return render_template("admin/room_edit.html", form=posted, existing=request.form.get("existing") == "1",
                                error=translated(exc)), 422
-    flash(_("Room %(key)s saved.", key=posted["key"]), "ok")
+    name = posted["name_en"] if current_language() == "en" and posted["name_en"] else posted["name"]
+    flash(_("Room %(key)s saved.", key=name or posted["key"]), "ok")  # by its name, as the list shows it
     return redirect(url_for("rooms_admin.index"), 303)
