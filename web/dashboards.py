@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
@@ -61,6 +62,13 @@ def _helpers() -> dict:
         with work.sessions()() as session:
             return may_analyse_any(scope_of(session, current_account().username))
     return {"may_analyse": may_analyse}
+
+
+@bp.app_template_filter("period_label")
+def period_label(value):
+    """An ISO week ("2026-W49") as people say it ("2026 年第 49 周", "2026 week 49"); days and months as they are."""
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", str(value))
+    return _("%(year)s week %(week)s", year=match[1], week=int(match[2])) if match else value
 
 
 @bp.app_template_filter("dash_value")

@@ -74,7 +74,7 @@ def test_the_new_views_show_the_runs_numbers(runs):
     with engine.connect() as conn:
         done = dict(conn.execute(text("SELECT completed_by, count(*) FROM work_task WHERE status = 'completed' "
                                       "GROUP BY completed_by")).all())
-    assert _table(page, "chart-weekly") == [["Item", "Li", "Wang"], ["2026-W45", str(done["li"]), str(done["wang"])]]
+    assert _table(page, "chart-weekly") == [["Item", "Li", "Wang"], ["2026 week 45", str(done["li"]), str(done["wang"])]]
     deputies = html.fromstring(page).xpath("//table[@id='deputies-table']/tbody/tr/td")
     assert [td.text_content().strip() for td in deputies][:2] == ["Li", "Hu"]
     assert [td.text_content().strip() for td in deputies][3] == "1"
