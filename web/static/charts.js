@@ -36,6 +36,8 @@
     var unit = figure.getAttribute("data-unit") || "";
     var numbers = readTable(figure);
     var round = kind === "pie" || kind === "doughnut";
+    /* whole numbers (requests, people, tasks): no 0.5 steps on the value axis */
+    var counts = numbers.series.every(function (s) { return s.data.every(function (v) { return v == null || Number.isInteger(v); }); });
     var datasets = (round ? numbers.series.slice(0, 1) : numbers.series).map(function (s, i) {
       return {
         label: s.label,
@@ -63,7 +65,10 @@
             return (ctx.dataset.label ? ctx.dataset.label + ": " : "") + value + unit;
           } } },
         },
-        scales: round ? {} : { x: { beginAtZero: true }, y: { beginAtZero: true, ticks: kind === "hbar" ? { callback: shortLabel } : {} } },
+        scales: round ? {} : {
+          x: { beginAtZero: true, ticks: kind === "hbar" && counts ? { precision: 0 } : {} },
+          y: { beginAtZero: true, ticks: kind === "hbar" ? { callback: shortLabel } : counts ? { precision: 0 } : {} },
+        },
       },
     });
   }
