@@ -36,14 +36,16 @@
     var unit = figure.getAttribute("data-unit") || "";
     var numbers = readTable(figure);
     var round = kind === "pie" || kind === "doughnut";
+    var colors = (figure.getAttribute("data-colors") || "").split(" ").filter(Boolean);
+    var palette = colors.length ? colors.concat(PALETTE) : PALETTE;
     /* whole numbers (requests, people, tasks): no 0.5 steps on the value axis */
     var counts = numbers.series.every(function (s) { return s.data.every(function (v) { return v == null || Number.isInteger(v); }); });
     var datasets = (round ? numbers.series.slice(0, 1) : numbers.series).map(function (s, i) {
       return {
         label: s.label,
         data: s.data,
-        backgroundColor: round ? PALETTE.slice(0, s.data.length) : PALETTE[i % PALETTE.length],
-        borderColor: round ? "#fff" : PALETTE[i % PALETTE.length],
+        backgroundColor: round ? palette.slice(0, s.data.length) : palette[i % palette.length],
+        borderColor: round ? "#fff" : palette[i % palette.length],
       };
     });
     var holder = figure.querySelector(".chart-canvas");
