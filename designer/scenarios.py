@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
 
 from designer import bp
@@ -99,4 +100,6 @@ def _labels() -> dict:
         "step": _("Step %(n)s", n="{n}"), "outcome": _("Outcome"), "conflict": _("Reload: someone else saved."),
         "no_tests": _("This package has no tests yet."), "error": _("Error"),
         "approve": _("Approve"), "reject": _("Reject"), "none": _("(none)"),
+        "status_completed": pgettext("instance state", "completed"), "status_running": pgettext("instance state", "running"),
+        "status_cancelled": pgettext("instance state", "cancelled"),
     }

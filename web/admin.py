@@ -243,7 +243,7 @@ def admin_grant():
         abort(400)
     department = form.get("department", "").strip() if tier == "department" else None
     if tier == "department" and not department:
-        flash(_("Give the department's code."), "error")
+        flash(_("Choose the department."), "error")
         return redirect(url_for("admin.admins_page"), 303)
     return _change(lambda db, user: roles.grant_admin(db, user, form.get("username", ""), department),
                    _("Admin granted."), url_for("admin.admins_page"))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
@@ -60,6 +62,13 @@ def _helpers() -> dict:
         with work.sessions()() as session:
             return may_analyse_any(scope_of(session, current_account().username))
     return {"may_analyse": may_analyse}
+
+
+@bp.app_template_filter("period_label")
+def period_label(value):
+    """An ISO week ("2026-W49") as people say it ("2026 年第 49 周", "2026 week 49"); days and months as they are."""
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", str(value))
+    return _("%(year)s week %(week)s", year=match[1], week=int(match[2])) if match else value
 
 
 @bp.app_template_filter("dash_value")
@@ -215,8 +224,9 @@ def diagram_xml(key: str):
 
 
 def _named(session, key: str, version: int | None, found: dict) -> list[list]:
-    """A table's rows for an export: people by display name, steps, flows and departments by their names
-    in the page's language, times as ISO text."""
+    """A table's rows for an export: people by display name, steps, flows, departments and measures by their
+    names in the page's language (as the page says them, "Unassigned" included), times as local
+    "YYYY-MM-DD HH:MM" text."""
     lang = current_language()
     columns = found["columns"]
     diagram = analytics.version_diagram(session, key, version, lang)
@@ -228,8 +238,10 @@ def _named(session, key: str, version: int | None, found: dict) -> list[list]:
     named = {"person": lambda v: people.get(v, v), "waits_for": lambda v: people.get(v, v),
              "deputy": lambda v: people.get(v, v), "element_id": lambda v: labels.get(v, v),
              "department_id": lambda v: departments.get(v, v),
-             "flow_id": lambda v: _flow_name(diagram["flows"], labels, v)}
-    return [[v.isoformat() if isinstance(v, datetime) else named[c](v) if c in named and v is not None else v
+             "flow_id": lambda v: _flow_name(diagram["flows"], labels, v), "measure": lambda v: str(COLUMNS.get(v, v))}
+    missing = {"person": _("Unassigned"), "department_id": _("No department")}  # the page's words for an empty cell
+    return [[format_datetime(v, "yyyy-MM-dd HH:mm") if isinstance(v, datetime)
+             else named[c](v) if c in named and v is not None else missing.get(c, v) if v is None else v
              for c, v in zip(columns, row, strict=True)] for row in found["rows"]]
 
 

@@ -9,6 +9,7 @@ Notices are composed through the `policy_notice` and `needs_survey` process pack
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -157,8 +158,11 @@ def receipts_page(notice_id: int, problem: str | None = None, status: int = 200)
         result = receipts.receipts(session, user.username, notice_id, lang)
         unread = receipts.unread_people(session, user.username, notice_id, lang, page_number, UNREAD_PER_PAGE)
         reminded_by = display_names(session, [result.notice.reminded_by], lang) if result.notice.reminded_by else {}
-    top = [d for d in result.departments if d.depth <= 1] or result.departments
-    return render_template("notices/receipts.html", r=result, notice=result.notice, unread=unread, top=top,
+    # recipients in no department are one row the engine names "—": say so, as the dashboards do
+    departments = [replace(d, name=_("No department")) if d.id is None else d for d in result.departments]
+    top = [d for d in departments if d.depth <= 1] or departments
+    return render_template("notices/receipts.html", r=result, departments=departments, notice=result.notice,
+                           unread=unread, top=top,
                            reminded_by=reminded_by.get(result.notice.reminded_by or ""), problem=problem,
                            lang=lang), status
 

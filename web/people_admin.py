@@ -63,7 +63,8 @@ def person(person_id: int):
     """One person: who they are, and the forms to change them."""
     with _sessions()() as db:
         row = people_admin.get_person(db, current_account().username, person_id)  # NotFoundError: 404
-    return render_template("admin/person.html", row=row, lang=current_language())
+        roles = people_admin.roles_of(db, row.id, current_language())
+    return render_template("admin/person.html", row=row, roles=roles, lang=current_language())
 
 
 def _change(person_id: int, action):

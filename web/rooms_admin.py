@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from engine.errors import LiaisonError, NotFoundError
-from engine.people.org import display_names
+from engine.people.org import department_names, display_names, role_names
 from engine.resources import rooms
 
 from .auth import require_super_admin
@@ -39,8 +39,15 @@ def _as_form(room) -> dict:
 def index():
     with _sessions()() as db:
         found = rooms.list_rooms(db, include_inactive=True)
-        names = display_names(db, {room.approver for room in found if room.approver}, current_language())
-    return render_template("admin/rooms.html", rooms=found, names=names)
+        lang = current_language()
+        names = display_names(db, {room.approver for room in found if room.approver}, lang)
+        roles = role_names(db, {key for room in found for key in (room.bookers or {}).get("roles", [])}
+                           | {room.approver_role for room in found if room.approver_role}, lang)
+        departments = department_names(db, {c for room in found for c in (room.bookers or {}).get("departments", [])},
+                                       lang)
+    bookers = {room.key: [departments.get(c, c) for c in (room.bookers or {}).get("departments", [])]
+               + [roles.get(k, k) for k in (room.bookers or {}).get("roles", [])] for room in found}
+    return render_template("admin/rooms.html", rooms=found, names=names, roles=roles, bookers=bookers)
 
 
 @bp.get("/edit")
@@ -71,5 +78,6 @@ def save():
     except LiaisonError as exc:
         return render_template("admin/room_edit.html", form=posted, existing=request.form.get("existing") == "1",
                                error=translated(exc)), 422
-    flash(_("Room %(key)s saved.", key=posted["key"]), "ok")
+    name = posted["name_en"] if current_language() == "en" and posted["name_en"] else posted["name"]
+    flash(_("Room %(key)s saved.", key=name or posted["key"]), "ok")  # by its name, as the list shows it
     return redirect(url_for("rooms_admin.index"), 303)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length, Optional
@@ -26,6 +27,9 @@ bp = Blueprint("tokens", __name__)
 SCOPE_LABELS = {"read": _l("read: lists, requests, tasks, people"), "start": _l("start: start requests, send messages"),
                 "work": _l("work: complete tasks, approval operations"), "deploy": _l("deploy: deploy and export packages"),
                 "admin": _l("admin: terminate and move requests (if you may)")}
+SCOPE_NAMES = {"read": lazy_pgettext("scope", "read"), "start": lazy_pgettext("scope", "start"),  # the token list's words
+               "work": lazy_pgettext("scope", "work"), "deploy": lazy_pgettext("scope", "deploy"),
+               "admin": lazy_pgettext("scope", "admin")}
 
 
 def sessions():
@@ -69,7 +73,8 @@ def mine():
         status = 422
     with sessions()() as session:
         tokens = api_tokens.list_tokens(session, account)
-    return render_template("me/tokens.html", form=form, tokens=tokens, secret=secret, everyone=False), status
+    return render_template("me/tokens.html", form=form, tokens=tokens, secret=secret, everyone=False,
+                           scope_names=SCOPE_NAMES), status
 
 
 @bp.post("/me/tokens/<int:token_id>/revoke")
@@ -88,7 +93,8 @@ def all_tokens():
     with sessions()() as session:
         tokens = api_tokens.list_tokens(session, current_account(), everyone=True)
         names = org.display_names(session, {t.username for t in tokens}, current_language())
-    return render_template("me/tokens.html", form=None, tokens=tokens, secret=None, everyone=True, names=names)
+    return render_template("me/tokens.html", form=None, tokens=tokens, secret=None, everyone=True, names=names,
+                           scope_names=SCOPE_NAMES)
 
 
 @bp.post("/admin/tokens/<int:token_id>/revoke")

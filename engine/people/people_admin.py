@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from engine.data.models import Department, Person
+from engine.data.models import Department, Person, PersonRole, Role
 from engine.errors import LiaisonError, Message, NotFoundError, NotPermittedError, Username, msg
 from engine.results import paging
 
@@ -110,6 +110,13 @@ def get_person(session: Session, admin_username: str, person_id: int) -> PersonR
     except NotPermittedError as exc:
         raise NotFoundError(msg("no person %(id)s", id=person_id)) from exc
     return PersonRow(*session.execute(_rows(session, admin_username).where(Person.id == person.id)).one())
+
+
+def roles_of(session: Session, person_id: int, lang: str = "zh") -> list[tuple[int, str]]:
+    """The person's roles as (role id, name in `lang`), by name: one query."""
+    rows = session.execute(select(Role.id, Role.name, Role.name_en).join(PersonRole, PersonRole.role_id == Role.id)
+                           .where(PersonRole.person_id == person_id)).all()
+    return sorted(((r.id, (r.name_en or r.name) if lang == "en" else r.name) for r in rows), key=lambda r: r[1])
 
 
 def _managed(session: Session, actor: str | None, username: str) -> Person:

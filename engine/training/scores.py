@@ -172,8 +172,8 @@ def _label(value, lang: str) -> str:
 
 HEADERS = {"zh": ("姓名", "部门", "课程", "最高分", "最后得分", "考试次数", "结果", "日期"),
            "en": ("Name", "Department", "Course", "Best", "Last", "Attempts", "Outcome", "Date")}
-OUTCOME_WORDS = {"zh": {"passed": "通过", "failed": "未通过", "open": "进行中"},
-                 "en": {"passed": "passed", "failed": "failed", "open": "open"}}
+OUTCOME_WORDS = {"zh": {"passed": "已通过", "failed": "未通过", "open": "进行中"},  # the score page's words
+                 "en": {"passed": "Passed", "failed": "Failed", "open": "In progress"}}
 
 
 def export_xlsx(table: ScoreTable, lang: str = "zh") -> bytes:

@@ -78,9 +78,26 @@ def test_org_import_preview_then_apply(app, people, sessions):
                        ).status_code == 400                                # no job named
 
 
+def test_org_import_preview_counts_each_row_and_names_what_changes(app, people, sessions):
+    client = app.test_client()
+    sign_in(client, "root")
+    page = _upload(client, GOOD.replace("直属上级\n", "直属上级,备注\n")).get_data(as_text=True)
+    assert "built-in method" not in page                                   # counts is a dict: c.update was its method
+    assert re.search(r"(Updated|更新): \d+</li>", page)
+    assert 'data-row="2"' in page and 'data-row="3"' in page               # every row that creates or changes
+    assert "备注" in page                                                  # the unknown column's warning is shown
+
+
 def test_upload_without_csrf_token_is_refused(app, people):
     client = app.test_client()
     sign_in(client, "root")
     response = client.post("/admin/org-import", content_type="multipart/form-data",
                            data={"file": (io.BytesIO(GOOD.encode()), "org.csv")})
     assert response.status_code == 400
+
+
+def test_a_persons_page_names_their_roles(app, people):
+    client = app.test_client()
+    sign_in(client, "root")
+    page = client.get(f"/admin/people/{people['zhang']}?lang=zh").get_data(as_text=True)
+    assert ">财务</a>" in page                                            # by name, linked to the role's page

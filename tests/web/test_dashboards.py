@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,6 +136,9 @@ def test_exports_hold_the_tables_numbers(dash):
     assert values[1][:5] == ("Countersign", 6.0, 7.6, 2, 1)
     overdue = client.get("/dashboards/sign_off/overdue.csv?lang=zh").get_data(as_text=True)
     assert "3,会签,王," in overdue  # people and steps by name, never the username
+    assert "T" not in overdue.splitlines()[1] and re.search(r",\d{4}-\d\d-\d\d \d\d:\d\d,", overdue)  # a plain local time
+    cycle = client.get("/dashboards/sign_off/cycle.csv?lang=zh").get_data(as_text=True)
+    assert "办结时长中位数（小时）" in cycle and "cycle_median_h" not in cycle  # measures as the page names them
 
 
 def test_a_bad_filter_is_a_bilingual_error_and_the_page_still_shows(dash):

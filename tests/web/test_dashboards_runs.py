@@ -77,7 +77,7 @@ def test_the_new_views_show_the_runs_numbers(runs):
             "NOT EXISTS (SELECT 1 FROM approval_item a WHERE a.task_id = t.id) UNION ALL SELECT signer FROM "
             "approval_item WHERE status IN ('approved', 'rejected')) d GROUP BY who")).all())
     assert _table(page, "chart-weekly") == [["Item", "Li", "Wang", "Zhang"],
-                                            ["2026-W45", str(done["li"]), str(done["wang"]), str(done["zhang"])]]
+                                            ["2026 week 45", str(done["li"]), str(done["wang"]), str(done["zhang"])]]
     deputies = html.fromstring(page).xpath("//table[@id='deputies-table']/tbody/tr/td")
     assert [td.text_content().strip() for td in deputies][:2] == ["Li", "Hu"]
     assert [td.text_content().strip() for td in deputies][3] == "1"

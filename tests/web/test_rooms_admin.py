@@ -29,7 +29,9 @@ def test_super_admin_adds_and_changes_a_room_bad_input_is_refused(app, people, s
         lab = rooms.get_room(db, "lab")
         assert (lab.capacity, lab.equipment, lab.bookers["departments"], lab.needs_approval) == (
             10, ["projector", "screen"], ["sales"], True)
-    assert "实验室" in client.get("/admin/rooms/").get_data(as_text=True)
+    listing = client.get("/admin/rooms/").get_data(as_text=True)
+    assert "实验室" in listing
+    assert "<td>销售部</td>" in listing and "<td>财务</td>" in listing   # who books and approves, by name, not key
     ics = client.get("/rooms/lab.ics")
     assert ics.status_code == 200 and ics.mimetype == "text/calendar" and b"X-WR-CALNAME:" in ics.data
 

@@ -23,17 +23,29 @@
     return { labels: labels, series: series };
   }
 
+  /* A long category label (a question, a flow) is cut with "…" on the axis, where Chart.js would clip
+     its start off; the tooltip and the table keep it whole. */
+  var LABEL_MAX = 18;
+  function shortLabel(value) {
+    var label = String(this.getLabelForValue(value));
+    return label.length > LABEL_MAX ? label.slice(0, LABEL_MAX - 1) + "…" : label;
+  }
+
   function draw(figure) {
     var kind = figure.getAttribute("data-kind") || "bar";
     var unit = figure.getAttribute("data-unit") || "";
     var numbers = readTable(figure);
     var round = kind === "pie" || kind === "doughnut";
+    var colors = (figure.getAttribute("data-colors") || "").split(" ").filter(Boolean);
+    var palette = colors.length ? colors.concat(PALETTE) : PALETTE;
+    /* whole numbers (requests, people, tasks): no 0.5 steps on the value axis */
+    var counts = numbers.series.every(function (s) { return s.data.every(function (v) { return v == null || Number.isInteger(v); }); });
     var datasets = (round ? numbers.series.slice(0, 1) : numbers.series).map(function (s, i) {
       return {
         label: s.label,
         data: s.data,
-        backgroundColor: round ? PALETTE.slice(0, s.data.length) : PALETTE[i % PALETTE.length],
-        borderColor: round ? "#fff" : PALETTE[i % PALETTE.length],
+        backgroundColor: round ? palette.slice(0, s.data.length) : palette[i % palette.length],
+        borderColor: round ? "#fff" : palette[i % palette.length],
       };
     });
     var holder = figure.querySelector(".chart-canvas");
@@ -55,7 +67,10 @@
             return (ctx.dataset.label ? ctx.dataset.label + ": " : "") + value + unit;
           } } },
         },
-        scales: round ? {} : { x: { beginAtZero: true }, y: { beginAtZero: true } },
+        scales: round ? {} : {
+          x: { beginAtZero: true, ticks: kind === "hbar" && counts ? { precision: 0 } : {} },
+          y: { beginAtZero: true, ticks: kind === "hbar" ? { callback: shortLabel } : counts ? { precision: 0 } : {} },
+        },
       },
     });
   }

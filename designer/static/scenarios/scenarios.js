@@ -119,7 +119,7 @@ function formView(spec) {
   const expect = spec.expect;
   expect.data = expect.data && typeof expect.data === 'object' ? expect.data : {};
   const status = el('select', { 'aria-label': L.status, 'data-role': 'status' },
-    ['', 'completed', 'running', 'cancelled'].map((s) => el('option', { value: s, text: s || L.none, selected: expect.status === s })));
+    ['', 'completed', 'running', 'cancelled'].map((s) => el('option', { value: s, text: s ? (L['status_' + s] || s) : L.none, selected: expect.status === s })));
   status.addEventListener('change', () => { if (status.value) expect.status = status.value; else delete expect.status; });
   return [
     input(L.name, spec.name, (v) => { spec.name = v; }, { 'data-role': 'test-name' }),

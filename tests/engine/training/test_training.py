@@ -175,6 +175,9 @@ def test_the_export_is_a_workbook_of_the_table(world):
     assert book.sheetnames == ["成绩", "题目"]
     assert book["成绩"].max_row == 31 and book["成绩"]["A1"].value == "姓名"
     assert book["题目"].max_row == 6
+    assert {row[6] for row in book["成绩"].iter_rows(min_row=2, values_only=True)} <= {"已通过", "未通过", "进行中"}
+    english = load_workbook(io.BytesIO(scores.export_xlsx(table, "en")))["Scores"]
+    assert {row[6] for row in english.iter_rows(min_row=2, values_only=True)} <= {"Passed", "Failed", "In progress"}
 
 
 def test_a_pass_issues_a_certificate_whose_pdf_names_the_person_and_score(world):

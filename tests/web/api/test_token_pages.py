@@ -31,8 +31,9 @@ def test_make_use_and_revoke_a_token_in_the_browser(api_app):
     secret = SECRET.search(made.get_data(as_text=True)).group(1)
     assert "只显示这一次" in made.get_data(as_text=True)
     assert call(api_app.test_client(), "GET", "/tasks", secret).status_code == 200
-    page = browser.get("/me/tokens").get_data(as_text=True)
+    page = browser.get("/me/tokens?lang=en").get_data(as_text=True)
     assert secret not in page and "CRM" in page and "read, work" in page
+    assert "读取、办理" in browser.get("/me/tokens?lang=zh").get_data(as_text=True)  # scopes in the page's words
     token_id = re.search(r'data-token="(\d+)"', page).group(1)
 
     chief = api_app.test_client()
