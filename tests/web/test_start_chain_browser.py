@@ -149,6 +149,8 @@ def test_the_manager_picker_shows_names_and_posts_the_username(browser, site, la
 
         page.click("#start-submit")  # no leave type, no days: the form comes back with errors
         page.locator(".lf-error-summary").first.wait_for()
+        # the page is there before its deferred picker script has turned the value into the name: wait for it
+        page.wait_for_function("([id, name]) => document.getElementById(id).value === name", arg=["manager", names["wang"]])
         assert page.locator("#manager").input_value() == names["wang"]
         assert page.input_value("input[type=hidden][name=manager]") == "wang"
 
