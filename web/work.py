@@ -42,7 +42,7 @@ from engine.errors import (
     TaskConflictError,
 )
 from engine.external import display as external_display
-from engine.external.identity import is_external
+from engine.external.identity import external_group, is_external
 from engine.people import org
 from engine.runtime import operations, uploads
 from engine.runtime.outcome import DECISION_KEY
@@ -375,10 +375,20 @@ def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None 
     for task in view["tasks"]:
         if task["status"] != "open":
             continue
-        holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ""
+        groups = task.get("candidate_groups") or []
+        outside = [EXTERNAL_WAITING[g]() for g in groups if g in EXTERNAL_WAITING]
+        holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ", ".join(outside)
         waiting.append({"id": task["id"], "name": task.get("name") or task["element_id"], "holder": holder,
-                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or [])})
+                        "groups": ", ".join(roles.get(g, g) for g in groups if g not in EXTERNAL_WAITING)})
     return waiting
+
+
+# an external task is offered to the group ext:KIND, which no employee holds: say who outside does it
+EXTERNAL_WAITING = {
+    external_group("supplier"): lambda: _("the supplier, in the portal"),
+    external_group("customer"): lambda: _("the customer, in the portal"),
+    external_group("visitor"): lambda: _("the visitor, in the portal"),
+}
 
 
 def instance_parts(session, instance_id: int, lang: str, hide=()) -> dict:

@@ -27,3 +27,17 @@ def test_the_instance_page_shows_why_no_link_was_sent(app, sessions, people):
         "po_number": "PO-6", "supplier": "BETA", "items": "x", "amount": 1, "delivery_date": "2026-12-20"},
         "zhang").instance_id
     assert "已向外部方发送链接" in client.get(f"/instances/{sent}").get_data(as_text=True)
+
+
+def test_the_instance_page_says_the_supplier_does_the_waiting_step_in_the_portal(app, sessions, people):
+    deploy_supplier_order_only(sessions)
+    add_party(sessions, key="ACME")
+    instance_id = runtime.start_instance(sessions, "supplier_order", {
+        "po_number": "PO-7", "supplier": "ACME", "items": "x", "amount": 1, "delivery_date": "2026-12-20"},
+        "zhang").instance_id
+    client = app.test_client()
+    sign_in(client, "zhang")
+    page = client.get(f"/instances/{instance_id}?lang=zh").get_data(as_text=True)
+    assert "供应商（在门户中处理）" in page and "ext:supplier" not in page
+    page = client.get(f"/instances/{instance_id}?lang=en").get_data(as_text=True)
+    assert "the supplier, in the portal" in page and "ext:supplier" not in page
