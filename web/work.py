@@ -340,8 +340,14 @@ def _comment(entry: dict) -> str:
     data = entry.get("data") or {}
     if entry.get("action") in ("external_link_problem", "notice_refused") and isinstance(data, dict) \
             and data.get("msgid"):
-        return translated(Message(data["msgid"], **(data.get("params") or {})))
+        params = dict(data.get("params") or {})
+        if params.get("kind") in PARTY_KIND_WORDS:  # a party kind is a word of the message: in the page's language
+            params["kind"] = PARTY_KIND_WORDS[params["kind"]]()
+        return translated(Message(data["msgid"], **params))
     return entry.get("comment") or ""
+
+
+PARTY_KIND_WORDS = {"supplier": lambda: _("supplier"), "customer": lambda: _("customer")}
 
 
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:

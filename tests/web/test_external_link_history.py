@@ -21,7 +21,7 @@ def test_the_instance_page_shows_why_no_link_was_sent(app, sessions, people):
     with sessions() as session, session.begin():
         session.execute(update(Person).where(Person.username == "zhang").values(locale="zh"))
     page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
-    assert "未能向外部方发送链接" in page and "没有编码为 ACME 的有效 supplier，未发送链接" in page
+    assert "未能向外部方发送链接" in page and "没有编码为 ACME 的有效供应商，未发送链接" in page
     add_party(sessions, key="BETA")
     sent = runtime.start_instance(sessions, "supplier_order", {
         "po_number": "PO-6", "supplier": "BETA", "items": "x", "amount": 1, "delivery_date": "2026-12-20"},
