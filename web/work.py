@@ -42,7 +42,7 @@ from engine.errors import (
     TaskConflictError,
 )
 from engine.external import display as external_display
-from engine.external.identity import external_group, is_external
+from engine.external.identity import external_group
 from engine.people import org
 from engine.runtime import operations, uploads
 from engine.runtime.outcome import DECISION_KEY
@@ -307,12 +307,7 @@ def when(value: str | datetime | None) -> str:
 def _people(session, usernames, lang: str) -> dict[str, str]:
     """Display names by username, in the page's language when the person has one in it; outsiders'
     identities (`ext:contact:ID`, `ext:grant:ID`) by the names `engine.external.display` gives them."""
-    usernames = set(usernames or ())
-    outsiders = {u for u in usernames if is_external(u)}
-    names = org.display_names(session, usernames - outsiders, lang)
-    if outsiders:
-        names.update(external_display.display_names(session.connection(), outsiders, lang))
-    return names
+    return external_display.actor_names(session, usernames or (), lang)
 
 
 @dataclass
