@@ -122,11 +122,16 @@ def _reference_values(session: Session, instance_ids: list[int]) -> dict[int, st
     for instance_id, key, value in session.execute(
             select(InstanceData.instance_id, InstanceData.key, InstanceData.value)
             .where(InstanceData.instance_id.in_(first), InstanceData.key.in_(set(first.values())))):
-        if first.get(instance_id) == key:
-            parsed = json.loads(value)
-            if isinstance(parsed, (str, int, float)) and not isinstance(parsed, bool) and len(str(parsed)) <= 60:
-                values[instance_id] = str(parsed)
+        if first.get(instance_id) == key and (text := _reference_text(json.loads(value))) is not None:
+            values[instance_id] = text
     return values
+
+
+def _reference_text(value) -> str | None:
+    """A value that can stand for a business key: a short text or number (not a flag, a list, a table)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and 0 < len(str(value)) <= 60:
+        return str(value)
+    return None
 
 
 # -- one case --------------------------------------------------------------------------------------
@@ -177,6 +182,9 @@ def case_view(session: Session, principal: Principal, instance_id: int, lang: st
                     instance.business_key, outcomes(session, [instance.id])[instance.id], instance.created_at)
     view.milestones = _milestones(session, instance, version, package, lang)
     view.fields = _visible_fields(session, instance, package, lang)
+    if not view.business_key:  # as the list of cases tells them apart: the first visible field
+        first = (scope.portal_settings(package).get("visible_fields") or [None])[0]
+        view.business_key = _reference_text(next((f.value for f in view.fields if f.name == first), None))
     task = session.execute(select(WorkTask.id, WorkTask.element_id, WorkTask.name, WorkTask.due_at)
                            .where(WorkTask.instance_id == instance_id, _offered_to(principal))
                            .order_by(WorkTask.created_at, WorkTask.id).limit(1)).first()

@@ -153,3 +153,13 @@ def test_the_service_desk_inbox_names_the_customer_contact_who_submitted(custome
         [item] = inbox.todo(session, "wang", ["service_desk"], lang="zh").items
         rows = inbox.export_csv([item], lang="zh").splitlines()
     assert item.initiator_name == "华信电子 · 陈工" and "华信电子 · 陈工" in rows[1]
+
+
+def test_the_progress_page_heads_a_case_without_business_key_with_its_request_number(customer):
+    sessions, chen = customer
+    instance_id = portal.start_request(sessions, chen, "customer_request", {
+        "request_type": "incident", "description": "Printer jams", "desired_date": "2026-12-20"}, "zh")
+    with sessions() as session:
+        view = portal.case_view(session, chen, instance_id, "zh")
+        [item] = portal.cases(session, chen, "zh").items
+    assert view.business_key.startswith("CR-") and view.business_key == item.business_key
