@@ -43,9 +43,12 @@ def _labels() -> dict:
         "ACTIONS": {"enter_link": _("Opened a link"), "enter_code": _("Entered a code"), "sign_in": _("Signed in"),
                     "sign_in_request": _("Asked for a sign-in code"), "view": _("Viewed"), "fill": _("Filled a form"),
                     "upload": _("Uploaded a file"), "download": _("Downloaded a file"),
-                    "submit": _("Submitted a request")},
+                    "submit": _("Submitted a request"), "pass": _("Opened a visitor pass"),
+                    "sign_out": _("Signed out")},
         "OUTCOME_NAMES": {"unknown": _("unknown code"), "expired": _("expired"), "not_yet": _("not yet valid"),
-                          "revoked": _("withdrawn"), "throttled": _("too many attempts"), "denied": _("refused")},
+                          "revoked": _("withdrawn"), "throttled": _("too many attempts"), "denied": _("refused"),
+                          "not_found": _("not theirs or not found"), "no_session": _("not signed in"),
+                          "closed": _("step already closed"), "invalid": _("form not valid")},
         "CHANGES": {"create": _("new"), "update": _("updated"), "same": _("unchanged")},
     }
 

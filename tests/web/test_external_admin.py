@@ -196,6 +196,18 @@ def test_the_access_log_lists_accesses_and_refusals_newest_first_by_party_and_ou
     assert "10.3.3.3" in refused and "10.1.1.1" not in refused
 
 
+def test_the_access_log_names_every_refusal_and_action_the_portal_records(admin, sessions):
+    with sessions() as db, db.begin():
+        for outcome in ("not_found", "no_session", "closed", "invalid"):
+            audit.record(db.connection(), action="view", outcome=outcome, ip="10.4.4.4")
+        audit.record(db.connection(), action="pass", outcome="ok", ip="10.4.4.4")
+        audit.record(db.connection(), action="sign_out", outcome="ok", ip="10.4.4.4")
+    page = admin.get(BASE + "/access-log", query_string={"lang": "zh"}).get_data(as_text=True)
+    for word in ("无权查看或不存在", "未登录", "步骤已关闭", "表单有误", "打开访客通行证", "退出登录"):
+        assert word in page
+    assert not re.search(r">\s*(not_found|no_session|closed|invalid|pass|sign_out)\s*<", page)
+
+
 def test_the_access_log_pages_on(admin, sessions):
     with sessions() as db, db.begin():
         for n in range(55):
