@@ -154,7 +154,8 @@ def _access_refused(exc: ExternalAccessError):
     ask = _("Ask the person who sent you the link or code for a new one.")
     pages = {
         "unknown": (_("This link or code is not valid."),
-                    _("Check that you typed or copied it completely.") + " " + ask),
+                    _("Check that you typed or copied it completely. Ask the person who sent you the link or "
+                      "code for a new one.")),
         "expired": (_("This link or code has expired."), ask),
         "revoked": (_("This link or code was withdrawn."), ask),
         "not_yet": (_("This link or code is not valid yet."),
