@@ -393,7 +393,7 @@ def start_request(sessions: sessionmaker[Session], principal: Principal, key: st
     """Start a new request of `key` as the principal; returns the instance id. The fields of `filled_for`
     are set whatever was sent: a party's principal submits for its own party (`data[portal.party_field]`
     is its key); a grant's holder names the grant's issuer (`data[portal.host_field]` is its
-    `created_by`: a visitor's host)."""
+    `created_by`: a visitor's host; NotPermittedError for a code that has none)."""
     with sessions() as session:
         conn = session.connection()
         if not scope.may_start(conn, principal, key):
@@ -407,6 +407,9 @@ def start_request(sessions: sessionmaker[Session], principal: Principal, key: st
             else:
                 data[name] = session.execute(
                     select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)).scalar_one()
+                if not data[name]:  # a code issued by nobody (the CLI without --as) names no host
+                    raise NotPermittedError(msg("This invitation code does not say whom you are visiting. Ask the "
+                                                "person who sent it to you for a new code."))
     result = runtime.start_instance(sessions, key, data, principal.identity, lang=lang)
     _own_case(sessions, result.instance_id, principal, portal, data)
     return result.instance_id

@@ -9,6 +9,7 @@ import pytest
 
 from engine.data import store
 from engine.data.models import utcnow
+from engine.errors import NotPermittedError
 from engine.external import grants
 from engine.packages import deployment as packages
 from engine.packages.portal_checks import portal_section_problems
@@ -33,6 +34,18 @@ def test_the_code_issuer_is_the_host_whatever_the_visitor_sends(sessions):
     instance_id = portal.start_request(sessions, principal, "visitor_booking", {**VISIT, "host": "zhou"}, "en")
     with sessions() as session:
         assert store.read_process_data(session, instance_id)["host"] == "li"
+
+
+def test_a_code_issued_by_nobody_is_refused_with_what_to_do_instead_of_a_hidden_required_field(sessions):
+    add_people(sessions, "li")
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(VISITOR_BOOKING), "admin")
+        _grant_id, code = grants.issue_code(session.connection(), scopes=["submit", "view"],
+                                            valid_until=utcnow() + timedelta(days=3), process_key="visitor_booking")
+    with sessions() as session, session.begin():
+        principal = grants.redeem_code(session.connection(), code, utcnow(), client="test")
+    with pytest.raises(NotPermittedError, match="does not say whom you are visiting"):
+        portal.start_request(sessions, principal, "visitor_booking", {**VISIT, "host": "li"}, "en")
 
 
 @pytest.mark.parametrize(("value", "wrong"), [("host", False), ("nope", True), ("", True)])
