@@ -194,12 +194,13 @@ def case_view(session: Session, principal: Principal, instance_id: int, lang: st
     return view
 
 
-_MILESTONES: BoundedCache[list] = BoundedCache(256)  # version checksum -> [(element id, BPMN name)]
+_MILESTONES: BoundedCache[list] = BoundedCache(256)  # version checksum -> [(element id, BPMN name, end event?)]
 
 
-def milestone_elements(version: ProcessVersion) -> list[tuple[str, str | None]]:
+def milestone_elements(version: ProcessVersion) -> list[tuple[str, str | None, bool]]:
     """The elements with `liaison:milestone="true"` of a version, in diagram order (left to right,
-    then top to bottom; document order for elements the diagram does not draw)."""
+    then top to bottom; document order for elements the diagram does not draw), each saying whether it
+    is an end event."""
     def compute() -> list:
         found = []
         for text in (version.bpmn or {}).values():
@@ -212,8 +213,8 @@ def milestone_elements(version: ProcessVersion) -> list[tuple[str, str | None]]:
             for position, node in enumerate(root.iter()):
                 if isinstance(node.tag, str) and node.get(f"{{{LIAISON_NS}}}milestone") == "true" and node.get("id"):
                     x, y = bounds.get(node.get("id"), (float("inf"), float(position)))
-                    found.append((x, y, position, node.get("id"), node.get("name")))
-        return [(element_id, name) for *_order, element_id, name in sorted(found)]
+                    found.append((x, y, position, node.get("id"), node.get("name"), node.tag.endswith("}endEvent")))
+        return [(element_id, name, end) for *_order, element_id, name, end in sorted(found)]
 
     return _MILESTONES.get(version.checksum, compute)
 
@@ -222,7 +223,7 @@ def _milestones(session: Session, instance, version, package: dict, lang: str) -
     elements = milestone_elements(version)
     if not elements:
         return []
-    ids = [e for e, _ in elements]
+    ids = [e for e, *_ in elements]
     reached = dict(session.execute(
         select(HistoryEntry.element_id, func.max(HistoryEntry.at)).where(
             HistoryEntry.instance_id == instance.id, HistoryEntry.element_id.in_(ids),
@@ -231,8 +232,10 @@ def _milestones(session: Session, instance, version, package: dict, lang: str) -
         WorkTask.instance_id == instance.id, WorkTask.status == "open", WorkTask.element_id.in_(ids))))
     names = element_names(package)
     result = []
-    for element_id, bpmn_name in elements:
+    for element_id, bpmn_name, end in elements:
         status = "current" if element_id in waiting else "done" if element_id in reached else "upcoming"
+        if end and status == "upcoming" and element_id != ids[-1]:
+            continue  # another way it may end (declined, no-show): an outcome once reached, not a step ahead
         result.append(Milestone(element_id, element_label(names, element_id, lang, bpmn_name or element_id), status,
                                 reached.get(element_id) if status == "done" else None))
     return result

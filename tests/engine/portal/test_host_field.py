@@ -6,9 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from engine import runtime
 from engine.data import store
-from engine.data.models import utcnow
+from engine.data.models import WorkTask, utcnow
 from engine.errors import NotPermittedError
 from engine.external import grants
 from engine.packages import deployment as packages
@@ -54,3 +56,24 @@ def test_host_field_must_name_a_form_field(value, wrong):
     problems = portal_section_problems({"party": "visitor", "email_field": "visitor_email", "host_field": value},
                                        forms)
     assert bool(problems) is wrong
+
+
+def test_a_visitors_progress_lists_the_other_endings_only_once_reached(sessions):
+    add_people(sessions, "li")
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(VISITOR_BOOKING), "admin")
+        _grant_id, code = grants.issue_code(session.connection(), scopes=["submit", "view"],
+                                            valid_until=utcnow() + timedelta(days=3), process_key="visitor_booking",
+                                            created_by="li")
+    with sessions() as session, session.begin():
+        principal = grants.redeem_code(session.connection(), code, utcnow(), client="test")
+    instance_id = portal.start_request(sessions, principal, "visitor_booking", VISIT, "en")
+    with sessions() as session:
+        running = [m.element_id for m in portal.case_view(session, principal, instance_id, "en").milestones]
+        task_id = session.scalars(select(WorkTask.id).where(WorkTask.instance_id == instance_id,
+                                                            WorkTask.status == "open")).one()
+    assert running == ["check_in", "check_out", "visit_done"]
+    runtime.complete_task(sessions, task_id, "li", {"approved": False})
+    with sessions() as session:
+        declined = [(m.element_id, m.status) for m in portal.case_view(session, principal, instance_id, "en").milestones]
+    assert ("rejected_end", "done") in declined and "no_show_end" not in dict(declined)
