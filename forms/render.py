@@ -314,7 +314,8 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
         return word("yes" if value else "no", lang)
     if isinstance(value, list):
         return ", ".join(plain(v) for v in value)
-    return plain(value)
+    # a datetime as stored, 2026-12-07T10:00, reads 2026-12-07 10:00
+    return plain(value).replace("T", " ", 1) if kind == "datetime" else plain(value)
 
 
 def _duration_text(fld, start: str, end: str, form, lang: str) -> str:
