@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine import runtime
 from engine.data import store
 from engine.data.models import WorkTask, utcnow
-from engine.errors import NotPermittedError
+from engine.errors import FormInvalidError, NotPermittedError
 from engine.external import grants
 from engine.packages import deployment as packages
 from engine.packages.portal_checks import portal_section_problems
@@ -77,3 +77,13 @@ def test_a_visitors_progress_lists_the_other_endings_only_once_reached(sessions)
     with sessions() as session:
         declined = [(m.element_id, m.status) for m in portal.case_view(session, principal, instance_id, "en").milestones]
     assert ("rejected_end", "done") in declined and "no_show_end" not in dict(declined)
+
+
+def test_a_visit_that_ends_before_it_starts_is_refused_on_its_end_field(sessions):
+    add_people(sessions, "li")
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(VISITOR_BOOKING), "admin")
+    with pytest.raises(FormInvalidError) as refused:
+        runtime.start_instance(sessions, "visitor_booking", {**VISIT, "visit_end": "2030-05-21T13:00", "host": "li"},
+                               "li")
+    assert "visit_end" in refused.value.errors
