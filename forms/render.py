@@ -454,6 +454,7 @@ def _readonly(view: FieldView, fld, form, lang: str) -> None:
             rows=[[display(r.get(c["name"]) if isinstance(r, dict) else None, c, form, lang) for c in columns]
                   for r in (value if isinstance(value, list) else [])],
             blank=[], sums={}, min_rows=0, max_rows=0, order=[])
+        view.display = word("empty", lang)  # shown instead of a table of headers alone when it has no rows
     else:
         view.widget = "readonly"
         view.display = display(value, view.spec, form, lang)

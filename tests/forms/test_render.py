@@ -342,3 +342,12 @@ def test_read_only_datetimes_read_as_date_and_time_not_iso():
                          "access": {"View": {"editable": []}}})
     root = parse(render(build(visit, node="View", values={"arrives": "2026-12-07T10:00"}), "zh"))
     assert wrapper(root, "arrives").find("div", **{"class": "lf-value"}).text == "2026-12-07 10:00"
+
+
+def test_a_read_only_table_without_rows_reads_as_empty_not_as_headers_alone():
+    plan = load_schema({"fields": [{"name": "plan", "type": "table", "label": "Plan",
+                                    "columns": [{"name": "title", "type": "text", "label": "Title"}]}],
+                        "access": {"View": {"editable": []}}})
+    root = parse(render(build(plan, node="View", values={"plan": []}), "zh"))
+    assert wrapper(root, "plan").find("table") is None
+    assert wrapper(root, "plan").find("div", **{"class": "lf-value"}).text == "—"
