@@ -339,7 +339,15 @@ def _comment(entry: dict) -> str:
         if params.get("kind") in PARTY_KIND_WORDS:  # a party kind is a word of the message: in the page's language
             params["kind"] = PARTY_KIND_WORDS[params["kind"]]()
         return translated(Message(data["msgid"], **params))
+    if entry.get("action") == "skipped" and isinstance(data, dict) and data.get("skip_reason") in SKIP_REASONS:
+        return SKIP_REASONS[data["skip_reason"]]()  # the engine's note names rules and usernames
     return entry.get("comment") or ""
+
+
+SKIP_REASONS = {
+    "requester": lambda: _("The approver would have been the requester: the step was skipped."),
+    "nobody": lambda: _("Nobody was found to approve: the step was skipped."),
+}
 
 
 PARTY_KIND_WORDS = {"supplier": lambda: _("supplier"), "customer": lambda: _("customer")}
