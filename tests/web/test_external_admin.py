@@ -18,6 +18,7 @@ from engine.external import sessions as portal_sessions
 from engine.external.errors import ExternalAccessError
 from engine.packages import deployment as packages
 from engine.work import portal
+from tests.engine.portal.support import add_party, deploy_supplier_order_only, start_order
 
 from .conftest import csrf_token, sign_in
 
@@ -279,3 +280,13 @@ def test_the_parties_list_pages_on(admin, sessions):
     assert first.count("data-party=") == 100 and 'data-party="S100"' not in first
     second = admin.get(BASE + "/", query_string={"page": 2}).get_data(as_text=True)
     assert second.count("data-party=") == 1 and 'data-party="S100"' in second
+
+
+def test_a_partys_links_name_their_step_in_the_pages_language(admin, sessions):
+    deploy_supplier_order_only(sessions)
+    party_id = add_party(sessions, key="ACME")
+    start_order(sessions)
+    page = admin.get(f"{BASE}/parties/{party_id}", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "确认订单" in page and "Confirm order" not in page
+    english = admin.get(f"{BASE}/parties/{party_id}", query_string={"lang": "en"}).get_data(as_text=True)
+    assert "Confirm order" in english
