@@ -290,3 +290,9 @@ def test_a_partys_links_name_their_step_in_the_pages_language(admin, sessions):
     assert "确认订单" in page and "Confirm order" not in page
     english = admin.get(f"{BASE}/parties/{party_id}", query_string={"lang": "en"}).get_data(as_text=True)
     assert "Confirm order" in english
+
+
+def test_the_codes_of_a_process_are_headed_by_its_name(admin, sessions):
+    deploy_supplier_order_only(sessions)
+    page = admin.get(BASE + "/codes", query_string={"process": "supplier_order", "lang": "zh"}).get_data(as_text=True)
+    assert "采购订单（供应商确认） 的邀请码" in page and "supplier_order 的邀请码" not in page
