@@ -63,6 +63,15 @@ def _process(conn, key: str) -> None:
         raise NotFoundError(msg("There is no process %(key)s.", key=key))
 
 
+def _person(conn, username: str) -> None:
+    from sqlalchemy import select
+
+    from engine.data.models import Person
+
+    if conn.scalar(select(Person.id).where(Person.username == username, Person.active.is_(True))) is None:
+        raise NotFoundError(msg("There is no active person %(username)s.", username=username))
+
+
 @external_group.command("link")
 @click.option("--instance", "instance_id", type=int, required=True, help="The instance the link opens.")
 @click.option("--days", type=click.IntRange(1, 366), default=DEFAULT_DAYS, show_default=True)
@@ -93,12 +102,14 @@ def link_command(ctx: click.Context, instance_id: int, days: int, label: str | N
 @click.option("--party", "party_key", help="Bind the code to this party (its kind and name).")
 @click.option("--days", type=click.IntRange(1, 366), default=DEFAULT_DAYS, show_default=True)
 @click.option("--label", help="Who it is for (shown to admins and in history).")
+@click.option("--as", "--user", "issuer", help="The employee issuing it: a visit asked for with the code has them "
+                                                "as its host (required for such a process).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def code_command(ctx: click.Context, process_key: str | None, instance_id: int | None, party_key: str | None,
-                 days: int, label: str | None, as_json: bool) -> None:
+                 days: int, label: str | None, issuer: str | None, as_json: bool) -> None:
     """Issue an invitation code (ABCD-EFGH) for --process KEY or --instance ID; printed once."""
-    from engine.external import grants, parties
+    from engine.external import grants, parties, scope
 
     if (process_key is None) == (instance_id is None):
         raise click.UsageError("give exactly one of --process KEY and --instance ID")
@@ -109,13 +120,18 @@ def code_command(ctx: click.Context, process_key: str | None, instance_id: int |
             _instance(conn, instance_id)
         else:
             _process(conn, process_key)
+            if scope.portal_settings(scope.latest_package(conn, process_key)).get("host_field") and not issuer:
+                raise click.UsageError(f"{process_key} makes whoever issued the code the host: give --as USERNAME")
+        if issuer:
+            _person(conn, issuer)
         party = parties.party_by_key(conn, party_key) if party_key else None
         if party_key and party is None:
             raise NotFoundError(msg("There is no party %(key)s.", key=party_key))
         scopes = ["view", "fill", "upload"] if instance_id is not None else ["view", "upload", "submit"]
         grant_id, code = grants.issue_code(conn, scopes=scopes, valid_until=now + timedelta(days=days),
                                            instance_id=instance_id, process_key=process_key,
-                                           party_id=party.id if party else None, label=label, now=now)
+                                           party_id=party.id if party else None, label=label, created_by=issuer,
+                                           now=now)
     target = f"instance {instance_id}" if instance_id is not None else f"process {process_key}"
     until = now + timedelta(days=days)
     emit(as_json, {"grant_id": grant_id, "code": code, "valid_until": until.isoformat()},

@@ -314,7 +314,8 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
         return word("yes" if value else "no", lang)
     if isinstance(value, list):
         return ", ".join(plain(v) for v in value)
-    return plain(value)
+    # a datetime as stored, 2026-12-07T10:00, reads 2026-12-07 10:00
+    return plain(value).replace("T", " ", 1) if kind == "datetime" else plain(value)
 
 
 def _duration_text(fld, start: str, end: str, form, lang: str) -> str:
@@ -455,6 +456,7 @@ def _readonly(view: FieldView, fld, form, lang: str) -> None:
             rows=[[display(r.get(c["name"]) if isinstance(r, dict) else None, c, form, lang) for c in columns]
                   for r in (value if isinstance(value, list) else [])],
             blank=[], sums={}, min_rows=0, max_rows=0, order=[])
+        view.display = word("empty", lang)  # shown instead of a table of headers alone when it has no rows
     else:
         view.widget = "readonly"
         view.display = display(value, view.spec, form, lang)

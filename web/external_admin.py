@@ -18,11 +18,15 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, format_time, to_user_timezone
 from flask_babel import gettext as _
+from sqlalchemy import select
 
+from engine.data.models import ProcessInstance, WorkTask
 from engine.errors import UnreadableFileError
 from engine.external import audit, display, grants, parties, party_import, passes, scope
 from engine.external.identity import PARTY_KINDS, contact_identity, grant_identity
 from engine.people.org_files import MAX_FILE_BYTES
+from engine.results import element_label
+from engine.runtime.versions import versions_element_names
 from engine.work import queries
 from web.errors import translated
 
@@ -43,9 +47,12 @@ def _labels() -> dict:
         "ACTIONS": {"enter_link": _("Opened a link"), "enter_code": _("Entered a code"), "sign_in": _("Signed in"),
                     "sign_in_request": _("Asked for a sign-in code"), "view": _("Viewed"), "fill": _("Filled a form"),
                     "upload": _("Uploaded a file"), "download": _("Downloaded a file"),
-                    "submit": _("Submitted a request")},
+                    "submit": _("Submitted a request"), "pass": _("Opened a visitor pass"),
+                    "sign_out": _("Signed out")},
         "OUTCOME_NAMES": {"unknown": _("unknown code"), "expired": _("expired"), "not_yet": _("not yet valid"),
-                          "revoked": _("withdrawn"), "throttled": _("too many attempts"), "denied": _("refused")},
+                          "revoked": _("withdrawn"), "throttled": _("too many attempts"), "denied": _("refused"),
+                          "not_found": _("not theirs or not found"), "no_session": _("not signed in"),
+                          "closed": _("step already closed"), "invalid": _("form not valid")},
         "CHANGES": {"create": _("new"), "update": _("updated"), "same": _("unchanged")},
     }
 
@@ -141,8 +148,23 @@ def party_page(party_id: int):
         held = grants.grants_of(conn, party_id=party_id)
         recent = audit.accesses(conn, party_id=party_id, limit=20)
         names = _who(conn, recent, lang)
+        steps = _step_names(conn, held, lang)
     return render_template("admin/external/party.html", party=party, contacts=contacts, grants=held,
-                           accesses=recent, names=names, lang=lang)
+                           accesses=recent, names=names, steps=steps, lang=lang)
+
+
+def _step_names(conn, held, lang: str) -> dict[int, str]:
+    """{grant id: the name of the step it was issued for, in the page's language}: a link's stored label is
+    the step's BPMN name as drawn (often English). Two queries, none without links to a step."""
+    task_ids = {g.task_id for g in held if g.task_id}
+    if not task_ids:
+        return {}
+    rows = {r.id: r for r in conn.execute(
+        select(WorkTask.id, WorkTask.element_id, ProcessInstance.version_id)
+        .join(ProcessInstance, ProcessInstance.id == WorkTask.instance_id).where(WorkTask.id.in_(task_ids)))}
+    names = versions_element_names(conn, (r.version_id for r in rows.values()))
+    return {g.id: element_label(names.get(rows[g.task_id].version_id), rows[g.task_id].element_id, lang, g.label)
+            for g in held if g.task_id in rows}
 
 
 def _back(party_id: int) -> str:

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from engine import runtime
 from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
+from engine.external.display import actor_names
 from engine.people import org
 from engine.runtime import operations
 from engine.work import batch, drafts, inbox, queries, summary
@@ -85,8 +86,8 @@ def index():
                                 created_from=day_filter("from"), created_to=day_filter("to", end=True),
                                 page=page, per_page=per_page, lang=current_language())
         counts = navigation_counts(session)
-        names = org.display_names(session, [u for item in result.items
-                                            for u in (item.initiator, item.on_behalf_of)], current_language())
+        names = actor_names(session, [u for item in result.items
+                                      for u in (item.initiator, item.on_behalf_of)], current_language())
         shown = {} if export else summary_texts(session, result.items, current_language())
     if export:
         return csv_response(result.items, f"inbox-{view}.csv")
@@ -129,7 +130,7 @@ def cc_page():
     with sessions()() as session:
         result = operations.cc_for(session, user.username, unread_only=unread, page=page_number(), per_page=PER_PAGE)
         counts = navigation_counts(session)
-        names = org.display_names(session, [u for item in result.items for u in (item.initiator, item.cc_by)], lang)
+        names = actor_names(session, [u for item in result.items for u in (item.initiator, item.cc_by)], lang)
     return render_template("inbox/index.html", view="cc", page=result, counts=counts, names=names, lang=lang,
                            args=filter_args(), unread=unread)
 

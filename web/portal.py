@@ -154,7 +154,8 @@ def _access_refused(exc: ExternalAccessError):
     ask = _("Ask the person who sent you the link or code for a new one.")
     pages = {
         "unknown": (_("This link or code is not valid."),
-                    _("Check that you typed or copied it completely.") + " " + ask),
+                    _("Check that you typed or copied it completely. Ask the person who sent you the link or "
+                      "code for a new one.")),
         "expired": (_("This link or code has expired."), ask),
         "revoked": (_("This link or code was withdrawn."), ask),
         "not_yet": (_("This link or code is not valid yet."),
@@ -536,6 +537,9 @@ def start(key: str):
         return _start_page(key, schema, name, request.form, problem=too_large_message(exc), status=413)
     except FormInvalidError as exc:
         return _start_page(key, schema, name, request.form, form_errors(exc), status=422)
+    except NotPermittedError as exc:  # e.g. a code that names no host: what to do, above the form kept as sent
+        _record("submit", "denied", who, detail=key[:100])
+        return _start_page(key, schema, name, request.form, problem=translated(exc), status=403)
     except ProcessRuntimeError as exc:
         return _start_page(key, schema, name, request.form, problem=failed_message(exc), status=500)
     files.attach(new_files, who.identity, instance_id)

@@ -42,7 +42,7 @@ from engine.errors import (
     TaskConflictError,
 )
 from engine.external import display as external_display
-from engine.external.identity import is_external
+from engine.external.identity import external_group
 from engine.people import org
 from engine.runtime import operations, uploads
 from engine.runtime.outcome import DECISION_KEY
@@ -307,12 +307,7 @@ def when(value: str | datetime | None) -> str:
 def _people(session, usernames, lang: str) -> dict[str, str]:
     """Display names by username, in the page's language when the person has one in it; outsiders'
     identities (`ext:contact:ID`, `ext:grant:ID`) by the names `engine.external.display` gives them."""
-    usernames = set(usernames or ())
-    outsiders = {u for u in usernames if is_external(u)}
-    names = org.display_names(session, usernames - outsiders, lang)
-    if outsiders:
-        names.update(external_display.display_names(session.connection(), outsiders, lang))
-    return names
+    return external_display.actor_names(session, usernames or (), lang)
 
 
 @dataclass
@@ -355,8 +350,22 @@ def _comment(entry: dict) -> str:
     data = entry.get("data") or {}
     if entry.get("action") in ("external_link_problem", "notice_refused") and isinstance(data, dict) \
             and data.get("msgid"):
-        return translated(Message(data["msgid"], **(data.get("params") or {})))
+        params = dict(data.get("params") or {})
+        if params.get("kind") in PARTY_KIND_WORDS:  # a party kind is a word of the message: in the page's language
+            params["kind"] = PARTY_KIND_WORDS[params["kind"]]()
+        return translated(Message(data["msgid"], **params))
+    if entry.get("action") == "skipped" and isinstance(data, dict) and data.get("skip_reason") in SKIP_REASONS:
+        return SKIP_REASONS[data["skip_reason"]]()  # the engine's note names rules and usernames
     return entry.get("comment") or ""
+
+
+SKIP_REASONS = {
+    "requester": lambda: _("The approver would have been the requester: the step was skipped."),
+    "nobody": lambda: _("Nobody was found to approve: the step was skipped."),
+}
+
+
+PARTY_KIND_WORDS = {"supplier": lambda: _("supplier"), "customer": lambda: _("customer")}
 
 
 def timeline(view: dict, people: dict[str, str]) -> list[TimelineRow]:
@@ -392,11 +401,21 @@ def open_tasks(view: dict, people: dict[str, str], roles: dict[str, str] | None 
     for task in view["tasks"]:
         if task["status"] != "open":
             continue
-        holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ""
+        groups = task.get("candidate_groups") or []
+        outside = [EXTERNAL_WAITING[g]() for g in groups if g in EXTERNAL_WAITING]
+        holder = people.get(task["assignee"], task["assignee"]) if task["assignee"] else ", ".join(outside)
         waiting.append({"id": task["id"], "name": task.get("name") or task["element_id"], "holder": holder,
-                        "groups": ", ".join(roles.get(g, g) for g in task.get("candidate_groups") or []),
+                        "groups": ", ".join(roles.get(g, g) for g in groups if g not in EXTERNAL_WAITING),
                         "candidates": ", ".join(people.get(u, u) for u in task.get("candidate_users") or [])})
     return waiting
+
+
+# an external task is offered to the group ext:KIND, which no employee holds: say who outside does it
+EXTERNAL_WAITING = {
+    external_group("supplier"): lambda: _("the supplier, in the portal"),
+    external_group("customer"): lambda: _("the customer, in the portal"),
+    external_group("visitor"): lambda: _("the visitor, in the portal"),
+}
 
 
 def instance_parts(session, instance_id: int, lang: str, hide=(), also=()) -> dict:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select
 
 from engine.data.external_models import ExternalCase, ExternalContact, ExternalGrant, ExternalParty
+from engine.people.org import display_names as people_names
 
 from .grants import VISITOR_NAME
 from .identity import parse_identity
@@ -49,4 +50,15 @@ def display_names(conn: Connection, identities: Iterable[str], lang: str = "zh")
             # step it was sent for) names a person only on a grant issued by hand without either
             names[wanted["grant"][row.id]] = (_party_name(row.party, row.name_en, lang) or row.visitor or row.label
                                               or visitor)
+    return names
+
+
+def actor_names(session, identities: Iterable[str], lang: str = "zh") -> dict[str, str]:
+    """{username or outsider identity: display name}: employees by `org.display_names`, outsiders
+    (`ext:contact:ID`, `ext:grant:ID`) as `display_names` says. No query for outsiders when there is none."""
+    wanted = {name for name in identities if name}
+    outsiders = {name for name in wanted if parse_identity(name)}
+    names = people_names(session, wanted - outsiders, lang)
+    if outsiders:
+        names.update(display_names(session.connection(), outsiders, lang))
     return names

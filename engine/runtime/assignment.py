@@ -104,6 +104,7 @@ class Resolution:
     groups: list[str]  # role keys offered as candidate groups (for role: rules)
     skipped: bool = False  # the node should be skipped (empty + skip, or self-approval skip with nobody left)
     note: str | None = None  # why (for the history): "rule role:finance yielded nobody; skipped"
+    skip_reason: str | None = None  # when skipped, for the people reading the history: requester | nobody
 
 
 # -- parsing -------------------------------------------------------------------------------------------
@@ -382,7 +383,7 @@ def _self_approval(conn: Conn, rule: Rule, initiator: str, self_approval: str, r
         if result.users:
             notes.append(f"initiator `{initiator}` left out (self-approval: skip)")
         else:
-            result.skipped = True
+            result.skipped, result.skip_reason = True, "requester"
             notes.append(f"rule `{rule}` yielded only the initiator `{initiator}`; skipped (self-approval: skip)")
         return
     manager = _one_active(conn, _MANAGER, {"b_username": initiator, "b_level": 1})
@@ -399,7 +400,7 @@ def _when_empty(conn: Conn, rule: Rule, initiator: str | None, empty: str, proce
     why = why or (f"rule `{rule}` yielded nobody"
                   + ("" if initiator or not _needs_initiator(rule) else " (no initiator)"))
     if empty == "skip":
-        result.skipped = True
+        result.skipped, result.skip_reason = True, "nobody"
         notes.append(f"{why}; skipped")
         return
     if empty == "admin":

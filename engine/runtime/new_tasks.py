@@ -45,7 +45,8 @@ def assign_new_tasks(conn, step: store.StepWrite, workflow, version: tuple[int, 
             if resolution is not None and resolution.skipped:
                 record = wfa.complete_user_task(workflow, str(task.id), {})
                 step.history.append({"actor": None, "action": "skipped", "element_id": element,
-                                     "task_id": str(task.id), "comment": resolution.note})
+                                     "task_id": str(task.id), "comment": resolution.note,
+                                     "data": {"skip_reason": resolution.skip_reason}})
                 records.append(record)
                 records += wfa.run_engine(workflow)
                 skipped = True

@@ -28,6 +28,7 @@ from engine.data.models import (
     WorkTask,
     utcnow,
 )
+from engine.external.display import actor_names
 from engine.people.org import display_names
 from engine.results import Page, element_label, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
 from engine.runtime.outcome import outcomes, task_decisions
@@ -409,7 +410,7 @@ def _total(rows: list, page: int, count) -> int:
 def _inbox_items(session: Session, rows: list, now: datetime | None, lang: str | None, offered: bool) -> list:
     """The page's rows as items; with `lang`, task names and initiators as people read them."""
     names = versions_element_names(session.connection(), (row.version_id for row in rows)) if lang else {}
-    people = display_names(session, [row.initiator for row in rows], lang) if lang else {}
+    people = actor_names(session, [row.initiator for row in rows], lang) if lang else {}
     return [_inbox_item(row, bool(row.offered) if offered else False, now, names.get(row.version_id), lang,
                         people.get(row.initiator)) for row in rows]
 

@@ -122,11 +122,16 @@ def _reference_values(session: Session, instance_ids: list[int]) -> dict[int, st
     for instance_id, key, value in session.execute(
             select(InstanceData.instance_id, InstanceData.key, InstanceData.value)
             .where(InstanceData.instance_id.in_(first), InstanceData.key.in_(set(first.values())))):
-        if first.get(instance_id) == key:
-            parsed = json.loads(value)
-            if isinstance(parsed, (str, int, float)) and not isinstance(parsed, bool) and len(str(parsed)) <= 60:
-                values[instance_id] = str(parsed)
+        if first.get(instance_id) == key and (text := _reference_text(json.loads(value))) is not None:
+            values[instance_id] = text
     return values
+
+
+def _reference_text(value) -> str | None:
+    """A value that can stand for a business key: a short text or number (not a flag, a list, a table)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and 0 < len(str(value)) <= 60:
+        return str(value)
+    return None
 
 
 # -- one case --------------------------------------------------------------------------------------
@@ -177,6 +182,9 @@ def case_view(session: Session, principal: Principal, instance_id: int, lang: st
                     instance.business_key, outcomes(session, [instance.id])[instance.id], instance.created_at)
     view.milestones = _milestones(session, instance, version, package, lang)
     view.fields = _visible_fields(session, instance, package, lang)
+    if not view.business_key:  # as the list of cases tells them apart: the first visible field
+        first = (scope.portal_settings(package).get("visible_fields") or [None])[0]
+        view.business_key = _reference_text(next((f.value for f in view.fields if f.name == first), None))
     task = session.execute(select(WorkTask.id, WorkTask.element_id, WorkTask.name, WorkTask.due_at)
                            .where(WorkTask.instance_id == instance_id, _offered_to(principal))
                            .order_by(WorkTask.created_at, WorkTask.id).limit(1)).first()
@@ -186,12 +194,13 @@ def case_view(session: Session, principal: Principal, instance_id: int, lang: st
     return view
 
 
-_MILESTONES: BoundedCache[list] = BoundedCache(256)  # version checksum -> [(element id, BPMN name)]
+_MILESTONES: BoundedCache[list] = BoundedCache(256)  # version checksum -> [(element id, BPMN name, end event?)]
 
 
-def milestone_elements(version: ProcessVersion) -> list[tuple[str, str | None]]:
+def milestone_elements(version: ProcessVersion) -> list[tuple[str, str | None, bool]]:
     """The elements with `liaison:milestone="true"` of a version, in diagram order (left to right,
-    then top to bottom; document order for elements the diagram does not draw)."""
+    then top to bottom; document order for elements the diagram does not draw), each saying whether it
+    is an end event."""
     def compute() -> list:
         found = []
         for text in (version.bpmn or {}).values():
@@ -204,8 +213,8 @@ def milestone_elements(version: ProcessVersion) -> list[tuple[str, str | None]]:
             for position, node in enumerate(root.iter()):
                 if isinstance(node.tag, str) and node.get(f"{{{LIAISON_NS}}}milestone") == "true" and node.get("id"):
                     x, y = bounds.get(node.get("id"), (float("inf"), float(position)))
-                    found.append((x, y, position, node.get("id"), node.get("name")))
-        return [(element_id, name) for *_order, element_id, name in sorted(found)]
+                    found.append((x, y, position, node.get("id"), node.get("name"), node.tag.endswith("}endEvent")))
+        return [(element_id, name, end) for *_order, element_id, name, end in sorted(found)]
 
     return _MILESTONES.get(version.checksum, compute)
 
@@ -214,7 +223,7 @@ def _milestones(session: Session, instance, version, package: dict, lang: str) -
     elements = milestone_elements(version)
     if not elements:
         return []
-    ids = [e for e, _ in elements]
+    ids = [e for e, *_ in elements]
     reached = dict(session.execute(
         select(HistoryEntry.element_id, func.max(HistoryEntry.at)).where(
             HistoryEntry.instance_id == instance.id, HistoryEntry.element_id.in_(ids),
@@ -223,8 +232,10 @@ def _milestones(session: Session, instance, version, package: dict, lang: str) -
         WorkTask.instance_id == instance.id, WorkTask.status == "open", WorkTask.element_id.in_(ids))))
     names = element_names(package)
     result = []
-    for element_id, bpmn_name in elements:
+    for element_id, bpmn_name, end in elements:
         status = "current" if element_id in waiting else "done" if element_id in reached else "upcoming"
+        if end and status == "upcoming" and element_id != ids[-1]:
+            continue  # another way it may end (declined, no-show): an outcome once reached, not a step ahead
         result.append(Milestone(element_id, element_label(names, element_id, lang, bpmn_name or element_id), status,
                                 reached.get(element_id) if status == "done" else None))
     return result
@@ -385,7 +396,7 @@ def start_request(sessions: sessionmaker[Session], principal: Principal, key: st
     """Start a new request of `key` as the principal; returns the instance id. The fields of `filled_for`
     are set whatever was sent: a party's principal submits for its own party (`data[portal.party_field]`
     is its key); a grant's holder names the grant's issuer (`data[portal.host_field]` is its
-    `created_by`: a visitor's host)."""
+    `created_by`: a visitor's host; NotPermittedError for a code that has none)."""
     with sessions() as session:
         conn = session.connection()
         if not scope.may_start(conn, principal, key):
@@ -399,6 +410,9 @@ def start_request(sessions: sessionmaker[Session], principal: Principal, key: st
             else:
                 data[name] = session.execute(
                     select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)).scalar_one()
+                if not data[name]:  # a code issued by nobody (the CLI without --as) names no host
+                    raise NotPermittedError(msg("This invitation code does not say whom you are visiting. Ask the "
+                                                "person who sent it to you for a new code."))
     result = runtime.start_instance(sessions, key, data, principal.identity, lang=lang)
     _own_case(sessions, result.instance_id, principal, portal, data)
     return result.instance_id

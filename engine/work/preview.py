@@ -26,6 +26,7 @@ from engine.data.models import Department, Person, Role
 from engine.errors import LiaisonError, NotFoundError
 from engine.people import directory
 from engine.results import element_label, element_names
+from engine.runtime.external_tasks import external_kind
 from engine.runtime.new_tasks import resolve_node, signers_of
 from engine.runtime.versions import version_package, version_specs
 
@@ -42,6 +43,7 @@ class ChainStep:
     conditional: dict | None = None  # {"id", "name"} of the undecided gateway this step lies behind
     skipped: bool = False  # the rule says skip for this data (nobody, or only the initiator)
     problem: str | None = None  # the step would fail: nobody to give it to
+    external: str | None = None  # supplier | customer | visitor: an outsider does it in the portal
 
 
 @dataclass
@@ -77,6 +79,10 @@ def approval_chain_for(session: Session, spec, package: dict, username: str | No
         step = ChainStep(task.element_id, element_label(names, task.element_id, lang, task.name),
                          mode=task.attributes.get("mode"),
                          conditional=_named(task.conditional, names, lang) if task.conditional else None)
+        step.external = external_kind(task.attributes)
+        if step.external:  # offered to ext:KIND when it is reached: nobody of the org chart
+            chain.steps.append(step)
+            continue
         try:
             users, groups = _people(session, task, username, data, meta, step)
         except LiaisonError as exc:

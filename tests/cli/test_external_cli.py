@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from engine import runtime
+from engine.data.external_models import ExternalGrant
 from engine.external import grants, parties
 from engine.external.errors import ExternalAccessError
 from engine.packages import deployment
 from tests.cli import runner
+from tests.conftest import add_people
 from tests.engine.conftest import flow, write_package
 
 
@@ -93,3 +97,18 @@ def test_revoke_a_party_or_a_contact_by_address(database_url, sessions):
     with _conn(sessions) as conn:
         assert parties.party_by_key(conn, "ACME").active is False
     assert liaison(database_url, "revoke", "--party", "NOPE").returncode == 1
+
+
+def test_a_code_for_a_process_with_a_host_field_names_its_issuer(database_url, sessions):
+    add_people(sessions, "li")
+    package = deployment.load_package(Path(__file__).resolve().parents[2] / "processes" / "visitor_booking")
+    with sessions() as session, session.begin():
+        deployment.deploy(session, package, "admin")
+    nobody = liaison(database_url, "code", "--process", "visitor_booking")
+    assert nobody.returncode == 2 and "--as USERNAME" in nobody.stderr
+    assert liaison(database_url, "code", "--process", "visitor_booking", "--as", "nope").returncode == 1
+    issued = liaison(database_url, "code", "--process", "visitor_booking", "--as", "li")
+    code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", issued.stdout).group(0)
+    with _conn(sessions) as conn:
+        principal = grants.redeem_code(conn, code, datetime.now(UTC))
+        assert conn.scalar(select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)) == "li"

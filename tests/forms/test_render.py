@@ -335,3 +335,19 @@ def test_editable_user_and_department_fields_carry_the_labels_the_caller_gives()
     assert json.loads(root.find("input", id="team").get("data-labels")) == {"RND": "研发部"}
     assert json.loads(root.find("input", id="others").get("data-labels")) == {"li": "李四"}
     assert root.find("input", id="nobody").get("data-labels") is None
+
+
+def test_read_only_datetimes_read_as_date_and_time_not_iso():
+    visit = load_schema({"fields": [{"name": "arrives", "type": "datetime", "label": "Arrives"}],
+                         "access": {"View": {"editable": []}}})
+    root = parse(render(build(visit, node="View", values={"arrives": "2026-12-07T10:00"}), "zh"))
+    assert wrapper(root, "arrives").find("div", **{"class": "lf-value"}).text == "2026-12-07 10:00"
+
+
+def test_a_read_only_table_without_rows_reads_as_empty_not_as_headers_alone():
+    plan = load_schema({"fields": [{"name": "plan", "type": "table", "label": "Plan",
+                                    "columns": [{"name": "title", "type": "text", "label": "Title"}]}],
+                        "access": {"View": {"editable": []}}})
+    root = parse(render(build(plan, node="View", values={"plan": []}), "zh"))
+    assert wrapper(root, "plan").find("table") is None
+    assert wrapper(root, "plan").find("div", **{"class": "lf-value"}).text == "—"

@@ -18,6 +18,7 @@ from engine.external import sessions as portal_sessions
 from engine.external.errors import ExternalAccessError
 from engine.packages import deployment as packages
 from engine.work import portal
+from tests.engine.portal.support import add_party, deploy_supplier_order_only, start_order
 
 from .conftest import csrf_token, sign_in
 
@@ -196,6 +197,18 @@ def test_the_access_log_lists_accesses_and_refusals_newest_first_by_party_and_ou
     assert "10.3.3.3" in refused and "10.1.1.1" not in refused
 
 
+def test_the_access_log_names_every_refusal_and_action_the_portal_records(admin, sessions):
+    with sessions() as db, db.begin():
+        for outcome in ("not_found", "no_session", "closed", "invalid"):
+            audit.record(db.connection(), action="view", outcome=outcome, ip="10.4.4.4")
+        audit.record(db.connection(), action="pass", outcome="ok", ip="10.4.4.4")
+        audit.record(db.connection(), action="sign_out", outcome="ok", ip="10.4.4.4")
+    page = admin.get(BASE + "/access-log", query_string={"lang": "zh"}).get_data(as_text=True)
+    for word in ("无权查看或不存在", "未登录", "步骤已关闭", "表单有误", "打开访客通行证", "退出登录"):
+        assert word in page
+    assert not re.search(r">\s*(not_found|no_session|closed|invalid|pass|sign_out)\s*<", page)
+
+
 def test_the_access_log_pages_on(admin, sessions):
     with sessions() as db, db.begin():
         for n in range(55):
@@ -267,3 +280,19 @@ def test_the_parties_list_pages_on(admin, sessions):
     assert first.count("data-party=") == 100 and 'data-party="S100"' not in first
     second = admin.get(BASE + "/", query_string={"page": 2}).get_data(as_text=True)
     assert second.count("data-party=") == 1 and 'data-party="S100"' in second
+
+
+def test_a_partys_links_name_their_step_in_the_pages_language(admin, sessions):
+    deploy_supplier_order_only(sessions)
+    party_id = add_party(sessions, key="ACME")
+    start_order(sessions)
+    page = admin.get(f"{BASE}/parties/{party_id}", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "确认订单" in page and "Confirm order" not in page
+    english = admin.get(f"{BASE}/parties/{party_id}", query_string={"lang": "en"}).get_data(as_text=True)
+    assert "Confirm order" in english
+
+
+def test_the_codes_of_a_process_are_headed_by_its_name(admin, sessions):
+    deploy_supplier_order_only(sessions)
+    page = admin.get(BASE + "/codes", query_string={"process": "supplier_order", "lang": "zh"}).get_data(as_text=True)
+    assert "采购订单（供应商确认） 的邀请码" in page and "supplier_order 的邀请码" not in page

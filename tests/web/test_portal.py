@@ -121,6 +121,12 @@ def test_unknown_expired_and_revoked_links_get_a_clear_page(app, sessions, world
     assert LOGIN_FORM not in text and "liaison_portal" not in page.headers.get("Set-Cookie", "")
 
 
+def test_an_unknown_link_reads_as_one_chinese_paragraph(app, sessions, world):
+    token = link_token(sessions, world["po1"])[:-4] + "AAAA"
+    text = app.test_client().get(f"/portal/s/{token}", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "请检查是否完整输入或复制。请向发送链接或邀请码给您的人索取新的。" in text
+
+
 def test_an_invitation_code_enters_and_wrong_codes_are_throttled(app, sessions, world):
     with sessions() as session, session.begin():
         _id, code = grants.issue_code(session.connection(), scopes=["view"], valid_until=utcnow() + timedelta(days=1),

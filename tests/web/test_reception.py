@@ -3,6 +3,7 @@ refusals (blacklist, not yet valid, already in, unknown code), and today's expec
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -136,6 +137,14 @@ def test_today_lists_the_expected_visits_with_their_state(desk, sessions):
     page = desk.get("/reception/", query_string={"lang": "en"}).get_data(as_text=True)
     today = page.split('id="rc-today"')[1]
     assert "早到者" in today and "后天来" not in today and "Zhang San" in today and "Valid now" in today
+
+
+def test_todays_visits_read_their_slot_as_the_pass_card_does(desk, sessions):
+    code = book(sessions, visitor_name="早到者")
+    card = desk.post("/reception/", data={"code": code, "csrf_token": csrf_token(desk, "/reception/")},
+                     query_string={"lang": "zh"}).get_data(as_text=True)
+    booked = re.search(r"<dd>([^<]*–[^<]*)</dd>", card).group(1)
+    assert booked in card.split('id="rc-today"')[1]
 
 
 def test_the_forms_need_their_csrf_token(desk, sessions):

@@ -16,7 +16,7 @@ from engine.errors import FormInvalidError
 from engine.external import parties
 from engine.external.identity import Principal, contact_identity
 from engine.packages import deployment as packages
-from engine.work import portal
+from engine.work import inbox, portal
 from tests.conftest import add_people
 
 PACKAGE = Path(__file__).resolve().parents[3] / "processes" / "customer_request"
@@ -143,3 +143,23 @@ def test_a_request_an_employee_records_for_a_customer_is_the_customers_case_from
         assert [c.id for c in portal.cases(session, contact, "zh").items] == [instance_id]
         assert session.get(ExternalCase, instance_id).party_id == contact.party_id
         assert portal.case_view(session, contact, instance_id, "zh").task is None  # nothing waits for them yet
+
+
+def test_the_service_desk_inbox_names_the_customer_contact_who_submitted(customer):
+    sessions, chen = customer
+    portal.start_request(sessions, chen, "customer_request", {
+        "request_type": "incident", "description": "Printer jams", "desired_date": "2026-12-20"}, "zh")
+    with sessions() as session:
+        [item] = inbox.todo(session, "wang", ["service_desk"], lang="zh").items
+        rows = inbox.export_csv([item], lang="zh").splitlines()
+    assert item.initiator_name == "华信电子 · 陈工" and "华信电子 · 陈工" in rows[1]
+
+
+def test_the_progress_page_heads_a_case_without_business_key_with_its_request_number(customer):
+    sessions, chen = customer
+    instance_id = portal.start_request(sessions, chen, "customer_request", {
+        "request_type": "incident", "description": "Printer jams", "desired_date": "2026-12-20"}, "zh")
+    with sessions() as session:
+        view = portal.case_view(session, chen, instance_id, "zh")
+        [item] = portal.cases(session, chen, "zh").items
+    assert view.business_key.startswith("CR-") and view.business_key == item.business_key

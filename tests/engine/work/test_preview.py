@@ -11,6 +11,7 @@ from forms.build import FormContext, preview_data
 from forms.schema import load_schema
 from tests.conftest import add_people
 from tests.engine.conftest import flow, write_package
+from tests.engine.portal.support import ORDER, deploy_supplier_order
 
 PURCHASE = (
     '<bpmn:startEvent id="start" liaison:form="request"/>' + flow("start", "lead") +
@@ -98,3 +99,11 @@ def test_initiator_defaults_and_preview_data():
     assert form_class(schema, None, "en")(None, FormContext(lang="en")).manager.data is None
     from werkzeug.datastructures import MultiDict
     assert preview_data(schema, MultiDict({"manager": "x", "days": "two"}), context) == {"manager": "x"}
+
+
+def test_the_chain_says_an_outsider_does_an_external_step(sessions):
+    deploy_supplier_order(sessions)
+    with sessions() as session:
+        chain = preview.approval_chain(session, "supplier_order", "zhang", ORDER)
+    assert [(s.element_id, s.external, s.people, s.groups) for s in chain.steps] == [
+        ("confirm_order", "supplier", [], [])]
