@@ -47,7 +47,10 @@ def desk(app, people, sessions):
 
 def book(sessions, starts_in: timedelta = timedelta(minutes=-10), **changes) -> str:
     """zhang invites a visitor for a slot starting `starts_in` from now (company time); returns the pass code."""
-    start = datetime.now(ZONE).replace(second=0, microsecond=0) + starts_in
+    now = datetime.now(ZONE).replace(second=0, microsecond=0)
+    # a slot that began a little earlier, but never on the day before: just after midnight in the company's
+    # time zone (16:00-16:10 UTC for Shanghai) "10 minutes ago" is yesterday, which the form refuses
+    start = max(now + starts_in, now.replace(hour=0, minute=0))
     data = {"visitor_name": "王访客", "visitor_company": "星辰科技", "visitor_phone": "138 0013 8000",
             "visitor_email": "visitor@example.com", "visit_start": start.strftime("%Y-%m-%dT%H:%M"),
             "visit_end": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "purpose": "项目评审",
