@@ -110,7 +110,8 @@ def _invite(browser, base: str, name: str, phone: str, email: str) -> None:
     """zhang books a visit starting 10 minutes ago on the start page (he is the host: no approval step)."""
     context, page = _signed_in(browser, base, "zhang", "zh", DESKTOP)
     try:
-        start = datetime.now(ZONE).replace(second=0, microsecond=0) - timedelta(minutes=10)
+        now = datetime.now(ZONE).replace(second=0, microsecond=0)
+        start = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0))  # never the day before
         page.goto(f"{base}/start/visitor_booking")
         page.fill("#visitor_name", name)
         page.fill("#visitor_company", "星辰科技")
