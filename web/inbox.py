@@ -59,6 +59,22 @@ def list_filters() -> dict:
     return {"process": request.args.get("process") or None, "search": request.args.get("q") or None}
 
 
+_PROCESSES: dict = {}  # (database URL, directory version) -> `queries.process_names`; a deployment bumps it (0038)
+
+
+def process_choices(session) -> list[tuple[str, dict]]:
+    """The deployed processes for the Process filter, read once per directory version."""
+    version = getattr(current_account(), "directory_version", None)
+    key = (str(session.get_bind().url), version)
+    if version is None:
+        return queries.process_names(session)
+    if key not in _PROCESSES:
+        if len(_PROCESSES) > 64:
+            _PROCESSES.clear()
+        _PROCESSES[key] = queries.process_names(session)
+    return _PROCESSES[key]
+
+
 def page_number() -> int:
     return max(1, request.args.get("page", 1, type=int) or 1)
 
@@ -89,10 +105,11 @@ def index():
         names = actor_names(session, [u for item in result.items
                                       for u in (item.initiator, item.on_behalf_of)], current_language())
         shown = {} if export else summary_texts(session, result.items, current_language())
+        processes = [] if export else process_choices(session)
     if export:
         return csv_response(result.items, f"inbox-{view}.csv")
     return render_template("inbox/index.html", page=result, view=view, counts=counts, names=names,
-                           lang=current_language(), args=filter_args(), summaries=shown)
+                           lang=current_language(), args=filter_args(), summaries=shown, processes=processes)
 
 
 def summary_texts(session, items, lang: str) -> dict[int, list[tuple[str, str]]]:

@@ -67,3 +67,20 @@ def test_claim_never_redirects_off_the_site(app, people, sessions):
     for task_id, target in ((first, "https://evil.example/"), (second, "javascript:alert(1)")):
         response = post(client, f"/inbox/tasks/{task_id}/claim", {"next": target}, token_from="/inbox/")
         assert response.status_code == 302 and response.headers["Location"].endswith("/inbox/"), target
+
+
+def test_the_filters_offer_processes_by_name_and_people_by_picker(app, people, sessions):
+    """A person filters by what they know: the process by its name (a list of the deployed processes, the
+    newest deployment in it on the next request), the initiator with the people picker (posting the username)."""
+    import re
+    _orders(sessions)
+    client = app.test_client()
+    sign_in(client, "zhang")
+    page = client.get("/inbox/?lang=en").get_data(as_text=True)
+    assert re.search(r'<select name="process"><option value="">All</option>\s*<option value="order_review">', page)
+    assert 'name="initiator"' in page and 'data-picker="people"' in page.split('name="initiator"')[1].split(">")[0]
+    chosen = client.get("/inbox/?process=order_review").get_data(as_text=True)
+    assert '<option value="order_review" selected>' in chosen and chosen.count('data-task="') == 2
+    assert client.get("/inbox/?process=nothing").get_data(as_text=True).count('data-task="') == 0
+    packages.deploy_package(sessions, packages.load_package(FIXTURES / "packages" / "credit_check"), "admin")
+    assert '<option value="credit_check">' in client.get("/inbox/").get_data(as_text=True)
