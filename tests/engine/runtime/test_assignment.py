@@ -143,7 +143,7 @@ def test_a_role_is_offered_as_candidate_groups(chart):
 
 def test_a_role_only_inactive_people_hold_yields_nobody(chart):
     assert _resolve(chart, "role:ghost", empty="skip") == Resolution(
-        users=[], groups=[], skipped=True, note="rule `role:ghost` yielded nobody; skipped")
+        users=[], groups=[], skipped=True, note="rule `role:ghost` yielded nobody; skipped", skip_reason="nobody")
     assert _resolve(chart, "role:no_such_role", empty="skip").skipped
 
 
@@ -179,7 +179,8 @@ def test_department_head_of_the_initiator_or_of_a_named_department(chart):
 
 def test_initiator_rules_without_an_initiator_yield_nobody(chart):
     result = _resolve(chart, "manager:2", initiator=None, empty="skip")
-    assert result == Resolution([], [], skipped=True, note="rule `manager:2` yielded nobody (no initiator); skipped")
+    assert result == Resolution([], [], skipped=True, note="rule `manager:2` yielded nobody (no initiator); skipped",
+                                skip_reason="nobody")
 
 
 def test_picked_users_from_the_start_form(chart):
@@ -228,7 +229,7 @@ def test_empty_fails_by_default_with_the_node_and_rule_named(chart):
 
 def test_empty_skip_marks_the_node_skipped(chart):
     assert _resolve(chart, "department:EMPTY", empty="skip") == Resolution(
-        [], [], skipped=True, note="rule `department:EMPTY` yielded nobody; skipped")
+        [], [], skipped=True, note="rule `department:EMPTY` yielded nobody; skipped", skip_reason="nobody")
 
 
 def test_empty_admin_goes_to_the_active_process_admins(chart):
@@ -271,7 +272,8 @@ def test_self_approval_skip_leaves_the_initiator_out(chart):
 
 def test_self_approval_skip_with_nobody_left_skips_the_node_even_when_empty_says_fail(chart):
     assert _resolve(chart, "initiator", self_approval="skip") == Resolution(
-        [], [], skipped=True, note="rule `initiator` yielded only the initiator `dev`; skipped (self-approval: skip)")
+        [], [], skipped=True, note="rule `initiator` yielded only the initiator `dev`; skipped (self-approval: skip)",
+        skip_reason="requester")
 
 
 def test_self_approval_manager_puts_the_initiators_manager_in_their_place(chart):
