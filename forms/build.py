@@ -109,6 +109,7 @@ class LiaisonForm(Form):
 
     def __init__(self, formdata=None, context: FormContext | None = None, **kwargs):
         self.context = context or FormContext(lang=self.lang)
+        self.posted = bool(formdata)  # built from a post (or a draft), not opened fresh
         super().__init__(formdata, data=_initial(self.schema, self.context, self.access), **kwargs)
 
     # -- conditions ----------------------------------------------------------------------------------

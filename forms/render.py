@@ -541,6 +541,14 @@ def _table(fld: TableField, form, lang: str) -> TableView:
     rows = []
     for row in fld.rows():
         rows.append([describe(cell, form, lang, row=row, table=fld) for cell in row])
+    if not rows and spec["min_rows"] and not getattr(form, "posted", True):
+        # a fresh form opens with the rows the table needs at least, ready to fill (as a paper form would);
+        # a post that removed them all comes back empty, with its "at least n rows" message
+        row_class = fld.unbound_field.args[0]
+        defaults = {c["name"]: c["default"] for c in spec["columns"] if "default" in c}
+        for index in range(spec["min_rows"]):
+            row = row_class(prefix=f"{fld.name}-{index}-", data=defaults)
+            rows.append([describe(cell, form, lang, row=row, table=fld) for cell in row])
     blank = blank_row(fld)
     return TableView(
         columns=[{"name": c["name"], "label": label_text(c.get("label"), lang), "type": c["type"],

@@ -351,3 +351,22 @@ def test_a_read_only_table_without_rows_reads_as_empty_not_as_headers_alone():
     root = parse(render(build(plan, node="View", values={"plan": []}), "zh"))
     assert wrapper(root, "plan").find("table") is None
     assert wrapper(root, "plan").find("div", **{"class": "lf-value"}).text == "—"
+
+
+def test_a_fresh_form_opens_with_the_rows_its_table_needs_and_a_post_keeps_what_was_posted():
+    from werkzeug.datastructures import MultiDict
+    items = load_schema({"fields": [{"name": "items", "type": "table", "label": "Items", "required": True,
+                                     "min_rows": 2, "columns": [
+                                         {"name": "what", "type": "text", "label": "What", "required": True},
+                                         {"name": "qty", "type": "number", "label": "Qty", "default": 1}]}]})
+
+    def inputs(root) -> list[str]:
+        return [n.attrs.get("name") for n in wrapper(root, "items").find_all("input")
+                if (n.attrs.get("name") or "").startswith("items-") and "__index__" not in n.attrs.get("name")]
+
+    fresh = parse(render(build(items), "en"))
+    assert inputs(fresh) == ["items-0-what", "items-0-qty", "items-1-what", "items-1-qty"]
+    assert [n.attrs.get("value") for n in wrapper(fresh, "items").find_all("input")
+            if n.attrs.get("name") == "items-0-qty"] == ["1"]  # a column's default is filled in
+    emptied = parse(render(build(items, formdata=MultiDict({"other": "x"})), "en"))  # a post without rows
+    assert inputs(emptied) == []
