@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, flash, g, redirect, render_t
 from flask_babel import gettext as _
 
 from engine import runtime
+from engine.caching import BoundedCache
 from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.external.display import actor_names
@@ -59,20 +60,16 @@ def list_filters() -> dict:
     return {"process": request.args.get("process") or None, "search": request.args.get("q") or None}
 
 
-_PROCESSES: dict = {}  # (database URL, directory version) -> `queries.process_names`; a deployment bumps it (0038)
+# (database URL, directory version) -> `queries.process_names`; a deployment bumps the version (0038)
+_PROCESSES: BoundedCache[list] = BoundedCache(64)
 
 
 def process_choices(session) -> list[tuple[str, dict]]:
     """The deployed processes for the Process filter, read once per directory version."""
     version = getattr(current_account(), "directory_version", None)
-    key = (str(session.get_bind().url), version)
     if version is None:
         return queries.process_names(session)
-    if key not in _PROCESSES:
-        if len(_PROCESSES) > 64:
-            _PROCESSES.clear()
-        _PROCESSES[key] = queries.process_names(session)
-    return _PROCESSES[key]
+    return _PROCESSES.get((str(session.get_bind().url), version), lambda: queries.process_names(session))
 
 
 def page_number() -> int:

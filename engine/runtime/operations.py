@@ -10,6 +10,9 @@ notifications commit together or not at all. Withdraw and terminate end the inst
 No Flask, no SpiffWorkflow: every way in (web, CLI, a future REST API) calls these functions. The
 actor is a username; whether they are a super admin is read from the database here, so no caller
 can claim it.
+
+Just over 600 lines on purpose: the five operations share one rule table (`refusal`), one facts read and
+one history/notification write; split per operation, each file would import the others' helpers back.
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ def available(session: Connection | Session, instance_id: int, username: str) ->
 def may_transfer(session: Connection | Session, task_id: str, username: str) -> bool:
     """Whether `username` may transfer the task now (it is open and theirs, or they are a super admin, and
     its node allows transfer: `node_rules`)."""
-    row = store.task_handle(session.connection() if isinstance(session, Session) else session, task_id)
+    row = store.task_handle(session, task_id)
     if row is None or row.status != "open":
         return False
     found = facts(session, row.instance_id, username)

@@ -24,15 +24,21 @@ VISIT = {"visitor_name": "Anna Berg", "visitor_company": "Nordic AB", "visitor_p
          "purpose": "Supplier audit"}
 
 
-def test_the_code_issuer_is_the_host_whatever_the_visitor_sends(sessions):
-    add_people(sessions, "li", "zhou")
+def _visitor_with_code_from_li(sessions):
+    """visitor_booking deployed, a visitor code issued by li and redeemed: the visitor's principal."""
     with sessions() as session, session.begin():
         packages.deploy(session, packages.load_package(VISITOR_BOOKING), "admin")
         _grant_id, code = grants.issue_code(session.connection(), scopes=["submit", "view"],
                                             valid_until=utcnow() + timedelta(days=3), process_key="visitor_booking",
                                             created_by="li")
     with sessions() as session, session.begin():
-        principal = grants.redeem_code(session.connection(), code, utcnow(), client="test")
+        return grants.redeem_code(session.connection(), code, utcnow(), client="test")
+
+
+
+def test_the_code_issuer_is_the_host_whatever_the_visitor_sends(sessions):
+    add_people(sessions, "li", "zhou")
+    principal = _visitor_with_code_from_li(sessions)
     instance_id = portal.start_request(sessions, principal, "visitor_booking", {**VISIT, "host": "zhou"}, "en")
     with sessions() as session:
         assert store.read_process_data(session, instance_id)["host"] == "li"
@@ -60,13 +66,7 @@ def test_host_field_must_name_a_form_field(value, wrong):
 
 def test_a_visitors_progress_lists_the_other_endings_only_once_reached(sessions):
     add_people(sessions, "li")
-    with sessions() as session, session.begin():
-        packages.deploy(session, packages.load_package(VISITOR_BOOKING), "admin")
-        _grant_id, code = grants.issue_code(session.connection(), scopes=["submit", "view"],
-                                            valid_until=utcnow() + timedelta(days=3), process_key="visitor_booking",
-                                            created_by="li")
-    with sessions() as session, session.begin():
-        principal = grants.redeem_code(session.connection(), code, utcnow(), client="test")
+    principal = _visitor_with_code_from_li(sessions)
     instance_id = portal.start_request(sessions, principal, "visitor_booking", VISIT, "en")
     with sessions() as session:
         running = [m.element_id for m in portal.case_view(session, principal, instance_id, "en").milestones]
