@@ -59,11 +59,16 @@ _endpoint = WebhookEndpoint.__table__
 
 
 class DeliveryError(Exception):
-    """Sending failed; `retry` False when trying again cannot help."""
+    """Sending failed; `retry` False when trying again cannot help; `unconfigured` when the channel is not
+    set up at all (the same for every row: logged once per process, not once per row and attempt)."""
 
-    def __init__(self, message: str, retry: bool = True):
+    def __init__(self, message: str, retry: bool = True, unconfigured: bool = False):
         super().__init__(message)
         self.retry = retry
+        self.unconfigured = unconfigured
+
+
+_UNCONFIGURED_SAID: set[str] = set()  # the `unconfigured` errors this process has logged at WARNING
 
 
 # -- claiming --------------------------------------------------------------------------------------
@@ -141,7 +146,7 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, now: datetime | Non
         else:
             raise DeliveryError(f"unknown channel `{row['channel']}`", retry=False)
     except DeliveryError as exc:
-        return _record_failure(sessions, row, str(exc), exc.retry, now)
+        return _record_failure(sessions, row, str(exc), exc.retry, now, exc.unconfigured)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong is recorded on the row
         log.exception("outbox %s: delivery failed", outbox_id)
         return _record_failure(sessions, row, f"{type(exc).__name__}: {exc}", True, now)
@@ -152,7 +157,7 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, now: datetime | Non
     return "sent"
 
 
-def _record_failure(sessions, row, error: str, retry: bool, now: datetime) -> str:
+def _record_failure(sessions, row, error: str, retry: bool, now: datetime, unconfigured: bool = False) -> str:
     error = " ".join(error.split())[:MAX_ERROR] or "failed"
     attempts = row["attempts"]
     if retry and attempts < MAX_ATTEMPTS:
@@ -161,8 +166,18 @@ def _record_failure(sessions, row, error: str, retry: bool, now: datetime) -> st
     else:
         values = {"status": "failed"}
         outcome = "failed"
-    log.warning("outbox %s (%s to %s), attempt %s: %s -> %s", row["id"], row["channel"], row["recipient"],
-                attempts, error, outcome)
+    if unconfigured and error in _UNCONFIGURED_SAID:
+        log.debug("outbox %s (%s to %s), attempt %s: %s -> %s", row["id"], row["channel"], row["recipient"],
+                  attempts, error, outcome)
+    elif unconfigured:
+        _UNCONFIGURED_SAID.add(error)
+        log.warning("outbox %s (%s to %s), attempt %s: %s -> %s; %s messages are kept in the outbox and retried "
+                    "(then marked failed; `liaison outbox --retry-failed` sends them again); further rows failing for the "
+                    "same reason are logged at DEBUG", row["id"], row["channel"], row["recipient"], attempts, error,
+                    outcome, row["channel"])
+    else:
+        log.warning("outbox %s (%s to %s), attempt %s: %s -> %s", row["id"], row["channel"], row["recipient"],
+                    attempts, error, outcome)
     with sessions() as session, session.begin():
         session.connection().execute(_FINISH.values(claimed_until=None, last_error=error, **values),
                                      {"b_id": row["id"], "b_attempts": attempts})
@@ -243,7 +258,7 @@ def build_email(row, sender: str, base_url: str) -> EmailMessage:
 def send_email(row, settings: Settings) -> None:
     """Send an e-mail outbox row through `settings.smtp_url`; DeliveryError on any failure."""
     if not settings.smtp_url:
-        raise DeliveryError("LIAISON_SMTP_URL is not set")
+        raise DeliveryError("LIAISON_SMTP_URL is not set", unconfigured=True)
     target = parse_smtp_url(settings.smtp_url)
     message = build_email(row, target.sender, settings.base_url)
     try:

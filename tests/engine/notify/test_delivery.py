@@ -7,6 +7,7 @@ import email
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import threading
 import time
@@ -212,6 +213,25 @@ def test_unreachable_smtp_server_and_no_smtp_url_are_retried(sessions, monkeypat
     assert row.last_error.startswith("SMTP ConnectionRefusedError") and row.next_attempt_at == NOW + timedelta(seconds=2)
     assert delivery.deliver(sessions, ids["bob@example.com"], now=NOW, settings=settings(None)) == "retry"
     assert row_of(sessions, ids["bob@example.com"]).last_error == "LIAISON_SMTP_URL is not set"
+
+
+def test_missing_smtp_url_is_logged_once_and_still_recorded_on_every_row(sessions, monkeypatch, caplog):
+    """`make run` has no mail server: one warning saying so, not one per e-mail and attempt."""
+    monkeypatch.setattr(delivery, "_UNCONFIGURED_SAID", set())
+    ids = rendered_rows(sessions)
+    caplog.set_level(logging.DEBUG, logger=delivery.log.name)
+    for address in ids:
+        assert delivery.deliver(sessions, ids[address], now=NOW, settings=settings(None)) == "retry"
+        assert row_of(sessions, ids[address]).last_error == "LIAISON_SMTP_URL is not set"
+    said = [r for r in caplog.records if "LIAISON_SMTP_URL is not set" in r.getMessage()]
+    assert len(said) == len(ids) >= 2
+    assert [r.levelno for r in said] == [logging.WARNING] + [logging.DEBUG] * (len(ids) - 1)
+    assert "--retry-failed" in said[0].getMessage()
+    closed = f"smtp://127.0.0.1:{free_port()}"  # a real failure is still a warning every time
+    caplog.clear()
+    for address in ids:
+        delivery.deliver(sessions, ids[address], now=NOW + timedelta(hours=2), settings=settings(closed))
+    assert [r.levelno for r in caplog.records if "ConnectionRefused" in r.getMessage()] == [logging.WARNING] * len(ids)
 
 
 def test_smtp_url_forms():
