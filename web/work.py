@@ -56,7 +56,7 @@ from forms.schema import FormSchema, label_text, load_schema
 from web.errors import TOO_LARGE, failed_message, form_errors, status_for, too_large_message, translated
 
 from . import files, vendor
-from .auth import READ_ALONG, current_account, read_along
+from .auth import READ_ALONG, current_account, read_along, safe_next
 from .i18n import current_language
 
 bp = Blueprint("work", __name__)
@@ -756,7 +756,8 @@ def _task_operation(task_id: str, run, success: str, after: str | None = None):
 
 def _instance_operation(instance_id: int, operation: str, run, success: str | None):
     """404 when the person may not see the instance, 403 when the rule table does not give them
-    `operation`; else run it (`run(username, attachment ids)`) and go back to the instance page."""
+    `operation`; else run it (`run(username, attachment ids)`) and go back to the instance page (or to the
+    form's `next`, a path on this site: the task page a holder copied the request from)."""
     username = current_account().username
     with sessions()() as session:
         if not _may_view(session, instance_id):
@@ -766,7 +767,7 @@ def _instance_operation(instance_id: int, operation: str, run, success: str | No
     attached = _posted_attachments(username)
     if attached is not None:
         _run_operation(lambda: run(username, attached), success)
-    return redirect(url_for("work.instance", instance_id=instance_id))
+    return redirect(safe_next(request.form.get("next"), url_for("work.instance", instance_id=instance_id)))
 
 
 def _display_names(usernames) -> dict[str, str]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,8 +90,10 @@ class UrgedTooSoonError(NotPermittedError):
 _SUPER_ADMIN = (select(_grant.c.id).join(_person, _person.c.id == _grant.c.person_id)
                 .where(_person.c.username == bindparam("b_user"), _person.c.active,
                        _grant.c.department_id.is_(None)).exists())
-_PARTICIPANT = (select(_task.c.id).where(_task.c.instance_id == _instance.c.id,
-                                         _task.c.completed_by == bindparam("b_user")).exists())
+_PARTICIPANT = (select(_task.c.id).where(  # completed one of its tasks, or holds one open now (DingTalk's 抄送 while deciding)
+    _task.c.instance_id == _instance.c.id,
+    or_(_task.c.completed_by == bindparam("b_user"),
+        (_task.c.assignee == bindparam("b_user")) & (_task.c.status == "open"))).exists())
 _FACTS = (select(_instance.c.id, _instance.c.status, _instance.c.initiator, _instance.c.version_id,
                  _version.c.checksum, _instance.c.process_key, _instance.c.business_key,
                  store.process_data(_instance.c.id).label("data"),
@@ -114,7 +116,7 @@ class Facts:
     business_key: str | None
     data: dict
     super_admin: bool  # the person holds the super admin grant (and is active)
-    participant: bool  # the person completed a task of the instance
+    participant: bool  # the person completed a task of the instance or holds an open one
 
 
 def facts(session: Connection | Session, instance_id: int, username: str, lock: bool = False) -> Facts:
@@ -146,8 +148,8 @@ def refusal(operation: str, found: Facts, username: str) -> str | None:  # a `Me
                        status=status_text(found.status))
     elif operation == "cc":
         if not (initiator or found.participant or found.super_admin):
-            return msg("only the initiator of instance %(instance)s, someone who completed one of its tasks, "
-                       "or a super admin may copy it to others", instance=iid)
+            return msg("only the initiator of instance %(instance)s, someone who holds or completed one of its "
+                       "tasks, or a super admin may copy it to others", instance=iid)
     elif operation == "withdraw":
         if not initiator:
             return msg("only the initiator of instance %(instance)s may withdraw it", instance=iid)
@@ -390,7 +392,7 @@ def cc(sessions: sessionmaker[Session], instance_id: int, usernames: Iterable[st
        comment: str | None = None, now: datetime | None = None, attachments: list[str] | None = None) -> Copied:
     """Copy the instance to people (抄送), each at most once per instance; they may view it from then on.
 
-    Allowed to the initiator, anyone who completed one of its tasks, and a super admin, in any state
+    Allowed to the initiator, anyone who holds an open task of it or completed one, and a super admin, in any state
     of the instance. Every name must be an active person other than the actor (at most `MAX_CC`);
     people it was copied to before are skipped and reported. History `cc` with `{"to", "skipped"}`
     (none when everyone was skipped); the new ones are notified (`cc`).

@@ -131,7 +131,7 @@ def test_role_sees_only_what_it_may(world, role, path):
 POST_MATRIX = {
     "/tasks/{task}/transfer": ({"to": ""}, (LOGIN, 403, 404, 302, 302)),
     "/instances/{instance}/urge": ({}, (LOGIN, 302, 404, 403, 302)),
-    "/instances/{instance}/cc": ({"to": ""}, (LOGIN, 302, 404, 403, 302)),
+    "/instances/{instance}/cc": ({"to": ""}, (LOGIN, 302, 404, 302, 302)),
     "/instances/{instance}/withdraw": ({}, (LOGIN, None, 404, 403, 403)),
     "/instances/{instance}/terminate": ({"reason": ""}, (LOGIN, 403, 404, 403, 302)),
 }

@@ -67,7 +67,7 @@ def test_each_person_sees_the_operations_the_rules_give_them(clients, sessions):
     page = lambda who: clients[who].get(f"/instances/{instance_id}").get_data(as_text=True)  # noqa: E731
     assert _forms(page("zhang")) == {"urge-form", "cc-form", "withdraw-form"}
     assert _forms(page("root")) == {"urge-form", "cc-form", "terminate-form"}
-    assert _forms(page("wang")) == set()
+    assert _forms(page("wang")) == {"cc-form"}  # holds its task: may copy it (抄送) while deciding
     assert "催办" in page("zhang") and "撤回申请" in page("zhang") and "终止" in page("root")
     task_page = lambda who: clients[who].get(f"/tasks/{task['id']}").get_data(as_text=True)  # noqa: E731
     assert 'id="transfer-form"' in task_page("wang") and 'id="transfer-form"' in task_page("root")
@@ -112,8 +112,8 @@ def test_urge_once_then_the_rate_limit_says_when(clients, sessions):
 def test_cc_gives_viewing_and_the_inbox_shows_read_status(clients, sessions):
     instance_id = _start(clients["zhang"])
     assert clients["zhao"].get(f"/instances/{instance_id}").status_code == 404
-    assert post(clients["wang"], f"/instances/{instance_id}/cc", {"to": "zhao"}).status_code == 403
     assert post(clients["zhang"], f"/instances/{instance_id}/cc", {"to": "zhao, li"}).status_code == 302
+    assert post(clients["li"], f"/instances/{instance_id}/cc", {"to": "wang"}).status_code == 403  # only reads it
     listed = clients["zhao"].get("/inbox/?view=cc").get_data(as_text=True)
     assert f'data-instance="{instance_id}" class="is-unread"' in listed and "抄送我的" in listed
     assert f'data-instance="{instance_id}"' in clients["zhao"].get("/inbox/?view=cc&unread=1").get_data(as_text=True)
@@ -126,6 +126,20 @@ def test_cc_gives_viewing_and_the_inbox_shows_read_status(clients, sessions):
     assert reads == ["zhao"]
     post(clients["zhang"], f"/instances/{instance_id}/cc", {"to": "zhao"})
     assert "已抄送过，跳过：赵六" in clients["zhang"].get(f"/instances/{instance_id}").get_data(as_text=True)
+
+
+def test_the_holder_copies_the_request_from_the_task_page_and_stays_on_it(clients, sessions):
+    instance_id = _start(clients["zhang"])
+    task_path = "/tasks/" + _open_task(sessions, instance_id)["id"]
+    page = clients["wang"].get(task_path).get_data(as_text=True)
+    assert 'id="cc-form"' in page and f'name="next" value="{task_path}"' in page
+    response = post(clients["wang"], f"/instances/{instance_id}/cc", {"to": "zhao", "next": task_path})
+    assert response.status_code == 302 and response.headers["Location"] == task_path
+    assert "已抄送给 赵六。" in clients["wang"].get(task_path).get_data(as_text=True)
+    assert clients["zhao"].get(f"/instances/{instance_id}").status_code == 200
+    assert _open_task(sessions, instance_id)["assignee"] == "wang"  # the task is still wang's to decide
+    elsewhere = post(clients["wang"], f"/instances/{instance_id}/cc", {"to": "li", "next": "https://evil.example/"})
+    assert elsewhere.headers["Location"] == f"/instances/{instance_id}"  # never off the site
 
 
 def test_withdraw_and_terminate(clients, sessions):

@@ -284,14 +284,19 @@ def test_cc_once_per_person_with_read_status_and_viewing(sessions, world):
         assert operations.cc_unread_count(session, "eve") == 0
 
 
-def test_a_participant_may_cc_and_others_may_not(sessions, world):
+def test_the_holder_and_participants_may_cc_and_others_may_not(sessions, world):
+    """DingTalk's 抄送 while deciding: whoever holds an open task of the request may copy it, as may whoever
+    completed one of its tasks; someone merely involved in nothing may not."""
     iid = world["instance"]
     with pytest.raises(NotPermittedError) as refused:
-        operations.cc(sessions, iid, ["eve"], actor="boss")  # holds a task, has completed none
-    assert str(refused.value) == (f"only the initiator of instance {iid}, someone who completed one of its "
-                                  "tasks, or a super admin may copy it to others")
+        operations.cc(sessions, iid, ["eve"], actor="carl")  # holds nothing, completed nothing
+    assert str(refused.value) == (f"only the initiator of instance {iid}, someone who holds or completed one of "
+                                  "its tasks, or a super admin may copy it to others")
+    assert operations.cc(sessions, iid, ["eve"], actor="boss").added == ["eve"]  # holds the open task
     runtime.complete_task(sessions, world["task"], "boss", {})
-    assert operations.cc(sessions, iid, ["eve"], actor="boss").added == ["eve"]
+    assert operations.cc(sessions, iid, ["dora"], actor="boss").added == ["dora"]  # completed it
+    with pytest.raises(NotPermittedError):
+        operations.cc(sessions, iid, ["carl"], actor="eve")  # copied to: may read, not copy on
 
 
 @pytest.mark.parametrize(("names", "message"), [
@@ -366,7 +371,7 @@ def test_available_operations_follow_the_rule_table(sessions, world):
     with sessions() as session:
         assert operations.available(session, iid, "ann") == {"urge", "cc", "withdraw"}
         assert operations.available(session, iid, "root") == {"urge", "cc", "terminate"}
-        assert operations.available(session, iid, "boss") == set()
+        assert operations.available(session, iid, "boss") == {"cc"}  # holds the open task
         assert operations.available(session, iid, "eve") == set()
         assert operations.may_transfer(session, world["task"], "boss")
         assert operations.may_transfer(session, world["task"], "root")
