@@ -34,6 +34,13 @@ def run(ctx: click.Context, host: str, port: int, threads: int, dev: bool) -> No
 
     from web import create_app
 
+    if not os.environ.get("LIAISON_BASE_URL"):
+        # the links Liaison writes (e-mails, invitations, visitor passes, portal links) name where it serves;
+        # the settings' default (port 5000) was wrong for `make run PORT=5055`
+        everywhere = host in ("0.0.0.0", "::", "")
+        os.environ["LIAISON_BASE_URL"] = f"http://{'127.0.0.1' if everywhere else host}:{port}"
+        click.echo(f"links in e-mails and invitations: {os.environ['LIAISON_BASE_URL']}"
+                   + (" (set LIAISON_BASE_URL to the address people reach this machine at)" if everywhere else ""))
     url = database_url(ctx)
     sessions = sessions_for(url)
     app = create_app({"DATABASE_URL": url})

@@ -57,6 +57,8 @@ def test_liaison_run_serves_with_waitress_and_runs_jobs_in_process(tmp_path, sql
         assert headers["Server"] == "Liaison"
         assert "development server" not in log.read_text()  # Flask's server says so on start
         assert "(waitress, 8 threads;" in log.read_text()
+        # no LIAISON_BASE_URL: the links it writes name the port it serves on, not the settings' default 5000
+        assert f"links in e-mails and invitations: http://127.0.0.1:{port}\n" in log.read_text()
         wait_for(lambda: "alice@example.com" in handler.recipients(), 30, "alice's task e-mail")
 
         def instance_status():
