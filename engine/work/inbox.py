@@ -31,6 +31,7 @@ from engine.data.models import (
 from engine.external.display import actor_names
 from engine.people.org import display_names
 from engine.results import Page, element_label, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
+from engine.runtime import operations
 from engine.runtime.outcome import outcomes, task_decisions
 from engine.runtime.versions import versions_element_names
 from engine.work.search import MAX_SEARCH, request_search
@@ -234,6 +235,15 @@ def done(session: Session, user: str, *, process: str | None = None, initiator: 
         return session.execute(select(func.count()).select_from(listed)).scalar_one()
 
     return Page(items, _total(rows, page, count), page, per_page)
+
+
+# -- copied to me (抄送) ---------------------------------------------------------------------------------
+
+def copied(session: Session, user: str, *, search: str | None = None, unread_only: bool = False, page: int = 1,
+           per_page: int = 20) -> Page:
+    """The requests copied to `user` (`operations.cc_for`), those `request_search` finds with `search`."""
+    return operations.cc_for(session, user, unread_only=unread_only, page=page, per_page=per_page,
+                             matching=request_search(search) if search else None)
 
 
 # -- my requests --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What the search box of the inbox lists finds: one rule for the to-do, done and my-requests lists."""
+"""What the search box of the inbox lists finds: one rule for the to-do, done, copied-to-me and my-requests
+lists."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ _person = Person.__table__
 
 
 def request_search(search: str, *also: ColumnElement[bool], initiator: bool = True) -> ColumnElement[bool]:
-    """The one rule for what the inbox lists' search box finds (to-do, done, my requests): a request whose
+    """The one rule for what the inbox lists' search box finds (to-do, done, copied to me, my requests): a request whose
     process key or process name (Chinese or English), business key, or, with `initiator`, initiator's
     username or display name (Chinese or English) contains `search`, case-insensitively; or any of `also`.
     Needs `_instance` and `_definition` in the statement.

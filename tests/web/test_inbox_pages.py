@@ -7,6 +7,7 @@ from sqlalchemy import select
 from engine import runtime
 from engine.data.models import WorkTask
 from engine.packages import deployment as packages
+from engine.runtime import operations
 from tests.conftest import FIXTURES
 
 from .conftest import post, sign_in
@@ -91,7 +92,8 @@ def test_the_filters_offer_processes_by_name_and_people_by_picker(app, people, s
 
 def test_search_finds_a_task_by_the_initiators_display_name_and_the_process_name(app, people, sessions):
     """Typing what one sees finds the task: the initiator's display name (李四, or Zhang San on English
-    pages too) and the process's name in either language; an unrelated word finds nothing, in every list."""
+    pages too) and the process's name in either language; an unrelated word finds nothing; the same in
+    the copied-to-me and my-requests lists."""
     mine, other = _orders(sessions)
     client = app.test_client()
     sign_in(client, "zhang")
@@ -108,6 +110,14 @@ def test_search_finds_a_task_by_the_initiators_display_name_and_the_process_name
     assert listed("张三") == listed("zhang san") == {mine.instance_id}
     assert listed("订单审核") == listed("ORDER review") == listed("审核") == set(tasks)
     assert listed("合同") == listed("王五") == set()
+    operations.cc(sessions, mine.instance_id, ["li"], actor="zhang")  # li's copies: zhang's request by name
+    operations.cc(sessions, other.instance_id, ["zhang"], actor="li")
+    copies = app.test_client()
+    sign_in(copies, "li")
+    assert f'data-instance="{mine.instance_id}"' in copies.get("/inbox/?view=cc&q=张三").get_data(as_text=True)
+    assert f'data-instance="{mine.instance_id}"' in copies.get("/inbox/?view=cc&q=order").get_data(as_text=True)
+    nothing = copies.get("/inbox/?view=cc&q=李四").get_data(as_text=True)
+    assert 'data-instance="' not in nothing and 'name="q" value="李四"' in nothing
     requests_page = client.get("/requests/?q=订单").get_data(as_text=True)
     assert f'data-instance="{mine.instance_id}"' in requests_page
     assert 'data-instance="' not in client.get("/requests/?q=合同").get_data(as_text=True)
