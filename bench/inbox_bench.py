@@ -4,10 +4,11 @@ Loads 1,000,000 work_task rows (with their instances and candidate rows) straigh
 database of its own (`liaison_bench_inbox`, created and dropped here) with COPY, not through
 the engine: 20,000 users in 200 groups (each in one or two), 80% of tasks completed, 15% of
 tasks offered to a group and 3% to a list of users, one user "heavy" holding 10,000 open tasks
-and a system account "erp" that started 10% of the instances. Then VACUUM ANALYZE and time
-each query over --runs calls, a new session per call as in a web request.
+and a system account "erp" that started 10% of the instances. Every user is a `person` row with a
+Chinese and an English display name (the search matches initiators by name). Then VACUUM ANALYZE
+and time each query over --runs calls, a new session per call as in a web request.
 
-    .venv/bin/python bench/inbox_bench.py [--tasks N] [--runs R] [--keep] [--reuse] [--explain]
+    .venv/bin/python bench/inbox_bench.py [--tasks N] [--runs R] [--keep] [--reuse] [--explain] [--database D]
 
 --explain prints EXPLAIN (ANALYZE, BUFFERS) of every statement each case runs (for its first
 user); --keep leaves the database for --reuse, to try indexes by hand. The last line printed
@@ -56,6 +57,12 @@ PROCESSES = [  # key, zh, en, task names
 ]
 WEIGHTS = [10, 14, 10, 8, 6, 5, 6, 4, 5, 8, 4, 20]
 BIG_TABLES = ("work_task", "task_candidate", "process_instance")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国红梅文斌浩宇欣怡晨阳"
+PINYIN = ["wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun", "ma",
+          "zhu", "hu", "guo", "he", "gao", "lin", "luo", "zheng", "liang", "xie", "song", "tang", "xu", "han",
+          "feng", "deng", "cao", "peng", "zeng", "xiao", "tian", "dong", "yuan", "pan", "yu", "jiang", "cai",
+          "yu", "du", "ye", "cheng", "su", "wei", "lv", "ding", "ren", "shen"]
 
 
 def user_name(i: int) -> str:
@@ -69,24 +76,40 @@ def user_groups(i: int) -> tuple[str, ...]:
     return (f"g{first:03d}",) if i % 2 or second == first else (f"g{first:03d}", f"g{second:03d}")
 
 
-def create_database(server: str) -> str:
+def create_database(server: str, name: str = DB_NAME) -> str:
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}"'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = f"{server}/{DB_NAME}"
+    url = f"{server}/{name}"
     db.upgrade(url)
     return url
 
 
-def drop_database(server: str) -> None:
+def drop_database(server: str, name: str = DB_NAME) -> None:
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                     {"name": DB_NAME})
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}"'))
+                     {"name": name})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+
+
+def person_names(i: int) -> tuple[str, str]:
+    """User i's display names, Chinese and English (deterministic; many share a surname, some a full name)."""
+    rng = random.Random(i)
+    surname = rng.randrange(len(SURNAMES))
+    given = "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
+    return SURNAMES[surname] + given, f"{PINYIN[surname].title()} {i:05d}"
+
+
+def people_rows(now: datetime) -> list[tuple]:
+    """The person rows: every user, the heavy user and the system account, in COPY column order."""
+    named = [(user_name(i), *person_names(i)) for i in range(USERS)]
+    named += [("heavy", "郝维", "Hao Wei"), ("erp", "ERP 系统", "ERP system")]
+    return [(number, username, zh, en, True, 1, 0, now, now)
+            for number, (username, zh, en) in enumerate(named, start=1)]
 
 
 class Generator:
@@ -188,6 +211,8 @@ def load(url: str, gen: Generator) -> dict:
                          "package, bpmn, spec_json, deployed_at) "
                          "VALUES (%s, %s, 1, %s, 'x', '{}', '{}', '', now())", (number, number, key))
         copies = [
+            ("person (id, username, name, name_en, active, session_version, failed_logins, created_at, "
+             "updated_at)", people_rows(gen.now)),
             ("process_instance (id, version_id, process_key, status, initiator, business_key, state, "
              "revision, state_key, created_at, updated_at, ended_at)", gen.instances),
             ("work_task (id, instance_id, element_id, name, form, assignee, candidate_users, "
@@ -259,9 +284,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it with --reuse)")
     parser.add_argument("--reuse", action="store_true", help="time an existing, loaded bench database")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--database", default=DB_NAME, help=f"the bench database's name ({DB_NAME})")
     args = parser.parse_args()
 
-    url = f"{args.postgres}/{DB_NAME}"
+    url = f"{args.postgres}/{args.database}"
     try:
         if not args.reuse:
             url = create_and_load(args)
@@ -271,7 +297,7 @@ def main() -> None:
         engine.dispose()
     finally:
         if not args.keep:
-            drop_database(args.postgres)
+            drop_database(args.postgres, args.database)
     print(f"\n{'case':34} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'rows':>8}")
     for name, r in results.items():
         rows = "" if r["rows"] is None else r["rows"]
@@ -287,7 +313,7 @@ def _key(name: str) -> str:
 
 def create_and_load(args) -> str:
     started = time.perf_counter()
-    url = create_database(args.postgres)
+    url = create_database(args.postgres, args.database)
     gen = Generator(seed=7, now=datetime.now(UTC))
     gen.run(args.tasks)
     loaded = {"generate_s": time.perf_counter() - started, **load(url, gen), "instances": len(gen.instances),
@@ -311,6 +337,12 @@ def run_cases(engine, sessions, args) -> dict:
         "todo overdue, heavy": (lambda s, u: inbox.todo(s, u[0], u[1], overdue=True), heavy),
         "todo search, heavy": (lambda s, u: inbox.todo(s, u[0], u[1], search="报销"), heavy),
         "todo search, typical": (lambda s, u: inbox.todo(s, u[0], u[1], search="财务"), typical),
+        # an initiator's display name (the full name of user 42, then a surname shared by ~1/50 of the people)
+        "todo search name, heavy": (lambda s, u: inbox.todo(s, u[0], u[1], search=person_names(42)[0]), heavy),
+        "todo search name, typical": (lambda s, u: inbox.todo(s, u[0], u[1], search=person_names(42)[0]), typical),
+        "todo search surname, typical": (lambda s, u: inbox.todo(s, u[0], u[1], search="王"), typical),
+        "done search name, typical": (lambda s, u: inbox.done(s, u[0], search=person_names(42)[0]), typical),
+        "my_requests search, typical": (lambda s, u: inbox.my_requests(s, u[0], search="请假"), typical),
         "done page 1, typical": (lambda s, u: inbox.done(s, u[0]), typical),
         "my_requests page 1, typical": (lambda s, u: inbox.my_requests(s, u[0]), typical),
         "my_requests page 1, erp": (lambda s, u: inbox.my_requests(s, "erp"), heavy),

@@ -1,9 +1,10 @@
 """The directory as JSON for the pickers (`static/picker.js`): people and departments matching typed text.
 
 `GET /directory/people?q=zh` and `GET /directory/departments?q=sa` answer a JSON list of at most 10
-suggestions `{value, label, detail}`: `value` is what the picker puts in the input (a username, a
-department code), `label` the name in the page's language, `detail` a line under it (username and
-department, or the parent department). `GET /directory/people?names=a,b` shows values already
+suggestions `{value, label, detail}`: `value` is what the picker posts (a username, a department
+code), `label` the name in the page's language, `detail` a line under it: a person's department (never
+the username: people are shown by display name, and two namesakes apart by department), a department's
+code and parent. `GET /directory/people?names=a,b` shows values already
 chosen, in that order, inactive people included (`active: false`). Signed-in people only (the
 app-wide guard sends anyone else to the sign-in page); no e-mail or employee number is answered.
 """
@@ -26,9 +27,7 @@ def sessions():
 
 
 def _person(hit: directory.PersonHit, lang: str) -> dict:
-    department = hit.department_label(lang)
-    return {"value": hit.username, "label": hit.label(lang),
-            "detail": f"{hit.username} · {department}" if department else hit.username,
+    return {"value": hit.username, "label": hit.label(lang), "detail": hit.department_label(lang),
             "active": hit.active}
 
 

@@ -20,7 +20,6 @@ from engine.config import load_settings
 from engine.errors import NotFoundError, NotPermittedError, TaskConflictError
 from engine.external.display import actor_names
 from engine.people import org
-from engine.runtime import operations
 from engine.work import batch, drafts, inbox, queries, summary
 from forms.build import FormContext
 from forms.render import display
@@ -137,12 +136,14 @@ def drafts_page():
 
 
 def cc_page():
-    """Requests copied to the person (抄送), newest first; `?unread=1` keeps the unread ones."""
+    """Requests copied to the person (抄送), newest first; `?unread=1` keeps the unread ones, `?q=` those the
+    inbox's search finds."""
     user = current_account()
     lang = current_language()
     unread = request.args.get("unread") == "1"
     with sessions()() as session:
-        result = operations.cc_for(session, user.username, unread_only=unread, page=page_number(), per_page=PER_PAGE)
+        result = inbox.copied(session, user.username, search=list_filters()["search"], unread_only=unread,
+                              page=page_number(), per_page=PER_PAGE)
         counts = navigation_counts(session)
         names = actor_names(session, [u for item in result.items for u in (item.initiator, item.cc_by)], lang)
     return render_template("inbox/index.html", view="cc", page=result, counts=counts, names=names, lang=lang,

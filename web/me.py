@@ -77,8 +77,7 @@ def out_of_office():
             status = 422
         windows = [{"id": window.id, "starts_on": window.starts_at.astimezone(_zone()).date(),
                     "ends_on": (window.ends_at.astimezone(_zone()) - timedelta(microseconds=1)).date(),
-                    "deputy": (deputy.name_en if lang == "en" and deputy.name_en else deputy.name) or deputy.username,
-                    "deputy_username": deputy.username}
+                    "deputy": (deputy.name_en if lang == "en" and deputy.name_en else deputy.name) or deputy.username}
                    for window, deputy in org.out_of_office_windows(session, account.username)]
     return render_template("me/out_of_office.html", form=form, windows=windows), status
 

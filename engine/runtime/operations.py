@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -490,16 +490,20 @@ class CcItem:
 
 
 def cc_for(session: Session, username: str, unread_only: bool = False, page: int = 1,
-           per_page: int = 20) -> Page:
-    """What was copied to `username`, newest first (only the unread ones with `unread_only`):
-    one query per page, the list's length from a window count."""
+           per_page: int = 20, matching: ColumnElement[bool] | None = None) -> Page:
+    """What was copied to `username`, newest first (only the unread ones with `unread_only`; with
+    `matching`, a condition on the request's `process_instance` / `process_definition` row, only those:
+    the inbox's search, `engine.work.inbox.copied`): one query per page, the list's length from a window count."""
     page, per_page = max(1, int(page)), min(MAX_PER_PAGE, max(1, int(per_page)))
     conditions = [_cc.c.username == username] + ([_cc.c.read_at.is_(None)] if unread_only else [])
+    if matching is not None:
+        conditions.append(matching)
+    source = (_cc.join(_instance, _instance.c.id == _cc.c.instance_id)
+              .outerjoin(_definition, _definition.c.key == _instance.c.process_key))
     query = (select(_cc.c.instance_id, _instance.c.process_key, _definition.c.name, _instance.c.initiator,
                     _instance.c.business_key, _instance.c.status, _cc.c.cc_by, _cc.c.created_at, _cc.c.read_at,
                     func.count().over().label("total"))
-             .select_from(_cc.join(_instance, _instance.c.id == _cc.c.instance_id)
-                          .outerjoin(_definition, _definition.c.key == _instance.c.process_key))
+             .select_from(source)
              .where(*conditions)
              .order_by(_cc.c.created_at.desc(), _cc.c.id.desc())
              .limit(per_page).offset((page - 1) * per_page))
@@ -511,7 +515,7 @@ def cc_for(session: Session, username: str, unread_only: bool = False, page: int
     elif page == 1:
         total = 0
     else:
-        total = session.execute(select(func.count()).select_from(_cc).where(*conditions)).scalar_one()
+        total = session.execute(select(func.count()).select_from(source).where(*conditions)).scalar_one()
     return Page(items, total, page, per_page)
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, false, func, or_, select, union_all
+from sqlalchemy import and_, case, false, func, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.config import load_settings
@@ -31,8 +31,10 @@ from engine.data.models import (
 from engine.external.display import actor_names
 from engine.people.org import display_names
 from engine.results import Page, element_label, jsonable, localized, paging  # noqa: F401 (Page, localized: re-exported)
+from engine.runtime import operations
 from engine.runtime.outcome import outcomes, task_decisions
 from engine.runtime.versions import versions_element_names
+from engine.work.search import MAX_SEARCH, request_search
 
 DUE_SOON = timedelta(hours=24)
 MAX_PER_PAGE = 1000
@@ -124,8 +126,8 @@ def todo(session: Session, user: str, groups=(), *, process: str | None = None, 
     """Open tasks assigned to `user`, and unclaimed ones offered to them or their `groups`; newest first.
 
     `created_from` / `created_to` bound the task's creation time (from inclusive, to exclusive);
-    `overdue` True keeps overdue tasks only, False the others; `search` matches process name,
-    task name, business key and initiator, case-insensitively. `lang` (zh/en): task names from the package's
+    `overdue` True keeps overdue tasks only, False the others; `search` is `request_search` (process,
+    business key, initiator by name) or the task's name. `lang` (zh/en): task names from the package's
     `names` and people's display names in that language; None: the BPMN names and usernames.
     """
     now = now or utcnow()
@@ -235,6 +237,15 @@ def done(session: Session, user: str, *, process: str | None = None, initiator: 
     return Page(items, _total(rows, page, count), page, per_page)
 
 
+# -- copied to me (抄送) ---------------------------------------------------------------------------------
+
+def copied(session: Session, user: str, *, search: str | None = None, unread_only: bool = False, page: int = 1,
+           per_page: int = 20) -> Page:
+    """The requests copied to `user` (`operations.cc_for`), those `request_search` finds with `search`."""
+    return operations.cc_for(session, user, unread_only=unread_only, page=page, per_page=per_page,
+                             matching=request_search(search) if search else None)
+
+
 # -- my requests --------------------------------------------------------------------------------------
 
 def my_requests(session: Session, user: str, status: str | None = None, *, process: str | None = None,
@@ -253,8 +264,7 @@ def my_requests(session: Session, user: str, status: str | None = None, *, proce
     if process:
         conditions.append(_instance.c.process_key == process)
     if search:
-        conditions.append(or_(*_process_matches(search),
-                              _instance.c.business_key.icontains(search, autoescape=True)))
+        conditions.append(request_search(search, initiator=False))  # the initiator is the user
     source = _instance.outerjoin(_definition, _definition.c.key == _instance.c.process_key)
     rows = session.execute(
         select(_instance.c.id, _instance.c.process_key, _definition.c.name, _instance.c.business_key,
@@ -379,17 +389,9 @@ def _task_filters(process: str | None, initiator: str | None, search: str | None
     if initiator:
         conditions.append(_instance.c.initiator == initiator)
     if search:
-        conditions.append(or_(*_process_matches(search), _task.c.name.icontains(search, autoescape=True),
-                              _instance.c.business_key.icontains(search, autoescape=True),
-                              _instance.c.initiator.icontains(search, autoescape=True)))
+        task_name = _task.c.name.icontains(search.strip()[:MAX_SEARCH], autoescape=True)
+        conditions.append(request_search(search, task_name))
     return conditions
-
-
-def _process_matches(search: str) -> list:
-    """Process key or its zh/en name contains `search` (ILIKE on PostgreSQL, lower() LIKE on SQLite)."""
-    return [_instance.c.process_key.icontains(search, autoescape=True),
-            _definition.c.name["zh"].as_string().icontains(search, autoescape=True),
-            _definition.c.name["en"].as_string().icontains(search, autoescape=True)]
 
 
 def _time_filters(column, start: datetime | None, end: datetime | None) -> list:

@@ -119,7 +119,8 @@ def _people(session, task: paths.Upcoming, username, data, meta, step: ChainStep
 
 def _labels(session, usernames: list[str], lang: str) -> list[dict]:
     hits = {hit.username: hit for hit in directory.display_people(session, usernames)}
-    return [{"username": name, "label": hits[name].label(lang) if name in hits else name} for name in usernames]
+    return [{"username": name, "label": hits[name].label(lang) if name in hits else name,
+             "department": hits[name].department_label(lang) if name in hits else ""} for name in usernames]
 
 
 def _role_labels(session, keys: list[str], lang: str) -> list[dict]:

@@ -37,9 +37,10 @@ def test_people_answer_value_label_and_detail(app, people, sessions):
     response = client.get("/directory/people?q=wa")
     assert response.status_code == 200 and response.is_json
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.get_json() == [{"value": "wang", "label": "王五", "detail": "wang · 销售部", "active": True}]
+    # what a person reads (label, and detail: the line under it) names them, never by username
+    assert response.get_json() == [{"value": "wang", "label": "王五", "detail": "销售部", "active": True}]
     english = client.get("/directory/people?q=WANG&lang=en").get_json()
-    assert english == [{"value": "wang", "label": "Wang Wu", "detail": "wang · 销售部", "active": True}]
+    assert english == [{"value": "wang", "label": "Wang Wu", "detail": "销售部", "active": True}]
     assert [p["value"] for p in client.get("/directory/people?q=张").get_json()] == ["zhang"]
     body = client.get("/directory/people?q=zhang").get_data(as_text=True)
     assert "@" not in body  # no e-mail addresses
@@ -52,8 +53,8 @@ def test_inactive_people_are_not_listed(app, people, sessions):
     assert client.get("/directory/people?q=赵").get_json() == []
     # a value already chosen is still shown, marked inactive
     assert client.get("/directory/people?names=zhao,li").get_json() == [
-        {"value": "zhao", "label": "赵六", "detail": "zhao", "active": False},
-        {"value": "li", "label": "李四", "detail": "li", "active": True}]
+        {"value": "zhao", "label": "赵六", "detail": "", "active": False},
+        {"value": "li", "label": "李四", "detail": "", "active": True}]
 
 
 def test_short_query_is_an_empty_list_and_results_are_capped(app, people, sessions):

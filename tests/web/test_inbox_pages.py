@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from engine import runtime
+from engine.data.models import WorkTask
 from engine.packages import deployment as packages
+from engine.runtime import operations
 from tests.conftest import FIXTURES
 
 from .conftest import post, sign_in
@@ -84,3 +88,36 @@ def test_the_filters_offer_processes_by_name_and_people_by_picker(app, people, s
     assert client.get("/inbox/?process=nothing").get_data(as_text=True).count('data-task="') == 0
     packages.deploy_package(sessions, packages.load_package(FIXTURES / "packages" / "credit_check"), "admin")
     assert '<option value="credit_check">' in client.get("/inbox/").get_data(as_text=True)
+
+
+def test_search_finds_a_task_by_the_initiators_display_name_and_the_process_name(app, people, sessions):
+    """Typing what one sees finds the task: the initiator's display name (李四, or Zhang San on English
+    pages too) and the process's name in either language; an unrelated word finds nothing; the same in
+    the copied-to-me and my-requests lists."""
+    mine, other = _orders(sessions)
+    client = app.test_client()
+    sign_in(client, "zhang")
+
+    def listed(query: str) -> set[int]:
+        page = client.get(f"/inbox/?q={query}").get_data(as_text=True)
+        shown = [chunk.split('"')[0] for chunk in page.split('data-task="')[1:]]
+        with sessions() as session:
+            return set(session.scalars(select(WorkTask.instance_id).where(WorkTask.id.in_(shown))))
+
+    tasks = {m.instance_id: m for m in (mine, other)}
+    assert set(tasks) == listed("")
+    assert listed("李四") == {other.instance_id}
+    assert listed("张三") == listed("zhang san") == {mine.instance_id}
+    assert listed("订单审核") == listed("ORDER review") == listed("审核") == set(tasks)
+    assert listed("合同") == listed("王五") == set()
+    operations.cc(sessions, mine.instance_id, ["li"], actor="zhang")  # li's copies: zhang's request by name
+    operations.cc(sessions, other.instance_id, ["zhang"], actor="li")
+    copies = app.test_client()
+    sign_in(copies, "li")
+    assert f'data-instance="{mine.instance_id}"' in copies.get("/inbox/?view=cc&q=张三").get_data(as_text=True)
+    assert f'data-instance="{mine.instance_id}"' in copies.get("/inbox/?view=cc&q=order").get_data(as_text=True)
+    nothing = copies.get("/inbox/?view=cc&q=李四").get_data(as_text=True)
+    assert 'data-instance="' not in nothing and 'name="q" value="李四"' in nothing
+    requests_page = client.get("/requests/?q=订单").get_data(as_text=True)
+    assert f'data-instance="{mine.instance_id}"' in requests_page
+    assert 'data-instance="' not in client.get("/requests/?q=合同").get_data(as_text=True)

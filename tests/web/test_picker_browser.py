@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from engine import runtime
 from engine.data import db
-from engine.data.models import CcRecord, Department
+from engine.data.models import CcRecord, Department, WorkTask
 from engine.packages import deployment as packages
 from engine.people import accounts, org
 from engine.projects import projects
@@ -101,6 +101,7 @@ def test_pick_the_deputy_with_the_keyboard(browser, site):
         options = listbox.locator("[role=option]")
         assert options.evaluate_all("els => els.map(e => e.dataset.value)") == ["wang", "wangfang"]
         assert "Wang Wu" in options.first.inner_text() and "Sales" in options.first.inner_text()
+        assert "wang" not in options.first.inner_text()  # people by display name, never by username
 
         page.keyboard.press("ArrowDown")
         page.keyboard.press("ArrowDown")
@@ -113,7 +114,7 @@ def test_pick_the_deputy_with_the_keyboard(browser, site):
         assert page.input_value("input[type=hidden][name=deputy]") == "wang"
         assert deputy.get_attribute("aria-expanded") == "false" and listbox.is_hidden()
         assert page.url.endswith("/me/out-of-office")
-        assert "wang · Sales" in page.locator(f"#{deputy.get_attribute('id')} ~ .picker-chosen").inner_text()
+        assert page.locator(f"#{deputy.get_attribute('id')} ~ .picker-chosen").inner_text() == "Wang Wu · Sales"
 
         deputy.press("Control+a")
         page.keyboard.type("wangf")  # typing again reopens; Escape closes, the typed text is what is posted
@@ -129,10 +130,68 @@ def test_pick_the_deputy_with_the_keyboard(browser, site):
         with sessions() as session:
             windows = org.out_of_office_windows(session, "li")
         assert [deputy.username for _window, deputy in windows] == ["wang"]
-        assert "wang" in page.locator("tr[data-window]").inner_text()
+        shown = page.locator("tr[data-window]").inner_text()
+        assert "Wang Wu" in shown and "wang" not in shown
     finally:
         context.close()
     assert not problems, f"browser errors: {problems}"
+
+
+def _hint(page, input_id: str) -> str:
+    """The line a single-value picker shows under its input (who the value names)."""
+    hint = page.locator(f"#{input_id} ~ .picker-chosen")
+    hint.filter(has_text=re.compile(r"\S")).wait_for()
+    return hint.inner_text()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_chosen_person_is_named_with_their_department_never_their_username(browser, site, lang, tmp_path):
+    """The start form's manager (a single-value picker): picked, then shown again after the server refused
+    the form; the transfer dialog of the task it made: the line under the input names the person."""
+    base, sessions = site
+    wang, zhao = {"zh": ("王五 · 销售部", "赵六 · 销售部"), "en": ("Wang Wu · Sales", "Zhao Liu · Sales")}[lang]
+    context, page = signed_in(browser, base, "li", PASSWORD, PHONE, lang=lang)
+    problems = _errors(page)
+    try:
+        page.goto(f"{base}/start/leave_request")
+        page.select_option("#leave_type", "annual")
+        page.locator("#manager").click()
+        page.keyboard.type("wa")
+        options = page.locator(f"#{page.locator('#manager').get_attribute('aria-controls')} [role=option]")
+        options.first.wait_for()
+        assert options.evaluate_all("els => els.map(e => e.dataset.value)") == ["wang", "wangfang"]
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        assert _hint(page, "manager") == wang and page.input_value("#manager") == wang.split(" · ")[0]
+        page.screenshot(path=str(tmp_path / f"single_manager_{lang}_390.png"), full_page=True)
+
+        page.fill("#days", "0")  # below the form's minimum: the server sends the form back
+        page.evaluate("document.querySelector('#manager').form.noValidate = true")
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_selector(".field-error, .errors, [aria-invalid=true]")
+        assert _hint(page, "manager") == wang and page.input_value("#manager") == wang.split(" · ")[0]
+        assert page.input_value("input[type=hidden][name=manager]") == "wang"
+
+    finally:
+        context.close()
+    assert all("status of 422" in p for p in problems), f"browser errors: {problems}"  # the refused form
+    instance_id = _instance(sessions)  # li asks wang; wang transfers the task
+    with sessions() as session:
+        task_id = session.scalars(select(WorkTask.id).where(WorkTask.instance_id == instance_id)).one()
+    context, page = signed_in(browser, base, "wang", PASSWORD, DESKTOP, lang=lang)
+    try:
+        page.goto(f"{base}/tasks/{task_id}")
+        page.locator("#more-actions > summary").click()
+        page.locator("details.more-item", has=page.locator("#transfer-form")).locator("summary").click()
+        page.locator("#transfer-to").click()
+        page.keyboard.type("zh")
+        page.locator(f"#{page.locator('#transfer-to').get_attribute('aria-controls')} [role=option]").first.wait_for()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        assert _hint(page, "transfer-to") == zhao and "zhao" not in page.locator("#transfer-form").inner_text()
+        page.locator("#transfer-form").screenshot(path=str(tmp_path / f"single_transfer_{lang}_1280.png"))
+    finally:
+        context.close()
 
 
 def _errors(page) -> list[str]:

@@ -8,7 +8,9 @@
  * would without this script (the server's HTML stays a plain text input).
  *
  * A single-value input shows the person or department by name ("李四") while the hidden input posts the
- * value (a username, a department code); typed text that was not picked is posted as typed.
+ * value (a username, a department code); typed text that was not picked is posted as typed. The line under
+ * it names the chosen person with their department ("李四 · 研发部"; never the username), a department
+ * with its code and parent.
  *
  * With `data-multiple` the input becomes a box of chips, one per chosen person (display name) or
  * department (name), each with a remove button ("Remove 李四"), and the text input after them picks more
@@ -115,7 +117,7 @@
       }
       this.labelId = label ? label.id : null;
       document.body.appendChild(this.list);
-      // who or what the input's value names, in words ("张三 · zhang · 销售部"), read as its description
+      // who or what the input's value names, in words ("张三 · 销售部"), read as its description
       this.chosen = document.createElement('small');
       this.chosen.id = this.id + '-chosen';
       this.chosen.className = 'picker-chosen';
@@ -192,10 +194,17 @@
       return this.items.find((i) => sameText(i.value, text) || sameText(i.label, text));
     }
 
+    /** The line under the input for `item`: a person (or, without a hidden input, anything) by name and
+     *  detail ("李四 · 研发部"); a department shown by name in the input, by its detail (code · parent). */
+    hint(item) {
+      if (this.hidden && this.kind !== 'people') return item.detail || '';
+      return item.label + (item.detail ? ' · ' + item.detail : '');
+    }
+
     /** Show the names behind the input's value: `item` when just picked, else asked of the directory. */
     async describe(item) {
       if (item) {
-        this.chosen.textContent = this.hidden ? item.detail || '' : item.label + (item.detail ? ' · ' + item.detail : '');
+        this.chosen.textContent = this.hint(item);
         return;
       }
       const wanted = this.hidden ? this.hidden.value : this.input.value.trim();
@@ -206,7 +215,7 @@
       const person = found.find((p) => p.value === wanted);
       if (!person) return;
       if (this.hidden) this.input.value = person.label;
-      this.chosen.textContent = this.hidden ? person.detail || '' : person.label + ' · ' + person.detail;
+      this.chosen.textContent = this.hint(person);
     }
 
     /** Take a picked suggestion as the value. */

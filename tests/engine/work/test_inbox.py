@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine import runtime
 from engine.data import db, store
-from engine.data.models import HistoryEntry, utcnow
+from engine.data.models import HistoryEntry, Person, utcnow
 from engine.errors import NotPermittedError, TaskConflictError
 from engine.work import inbox
 from tests.engine.conftest import flow, write_package
@@ -170,6 +170,27 @@ def test_search_matches_process_task_business_key_and_initiator_case_insensitive
     _start(sessions, "expense", assignee="wang", initiator="zhao", business_key="BX-2026-8")  # not li's
     assert [i.process_key for i in _todo(sessions, "li", ("g",), search=text).items] == expected
     assert _todo(sessions, "li", ("g",), search=text).total == len(expected)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("赵六", ["expense"]), ("zhao liu", ["expense"]), ("张", ["leave"]), ("San", ["leave"]), ("赵 六", []),
+    ("王五", []),  # wang started nothing li sees
+])
+def test_search_matches_the_initiators_display_name_in_either_language(sessions, deployed, text, expected):
+    with sessions() as session, session.begin():
+        session.add_all([Person(username="zhang", name="张三", name_en="Zhang San"),
+                         Person(username="zhao", name="赵六", name_en="Zhao Liu"),
+                         Person(username="wang", name="王五", name_en="Wang Wu")])
+    _start(sessions, assignee="li", initiator="zhang", business_key="QJ-1")
+    done = _start(sessions, "expense", assignee="li", initiator="zhao", business_key="BX-1")
+    _start(sessions, "expense", groups=("g",), initiator="zhao", business_key="BX-2")
+    _start(sessions, assignee="zhang", initiator="wang")  # not li's
+    runtime.complete_task(sessions, done, "li", {})
+    found = _todo(sessions, "li", ("g",), search=text)
+    assert [i.process_key for i in found.items] == expected and found.total == len(expected)
+    with sessions() as session:
+        completed = inbox.done(session, "li", search=text)
+    assert [i.task_id for i in completed.items] == ([done] if expected == ["expense"] else [])
 
 
 def test_counts_for_the_navigation(sessions, deployed):
