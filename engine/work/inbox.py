@@ -34,7 +34,7 @@ from engine.results import Page, element_label, jsonable, localized, paging  # n
 from engine.runtime import operations
 from engine.runtime.outcome import outcomes, task_decisions
 from engine.runtime.versions import versions_element_names
-from engine.work.search import MAX_SEARCH, request_search
+from engine.work.search import request_search, task_search
 
 DUE_SOON = timedelta(hours=24)
 MAX_PER_PAGE = 1000
@@ -132,7 +132,7 @@ def todo(session: Session, user: str, groups=(), *, process: str | None = None, 
     """
     now = now or utcnow()
     page, per_page = _paging(page, per_page)
-    conditions = _task_filters(process, initiator, search) + _time_filters(_task.c.created_at, created_from,
+    conditions = _task_filters(session, process, initiator, search) + _time_filters(_task.c.created_at, created_from,
                                                                            created_to)
     if overdue is not None:
         is_overdue = and_(_task.c.due_at.is_not(None), _task.c.due_at < now)
@@ -220,7 +220,7 @@ def done(session: Session, user: str, *, process: str | None = None, initiator: 
     completion time)."""
     page, per_page = _paging(page, per_page)
     conditions = [_task.c.completed_by == user, _task.c.status == "completed",
-                  *_task_filters(process, initiator, search),
+                  *_task_filters(session, process, initiator, search),
                   *_time_filters(_task.c.completed_at, completed_from, completed_to)]
     source = _WITH_INSTANCE if (process or initiator or search) else _task
     listed = select(_task.c.id, _task.c.completed_at).select_from(source).where(*conditions).subquery()
@@ -381,16 +381,16 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str:
 
 # -- shared -------------------------------------------------------------------------------------------
 
-def _task_filters(process: str | None, initiator: str | None, search: str | None) -> list:
-    """Conditions on a task's instance (these need `_WITH_INSTANCE`)."""
+def _task_filters(session: Session, process: str | None, initiator: str | None, search: str | None) -> list:
+    """Conditions on a task's instance (these need `_WITH_INSTANCE`); a search also finds the task by its name
+    as the list shows it (`task_search`)."""
     conditions = []
     if process:
         conditions.append(_instance.c.process_key == process)
     if initiator:
         conditions.append(_instance.c.initiator == initiator)
     if search:
-        task_name = _task.c.name.icontains(search.strip()[:MAX_SEARCH], autoescape=True)
-        conditions.append(request_search(search, task_name))
+        conditions.append(request_search(search, task_search(session.connection(), search)))
     return conditions
 
 

@@ -3,15 +3,23 @@ lists."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 
-from engine.data.models import Person, ProcessDefinition, ProcessInstance
+from engine.caching import BoundedCache
+from engine.data.models import Person, ProcessDefinition, ProcessInstance, ProcessVersion, WorkTask
+from engine.results import element_names
+from engine.runtime.versions import PACKAGE_CACHE
 
 MAX_SEARCH = 100  # characters of a search that are matched; nobody types more
 
 _instance = ProcessInstance.__table__
 _definition = ProcessDefinition.__table__
 _person = Person.__table__
+_task = WorkTask.__table__
+_version = ProcessVersion.__table__
+
+# checksum -> ((element id, its package names in every language, casefolded), ...); a checksum is one package
+_ELEMENT_WORDS: BoundedCache[tuple] = BoundedCache(4096)
 
 
 def request_search(search: str, *also: ColumnElement[bool], initiator: bool = True) -> ColumnElement[bool]:
@@ -38,3 +46,28 @@ def request_search(search: str, *also: ColumnElement[bool], initiator: bool = Tr
                  .exists())
         conditions += [_instance.c.initiator.icontains(text, autoescape=True), named]
     return or_(*conditions)
+
+
+def task_search(conn, search: str) -> ColumnElement[bool]:
+    """The tasks whose name as people read it contains `search`: the BPMN name, or the name the task's
+    package gives it in any language (package.yaml `names`, what the lists show: "参加考核" for a task drawn
+    as "Take the assessment"). Needs `_instance` and `_task` in the statement.
+
+    The package names are matched here, not in SQL: one small query for the deployed versions' checksums,
+    each version's names kept per checksum; the matches become `(version, element ids)` conditions.
+    """
+    text = search.strip()[:MAX_SEARCH]
+    needle = text.casefold()
+    conditions = [_task.c.name.icontains(text, autoescape=True)]
+    for version_id, checksum in conn.execute(select(_version.c.id, _version.c.checksum)):
+        words = _ELEMENT_WORDS.get(checksum, lambda v=version_id, c=checksum: _words_of(conn, v, c))
+        hits = [element for element, names in words if needle in names]
+        if hits:
+            conditions.append(and_(_instance.c.version_id == version_id, _task.c.element_id.in_(hits)))
+    return or_(*conditions)
+
+
+def _words_of(conn, version_id: int, checksum: str) -> tuple:
+    names = element_names(PACKAGE_CACHE.get(conn, version_id, checksum))
+    return tuple((element, "\x00".join(str(v).casefold() for v in entry.values() if isinstance(v, str)))
+                 for element, entry in names.items() if isinstance(entry, dict))

@@ -193,6 +193,25 @@ def test_search_matches_the_initiators_display_name_in_either_language(sessions,
     assert [i.task_id for i in completed.items] == ([done] if expected == ["expense"] else [])
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("参加考核", ["course"]), ("考核", ["course"]), ("TAKE the", ["course"]), ("参加考试", []), ("经理", ["leave"]),
+])
+def test_search_finds_a_task_by_the_name_its_package_gives_it_in_any_language(sessions, deployed, tmp_path,
+                                                                              deploy_package, text, expected):
+    """The lists show package.yaml's name ("参加考核" for a task drawn as "Take the assessment"): search finds it."""
+    deploy_package(write_package(tmp_path / "course", "course", {"course": _body("Take the assessment")},
+                                 meta={"names": {"approve": {"zh": "参加考核", "en": "Take the assessment"}}}))
+    _start(sessions, assignee="li", initiator="zhang")
+    course = _start(sessions, "course", assignee="li", initiator="hu")
+    _start(sessions, "course", assignee="wang", initiator="hu")  # not li's
+    found = _todo(sessions, "li", search=text)
+    assert [i.process_key for i in found.items] == expected and found.total == len(expected)
+    runtime.complete_task(sessions, course, "li", {})
+    with sessions() as session:
+        assert [i.task_id for i in inbox.done(session, "li", search=text).items] == (
+            [course] if expected == ["course"] else [])
+
+
 def test_counts_for_the_navigation(sessions, deployed):
     now = utcnow()
     _start(sessions, assignee="li", due=now - timedelta(days=1))
