@@ -55,6 +55,15 @@ def test_whoever_transferred_a_task_still_sees_the_instance_and_finds_it_in_list
     assert not _sees(sessions, "eve", first) and _listed(sessions, "eve") == set()
 
 
+def test_a_delegation_keeps_both_sides_seeing_the_instance(sessions, requests):
+    (first, task), (second, _) = requests
+    runtime.delegate_task(sessions, task, "boss", "carl")  # the task is carl's until he answers
+    assert _sees(sessions, "boss", first)
+    runtime.complete_task(sessions, task, "carl", {})  # the answer goes back to boss; carl keeps his view
+    assert _sees(sessions, "carl", first) and _listed(sessions, "carl") == {first}
+    assert not _sees(sessions, "eve", first)
+
+
 def test_acting_on_one_instance_shows_no_other(sessions, requests):
     (first, task), (second, _) = requests
     operations.transfer(sessions, task, "carl", actor="boss")
