@@ -46,7 +46,7 @@ def _listed(sessions, username: str) -> set[int]:
 
 
 def test_whoever_transferred_a_task_still_sees_the_instance_and_finds_it_in_lists(sessions, requests):
-    (first, task), (second, _) = requests
+    (first, task), _ = requests
     assert not _sees(sessions, "eve", first)
     operations.transfer(sessions, task, "carl", actor="boss")
     operations.transfer(sessions, task, "dora", actor="carl")  # carl held it, passed it on: history is all he has
@@ -56,7 +56,7 @@ def test_whoever_transferred_a_task_still_sees_the_instance_and_finds_it_in_list
 
 
 def test_a_delegation_keeps_both_sides_seeing_the_instance(sessions, requests):
-    (first, task), (second, _) = requests
+    (first, task), _ = requests
     runtime.delegate_task(sessions, task, "boss", "carl")  # the task is carl's until he answers
     assert _sees(sessions, "boss", first)
     runtime.complete_task(sessions, task, "carl", {})  # the answer goes back to boss; carl keeps his view
