@@ -202,7 +202,8 @@ class HistoryEntry(Base):
     """Append-only record of every step and action of an instance; never updated or deleted."""
 
     __tablename__ = "history_entry"
-    __table_args__ = (Index("ix_history_instance", "instance_id", "id"),)
+    # ix_history_actor: the instances a person acted on (`runtime.visibility`), the transfers in their done list
+    __table_args__ = (Index("ix_history_instance", "instance_id", "id"), Index("ix_history_actor", "actor", "instance_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))

@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, false, func, select, union_all
+from sqlalchemy import and_, case, false, func, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.config import load_settings
 from engine.data.models import (
     ApprovalItem,
+    HistoryEntry,
     ProcessDefinition,
     ProcessInstance,
     TaskCandidate,
@@ -44,6 +45,7 @@ _instance = ProcessInstance.__table__
 _definition = ProcessDefinition.__table__
 _candidate = TaskCandidate.__table__
 _approval_item = ApprovalItem.__table__
+_history = HistoryEntry.__table__
 # A node with signers (会签, 或签...) is signed by each of them and never claimed: listed, but not claimable
 # (one index lookup per listed row, `ix_approval_item_task`, in the same statement).
 _CLAIMABLE = ~select(_approval_item.c.id).where(_approval_item.c.task_id == _task.c.id).exists()
@@ -82,6 +84,8 @@ class InboxItem:
     initiator_name: str | None = None  # the initiator's display name (the username when not asked in a language)
     decision: str | None = None  # a done task: approved / rejected when it was submitted with a decision
     outcome: str = "running"  # the instance's outcome (`engine.runtime.outcome`)
+    transferred_to: str | None = None  # a done task the user transferred (已转交): to whom (username)
+    transferred_to_name: str | None = None  # their display name (the username when not asked in a language)
 
     def process_label(self, lang: str) -> str:
         """The process name in `lang`, else in the other language, else its key."""
@@ -216,17 +220,21 @@ def counts(session: Session, user: str, groups=(), now: datetime | None = None) 
 def done(session: Session, user: str, *, process: str | None = None, initiator: str | None = None,
          completed_from: datetime | None = None, completed_to: datetime | None = None,
          search: str | None = None, page: int = 1, per_page: int = 20, lang: str | None = None) -> Page:
-    """Tasks `user` completed, most recently completed first (same filters and `lang` as `todo`, by
-    completion time)."""
+    """Tasks `user` completed, and those they transferred to someone else (已转交, `transferred_to`, the
+    time they handed it over as `completed_at`), most recent first (same filters and `lang` as `todo`, by
+    that time). A task they transferred and later completed themselves is listed once, as completed."""
     page, per_page = _paging(page, per_page)
-    conditions = [_task.c.completed_by == user, _task.c.status == "completed",
-                  *_task_filters(session, process, initiator, search),
-                  *_time_filters(_task.c.completed_at, completed_from, completed_to)]
+    filters = _task_filters(session, process, initiator, search)
     source = _WITH_INSTANCE if (process or initiator or search) else _task
-    listed = select(_task.c.id, _task.c.completed_at).select_from(source).where(*conditions).subquery()
-    rows = session.execute(_details(listed, listed.c.completed_at, page, per_page)).all()
+    completed = (select(_task.c.id, _task.c.completed_at.label("handled_at"), null().label("transferred_to"))
+                 .select_from(source)
+                 .where(_task.c.completed_by == user, _task.c.status == "completed", *filters,
+                        *_time_filters(_task.c.completed_at, completed_from, completed_to)))
+    listed = union_all(completed, _transferred(user, source, filters, completed_from, completed_to)).subquery()
+    rows = session.execute(_details(listed, listed.c.handled_at, page, per_page, listed.c.handled_at,
+                                    listed.c.transferred_to)).all()
     items = _inbox_items(session, rows, None, lang, offered=False)
-    decisions = task_decisions(session, [item.task_id for item in items])
+    decisions = task_decisions(session, [item.task_id for item in items if not item.transferred_to])
     ended = outcomes(session, [item.instance_id for item in items])
     for item in items:
         item.decision, item.outcome = decisions.get(item.task_id), ended.get(item.instance_id, item.outcome)
@@ -235,6 +243,20 @@ def done(session: Session, user: str, *, process: str | None = None, initiator: 
         return session.execute(select(func.count()).select_from(listed)).scalar_one()
 
     return Page(items, _total(rows, page, count), page, per_page)
+
+
+def _transferred(user: str, source, filters: list, start: datetime | None, end: datetime | None):
+    """The tasks `user` transferred (history `transferred`, their latest one per task), unless they completed
+    the task themselves in the end. `ix_history_actor` (actor, instance_id) serves both lookups."""
+    later = _history.alias("later")
+    superseded = select(later.c.id).where(
+        later.c.actor == user, later.c.instance_id == _history.c.instance_id, later.c.action == "transferred",
+        later.c.task_id == _history.c.task_id, later.c.id > _history.c.id).exists()
+    return (select(_history.c.task_id, _history.c.at, _history.c.data["to"].as_string())
+            .select_from(_history.join(source, _task.c.id == _history.c.task_id))
+            .where(_history.c.actor == user, _history.c.action == "transferred", ~superseded,
+                   or_(_task.c.completed_by.is_(None), _task.c.completed_by != user), *filters,
+                   *_time_filters(_history.c.at, start, end)))
 
 
 # -- copied to me (抄送) ---------------------------------------------------------------------------------
@@ -321,10 +343,10 @@ _REQUEST_HEADERS = {
            "Instance"],
 }
 _STATES = {
-    "zh": {"completed": "已完成", "overdue": "已逾期", "due_soon": "即将到期", "offered": "待认领", "open": "待办",
+    "zh": {"completed": "已完成", "transferred": "已转交", "overdue": "已逾期", "due_soon": "即将到期", "offered": "待认领", "open": "待办",
            "running": "进行中", "cancelled": "已取消", "error": "出错", "approved": "已同意", "rejected": "已拒绝",
            "withdrawn": "已撤回", "terminated": "已终止", "finished": "已结束", "failed": "出错"},  # as the pages say them
-    "en": {"completed": "Completed", "overdue": "Overdue", "due_soon": "Due soon", "offered": "Claimable",
+    "en": {"completed": "Completed", "transferred": "Transferred", "overdue": "Overdue", "due_soon": "Due soon", "offered": "Claimable",
            "open": "To do", "running": "Running", "cancelled": "Cancelled", "error": "Error", "approved": "Approved",
            "rejected": "Rejected", "withdrawn": "Withdrawn", "terminated": "Terminated", "finished": "Finished",
            "failed": "Failed"},
@@ -353,7 +375,9 @@ def export_csv(rows, lang: str = "zh", timezone: str | None = None, requests: bo
 
 def _task_cells(item: InboxItem, lang: str, zone: ZoneInfo) -> list:
     states = _STATES[lang]
-    if item.completed_at is not None:
+    if item.transferred_to:
+        state = states["transferred"]
+    elif item.completed_at is not None:
         state = states["completed"]
     else:
         state = next((states[flag] for flag in ("overdue", "due_soon", "offered") if getattr(item, flag)),
@@ -410,16 +434,23 @@ def _total(rows: list, page: int, count) -> int:
 
 
 def _inbox_items(session: Session, rows: list, now: datetime | None, lang: str | None, offered: bool) -> list:
-    """The page's rows as items; with `lang`, task names and initiators as people read them."""
+    """The page's rows as items; with `lang`, task names and people (initiators, whom a task was transferred
+    to) as people read them."""
     names = versions_element_names(session.connection(), (row.version_id for row in rows)) if lang else {}
-    people = actor_names(session, [row.initiator for row in rows], lang) if lang else {}
-    return [_inbox_item(row, bool(row.offered) if offered else False, now, names.get(row.version_id), lang,
-                        people.get(row.initiator)) for row in rows]
+    transferred = {row.id: row.transferred_to for row in rows if getattr(row, "transferred_to", None)}
+    people = actor_names(session, [row.initiator for row in rows] + list(transferred.values()), lang) if lang else {}
+    items = [_inbox_item(row, bool(row.offered) if offered else False, now, names.get(row.version_id), lang,
+                         people.get(row.initiator)) for row in rows]
+    for item in items:
+        if item.task_id in transferred:
+            item.transferred_to = transferred[item.task_id]
+            item.transferred_to_name = people.get(item.transferred_to, item.transferred_to)
+    return items
 
 
 def _inbox_item(row, offered: bool, now: datetime | None, names: dict | None = None, lang: str | None = None,
                 initiator_name: str | None = None) -> InboxItem:
-    completed_at = row.completed_at
+    completed_at = getattr(row, "handled_at", None) or row.completed_at  # a done list's: when the user handled it
     due = row.due_at
     if completed_at is not None:
         overdue, due_soon = bool(due and completed_at > due), False

@@ -81,7 +81,7 @@ def test_the_assignee_transfers_the_task_and_others_are_refused(clients, session
     assert post(clients["zhao"], path, {"to": "li"}).status_code == 404  # cannot even see it
     assert post(clients["zhang"], path, {"to": "li"}).status_code == 403
     response = post(clients["wang"], path, {"to": "li", "comment": "出差"})
-    # back to the inbox: the task is li's now, and wang may no longer see it (no 404 after the flash)
+    # back to the inbox: the task is li's now (wang still sees the instance: he acted on it)
     assert response.status_code == 302 and response.headers["Location"] == "/inbox/"
     assert "任务已转办给 李四。" in clients["wang"].get("/inbox/").get_data(as_text=True)
     assert _open_task(sessions, instance_id)["assignee"] == "li"
@@ -93,6 +93,19 @@ def test_the_assignee_transfers_the_task_and_others_are_refused(clients, session
     assert refused.status_code == 302
     text = clients["li"].get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert "未完成：" in text and "没有使用此用户名的在职人员" in text  # the engine refusal, in zh
+
+
+def test_whoever_transferred_a_task_keeps_the_instance_page_and_finds_it_under_done(clients, sessions):
+    instance_id = _start(clients["zhang"])
+    task = _open_task(sessions, instance_id)
+    assert clients["zhao"].get(f"/instances/{instance_id}").status_code == 404
+    assert post(clients["wang"], f"/tasks/{task['id']}/transfer", {"to": "li"}).status_code == 302
+    assert clients["wang"].get(f"/instances/{instance_id}").status_code == 200
+    assert clients["zhao"].get(f"/instances/{instance_id}").status_code == 404  # still nobody else's
+    done = clients["wang"].get("/inbox/?view=done").get_data(as_text=True)
+    assert f'data-task="{task["id"]}"' in done and "已转交给 李四" in done
+    assert "Transferred to" in clients["wang"].get("/inbox/?view=done&lang=en").get_data(as_text=True)
+    assert f'data-task="{task["id"]}"' not in clients["li"].get("/inbox/?view=done").get_data(as_text=True)
 
 
 def test_urge_once_then_the_rate_limit_says_when(clients, sessions):

@@ -24,7 +24,8 @@ ACTIONS = {"approve": True, "reject": False}
           tags=["tasks"], links=s.TASK_LIST_LINKS)
 def list_tasks(args: dict):
     """The token person's tasks: `mine` (to do: assigned, or offered and unclaimed), `pool` (offered only),
-    `done` (completed by them), `cc` (requests copied to them); open tasks carry their form schema."""
+    `done` (completed by them, or transferred by them: `transferred_to`), `cc` (requests copied to them); open
+    tasks carry their form schema."""
     user, lang, limit = identity().user, current_language(), args["limit"]
     offset = decode_cursor(args["cursor"])
     page = offset // limit + 1

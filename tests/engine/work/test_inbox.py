@@ -14,6 +14,7 @@ from engine import runtime
 from engine.data import db, store
 from engine.data.models import HistoryEntry, Person, utcnow
 from engine.errors import NotPermittedError, TaskConflictError
+from engine.runtime import operations
 from engine.work import inbox
 from tests.engine.conftest import flow, write_package
 
@@ -261,6 +262,33 @@ def test_done_lists_what_the_user_completed_most_recent_first(sessions, deployed
     assert [i.overdue for i in page.items] == [False, True]  # the first was completed after its due time
     assert all(i.completed_at is not None for i in page.items)
     assert _ids(expenses) == [second]
+
+
+def test_done_lists_what_the_user_transferred_once_with_to_whom(sessions, deployed):
+    """已转交 under 已处理: a task li transferred is in her done list, by the time she handed it over, with
+    the new holder's display name; one she got back and completed is listed once, as completed."""
+    with sessions() as session, session.begin():
+        session.add_all([Person(username="li", name="李四", locale="zh"),
+                         Person(username="wang", name="王五", locale="zh", name_en="Wang Wu")])
+    passed_on = _start(sessions, assignee="li")
+    returned = _start(sessions, "expense", assignee="li")
+    operations.transfer(sessions, passed_on, "wang", actor="li")
+    operations.transfer(sessions, returned, "wang", actor="li")
+    operations.transfer(sessions, returned, "li", actor="wang")
+    runtime.complete_task(sessions, returned, "li", {})
+    with sessions() as session:
+        page = inbox.done(session, "li", lang="zh")
+        leaves = inbox.done(session, "li", process="leave", lang="en")
+        expenses = inbox.done(session, "li", process="expense")
+        wangs = inbox.done(session, "wang")
+    assert _ids(page) == [returned, passed_on] and page.total == 2
+    assert [(i.transferred_to, i.transferred_to_name) for i in page.items] == [(None, None), ("wang", "王五")]
+    assert page.items[1].completed_at is not None and page.items[1].decision is None
+    assert [(i.task_id, i.transferred_to_name) for i in leaves.items] == [(passed_on, "Wang Wu")]
+    assert _ids(expenses) == [returned]
+    assert _ids(wangs) == [returned]  # wang transferred it back: he never completed it, li did
+    zh_rows = list(csv.reader(io.StringIO(inbox.export_csv(page.items, lang="zh")[1:])))
+    assert [row[6] for row in zh_rows[1:]] == ["已完成", "已转交"]
 
 
 def test_csv_export_has_a_bom_localized_columns_and_no_formulas(sessions, deployed):

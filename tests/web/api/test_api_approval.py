@@ -35,7 +35,7 @@ def test_full_approval_over_http_with_transfer_and_return(api_app, tokens):
     moved = call(client, "POST", f"/tasks/{manager_task['id']}/transfer", tokens["li"], json={"to": "hu"})
     assert (moved.status_code, moved.json["to_user"]) == (200, "hu")
     assert call(client, "POST", f"/tasks/{manager_task['id']}/complete", tokens["li"],
-                json={"action": "approve"}).status_code == 404  # not li's any more (the pages' rule)
+                json={"action": "approve"}).status_code == 403  # not li's any more; she still sees it (she acted on it)
 
     # hu approves; HR's record is offered to the hr group; hu sends it back to the manager's step
     approved = call(client, "POST", f"/tasks/{manager_task['id']}/complete", tokens["hu"],
