@@ -10,6 +10,7 @@ from datetime import datetime
 
 ON_BEHALF_OF_KEY = "_on_behalf_of"  # in a completion's history data: whom a deputy completed the task for
 EXTERNAL_PREFIX = "ext:"  # outsiders' identities and groups (engine.external); no username or role key starts so
+SYSTEM_ACTOR = "system"  # the engine's own actor (a task decided on timeout, the diagram's CC); no username is it
 MAX_PAGE = 1_000_000  # past any real list; keeps a list's OFFSET inside a 64-bit integer
 
 

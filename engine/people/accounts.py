@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Role, utcnow
 from engine.errors import LiaisonError, msg
-from engine.results import EXTERNAL_PREFIX
+from engine.results import EXTERNAL_PREFIX, SYSTEM_ACTOR
 
 from . import sessions as user_sessions
 from . import throttle
@@ -170,6 +170,8 @@ def create_person_account(session: Session, username: str, name: str, password: 
     if username.lower().startswith(EXTERNAL_PREFIX):
         raise AccountError(msg("a username may not start with `%(prefix)s` (kept for external users)",
                                prefix=EXTERNAL_PREFIX))
+    if username.lower() == SYSTEM_ACTOR:
+        raise AccountError(msg("the username `%(value)s` is kept for the engine's own actions", value=username))
     if session.scalar(select(Person.id).where(Person.username == username)) is not None:
         raise DuplicateUsernameError(username)
     password_hash = None

@@ -42,7 +42,7 @@ from engine.people.org_files import (  # noqa: F401 - callers read files through
     read_org_bytes,
     read_org_file,
 )
-from engine.results import EXTERNAL_PREFIX
+from engine.results import EXTERNAL_PREFIX, SYSTEM_ACTOR
 
 Progress = Callable[[int, int], None]  # on_progress(done, total), for the upload page's progress bar
 
@@ -298,10 +298,14 @@ def _parse_row(number: int, cells: dict[str, str], plan: ImportPlan) -> PlannedP
 
 
 def _drop_reserved(number: int, values: dict, roles: tuple[str, ...], plan: ImportPlan) -> tuple[str, ...]:
-    """Usernames and role keys may not start with `ext:`: outsiders' identities and groups do."""
+    """Usernames and role keys may not start with `ext:`: outsiders' identities and groups do; no username may be
+    the engine's own actor (`system`)."""
     if values["username"] and values["username"].lower().startswith(EXTERNAL_PREFIX):
         plan._error(number, msg("username `%(value)s` may not start with `%(prefix)s` (kept for external users)",
                                 value=values["username"], prefix=EXTERNAL_PREFIX))
+        values["username"] = None
+    if values["username"] and values["username"].lower() == SYSTEM_ACTOR:
+        plan._error(number, msg("the username `%(value)s` is kept for the engine's own actions", value=values["username"]))
         values["username"] = None
     for key in roles:
         if key.lower().startswith(EXTERNAL_PREFIX):

@@ -24,12 +24,13 @@ from engine.caching import BoundedCache
 from engine.data import store
 from engine.data.models import CcRecord, HistoryEntry
 from engine.notify import render as notifications
+from engine.results import SYSTEM_ACTOR
 from engine.runtime import assignment
 from engine.runtime.assignment_checks import _org_problems
 from engine.runtime.versions import version_specs
 
 CC_WHEN = ("reach", "finish")
-CC_BY = "system"  # cc_record.cc_by of a copy the diagram made (no person did)
+CC_BY = SYSTEM_ACTOR  # cc_record.cc_by of a copy the diagram made (no person did)
 CC_ATTRIBUTES = frozenset({"cc", "ccWhen"})
 
 _cc = CcRecord.__table__

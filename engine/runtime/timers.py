@@ -28,6 +28,7 @@ from engine.errors import (
     TaskConflictError,
 )
 from engine.notify import render as notifications
+from engine.results import SYSTEM_ACTOR
 from engine.runtime import external_tasks
 from engine.runtime.instances import complete_once
 from engine.runtime.messages import after_commit
@@ -219,5 +220,5 @@ def decide_on_timeout(sessions: sessionmaker[Session], timer_id: int, task_id: s
         raise InvalidTaskDataError(f"timeout action `{action}` is not one of {', '.join(TIMEOUT_ACTIONS)}")
     data = {"approved": action == "approve"}
     return retry_when_locked(
-        lambda: complete_once(sessions, task_id, "system", data, (), f"timed out: {action}", "en", timer_id),
+        lambda: complete_once(sessions, task_id, SYSTEM_ACTOR, data, (), f"timed out: {action}", "en", timer_id),
         f"deciding task {task_id} on timeout")

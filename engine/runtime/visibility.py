@@ -21,6 +21,7 @@ from engine.data.models import (
     TaskCandidate,
     WorkTask,
 )
+from engine.results import SYSTEM_ACTOR
 from engine.runtime.assignment import process_admins_of
 from engine.runtime.versions import PACKAGE_CACHE
 
@@ -34,9 +35,9 @@ Conn = Connection | Session
 ACTED = ("task_completed", "resubmitted", "auto_approved", "transferred", "delegated", "delegation_done",
          "signed", "signer_added", "signer_removed", "returned", "jumped", "taken_back", "claimed", "unclaimed",
          "urged", "cc", "withdrawn", "terminated")
-# Actors that are not people: `timers.decide_on_timeout` completes a task as "system". A person whose
-# username happens to be one of these gets nothing from such rows.
-NOT_PEOPLE = ("system",)
+# Actors that are not people: `timers.decide_on_timeout` completes a task as SYSTEM_ACTOR, which no account
+# may take (accounts, org import); were one to exist anyway, such rows give it nothing.
+NOT_PEOPLE = (SYSTEM_ACTOR,)
 
 
 def may_view_instance(conn: Conn, instance_id: int, username: str, groups: tuple[str, ...] = (),

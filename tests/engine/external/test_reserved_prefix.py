@@ -1,4 +1,4 @@
-"""No username or role key may start with `ext:`: outsiders' identities and task groups do."""
+"""No username or role key may start with `ext:` (outsiders' identities and task groups do), nor be `system`."""
 
 from __future__ import annotations
 
@@ -39,3 +39,15 @@ def test_a_role_key_cannot_be_an_external_group(sessions):
         with pytest.raises(roles.RoleError) as refused:
             roles.create_role(session, user, "ext:visitor", "访客")
     assert refused.value.code == "bad_key_prefix"
+
+
+def test_no_account_may_be_the_engines_own_actor(sessions):
+    """A task decided on timeout is completed as `system`: a person of that name would be credited with it
+    (and see every such instance), so neither an account nor the org import may take the name."""
+    with sessions() as session, pytest.raises(accounts.AccountError) as refused:
+        accounts.create_person_account(session, "System", "Sys")
+    assert str(refused.value) == "the username `System` is kept for the engine's own actions"
+    rows = OrgTable.from_records([{"username": "system", "name": "Sys"}, {"username": "bob", "name": "Bob"}], "p.csv")
+    with sessions() as session:
+        plan = plan_import(session, rows)
+    assert [str(e) for e in plan.errors] == ["2: the username `system` is kept for the engine's own actions"]
