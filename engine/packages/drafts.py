@@ -37,7 +37,8 @@ NAME_LANGUAGES = ("zh", "en")
 UNSAVED = 0  # the revision of a draft nobody saved yet (`current_draft`); the first save stores revision 1
 MAX_NAMED_ELEMENTS = 5000
 # package.yaml `portal` (issue 17) as the modeler's form edits it; other keys of the section are kept
-PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days")
+PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days",
+               "invite")
 
 
 class DraftConflictError(TaskConflictError):
