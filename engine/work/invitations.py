@@ -61,31 +61,47 @@ def _latest_metas(session: Session, key: str | None = None) -> dict[str, dict]:
             for row in session.execute(query)}
 
 
-def _allowed(session: Session, username: str, meta: dict) -> bool:
-    portal = scope.portal_settings({"meta": meta})
-    if not portal:
-        return False
+@dataclass(frozen=True)
+class _Issuer:
+    """What the rule needs to know of the person asking: read once per call (three small queries)."""
+
+    username: str
+    active: bool
+    super_admin: bool
+    groups: tuple[str, ...]
+
+
+def _issuer(session: Session, username: str) -> _Issuer:
     person = org.person_by_username(session, username)
     if person is None or not person.active:
+        return _Issuer(username, False, False, ())
+    return _Issuer(username, True, org.is_super_admin(session, username), org.groups_of(session, username))
+
+
+def _allowed(issuer: _Issuer, meta: dict) -> bool:
+    portal = scope.portal_settings({"meta": meta})
+    if not portal or not issuer.active:
         return False
-    if org.is_super_admin(session, username) or username in process_admins_of(meta):
+    if issuer.super_admin or issuer.username in process_admins_of(meta) or portal.get("invite") == "employees":
         return True
-    if portal.get("invite") == "employees":
-        return True
-    return portal.get("party") == "visitor" and RECEPTION_GROUP in org.groups_of(session, username)
+    return portal.get("party") == "visitor" and RECEPTION_GROUP in issuer.groups
 
 
 def may_issue_code(session: Session, username: str, process_key: str) -> bool:
     """Whether `username` may issue invitation codes for the start form of `process_key` (see the module)."""
     meta = _latest_metas(session, process_key).get(process_key)
-    return meta is not None and _allowed(session, username, meta)
+    return meta is not None and _allowed(_issuer(session, username), meta)
 
 
 def invitable_processes(session: Session, username: str) -> list[dict]:
     """The processes `username` may issue codes for: `{"key", "name" (zh/en dict), "party"}`, by key."""
+    metas = {key: meta for key, meta in _latest_metas(session).items() if scope.portal_settings({"meta": meta})}
+    if not metas:
+        return []
+    issuer = _issuer(session, username)
     return [{"key": key, "name": meta.get("name") if isinstance(meta.get("name"), dict) else {},
              "party": scope.portal_settings({"meta": meta}).get("party")}
-            for key, meta in sorted(_latest_metas(session).items()) if _allowed(session, username, meta)]
+            for key, meta in sorted(metas.items()) if _allowed(issuer, meta)]
 
 
 def issue_invitation(session: Session, username: str, process_key: str, *, days, label: str | None,
