@@ -24,6 +24,7 @@ from engine.data.models import ProcessInstance, WorkTask
 from engine.errors import LiaisonError, UnreadableFileError
 from engine.external import audit, display, grants, parties, party_import, passes, scope
 from engine.external.identity import PARTY_KINDS, contact_identity, grant_identity
+from engine.people.org import display_names
 from engine.people.org_files import MAX_FILE_BYTES
 from engine.results import element_label
 from engine.runtime.versions import versions_element_names
@@ -367,8 +368,9 @@ def codes_page():
             flash(translated(exc), "error")
     with _sessions()() as db:
         held = [g for g in grants.grants_of(db.connection(), process_key=key) if g.kind == "code"] if key else []
+        issuers = display_names(db, {g.created_by for g in held if g.created_by}, current_language())
     return render_template("admin/external/codes.html", processes=processes, key=key, issued=issued, grants=held,
-                           max_days=invitations.MAX_CODE_DAYS, lang=current_language())
+                           issuers=issuers, max_days=invitations.MAX_CODE_DAYS, lang=current_language())
 
 
 # -- the visitor blacklist -------------------------------------------------------------------------

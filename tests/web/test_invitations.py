@@ -94,3 +94,10 @@ def test_every_form_needs_its_csrf_token(app, visits):
     assert 'name="csrf_token"' in zhang.get("/invitations/").get_data(as_text=True)
     assert zhang.post("/invitations/", data={"process": "visitor_booking", "days": "2"}).status_code == 400
     assert zhang.post("/invitations/1/withdraw").status_code == 400
+
+
+def test_the_admin_codes_page_names_the_employee_who_issued_each_code(app, visits):
+    _post(_client(app, "zhang"), "/invitations/", {"process": "visitor_booking", "label": "Anna", "days": "2"})
+    admin = _client(app, "root")
+    page = admin.get("/admin/external/codes", query_string={"process": "visitor_booking", "lang": "zh"})
+    assert "由 张三 发放" in page.get_data(as_text=True) and "zhang" not in page.get_data(as_text=True)
