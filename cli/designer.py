@@ -24,7 +24,7 @@ def diff_command(ctx: click.Context, key: str, a: int, b: str, as_json: bool) ->
     if b != "draft" and not b.isdigit():
         raise click.BadParameter("a version number or `draft`", param_hint="B")
     with sessions_for(database_url(ctx.find_root()))() as session:
-        result = diff_draft(session, key, a) if b == "draft" else diff_versions(session, key, a, int(b))
+        result = diff_draft(session, key, a, saved_only=True) if b == "draft" else diff_versions(session, key, a, int(b))
     emit(as_json, result, diff_text(result))
 
 

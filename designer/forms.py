@@ -91,7 +91,7 @@ def export_formjs(key: str, form: str):
     `X-Liaison-Left-Out` header (the link on the page says which kinds)."""
     with _sessions() as session:
         designer_access.require(session, current_user.username, key, "edit")
-        document, left_out = form_drafts.export_formjs_form(drafts.get_draft(session, key), form, _lang())
+        document, left_out = form_drafts.export_formjs_form(drafts.current_draft(session, key), form, _lang())
     response = Response(json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="{form}.form"'
     response.headers["X-Liaison-Left-Out"] = str(len(left_out))

@@ -45,6 +45,7 @@ BLUEPRINTS = (
     "portal",
     "external_admin",
     "reception",
+    "invitations",
     "api",
     "tokens",
     "webhooks",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -21,13 +21,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine.data.models import ProcessInstance, WorkTask
-from engine.errors import UnreadableFileError
+from engine.errors import LiaisonError, UnreadableFileError
 from engine.external import audit, display, grants, parties, party_import, passes, scope
 from engine.external.identity import PARTY_KINDS, contact_identity, grant_identity
+from engine.people.org import display_names
 from engine.people.org_files import MAX_FILE_BYTES
 from engine.results import element_label
 from engine.runtime.versions import versions_element_names
-from engine.work import queries
+from engine.work import invitations, queries
 from web.errors import translated
 
 from .auth import current_account, require_super_admin
@@ -37,7 +38,6 @@ bp = Blueprint("external_admin", __name__, url_prefix="/admin/external")
 LOG_PAGE = 50
 PARTIES_PAGE = 100
 IMPORT_KEPT_SECONDS = 24 * 3600
-MAX_CODE_DAYS = 365
 OUTCOMES = ("ok", "refused")
 
 
@@ -352,27 +352,25 @@ def _portal_processes(db) -> list[dict]:
 
 @bp.route("/codes", methods=["GET", "POST"])
 def codes_page():
-    """Issue an invitation code for a start form (shown once); the chosen process's codes, to withdraw."""
+    """Issue an invitation code for a start form (shown once); the chosen process's codes, to withdraw.
+    Who may and for how long is `invitations.issue_invitation`'s rule, as on the employees' page."""
     issued = None
     key = request.values.get("process", "")
     with _sessions()() as db:
         processes = _portal_processes(db)
     if request.method == "POST":
-        days = request.form.get("days", type=int)
-        if key not in {p["key"] for p in processes} or days is None or not 1 <= days <= MAX_CODE_DAYS:
-            flash(_("Choose a process and a validity of 1 to %(n)s days.", n=MAX_CODE_DAYS), "error")
-        else:
-            now = _now()
+        try:
             with _sessions()() as db, db.begin():
-                grant_id, code = grants.issue_code(
-                    db.connection(), scopes=["view", "submit"], valid_until=now + timedelta(days=days),
-                    process_key=key, label=request.form.get("label", "").strip()[:200] or None,
-                    created_by=current_account().username, now=now)
-            issued = {"id": grant_id, "code": code, "valid_until": now + timedelta(days=days)}
+                issued = invitations.issue_invitation(db, current_account().username, key,
+                                                      days=request.form.get("days", type=int),
+                                                      label=request.form.get("label"), now=_now())
+        except LiaisonError as exc:
+            flash(translated(exc), "error")
     with _sessions()() as db:
         held = [g for g in grants.grants_of(db.connection(), process_key=key) if g.kind == "code"] if key else []
+        issuers = display_names(db, {g.created_by for g in held if g.created_by}, current_language())
     return render_template("admin/external/codes.html", processes=processes, key=key, issued=issued, grants=held,
-                           max_days=MAX_CODE_DAYS, lang=current_language())
+                           issuers=issuers, max_days=invitations.MAX_CODE_DAYS, lang=current_language())
 
 
 # -- the visitor blacklist -------------------------------------------------------------------------

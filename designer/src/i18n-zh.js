@@ -108,6 +108,8 @@ export const ZH = {
   'Comma-separated; the outsider sees only these on the progress page': '逗号分隔；外部参与方在进度页面上只能看到这些字段',
   'Contacts may start a request from the portal': '联系人可在门户中发起申请',
   'Link validity (days)': '链接有效期（天）',
+  'Any employee may invite with a code': '任何员工均可用邀请码邀请',
+  'Otherwise the process admins (and for visitors the reception) issue the codes': '否则由流程管理员（访客流程还有前台）发放邀请码',
   'Empty: 14': '留空：14 天',
   'The step is done by the outsider through a portal link; approvers do not apply.':
     '此步骤由外部参与方通过门户链接办理；审批人设置不适用。',

@@ -247,8 +247,10 @@ def revoke_grants_where(conn: Connection, by: str | None, now: datetime, *, part
 
 
 def grants_of(conn: Connection, *, instance_id: int | None = None, party_id: int | None = None,
-              process_key: str | None = None) -> list[GrantInfo]:
-    """The grants of an instance, of a party or bound to a start form (passes included), newest first."""
+              process_key: str | None = None, created_by: str | None = None, kind: str | None = None,
+              bound_to_process: bool = False) -> list[GrantInfo]:
+    """The grants of an instance, of a party, bound to a start form (`bound_to_process`: to any) or issued by
+    one person, of one kind or all (passes included), newest first."""
     query = select(*(getattr(ExternalGrant, f) for f in GrantInfo.__dataclass_fields__)).order_by(
         ExternalGrant.id.desc())
     if instance_id is not None:
@@ -257,4 +259,10 @@ def grants_of(conn: Connection, *, instance_id: int | None = None, party_id: int
         query = query.where(ExternalGrant.party_id == party_id)
     if process_key is not None:
         query = query.where(ExternalGrant.process_key == process_key)
+    if bound_to_process:
+        query = query.where(ExternalGrant.process_key.is_not(None))
+    if created_by is not None:
+        query = query.where(ExternalGrant.created_by == created_by)
+    if kind is not None:
+        query = query.where(ExternalGrant.kind == kind)
     return [GrantInfo(**{**row, "scopes": tuple(row["scopes"] or ())}) for row in conn.execute(query).mappings()]

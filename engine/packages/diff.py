@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from engine.bpmn.xmlsafe import parse_xml_bytes, relabel
 from engine.data.models import ProcessDefinition, ProcessInstance, ProcessVersion
 from engine.errors import NotFoundError, msg
+from engine.packages.drafts import current_draft, get_draft, main_bpmn_name
 from engine.packages.drafts import element_names as draft_element_names
-from engine.packages.drafts import get_draft, main_bpmn_name
 from engine.results import element_label, element_names
 from forms.schema import NoAliasLoader
 
@@ -43,10 +43,11 @@ def diff_versions(session: Session, key: str, a: int, b: int) -> dict:
     return {"key": key, "a": a, "b": b, **result}
 
 
-def diff_draft(session: Session, key: str, a: int) -> dict:
-    """The diff of deployed version `a` of `key` and its draft (`"b": "draft"`): what deploying would change."""
+def diff_draft(session: Session, key: str, a: int, *, saved_only: bool = False) -> dict:
+    """The diff of deployed version `a` of `key` and its draft (`"b": "draft"`): what deploying would change.
+    Before anyone saved a draft it is the latest version's files, unless `saved_only` (then NotFoundError)."""
     old = _version(session, key, a)
-    files = get_draft(session, key).files
+    files = (get_draft if saved_only else current_draft)(session, key).files
     bpmn = {path: text for path, text in files.items() if path.endswith(".bpmn") and "/" not in path}
     result = diff_contents(old.bpmn, bpmn, old.package, _draft_package(files))
     return {"key": key, "a": a, "b": "draft", **result}
@@ -275,7 +276,7 @@ def version_list(session: Session, key: str) -> list[dict]:
 def draft_diagram(session: Session, key: str, lang: str | None = None) -> str:
     """The BPMN XML of the draft's main process for a diagram viewer; with `lang`, labelled with the
     package's names in that language (for display only: the draft keeps its XML)."""
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     xml = draft.files.get(main_bpmn_name(draft.files, key), "")
     return localized(xml, draft_element_names(draft.files), lang)
 

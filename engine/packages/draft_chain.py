@@ -21,7 +21,7 @@ from engine.packages import designer_access as access
 from engine.packages.chain import chain_from_package, chain_package_files, chain_problems
 from engine.packages.chain.model import SUFFIXES, walk
 from engine.packages.draft_checks import load_draft
-from engine.packages.drafts import get_draft, main_bpmn_name, open_draft, save_draft
+from engine.packages.drafts import current_draft, main_bpmn_name, open_draft, save_draft
 from engine.work.preview import Chain, approval_chain_for
 
 # package.yaml keys the chain writes itself; every other key is kept as the draft has it
@@ -69,7 +69,7 @@ def save_chain(session: Session, username: str, key: str, revision: int, chain: 
     """Save `chain` as the draft's next revision (DraftConflictError when `revision` is stale; a chain that
     does not convert raises what the writer raises: ValueError, KeyError, TypeError or a LiaisonError)."""
     access.require(session, username, key, "edit")
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     return save_draft(session, username, key, revision, chain_files(draft, chain))
 
 

@@ -22,14 +22,14 @@ from engine.data.models import PackageDraft, Role
 from engine.errors import InvalidPackageError, Problem, UnreadableFileError, msg
 from engine.packages import designer_access as access
 from engine.packages.deployment import DeployResult, Package, deploy, load_package
-from engine.packages.drafts import conflict, get_draft, main_bpmn_name, record
+from engine.packages.drafts import conflict, current_draft, main_bpmn_name, record
 from engine.packages.trigger_checks import webhook_endpoint_problems
 from engine.runtime.assignment_checks import rule_problems
 
 
 def check_draft(session: Session, key: str) -> list[Problem]:
     """The draft's problems (errors, warnings, infos), paths relative to the package (`trip.bpmn`)."""
-    _package, problems = load_draft(session, get_draft(session, key))
+    _package, problems = load_draft(session, current_draft(session, key))
     return problems
 
 
@@ -79,7 +79,7 @@ def deploy_draft(session: Session, username: str, key: str, revision: int, comme
     """Deploy the draft (at `revision`) as the next version with `comment` as its notes; InvalidPackageError
     with every problem when it has errors. The draft stays, now equal to the version it deployed."""
     access.require(session, username, key, "deploy")
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     if draft.revision != revision:
         raise conflict(draft)
     package, problems = load_draft(session, draft)

@@ -19,7 +19,7 @@ from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import PackageDraft
 from engine.errors import InvalidPackageError, NotFoundError, Problem, UnreadableFileError, msg
 from engine.packages import designer_access as access
-from engine.packages.drafts import DraftFileError, get_draft, main_bpmn_name, open_draft, save_draft
+from engine.packages.drafts import DraftFileError, current_draft, main_bpmn_name, open_draft, save_draft
 from engine.packages.scenarios import ScenarioResult, run_package_scenarios
 
 TEST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
@@ -54,7 +54,7 @@ def save_scenario(session: Session, username: str, key: str, revision: int, file
     spec = _parse(text)
     if spec is None:
         raise DraftFileError(msg("the test is not a YAML mapping (name, start, steps, expect)"))
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     files = dict(draft.files)
     if old_file and old_file != file:
         _check_name(old_file)
@@ -67,7 +67,7 @@ def save_scenario(session: Session, username: str, key: str, revision: int, file
 def delete_scenario(session: Session, username: str, key: str, revision: int, file: str) -> PackageDraft:
     """Remove `tests/FILE.yaml` from the draft (next revision); NotFoundError when there is none."""
     _check_name(file)
-    files = dict(get_draft(session, key).files)
+    files = dict(current_draft(session, key).files)
     if files.pop(_path_of(files, file), None) is None:
         raise NotFoundError(msg("there is no test %(name)s", name=file))
     return save_draft(session, username, key, revision, files)

@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 
 import yaml
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.bpmn.parser import BPMN_NS
@@ -33,9 +34,11 @@ FOLDERS = ("forms", "notifications", "tests")
 SUFFIXES = (".bpmn", ".dmn", ".form", ".yaml", ".yml", ".json", ".md")
 SAVE_COALESCE = timedelta(minutes=10)  # one audit row for a person's run of autosaves
 NAME_LANGUAGES = ("zh", "en")
+UNSAVED = 0  # the revision of a draft nobody saved yet (`current_draft`); the first save stores revision 1
 MAX_NAMED_ELEMENTS = 5000
 # package.yaml `portal` (issue 17) as the modeler's form edits it; other keys of the section are kept
-PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days")
+PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days",
+               "invite")
 
 
 class DraftConflictError(TaskConflictError):
@@ -130,16 +133,24 @@ def create_draft(session: Session, username: str, key: str, names: dict[str, str
 
 
 def open_draft(session: Session, username: str, key: str) -> PackageDraft:
-    """The package's draft, or a new one made from its latest deployed version's files."""
+    """The package's draft as the designer shows it (`current_draft`), for a person who may edit it. Opening
+    stores nothing: a process nobody changed keeps no draft (and no "draft" badge) until the first save."""
     access.require(session, username, key, "edit")
+    return current_draft(session, key)
+
+
+def current_draft(session: Session, key: str) -> PackageDraft:
+    """The stored draft of `key`; before anyone saved one, an unsaved draft (revision UNSAVED, in no session)
+    holding its latest deployed version's files. NotFoundError when there is neither."""
     draft = session.scalar(select(PackageDraft).where(PackageDraft.key == key))
     if draft is not None:
         return draft
     version = _latest(session, key)
     if version is None:
         raise NotFoundError(msg("there is no process %(key)s", key=key))
-    draft = _new_draft(session, username, key, version_files(version), based_on=version.number)
-    record(session, username, key, "create", {"from_version": version.number})
+    files = version_files(version)
+    draft = PackageDraft(key=key, files=files, revision=UNSAVED, based_on_version=version.number)
+    draft.name, draft.category = _names_and_category(files, draft)
     return draft
 
 
@@ -155,9 +166,9 @@ def save_draft(session: Session, username: str, key: str, revision: int, files_o
                names: dict | None = None, portal: dict | None = None) -> PackageDraft:
     """Store a new revision: the main BPMN's XML (a str) or every file (a dict), and with `names` the
     elements' zh/en names (`with_element_names`), with `portal` package.yaml's `portal` (`with_portal`). Refused with DraftConflictError when `revision` is not
-    the stored one; too large or unreadable: nothing changes."""
+    the stored one; too large or unreadable: nothing changes. The first save of an unsaved draft stores it."""
     access.require(session, username, key, "edit")
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     if draft.revision != revision:
         raise conflict(draft)
     files = dict(files_or_xml) if isinstance(files_or_xml, dict) else {
@@ -171,6 +182,8 @@ def save_draft(session: Session, username: str, key: str, revision: int, files_o
     if category != draft.category and not access.may_create(session, username, category):
         raise NotPermittedError(msg("you may not create processes in the category %(category)s",
                                     category=category or "-"))
+    if revision == UNSAVED:
+        return _first_save(session, username, key, files, draft.based_on_version)
     changed = session.execute(
         update(PackageDraft).where(PackageDraft.id == draft.id, PackageDraft.revision == revision)
         .values(files=files, revision=revision + 1, name=name, category=category, updated_by=username,
@@ -179,6 +192,18 @@ def save_draft(session: Session, username: str, key: str, revision: int, files_o
     if changed.rowcount != 1:
         raise conflict(draft)  # someone saved between the read and the write
     _record_save(session, username, key, revision + 1)
+    return draft
+
+
+def _first_save(session: Session, username: str, key: str, files: dict[str, str], based_on: int | None) -> PackageDraft:
+    """Store the draft an editor saved for the first time (revision 1, from version `based_on`)."""
+    try:
+        with session.begin_nested():
+            draft = _new_draft(session, username, key, files, based_on=based_on)
+    except IntegrityError:  # someone else's first save came in between
+        raise conflict(get_draft(session, key)) from None
+    record(session, username, key, "create", {"from_version": based_on})
+    _record_save(session, username, key, draft.revision)
     return draft
 
 
@@ -295,8 +320,8 @@ def main_bpmn_name(files: dict[str, str], key: str) -> str:
 
 
 def export_draft(session: Session, key: str) -> bytes:
-    """The draft's files as a package zip (`KEY/...`)."""
-    draft = get_draft(session, key)
+    """The draft's files as a package zip (`KEY/...`); before the first save, the latest version's."""
+    draft = current_draft(session, key)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, text in sorted(draft.files.items()):

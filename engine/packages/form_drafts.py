@@ -19,7 +19,7 @@ from engine.bpmn.parser import BPMN_NS, read_liaison_attributes
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import PackageDraft
 from engine.errors import NotFoundError, UnreadableFileError, msg
-from engine.packages.drafts import DraftFileError, get_draft, main_bpmn_name, save_draft
+from engine.packages.drafts import DraftFileError, current_draft, main_bpmn_name, save_draft
 from engine.packages.limits import file_too_large
 from forms.expr import ExpressionError, compile_expression, names_used
 from forms.formjs import import_formjs
@@ -134,7 +134,7 @@ def save_form(session: Session, username: str, key: str, revision: int, name: st
             raise DraftFileError("; ".join(exc.problems)) from None
         if not isinstance(data, dict):
             raise DraftFileError(msg("the form is not a mapping"))
-    files = dict(get_draft(session, key).files)
+    files = dict(current_draft(session, key).files)
     old = form_path(files, name)
     if old is not None and old != f"forms/{name}.yaml":
         files.pop(old)  # a .json or .yml form is written back as forms/NAME.yaml
@@ -144,7 +144,7 @@ def save_form(session: Session, username: str, key: str, revision: int, name: st
 
 def new_form(session: Session, username: str, key: str, name: str) -> PackageDraft:
     """Add form `name` (a title and one text field) to the draft; DraftFileError when it exists or is misnamed."""
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     if form_path(draft.files, name) is not None:
         raise DraftFileError(msg("there is already a form %(name)s", name=name))
     schema = {"title": {"zh": name, "en": name}, "fields": [{"name": "title", "type": "text"}]}
@@ -162,7 +162,7 @@ def import_formjs_form(session: Session, username: str, key: str, name: str, dat
         result = import_formjs(data)
     except ValueError as exc:
         raise DraftFileError(msg("not a form-js form: %(reason)s", reason=str(exc))) from exc
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     if form_path(draft.files, name) is not None:
         raise DraftFileError(msg("there is already a form %(name)s", name=name))
     save_form(session, username, key, draft.revision, name, schema=result.schema)

@@ -259,7 +259,7 @@ def save_event(session: Session, username: str, key: str, revision: int, event: 
     """Write one event's definition into the draft (where the package defines it, else notifications/
     templates.yaml) as its next revision; None removes it (the default is sent again). Refused with
     DraftFileError when the package's notifications would not deploy, DraftConflictError when stale."""
-    draft = drafts.get_draft(session, key)
+    draft = drafts.current_draft(session, key)
     if event not in EVENTS:
         raise drafts.DraftFileError(msg("unknown notification event %(event)s", event=event))
     files = dict(draft.files)

@@ -12,6 +12,9 @@ portal:
   link_days: 14              # validity of the links the engine issues (1-365, default 14)
   host_field: host           # data key set to the employee who issued the invitation code an outsider
                              # starts with (a visitor's host); never taken from the outsider's post
+  invite: employees          # who may issue invitation codes for the start form besides super admins and
+                             # the package's `admins`: admins (default) | employees (any employee); the
+                             # reception may too for a visitor process (engine.work.invitations)
 ```
 
 Every field named must be a field of one of the package's forms. An external user task takes no
@@ -27,9 +30,10 @@ from engine.bpmn.parser import BPMN_NS, LIAISON_NS, read_liaison_attributes
 from engine.errors import Problem, msg
 from engine.external.identity import KINDS, PARTY_KINDS
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES
+from engine.work.invitations import INVITE_OPTIONS
 
 PORTAL_KEYS = ("party", "party_field", "email_field", "name_field", "visible_fields", "start", "link_days",
-               "host_field")
+               "host_field", "invite")
 MAX_LINK_DAYS = 365
 _FIELD_KEYS = ("party_field", "email_field", "name_field", "host_field")
 
@@ -75,6 +79,8 @@ def portal_section_problems(portal, forms: dict) -> list[str]:
     problems += _field_problems(portal, form_fields(forms))
     if "start" in portal and not isinstance(portal["start"], bool):
         problems.append(msg("`portal.start` must be true or false"))
+    if "invite" in portal and portal["invite"] not in INVITE_OPTIONS:
+        problems.append(msg("`portal.invite` must be one of %(options)s", options=", ".join(INVITE_OPTIONS)))
     days = portal.get("link_days")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LINK_DAYS):
         problems.append(msg("`portal.link_days` must be a whole number of days from 1 to %(max)s", max=MAX_LINK_DAYS))

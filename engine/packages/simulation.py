@@ -42,7 +42,7 @@ from engine.errors import InvalidPackageError, InvalidTaskDataError, NotFoundErr
 from engine.packages import designer_access as access
 from engine.packages.deployment import deploy
 from engine.packages.draft_checks import editor_context, has_errors, load_draft
-from engine.packages.drafts import get_draft
+from engine.packages.drafts import current_draft
 from engine.runtime import messages, timers
 from engine.work import queries
 
@@ -59,7 +59,7 @@ def begin(session: Session, username: str, key: str) -> str:
     """A new sandbox with the draft of `key` deployed and the directory copied; returns its id.
     InvalidPackageError when the draft has errors; the draft's `edit` permission is needed."""
     access.require(session, username, key, "edit")
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     package, problems = load_draft(session, draft)
     if package is None or has_errors(problems):
         raise InvalidPackageError(problems)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engine.data.models import PackageDraft
 from engine.errors import InvalidTaskDataError, msg
 from engine.packages import simulation
-from engine.packages.drafts import get_draft, save_draft
+from engine.packages.drafts import current_draft, save_draft
 
 _NAME = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 
@@ -79,7 +79,7 @@ def save_as_test(session: Session, username: str, key: str, revision: int, sim_i
     if outcome["key"] != key:
         raise InvalidTaskDataError(msg("this simulation is of another process"))
     text = scenario_yaml(as_scenario(outcome, str(title or name).strip() or name))
-    draft = get_draft(session, key)
+    draft = current_draft(session, key)
     path = f"tests/{name}.yaml"
     draft = save_draft(session, username, key, revision, {**draft.files, path: text})
     return draft, path

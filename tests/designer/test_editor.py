@@ -199,3 +199,34 @@ def test_too_large_diagram_is_413_json_and_the_draft_is_kept(app, people, size, 
                           headers={"X-CSRFToken": json_token(client, "trip")})
     assert response.status_code == 413 and response.get_json()["error"]
     assert client.get("/designer/trip/draft").get_json()["revision"] == 1
+
+
+def test_opening_a_deployed_process_stores_no_draft_until_the_first_save(app, people, sessions):
+    """Every designer page of a process opens without leaving a draft behind; the list keeps "No draft"
+    until the modeler's first save (autosave included) stores revision 1."""
+    from engine.packages.deployment import deploy, load_package
+    with sessions() as session, session.begin():
+        deploy(session, load_package(FIXTURES / "packages" / "order_review"), "root")
+        designer_access.grant(session, "root", "purchasing", "li", edit=True, deploy=True)
+    li = signed_in(app, "li")
+    token = json_token(li, "order_review")
+    for page in ("edit", "draft", "forms", "notifications", "notifications.json", "tests", "tests.json", "flow",
+                 "draft.bpmn", "export"):
+        assert li.get(f"/designer/order_review/{page}").status_code == 200, page
+    assert li.get("/designer/order_review/flow.json").status_code == 422  # not a chain: said, and nothing stored
+    assert li.get("/designer/order_review/diff", query_string={"a": 1, "b": "draft"}).status_code == 200
+    draft = li.get("/designer/order_review/draft").get_json()
+    assert draft["revision"] == 0 and draft["updated_by"] is None
+    listed = li.get("/designer/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    row = listed[listed.index('data-key="order_review"'):]
+    assert "No draft" in row[:row.index("</tr>")]
+    assert 'data-action="' not in li.get("/designer/order_review/audit").get_data(as_text=True)
+    saved = li.put("/designer/order_review/draft", json={"revision": 0, "xml": draft["xml"]},
+                   headers={"X-CSRFToken": token})
+    assert saved.status_code == 200 and saved.get_json()["revision"] == 1
+    listed = li.get("/designer/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    row = listed[listed.index('data-key="order_review"'):]
+    assert "Revision 1" in row[:row.index("</tr>")]
+    again = li.put("/designer/order_review/draft", json={"revision": 0, "xml": draft["xml"]},
+                   headers={"X-CSRFToken": token})
+    assert again.status_code == 409 and again.get_json()["revision"] == 1

@@ -117,14 +117,15 @@ def test_a_supplier_step_and_milestone_are_saved_in_the_draft(new_page):
     page.select_option("#bio-properties-panel-liaison-portal-party", "supplier")
     page.fill("#bio-properties-panel-liaison-portal-visible-fields", "po_number, delivery_date")
     page.check("#bio-properties-panel-liaison-portal-start")
+    page.check("#bio-properties-panel-liaison-portal-invite")
     for _ in range(100):
         body = endpoints.requests[-1]["body"]
-        if (body.get("portal") or {}).get("start") and page.evaluate(
+        if (body.get("portal") or {}).get("invite") and page.evaluate(
                 "() => document.getElementById('designer-status').dataset.state") == "saved":
             break
         page.wait_for_timeout(100)
     assert endpoints.requests[-1]["body"]["portal"] == {
-        "party": "supplier", "visible_fields": "po_number, delivery_date", "start": True}
+        "party": "supplier", "visible_fields": "po_number, delivery_date", "start": True, "invite": "employees"}
 
 
 def test_a_lane_names_the_party_of_its_tasks_in_chinese(new_page):

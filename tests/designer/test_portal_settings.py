@@ -1,4 +1,4 @@
-"""package.yaml `portal` (issue 17) as the modeler edits it: the draft JSON carries it, a PUT sets the seven
+"""package.yaml `portal` (issue 17) as the modeler edits it: the draft JSON carries it, a PUT sets the eight
 keys the form knows and keeps everything else; blank settings go, and an emptied section goes too."""
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ def test_with_portal_sets_the_known_keys_and_keeps_the_rest():
     files = {"package.yaml": yaml.safe_dump(META, allow_unicode=True, sort_keys=False), "order.bpmn": "<x/>"}
     saved = drafts.with_portal(files, {
         "party": " supplier ", "party_field": "supplier", "email_field": "", "visible_fields": "po_number, delivery_date,",
-        "start": True, "link_days": "7", "unknown": "ignored"})
+        "start": True, "link_days": "7", "invite": "employees", "unknown": "ignored"})
     assert _portal(saved) == {"theme": "dark", "party": "supplier", "party_field": "supplier",
-                              "visible_fields": ["po_number", "delivery_date"], "start": True, "link_days": 7}
+                              "visible_fields": ["po_number", "delivery_date"], "start": True, "link_days": 7,
+                              "invite": "employees"}
     meta = yaml.safe_load(saved["package.yaml"])
     assert list(meta) == ["id", "names", "portal"] and meta["names"] == META["names"]
     assert drafts.portal_settings(saved) == {k: v for k, v in _portal(saved).items() if k != "theme"}
@@ -29,7 +30,8 @@ def test_with_portal_sets_the_known_keys_and_keeps_the_rest():
     # a number of days that is not one is kept as typed: the deploy check (portal_checks) names it
     assert _portal(drafts.with_portal(saved, {"link_days": "two weeks"}))["link_days"] == "two weeks"
     # blank settings and start=false leave nothing of the form's; the section keeps its other key
-    assert _portal(drafts.with_portal(saved, {"party": "", "start": False, "visible_fields": []})) == {"theme": "dark"}
+    assert _portal(drafts.with_portal(saved, {"party": "", "start": False, "visible_fields": [], "invite": None})) == {
+        "theme": "dark"}
     emptied = drafts.with_portal({"package.yaml": "id: order\nportal: {party: visitor}\n"}, {})
     assert "portal" not in yaml.safe_load(emptied["package.yaml"])
     assert drafts.portal_settings({"package.yaml": "portal: [1, 2]"}) == {}

@@ -11,7 +11,7 @@ import { EXTERNAL_KINDS } from './external.js';
 import { withCurrent, entry } from './entries.js';
 
 export const PORTAL_KEYS = ['party', 'party_field', 'email_field', 'name_field', 'visible_fields', 'start',
-  'link_days'];
+  'link_days', 'invite'];
 
 /** The section's values; `known` is false when the draft sent none (then a save leaves package.yaml alone). */
 export function LiaisonPortal(liaisonContext) {
@@ -114,6 +114,18 @@ function StartEntry({ element, id }) {
   });
 }
 
+// `invite: employees`, or nothing (the default, `admins`): who may issue invitation codes for the start form
+// besides super admins and the package's admins (engine.work.invitations.may_issue_code).
+function InviteEntry({ element, id }) {
+  const translate = useService('translate');
+  const [value, setValue] = usePortal(element, 'invite');
+  return jsx(CheckboxEntry, {
+    element, id, label: translate('Any employee may invite with a code'),
+    description: translate('Otherwise the process admins (and for visitors the reception) issue the codes'),
+    getValue: () => value === 'employees', setValue: checked => setValue(checked ? 'employees' : undefined)
+  });
+}
+
 const SETTINGS = [
   ['party', PartyEntry],
   ['party-field', textSetting('party_field', 'Party field', 'The process data field holding the party key')],
@@ -122,7 +134,8 @@ const SETTINGS = [
   ['visible-fields', textSetting('visible_fields', 'Fields shown on the portal',
     'Comma-separated; the outsider sees only these on the progress page')],
   ['start', StartEntry],
-  ['link-days', textSetting('link_days', 'Link validity (days)', 'Empty: 14')]
+  ['link-days', textSetting('link_days', 'Link validity (days)', 'Empty: 14')],
+  ['invite', InviteEntry]
 ];
 
 /** The process (or its pool) carries the package's portal settings. */

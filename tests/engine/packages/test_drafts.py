@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from engine.data.models import AdminGrant, Person, PersonRole, ProcessVersion, Role
-from engine.errors import InvalidPackageError, NotPermittedError, UnreadableFileError
+from engine.errors import InvalidPackageError, NotFoundError, NotPermittedError, UnreadableFileError
 from engine.packages import designer_access, draft_checks, draft_import, drafts
 from engine.packages.archive import export_version
 
@@ -119,19 +119,65 @@ def test_deploy_is_refused_with_errors_then_deploys_with_the_comment(staff):
         draft_checks.deploy_draft(session, "clerk", "trip", 3, "clerks may only edit")
 
 
-def test_open_makes_a_draft_from_the_latest_version(staff):
+def test_open_shows_the_latest_version_as_an_unsaved_draft(staff):
     from engine.packages.deployment import deploy, load_package
     with staff() as session, session.begin():
         deploy(session, load_package(FIXTURES / "packages" / "order_review"), "root")
     with staff() as session, session.begin():
         designer_access.grant(session, "root", "purchasing", "owner", edit=True, deploy=True)
         draft = drafts.open_draft(session, "owner", "order_review")
-        assert draft.based_on_version == 1
+        assert (draft.based_on_version, draft.revision) == (1, drafts.UNSAVED)
         assert {"package.yaml", "order_review.bpmn", "manager_signoff.bpmn", "forms/check.yaml"} <= set(draft.files)
     with staff() as session, session.begin():
         assert not draft_checks.has_errors(draft_checks.check_draft(session, "order_review"))
-        result = draft_checks.deploy_draft(session, "owner", "order_review", 1, "unchanged")
+        result = draft_checks.deploy_draft(session, "owner", "order_review", drafts.UNSAVED, "unchanged")
         assert (result.version, result.created) == (1, False)  # the same content is the same version
+
+
+def _order_review_opened(staff):
+    """order_review deployed, `owner` may edit it and opened it in the designer (saving nothing)."""
+    from engine.packages.deployment import deploy, load_package
+    with staff() as session, session.begin():
+        deploy(session, load_package(FIXTURES / "packages" / "order_review"), "root")
+        designer_access.grant(session, "root", "purchasing", "owner", edit=True, deploy=True)
+    with staff() as session, session.begin():
+        return drafts.open_draft(session, "owner", "order_review")
+
+
+def test_opening_a_process_in_the_designer_stores_no_draft(staff):
+    opened = _order_review_opened(staff)
+    with staff() as session:
+        [row] = [r for r in drafts.designable(session, "owner") if r.key == "order_review"]
+        assert not row.has_draft and drafts.audit(session, "order_review") == []
+        with pytest.raises(NotFoundError):
+            drafts.get_draft(session, "order_review")
+        assert drafts.export_draft(session, "order_review")  # the latest version's files
+    assert opened.files["order_review.bpmn"]
+
+
+def test_the_first_save_stores_the_draft_and_a_stale_first_save_conflicts(staff):
+    opened = _order_review_opened(staff)
+    bpmn = drafts.main_bpmn_name(opened.files, "order_review")
+    with staff() as session, session.begin():
+        saved = drafts.save_draft(session, "owner", "order_review", drafts.UNSAVED,
+                                  opened.files[bpmn].replace("</bpmn:process>", "<!-- edited --></bpmn:process>", 1))
+        assert (saved.revision, saved.based_on_version, saved.created_by) == (1, 1, "owner")
+    with staff() as session:
+        [row] = [r for r in drafts.designable(session, "owner") if r.key == "order_review"]
+        assert (row.has_draft, row.draft_revision) == (True, 1)
+        assert [a.action for a in drafts.audit(session, "order_review")] == ["save", "create"]
+        assert "<!-- edited -->" in drafts.get_draft(session, "order_review").files[bpmn]
+    with staff() as session, session.begin(), pytest.raises(drafts.DraftConflictError) as refused:
+        drafts.save_draft(session, "root", "order_review", drafts.UNSAVED, opened.files[bpmn])
+    assert refused.value.revision == 1 and refused.value.args[0].params["person"] == "owner"
+
+
+def test_adding_a_form_to_an_unsaved_draft_stores_it(staff):
+    from engine.packages import form_drafts
+    _order_review_opened(staff)
+    with staff() as session, session.begin():
+        saved = form_drafts.new_form(session, "owner", "order_review", "extra")
+        assert saved.revision == 1 and "forms/extra.yaml" in saved.files
 
 
 def test_import_zip_and_lone_bpmn_and_refuse_hostile_xml(staff):
@@ -236,6 +282,45 @@ def test_two_saves_of_one_revision_at_once_one_wins_the_other_conflicts(postgres
     racer.join(timeout=30)
     engine.dispose()
     assert outcome == {"second": 2}
+
+
+def test_two_first_saves_at_once_one_stores_the_draft_the_other_conflicts(postgres_url):
+    """Two editors opened an unsaved draft and save together: the second INSERT waits on the key's unique
+    index, then fails inside its savepoint and is refused like any stale revision (PostgreSQL)."""
+    import threading
+
+    from engine.data import db
+    from engine.packages.deployment import deploy, load_package
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add_all([Person(username="owner", name="owner"), Person(username="root", name="root")])
+        session.flush()
+        session.add(AdminGrant(person_id=session.query(Person).filter_by(username="root").one().id,
+                               department_id=None))
+        deploy(session, load_package(FIXTURES / "packages" / "order_review"), "root")
+        designer_access.grant(session, "root", "purchasing", "owner", edit=True)
+        files = dict(drafts.open_draft(session, "owner", "order_review").files)
+    outcome = {}
+
+    def second():
+        with sessions() as session:
+            try:
+                with session.begin():
+                    drafts.save_draft(session, "root", "order_review", drafts.UNSAVED, files)
+                outcome["second"] = "saved"
+            except drafts.DraftConflictError as exc:
+                outcome["second"] = exc.revision
+
+    with sessions() as first, first.begin():
+        drafts.save_draft(first, "owner", "order_review", drafts.UNSAVED, files)
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(timeout=1)  # blocked on the unique key until this transaction ends
+        assert racer.is_alive()
+    racer.join(timeout=30)
+    engine.dispose()
+    assert outcome == {"second": 1}
 
 
 @pytest.mark.parametrize("name, key", [("signavio_travel_request.bpmn", "travel_request"),

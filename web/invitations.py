@@ -1,0 +1,83 @@
+"""Invite a visitor (`/invitations`): an employee issues an invitation code for a start form they may
+invite to (a visitor asking for a visit, as its host), sees it once, and lists and withdraws the codes
+they issued.
+
+Who may is `engine.work.invitations.may_issue_code`; these views parse, call it, and show its outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine.errors import LiaisonError, NotFoundError
+from engine.work import invitations
+from web.errors import status_for, translated
+
+from .auth import current_account
+from .i18n import current_language
+
+bp = Blueprint("invitations", __name__, url_prefix="/invitations")
+DEFAULT_DAYS = 3
+
+
+def _sessions():
+    return current_app.extensions["liaison_sessions"]
+
+
+@bp.app_context_processor
+def _navigation() -> dict:
+    """`may_invite()` for the pages that offer "Invite a visitor" (the catalog, the reception page)."""
+    def may_invite() -> bool:
+        user = current_account()
+        if not user:
+            return False
+        with _sessions()() as db:
+            return bool(invitations.invitable_processes(db, user.username))
+    return {"may_invite": may_invite}
+
+
+def _page(issued: invitations.IssuedCode | None = None, key: str = "", problem: str = "", status: int = 200):
+    """The form (the processes the person may invite to), the code just issued, the codes they issued."""
+    username = current_account().username
+    with _sessions()() as db:
+        processes = invitations.invitable_processes(db, username)
+        held = invitations.codes_issued_by(db, username)
+    lang = current_language()
+    names = {p["key"]: p["name"].get(lang) or p["name"].get("zh") or p["key"] for p in processes}
+    return render_template("invitations/index.html", processes=processes, names=names, key=key, issued=issued,
+                           codes=held, problem=problem, max_days=invitations.MAX_CODE_DAYS,
+                           default_days=DEFAULT_DAYS), status
+
+
+@bp.get("/")
+def index():
+    return _page(key=request.args.get("process", ""))
+
+
+@bp.post("/")
+def issue():
+    """Issue a code (shown on this response only, never again)."""
+    key = request.form.get("process", "")
+    try:
+        with _sessions()() as db, db.begin():
+            issued = invitations.issue_invitation(db, current_account().username, key,
+                                                  days=request.form.get("days", type=int),
+                                                  label=request.form.get("label"), now=datetime.now(UTC))
+    except LiaisonError as exc:
+        return _page(key=key, problem=translated(exc), status=status_for(exc))
+    return _page(issued, key=key)
+
+
+@bp.post("/<int:grant_id>/withdraw")
+def withdraw(grant_id: int):
+    """Withdraw one of the person's own codes; someone else's is not found."""
+    try:
+        with _sessions()() as db, db.begin():
+            done = invitations.withdraw_code(db, current_account().username, grant_id, datetime.now(UTC))
+    except NotFoundError as exc:
+        return _page(problem=translated(exc), status=404)
+    flash(_("Withdrawn.") if done else _("It was already withdrawn."), "ok")
+    return redirect(url_for("invitations.index"), 303)
