@@ -176,6 +176,7 @@ def _labels() -> dict:
         "name": _("Name"), "rule": _("Who handles it"), "rule_users": _("Specific people"), "rule_role": _("Role"),
         "rule_department": _("Department members"), "rule_department_head": _("Department head"),
         "rule_manager": _("Nth manager"), "rule_initiator": _("The initiator"),
+        "rule_manager_1": _("Direct manager"), "rule_manager_n": _("Level %(n)s manager"),
         "rule_field": _("Person picked in a field"), "rule_expression": _("Expression"),
         "search_people": _("Search people"), "search_departments": _("Search departments"),
         "level": _("Level"), "mode": _("Approval mode"), "mode_sequential": _("One after another (依次)"),

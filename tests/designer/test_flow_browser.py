@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from engine import runtime
@@ -111,6 +112,8 @@ def test_build_preview_deploy_and_run_the_done_when_chain(browser, site):  # noq
 
     drawer = page.locator("#flow-drawer")
     _add(page, page.locator(".flow-chain > .flow-gap").nth(0), "approver")  # approver_1: department head
+    drawer.locator("[data-testid=rule-kind]").first.select_option("manager")  # level 1 reads as DingTalk says it
+    expect(page.locator(".flow-card[data-node-id=approver_1]")).to_contain_text("直属上级")
     drawer.locator("[data-testid=rule-kind]").first.select_option("department_head")
     _add(page, page.locator(".flow-chain > .flow-gap").nth(1), "condition")  # condition_1: branch_1 / branch_2
     page.click(".flow-card[data-node-id=branch_1]")

@@ -103,7 +103,10 @@ export function ruleSummary(rule, ctx, L) {
     case "role": return r.arg.split(",").map(role).join("、");
     case "department": return `${L.rule_department} ${ctx.departments[r.arg.replace(/\+$/, "")] || r.arg}`;
     case "department_head": return r.arg ? `${L.rule_department_head} (${ctx.departments[r.arg] || r.arg})` : L.rule_department_head;
-    case "manager": return `${L.rule_manager} ${r.arg || 1}`;
+    case "manager": {  // 直属上级 / 第 2 级上级, as DingTalk words it (not "Nth manager 1")
+      const level = Number(r.arg || 1);
+      return level === 1 ? L.rule_manager_1 : L.rule_manager_n.replace("%(n)s", String(level));
+    }
     case "initiator": return L.rule_initiator;
     case "picked": {
       const field = ctx.start_fields.find((f) => f.name === r.arg);
