@@ -32,6 +32,7 @@ from designer import bp
 from engine.bpmn.xmlsafe import MAX_XML_BYTES
 from engine.data.models import Role
 from engine.errors import (
+    FormInvalidError,
     InvalidPackageError,
     LiaisonError,
     NotFoundError,
@@ -254,6 +255,10 @@ def _refusal_text(exc: LiaisonError) -> str:
         return exc.reason
     if isinstance(exc, InvalidPackageError):
         return "; ".join(str(p) for p in exc.problems[:5])
+    if isinstance(exc, FormInvalidError):  # the engine's own text is English; the fields' messages are in the page's
+        listed = "; ".join(f"{path}: {' '.join(_translated(m) for m in messages)}" if path
+                           else " ".join(_translated(m) for m in messages) for path, messages in exc.errors.items())
+        return _("The form was not accepted: %(errors)s", errors=listed)
     return _translated(exc)
 
 
