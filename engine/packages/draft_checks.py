@@ -120,9 +120,21 @@ def _fields(text: str, lang: str) -> list[dict]:
             label = field.get("label")
             if isinstance(label, dict):
                 label = label.get(lang) or label.get("zh") or label.get("en")
-            found.append({"name": str(field["name"]), "type": str(field.get("type") or "text"),
-                          "label": str(label or field["name"])})
+            entry = {"name": str(field["name"]), "type": str(field.get("type") or "text"),
+                     "label": str(label or field["name"])}
+            options = _option_values(field.get("options"))
+            if options:
+                entry["options"] = options
+            found.append(entry)
     return found
+
+
+def _option_values(options) -> list:
+    """A choice field's option values (an option is a value or a mapping with `value`), for sample data."""
+    if not isinstance(options, list):
+        return []
+    values = [o.get("value") if isinstance(o, dict) else o for o in options]
+    return [v for v in values if isinstance(v, (str, int, float, bool))]
 
 
 def _start_form(xml: str, name: str) -> str | None:
