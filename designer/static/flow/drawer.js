@@ -29,13 +29,14 @@ function input(value, onChange, attrs = {}) {
   return h("input", { type: "text", value: value ?? "", ...attrs, onchange: (e) => onChange(e.target.value.trim()) });
 }
 
+// The step's name in both languages on every page (editing one language never leaves the other stale).
 function nameRow(item, env) {
-  return row(env.L.name, input(text(item.name, env.lang), (v) => {
-    item.name = { ...(item.name || {}), [env.lang]: v };
-    if (!item.name.zh) item.name.zh = v;
-    if (!item.name.en) item.name.en = v;
-    env.changed();
-  }, { "data-testid": "node-name" }));
+  const current = (lang) => (item.name && typeof item.name === "object" ? item.name[lang] || "" : text(item.name, lang));
+  return h("div", { class: "flow-names" }, ["zh", "en"].map((lang) => row(env.L[`name_${lang}`],
+    input(current(lang), (v) => {
+      item.name = { zh: current("zh"), en: current("en"), [lang]: v };
+      env.changed();
+    }, { "data-testid": `node-name-${lang}`, lang }))));
 }
 
 // One rule (`users:a,b`, `role:finance`, ...) as a kind select and the kind's own control.
