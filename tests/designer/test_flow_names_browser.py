@@ -1,5 +1,5 @@
-"""The chain editor's drawer names a step in both languages on one page: renaming a step on the Chinese page
-does not leave its English name (the template's word) behind."""
+"""The chain editor's drawer names a step in both languages on one page (renaming a step on the Chinese page
+does not leave its English name, the template's word, behind) and words its choices in the page's language."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def test_the_drawer_names_a_step_in_chinese_and_english(browser, site):  # noqa:
     page.click(".flow-card[data-node-id=head_approval]")
     drawer = page.locator("#flow-drawer")
     assert "名称（中文）" in drawer.inner_text() and "名称（英文）" in drawer.inner_text()
+    choices = drawer.locator("select option").all_inner_texts()
+    assert {"跳过此节点", "交给流程管理员", "排除发起人", "自动驳回"} <= set(choices), choices
+    assert not {"fail", "skip", "admin", "allow", "manager", "approve", "reject"} & set(choices), choices
     drawer.locator("[data-testid=node-name-zh]").fill("主管审核")
     drawer.locator("[data-testid=node-name-zh]").press("Tab")
     _saved_after(page, lambda: (drawer.locator("[data-testid=node-name-en]").fill("Supervisor review"),

@@ -102,13 +102,14 @@ function personTask(node, env) {
       node.mode, (v) => { set(node, "mode", v); vote.hidden = v !== "vote"; env.changed(); }, { "data-testid": "mode" })), vote);
   }
   parts.push(
-    row(L.empty, select([["", L.default], ["fail", "fail"], ["skip", "skip"], ["admin", "admin"]], node.approversEmpty,
-      (v) => { set(node, "approversEmpty", v); env.changed(); })),
-    row(L.self, select([["", L.default], ["allow", "allow"], ["skip", "skip"], ["manager", "manager"]], node.selfApproval,
-      (v) => { set(node, "selfApproval", v); env.changed(); })),
+    row(L.empty, select([["", L.default], ...["fail", "skip", "admin"].map((v) => [v, L[`empty_${v}`]])],
+      node.approversEmpty, (v) => { set(node, "approversEmpty", v); env.changed(); })),
+    row(L.self, select([["", L.default], ...["allow", "skip", "manager"].map((v) => [v, L[`self_${v}`]])],
+      node.selfApproval, (v) => { set(node, "selfApproval", v); env.changed(); })),
     ...["dueDate", "remindAfter", "escalateAfter", "timeoutAfter"].map((key, i) =>
       row(L[["due", "remind", "escalate", "timeout"][i]], input(node[key], (v) => { set(node, key, v); env.changed(); }, { placeholder: "P2D" }))),
-    row(L.timeout_action, select([["", L.default], ["approve", "approve"], ["reject", "reject"]], node.timeoutAction,
+    row(L.timeout_action, select([["", L.default], ...["approve", "reject"].map((v) => [v, L[`timeout_${v}`]])],
+      node.timeoutAction,
       (v) => { set(node, "timeoutAction", v); env.changed(); })),
     row(L.form, select([["", L.none], ...Object.keys(ctx.forms).map((f) => [f, f])], node.form,
       (v) => { set(node, "form", v); env.changed(); env.reopen(); })),
