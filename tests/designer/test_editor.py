@@ -199,3 +199,18 @@ def test_too_large_diagram_is_413_json_and_the_draft_is_kept(app, people, size, 
                           headers={"X-CSRFToken": json_token(client, "trip")})
     assert response.status_code == 413 and response.get_json()["error"]
     assert client.get("/designer/trip/draft").get_json()["revision"] == 1
+
+
+def test_the_history_in_chinese_says_saved_and_names_the_template(app, people, owner):
+    li = signed_in(app, owner)
+    assert create(li, "trip_zh").status_code == 302
+    token = json_token(li, "trip_zh")
+    xml = li.get("/designer/trip_zh/draft").get_json()["xml"]
+    assert li.put("/designer/trip_zh/draft", json={"revision": 1, "xml": xml},
+                  headers={"X-CSRFToken": token}).status_code == 200
+    history = li.get("/designer/trip_zh/audit").get_data(as_text=True)
+    saved = re.search(r'<tr data-action="save">(.*?)</tr>', history, re.S).group(1)
+    assert "已保存" in saved and "保存时间" not in saved  # the action, not a column of times
+    created = re.search(r'<tr data-action="create">(.*?)</tr>', history, re.S).group(1)
+    assert "空白流程" in created and "blank" not in created
+    assert "出差" in re.search(r"<h1>(.*?)</h1>", history, re.S).group(1)  # the process by its name
