@@ -214,3 +214,12 @@ def test_the_history_in_chinese_says_saved_and_names_the_template(app, people, o
     created = re.search(r'<tr data-action="create">(.*?)</tr>', history, re.S).group(1)
     assert "空白流程" in created and "blank" not in created
     assert "出差" in re.search(r"<h1>(.*?)</h1>", history, re.S).group(1)  # the process by its name
+
+
+def test_a_role_grant_shows_the_roles_name(app, people):
+    root = signed_in(app, "root")
+    root.post("/designer/grants", data={"category": "sales", "role": "finance", "edit": "on",
+                                        "csrf_token": csrf_token(root, "/designer/grants")})
+    page = root.get("/designer/grants").get_data(as_text=True)
+    row = re.search(r'<tr data-category="sales">(.*?)</tr>', page, re.S).group(1)
+    assert "财务" in row  # the role as people know it; its key stays beside it
