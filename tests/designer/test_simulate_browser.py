@@ -120,6 +120,7 @@ def test_sample_data_is_data_the_start_form_accepts(browser, sim_site):  # noqa:
         page = person.page
         page.goto(f"{base}/designer/order_review/simulate")
         page.wait_for_selector("#sim-begin:not([hidden])")
+        assert page.get_attribute("#sim-start-fields input[data-field=fault]", "placeholder") == "projector / aircon"
         page.fill("#sim-initiator", "zhang")
         page.click("#sim-sample")
         page.click("#sim-start")

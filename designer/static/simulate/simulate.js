@@ -55,10 +55,17 @@ function fieldInputs(fields, prefix) {
     const input = h("input", { id, type: number ? "number" : "text", step: number ? "any" : null,
                                dataset: { field: field.name, type: field.type,
                                           ...(field.options ? { options: JSON.stringify(field.options) } : {}) },
-                               autocomplete: "off",
+                               autocomplete: "off", placeholder: choiceHint(field),
                                list: field.type === "user" ? "sim-people" : null });
     return h("p", { class: "sim-field" }, h("label", { for: id }, field.label, " ", h("code", {}, field.name)), input);
   });
+}
+
+// The values a choice field accepts, shown in its empty box (checkboxes take a JSON list of them).
+function choiceHint(field) {
+  if (!field.options || !field.options.length) return null;
+  const values = field.options.map((o) => String(o)).join(" / ");
+  return field.type === "checkboxes" ? `[${field.options.map((o) => JSON.stringify(o)).join(", ")}]` : values;
 }
 
 function collect(container) {
