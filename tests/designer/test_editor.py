@@ -223,3 +223,16 @@ def test_a_role_grant_shows_the_roles_name(app, people):
     page = root.get("/designer/grants").get_data(as_text=True)
     row = re.search(r'<tr data-category="sales">(.*?)</tr>', page, re.S).group(1)
     assert "财务" in row  # the role as people know it; its key stays beside it
+
+
+def test_drawing_problems_are_explained_in_chinese_on_a_chinese_page(app, people, owner):
+    li = signed_in(app, owner)
+    assert create(li, "trip_draw").status_code == 302
+    xml = li.get("/designer/trip_draw/draft").get_json()["xml"]
+    xml = xml.replace("</bpmn:process>", '<bpmn:userTask id="lonely" name="孤立"/></bpmn:process>')
+    saved = li.put("/designer/trip_draw/draft", json={"revision": 1, "xml": xml},
+                   headers={"X-CSRFToken": json_token(li, "trip_draw")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    lonely = [p["message"] for p in saved.get_json()["problems"] if p["element_id"] == "lonely"]
+    assert lonely and all(re.search(r"[\u4e00-\u9fff]", m) for m in lonely), lonely  # not "... can never be reached"
+    assert any("连线" in m for m in lonely), lonely
