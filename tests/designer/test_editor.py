@@ -236,3 +236,17 @@ def test_drawing_problems_are_explained_in_chinese_on_a_chinese_page(app, people
     lonely = [p["message"] for p in saved.get_json()["problems"] if p["element_id"] == "lonely"]
     assert lonely and all(re.search(r"[\u4e00-\u9fff]", m) for m in lonely), lonely  # not "... can never be reached"
     assert any("连线" in m for m in lonely), lonely
+
+
+def test_on_a_phone_each_grant_and_package_cell_says_what_it_is(app, people, owner):
+    root = signed_in(app, "root")
+    root.post("/designer/grants", data={"category": "sales", "role": "finance", "edit": "on", "deploy": "on",
+                                        "csrf_token": csrf_token(root, "/designer/grants")})
+    page = root.get("/designer/grants").get_data(as_text=True)
+    row = re.search(r'<tr data-category="sales">(.*?)</tr>', page, re.S).group(1)
+    labels = re.findall(r'<span class="cell-label">([^<]*)</span>', row)  # the header row is hidden on a phone
+    assert [label.rstrip(": ") for label in labels] == ["分类", "编辑", "部署"], labels
+    li = signed_in(app, owner)
+    assert create(li, "trip_phone").status_code == 302
+    listing = li.get("/designer/").get_data(as_text=True)
+    assert '<span class="cell-label">分类: </span>hr' in listing
