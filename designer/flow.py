@@ -53,6 +53,7 @@ def flow_json(key: str):
         start_fields = _fields(forms.get(start_form), lang)
         body = {"key": key, "revision": draft.revision, "chain": chain,
                 "forms": {form: _fields(schema, lang) for form, schema in forms.items()},
+                "form_titles": {form: _text((schema or {}).get("title"), lang) for form, schema in forms.items()},
                 "start_fields": start_fields,
                 "operators": {f["type"] + ("*" if f.get("multiple") else ""): list(operators_for(f))
                               for f in start_fields},

@@ -32,6 +32,7 @@ def test_the_drawer_names_a_step_in_chinese_and_english(browser, site):  # noqa:
     choices = drawer.locator("select option").all_inner_texts()
     assert {"跳过此节点", "交给流程管理员", "排除发起人", "自动驳回"} <= set(choices), choices
     assert not {"fail", "skip", "admin", "allow", "manager", "approve", "reject"} & set(choices), choices
+    assert "审批意见 (decision)" in choices, choices  # a form by its title, its key beside it
     drawer.locator("[data-testid=node-name-zh]").fill("主管审核")
     drawer.locator("[data-testid=node-name-zh]").press("Tab")
     _saved_after(page, lambda: (drawer.locator("[data-testid=node-name-en]").fill("Supervisor review"),

@@ -16,6 +16,11 @@ function set(obj, key, value) {
   else obj[key] = value;
 }
 
+// The package's forms as choices: the title people read, the key beside it.
+function formChoices(ctx) {
+  return Object.keys(ctx.forms).map((f) => [f, ctx.form_titles && ctx.form_titles[f] ? `${ctx.form_titles[f]} (${f})` : f]);
+}
+
 function row(label, ...controls) {
   return h("div", { class: "flow-row" }, h("label", {}, h("span", { class: "flow-label" }, label), ...controls));
 }
@@ -111,7 +116,7 @@ function personTask(node, env) {
     row(L.timeout_action, select([["", L.default], ...["approve", "reject"].map((v) => [v, L[`timeout_${v}`]])],
       node.timeoutAction,
       (v) => { set(node, "timeoutAction", v); env.changed(); })),
-    row(L.form, select([["", L.none], ...Object.keys(ctx.forms).map((f) => [f, f])], node.form,
+    row(L.form, select([["", L.none], ...formChoices(ctx)], node.form,
       (v) => { set(node, "form", v); env.changed(); env.reopen(); })),
     allowedOperations(node, env),
     fieldGrid(node, env));
@@ -214,7 +219,7 @@ function startNode(start, env) {
   const chips = (key, label) => h("ul", { class: "flow-chips" }, (starters[key] || []).map((v) => h("li", {}, label(v),
     h("button", { type: "button", class: "flow-chip-x", "aria-label": L.delete, onclick: () => put(key, starters[key].filter((x) => x !== v)) }, "×"))));
   return [nameRow(start, env),
-    row(L.start_form, select([["", L.none], ...Object.keys(ctx.forms).map((f) => [f, f])], start.form,
+    row(L.start_form, select([["", L.none], ...formChoices(ctx)], start.form,
       (v) => { set(start, "form", v); env.changed(); })),
     h("fieldset", {}, h("legend", {}, `${L.starters} (${Object.keys(starters).length ? "" : L.everyone})`),
       h("p", {}, L.roles), h("div", { class: "flow-checks" }, ctx.roles.map((r) => h("label", {}, h("input", {

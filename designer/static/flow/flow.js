@@ -259,7 +259,8 @@ async function load() {
     return;
   }
   state = body;
-  Object.assign(ctx, { forms: body.forms, start_fields: body.start_fields, operators: body.operators,
+  Object.assign(ctx, { forms: body.forms, form_titles: body.form_titles || {}, start_fields: body.start_fields,
+                       operators: body.operators,
                        roles: body.roles, operations: body.operations });
   await loadNames(root.dataset.peopleUrl, usernamesIn(state.chain), ctx.names);
   draw();
