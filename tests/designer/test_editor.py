@@ -250,3 +250,19 @@ def test_on_a_phone_each_grant_and_package_cell_says_what_it_is(app, people, own
     assert create(li, "trip_phone").status_code == 302
     listing = li.get("/designer/").get_data(as_text=True)
     assert '<span class="cell-label">分类: </span>hr' in listing
+
+
+def test_a_step_nobody_handles_is_a_warning_on_the_step(app, people, owner):
+    li = signed_in(app, owner)
+    assert create(li, "trip_nobody").status_code == 302
+    xml = li.get("/designer/trip_nobody/draft").get_json()["xml"]
+    start, end = re.search(r'<bpmn:sequenceFlow id="([^"]+)" sourceRef="([^"]+)" targetRef="([^"]+)"', xml).group(2, 3)
+    flows = (f'<bpmn:userTask id="orphan" name="审批"/>'
+             f'<bpmn:sequenceFlow id="f_a" sourceRef="{start}" targetRef="orphan"/>'
+             f'<bpmn:sequenceFlow id="f_b" sourceRef="orphan" targetRef="{end}"/>')
+    xml = re.sub(r'<bpmn:sequenceFlow id="[^"]+" sourceRef="[^"]+" targetRef="[^"]+"\s*/>', flows, xml, count=1)
+    saved = li.put("/designer/trip_nobody/draft", json={"revision": 1, "xml": xml},
+                   headers={"X-CSRFToken": json_token(li, "trip_nobody")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    orphan = [p for p in saved.get_json()["problems"] if p["element_id"] == "orphan"]
+    assert [p["severity"] for p in orphan] == ["warning"] and "审批人" in orphan[0]["message"], orphan
