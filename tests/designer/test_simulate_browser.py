@@ -127,6 +127,8 @@ def test_sample_data_is_data_the_start_form_accepts(browser, sim_site):  # noqa:
         page.wait_for_selector("#simulate[data-steps='1'][data-state=ready]")
         data = page.inner_text("#sim-data")
         assert '"fault": "projector"' in data and '"ok"' in data and page.locator("#sim-error").is_hidden()
+        assert page.evaluate("(() => { const log = document.getElementById('sim-log');"
+                             " return log.scrollWidth <= log.clientWidth; })()")  # the start's data wraps
     finally:
         person.close()
         with sessions() as session, session.begin():
