@@ -57,7 +57,7 @@ def load_draft(session: Session, draft: PackageDraft) -> tuple[Package | None, l
 
 # What makes a user task somebody's: an approver rule, Camunda's assignee / candidates, or an external party.
 _ASSIGNING = {"approvers", "assignee", "candidateUsers", "candidateGroups", "external"}
-_NOBODY = msg("nobody handles this step: set its approvers, or a request will wait here with nobody to act on it")
+NOBODY_HANDLES = msg("nobody handles this step: set its approvers, or a request will wait here with nobody to act on it")
 
 
 def org_chart_problems(session: Session, package: Package) -> list[Problem]:
@@ -70,7 +70,7 @@ def org_chart_problems(session: Session, package: Package) -> list[Problem]:
         for node in root.iter(f"{{{BPMN_NS}}}userTask"):
             attributes = read_liaison_attributes(node)
             if not _ASSIGNING.intersection(attributes):  # it would wait with nobody to handle it
-                problems.append(Problem(name, node.sourceline, node.get("id"), _NOBODY, "warning"))
+                problems.append(Problem(name, node.sourceline, node.get("id"), NOBODY_HANDLES, "warning"))
             if "approvers" in attributes:
                 problems += [Problem(name, node.sourceline, node.get("id"), message, "warning")
                              for severity, message in rule_problems(conn, attributes) if severity == "warning"]
