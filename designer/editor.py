@@ -32,6 +32,7 @@ from designer import bp
 from engine.bpmn.xmlsafe import MAX_XML_BYTES
 from engine.data.models import Role
 from engine.errors import (
+    FormInvalidError,
     InvalidPackageError,
     LiaisonError,
     NotFoundError,
@@ -41,6 +42,7 @@ from engine.errors import (
 )
 from engine.packages import designer_access, draft_checks, draft_import, drafts
 from engine.packages.archive import export_version
+from engine.packages.diff import package_names
 from engine.packages.limits import MAX_ZIP_BYTES
 from engine.packages.templates import CHAIN_PREFIX, TEMPLATES, chain_template_labels
 from engine.people.org import display_names
@@ -149,7 +151,17 @@ def audit(key: str):
         designer_access.require(session, current_user.username, key, "edit")
         rows = drafts.audit(session, key)
         names = display_names(session, {r.username for r in rows if r.username}, _lang())
-    return render_template("designer/audit.html", key=key, rows=rows, names=names)
+        title = _draft_names(session, key) or package_names(session, key)
+    templates = {name: words.get(_lang()) or words["zh"] for name, words in {**TEMPLATES, **chain_template_labels()}.items()}
+    return render_template("designer/audit.html", key=key, rows=rows, names=names, templates=templates,
+                           name=title.get(_lang()) or title.get("zh") or key)
+
+
+def _draft_names(session, key: str) -> dict:
+    try:
+        return dict(drafts.get_draft(session, key).name or {})
+    except NotFoundError:  # deployed, no draft open
+        return {}
 
 
 @bp.get("/<key>/export")
@@ -254,6 +266,10 @@ def _refusal_text(exc: LiaisonError) -> str:
         return exc.reason
     if isinstance(exc, InvalidPackageError):
         return "; ".join(str(p) for p in exc.problems[:5])
+    if isinstance(exc, FormInvalidError):  # the engine's own text is English; the fields' messages are in the page's
+        listed = "; ".join(f"{path}: {' '.join(_translated(m) for m in messages)}" if path
+                           else " ".join(_translated(m) for m in messages) for path, messages in exc.errors.items())
+        return _("The form was not accepted: %(errors)s", errors=listed)
     return _translated(exc)
 
 

@@ -53,6 +53,7 @@ def flow_json(key: str):
         start_fields = _fields(forms.get(start_form), lang)
         body = {"key": key, "revision": draft.revision, "chain": chain,
                 "forms": {form: _fields(schema, lang) for form, schema in forms.items()},
+                "form_titles": {form: _text((schema or {}).get("title"), lang) for form, schema in forms.items()},
                 "start_fields": start_fields,
                 "operators": {f["type"] + ("*" if f.get("multiple") else ""): list(operators_for(f))
                               for f in start_fields},
@@ -173,7 +174,8 @@ def _labels() -> dict:
         "saving": _("Saving…"), "saved": _("All changes saved"), "loading": _("Loading…"),
         "conflict": _("Someone else saved this draft: reload to see their changes."),
         "save_failed": _("Not saved"), "problems": _("Problems"), "no_problems": _("No problems"),
-        "name": _("Name"), "rule": _("Who handles it"), "rule_users": _("Specific people"), "rule_role": _("Role"),
+        "name_zh": _("Name (Chinese)"), "name_en": _("Name (English)"),
+        "rule": _("Who handles it"), "rule_users": _("Specific people"), "rule_role": _("Role"),
         "rule_department": _("Department members"), "rule_department_head": _("Department head"),
         "rule_manager": _("Nth manager"), "rule_initiator": _("The initiator"),
         "rule_manager_1": _("Direct manager"), "rule_manager_n": _("Level %(n)s manager"),
@@ -183,6 +185,10 @@ def _labels() -> dict:
         "mode_all": _("All must approve (会签)"), "mode_any": _("Any one approves (或签)"),
         "mode_vote": _("Vote (票签)"), "weights": _("Vote weights"), "threshold": _("Pass threshold"),
         "empty": _("When nobody is found"), "self": _("When the approver is the initiator"),
+        "empty_fail": _("Fail"), "empty_skip": _("Skip the node"), "empty_admin": _("Process admins"),
+        "self_allow": _("Allow"), "self_skip": _("Leave the initiator out"),
+        "self_manager": _("The initiator's manager instead"),
+        "timeout_approve": _("Approve automatically"), "timeout_reject": _("Reject automatically"),
         "due": _("Due after"), "remind": _("Remind after"), "escalate": _("Escalate after"),
         "timeout": _("Time out after"), "timeout_action": _("On timeout"), "form": _("Form"),
         "fields": _("Field permissions"), "editable": _("Editable"), "readonly": _("Read-only"),

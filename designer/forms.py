@@ -25,7 +25,7 @@ from forms.schema import COMPUTED_TYPES, DISPLAY_TYPES, VALUE_TYPES
 
 MAX_FORM_BYTES = 1024 * 1024
 TYPE_WORDS = {
-    "text": _l("Text"), "textarea": _l("Long text"), "number": _l("Number"), "money": _l("Amount of money"),
+    "text": _l("Single-line text"), "textarea": _l("Long text"), "number": _l("Number"), "money": _l("Amount of money"),
     "date": _l("Date"), "datetime": _l("Date and time"), "date_range": _l("Date range"),
     "select": _l("Drop-down list"), "radio": _l("Single choice"), "checkboxes": _l("Multiple choice"),
     "user": _l("Person"), "department": _l("Department"), "file": _l("Attachment"), "rating": _l("Rating"),
@@ -181,7 +181,7 @@ def _labels() -> dict:
         "saving": _("Saving…"), "saved": _("All changes saved"), "loading": _("Loading…"),
         "conflict": _("Someone else saved this draft: reload to see their changes."),
         "save_failed": _("Not saved"), "problems": _("Problems"), "no_problems": _("No problems"),
-        "name": _("Name"), "type": _("Type"), "label_zh": _("Label (Chinese)"), "label_en": _("Label (English)"),
+        "name": _("Field name"), "type": _("Type"), "label_zh": _("Label (Chinese)"), "label_en": _("Label (English)"),
         "help_zh": _("Help (Chinese)"), "help_en": _("Help (English)"), "required": _("Required"),
         "required_if": _("Required when"), "visible_if": _("Visible when"), "min": _("Minimum"),
         "max": _("Maximum"), "pattern": _("Pattern"), "options": _("Options (value|中文|English, one a line)"),

@@ -89,6 +89,7 @@ def run_scenarios(key: str):
 def _labels() -> dict:
     return {
         "new": _("New test"), "save": _("Save"), "saved": _("Saved"), "delete": _("Delete"),
+        "unsaved": _("This test has changes that are not saved. Leave it anyway?"),
         "run": _("Run"), "run_all": _("Run all"), "running": _("Running…"),
         "passed": _("Passed"), "failed": _("Did not pass"), "show_path": _("Show the path on the diagram"), "name": _("Test name"), "file": _("File name"),
         "start": _("Start"), "start_user": _("Started by (username)"), "field": _("Field"), "value": _("Value"),

@@ -52,7 +52,7 @@ def start_simulation(key: str, sim: str):
     """Start the process as the chosen initiator with the start form's data."""
     body = _body()
     simulation.start(_own(key, sim), current_user.username, str(body.get("initiator") or ""), _dict(body, "data"),
-                     str(body.get("business_key") or "") or None)
+                     str(body.get("business_key") or "") or None, _lang())
     return _state(sim)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from lxml import etree
 
 from engine.bpmn import juel
-from engine.errors import Problem
+from engine.errors import Problem, msg
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -259,17 +259,17 @@ class _Checker:
         event_sub = node.get("triggeredByEvent") == "true"
         unreachable_ok = in_ad_hoc or event_sub or name in NO_INCOMING_OK or node.get("isForCompensation") == "true"
         if not inc and not unreachable_ok:
-            self.add(node, f"{name} has no incoming sequence flow; it can never be reached", "warning")
+            self.add(node, msg("%(name)s has no incoming sequence flow; it can never be reached", name=name), "warning")
         if name == "endEvent" and out:
-            self.add(node, "end event has an outgoing sequence flow")
+            self.add(node, msg("end event has an outgoing sequence flow"))
         elif not out and not (in_ad_hoc or event_sub or name == "endEvent"):
             if name == "boundaryEvent":
                 self.add(node, "boundary event has no outgoing sequence flow; this path ends here", "warning")
             else:
-                self.add(node, f"{name} has no outgoing sequence flow; the process would stop here")
+                self.add(node, msg("%(name)s has no outgoing sequence flow; the process would stop here", name=name))
         elif len(out) > 1 and name not in SPLITTERS:
-            self.add(node, f"{name} has {len(out)} outgoing sequence flows; only gateways may split the flow: "
-                     "add a parallel or exclusive gateway")
+            self.add(node, msg("%(name)s has %(count)s outgoing sequence flows; only gateways may split the flow: "
+                         "add a parallel or exclusive gateway", name=name, count=len(out)))
         if name in CONDITIONAL_GATEWAYS:
             self._check_gateway(node, name, out)
         elif name == "eventBasedGateway":
@@ -288,8 +288,9 @@ class _Checker:
             return
         for flow in out:
             if flow.get("id") != default and not _condition_text(flow):
-                self.add(flow, f"sequence flow `{flow.get('id')}` leaves {name} `{gateway.get('id')}` without a "
-                         "condition and is not the gateway's default flow", element_id=flow.get("id"))
+                self.add(flow, msg("sequence flow `%(flow)s` leaves %(name)s `%(gateway)s` without a condition and is "
+                             "not the gateway's default flow", flow=flow.get("id"), name=name,
+                             gateway=gateway.get("id")), element_id=flow.get("id"))
 
     def _check_start_end(self, container: etree._Element, name: str) -> None:
         """Start and end events each kind of container needs (as SpiffWorkflow requires)."""
@@ -297,7 +298,7 @@ class _Checker:
         ends = _bpmn_children(container, "endEvent")
         if name == "process":
             if not starts:
-                self.add(container, "process has no start event")
+                self.add(container, msg("process has no start event"))
         elif name == "adHocSubProcess":
             if starts or ends:
                 self.add(container, "an ad hoc subprocess may not contain start or end events")

@@ -23,7 +23,7 @@ from collections import defaultdict
 
 from lxml import etree
 
-from engine.errors import Problem
+from engine.errors import Problem, msg
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 LIAISON_NS = "https://liaison.dev/schema/bpmn/1.0"
@@ -175,7 +175,7 @@ class _Normalizer:
                 end = self.make(container, "endEvent", node, after=node, id=self.new_id(f"{node.get('id')}__end"))
                 self.flow(container, node.get("id"), end.get("id"), node, after=end)
                 if name != "boundaryEvent":  # a boundary path that just stops is common and already warned about
-                    self.note(node, f"{name} has no outgoing flow: this path ends here")
+                    self.note(node, msg("%(name)s has no outgoing flow: this path ends here", name=name))
 
     # -- helpers --------------------------------------------------------------------------------
 

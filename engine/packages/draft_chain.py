@@ -20,7 +20,7 @@ from engine.errors import InvalidPackageError, Message, Problem
 from engine.packages import designer_access as access
 from engine.packages.chain import chain_from_package, chain_package_files, chain_problems
 from engine.packages.chain.model import SUFFIXES, walk
-from engine.packages.draft_checks import load_draft
+from engine.packages.draft_checks import NOBODY_HANDLES, load_draft
 from engine.packages.drafts import current_draft, main_bpmn_name, open_draft, save_draft
 from engine.work.preview import Chain, approval_chain_for
 
@@ -80,8 +80,12 @@ def chain_problems_by_node(chain: dict, forms: dict[str, dict],
     on that node."""
     owners = element_owners(chain)
     found: list[tuple[str | None, Message | str, str]] = [(n, m, "error") for n, m in chain_problems(chain, forms)]
+    told = {n for n, _m, _s in found}
     for problem in problems:
-        found.append((owners.get(problem.element_id or ""), problem.message, problem.severity))
+        owner = owners.get(problem.element_id or "")
+        if owner in told and problem.message == NOBODY_HANDLES:  # the chain's own "no approver rule" says it
+            continue
+        found.append((owner, problem.message, problem.severity))
     return found
 
 

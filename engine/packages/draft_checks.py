@@ -55,15 +55,22 @@ def load_draft(session: Session, draft: PackageDraft) -> tuple[Package | None, l
     return package, problems + org_chart_problems(session, package) + webhook_endpoint_problems(session, package)
 
 
+# What makes a user task somebody's: an approver rule, Camunda's assignee / candidates, or an external party.
+_ASSIGNING = {"approvers", "assignee", "candidateUsers", "candidateGroups", "external"}
+NOBODY_HANDLES = msg("nobody handles this step: set its approvers, or a request will wait here with nobody to act on it")
+
+
 def org_chart_problems(session: Session, package: Package) -> list[Problem]:
     """`deployment.org_chart_warnings` as Problems that keep the element's id and line (the modeler marks
-    the element) and the translatable message."""
+    the element) and the translatable message; a user task nobody handles is a warning too."""
     problems = []
     conn = session.connection()
     for name, xml in sorted(package.bpmn.items()):
         root = parse_xml_bytes(xml.encode("utf-8"), name).getroot()
         for node in root.iter(f"{{{BPMN_NS}}}userTask"):
             attributes = read_liaison_attributes(node)
+            if not _ASSIGNING.intersection(attributes):  # it would wait with nobody to handle it
+                problems.append(Problem(name, node.sourceline, node.get("id"), NOBODY_HANDLES, "warning"))
             if "approvers" in attributes:
                 problems += [Problem(name, node.sourceline, node.get("id"), message, "warning")
                              for severity, message in rule_problems(conn, attributes) if severity == "warning"]
@@ -120,9 +127,21 @@ def _fields(text: str, lang: str) -> list[dict]:
             label = field.get("label")
             if isinstance(label, dict):
                 label = label.get(lang) or label.get("zh") or label.get("en")
-            found.append({"name": str(field["name"]), "type": str(field.get("type") or "text"),
-                          "label": str(label or field["name"])})
+            entry = {"name": str(field["name"]), "type": str(field.get("type") or "text"),
+                     "label": str(label or field["name"])}
+            options = _option_values(field.get("options"))
+            if options:
+                entry["options"] = options
+            found.append(entry)
     return found
+
+
+def _option_values(options) -> list:
+    """A choice field's option values (an option is a value or a mapping with `value`), for sample data."""
+    if not isinstance(options, list):
+        return []
+    values = [o.get("value") if isinstance(o, dict) else o for o in options]
+    return [v for v in values if isinstance(v, (str, int, float, bool))]
 
 
 def _start_form(xml: str, name: str) -> str | None:

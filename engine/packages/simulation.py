@@ -86,15 +86,17 @@ def begin(session: Session, username: str, key: str) -> str:
     return sim_id
 
 
-def start(sim_id: str, username: str, initiator: str, data: dict | None, business_key: str | None = None) -> dict:
-    """Start the sandbox's process as `initiator` with start-form `data` (once per session)."""
+def start(sim_id: str, username: str, initiator: str, data: dict | None, business_key: str | None = None,
+          lang: str = "en") -> dict:
+    """Start the sandbox's process as `initiator` with start-form `data` (once per session); a refused form
+    (FormInvalidError) lists its fields' messages in `lang`."""
     meta = _meta(sim_id, username)
     if meta["instance_id"] is not None:
         raise InvalidTaskDataError(msg("the simulation has already started"))
     data = dict(data or {})
     with _sandbox(sim_id) as sessions:
         _require_person(sessions, initiator)
-        result = runtime.start_instance(sessions, meta["key"], data, initiator, business_key or None)
+        result = runtime.start_instance(sessions, meta["key"], data, initiator, business_key or None, lang)
     meta["instance_id"] = result.instance_id
     meta["log"].append({"kind": "start", "user": initiator, "data": data, "business_key": business_key or None})
     _write_meta(sim_id, meta)

@@ -230,3 +230,70 @@ def test_opening_a_deployed_process_stores_no_draft_until_the_first_save(app, pe
     again = li.put("/designer/order_review/draft", json={"revision": 0, "xml": draft["xml"]},
                    headers={"X-CSRFToken": token})
     assert again.status_code == 409 and again.get_json()["revision"] == 1
+
+
+def test_the_history_in_chinese_says_saved_and_names_the_template(app, people, owner):
+    li = signed_in(app, owner)
+    assert create(li, "trip_zh").status_code == 302
+    token = json_token(li, "trip_zh")
+    xml = li.get("/designer/trip_zh/draft").get_json()["xml"]
+    assert li.put("/designer/trip_zh/draft", json={"revision": 1, "xml": xml},
+                  headers={"X-CSRFToken": token}).status_code == 200
+    history = li.get("/designer/trip_zh/audit").get_data(as_text=True)
+    saved = re.search(r'<tr data-action="save">(.*?)</tr>', history, re.S).group(1)
+    assert "已保存" in saved and "保存时间" not in saved  # the action, not a column of times
+    created = re.search(r'<tr data-action="create">(.*?)</tr>', history, re.S).group(1)
+    assert "空白流程" in created and "blank" not in created
+    assert "出差" in re.search(r"<h1>(.*?)</h1>", history, re.S).group(1)  # the process by its name
+
+
+def test_a_role_grant_shows_the_roles_name(app, people):
+    root = signed_in(app, "root")
+    root.post("/designer/grants", data={"category": "sales", "role": "finance", "edit": "on",
+                                        "csrf_token": csrf_token(root, "/designer/grants")})
+    page = root.get("/designer/grants").get_data(as_text=True)
+    row = re.search(r'<tr data-category="sales">(.*?)</tr>', page, re.S).group(1)
+    assert "财务" in row  # the role as people know it; its key stays beside it
+
+
+def test_drawing_problems_are_explained_in_chinese_on_a_chinese_page(app, people, owner):
+    li = signed_in(app, owner)
+    assert create(li, "trip_draw").status_code == 302
+    xml = li.get("/designer/trip_draw/draft").get_json()["xml"]
+    xml = xml.replace("</bpmn:process>", '<bpmn:userTask id="lonely" name="孤立"/></bpmn:process>')
+    saved = li.put("/designer/trip_draw/draft", json={"revision": 1, "xml": xml},
+                   headers={"X-CSRFToken": json_token(li, "trip_draw")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    lonely = [p["message"] for p in saved.get_json()["problems"] if p["element_id"] == "lonely"]
+    assert lonely and all(re.search(r"[\u4e00-\u9fff]", m) for m in lonely), lonely  # not "... can never be reached"
+    assert any("连线" in m for m in lonely), lonely
+
+
+def test_on_a_phone_each_grant_and_package_cell_says_what_it_is(app, people, owner):
+    root = signed_in(app, "root")
+    root.post("/designer/grants", data={"category": "sales", "role": "finance", "edit": "on", "deploy": "on",
+                                        "csrf_token": csrf_token(root, "/designer/grants")})
+    page = root.get("/designer/grants").get_data(as_text=True)
+    row = re.search(r'<tr data-category="sales">(.*?)</tr>', page, re.S).group(1)
+    labels = re.findall(r'<span class="cell-label">([^<]*)</span>', row)  # the header row is hidden on a phone
+    assert [label.rstrip(": ") for label in labels] == ["分类", "编辑", "部署"], labels
+    li = signed_in(app, owner)
+    assert create(li, "trip_phone").status_code == 302
+    listing = li.get("/designer/").get_data(as_text=True)
+    assert '<span class="cell-label">分类: </span>hr' in listing
+
+
+def test_a_step_nobody_handles_is_a_warning_on_the_step(app, people, owner):
+    li = signed_in(app, owner)
+    assert create(li, "trip_nobody").status_code == 302
+    xml = li.get("/designer/trip_nobody/draft").get_json()["xml"]
+    start, end = re.search(r'<bpmn:sequenceFlow id="([^"]+)" sourceRef="([^"]+)" targetRef="([^"]+)"', xml).group(2, 3)
+    flows = (f'<bpmn:userTask id="orphan" name="审批"/>'
+             f'<bpmn:sequenceFlow id="f_a" sourceRef="{start}" targetRef="orphan"/>'
+             f'<bpmn:sequenceFlow id="f_b" sourceRef="orphan" targetRef="{end}"/>')
+    xml = re.sub(r'<bpmn:sequenceFlow id="[^"]+" sourceRef="[^"]+" targetRef="[^"]+"\s*/>', flows, xml, count=1)
+    saved = li.put("/designer/trip_nobody/draft", json={"revision": 1, "xml": xml},
+                   headers={"X-CSRFToken": json_token(li, "trip_nobody")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    orphan = [p for p in saved.get_json()["problems"] if p["element_id"] == "orphan"]
+    assert [p["severity"] for p in orphan] == ["warning"] and "审批人" in orphan[0]["message"], orphan

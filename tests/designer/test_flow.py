@@ -145,3 +145,14 @@ def test_preview_for_two_initiators_names_different_approvers(app, people, owner
                            "form": "decision"})
     steps = preview("emp_a", chain=chain)
     assert [s["node_id"] for s in steps] == ["manager_approval", "finance_check"] and steps[1]["people"] == ["张三"]
+
+
+def test_a_node_without_an_approver_rule_is_told_so_once(app, people, owner):
+    li = signed_in(app, owner)
+    assert new_from(li, "general", "ask_once").status_code == 302
+    chain = li.get("/designer/ask_once/flow.json").get_json()["chain"]
+    chain["nodes"].append({"kind": "approver", "id": "nobody_yet", "form": "decision"})
+    saved = li.put("/designer/ask_once/flow.json", json={"revision": 1, "chain": chain},
+                   headers={"X-CSRFToken": token_of(li, "ask_once")}).get_json()
+    found = [p["message"] for p in saved["problems"] if p["node_id"] == "nobody_yet"]
+    assert len(found) == 1, found  # the chain's own "no approver rule", not the modeler's warning as well

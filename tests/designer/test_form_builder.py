@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -269,3 +271,13 @@ def test_a_form_exports_as_formjs_and_imports_back_where_the_types_map(app, sess
     assert document["type"] == "default" and document["components"]
     assert import_formjs(document).schema["fields"]
     assert 'id="fb-export"' in client.get(f"/designer/req6/forms?form={name}").get_data(as_text=True)
+
+
+def test_the_chinese_builder_names_a_field_and_a_one_line_text_as_things_not_people(app, owner):
+    client = signed_in(app, owner)
+    assert new_approval(client, "req_zh").status_code == 302
+    html = client.get("/designer/req_zh/forms?form=decision").get_data(as_text=True)
+    labels = json.loads(re.search(r'<script type="application/json" id="fb-labels">(.*?)</script>', html, re.S).group(1))
+    assert labels["name"] == "字段名"  # not 姓名, a person's name
+    types = {t["type"]: t["label"] for t in client.get("/designer/req_zh/forms/decision.json").get_json()["types"]}
+    assert types["text"] == "单行文本" and types["textarea"] == "多行文本"  # not 正文, a document's body

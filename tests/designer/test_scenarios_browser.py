@@ -108,3 +108,26 @@ def test_write_run_break_and_rerun_a_scenario(browser, site):  # noqa: F811
         page.wait_for_selector("#scenarios-diagram[data-state=marked]")
         page.screenshot(path=str(SHOTS / "test-run-en-1280.png"), full_page=True)
     person.close()
+
+
+def test_leaving_a_test_with_unsaved_changes_asks_first(browser, site):  # noqa: F811
+    base, sessions = site
+    files = {path: text for path, text in leave_files().items() if not path.startswith("tests/")}
+    with sessions() as session, session.begin():
+        drafts.store_draft(session, "owner", "leave_request", files, "import")
+    person = Browser(browser, base, "owner", "zh")
+    page = person.page
+    page.goto(f"{base}/designer/leave_request/tests")
+    page.wait_for_selector("#scenarios-editor[data-ready=true]")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.click("#scenarios-new")
+    assert asked == []  # nothing typed yet: nothing to lose
+    _fill(page, "#scenarios-editor [data-role=file]", "draft_test")
+    page.click("nav a[href$='/leave_request/flow']")
+    page.wait_for_timeout(300)
+    assert asked == ["beforeunload"] and page.url.endswith("/leave_request/tests")
+    page.click("#scenarios-new")  # a new test over the typed one: asked too, and kept when declined
+    assert asked == ["beforeunload", "confirm"]
+    assert page.locator("#scenarios-editor [data-role=file]").input_value() == "draft_test"
+    person.close()

@@ -193,3 +193,21 @@ def test_the_json_routes_step_refuse_and_save(database):
     finally:
         assert owner.delete(base, json={}, headers=headers).get_json() == {"ended": True}
     assert not simulation.exists(sim)
+
+
+def test_a_refused_start_form_is_explained_in_the_page_language(database):
+    url, _sessions = database
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
+    owner = app.test_client()
+    assert sign_in(owner, "owner").status_code == 302
+    headers = {"X-CSRFToken": csrf_token(owner, "/designer/order_review/simulate")}
+    sim = owner.post("/designer/order_review/simulate/sessions", json={}, headers=headers).get_json()["id"]
+    base = f"/designer/order_review/simulate/{sim}"
+    try:
+        refused = owner.post(f"{base}/start", json={"initiator": "zhang", "data": {"item": "pen", "amount": "lots"}},
+                             headers=headers)
+        assert refused.status_code == 422
+        error = refused.get_json()["error"]
+        assert "refused the submission" not in error and "表单" in error and "amount" in error, error
+    finally:
+        owner.delete(base, json={}, headers=headers)

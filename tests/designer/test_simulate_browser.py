@@ -101,3 +101,35 @@ def test_the_page_in_english(browser, sim_site):  # noqa: F811
     if os.environ.get("LIAISON_SCREENSHOTS") == "1":
         page.screenshot(path=str(SHOTS / "simulate-en-1280.png"), full_page=True)
     person.close()
+
+
+CHOICES = """  - {name: fault, type: select, label: {zh: 故障, en: Fault}, options: [projector, aircon]}
+  - {name: confirm, type: checkboxes, label: {zh: 确认, en: Confirm}, options: [{value: ok, label: {zh: 是, en: OK}}]}
+  - {name: photo, type: file, label: {zh: 照片, en: Photo}}
+"""
+
+
+def test_sample_data_is_data_the_start_form_accepts(browser, sim_site):  # noqa: F811
+    base, sessions = sim_site
+    with sessions() as session, session.begin():
+        before = dict(drafts.get_draft(session, "order_review").files)
+        files = {**before, "forms/order_start.yaml": before["forms/order_start.yaml"].rstrip("\n") + "\n" + CHOICES}
+        drafts.store_draft(session, "owner", "order_review", files, "import")
+    person = Browser(browser, base, "owner", "zh")
+    try:
+        page = person.page
+        page.goto(f"{base}/designer/order_review/simulate")
+        page.wait_for_selector("#sim-begin:not([hidden])")
+        assert page.get_attribute("#sim-start-fields input[data-field=fault]", "placeholder") == "projector / aircon"
+        page.fill("#sim-initiator", "zhang")
+        page.click("#sim-sample")
+        page.click("#sim-start")
+        page.wait_for_selector("#simulate[data-steps='1'][data-state=ready]")
+        data = page.inner_text("#sim-data")
+        assert '"fault": "projector"' in data and '"ok"' in data and page.locator("#sim-error").is_hidden()
+        assert page.evaluate("(() => { const log = document.getElementById('sim-log');"
+                             " return log.scrollWidth <= log.clientWidth; })()")  # the start's data wraps
+    finally:
+        person.close()
+        with sessions() as session, session.begin():
+            drafts.store_draft(session, "owner", "order_review", before, "import")

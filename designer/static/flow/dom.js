@@ -23,13 +23,15 @@ export function csrfToken() {
   return meta ? meta.content : "";
 }
 
-// JSON request with the CSRF header: resolves {status, body} (body {} when not JSON).
-export async function api(url, method = "GET", body = undefined) {
+// JSON request with the CSRF header: resolves {status, body} (body {} when not JSON). `keepalive`: the
+// request outlives the page (a save sent as the page unloads; browsers cap such a body at 64 KB).
+export async function api(url, method = "GET", body = undefined, { keepalive = false } = {}) {
   const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.headers["X-CSRFToken"] = csrfToken();
     options.body = JSON.stringify(body);
+    options.keepalive = keepalive && options.body.length < 60000;
   }
   let response;
   try {
@@ -45,6 +47,16 @@ export async function api(url, method = "GET", body = undefined) {
 export function text(value, lang) {
   if (value && typeof value === "object") return value[lang] || value.zh || value.en || "";
   return value == null ? "" : String(value);
+}
+
+// A change not saved yet is sent as the page unloads (keepalive), and the browser asks before leaving:
+// clicking a tab within the autosave's delay no longer drops the last change. `busy()`: a save is in flight.
+export function saveOnLeave(scheduleSave, busy) {
+  window.addEventListener("beforeunload", (event) => {
+    if (!scheduleSave.pending() && !busy()) return;
+    if (scheduleSave.pending()) scheduleSave.flush({ keepalive: true });
+    event.preventDefault();
+  });
 }
 
 export function debounce(fn, ms) {

@@ -16,6 +16,11 @@ function set(obj, key, value) {
   else obj[key] = value;
 }
 
+// The package's forms as choices: the title people read, the key beside it.
+function formChoices(ctx) {
+  return Object.keys(ctx.forms).map((f) => [f, ctx.form_titles && ctx.form_titles[f] ? `${ctx.form_titles[f]} (${f})` : f]);
+}
+
 function row(label, ...controls) {
   return h("div", { class: "flow-row" }, h("label", {}, h("span", { class: "flow-label" }, label), ...controls));
 }
@@ -29,13 +34,14 @@ function input(value, onChange, attrs = {}) {
   return h("input", { type: "text", value: value ?? "", ...attrs, onchange: (e) => onChange(e.target.value.trim()) });
 }
 
+// The step's name in both languages on every page (editing one language never leaves the other stale).
 function nameRow(item, env) {
-  return row(env.L.name, input(text(item.name, env.lang), (v) => {
-    item.name = { ...(item.name || {}), [env.lang]: v };
-    if (!item.name.zh) item.name.zh = v;
-    if (!item.name.en) item.name.en = v;
-    env.changed();
-  }, { "data-testid": "node-name" }));
+  const current = (lang) => (item.name && typeof item.name === "object" ? item.name[lang] || "" : text(item.name, lang));
+  return h("div", { class: "flow-names" }, ["zh", "en"].map((lang) => row(env.L[`name_${lang}`],
+    input(current(lang), (v) => {
+      item.name = { zh: current("zh"), en: current("en"), [lang]: v };
+      env.changed();
+    }, { "data-testid": `node-name-${lang}`, lang }))));
 }
 
 // One rule (`users:a,b`, `role:finance`, ...) as a kind select and the kind's own control.
@@ -101,15 +107,16 @@ function personTask(node, env) {
       node.mode, (v) => { set(node, "mode", v); vote.hidden = v !== "vote"; env.changed(); }, { "data-testid": "mode" })), vote);
   }
   parts.push(
-    row(L.empty, select([["", L.default], ["fail", "fail"], ["skip", "skip"], ["admin", "admin"]], node.approversEmpty,
-      (v) => { set(node, "approversEmpty", v); env.changed(); })),
-    row(L.self, select([["", L.default], ["allow", "allow"], ["skip", "skip"], ["manager", "manager"]], node.selfApproval,
-      (v) => { set(node, "selfApproval", v); env.changed(); })),
+    row(L.empty, select([["", L.default], ...["fail", "skip", "admin"].map((v) => [v, L[`empty_${v}`]])],
+      node.approversEmpty, (v) => { set(node, "approversEmpty", v); env.changed(); })),
+    row(L.self, select([["", L.default], ...["allow", "skip", "manager"].map((v) => [v, L[`self_${v}`]])],
+      node.selfApproval, (v) => { set(node, "selfApproval", v); env.changed(); })),
     ...["dueDate", "remindAfter", "escalateAfter", "timeoutAfter"].map((key, i) =>
       row(L[["due", "remind", "escalate", "timeout"][i]], input(node[key], (v) => { set(node, key, v); env.changed(); }, { placeholder: "P2D" }))),
-    row(L.timeout_action, select([["", L.default], ["approve", "approve"], ["reject", "reject"]], node.timeoutAction,
+    row(L.timeout_action, select([["", L.default], ...["approve", "reject"].map((v) => [v, L[`timeout_${v}`]])],
+      node.timeoutAction,
       (v) => { set(node, "timeoutAction", v); env.changed(); })),
-    row(L.form, select([["", L.none], ...Object.keys(ctx.forms).map((f) => [f, f])], node.form,
+    row(L.form, select([["", L.none], ...formChoices(ctx)], node.form,
       (v) => { set(node, "form", v); env.changed(); env.reopen(); })),
     allowedOperations(node, env),
     fieldGrid(node, env));
@@ -212,7 +219,7 @@ function startNode(start, env) {
   const chips = (key, label) => h("ul", { class: "flow-chips" }, (starters[key] || []).map((v) => h("li", {}, label(v),
     h("button", { type: "button", class: "flow-chip-x", "aria-label": L.delete, onclick: () => put(key, starters[key].filter((x) => x !== v)) }, "×"))));
   return [nameRow(start, env),
-    row(L.start_form, select([["", L.none], ...Object.keys(ctx.forms).map((f) => [f, f])], start.form,
+    row(L.start_form, select([["", L.none], ...formChoices(ctx)], start.form,
       (v) => { set(start, "form", v); env.changed(); })),
     h("fieldset", {}, h("legend", {}, `${L.starters} (${Object.keys(starters).length ? "" : L.everyone})`),
       h("p", {}, L.roles), h("div", { class: "flow-checks" }, ctx.roles.map((r) => h("label", {}, h("input", {

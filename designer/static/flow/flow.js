@@ -1,6 +1,6 @@
 // The chain editor page (/designer/KEY/flow): draws the chain as cards, edits it in a side drawer,
 // autosaves it (PUT flow.json), marks problems, previews the approvers, deploys.
-import { api, debounce, h, text } from "./dom.js";
+import { api, debounce, h, saveOnLeave, text } from "./dom.js";
 import { BRANCHING, KINDS, addBranch, conditionSummary, newNode, nodeSummary, usernamesIn } from "./chain.js";
 import { drawerContent } from "./drawer.js";
 import { loadNames, searchBox } from "./pickers.js";
@@ -35,11 +35,11 @@ const env = {
 
 // -- saving ---------------------------------------------------------------------------------------
 
-async function save() {
+async function save(options = {}) {
   if (blocked) return;
   if (saving) { await saving; }
   say(L.saving, "saving");
-  saving = api(root.dataset.flowUrl, "PUT", { revision: state.revision, chain: state.chain });
+  saving = api(root.dataset.flowUrl, "PUT", { revision: state.revision, chain: state.chain }, options);
   const { status: code, body } = await saving;
   saving = null;
   if (code === 200) {
@@ -56,6 +56,7 @@ async function save() {
 }
 
 const scheduleSave = debounce(save, 800);
+saveOnLeave(scheduleSave, () => saving !== null);
 
 async function flushSave() {
   if (scheduleSave.pending()) await scheduleSave.flush();
@@ -259,7 +260,8 @@ async function load() {
     return;
   }
   state = body;
-  Object.assign(ctx, { forms: body.forms, start_fields: body.start_fields, operators: body.operators,
+  Object.assign(ctx, { forms: body.forms, form_titles: body.form_titles || {}, start_fields: body.start_fields,
+                       operators: body.operators,
                        roles: body.roles, operations: body.operations });
   await loadNames(root.dataset.peopleUrl, usernamesIn(state.chain), ctx.names);
   draw();

@@ -1,6 +1,6 @@
 // The form builder page (/designer/KEY/forms?form=NAME): palette, field list, property panel, access grid,
 // live preview (the server's own renderer) and the YAML source, autosaved with the draft's revision.
-import { api, debounce, h, text } from "../flow/dom.js";
+import { api, debounce, h, saveOnLeave, text } from "../flow/dom.js";
 import { accessGrid, applyGrid, duplicate, move, newField } from "./fields.js";
 import { propertyPanel } from "./panel.js";
 
@@ -33,11 +33,11 @@ function fields() {
 
 // -- saving ---------------------------------------------------------------------------------------
 
-async function save(body) {
+async function save(body, options = {}) {
   if (blocked) return;
   if (saving) await saving;
   say(L.saving, "saving");
-  saving = api(root.dataset.formUrl, "PUT", { revision: state.revision, ...body });
+  saving = api(root.dataset.formUrl, "PUT", { revision: state.revision, ...body }, options);
   const { status: code, body: answer } = await saving;
   saving = null;
   if (code === 200) {
@@ -56,7 +56,8 @@ async function save(body) {
   }
 }
 
-const scheduleSave = debounce(() => save({ schema: state.schema }), 800);
+const scheduleSave = debounce((options) => save({ schema: state.schema }, options), 800);
+saveOnLeave(scheduleSave, () => saving !== null);
 const schedulePreview = debounce(preview, 500);
 
 function changed(redrawList = false) {

@@ -163,6 +163,21 @@ function changed() {
   return !test.spec || stable(cleaned(state.spec)) !== stable(cleaned(formReady(test.spec)));
 }
 
+const EMPTY = () => ({ name: '', start: {}, steps: [], expect: {} });
+
+/* whether leaving now would drop typing: a changed test, or a new one with anything in it */
+function unsaved() {
+  if (state.spec === null) return false;
+  if (state.current) return changed();
+  if (state.yaml) return !!(editor.querySelector('[data-role=yaml]') || {}).value;
+  return state.file !== '' || stable(cleaned(formReady(state.spec))) !== stable(cleaned(formReady(EMPTY())));
+}
+
+/* asks before dropping unsaved typing; true when it may go on */
+function mayDrop() {
+  return !unsaved() || window.confirm(L.unsaved);
+}
+
 function formReady(spec) {
   const copy = JSON.parse(JSON.stringify(spec));
   formView(copy);
@@ -196,14 +211,14 @@ async function toggleYaml() {
 
 function drawList() {
   document.getElementById('scenarios-list').replaceChildren(...state.tests.map((t) => el('li', { 'data-file': t.file },
-    el('a', { href: '#', text: t.name, onclick: (e) => { e.preventDefault(); select(t.file); } }))));
+    el('a', { href: '#', text: t.name, onclick: (e) => { e.preventDefault(); if (mayDrop()) select(t.file); } }))));
 }
 
 function select(file) {
   const test = state.tests.find((t) => t.file === file);
   state.current = file;
   state.file = file;
-  state.spec = test && test.spec ? JSON.parse(JSON.stringify(test.spec)) : { name: '', start: {}, steps: [], expect: {} };
+  state.spec = test && test.spec ? JSON.parse(JSON.stringify(test.spec)) : EMPTY();
   state.yamlText = test ? test.yaml : '';
   state.yaml = !!test && !test.spec;
   draw();
@@ -277,7 +292,11 @@ async function run(file) {
   } catch (err) { setStatus(`${L.error}: ${err.message}`, true); }
 }
 
-document.getElementById('scenarios-new').addEventListener('click', () => { select(null); state.current = null; state.file = ''; draw(); });
+document.getElementById('scenarios-new').addEventListener('click', () => {
+  if (!mayDrop()) return;
+  select(null); state.current = null; state.file = ''; draw();
+});
+window.addEventListener('beforeunload', (event) => { if (unsaved()) event.preventDefault(); });
 document.getElementById('scenarios-run-all').addEventListener('click', () => run(undefined));
 if (typeof window.BpmnJS === 'function') viewer = new window.BpmnJS({ container: diagramBox });
 reload().then(() => {

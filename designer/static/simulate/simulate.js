@@ -53,10 +53,19 @@ function fieldInputs(fields, prefix) {
     const id = `${prefix}-${field.name}`;
     const number = ["number", "money", "integer"].includes(field.type);
     const input = h("input", { id, type: number ? "number" : "text", step: number ? "any" : null,
-                               dataset: { field: field.name, type: field.type }, autocomplete: "off",
+                               dataset: { field: field.name, type: field.type,
+                                          ...(field.options ? { options: JSON.stringify(field.options) } : {}) },
+                               autocomplete: "off", placeholder: choiceHint(field),
                                list: field.type === "user" ? "sim-people" : null });
     return h("p", { class: "sim-field" }, h("label", { for: id }, field.label, " ", h("code", {}, field.name)), input);
   });
+}
+
+// The values a choice field accepts, shown in its empty box (checkboxes take a JSON list of them).
+function choiceHint(field) {
+  if (!field.options || !field.options.length) return null;
+  const values = field.options.map((o) => String(o)).join(" / ");
+  return field.type === "checkboxes" ? `[${field.options.map((o) => JSON.stringify(o)).join(", ")}]` : values;
 }
 
 function collect(container) {
@@ -68,7 +77,13 @@ function collect(container) {
   return data;
 }
 
-function sampleValue(type) {
+// A value the field's form accepts: a choice field's first option (checkboxes: a list of it), no file.
+function sampleValue(type, options) {
+  if (options && options.length) {
+    const first = JSON.stringify(options[0]);
+    return type === "checkboxes" ? `[${first}]` : (typeof options[0] === "string" ? options[0] : first);
+  }
+  if (["file", "files"].includes(type)) return "";
   if (["number", "money", "integer", "rating", "slider"].includes(type)) return "100";
   if (type === "date") return new Date().toISOString().slice(0, 10);
   if (["radio", "checkbox", "switch", "boolean"].includes(type)) return "true";
@@ -205,7 +220,7 @@ async function begin() {
 $("sim-initiator").addEventListener("input", (event) => searchPeople(event.target.value));
 $("sim-sample").addEventListener("click", () => {
   $("sim-start-fields").querySelectorAll("input[data-field]").forEach((input) => {
-    if (!input.value) input.value = sampleValue(input.dataset.type);
+    if (!input.value) input.value = sampleValue(input.dataset.type, input.dataset.options && JSON.parse(input.dataset.options));
   });
 });
 $("sim-start").addEventListener("click", async () => {
