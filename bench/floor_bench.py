@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,13 +72,13 @@ def floor_app():
     import psycopg
     from flask import Flask, redirect, request
     dsn = os.environ["FLOOR_DSN"]
-    local = {}
+    local = threading.local()  # a connection per thread (gthread workers)
     app = Flask("floor")
 
     def connection():
-        if "conn" not in local or local["conn"].closed:
-            local["conn"] = psycopg.connect(dsn)
-        return local["conn"]
+        if getattr(local, "conn", None) is None or local.conn.closed:
+            local.conn = psycopg.connect(dsn)
+        return local.conn
 
     @app.get("/")
     def up():
@@ -148,12 +149,15 @@ def main(argv=None) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--server", default=PG_SERVER)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="gthread workers with this many threads each (keep-alive) instead of sync workers")
     args = parser.parse_args(argv)
     log = tempfile.NamedTemporaryFile("w+", prefix="floor_bench_", suffix=".log", delete=False)  # noqa: SIM115
+    extra = ("-k", "gthread", "--threads", str(args.threads)) if args.threads else ()
     results: dict = {}
     try:
         print("start:", load_average(), flush=True)
-        process, base = gunicorn("floor_bench:ping_app()", {}, args.workers, BENCH, log)
+        process, base = gunicorn("floor_bench:ping_app()", {}, args.workers, BENCH, log, extra)
         try:
             wait_until_up(base, "/", process)
             results.update(asyncio.run(measure(base, lambda n: "/ping", args, "ping")))
@@ -161,7 +165,7 @@ def main(argv=None) -> None:
             stop(process)
         print("ping: ", json.dumps(results), "|", load_average(), flush=True)
         dsn = floor_database(args.server, 20 + args.low + args.high + 10)
-        process, base = gunicorn("floor_bench:floor_app()", {"FLOOR_DSN": dsn}, args.workers, BENCH, log)
+        process, base = gunicorn("floor_bench:floor_app()", {"FLOOR_DSN": dsn}, args.workers, BENCH, log, extra)
         try:
             wait_until_up(base, "/", process)
             floor = asyncio.run(measure(base, lambda n: f"/complete/{n}", args, "floor"))
@@ -172,7 +176,7 @@ def main(argv=None) -> None:
     finally:
         drop_database(args.server, FLOOR_DB)
         print(f"(server logs: {log.name})", file=sys.stderr)
-    print(json.dumps({**results, "concurrency": args.concurrency, "workers": args.workers}))
+    print(json.dumps({**results, "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads}))
 
 
 if __name__ == "__main__":

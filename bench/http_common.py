@@ -144,10 +144,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn(target: str, env: dict, workers: int, chdir: Path, log) -> tuple[subprocess.Popen, str]:
+def gunicorn(target: str, env: dict, workers: int, chdir: Path, log, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving `target` with `workers` sync workers (`extra`: more options, e.g. another worker class)."""
     port = free_port()
     command = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--chdir", str(chdir), "--log-level", "warning", target]
+               "--chdir", str(chdir), "--log-level", "warning", *extra, target]
     process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log)
     return process, f"http://127.0.0.1:{port}"
 
