@@ -169,7 +169,7 @@ class _Checker:
         """Check the whole document."""
         self._index_ids(root)
         if not _bpmn_children(root, "process"):
-            self.add(root, "the file contains no process")
+            self.add(root, msg("the file contains no process"))
         self._walk(root)
 
     def _index_ids(self, root: etree._Element) -> None:
@@ -181,7 +181,7 @@ class _Checker:
                 continue
             if elem_id in self.ids:
                 first = self.ids[elem_id].sourceline
-                self.add(elem, f"duplicate id `{elem_id}` (first used at line {first})", element_id=elem_id)
+                self.add(elem, msg("duplicate id `%(id)s` (first used at line %(line)s)", id=elem_id, line=first), element_id=elem_id)
             else:
                 self.ids[elem_id] = elem
 
@@ -194,9 +194,9 @@ class _Checker:
             if name in REFUSED:
                 self.add(child, REFUSED[name])
             elif name in IGNORED:
-                self.add(child, f"{name} is ignored by the engine", "warning")
+                self.add(child, msg("%(name)s is ignored by the engine", name=name), "warning")
             elif name not in SUPPORTED:
-                self.add(child, f"{name} is not supported by the engine")
+                self.add(child, msg("%(name)s is not supported by the engine", name=name))
             else:
                 self._visit(child, name)
                 self._walk(child)
@@ -242,15 +242,15 @@ class _Checker:
                 if ref in nodes:
                     index[ref].append(flow)
                 elif not ref:
-                    self.add(flow, f"sequence flow has no {attr}")
+                    self.add(flow, msg("sequence flow has no %(attr)s", attr=attr))
                 elif ref in self.ids:
-                    self.add(flow, f"{attr} `{ref}` is not a flow node of the same process or subprocess")
+                    self.add(flow, msg("%(attr)s `%(ref)s` is not a flow node of the same process or subprocess", attr=attr, ref=ref))
                 else:
-                    self.add(flow, f"{attr} `{ref}` names an element that does not exist")
+                    self.add(flow, msg("%(attr)s `%(ref)s` names an element that does not exist", attr=attr, ref=ref))
             source = nodes.get(flow.get("sourceRef") or "")
             if _condition_text(flow) and _local(source) not in CONDITIONAL_GATEWAYS | REFUSED_FLOW_NODES | {""}:
-                self.add(flow, "condition is ignored: only flows leaving an exclusive or inclusive gateway "
-                         "are conditional", "warning")
+                self.add(flow, msg("condition is ignored: only flows leaving an exclusive or inclusive gateway "
+                             "are conditional"), "warning")
         return incoming, outgoing
 
     def _check_node(self, node: etree._Element, inc: list, out: list, in_ad_hoc: bool) -> None:
@@ -264,7 +264,7 @@ class _Checker:
             self.add(node, msg("end event has an outgoing sequence flow"))
         elif not out and not (in_ad_hoc or event_sub or name == "endEvent"):
             if name == "boundaryEvent":
-                self.add(node, "boundary event has no outgoing sequence flow; this path ends here", "warning")
+                self.add(node, msg("boundary event has no outgoing sequence flow; this path ends here"), "warning")
             else:
                 self.add(node, msg("%(name)s has no outgoing sequence flow; the process would stop here", name=name))
         elif len(out) > 1 and name not in SPLITTERS:
@@ -276,14 +276,14 @@ class _Checker:
             for flow in out:
                 target = self.ids.get(flow.get("targetRef") or "")
                 if _local(target) not in ("intermediateCatchEvent", "receiveTask"):
-                    self.add(flow, f"sequence flow `{flow.get('id')}` leaves an event-based gateway but does not "
-                             "lead to an intermediate catch event or receive task")
+                    self.add(flow, msg("sequence flow `%(flow)s` leaves an event-based gateway but does not lead to an "
+                                 "intermediate catch event or receive task", flow=flow.get("id")))
 
     def _check_gateway(self, gateway: etree._Element, name: str, out: list[etree._Element]) -> None:
         """Every non-default flow leaving a split exclusive/inclusive gateway needs a condition."""
         default = gateway.get("default")
         if default and default not in {f.get("id") for f in out}:
-            self.add(gateway, f"default flow `{default}` is not an outgoing sequence flow of this gateway")
+            self.add(gateway, msg("default flow `%(flow)s` is not an outgoing sequence flow of this gateway", flow=default))
         if len(out) < 2:
             return
         for flow in out:
@@ -306,9 +306,9 @@ class _Checker:
                 self.add(container, "sequential ad hoc subprocesses are not supported by the engine")
         else:
             if len(starts) != 1:
-                self.add(container, f"{name} must contain exactly one start event (found {len(starts)})")
+                self.add(container, msg("%(name)s must contain exactly one start event (found %(count)s)", name=name, count=len(starts)))
             if not ends:
-                self.add(container, f"{name} must contain at least one end event")
+                self.add(container, msg("%(name)s must contain at least one end event", name=name))
             if container.get("triggeredByEvent") == "true":
                 for start in starts:
                     if not _bpmn_children(start, *EVENT_DEFINITIONS):
@@ -329,8 +329,8 @@ class _Checker:
                 times = [t for t in _bpmn_children(definition, "timeDate", "timeDuration", "timeCycle")
                          if (t.text or "").strip()]
                 if len(times) != 1:
-                    self.add(definition, "a timer needs exactly one of timeDuration, timeDate or timeCycle, with a "
-                             "value", element_id=event.get("id"))
+                    self.add(definition, msg("a timer needs exactly one of timeDuration, timeDate or timeCycle, with a "
+                                 "value"), element_id=event.get("id"))
             if trigger == "signal" and definition.get("signalRef") in self.ids:
                 target = self.ids[definition.get("signalRef")]
                 if _local(target) == "signal" and not (target.get("name") or "").strip():
@@ -346,13 +346,13 @@ class _Checker:
     def _check_boundary(self, event: etree._Element, definitions: list[etree._Element]) -> None:
         """A boundary event needs a trigger and an activity to sit on."""
         if not _bpmn_children(event, *EVENT_DEFINITIONS, *REFUSED):
-            self.add(event, "boundary event has no event definition")
+            self.add(event, msg("boundary event has no event definition"))
         ref = event.get("attachedToRef") or ""
         activity = self.ids.get(ref)
         if activity is None or _local(activity) not in FLOW_NODES:
-            self.add(event, f"attachedToRef `{ref}` names no activity")
+            self.add(event, msg("attachedToRef `%(ref)s` names no activity", ref=ref))
         elif activity.getparent() is not event.getparent():
-            self.add(event, f"attachedToRef `{ref}` is not in the same process or subprocess")
+            self.add(event, msg("attachedToRef `%(ref)s` is not in the same process or subprocess", ref=ref))
         elif any(_local(d) == "cancelEventDefinition" for d in definitions) and _local(activity) != "transaction":
             self.add(event, "cancel boundary events may only be attached to a transaction")
 
@@ -367,22 +367,22 @@ class _Checker:
         """A script task needs exactly one non-empty Python script."""
         scripts = _bpmn_children(task, "script")
         if len(scripts) != 1 or not (scripts[0].text or "").strip():
-            self.add(task, "script task must contain exactly one non-empty script")
+            self.add(task, msg("script task must contain exactly one non-empty script"))
         fmt = task.get("scriptFormat")
         if fmt and fmt.strip().lower() not in PYTHON_LANGUAGES:
-            self.add(task, f"scriptFormat `{fmt}` is not supported: scripts are Python")
+            self.add(task, msg("scriptFormat `%(format)s` is not supported: scripts are Python", format=fmt))
         self._check_refs(task)
 
     def _check_condition_language(self, expr: etree._Element) -> None:
         """A condition written in another language than Python cannot run."""
         language = expr.get("language")
         if language and language.strip().lower() not in PYTHON_LANGUAGES:
-            self.add(expr, f"expression language `{language}` is not supported: conditions are Python")
+            self.add(expr, msg("expression language `%(language)s` is not supported: conditions are Python", language=language))
 
     def _check_call_activity(self, task: etree._Element) -> None:
         """A call activity must name the process it calls."""
         if not (task.get("calledElement") or "").strip():
-            self.add(task, "call activity has no calledElement")
+            self.add(task, msg("call activity has no calledElement"))
 
     def _check_multi_instance(self, loop: etree._Element) -> None:
         """Exactly one of loopCardinality, loopDataInputRef and camunda:collection (the parser reads it)."""
@@ -402,9 +402,9 @@ class _Checker:
         """A standard loop needs a loopMaximum (an integer) or a loopCondition."""
         maximum = loop.get("loopMaximum")
         if maximum is not None and not maximum.strip().isdigit():
-            self.add(loop, f"loopMaximum `{maximum}` is not a whole number")
+            self.add(loop, msg("loopMaximum `%(value)s` is not a whole number", value=maximum))
         elif maximum is None and not _bpmn_children(loop, "loopCondition"):
-            self.add(loop, "standard loop needs a loopMaximum or a loopCondition")
+            self.add(loop, msg("standard loop needs a loopMaximum or a loopCondition"))
 
     def _check_text(self, elem: etree._Element, name: str) -> None:
         """Hand an expression, script or timer text to the caller's checker."""
@@ -419,7 +419,7 @@ class _Checker:
         text = raw if kind == "script" else raw.strip()
         message = self.check_expression(text, kind)
         if message:
-            self.add(elem, f"expression `{_excerpt(text)}`: {' '.join(str(message).split())}")
+            self.add(elem, msg("expression `%(text)s`: %(message)s", text=_excerpt(text), message=" ".join(str(message).split())))
         elif kind != "script" and text.lstrip().startswith("${"):
             self.add(elem, f"JUEL `{_excerpt(text)}` runs as Python `{_excerpt(juel.translate(text), 80)}`", "info")
 

@@ -297,3 +297,22 @@ def test_a_step_nobody_handles_is_a_warning_on_the_step(app, people, owner):
     assert saved.status_code == 200, saved.get_data(as_text=True)
     orphan = [p for p in saved.get_json()["problems"] if p["element_id"] == "orphan"]
     assert [p["severity"] for p in orphan] == ["warning"] and "审批人" in orphan[0]["message"], orphan
+
+
+def test_less_common_drawing_problems_are_chinese_too(app, people, owner):
+    """A boundary event with no trigger, a script in another language, a default flow that is not the gateway's."""
+    li = signed_in(app, owner)
+    assert create(li, "trip_more").status_code == 302
+    xml = li.get("/designer/trip_more/draft").get_json()["xml"]
+    xml = xml.replace("</bpmn:process>", '<bpmn:scriptTask id="calc" scriptFormat="javascript"><bpmn:script>x = 1'
+                      '</bpmn:script></bpmn:scriptTask><bpmn:boundaryEvent id="edge" attachedToRef="calc"/>'
+                      '<bpmn:exclusiveGateway id="pick" default="nowhere"/></bpmn:process>')
+    saved = li.put("/designer/trip_more/draft", json={"revision": 1, "xml": xml},
+                   headers={"X-CSRFToken": json_token(li, "trip_more")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    by_element = {}
+    for problem in saved.get_json()["problems"]:
+        by_element.setdefault(problem["element_id"], []).append(problem["message"])
+    assert any("不支持脚本格式 `javascript`" in m for m in by_element["calc"]), by_element
+    assert "边界事件没有事件定义" in by_element["edge"], by_element
+    assert any("默认连线 `nowhere`" in m for m in by_element["pick"]), by_element
