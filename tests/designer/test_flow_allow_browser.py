@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.packages import draft_chain, drafts
+from tests.designer.flow_pages import new_chain_process
 from tests.designer.test_flow_browser import _saved_after, site  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from tests.web.test_browser_approval import browser  # noqa: F401 (fixture)
@@ -23,15 +24,7 @@ def test_the_drawer_sets_the_allowed_operations(browser, site):  # noqa: F811
     base, sessions = site
     person = Browser(browser, base, "owner", "zh")
     page = person.page
-    page.goto(f"{base}/designer/")
-    page.click("#new-process")
-    page.select_option("#designer-new select[name=template]", "chain:expense")
-    page.fill("#designer-new input[name=key]", "ops")
-    page.fill("#designer-new input[name=name_zh]", "操作权限")
-    page.fill("#designer-new input[name=category]", "finance")
-    page.click("#designer-new button[type=submit]")
-    page.wait_for_url("**/designer/ops/flow")
-    page.wait_for_selector("#flow-editor[data-ready=true]")
+    new_chain_process(page, base, "ops", "操作权限")
     page.click(".flow-card[data-node-id=head_approval]")
     box = page.locator("#flow-drawer [data-testid=allowed-operations]")
     assert "允许退回" in box.inner_text() and "允许加签" in box.inner_text()

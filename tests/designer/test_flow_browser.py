@@ -19,6 +19,7 @@ from engine.data.models import AdminGrant, Department, Person, PersonRole, Role,
 from engine.packages import draft_chain, drafts
 from engine.people import accounts
 from tests.browser_support import serving
+from tests.designer.flow_pages import new_chain_process
 from tests.web.test_browser_approval import PASSWORD, browser  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from web import create_app
@@ -95,15 +96,7 @@ def test_build_preview_deploy_and_run_the_done_when_chain(browser, site):  # noq
     base, sessions = site
     person = Browser(browser, base, "owner", "zh")
     page = person.page
-    page.goto(f"{base}/designer/")
-    page.click("#new-process")
-    page.select_option("#designer-new select[name=template]", "chain:expense")
-    page.fill("#designer-new input[name=key]", "buy")
-    page.fill("#designer-new input[name=name_zh]", "采购报销")
-    page.fill("#designer-new input[name=category]", "finance")
-    page.click("#designer-new button[type=submit]")
-    page.wait_for_url("**/designer/buy/flow")
-    page.wait_for_selector("#flow-editor[data-ready=true]")
+    new_chain_process(page, base, "buy", "采购报销")
     assert page.locator("#flow-bpmn-link").get_attribute("href") == "/designer/buy/edit"
     for node in ("head_approval", "payment", "cc_initiator"):  # start from the template's bare start
         page.click(f".flow-card[data-node-id={node}] .flow-delete")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.packages import draft_chain, drafts
+from tests.designer.flow_pages import new_chain_process
 from tests.designer.test_flow_browser import _saved_after, site  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from tests.web.test_browser_approval import browser  # noqa: F401 (fixture)
@@ -32,15 +33,7 @@ def test_or_groups_of_and_conditions_are_built_saved_and_read_back(browser, site
     base, sessions = site
     person = Browser(browser, base, "owner", "zh")
     page = person.page
-    page.goto(f"{base}/designer/")
-    page.click("#new-process")
-    page.select_option("#designer-new select[name=template]", "chain:expense")
-    page.fill("#designer-new input[name=key]", "groups")
-    page.fill("#designer-new input[name=name_zh]", "条件组")
-    page.fill("#designer-new input[name=category]", "finance")
-    page.click("#designer-new button[type=submit]")
-    page.wait_for_url("**/designer/groups/flow")
-    page.wait_for_selector("#flow-editor[data-ready=true]")
+    new_chain_process(page, base, "groups", "条件组")
     page.click(".flow-card[data-node-id=large]")
     editor = page.locator("#flow-drawer .flow-condition")
     assert editor.locator("[data-testid=cond-group]").count() == 1

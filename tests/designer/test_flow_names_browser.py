@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.packages import draft_chain, drafts
+from tests.designer.flow_pages import new_chain_process
 from tests.designer.test_flow_browser import _saved_after, site  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from tests.web.test_browser_approval import browser  # noqa: F401 (fixture)
@@ -17,15 +18,7 @@ def test_the_drawer_names_a_step_in_chinese_and_english(browser, site):  # noqa:
     base, sessions = site
     person = Browser(browser, base, "owner", "zh")
     page = person.page
-    page.goto(f"{base}/designer/")
-    page.click("#new-process")
-    page.select_option("#designer-new select[name=template]", "chain:expense")
-    page.fill("#designer-new input[name=key]", "names2")
-    page.fill("#designer-new input[name=name_zh]", "双语名称")
-    page.fill("#designer-new input[name=category]", "finance")
-    page.click("#designer-new button[type=submit]")
-    page.wait_for_url("**/designer/names2/flow")
-    page.wait_for_selector("#flow-editor[data-ready=true]")
+    new_chain_process(page, base, "names2", "双语名称")
     page.click(".flow-card[data-node-id=head_approval]")
     drawer = page.locator("#flow-drawer")
     assert "名称（中文）" in drawer.inner_text() and "名称（英文）" in drawer.inner_text()
