@@ -61,8 +61,8 @@ def _write_scenario(page) -> None:
     _fill(page, "[data-testid=expect] [data-role=path]", "manager_approval, decision, hr_record, approved_end")
 
 
-def test_write_run_break_and_rerun_a_scenario(browser, site):  # noqa: F811
-    base, sessions = site
+def _open_tests_page(browser, base: str, sessions):  # noqa: F811
+    """The leave request's draft without its tests, its tests page open for the owner (zh): (person, page)."""
     files = {path: text for path, text in leave_files().items() if not path.startswith("tests/")}
     with sessions() as session, session.begin():
         drafts.store_draft(session, "owner", "leave_request", files, "import")
@@ -70,6 +70,12 @@ def test_write_run_break_and_rerun_a_scenario(browser, site):  # noqa: F811
     page = person.page
     page.goto(f"{base}/designer/leave_request/tests")
     page.wait_for_selector("#scenarios-editor[data-ready=true]")
+    return person, page
+
+
+def test_write_run_break_and_rerun_a_scenario(browser, site):  # noqa: F811
+    base, sessions = site
+    person, page = _open_tests_page(browser, base, sessions)
     assert page.locator("#scenarios-diagram[data-state=ready]").count() == 1
     _write_scenario(page)
     page.click("[data-testid=run]")
@@ -112,13 +118,7 @@ def test_write_run_break_and_rerun_a_scenario(browser, site):  # noqa: F811
 
 def test_leaving_a_test_with_unsaved_changes_asks_first(browser, site):  # noqa: F811
     base, sessions = site
-    files = {path: text for path, text in leave_files().items() if not path.startswith("tests/")}
-    with sessions() as session, session.begin():
-        drafts.store_draft(session, "owner", "leave_request", files, "import")
-    person = Browser(browser, base, "owner", "zh")
-    page = person.page
-    page.goto(f"{base}/designer/leave_request/tests")
-    page.wait_for_selector("#scenarios-editor[data-ready=true]")
+    person, page = _open_tests_page(browser, base, sessions)
     asked = []
     page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
     page.click("#scenarios-new")

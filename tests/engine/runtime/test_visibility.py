@@ -13,15 +13,8 @@ from engine import runtime
 from engine.data.models import HistoryEntry, Person, ProcessInstance
 from engine.runtime import operations
 from engine.runtime.visibility import may_view_instance, visible_instances
-from tests.engine.conftest import flow, write_package
-
-BODY = f"""
-<bpmn:startEvent id="start"/>
-<bpmn:userTask id="approve" name="Approve" liaison:assignee="boss"/>
-<bpmn:userTask id="execute" name="Execute" liaison:candidateUsers="carl,dora"/>
-<bpmn:endEvent id="done"/>
-{flow("start", "approve")}{flow("approve", "execute")}{flow("execute", "done")}
-"""
+from tests.engine.conftest import write_package
+from tests.engine.runtime.test_operations import BODY  # boss approves, then carl or dora executes
 
 
 @pytest.fixture
