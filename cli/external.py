@@ -12,6 +12,7 @@ from cli.common import LiaisonGroup, database_url, emit, fail, sessions_for
 from engine.errors import LiaisonError, NotFoundError, msg
 
 DEFAULT_DAYS = 14  # as package.yaml `portal.link_days` defaults
+MAX_DAYS = 365  # `portal_checks.MAX_LINK_DAYS` and `invitations.MAX_CODE_DAYS` (a test holds them equal)
 
 
 @click.group("external", cls=LiaisonGroup)
@@ -74,7 +75,7 @@ def _person(conn, username: str) -> None:
 
 @external_group.command("link")
 @click.option("--instance", "instance_id", type=int, required=True, help="The instance the link opens.")
-@click.option("--days", type=click.IntRange(1, 366), default=DEFAULT_DAYS, show_default=True)
+@click.option("--days", type=click.IntRange(1, MAX_DAYS), default=DEFAULT_DAYS, show_default=True)
 @click.option("--label", help="Who it is for (shown to admins and in history).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -100,7 +101,7 @@ def link_command(ctx: click.Context, instance_id: int, days: int, label: str | N
 @click.option("--process", "process_key", help="A code to submit a new request of this process.")
 @click.option("--instance", "instance_id", type=int, help="A code to view and fill this instance.")
 @click.option("--party", "party_key", help="Bind the code to this party (its kind and name).")
-@click.option("--days", type=click.IntRange(1, 366), default=DEFAULT_DAYS, show_default=True)
+@click.option("--days", type=click.IntRange(1, MAX_DAYS), default=DEFAULT_DAYS, show_default=True)
 @click.option("--label", help="Who it is for (shown to admins and in history).")
 @click.option("--as", "--user", "issuer", help="The employee issuing it: a visit asked for with the code has them "
                                                 "as its host (required for such a process).")

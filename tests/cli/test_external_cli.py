@@ -112,3 +112,16 @@ def test_a_code_for_a_process_with_a_host_field_names_its_issuer(database_url, s
     with _conn(sessions) as conn:
         principal = grants.redeem_code(conn, code, datetime.now(UTC))
         assert conn.scalar(select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)) == "li"
+
+
+def test_the_cli_allows_the_validity_the_pages_allow_and_no_more(database_url, instance_id):
+    """One limit for a grant's days: the CLI's --days range is the engine's (the pages' and package.yaml's)."""
+    from cli.external import MAX_DAYS
+    from engine.packages.portal_checks import MAX_LINK_DAYS
+    from engine.work.invitations import MAX_CODE_DAYS
+
+    assert MAX_DAYS == MAX_LINK_DAYS == MAX_CODE_DAYS
+    for command in ("link", "code"):
+        too_long = liaison(database_url, command, "--instance", instance_id, "--days", str(MAX_DAYS + 1))
+        assert too_long.returncode == 2 and str(MAX_DAYS) in too_long.stderr
+        assert liaison(database_url, command, "--instance", instance_id, "--days", str(MAX_DAYS)).returncode == 0
