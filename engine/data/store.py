@@ -57,6 +57,7 @@ from engine.data.models import (
     Timer,
     WorkTask,
 )
+from engine.data.prepared import Prepared
 
 _instance = ProcessInstance.__table__
 _task = WorkTask.__table__
@@ -184,14 +185,18 @@ _SELECT_LATEST_VERSION = (
 _UPDATE_TASK_COMPLETED = (
     update(_task).where(_task.c.id == bindparam("b_task"), _task.c.status == "open")
     .values(status="completed", completed_by=bindparam("b_user"), completed_at=bindparam("b_now")))
-_INSERT_TASK = insert(_task)
-_INSERT_CANDIDATE = insert(_candidate)
-_INSERT_HISTORY = insert(_history)
+_UPDATE_TASK_COMPLETED = Prepared(_UPDATE_TASK_COMPLETED)
+_INSERT_TASK = Prepared(insert(_task), by_keys=True)
+_INSERT_CANDIDATE = Prepared(insert(_candidate), by_keys=True)
+_INSERT_HISTORY = Prepared(insert(_history), by_keys=True)
+_INSERT_OUTBOX = Prepared(insert(_outbox), by_keys=True)
+_INSERT_NOTIFICATION = Prepared(insert(_notification), by_keys=True)
 _SAVE_COLUMNS = ("state", "status", "end_event", "updated_at", "revision", "state_key", "ended_at")
 _UPDATE_INSTANCE = (
     update(_instance)
     .where(_instance.c.id == bindparam("b_instance"), _instance.c.revision == bindparam("b_revision"))
     .values({name: bindparam(f"v_{name}") for name in _SAVE_COLUMNS}))
+_UPDATE_INSTANCE = Prepared(_UPDATE_INSTANCE)
 
 
 class StaleInstance(Exception):
@@ -306,6 +311,7 @@ _UPSERT_DATA = sqlite_insert(_data).values(
     instance_id=bindparam("instance_id"), key=bindparam("key"), ord=bindparam("ord"), value=bindparam("value"))
 _UPSERT_DATA = _UPSERT_DATA.on_conflict_do_update(index_elements=[_data.c.instance_id, _data.c.key],
                                                   set_={"value": _UPSERT_DATA.excluded.value})
+_UPSERT_DATA = Prepared(_UPSERT_DATA)
 _DELETE_DATA = delete(_data).where(_data.c.instance_id == bindparam("b_instance"),
                                    _data.c.key.in_(bindparam("b_keys", expanding=True)))
 
@@ -313,7 +319,7 @@ _DELETE_DATA = delete(_data).where(_data.c.instance_id == bindparam("b_instance"
 def _write_data(conn: Connection, instance_id: int, step: StepWrite) -> None:
     """The step's change set of process data (a key set again keeps its place in the order)."""
     if step.data_set:
-        conn.execute(_UPSERT_DATA, [{"instance_id": instance_id, **row} for row in step.data_set])
+        _UPSERT_DATA.many(conn, [{"instance_id": instance_id, **row} for row in step.data_set])
     if step.data_del:
         conn.execute(_DELETE_DATA, {"b_instance": instance_id, "b_keys": step.data_del})
 
@@ -418,10 +424,10 @@ def write_effects(conn: Connection, instance_id: int | None, now: datetime, outb
                   notifications: list[dict]) -> None:
     """Outbox rows and in-app notifications outside an engine step (reminders, escalations, operations)."""
     if outbox:
-        conn.execute(insert(_outbox), [{"instance_id": instance_id, "status": "pending", "attempts": 0,
+        _INSERT_OUTBOX.many(conn, [{"instance_id": instance_id, "status": "pending", "attempts": 0,
                                         "next_attempt_at": now, "created_at": now, **o} for o in outbox])
     if notifications:
-        conn.execute(insert(_notification), [{"instance_id": instance_id, "created_at": now, "task_id": None,
+        _INSERT_NOTIFICATION.many(conn, [{"instance_id": instance_id, "created_at": now, "task_id": None,
                                               "body": None, "link": None, **n} for n in notifications])
 
 
@@ -593,23 +599,23 @@ def save_instance(conn: Connection, instance_id: int, expected_revision: int, *,
               "v_status": status, "v_end_event": end_event, "v_updated_at": now,
               "v_revision": expected_revision + 1, "v_state_key": state_key,
               "v_ended_at": None if status == "running" else now}
-    return conn.execute(_UPDATE_INSTANCE, values).rowcount == 1
+    return _UPDATE_INSTANCE.run(conn, values) == 1
 
 
 def mark_task_completed(conn: Connection, task_id: str, user: str, now: datetime) -> bool:
     """Close an open task row; False if it was not open any more."""
     params = {"b_task": task_id, "b_user": user, "b_now": now}
-    return conn.execute(_UPDATE_TASK_COMPLETED, params).rowcount == 1
+    return _UPDATE_TASK_COMPLETED.run(conn, params) == 1
 
 
 def insert_tasks(conn: Connection, rows: list[dict]) -> None:
     """Create open task rows and their candidate index rows."""
     if not rows:
         return
-    conn.execute(_INSERT_TASK, rows)
+    _INSERT_TASK.many(conn, rows)
     candidates = _candidates(rows)
     if candidates:
-        conn.execute(_INSERT_CANDIDATE, candidates)
+        _INSERT_CANDIDATE.many(conn, candidates)
 
 
 def cancel_tasks(conn: Connection, instance_id: int, task_ids: list[str], now: datetime) -> None:
@@ -623,7 +629,7 @@ def cancel_tasks(conn: Connection, instance_id: int, task_ids: list[str], now: d
 def append_history(conn: Connection, entries: list[dict]) -> None:
     """Append history rows (never updated or deleted)."""
     if entries:
-        conn.execute(_INSERT_HISTORY, [{"actor": None, "element_id": None, "element_type": None,
+        _INSERT_HISTORY.many(conn, [{"actor": None, "element_id": None, "element_type": None,
                                          "task_id": None, "comment": None, "data": None, **e}
                                         for e in entries])
 
