@@ -510,7 +510,9 @@ def _start_page(key: str, schema, name: str, formdata=None, errors=None, problem
     lang = current_language()
     context = FormContext(lang=lang, calendar=FormCalendar.of_sessions(_sessions(), date.today()))
     form = editable_form(schema, context, formdata, errors) if schema is not None else None
-    return render_template("portal/start.html", key=key, name=name, form=form, problem=problem), status
+    with _sessions()() as db:
+        host = portal.visit_host(db, principal(), key, lang)
+    return render_template("portal/start.html", key=key, name=name, form=form, problem=problem, host=host), status
 
 
 @bp.route("/new/<key>", methods=["GET", "POST"])

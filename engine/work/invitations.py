@@ -7,7 +7,9 @@ the codes each issuer holds (DingTalk's 访客邀约: the host invites the visit
   for theirs;
 - any active employee may when the package says `portal.invite: employees`;
 - the reception (role `reception`) may for a visitor process (`portal.party: visitor`).
-The issuer of a code is the host of the visit it starts (`portal.host_field`), and may withdraw it.
+The issuer of a code is the host of the visit it starts (`portal.host_field`), and may withdraw it; `may_name_host`
+says who may issue one on behalf of another employee, the host (reception at the front desk, the super admin
+and the process's admins): the issuer stays on record as `created_by`, the host is the grant's `host`.
 """
 
 from __future__ import annotations
@@ -93,6 +95,22 @@ def may_issue_code(session: Session, username: str, process_key: str) -> bool:
     return meta is not None and _allowed(_issuer(session, username), meta)
 
 
+def _names_host(issuer: _Issuer, meta: dict) -> bool:
+    portal = scope.portal_settings({"meta": meta})
+    if not portal.get("host_field") or not _allowed(issuer, meta):
+        return False
+    return issuer.super_admin or issuer.username in process_admins_of(meta) or (
+        portal.get("party") == "visitor" and RECEPTION_GROUP in issuer.groups)
+
+
+def may_name_host(session: Session, username: str, process_key: str) -> bool:
+    """Whether `username` may issue a code of `process_key` on behalf of another employee, its host: the
+    process names a host (`portal.host_field`) and they are reception (a visitor process), a process admin or
+    the super admin. Anybody else who may issue codes is the host of what their codes start."""
+    meta = _latest_metas(session, process_key).get(process_key)
+    return meta is not None and _names_host(_issuer(session, username), meta)
+
+
 def invitable_processes(session: Session, username: str) -> list[dict]:
     """The processes `username` may issue codes for: `{"key", "name" (zh/en dict), "party"}`, by key."""
     metas = {key: meta for key, meta in _latest_metas(session).items() if scope.portal_settings({"meta": meta})}
@@ -100,23 +118,31 @@ def invitable_processes(session: Session, username: str) -> list[dict]:
         return []
     issuer = _issuer(session, username)
     return [{"key": key, "name": meta.get("name") if isinstance(meta.get("name"), dict) else {},
-             "party": scope.portal_settings({"meta": meta}).get("party")}
+             "party": scope.portal_settings({"meta": meta}).get("party"), "names_host": _names_host(issuer, meta)}
             for key, meta in sorted(metas.items()) if _allowed(issuer, meta)]
 
 
 def issue_invitation(session: Session, username: str, process_key: str, *, days, label: str | None,
-                     now: datetime) -> IssuedCode:
+                     now: datetime, host: str | None = None) -> IssuedCode:
     """Issue a start-form code for `process_key` valid for `days` (1 to MAX_CODE_DAYS), `label` saying who it
-    is for; `username` is its issuer (the visit's host). NotPermittedError when the rule says no;
-    InvalidInvitationError for a validity out of range. The caller commits."""
+    is for; `username` is its issuer, and the visit's host unless `host` names another employee (only for
+    whom `may_name_host` allows). NotPermittedError when the rule says no; InvalidInvitationError for a
+    validity out of range or a host who is no active employee. The caller commits."""
     if not may_issue_code(session, username, process_key):
         raise NotPermittedError(msg("You may not issue invitation codes for this process."))
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_CODE_DAYS:
         raise InvalidInvitationError(msg("Choose a validity of 1 to %(n)s days.", n=MAX_CODE_DAYS))
+    host = (host or "").strip() or None
+    if host is not None and host != username:
+        if not may_name_host(session, username, process_key):
+            raise NotPermittedError(msg("You may not issue invitation codes on behalf of somebody else."))
+        person = org.person_by_username(session, host)
+        if person is None or not person.active:
+            raise InvalidInvitationError(msg("Choose the host from the list of employees."))
     valid_until = now + timedelta(days=days)
     grant_id, code = grants.issue_code(session.connection(), scopes=list(CODE_SCOPES), valid_until=valid_until,
                                        process_key=process_key, label=(label or "").strip()[:MAX_LABEL] or None,
-                                       created_by=username, now=now)
+                                       created_by=username, host=host, now=now)
     return IssuedCode(grant_id, code, valid_until)
 
 

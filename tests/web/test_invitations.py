@@ -4,15 +4,21 @@ in the portal with the employee as host, only its issuer withdraws it, and who m
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from engine.data import store
+from engine.data.external_models import ExternalGrant
+from engine.data.models import PersonRole, Role, WorkTask
 from engine.packages import deployment as packages
+from engine.people import accounts
+from engine.work import invitations
 from tests.engine.portal.support import deploy_supplier_order_only
 
-from .conftest import csrf_token, sign_in
+from .conftest import PASSWORD, csrf_token, sign_in
 
 VISITOR_BOOKING = Path(__file__).resolve().parents[2] / "processes" / "visitor_booking"
 CODE = re.compile(r"data-code>([A-Z0-9]{4}-[A-Z0-9]{4})<")
@@ -101,3 +107,64 @@ def test_the_admin_codes_page_names_the_employee_who_issued_each_code(app, visit
     admin = _client(app, "root")
     page = admin.get("/admin/external/codes", query_string={"process": "visitor_booking", "lang": "zh"})
     assert "由 张三 发放" in page.get_data(as_text=True) and "zhang" not in page.get_data(as_text=True)
+
+
+def _receptionist(sessions) -> None:
+    """zhou (周前台) holds the role `reception`."""
+    with sessions() as session, session.begin():
+        zhou = accounts.create_person_account(session, "zhou", "周前台", PASSWORD, datetime.now(UTC))
+        role = Role(key="reception", name="前台")
+        session.add(role)
+        session.flush()
+        session.add(PersonRole(person_id=zhou.id, role_id=role.id))
+
+
+def test_reception_issues_a_code_on_behalf_of_the_host_it_picks(app, sessions, visits):
+    """The receptionist is recorded as the issuer; the employee picked is the visit's host, and decides."""
+    _receptionist(sessions)
+    zhou = _client(app, "zhou")
+    form = zhou.get("/invitations/", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert 'name="host"' in form and 'data-picker="people"' in form and "被访人（访客要拜访的员工）" in form
+    issued = _post(zhou, "/invitations/", {"process": "visitor_booking", "host": "zhang", "label": "安娜", "days": "2"},
+                   query_string={"lang": "zh"})
+    assert issued.status_code == 200
+    page = issued.get_data(as_text=True)
+    code = CODE.search(page).group(1)
+    assert "代张三发放" in page and ">zhang<" not in page  # the host by display name
+    with sessions() as session:
+        grant = session.scalars(select(ExternalGrant).where(ExternalGrant.kind == "code")).one()
+        assert (grant.created_by, grant.host) == ("zhou", "zhang")
+
+    visitor = app.test_client()
+    visitor.post("/portal/code", data={"code": code, "csrf_token": csrf_token(visitor, "/portal/")})
+    start = visitor.get("/portal/new/visitor_booking", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "您要拜访的是：张三" in start and 'name="host"' not in start
+    sent = visitor.post("/portal/new/visitor_booking", data={
+        "visitor_name": "安娜", "visitor_phone": "13800000000", "visitor_email": "anna@example.com",
+        "visit_start": "2030-05-21T14:00", "visit_end": "2030-05-21T15:30", "purpose": "审核",
+        "csrf_token": csrf_token(visitor, "/portal/new/visitor_booking")})
+    assert sent.status_code == 302, sent.get_data(as_text=True)
+    instance_id = int(sent.headers["Location"].rsplit("/", 1)[1])
+    with sessions() as session:
+        assert store.read_process_data(session, instance_id)["host"] == "zhang"
+        approvers = session.scalars(select(WorkTask.assignee).where(WorkTask.instance_id == instance_id,
+                                                                    WorkTask.status == "open")).all()
+    assert approvers == ["zhang"]  # the host decides, not the receptionist
+
+
+def test_only_reception_and_admins_issue_a_code_for_somebody_else(app, sessions, visits):
+    zhang = _client(app, "zhang")  # any employee may invite (invite: employees), as the host
+    assert 'name="host"' not in zhang.get("/invitations/").get_data(as_text=True)
+    refused = _post(zhang, "/invitations/", {"process": "visitor_booking", "host": "li", "label": "x", "days": "2"},
+                    query_string={"lang": "zh"})
+    assert refused.status_code == 403 and "您无权代他人发放邀请码。" in refused.get_data(as_text=True)
+    assert _post(zhang, "/invitations/", {"process": "visitor_booking", "host": "zhang", "label": "x",
+                                          "days": "2"}).status_code == 200  # naming oneself is just inviting
+    _receptionist(sessions)
+    unknown = _post(_client(app, "zhou"), "/invitations/", {"process": "visitor_booking", "host": "nobody",
+                                                            "label": "x", "days": "2"}, query_string={"lang": "zh"})
+    assert unknown.status_code == 422 and "请从员工列表中选择被访人。" in unknown.get_data(as_text=True)
+    with sessions() as session:
+        assert [(g.created_by, g.host) for g in session.scalars(select(ExternalGrant))] == [("zhang", None)]
+        assert invitations.may_name_host(session, "root", "visitor_booking")  # the super admin may too
+        assert not invitations.may_name_host(session, "zhang", "visitor_booking")
