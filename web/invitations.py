@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from engine.errors import LiaisonError, NotFoundError
+from engine.external import parties
 from engine.people import org
 from engine.work import invitations
 from web.errors import status_for, translated
@@ -51,11 +52,14 @@ def _page(issued: invitations.IssuedCode | None = None, key: str = "", problem: 
         processes = invitations.invitable_processes(db, username)
         held = invitations.codes_issued_by(db, username)
         people = org.display_names(db, {g.host for g in held if g.host} | ({host} if host else set()), lang)
+        kinds = {p["party"] for p in processes if p["needs_party"]}
+        companies = [c for c in parties.list_parties(db.connection(), active=True) if c.kind in kinds]
     names = {p["key"]: p["name"].get(lang) or p["name"].get("zh") or p["key"] for p in processes}
     return render_template("invitations/index.html", processes=processes, names=names, key=key, issued=issued,
                            codes=held, problem=problem, max_days=invitations.MAX_CODE_DAYS,
                            default_days=DEFAULT_DAYS, names_host=any(p["names_host"] for p in processes),
-                           host=host, people=people), status
+                           host=host, people=people, companies=companies, party=request.form.get("party", ""),
+                           lang=lang), status
 
 
 @bp.get("/")
@@ -73,7 +77,7 @@ def issue():
             issued = invitations.issue_invitation(db, current_account().username, key,
                                                   days=request.form.get("days", type=int),
                                                   label=request.form.get("label"), now=datetime.now(UTC),
-                                                  host=host or None)
+                                                  host=host or None, party=request.form.get("party") or None)
     except LiaisonError as exc:
         return _page(key=key, problem=translated(exc), status=status_for(exc), host=host)
     return _page(issued, key=key)

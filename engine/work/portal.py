@@ -420,15 +420,35 @@ def visit_host(session: Session, principal: Principal, key: str, lang: str) -> s
     return org.display_names(session, [host], lang).get(host) if host else None
 
 
+def start_problem(session: Session, principal: Principal, key: str):
+    """Why a code's holder cannot send `key`'s start form though the code opens it (a message to show
+    instead of the form), or None: a code that names no host for a visit (issued by nobody), or none of the
+    companies for a customer's or supplier's process (the form would ask them for our internal code of
+    their company, and a typed one would file the request under whichever company it names)."""
+    if principal.grant_id is None:
+        return None
+    portal = scope.portal_settings(scope.latest_package(session.connection(), key))
+    if portal.get("host_field") and not grants.host_of_code(session.connection(), principal.grant_id):
+        return msg("This invitation code does not say whom you are visiting. Ask the person who sent it to you "
+                   "for a new code.")
+    if portal.get("party_field") and principal.party_id is None:
+        return msg("This invitation code does not say which company you are with. Ask the person who sent it to "
+                   "you for a new code.")
+    return None
+
+
 def start_request(sessions: sessionmaker[Session], principal: Principal, key: str, data: dict, lang: str) -> int:
     """Start a new request of `key` as the principal; returns the instance id. The fields of `filled_for`
     are set whatever was sent: a party's principal submits for its own party (`data[portal.party_field]`
-    is its key); a grant's holder names the grant's issuer (`data[portal.host_field]` is its
-    `created_by`: a visitor's host; NotPermittedError for a code that has none)."""
+    is its key); a grant's holder names the code's host (`data[portal.host_field]`: the employee it was
+    issued on behalf of, else its issuer). NotPermittedError with `start_problem`'s message."""
     with sessions() as session:
         conn = session.connection()
         if not scope.may_start(conn, principal, key):
             raise _not_found(key)
+        problem = start_problem(session, principal, key)
+        if problem is not None:
+            raise NotPermittedError(problem)
         portal = scope.portal_settings(scope.latest_package(conn, key))
         data = dict(data or {})
         for name in filled_for(principal, portal):
@@ -437,9 +457,6 @@ def start_request(sessions: sessionmaker[Session], principal: Principal, key: st
                     select(ExternalParty.key).where(ExternalParty.id == principal.party_id)).scalar_one()
             else:
                 data[name] = grants.host_of_code(conn, principal.grant_id)
-                if not data[name]:  # a code issued by nobody (the CLI without --as) names no host
-                    raise NotPermittedError(msg("This invitation code does not say whom you are visiting. Ask the "
-                                                "person who sent it to you for a new code."))
     result = runtime.start_instance(sessions, key, data, principal.identity, lang=lang)
     _own_case(sessions, result.instance_id, principal, portal, data)
     return result.instance_id

@@ -4,7 +4,7 @@ in the portal with the employee as host, only its issuer withdraws it, and who m
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -168,3 +168,39 @@ def test_only_reception_and_admins_issue_a_code_for_somebody_else(app, sessions,
         assert [(g.created_by, g.host) for g in session.scalars(select(ExternalGrant))] == [("zhang", None)]
         assert invitations.may_name_host(session, "root", "visitor_booking")  # the super admin may too
         assert not invitations.may_name_host(session, "zhang", "visitor_booking")
+
+
+def test_a_customers_code_names_its_company_and_a_code_without_one_says_so_before_the_form(app, sessions, people):
+    """The admin page binds a customer_request code to HUAXIN: the form does not ask for our code of their
+    company. A code without one (the CLI's) gets what to do instead of a form it could not send."""
+    from engine.external import grants as grant_rows
+    from tests.engine.portal.support import add_party
+
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(VISITOR_BOOKING.parent / "customer_request"), "admin")
+    add_party(sessions, "HUAXIN", "customer")
+    admin = _client(app, "root")
+    page = admin.get("/admin/external/codes", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert 'name="party"' in page and "HUAXIN Ltd (客户)" in page
+    issued = admin.post("/admin/external/codes", data={
+        "process": "customer_request", "party": "HUAXIN", "days": "3", "label": "陈工",
+        "csrf_token": csrf_token(admin, "/admin/external/codes")})
+    code = CODE.search(issued.get_data(as_text=True)).group(1)
+    holder = app.test_client()
+    holder.post("/portal/code", data={"code": code, "csrf_token": csrf_token(holder, "/portal/")})
+    form = holder.get("/portal/new/customer_request", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert 'name="description"' in form and 'name="customer"' not in form and "客户编码" not in form
+
+    with sessions() as session, session.begin():
+        _id, bare = grant_rows.issue_code(session.connection(), scopes=["view", "submit"],
+                                          process_key="customer_request", created_by="root",
+                                          valid_until=datetime.now(UTC) + timedelta(days=3))
+    other = app.test_client()
+    other.post("/portal/code", data={"code": bare, "csrf_token": csrf_token(other, "/portal/")})
+    shown = other.get("/portal/new/customer_request", query_string={"lang": "zh"})
+    text = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "此邀请码未指明贵司" in text and 'id="start-form"' not in text
+    sent = other.post("/portal/new/customer_request", data={
+        "customer": "HUAXIN", "request_type": "incident", "description": "x", "desired_date": "2030-01-15",
+        "csrf_token": csrf_token(other, "/portal/")})
+    assert sent.status_code == 403
