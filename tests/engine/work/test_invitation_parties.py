@@ -78,3 +78,16 @@ def test_the_company_is_required_of_the_right_kind_and_only_where_the_process_fi
         _issue(sessions, key, party=party)
     with sessions() as session:
         assert grants.grants_of(session.connection(), kind="code") == []
+
+
+def test_a_customers_code_shows_what_it_started_not_the_companys_other_requests(sessions, world):
+    from engine.external import scope
+    from tests.engine.portal.support import contact_principal
+
+    contact = contact_principal(sessions, world["HUAXIN"], kind="customer")
+    theirs = portal.start_request(sessions, contact, "customer_request", REQUEST, "zh")  # a colleague's request
+    holder = _holder(sessions, _issue(sessions, "customer_request", party="HUAXIN").code)
+    mine = portal.start_request(sessions, holder, "customer_request", REQUEST, "zh")
+    with sessions() as session:
+        assert session.scalars(scope.case_ids(holder)).all() == [mine]
+        assert set(session.scalars(scope.case_ids(contact)).all()) == {theirs, mine}  # the company's contacts: all
