@@ -253,6 +253,8 @@ def _milestones(session: Session, instance, version, package: dict, lang: str) -
         status = "current" if element_id in waiting else "done" if element_id in reached else "upcoming"
         if end and status == "upcoming" and element_id != ids[-1]:
             continue  # another way it may end (declined, no-show): an outcome once reached, not a step ahead
+        if status == "upcoming" and instance.status != "running":
+            continue  # it ended (declined, cancelled): what was never reached is no step ahead any more
         result.append(Milestone(element_id, element_label(names, element_id, lang, bpmn_name or element_id), status,
                                 reached.get(element_id) if status == "done" else None))
     return result
