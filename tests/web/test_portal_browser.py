@@ -304,3 +304,16 @@ def test_an_invited_visitors_pass_page(site, browser, shots):
         assert page.locator("#refused-title").inner_text() == "此通行码无效。"
     finally:
         context.close()
+
+
+def test_the_entry_pages_example_code_is_not_broken_at_its_hyphen_on_a_phone(site, browser):
+    context, page, problems = _context(browser, PHONE, "zh-CN")
+    try:
+        page.goto(f"{site}/portal/")
+        example = page.locator("#enter-code .hint .portal-nowrap")
+        assert example.inner_text() == "ABCD-EFGH"
+        assert example.evaluate("e => e.getClientRects().length") == 1  # one line box: "ABCD-" / "EFGH" was two
+        _fits(page, 390)
+        assert not problems, problems
+    finally:
+        context.close()
