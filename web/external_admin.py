@@ -365,7 +365,8 @@ def codes_page():
                 issued = invitations.issue_invitation(db, current_account().username, key,
                                                       days=request.form.get("days", type=int),
                                                       label=request.form.get("label"), now=_now(),
-                                                      party=request.form.get("party") or None)
+                                                      party=request.form.get("party") or None,
+                                                      host=request.form.get("host", "").strip()[:100] or None)
         except LiaisonError as exc:
             flash(translated(exc), "error")
     with _sessions()() as db:

@@ -204,3 +204,16 @@ def test_a_customers_code_names_its_company_and_a_code_without_one_says_so_befor
         "customer": "HUAXIN", "request_type": "incident", "description": "x", "desired_date": "2030-01-15",
         "csrf_token": csrf_token(other, "/portal/")})
     assert sent.status_code == 403
+
+
+def test_the_admin_codes_page_issues_a_visitors_code_on_behalf_of_a_host(app, sessions, visits):
+    admin = _client(app, "root")
+    page = admin.get("/admin/external/codes", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "被访人（留空即为您本人）" in page and 'name="host"' in page
+    issued = admin.post("/admin/external/codes", data={
+        "process": "visitor_booking", "host": "zhang", "days": "3", "label": "安娜",
+        "csrf_token": csrf_token(admin, "/admin/external/codes")})
+    assert CODE.search(issued.get_data(as_text=True))
+    with sessions() as session:
+        grant = session.scalars(select(ExternalGrant).where(ExternalGrant.kind == "code")).one()
+        assert (grant.created_by, grant.host) == ("root", "zhang")
