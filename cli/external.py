@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from cli.common import LiaisonGroup, database_url, emit, fail, sessions_for
-from engine.errors import LiaisonError, NotFoundError, msg
+from engine.errors import LiaisonError, NotFoundError, NotPermittedError, msg
 
 DEFAULT_DAYS = 14  # as package.yaml `portal.link_days` defaults
 MAX_DAYS = 365  # `portal_checks.MAX_LINK_DAYS` and `invitations.MAX_CODE_DAYS` (a test holds them equal)
@@ -105,12 +105,15 @@ def link_command(ctx: click.Context, instance_id: int, days: int, label: str | N
 @click.option("--label", help="Who it is for (shown to admins and in history).")
 @click.option("--as", "--user", "issuer", help="The employee issuing it: a visit asked for with the code has them "
                                                 "as its host (required for such a process).")
+@click.option("--host", help="The employee being visited, when --as issues the code on their behalf (reception, "
+                             "an admin: engine.work.invitations.may_name_host).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def code_command(ctx: click.Context, process_key: str | None, instance_id: int | None, party_key: str | None,
-                 days: int, label: str | None, issuer: str | None, as_json: bool) -> None:
+                 days: int, label: str | None, issuer: str | None, host: str | None, as_json: bool) -> None:
     """Issue an invitation code (ABCD-EFGH) for --process KEY or --instance ID; printed once."""
     from engine.external import grants, parties, scope
+    from engine.work import invitations
 
     if (process_key is None) == (instance_id is None):
         raise click.UsageError("give exactly one of --process KEY and --instance ID")
@@ -125,6 +128,12 @@ def code_command(ctx: click.Context, process_key: str | None, instance_id: int |
                 raise click.UsageError(f"{process_key} makes whoever issued the code the host: give --as USERNAME")
         if issuer:
             _person(conn, issuer)
+        if host and host != issuer:
+            if not issuer or process_key is None:
+                raise click.UsageError("--host needs --process KEY and --as USERNAME (who issues it on their behalf)")
+            _person(conn, host)
+            if not invitations.may_name_host(session, issuer, process_key):
+                raise NotPermittedError(msg("You may not issue invitation codes on behalf of somebody else."))
         party = parties.party_by_key(conn, party_key) if party_key else None
         if party_key and party is None:
             raise NotFoundError(msg("There is no party %(key)s.", key=party_key))
@@ -132,7 +141,7 @@ def code_command(ctx: click.Context, process_key: str | None, instance_id: int |
         grant_id, code = grants.issue_code(conn, scopes=scopes, valid_until=now + timedelta(days=days),
                                            instance_id=instance_id, process_key=process_key,
                                            party_id=party.id if party else None, label=label, created_by=issuer,
-                                           now=now)
+                                           host=host, now=now)
     target = f"instance {instance_id}" if instance_id is not None else f"process {process_key}"
     until = now + timedelta(days=days)
     emit(as_json, {"grant_id": grant_id, "code": code, "valid_until": until.isoformat()},

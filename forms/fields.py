@@ -215,8 +215,9 @@ class DateField(ValueField):
         for key, word, bad in (("min", "date_min", lambda m, b: m < b), ("max", "date_max", lambda m, b: m > b)):
             if key in self.spec:
                 bound = _bound(self.spec[key], self.kind, today)
-                if bad(self.moment, bound):
-                    self.errors.append(self.msg(word, n=bound.isoformat()))
+                if bad(self.moment, bound):  # a bound as people write it: 2026-01-01 08:00, not ...T08:00:00
+                    shown = bound.isoformat() if self.kind == "date" else bound.isoformat(" ", "minutes")
+                    self.errors.append(self.msg(word, n=shown))
 
 
 class DateTimeField(DateField):

@@ -358,19 +358,23 @@ def codes_page():
     key = request.values.get("process", "")
     with _sessions()() as db:
         processes = _portal_processes(db)
+        companies = [p for p in parties.list_parties(db.connection(), active=True) if p.kind in ("customer", "supplier")]
     if request.method == "POST":
         try:
             with _sessions()() as db, db.begin():
                 issued = invitations.issue_invitation(db, current_account().username, key,
                                                       days=request.form.get("days", type=int),
-                                                      label=request.form.get("label"), now=_now())
+                                                      label=request.form.get("label"), now=_now(),
+                                                      party=request.form.get("party") or None,
+                                                      host=request.form.get("host", "").strip()[:100] or None)
         except LiaisonError as exc:
             flash(translated(exc), "error")
     with _sessions()() as db:
         held = [g for g in grants.grants_of(db.connection(), process_key=key) if g.kind == "code"] if key else []
         issuers = display_names(db, {g.created_by for g in held if g.created_by}, current_language())
     return render_template("admin/external/codes.html", processes=processes, key=key, issued=issued, grants=held,
-                           issuers=issuers, max_days=invitations.MAX_CODE_DAYS, lang=current_language())
+                           issuers=issuers, max_days=invitations.MAX_CODE_DAYS, lang=current_language(),
+                           companies=companies, party=request.form.get("party", ""))
 
 
 # -- the visitor blacklist -------------------------------------------------------------------------

@@ -3,6 +3,7 @@ invite to (a visitor asking for a visit, as its host), sees it once, and lists a
 they issued.
 
 Who may is `engine.work.invitations.may_issue_code`; these views parse, call it, and show its outcome.
+Reception (and admins) pick the host the code is issued on behalf of (`invitations.may_name_host`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from engine.errors import LiaisonError, NotFoundError
+from engine.external import parties
+from engine.people import org
 from engine.work import invitations
 from web.errors import status_for, translated
 
@@ -39,17 +42,24 @@ def _navigation() -> dict:
     return {"may_invite": may_invite}
 
 
-def _page(issued: invitations.IssuedCode | None = None, key: str = "", problem: str = "", status: int = 200):
-    """The form (the processes the person may invite to), the code just issued, the codes they issued."""
+def _page(issued: invitations.IssuedCode | None = None, key: str = "", problem: str = "", status: int = 200,
+          host: str = ""):
+    """The form (the processes the person may invite to; the host to pick for reception), the code just
+    issued, the codes they issued (each with its host when issued on somebody's behalf)."""
     username = current_account().username
+    lang = current_language()
     with _sessions()() as db:
         processes = invitations.invitable_processes(db, username)
         held = invitations.codes_issued_by(db, username)
-    lang = current_language()
+        people = org.display_names(db, {g.host for g in held if g.host} | ({host} if host else set()), lang)
+        kinds = {p["party"] for p in processes if p["needs_party"]}
+        companies = [c for c in parties.list_parties(db.connection(), active=True) if c.kind in kinds]
     names = {p["key"]: p["name"].get(lang) or p["name"].get("zh") or p["key"] for p in processes}
     return render_template("invitations/index.html", processes=processes, names=names, key=key, issued=issued,
                            codes=held, problem=problem, max_days=invitations.MAX_CODE_DAYS,
-                           default_days=DEFAULT_DAYS), status
+                           default_days=DEFAULT_DAYS, names_host=any(p["names_host"] for p in processes),
+                           host=host, people=people, companies=companies, party=request.form.get("party", ""),
+                           lang=lang), status
 
 
 @bp.get("/")
@@ -61,13 +71,15 @@ def index():
 def issue():
     """Issue a code (shown on this response only, never again)."""
     key = request.form.get("process", "")
+    host = request.form.get("host", "").strip()[:100]
     try:
         with _sessions()() as db, db.begin():
             issued = invitations.issue_invitation(db, current_account().username, key,
                                                   days=request.form.get("days", type=int),
-                                                  label=request.form.get("label"), now=datetime.now(UTC))
+                                                  label=request.form.get("label"), now=datetime.now(UTC),
+                                                  host=host or None, party=request.form.get("party") or None)
     except LiaisonError as exc:
-        return _page(key=key, problem=translated(exc), status=status_for(exc))
+        return _page(key=key, problem=translated(exc), status=status_for(exc), host=host)
     return _page(issued, key=key)
 
 

@@ -506,11 +506,15 @@ def _start_schema(key: str) -> tuple[FormSchema | None, dict, str]:
     return schema, names, allowed[key]
 
 
-def _start_page(key: str, schema, name: str, formdata=None, errors=None, problem: str = "", status: int = 200):
+def _start_page(key: str, schema, name: str, formdata=None, errors=None, problem: str = "", status: int = 200,
+                blocked: bool = False):
     lang = current_language()
     context = FormContext(lang=lang, calendar=FormCalendar.of_sessions(_sessions(), date.today()))
     form = editable_form(schema, context, formdata, errors) if schema is not None else None
-    return render_template("portal/start.html", key=key, name=name, form=form, problem=problem), status
+    with _sessions()() as db:
+        host = portal.visit_host(db, principal(), key, lang)
+    return render_template("portal/start.html", key=key, name=name, form=form, problem=problem, host=host,
+                           blocked=blocked), status
 
 
 @bp.route("/new/<key>", methods=["GET", "POST"])
@@ -519,6 +523,13 @@ def start(key: str):
     """The start form of a process the principal may start; a valid post starts it and shows the case."""
     who = principal()
     schema, _names, name = _start_schema(key)
+    with _sessions()() as db:
+        blocked = portal.start_problem(db, who, key)
+    if blocked is not None:  # say so before they fill anything in, with what to do; no form to send
+        if request.method == "POST":
+            _record("submit", "denied", who, detail=key[:100])
+        return _start_page(key, None, name, problem=translated(blocked), status=200 if request.method == "GET" else 403,
+                           blocked=True)
     if request.method == "GET":
         return _start_page(key, schema, name)
     lang = current_language()

@@ -91,6 +91,7 @@ class ExternalGrant(Base):
     valid_from: Mapped[datetime] = mapped_column(default=utcnow)
     valid_until: Mapped[datetime] = mapped_column()
     created_by: Mapped[str | None] = mapped_column(String(100))  # a username; None: the engine
+    host: Mapped[str | None] = mapped_column(String(100))  # a visitor's code issued on behalf of this host
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
     revoked_by: Mapped[str | None] = mapped_column(String(100))

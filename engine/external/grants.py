@@ -78,8 +78,9 @@ def format_code(code: str) -> str:
 def issue_code(conn: Connection, *, scopes: list[str], valid_until: datetime, instance_id: int | None = None,
                party_id: int | None = None, contact_id: int | None = None, process_key: str | None = None,
                label: str | None = None, recipient: str | None = None, created_by: str | None = None,
-               now: datetime | None = None) -> tuple[int, str]:
-    """Store a new invitation code; returns (grant id, code shown as `ABCD-EFGH`). The code is stored nowhere."""
+               host: str | None = None, now: datetime | None = None) -> tuple[int, str]:
+    """Store a new invitation code; returns (grant id, code shown as `ABCD-EFGH`). The code is stored nowhere.
+    `host`: the employee a visit asked for with it is with, when not its issuer `created_by`."""
     for _ in range(10):  # 31^8 codes: a clash with a stored one is rare, retried rather than raised
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         digest = token_hash(code)
@@ -88,9 +89,16 @@ def issue_code(conn: Connection, *, scopes: list[str], valid_until: datetime, in
     grant_id = conn.execute(insert(ExternalGrant).values(
         kind="code", token_hash=digest, scopes=list(scopes), valid_from=now or utcnow(), valid_until=valid_until,
         instance_id=instance_id, party_id=party_id, contact_id=contact_id, process_key=process_key, label=label,
-        recipient=recipient, created_by=created_by, created_at=now or utcnow(), use_count=0,
+        recipient=recipient, created_by=created_by, host=host if host != created_by else None,
+        created_at=now or utcnow(), use_count=0,
     ).returning(ExternalGrant.id)).scalar_one()
     return grant_id, format_code(code)
+
+
+def host_of_code(conn: Connection, grant_id: int) -> str | None:
+    """The username of the host a start-form code names: the one it was issued on behalf of, else its issuer."""
+    return conn.scalar(select(func.coalesce(ExternalGrant.host, ExternalGrant.created_by))
+                       .where(ExternalGrant.id == grant_id))
 
 
 # -- redeeming -------------------------------------------------------------------------------------
@@ -213,6 +221,7 @@ class GrantInfo:
     revoked_by: str | None
     last_used_at: datetime | None
     use_count: int
+    host: str | None = None  # a visitor's code issued on behalf of this host (None: the issuer is the host)
 
 
 def revoke_grant(conn: Connection, grant_id: int, by: str | None, now: datetime) -> bool:

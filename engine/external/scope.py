@@ -3,8 +3,9 @@
 - a contact (`ext:contact:ID`): the instances whose `external_case.party_id` is the contact's party,
   while the contact and the party are active;
 - a grant (`ext:grant:ID`): its `instance_id` only (a link or a code), the instances it started itself
-  (a start-form grant, `process_key`), or, bound to a party and no instance, the party's instances
-  like a contact (read-only unless its scopes say otherwise);
+  (a start-form grant, `process_key`, even when it names the party it files them under), or, bound to a
+  party and neither an instance nor a start form, the party's instances like a contact (read-only unless
+  its scopes say otherwise);
 - always: the grant not revoked, now within `[valid_from, valid_until]`, its party and contact active.
 
 The rows are read on every call (never from the `Principal`, which a cookie may hold for hours), so
@@ -73,8 +74,8 @@ def case_ids(principal: Principal, now: datetime | None = None) -> Select:
         grant.c.id == principal.grant_id, grant.c.instance_id.is_not(None))
     started = select(ProcessInstance.id.label("instance_id")).where(
         ProcessInstance.initiator == grant_identity(principal.grant_id))
-    of_party = select(_case.c.instance_id.label("instance_id")).join(
-        grant, and_(grant.c.id == principal.grant_id, grant.c.instance_id.is_(None),
+    of_party = select(_case.c.instance_id.label("instance_id")).join(  # not a start-form code's: what it started
+        grant, and_(grant.c.id == principal.grant_id, grant.c.instance_id.is_(None), grant.c.process_key.is_(None),
                     grant.c.party_id.is_not(None), grant.c.party_id == _case.c.party_id))
     union = by_instance.union(started, of_party).subquery()
     return select(union.c.instance_id).where(_grant_valid(principal.grant_id, now))

@@ -7,7 +7,9 @@ the codes each issuer holds (DingTalk's 访客邀约: the host invites the visit
   for theirs;
 - any active employee may when the package says `portal.invite: employees`;
 - the reception (role `reception`) may for a visitor process (`portal.party: visitor`).
-The issuer of a code is the host of the visit it starts (`portal.host_field`), and may withdraw it.
+The issuer of a code is the host of the visit it starts (`portal.host_field`), and may withdraw it; `may_name_host`
+says who may issue one on behalf of another employee, the host (reception at the front desk, the super admin
+and the process's admins): the issuer stays on record as `created_by`, the host is the grant's `host`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine.data.external_models import ExternalGrant
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.errors import LiaisonError, NotFoundError, NotPermittedError, msg
-from engine.external import grants, scope
+from engine.external import grants, parties, scope
 from engine.people import org
 from engine.runtime.assignment import process_admins_of
 from engine.runtime.versions import version_package
@@ -93,31 +95,80 @@ def may_issue_code(session: Session, username: str, process_key: str) -> bool:
     return meta is not None and _allowed(_issuer(session, username), meta)
 
 
+def _names_host(issuer: _Issuer, meta: dict) -> bool:
+    portal = scope.portal_settings({"meta": meta})
+    if not portal.get("host_field") or not _allowed(issuer, meta):
+        return False
+    return issuer.super_admin or issuer.username in process_admins_of(meta) or (
+        portal.get("party") == "visitor" and RECEPTION_GROUP in issuer.groups)
+
+
+def may_name_host(session: Session, username: str, process_key: str) -> bool:
+    """Whether `username` may issue a code of `process_key` on behalf of another employee, its host: the
+    process names a host (`portal.host_field`) and they are reception (a visitor process), a process admin or
+    the super admin. Anybody else who may issue codes is the host of what their codes start."""
+    meta = _latest_metas(session, process_key).get(process_key)
+    return meta is not None and _names_host(_issuer(session, username), meta)
+
+
 def invitable_processes(session: Session, username: str) -> list[dict]:
-    """The processes `username` may issue codes for: `{"key", "name" (zh/en dict), "party"}`, by key."""
+    """The processes `username` may issue codes for: `{"key", "name" (zh/en dict), "party", "names_host" (they
+    may name another host), "needs_party" (a code names the company)}`, by key."""
     metas = {key: meta for key, meta in _latest_metas(session).items() if scope.portal_settings({"meta": meta})}
     if not metas:
         return []
     issuer = _issuer(session, username)
     return [{"key": key, "name": meta.get("name") if isinstance(meta.get("name"), dict) else {},
-             "party": scope.portal_settings({"meta": meta}).get("party")}
+             "party": scope.portal_settings({"meta": meta}).get("party"), "names_host": _names_host(issuer, meta),
+             "needs_party": bool(scope.portal_settings({"meta": meta}).get("party_field"))}
             for key, meta in sorted(metas.items()) if _allowed(issuer, meta)]
 
 
 def issue_invitation(session: Session, username: str, process_key: str, *, days, label: str | None,
-                     now: datetime) -> IssuedCode:
+                     now: datetime, host: str | None = None, party: str | None = None) -> IssuedCode:
     """Issue a start-form code for `process_key` valid for `days` (1 to MAX_CODE_DAYS), `label` saying who it
-    is for; `username` is its issuer (the visit's host). NotPermittedError when the rule says no;
-    InvalidInvitationError for a validity out of range. The caller commits."""
+    is for; `username` is its issuer, and the visit's host unless `host` names another employee (only for
+    whom `may_name_host` allows). A process that files requests under a company (`portal.party_field`: a
+    customer's, a supplier's) takes codes for one active party of its kind, `party` (its key): the portal fills
+    the company in and its holder sees what they started. NotPermittedError when the rule says no;
+    InvalidInvitationError for a validity out of range, a host who is no active employee, or a missing or
+    wrong party. The caller commits."""
     if not may_issue_code(session, username, process_key):
         raise NotPermittedError(msg("You may not issue invitation codes for this process."))
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_CODE_DAYS:
         raise InvalidInvitationError(msg("Choose a validity of 1 to %(n)s days.", n=MAX_CODE_DAYS))
+    host = (host or "").strip() or None
+    if host is not None and host != username:
+        if not may_name_host(session, username, process_key):
+            raise NotPermittedError(msg("You may not issue invitation codes on behalf of somebody else."))
+        person = org.person_by_username(session, host)
+        if person is None or not person.active:
+            raise InvalidInvitationError(msg("Choose the host from the list of employees."))
+    party_id = _party_of_code(session, process_key, (party or "").strip() or None)
     valid_until = now + timedelta(days=days)
     grant_id, code = grants.issue_code(session.connection(), scopes=list(CODE_SCOPES), valid_until=valid_until,
                                        process_key=process_key, label=(label or "").strip()[:MAX_LABEL] or None,
-                                       created_by=username, now=now)
+                                       created_by=username, host=host, party_id=party_id, now=now)
     return IssuedCode(grant_id, code, valid_until)
+
+
+def needs_party(session: Session, process_key: str) -> str | None:
+    """The party kind a code of `process_key` must name (`portal.party` where `portal.party_field` files the
+    request under a company), or None."""
+    portal = scope.portal_settings({"meta": _latest_metas(session, process_key).get(process_key) or {}})
+    return portal.get("party") if portal.get("party_field") else None
+
+
+def _party_of_code(session: Session, process_key: str, party: str | None) -> int | None:
+    kind = needs_party(session, process_key)
+    if kind is None:
+        if party is not None:
+            raise InvalidInvitationError(msg("This process does not take a company for its codes."))
+        return None
+    found = parties.party_by_key(session.connection(), party) if party else None
+    if found is None or not found.active or found.kind != kind:
+        raise InvalidInvitationError(msg("Choose the company the code is for."))
+    return found.id
 
 
 def codes_issued_by(session: Session, username: str) -> list[grants.GrantInfo]:

@@ -23,7 +23,7 @@ from engine import runtime
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.caching import BoundedCache
 from engine.data import store
-from engine.data.external_models import ExternalCase, ExternalGrant, ExternalParty
+from engine.data.external_models import ExternalCase, ExternalParty
 from engine.data.models import (
     HistoryEntry,
     InstanceData,
@@ -34,8 +34,9 @@ from engine.data.models import (
     WorkTask,
 )
 from engine.errors import NotFoundError, NotPermittedError, msg
-from engine.external import scope
+from engine.external import grants, scope
 from engine.external.identity import Principal
+from engine.people import org
 from engine.results import Page, element_label, element_names, jsonable, localized
 from engine.runtime import uploads
 from engine.runtime.outcome import outcomes
@@ -165,6 +166,7 @@ class CaseView:
     milestones: list[Milestone] = field(default_factory=list)
     fields: list[VisibleField] = field(default_factory=list)
     task: dict | None = None  # the open external task for them: {"id", "name", "due_at"}
+    with_us: list[str] = field(default_factory=list)  # running, nothing for them, no milestone now: our steps
 
     def to_dict(self) -> dict:
         return jsonable(asdict(self))
@@ -191,7 +193,22 @@ def case_view(session: Session, principal: Principal, instance_id: int, lang: st
     if task is not None and principal.allows("fill"):
         view.task = {"id": task.id, "name": element_label(element_names(package), task.element_id, lang, task.name),
                      "due_at": task.due_at}
+    if instance.status == "running" and view.task is None and not any(m.status == "current" for m in view.milestones):
+        view.with_us = _with_us(session, instance_id, package, lang)
     return view
+
+
+def _with_us(session: Session, instance_id: int, package: dict, lang: str) -> list[str]:
+    """The names of the instance's open steps (the company's: a host's approval, a buyer's review), so an
+    outsider whose timeline shows nothing now still learns whose move it is; by name only, never who."""
+    names = element_names(package)
+    shown: list[str] = []
+    for element_id, name in session.execute(select(WorkTask.element_id, WorkTask.name).where(
+            WorkTask.instance_id == instance_id, WorkTask.status == "open").order_by(WorkTask.created_at, WorkTask.id)):
+        label = element_label(names, element_id, lang, name)
+        if label not in shown:
+            shown.append(label)
+    return shown
 
 
 _MILESTONES: BoundedCache[list] = BoundedCache(256)  # version checksum -> [(element id, BPMN name, end event?)]
@@ -236,6 +253,8 @@ def _milestones(session: Session, instance, version, package: dict, lang: str) -
         status = "current" if element_id in waiting else "done" if element_id in reached else "upcoming"
         if end and status == "upcoming" and element_id != ids[-1]:
             continue  # another way it may end (declined, no-show): an outcome once reached, not a step ahead
+        if status == "upcoming" and instance.status != "running":
+            continue  # it ended (declined, cancelled): what was never reached is no step ahead any more
         result.append(Milestone(element_id, element_label(names, element_id, lang, bpmn_name or element_id), status,
                                 reached.get(element_id) if status == "done" else None))
     return result
@@ -392,15 +411,46 @@ def filled_fields(session: Session, principal: Principal, key: str) -> list[str]
     return filled_for(principal, scope.portal_settings(scope.latest_package(session.connection(), key)))
 
 
+def visit_host(session: Session, principal: Principal, key: str, lang: str) -> str | None:
+    """The display name of the employee a code's holder asks to visit (the host `start_request` fills in),
+    for the start page to say whom they are visiting; None when the process names no host or the
+    principal holds no code."""
+    if principal.grant_id is None or not scope.portal_settings(scope.latest_package(session.connection(), key)).get(
+            "host_field"):
+        return None
+    host = grants.host_of_code(session.connection(), principal.grant_id)
+    return org.display_names(session, [host], lang).get(host) if host else None
+
+
+def start_problem(session: Session, principal: Principal, key: str):
+    """Why a code's holder cannot send `key`'s start form though the code opens it (a message to show
+    instead of the form), or None: a code that names no host for a visit (issued by nobody), or none of the
+    companies for a customer's or supplier's process (the form would ask them for our internal code of
+    their company, and a typed one would file the request under whichever company it names)."""
+    if principal.grant_id is None:
+        return None
+    portal = scope.portal_settings(scope.latest_package(session.connection(), key))
+    if portal.get("host_field") and not grants.host_of_code(session.connection(), principal.grant_id):
+        return msg("This invitation code does not say whom you are visiting. Ask the person who sent it to you "
+                   "for a new code.")
+    if portal.get("party_field") and principal.party_id is None:
+        return msg("This invitation code does not say which company you are with. Ask the person who sent it to "
+                   "you for a new code.")
+    return None
+
+
 def start_request(sessions: sessionmaker[Session], principal: Principal, key: str, data: dict, lang: str) -> int:
     """Start a new request of `key` as the principal; returns the instance id. The fields of `filled_for`
     are set whatever was sent: a party's principal submits for its own party (`data[portal.party_field]`
-    is its key); a grant's holder names the grant's issuer (`data[portal.host_field]` is its
-    `created_by`: a visitor's host; NotPermittedError for a code that has none)."""
+    is its key); a grant's holder names the code's host (`data[portal.host_field]`: the employee it was
+    issued on behalf of, else its issuer). NotPermittedError with `start_problem`'s message."""
     with sessions() as session:
         conn = session.connection()
         if not scope.may_start(conn, principal, key):
             raise _not_found(key)
+        problem = start_problem(session, principal, key)
+        if problem is not None:
+            raise NotPermittedError(problem)
         portal = scope.portal_settings(scope.latest_package(conn, key))
         data = dict(data or {})
         for name in filled_for(principal, portal):
@@ -408,11 +458,7 @@ def start_request(sessions: sessionmaker[Session], principal: Principal, key: st
                 data[name] = session.execute(
                     select(ExternalParty.key).where(ExternalParty.id == principal.party_id)).scalar_one()
             else:
-                data[name] = session.execute(
-                    select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)).scalar_one()
-                if not data[name]:  # a code issued by nobody (the CLI without --as) names no host
-                    raise NotPermittedError(msg("This invitation code does not say whom you are visiting. Ask the "
-                                                "person who sent it to you for a new code."))
+                data[name] = grants.host_of_code(conn, principal.grant_id)
     result = runtime.start_instance(sessions, key, data, principal.identity, lang=lang)
     _own_case(sessions, result.instance_id, principal, portal, data)
     return result.instance_id

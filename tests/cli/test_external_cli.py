@@ -125,3 +125,28 @@ def test_the_cli_allows_the_validity_the_pages_allow_and_no_more(database_url, i
         too_long = liaison(database_url, command, "--instance", instance_id, "--days", str(MAX_DAYS + 1))
         assert too_long.returncode == 2 and str(MAX_DAYS) in too_long.stderr
         assert liaison(database_url, command, "--instance", instance_id, "--days", str(MAX_DAYS)).returncode == 0
+
+
+def test_reception_issues_a_code_on_behalf_of_a_host_and_nobody_else_may(database_url, sessions):
+    """`--as zhou --host li`: the invitations rule (`may_name_host`) as on /invitations/: the receptionist is the
+    issuer, li the host; an employee who is not reception is refused."""
+    from engine.data.models import Person, PersonRole, Role
+
+    add_people(sessions, "li", "wu")
+    with sessions() as session, session.begin():
+        zhou, role = Person(username="zhou", name="周前台"), Role(key="reception", name="前台")
+        session.add_all([zhou, role])
+        session.flush()
+        session.add(PersonRole(person_id=zhou.id, role_id=role.id))
+        deployment.deploy(session, deployment.load_package(
+            Path(__file__).resolve().parents[2] / "processes" / "visitor_booking"), "admin")
+    issued = liaison(database_url, "code", "--process", "visitor_booking", "--as", "zhou", "--host", "li")
+    assert issued.returncode == 0, issued.stderr
+    code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", issued.stdout).group(0)
+    with _conn(sessions) as conn:
+        principal = grants.redeem_code(conn, code, datetime.now(UTC))
+        assert grants.host_of_code(conn, principal.grant_id) == "li"
+        assert conn.scalar(select(ExternalGrant.created_by).where(ExternalGrant.id == principal.grant_id)) == "zhou"
+    assert liaison(database_url, "code", "--process", "visitor_booking", "--as", "wu", "--host", "li").returncode == 1
+    assert liaison(database_url, "code", "--process", "visitor_booking", "--as", "zhou", "--host", "nope").returncode == 1
+    assert liaison(database_url, "code", "--process", "visitor_booking", "--host", "li").returncode == 2

@@ -223,3 +223,37 @@ def test_no_external_admin_or_reception_page_is_wider_than_a_phone(browser, site
                 page.screenshot(path=f"/tmp/h6-{lang}-{path.strip('/').replace('/', '-')}.png", full_page=True)
     finally:
         context.close()
+
+
+def test_reception_picks_the_host_a_visitors_code_is_issued_on_behalf_of(site, browser):
+    """On a phone the receptionist picks 张三 by name with the people picker on /invitations/: the code is
+    theirs on his behalf (the list says so), and the visitor entering it reads whom they are visiting."""
+    base, _sessions = site
+    context, page = _signed_in(browser, base, "zhou", "zh", PHONE)
+    try:
+        page.goto(f"{base}/invitations/")
+        host = page.locator("input[data-picker=people]")
+        host.click()
+        page.keyboard.type("张三")
+        option = page.locator(f"#{host.get_attribute('aria-controls')} [role=option]").first
+        option.wait_for()
+        assert "张三" in option.inner_text() and "zhang" not in option.inner_text()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.fill("input[name=label]", "安娜")
+        page.click("form.ext-form button.primary")
+        code = page.locator("[data-code]").inner_text().strip()
+        assert "代张三发放" in page.locator("table.grants").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+    visitor = browser.new_context(viewport=PHONE, locale="zh-CN")
+    try:
+        page = visitor.new_page()
+        page.goto(f"{base}/portal/?lang=zh")
+        page.fill("#code", code)
+        page.click("#enter-code-button")
+        page.wait_for_url(re.compile(r"/portal/new/visitor_booking$"))
+        assert page.locator("#visiting").inner_text() == "您要拜访的是：张三"
+    finally:
+        visitor.close()

@@ -4,15 +4,21 @@ in the portal with the employee as host, only its issuer withdraws it, and who m
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from engine.data import store
+from engine.data.external_models import ExternalGrant
+from engine.data.models import PersonRole, Role, WorkTask
 from engine.packages import deployment as packages
+from engine.people import accounts
+from engine.work import invitations
 from tests.engine.portal.support import deploy_supplier_order_only
 
-from .conftest import csrf_token, sign_in
+from .conftest import PASSWORD, csrf_token, sign_in
 
 VISITOR_BOOKING = Path(__file__).resolve().parents[2] / "processes" / "visitor_booking"
 CODE = re.compile(r"data-code>([A-Z0-9]{4}-[A-Z0-9]{4})<")
@@ -101,3 +107,113 @@ def test_the_admin_codes_page_names_the_employee_who_issued_each_code(app, visit
     admin = _client(app, "root")
     page = admin.get("/admin/external/codes", query_string={"process": "visitor_booking", "lang": "zh"})
     assert "由 张三 发放" in page.get_data(as_text=True) and "zhang" not in page.get_data(as_text=True)
+
+
+def _receptionist(sessions) -> None:
+    """zhou (周前台) holds the role `reception`."""
+    with sessions() as session, session.begin():
+        zhou = accounts.create_person_account(session, "zhou", "周前台", PASSWORD, datetime.now(UTC))
+        role = Role(key="reception", name="前台")
+        session.add(role)
+        session.flush()
+        session.add(PersonRole(person_id=zhou.id, role_id=role.id))
+
+
+def test_reception_issues_a_code_on_behalf_of_the_host_it_picks(app, sessions, visits):
+    """The receptionist is recorded as the issuer; the employee picked is the visit's host, and decides."""
+    _receptionist(sessions)
+    zhou = _client(app, "zhou")
+    form = zhou.get("/invitations/", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert 'name="host"' in form and 'data-picker="people"' in form and "被访人（访客要拜访的员工）" in form
+    issued = _post(zhou, "/invitations/", {"process": "visitor_booking", "host": "zhang", "label": "安娜", "days": "2"},
+                   query_string={"lang": "zh"})
+    assert issued.status_code == 200
+    page = issued.get_data(as_text=True)
+    code = CODE.search(page).group(1)
+    assert "代张三发放" in page and ">zhang<" not in page  # the host by display name
+    with sessions() as session:
+        grant = session.scalars(select(ExternalGrant).where(ExternalGrant.kind == "code")).one()
+        assert (grant.created_by, grant.host) == ("zhou", "zhang")
+
+    visitor = app.test_client()
+    visitor.post("/portal/code", data={"code": code, "csrf_token": csrf_token(visitor, "/portal/")})
+    start = visitor.get("/portal/new/visitor_booking", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "您要拜访的是：张三" in start and 'name="host"' not in start
+    sent = visitor.post("/portal/new/visitor_booking", data={
+        "visitor_name": "安娜", "visitor_phone": "13800000000", "visitor_email": "anna@example.com",
+        "visit_start": "2030-05-21T14:00", "visit_end": "2030-05-21T15:30", "purpose": "审核",
+        "csrf_token": csrf_token(visitor, "/portal/new/visitor_booking")})
+    assert sent.status_code == 302, sent.get_data(as_text=True)
+    instance_id = int(sent.headers["Location"].rsplit("/", 1)[1])
+    with sessions() as session:
+        assert store.read_process_data(session, instance_id)["host"] == "zhang"
+        approvers = session.scalars(select(WorkTask.assignee).where(WorkTask.instance_id == instance_id,
+                                                                    WorkTask.status == "open")).all()
+    assert approvers == ["zhang"]  # the host decides, not the receptionist
+
+
+def test_only_reception_and_admins_issue_a_code_for_somebody_else(app, sessions, visits):
+    zhang = _client(app, "zhang")  # any employee may invite (invite: employees), as the host
+    assert 'name="host"' not in zhang.get("/invitations/").get_data(as_text=True)
+    refused = _post(zhang, "/invitations/", {"process": "visitor_booking", "host": "li", "label": "x", "days": "2"},
+                    query_string={"lang": "zh"})
+    assert refused.status_code == 403 and "您无权代他人发放邀请码。" in refused.get_data(as_text=True)
+    assert _post(zhang, "/invitations/", {"process": "visitor_booking", "host": "zhang", "label": "x",
+                                          "days": "2"}).status_code == 200  # naming oneself is just inviting
+    _receptionist(sessions)
+    unknown = _post(_client(app, "zhou"), "/invitations/", {"process": "visitor_booking", "host": "nobody",
+                                                            "label": "x", "days": "2"}, query_string={"lang": "zh"})
+    assert unknown.status_code == 422 and "请从员工列表中选择被访人。" in unknown.get_data(as_text=True)
+    with sessions() as session:
+        assert [(g.created_by, g.host) for g in session.scalars(select(ExternalGrant))] == [("zhang", None)]
+        assert invitations.may_name_host(session, "root", "visitor_booking")  # the super admin may too
+        assert not invitations.may_name_host(session, "zhang", "visitor_booking")
+
+
+def test_a_customers_code_names_its_company_and_a_code_without_one_says_so_before_the_form(app, sessions, people):
+    """The admin page binds a customer_request code to HUAXIN: the form does not ask for our code of their
+    company. A code without one (the CLI's) gets what to do instead of a form it could not send."""
+    from engine.external import grants as grant_rows
+    from tests.engine.portal.support import add_party
+
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(VISITOR_BOOKING.parent / "customer_request"), "admin")
+    add_party(sessions, "HUAXIN", "customer")
+    admin = _client(app, "root")
+    page = admin.get("/admin/external/codes", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert 'name="party"' in page and "HUAXIN Ltd (客户)" in page
+    issued = admin.post("/admin/external/codes", data={
+        "process": "customer_request", "party": "HUAXIN", "days": "3", "label": "陈工",
+        "csrf_token": csrf_token(admin, "/admin/external/codes")})
+    code = CODE.search(issued.get_data(as_text=True)).group(1)
+    holder = app.test_client()
+    holder.post("/portal/code", data={"code": code, "csrf_token": csrf_token(holder, "/portal/")})
+    form = holder.get("/portal/new/customer_request", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert 'name="description"' in form and 'name="customer"' not in form and "客户编码" not in form
+
+    with sessions() as session, session.begin():
+        _id, bare = grant_rows.issue_code(session.connection(), scopes=["view", "submit"],
+                                          process_key="customer_request", created_by="root",
+                                          valid_until=datetime.now(UTC) + timedelta(days=3))
+    other = app.test_client()
+    other.post("/portal/code", data={"code": bare, "csrf_token": csrf_token(other, "/portal/")})
+    shown = other.get("/portal/new/customer_request", query_string={"lang": "zh"})
+    text = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "此邀请码未指明贵司" in text and 'id="start-form"' not in text
+    sent = other.post("/portal/new/customer_request", data={
+        "customer": "HUAXIN", "request_type": "incident", "description": "x", "desired_date": "2030-01-15",
+        "csrf_token": csrf_token(other, "/portal/")})
+    assert sent.status_code == 403
+
+
+def test_the_admin_codes_page_issues_a_visitors_code_on_behalf_of_a_host(app, sessions, visits):
+    admin = _client(app, "root")
+    page = admin.get("/admin/external/codes", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "被访人（留空即为您本人）" in page and 'name="host"' in page
+    issued = admin.post("/admin/external/codes", data={
+        "process": "visitor_booking", "host": "zhang", "days": "3", "label": "安娜",
+        "csrf_token": csrf_token(admin, "/admin/external/codes")})
+    assert CODE.search(issued.get_data(as_text=True))
+    with sessions() as session:
+        grant = session.scalars(select(ExternalGrant).where(ExternalGrant.kind == "code")).one()
+        assert (grant.created_by, grant.host) == ("root", "zhang")

@@ -136,13 +136,19 @@ def test_the_supplier_order_end_to_end_on_a_phone(site, browser, shots):
         assert page.locator("#task-title").inner_text() == "供应商确认"
         page.check("input[name=answer][value=propose]")
         page.fill("input[name=proposed_date]", "2026-12-28")
+        page.set_input_files("#answer_files-upload", files=[  # the signed confirmation goes with the answer
+            {"name": "订单确认函.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 signed"}])
+        page.wait_for_selector(".upload-list li.upload-done")
         _fits(page, 390)
         page.screenshot(path=str(shots / "portal-task-zh-390.png"), full_page=True)
         page.click("#submit-task")
         page.wait_for_url(re.compile(rf"/portal/cases/{instance_id}$"))
         assert "您的答复已提交" in page.locator(".flashes").inner_text()
         assert page.locator("#open-step").count() == 0
+        # nothing on the timeline is "now": the page says whose move it is (the step's name, nobody's name)
+        assert page.locator("#with-us-title").inner_text() == "当前由我方处理：审核建议交期"
         assert "2026-12-28" in page.locator("#fields").inner_text()
+        assert "订单确认函.pdf" in page.locator("#fields").inner_text()
         assert not problems, problems
     finally:
         context.close()
@@ -201,6 +207,9 @@ def test_the_supplier_order_end_to_end_on_a_phone(site, browser, shots):
         page.wait_for_url(re.compile(rf"/portal/cases/{instance_id}$"))
         assert page.locator("#case-title").inner_text() == "Purchase order (supplier confirmation)"
         assert page.locator("#open-step").inner_text() == "Open the step"
+        assert page.locator("#with-us").count() == 0  # a step waits for them: that is what the page says
+        lefts = {round(box["x"]) for box in (v.bounding_box() for v in page.locator("#fields .lf-value").all())}
+        assert len(lefts) == 1, lefts  # the details are one column of label and value, not squeezed in pairs
         _fits(page, 1280)
         page.screenshot(path=str(shots / "portal-case-en-1280.png"), full_page=True)
         page.click("#portal-sign-out")
@@ -250,11 +259,13 @@ def test_a_visitor_asks_for_a_visit_with_a_code_and_shows_the_pass_on_a_phone(si
         assert "已提交" in page.locator(".flashes").inner_text()
         assert "安娜" in page.locator("#fields").inner_text()
         assert page.locator(".pass-qr svg").count() == 0  # no pass before the host agrees
+        assert page.locator("#with-us-title").inner_text() == "当前由我方处理：被访人确认"  # whose move it is
         with sessions() as session:
             assert store.read_process_data(session, instance_id)["host"] == "zhang"
         runtime.complete_task(sessions, _open_task(instance_id, "host_approval"), "zhang", {"approved": True})
         page.reload()
         assert page.locator(".pass-qr svg").is_visible()
+        assert page.locator("#with-us").count() == 0  # the timeline's "now" (check-in at reception) says it
         shown = page.locator("#pass-code").inner_text()
         assert shown == grants.format_code(passes.pass_code(_open_task(instance_id, "check_in")))
         _fits(page, 390)
@@ -291,5 +302,18 @@ def test_an_invited_visitors_pass_page(site, browser, shots):
         page.screenshot(path=str(shots / "portal-pass-zh-390.png"), full_page=True)
         page.goto(f"{base}/portal/pass?code=AAAA-AAAA")
         assert page.locator("#refused-title").inner_text() == "此通行码无效。"
+    finally:
+        context.close()
+
+
+def test_the_entry_pages_example_code_is_not_broken_at_its_hyphen_on_a_phone(site, browser):
+    context, page, problems = _context(browser, PHONE, "zh-CN")
+    try:
+        page.goto(f"{site}/portal/")
+        example = page.locator("#enter-code .hint .portal-nowrap")
+        assert example.inner_text() == "ABCD-EFGH"
+        assert example.evaluate("e => e.getClientRects().length") == 1  # one line box: "ABCD-" / "EFGH" was two
+        _fits(page, 390)
+        assert not problems, problems
     finally:
         context.close()
