@@ -291,7 +291,7 @@ def by_name(session: Session, usernames) -> list[str]:
     """`usernames` in pinyin order of the people's names (`engine.data.sorting`, the order of every list of
     people), in one query; a name nobody has goes by itself, an empty one (None, "") last."""
     wanted = sorted({u for u in usernames if u})
-    keys = dict(session.execute(select(Person.username, Person.sort_key).where(Person.username.in_(wanted)))) \
+    keys = dict(session.execute(select(Person.username, Person.sort_key).where(Person.username.in_(wanted))).all()) \
         if wanted else {}
     ordered = sorted(wanted, key=lambda u: (keys.get(u) or sorting.sort_key(u), u))
     return ordered + [u for u in dict.fromkeys(usernames) if not u]

@@ -78,7 +78,7 @@ class AdminEntry:
 
 @dataclass(frozen=True)
 class AdminTiers:
-    """Every grant: super admins, and department admins ordered by username then department path."""
+    """Every grant: super admins, and department admins in pinyin order of their names then department path."""
 
     super_admins: list[AdminEntry]
     department_admins: list[AdminEntry]

@@ -552,7 +552,7 @@ def process_admins_of(meta: Mapping) -> list[str]:
 
 
 def role_members(conn: Conn, roles: Iterable[str]) -> list[str]:
-    """Active holders of any of these role keys, by username (an approval node with a mode names
+    """Active holders of any of these role keys, in pinyin order of their names (an approval node with a mode names
     each of them as a signer)."""
     roles = list(roles)
     if not roles:
