@@ -4,6 +4,8 @@ import and rename."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -11,12 +13,13 @@ from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.data.project_models import Project, ProjectMember
 from engine.data.room_models import Room
 from engine.data.sorting import department_sort_key, in_pinyin_order, sort_key
+from engine.packages import deployment as packages
 from engine.people import directory, org, org_import, people_admin, roles
 from engine.people.accounts import SessionUser
 from engine.people.org_import import OrgTable, plan_import
 from engine.projects import projects
 from engine.runtime import assignment
-from engine.training import assignments
+from engine.training import assignments, courses, scores
 from engine.work import room_requests
 
 # the brief's list, and where each goes: 艾米 ai mi < Alice < 李四 li < 王五 wang < 曾强 zeng (surname) < 张三 zhang
@@ -24,6 +27,7 @@ NAMES = {"zhangsan": "张三", "lisi": "李四", "wangwu": "王五", "alice": "A
 PINYIN_ORDER = ["aimi", "alice", "lisi", "wangwu", "zengqiang", "zhangsan"]
 # usernames in the reverse order, so that ordering by username would fail every check
 USERNAMES = {name: f"u{9 - i}" for i, name in enumerate(PINYIN_ORDER)}
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_keys_follow_pinyin_with_latin_names_among_them():
@@ -98,6 +102,18 @@ def test_every_list_of_people_is_in_pinyin_order(sessions):
             resolved = assignment.resolve(conn, assignment.parse_rule(rule), initiator=None, data={},
                                           evaluate=lambda *_: None)
             assert _names(session, resolved.users) == EXPECTED
+
+
+def test_the_training_score_table_lists_people_in_pinyin_order(sessions):
+    _directory(sessions)
+    with sessions() as session, session.begin():
+        packages.deploy(session, packages.load_package(ROOT / "processes" / "training_assessment"), "admin")
+        course_id = courses.save_course(session, "u9", ("hr",), False, courses.CourseInput(
+            title="安全", title_en="Safety", quiz=[{"name": "q1", "kind": "true_false", "question": {"zh": "对?"},
+                                                   "answer": True, "points": 100}]))
+    assert assignments.assign(sessions, "u9", ("hr",), False, course_id, departments=["sales"]).assigned
+    with sessions() as session:  # the page and its CSV / XLSX exports read this table
+        assert [r.name for r in scores.score_table(session, ("hr",), False, course_id=course_id).rows] == EXPECTED
 
 
 def test_department_search_is_in_pinyin_order(sessions):
