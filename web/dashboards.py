@@ -171,8 +171,9 @@ def process(key: str):
                                    | {r[2] for r in data["overdue"]["rows"] if r[2]}
                                    | {r[1] for r in data["done_weekly"]["rows"] if r[1]}
                                    | {r[i] for r in data["deputies"]["rows"] for i in (0, 1) if r[i]}, lang)
-        departments = session.execute(select(Department.id, Department.name, Department.name_en)
-                                      .order_by(Department.path)).all()
+        departments = org.in_chart_order(session.execute(select(Department.id, Department.parent_id,
+                                                                Department.sort_key, Department.name,
+                                                                Department.name_en)).all())
         weekly_people = org.by_name(session, {r[1] for r in data["done_weekly"]["rows"]})
     department_names = {d.id: (d.name_en or d.name) if lang == "en" else d.name for d in departments}
     display = {"cycle": [str(COLUMNS[r[0]]) for r in data["cycle"]["rows"]],

@@ -297,6 +297,24 @@ def by_name(session: Session, usernames) -> list[str]:
     return ordered + [u for u in dict.fromkeys(usernames) if not u]
 
 
+def in_chart_order(departments: Iterable) -> list:
+    """Departments (anything with `id`, `parent_id`, `sort_key`) as the org chart lists them: each right after
+    its parent, siblings in pinyin order of their names; one whose parent is not among them starts a tree."""
+    rows = list(departments)
+    ids = {row.id for row in rows}
+    children: dict = {}
+    for row in rows:
+        children.setdefault(row.parent_id if row.parent_id in ids else None, []).append(row)
+    for siblings in children.values():
+        siblings.sort(key=lambda row: (row.sort_key, row.id), reverse=True)  # popped from the end
+    ordered, stack = [], list(children.get(None, []))
+    while stack:
+        row = stack.pop()
+        ordered.append(row)
+        stack.extend(children.get(row.id, []))
+    return ordered
+
+
 def department_names(session: Session, codes, lang: str = "zh") -> dict[str, str]:
     """Department names by code in one query (see `_names_by`)."""
     return _names_by(session, Department.code, Department.name, Department.name_en, codes, lang)

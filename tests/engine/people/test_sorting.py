@@ -14,7 +14,7 @@ from engine.data.project_models import Project, ProjectMember
 from engine.data.room_models import Room
 from engine.data.sorting import department_sort_key, in_pinyin_order, sort_key
 from engine.packages import deployment as packages
-from engine.people import directory, org, org_import, people_admin, roles
+from engine.people import directory, org, org_import, people_admin, roles, starting
 from engine.people.accounts import SessionUser
 from engine.people.org_import import OrgTable, plan_import
 from engine.projects import projects
@@ -122,6 +122,24 @@ def test_department_search_is_in_pinyin_order(sessions):
             session.add(Department(code=code, name=name, path=f"/{code}/"))
     with sessions() as session:
         assert [h.name for h in directory.search_departments(session, "部")] == ["Admin 部", "白板部", "采购部", "质检部"]
+
+
+def test_departments_are_listed_in_chart_order_siblings_by_pinyin(sessions):
+    """Each department right after its parent, siblings by pinyin (ids against that order, and a two-digit
+    id that a path's text order would put before a one-digit one)."""
+    with sessions() as session, session.begin():
+        for i, parent, name in ((1, None, "总部"), (12, 1, "研发部"), (3, 1, "财务部"), (4, 12, "平台组"),
+                                (5, 12, "Apps 组"), (6, None, "子公司"), (7, 1, "单证部")):
+            path = f"/{i}/" if parent is None else (f"/1/{i}/" if parent == 1 else f"/1/12/{i}/")
+            session.add(Department(id=i, code=f"d{i}", name=name, parent_id=parent, path=path))
+    chart = ["子公司", "总部", "财务部", "单证部", "研发部", "Apps 组", "平台组"]  # zi gong si < zong bu
+    with sessions() as session:
+        assert [name for _, name in courses.department_choices(session)] == chart
+        session.add(Person(id=99, username="root", name="Root"))
+        session.flush()
+        session.add(AdminGrant(person_id=99, department_id=None))
+        session.flush()
+        assert [d.name for d in starting.managed_departments(session, "root")] == chart
 
 
 def _import(sessions, *rows):
