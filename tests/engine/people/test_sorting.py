@@ -13,6 +13,8 @@ from engine.data.models import AdminGrant, Department, Person, PersonRole, Role
 from engine.data.project_models import Project, ProjectMember
 from engine.data.room_models import Room
 from engine.data.sorting import department_sort_key, in_pinyin_order, sort_key
+from engine.notify import recipients
+from engine.notify.render import Event
 from engine.packages import deployment as packages
 from engine.people import directory, org, org_import, people_admin, roles, starting
 from engine.people.accounts import SessionUser
@@ -98,6 +100,8 @@ def test_every_list_of_people_is_in_pinyin_order(sessions):
         assert _names(session, org.by_name(session, [*USERNAMES.values(), None])[:-1]) == EXPECTED
         conn = session.connection()
         assert _names(session, assignment.role_members(conn, ["clerk"])) == EXPECTED
+        members = recipients.look_up(conn, [Event("cc", groups=["clerk"])]).members["clerk"]  # a role copied to
+        assert _names(session, members) == EXPECTED
         for rule in ("department:sales", "department:sales+"):
             resolved = assignment.resolve(conn, assignment.parse_rule(rule), initiator=None, data={},
                                           evaluate=lambda *_: None)
