@@ -32,10 +32,11 @@ DB_NAME = "liaison_analytics_bench"
 KEYS = 20
 
 FILL = """
-INSERT INTO department (id, code, name, path, updated_at)
-  SELECT d, 'd' || d, 'Dept ' || d, '/' || d || '/', now() FROM generate_series(1, 8) d;
-INSERT INTO person (username, name, department_id, active, session_version, failed_logins, created_at, updated_at)
-  SELECT 'u' || p, 'User ' || p, 1 + p % 8, true, 1, 0, now(), now() FROM generate_series(0, 59) p;
+INSERT INTO department (id, code, name, sort_key, path, updated_at)
+  SELECT d, 'd' || d, 'Dept ' || d, 'dept ' || d, '/' || d || '/', now() FROM generate_series(1, 8) d;
+INSERT INTO person (username, name, sort_key, department_id, active, session_version, failed_logins, created_at,
+                    updated_at)
+  SELECT 'u' || p, 'User ' || p, 'user ' || p, 1 + p % 8, true, 1, 0, now(), now() FROM generate_series(0, 59) p;
 INSERT INTO process_definition (id, key, name, created_at)
   SELECT k + 1, 'p' || k, '{"zh": "流程", "en": "Process"}', now() FROM generate_series(0, :keys - 1) k;
 INSERT INTO process_version (id, definition_id, number, process_id, checksum, package, bpmn, spec_json, deployed_at)

@@ -171,8 +171,10 @@ def process(key: str):
                                    | {r[2] for r in data["overdue"]["rows"] if r[2]}
                                    | {r[1] for r in data["done_weekly"]["rows"] if r[1]}
                                    | {r[i] for r in data["deputies"]["rows"] for i in (0, 1) if r[i]}, lang)
-        departments = session.execute(select(Department.id, Department.name, Department.name_en)
-                                      .order_by(Department.path)).all()
+        departments = org.in_chart_order(session.execute(select(Department.id, Department.parent_id,
+                                                                Department.sort_key, Department.name,
+                                                                Department.name_en)).all())
+        weekly_people = org.by_name(session, {r[1] for r in data["done_weekly"]["rows"]})
     department_names = {d.id: (d.name_en or d.name) if lang == "en" else d.name for d in departments}
     display = {"cycle": [str(COLUMNS[r[0]]) for r in data["cycle"]["rows"]],
                "nodes": [diagram["labels"].get(r[0], r[0]) for r in data["nodes"]["rows"]],
@@ -184,7 +186,7 @@ def process(key: str):
                                for r in data["escalations"]["rows"]],
                "flows": [_flow_name(diagram["flows"], diagram["labels"], r[0]) for r in data["flows"]["rows"]],
                "weeks": sorted({r[0] for r in data["done_weekly"]["rows"]}),
-               "weekly_people": sorted({r[1] for r in data["done_weekly"]["rows"]})}
+               "weekly_people": weekly_people}
     done = {(week, who): n for week, who, n in data["done_weekly"]["rows"]}
     display["weekly_series"] = [{"label": people.get(who, who), "values": [done.get((week, who), 0)
                                                                            for week in display["weeks"]]}

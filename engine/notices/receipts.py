@@ -251,7 +251,7 @@ def unread_people(session: Session, username: str, notice_id: int, lang: str = "
     rows = session.execute(select(func.coalesce(name, Person.name), func.coalesce(dept, Department.name))
                            .select_from(_r).join(Person, Person.id == _r.c.person_id)
                            .outerjoin(Department, Department.id == _r.c.department_id).where(where)
-                           .order_by(Department.path, Person.name, Person.id)
+                           .order_by(Department.path, Person.sort_key, Person.id)
                            .limit(per_page).offset((page - 1) * per_page)).all()
     return Page([(n, d or "—") for n, d in rows], total, page, per_page)
 

@@ -52,7 +52,7 @@ _MEMBERS = (select(_P.c.username, _P.c.name, _P.c.name_en, _P.c.email, _P.c.loca
                    Role.key.label("role_key"))
             .join(PersonRole, PersonRole.person_id == _P.c.id).join(Role, Role.id == PersonRole.role_id)
             .where(Role.key.in_(bindparam("b_groups", expanding=True)), _P.c.active)
-            .order_by(_P.c.username).limit(bindparam("b_limit")).subquery())
+            .order_by(_P.c.sort_key, _P.c.username).limit(bindparam("b_limit")).subquery())
 _NO_TEXT, _NO_FLAG, _NO_TIME = cast(null(), _TEXT), cast(null(), Boolean), cast(null(), UTCDateTime())
 _WINDOWS = away_windows(bindparam("b_away", expanding=True)).subquery()
 # one row shape for all four parts: kind, person columns, role key, preference columns, window

@@ -337,6 +337,7 @@ def _may_act(session: Session, task: WorkTask, names: dict[str, str]) -> list[di
         if task.candidate_groups:
             users += session.scalars(select(Person.username).join(PersonRole, PersonRole.person_id == Person.id)
                                      .join(Role, Role.id == PersonRole.role_id)
-                                     .where(Role.key.in_(list(task.candidate_groups))).order_by(Person.username))
+                                     .where(Role.key.in_(list(task.candidate_groups)))
+                                     .order_by(Person.sort_key, Person.username))
     seen = dict.fromkeys(u for u in users if u)
     return [{"username": u, "name": names.get(u, u)} for u in seen]

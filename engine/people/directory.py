@@ -3,7 +3,8 @@
 `search_people` and `search_departments` are one query each, on SQLite and PostgreSQL alike: the
 typed text, lower-cased, is matched as a prefix of the identifiers (username, employee number,
 e-mail; department code) and anywhere in the names (Chinese and English), case-insensitively.
-Exact identifier matches come first, then prefixes, then the rest, by username (or code).
+Exact identifier matches come first, then prefixes, then the rest, each in pinyin order of the names
+(`engine.data.sorting`).
 
 Indexes: an exact username, e-mail or employee number is an equality on a unique column; the
 prefix and contains matches of a few letters cannot use a B-tree (`lower(...) LIKE '%zh%'`), so
@@ -113,7 +114,7 @@ def search_people(session: Session, query: str | None, limit: int = 10,
     statement = (select(Person.username, Person.name, Person.name_en, Department.name, Department.name_en)
                  .outerjoin(Department, Department.id == Person.department_id)
                  .where(Person.active, or_(prefix, contains))
-                 .order_by(rank, Person.username).limit(_limit(limit)))
+                 .order_by(rank, Person.sort_key, Person.username).limit(_limit(limit)))
     if scope is not None:
         root = aliased(Department)
         root_path = select(root.path).where(root.id == scope if isinstance(scope, int) else root.code == scope)
@@ -136,7 +137,7 @@ def search_departments(session: Session, query: str | None, limit: int = 10) -> 
     statement = (select(Department.code, Department.name, Department.name_en, parent.name, parent.name_en)
                  .outerjoin(parent, parent.id == Department.parent_id)
                  .where(or_(prefix, contains))
-                 .order_by(rank, Department.code).limit(_limit(limit)))
+                 .order_by(rank, Department.sort_key, Department.code).limit(_limit(limit)))
     return [DepartmentHit(*row) for row in session.execute(statement)]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exist
 from sqlalchemy.orm import Session, aliased
 
 from engine.caching import scoped
+from engine.data import sorting
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
 from engine.errors import LiaisonError, NotFoundError, Username, msg
 from engine.results import paging
@@ -103,10 +104,10 @@ def head_of_department_of(session: Session, username: str) -> Person | None:
 
 
 def members(session: Session, department: DepartmentRef, include_subdepartments: bool = False) -> list[Person]:
-    """Active people of a department (and of its whole subtree if asked), ordered by username."""
+    """Active people of a department (and of its whole subtree if asked), in pinyin order of their names."""
     query = select(Person).join(Department, Department.id == Person.department_id).where(Person.active)
     where = _subtree_of(department) if include_subdepartments else _department_is(department)
-    return list(session.scalars(query.where(where).order_by(Person.username)))
+    return list(session.scalars(query.where(where).order_by(Person.sort_key, Person.username)))
 
 
 def subtree_ids(session: Session, department: DepartmentRef) -> list[int]:
@@ -286,6 +287,34 @@ def display_names(session: Session, usernames, lang: str = "zh") -> dict[str, st
     return _names_by(session, Person.username, Person.name, Person.name_en, usernames, lang)
 
 
+def by_name(session: Session, usernames) -> list[str]:
+    """`usernames` in pinyin order of the people's names (`engine.data.sorting`, the order of every list of
+    people), in one query; a name nobody has goes by itself, an empty one (None, "") last."""
+    wanted = sorted({u for u in usernames if u})
+    keys = dict(session.execute(select(Person.username, Person.sort_key).where(Person.username.in_(wanted))).all()) \
+        if wanted else {}
+    ordered = sorted(wanted, key=lambda u: (keys.get(u) or sorting.sort_key(u), u))
+    return ordered + [u for u in dict.fromkeys(usernames) if not u]
+
+
+def in_chart_order(departments: Iterable) -> list:
+    """Departments (anything with `id`, `parent_id`, `sort_key`) as the org chart lists them: each right after
+    its parent, siblings in pinyin order of their names; one whose parent is not among them starts a tree."""
+    rows = list(departments)
+    ids = {row.id for row in rows}
+    children: dict = {}
+    for row in rows:
+        children.setdefault(row.parent_id if row.parent_id in ids else None, []).append(row)
+    for siblings in children.values():
+        siblings.sort(key=lambda row: (row.sort_key, row.id), reverse=True)  # popped from the end
+    ordered, stack = [], list(children.get(None, []))
+    while stack:
+        row = stack.pop()
+        ordered.append(row)
+        stack.extend(children.get(row.id, []))
+    return ordered
+
+
 def department_names(session: Session, codes, lang: str = "zh") -> dict[str, str]:
     """Department names by code in one query (see `_names_by`)."""
     return _names_by(session, Department.code, Department.name, Department.name_en, codes, lang)
@@ -315,6 +344,6 @@ def manageable_people(session: Session, admin_username: str, text: str = "", pag
         like = f"%{text}%"
         people = people.where(or_(Person.username.ilike(like), Person.name.ilike(like), Person.email.ilike(like)))
     page, per_page = paging(page, per_page, 200)
-    rows = session.execute(people.order_by(Person.username).limit(per_page + 1)
+    rows = session.execute(people.order_by(Person.sort_key, Person.username).limit(per_page + 1)
                            .offset((page - 1) * per_page)).all()
     return [tuple(row) for row in rows[:per_page]], len(rows) > per_page

@@ -25,6 +25,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.data.models import AdminGrant, Department, Person, PersonRole, Position, Role, utcnow
+from engine.data.sorting import sort_key
 from engine.errors import LiaisonError, msg
 from engine.people.org_files import (  # noqa: F401 - callers read files through this module too
     COLUMNS,
@@ -646,7 +647,8 @@ def _new_code(names: tuple[str, ...], taken: set[str]) -> str:
 
 
 def _person_values(person: PlannedPerson, columns: tuple[str, ...], ids: _Ids) -> dict:
-    values = {"username": person.username, "name": person.name}
+    # the name's pinyin order (`engine.data.sorting`) goes with every write of the name, created or renamed
+    values = {"username": person.username, "name": person.name, "sort_key": sort_key(person.name)}
     values.update({name: getattr(person, name) for name in ("name_en", "email", "employee_no") if name in columns})
     if "department" in columns:
         values["department_id"] = ids.department(person.department_ref)

@@ -87,7 +87,7 @@ def _rows(session: Session, admin_username: str):
 
 def list_people(session: Session, admin_username: str, text: str = "", page: int = 1,
                 per_page: int = 50) -> tuple[list[PersonRow], bool]:
-    """People the admin may manage matching `text` (username, name, e-mail), by name: `(rows, more pages?)`."""
+    """People the admin may manage matching `text` (username, name, e-mail), in pinyin order of their names: `(rows, more pages?)`."""
     query = _rows(session, admin_username)
     text = text.strip()
     if text:
@@ -95,7 +95,7 @@ def list_people(session: Session, admin_username: str, text: str = "", page: int
         query = query.where(or_(Person.username.ilike(like), Person.name.ilike(like), Person.name_en.ilike(like),
                                 Person.email.ilike(like)))
     page, per_page = paging(page, per_page, 200)
-    rows = session.execute(query.order_by(Person.name, Person.username).limit(per_page + 1)
+    rows = session.execute(query.order_by(Person.sort_key, Person.username).limit(per_page + 1)
                            .offset((page - 1) * per_page)).all()
     return [PersonRow(*row) for row in rows[:per_page]], len(rows) > per_page
 

@@ -78,7 +78,7 @@ class AdminEntry:
 
 @dataclass(frozen=True)
 class AdminTiers:
-    """Every grant: super admins, and department admins ordered by username then department path."""
+    """Every grant: super admins, and department admins in pinyin order of their names then department path."""
 
     super_admins: list[AdminEntry]
     department_admins: list[AdminEntry]
@@ -129,12 +129,12 @@ def list_roles(session: Session, user: SessionUser) -> list[RoleInfo]:
 
 
 def get_role(session: Session, user: SessionUser, role_id: int) -> tuple[RoleInfo, list[Member]]:
-    """A role and its members, by username."""
+    """A role and its members, in pinyin order of their names."""
     _require_super_admin(user)
     role = _role(session, role_id)
     members = [Member(*row) for row in session.execute(
         select(Person.username, Person.name, Person.active).join(PersonRole, PersonRole.person_id == Person.id)
-        .where(PersonRole.role_id == role_id).order_by(Person.username))]
+        .where(PersonRole.role_id == role_id).order_by(Person.sort_key, Person.username))]
     return RoleInfo(role.id, role.key, role.name, role.name_en, len(members)), members
 
 
@@ -212,7 +212,7 @@ def list_admins(session: Session, user: SessionUser) -> AdminTiers:
                Department.name)
         .join(Person, Person.id == AdminGrant.person_id)
         .outerjoin(Department, Department.id == AdminGrant.department_id)
-        .order_by(Person.username, Department.path))
+        .order_by(Person.sort_key, Person.username, Department.path))
     entries = [AdminEntry(*row) for row in rows]
     return AdminTiers([e for e in entries if e.department_id is None],
                       [e for e in entries if e.department_id is not None])

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from engine.data.models import Department, Person, ProcessDefinition, ProcessPermission, ProcessVersion
 from engine.errors import NotFoundError, NotPermittedError, msg
 from engine.people.accounts import SessionUser
-from engine.people.org import admin_departments, groups_of, is_super_admin, within_any
+from engine.people.org import admin_departments, groups_of, in_chart_order, is_super_admin, within_any
 
 STARTER_KEYS = ("roles", "departments", "users")
 
@@ -100,8 +100,9 @@ def may_manage(session: Session, admin_username: str, department: Department) ->
 
 
 def managed_departments(session: Session, admin_username: str) -> list[Department]:
-    """Departments whose process permissions the person may set, ordered by path (all for a super admin)."""
-    query = select(Department).order_by(Department.path)
+    """Departments whose process permissions the person may set, in chart order (`org.in_chart_order`; all for
+    a super admin)."""
+    query = select(Department)
     if not is_super_admin(session, admin_username):
         held = admin_departments(session, admin_username)
         if not held:
@@ -109,7 +110,7 @@ def managed_departments(session: Session, admin_username: str) -> list[Departmen
         root = aliased(Department)
         paths = list(session.scalars(select(root.path).where(root.id.in_(held))))
         query = query.where(within_any(Department.path, paths))
-    return list(session.scalars(query))
+    return in_chart_order(session.scalars(query))
 
 
 def permissions_of(session: Session, department_id: int) -> dict[str, bool]:

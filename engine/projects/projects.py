@@ -131,7 +131,7 @@ def member_people(session: Session, project: Project) -> list[Person]:
         names |= set(session.scalars(select(Person.username).join(PersonRole, PersonRole.person_id == Person.id)
                                      .join(Role, Role.id == PersonRole.role_id).where(Role.key.in_(entries["role"]))))
     return list(session.scalars(select(Person).where(Person.username.in_(names), Person.active)
-                                .order_by(Person.username)))
+                                .order_by(Person.sort_key, Person.username)))
 
 
 def check_assignable(session: Session, project: Project, usernames) -> None:

@@ -213,18 +213,21 @@ _ROLE_COUNT = select(
     func.coalesce(func.max(case((Person.username == bindparam("b_initiator"), 1), else_=0)), 0),
 ).join(PersonRole, PersonRole.person_id == Person.id).join(Role, Role.id == PersonRole.role_id).where(
     Role.key.in_(bindparam("b_roles", expanding=True)), Person.active)
-_ROLE_MEMBERS = _ROLE_HOLDERS.distinct().order_by(Person.username)
+# people in pinyin order of their names (`engine.data.sorting`): the order a task's candidates are shown in
+_ROLE_MEMBERS = (_ROLE_HOLDERS.add_columns(Person.sort_key).distinct()
+                 .order_by(Person.sort_key, Person.username))
 _DEPT = aliased(Department)
 _MEMBERS = (select(Person.username).join(Department, Department.id == Person.department_id)
-            .where(Person.active, Department.code == bindparam("b_code")).order_by(Person.username))
+            .where(Person.active, Department.code == bindparam("b_code")).order_by(Person.sort_key, Person.username))
 _SUBTREE_MEMBERS = (select(Person.username).join(Department, Department.id == Person.department_id)
                     .where(Person.active, within(
                         Department.path, select(_DEPT.path).where(_DEPT.code == bindparam("b_code")).scalar_subquery()))
-                    .order_by(Person.username))
+                    .order_by(Person.sort_key, Person.username))
 _HEAD_OF = (select(Person.username, Person.active).join(Department, Department.head_id == Person.id)
             .where(Department.code == bindparam("b_code")))
-_SUPER_ADMINS = (select(Person.username).join(AdminGrant, AdminGrant.person_id == Person.id)
-                 .where(AdminGrant.department_id.is_(None), Person.active).distinct().order_by(Person.username))
+_SUPER_ADMINS = (select(Person.username, Person.sort_key).join(AdminGrant, AdminGrant.person_id == Person.id)
+                 .where(AdminGrant.department_id.is_(None), Person.active).distinct()
+                 .order_by(Person.sort_key, Person.username))
 
 
 def _manager_statement():
@@ -549,7 +552,7 @@ def process_admins_of(meta: Mapping) -> list[str]:
 
 
 def role_members(conn: Conn, roles: Iterable[str]) -> list[str]:
-    """Active holders of any of these role keys, by username (an approval node with a mode names
+    """Active holders of any of these role keys, in pinyin order of their names (an approval node with a mode names
     each of them as a signer)."""
     roles = list(roles)
     if not roles:

@@ -48,7 +48,7 @@ def people_to_assign(session: Session, usernames=(), departments=()) -> list[Per
         people.update({p.username: p for p in org.members(session, code, include_subdepartments=True)})
     if not people:
         raise InvalidCourseError(msg("choose at least one person or department"))
-    return [people[name] for name in sorted(people)]
+    return sorted(people.values(), key=lambda p: (p.sort_key, p.username))  # pinyin order of the names
 
 
 def assign(sessions: sessionmaker[Session], actor: str, groups, is_super_admin: bool, course_id: int,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.data.models import Role, utcnow
 from engine.data.training_models import TrainingCourse
 from engine.errors import InvalidTaskDataError, NotFoundError, NotPermittedError, msg
+from engine.people import org
 from forms.schema import SchemaError, load_schema
 
 HR_ROLE = "hr"
@@ -181,11 +182,12 @@ def role_choices(session: Session, lang: str = "zh") -> list[tuple[str, str]]:
 
 
 def department_choices(session: Session, lang: str = "zh") -> list[tuple[str, str]]:
-    """(code, name) of every department in chart order, for assigning and filtering."""
+    """(code, name) of every department in chart order (`org.in_chart_order`), for assigning and filtering."""
     from engine.data.models import Department
 
-    rows = session.execute(select(Department.code, Department.name, Department.name_en).order_by(Department.path))
-    return [(code, (name_en or name) if lang == "en" else name) for code, name, name_en in rows]
+    rows = session.execute(select(Department.id, Department.parent_id, Department.sort_key, Department.code,
+                                  Department.name, Department.name_en)).all()
+    return [(row.code, (row.name_en or row.name) if lang == "en" else row.name) for row in org.in_chart_order(rows)]
 
 
 def parse_links(text: str) -> list[dict]:

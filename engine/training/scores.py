@@ -112,7 +112,7 @@ def score_table(session: Session, groups, is_super_admin: bool, course_id: int |
              .outerjoin(stats, stats.c.assignment_id == TrainingAssignment.id)
              .outerjoin(last, and_(last.assignment_id == TrainingAssignment.id, last.attempt_no == stats.c.last_no))
              .outerjoin(TrainingCertificate, TrainingCertificate.assignment_id == TrainingAssignment.id)
-             .where(*where).order_by(TrainingCourse.id, Department.path, Person.username))
+             .where(*where).order_by(TrainingCourse.id, Department.path, Person.sort_key, Person.username))
     en = lang == "en"
     rows = [ScoreRow(a.username, (p.name_en or p.name) if en else p.name, (dept_en or dept or "") if en else
                      (dept or ""), course_en if en else course, _num(best), _num(last_score), attempts or 0,

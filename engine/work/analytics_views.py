@@ -46,7 +46,7 @@ def deputies_in_effect(session: Session, scope, key: str, filters: Filters | Non
     open_tasks = dict(session.execute(_scoped(select(v.actor, func.count()).where(
         v.outcome == "open", v.actor.in_(list(until))).group_by(v.actor), scope, key, filters)).all()) if until else {}
     return [{"person": name, "deputy": deputies.get(name), "until": until[name], "open": open_tasks.get(name, 0)}
-            for name in sorted(until)]
+            for name in org.by_name(session, until)]
 
 
 def path_frequencies(session: Session, scope, key: str, version: int, filters: Filters | None = None) -> dict:
@@ -68,6 +68,10 @@ def tables(session: Session, scope, key: str, period: str = "day", filters: Filt
     names = ("started", "finished", "running", "withdrawn", "rejected")
     nodes = node_stats(session, scope, key, filters, now) if nodes is None else nodes
     load = workload(session, scope, key, filters)
+    # people in pinyin order of their names (the unassigned last), as every list of people
+    people = org.by_name(session, {*load["open_by_person"], *load["median_to_act"],
+                                   *(who for who, _ in load["done_per_week"])})
+    rank = {who: i for i, who in enumerate(people)}
     return {
         "volume": {"columns": ["period", *names],
                    "rows": [[p, *(counts["rows"][p].get(n, 0) for n in names)] for p in counts["periods"]]},
@@ -94,13 +98,12 @@ def tables(session: Session, scope, key: str, period: str = "day", filters: Filt
                               hours(o["overdue_seconds"])] for o in overdue_now(session, scope, key, filters, now)]},
         "workload_people": {"columns": ["person", "open", "median_to_act_h"],
                             "rows": [[who, load["open_by_person"].get(who, 0), hours(load["median_to_act"].get(who))]
-                                     for who in sorted(set(load["open_by_person"]) | set(load["median_to_act"]),
-                                                       key=lambda w: (w is None, w or ""))]},
+                                     for who in people if who in load["open_by_person"] or who in load["median_to_act"]]},
         "workload_departments": {"columns": ["department_id", "open"],
                                  "rows": [[d, n] for d, n in load["open_by_department"].items()]},
         "done_weekly": {"columns": ["week", "person", "done"],
                         "rows": [[week, who, n] for (who, week), n in
-                                 sorted(load["done_per_week"].items(), key=lambda item: (item[0][1], item[0][0]))]},
+                                 sorted(load["done_per_week"].items(), key=lambda item: (item[0][1], rank[item[0][0]]))]},
         "deputies": {"columns": ["person", "deputy", "until", "open"],
                      "rows": [[d["person"], d["deputy"], d["until"], d["open"]]
                               for d in deputies_in_effect(session, scope, key, filters, now)]},

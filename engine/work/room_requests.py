@@ -46,7 +46,7 @@ def approvers_of(session: Session, room: Room) -> list[str]:
         return [room.approver]
     query = (select(Person.username).join(PersonRole, PersonRole.person_id == Person.id)
              .join(Role, Role.id == PersonRole.role_id).where(Role.key == room.approver_role, Person.active)
-             .order_by(Person.username))
+             .order_by(Person.sort_key, Person.username))
     return list(session.scalars(query))
 
 

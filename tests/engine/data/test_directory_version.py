@@ -15,8 +15,8 @@ from tests.engine.conftest import flow, write_package
 
 # per table: a row to insert, an update and a delete of it (people 1 and 2 exist, role 1 too)
 WRITES = {
-    "person": ("INSERT INTO person (id, username, name, active, session_version, failed_logins, created_at, "
-               "updated_at) VALUES (9, 'zz', 'Z', true, 1, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    "person": ("INSERT INTO person (id, username, name, sort_key, active, session_version, failed_logins, created_at, "
+               "updated_at) VALUES (9, 'zz', 'Z', 'z', true, 1, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
                "UPDATE person SET name = 'Y' WHERE id = 9",
                "DELETE FROM person WHERE id = 9"),
     "role": ("INSERT INTO role (id, key, name) VALUES (9, 'r9', 'R')", "UPDATE role SET name = 'S' WHERE id = 9",

@@ -92,3 +92,22 @@ def test_upgrade_copies_each_instance_data_and_downgrade_puts_it_back(empty_url)
     engine.dispose()
     back = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
     assert back == {1: DATA, 2: {}} and list(back[1]) == list(DATA)
+
+
+def test_0040_fills_the_pinyin_keys_of_existing_people_and_departments(empty_url):
+    db.upgrade(empty_url, "0039")
+    engine = db.make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO department (id, code, name, path, updated_at) VALUES (1, 'd', '单证部', '/1/', "
+                          "CURRENT_TIMESTAMP)"))
+        for i, name in enumerate(("张三", "曾强", "Alice")):
+            conn.execute(text("INSERT INTO person (id, username, name, active, session_version, failed_logins, "
+                              "created_at, updated_at) VALUES (:i, :u, :n, true, 1, 0, CURRENT_TIMESTAMP, "
+                              "CURRENT_TIMESTAMP)"),
+                         {"i": i + 1, "u": f"p{i}", "n": name})
+    db.upgrade(empty_url)
+    with engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT name, sort_key FROM person")).all()) == {
+            "张三": "zhang san", "曾强": "zeng qiang", "Alice": "alice"}
+        assert conn.execute(text("SELECT sort_key FROM department")).scalar() == "dan zheng bu"
+    engine.dispose()

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from engine.data.models import Notification, OutboxMessage, utcnow
+from engine.data.models import Notification, OutboxMessage, Person, utcnow
 from engine.data.notice_models import Notice, NoticeRecipient
 from engine.errors import NotFoundError, NotPermittedError
 from engine.jobs import dispatch
@@ -141,6 +141,15 @@ def test_receipts_per_department_match_sql_counts(sessions, org):
         unread = receipts.unread_people(session, "li", notice_id, lang="en")
         assert unread.total == 5  # ack required: all but hu still have to act
         assert ("Wang", "TEAM_A") in unread.items
+
+
+def test_the_unread_are_listed_in_pinyin_order_within_a_department(sessions, org):
+    with sessions.begin() as session:
+        session.get(Person, org["zhang"]).name = "艾米"  # ai mi: before wang-名 (wang ming), after it by code point
+    notice_id = _send(sessions, {"departments": ["team_a"]})
+    sending.run_job(sessions, notice_id)
+    with sessions() as session:
+        assert [name for name, _ in receipts.unread_people(session, "li", notice_id).items] == ["艾米", "wang-名"]
 
 
 def test_remind_the_unread_once_an_hour(sessions, org):

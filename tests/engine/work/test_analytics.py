@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from engine.data.analytics_models import AnalyticsInstance, AnalyticsNodeVisit, AnalyticsWatermark
 from engine.data.models import (
+    ApprovalItem,
     HistoryEntry,
+    Person,
     WorkTask,
 )
 from engine.packages.designer_access import analysable_keys
-from engine.work import analytics
+from engine.work import analytics, analytics_views
 from tests.engine.work.analytics_history import NOW, T0, H, build
 
 
@@ -114,3 +116,21 @@ def test_two_refreshes_at_once_take_turns_on_postgres(postgres_url):
             assert s.scalar(select(func.count()).select_from(AnalyticsInstance)) == 5
     finally:
         engine.dispose()
+
+
+def test_the_tables_list_people_in_pinyin_order(sessions):
+    """The person rows of the workload and weekly tables (the page, its charts and its CSV / XLSX exports) go
+    by the pinyin of the names, not by username: li renamed 赵 (zhao) comes after 王 (wang) and 张 (zhang)."""
+    build(sessions)
+    analytics.refresh(sessions)
+    with sessions.begin() as s:
+        s.scalar(select(Person).where(Person.username == "li")).name = "赵"
+        s.execute(update(ApprovalItem).where(ApprovalItem.status != "open").values(decided_at=T0 + H * timedelta(seconds=1)))
+    with sessions() as s:
+        tables = analytics_views.tables(s, None, "sign_off", now=NOW)
+    assert [r[0] for r in tables["workload_people"]["rows"]] == ["wang", "li"]
+    weekly = tables["done_weekly"]["rows"]
+    assert {r[1] for r in weekly} == {"li", "wang", "zhang"}
+    for week in {r[0] for r in weekly}:
+        people = [r[1] for r in weekly if r[0] == week]
+        assert people == sorted(people, key=["wang", "zhang", "li"].index)
