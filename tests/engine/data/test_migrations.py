@@ -94,8 +94,8 @@ def test_upgrade_copies_each_instance_data_and_downgrade_puts_it_back(empty_url)
     assert back == {1: DATA, 2: {}} and list(back[1]) == list(DATA)
 
 
-def test_0040_fills_the_pinyin_keys_of_existing_people_and_departments(empty_url):
-    db.upgrade(empty_url, "0039")
+def test_0041_fills_the_pinyin_keys_of_existing_people_and_departments(empty_url):
+    db.upgrade(empty_url, "0040")
     engine = db.make_engine(empty_url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO department (id, code, name, path, updated_at) VALUES (1, 'd', '单证部', '/1/', "

@@ -1,7 +1,7 @@
 """People and departments get a pinyin sort key
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0041
+Revises: 0040
 Create Date: 2026-12-04
 
 Lists of people sorted by username or by the name's code points, which a Chinese reader takes for no
@@ -19,8 +19,8 @@ from alembic import op
 
 from engine.data import sorting
 
-revision = "0040"
-down_revision = "0039"
+revision = "0041"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
