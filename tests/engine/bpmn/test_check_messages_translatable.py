@@ -74,3 +74,17 @@ def test_the_guard_catches_a_plain_string_and_an_f_string() -> None:
     function = source.body[0]
     calls = [c for c in ast.walk(function) if isinstance(c, ast.Call) and _callee(c) == "add"]
     assert [_translatable(c.args[1], function, check) for c in calls] == [False, False, True]
+
+
+def test_a_link_caught_twice_is_named_by_its_own_name() -> None:
+    """(The note once named the last link event's name read, not the link caught twice.)"""
+    from lxml import etree
+    link = '<bpmn:{kind} id="{id}"><bpmn:linkEventDefinition name="{name}"/></bpmn:{kind}>'
+    catch, throw = "intermediateCatchEvent", "intermediateThrowEvent"
+    body = "".join(link.format(kind=k, id=i, name=n) for k, i, n in
+                   [(catch, "c1", "A"), (catch, "c2", "A"), (throw, "t1", "B"), (catch, "c3", "B")])
+    root = etree.fromstring(f'<bpmn:definitions xmlns:bpmn="{check.BPMN_NS}" id="d"><bpmn:process id="p">'
+                            f'{body}</bpmn:process></bpmn:definitions>')
+    twice = [p for p in normalize.normalize(root, "x.bpmn") if p.severity == "error"]
+    assert [(p.element_id, p.message) for p in twice] == [
+        ("c2", "link `A` is caught by more than one link event here (first: `c1`)")]
