@@ -29,7 +29,14 @@ from engine.bpmn.workflow import start_form, timer_literal_problem
 from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.data.retry import with_retries
-from engine.errors import InvalidPackageError, NotFoundError, Problem, TaskConflictError, UnreadableFileError
+from engine.errors import (
+    InvalidPackageError,
+    NotFoundError,
+    Problem,
+    TaskConflictError,
+    UnreadableFileError,
+    msg,
+)
 from engine.notify.render import notification_problems
 from engine.packages.attribute_checks import check_liaison_attributes, check_service_tasks, messages_problems
 from engine.packages.element_names import element_names_problems
@@ -296,15 +303,17 @@ def _decision_ref_problems(documents: dict, decisions: dict) -> list[Problem]:
             ref = read_liaison_attributes(node).get("decisionRef")
             if not ref:
                 problems.append(Problem(file, node.sourceline, node.get("id"),
-                                        "business rule task needs camunda:decisionRef naming a decision"))
+                                        msg("business rule task needs camunda:decisionRef naming a decision")))
             elif ref not in decisions:
                 problems.append(Problem(file, node.sourceline, node.get("id"),
-                                        f"decision `{ref}` is not in a .dmn file of this package "
-                                        f"(found: {', '.join(sorted(decisions)) or 'none'})"))
+                                        msg("decision `%(ref)s` is not in a .dmn file of this package "
+                                            "(found: %(found)s)", ref=ref,
+                                            found=", ".join(sorted(decisions)) or msg("none"))))
             how = read_liaison_attributes(node).get("mapDecisionResult")
             if how and how not in MAP_RESULTS:
                 problems.append(Problem(file, node.sourceline, node.get("id"),
-                                        f"camunda:mapDecisionResult `{how}` is not one of {', '.join(MAP_RESULTS)}"))
+                                        msg("camunda:mapDecisionResult `%(value)s` is not one of %(known)s",
+                                            value=how, known=", ".join(MAP_RESULTS))))
     return problems
 
 

@@ -7,8 +7,9 @@ import re
 
 from tests.designer.test_editor import create, json_token, owner, signed_in  # noqa: F401
 
-# An English sentence: two English words in a row once code (`...`, <...>) is left out.
-_ENGLISH = re.compile(r"[A-Za-z]{2,}[,;:]? +[A-Za-z]{2,}")
+# An English sentence: two English words in a row once code (`...`, <...>) is left out (a comma-separated
+# list of names, "echo, sum_values", is not a sentence).
+_ENGLISH = re.compile(r"[A-Za-z]{2,}[;:]? +[A-Za-z]{2,}")
 _CODE = re.compile(r"`[^`]*`|<[^>]*>")
 
 # Into the blank template's process: constructs each check refuses or notes.
@@ -141,3 +142,29 @@ def test_a_file_that_is_not_bpmn_says_so_in_chinese(app, people, owner):  # noqa
     problems = _problems(li, "trip_ns", lambda xml: xml.replace("20100524/MODEL", "20100524/MODEL-X"))
     assert any(p["message"].startswith("不是 BPMN 2.0 文件：根元素是 <bpmn:definitions>（命名空间 ")
                for p in problems), problems
+
+
+def _attributes(xml: str) -> str:
+    """Steps whose attributes (as the panel or an imported Camunda file sets them) are wrong."""
+    if "xmlns:camunda" not in xml:
+        xml = xml.replace("<bpmn:definitions ", '<bpmn:definitions xmlns:camunda="http://camunda.org/schema/1.0/bpmn" ', 1)
+    steps = ('<bpmn:serviceTask id="svc"/><bpmn:serviceTask id="ext" camunda:type="external"/>'
+             '<bpmn:userTask id="fill" liaison:form="nowhere" liaison:timeoutAction="approve"/>'
+             '<bpmn:userTask id="vote" liaison:mode="vote"/>'
+             '<bpmn:businessRuleTask id="rule"/>')
+    return xml.replace("</bpmn:process>", steps + "</bpmn:process>")
+
+
+def test_the_checks_of_a_steps_attributes_are_chinese(app, people, owner):  # noqa: F811
+    li = signed_in(app, owner)
+    problems = _problems(li, "trip_attrs", _attributes)
+    found = _by_element(problems)
+    assert any(m.startswith("服务任务需要用 liaison:operation 指定一个已注册的操作（可选：") for m in found["svc"]), found
+    assert "外部服务任务需要 camunda:topic（外部程序按这个主题领取任务）" in found["ext"], found
+    assert "表单 `nowhere` 不在 forms 中（应为 nowhere.yaml）" in found["fill"], found  # not the temporary folder
+    assert "设置了 liaison:timeoutAction，就需要 liaison:timeoutAfter（何时自动处理）" in found["fill"], found
+    assert "liaison:mode 需要签批人：请设置 liaison:approvers 或 candidateUsers" in found["vote"], found
+    assert "业务规则任务需要用 camunda:decisionRef 指定一个决策" in found["rule"], found
+    _no_english(problems)
+    english = _by_element(_problems(li, "trip_attrs_en", _attributes, "en"))
+    assert "form `nowhere` is not in forms (expected nowhere.yaml)" in english["fill"], english
