@@ -168,3 +168,12 @@ def test_the_checks_of_a_steps_attributes_are_chinese(app, people, owner):  # no
     _no_english(problems)
     english = _by_element(_problems(li, "trip_attrs_en", _attributes, "en"))
     assert "form `nowhere` is not in forms (expected nowhere.yaml)" in english["fill"], english
+
+
+def test_a_disconnected_end_event_is_only_a_warning_on_the_server(app, people, owner):  # noqa: F811
+    """What the modeler's lint badge must agree with (tests/designer/test_lint_severity_browser.py)."""
+    li = signed_in(app, owner)
+    problems = _problems(li, "trip_lonely", lambda xml: xml.replace(
+        "</bpmn:process>", '<bpmn:endEvent id="lonely"/></bpmn:process>'), "en")
+    assert [(p["severity"], p["message"]) for p in problems if p["element_id"] == "lonely"] == [
+        ("warning", "endEvent has no incoming sequence flow; it can never be reached")]
