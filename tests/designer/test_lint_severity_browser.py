@@ -63,3 +63,41 @@ def test_a_disconnected_end_event_is_a_warning_badge_as_on_the_server(browser):
         assert [e for e in errors if not e.startswith("Failed to load resource")] == []
     finally:
         page.close()
+
+
+DISCOURAGED = LONE_END.replace(
+    '<bpmn:endEvent id="lonely" name="Lonely"/>',
+    '<bpmn:endEvent id="lonely" name="Lonely"/><bpmn:inclusiveGateway id="pick" name="Pick"/>'
+    '<bpmn:intermediateCatchEvent id="wait" name="Wait"><bpmn:messageEventDefinition messageRef="nothing"/>'
+    '</bpmn:intermediateCatchEvent>').replace(
+    "</bpmndi:BPMNPlane>",
+    '<bpmndi:BPMNShape id="pick_di" bpmnElement="pick"><dc:Bounds x="450" y="250" width="50" height="50"/>'
+    '</bpmndi:BPMNShape><bpmndi:BPMNShape id="wait_di" bpmnElement="wait"><dc:Bounds x="550" y="250" '
+    'width="36" height="36"/></bpmndi:BPMNShape></bpmndi:BPMNPlane>')
+
+
+class DiscouragedDraft(LoneEndDraft):
+    def __call__(self, route, path):
+        if path == "/designer/purchase/draft" and route.request.method == "GET":
+            return self._json(route, 200, {
+                "key": "purchase", "revision": 3, "bpmn_file": "purchase.bpmn", "xml": DISCOURAGED, "forms": {},
+                "start_fields": [], "roles": [], "operations": [], "problems": self.problems, "can_deploy": True,
+                "updated_by": "Li Na", "updated_at": "2026-12-01T10:00:00"})
+        return super().__call__(route, path)
+
+
+def test_the_problem_list_is_chinese_on_a_chinese_page_lint_import_and_lines_too(browser):
+    server = {"file": "purchase.bpmn", "line": 7, "element_id": "lonely", "severity": "warning",
+              "message": "endEvent 没有流入的连线，永远不会被执行到"}
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        serve_harness(page, extra=DiscouragedDraft(problems=[server]), body=CONTAINER.format(lang="zh"))
+        page.evaluate(EDITOR)
+        page.wait_for_selector('#designer-problems [data-source="lint"] button[data-element-id="pick"]')
+        listed = page.locator("#designer-problems").inner_text()
+        assert "(lonely, 第 7 行)" in listed, listed  # was "line 7"
+        assert "不建议使用元素类型 <bpmn:InclusiveGateway>" in listed, listed  # bpmnlint builds it with the type
+        assert "无法解析的引用 <nothing>" in listed, listed  # bpmn-js' import warning
+        assert "discouraged" not in listed and "unresolved" not in listed and "line 7" not in listed, listed
+    finally:
+        page.close()
