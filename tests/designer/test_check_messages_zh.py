@@ -177,3 +177,16 @@ def test_a_disconnected_end_event_is_only_a_warning_on_the_server(app, people, o
         "</bpmn:process>", '<bpmn:endEvent id="lonely"/></bpmn:process>'), "en")
     assert [(p["severity"], p["message"]) for p in problems if p["element_id"] == "lonely"] == [
         ("warning", "endEvent has no incoming sequence flow; it can never be reached")]
+
+
+def test_approver_rules_the_org_chart_does_not_know_are_chinese_warnings(app, people, owner):  # noqa: F811
+    li = signed_in(app, owner)
+    steps = ('<bpmn:userTask id="by_user" liaison:approvers="users:ghost"/>'
+             '<bpmn:userTask id="by_role" liaison:approvers="role:nope"/>'
+             '<bpmn:userTask id="by_dept" liaison:approvers="department:NOPE"/>')
+    problems = _problems(li, "trip_rules", lambda xml: xml.replace("</bpmn:process>", steps + "</bpmn:process>"))
+    found = _by_element(problems)
+    assert "审批人规则 `users:ghost`：没有用户名为 `ghost` 的人员" in found["by_user"], found
+    assert "审批人规则 `role:nope`：没有角色 `nope`" in found["by_role"], found
+    assert "审批人规则 `department:NOPE`：没有编码为 `NOPE` 的部门" in found["by_dept"], found
+    _no_english(problems)
