@@ -247,7 +247,8 @@ def _main_process(meta: dict, key: str, parsed, problems: list[Problem], root: P
         return next(iter(parsed.specs))
     raise InvalidPackageError(problems + [Problem(
         str(root / "package.yaml"), None, main,
-        f"main process `{main}` is not defined (found: {', '.join(sorted(parsed.specs))})")])
+        msg("main process `%(process)s` is not defined (found: %(found)s)", process=main,
+            found=", ".join(sorted(parsed.specs))))])
 
 
 def _timer_literal_problems(file: str, doc) -> list[Problem]:

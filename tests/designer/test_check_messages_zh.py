@@ -190,3 +190,24 @@ def test_approver_rules_the_org_chart_does_not_know_are_chinese_warnings(app, pe
     assert "审批人规则 `role:nope`：没有角色 `nope`" in found["by_role"], found
     assert "审批人规则 `department:NOPE`：没有编码为 `NOPE` 的部门" in found["by_dept"], found
     _no_english(problems)
+
+
+def test_timers_webhooks_and_a_renamed_process_are_chinese(app, people, owner):  # noqa: F811
+    li = signed_in(app, owner)
+    steps = ('<bpmn:serviceTask id="hook" liaison:operation="webhook"><bpmn:extensionElements>'
+             '<liaison:parameter name="endpoint" value="\'crm\'"/></bpmn:extensionElements></bpmn:serviceTask>'
+             '<bpmn:intermediateCatchEvent id="later"><bpmn:timerEventDefinition><bpmn:timeDuration>"PT5X"'
+             '</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>')
+    problems = _problems(li, "trip_hook", lambda xml: xml.replace("</bpmn:process>", steps + "</bpmn:process>"))
+    found = _by_element(problems)
+    assert "定时器 `PT5X` 不是 ISO 8601 时长（如 PT5M、P2D）" in found["later"], found
+    _no_english(problems)
+    problems = _problems(li, "trip_hook2", lambda xml: xml.replace("</bpmn:process>", steps.split(
+        "<bpmn:intermediateCatchEvent")[0] + "</bpmn:process>"))
+    assert any(m.startswith("还没有配置名为 `crm` 的 webhook 端点") for m in _by_element(problems)["hook"]), problems
+    _no_english(problems)
+    problems = _problems(li, "trip_renamed", lambda xml: re.sub(r'<bpmn:process id="[^"]+"',
+                                                                '<bpmn:process id="renamed"', xml))
+    assert any(m.startswith("主流程 `trip_renamed` 未定义（现有：renamed）") for m in
+               [p["message"] for p in problems]), problems
+    _no_english(problems)
