@@ -151,7 +151,7 @@ def _attributes(xml: str) -> str:
     steps = ('<bpmn:serviceTask id="svc"/><bpmn:serviceTask id="ext" camunda:type="external"/>'
              '<bpmn:userTask id="fill" liaison:form="nowhere" liaison:timeoutAction="approve"/>'
              '<bpmn:userTask id="vote" liaison:mode="vote"/>'
-             '<bpmn:businessRuleTask id="rule"/>')
+             '<bpmn:businessRuleTask id="rule"/><bpmn:userTask id="copy" liaison:ccWhen="later"/>')
     return xml.replace("</bpmn:process>", steps + "</bpmn:process>")
 
 
@@ -165,6 +165,8 @@ def test_the_checks_of_a_steps_attributes_are_chinese(app, people, owner):  # no
     assert "设置了 liaison:timeoutAction，就需要 liaison:timeoutAfter（何时自动处理）" in found["fill"], found
     assert "liaison:mode 需要签批人：请设置 liaison:approvers 或 candidateUsers" in found["vote"], found
     assert "业务规则任务需要用 camunda:decisionRef 指定一个决策" in found["rule"], found
+    assert "liaison:ccWhen `later` 必须是 reach, finish 之一" in found["copy"], found
+    assert "没有 liaison:cc 时，liaison:ccWhen 不起作用" in found["copy"], found
     _no_english(problems)
     english = _by_element(_problems(li, "trip_attrs_en", _attributes, "en"))
     assert "form `nowhere` is not in forms (expected nowhere.yaml)" in english["fill"], english
