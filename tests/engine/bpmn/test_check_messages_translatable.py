@@ -88,3 +88,25 @@ def test_a_link_caught_twice_is_named_by_its_own_name() -> None:
     twice = [p for p in normalize.normalize(root, "x.bpmn") if p.severity == "error"]
     assert [(p.element_id, p.message) for p in twice] == [
         ("c2", "link `A` is caught by more than one link event here (first: `c1`)")]
+
+
+# The files whose msg()s are the checks a designer user reads (BPMN, attributes, approver rules, CC, webhooks).
+CHECK_SOURCES = ["engine/bpmn/check.py", "engine/bpmn/normalize.py", "engine/bpmn/parser.py",
+                 "engine/packages/attribute_checks.py", "engine/packages/element_names.py",
+                 "engine/packages/trigger_checks.py", "engine/packages/draft_checks.py",
+                 "engine/runtime/assignment_checks.py", "engine/runtime/cc_events.py", "engine/runtime/approvals.py",
+                 "engine/runtime/node_rules.py", "engine/packages/deployment.py", "engine/bpmn/workflow.py"]
+
+
+def test_every_check_message_has_a_chinese_translation() -> None:
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[3]
+    with (root / "web/translations/zh/LC_MESSAGES/messages.po").open("rb") as po:
+        catalog = read_po(po)
+    ids = {node.args[0].value for source in CHECK_SOURCES
+           for node in ast.walk(ast.parse((root / source).read_text(encoding="utf-8")))
+           if isinstance(node, ast.Call) and _callee(node) == "msg" and node.args
+           and isinstance(node.args[0], ast.Constant)}
+    missing = [i for i in sorted(ids) if not (catalog.get(i) and catalog.get(i).string)]
+    assert len(ids) > 60 and not missing, missing
