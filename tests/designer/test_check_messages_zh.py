@@ -213,3 +213,16 @@ def test_timers_webhooks_and_a_renamed_process_are_chinese(app, people, owner): 
     assert any(m.startswith("主流程 `trip_renamed` 未定义（现有：renamed）") for m in
                [p["message"] for p in problems]), problems
     _no_english(problems)
+
+
+def test_the_chain_editor_shows_the_org_chart_warnings_in_chinese(app, people, owner):  # noqa: F811
+    from tests.designer.test_flow import new_from, token_of
+    li = signed_in(app, owner)
+    assert new_from(li, "general", "ask_ghost").status_code == 302
+    chain = li.get("/designer/ask_ghost/flow.json").get_json()["chain"]
+    chain["nodes"].append({"kind": "approver", "id": "ghostly", "approvers": "users:ghost", "form": "decision"})
+    saved = li.put("/designer/ask_ghost/flow.json", json={"revision": 1, "chain": chain},
+                   headers={"X-CSRFToken": token_of(li, "ask_ghost")})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    found = [p["message"] for p in saved.get_json()["problems"] if p["node_id"] == "ghostly"]
+    assert "审批人规则 `users:ghost`：没有用户名为 `ghost` 的人员" in found, found
