@@ -186,6 +186,13 @@ export const ZH = {
   "Process is missing start event": "流程缺少开始事件",
   "Sub Process is missing end event": "子流程缺少结束事件",
   "Sub Process is missing start event": "子流程缺少开始事件",
+  "Element type <{type}> is discouraged": "不建议使用元素类型 <{type}>",
+  "Duplicate link catch event with link name <{name}> in scope": "同一范围内有多个链接名称为 <{name}> 的链接捕获事件",
+  "Link catch event with link name <{name}> missing in scope": "同一范围内缺少链接名称为 <{name}> 的链接捕获事件",
+  "Link throw event with link name <{name}> missing in scope": "同一范围内缺少链接名称为 <{name}> 的链接抛出事件",
+  "unresolved reference <{ref}>": "无法解析的引用 <{ref}>",
+  // the problem list (problems.js)
+  "line {line}": "第 {line} 行",
   // bpmn-js labels bpmn-js-i18n lacks or words oddly
   'Create expanded sub-process': '创建展开的子流程',
   'Change element': '更改元素',

@@ -64,12 +64,18 @@ for (const [name, rule] of Object.entries(RULES)) {
 }
 
 // The engine's normalizer (engine/bpmn/normalize.py) adds the implicit split and end itself:
-// the modeler warns about them rather than calling them errors. A missing label does not stop a
-// deploy either (the engine names an element by its id): a warning too.
+// the modeler warns about them rather than calling them errors. An element nothing leads to (a
+// disconnected end event, an implicit start) is a warning on the server too ("has no incoming
+// sequence flow; it can never be reached", engine/bpmn/check.py): it does not stop a deploy, so the
+// badge says warning as well. A missing label does not stop a deploy either (the engine names an
+// element by its id): a warning too.
 export default {
   config: {
     extends: 'bpmnlint:recommended',
-    rules: { 'no-implicit-split': 'warn', 'no-implicit-end': 'warn', 'label-required': 'warn' }
+    rules: {
+      'no-implicit-split': 'warn', 'no-implicit-end': 'warn', 'label-required': 'warn',
+      'no-disconnected': 'warn', 'no-implicit-start': 'warn'
+    }
   },
   resolver: new StaticResolver(cache)
 };

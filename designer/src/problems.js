@@ -47,7 +47,7 @@ export class Problems {
   /** What bpmn-js could not hold on import (a duplicate id, a reference to nothing): dropped on save. */
   setImport(warnings) {
     this.imported = (warnings || []).filter(isRealImportWarning).map(warning => ({
-      message: String(warning.message || warning).split('\n')[0], severity: 'warning',
+      message: this.translate(String(warning.message || warning).split('\n')[0]), severity: 'warning',
       element_id: warning.element && warning.element.id
     }));
     this.render();
@@ -115,7 +115,8 @@ export class Problems {
     if (problem.element_id) {
       button.dataset.elementId = problem.element_id;
     }
-    const where = [problem.element_id, problem.line ? `line ${problem.line}` : '', problem.rule]
+    const where = [problem.element_id, problem.line ? this.translate('line {line}', { line: problem.line }) : '',
+      problem.rule]
       .filter(Boolean).join(', ');
     const label = document.createElement('strong');
     label.textContent = this.translate(problem.severity);

@@ -55,14 +55,14 @@ IGNORED = _names("""
     correlationPropertyBinding dataPath endPoint endPointRef interfaceRef ioBinding supportedInterfaceRef
     supports extension relationship source target messageFlowAssociation participantAssociation
     innerParticipantRef outerParticipantRef""")
-_CHOREO = "choreographies are not supported by the engine"
-_CONVERSATION = "conversations are not supported by the engine: draw message flows instead"
-_GLOBAL_TASK = "global tasks are not supported by the engine: use a call activity to a process"
+_CHOREO = msg("choreographies are not supported by the engine")
+_CONVERSATION = msg("conversations are not supported by the engine: draw message flows instead")
+_GLOBAL_TASK = msg("global tasks are not supported by the engine: use a call activity to a process")
 REFUSED: dict[str, str] = {
-    "complexGateway": "complexGateway is not supported by the engine: use an inclusive or exclusive gateway",
-    "compensateEventDefinition": "compensation events are not supported by the engine",
-    "eventDefinitionRef": "shared event definitions (eventDefinitionRef) are not supported by the engine",
-    "implicitThrowEvent": "implicitThrowEvent is not supported by the engine",
+    "complexGateway": msg("complexGateway is not supported by the engine: use an inclusive or exclusive gateway"),
+    "compensateEventDefinition": msg("compensation events are not supported by the engine"),
+    "eventDefinitionRef": msg("shared event definitions (eventDefinitionRef) are not supported by the engine"),
+    "implicitThrowEvent": msg("implicitThrowEvent is not supported by the engine"),
     "choreography": _CHOREO, "choreographyTask": _CHOREO, "subChoreography": _CHOREO,
     "callChoreography": _CHOREO, "globalChoreographyTask": _CHOREO,
     "conversation": _CONVERSATION, "subConversation": _CONVERSATION, "callConversation": _CONVERSATION,
@@ -92,9 +92,18 @@ ALLOWED_TRIGGERS = {
     "intermediateThrowEvent": frozenset({"message", "signal", "escalation"}),
     "boundaryEvent": frozenset({"cancel", "error", "escalation", "message", "signal", "timer", "conditional"}),
 }
-EVENT_LABELS = {"startEvent": "start event", "endEvent": "end event", "boundaryEvent": "boundary event",
-                "intermediateCatchEvent": "intermediate catch event",
-                "intermediateThrowEvent": "intermediate throw event"}
+# The events and triggers as a message names them (plural events: "timer end events are not supported").
+EVENT_LABELS = {"startEvent": msg("start events"), "endEvent": msg("end events"),
+                "boundaryEvent": msg("boundary events"), "intermediateCatchEvent": msg("intermediate catch events"),
+                "intermediateThrowEvent": msg("intermediate throw events")}
+TRIGGER_WORDS = {"message": msg("message"), "signal": msg("signal"), "timer": msg("timer"), "error": msg("error"),
+                 "escalation": msg("escalation"), "terminate": msg("terminate"), "cancel": msg("cancel"),
+                 "conditional": msg("conditional")}
+# "... has no messageRef and no name": one sentence per trigger that waits for a name.
+NAMELESS = {
+    "message": msg("message event has no messageRef and no name: it would wait for a nameless message"),
+    "signal": msg("signal event has no signalRef and no name: it would wait for a nameless signal"),
+}
 REF_TARGETS = {"messageRef": "message", "signalRef": "signal", "errorRef": "error",
                "escalationRef": "escalation"}
 EXPRESSION_KINDS = {
@@ -301,9 +310,9 @@ class _Checker:
                 self.add(container, msg("process has no start event"))
         elif name == "adHocSubProcess":
             if starts or ends:
-                self.add(container, "an ad hoc subprocess may not contain start or end events")
+                self.add(container, msg("an ad hoc subprocess may not contain start or end events"))
             if (container.get("ordering") or "").lower() == "sequential":
-                self.add(container, "sequential ad hoc subprocesses are not supported by the engine")
+                self.add(container, msg("sequential ad hoc subprocesses are not supported by the engine"))
         else:
             if len(starts) != 1:
                 self.add(container, msg("%(name)s must contain exactly one start event (found %(count)s)", name=name, count=len(starts)))
@@ -312,8 +321,8 @@ class _Checker:
             if container.get("triggeredByEvent") == "true":
                 for start in starts:
                     if not _bpmn_children(start, *EVENT_DEFINITIONS):
-                        self.add(start, "the start event of an event subprocess needs a message, signal, "
-                                 "timer or conditional trigger")
+                        self.add(start, msg("the start event of an event subprocess needs a message, signal, "
+                                            "timer or conditional trigger"))
 
     def _check_event(self, event: etree._Element, name: str) -> None:
         """Refuse triggers the engine would silently drop; check boundary attachment and refs."""
@@ -322,8 +331,8 @@ class _Checker:
         for definition in definitions:
             trigger = EVENT_DEFINITIONS[_local(definition)]
             if trigger not in ALLOWED_TRIGGERS[name]:
-                self.add(definition, f"{trigger} {label}s are not supported by the engine",
-                         element_id=event.get("id"))
+                self.add(definition, msg("%(trigger)s %(events)s are not supported by the engine",
+                                         trigger=TRIGGER_WORDS[trigger], events=label), element_id=event.get("id"))
             self._check_refs(definition)
             if trigger == "timer":
                 times = [t for t in _bpmn_children(definition, "timeDate", "timeDuration", "timeCycle")
@@ -334,12 +343,11 @@ class _Checker:
             if trigger == "signal" and definition.get("signalRef") in self.ids:
                 target = self.ids[definition.get("signalRef")]
                 if _local(target) == "signal" and not (target.get("name") or "").strip():
-                    self.add(definition, f"signal `{definition.get('signalRef')}` has no name: signals reach other "
-                             "instances by name", element_id=event.get("id"))
+                    self.add(definition, msg("signal `%(ref)s` has no name: signals reach other instances by name",
+                                             ref=definition.get("signalRef")), element_id=event.get("id"))
             ref = {"message": "messageRef", "signal": "signalRef"}.get(trigger)
             if ref and not definition.get(ref) and not (event.get("name") or "").strip():
-                self.add(definition, f"{trigger} event has no {ref} and no name: it would wait for a nameless "
-                         f"{trigger}", element_id=event.get("id"))
+                self.add(definition, NAMELESS[trigger], element_id=event.get("id"))
         if name == "boundaryEvent":
             self._check_boundary(event, definitions)
 
@@ -354,14 +362,15 @@ class _Checker:
         elif activity.getparent() is not event.getparent():
             self.add(event, msg("attachedToRef `%(ref)s` is not in the same process or subprocess", ref=ref))
         elif any(_local(d) == "cancelEventDefinition" for d in definitions) and _local(activity) != "transaction":
-            self.add(event, "cancel boundary events may only be attached to a transaction")
+            self.add(event, msg("cancel boundary events may only be attached to a transaction"))
 
     def _check_refs(self, elem: etree._Element) -> None:
         """messageRef/signalRef/errorRef/escalationRef must name an element of the right kind."""
         for attr, kind in REF_TARGETS.items():
             ref = elem.get(attr)
             if ref and _local(self.ids.get(ref)) != kind:
-                self.add(elem, f"{attr} `{ref}` names no {kind} of this file")
+                self.add(elem, msg("%(attr)s `%(ref)s` names no %(kind)s of this file", attr=attr, ref=ref,
+                                   kind=TRIGGER_WORDS[kind]))
 
     def _check_script_task(self, task: etree._Element) -> None:
         """A script task needs exactly one non-empty Python script."""
@@ -389,14 +398,15 @@ class _Checker:
         collection = loop.get(f"{{{CAMUNDA_NS}}}collection")
         found = len(_bpmn_children(loop, "loopCardinality", "loopDataInputRef")) + (collection is not None)
         if found != 1:
-            self.add(loop, "multi-instance needs exactly one of loopCardinality, loopDataInputRef or "
-                     "camunda:collection")
+            self.add(loop, msg("multi-instance needs exactly one of loopCardinality, loopDataInputRef or "
+                               "camunda:collection"))
         if loop.get(f"{{{CAMUNDA_NS}}}elementVariable") and collection is None:
-            self.add(loop, "camunda:elementVariable needs camunda:collection")
+            self.add(loop, msg("camunda:elementVariable needs camunda:collection"))
         if collection and self.check_expression is not None:
             message = self.check_expression(collection.strip(), "condition")
             if message:
-                self.add(loop, f"camunda:collection `{_excerpt(collection)}`: {message}")
+                self.add(loop, msg("camunda:collection `%(text)s`: %(message)s", text=_excerpt(collection),
+                                   message=message))
 
     def _check_standard_loop(self, loop: etree._Element) -> None:
         """A standard loop needs a loopMaximum (an integer) or a loopCondition."""
@@ -421,7 +431,8 @@ class _Checker:
         if message:
             self.add(elem, msg("expression `%(text)s`: %(message)s", text=_excerpt(text), message=" ".join(str(message).split())))
         elif kind != "script" and text.lstrip().startswith("${"):
-            self.add(elem, f"JUEL `{_excerpt(text)}` runs as Python `{_excerpt(juel.translate(text), 80)}`", "info")
+            self.add(elem, msg("JUEL `%(text)s` runs as Python `%(python)s`", text=_excerpt(text),
+                               python=_excerpt(juel.translate(text), 80)), "info")
 
 
 def check_bpmn(tree: etree._ElementTree | etree._Element, path: str,
@@ -434,8 +445,11 @@ def check_bpmn(tree: etree._ElementTree | etree._Element, path: str,
     ns, local = _split(root.tag)
     if ns != BPMN_NS or local != "definitions":
         shown = f"{root.prefix}:{local}" if root.prefix else local
-        where = f" in namespace {ns}" if ns and local == "definitions" else ""
-        return [Problem(path, root.sourceline, root.get("id"), f"not a BPMN 2.0 file: root element is <{shown}>{where}")]
+        if ns and local == "definitions":
+            message = msg("not a BPMN 2.0 file: root element is <%(root)s> in namespace %(ns)s", root=shown, ns=ns)
+        else:
+            message = msg("not a BPMN 2.0 file: root element is <%(root)s>", root=shown)
+        return [Problem(path, root.sourceline, root.get("id"), message)]
     checker = _Checker(path, check_expression)
     checker.run(root)
     return sorted(checker.problems, key=lambda p: p.line if p.line is not None else 0)

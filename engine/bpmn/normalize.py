@@ -96,7 +96,7 @@ class _Normalizer:
                 text = (elem.text or "").strip()
                 if _ISO.fullmatch(text):
                     elem.text = f'"{text}"'
-                    self.note(elem.getparent().getparent(), f"timer `{text}` read as the text \"{text}\"")
+                    self.note(elem.getparent().getparent(), msg("timer `%(text)s` read as the text \"%(text)s\"", text=text))
 
     def links(self) -> None:
         for container in self._containers():
@@ -107,23 +107,24 @@ class _Normalizer:
                     continue
                 name = (link.get("name") or node.get("name") or "").strip()
                 (throws if _local(node) == "intermediateThrowEvent" else catches)[name].append((node, link))
-            for found in catches.values():
+            for caught, found in catches.items():
                 if len(found) > 1:
                     for node, _ in found[1:]:
-                        self.note(node, f"link `{name}` is caught by more than one link event here "
-                                  f"(first: `{found[0][0].get('id')}`)", "error")
+                        self.note(node, msg("link `%(name)s` is caught by more than one link event here "
+                                            "(first: `%(first)s`)", name=caught, first=found[0][0].get("id")), "error")
             for name, found in throws.items():
                 target = catches.get(name)
                 for node, link in found:
                     if not target:
-                        self.note(node, f"link `{name}` has no catching link event with that name in the same "
-                                  "process or subprocess", "error")
+                        self.note(node, msg("link `%(name)s` has no catching link event with that name in the same "
+                                            "process or subprocess", name=name), "error")
                         node.remove(link)  # reported here; the check need not refuse it again
                         continue
                     catch = target[0][0]
                     node.remove(link)
                     self.flow(container, node.get("id"), catch.get("id"), node, after=node)
-                    self.note(node, f"link `{name}` runs as a sequence flow to `{catch.get('id')}`")
+                    self.note(node, msg("link `%(name)s` runs as a sequence flow to `%(target)s`", name=name,
+                                        target=catch.get("id")))
             for found in catches.values():
                 for node, link in found[:1]:
                     node.remove(link)
@@ -142,7 +143,7 @@ class _Normalizer:
             for node in sources:
                 self.flow(container, start.get("id"), node.get("id"), node, after=start)
             listed = ", ".join(f"`{n.get('id')}`" for n in sources)
-            self.note(container, f"no start event: the subprocess starts at {listed}")
+            self.note(container, msg("no start event: the subprocess starts at %(nodes)s", nodes=listed))
 
     def implicit_splits(self) -> None:
         for container in self._containers():
@@ -161,8 +162,11 @@ class _Normalizer:
                 for f in out:
                     f.set("sourceRef", gateway.get("id"))
                 self.flow(container, node.get("id"), gateway.get("id"), node, after=gateway)
-                word = "inclusive (conditional)" if conditional else "parallel"
-                self.note(node, f"{len(out)} outgoing flows run as a {word} split")
+                if conditional:
+                    self.note(node, msg("%(count)s outgoing flows run as an inclusive (conditional) split",
+                                        count=len(out)))
+                else:
+                    self.note(node, msg("%(count)s outgoing flows run as a parallel split", count=len(out)))
 
     def implicit_ends(self) -> None:
         for container in self._containers("process", "subProcess", "transaction"):

@@ -73,7 +73,7 @@ from engine.bpmn.specs import (
     LiaisonParallelMultiInstanceTask,
     LiaisonSequentialMultiInstanceTask,
 )
-from engine.errors import Problem
+from engine.errors import Problem, msg
 
 LIAISON_NS = "https://liaison.dev/schema/bpmn/1.0"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -284,7 +284,7 @@ def schema_problems(root: etree._Element, path: str) -> list[Problem]:
     if schema.validate(root):
         return []
     return [Problem(path, error.line, _element_id_at(root, error.line),
-                    f"not valid BPMN 2.0: {_one_line(error.message)}") for error in schema.error_log]
+                    msg("not valid BPMN 2.0: %(detail)s", detail=_one_line(error.message))) for error in schema.error_log]
 
 
 def _element_id_at(root: etree._Element, line: int) -> str | None:
@@ -323,12 +323,13 @@ def parse_documents(documents: dict[str, etree._Element], decisions: dict[str, e
             problems.append(_problem_from_validation(exc, name, root))
             continue
         except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises plain errors for odd files
-            problems.append(Problem(name, None, None, f"cannot read process: {exc}"))
+            problems.append(Problem(name, None, None, msg("cannot read process: %(detail)s", detail=str(exc))))
             continue
         for process_id in _process_ids(root):
             if process_id in files:
                 problems.append(Problem(name, None, process_id,
-                                        f"process id `{process_id}` is also defined in {files[process_id]}"))
+                                        msg("process id `%(id)s` is also defined in %(file)s", id=process_id,
+                                            file=files[process_id])))
             files[process_id] = name
     if problems:
         return None, problems
@@ -370,7 +371,7 @@ def _problem_from_validation(exc: ValidationException, default_file: str, root: 
     element = getattr(exc, "id", None) or None
     missing = re.match(r"The process '([^']*)' was not found", message)
     if missing:
-        message = f"calls process `{missing.group(1)}`, which is not in this package"
+        message = msg("calls process `%(process)s`, which is not in this package", process=missing.group(1))
         element = element or _caller_of(root, missing.group(1))
     line = getattr(exc, "line_number", None)
     if not isinstance(line, int):

@@ -775,7 +775,8 @@ def timer_literal_problem(kind: str, text: str) -> str | None:
         else:
             datetime.fromisoformat(value)
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception
-        what = {"timeDuration": "an ISO 8601 duration (PT5M, P2D)", "timeDate": "an ISO 8601 date-time",
-                "timeCycle": "an ISO 8601 repeating interval (R3/PT10M)"}[kind]
-        return f"timer `{value}` is not {what}"
+        return msg({"timeDuration": "timer `%(value)s` is not an ISO 8601 duration (PT5M, P2D)",
+                    "timeDate": "timer `%(value)s` is not an ISO 8601 date-time",
+                    "timeCycle": "timer `%(value)s` is not an ISO 8601 repeating interval (R3/PT10M)"}[kind],
+                   value=value)
     return None

@@ -15,7 +15,7 @@ from engine.bpmn.expressions import check_expression
 from engine.bpmn.parser import BPMN_NS, read_liaison_attributes
 from engine.bpmn.services import service_names
 from engine.bpmn.workflow import check_wait, duration
-from engine.errors import Problem
+from engine.errors import Problem, msg
 from engine.packages.trigger_checks import webhook_problems
 from engine.runtime.approvals import mode_problems
 from engine.runtime.assignment import APPROVAL_ATTRIBUTES
@@ -35,7 +35,7 @@ def check_service_tasks(file: str, doc) -> list[Problem]:
             # waits for an outside worker (`engine.runtime.worker_tasks`): fetched by its topic
             if not (attributes.get("topic") or "").strip():
                 problems.append(Problem(file, node.sourceline, node.get("id"),
-                                        "external service task needs camunda:topic (the topic workers fetch)"))
+                                        msg("external service task needs camunda:topic (the topic workers fetch)")))
             continue
         operation = attributes.get("operation")
         if operation is None:
@@ -43,12 +43,12 @@ def check_service_tasks(file: str, doc) -> list[Problem]:
             operation = operator.get("id") if operator is not None else None
         if operation is None:
             problems.append(Problem(file, node.sourceline, node.get("id"),
-                                    "service task needs liaison:operation naming a registered operation "
-                                    f"(known: {', '.join(service_names())})"))
+                                    msg("service task needs liaison:operation naming a registered operation "
+                                        "(known: %(known)s)", known=", ".join(service_names()))))
         elif operation not in service_names():
             problems.append(Problem(file, node.sourceline, node.get("id"),
-                                    f"unknown service operation `{operation}` "
-                                    f"(known: {', '.join(service_names())})"))
+                                    msg("unknown service operation `%(operation)s` (known: %(known)s)",
+                                        operation=operation, known=", ".join(service_names()))))
         elif operation == "webhook":
             problems.extend(Problem(file, node.sourceline, node.get("id"), message)
                             for message in webhook_problems(attributes.get("parameters") or {}))
@@ -66,14 +66,15 @@ def _return_problems(file: str, doc) -> list[Problem]:
         after = attributes.get("afterReturn")
         if after is not None and after not in ("rerun", "direct"):
             problems.append(Problem(file, start.sourceline, start.get("id"),
-                                    f"liaison:afterReturn `{after}` must be rerun or direct"))
+                                    msg("liaison:afterReturn `%(value)s` must be rerun or direct", value=after)))
         resubmit = attributes.get("resubmit")
         if resubmit is not None:
             process = start.getparent()
             tasks = {t.get("id") for t in process.iter(f"{{{BPMN_NS}}}userTask")}
             if resubmit not in tasks:
                 problems.append(Problem(file, start.sourceline, start.get("id"),
-                                        f"liaison:resubmit `{resubmit}` is not a user task of this process"))
+                                        msg("liaison:resubmit `%(task)s` is not a user task of this process",
+                                            task=resubmit)))
     return problems
 
 
@@ -90,14 +91,16 @@ def check_liaison_attributes(documents: dict, forms: dict, root: Path) -> list[P
             if form and form not in forms:
                 problems.append(Problem(
                     file, node.sourceline, node.get("id"),
-                    f"form `{form}` is not in {root / 'forms'} (expected {form}.yaml)"))
+                    msg("form `%(form)s` is not in %(folder)s (expected %(form)s.yaml)", form=form,
+                        folder=str(root / "forms"))))
             for name in _EXPRESSION_ATTRIBUTES:
                 value = attributes.get(name)
                 if isinstance(value, str) and value.strip().startswith("${"):
                     message = check_expression(value.strip(), "condition")
                     if message:
                         problems.append(Problem(file, node.sourceline, node.get("id"),
-                                                f"{name} expression `{value}`: {message}"))
+                                                msg("%(attribute)s expression `%(text)s`: %(message)s",
+                                                    attribute=name, text=value, message=message)))
             problems.extend(Problem(file, node.sourceline, node.get("id"), message)
                             for message in _timer_attribute_problems(attributes) + mode_problems(attributes)
                             + allow_problems(attributes, etree.QName(node).localname))
@@ -120,18 +123,18 @@ def _timer_attribute_problems(attributes: dict) -> list[str]:
     for name in _DURATION_ATTRIBUTES:
         value = attributes.get(name)
         if value is not None and _bad_duration(value, check_wait):
-            problems.append(f"liaison:{name} `{value}` is not an ISO 8601 duration such as PT4H or P2D, "
-                            "nor workdays such as P3WD")
+            problems.append(msg("liaison:%(attribute)s `%(value)s` is not an ISO 8601 duration such as PT4H or "
+                                "P2D, nor workdays such as P3WD", attribute=name, value=value))
     action = attributes.get("timeoutAction")
     if action is not None and action not in ("approve", "reject"):
-        problems.append(f"liaison:timeoutAction `{action}` must be approve or reject")
+        problems.append(msg("liaison:timeoutAction `%(value)s` must be approve or reject", value=action))
     if action is not None and attributes.get("timeoutAfter") is None:
-        problems.append("liaison:timeoutAction needs liaison:timeoutAfter (when to decide)")
+        problems.append(msg("liaison:timeoutAction needs liaison:timeoutAfter (when to decide)"))
     key = attributes.get("correlationKey")
     if key is not None:
         message = check_expression(key.strip(), "condition")
         if message:
-            problems.append(f"liaison:correlationKey `{key}`: {message}")
+            problems.append(msg("liaison:correlationKey `%(text)s`: %(message)s", text=key, message=message))
     return problems
 
 

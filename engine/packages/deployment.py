@@ -29,7 +29,14 @@ from engine.bpmn.workflow import start_form, timer_literal_problem
 from engine.bpmn.xmlsafe import parse_xml_bytes, read_xml_file
 from engine.data.models import ProcessDefinition, ProcessVersion
 from engine.data.retry import with_retries
-from engine.errors import InvalidPackageError, NotFoundError, Problem, TaskConflictError, UnreadableFileError
+from engine.errors import (
+    InvalidPackageError,
+    NotFoundError,
+    Problem,
+    TaskConflictError,
+    UnreadableFileError,
+    msg,
+)
 from engine.notify.render import notification_problems
 from engine.packages.attribute_checks import check_liaison_attributes, check_service_tasks, messages_problems
 from engine.packages.element_names import element_names_problems
@@ -240,7 +247,8 @@ def _main_process(meta: dict, key: str, parsed, problems: list[Problem], root: P
         return next(iter(parsed.specs))
     raise InvalidPackageError(problems + [Problem(
         str(root / "package.yaml"), None, main,
-        f"main process `{main}` is not defined (found: {', '.join(sorted(parsed.specs))})")])
+        msg("main process `%(process)s` is not defined (found: %(found)s)", process=main,
+            found=", ".join(sorted(parsed.specs))))])
 
 
 def _timer_literal_problems(file: str, doc) -> list[Problem]:
@@ -296,15 +304,17 @@ def _decision_ref_problems(documents: dict, decisions: dict) -> list[Problem]:
             ref = read_liaison_attributes(node).get("decisionRef")
             if not ref:
                 problems.append(Problem(file, node.sourceline, node.get("id"),
-                                        "business rule task needs camunda:decisionRef naming a decision"))
+                                        msg("business rule task needs camunda:decisionRef naming a decision")))
             elif ref not in decisions:
                 problems.append(Problem(file, node.sourceline, node.get("id"),
-                                        f"decision `{ref}` is not in a .dmn file of this package "
-                                        f"(found: {', '.join(sorted(decisions)) or 'none'})"))
+                                        msg("decision `%(ref)s` is not in a .dmn file of this package "
+                                            "(found: %(found)s)", ref=ref,
+                                            found=", ".join(sorted(decisions)) or msg("none"))))
             how = read_liaison_attributes(node).get("mapDecisionResult")
             if how and how not in MAP_RESULTS:
                 problems.append(Problem(file, node.sourceline, node.get("id"),
-                                        f"camunda:mapDecisionResult `{how}` is not one of {', '.join(MAP_RESULTS)}"))
+                                        msg("camunda:mapDecisionResult `%(value)s` is not one of %(known)s",
+                                            value=how, known=", ".join(MAP_RESULTS))))
     return problems
 
 

@@ -19,7 +19,7 @@ from engine.bpmn.parser import BPMN_NS, read_liaison_attributes
 from engine.bpmn.services import service_names
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import PackageDraft, Role
-from engine.errors import InvalidPackageError, Problem, UnreadableFileError, msg
+from engine.errors import InvalidPackageError, Message, Problem, UnreadableFileError, msg
 from engine.packages import designer_access as access
 from engine.packages.deployment import DeployResult, Package, deploy, load_package
 from engine.packages.drafts import conflict, current_draft, main_bpmn_name, record
@@ -164,7 +164,15 @@ def _relative(problem: Problem, root: Path) -> Problem:
         path = ""
     elif path.startswith(prefix + "/"):
         path = path[len(prefix) + 1:]
-    message = problem.message
-    if prefix in str(message):  # a reader's message quoting the file's temporary path
-        message = str(message).replace(prefix + "/", "").replace(prefix, ".")
-    return Problem(path, problem.line, problem.element_id, message, problem.severity)
+    return Problem(path, problem.line, problem.element_id, _unquoted(problem.message, prefix), problem.severity)
+
+
+def _unquoted(message, prefix: str):
+    """`message` without the package's temporary folder `prefix` (a reader's message may quote a file's
+    path); a translatable `Message` stays one, its params rewritten."""
+    if isinstance(message, Message):
+        params = {name: _unquoted(value, prefix) for name, value in message.params.items()}
+        return Message(message.msgid, **params) if params != message.params else message
+    if isinstance(message, str) and prefix in message:
+        return message.replace(prefix + "/", "").replace(prefix, ".")
+    return message

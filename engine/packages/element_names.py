@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from engine.bpmn.parser import BPMN_NS
-from engine.errors import Problem
+from engine.errors import Problem, msg
 from engine.results import ELEMENT_NAME_LANGUAGES
 from forms.schema import NoAliasLoader
 
@@ -36,7 +36,8 @@ def element_names_problems(names, documents: dict, where: Path) -> list[Problem]
         line, element = lines.get(str(element_id), lines.get(None)), str(element_id)
         if documents and element not in ids:
             problems.append(Problem(str(where), line, element,
-                                    f"names: no element `{element}` in the package's BPMN; the name is unused",
+                                    msg("names: no element `%(id)s` in the package's BPMN; the name is unused",
+                                        id=element),
                                     "warning"))
         if not isinstance(entry, dict):
             problems.append(Problem(str(where), line, element,

@@ -13,7 +13,7 @@ from engine.bpmn.parser import BPMN_NS, read_liaison_attributes
 from engine.bpmn.services import EVENT_NAME_LIMIT
 from engine.bpmn.xmlsafe import parse_xml_bytes
 from engine.data.models import WebhookEndpoint
-from engine.errors import Problem
+from engine.errors import Problem, msg
 
 WEBHOOK_PARAMETERS = ("endpoint", "event", "payload")
 
@@ -30,21 +30,21 @@ def _literal_name(expression: str | None) -> str | None:
 def webhook_problems(parameters: dict) -> list[str]:
     """What is wrong with the parameters of a `webhook` service task: `endpoint` must be a quoted
     name, `event` (optional) a quoted name, `payload` (optional) a safe expression."""
-    problems = [f"the webhook operation has no parameter `{name}` (it takes {', '.join(WEBHOOK_PARAMETERS)})"
-                for name in sorted(set(parameters) - set(WEBHOOK_PARAMETERS))]
+    problems = [msg("the webhook operation has no parameter `%(name)s` (it takes %(known)s)", name=name,
+                    known=", ".join(WEBHOOK_PARAMETERS)) for name in sorted(set(parameters) - set(WEBHOOK_PARAMETERS))]
     if _literal_name(parameters.get("endpoint")) is None:
-        problems.append("the webhook operation needs parameter `endpoint` as a quoted name of a configured "
-                        'webhook endpoint, e.g. value="\'crm\'" (not an expression: an admin configures where '
-                        "it points)")
+        problems.append(msg("the webhook operation needs parameter `endpoint` as a quoted name of a configured "
+                            'webhook endpoint, e.g. value="\'crm\'" (not an expression: an admin configures where '
+                            "it points)"))
     if "event" in parameters:
         event = _literal_name(parameters["event"])
         if event is None or len(event) > EVENT_NAME_LIMIT:
-            problems.append(f"the webhook parameter `event` must be a quoted name of 1 to {EVENT_NAME_LIMIT} "
-                            "characters")
+            problems.append(msg("the webhook parameter `event` must be a quoted name of 1 to %(limit)s characters",
+                                limit=EVENT_NAME_LIMIT))
     if "payload" in parameters:
         message = check_expression(parameters["payload"] or "None", "condition")
         if message:
-            problems.append(f"the webhook parameter `payload`: {message}")
+            problems.append(msg("the webhook parameter `payload`: %(message)s", message=message))
     return problems
 
 
@@ -61,9 +61,9 @@ def webhook_endpoint_problems(session: Session, package) -> list[Problem]:
                 continue
             endpoint = _literal_name((attributes.get("parameters") or {}).get("endpoint"))
             if endpoint and endpoint not in known:
-                problems.append(Problem(name, node.sourceline, node.get("id"), (
-                    f"no webhook endpoint named `{endpoint}` is configured yet; add it with `liaison webhook add "
-                    f"{endpoint} URL` before the process gets there, or the step fails"), "warning"))
+                problems.append(Problem(name, node.sourceline, node.get("id"), msg(
+                    "no webhook endpoint named `%(name)s` is configured yet; add it with `liaison webhook add "
+                    "%(name)s URL` before the process gets there, or the step fails", name=endpoint), "warning"))
     return problems
 
 

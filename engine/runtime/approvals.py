@@ -22,6 +22,8 @@ import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 
+from engine.errors import msg
+
 MODES = ("sequential", "all", "any", "vote")
 DEFAULT_THRESHOLD = Fraction(1, 2)
 
@@ -41,15 +43,15 @@ def mode_problems(attributes: dict) -> list[str]:
     problems = []
     if mode is None:
         if "voteThreshold" in attributes or "voteWeights" in attributes:
-            problems.append("liaison:voteThreshold / voteWeights need liaison:mode=\"vote\"")
+            problems.append(msg("liaison:voteThreshold / voteWeights need liaison:mode=\"vote\""))
         return problems
     if mode not in MODES:
-        return [f"liaison:mode `{mode}` must be one of {', '.join(MODES)}"]
+        return [msg("liaison:mode `%(mode)s` must be one of %(known)s", mode=mode, known=", ".join(MODES))]
     if attributes.get("assignee"):
-        problems.append("liaison:mode needs several signers (liaison:approvers or candidateUsers), "
-                        "not liaison:assignee")
+        problems.append(msg("liaison:mode needs several signers (liaison:approvers or candidateUsers), "
+                            "not liaison:assignee"))
     if not attributes.get("approvers") and not attributes.get("candidateUsers"):
-        problems.append("liaison:mode needs its signers: liaison:approvers or candidateUsers")
+        problems.append(msg("liaison:mode needs its signers: liaison:approvers or candidateUsers"))
     try:
         threshold(attributes)
         weights(attributes)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.data.models import Department, Person, PersonRole, Role
+from engine.errors import msg
 from engine.runtime.assignment import (
     _BPMN_NS,
     _CONFLICTING,
@@ -51,8 +52,8 @@ def rule_problems(conn: Conn | None, attributes: Mapping, *,
     text = attributes.get("approvers")
     problems: list[tuple[str, str]] = []
     if text is None and not any(attributes.get(name) for name in _PLAIN_PEOPLE):
-        problems.append(("warning", "liaison:approversEmpty and liaison:selfApproval have no effect "
-                                    "without liaison:approvers, liaison:assignee or liaison:candidateUsers"))
+        problems.append(("warning", msg("liaison:approversEmpty and liaison:selfApproval have no effect without "
+                                        "liaison:approvers, liaison:assignee or liaison:candidateUsers")))
     try:
         _options(attributes)
     except ValueError as exc:
@@ -70,27 +71,28 @@ def _rule_problems(text: str, attributes: Mapping, start_fields: Mapping[str, st
     try:
         rule = parse_rule(text)
     except ValueError as exc:
-        return [("error", f"liaison:approvers `{text}`: {exc}")]
+        return [("error", msg("liaison:approvers `%(rule)s`: %(message)s", rule=text, message=str(exc)))]
     conflicting = [f"liaison:{name}" for name in _CONFLICTING if attributes.get(name)]
     if conflicting:
-        problems.append(("error", f"liaison:approvers `{text}` and {', '.join(conflicting)} both say who gets "
-                                  "the task: keep one"))
+        problems.append(("error", msg("liaison:approvers `%(rule)s` and %(others)s both say who gets the task: "
+                                      "keep one", rule=text, others=", ".join(conflicting))))
     if rule.kind == "picked" and start_fields is not None:
         problems.extend(_picked_problems(rule, start_fields))
     if conn is not None:
-        problems.extend(("warning", f"liaison:approvers `{rule}`: {message}") for message in _org_problems(conn, rule))
+        problems.extend(("warning", msg("liaison:approvers `%(rule)s`: %(message)s", rule=str(rule), message=message))
+                        for message in _org_problems(conn, rule))
     return problems
 
 
 def _picked_problems(rule: Rule, start_fields: Mapping[str, str | None]) -> list[tuple[str, str]]:
     if rule.value not in start_fields:
-        known = ", ".join(sorted(start_fields)) or "none"
-        return [("error", f"liaison:approvers `{rule}`: the start form has no field `{rule.value}` "
-                          f"(its fields: {known})")]
+        known = ", ".join(sorted(start_fields)) or msg("none")
+        return [("error", msg("liaison:approvers `%(rule)s`: the start form has no field `%(field)s` (its fields: "
+                              "%(known)s)", rule=str(rule), field=rule.value, known=known))]
     kind = start_fields[rule.value]
     if kind not in (None, "user"):
-        return [("warning", f"liaison:approvers `{rule}`: field `{rule.value}` is a {kind} field, "
-                            "not a user picker")]
+        return [("warning", msg("liaison:approvers `%(rule)s`: field `%(field)s` is a %(kind)s field, not a user "
+                                "picker", rule=str(rule), field=rule.value, kind=kind))]
     return []
 
 
@@ -99,27 +101,31 @@ def _org_problems(conn: Conn, rule: Rule) -> list[str]:
     if rule.kind == "users":
         present = {name: active for name, active in conn.execute(
             select(Person.username, Person.active).where(Person.username.in_(list(rule.names))))}
-        return [f"no person with username `{name}`" if name not in present else f"`{name}` is not active"
+        return [msg("no person with username `%(name)s`", name=name) if name not in present
+                else msg("`%(name)s` is not active", name=name)
                 for name in rule.names if not present.get(name)]
     if rule.kind == "role":
         known = set(conn.execute(select(Role.key).where(Role.key.in_(list(rule.names)))).scalars())
         held = set(conn.execute(select(Role.key).join(PersonRole, PersonRole.role_id == Role.id)
                                 .join(Person, Person.id == PersonRole.person_id)
                                 .where(Role.key.in_(list(rule.names)), Person.active)).scalars())
-        return [f"no role `{key}`" if key not in known else f"no active person holds role `{key}`"
+        return [msg("no role `%(key)s`", key=key) if key not in known
+                else msg("no active person holds role `%(key)s`", key=key)
                 for key in rule.names if key not in held]
     if rule.kind in ("department", "department_head") and rule.value is not None:
         row = conn.execute(select(Department.id, Department.head_id)
                            .where(Department.code == rule.value)).first()
         if row is None:
-            return [f"no department with code `{rule.value}`"]
+            return [msg("no department with code `%(code)s`", code=rule.value)]
         if rule.kind == "department_head" and row.head_id is None:
-            return [f"department `{rule.value}` has no head"]
+            return [msg("department `%(code)s` has no head", code=rule.value)]
         return []
     if rule.kind == "manager":
         deepest = conn.execute(_DEEPEST_LINE).scalar() or 0
         if rule.level > deepest:
-            return [f"the deepest reporting line has {deepest} level{'' if deepest == 1 else 's'}"]
+            if deepest == 1:
+                return [msg("the deepest reporting line has 1 level")]
+            return [msg("the deepest reporting line has %(count)s levels", count=deepest)]
     return []
 
 

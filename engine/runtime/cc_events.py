@@ -23,6 +23,7 @@ from engine.bpmn import workflow as wfa
 from engine.caching import BoundedCache
 from engine.data import store
 from engine.data.models import CcRecord, HistoryEntry
+from engine.errors import msg
 from engine.notify import render as notifications
 from engine.results import SYSTEM_ACTOR
 from engine.runtime import assignment
@@ -60,18 +61,19 @@ def cc_problems(attributes: Mapping) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     when = attributes.get("ccWhen")
     if when is not None and when not in CC_WHEN:
-        problems.append(("error", f"liaison:ccWhen `{when}` must be one of {', '.join(CC_WHEN)}"))
+        problems.append(("error", msg("liaison:ccWhen `%(value)s` must be one of %(known)s", value=when,
+                                      known=", ".join(CC_WHEN))))
     text = attributes.get("cc")
     if text is None:
-        return [*problems, ("warning", "liaison:ccWhen has no effect without liaison:cc")]
+        return [*problems, ("warning", msg("liaison:ccWhen has no effect without liaison:cc"))]
     parts = cc_rule_texts(attributes)
     if not parts:
-        problems.append(("error", "liaison:cc names no rule (such as role:hr or department_head)"))
+        problems.append(("error", msg("liaison:cc names no rule (such as role:hr or department_head)")))
     for part in parts:
         try:
             assignment.parse_rule(part)
         except ValueError as exc:
-            problems.append(("error", f"liaison:cc `{part}`: {exc}"))
+            problems.append(("error", msg("liaison:cc `%(rule)s`: %(message)s", rule=part, message=str(exc))))
     return problems
 
 

@@ -85,12 +85,15 @@ def allow_problems(attributes: Mapping, tag: str = "userTask") -> list[str]:
         if value is None:
             continue
         if tag != "userTask":
-            problems.append(f"liaison:{name} is for user tasks, not a {tag}")
+            problems.append(msg("liaison:%(attribute)s is for user tasks, not a %(tag)s", attribute=name, tag=tag))
             continue
         unknown = [n for n in names_of(value) if n not in known]
         if unknown:
-            problems.append(f"liaison:{name} `{value}`: unknown {'operation' if name == 'allow' else 'target'} "
-                            f"{', '.join(unknown)} (known: {', '.join(known)})")
+            unknown_text = msg("liaison:allow `%(value)s`: unknown operation %(unknown)s (known: %(known)s)"
+                               ) if name == "allow" else msg(
+                "liaison:returnTo `%(value)s`: unknown target %(unknown)s (known: %(known)s)")
+            problems.append(msg(unknown_text.msgid, value=value, unknown=", ".join(unknown),
+                                known=", ".join(known)))
     return problems
 
 
