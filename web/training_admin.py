@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import get_timezone
 
 from engine.config import load_settings
 from engine.errors import LiaisonError, msg
@@ -199,7 +200,7 @@ def scores_export():
     user, lang = current_account(), current_language()
     with _sessions()() as db:
         table = scores.score_table(db, user.groups, user.is_super_admin, lang=lang, **_filters())
-    response = make_response(scores.export_xlsx(table, lang))
+    response = make_response(scores.export_xlsx(table, lang, get_timezone()))
     response.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response.headers["Content-Disposition"] = 'attachment; filename="training-scores.xlsx"'
     return response

@@ -131,6 +131,29 @@ def test_hr_sees_the_score_table_with_charts_and_exports_it(site, course):
     assert "培训管理" in hr.get("/?lang=zh").get_data(as_text=True)
 
 
+def test_the_exported_date_is_a_date_cell_in_the_readers_time_zone(site, course):
+    """The page shows the last attempt in the reader's zone (Asia/Shanghai here); the export's date is that
+    same moment as a date-time cell (not UTC's day as text), and scores and attempts are numbers."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from engine.data.training_models import TrainingAttempt
+
+    app, sessions = site
+    with sessions() as session:
+        moment = session.scalar(select(func.max(TrainingAttempt.submitted_at)).where(
+            TrainingAttempt.course_id == course, TrainingAttempt.username == "zhang"))
+    local = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    book = load_workbook(io.BytesIO(_client(app, "hu").get(f"/training/admin/scores.xlsx?course={course}").data))
+    name, _, _, best, last, attempts, _, when = next(r for r in book.active.iter_rows(min_row=2, values_only=True)
+                                                    if r[0] == "张三")
+    assert isinstance(when, datetime) and when == local.replace(tzinfo=None, second=0, microsecond=0)
+    assert book.active["H2"].number_format == "yyyy-mm-dd hh:mm"
+    assert (best, last, attempts) == (100, 100, 1) and all(isinstance(v, int | float) for v in (best, last, attempts))
+
+
 def test_people_outside_hr_cannot_open_the_admin_pages(site, course):
     app, _ = site
     zhang = _client(app, "zhang")
