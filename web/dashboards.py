@@ -225,8 +225,8 @@ def diagram_xml(key: str):
 
 def _named(session, key: str, version: int | None, found: dict) -> list[list]:
     """A table's rows for an export: people by display name, steps, flows, departments and measures by their
-    names in the page's language (as the page says them, "Unassigned" included), times as local
-    "YYYY-MM-DD HH:MM" text."""
+    names in the page's language (as the page says them, "Unassigned" included), weeks as the page says
+    them, times as local "YYYY-MM-DD HH:MM" text."""
     lang = current_language()
     columns = found["columns"]
     diagram = analytics.version_diagram(session, key, version, lang)
@@ -238,11 +238,17 @@ def _named(session, key: str, version: int | None, found: dict) -> list[list]:
     named = {"person": lambda v: people.get(v, v), "waits_for": lambda v: people.get(v, v),
              "deputy": lambda v: people.get(v, v), "element_id": lambda v: labels.get(v, v),
              "department_id": lambda v: departments.get(v, v),
-             "flow_id": lambda v: _flow_name(diagram["flows"], labels, v), "measure": lambda v: str(COLUMNS.get(v, v))}
+             "flow_id": lambda v: _flow_name(diagram["flows"], labels, v), "measure": lambda v: str(COLUMNS.get(v, v)),
+             "period": period_label, "week": period_label}  # "2026 年第 49 周" as on the page, not "2026-W49"
     missing = {"person": _("Unassigned"), "department_id": _("No department")}  # the page's words for an empty cell
     return [[format_datetime(v, "yyyy-MM-dd HH:mm") if isinstance(v, datetime)
              else named[c](v) if c in named and v is not None else missing.get(c, v) if v is None else v
              for c, v in zip(columns, row, strict=True)] for row in found["rows"]]
+
+
+def _sheet_title(title: str) -> str:
+    """The table's title as an Excel sheet name: without the characters Excel refuses, at most 31 long."""
+    return re.sub(r"[\\/?*\[\]:]", " ", title).strip()[:31].rstrip()
 
 
 @bp.get("/dashboards/<key>/<table>.<fmt>")
@@ -272,7 +278,7 @@ def export(key: str, table: str, fmt: str):
     else:
         book = Workbook()
         sheet = book.active
-        sheet.title = table[:31]
+        sheet.title = _sheet_title(str(TABLES[table]))
         sheet.append(header)
         for row in rows:
             sheet.append(row)

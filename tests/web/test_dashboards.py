@@ -134,6 +134,12 @@ def test_exports_hold_the_tables_numbers(dash):
     values = list(book.active.values)
     assert values[0][:3] == ("Step", "Median wait (h)", "P90 wait (h)")
     assert values[1][:5] == ("Countersign", 6.0, 7.6, 2, 1)
+    assert book.sheetnames == ["Waiting time per step"]  # the table's title, never its key ("nodes")
+    long_title = load_workbook(io.BytesIO(client.get("/dashboards/sign_off/trend.xlsx?lang=en").data))
+    assert long_title.sheetnames == ["Cycle time trend (by period of"]  # Excel's 31 characters
+    weekly = client.get("/dashboards/sign_off/volume.xlsx?lang=zh&period=week").data
+    sheet = load_workbook(io.BytesIO(weekly)).active
+    assert sheet.title == "各时段申请数" and re.fullmatch(r"2026 年第 \d+ 周", sheet["A2"].value)  # as the page says it
     overdue = client.get("/dashboards/sign_off/overdue.csv?lang=zh").get_data(as_text=True)
     assert "3,会签,王," in overdue  # people and steps by name, never the username
     assert "T" not in overdue.splitlines()[1] and re.search(r",\d{4}-\d\d-\d\d \d\d:\d\d,", overdue)  # a plain local time

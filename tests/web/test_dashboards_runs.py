@@ -120,7 +120,7 @@ def test_the_new_views_export_to_csv_and_xlsx(runs):
     book = load_workbook(io.BytesIO(admin.get("/dashboards/sign_off/escalations.xlsx?lang=zh").data))
     assert list(book.active.values)[1:] == [("审核", "研发部", 1, 1)]
     weekly = admin.get("/dashboards/sign_off/done_weekly.csv?lang=zh").get_data(as_text=True)
-    assert "2026-W45,李,4" in weekly and "2026-W45,王,2" in weekly
+    assert "2026 年第 45 周,李,4" in weekly and "2026 年第 45 周,王,2" in weekly  # weeks as the page says them
     deputies = admin.get("/dashboards/sign_off/deputies.csv?lang=en").get_data(as_text=True)
     assert "Li,Hu," in deputies
     trend = admin.get("/dashboards/sign_off/trend.xlsx?lang=en")
