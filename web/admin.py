@@ -19,7 +19,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import gettext as _
 
 from engine.errors import NotFoundError, UnreadableFileError, Username, msg
-from engine.people import org, org_import, org_import_jobs, roles, starting
+from engine.people import org_import, org_import_jobs, people_admin, roles, starting
 from engine.work import queries
 from web.errors import translated
 
@@ -38,13 +38,14 @@ def _sessions():
 @bp.get("/")
 @require_admin
 def index():
-    """People the admin may manage: everyone for a super admin, their departments' subtrees otherwise."""
+    """People the admin may manage: everyone for a super admin, their departments' subtrees otherwise
+    (the people list's own engine function: names and departments in the reader's language)."""
     user = current_account()
-    query = request.args.get("q", "").strip()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    query = request.args.get("q", "").strip()[:200]
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 10**9))
     with _sessions()() as db:
-        rows, more = org.manageable_people(db, user.username, query, page, PER_PAGE)
-    return render_template("admin/index.html", rows=rows, more=more, page=page, q=query)
+        rows, more = people_admin.list_people(db, user.username, query, page, PER_PAGE)
+    return render_template("admin/index.html", rows=rows, more=more, page=page, q=query, lang=current_language())
 
 
 @bp.route("/org-import", methods=["GET", "POST"])
@@ -230,7 +231,7 @@ def admins_page():
     """Super admins and department admins, with forms to grant and revoke."""
     with _sessions()() as db:
         tiers = roles.list_admins(db, current_account())
-    return render_template("admin/admins.html", tiers=tiers)
+    return render_template("admin/admins.html", tiers=tiers, lang=current_language())
 
 
 @bp.post("/admins")

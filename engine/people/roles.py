@@ -74,11 +74,20 @@ class AdminEntry:
     department_id: int | None = None
     department_code: str | None = None
     department_name: str | None = None
+    name_en: str | None = None
+    department_name_en: str | None = None
+
+    def label(self, lang: str) -> str:
+        """The person's name in the reader's language."""
+        return (self.name_en if lang == "en" and self.name_en else self.name) or self.username
+
+    def department_label(self, lang: str) -> str | None:
+        return self.department_name_en if lang == "en" and self.department_name_en else self.department_name
 
 
 @dataclass(frozen=True)
 class AdminTiers:
-    """Every grant: super admins, and department admins ordered by username then department path."""
+    """Every grant: super admins, and department admins ordered by name then department path."""
 
     super_admins: list[AdminEntry]
     department_admins: list[AdminEntry]
@@ -209,10 +218,10 @@ def list_admins(session: Session, user: SessionUser) -> AdminTiers:
     _require_super_admin(user)
     rows = session.execute(
         select(AdminGrant.id, Person.username, Person.name, Person.active, Department.id, Department.code,
-               Department.name)
+               Department.name, Person.name_en, Department.name_en)
         .join(Person, Person.id == AdminGrant.person_id)
         .outerjoin(Department, Department.id == AdminGrant.department_id)
-        .order_by(Person.username, Department.path))
+        .order_by(Person.name, Person.username, Department.path))
     entries = [AdminEntry(*row) for row in rows]
     return AdminTiers([e for e in entries if e.department_id is None],
                       [e for e in entries if e.department_id is not None])

@@ -113,3 +113,20 @@ def test_messages_are_translated(root, sessions):
     assert "角色标识不能包含空格" in _flash(root, "/admin/roles")
     page = root.get("/admin/admins").get_data(as_text=True)
     assert "超级管理员" in page and "部门管理员" in page
+
+
+def test_admins_and_the_admin_index_show_people_by_name_in_the_readers_language(root, people, sessions):
+    """Each admin's name leads its row (the username below it), in English on an English page; the grant form
+    asks for a person (its picker finds people by name); the admin index lists people the same way."""
+    import re
+
+    post(root, "/admin/admins", {"username": "zhang", "tier": "department", "department": "sales-east"})
+    page = root.get("/admin/admins?lang=en").get_data(as_text=True)
+    row = re.search(r'<tr data-admin="zhang" data-department="sales-east"><td>(.*?)</td>', page).group(1)
+    assert row == "Zhang San<small>zhang</small>"
+    assert ">Username<" not in page and "Person <input" in page
+    zh = root.get("/admin/admins?lang=zh").get_data(as_text=True)
+    assert '<tr data-admin="zhang" data-department="sales-east"><td>张三<small>zhang</small>' in zh
+    assert "人员 <input" in zh
+    index = root.get("/admin/?lang=en").get_data(as_text=True)
+    assert re.search(r'<tr data-person="zhang"><td><a href="/admin/people/\d+">Zhang San</a></td>\s*<td>zhang</td>', index)
