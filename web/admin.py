@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from engine.errors import NotFoundError, UnreadableFileError, Username, msg
 from engine.people import org_import, org_import_jobs, people_admin, roles, starting
@@ -29,6 +30,11 @@ from .i18n import current_language
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("liaison.web.admin")
 PER_PAGE = 50
+# what a preview row says changes: the plan's field keys as a person reads them (never `name_en`)
+CHANGED_FIELDS = {"username": _l("Username"), "name": _l("Name"), "name_en": _l("English name"),
+                  "email": _l("E-mail"), "employee_no": _l("Employee number"), "department": _l("Department"),
+                  "position": _l("Position"), "manager": _l("Manager"), "active": _l("Active"),
+                  "roles": _l("Roles"), "department_head": _l("Department head")}
 
 
 def _sessions():
@@ -71,7 +77,7 @@ def org_import_page():
     if not plan.ok:
         return render_template("admin/org_import.html", plan=plan, name=name), 422
     job_id = org_import_jobs.start_job(_sessions(), plan, table, current_account(), deactivate_missing=deactivate)
-    return render_template("admin/org_import.html", plan=plan, name=name, job_id=job_id)
+    return render_template("admin/org_import.html", plan=plan, name=name, job_id=job_id, fields=CHANGED_FIELDS)
 
 
 def _run_import(sessions, job_id: int) -> None:
