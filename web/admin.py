@@ -54,6 +54,15 @@ def index():
     return render_template("admin/index.html", rows=rows, more=more, page=page, q=query, lang=current_language())
 
 
+@bp.get("/departments")
+@require_admin
+def departments():
+    """The department tree the admin manages (read only): heads and active people, after an import too."""
+    with _sessions()() as db:
+        rows = people_admin.list_departments(db, current_account().username)
+    return render_template("admin/departments.html", rows=rows, lang=current_language())
+
+
 @bp.route("/org-import", methods=["GET", "POST"])
 @require_super_admin
 def org_import_page():

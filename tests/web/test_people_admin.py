@@ -156,3 +156,30 @@ def test_every_form_on_the_people_pages_needs_its_csrf_token(app, staff):
                          ("manager", {"manager": "li"})):
         assert root.post(f"/admin/people/{staff['zhang']}/{action}", data=data).status_code == 400
     assert app.test_client().post("/account/password/x", data={"new_password": "a", "confirm": "a"}).status_code in (400, 404)
+
+
+def test_the_departments_page_shows_the_admins_tree_with_heads_and_people(app, staff, sessions):
+    """A super admin sees every department in tree order (heads by name, active people in the department and
+    with those below); a department admin their subtree only; an employee gets 403."""
+    with sessions() as s, s.begin():
+        s.execute(update(Department).where(Department.code == "sales-east").values(head_id=staff["wang"],
+                                                                                   name_en="East sales"))
+    root = app.test_client()
+    sign_in(root, "root")
+    assert 'href="/admin/departments"' in root.get("/admin/").get_data(as_text=True)
+    page = root.get("/admin/departments?lang=en").get_data(as_text=True)
+    rows = re.findall(r'<tr data-department="([^"]+)"><td style="padding-left: ([\d.]+)rem">([^<]+)(?:<small>[^<]*</small>)?'
+                      r'</td>\s*<td>([^<]+)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>', page)
+    assert [(code, pad, name, head, n, below) for code, pad, name, head, n, below in rows] == [
+        ("company", "0.5", "公司", "—", "0", "1"), ("sales", "1.75", "销售部", "—", "0", "1"),
+        ("sales-east", "3.0", "East sales", "Wang Wu", "1", "1")]
+    zh = root.get("/admin/departments?lang=zh").get_data(as_text=True)
+    assert "华东销售" in zh and "王五" in zh and "含下级部门" in zh
+    li = app.test_client()
+    sign_in(li, "li")
+    mine = li.get("/admin/departments").get_data(as_text=True)
+    assert 'data-department="sales"' in mine and 'data-department="company"' not in mine
+    assert re.search(r'data-department="sales"><td style="padding-left: 0.5rem">', mine)  # their tree's top
+    zhang = app.test_client()
+    sign_in(zhang, "zhang")
+    assert zhang.get("/admin/departments").status_code == 403
