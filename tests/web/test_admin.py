@@ -104,6 +104,18 @@ def test_the_preview_names_changed_fields_as_people_read_them(app, people):
     assert "英文名称、邮箱、工号" in pages["zh"]
 
 
+def test_the_preview_puts_the_decision_before_the_long_table(app, people):
+    """Apply (or, with errors, "nothing was imported") comes right after the counts, before a table that may
+    be a thousand rows long; each row names the person before the username."""
+    client = app.test_client()
+    sign_in(client, "root")
+    page = _upload(client, GOOD).get_data(as_text=True)
+    assert page.index('action="/admin/org-import/apply"') < page.index('data-row="2"')
+    assert re.search(r'<tr data-row="2"><td>2</td><td>陈一</td><td>chen</td>', page)
+    refused = _upload(client, BAD).get_data(as_text=True)
+    assert refused.index("请修改文件后重新上传") < refused.index('class="list errors"')
+
+
 def test_upload_without_csrf_token_is_refused(app, people):
     client = app.test_client()
     sign_in(client, "root")
