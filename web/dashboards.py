@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, time
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
@@ -85,6 +86,11 @@ def _scope(session, key: str | None = None) -> analytics.Scope:
     return scope
 
 
+def _zone() -> ZoneInfo:
+    """The reader's time zone (Flask-Babel's is a pytz zone, whose offset is wrong in `datetime.combine`)."""
+    return ZoneInfo(str(get_timezone()))
+
+
 def _filters() -> tuple[dict, list[str]]:
     """The query string's filters, and a bilingual error for each one that is not understood (then ignored)."""
     errors, found = [], {"period": request.args.get("period", "day")}
@@ -97,7 +103,7 @@ def _filters() -> tuple[dict, list[str]]:
         if value:
             try:
                 day = datetime.strptime(value, "%Y-%m-%d").date()
-                found[name] = datetime.combine(day, time(), UTC)
+                found[name] = datetime.combine(day, time(), _zone())  # the reader's day, not UTC's
             except ValueError:
                 errors.append(_("%(field)s is not a date (YYYY-MM-DD): %(value)s.", field=label, value=value))
     for name in ("department", "initiator_department", "version"):
@@ -117,7 +123,7 @@ def _engine_filters(session, filters: dict) -> analytics.Filters:
     """The engine's filters: a department filter takes the department's whole subtree."""
     def subtree(department_id):
         return None if department_id is None else tuple(org.subtree_ids(session, department_id)) or (department_id,)
-    return analytics.Filters(since=filters["since"], until=filters["until"], version=filters["version"],
+    return analytics.Filters(since=filters["since"], until=filters["until"], version=filters["version"], zone=_zone(),
                              departments=subtree(filters["department"]),
                              initiator_departments=subtree(filters["initiator_department"]))
 

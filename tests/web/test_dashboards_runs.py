@@ -66,7 +66,8 @@ def test_the_new_views_show_the_runs_numbers(runs):
     page = _client(app, "wang").get("/dashboards/sign_off?lang=en").get_data(as_text=True)
     assert _table(page, "chart-trend") == [
         ["Item", "Cycle time median (h)", "Cycle time P90 (h)", "Finished (requests)"],
-        ["2026-11-02", "5.0", "5.0", "1"], ["2026-11-03", "11.0", "11.0", "1"], ["2026-11-04", "1.0", "1.0", "1"]]
+        ["2026-11-02", "5.0", "5.0", "1"],  # the reader's days (Asia/Shanghai): the run that ended 11-03 20:00 UTC
+        ["2026-11-04", "6.0", "10.0", "2"]]   # ended on 11-04 at 04:00 there, with the one that ended later that day
     flows = {row[0]: row[1:] for row in _table(page, "chart-flows")[1:]}
     assert flows["Submitted → Review"] == ["6", "6"] and flows["Reviewed? → Countersign"] == ["3", "3"]
     assert flows["Reviewed? → Rejected at review"] == ["1", "1"]
