@@ -205,7 +205,7 @@ def role_page(role_id: int):
     """A role: its names, its members (add, remove), and deleting it when nobody holds it."""
     with _sessions()() as db:
         role, members = roles.get_role(db, current_account(), role_id)  # NotFoundError: 404
-    return render_template("admin/role.html", role=role, members=members)
+    return render_template("admin/role.html", role=role, members=members, lang=current_language())
 
 
 @bp.post("/roles/<int:role_id>/rename")

@@ -61,6 +61,11 @@ class Member:
     username: str
     name: str
     active: bool
+    name_en: str | None = None
+
+    def label(self, lang: str) -> str:
+        """The person's name in the reader's language."""
+        return (self.name_en if lang == "en" and self.name_en else self.name) or self.username
 
 
 @dataclass(frozen=True)
@@ -138,12 +143,13 @@ def list_roles(session: Session, user: SessionUser) -> list[RoleInfo]:
 
 
 def get_role(session: Session, user: SessionUser, role_id: int) -> tuple[RoleInfo, list[Member]]:
-    """A role and its members, by username."""
+    """A role and its members, by name."""
     _require_super_admin(user)
     role = _role(session, role_id)
     members = [Member(*row) for row in session.execute(
-        select(Person.username, Person.name, Person.active).join(PersonRole, PersonRole.person_id == Person.id)
-        .where(PersonRole.role_id == role_id).order_by(Person.username))]
+        select(Person.username, Person.name, Person.active, Person.name_en)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role_id == role_id).order_by(Person.name, Person.username))]
     return RoleInfo(role.id, role.key, role.name, role.name_en, len(members)), members
 
 

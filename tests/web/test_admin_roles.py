@@ -58,6 +58,8 @@ def test_roles_are_listed_created_renamed_and_deleted(root, sessions):
     assert 'href="/admin/roles"' in page and 'href="/admin/admins"' in page
     listing = root.get("/admin/roles").get_data(as_text=True)
     assert 'data-role="finance"' in listing and "财务" in listing
+    finance = _role_id(sessions, "finance")  # the name leads the row and opens the role; the key comes after it
+    assert f'<tr data-role="finance"><td><a href="/admin/roles/{finance}">财务</a></td>' in listing
     created = post(root, "/admin/roles", {"key": "hr", "name": "人事", "name_en": "HR"})
     assert created.status_code == 303
     hr = _role_id(sessions, "hr")
@@ -76,6 +78,12 @@ def test_members_are_added_and_removed_and_a_used_role_is_kept(root, sessions):
     post(root, f"/admin/roles/{finance}/members", {"username": "li"})
     page = root.get(f"/admin/roles/{finance}").get_data(as_text=True)
     assert 'data-member="li"' in page and 'data-member="zhang"' in page and "李四 added." in page  # by display name
+    # the role by its name (the key beside it), each member by name in the page's language, the username below
+    assert "<h1>财务 <small" in page and "<title>财务" in page
+    assert '<tr data-member="zhang"><td>Zhang San<small>zhang</small></td>' in page
+    zh = root.get(f"/admin/roles/{finance}?lang=zh").get_data(as_text=True)
+    assert '<tr data-member="zhang"><td>张三<small>zhang</small></td>' in zh and "人员 <input" in zh
+    root.get("/admin/?lang=en")  # back to English for the messages below
     post(root, f"/admin/roles/{finance}/members", {"username": "ghost"})
     assert "Nobody has the username ghost." in _flash(root, f"/admin/roles/{finance}")
     post(root, f"/admin/roles/{finance}/delete")
