@@ -118,6 +118,17 @@ def test_the_quiz_hides_the_key_until_submitted_and_then_shows_the_review(site, 
     assert again.status_code == 409 and "already passed" in again.get_data(as_text=True)
 
 
+def test_the_numbers_of_a_row_say_what_they_are_where_the_header_is_hidden(site, course):
+    """On a phone a table's header row is hidden: the person's list and HR's score table name each number."""
+    app, _ = site
+    mine = _client(app, "zhang").get("/training/?lang=zh").get_data(as_text=True)
+    for label in ("截止时间", "考试次数", "最高分", "结果"):
+        assert f'<span class="cell-label">{label}: </span>' in mine, label
+    scores = _client(app, "hu").get(f"/training/admin/scores?course={course}&lang=en").get_data(as_text=True)
+    for label in ("Best score", "Last score", "Attempts", "Date"):
+        assert f'<span class="cell-label">{label}: </span>' in scores, label
+
+
 def test_hr_sees_the_score_table_with_charts_and_exports_it(site, course):
     app, _ = site
     hr = _client(app, "hu")
