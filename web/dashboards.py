@@ -10,6 +10,7 @@ import csv
 import io
 import re
 from datetime import datetime, time
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
@@ -273,8 +274,10 @@ def export(key: str, table: str, fmt: str):
                            analytics.version_diagram(session, key, filters["version"], current_language())["version"])
         found = _tables(session, scope, key, filters, flows=flows)[table]
         rows = _named(session, key, filters["version"], found)
+        names = next((p["name"] for p in analytics.processes(session, scope) if p["key"] == key), {})
     header = [str(COLUMNS.get(c, c)) for c in found["columns"]]
-    name = f"{key}-{table}.{fmt}"
+    title = f"{names.get(current_language()) or names.get('zh') or key}-{TABLES[table]}"
+    name = re.sub(r'[\\/:*?"<>|\s]+', " ", title).strip() + f".{fmt}"  # the file as the page names it
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -291,4 +294,7 @@ def export(key: str, table: str, fmt: str):
         buffer = io.BytesIO()
         book.save(buffer)
         body, mime = buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response = Response(body, mimetype=mime)
+    # filename*: the page's language (RFC 6266); filename: an ASCII fallback for old clients
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{key}-{table}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+    return response

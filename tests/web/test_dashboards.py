@@ -137,6 +137,12 @@ def test_exports_hold_the_tables_numbers(dash):
     assert book.sheetnames == ["Waiting time per step"]  # the table's title, never its key ("nodes")
     long_title = load_workbook(io.BytesIO(client.get("/dashboards/sign_off/trend.xlsx?lang=en").data))
     assert long_title.sheetnames == ["Cycle time trend (by period of"]  # Excel's 31 characters
+    from urllib.parse import unquote
+
+    named = client.get("/dashboards/sign_off/volume.xlsx?lang=zh&period=week").headers["Content-Disposition"]
+    ascii_name, utf8_name = re.fullmatch(r'attachment; filename="([^"]+)"; filename\*=UTF-8\'\'(\S+)', named).groups()
+    assert ascii_name == "sign_off-volume.xlsx" and unquote(utf8_name).endswith("-各时段申请数.xlsx")  # as the page says
+    assert not unquote(utf8_name).startswith("sign_off")  # the process by its name
     weekly = client.get("/dashboards/sign_off/volume.xlsx?lang=zh&period=week").data
     sheet = load_workbook(io.BytesIO(weekly)).active
     assert sheet.title == "各时段申请数" and re.fullmatch(r"2026 年第 \d+ 周", sheet["A2"].value)  # as the page says it

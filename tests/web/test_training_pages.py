@@ -135,8 +135,11 @@ def test_hr_sees_the_score_table_with_charts_and_exports_it(site, course):
     page = hr.get(f"/training/admin/scores?course={course}&lang=zh").get_data(as_text=True)
     assert 'id="training-distribution"' in page and 'id="training-questions"' in page
     assert "张三" in page and "zhang" not in re.sub(r'data-person="zhang"', "", page)
-    book = load_workbook(io.BytesIO(hr.get(f"/training/admin/scores.xlsx?course={course}").data))
+    exported = hr.get(f"/training/admin/scores.xlsx?course={course}")
+    book = load_workbook(io.BytesIO(exported.data))
     assert book.active["A2"].value == "张三"
+    assert exported.headers["Content-Disposition"] == (  # the page's title as the file's name, ASCII for old clients
+        "attachment; filename=\"training-scores.xlsx\"; filename*=UTF-8''%E8%80%83%E6%A0%B8%E6%88%90%E7%BB%A9%E7%BB%9F%E8%AE%A1%E8%A1%A8.xlsx")
     certificate = re.search(r'href="(/training/certificates/\d+\.pdf)"', page).group(1)
     assert hr.get(certificate).headers["Content-Type"] == "application/pdf"  # HR downloads it too
     assert "培训管理" in hr.get("/?lang=zh").get_data(as_text=True)
