@@ -185,3 +185,22 @@ def test_the_departments_page_shows_the_admins_tree_with_heads_and_people(app, s
     zhang = app.test_client()
     sign_in(zhang, "zhang")
     assert zhang.get("/admin/departments").status_code == 403
+
+
+def test_the_admin_index_groups_its_pages_as_tiles_before_the_people_list(app, staff):
+    """Two groups of tiles (people and organization; processes and services), then the people list; a
+    department admin's tiles hold only what their tier opens."""
+    root = app.test_client()
+    sign_in(root, "root")
+    page = root.get("/admin/?lang=zh").get_data(as_text=True)
+    organization = page[page.index('id="organization"'):page.index('id="services"')]
+    for href in ("/admin/people/", "/admin/departments", "/admin/org-import", "/admin/roles", "/admin/admins",
+                 "/admin/processes"):
+        assert f'<li><a href="{href}">' in organization, href
+    assert "人员与组织" in page and "流程与服务" in page
+    assert page.index('id="services"') < page.index('id="people-list"') < page.index('data-person="wang"')
+    assert '<span class="cell-label">在职: </span>' in page  # "yes" says what it answers on a phone
+    li = app.test_client()
+    sign_in(li, "li")
+    mine = li.get("/admin/").get_data(as_text=True)
+    assert '<li><a href="/admin/departments">' in mine and "/admin/org-import" not in mine and "/admin/calendar" not in mine
