@@ -111,9 +111,10 @@ def test_the_preview_puts_the_decision_before_the_long_table(app, people):
     sign_in(client, "root")
     page = _upload(client, GOOD).get_data(as_text=True)
     assert page.index('action="/admin/org-import/apply"') < page.index('data-row="2"')
-    assert re.search(r'<tr data-row="2"><td>2</td><td>陈一</td><td>chen</td>', page)
+    assert re.search(r'<tr data-row="2"><td><span class="cell-label">行 </span>2</td><td>陈一</td><td>chen</td>', page)
     refused = _upload(client, BAD).get_data(as_text=True)
     assert refused.index("请修改文件后重新上传") < refused.index('class="list errors"')
+    assert '<tr><td><span class="cell-label">行 </span>2</td>' in refused  # the row number says so on a phone
 
 
 def test_upload_without_csrf_token_is_refused(app, people):
