@@ -117,6 +117,10 @@ def _filters() -> tuple[dict, list[str]]:
                 errors.append(_("Not a number: %(value)s.", value=value))
     if found["until"] is not None:
         found["until"] = found["until"].replace(hour=23, minute=59, second=59)
+    if found["since"] is not None and found["until"] is not None and found["since"] > found["until"]:
+        errors.append(_("From (%(since)s) is after To (%(until)s): nothing could match.",
+                        since=request.args["since"].strip(), until=request.args["until"].strip()))
+        found["since"] = found["until"] = None  # then ignored, as every filter that is not understood
     return found, errors
 
 

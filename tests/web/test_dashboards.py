@@ -167,6 +167,10 @@ def test_a_bad_filter_is_a_bilingual_error_and_the_page_still_shows(dash):
     assert client.get("/dashboards/sign_off/volume.csv?since=yesterday").status_code == 400
     page = client.get("/dashboards/sign_off?lang=en&period=month&key=x&table=y").get_data(as_text=True)
     assert "/dashboards/sign_off/volume.csv?period=month&amp;lang=en" in page  # only the filters carry over
+    backwards = client.get("/dashboards/sign_off?lang=zh&since=2026-11-10&until=2026-11-01")
+    assert backwards.status_code == 400  # was an empty dashboard without a word
+    assert "开始日期（2026-11-10）晚于结束日期（2026-11-01），不会有任何结果。" in backwards.get_data(as_text=True)
+    assert client.get("/dashboards/sign_off/volume.csv?since=2026-11-10&until=2026-11-01").status_code == 400
 
 
 @pytest.mark.browser
