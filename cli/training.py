@@ -80,7 +80,7 @@ def training_scores(ctx, actor: str, course_id: int | None, department: str | No
     except LiaisonError as exc:
         fail(exc, as_json)
     if xlsx_path:
-        Path(xlsx_path).write_bytes(scores.export_xlsx(table, lang))
+        Path(xlsx_path).write_bytes(scores.export_xlsx(table, lang, ZoneInfo(load_settings().timezone)))
     summary = {"people": len(table.rows), "passed": table.passed, "pass_rate": table.pass_rate,
                "distribution": dict(zip(scores.BUCKETS, table.distribution, strict=True)),
                "most_missed": [{"question": q.question, "wrong_share": q.wrong_share} for q in table.questions[:5]]}

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from engine.errors import NotFoundError, UnreadableFileError, Username, msg
-from engine.people import org, org_import, org_import_jobs, roles, starting
+from engine.people import org_import, org_import_jobs, people_admin, roles, starting
 from engine.work import queries
 from web.errors import translated
 
@@ -29,6 +30,11 @@ from .i18n import current_language
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("liaison.web.admin")
 PER_PAGE = 50
+# what a preview row says changes: the plan's field keys as a person reads them (never `name_en`)
+CHANGED_FIELDS = {"username": _l("Username"), "name": _l("Name"), "name_en": _l("English name"),
+                  "email": _l("E-mail"), "employee_no": _l("Employee number"), "department": _l("Department"),
+                  "position": _l("Position"), "manager": _l("Manager"), "active": _l("Active"),
+                  "roles": _l("Roles"), "department_head": _l("Department head")}
 
 
 def _sessions():
@@ -38,13 +44,23 @@ def _sessions():
 @bp.get("/")
 @require_admin
 def index():
-    """People the admin may manage: everyone for a super admin, their departments' subtrees otherwise."""
+    """People the admin may manage: everyone for a super admin, their departments' subtrees otherwise
+    (the people list's own engine function: names and departments in the reader's language)."""
     user = current_account()
-    query = request.args.get("q", "").strip()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    query = request.args.get("q", "").strip()[:200]
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 10**9))
     with _sessions()() as db:
-        rows, more = org.manageable_people(db, user.username, query, page, PER_PAGE)
-    return render_template("admin/index.html", rows=rows, more=more, page=page, q=query)
+        rows, more = people_admin.list_people(db, user.username, query, page, PER_PAGE)
+    return render_template("admin/index.html", rows=rows, more=more, page=page, q=query, lang=current_language())
+
+
+@bp.get("/departments")
+@require_admin
+def departments():
+    """The department tree the admin manages (read only): heads and active people, after an import too."""
+    with _sessions()() as db:
+        rows = people_admin.list_departments(db, current_account().username)
+    return render_template("admin/departments.html", rows=rows, lang=current_language())
 
 
 @bp.route("/org-import", methods=["GET", "POST"])
@@ -70,7 +86,7 @@ def org_import_page():
     if not plan.ok:
         return render_template("admin/org_import.html", plan=plan, name=name), 422
     job_id = org_import_jobs.start_job(_sessions(), plan, table, current_account(), deactivate_missing=deactivate)
-    return render_template("admin/org_import.html", plan=plan, name=name, job_id=job_id)
+    return render_template("admin/org_import.html", plan=plan, name=name, job_id=job_id, fields=CHANGED_FIELDS)
 
 
 def _run_import(sessions, job_id: int) -> None:
@@ -189,7 +205,7 @@ def role_page(role_id: int):
     """A role: its names, its members (add, remove), and deleting it when nobody holds it."""
     with _sessions()() as db:
         role, members = roles.get_role(db, current_account(), role_id)  # NotFoundError: 404
-    return render_template("admin/role.html", role=role, members=members)
+    return render_template("admin/role.html", role=role, members=members, lang=current_language())
 
 
 @bp.post("/roles/<int:role_id>/rename")
@@ -230,7 +246,7 @@ def admins_page():
     """Super admins and department admins, with forms to grant and revoke."""
     with _sessions()() as db:
         tiers = roles.list_admins(db, current_account())
-    return render_template("admin/admins.html", tiers=tiers)
+    return render_template("admin/admins.html", tiers=tiers, lang=current_language())
 
 
 @bp.post("/admins")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, time
+from datetime import datetime, time
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
@@ -85,6 +87,11 @@ def _scope(session, key: str | None = None) -> analytics.Scope:
     return scope
 
 
+def _zone() -> ZoneInfo:
+    """The reader's time zone (Flask-Babel's is a pytz zone, whose offset is wrong in `datetime.combine`)."""
+    return ZoneInfo(str(get_timezone()))
+
+
 def _filters() -> tuple[dict, list[str]]:
     """The query string's filters, and a bilingual error for each one that is not understood (then ignored)."""
     errors, found = [], {"period": request.args.get("period", "day")}
@@ -97,7 +104,7 @@ def _filters() -> tuple[dict, list[str]]:
         if value:
             try:
                 day = datetime.strptime(value, "%Y-%m-%d").date()
-                found[name] = datetime.combine(day, time(), UTC)
+                found[name] = datetime.combine(day, time(), _zone())  # the reader's day, not UTC's
             except ValueError:
                 errors.append(_("%(field)s is not a date (YYYY-MM-DD): %(value)s.", field=label, value=value))
     for name in ("department", "initiator_department", "version"):
@@ -110,6 +117,10 @@ def _filters() -> tuple[dict, list[str]]:
                 errors.append(_("Not a number: %(value)s.", value=value))
     if found["until"] is not None:
         found["until"] = found["until"].replace(hour=23, minute=59, second=59)
+    if found["since"] is not None and found["until"] is not None and found["since"] > found["until"]:
+        errors.append(_("From (%(since)s) is after To (%(until)s): nothing could match.",
+                        since=request.args["since"].strip(), until=request.args["until"].strip()))
+        found["since"] = found["until"] = None  # then ignored, as every filter that is not understood
     return found, errors
 
 
@@ -117,7 +128,7 @@ def _engine_filters(session, filters: dict) -> analytics.Filters:
     """The engine's filters: a department filter takes the department's whole subtree."""
     def subtree(department_id):
         return None if department_id is None else tuple(org.subtree_ids(session, department_id)) or (department_id,)
-    return analytics.Filters(since=filters["since"], until=filters["until"], version=filters["version"],
+    return analytics.Filters(since=filters["since"], until=filters["until"], version=filters["version"], zone=_zone(),
                              departments=subtree(filters["department"]),
                              initiator_departments=subtree(filters["initiator_department"]))
 
@@ -227,8 +238,8 @@ def diagram_xml(key: str):
 
 def _named(session, key: str, version: int | None, found: dict) -> list[list]:
     """A table's rows for an export: people by display name, steps, flows, departments and measures by their
-    names in the page's language (as the page says them, "Unassigned" included), times as local
-    "YYYY-MM-DD HH:MM" text."""
+    names in the page's language (as the page says them, "Unassigned" included), weeks as the page says
+    them, times as local "YYYY-MM-DD HH:MM" text."""
     lang = current_language()
     columns = found["columns"]
     diagram = analytics.version_diagram(session, key, version, lang)
@@ -240,11 +251,17 @@ def _named(session, key: str, version: int | None, found: dict) -> list[list]:
     named = {"person": lambda v: people.get(v, v), "waits_for": lambda v: people.get(v, v),
              "deputy": lambda v: people.get(v, v), "element_id": lambda v: labels.get(v, v),
              "department_id": lambda v: departments.get(v, v),
-             "flow_id": lambda v: _flow_name(diagram["flows"], labels, v), "measure": lambda v: str(COLUMNS.get(v, v))}
+             "flow_id": lambda v: _flow_name(diagram["flows"], labels, v), "measure": lambda v: str(COLUMNS.get(v, v)),
+             "period": period_label, "week": period_label}  # "2026 年第 49 周" as on the page, not "2026-W49"
     missing = {"person": _("Unassigned"), "department_id": _("No department")}  # the page's words for an empty cell
     return [[format_datetime(v, "yyyy-MM-dd HH:mm") if isinstance(v, datetime)
              else named[c](v) if c in named and v is not None else missing.get(c, v) if v is None else v
              for c, v in zip(columns, row, strict=True)] for row in found["rows"]]
+
+
+def _sheet_title(title: str) -> str:
+    """The table's title as an Excel sheet name: without the characters Excel refuses, at most 31 long."""
+    return re.sub(r"[\\/?*\[\]:]", " ", title).strip()[:31].rstrip()
 
 
 @bp.get("/dashboards/<key>/<table>.<fmt>")
@@ -263,8 +280,10 @@ def export(key: str, table: str, fmt: str):
                            analytics.version_diagram(session, key, filters["version"], current_language())["version"])
         found = _tables(session, scope, key, filters, flows=flows)[table]
         rows = _named(session, key, filters["version"], found)
+        names = next((p["name"] for p in analytics.processes(session, scope) if p["key"] == key), {})
     header = [str(COLUMNS.get(c, c)) for c in found["columns"]]
-    name = f"{key}-{table}.{fmt}"
+    title = f"{names.get(current_language()) or names.get('zh') or key}-{TABLES[table]}"
+    name = re.sub(r'[\\/:*?"<>|\s]+', " ", title).strip() + f".{fmt}"  # the file as the page names it
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -274,11 +293,14 @@ def export(key: str, table: str, fmt: str):
     else:
         book = Workbook()
         sheet = book.active
-        sheet.title = table[:31]
+        sheet.title = _sheet_title(str(TABLES[table]))
         sheet.append(header)
         for row in rows:
             sheet.append(row)
         buffer = io.BytesIO()
         book.save(buffer)
         body, mime = buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response = Response(body, mimetype=mime)
+    # filename*: the page's language (RFC 6266); filename: an ASCII fallback for old clients
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{key}-{table}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+    return response

@@ -6,10 +6,13 @@ and XLSX export. For the role `hr` and super admins; the rules are `engine.train
 from __future__ import annotations
 
 from datetime import datetime, time
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import yaml
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import get_timezone
+from flask_babel import gettext as _
 
 from engine.config import load_settings
 from engine.errors import LiaisonError, msg
@@ -199,9 +202,11 @@ def scores_export():
     user, lang = current_account(), current_language()
     with _sessions()() as db:
         table = scores.score_table(db, user.groups, user.is_super_admin, lang=lang, **_filters())
-    response = make_response(scores.export_xlsx(table, lang))
+    response = make_response(scores.export_xlsx(table, lang, get_timezone()))
     response.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    response.headers["Content-Disposition"] = 'attachment; filename="training-scores.xlsx"'
+    # filename*: the page's title in its language (RFC 6266); filename: an ASCII fallback for old clients
+    response.headers["Content-Disposition"] = ('attachment; filename="training-scores.xlsx"; '
+                                               f"filename*=UTF-8''{quote(_('Score table') + '.xlsx')}")
     return response
 
 

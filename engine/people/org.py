@@ -20,7 +20,6 @@ from engine.caching import scoped
 from engine.data import sorting
 from engine.data.models import AdminGrant, Department, OutOfOffice, Person, PersonRole, Role, utcnow
 from engine.errors import LiaisonError, NotFoundError, Username, msg
-from engine.results import paging
 
 DepartmentRef = int | str  # id or code
 
@@ -329,21 +328,3 @@ def role_choices(session: Session, lang: str = "zh") -> list[tuple[str, str]]:
     """Every role as (key, name in lang), by key: what a page offers when roles are chosen by name."""
     return [(key, (name_en if lang == "en" and name_en else name) or key)
             for key, name, name_en in session.execute(select(Role.key, Role.name, Role.name_en).order_by(Role.key))]
-
-
-def manageable_people(session: Session, admin_username: str, text: str = "", page: int = 1,
-                      per_page: int = 50) -> tuple[list[tuple[Person, str | None]], bool]:
-    """People an admin may manage (everyone for a super admin, their departments' subtrees otherwise),
-    matching `text` in username, name or e-mail: `([(person, department name)], more pages?)`."""
-    people = select(Person, Department.name).outerjoin(Department, Department.id == Person.department_id)
-    if not is_super_admin(session, admin_username):
-        held = admin_departments(session, admin_username)
-        paths = session.scalars(select(Department.path).where(Department.id.in_(held))) if held else []
-        people = people.where(within_any(Department.path, paths))
-    if text:
-        like = f"%{text}%"
-        people = people.where(or_(Person.username.ilike(like), Person.name.ilike(like), Person.email.ilike(like)))
-    page, per_page = paging(page, per_page, 200)
-    rows = session.execute(people.order_by(Person.sort_key, Person.username).limit(per_page + 1)
-                           .offset((page - 1) * per_page)).all()
-    return [tuple(row) for row in rows[:per_page]], len(rows) > per_page

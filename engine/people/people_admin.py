@@ -1,4 +1,5 @@
-"""The admin's people list and its changes: deactivate / reactivate, move department, change manager.
+"""The admin's people list and its changes: deactivate / reactivate, move department, change manager;
+the admin's department tree (read only: departments come from the org import).
 
 Scoped like every admin page: a super admin sees and changes everyone; a department admin the
 people of their departments' subtrees who hold no admin grant, and only into departments they
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.data.models import Department, Person, PersonRole, Role
@@ -191,3 +192,54 @@ def set_manager(session: Session, actor: str | None, username: str, manager_user
     session.execute(update(Person).where(Person.id == person.id).values(manager_id=manager_id, updated_at=now))
     session.refresh(person)
     return person
+
+
+@dataclass(frozen=True)
+class DepartmentRow:
+    """One department of the admin's tree: `depth` below the tree's top, its head, its active people
+    (in this department itself, and in it with every department below)."""
+
+    id: int
+    code: str
+    name: str
+    name_en: str | None
+    depth: int
+    head: str | None  # the head's username
+    head_name: str | None
+    head_name_en: str | None
+    people: int
+    people_below: int
+
+    def label(self, lang: str) -> str:
+        return (self.name_en if lang == "en" and self.name_en else self.name) or self.code
+
+    def head_label(self, lang: str) -> str | None:
+        if self.head is None:
+            return None
+        return (self.head_name_en if lang == "en" and self.head_name_en else self.head_name) or self.head
+
+
+def list_departments(session: Session, admin_username: str) -> list[DepartmentRow]:
+    """The departments the admin manages (every one for a super admin, their subtrees otherwise) in tree
+    order, parents before children and siblings as created, with heads and active people counts."""
+    head = aliased(Person)
+    counts = (select(Person.department_id, func.count().label("n")).where(Person.active)
+              .group_by(Person.department_id).subquery())
+    query = (select(Department.id, Department.code, Department.name, Department.name_en, Department.path,
+                    head.username, head.name, head.name_en, func.coalesce(counts.c.n, 0))
+             .outerjoin(head, head.id == Department.head_id)
+             .outerjoin(counts, counts.c.department_id == Department.id))
+    scope = _scope(session, admin_username)
+    rows = session.execute(query if scope is None else query.where(scope)).all()
+
+    def ids(path: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in path.strip("/").split("/") if part.isdigit())
+
+    rows.sort(key=lambda row: ids(row[4]))
+    below: dict[int, int] = {}
+    for row in rows:  # every department's count added to itself and each visible ancestor
+        for ancestor in ids(row[4]):
+            below[ancestor] = below.get(ancestor, 0) + row[8]
+    top = min((len(ids(row[4])) for row in rows), default=1)
+    return [DepartmentRow(row[0], row[1], row[2], row[3], len(ids(row[4])) - top, row[5], row[6], row[7], row[8],
+                          below.get(row[0], row[8])) for row in rows]

@@ -61,6 +61,11 @@ class Member:
     username: str
     name: str
     active: bool
+    name_en: str | None = None
+
+    def label(self, lang: str) -> str:
+        """The person's name in the reader's language."""
+        return (self.name_en if lang == "en" and self.name_en else self.name) or self.username
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,15 @@ class AdminEntry:
     department_id: int | None = None
     department_code: str | None = None
     department_name: str | None = None
+    name_en: str | None = None
+    department_name_en: str | None = None
+
+    def label(self, lang: str) -> str:
+        """The person's name in the reader's language."""
+        return (self.name_en if lang == "en" and self.name_en else self.name) or self.username
+
+    def department_label(self, lang: str) -> str | None:
+        return self.department_name_en if lang == "en" and self.department_name_en else self.department_name
 
 
 @dataclass(frozen=True)
@@ -133,7 +147,8 @@ def get_role(session: Session, user: SessionUser, role_id: int) -> tuple[RoleInf
     _require_super_admin(user)
     role = _role(session, role_id)
     members = [Member(*row) for row in session.execute(
-        select(Person.username, Person.name, Person.active).join(PersonRole, PersonRole.person_id == Person.id)
+        select(Person.username, Person.name, Person.active, Person.name_en)
+        .join(PersonRole, PersonRole.person_id == Person.id)
         .where(PersonRole.role_id == role_id).order_by(Person.sort_key, Person.username))]
     return RoleInfo(role.id, role.key, role.name, role.name_en, len(members)), members
 
@@ -209,7 +224,7 @@ def list_admins(session: Session, user: SessionUser) -> AdminTiers:
     _require_super_admin(user)
     rows = session.execute(
         select(AdminGrant.id, Person.username, Person.name, Person.active, Department.id, Department.code,
-               Department.name)
+               Department.name, Person.name_en, Department.name_en)
         .join(Person, Person.id == AdminGrant.person_id)
         .outerjoin(Department, Department.id == AdminGrant.department_id)
         .order_by(Person.sort_key, Person.username, Department.path))

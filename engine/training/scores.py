@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from openpyxl import Workbook
 from sqlalchemy import and_, case, func, select
@@ -170,14 +170,26 @@ def _label(value, lang: str) -> str:
     return str(value)
 
 
+def _local(moment: datetime | None, zone: tzinfo) -> datetime | None:
+    """A stored moment as the reader's wall-clock time, to the minute (XLSX has no time zones)."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    return aware.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+
+
 HEADERS = {"zh": ("姓名", "部门", "课程", "最高分", "最后得分", "考试次数", "结果", "日期"),
            "en": ("Name", "Department", "Course", "Best", "Last", "Attempts", "Outcome", "Date")}
 OUTCOME_WORDS = {"zh": {"passed": "已通过", "failed": "未通过", "open": "进行中"},  # the score page's words
                  "en": {"passed": "Passed", "failed": "Failed", "open": "In progress"}}
 
 
-def export_xlsx(table: ScoreTable, lang: str = "zh") -> bytes:
-    """The table as an XLSX workbook: the rows, then a sheet of question statistics."""
+def export_xlsx(table: ScoreTable, lang: str = "zh", zone: tzinfo = UTC) -> bytes:
+    """The table as an XLSX workbook: the rows, then a sheet of question statistics.
+
+    The date is the last attempt's moment in `zone` (the reader's time zone, as the page shows it), a real
+    date-time cell that Excel sorts and filters; scores and counts are numbers.
+    """
     lang = "en" if lang == "en" else "zh"
     book = Workbook()
     sheet = book.active
@@ -185,8 +197,11 @@ def export_xlsx(table: ScoreTable, lang: str = "zh") -> bytes:
     sheet.append(HEADERS[lang])
     for row in table.rows:
         sheet.append([row.name, row.department, row.course, row.best, row.last, row.attempts,
-                      OUTCOME_WORDS[lang][row.status],
-                      row.last_at.date().isoformat() if row.last_at else None])
+                      OUTCOME_WORDS[lang][row.status], _local(row.last_at, zone)])
+    for cell in sheet["H"][1:]:
+        cell.number_format = "yyyy-mm-dd hh:mm"
+    for column, width in zip("ABCDEFGH", (12, 14, 24, 8, 8, 8, 10, 17), strict=True):
+        sheet.column_dimensions[column].width = width
     questions = book.create_sheet("题目" if lang == "zh" else "Questions")
     questions.append(("课程", "题目", "作答", "答错", "错误率 %") if lang == "zh" else
                      ("Course", "Question", "Answers", "Wrong", "Wrong %"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import BigInteger, case, cast, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -167,13 +167,16 @@ class Scope:
 @dataclass(frozen=True)
 class Filters:
     """The dashboard's filters: start between `since` and `until`, a version, the department of the task's
-    actor (`departments`, ids with their subtrees) and the initiator's department (`initiator_departments`)."""
+    actor (`departments`, ids with their subtrees) and the initiator's department (`initiator_departments`);
+    `zone`, the reader's time zone, says which day, week or month a moment falls in (a request started at
+    07:00 in Shanghai is that day's, not the day before's as in UTC)."""
 
     since: datetime | None = None
     until: datetime | None = None
     version: int | None = None
     departments: tuple[int, ...] | None = None
     initiator_departments: tuple[int, ...] | None = None
+    zone: tzinfo = UTC
 
 
 def as_scope(scope: Scope | set[str] | frozenset[str] | None) -> Scope:
@@ -209,15 +212,23 @@ def _grouped_quantiles(session: Session, query, group, value) -> dict:
     return {g: (*_quantiles(vs), len(vs)) for g, vs in values.items()}
 
 
-def _period_sql(dialect: str, column, period: str):
-    """`_period` of a time column as SQL on PostgreSQL (UTC); None elsewhere (then Python buckets)."""
+def _zone_name(zone: tzinfo) -> str:
+    """The IANA name PostgreSQL's `timezone()` takes (zoneinfo's `key`, pytz's `zone`; UTC otherwise)."""
+    return getattr(zone, "key", None) or getattr(zone, "zone", None) or "UTC"
+
+
+def _period_sql(dialect: str, column, period: str, zone: tzinfo = UTC):
+    """`_period` of a time column as SQL on PostgreSQL (in `zone`); None elsewhere (then Python buckets)."""
     if dialect != "postgresql":
         return None
     pattern = {"month": "YYYY-MM", "week": 'IYYY-"W"IW'}.get(period, "YYYY-MM-DD")
-    return func.to_char(func.timezone("UTC", column), pattern)
+    return func.to_char(func.timezone(_zone_name(zone), column), pattern)
 
 
-def _period(moment: datetime, period: str) -> str:
+def _period(moment: datetime, period: str, zone: tzinfo | None = None) -> str:
+    """The day, ISO week or month of a moment; in `zone` when given (a naive moment is UTC, as stored)."""
+    if zone is not None:
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
     if period == "month":
         return moment.strftime("%Y-%m")
     if period == "week":
@@ -258,7 +269,8 @@ def instance_counts(session: Session, scope, key: str, period: str = "day", filt
     rows: dict[str, Counter] = defaultdict(Counter)
     decided = Counter()
     dialect = session.get_bind().dialect.name
-    started_in = _period_sql(dialect, a.started_at, period)
+    zone = (filters or Filters()).zone
+    started_in = _period_sql(dialect, a.started_at, period, zone)
     if started_in is not None:  # PostgreSQL: counted and ranked in SQL, a row per period and status
         for bucket, status, count in session.execute(select(started_in, a.status, func.count()).where(*where)
                                                      .group_by(started_in, a.status)):
@@ -266,7 +278,7 @@ def instance_counts(session: Session, scope, key: str, period: str = "day", filt
         ended = a.status.in_(("completed", "rejected")) & a.cycle_seconds.is_not(None)
         median, p90, _ = _grouped_quantiles(session, select().where(*where, ended), None, a.cycle_seconds).get(
             None, (None, None, 0))
-        by_end = _grouped_quantiles(session, select().where(*where, ended), _period_sql(dialect, a.ended_at, period),
+        by_end = _grouped_quantiles(session, select().where(*where, ended), _period_sql(dialect, a.ended_at, period, zone),
                                     a.cycle_seconds)
         trend = [{"period": p, "median": by_end[p][0], "p90": by_end[p][1], "count": by_end[p][2]}
                  for p in sorted(by_end)]
@@ -274,10 +286,10 @@ def instance_counts(session: Session, scope, key: str, period: str = "day", filt
         cycles, ends = [], defaultdict(list)
         for started, status, cycle, finished in session.execute(select(a.started_at, a.status, a.cycle_seconds,
                                                                        a.ended_at).where(*where)):
-            _count(rows[_period(started, period)], status, 1, decided)
+            _count(rows[_period(started, period, zone)], status, 1, decided)
             if status in ("completed", "rejected") and cycle is not None:
                 cycles.append(cycle)
-                ends[_period(finished, period)].append(cycle)
+                ends[_period(finished, period, zone)].append(cycle)
         median, p90 = _quantiles(cycles)
         trend = [{"period": p, "median": _quantiles(ends[p])[0], "p90": _quantiles(ends[p])[1], "count": len(ends[p])}
                  for p in sorted(ends)]
@@ -437,11 +449,12 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
     acted = _grouped_quantiles(session, _scoped(select().where(FINISHED, v.actor.is_not(None)), scope, key, filters),
                                v.actor, v.wait_seconds)
     dialect = session.get_bind().dialect.name
-    monday = _week_start(dialect, v.left_at)
+    zone = (filters or Filters()).zone
+    monday = _week_start(dialect, v.left_at, zone)
     several = exists().where(ApprovalItem.task_id == v.task_id)  # a node with signers (会签, 或签, 依次...)
     done_alone = select(v.actor, monday, func.count()).where(FINISHED, v.actor.is_not(None), ~several) \
         .group_by(v.actor, monday)
-    signed_on = _week_start(dialect, ApprovalItem.decided_at)  # each signer's decision, the week it was made
+    signed_on = _week_start(dialect, ApprovalItem.decided_at, zone)  # each signer's decision, the week it was made
     done_signing = (select(ApprovalItem.signer, signed_on, func.count())
                     .join(v, v.task_id == ApprovalItem.task_id)
                     .where(ApprovalItem.status.in_(("approved", "rejected")), ApprovalItem.decided_at.is_not(None))
@@ -456,11 +469,13 @@ def workload(session: Session, scope, key: str | None = None, filters: Filters |
             "done_per_week": dict(sorted(weekly.items()))}
 
 
-def _week_start(dialect: str, column):
-    """The Monday (UTC) of `column`'s ISO week, as SQL: a timestamp on PostgreSQL, 'YYYY-MM-DD' on SQLite."""
+def _week_start(dialect: str, column, zone: tzinfo = UTC):
+    """The Monday of `column`'s ISO week in `zone`, as SQL: a timestamp on PostgreSQL, 'YYYY-MM-DD' on SQLite
+    (which knows no time zones: the zone's offset now is added, exact for zones without summer time)."""
     if dialect == "postgresql":
-        return func.date_trunc("week", func.timezone("UTC", column))
-    return func.date(column, "weekday 0", "-6 days")
+        return func.date_trunc("week", func.timezone(_zone_name(zone), column))
+    offset = datetime.now(UTC).astimezone(zone).utcoffset() or timedelta()
+    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes", "weekday 0", "-6 days")
 
 
 def expected_finish(session: Session, instance_id: int, now: datetime | None = None) -> dict | None:

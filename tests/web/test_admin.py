@@ -88,6 +88,35 @@ def test_org_import_preview_counts_each_row_and_names_what_changes(app, people, 
     assert "备注" in page                                                  # the unknown column's warning is shown
 
 
+def test_the_preview_names_changed_fields_as_people_read_them(app, people):
+    """An update's changed fields are labels in the page's language ("English name", "英文名称"), never the
+    plan's keys (name_en, employee_no)."""
+    client = app.test_client()
+    sign_in(client, "root")
+    text = "username,name,name_en,email,employee_no\nzhang,张三,Zhang S.,zs@example.com,E-7\n"
+    pages = {}
+    for lang in ("en", "zh"):
+        response = client.post(f"/admin/org-import?lang={lang}", content_type="multipart/form-data", data={
+            "csrf_token": csrf_token(client, "/admin/org-import"), "file": (io.BytesIO(text.encode()), "org.csv")})
+        assert response.status_code == 200
+        pages[lang] = re.search(r'<tr data-row="2">(.*?)</tr>', response.get_data(as_text=True), re.S).group(1)
+    assert "English name, E-mail, Employee number" in pages["en"] and "name_en" not in pages["en"]
+    assert "英文名称、邮箱、工号" in pages["zh"]
+
+
+def test_the_preview_puts_the_decision_before_the_long_table(app, people):
+    """Apply (or, with errors, "nothing was imported") comes right after the counts, before a table that may
+    be a thousand rows long; each row names the person before the username."""
+    client = app.test_client()
+    sign_in(client, "root")
+    page = _upload(client, GOOD).get_data(as_text=True)
+    assert page.index('action="/admin/org-import/apply"') < page.index('data-row="2"')
+    assert re.search(r'<tr data-row="2"><td><span class="cell-label">行 </span>2</td><td>陈一</td><td>chen</td>', page)
+    refused = _upload(client, BAD).get_data(as_text=True)
+    assert refused.index("请修改文件后重新上传") < refused.index('class="list errors"')
+    assert '<tr><td><span class="cell-label">行 </span>2</td>' in refused  # the row number says so on a phone
+
+
 def test_upload_without_csrf_token_is_refused(app, people):
     client = app.test_client()
     sign_in(client, "root")

@@ -58,6 +58,8 @@ def test_roles_are_listed_created_renamed_and_deleted(root, sessions):
     assert 'href="/admin/roles"' in page and 'href="/admin/admins"' in page
     listing = root.get("/admin/roles").get_data(as_text=True)
     assert 'data-role="finance"' in listing and "财务" in listing
+    finance = _role_id(sessions, "finance")  # the name leads the row and opens the role; the key comes after it
+    assert f'<tr data-role="finance"><td><a href="/admin/roles/{finance}">财务</a></td>' in listing
     created = post(root, "/admin/roles", {"key": "hr", "name": "人事", "name_en": "HR"})
     assert created.status_code == 303
     hr = _role_id(sessions, "hr")
@@ -76,6 +78,12 @@ def test_members_are_added_and_removed_and_a_used_role_is_kept(root, sessions):
     post(root, f"/admin/roles/{finance}/members", {"username": "li"})
     page = root.get(f"/admin/roles/{finance}").get_data(as_text=True)
     assert 'data-member="li"' in page and 'data-member="zhang"' in page and "李四 added." in page  # by display name
+    # the role by its name (the key beside it), each member by name in the page's language, the username below
+    assert "<h1>财务 <small" in page and "<title>财务" in page
+    assert '<tr data-member="zhang"><td>Zhang San<small>zhang</small></td>' in page
+    zh = root.get(f"/admin/roles/{finance}?lang=zh").get_data(as_text=True)
+    assert '<tr data-member="zhang"><td>张三<small>zhang</small></td>' in zh and "人员 <input" in zh
+    root.get("/admin/?lang=en")  # back to English for the messages below
     post(root, f"/admin/roles/{finance}/members", {"username": "ghost"})
     assert "Nobody has the username ghost." in _flash(root, f"/admin/roles/{finance}")
     post(root, f"/admin/roles/{finance}/delete")
@@ -113,3 +121,20 @@ def test_messages_are_translated(root, sessions):
     assert "角色标识不能包含空格" in _flash(root, "/admin/roles")
     page = root.get("/admin/admins").get_data(as_text=True)
     assert "超级管理员" in page and "部门管理员" in page
+
+
+def test_admins_and_the_admin_index_show_people_by_name_in_the_readers_language(root, people, sessions):
+    """Each admin's name leads its row (the username below it), in English on an English page; the grant form
+    asks for a person (its picker finds people by name); the admin index lists people the same way."""
+    import re
+
+    post(root, "/admin/admins", {"username": "zhang", "tier": "department", "department": "sales-east"})
+    page = root.get("/admin/admins?lang=en").get_data(as_text=True)
+    row = re.search(r'<tr data-admin="zhang" data-department="sales-east"><td>(.*?)</td>', page).group(1)
+    assert row == "Zhang San<small>zhang</small>"
+    assert ">Username<" not in page and "Person <input" in page
+    zh = root.get("/admin/admins?lang=zh").get_data(as_text=True)
+    assert '<tr data-admin="zhang" data-department="sales-east"><td>张三<small>zhang</small>' in zh
+    assert "人员 <input" in zh
+    index = root.get("/admin/?lang=en").get_data(as_text=True)
+    assert re.search(r'<tr data-person="zhang"><td><a href="/admin/people/\d+">Zhang San</a></td>\s*<td>zhang</td>', index)

@@ -40,6 +40,7 @@ MATRIX = {
     "/instances/{instance}": (LOGIN, 200, 404, 200, 200),
     "/instances/{instance}/diagram.xml": (LOGIN, 200, 404, 200, 200),
     "/admin/": (LOGIN, 403, 403, 200, 200),
+    "/admin/departments": (LOGIN, 403, 403, 200, 200),
     "/admin/org-import": (LOGIN, 403, 403, 403, 200),
     "/admin/processes": (LOGIN, 403, 403, 200, 200),
     "/admin/roles": (LOGIN, 403, 403, 403, 200),

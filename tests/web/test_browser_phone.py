@@ -108,7 +108,7 @@ def test_no_page_is_wider_than_a_phone(phone, path):
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/processes", "/admin/org-import", "/admin/roles",
-                                  "/admin/admins", "/admin/calendar/?year=2026", "/admin/tokens"])
+                                  "/admin/admins", "/admin/departments", "/admin/calendar/?year=2026", "/admin/tokens"])
 def test_no_admin_page_is_wider_than_a_phone(admin_phone, path):
     page, base, lang = admin_phone
     page.goto(base + path)

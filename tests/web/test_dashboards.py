@@ -134,6 +134,18 @@ def test_exports_hold_the_tables_numbers(dash):
     values = list(book.active.values)
     assert values[0][:3] == ("Step", "Median wait (h)", "P90 wait (h)")
     assert values[1][:5] == ("Countersign", 6.0, 7.6, 2, 1)
+    assert book.sheetnames == ["Waiting time per step"]  # the table's title, never its key ("nodes")
+    long_title = load_workbook(io.BytesIO(client.get("/dashboards/sign_off/trend.xlsx?lang=en").data))
+    assert long_title.sheetnames == ["Cycle time trend (by period of"]  # Excel's 31 characters
+    from urllib.parse import unquote
+
+    named = client.get("/dashboards/sign_off/volume.xlsx?lang=zh&period=week").headers["Content-Disposition"]
+    ascii_name, utf8_name = re.fullmatch(r'attachment; filename="([^"]+)"; filename\*=UTF-8\'\'(\S+)', named).groups()
+    assert ascii_name == "sign_off-volume.xlsx" and unquote(utf8_name).endswith("-各时段申请数.xlsx")  # as the page says
+    assert not unquote(utf8_name).startswith("sign_off")  # the process by its name
+    weekly = client.get("/dashboards/sign_off/volume.xlsx?lang=zh&period=week").data
+    sheet = load_workbook(io.BytesIO(weekly)).active
+    assert sheet.title == "各时段申请数" and re.fullmatch(r"2026 年第 \d+ 周", sheet["A2"].value)  # as the page says it
     overdue = client.get("/dashboards/sign_off/overdue.csv?lang=zh").get_data(as_text=True)
     assert "3,会签,王," in overdue  # people and steps by name, never the username
     assert "T" not in overdue.splitlines()[1] and re.search(r",\d{4}-\d\d-\d\d \d\d:\d\d,", overdue)  # a plain local time
@@ -155,6 +167,10 @@ def test_a_bad_filter_is_a_bilingual_error_and_the_page_still_shows(dash):
     assert client.get("/dashboards/sign_off/volume.csv?since=yesterday").status_code == 400
     page = client.get("/dashboards/sign_off?lang=en&period=month&key=x&table=y").get_data(as_text=True)
     assert "/dashboards/sign_off/volume.csv?period=month&amp;lang=en" in page  # only the filters carry over
+    backwards = client.get("/dashboards/sign_off?lang=zh&since=2026-11-10&until=2026-11-01")
+    assert backwards.status_code == 400  # was an empty dashboard without a word
+    assert "开始日期（2026-11-10）晚于结束日期（2026-11-01），不会有任何结果。" in backwards.get_data(as_text=True)
+    assert client.get("/dashboards/sign_off/volume.csv?since=2026-11-10&until=2026-11-01").status_code == 400
 
 
 @pytest.mark.browser

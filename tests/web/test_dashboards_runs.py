@@ -66,7 +66,8 @@ def test_the_new_views_show_the_runs_numbers(runs):
     page = _client(app, "wang").get("/dashboards/sign_off?lang=en").get_data(as_text=True)
     assert _table(page, "chart-trend") == [
         ["Item", "Cycle time median (h)", "Cycle time P90 (h)", "Finished (requests)"],
-        ["2026-11-02", "5.0", "5.0", "1"], ["2026-11-03", "11.0", "11.0", "1"], ["2026-11-04", "1.0", "1.0", "1"]]
+        ["2026-11-02", "5.0", "5.0", "1"],  # the reader's days (Asia/Shanghai): the run that ended 11-03 20:00 UTC
+        ["2026-11-04", "6.0", "10.0", "2"]]   # ended on 11-04 at 04:00 there, with the one that ended later that day
     flows = {row[0]: row[1:] for row in _table(page, "chart-flows")[1:]}
     assert flows["Submitted → Review"] == ["6", "6"] and flows["Reviewed? → Countersign"] == ["3", "3"]
     assert flows["Reviewed? → Rejected at review"] == ["1", "1"]
@@ -120,7 +121,7 @@ def test_the_new_views_export_to_csv_and_xlsx(runs):
     book = load_workbook(io.BytesIO(admin.get("/dashboards/sign_off/escalations.xlsx?lang=zh").data))
     assert list(book.active.values)[1:] == [("审核", "研发部", 1, 1)]
     weekly = admin.get("/dashboards/sign_off/done_weekly.csv?lang=zh").get_data(as_text=True)
-    assert "2026-W45,李,4" in weekly and "2026-W45,王,2" in weekly
+    assert "2026 年第 45 周,李,4" in weekly and "2026 年第 45 周,王,2" in weekly  # weeks as the page says them
     deputies = admin.get("/dashboards/sign_off/deputies.csv?lang=en").get_data(as_text=True)
     assert "Li,Hu," in deputies
     trend = admin.get("/dashboards/sign_off/trend.xlsx?lang=en")

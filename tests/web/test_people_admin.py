@@ -156,3 +156,51 @@ def test_every_form_on_the_people_pages_needs_its_csrf_token(app, staff):
                          ("manager", {"manager": "li"})):
         assert root.post(f"/admin/people/{staff['zhang']}/{action}", data=data).status_code == 400
     assert app.test_client().post("/account/password/x", data={"new_password": "a", "confirm": "a"}).status_code in (400, 404)
+
+
+def test_the_departments_page_shows_the_admins_tree_with_heads_and_people(app, staff, sessions):
+    """A super admin sees every department in tree order (heads by name, active people in the department and
+    with those below); a department admin their subtree only; an employee gets 403."""
+    with sessions() as s, s.begin():
+        s.execute(update(Department).where(Department.code == "sales-east").values(head_id=staff["wang"],
+                                                                                   name_en="East sales"))
+    root = app.test_client()
+    sign_in(root, "root")
+    assert 'href="/admin/departments"' in root.get("/admin/").get_data(as_text=True)
+    page = root.get("/admin/departments?lang=en").get_data(as_text=True)
+    label = r'<span class="cell-label">[^<]+</span>'  # the column's name, shown on a phone where the header is hidden
+    rows = re.findall(r'<tr data-department="([^"]+)"><td style="padding-left: ([\d.]+)rem">([^<]+)(?:<small>[^<]*</small>)?'
+                      rf'</td>\s*<td>{label}([^<]+)</td>\s*<td class="num">{label}(\d+)</td>\s*'
+                      rf'<td class="num">{label}(\d+)</td>', page)
+    assert [(code, pad, name, head, n, below) for code, pad, name, head, n, below in rows] == [
+        ("company", "0.5", "公司", "—", "0", "1"), ("sales", "1.75", "销售部", "—", "0", "1"),
+        ("sales-east", "3.0", "East sales", "Wang Wu", "1", "1")]
+    zh = root.get("/admin/departments?lang=zh").get_data(as_text=True)
+    assert "华东销售" in zh and "王五" in zh and "含下级部门" in zh
+    li = app.test_client()
+    sign_in(li, "li")
+    mine = li.get("/admin/departments").get_data(as_text=True)
+    assert 'data-department="sales"' in mine and 'data-department="company"' not in mine
+    assert re.search(r'data-department="sales"><td style="padding-left: 0.5rem">', mine)  # their tree's top
+    zhang = app.test_client()
+    sign_in(zhang, "zhang")
+    assert zhang.get("/admin/departments").status_code == 403
+
+
+def test_the_admin_index_groups_its_pages_as_tiles_before_the_people_list(app, staff):
+    """Two groups of tiles (people and organization; processes and services), then the people list; a
+    department admin's tiles hold only what their tier opens."""
+    root = app.test_client()
+    sign_in(root, "root")
+    page = root.get("/admin/?lang=zh").get_data(as_text=True)
+    organization = page[page.index('id="organization"'):page.index('id="services"')]
+    for href in ("/admin/people/", "/admin/departments", "/admin/org-import", "/admin/roles", "/admin/admins",
+                 "/admin/processes"):
+        assert f'<li><a href="{href}">' in organization, href
+    assert "人员与组织" in page and "流程与服务" in page
+    assert page.index('id="services"') < page.index('id="people-list"') < page.index('data-person="wang"')
+    assert '<span class="cell-label">在职: </span>' in page  # "yes" says what it answers on a phone
+    li = app.test_client()
+    sign_in(li, "li")
+    mine = li.get("/admin/").get_data(as_text=True)
+    assert '<li><a href="/admin/departments">' in mine and "/admin/org-import" not in mine and "/admin/calendar" not in mine

@@ -3,6 +3,7 @@ the start page refuses the rest, and a department admin sets allowed/forbidden/i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,9 @@ def test_department_admin_forbids_and_allows_for_their_department(app, deployed,
     admin = _client(app, "li")
     page = admin.get("/admin/processes").get_data(as_text=True)
     assert 'data-process="finance_only"' in page and "销售部" in page
+    # the process by its name, its key only below it; departments by name (their code only where it adds something)
+    assert re.search(r'<tr data-process="leave_request"><td>[^<]+<small>leave_request</small></td>', page)
+    assert "<code>leave_request</code>" not in page and "销售部 (sales)" in page
     forbid = {"process_key": "leave_request", "department_id": deployed["sales"], "setting": "forbid"}
     assert post(admin, "/admin/processes", forbid).status_code == 302
     assert _client(app, "zhang").get("/start/leave_request").status_code == 403

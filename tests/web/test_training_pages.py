@@ -118,17 +118,54 @@ def test_the_quiz_hides_the_key_until_submitted_and_then_shows_the_review(site, 
     assert again.status_code == 409 and "already passed" in again.get_data(as_text=True)
 
 
+def test_the_numbers_of_a_row_say_what_they_are_where_the_header_is_hidden(site, course):
+    """On a phone a table's header row is hidden: the person's list and HR's score table name each number."""
+    app, _ = site
+    mine = _client(app, "zhang").get("/training/?lang=zh").get_data(as_text=True)
+    for label in ("截止时间", "考试次数", "最高分", "结果"):
+        assert f'<span class="cell-label">{label}: </span>' in mine, label
+    scores = _client(app, "hu").get(f"/training/admin/scores?course={course}&lang=en").get_data(as_text=True)
+    for label in ("Best score", "Last score", "Attempts", "Date"):
+        assert f'<span class="cell-label">{label}: </span>' in scores, label
+
+
 def test_hr_sees_the_score_table_with_charts_and_exports_it(site, course):
     app, _ = site
     hr = _client(app, "hu")
     page = hr.get(f"/training/admin/scores?course={course}&lang=zh").get_data(as_text=True)
     assert 'id="training-distribution"' in page and 'id="training-questions"' in page
     assert "张三" in page and "zhang" not in re.sub(r'data-person="zhang"', "", page)
-    book = load_workbook(io.BytesIO(hr.get(f"/training/admin/scores.xlsx?course={course}").data))
+    exported = hr.get(f"/training/admin/scores.xlsx?course={course}")
+    book = load_workbook(io.BytesIO(exported.data))
     assert book.active["A2"].value == "张三"
+    assert exported.headers["Content-Disposition"] == (  # the page's title as the file's name, ASCII for old clients
+        "attachment; filename=\"training-scores.xlsx\"; filename*=UTF-8''%E8%80%83%E6%A0%B8%E6%88%90%E7%BB%A9%E7%BB%9F%E8%AE%A1%E8%A1%A8.xlsx")
     certificate = re.search(r'href="(/training/certificates/\d+\.pdf)"', page).group(1)
     assert hr.get(certificate).headers["Content-Type"] == "application/pdf"  # HR downloads it too
     assert "培训管理" in hr.get("/?lang=zh").get_data(as_text=True)
+
+
+def test_the_exported_date_is_a_date_cell_in_the_readers_time_zone(site, course):
+    """The page shows the last attempt in the reader's zone (Asia/Shanghai here); the export's date is that
+    same moment as a date-time cell (not UTC's day as text), and scores and attempts are numbers."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from engine.data.training_models import TrainingAttempt
+
+    app, sessions = site
+    with sessions() as session:
+        moment = session.scalar(select(func.max(TrainingAttempt.submitted_at)).where(
+            TrainingAttempt.course_id == course, TrainingAttempt.username == "zhang"))
+    local = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    book = load_workbook(io.BytesIO(_client(app, "hu").get(f"/training/admin/scores.xlsx?course={course}").data))
+    name, _, _, best, last, attempts, _, when = next(r for r in book.active.iter_rows(min_row=2, values_only=True)
+                                                    if r[0] == "张三")
+    assert isinstance(when, datetime) and when == local.replace(tzinfo=None, second=0, microsecond=0)
+    assert book.active["H2"].number_format == "yyyy-mm-dd hh:mm"
+    assert (best, last, attempts) == (100, 100, 1) and all(isinstance(v, int | float) for v in (best, last, attempts))
 
 
 def test_people_outside_hr_cannot_open_the_admin_pages(site, course):

@@ -134,3 +134,29 @@ def test_the_tables_list_people_in_pinyin_order(sessions):
     for week in {r[0] for r in weekly}:
         people = [r[1] for r in weekly if r[0] == week]
         assert people == sorted(people, key=["wang", "zhang", "li"].index)
+
+
+def test_periods_are_the_readers_days_and_weeks(sessions):
+    """`Filters.zone` decides which day and ISO week a moment is in: in Pago Pago (UTC-11) the first request,
+    started Monday 09:00 UTC, is Sunday's, and its review, done at 10:00 UTC, is week 44's; at UTC+14 the
+    last request, started 10:00 UTC, is the next day's. Every other count stays the same."""
+    from zoneinfo import ZoneInfo
+
+    build(sessions)
+    analytics.refresh(sessions)
+    west, east = analytics.Filters(zone=ZoneInfo("Pacific/Pago_Pago")), analytics.Filters(zone=ZoneInfo("Pacific/Kiritimati"))
+    with sessions() as s:
+        utc = analytics.instance_counts(s, None, "sign_off")
+        assert utc["periods"] == ["2026-11-02", "2026-11-03", "2026-11-04"]
+        assert analytics.instance_counts(s, None, "sign_off", filters=west)["periods"] == [
+            "2026-11-01", "2026-11-02", "2026-11-03"]
+        late = analytics.instance_counts(s, None, "sign_off", filters=east)
+        assert late["periods"] == ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
+        assert late["rows"]["2026-11-05"] == {"started": 1, "running": 1}
+        assert analytics.instance_counts(s, None, "sign_off", period="week", filters=west)["periods"] == [
+            "2026-W44", "2026-W45"]
+        weekly_utc = analytics.workload(s, None, "sign_off")["done_per_week"]
+        weekly_west = analytics.workload(s, None, "sign_off", filters=west)["done_per_week"]
+        assert set(weekly_utc) == {("li", "2026-W45")}  # the reviews (the 会签 has no decided signatures)
+        assert weekly_west[("li", "2026-W44")] == 1 and weekly_west[("li", "2026-W45")] == weekly_utc[("li", "2026-W45")] - 1
+        assert sum(weekly_west.values()) == sum(weekly_utc.values())
