@@ -9,7 +9,7 @@ digit) makes the comparison go character by character: 李安 "li an" comes befo
 dictionary. A person's surname is read as a surname (曾 zeng, 单 shan, 解 xie: `SURNAMES`), which
 pypinyin alone reads as the common word (ceng, dan, jie).
 
-The key is stored (`person.sort_key`, `department.sort_key`, migration 0040) so that SQLite and
+The key is stored (`person.sort_key`, `department.sort_key`, migration 0041) so that SQLite and
 PostgreSQL order the same way, a page of 50 is one indexed ORDER BY ... LIMIT, and exports sort the
 same as pages. The column compares bytes on both databases (COLLATE "C" on PostgreSQL, SQLite's BINARY):
 a locale's collation would skip the spaces and lose the character-by-character order.

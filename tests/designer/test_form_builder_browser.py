@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.packages import drafts
+from tests.designer.flow_pages import new_process
 from tests.designer.test_flow_browser import SHOTS, site  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from tests.web.test_browser_approval import browser  # noqa: F401 (fixture)
@@ -84,14 +85,7 @@ def test_a_form_with_every_field_type_is_built_checked_previewed_and_saved(brows
     base, sessions = site
     person = Browser(browser, base, "owner", "zh")
     page = person.page
-    page.goto(f"{base}/designer/")
-    page.click("#new-process")
-    page.select_option("#designer-new select[name=template]", "approval")
-    page.fill("#designer-new input[name=key]", "every")
-    page.fill("#designer-new input[name=name_zh]", "每种字段")
-    page.fill("#designer-new input[name=category]", "finance")
-    page.click("#designer-new button[type=submit]")
-    page.wait_for_url("**/designer/every/**")
+    new_process(page, base, "every", "每种字段", "approval")
     _prepare(sessions)
     page.goto(f"{base}/designer/every/forms?form=every")
     page.wait_for_selector("#form-builder[data-ready=true]")

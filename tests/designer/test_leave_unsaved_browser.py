@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from engine.packages import draft_chain, drafts
+from tests.designer.flow_pages import new_chain_process
 from tests.designer.test_flow_browser import site  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from tests.web.test_browser_approval import browser  # noqa: F401 (fixture)
@@ -15,15 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def _new(page, base: str, key: str) -> None:
-    page.goto(f"{base}/designer/")
-    page.click("#new-process")
-    page.select_option("#designer-new select[name=template]", "chain:expense")
-    page.fill("#designer-new input[name=key]", key)
-    page.fill("#designer-new input[name=name_zh]", "离开")
-    page.fill("#designer-new input[name=category]", "finance")
-    page.click("#designer-new button[type=submit]")
-    page.wait_for_url(f"**/designer/{key}/flow")
-    page.wait_for_selector("#flow-editor[data-ready=true]")
+    new_chain_process(page, base, key, "离开")
 
 
 def _eventually(page, saved, seconds: float = 5) -> bool:

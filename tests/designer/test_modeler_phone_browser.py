@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.designer.flow_pages import new_process
 from tests.designer.test_flow_browser import site  # noqa: F401 (fixture)
 from tests.web.test_browser_approval import Person as Browser
 from tests.web.test_browser_approval import browser  # noqa: F401 (fixture)
@@ -21,13 +22,7 @@ def test_the_diagram_opens_at_390_px_with_the_problems_below(browser, site):  # 
     base, _sessions = site
     person = Browser(browser, base, "owner", "zh")
     page = person.page
-    page.goto(f"{base}/designer/")
-    page.click("#new-process")
-    page.fill("#designer-new input[name=key]", "phone")
-    page.fill("#designer-new input[name=name_zh]", "手机")
-    page.fill("#designer-new input[name=category]", "hr")
-    page.click("#designer-new button[type=submit]")
-    page.wait_for_load_state()
+    new_process(page, base, "phone", "手机", category="hr")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{base}/designer/phone/edit")
     page.wait_for_selector(".ld-canvas .djs-container")
