@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from engine.errors import LiaisonError, NotFoundError
 from engine.external import parties
 from engine.people import org
-from engine.work import invitations
+from engine.work import invitations, queries
 from web.errors import status_for, translated
 
 from .auth import current_account
@@ -45,21 +45,23 @@ def _navigation() -> dict:
 def _page(issued: invitations.IssuedCode | None = None, key: str = "", problem: str = "", status: int = 200,
           host: str = ""):
     """The form (the processes the person may invite to; the host to pick for reception), the code just
-    issued, the codes they issued (each with its host when issued on somebody's behalf)."""
+    issued, the codes they hold (each with its host when issued on somebody's behalf, its issuer when issued on theirs)."""
     username = current_account().username
     lang = current_language()
     with _sessions()() as db:
         processes = invitations.invitable_processes(db, username)
-        held = invitations.codes_issued_by(db, username)
-        people = org.display_names(db, {g.host for g in held if g.host} | ({host} if host else set()), lang)
+        held = invitations.codes_held_by(db, username)
+        people = org.display_names(db, {g.host for g in held if g.host} | {g.created_by for g in held if g.created_by}
+                                   | ({host} if host else set()), lang)
         kinds = {p["party"] for p in processes if p["needs_party"]}
         companies = [c for c in parties.list_parties(db.connection(), active=True) if c.kind in kinds]
-    names = {p["key"]: p["name"].get(lang) or p["name"].get("zh") or p["key"] for p in processes}
+        # every process by name: a host's code may be for one they cannot issue codes for themselves
+        names = {key: n.get(lang) or n.get("zh") or key for key, n in queries.process_names(db)}
     return render_template("invitations/index.html", processes=processes, names=names, key=key, issued=issued,
                            codes=held, problem=problem, max_days=invitations.MAX_CODE_DAYS,
                            default_days=DEFAULT_DAYS, names_host=any(p["names_host"] for p in processes),
                            host=host, people=people, companies=companies, party=request.form.get("party", ""),
-                           lang=lang), status
+                           lang=lang, me=username), status
 
 
 @bp.get("/")

@@ -257,9 +257,10 @@ def revoke_grants_where(conn: Connection, by: str | None, now: datetime, *, part
 
 def grants_of(conn: Connection, *, instance_id: int | None = None, party_id: int | None = None,
               process_key: str | None = None, created_by: str | None = None, kind: str | None = None,
-              bound_to_process: bool = False) -> list[GrantInfo]:
-    """The grants of an instance, of a party, bound to a start form (`bound_to_process`: to any) or issued by
-    one person, of one kind or all (passes included), newest first."""
+              bound_to_process: bool = False, held_by: str | None = None) -> list[GrantInfo]:
+    """The grants of an instance, of a party, bound to a start form (`bound_to_process`: to any), issued by
+    one person (`created_by`) or held by one (`held_by`: issued by them or on their behalf, `host`), of one kind
+    or all (passes included), newest first."""
     query = select(*(getattr(ExternalGrant, f) for f in GrantInfo.__dataclass_fields__)).order_by(
         ExternalGrant.id.desc())
     if instance_id is not None:
@@ -272,6 +273,8 @@ def grants_of(conn: Connection, *, instance_id: int | None = None, party_id: int
         query = query.where(ExternalGrant.process_key.is_not(None))
     if created_by is not None:
         query = query.where(ExternalGrant.created_by == created_by)
+    if held_by is not None:
+        query = query.where(or_(ExternalGrant.created_by == held_by, ExternalGrant.host == held_by))
     if kind is not None:
         query = query.where(ExternalGrant.kind == kind)
     return [GrantInfo(**{**row, "scopes": tuple(row["scopes"] or ())}) for row in conn.execute(query).mappings()]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.data.external_models import ExternalGrant
@@ -171,17 +171,19 @@ def _party_of_code(session: Session, process_key: str, party: str | None) -> int
     return found.id
 
 
-def codes_issued_by(session: Session, username: str) -> list[grants.GrantInfo]:
-    """The start-form codes `username` issued, newest first (withdrawn ones too)."""
-    return grants.grants_of(session.connection(), created_by=username, kind="code", bound_to_process=True)
+def codes_held_by(session: Session, username: str) -> list[grants.GrantInfo]:
+    """The start-form codes `username` holds, newest first (withdrawn ones too): those they issued and those
+    issued on their behalf (reception inviting their visitor: they are the host, and may see and withdraw it)."""
+    return grants.grants_of(session.connection(), held_by=username, kind="code", bound_to_process=True)
 
 
 def withdraw_code(session: Session, username: str, grant_id: int, now: datetime) -> bool:
-    """Withdraw a start-form code its issuer holds (and end its portal sessions); False when it was already
-    withdrawn. NotFoundError for a code somebody else issued (or none): nobody learns it exists."""
+    """Withdraw a start-form code `username` holds (`codes_held_by`: its issuer, or the host it was issued for)
+    and end its portal sessions; False when it was already withdrawn. NotFoundError for anybody else's code (or
+    none): nobody learns it exists."""
     issued = session.scalar(select(ExternalGrant.id).where(
-        ExternalGrant.id == grant_id, ExternalGrant.created_by == username, ExternalGrant.kind == "code",
-        ExternalGrant.process_key.is_not(None)))
+        ExternalGrant.id == grant_id, or_(ExternalGrant.created_by == username, ExternalGrant.host == username),
+        ExternalGrant.kind == "code", ExternalGrant.process_key.is_not(None)))
     if issued is None:
         raise NotFoundError(msg("No invitation code of yours has this number."))
     return grants.revoke_grant(session.connection(), grant_id, username, now)

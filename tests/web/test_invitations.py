@@ -1,5 +1,6 @@
 """Invite a visitor (`/invitations`) over HTTP: an employee issues a code shown once, the visitor enters it
-in the portal with the employee as host, only its issuer withdraws it, and who may is the engine's rule."""
+in the portal with the employee as host, only its issuer (or the host it was issued for) withdraws it, and who
+may is the engine's rule."""
 
 from __future__ import annotations
 
@@ -150,6 +151,15 @@ def test_reception_issues_a_code_on_behalf_of_the_host_it_picks(app, sessions, v
         approvers = session.scalars(select(WorkTask.assignee).where(WorkTask.instance_id == instance_id,
                                                                     WorkTask.status == "open")).all()
     assert approvers == ["zhang"]  # the host decides, not the receptionist
+
+    host = _client(app, "zhang")  # the host holds the code too: sees who issued it for them, and may withdraw it
+    mine = host.get("/invitations/", query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "我的邀请码" in mine and "由周前台代您发放" in mine and f'data-grant="{grant.id}"' in mine
+    assert _client(app, "li").get("/invitations/").get_data(as_text=True).count(f'data-grant="{grant.id}"') == 0
+    withdrawn = _post(host, f"/invitations/{grant.id}/withdraw", {}, query_string={"lang": "zh"})
+    assert withdrawn.status_code == 303, withdrawn.get_data(as_text=True)
+    with sessions() as session:
+        assert session.get(ExternalGrant, grant.id).revoked_at is not None
 
 
 def test_only_reception_and_admins_issue_a_code_for_somebody_else(app, sessions, visits):

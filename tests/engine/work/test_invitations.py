@@ -89,7 +89,7 @@ def test_an_employee_not_allowed_is_refused_and_nothing_is_stored(sessions, tmp_
     with sessions() as session, session.begin(), pytest.raises(NotPermittedError):
         invitations.issue_invitation(session, "zhou", "visitor_booking", days=3, label="Anna", now=NOW)
     with sessions() as session:
-        assert invitations.codes_issued_by(session, "zhou") == []
+        assert invitations.codes_held_by(session, "zhou") == []
 
 
 @pytest.mark.parametrize("days", [0, 366, None, "3", True])
@@ -116,9 +116,9 @@ def test_an_employees_code_starts_a_visit_they_host_and_only_they_withdraw_it(se
     instance_id = portal.start_request(sessions, principal, "visitor_booking", {**VISIT, "host": "owner"}, "en")
     with sessions() as session:
         assert store.read_process_data(session, instance_id)["host"] == "zhou"
-        [mine] = invitations.codes_issued_by(session, "zhou")
+        [mine] = invitations.codes_held_by(session, "zhou")
         assert (mine.id, mine.label, mine.use_count) == (issued.grant_id, "Anna Berg", 1)
-        assert invitations.codes_issued_by(session, "owner") == []
+        assert invitations.codes_held_by(session, "owner") == []
     with sessions() as session, session.begin(), pytest.raises(NotFoundError):
         invitations.withdraw_code(session, "owner", issued.grant_id, datetime.now(UTC))
     with sessions() as session, session.begin():
