@@ -9,7 +9,8 @@ the codes each issuer holds (DingTalk's 访客邀约: the host invites the visit
 - the reception (role `reception`) may for a visitor process (`portal.party: visitor`).
 The issuer of a code is the host of the visit it starts (`portal.host_field`), and may withdraw it; `may_name_host`
 says who may issue one on behalf of another employee, the host (reception at the front desk, the super admin
-and the process's admins): the issuer stays on record as `created_by`, the host is the grant's `host`.
+and the process's admins): the issuer stays on record as `created_by`, the host is the grant's `host`; both
+hold the code, each sees it and may withdraw it (`codes_held_by`, `withdraw_code`).
 """
 
 from __future__ import annotations
