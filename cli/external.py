@@ -137,6 +137,8 @@ def code_command(ctx: click.Context, process_key: str | None, instance_id: int |
         party = parties.party_by_key(conn, party_key) if party_key else None
         if party_key and party is None:
             raise NotFoundError(msg("There is no party %(key)s.", key=party_key))
+        if process_key is not None:  # a process filing requests under a company takes codes for one (the pages' rule)
+            invitations.party_of_code(session, process_key, party_key)
         scopes = ["view", "fill", "upload"] if instance_id is not None else ["view", "upload", "submit"]
         grant_id, code = grants.issue_code(conn, scopes=scopes, valid_until=now + timedelta(days=days),
                                            instance_id=instance_id, process_key=process_key,

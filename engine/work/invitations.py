@@ -145,7 +145,7 @@ def issue_invitation(session: Session, username: str, process_key: str, *, days,
         person = org.person_by_username(session, host)
         if person is None or not person.active:
             raise InvalidInvitationError(msg("Choose the host from the list of employees."))
-    party_id = _party_of_code(session, process_key, (party or "").strip() or None)
+    party_id = party_of_code(session, process_key, (party or "").strip() or None)
     valid_until = now + timedelta(days=days)
     grant_id, code = grants.issue_code(session.connection(), scopes=list(CODE_SCOPES), valid_until=valid_until,
                                        process_key=process_key, label=(label or "").strip()[:MAX_LABEL] or None,
@@ -160,7 +160,10 @@ def needs_party(session: Session, process_key: str) -> str | None:
     return portal.get("party") if portal.get("party_field") else None
 
 
-def _party_of_code(session: Session, process_key: str, party: str | None) -> int | None:
+def party_of_code(session: Session, process_key: str, party: str | None) -> int | None:
+    """The id of the party (its key `party`) a start-form code of `process_key` names: required, active and of
+    the process's kind where the process files requests under a company (`needs_party`), refused elsewhere
+    (InvalidInvitationError); None when the process takes none."""
     kind = needs_party(session, process_key)
     if kind is None:
         if party is not None:

@@ -150,3 +150,22 @@ def test_reception_issues_a_code_on_behalf_of_a_host_and_nobody_else_may(databas
     assert liaison(database_url, "code", "--process", "visitor_booking", "--as", "wu", "--host", "li").returncode == 1
     assert liaison(database_url, "code", "--process", "visitor_booking", "--as", "zhou", "--host", "nope").returncode == 1
     assert liaison(database_url, "code", "--process", "visitor_booking", "--host", "li").returncode == 2
+
+
+def test_a_code_for_a_process_filing_under_a_company_names_one_of_its_kind(database_url, sessions):
+    """The pages' rule (`invitations.party_of_code`): customer_request files each request under the customer its
+    code names, so the CLI refuses a code without one (the portal would refuse the form) or with a supplier."""
+    package = deployment.load_package(Path(__file__).resolve().parents[2] / "processes" / "customer_request")
+    with sessions() as session, session.begin():
+        deployment.deploy(session, package, "admin")
+    with _conn(sessions) as conn:
+        parties.create_party(conn, kind="customer", key="HX", name="华信")
+        parties.create_party(conn, kind="supplier", key="ACME", name="艾克米")
+        conn.commit()
+    none = liaison(database_url, "code", "--process", "customer_request")
+    assert none.returncode == 1 and "Choose the company the code is for." in none.stderr
+    assert liaison(database_url, "code", "--process", "customer_request", "--party", "ACME").returncode == 1
+    issued = liaison(database_url, "code", "--process", "customer_request", "--party", "HX")
+    assert issued.returncode == 0, issued.stderr
+    with _conn(sessions) as conn:
+        assert conn.scalar(select(ExternalGrant.party_id).where(ExternalGrant.kind == "code")) is not None
