@@ -23,6 +23,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
@@ -312,13 +313,19 @@ def filesize(size) -> str:
     return human_size(int(size)) if isinstance(size, int) else ""
 
 
+def upload_words() -> dict[str, str]:
+    """The upload widget's words in the page's language (upload.js fills in {name}, {reason}, ...)."""
+    return {"choose": _("Upload a file"), "more": _("Upload more"), "remove_short": pgettext("upload", "Remove"),
+            "remove": _("Remove %(name)s", name="{name}"), "uploading": _("Uploading %(name)s…", name="{name}"),
+            "failed": _("Not uploaded: %(reason)s", reason="{reason}"), "wait": _("Wait until the files are uploaded."),
+            "network": _("The connection failed. Try again."),
+            "too_many": _("Attach at most %(count)s files.", count="{n}"),
+            "too_large": _("“%(name)s” is larger than %(size)s.", name="{name}", size="{size}")}
+
+
 @bp.app_template_global()
 def upload_script() -> Markup:
     """The upload widget's script tag, with the endpoint and its words (every page with a file input)."""
-    words = {"remove": _("Remove %(name)s", name="{name}"), "uploading": _("Uploading %(name)s…", name="{name}"),
-             "failed": _("Not uploaded: %(reason)s", reason="{reason}"), "wait": _("Wait until the files are uploaded."),
-             "network": _("The connection failed. Try again."),
-             "too_many": _("Attach at most %(count)s files.", count="{n}"),
-             "too_large": _("“%(name)s” is larger than %(size)s.", name="{name}", size="{size}")}
     return Markup('<script src="{}" data-upload-url="{}" data-words="{}"></script>').format(
-        url_for("static", filename="upload.js"), url_for("files.upload"), json.dumps(words, ensure_ascii=False))
+        url_for("static", filename="upload.js"), url_for("files.upload"),
+        json.dumps(upload_words(), ensure_ascii=False))

@@ -659,13 +659,9 @@ def forms_static(name: str):
 @bp.app_template_global()
 def portal_upload_script() -> Markup:
     """upload.js wired to the portal's upload endpoint."""
-    words = {"remove": _("Remove %(name)s", name="{name}"), "uploading": _("Uploading %(name)s…", name="{name}"),
-             "failed": _("Not uploaded: %(reason)s", reason="{reason}"), "wait": _("Wait until the files are uploaded."),
-             "network": _("The connection failed. Try again."),
-             "too_many": _("Attach at most %(count)s files.", count="{n}"),
-             "too_large": _("“%(name)s” is larger than %(size)s.", name="{name}", size="{size}")}
     return Markup('<script src="{}" data-upload-url="{}" data-words="{}"></script>').format(
-        url_for("static", filename="upload.js"), url_for("portal.upload"), json.dumps(words, ensure_ascii=False))
+        url_for("static", filename="upload.js"), url_for("portal.upload"),
+        json.dumps(files.upload_words(), ensure_ascii=False))
 
 
 # -- the visitor's pass -----------------------------------------------------------------------------------

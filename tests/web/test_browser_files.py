@@ -98,3 +98,52 @@ def test_a_file_picked_in_the_start_form_is_uploaded_and_submitted(browser, site
     context.close()
     problems = [p for p in problems if "status of 415" not in p]  # the refused upload, on purpose
     assert not problems, f"browser errors: {problems}"
+
+
+@pytest.mark.parametrize(("locale", "choose", "more", "remove"), [
+    ("zh-CN", "上传文件", "继续上传", "删除"), ("en-US", "Upload a file", "Upload more", "Remove")])
+def test_after_an_upload_the_widget_lists_the_file_and_no_longer_says_none_is_chosen(
+        browser, site, locale, choose, more, remove):
+    """The native chooser's "No file chosen" stays after an upload (its choice is cleared once uploaded): it is
+    hidden behind a button that says what it does, and the uploaded file is listed with its size."""
+    base, _ = site
+    context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"{base}/login")
+    page.fill("#username", "zhang")
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+    page.goto(f"{base}/start/leave_request")
+
+    button = page.locator("#proof-upload + button.upload-choose")
+    assert page.locator("#proof-upload").evaluate("el => el.getBoundingClientRect().width") <= 1  # out of sight
+    assert button.is_visible() and button.inner_text() == choose
+    assert button.get_attribute("aria-labelledby").split()[1] == button.get_attribute("id")
+    with page.expect_file_chooser() as chooser:  # the keyboard reaches the button, Enter opens the chooser
+        button.focus()
+        page.keyboard.press("Enter")
+    chooser.value.set_files(files=[{"name": "请假条.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 x"}])
+    page.wait_for_selector(".upload-list li.upload-done")
+    item = page.locator(".upload-list li.upload-done")
+    assert item.locator(".file-name").inner_text() == "请假条.pdf" and item.locator(".file-size").inner_text() == "10B"
+    assert item.locator("button.upload-remove").inner_text() == remove
+    assert button.is_visible() and button.inner_text() == more
+    widget = page.locator("[data-field=proof]").inner_text()
+    assert "No file chosen" not in widget and "未选择" not in widget and "请假条.pdf" in widget
+    assert page.evaluate("document.body.scrollWidth") <= 390
+
+    # the field takes three files: full, the button is gone; removing one brings it back, with the keyboard
+    page.set_input_files("#proof-upload", files=[
+        {"name": f"{n}.txt", "mimeType": "text/plain", "buffer": b"x"} for n in ("b", "c")])
+    page.wait_for_selector(".upload-list li.upload-done:nth-child(3)")
+    assert button.is_hidden()
+    item.first.locator("button.upload-remove").click()
+    assert page.locator(".upload-list li.upload-done").count() == 2
+    assert button.is_visible() and button.inner_text() == more
+    assert page.evaluate("document.activeElement.id") == button.get_attribute("id")
+    context.close()
+    assert not problems, problems
