@@ -31,6 +31,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from wtforms.utils import unset_value
 
+from forms.dates import moment_text
 from forms.expr import truthy
 from forms.fields import TableField, option_key
 from forms.money import CURRENCY_SYMBOLS, format_money, to_capital
@@ -314,8 +315,26 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
         return word("yes" if value else "no", lang)
     if isinstance(value, list):
         return ", ".join(plain(v) for v in value)
-    # a datetime as stored, 2026-12-07T10:00, reads 2026-12-07 10:00
-    return plain(value).replace("T", " ", 1) if kind == "datetime" else plain(value)
+    return _scalar_text(value, kind, lang)
+
+
+def _scalar_text(value: Any, kind: str, lang: str) -> str:
+    """A date, time or number read only: as every page writes it; anything else as its input's text."""
+    if kind in ("date", "datetime"):  # as every page writes a moment; a typed wall-clock time is not moved
+        return moment_text(value, lang, naive_utc=False)
+    if kind == "number" and isinstance(value, (int, float, Decimal)):
+        return grouped(value)
+    return plain(value)
+
+
+def grouped(value: int | float | Decimal) -> str:
+    """A number with thousands separators as typed (12800 -> "12,800", 12800.5 -> "12,800.5")."""
+    text = plain(value)
+    whole, dot, fraction = text.partition(".")
+    if not whole.lstrip("-").isdigit():
+        return text  # 1e+20, nan: as they are
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-')):,}{dot}{fraction}"
 
 
 def _duration_text(fld, start: str, end: str, form, lang: str) -> str:
