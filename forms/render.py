@@ -301,7 +301,7 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
         words = capital(value)
         return f"{shown}（{words}）" if words else shown
     if kind == "date_range" and isinstance(value, dict):
-        text = f"{plain(value.get('start'))} ~ {plain(value.get('end'))}"
+        text = " ~ ".join(moment_text(value.get(end), lang, naive_utc=False) for end in ("start", "end"))
         if value.get("duration") is not None:
             text += f" ({plain(value['duration'])} {word(spec.get('unit', 'days'), lang)})"
         return text

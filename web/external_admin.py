@@ -17,7 +17,6 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 from sqlalchemy import select
 
 from engine.data.models import ProcessInstance, WorkTask
@@ -32,7 +31,7 @@ from engine.work import invitations, queries
 from web.errors import translated
 
 from .auth import current_account, require_super_admin
-from .i18n import current_language, when
+from .i18n import current_language, when, when_span
 
 bp = Blueprint("external_admin", __name__, url_prefix="/admin/external")
 LOG_PAGE = 50
@@ -86,8 +85,7 @@ def ext_when(value) -> str:
 @bp.app_template_filter("ext_span")
 def ext_span(start, end) -> str:
     """A slot: `2026-12-03 17:00 – 19:00` (the date once when both ends fall on the same local day)."""
-    same_day = to_user_timezone(start).date() == to_user_timezone(end).date()
-    return f"{when(start)} – {when(end, 'time') if same_day else when(end)}"
+    return when_span(start, end)
 
 
 def _change(action, done_message: str, back: str):

@@ -37,6 +37,13 @@ def when(value, part: str | None = None) -> str:
     return moment_text(value, current_language(), get_timezone(), part=part)
 
 
+def when_span(start, end) -> str:
+    """A slot: "2026-12-21 14:00 – 15:30", the date once when both ends fall on the reader's same day."""
+    lang, zone = current_language(), get_timezone()
+    same_day = moment_text(start, lang, zone, part="date") == moment_text(end, lang, zone, part="date")
+    return f"{when(start)} – {when(end, 'time') if same_day else when(end)}"
+
+
 def _remember_lang_parameter() -> None:
     lang = request.args.get("lang")
     if lang in LANGUAGES and session.get("lang") != lang:

@@ -63,7 +63,7 @@ from web.errors import TOO_LARGE, failed_message, form_errors, too_large_message
 
 from . import files
 from .auth import public_blueprint
-from .i18n import current_language
+from .i18n import current_language, when_span
 from .i18n import when as i18n_when
 from .work import decision_buttons, editable_form, readonly_form
 
@@ -341,7 +341,7 @@ def _pass_dict(found, code: str) -> dict:
     shown = grants.format_code(code)
     return {"view": found, "code": shown, "qr": Markup(passes.qr_svg(code)),
             "host": (found.host_name_en if lang == "en" else found.host_name) or found.host or "",
-            "from": when(found.valid_from), "until": when(found.valid_until)}
+            "span": when_span(found.valid_from, found.valid_until)}
 
 
 PASS_STATES = {
