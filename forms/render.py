@@ -34,7 +34,7 @@ from wtforms.utils import unset_value
 from forms.dates import moment_text
 from forms.expr import truthy
 from forms.fields import TableField, option_key
-from forms.money import CURRENCY_SYMBOLS, format_money, to_capital
+from forms.money import CURRENCY_SYMBOLS, format_money, grouped, to_capital
 from forms.schema import formula_order, label_text
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -323,18 +323,9 @@ def _scalar_text(value: Any, kind: str, lang: str) -> str:
     if kind in ("date", "datetime"):  # as every page writes a moment; a typed wall-clock time is not moved
         return moment_text(value, lang, naive_utc=False)
     if kind == "number" and isinstance(value, (int, float, Decimal)):
-        return grouped(value)
+        return grouped(plain(value))
     return plain(value)
 
-
-def grouped(value: int | float | Decimal) -> str:
-    """A number with thousands separators as typed (12800 -> "12,800", 12800.5 -> "12,800.5")."""
-    text = plain(value)
-    whole, dot, fraction = text.partition(".")
-    if not whole.lstrip("-").isdigit():
-        return text  # 1e+20, nan: as they are
-    sign = "-" if whole.startswith("-") else ""
-    return f"{sign}{int(whole.lstrip('-')):,}{dot}{fraction}"
 
 
 def _duration_text(fld, start: str, end: str, form, lang: str) -> str:
