@@ -226,3 +226,45 @@ def add_workdays(start: DateLike, count: int, *, holidays: Iterable[object] = ()
         if _is_workday(day, off, extra):
             left -= 1
     return day
+
+
+# -- dates and times as text on a page -------------------------------------------------------------------
+
+# One way per language to write a moment on a page. Both languages use the ISO order with a 24-hour clock:
+# it is what date inputs, form values, dashboards and room bookings already show, and it reads the same
+# to everyone (CLDR's short patterns gave "2026/12/5 04:32" in Chinese and "12/5/26, 4:32 AM" in English).
+MOMENT_PATTERNS = {
+    "zh": {"datetime": "%Y-%m-%d %H:%M", "date": "%Y-%m-%d", "time": "%H:%M"},
+    "en": {"datetime": "%Y-%m-%d %H:%M", "date": "%Y-%m-%d", "time": "%H:%M"},
+}
+
+
+def _moment(value: object) -> date | datetime | None:
+    if isinstance(value, (date, datetime)):
+        return value
+    text = str(value or "").strip()
+    try:  # "2026-12-05" is a date (datetime.fromisoformat would make it midnight)
+        return date.fromisoformat(text) if _DATE_RE.fullmatch(text) else datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def moment_text(value: object, lang: str = "zh", zone: tzinfo | None = None, *, naive_utc: bool = True,
+                part: str | None = None) -> str:
+    """A date or date-time as a page shows it in `lang` ("2026-12-05 04:32"), "" for none.
+
+    A moment with an offset is shown in `zone` (the reader's); a naive one is taken as UTC when
+    `naive_utc` (stored timestamps) and shown as written otherwise (a form's date-time value, a wall-clock
+    time the person typed). A plain date stays a date. `part` = "date" or "time" shows only that part.
+    Text that is no ISO date is returned unchanged."""
+    moment = _moment(value)
+    if moment is None:
+        return "" if value in (None, "") else str(value)
+    patterns = MOMENT_PATTERNS.get(lang, MOMENT_PATTERNS["zh"])
+    if not isinstance(moment, datetime):
+        return moment.strftime(patterns["date"])
+    if moment.tzinfo is None and naive_utc:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.tzinfo is not None and zone is not None:
+        moment = moment.astimezone(zone)
+    return moment.strftime(patterns[part or "datetime"])

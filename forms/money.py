@@ -177,3 +177,13 @@ def format_money(value: Amount, currency: str = "CNY") -> str:
     number = f"{amount.copy_abs():,.2f}"
     symbol = CURRENCY_SYMBOLS.get(code)
     return f"{sign}{symbol}{number}" if symbol else f"{code} {sign}{number}"
+
+
+def grouped(text: str) -> str:
+    """A number's text with thousands separators, its decimals as they are ("12800" -> "12,800",
+    "-1234567.25" -> "-1,234,567.25"); text that is no plain decimal number (1e+20, nan) as it is."""
+    whole, dot, fraction = text.partition(".")
+    if not whole.lstrip("-").isdigit():
+        return text
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-')):,}{dot}{fraction}"

@@ -31,9 +31,10 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from wtforms.utils import unset_value
 
+from forms.dates import moment_text
 from forms.expr import truthy
 from forms.fields import TableField, option_key
-from forms.money import CURRENCY_SYMBOLS, format_money, to_capital
+from forms.money import CURRENCY_SYMBOLS, format_money, grouped, to_capital
 from forms.schema import formula_order, label_text
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -300,7 +301,7 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
         words = capital(value)
         return f"{shown}（{words}）" if words else shown
     if kind == "date_range" and isinstance(value, dict):
-        text = f"{plain(value.get('start'))} ~ {plain(value.get('end'))}"
+        text = " ~ ".join(moment_text(value.get(end), lang, naive_utc=False) for end in ("start", "end"))
         if value.get("duration") is not None:
             text += f" ({plain(value['duration'])} {word(spec.get('unit', 'days'), lang)})"
         return text
@@ -314,8 +315,17 @@ def display(value: Any, spec: dict, form, lang: str) -> str:
         return word("yes" if value else "no", lang)
     if isinstance(value, list):
         return ", ".join(plain(v) for v in value)
-    # a datetime as stored, 2026-12-07T10:00, reads 2026-12-07 10:00
-    return plain(value).replace("T", " ", 1) if kind == "datetime" else plain(value)
+    return _scalar_text(value, kind, lang)
+
+
+def _scalar_text(value: Any, kind: str, lang: str) -> str:
+    """A date, time or number read only: as every page writes it; anything else as its input's text."""
+    if kind in ("date", "datetime"):  # as every page writes a moment; a typed wall-clock time is not moved
+        return moment_text(value, lang, naive_utc=False)
+    if kind == "number" and isinstance(value, (int, float, Decimal)):
+        return grouped(plain(value))
+    return plain(value)
+
 
 
 def _duration_text(fld, start: str, end: str, form, lang: str) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import format_datetime, get_timezone
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
@@ -28,7 +28,7 @@ from engine.work import analytics, analytics_views
 
 from . import vendor, work
 from .auth import current_account
-from .i18n import current_language
+from .i18n import current_language, when
 
 bp = Blueprint("dashboards", __name__)
 
@@ -254,7 +254,7 @@ def _named(session, key: str, version: int | None, found: dict) -> list[list]:
              "flow_id": lambda v: _flow_name(diagram["flows"], labels, v), "measure": lambda v: str(COLUMNS.get(v, v)),
              "period": period_label, "week": period_label}  # "2026 年第 49 周" as on the page, not "2026-W49"
     missing = {"person": _("Unassigned"), "department_id": _("No department")}  # the page's words for an empty cell
-    return [[format_datetime(v, "yyyy-MM-dd HH:mm") if isinstance(v, datetime)
+    return [[when(v) if isinstance(v, datetime)
              else named[c](v) if c in named and v is not None else missing.get(c, v) if v is None else v
              for c, v in zip(columns, row, strict=True)] for row in found["rows"]]
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, format_time, to_user_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -32,7 +31,7 @@ from engine.work import invitations, queries
 from web.errors import translated
 
 from .auth import current_account, require_super_admin
-from .i18n import current_language
+from .i18n import current_language, when, when_span
 
 bp = Blueprint("external_admin", __name__, url_prefix="/admin/external")
 LOG_PAGE = 50
@@ -80,14 +79,13 @@ def _super_admins_only():
 @bp.app_template_filter("ext_when")
 def ext_when(value) -> str:
     """A stored moment in the reader's time zone and language, or a dash."""
-    return format_datetime(value, "short") if value else "—"
+    return when(value) if value else "—"
 
 
 @bp.app_template_filter("ext_span")
 def ext_span(start, end) -> str:
-    """A slot: `12/3/26, 5:00 PM – 7:00 PM` (the date once when both ends fall on the same local day)."""
-    same_day = to_user_timezone(start).date() == to_user_timezone(end).date()
-    return f"{format_datetime(start, 'short')} – {format_time(end, 'short') if same_day else format_datetime(end, 'short')}"
+    """A slot: `2026-12-03 17:00 – 19:00` (the date once when both ends fall on the same local day)."""
+    return when_span(start, end)
 
 
 def _change(action, done_message: str, back: str):

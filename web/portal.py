@@ -32,7 +32,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
@@ -64,7 +63,8 @@ from web.errors import TOO_LARGE, failed_message, form_errors, too_large_message
 
 from . import files
 from .auth import public_blueprint
-from .i18n import current_language
+from .i18n import current_language, when_span
+from .i18n import when as i18n_when
 from .work import decision_buttons, editable_form, readonly_form
 
 bp = public_blueprint(Blueprint("portal", __name__, url_prefix="/portal"))
@@ -302,10 +302,7 @@ def sign_out():
 @bp.app_template_global("portal_when")
 def when(value) -> str:
     """A stored time as local, short text."""
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return format_datetime(moment, "short")
+    return i18n_when(value)
 
 
 @bp.get("/cases")
@@ -344,7 +341,7 @@ def _pass_dict(found, code: str) -> dict:
     shown = grants.format_code(code)
     return {"view": found, "code": shown, "qr": Markup(passes.qr_svg(code)),
             "host": (found.host_name_en if lang == "en" else found.host_name) or found.host or "",
-            "from": when(found.valid_from), "until": when(found.valid_until)}
+            "span": when_span(found.valid_from, found.valid_until)}
 
 
 PASS_STATES = {

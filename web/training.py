@@ -6,7 +6,6 @@ course materials. The rules are `engine.training`'s; HR's pages are `web/trainin
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, send_file
-from flask_babel import format_datetime
 
 from engine.errors import LiaisonError, NotFoundError
 from engine.runtime import uploads
@@ -15,7 +14,7 @@ from web.errors import status_for, translated
 
 from .auth import current_account
 from .files import file_store
-from .i18n import current_language
+from .i18n import current_language, when
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 
@@ -27,7 +26,7 @@ def _sessions():
 @bp.app_template_filter("training_when")
 def training_when(value) -> str:
     """A stored moment in the reader's time zone and language, or a dash."""
-    return format_datetime(value, "short") if value else "—"
+    return when(value) if value else "—"
 
 
 @bp.app_context_processor

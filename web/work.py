@@ -24,7 +24,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -58,6 +57,7 @@ from web.errors import TOO_LARGE, failed_message, form_errors, status_for, too_l
 from . import files, vendor
 from .auth import READ_ALONG, current_account, read_along, safe_next
 from .i18n import current_language
+from .i18n import when as i18n_when
 
 bp = Blueprint("work", __name__)
 
@@ -298,10 +298,7 @@ def status_label(status: str | None) -> str:
 
 def when(value: str | datetime | None) -> str:
     """A stored time as local, short text."""
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return format_datetime(moment, "short")
+    return i18n_when(value)
 
 
 def _people(session, usernames, lang: str) -> dict[str, str]:

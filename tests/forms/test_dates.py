@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forms.dates import is_workday, parse_date, parse_datetime, range_duration, resolve_date_bound
+from forms.dates import (
+    is_workday,
+    moment_text,
+    parse_date,
+    parse_datetime,
+    range_duration,
+    resolve_date_bound,
+)
 
 CST = timezone(timedelta(hours=8))
 
@@ -269,3 +276,30 @@ def test_bad_arguments():
         range_duration(20260105, "2026-01-06")
     with pytest.raises(ValueError, match="out of the supported range"):
         range_duration("9999-12-30", "9999-12-31", unit="hours")
+
+
+# -- moment_text: one way to write a moment on a page ---------------------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_stored_moment_reads_in_the_readers_zone_the_same_way_in_both_languages(lang):
+    stored = datetime(2026, 12, 4, 20, 32, tzinfo=UTC)
+    assert moment_text(stored, lang, SHANGHAI) == "2026-12-05 04:32"
+    assert moment_text(stored.replace(tzinfo=None), lang, SHANGHAI) == "2026-12-05 04:32"  # naive = UTC
+    assert moment_text("2026-12-04T20:32:00+00:00", lang, SHANGHAI) == "2026-12-05 04:32"
+    assert moment_text(stored, lang, SHANGHAI, part="date") == "2026-12-05"
+    assert moment_text(stored, lang, SHANGHAI, part="time") == "04:32"
+
+
+def test_a_typed_wall_clock_time_and_a_date_are_not_moved():
+    assert moment_text("2026-12-07T10:00", "zh", SHANGHAI, naive_utc=False) == "2026-12-07 10:00"
+    assert moment_text("2026-12-07T10:00", "en", naive_utc=False) == "2026-12-07 10:00"
+    assert moment_text(date(2026, 12, 5), "zh", SHANGHAI) == "2026-12-05"
+    assert moment_text("2026-12-05", "en", SHANGHAI) == "2026-12-05"
+
+
+def test_nothing_and_text_that_is_no_date():
+    assert moment_text(None, "zh") == "" and moment_text("", "en") == ""
+    assert moment_text("next week", "zh") == "next week"

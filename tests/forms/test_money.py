@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forms.money import decimal_places, format_money, parse_money, to_capital
+from forms.money import decimal_places, format_money, grouped, parse_money, to_capital
 
 ALLOWED = set("零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整")
 _DIGITS = {ch: i for i, ch in enumerate("零壹贰叁肆伍陆柒捌玖")}
@@ -320,3 +320,10 @@ def test_format_money_default_currency_and_errors():
             format_money(Decimal(1), currency)
     with pytest.raises(ValueError):
         format_money(True)
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("0", "0"), ("999", "999"), ("12800", "12,800"), ("12800.5", "12,800.5"), ("-1234567.25", "-1,234,567.25"),
+    ("1e+20", "1e+20"), ("nan", "nan"), ("", "")])
+def test_a_numbers_thousands_are_grouped_and_its_decimals_kept(text, shown):
+    assert grouped(text) == shown

@@ -344,6 +344,30 @@ def test_read_only_datetimes_read_as_date_and_time_not_iso():
     assert wrapper(root, "arrives").find("div", **{"class": "lf-value"}).text == "2026-12-07 10:00"
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_read_only_numbers_have_thousands_separators_and_dates_one_way(lang):
+    """Read only, a number field groups its thousands (as money already does); dates and times read the
+    way every page writes them (forms.dates.moment_text), seconds and offsets left out."""
+    schema = load_schema({"fields": [
+        {"name": "count", "type": "number", "label": "Count"},
+        {"name": "ratio", "type": "number", "label": "Ratio"},
+        {"name": "price", "type": "money", "label": "Price"},
+        {"name": "on", "type": "date", "label": "On"},
+        {"name": "at", "type": "datetime", "label": "At"},
+        {"name": "away", "type": "date_range", "label": "Away", "unit": "hours"},
+        {"name": "rows", "type": "table", "label": "Rows", "columns": [{"name": "qty", "type": "number", "label": "Qty"}]},
+    ], "access": {"View": {"editable": []}}})
+    values = {"count": 12800, "ratio": -1234567.25, "price": 12800, "on": "2026-12-05", "at": "2026-12-05T04:32:10",
+              "away": {"start": "2026-12-05T09:00", "end": "2026-12-05T12:30"}, "rows": [{"qty": 4500}]}
+    root = parse(render(build(schema, node="View", values=values), lang))
+    shown = {name: wrapper(root, name).find("div", **{"class": "lf-value"}).text
+             for name in ("count", "ratio", "price", "on", "at")}
+    assert shown == {"count": "12,800", "ratio": "-1,234,567.25", "price": "¥12,800.00（壹万贰仟捌佰元整）",
+                     "on": "2026-12-05", "at": "2026-12-05 04:32"}
+    assert [td.text for td in wrapper(root, "rows").find("tbody").find_all("td")] == ["4,500"]
+    assert wrapper(root, "away").find("div", **{"class": "lf-value"}).text == "2026-12-05 09:00 ~ 2026-12-05 12:30"
+
+
 def test_a_read_only_table_without_rows_reads_as_empty_not_as_headers_alone():
     plan = load_schema({"fields": [{"name": "plan", "type": "table", "label": "Plan",
                                     "columns": [{"name": "title", "type": "text", "label": "Title"}]}],

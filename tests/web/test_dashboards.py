@@ -117,6 +117,9 @@ def test_every_table_matches_sql_in_english_and_chinese(dash):
     assert _table(page, "chart-sla")[1:] == [["Countersign · R&D", "0", "1"], ["Review · R&D", "1", "0"]]
     overdue = html.fromstring(page).xpath("//table[@id='overdue-table']/tbody/tr/td")
     assert [td.text_content().strip() for td in overdue][:3] == ["#3", "Countersign", "Wang"]
+    exported = client.get("/dashboards/sign_off/overdue.csv?lang=en").get_data(as_text=True)
+    due = re.search(r",(\d{4}-\d\d-\d\d \d\d:\d\d),", exported).group(1)
+    assert overdue[3].text_content().strip() == due  # the reader's time, as the export writes it (was UTC)
     zh = client.get("/dashboards/sign_off?lang=zh").get_data(as_text=True)
     assert _table(zh, "chart-volume")[0][:2] == ["项目", "发起数"]
     assert _table(zh, "chart-workload")[1][0] in ("李", "王")

@@ -31,7 +31,9 @@ ASK = {"title": {"zh": "申请", "en": "Request"}, "fields": [
                  {"value": "sick", "label": {"zh": "病假", "en": "Sick leave"}}]},
     {"name": "note", "type": "text", "label": {"zh": "备注", "en": "Note"}},
     {"name": "amount", "type": "money", "label": {"zh": "金额", "en": "Amount"}},
-    {"name": "deputy", "type": "user", "label": {"zh": "代理人", "en": "Deputy"}}]}
+    {"name": "deputy", "type": "user", "label": {"zh": "代理人", "en": "Deputy"}},
+    {"name": "qty", "type": "number", "label": {"zh": "数量", "en": "Quantity"}},
+    {"name": "at", "type": "datetime", "label": {"zh": "时间", "en": "Time"}}]}
 
 
 def _package(tmp_path, summary=None, name="req"):
@@ -91,3 +93,17 @@ def test_people_pickers_on_the_admin_pages(app, sessions, people):
         role_id = session.scalar(select(Role.id).where(Role.key == "finance"))
     role = root.get(f"/admin/roles/{role_id}").get_data(as_text=True)
     assert re.search(r'<input name="username"[^>]*data-picker="people"', role)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_summarys_numbers_group_their_thousands_and_its_times_read_as_on_every_page(app, sessions, people,
+                                                                                      tmp_path, lang):
+    with sessions() as session, session.begin():
+        accounts.create_person_account(session, "boss", "老板", PASSWORD)
+    packages.deploy_package(sessions, packages.load_package(_package(tmp_path, ["qty", "at"])), "admin")
+    runtime.start_instance(sessions, "req", {"kind": "annual", "qty": 12800, "at": "2026-12-05T04:32"}, user="zhang")
+    boss = app.test_client()
+    assert sign_in(boss, "boss").status_code == 302
+    page = boss.get("/inbox/", headers={"Accept-Language": lang}).get_data(as_text=True)
+    summary = re.search(r'<small class="summary">(.*?)</small>', page, re.S).group(1)
+    assert "12,800" in summary and "2026-12-05 04:32" in summary and "T04:32" not in summary
