@@ -52,19 +52,26 @@ def browser():
     yield from chromium()
 
 
-def test_a_file_picked_in_the_start_form_is_uploaded_and_submitted(browser, site):
-    base, sessions = site
-    context = browser.new_context(locale="zh-CN")
+def _signed_in(browser, base: str, console: bool = False, **options):
+    """A new context signed in as zhang, and the page errors it collects (`console`: console errors too)."""
+    context = browser.new_context(**options)
     page = context.new_page()
     page.set_default_timeout(10_000)
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    if console:
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.goto(f"{base}/login")
     page.fill("#username", "zhang")
     page.fill("#password", PASSWORD)
     page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+    return context, page, problems
+
+
+def test_a_file_picked_in_the_start_form_is_uploaded_and_submitted(browser, site):
+    base, sessions = site
+    context, page, problems = _signed_in(browser, base, locale="zh-CN", console=True)
 
     page.goto(f"{base}/start/leave_request")
     page.select_option("#leave_type", "sick")
@@ -107,16 +114,7 @@ def test_after_an_upload_the_widget_lists_the_file_and_no_longer_says_none_is_ch
     """The native chooser's "No file chosen" stays after an upload (its choice is cleared once uploaded): it is
     hidden behind a button that says what it does, and the uploaded file is listed with its size."""
     base, _ = site
-    context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.goto(f"{base}/login")
-    page.fill("#username", "zhang")
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+    context, page, problems = _signed_in(browser, base, locale=locale, viewport={"width": 390, "height": 844})
     page.goto(f"{base}/start/leave_request")
 
     button = page.locator("#proof-upload + button.upload-choose")
